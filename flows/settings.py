@@ -1,0 +1,112 @@
+"""Every path and tunable the pipeline uses, in one place.
+
+Defaults are relative to the project folder; each can be overridden by an environment variable
+(listed in `ENV_VARS` and the README's settings table) or by the CLI's `--warehouse` / `--raw-dir`
+flags, which simply build a `Settings` with those fields replaced. Nothing else in the code base
+holds a literal path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Environment variable -> (Settings field, description). The README's settings table mirrors this.
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "PAYERBENCH_HOME": ("project_dir", "project folder holding warehouse/sql and notebooks/"),
+    "PAYERBENCH_RAW_DIR": ("raw_dir", "bundled and landed source files, one folder per source"),
+    "PAYERBENCH_WAREHOUSE_DIR": ("warehouse_dir", "Parquet lake, load log and the DuckDB file"),
+    "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
+    "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations and limits for one pipeline process."""
+
+    project_dir: Path = PROJECT_DIR
+    raw_dir: Path = PROJECT_DIR / "raw"
+    warehouse_dir: Path = PROJECT_DIR / "warehouse"
+    reports_dir: Path = PROJECT_DIR / "reports"
+    chunk_rows: int = 50_000
+
+    # --- derived locations -------------------------------------------------------------------
+    @property
+    def sql_dir(self) -> Path:
+        """Version-controlled SQL for staging views and marts (code, not output)."""
+        return self.project_dir / "warehouse" / "sql"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Immutable Parquet parts, one folder per dataset."""
+        return self.warehouse_dir / "lake"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Scratch space for a load in progress; renamed into the lake on commit."""
+        return self.warehouse_dir / "lake" / ".staging"
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The analysts' embedded database (views over the lake plus marts)."""
+        return self.warehouse_dir / "payerbench.duckdb"
+
+    @property
+    def reference_dir(self) -> Path:
+        """Reference tables (payer aliases, codes of interest)."""
+        return self.raw_dir / "reference"
+
+    @property
+    def payer_alias_file(self) -> Path:
+        """Payer names as sources write them -> payer groups."""
+        return self.reference_dir / "payer_aliases.csv"
+
+    @property
+    def billing_code_file(self) -> Path:
+        """Codes of interest: the targets and their comparators (configuration, not code)."""
+        return self.reference_dir / "billing_codes.csv"
+
+    def source_dir(self, source: str) -> Path:
+        """Folder that holds one source's raw files."""
+        return self.raw_dir / source
+
+    def replace(self, **changes: object) -> "Settings":
+        """Copy with some fields replaced (None values are ignored)."""
+        kept = {k: v for k, v in changes.items() if v is not None}
+        for key in ("project_dir", "raw_dir", "warehouse_dir", "reports_dir"):
+            if key in kept:
+                kept[key] = Path(kept[key]).expanduser().resolve()  # type: ignore[arg-type]
+        return dataclasses.replace(self, **kept)  # type: ignore[arg-type]
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Settings with defaults overridden by PAYERBENCH_* environment variables."""
+    env = os.environ if environ is None else environ
+    changes: dict[str, object] = {}
+    home = env.get("PAYERBENCH_HOME")
+    base = Settings()
+    if home:
+        root = Path(home).expanduser().resolve()
+        base = Settings(
+            project_dir=root,
+            raw_dir=root / "raw",
+            warehouse_dir=root / "warehouse",
+            reports_dir=root / "reports",
+        )
+    for var, (field, _) in ENV_VARS.items():
+        if var == "PAYERBENCH_HOME" or not env.get(var):
+            continue
+        value = env[var]
+        if field == "chunk_rows":
+            try:
+                changes[field] = int(value)
+            except ValueError:
+                raise SystemExit(f"{var}={value!r} is not an integer; set it to a row count such as 50000")
+        else:
+            changes[field] = value
+    return base.replace(**changes)

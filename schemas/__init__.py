@@ -1,0 +1,1 @@
+"""Pandera schemas: one module per dataset family, plus shared field types in `fields`."""

@@ -1,0 +1,113 @@
+"""Field types and enumerations shared by every dataset schema.
+
+Enumerations are documented here once; schemas and SQL refer to them by these names.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+from typing import Annotated
+
+import pandas as pd
+from pandera.engines import pandas_engine
+
+# --- billing codes ------------------------------------------------------------------------------
+# CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
+# PLA (4 digits + U), MAAA (4 digits + M), and HCPCS Level II (a letter A-V + 4 digits).
+BILLING_CODE_PATTERN = r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})$"
+BILLING_CODE_RE = re.compile(BILLING_CODE_PATTERN)
+
+CODE_TYPES = ("CPT", "HCPCS")
+"""`CPT` (AMA CPT, any category) or `HCPCS` (CMS HCPCS Level II)."""
+
+# --- payers -------------------------------------------------------------------------------------
+PAYER_GROUPS = ("aetna", "bcbs", "cigna", "unitedhealthcare", "medicare")
+"""The five payer groups every coverage and rate view is organised by."""
+PAYER_GROUP_NAMES = {
+    "aetna": "Aetna",
+    "bcbs": "Blue Cross Blue Shield plans",
+    "cigna": "Cigna",
+    "unitedhealthcare": "UnitedHealthcare",
+    "medicare": "Medicare (CMS and its MACs)",
+    "other": "Other payers",
+}
+OTHER_PAYER_GROUP = "other"
+"""Payers outside the five groups (hospital files name many); kept for benchmarks, reported."""
+ALL_PAYER_GROUPS = PAYER_GROUPS + (OTHER_PAYER_GROUP,)
+
+PLAN_TYPES = ("commercial", "medicare_advantage", "medicare_ffs", "medicaid_managed")
+"""Line of business a policy applies to. `medicare_ffs` is traditional Medicare (CMS and MACs)."""
+
+# --- policies -----------------------------------------------------------------------------------
+COVERAGE_STATUSES = (
+    "covered",
+    "covered_with_criteria",
+    "not_covered",
+    "experimental_investigational",
+    "not_medically_necessary",
+    "case_by_case",
+    "no_policy_found",
+)
+"""A payer policy's stance on a code. `no_policy_found` records a search that found nothing."""
+
+COVERAGE_POSITION = {
+    "covered": "covered",
+    "covered_with_criteria": "covered_with_criteria",
+    "not_covered": "not_covered",
+    "experimental_investigational": "not_covered",
+    "not_medically_necessary": "not_covered",
+    "case_by_case": "case_by_case",
+}
+"""Coarse position used for consensus: E/I and 'not medically necessary' both mean a denial."""
+
+PRIOR_AUTHORIZATION = ("yes", "no", "unknown")
+
+SOURCE_CONFIDENCE = ("verified", "verified_third_party", "inferred", "not_found")
+"""How a fact was established, strongest first (see raw/payer_policy/README.md):
+verified = stated in the source text read; verified_third_party = stated by a compiler of the
+source (coding site, aggregator); inferred = follows from verified facts, not seen stated;
+not_found = searched for and not established."""
+
+# --- typed columns ------------------------------------------------------------------------------
+IsoDate = Annotated[pandas_engine.Date, {"format": "%Y-%m-%d"}]
+"""A calendar date. Adapters normalise source formats to ISO text; anything else is quarantined."""
+
+
+def decimal_type(precision: int, scale: int) -> type:
+    """A fixed-point decimal column type; written to Parquet as decimal128(precision, scale)."""
+    return Annotated[pandas_engine.Decimal, precision, scale, decimal.ROUND_HALF_EVEN]  # type: ignore[return-value]
+
+
+MONEY_PRECISION, MONEY_SCALE = 18, 4
+UsdAmount = decimal_type(MONEY_PRECISION, MONEY_SCALE)
+"""US dollars, exact to 1/100 of a cent (hospital files quote cash prices such as 3068.7565)."""
+
+
+# --- text normalisation helpers used by adapters -------------------------------------------------
+def normalize_dates(values: pd.Series, formats: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y")) -> pd.Series:
+    """Rewrite dates written in any of `formats` as ISO text; leave anything else untouched.
+
+    Untouched text then fails the schema's date coercion and is quarantined with its raw value,
+    which is the point: a date we cannot read for certain is never guessed.
+    """
+    text = values.astype("string").str.strip()
+    out = text.copy()
+    pending = text.notna() & (text != "")
+    for fmt in formats:
+        parsed = pd.to_datetime(text.where(pending), format=fmt, errors="coerce")
+        hit = pending & parsed.notna()
+        out = out.mask(hit, parsed.dt.strftime("%Y-%m-%d"))
+        pending &= ~hit
+    return out.mask(text == "", pd.NA).astype(object).where(out.notna(), None)
+
+
+def blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """Strip surrounding whitespace and turn empty strings into nulls (object columns only)."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            stripped = col.astype("string").str.strip()
+            out[name] = stripped.mask(stripped == "", pd.NA).astype(object).where(stripped.notna() & (stripped != ""), None)
+    return out
