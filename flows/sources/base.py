@@ -1,0 +1,87 @@
+"""The interface every source adapter implements, and the error a bad file raises.
+
+An adapter turns one raw file into a stream of `Batch`es: DataFrame chunks of raw values
+(mostly text, named as the dataset schema names them) plus a `source_record` locator per row.
+It never validates values and never writes anything: schemas validate, one loader writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flows.settings import Settings
+    from flows.steps.references import PayerDirectory
+
+RECORD_COLUMN = "source_record"
+"""Column every batch carries: where in the file the row came from ("line 12", "$[3]")."""
+
+
+class FileRejected(Exception):
+    """A whole file cannot be loaded: nothing from it is kept.
+
+    The message is one line naming the file, where (line / byte / JSON path) when known, what is
+    wrong and what was expected, so an analyst can fix the file without reading code.
+    """
+
+    def __init__(self, path: Path | str, problem: str, expected: str = "", where: str = "") -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.expected = expected
+        self.where = where
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        location = f" ({self.where})" if self.where else ""
+        wanted = f"; expected {self.expected}" if self.expected else ""
+        return f"{self.path.name}{location}: {self.problem}{wanted}"
+
+
+@dataclass
+class Batch:
+    """A chunk of rows for one dataset, as parsed (not yet validated)."""
+
+    dataset: str
+    frame: pd.DataFrame
+    # Rows the adapter already knows are broken (e.g. a CSV row with too many fields). Columns:
+    # source_record, column, check, failure_value, reason, raw_record. Quarantined as they are.
+    rejects: pd.DataFrame | None = None
+
+
+@dataclass
+class ReadContext:
+    """What an adapter may consult while parsing (never the warehouse)."""
+
+    settings: "Settings"
+    codes_of_interest: frozenset[str] = frozenset()
+    payers: "PayerDirectory | None" = None
+
+
+Reader = Callable[[Path, ReadContext], Iterator[Batch]]
+Detector = Callable[[Path], bool]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source: its adapter, the datasets it feeds and how payer names are resolved."""
+
+    name: str
+    description: str
+    read: Reader
+    datasets: tuple[str, ...]
+    detect: Detector | None = None
+    # Column holding a payer name as the source writes it, resolved to `payer_group` by the
+    # loader through the shared payer reference table; None when the source names no payer.
+    payer_column: str | None = None
+    # What happens to a payer name the reference table does not know: "quarantine" (a policy
+    # row about an unknown payer is useless) or "other" (kept under payer group `other`).
+    unknown_payer: str = "quarantine"
+    # Loaded before every other source in `run` (reference tables other sources resolve against).
+    is_reference: bool = False
+    file_globs: tuple[str, ...] = field(default=("*",))

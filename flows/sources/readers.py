@@ -1,0 +1,378 @@
+"""Streaming readers shared by adapters: delimited text, XLSX and JSON arrays.
+
+Each yields `(header, rows)` chunks of bounded size with a locator per row, and turns every
+file-level defect (empty, binary, undecodable, truncated, wrong shape) into a `FileRejected`
+naming the file, the place and what was expected. Adapters map the columns to their dataset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from flows.sources.base import RECORD_COLUMN, FileRejected
+
+SNIFF_BYTES = 64 * 1024
+REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
+
+
+@dataclass
+class Chunk:
+    """Rows of one file section, column-named, with their locators and any malformed rows."""
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame | None = None
+
+
+def sniff(path: Path) -> bytes:
+    """The first bytes of a file (for format detection); rejects missing and empty files."""
+    if not path.exists():
+        raise FileRejected(path, "file not found", "an existing file path")
+    if path.is_dir():
+        raise FileRejected(path, "is a folder, not a file", "a file path")
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head:
+        raise FileRejected(path, "file is empty (0 bytes)", "a file with a header row and data rows")
+    return head
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """'xlsx', 'json', 'csv' from the file's content (its name is only a tie-breaker)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    text = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if text[:1] in (b"[", b"{"):
+        return "json"
+    return "csv"
+
+
+def normalize_header(name: object) -> str:
+    """'Policy ID ' -> 'policy_id'; 'code | 1' -> 'code|1'. Header matching is case-insensitive."""
+    text = "" if name is None else str(name)
+    text = text.replace("\ufeff", "").replace("\xa0", " ").strip().lower()
+    text = re.sub(r"\s*\|\s*", "|", text)
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def _check_binary(path: Path, head: bytes) -> None:
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise FileRejected(
+            path,
+            f"binary content (NUL byte at byte offset {nul}), not a text file",
+            "a UTF-8 text CSV; if this is a spreadsheet, save it as .xlsx or CSV UTF-8",
+        )
+
+
+def _encoding_error(path: Path, encoding: str) -> FileRejected:
+    """Find the first undecodable byte (text readers decode whole buffers, so re-scan the bytes)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = line = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                where = offset + exc.start
+                line += block[: exc.start].count(b"\n")
+                return FileRejected(
+                    path,
+                    f"not valid UTF-8 (byte 0x{block[exc.start:exc.start + 1].hex()} at byte offset {where})",
+                    "UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
+                    "`iconv -f cp1252 -t utf-8 in.csv > out.csv`",
+                    f"line {line + 1}",
+                )
+            offset += len(block)
+            line += block.count(b"\n")
+    return FileRejected(path, f"cannot be decoded as {encoding}", "UTF-8 text")
+
+
+def _check_columns(path: Path, header: list[str], required: Iterable[str], where: str) -> None:
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise FileRejected(
+            path,
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}",
+            f"a header with {', '.join(required)}",
+            where,
+        )
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise FileRejected(path, f"column {name!r} appears twice in the header", "unique column names", where)
+        seen.add(name)
+
+
+def _frame(header: list[str], rows: list[list[object]], records: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame[RECORD_COLUMN] = records
+    return frame
+
+
+def _rejects(items: list[dict[str, object]]) -> pd.DataFrame | None:
+    return pd.DataFrame(items, columns=REJECT_COLUMNS) if items else None
+
+
+def read_csv_chunks(
+    path: Path,
+    *,
+    required: Iterable[str],
+    chunk_rows: int,
+    skip_lines: int = 0,
+    encoding: str = "utf-8-sig",
+) -> Iterator[Chunk]:
+    """Stream a delimited text file as chunks of text columns named by its (normalized) header.
+
+    Row locators are the physical line a record starts on, so a quoted field spanning lines
+    still points at the right place. A row with more fields than the header is returned as a
+    reject (it cannot be aligned); a row with fewer is padded with nulls and left to the schema.
+    """
+    head = sniff(path)
+    _check_binary(path, head)
+    required = list(required)
+    handle = path.open("r", encoding=encoding, errors="strict", newline="")
+    try:
+        reader = csv.reader(handle, strict=True)
+        header: list[str] | None = None
+        header_line = 0
+        rows: list[list[object]] = []
+        records: list[str] = []
+        rejects: list[dict[str, object]] = []
+        data_rows = 0
+        last_line = 0
+        while True:
+            start_line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError:
+                raise _encoding_error(path, encoding) from None
+            except csv.Error as exc:
+                raise FileRejected(
+                    path,
+                    f"malformed CSV ({exc}); the file looks truncated or has an unclosed quote",
+                    "every quoted field closed before the end of the file",
+                    f"record starting on line {start_line}",
+                ) from None
+            last_line = reader.line_num
+            if start_line <= skip_lines:
+                continue
+            if not fields or all(not f.strip() for f in fields):
+                continue  # blank line
+            if header is None:
+                header = [normalize_header(f) for f in fields]
+                header_line = start_line
+                _check_columns(path, header, required, f"header on line {header_line}")
+                continue
+            data_rows += 1
+            if len(fields) > len(header):
+                extra = fields[len(header) :]
+                if any(f.strip() for f in extra):
+                    rejects.append(
+                        {
+                            "source_record": f"line {start_line}",
+                            "column": None,
+                            "check": "field_count",
+                            "failure_value": f"{len(fields)} fields",
+                            "reason": f"row has {len(fields)} fields but the header has {len(header)}",
+                            "raw_record": json.dumps(fields, ensure_ascii=False),
+                        }
+                    )
+                    continue
+                fields = fields[: len(header)]
+            elif len(fields) < len(header):
+                fields = fields + [None] * (len(header) - len(fields))  # type: ignore[list-item]
+            rows.append(fields)  # type: ignore[arg-type]
+            records.append(f"line {start_line}")
+            if len(rows) + len(rejects) >= chunk_rows:
+                yield Chunk(_frame(header, rows, records), _rejects(rejects))
+                rows, records, rejects = [], [], []
+        if header is None:
+            raise FileRejected(path, "no header row (file holds only blank lines)", "a header row and data rows")
+        if data_rows == 0:
+            raise FileRejected(
+                path, "header only, no data rows", "at least one data row below the header", f"header on line {header_line}"
+            )
+        if rows or rejects:
+            yield Chunk(_frame(header, rows, records), _rejects(rejects))
+    finally:
+        handle.close()
+
+
+def _cell_text(value: object) -> object:
+    """Spreadsheet cell -> text as a CSV of the same sheet would hold it."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx_chunks(
+    path: Path,
+    *,
+    required: Iterable[str],
+    chunk_rows: int,
+    sheet: str | None = None,
+    header_row: int | None = None,
+) -> Iterator[Chunk]:
+    """Stream one worksheet (openpyxl read-only mode) as chunks of text columns.
+
+    The header is `header_row` (1-based) when given, else the first non-empty row.
+    """
+    import openpyxl  # imported lazily: only XLSX inputs need it
+
+    sniff(path)
+    required = list(required)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FileRejected(path, f"not a readable XLSX workbook ({exc})", "an .xlsx file saved by Excel or LibreOffice") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise FileRejected(path, f"no worksheet named {sheet!r} (sheets: {', '.join(book.sheetnames)})", f"a sheet {sheet!r}")
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        header: list[str] | None = None
+        rows: list[list[object]] = []
+        records: list[str] = []
+        data_rows = 0
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in values]
+            if header is None:
+                if header_row is not None and number < header_row:
+                    continue
+                if not any(c not in (None, "") for c in cells):
+                    continue
+                header = [normalize_header(c) for c in cells]
+                while header and header[-1] == "":
+                    header.pop()
+                _check_columns(path, header, required, f"sheet {ws.title!r} row {number}")
+                continue
+            if not any(c not in (None, "") for c in cells):
+                continue
+            data_rows += 1
+            cells = (cells + [None] * len(header))[: len(header)]
+            rows.append(cells)
+            records.append(f"sheet {ws.title!r} row {number}")
+            if len(rows) >= chunk_rows:
+                yield Chunk(_frame(header, rows, records))
+                rows, records = [], []
+        if header is None:
+            raise FileRejected(path, f"sheet {ws.title!r} is empty", "a header row and data rows")
+        if data_rows == 0:
+            raise FileRejected(path, "header only, no data rows", "at least one data row", f"sheet {ws.title!r}")
+        if rows:
+            yield Chunk(_frame(header, rows, records))
+    finally:
+        book.close()
+
+
+def _json_scalar(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) or type(value).__name__ == "Decimal":
+        return str(value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def read_json_records(
+    path: Path,
+    *,
+    required: Iterable[str],
+    chunk_rows: int,
+    array_key: str,
+    expected: str,
+) -> Iterator[Chunk]:
+    """Stream the objects of a top-level JSON array, or of `{array_key: [...]}`, as chunks.
+
+    Uses ijson (yajl2_c when available) so a file never has to fit in memory. Keys are matched
+    like CSV headers; nested values are kept as JSON text for the schema to judge.
+    """
+    import ijson
+
+    head = sniff(path)
+    required = list(required)
+    first = head.lstrip(codecs.BOM_UTF8).lstrip()[:1]
+    if first == b"[":
+        prefix, label = "item", "$"
+    elif first == b"{":
+        prefix, label = f"{array_key}.item", f"$.{array_key}"
+    else:
+        raise FileRejected(path, "not JSON (does not start with '[' or '{')", expected)
+    rows: list[dict[str, object]] = []
+    records: list[str] = []
+    count = 0
+    with path.open("rb") as raw:
+        if head.startswith(codecs.BOM_UTF8):
+            raw.read(len(codecs.BOM_UTF8))
+        try:
+            for index, item in enumerate(ijson.items(raw, prefix)):
+                if not isinstance(item, dict):
+                    raise FileRejected(path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]")
+                rows.append({normalize_header(k): _json_scalar(v) for k, v in item.items()})
+                records.append(f"{label}[{index}]")
+                count += 1
+                if len(rows) >= chunk_rows:
+                    yield _json_chunk(path, rows, records, required)
+                    rows, records = [], []
+        except ijson.JSONError as exc:
+            raise FileRejected(
+                path,
+                f"invalid or truncated JSON ({str(exc).strip().splitlines()[0]})",
+                "a complete JSON document",
+                f"after {label}[{count - 1}]" if count else "",
+            ) from None
+    if count == 0:
+        raise FileRejected(path, f"no records found at {label}", expected)
+    if rows:
+        yield _json_chunk(path, rows, records, required)
+
+
+def _json_chunk(path: Path, rows: list[dict[str, object]], records: list[str], required: list[str]) -> Chunk:
+    frame = pd.DataFrame.from_records(rows).astype(object)
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        raise FileRejected(
+            path, f"records lack required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
+            f"every record to carry {', '.join(required)}", records[0],
+        )
+    frame = frame.where(frame.notna(), None)
+    frame[RECORD_COLUMN] = records
+    return Chunk(frame)
+
+
+def peek_header(path: Path, *, skip_lines: int = 0, encoding: str = "utf-8-sig") -> list[str]:
+    """The normalized header of a delimited text file (first non-blank line after `skip_lines`)."""
+    head = sniff(path)
+    _check_binary(path, head)
+    try:
+        text = head.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the sniff boundary
+            raise FileRejected(path, f"not valid UTF-8 (byte 0x{head[exc.start:exc.start + 1].hex()})",
+                               "UTF-8 text", "in the first lines") from None
+        text = head[: exc.start].decode(encoding)
+    lines = text.splitlines()[skip_lines:]
+    for fields in csv.reader(lines):
+        if fields and any(f.strip() for f in fields):
+            return [normalize_header(f) for f in fields]
+    return []

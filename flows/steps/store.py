@@ -1,0 +1,109 @@
+"""Parquet writing for one file load, committed atomically into the lake.
+
+Layout (all under `settings.lake_dir`):
+
+    <dataset>/<load_id>/part-00000.parquet   rows that loaded, one folder per file load
+    _quarantine/<load_id>/part-00000.parquet rows that failed a blocking check (all datasets)
+    _advisory/<load_id>/part-00000.parquet   advisory findings on rows that loaded
+    _load_log/<load_id>.parquet              one row per file attempt: the commit marker
+
+A load writes everything under `.staging/<load_id>/` first. Commit renames each folder into
+place (a same-filesystem rename is atomic) and writes the load-log row last: until that row
+exists the load does not exist for the warehouse, which lists Parquet files from the log,
+never by globbing. A crash at any point leaves the previous state readable; `sweep_orphans`
+removes folders of loads that never committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+QUARANTINE = "_quarantine"
+ADVISORY = "_advisory"
+LOAD_LOG = "_load_log"
+SYSTEM_FOLDERS = (QUARANTINE, ADVISORY, LOAD_LOG, ".staging")
+
+PARQUET_OPTIONS = {"compression": "zstd"}
+
+
+def write_table_atomic(table: pa.Table, dest: Path) -> None:
+    """Write a Parquet file under a temporary name and rename it into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    os.replace(tmp, dest)
+
+
+def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Build an Arrow table with exactly `schema` (columns missing from the frame become null)."""
+    arrays = []
+    for field in schema:
+        if field.name in frame.columns:
+            values = frame[field.name]
+            if isinstance(values.dtype, pd.ArrowDtype):
+                array = pa.array(values, type=field.type, from_pandas=True)
+            else:
+                array = pa.array(values.astype(object).where(values.notna(), None).tolist(), type=field.type, from_pandas=True)
+        else:
+            array = pa.nulls(len(frame), type=field.type)
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class LoadWriter:
+    """Accumulates the Parquet parts of one file load in its staging folder."""
+
+    def __init__(self, lake_dir: Path, load_id: str) -> None:
+        self.lake_dir = lake_dir
+        self.load_id = load_id
+        self.staging = lake_dir / ".staging" / load_id
+        self._parts: dict[str, int] = {}
+
+    def write(self, folder: str, table: pa.Table) -> None:
+        """Stage one part of `folder` (a dataset name, or _quarantine / _advisory)."""
+        if table.num_rows == 0:
+            return
+        number = self._parts.get(folder, 0)
+        self._parts[folder] = number + 1
+        write_table_atomic(table, self.staging / folder / f"part-{number:05d}.parquet")
+
+    @property
+    def folders(self) -> list[str]:
+        return sorted(self._parts)
+
+    def commit(self, log_row: pa.Table) -> None:
+        """Move every staged folder into the lake, then write the load-log row (the commit)."""
+        for folder in self.folders:
+            target = self.lake_dir / folder / self.load_id
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # a previous crashed attempt with the same id
+                shutil.rmtree(target)
+            os.replace(self.staging / folder, target)
+        write_table_atomic(log_row, self.lake_dir / LOAD_LOG / f"{self.load_id}.parquet")
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget everything staged (a rejected file loads nothing)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def sweep_orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
+    """Delete lake folders whose load never committed (a crash between rename and log)."""
+    removed = []
+    if not lake_dir.exists():
+        return removed
+    shutil.rmtree(lake_dir / ".staging", ignore_errors=True)
+    for dataset_dir in lake_dir.iterdir():
+        if not dataset_dir.is_dir() or dataset_dir.name in (LOAD_LOG, ".staging"):
+            continue
+        for load_dir in dataset_dir.iterdir():
+            if load_dir.is_dir() and load_dir.name not in committed:
+                shutil.rmtree(load_dir, ignore_errors=True)
+                removed.append(load_dir)
+    return removed

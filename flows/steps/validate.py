@@ -1,0 +1,242 @@
+"""Row validation with quarantine: Pandera schemas, applied lazily, split into good and bad rows.
+
+A schema's checks come in two kinds. Blocking checks (the default) send a failing row to
+quarantine with the column, the rule and the failing value. Advisory checks (declared with
+`raise_warning=True`) are reported in the load log and the row still loads. The unique key a
+schema declares in `Config.unique` is enforced across the whole file (first occurrence loads,
+later ones are quarantined naming the first), which a per-chunk Pandera check cannot do.
+
+Pandera coerces a column all or nothing: one bad date leaves the whole column untyped and every
+row failing. So coercion runs first, column by column, and only the values that cannot be
+coerced are failures; the rest of the frame is then validated with the schema's checks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+from pandera.api.pandas.model import DataFrameModel
+from pandera.engines import pandas_engine
+from pandera.errors import ParserError, SchemaErrors
+
+from flows.sources.base import RECORD_COLUMN, FileRejected
+
+FAILURE_COLUMNS = ["row", "column", "check", "failure_value", "reason"]
+TRUE_TEXT = {"true", "t", "yes", "y", "1"}
+FALSE_TEXT = {"false", "f", "no", "n", "0"}
+
+
+@dataclass
+class Checked:
+    """Outcome of validating one batch."""
+
+    valid: pd.DataFrame  # typed rows that passed every blocking check (original index kept)
+    failures: pd.DataFrame  # one row per (row, rule) failure: FAILURE_COLUMNS, row = index label
+    advisories: pd.DataFrame  # advisory findings on rows that did load: FAILURE_COLUMNS
+
+
+def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.Check]]:
+    blocking, advisory = [], []
+    for check in checks:
+        if getattr(check, "raise_warning", False):
+            loud = copy.copy(check)
+            loud.raise_warning = False
+            advisory.append(loud)
+        else:
+            blocking.append(check)
+    return blocking, advisory
+
+
+def arrow_type(dtype: object) -> pa_arrow.DataType:
+    """The Parquet (Arrow) type written for a Pandera column dtype."""
+    if isinstance(dtype, pandas_engine.Decimal):
+        return pa_arrow.decimal128(dtype.precision, dtype.scale)
+    if isinstance(dtype, pandas_engine.Date):
+        return pa_arrow.date32()
+    name = str(dtype).lower()
+    if name in ("bool", "boolean"):
+        return pa_arrow.bool_()
+    if name.startswith(("int", "uint")):
+        return pa_arrow.int64()
+    if name.startswith("float"):
+        return pa_arrow.float64()
+    if "datetime" in name or "timestamp" in name:
+        return pa_arrow.timestamp("us", tz="UTC")
+    return pa_arrow.string()
+
+
+class DatasetValidator:
+    """Validates the batches of one file for one dataset, tracking its unique key across them."""
+
+    def __init__(self, model: type[DataFrameModel], extra_checks: dict[str, list[pa.Check]] | None = None) -> None:
+        schema = model.to_schema()
+        self.name = schema.name or model.__name__
+        self.key: list[str] = list(schema.unique or [])
+        self.columns = schema.columns
+        self.required = [n for n, c in schema.columns.items() if c.required]
+        self.arrow_fields = [pa_arrow.field(n, arrow_type(c.dtype)) for n, c in schema.columns.items()]
+
+        blocking = copy.deepcopy(schema)
+        blocking.unique = None
+        frame_blocking, frame_advisory = _split_checks(blocking.checks)
+        blocking.checks = frame_blocking
+        column_advisory: dict[str, list[pa.Check]] = {}
+        for name, column in blocking.columns.items():
+            col_blocking, col_advisory = _split_checks(column.checks)
+            column.checks = col_blocking + list((extra_checks or {}).get(name, []))
+            if col_advisory:
+                column_advisory[name] = col_advisory
+        self.blocking = blocking
+        self.advisory = (
+            pa.DataFrameSchema(
+                columns={n: pa.Column(checks=c, nullable=True, required=False) for n, c in column_advisory.items()},
+                checks=frame_advisory,
+                coerce=False,
+            )
+            if frame_advisory or column_advisory
+            else None
+        )
+        self._first_seen: dict[tuple, str] = {}
+
+    # ------------------------------------------------------------------------------------------
+    def check(self, frame: pd.DataFrame, path: Path) -> Checked:
+        """Coerce, validate and key-check one batch; file-level defects raise FileRejected."""
+        missing = [n for n in self.required if n not in frame.columns]
+        if missing:
+            raise FileRejected(path, f"missing required column(s) {', '.join(map(repr, missing))}",
+                               f"columns {', '.join(self.required)}")
+        data = frame.drop(columns=[RECORD_COLUMN], errors="ignore")
+        data = data[[c for c in data.columns if c in self.columns]]
+        failures: list[pd.DataFrame] = []
+
+        coerced, parse_failures = self._coerce(data)
+        failures.append(parse_failures)
+        bad_rows = set(parse_failures["row"])
+        candidates = coerced.drop(index=list(bad_rows))
+
+        if len(candidates):
+            try:
+                self.blocking.validate(candidates, lazy=True)
+            except SchemaErrors as exc:
+                failures.append(self._row_failures(exc.failure_cases, path, self.blocking))
+
+        checked = pd.concat([f for f in failures if len(f)], ignore_index=True) if any(len(f) for f in failures) else _empty()
+        good = candidates.drop(index=list(set(checked["row"])), errors="ignore")
+
+        key_failures = self._key_failures(good, frame[RECORD_COLUMN] if RECORD_COLUMN in frame else None)
+        if len(key_failures):
+            checked = pd.concat([checked, key_failures], ignore_index=True)
+            good = good.drop(index=list(set(key_failures["row"])))
+
+        advisories = _empty()
+        if self.advisory is not None and len(good):
+            try:
+                self.advisory.validate(good, lazy=True)
+            except SchemaErrors as exc:
+                advisories = self._row_failures(exc.failure_cases, path, self.advisory)
+        return Checked(valid=good, failures=checked, advisories=advisories)
+
+    def _coerce(self, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        out = {}
+        found: list[dict[str, object]] = []
+        for name in data.columns:
+            dtype = self.columns[name].dtype
+            values = data[name]
+            if dtype is None:
+                out[name] = values
+                continue
+            if str(dtype).lower() in ("bool", "boolean"):
+                coerced, bad = _text_to_bool(values)
+            else:
+                coerced, bad = _try_coerce(dtype, values)
+            out[name] = coerced
+            found += [{"row": row, "column": name, "check": f"coerce_dtype('{dtype}')", "failure_value": values.loc[row],
+                       "reason": f"{name}: cannot read {values.loc[row]!r} as {dtype}"} for row in bad]
+        return pd.DataFrame(out, index=data.index), pd.DataFrame(found, columns=FAILURE_COLUMNS)
+
+    def _row_failures(self, cases: pd.DataFrame, path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
+        unplaced = cases[cases["index"].isna()]
+        if len(unplaced):
+            first = unplaced.iloc[0]
+            raise FileRejected(path, f"schema rule {first['check']} failed for column {first['column']!r}: {first['failure_case']}",
+                               f"the {self.name} layout")
+        rows = cases.rename(columns={"index": "row", "failure_case": "failure_value"}).copy()
+        names, reasons = [], []
+        for context, column, check, number in rows[["schema_context", "column", "check", "check_number"]].itertuples(index=False):
+            found = _find_check(schema, context, column, number)
+            name = found.name if found is not None and found.name and found.error else str(check)
+            names.append(name)
+            if found is not None and found.error:
+                reasons.append(found.error)
+            elif check == "not_nullable":
+                reasons.append(f"{column} is required but blank")
+            else:
+                reasons.append(f"{column} fails {check}")
+        rows["check"], rows["reason"] = names, reasons
+        # A frame-wide check reports one entry per column of a failing row: keep one, naming no
+        # single column or value (its reason names the columns the rule relates).
+        frame_wide = rows["schema_context"] == "DataFrameSchema"
+        rows.loc[frame_wide, ["column", "failure_value"]] = None
+        rows = rows.drop_duplicates(subset=["row", "check"])
+        return rows[FAILURE_COLUMNS].reset_index(drop=True)
+
+    def _key_failures(self, good: pd.DataFrame, records: pd.Series | None) -> pd.DataFrame:
+        if not self.key or not len(good):
+            return _empty()
+        found = []
+        keys = good[self.key].astype(object).where(good[self.key].notna(), None)
+        for row, key in zip(good.index, keys.itertuples(index=False, name=None)):
+            where = records.loc[row] if records is not None else f"row {row}"
+            first = self._first_seen.setdefault(key, where)
+            if first != where:
+                found.append({"row": row, "column": ",".join(self.key), "check": f"unique_key (first seen at {first})",
+                              "failure_value": json.dumps(list(key), default=str),
+                              "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})"})
+        return pd.DataFrame(found, columns=FAILURE_COLUMNS)
+
+
+def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number: object) -> pa.Check | None:
+    """The Check object behind a failure case (to report its stable name and its message)."""
+    if number is None or (isinstance(number, float) and np.isnan(number)):
+        return None
+    checks = schema.checks if context == "DataFrameSchema" else schema.columns[column].checks if column in schema.columns else []
+    index = int(number)
+    return checks[index] if 0 <= index < len(checks) else None
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+def _try_coerce(dtype: object, values: pd.Series) -> tuple[pd.Series, list[object]]:
+    try:
+        return dtype.try_coerce(values), []  # type: ignore[attr-defined]
+    except ParserError as exc:
+        bad = list(exc.failure_cases["index"])
+    rest = values.drop(index=bad)
+    try:
+        coerced = dtype.try_coerce(rest)  # type: ignore[attr-defined]
+    except ParserError:  # pragma: no cover - element-wise detection missed something
+        return values, list(values.index)
+    return coerced.reindex(values.index), bad
+
+
+def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:
+    def parse(value: object) -> object:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        text = str(value).strip().lower()
+        return True if text in TRUE_TEXT else False if text in FALSE_TEXT else ValueError
+    parsed = values.map(parse)
+    bad = list(parsed.index[parsed.map(lambda v: v is ValueError)])
+    return parsed.where(~parsed.index.isin(bad), None).astype("boolean"), bad
