@@ -1,0 +1,57 @@
+"""Reference tables curated in `raw/reference/` (payer aliases, codes of interest).
+
+Publisher: this project's analysts. Format: UTF-8 CSV with a header row; which table a file holds
+is told by its header, not its name. Cadence: edited when a new payer name or code turns up
+(the load report lists unknown payer names). Quirks: none; they are our own files, and a bad row
+in the alias table stops the run rather than silently dropping a mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from flows.sources.base import Batch, FileRejected, ReadContext
+from flows.sources.readers import peek_header, read_csv_chunks
+from schemas.fields import blank_to_null
+
+# dataset -> (columns that identify the table, columns the file must have)
+TABLES: dict[str, tuple[set[str], list[str]]] = {
+    "ref__payer_alias": ({"alias", "match_type"}, ["alias", "match_type", "payer_group"]),
+    "ref__billing_code": ({"billing_code", "role"}, ["billing_code", "code_type", "code_category", "role", "code_family", "label"]),
+}
+
+
+def table_of(path: Path) -> str | None:
+    """Which reference table a file holds, from its header."""
+    header = set(peek_header(path))
+    for dataset, (marks, _) in TABLES.items():
+        if marks <= header:
+            return dataset
+    return None
+
+
+def detect(path: Path) -> bool:
+    """True when the file's header is one of the reference tables'."""
+    try:
+        return path.suffix.lower() == ".csv" and table_of(path) is not None
+    except FileRejected:
+        return False
+
+
+def read_file(path: Path, chunk_rows: int) -> Iterator[Batch]:
+    """Parse one reference CSV into batches of its table."""
+    dataset = table_of(path)
+    if dataset is None:
+        raise FileRejected(path, "header matches no reference table",
+                           "the header of payer_aliases.csv or billing_codes.csv", "line 1")
+    for chunk in read_csv_chunks(path, required=TABLES[dataset][1], chunk_rows=chunk_rows):
+        frame = blank_to_null(chunk.frame)
+        if "billing_code" in frame:
+            frame["billing_code"] = frame["billing_code"].str.upper()
+        yield Batch(dataset, frame, chunk.rejects)
+
+
+def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
+    """Adapter entry point."""
+    yield from read_file(path, ctx.settings.chunk_rows)
