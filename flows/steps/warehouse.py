@@ -1,0 +1,196 @@
+"""Build the analysts' DuckDB file: views over committed Parquet, then the SQL in warehouse/sql.
+
+The database is rebuilt into a temporary file and renamed over `payerbench.duckdb`, so an
+analyst's open (read-only) connection keeps reading the previous snapshot and never meets a
+lock held by the pipeline. Every dataset view lists its Parquet files explicitly, taken from
+the load log's committed loads: a load in progress (or one that crashed) is invisible.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from flows.settings import Settings
+from flows.sources import registry
+from flows.steps import load_log
+from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
+from flows.steps.load_log import COMMITTED, LOG_SCHEMA
+from flows.steps.store import ADVISORY, LOAD_LOG, QUARANTINE, write_table_atomic
+from schemas import fields
+
+SYSTEM_VIEWS = {
+    "load_log": "One row per attempt to load one file: counts read / loaded / quarantined, status, error.",
+    "quarantine": "One row per failed rule on a quarantined row: file, record, column, check, value, raw record.",
+    "advisory": "One row per advisory finding on a row that loaded anyway.",
+}
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    views: list[str]
+    files: int
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _parquet_list(paths: list[Path]) -> str:
+    return "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
+
+
+def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
+    """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
+    path = settings.lake_dir / "_empty" / f"{name}.parquet"
+    if not path.exists() or pq.read_schema(path) != schema:
+        write_table_atomic(schema.empty_table(), path)
+    return path
+
+
+def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> list[Path]:
+    parts: list[Path] = []
+    for load_id in load_ids:
+        parts += sorted((settings.lake_dir / folder / load_id).glob("*.parquet"))
+    return parts
+
+
+def sql_views(sql_dir: Path) -> list[tuple[str, str, str]]:
+    """(name, sql, leading comment) for each warehouse/sql/*.sql file, in dependency order."""
+    files = {p.stem: p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.sql"))}
+    deps = {
+        name: {other for other in files if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(sql))}
+        for name, sql in files.items()
+    }
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise SystemExit(f"warehouse/sql: circular reference involving {name}.sql")
+        visiting.add(name)
+        for dep in sorted(deps[name]):
+            visit(dep)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in files:
+        visit(name)
+    return [(name, files[name], _leading_comment(files[name])) for name in ordered]
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _leading_comment(sql: str) -> str:
+    lines = []
+    for line in sql.splitlines():
+        if line.startswith("--"):
+            lines.append(line[2:].strip())
+        elif line.strip():
+            break
+    return " ".join(lines).strip()
+
+
+def _model_doc(dataset: str) -> str:
+    doc = (registry.SCHEMAS[dataset].__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Tables of the enumerations defined once in schemas/fields.py (so SQL never retypes them)."""
+    tables = {
+        "enum_payer_group": (
+            "One row per payer group: the five named groups and `other`.",
+            "payer_group VARCHAR, payer_group_name VARCHAR, is_named_group BOOLEAN, sort_order INTEGER",
+            [(g, fields.PAYER_GROUP_NAMES[g], g in fields.PAYER_GROUPS, i) for i, g in enumerate(fields.ALL_PAYER_GROUPS)],
+        ),
+        "enum_coverage_status": (
+            "One row per coverage status, with the coarse position used for consensus.",
+            "coverage_status VARCHAR, coverage_position VARCHAR",
+            [(s, fields.COVERAGE_POSITION.get(s)) for s in fields.COVERAGE_STATUSES],
+        ),
+        "enum_source_confidence": (
+            "One row per source-confidence label; strength_rank 1 is the strongest evidence.",
+            "source_confidence VARCHAR, strength_rank INTEGER",
+            [(c, i + 1) for i, c in enumerate(fields.SOURCE_CONFIDENCE)],
+        ),
+    }
+    for name, (doc, columns, rows) in tables.items():
+        con.execute(f"CREATE TABLE {name} ({columns})")
+        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        con.execute(f"COMMENT ON TABLE {name} IS {_quote(doc)}")
+    return [(name, doc) for name, (doc, _, _) in tables.items()]
+
+
+def build(settings: Settings) -> BuildResult:
+    """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    log = load_log.read(settings.lake_dir)
+    committed = list(log.loc[log["status"].isin(COMMITTED), "load_id"])
+    target = settings.duckdb_path
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    views: list[str] = []
+    files = 0
+    catalog: list[tuple[str, str, str]] = []
+    con = duckdb.connect(str(tmp))
+    try:
+        for dataset in registry.SCHEMAS:
+            parts = [_empty_file(settings, dataset, dataset_arrow_schema(dataset))]
+            parts += _committed_parts(settings, dataset, committed)
+            files += len(parts) - 1
+            con.execute(f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
+            doc = _model_doc(dataset)
+            con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
+            catalog.append((dataset, "dataset", doc))
+            views.append(dataset)
+
+        log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
+        log_parts += sorted((settings.lake_dir / LOAD_LOG).glob("*.parquet"))
+        con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) ORDER BY started_at")
+        for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
+            parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
+        for name, doc in SYSTEM_VIEWS.items():
+            con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
+            catalog.append((name, "system", doc))
+            views.append(name)
+
+        for name, doc in _enum_tables(con):
+            catalog.append((name, "enumeration", doc))
+            views.append(name)
+
+        for name, sql, doc in sql_views(settings.sql_dir):
+            try:
+                con.execute(f"CREATE VIEW {name} AS\n{sql.rstrip().rstrip(';')}")
+            except duckdb.Error as exc:
+                raise SystemExit(f"warehouse/sql/{name}.sql does not build: {exc}") from None
+            con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
+            catalog.append((name, "staging" if name.startswith("stg_") else "mart", doc))
+            views.append(name)
+
+        con.execute("CREATE TABLE catalog (name VARCHAR, kind VARCHAR, description VARCHAR)")
+        con.executemany("INSERT INTO catalog VALUES (?, ?, ?)", catalog)
+        con.execute("COMMENT ON TABLE catalog IS 'Every table and view an analyst can query, with its grain.'")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, target)
+    return BuildResult(path=target, views=views, files=files)
+
+
+def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the analysts' database (never blocks or is blocked by a run)."""
+    if not settings.duckdb_path.exists():
+        raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first")
+    return duckdb.connect(str(settings.duckdb_path), read_only=True)
