@@ -1,0 +1,277 @@
+"""`payerbench`: the command line (also `python -m flows`).
+
+Exit codes: 0 success; 1 a file was rejected or failed (the others were still loaded), or a
+status check found a problem; 2 a usage error (bad SQL, unknown source, missing warehouse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import decimal
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Quiet, offline-friendly Prefect defaults for a command-line tool (explicit settings win).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+def _console():  # type: ignore[no-untyped-def]
+    """Rich console: terminal width on a terminal; wide (cells never folded) when piped or in CI."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=400, soft_wrap=False, color_system=None)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return from_env().replace(warehouse_dir=args.warehouse, raw_dir=args.raw_dir)
+
+
+# --- summaries ------------------------------------------------------------------------------------
+def print_load_table(records: Sequence[object], title: str) -> None:
+    """Per file: source, file, status, rows read / loaded / quarantined, advisories; then errors."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name, justify in [("source", "left"), ("file", "left"), ("status", "left"), ("read", "right"),
+                          ("loaded", "right"), ("quarantined", "right"), ("advisories", "right")]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    styles = {"loaded": "green", "loaded_with_quarantine": "yellow", "unchanged": "dim", "rejected": "red", "failed": "red"}
+    for r in records:
+        table.add_row(r.source, r.source_file, f"[{styles.get(r.status, '')}]{r.status}[/]", f"{r.rows_read:,}",
+                      f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.advisories:,}")
+    console = _console()
+    console.print(table)
+    for r in records:
+        if r.error:
+            console.print(f"[red]{r.status}[/red] {r.error}", highlight=False, soft_wrap=True)
+
+
+def _exit_for(records: Sequence[object]) -> int:
+    return EXIT_DATA if any(r.status in ("rejected", "failed") for r in records) else EXIT_OK
+
+
+# --- commands ---------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.run_pipeline import run_pipeline
+
+    settings = _settings(args)
+    started = dt.datetime.now()
+    summary = run_pipeline(settings)
+    elapsed = (dt.datetime.now() - started).total_seconds()
+    print_load_table(summary.records, f"payerbench run {summary.run_id}")
+    _console().print(f"warehouse: {settings.duckdb_path}  ({elapsed:.1f} s)", highlight=False)
+    return _exit_for(summary.records)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.build_warehouse import build_warehouse
+    from flows.ingest import ingest_source
+    from flows.sources import registry
+
+    settings = _settings(args)
+    registry.get(args.source)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    records = ingest_source(args.source, [Path(p) for p in args.paths], settings)
+    if not args.no_build:
+        build_warehouse(settings)
+    print_load_table(records, f"payerbench ingest {args.source}")
+    return _exit_for(records)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from flows.steps import warehouse
+
+    result = warehouse.build(_settings(args))
+    print(f"built {result.path}: {len(result.views)} tables and views over {result.files} Parquet files")
+    return EXIT_OK
+
+
+def _refuse_writes(sql: str) -> str | None:
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        return f"cannot parse the SQL: {exc}"
+    if len(statements) != 1:
+        return f"expected exactly one SQL statement, got {len(statements)}"
+    kind = statements[0].type.name
+    if kind not in READ_ONLY_STATEMENTS:
+        return f"refused: {kind} statements are not allowed; `query` is read-only (SELECT only)"
+    return None
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # exact: money is never turned into a binary float
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows.steps.warehouse import connect_read_only
+
+    problem = _refuse_writes(args.sql)
+    if problem:
+        print(f"payerbench query: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    con = connect_read_only(_settings(args))
+    try:
+        cursor = con.execute(args.sql)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        print(f"payerbench query: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        con.close()
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
+    elif args.format == "json":
+        json.dump([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*[_cell(v) for v in row])
+        console = _console()
+        console.print(table)
+        console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", highlight=False)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from flows.steps import load_log
+
+    settings = _settings(args)
+    log = load_log.read(settings.lake_dir)
+    if log.empty:
+        print(f"no loads recorded under {settings.lake_dir}; run `payerbench run` first")
+        return EXIT_DATA
+    latest = log if args.all else log.groupby(["source", "source_path"], sort=False).tail(1)
+    table = Table(title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})", title_justify="left")
+    for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
+        table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
+    for r in latest.itertuples(index=False):
+        table.add_row(r.source, r.source_file, r.status, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                      f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.run_id)
+    console = _console()
+    console.print(table)
+    bad = latest[latest["status"].isin(["rejected", "failed"])]
+    for r in bad.itertuples(index=False):
+        console.print(f"[red]{r.status}[/red] {r.error}", highlight=False, soft_wrap=True)
+    return EXIT_DATA if len(bad) else EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from flows.sources import registry
+
+    settings = _settings(args)
+    for source in registry.SOURCES.values():
+        print(f"{source.name:<14} {source.description}")
+        print(f"{'':<14} datasets: {', '.join(source.datasets)}; files: {settings.source_dir(source.name)}")
+    return EXIT_OK
+
+
+# --- parser -------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--warehouse", metavar="DIR", default=argparse.SUPPRESS,
+                        help="warehouse folder (default: ./warehouse or $PAYERBENCH_WAREHOUSE_DIR)")
+    common.add_argument("--raw-dir", metavar="DIR", default=argparse.SUPPRESS,
+                        help="raw files folder (default: ./raw or $PAYERBENCH_RAW_DIR)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show Prefect's logs")
+
+    env_help = "\n".join(f"  {var:<26} {desc}" for var, (_, desc) in ENV_VARS.items())
+    parser = argparse.ArgumentParser(
+        prog="payerbench", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Payer policy and reimbursement pipeline for CPT 0440T-0442T.",
+        epilog=f"environment variables:\n{env_help}",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", parents=[common], help="ingest every source's raw files and build the warehouse")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", parents=[common], help="load the given files of one source, then rebuild")
+    p.add_argument("source", help="source name (see `payerbench sources`)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files to load")
+    p.add_argument("--no-build", action="store_true", help="skip rebuilding the DuckDB file")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")
+    p.add_argument("sql", help="a SELECT statement, e.g. \"select * from coverage_matrix\"")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("status", parents=[common], help="the load log: latest attempt per file")
+    p.add_argument("--all", action="store_true", help="every attempt, not just the latest per file")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("build", parents=[common], help="rebuild the DuckDB file from the committed loads")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("sources", parents=[common], help="list the sources and their datasets")
+    p.set_defaults(func=cmd_sources)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `payerbench` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("warehouse", "raw_dir", "verbose"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    if args.verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    try:
+        return args.func(args)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(f"payerbench: {exc.code}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,69 @@
+"""Prefect wiring shared by every ingest flow: find a source's files, load each as a task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.settings import Settings, from_env
+from flows.sources import registry
+from flows.sources.base import FileRejected, Source
+from flows.steps import load_log
+from flows.steps.load import load_file, new_run_id, reject_file
+from flows.steps.load_log import LoadRecord
+from flows.steps.references import PayerDirectory, codes_of_interest
+
+IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
+
+
+def discover(settings: Settings, source: Source) -> list[Path]:
+    """The files of a source in its raw folder (documentation and hidden files skipped)."""
+    folder = settings.source_dir(source.name)
+    if not folder.exists():
+        return []
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name.lower() not in IGNORED_NAMES
+        and any(p.match(glob) for glob in source.file_globs)
+    )
+
+
+@task(name="load_file", cache_policy=NO_CACHE, task_run_name="load {source_name}: {path.name}")
+def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str,
+                   payers: PayerDirectory | None, codes: frozenset[str], already: set[str]) -> LoadRecord:
+    """Validate and store one file (no retries: a local file that fails will fail again)."""
+    record = load_file(registry.get(source_name), path, settings, run_id, payers=payers, codes=codes,
+                       already_loaded=already)
+    logger = get_run_logger()
+    if record.status in ("rejected", "failed"):
+        logger.error("%s %s: %s", record.status, record.source_file, record.error)
+    else:
+        logger.info("%s %s: read %d, loaded %d, quarantined %d", record.status, record.source_file,
+                    record.rows_read, record.rows_loaded, record.rows_quarantined)
+    return record
+
+
+@flow(name="ingest_source", flow_run_name="ingest {source_name}")
+def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
+                  run_id: str | None = None) -> list[LoadRecord]:
+    """Load the given files (default: everything in the source's raw folder) of one source."""
+    settings = settings or from_env()
+    source = registry.get(source_name)
+    files = [Path(p) for p in paths] if paths else discover(settings, source)
+    run_id = run_id or new_run_id()
+    try:
+        payers = PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
+        codes = frozenset() if source.is_reference else codes_of_interest(settings)
+    except FileRejected as exc:  # the reference tables themselves are broken: nothing can be resolved
+        get_run_logger().error("reference table unusable: %s", exc.message)
+        return [reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files]
+    already = load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    records = []
+    for path in files:
+        record = load_file_task(source.name, path, settings, run_id, payers, codes, already)
+        if record.source_sha256 and record.status in load_log.COMMITTED:
+            already.add(record.source_sha256)  # the same file twice in one call loads once
+        records.append(record)
+    return records

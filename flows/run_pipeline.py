@@ -1,0 +1,44 @@
+"""Flow: the main job. Load every source's raw files (reference tables first), then build DuckDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prefect import flow
+
+from flows.build_warehouse import build_warehouse
+from flows.ingest import ingest_source
+from flows.settings import Settings, from_env
+from flows.sources import registry
+from flows.steps import load_log, store
+from flows.steps.load import new_run_id
+from flows.steps.load_log import LoadRecord
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    records: list[LoadRecord] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was rejected and nothing failed."""
+        return all(r.status not in ("rejected", "failed") for r in self.records)
+
+
+def source_order() -> list[str]:
+    """Reference sources first (others resolve against them), then the rest as registered."""
+    sources = list(registry.SOURCES.values())
+    return [s.name for s in sources if s.is_reference] + [s.name for s in sources if not s.is_reference]
+
+
+@flow(name="run_pipeline")
+def run_pipeline(settings: Settings | None = None) -> RunSummary:
+    """Ingest every bundled or landed file of every source and rebuild the warehouse."""
+    settings = settings or from_env()
+    summary = RunSummary(run_id=new_run_id())
+    store.sweep_orphans(settings.lake_dir, set(load_log.read(settings.lake_dir)["load_id"]))
+    for name in source_order():
+        summary.records += ingest_source(name, None, settings, summary.run_id)
+    build_warehouse(settings)
+    return summary
