@@ -1,0 +1,49 @@
+"""Shared fixtures: isolated settings per test, Prefect's test harness once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from flows.settings import PROJECT_DIR, Settings  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BUNDLED_RAW = PROJECT_DIR / "raw"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness():
+    """One temporary Prefect API for the whole session (flows run without a configured server)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose raw folder holds copies of the bundled reference tables and nothing else."""
+    raw = tmp_path / "raw"
+    shutil.copytree(BUNDLED_RAW / "reference", raw / "reference")
+    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports", chunk_rows=1000)
+
+
+@pytest.fixture
+def bundled_settings(tmp_path: Path) -> Settings:
+    """Settings over a copy of the whole bundled raw/ folder, with a fresh warehouse."""
+    raw = tmp_path / "raw"
+    shutil.copytree(BUNDLED_RAW, raw)
+    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports")
+
+
+def fixture(dataset: str, name: str) -> Path:
+    """Path of a defect fixture: tests/fixtures/<dataset>/<name>."""
+    path = FIXTURES / dataset / name
+    assert path.exists(), path
+    return path

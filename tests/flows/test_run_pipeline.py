@@ -1,0 +1,106 @@
+"""End to end on the bundled raw/ data: raw -> Parquet -> DuckDB -> coverage_matrix."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from flows.ingest_payer_policies import ingest_payer_policies
+from flows.run_pipeline import run_pipeline
+from flows.settings import Settings
+from flows.steps import load_log, warehouse
+from schemas.fields import PAYER_GROUPS
+from tests.conftest import fixture
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def loaded(bundled_settings: Settings) -> Settings:
+    summary = run_pipeline(bundled_settings)
+    assert summary.ok, [r.error for r in summary.records]
+    return bundled_settings
+
+
+def test_every_bundled_file_loads_and_reconciles(loaded: Settings) -> None:
+    log = load_log.read(loaded.lake_dir)
+    assert set(log["status"]) == {"loaded"}
+    assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
+    policies = query(loaded, "select count(*) from payer__policy")[0][0]
+    bundled = (loaded.raw_dir / "payer_policy" / "payer_policies_0440T-0442T.csv").read_text(encoding="utf-8")
+    assert policies == len(bundled.strip().splitlines()) - 1  # every data row of the extract
+
+
+@pytest.mark.parametrize("code", ["0440T", "0441T", "0442T", "64640"])
+def test_coverage_matrix_has_one_row_per_payer_group(loaded: Settings, code: str) -> None:
+    rows = query(loaded, f"select payer_group from coverage_matrix where billing_code = '{code}'")
+    assert sorted(r[0] for r in rows) == sorted(PAYER_GROUPS)
+
+
+def test_coverage_matrix_values_match_the_extract(loaded: Settings) -> None:
+    rows = {r[0]: r[1:] for r in query(loaded, """
+        select payer_group, coverage_status, availability_reason, policy_id, source_confidence, source_url
+        from coverage_matrix where billing_code = '0440T'""")}
+    assert rows["aetna"][:3] == ("experimental_investigational", "reported", "CPB 0297")
+    assert rows["aetna"][4] == "http://es.aetna.com/cpb/medical/data/200_299/0297.html"
+    assert rows["medicare"][:4] == ("case_by_case", "reported", "cope24853", "verified")
+    assert rows["unitedhealthcare"][:3] == ("not_medically_necessary", "reported", "MPG043")
+    assert rows["bcbs"][0] == "experimental_investigational"
+    assert rows["cigna"][2] in ("0525", "0558")
+    detail = query(loaded, "select coverage_detail from coverage_matrix where billing_code='0440T' and payer_group='unitedhealthcare'")
+    assert "commercial: no_policy_found" in detail[0][0]
+    comparators = query(loaded, "select distinct availability_reason, coverage_status from coverage_matrix where billing_code = '64640'")
+    assert comparators == [("not_loaded", None)]
+
+
+def test_second_run_changes_nothing(loaded: Settings) -> None:
+    before = query(loaded, "select count(*) from payer__policy")[0][0]
+    summary = run_pipeline(loaded)
+    assert {r.status for r in summary.records} == {"unchanged"}
+    assert query(loaded, "select count(*) from payer__policy")[0][0] == before
+    assert query(loaded, "select count(*) from coverage_matrix where billing_code = '0440T'")[0][0] == 5
+
+
+def test_newer_snapshot_of_one_payer_replaces_only_that_payer(loaded: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    newer = tmp_path / "aetna_update.csv"
+    lines = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
+    header, aetna = lines[0], lines[1]
+    newer.write_text("\n".join([header, aetna.replace("experimental_investigational", "covered_with_criteria")
+                                .replace(",2026-11-26,", ",2026-12-15,")]) + "\n", encoding="utf-8")
+    records = ingest_payer_policies([newer], loaded)
+    assert records[0].status == "loaded"
+    warehouse.build(loaded)
+    rows = dict(query(loaded, "select payer_group, coverage_status from coverage_matrix where billing_code = '0440T'"))
+    assert rows["aetna"] == "covered_with_criteria"  # the newer Aetna snapshot wins
+    assert rows["cigna"] == "experimental_investigational"  # other payers keep the bundled extract
+
+
+def test_no_policy_found_and_not_loaded_are_told_apart(settings: Settings) -> None:
+    only_uhc = settings.raw_dir / "payer_policy" / "uhc_only.csv"
+    only_uhc.parent.mkdir(parents=True)
+    header = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()[0]
+    only_uhc.write_text(header + "\nUnitedHealthcare,commercial,,,,0440T,CPT,no_policy_found,unknown,,,2026-11-26,,not_found,searched\n",
+                        encoding="utf-8")
+    assert run_pipeline(settings).ok
+    rows = {r[0]: r[1:] for r in query(settings, "select payer_group, coverage_status, availability_reason from coverage_matrix where billing_code = '0440T'")}
+    assert rows["unitedhealthcare"] == (None, "no_policy_found")
+    assert rows["aetna"] == (None, "not_loaded")
+    assert len(rows) == 5
+
+
+def test_a_rejected_file_does_not_stop_the_run(bundled_settings: Settings) -> None:
+    shutil.copy(fixture("payer__policy", "truncated_quote.csv"), bundled_settings.raw_dir / "payer_policy" / "broken.csv")
+    summary = run_pipeline(bundled_settings)
+    assert not summary.ok
+    statuses = {r.source_file: r.status for r in summary.records}
+    assert statuses["broken.csv"] == "rejected"
+    assert statuses["payer_policies_0440T-0442T.csv"] == "loaded"
+    assert query(bundled_settings, "select count(*) from coverage_matrix where availability_reason = 'reported'")[0][0] > 0

@@ -1,0 +1,44 @@
+"""Rules of the reference tables (payer aliases, codes of interest): passing and failing rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.steps.validate import DatasetValidator
+from schemas.reference import BillingCode, PayerAlias
+
+ALIAS = {"alias": "Aetna", "match_type": "prefix", "payer_group": "aetna", "notes": None, "source_record": "line 2"}
+CODE = {"billing_code": "0440T", "code_type": "CPT", "code_category": "category_iii", "role": "target",
+        "code_family": "peripheral nerve cryoablation", "label": "upper extremity", "notes": None, "source_record": "line 2"}
+
+
+def run(model, row):  # type: ignore[no-untyped-def]
+    return DatasetValidator(model).check(pd.DataFrame([row], dtype=object), Path("ref.csv"))
+
+
+@pytest.mark.parametrize(
+    ("model", "base", "changes", "column", "check_prefix"),
+    [
+        (PayerAlias, ALIAS, {"match_type": "fuzzy"}, "match_type", "isin"),
+        (PayerAlias, ALIAS, {"payer_group": "kaiser"}, "payer_group", "isin"),
+        (PayerAlias, ALIAS, {"alias": "A"}, "alias", "str_length"),
+        (BillingCode, CODE, {"billing_code": "440T"}, "billing_code", "str_matches"),
+        (BillingCode, CODE, {"role": "sibling"}, "role", "isin"),
+        (BillingCode, CODE, {"code_category": "category_iv"}, "code_category", "isin"),
+        (BillingCode, CODE, {"label": None}, "label", "not_nullable"),
+    ],
+)
+def test_reference_rule_fails(model, base, changes, column, check_prefix) -> None:  # type: ignore[no-untyped-def]
+    result = run(model, dict(base, **changes))
+    assert result.valid.empty
+    assert result.failures.iloc[0]["column"] == column
+    assert str(result.failures.iloc[0]["check"]).startswith(check_prefix)
+
+
+@pytest.mark.parametrize(("model", "row"), [(PayerAlias, ALIAS), (PayerAlias, dict(ALIAS, match_type="exact")),
+                                            (BillingCode, CODE), (BillingCode, dict(CODE, billing_code="64640", role="comparator"))])
+def test_reference_rule_passes(model, row) -> None:  # type: ignore[no-untyped-def]
+    assert len(run(model, row).valid) == 1

@@ -1,0 +1,161 @@
+"""The shared loader: quarantine with reasons, rejection, lineage, idempotence, atomic commits."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from flows.settings import Settings
+from flows.sources import registry
+from flows.steps import load_log, store, warehouse
+from flows.steps.load import load_file
+from flows.steps.references import PayerDirectory
+from tests.conftest import fixture
+
+DATASET = "payer__policy"
+SOURCE = registry.get("payer_policy")
+
+
+def load(settings: Settings, name: str | Path, run_id: str = "20260101T000000Z-test01"):  # type: ignore[no-untyped-def]
+    path = name if isinstance(name, Path) else fixture(DATASET, name)
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    return load_file(SOURCE, path, settings, run_id, payers=payers)
+
+
+def quarantine(settings: Settings) -> pd.DataFrame:
+    parts = sorted((settings.lake_dir / store.QUARANTINE).glob("*/*.parquet"))
+    return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True) if parts else pd.DataFrame()
+
+
+def loaded_rows(settings: Settings) -> pd.DataFrame:
+    parts = sorted((settings.lake_dir / DATASET).glob("*/*.parquet"))
+    return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True) if parts else pd.DataFrame()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("invalid_code.csv", [("line 3", "billing_code", "str_matches", "440T"),
+                              ("line 4", "billing_code", "str_matches", "0440")]),
+        ("unknown_payer.csv", [("line 3", "payer_name", "payer_name_in_reference", "Acme Health Plan")]),
+        ("unparseable_date.csv", [("line 3", "effective_date", "coerce_dtype", "2026-13-45"),
+                                  ("line 4", "effective_date", "coerce_dtype", "sometime in 2024")]),
+        ("status_not_in_enum.csv", [("line 3", "coverage_status", "isin", "maybe_covered")]),
+        ("duplicate_key.csv", [("line 4", "payer_name,plan_type,policy_id,billing_code", "unique_key (first seen at line 2)", None)]),
+        ("blank_required_field.csv", [("line 3", "payer_name", "not_nullable", None),
+                                      ("line 4", "retrieved_date", "not_nullable", None)]),
+        ("extra_fields_row.csv", [("line 3", None, "field_count", "17 fields")]),
+        ("reviewed_after_retrieved.csv", [("line 2", None, "reviewed_before_retrieved", None)]),
+        ("stance_without_policy_id.csv", [("line 2", None, "stance_needs_policy_id", None)]),
+    ],
+)
+def test_bad_rows_are_quarantined_with_their_reason(settings: Settings, name: str, expected: list[tuple]) -> None:
+    record = load(settings, name)
+    assert record.status == "loaded_with_quarantine", record.error
+    assert record.rows_quarantined == len(expected)
+    assert record.rows_read == record.rows_loaded + record.rows_quarantined
+    assert record.rows_loaded >= 1  # the good rows of the file still load
+    found = quarantine(settings).sort_values("source_record")
+    assert len(found) == len(expected)
+    for (line, column, check, value), row in zip(expected, found.itertuples(index=False)):
+        assert row.source_record == line
+        assert (None if pd.isna(row.column_name) else row.column_name) == column
+        assert row.check_name.startswith(check)
+        if value is not None:
+            assert row.failure_value == value
+        assert row.reason and row.raw_record[:1] in ("{", "[")  # a list when fields do not align
+        assert row.source_file == name and row.dataset == DATASET
+    assert set(loaded_rows(settings)["source_record"]).isdisjoint(set(found["source_record"]))
+
+
+def test_unknown_payer_reason_names_the_reference_table(settings: Settings) -> None:
+    load(settings, "unknown_payer.csv")
+    reason = quarantine(settings).iloc[0]["reason"]
+    assert "payer_aliases.csv" in reason and "add an alias" in reason
+
+
+def test_bom_file_loads_and_rows_carry_lineage(settings: Settings) -> None:
+    path = fixture(DATASET, "bom_header.csv")
+    record = load(settings, "bom_header.csv", run_id="20260101T000000Z-lineag")
+    assert (record.status, record.rows_read, record.rows_loaded) == ("loaded", 2, 2)
+    rows = loaded_rows(settings)
+    assert set(rows["source_file"]) == {"bom_header.csv"}
+    assert set(rows["source_sha256"]) == {hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert list(rows["source_record"]) == ["line 2", "line 3"]
+    assert set(rows["run_id"]) == {"20260101T000000Z-lineag"}
+    assert set(rows["payer_group"]) == {"aetna", "cigna"}  # resolved through the reference table
+
+
+def test_rejected_file_loads_nothing_and_leaves_earlier_data(settings: Settings) -> None:
+    good = load(settings, "valid_minimal.csv")
+    before = sorted(p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet")
+                    if store.LOAD_LOG not in p.parts)
+    bad = load(settings, "truncated_quote.csv")
+    after = sorted(p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet")
+                   if store.LOAD_LOG not in p.parts)
+    assert good.status == "loaded" and bad.status == "rejected"
+    assert before == after
+    assert (bad.rows_read, bad.rows_loaded, bad.rows_quarantined) == (0, 0, 0)
+    log = load_log.read(settings.lake_dir)
+    assert list(log["status"]) == ["loaded", "rejected"]
+    assert "truncated_quote.csv (record starting on line 3): malformed CSV" in log.iloc[1]["error"]
+    assert not (settings.lake_dir / ".staging").exists() or not any((settings.lake_dir / ".staging").iterdir())
+
+
+def test_same_file_twice_is_unchanged(settings: Settings, tmp_path: Path) -> None:
+    first = load(settings, "valid_minimal.csv")
+    copy = tmp_path / "renamed_copy.csv"
+    shutil.copy(fixture(DATASET, "valid_minimal.csv"), copy)
+    second = load(settings, copy)  # identical bytes under another name: same sha256
+    assert first.status == "loaded" and second.status == "unchanged"
+    assert len(loaded_rows(settings)) == 2
+    assert second.rows_read == second.rows_loaded == second.rows_quarantined == 0
+
+
+def test_every_load_log_row_reconciles(settings: Settings) -> None:
+    for name in ["valid_minimal.csv", "invalid_code.csv", "duplicate_key.csv", "empty.csv", "extra_fields_row.csv",
+                 "unknown_payer.csv", "valid_minimal.csv"]:
+        load(settings, name)
+    log = load_log.read(settings.lake_dir)
+    assert len(log) == 7
+    assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
+    assert log["rows_read"].sum() > 0
+    assert set(log["status"]) == {"loaded", "loaded_with_quarantine", "rejected", "unchanged"}
+
+
+def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(settings, "valid_minimal.csv")
+    warehouse.build(settings)
+
+    real_write = store.write_table_atomic
+
+    def killed_before_log(table, dest):  # type: ignore[no-untyped-def]
+        if dest.parent.name == store.LOAD_LOG:
+            raise KeyboardInterrupt("killed mid-commit")
+        real_write(table, dest)
+
+    monkeypatch.setattr(store, "write_table_atomic", killed_before_log)  # data moves, the log row never lands
+    with pytest.raises(KeyboardInterrupt):
+        load(settings, "us_dates.csv")
+    monkeypatch.undo()
+    orphans = [p for p in (settings.lake_dir / DATASET).iterdir() if p.is_dir()]
+    assert len(orphans) == 2  # the committed load and the orphan
+    warehouse.build(settings)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute(f"select count(*) from {DATASET}").fetchone()[0] == 2  # only the committed load
+    con.close()
+    committed = set(load_log.read(settings.lake_dir)["load_id"])
+    removed = store.sweep_orphans(settings.lake_dir, committed)
+    assert len(removed) == 1 and len(list((settings.lake_dir / DATASET).iterdir())) == 1
+
+
+def test_reference_tables_unusable_rejects_files_with_the_reason(settings: Settings) -> None:
+    settings.payer_alias_file.write_text("alias,match_type,payer_group\nAetna,fuzzy,aetna\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"payer_aliases.csv \(line 2\): invalid row: match_type fails isin"):
+        PayerDirectory.from_file(settings.payer_alias_file)

@@ -1,0 +1,107 @@
+"""The payerbench command line: read-only queries, output formats, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from flows import cli
+from flows.settings import Settings
+from tests.conftest import BUNDLED_RAW, fixture
+
+
+def run_cli(settings: Settings, *args: str) -> int:
+    return cli.main([*args, "--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)])
+
+
+@pytest.fixture
+def built(bundled_settings: Settings) -> Settings:
+    """A warehouse of the bundled data that the test may change."""
+    assert run_cli(bundled_settings, "run") == 0
+    return bundled_settings
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One warehouse of the bundled data for the read-only tests of this module."""
+    root = tmp_path_factory.mktemp("cli")
+    settings = Settings(raw_dir=BUNDLED_RAW, warehouse_dir=root / "warehouse", reports_dir=root / "reports")
+    assert run_cli(settings, "run") == 0
+    return settings
+
+
+def test_run_prints_a_summary_per_file(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(built, "run") == 0
+    out = capsys.readouterr().out
+    assert "payer_policies_0440T-0442T.csv" in out and "unchanged" in out
+
+
+def test_query_coverage_matrix_as_csv(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    sql = "select payer_group, coverage_status from coverage_matrix where billing_code = '0440T'"
+    assert run_cli(shared, "query", sql, "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["payer_group"] for r in rows] == ["aetna", "bcbs", "cigna", "unitedhealthcare", "medicare"]
+
+
+def test_query_as_json_keeps_dates_and_lists(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run_cli(shared, "query", "select effective_date, policy_ids from coverage_matrix where billing_code='0440T' and payer_group='medicare'",
+                   "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"effective_date": "2022-01-31", "policy_ids": ["cope24853", "A55681"]}]
+
+
+@pytest.mark.parametrize("sql", ["drop view coverage_matrix", "delete from payer__policy",
+                                 "copy (select 1) to '/tmp/x.csv'", "attach 'other.db'",
+                                 "select 1; drop view coverage_matrix", "create table t as select 1"])
+def test_query_refuses_anything_but_a_read(shared: Settings, sql: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(shared, "query", sql) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "refused" in err or "exactly one SQL statement" in err
+    assert run_cli(shared, "query", "select count(*) from coverage_matrix") == 0  # still intact
+
+
+def test_query_error_is_reported_not_raised(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(shared, "query", "select * from no_such_table") == cli.EXIT_USAGE
+    assert "no_such_table" in capsys.readouterr().err
+
+
+def test_ingest_bad_file_exits_non_zero_with_the_reason(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_cli(built, "ingest", "payer_policy", str(fixture("payer__policy", "missing_required_column.csv")))
+    assert code == cli.EXIT_DATA
+    assert "missing required column 'coverage_status'" in capsys.readouterr().out
+    assert run_cli(built, "status") == cli.EXIT_DATA  # the latest attempt of that file was rejected
+
+
+def test_ingest_good_file_and_status(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(built, "ingest", "payer_policy", str(fixture("payer__policy", "invalid_code.csv"))) == 0
+    out = capsys.readouterr().out
+    assert "loaded_with_quarantine" in out
+    assert run_cli(built, "status") == 0
+    assert "invalid_code.csv" in capsys.readouterr().out
+
+
+def test_unknown_source_is_a_usage_error(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(built, "ingest", "nope", str(fixture("payer__policy", "valid_minimal.csv"))) == cli.EXIT_USAGE
+    assert "unknown source 'nope'" in capsys.readouterr().err
+
+
+def test_query_without_a_warehouse_says_what_to_do(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(settings, "query", "select 1") == cli.EXIT_USAGE
+    assert "run `payerbench run`" in capsys.readouterr().err
+
+
+def test_python_dash_m_flows_is_the_same_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "flows", "--help"], capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    assert result.returncode == 0
+    for command in ("run", "ingest", "query", "status"):
+        assert command in result.stdout
+    assert "PAYERBENCH_WAREHOUSE_DIR" in result.stdout
