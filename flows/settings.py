@@ -33,7 +33,7 @@ class Settings:
     raw_dir: Path = PROJECT_DIR / "raw"
     warehouse_dir: Path = PROJECT_DIR / "warehouse"
     reports_dir: Path = PROJECT_DIR / "reports"
-    chunk_rows: int = 50_000
+    chunk_rows: int = 20_000
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -106,7 +106,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             try:
                 changes[field] = int(value)
             except ValueError:
-                raise SystemExit(f"{var}={value!r} is not an integer; set it to a row count such as 50000")
+                raise SystemExit(f"{var}={value!r} is not an integer; set it to a row count such as 20000")
         else:
             changes[field] = value
     return base.replace(**changes)

@@ -91,7 +91,7 @@ def normalize_dates(values: pd.Series, formats: tuple[str, ...] = ("%Y-%m-%d", "
     Untouched text then fails the schema's date coercion and is quarantined with its raw value,
     which is the point: a date we cannot read for certain is never guessed.
     """
-    text = values.astype("string").str.strip()
+    text = values.astype("str").str.strip()
     out = text.copy()
     pending = text.notna() & (text != "")
     for fmt in formats:
@@ -99,15 +99,21 @@ def normalize_dates(values: pd.Series, formats: tuple[str, ...] = ("%Y-%m-%d", "
         hit = pending & parsed.notna()
         out = out.mask(hit, parsed.dt.strftime("%Y-%m-%d"))
         pending &= ~hit
-    return out.mask(text == "", pd.NA).astype(object).where(out.notna(), None)
+    return out.where(out != "")
+
+
+def normalize_enum(values: pd.Series) -> pd.Series:
+    """'Experimental / Investigational ' -> 'experimental_investigational' (mapped per distinct value)."""
+    mapping = {v: "_".join(str(v).lower().replace("/", " ").split()) for v in values.dropna().unique()}
+    return values.map(mapping).astype("str")
 
 
 def blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
-    """Strip surrounding whitespace and turn empty strings into nulls (object columns only)."""
+    """Strip surrounding whitespace and turn empty strings into nulls (text columns only)."""
     out = frame.copy()
     for name in out.columns:
         col = out[name]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            stripped = col.astype("string").str.strip()
-            out[name] = stripped.mask(stripped == "", pd.NA).astype(object).where(stripped.notna() & (stripped != ""), None)
+            stripped = col.astype("str").str.strip()
+            out[name] = stripped.where(stripped != "")
     return out

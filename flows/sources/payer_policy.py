@@ -22,7 +22,7 @@ import pandas as pd
 
 from flows.sources.base import Batch, FileRejected, ReadContext
 from flows.sources.readers import detect_format, peek_header, read_csv_chunks, read_json_records, read_xlsx_chunks, sniff
-from schemas.fields import blank_to_null, normalize_dates
+from schemas.fields import blank_to_null, normalize_dates, normalize_enum
 from schemas.payer_policy import DATASET
 
 FILE_COLUMNS = [
@@ -73,10 +73,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
 
 def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
     out = blank_to_null(frame)
-    for name in ENUM_COLUMNS:
-        out[name] = out[name].map(lambda v: None if v is None else "_".join(str(v).lower().replace("/", " ").split()))
-    out["billing_code"] = out["billing_code"].map(lambda v: None if v is None else str(v).upper())
-    out["code_type"] = out["code_type"].map(lambda v: None if v is None else str(v).upper())
+    for name in ENUM_COLUMNS:  # "Experimental / Investigational" -> experimental_investigational
+        out[name] = normalize_enum(out[name])
+    for name in ("billing_code", "code_type"):
+        out[name] = out[name].str.upper()
     for name in DATE_COLUMNS:
         out[name] = normalize_dates(out[name])
     return out

@@ -115,9 +115,12 @@ def _check_columns(path: Path, header: list[str], required: Iterable[str], where
         seen.add(name)
 
 
+TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
+
+
 def _frame(header: list[str], rows: list[list[object]], records: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
-    frame[RECORD_COLUMN] = records
+    frame = pd.DataFrame(rows, columns=header, dtype=TEXT) if rows else pd.DataFrame(columns=header, dtype=TEXT)
+    frame[RECORD_COLUMN] = pd.Series(records, dtype=TEXT, index=frame.index)
     return frame
 
 
@@ -198,8 +201,9 @@ def read_csv_chunks(
             rows.append(fields)  # type: ignore[arg-type]
             records.append(f"line {start_line}")
             if len(rows) + len(rejects) >= chunk_rows:
-                yield Chunk(_frame(header, rows, records), _rejects(rejects))
-                rows, records, rejects = [], [], []
+                chunk = Chunk(_frame(header, rows, records), _rejects(rejects))
+                rows, records, rejects = [], [], []  # free the row lists before the chunk is processed
+                yield chunk
         if header is None:
             raise FileRejected(path, "no header row (file holds only blank lines)", "a header row and data rows")
         if data_rows == 0:
@@ -272,8 +276,9 @@ def read_xlsx_chunks(
             rows.append(cells)
             records.append(f"sheet {ws.title!r} row {number}")
             if len(rows) >= chunk_rows:
-                yield Chunk(_frame(header, rows, records))
+                chunk = Chunk(_frame(header, rows, records))
                 rows, records = [], []
+                yield chunk
         if header is None:
             raise FileRejected(path, f"sheet {ws.title!r} is empty", "a header row and data rows")
         if data_rows == 0:
@@ -332,8 +337,9 @@ def read_json_records(
                 records.append(f"{label}[{index}]")
                 count += 1
                 if len(rows) >= chunk_rows:
-                    yield _json_chunk(path, rows, records, required)
+                    chunk = _json_chunk(path, rows, records, required)
                     rows, records = [], []
+                    yield chunk
         except ijson.JSONError as exc:
             raise FileRejected(
                 path,
@@ -355,8 +361,8 @@ def _json_chunk(path: Path, rows: list[dict[str, object]], records: list[str], r
             path, f"records lack required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
             f"every record to carry {', '.join(required)}", records[0],
         )
-    frame = frame.where(frame.notna(), None)
-    frame[RECORD_COLUMN] = records
+    frame = frame.astype(TEXT)
+    frame[RECORD_COLUMN] = pd.Series(records, dtype=TEXT, index=frame.index)
     return Chunk(frame)
 
 

@@ -175,7 +175,7 @@ def _validator(source: Source, dataset: str, payers: PayerDirectory | None) -> D
         if payers is None:
             raise RuntimeError(f"source {source.name} resolves payer names but no payer directory was given")
         extra[source.payer_column] = [
-            pa.Check(lambda s: s.map(payers.knows).astype(bool), name="payer_name_in_reference",
+            pa.Check(lambda s: s.isin([n for n in s.unique() if payers.knows(n)]), name="payer_name_in_reference",
                      error=f"payer name not in the payer reference table ({payers.source_file}); add an alias there")
         ]
     return DatasetValidator(registry.SCHEMAS[dataset], extra_checks=extra)
@@ -225,17 +225,17 @@ def _text(value: object) -> str | None:
 
 def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
     raw = frame.drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
-    rows = []
-    for row, column, check, value, reason in failures[["row", "column", "check", "failure_value", "reason"]].itertuples(index=False):
-        rows.append({
-            "source_record": frame.at[row, RECORD_COLUMN],
-            "column_name": _text(column),
-            "check_name": str(check),
-            "failure_value": _text(value),
-            "reason": _text(reason),
-            "raw_record": json.dumps({k: _text(v) for k, v in raw.loc[row].items()}, ensure_ascii=False),
-        })
-    return _stamp(state, dataset, pd.DataFrame(rows))
+    rows = failures["row"].tolist()
+    raw_records = raw.loc[rows].astype(object).to_dict(orient="records")
+    found = pd.DataFrame({
+        "source_record": frame.loc[rows, RECORD_COLUMN].tolist(),
+        "column_name": [_text(v) for v in failures["column"]],
+        "check_name": [str(v) for v in failures["check"]],
+        "failure_value": [_text(v) for v in failures["failure_value"]],
+        "reason": [_text(v) for v in failures["reason"]],
+        "raw_record": [json.dumps({k: _text(v) for k, v in r.items()}, ensure_ascii=False) for r in raw_records],
+    })
+    return _stamp(state, dataset, found)
 
 
 def _reject_findings(state: _FileState, dataset: str, rejects: pd.DataFrame) -> pd.DataFrame:

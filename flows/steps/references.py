@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flows.settings import Settings
 
 
-def read_reference(path: Path, dataset: str, chunk_rows: int = 50_000) -> pd.DataFrame:
+def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.DataFrame:
     """Read and validate a reference CSV; any invalid row stops the run (mappings must be clean)."""
     from flows.sources import reference
     from flows.sources.registry import SCHEMAS
@@ -80,7 +80,7 @@ class PayerDirectory:
         return cls(exact=exact, prefix=prefix, source_file=source_file)
 
     @classmethod
-    def from_file(cls, path: Path, chunk_rows: int = 50_000) -> "PayerDirectory":
+    def from_file(cls, path: Path, chunk_rows: int = 20_000) -> "PayerDirectory":
         """Directory from a validated payer alias CSV."""
         return cls.from_frame(read_reference(path, "ref__payer_alias", chunk_rows), source_file=path.name)
 

@@ -46,10 +46,10 @@ def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     for field in schema:
         if field.name in frame.columns:
             values = frame[field.name]
-            if isinstance(values.dtype, pd.ArrowDtype):
+            try:  # vectorised path: Arrow strings, numbers, Decimal/date objects with NaN as null
                 array = pa.array(values, type=field.type, from_pandas=True)
-            else:
-                array = pa.array(values.astype(object).where(values.notna(), None).tolist(), type=field.type, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                array = pa.array(values.astype(object).where(values.notna(), None).tolist(), type=field.type)
         else:
             array = pa.nulls(len(frame), type=field.type)
         arrays.append(array)

@@ -86,12 +86,15 @@ class DatasetValidator:
 
         blocking = copy.deepcopy(schema)
         blocking.unique = None
+        blocking.coerce = False  # coercion already happened column by column (see _coerce)
         frame_blocking, frame_advisory = _split_checks(blocking.checks)
         blocking.checks = frame_blocking
         column_advisory: dict[str, list[pa.Check]] = {}
         for name, column in blocking.columns.items():
             col_blocking, col_advisory = _split_checks(column.checks)
             column.checks = col_blocking + list((extra_checks or {}).get(name, []))
+            column.coerce = False
+            column.dtype = None  # types are guaranteed by _coerce; skip Pandera's per-element re-check
             if col_advisory:
                 column_advisory[name] = col_advisory
         self.blocking = blocking
@@ -104,7 +107,7 @@ class DatasetValidator:
             if frame_advisory or column_advisory
             else None
         )
-        self._first_seen: dict[tuple, str] = {}
+        self._first_seen: dict[int, str] = {}
 
     # ------------------------------------------------------------------------------------------
     def check(self, frame: pd.DataFrame, path: Path) -> Checked:
@@ -189,16 +192,20 @@ class DatasetValidator:
         return rows[FAILURE_COLUMNS].reset_index(drop=True)
 
     def _key_failures(self, good: pd.DataFrame, records: pd.Series | None) -> pd.DataFrame:
+        """Rows whose key was seen before in this file (first occurrence wins)."""
         if not self.key or not len(good):
             return _empty()
+        # 64-bit hashes of the key columns stand in for the keys (memory stays small per row).
+        hashes = pd.util.hash_pandas_object(good[self.key].astype(object), index=False).to_numpy()
+        where = (records.loc[good.index] if records is not None else pd.Series(good.index.astype(str), index=good.index)).to_numpy()
         found = []
-        keys = good[self.key].astype(object).where(good[self.key].notna(), None)
-        for row, key in zip(good.index, keys.itertuples(index=False, name=None)):
-            where = records.loc[row] if records is not None else f"row {row}"
-            first = self._first_seen.setdefault(key, where)
-            if first != where:
+        for position, (digest, locator) in enumerate(zip(hashes.tolist(), where.tolist())):
+            first = self._first_seen.setdefault(digest, locator)
+            if first != locator:
+                row = good.index[position]
+                key = [None if pd.isna(v) else v for v in good.loc[row, self.key].tolist()]
                 found.append({"row": row, "column": ",".join(self.key), "check": f"unique_key (first seen at {first})",
-                              "failure_value": json.dumps(list(key), default=str),
+                              "failure_value": json.dumps(key, default=str),
                               "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})"})
         return pd.DataFrame(found, columns=FAILURE_COLUMNS)
 

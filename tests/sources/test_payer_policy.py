@@ -27,7 +27,7 @@ def test_csv_rows_and_line_locators(settings: Settings) -> None:
     frame = read_all(fixture(DATASET, "valid_minimal.csv"), settings)
     assert list(frame["billing_code"]) == ["0440T", "0441T"]
     assert list(frame["source_record"]) == ["line 2", "line 3"]
-    assert frame.loc[0, "notes"] is None  # blank cell -> null, not ""
+    assert pd.isna(frame.loc[0, "notes"])  # blank cell -> null, not ""
 
 
 def test_bom_header_reads_like_plain_csv(settings: Settings) -> None:
