@@ -23,7 +23,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains
 
 
 def _console():  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if missing:
         print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    records = ingest_source(args.source, [Path(p) for p in args.paths], settings)
+    records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force)
     if not args.no_build:
         build_warehouse(settings)
     print_load_table(records, f"payerbench ingest {args.source}")
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="source name (see `payerbench sources`)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files to load")
     p.add_argument("--no-build", action="store_true", help="skip rebuilding the DuckDB file")
+    p.add_argument("--force", action="store_true", help="load files again even if their sha256 was loaded before")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")

@@ -13,6 +13,7 @@ from flows.sources.base import FileRejected, Source
 from flows.steps import load_log
 from flows.steps.load import load_file, new_run_id, reject_file
 from flows.steps.load_log import LoadRecord
+from flows.steps.lock import warehouse_lock
 from flows.steps.references import PayerDirectory, codes_of_interest
 
 IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
@@ -47,19 +48,27 @@ def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str
 
 @flow(name="ingest_source", flow_run_name="ingest {source_name}")
 def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
-                  run_id: str | None = None) -> list[LoadRecord]:
-    """Load the given files (default: everything in the source's raw folder) of one source."""
+                  run_id: str | None = None, force: bool = False) -> list[LoadRecord]:
+    """Load the given files (default: everything in the source's raw folder) of one source.
+
+    `force` reloads files whose sha256 was already loaded (a new snapshot of the same bytes).
+    """
     settings = settings or from_env()
     source = registry.get(source_name)
     files = [Path(p) for p in paths] if paths else discover(settings, source)
     run_id = run_id or new_run_id()
+    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+        return _ingest(source, files, settings, run_id, force)
+
+
+def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool) -> list[LoadRecord]:
     try:
         payers = PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
     except FileRejected as exc:  # the reference tables themselves are broken: nothing can be resolved
         get_run_logger().error("reference table unusable: %s", exc.message)
         return [reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files]
-    already = load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
     records = []
     for path in files:
         record = load_file_task(source.name, path, settings, run_id, payers, codes, already)

@@ -13,6 +13,7 @@ from flows.sources import registry
 from flows.steps import load_log, store
 from flows.steps.load import new_run_id
 from flows.steps.load_log import LoadRecord
+from flows.steps.lock import warehouse_lock
 
 
 @dataclass
@@ -37,8 +38,10 @@ def run_pipeline(settings: Settings | None = None) -> RunSummary:
     """Ingest every bundled or landed file of every source and rebuild the warehouse."""
     settings = settings or from_env()
     summary = RunSummary(run_id=new_run_id())
-    store.sweep_orphans(settings.lake_dir, set(load_log.read(settings.lake_dir)["load_id"]))
-    for name in source_order():
-        summary.records += ingest_source(name, None, settings, summary.run_id)
-    build_warehouse(settings)
+    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+        log = load_log.read(settings.lake_dir)
+        store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
+        for name in source_order():
+            summary.records += ingest_source(name, None, settings, summary.run_id)
+        build_warehouse(settings)
     return summary

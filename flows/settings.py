@@ -22,6 +22,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_WAREHOUSE_DIR": ("warehouse_dir", "Parquet lake, load log and the DuckDB file"),
     "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
+    "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
 }
 
 
@@ -34,6 +35,7 @@ class Settings:
     warehouse_dir: Path = PROJECT_DIR / "warehouse"
     reports_dir: Path = PROJECT_DIR / "reports"
     chunk_rows: int = 20_000
+    lock_timeout: float = 600.0
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -45,11 +47,6 @@ class Settings:
     def lake_dir(self) -> Path:
         """Immutable Parquet parts, one folder per dataset."""
         return self.warehouse_dir / "lake"
-
-    @property
-    def staging_dir(self) -> Path:
-        """Scratch space for a load in progress; renamed into the lake on commit."""
-        return self.warehouse_dir / "lake" / ".staging"
 
     @property
     def duckdb_path(self) -> Path:
@@ -102,11 +99,11 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if var == "PAYERBENCH_HOME" or not env.get(var):
             continue
         value = env[var]
-        if field == "chunk_rows":
+        if field in ("chunk_rows", "lock_timeout"):
             try:
-                changes[field] = int(value)
+                changes[field] = int(value) if field == "chunk_rows" else float(value)
             except ValueError:
-                raise SystemExit(f"{var}={value!r} is not an integer; set it to a row count such as 20000")
+                raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. 20000 (rows) or 600 (seconds)")
         else:
             changes[field] = value
     return base.replace(**changes)

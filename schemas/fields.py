@@ -104,7 +104,7 @@ def normalize_dates(values: pd.Series, formats: tuple[str, ...] = ("%Y-%m-%d", "
 
 def normalize_enum(values: pd.Series) -> pd.Series:
     """'Experimental / Investigational ' -> 'experimental_investigational' (mapped per distinct value)."""
-    mapping = {v: "_".join(str(v).lower().replace("/", " ").split()) for v in values.dropna().unique()}
+    mapping = {v: "_".join(re.sub(r"[/\-]", " ", str(v).lower()).split()) for v in values.dropna().unique()}
     return values.map(mapping).astype("str")
 
 

@@ -60,7 +60,8 @@ def test_query_as_json_keeps_dates_and_lists(shared: Settings, capsys: pytest.Ca
 
 @pytest.mark.parametrize("sql", ["drop view coverage_matrix", "delete from payer__policy",
                                  "copy (select 1) to '/tmp/x.csv'", "attach 'other.db'",
-                                 "select 1; drop view coverage_matrix", "create table t as select 1"])
+                                 "select 1; drop view coverage_matrix", "create table t as select 1",
+                                 "explain analyze copy (select 42) to '/tmp/payerbench-explain.csv'"])
 def test_query_refuses_anything_but_a_read(shared: Settings, sql: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(shared, "query", sql) == cli.EXIT_USAGE
     err = capsys.readouterr().err

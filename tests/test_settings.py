@@ -26,5 +26,5 @@ def test_environment_overrides(tmp_path: Path) -> None:
 
 
 def test_bad_number_is_a_clear_error() -> None:
-    with pytest.raises(SystemExit, match="PAYERBENCH_CHUNK_ROWS='ten' is not an integer"):
+    with pytest.raises(SystemExit, match="PAYERBENCH_CHUNK_ROWS='ten' is not a number"):
         from_env({"PAYERBENCH_CHUNK_ROWS": "ten"})

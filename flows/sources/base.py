@@ -52,6 +52,9 @@ class Batch:
     # Rows the adapter already knows are broken (e.g. a CSV row with too many fields). Columns:
     # source_record, column, check, failure_value, reason, raw_record. Quarantined as they are.
     rejects: pd.DataFrame | None = None
+    # The same rows as the file held them, before the adapter normalised values (same index):
+    # quarantine shows failing values and raw records from here, e.g. "Maybe Covered" as typed.
+    raw: pd.DataFrame | None = None
 
 
 @dataclass

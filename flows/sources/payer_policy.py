@@ -49,7 +49,10 @@ def detect(path: Path) -> bool:
             return {"payer_name", "coverage_status", "billing_code"} <= set(peek_header(path))
         if fmt == "json":
             return b'"coverage_status"' in head and b'"payer_name"' in head
-        return fmt == "xlsx" and path.suffix.lower() == ".xlsx" and "polic" in path.name.lower()
+        if fmt == "xlsx":
+            first = next(read_xlsx_chunks(path, required=REQUIRED, chunk_rows=1), None)
+            return first is not None
+        return False
     except FileRejected:
         return False
 
@@ -68,7 +71,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     else:
         raise FileRejected(path, f"{fmt} data is not a policy extract", "CSV, XLSX or JSON")
     for chunk in chunks:
-        yield Batch(DATASET, _normalize(chunk.frame), chunk.rejects)
+        yield Batch(DATASET, _normalize(chunk.frame), chunk.rejects, raw=chunk.frame)
 
 
 def _normalize(frame: pd.DataFrame) -> pd.DataFrame:

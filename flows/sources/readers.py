@@ -1,8 +1,8 @@
 """Streaming readers shared by adapters: delimited text, XLSX and JSON arrays.
 
-Each yields `(header, rows)` chunks of bounded size with a locator per row, and turns every
-file-level defect (empty, binary, undecodable, truncated, wrong shape) into a `FileRejected`
-naming the file, the place and what was expected. Adapters map the columns to their dataset.
+Each yields chunks of bounded size with a locator per row, and turns every file-level defect
+(empty, binary, undecodable, truncated, wrong shape) into a `FileRejected` naming the file, the
+place and what was expected. Adapters map the columns to their dataset.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from flows.sources.base import RECORD_COLUMN, FileRejected
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
+TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
+FIELD_LIMIT = 16 * 1024 * 1024  # csv's default 128 KB is too small for hospital notes fields
+
+csv.field_size_limit(FIELD_LIMIT)
 
 
 @dataclass
@@ -47,7 +51,7 @@ def sniff(path: Path) -> bytes:
 
 
 def detect_format(path: Path, head: bytes) -> str:
-    """'xlsx', 'json', 'csv' from the file's content (its name is only a tie-breaker)."""
+    """'xlsx', 'gzip', 'json' or 'csv', from the file's content (never its name)."""
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
     if head.startswith(b"\x1f\x8b"):
@@ -66,45 +70,55 @@ def normalize_header(name: object) -> str:
     return re.sub(r"[\s\-]+", "_", text)
 
 
+def _binary_error(path: Path, line: int, offset: int | None = None) -> FileRejected:
+    where = f"byte offset {offset}" if offset is not None else f"line {line}"
+    return FileRejected(path, f"binary content (NUL byte at {where}), not a text file",
+                        "a UTF-8 text CSV; if this is a spreadsheet, save it as .xlsx or CSV UTF-8",
+                        f"line {line}" if offset is not None else "")
+
+
 def _check_binary(path: Path, head: bytes) -> None:
     nul = head.find(b"\x00")
     if nul >= 0:
-        raise FileRejected(
-            path,
-            f"binary content (NUL byte at byte offset {nul}), not a text file",
-            "a UTF-8 text CSV; if this is a spreadsheet, save it as .xlsx or CSV UTF-8",
-        )
+        raise _binary_error(path, head[:nul].count(b"\n") + 1, nul)
 
 
-def _encoding_error(path: Path, encoding: str) -> FileRejected:
-    """Find the first undecodable byte (text readers decode whole buffers, so re-scan the bytes)."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = line = 0
+def _encoding_error(path: Path) -> FileRejected:
+    """Locate the first byte that is not UTF-8 (line and byte offset), reading line by line.
+
+    Text readers decode whole buffers, so the error they raise cannot say where; a UTF-8
+    character never spans a newline, so decoding each line on its own locates it exactly.
+    """
+    offset = 0
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
+        for number, line in enumerate(handle, start=1):
+            body = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
+            skipped = len(line) - len(body)
             try:
-                decoder.decode(block)
+                body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                where = offset + exc.start
-                line += block[: exc.start].count(b"\n")
                 return FileRejected(
                     path,
-                    f"not valid UTF-8 (byte 0x{block[exc.start:exc.start + 1].hex()} at byte offset {where})",
+                    f"not valid UTF-8 (byte 0x{body[exc.start:exc.start + 1].hex()} at byte offset "
+                    f"{offset + skipped + exc.start})",
                     "UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
                     "`iconv -f cp1252 -t utf-8 in.csv > out.csv`",
-                    f"line {line + 1}",
+                    f"line {number}",
                 )
-            offset += len(block)
-            line += block.count(b"\n")
-    return FileRejected(path, f"cannot be decoded as {encoding}", "UTF-8 text")
+            offset += len(line)
+    return FileRejected(path, "cannot be decoded as UTF-8", "UTF-8 text")
 
 
 def _check_columns(path: Path, header: list[str], required: Iterable[str], where: str) -> None:
+    required = list(required)
     missing = [name for name in required if name not in header]
     if missing:
+        hint = ""
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            hint = " (the header is one column: is the file delimited by ';' or tabs instead of commas?)"
         raise FileRejected(
             path,
-            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}",
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}{hint}",
             f"a header with {', '.join(required)}",
             where,
         )
@@ -113,9 +127,6 @@ def _check_columns(path: Path, header: list[str], required: Iterable[str], where
         if name and name in seen:
             raise FileRejected(path, f"column {name!r} appears twice in the header", "unique column names", where)
         seen.add(name)
-
-
-TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
 
 
 def _frame(header: list[str], rows: list[list[object]], records: list[str]) -> pd.DataFrame:
@@ -128,33 +139,51 @@ def _rejects(items: list[dict[str, object]]) -> pd.DataFrame | None:
     return pd.DataFrame(items, columns=REJECT_COLUMNS) if items else None
 
 
+def _field_count_reject(where: str, cells: list[object], width: int) -> dict[str, object]:
+    return {
+        "source_record": where,
+        "column": None,
+        "check": "field_count",
+        "failure_value": f"{len(cells)} fields",
+        "reason": f"row has {len(cells)} fields but the header has {width}",
+        "raw_record": json.dumps([None if c is None else str(c) for c in cells], ensure_ascii=False),
+    }
+
+
+def _text_lines(path: Path, handle: Iterable[str]) -> Iterator[str]:
+    """Lines of a text file, refusing NUL bytes anywhere (Python's csv module would accept them)."""
+    for number, line in enumerate(handle, start=1):
+        if "\x00" in line:
+            raise _binary_error(path, number)
+        yield line
+
+
 def read_csv_chunks(
     path: Path,
     *,
     required: Iterable[str],
     chunk_rows: int,
     skip_lines: int = 0,
-    encoding: str = "utf-8-sig",
 ) -> Iterator[Chunk]:
-    """Stream a delimited text file as chunks of text columns named by its (normalized) header.
+    """Stream a UTF-8 delimited text file as chunks of text columns named by its (normalized) header.
 
     Row locators are the physical line a record starts on, so a quoted field spanning lines
-    still points at the right place. A row with more fields than the header is returned as a
-    reject (it cannot be aligned); a row with fewer is padded with nulls and left to the schema.
+    still points at the right place. A row with more non-blank fields than the header is returned
+    as a reject (it cannot be aligned); a row with fewer is padded with nulls for the schema.
+    `skip_lines` skips a preamble above the header (CMS files carry title rows).
     """
     head = sniff(path)
     _check_binary(path, head)
     required = list(required)
-    handle = path.open("r", encoding=encoding, errors="strict", newline="")
+    handle = path.open("r", encoding="utf-8-sig", errors="strict", newline="")
     try:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_text_lines(path, handle), strict=True)
         header: list[str] | None = None
         header_line = 0
         rows: list[list[object]] = []
         records: list[str] = []
         rejects: list[dict[str, object]] = []
         data_rows = 0
-        last_line = 0
         while True:
             start_line = reader.line_num + 1
             try:
@@ -162,15 +191,9 @@ def read_csv_chunks(
             except StopIteration:
                 break
             except UnicodeDecodeError:
-                raise _encoding_error(path, encoding) from None
+                raise _encoding_error(path) from None
             except csv.Error as exc:
-                raise FileRejected(
-                    path,
-                    f"malformed CSV ({exc}); the file looks truncated or has an unclosed quote",
-                    "every quoted field closed before the end of the file",
-                    f"record starting on line {start_line}",
-                ) from None
-            last_line = reader.line_num
+                raise _csv_error(path, exc, start_line) from None
             if start_line <= skip_lines:
                 continue
             if not fields or all(not f.strip() for f in fields):
@@ -182,18 +205,8 @@ def read_csv_chunks(
                 continue
             data_rows += 1
             if len(fields) > len(header):
-                extra = fields[len(header) :]
-                if any(f.strip() for f in extra):
-                    rejects.append(
-                        {
-                            "source_record": f"line {start_line}",
-                            "column": None,
-                            "check": "field_count",
-                            "failure_value": f"{len(fields)} fields",
-                            "reason": f"row has {len(fields)} fields but the header has {len(header)}",
-                            "raw_record": json.dumps(fields, ensure_ascii=False),
-                        }
-                    )
+                if any(f.strip() for f in fields[len(header):]):
+                    rejects.append(_field_count_reject(f"line {start_line}", fields, len(header)))  # type: ignore[arg-type]
                     continue
                 fields = fields[: len(header)]
             elif len(fields) < len(header):
@@ -214,6 +227,18 @@ def read_csv_chunks(
             yield Chunk(_frame(header, rows, records), _rejects(rejects))
     finally:
         handle.close()
+
+
+def _csv_error(path: Path, exc: csv.Error, line: int) -> FileRejected:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return FileRejected(path, f"a field is longer than {FIELD_LIMIT:,} characters", "fields of sane length "
+                            "(an unclosed quote often swallows the rest of the file)", f"record starting on line {line}")
+    if "unexpected end of data" in text or "EOF" in text:
+        return FileRejected(path, "the file ends inside a quoted field: truncated, or a quote is never closed",
+                            "every quoted field closed before the end of the file", f"record starting on line {line}")
+    return FileRejected(path, f"malformed CSV ({text})", "RFC 4180 quoting (a quote inside a field is doubled: \"\")",
+                        f"record starting on line {line}")
 
 
 def _cell_text(value: object) -> object:
@@ -239,15 +264,19 @@ def read_xlsx_chunks(
 ) -> Iterator[Chunk]:
     """Stream one worksheet (openpyxl read-only mode) as chunks of text columns.
 
-    The header is `header_row` (1-based) when given, else the first non-empty row.
+    The header is `header_row` (1-based) when given, else the first non-empty row. `sheet` picks
+    a worksheet by name (default: the first). Cells right of the header are a `field_count` reject.
     """
     import openpyxl  # imported lazily: only XLSX inputs need it
+    from openpyxl.utils.exceptions import InvalidFileException
 
     sniff(path)
     required = list(required)
+    raw = path.open("rb")  # a file object: openpyxl judges a path by its extension, not its content
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        book = openpyxl.load_workbook(raw, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raw.close()
         raise FileRejected(path, f"not a readable XLSX workbook ({exc})", "an .xlsx file saved by Excel or LibreOffice") from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
@@ -256,6 +285,7 @@ def read_xlsx_chunks(
         header: list[str] | None = None
         rows: list[list[object]] = []
         records: list[str] = []
+        rejects: list[dict[str, object]] = []
         data_rows = 0
         for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = [_cell_text(v) for v in values]
@@ -272,21 +302,25 @@ def read_xlsx_chunks(
             if not any(c not in (None, "") for c in cells):
                 continue
             data_rows += 1
-            cells = (cells + [None] * len(header))[: len(header)]
-            rows.append(cells)
-            records.append(f"sheet {ws.title!r} row {number}")
-            if len(rows) >= chunk_rows:
-                chunk = Chunk(_frame(header, rows, records))
-                rows, records = [], []
+            where = f"sheet {ws.title!r} row {number}"
+            if any(c not in (None, "") for c in cells[len(header):]):
+                rejects.append(_field_count_reject(where, cells, len(header)))
+                continue
+            rows.append((cells + [None] * len(header))[: len(header)])
+            records.append(where)
+            if len(rows) + len(rejects) >= chunk_rows:
+                chunk = Chunk(_frame(header, rows, records), _rejects(rejects))
+                rows, records, rejects = [], [], []
                 yield chunk
         if header is None:
             raise FileRejected(path, f"sheet {ws.title!r} is empty", "a header row and data rows")
         if data_rows == 0:
             raise FileRejected(path, "header only, no data rows", "at least one data row", f"sheet {ws.title!r}")
-        if rows:
-            yield Chunk(_frame(header, rows, records))
+        if rows or rejects:
+            yield Chunk(_frame(header, rows, records), _rejects(rejects))
     finally:
         book.close()
+        raw.close()
 
 
 def _json_scalar(value: object) -> object:
@@ -310,7 +344,9 @@ def read_json_records(
     """Stream the objects of a top-level JSON array, or of `{array_key: [...]}`, as chunks.
 
     Uses ijson (yajl2_c when available) so a file never has to fit in memory. Keys are matched
-    like CSV headers; nested values are kept as JSON text for the schema to judge.
+    like CSV headers; a key a record omits is null for that record; a required key that no
+    record in the whole file carries rejects the file (checked at the end, so the verdict does
+    not depend on chunk size). Nested values are kept as JSON text for the schema to judge.
     """
     import ijson
 
@@ -325,6 +361,7 @@ def read_json_records(
         raise FileRejected(path, "not JSON (does not start with '[' or '{')", expected)
     rows: list[dict[str, object]] = []
     records: list[str] = []
+    keys_seen: set[str] = set()
     count = 0
     with path.open("rb") as raw:
         if head.startswith(codecs.BOM_UTF8):
@@ -333,11 +370,13 @@ def read_json_records(
             for index, item in enumerate(ijson.items(raw, prefix)):
                 if not isinstance(item, dict):
                     raise FileRejected(path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]")
-                rows.append({normalize_header(k): _json_scalar(v) for k, v in item.items()})
+                row = {normalize_header(k): _json_scalar(v) for k, v in item.items()}
+                keys_seen.update(row)
+                rows.append(row)
                 records.append(f"{label}[{index}]")
                 count += 1
                 if len(rows) >= chunk_rows:
-                    chunk = _json_chunk(path, rows, records, required)
+                    chunk = _json_chunk(rows, records, required)
                     rows, records = [], []
                     yield chunk
         except ijson.JSONError as exc:
@@ -349,34 +388,34 @@ def read_json_records(
             ) from None
     if count == 0:
         raise FileRejected(path, f"no records found at {label}", expected)
-    if rows:
-        yield _json_chunk(path, rows, records, required)
-
-
-def _json_chunk(path: Path, rows: list[dict[str, object]], records: list[str], required: list[str]) -> Chunk:
-    frame = pd.DataFrame.from_records(rows).astype(object)
-    missing = [name for name in required if name not in frame.columns]
+    missing = [name for name in required if name not in keys_seen]
     if missing:
-        raise FileRejected(
-            path, f"records lack required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
-            f"every record to carry {', '.join(required)}", records[0],
-        )
+        raise FileRejected(path, f"no record carries the required field{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(map(repr, missing))}", f"records with {', '.join(required)}", label)
+    if rows:
+        yield _json_chunk(rows, records, required)
+
+
+def _json_chunk(rows: list[dict[str, object]], records: list[str], required: list[str]) -> Chunk:
+    frame = pd.DataFrame.from_records(rows)
+    for name in required:  # a key absent from every record of this chunk is null here
+        if name not in frame.columns:
+            frame[name] = None
     frame = frame.astype(TEXT)
     frame[RECORD_COLUMN] = pd.Series(records, dtype=TEXT, index=frame.index)
     return Chunk(frame)
 
 
-def peek_header(path: Path, *, skip_lines: int = 0, encoding: str = "utf-8-sig") -> list[str]:
+def peek_header(path: Path, *, skip_lines: int = 0) -> list[str]:
     """The normalized header of a delimited text file (first non-blank line after `skip_lines`)."""
     head = sniff(path)
     _check_binary(path, head)
     try:
-        text = head.decode(encoding)
+        text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not merely a character cut at the sniff boundary
-            raise FileRejected(path, f"not valid UTF-8 (byte 0x{head[exc.start:exc.start + 1].hex()})",
-                               "UTF-8 text", "in the first lines") from None
-        text = head[: exc.start].decode(encoding)
+            raise _encoding_error(path) from None
+        text = head[: exc.start].decode("utf-8-sig")
     lines = text.splitlines()[skip_lines:]
     for fields in csv.reader(lines):
         if fields and any(f.strip() for f in fields):

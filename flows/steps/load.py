@@ -102,7 +102,6 @@ def load_file(
     payers: PayerDirectory | None = None,
     codes: frozenset[str] = frozenset(),
     already_loaded: set[str] | None = None,
-    force: bool = False,
 ) -> LoadRecord:
     """Load one file of one source; returns its load-log record (also written to the log)."""
     path = Path(path).resolve()
@@ -110,6 +109,7 @@ def load_file(
                         source_path=str(path), source_sha256=None, file_bytes=None, started_at=now_utc())
     lake = settings.lake_dir
     try:
+        before = _stamp_of(path)
         sha, size = file_digest(path)
     except OSError as exc:
         record.load_id = f"{run_id}-{secrets.token_hex(6)}"
@@ -118,7 +118,7 @@ def load_file(
     record.load_id = f"{run_id}-{sha[:12]}-{secrets.token_hex(3)}"  # unique per attempt
     if already_loaded is None:
         already_loaded = load_log.loaded_sha256s(load_log.read(lake), source.name)
-    if sha in already_loaded and not force:
+    if sha in already_loaded:
         return _finish(lake, record, "unchanged", None)
 
     state = _FileState(path, source, record.load_id, run_id, sha, now_utc())
@@ -133,6 +133,9 @@ def load_file(
             if validator is None:
                 validator = validators[batch.dataset] = _validator(source, batch.dataset, payers)
             _load_batch(state, batch, validator, writer, record, payers)
+        if _stamp_of(path) != before:
+            raise FileRejected(path, "the file changed while it was being read (still being copied or downloaded?)",
+                               "a complete file; run the load again once it is")
         status = "loaded_with_quarantine" if record.rows_quarantined else "loaded"
         record.datasets = sorted(d for d in writer.folders if not d.startswith("_"))
         record.status, record.ended_at = status, now_utc()
@@ -148,6 +151,11 @@ def load_file(
         writer.discard()
         log.exception("internal error while loading %s", path)
         return _finish(lake, record, "failed", f"{path.name}: internal error {type(exc).__name__}: {exc}", reset=True)
+
+
+def _stamp_of(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
 
 
 def reject_file(source: Source, path: Path, settings: Settings, run_id: str, error: str) -> LoadRecord:
@@ -184,10 +192,9 @@ def _validator(source: Source, dataset: str, payers: PayerDirectory | None) -> D
 def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, writer: LoadWriter,
                 record: LoadRecord, payers: PayerDirectory | None) -> None:
     frame = batch.frame.reset_index(drop=True)
+    raw = batch.raw.reset_index(drop=True) if batch.raw is not None else None
     source = state.source
-    if source.payer_column and source.payer_column in frame:
-        if payers is None:
-            raise RuntimeError(f"source {source.name} resolves payer names but no payer directory was given")
+    if source.payer_column and source.payer_column in frame and payers is not None:
         groups = payers.resolve(frame[source.payer_column])
         if source.unknown_payer == OTHER_PAYER_GROUP:
             groups = groups.where(groups.notna(), OTHER_PAYER_GROUP)
@@ -209,12 +216,12 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
         schema = pa_arrow.schema(validator.arrow_fields + LINEAGE_FIELDS)
         writer.write(batch.dataset, frame_to_table(good, schema))
     if len(checked.failures) or len(rejects):
-        findings = _findings(state, batch.dataset, frame, checked.failures)
+        findings = _findings(state, batch.dataset, frame, checked.failures, raw)
         if len(rejects):
             findings = pd.concat([findings, _reject_findings(state, batch.dataset, rejects)], ignore_index=True)
         writer.write(QUARANTINE, frame_to_table(findings, FINDING_SCHEMA))
     if len(checked.advisories):
-        writer.write(ADVISORY, frame_to_table(_findings(state, batch.dataset, frame, checked.advisories), FINDING_SCHEMA))
+        writer.write(ADVISORY, frame_to_table(_findings(state, batch.dataset, frame, checked.advisories, raw), FINDING_SCHEMA))
 
 
 def _text(value: object) -> str | None:
@@ -223,15 +230,21 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
-    raw = frame.drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
+def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame,
+              raw: pd.DataFrame | None) -> pd.DataFrame:
+    """Quarantine/advisory rows: values and records as the file held them when the adapter says so."""
+    source = (raw if raw is not None else frame).drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
     rows = failures["row"].tolist()
-    raw_records = raw.loc[rows].astype(object).to_dict(orient="records")
+    raw_records = source.loc[rows].astype(object).to_dict(orient="records")
+    values = []
+    for row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
+        as_written = record.get(column) if isinstance(column, str) and column in record else value
+        values.append(_text(as_written))
     found = pd.DataFrame({
         "source_record": frame.loc[rows, RECORD_COLUMN].tolist(),
         "column_name": [_text(v) for v in failures["column"]],
         "check_name": [str(v) for v in failures["check"]],
-        "failure_value": [_text(v) for v in failures["failure_value"]],
+        "failure_value": values,
         "reason": [_text(v) for v in failures["reason"]],
         "raw_record": [json.dumps({k: _text(v) for k, v in r.items()}, ensure_ascii=False) for r in raw_records],
     })

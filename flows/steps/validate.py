@@ -188,7 +188,7 @@ class DatasetValidator:
         # single column or value (its reason names the columns the rule relates).
         frame_wide = rows["schema_context"] == "DataFrameSchema"
         rows.loc[frame_wide, ["column", "failure_value"]] = None
-        rows = rows.drop_duplicates(subset=["row", "check"])
+        rows = rows.drop_duplicates(subset=["row", "check", "column"])
         return rows[FAILURE_COLUMNS].reset_index(drop=True)
 
     def _key_failures(self, good: pd.DataFrame, records: pd.Series | None) -> pd.DataFrame:
@@ -227,13 +227,24 @@ def _try_coerce(dtype: object, values: pd.Series) -> tuple[pd.Series, list[objec
     try:
         return dtype.try_coerce(values), []  # type: ignore[attr-defined]
     except ParserError as exc:
-        bad = list(exc.failure_cases["index"])
+        if exc.failure_cases is not None:
+            bad = list(exc.failure_cases["index"])
+        else:  # Pandera could not say which values failed (e.g. 9999-12-31 overflows): ask each one
+            bad = [index for index, value in values.items() if pd.notna(value) and not _coerces(dtype, value)]
     rest = values.drop(index=bad)
     try:
         coerced = dtype.try_coerce(rest)  # type: ignore[attr-defined]
     except ParserError:  # pragma: no cover - element-wise detection missed something
         return values, list(values.index)
     return coerced.reindex(values.index), bad
+
+
+def _coerces(dtype: object, value: object) -> bool:
+    try:
+        dtype.try_coerce(pd.Series([value], dtype=object))  # type: ignore[attr-defined]
+        return True
+    except ParserError:
+        return False
 
 
 def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:

@@ -21,6 +21,7 @@ from flows.sources import registry
 from flows.steps import load_log
 from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
+from flows.steps.lock import warehouse_lock
 from flows.steps.store import ADVISORY, LOAD_LOG, QUARANTINE, write_table_atomic
 from schemas import fields
 
@@ -134,9 +135,21 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 def build(settings: Settings) -> BuildResult:
     """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically."""
+    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+        return _build(settings)
+
+
+def _build(settings: Settings) -> BuildResult:
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     log = load_log.read(settings.lake_dir)
-    committed = list(log.loc[log["status"].isin(COMMITTED), "load_id"])
+    done = log[log["status"].isin(COMMITTED)]
+    committed = list(done["load_id"])
+    lost = [r.load_id for r in done.itertuples() if r.rows_loaded > 0 and not any(
+        (settings.lake_dir / d / r.load_id).is_dir() for d in r.datasets)]
+    if lost:
+        raise SystemExit(f"the load log lists {len(lost)} committed load(s) whose Parquet files are missing "
+                         f"(first: {lost[0]}); warehouse/lake was changed outside payerbench. Delete "
+                         f"{settings.warehouse_dir} and run `payerbench run` to rebuild it from raw/.")
     target = settings.duckdb_path
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -183,8 +196,12 @@ def build(settings: Settings) -> BuildResult:
         con.executemany("INSERT INTO catalog VALUES (?, ?, ?)", catalog)
         con.execute("COMMENT ON TABLE catalog IS 'Every table and view an analyst can query, with its grain.'")
         con.execute("CHECKPOINT")
-    finally:
         con.close()
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
     return BuildResult(path=target, views=views, files=files)
 

@@ -104,3 +104,20 @@ def test_a_rejected_file_does_not_stop_the_run(bundled_settings: Settings) -> No
     assert statuses["broken.csv"] == "rejected"
     assert statuses["payer_policies_0440T-0442T.csv"] == "loaded"
     assert query(bundled_settings, "select count(*) from coverage_matrix where availability_reason = 'reported'")[0][0] > 0
+
+
+def test_snapshot_date_is_per_payer_group_not_per_file(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    header, aetna, _ = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
+    cms = "Centers for Medicare & Medicaid Services,medicare_ffs,,,,0440T,CPT,no_policy_found,unknown,,,2024-06-01,,not_found,"
+    all_payers = tmp_path / "all_payers.csv"  # Aetna read in January, CMS re-checked in June
+    all_payers.write_text("\n".join([header, aetna.replace(",2026-11-26,", ",2024-01-10,"), cms]) + "\n", encoding="utf-8")
+    aetna_only = tmp_path / "aetna_march.csv"  # a newer look at Aetna than the January row
+    aetna_only.write_text("\n".join([header, aetna.replace(",2026-11-26,", ",2024-03-01,")
+                                     .replace("experimental_investigational", "covered")]) + "\n", encoding="utf-8")
+    ingest_payer_policies([aetna_only], settings)
+    ingest_payer_policies([all_payers], settings)  # loaded last, but its Aetna rows are older
+    warehouse.build(settings)
+    rows = dict(query(settings, "select payer_group, coalesce(coverage_status, availability_reason) from coverage_matrix "
+                                "where billing_code = '0440T'"))
+    assert rows["aetna"] == "covered"
+    assert rows["medicare"] == "no_policy_found"

@@ -59,6 +59,7 @@ def test_good_row_loads_typed() -> None:
         ({"source_confidence": "likely"}, "source_confidence", "isin"),
         ({"policy_url": "www.aetna.com/cpb"}, "policy_url", "str_matches"),
         ({"effective_date": "2024-13-45"}, "effective_date", "coerce_dtype"),
+        ({"effective_date": "9999-12-31"}, "effective_date", "coerce_dtype"),  # beyond pandas' date range
         ({"last_reviewed_date": "May 2024"}, "last_reviewed_date", "coerce_dtype"),
         ({"retrieved_date": None}, "retrieved_date", "not_nullable"),
         ({"policy_id": None}, None, "stance_needs_policy_id"),
@@ -123,3 +124,9 @@ def test_one_bad_value_does_not_condemn_the_column() -> None:
     result = DatasetValidator(PayerPolicy).check(pd.DataFrame(rows, dtype=object), PATH)
     assert list(result.valid["billing_code"]) == ["0440T", "0442T"]
     assert list(result.failures["row"]) == [1]
+
+
+def test_every_failing_column_of_a_row_is_reported() -> None:
+    result = check(payer_name=None, billing_code=None, retrieved_date=None)
+    assert result.valid.empty
+    assert set(result.failures["column"]) == {"payer_name", "billing_code", "retrieved_date"}

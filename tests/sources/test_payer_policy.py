@@ -89,8 +89,8 @@ def test_format_is_told_by_content_not_name(settings: Settings, tmp_path: Path) 
         ("header_only.csv", r"header_only.csv \(header on line 1\): header only, no data rows"),
         ("missing_required_column.csv", r"missing required column 'coverage_status'"),
         ("cp1252_bytes.csv", r"cp1252_bytes.csv \(line 3\): not valid UTF-8 \(byte 0x92 at byte offset \d+\).*CSV UTF-8"),
-        ("binary_named.csv", r"binary_named.csv: binary content \(NUL byte at byte offset 8\)"),
-        ("truncated_quote.csv", r"truncated_quote.csv \(record starting on line 3\): malformed CSV.*unclosed quote"),
+        ("truncated_quote.csv", r"ends inside a quoted field: truncated, or a quote is never closed"),
+        ("binary_named.csv", r"binary_named.csv \(line 3\): binary content \(NUL byte at byte offset 8\)"),
         ("json_wrong_shape.json", r"no records found at \$.policies; expected a JSON array of policy objects"),
         ("json_array_of_arrays.json", r"\(\$\[0\]\): element is a list, not an object"),
         ("truncated.json", r"truncated.json \(after \$\[0\]\): invalid or truncated JSON"),
@@ -107,3 +107,57 @@ def test_detect_recognises_extracts_by_content(settings: Settings) -> None:
     assert payer_policy.detect(fixture(DATASET, "valid_array.json"))
     assert not payer_policy.detect(settings.payer_alias_file)
     assert not payer_policy.detect(fixture(DATASET, "binary_named.csv"))
+
+
+def test_encoding_error_location_is_exact_after_a_bom(settings: Settings, tmp_path: Path) -> None:
+    body = fixture(DATASET, "cp1252_bytes.csv").read_bytes()
+    path = tmp_path / "bom_then_cp1252.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+    with pytest.raises(FileRejected) as info:
+        read_all(path, settings)
+    offset = 3 + body.index(b"\x92")
+    assert f"byte 0x92 at byte offset {offset}" in info.value.message
+    assert "(line 3)" in info.value.message
+
+
+def test_nul_byte_beyond_the_first_block_is_still_binary(settings: Settings, tmp_path: Path) -> None:
+    lines = fixture(DATASET, "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
+    filler = [lines[1].replace("CPB 0297", f"CPB {i:05d}") for i in range(600)]  # > 64 KB of good rows
+    path = tmp_path / "late_nul.csv"
+    path.write_text("\n".join([lines[0], *filler, lines[2].replace("Cigna", "Cig\x00na")]) + "\n", encoding="utf-8")
+    with pytest.raises(FileRejected, match=r"late_nul.csv: binary content \(NUL byte at line 602\)"):
+        read_all(path, settings)
+
+
+def test_xlsx_is_told_by_content_and_surplus_cells_are_rejected_rows(settings: Settings, tmp_path: Path) -> None:
+    source = pd.read_csv(fixture(DATASET, "valid_minimal.csv"), dtype=str, keep_default_na=False)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(source.columns))
+    for row in source.itertuples(index=False):
+        sheet.append([None if v == "" else v for v in row])
+    sheet.cell(row=3, column=len(source.columns) + 2, value="stray cell")
+    path = tmp_path / "extract_saved_with_the_wrong_name.csv"
+    book.save(path)
+    batches = list(payer_policy.read(path, ReadContext(settings=settings)))
+    assert sum(len(b.frame) for b in batches) == 1
+    rejects = pd.concat([b.rejects for b in batches if b.rejects is not None])
+    assert rejects.iloc[0]["check"] == "field_count" and rejects.iloc[0]["source_record"] == "sheet 'Sheet' row 3"
+
+
+def test_json_verdict_does_not_depend_on_chunk_size(settings: Settings, tmp_path: Path) -> None:
+    import json
+
+    records = json.loads(fixture(DATASET, "valid_array.json").read_text(encoding="utf-8"))
+    records.append({"payer_name": "UnitedHealthcare", "plan_type": "commercial", "billing_code": "0440T",
+                    "code_type": "CPT", "coverage_status": "no_policy_found", "prior_authorization": "unknown",
+                    "retrieved_date": "2026-11-26", "source_confidence": "not_found"})  # null keys omitted
+    path = tmp_path / "sparse.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    for rows in (1, 2, 1000):
+        frame = read_all(path, Settings(raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir, chunk_rows=rows))
+        assert len(frame) == 3 and pd.isna(frame.iloc[2]["policy_id"])
+    del records[0]["policy_id"], records[1]["policy_id"]  # now no record carries the key
+    path.write_text(json.dumps(records), encoding="utf-8")
+    with pytest.raises(FileRejected, match="no record carries the required field 'policy_id'"):
+        read_all(path, settings)

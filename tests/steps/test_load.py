@@ -104,7 +104,7 @@ def test_rejected_file_loads_nothing_and_leaves_earlier_data(settings: Settings)
     assert (bad.rows_read, bad.rows_loaded, bad.rows_quarantined) == (0, 0, 0)
     log = load_log.read(settings.lake_dir)
     assert list(log["status"]) == ["loaded", "rejected"]
-    assert "truncated_quote.csv (record starting on line 3): malformed CSV" in log.iloc[1]["error"]
+    assert "truncated_quote.csv (record starting on line 3): the file ends inside a quoted field" in log.iloc[1]["error"]
     assert not (settings.lake_dir / ".staging").exists() or not any((settings.lake_dir / ".staging").iterdir())
 
 
@@ -118,7 +118,9 @@ def test_same_file_twice_is_unchanged(settings: Settings, tmp_path: Path) -> Non
     assert second.rows_read == second.rows_loaded == second.rows_quarantined == 0
 
 
-def test_every_load_log_row_reconciles(settings: Settings) -> None:
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_every_load_log_row_reconciles(settings: Settings, chunk_rows: int) -> None:
+    settings = Settings(raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir, chunk_rows=chunk_rows)
     for name in ["valid_minimal.csv", "invalid_code.csv", "duplicate_key.csv", "empty.csv", "extra_fields_row.csv",
                  "unknown_payer.csv", "valid_minimal.csv"]:
         load(settings, name)
@@ -127,6 +129,7 @@ def test_every_load_log_row_reconciles(settings: Settings) -> None:
     assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
     assert log["rows_read"].sum() > 0
     assert set(log["status"]) == {"loaded", "loaded_with_quarantine", "rejected", "unchanged"}
+    assert list(log["rows_quarantined"])[1:3] == [2, 1]  # same verdicts whatever the chunk size
 
 
 def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,3 +162,42 @@ def test_reference_tables_unusable_rejects_files_with_the_reason(settings: Setti
     settings.payer_alias_file.write_text("alias,match_type,payer_group\nAetna,fuzzy,aetna\n", encoding="utf-8")
     with pytest.raises(Exception, match=r"payer_aliases.csv \(line 2\): invalid row: match_type fails isin"):
         PayerDirectory.from_file(settings.payer_alias_file)
+
+
+def test_quarantine_shows_values_as_the_file_wrote_them(settings: Settings) -> None:
+    load(settings, "status_not_in_enum.csv")
+    found = quarantine(settings).iloc[0]
+    assert found["failure_value"] == "maybe_covered"
+    assert '"coverage_status": "maybe_covered"' in found["raw_record"]
+
+
+def test_raw_value_is_kept_when_the_adapter_normalised_it(settings: Settings, tmp_path: Path) -> None:
+    text = fixture(DATASET, "valid_minimal.csv").read_text(encoding="utf-8")
+    path = tmp_path / "typed_by_hand.csv"
+    path.write_text(text.replace("experimental_investigational,unknown,2026-04-21", "Maybe Covered,unknown,2026-04-21"),
+                    encoding="utf-8")
+    load(settings, path)
+    found = quarantine(settings).iloc[0]
+    assert found["failure_value"] == "Maybe Covered"  # not the normalised maybe_covered
+    assert '"coverage_status": "Maybe Covered"' in found["raw_record"]
+
+
+def test_a_file_that_changes_while_read_is_rejected(settings: Settings, tmp_path: Path) -> None:
+    from flows.sources import payer_policy
+    from flows.sources.base import Source
+
+    path = tmp_path / "growing.csv"
+    path.write_text(fixture(DATASET, "valid_minimal.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    real_read = payer_policy.read
+
+    def read_while_download_continues(p, ctx):  # type: ignore[no-untyped-def]
+        for batch in real_read(p, ctx):
+            with p.open("a", encoding="utf-8") as handle:
+                handle.write("more,rows\n")
+            yield batch
+
+    source = Source(SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.datasets,
+                             payer_column="payer_name")
+    record = load_file(source, path, settings, "run-x", payers=PayerDirectory.from_file(settings.payer_alias_file))
+    assert record.status == "rejected" and "changed while it was being read" in record.error
+    assert not (settings.lake_dir / DATASET).exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from flows.settings import Settings
 from flows.sources import registry
@@ -50,3 +51,40 @@ def test_sql_views_are_built_in_dependency_order(tmp_path: Path) -> None:
     ordered = [name for name, _, _ in warehouse.sql_views(tmp_path)]
     assert ordered == ["stg_z", "a_mart"]
     assert warehouse.sql_views(tmp_path)[1][2] == "A mart."
+
+
+def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None:
+    load_file(registry.get("reference"), settings.billing_code_file, settings, "run-1")
+    warehouse.build(settings)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    rows = con.execute("select billing_code, count(*), count(coverage_status), min(availability_reason) "
+                       "from coverage_matrix group by 1 order by 1").fetchall()
+    con.close()
+    assert len(rows) == 6 and all(r[1:] == (5, 0, "not_loaded") for r in rows)
+
+
+def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path: Path) -> None:
+    warehouse.build(settings)
+    before = settings.duckdb_path.stat().st_mtime_ns
+    project = tmp_path / "project"
+    (project / "warehouse" / "sql").mkdir(parents=True)
+    (project / "warehouse" / "sql" / "broken.sql").write_text("-- A broken mart.\nselect nope from nowhere", encoding="utf-8")
+    broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
+    with pytest.raises(SystemExit, match=r"warehouse/sql/broken.sql does not build"):
+        warehouse.build(broken)
+    assert settings.duckdb_path.stat().st_mtime_ns == before
+    assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute("select count(*) from coverage_matrix").fetchone() == (0,)
+    con.close()
+
+
+def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
+    import shutil
+
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    record = load_file(registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r",
+                       payers=payers)
+    shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
+    with pytest.raises(SystemExit, match="committed load.*Parquet files are missing"):
+        warehouse.build(settings)

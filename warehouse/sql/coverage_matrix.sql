@@ -44,7 +44,7 @@ primary_policy as (
         order by confidence_rank,
                  case when plan_type in ('commercial', 'medicare_ffs') then 0 else 1 end,
                  effective_date desc nulls last,
-                 policy_id
+                 policy_id, payer_name, source_record
     ) = 1
 ),
 summary as (

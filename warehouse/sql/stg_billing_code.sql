@@ -2,7 +2,7 @@
 -- reference file. This is the code configuration every mart's grid is built over.
 select * exclude (snapshot_rank)
 from (
-    select *, dense_rank() over (order by loaded_at desc, source_sha256) as snapshot_rank
+    select *, dense_rank() over (order by loaded_at desc, load_id desc) as snapshot_rank
     from ref__billing_code
 )
 where snapshot_rank = 1

@@ -1,0 +1,94 @@
+"""One writer at a time: a lock file around every step that changes the warehouse.
+
+Loads, orphan sweeps and DuckDB rebuilds take `warehouse_lock`. A second writer (another `run`,
+a cron job, an `ingest` in another terminal) waits up to `timeout` seconds, then stops with a
+message naming the holder. The lock is an `fcntl.flock` on `<warehouse>/.payerbench.lock`: the
+kernel releases it when the holding process exits or is killed, so a crashed run never leaves a
+stale lock behind (the holder details written in the file are informational only). Readers
+(`query`, analysts' DuckDB sessions) never take it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_NAME = ".payerbench.lock"
+_held: dict[str, int] = {}  # lock path -> depth, so nested flows in one process re-enter
+_guard = threading.Lock()
+
+
+class WarehouseBusy(SystemExit):
+    """Another process holds the warehouse lock (raised as a clean CLI exit)."""
+
+
+def lock_path(warehouse_dir: Path) -> Path:
+    return warehouse_dir / LOCK_NAME
+
+
+@contextlib.contextmanager
+def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
+    """Hold the warehouse's writer lock for the block (re-entrant within a process)."""
+    path = lock_path(warehouse_dir)
+    key = str(path)
+    with _guard:
+        if _held.get(key):
+            _held[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _guard:
+                _held[key] -= 1
+        return
+
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"the warehouse {warehouse_dir} is being written by another process "
+                        f"({_holder(path)}); waited {timeout:.0f} s. Try again when it finishes "
+                        f"(set PAYERBENCH_LOCK_TIMEOUT to wait longer)."
+                    ) from None
+                time.sleep(poll)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
+        handle.flush()
+        with _guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _guard:
+                _held[key] = 0
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+        return f"pid {info['pid']} on {info['host']} since {info['since']}"
+    except (OSError, ValueError, KeyError):
+        return "holder unknown"
