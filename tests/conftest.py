@@ -15,6 +15,9 @@ from flows.settings import PROJECT_DIR, Settings  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLED_RAW = PROJECT_DIR / "raw"
+# Full real public files (CMS, payers, validators) live outside the repo; tests that need the
+# whole files read them from here and are skipped, saying so, where they are not present.
+REAL_SAMPLES = Path(os.environ.get("PAYERBENCH_REAL_SAMPLES", PROJECT_DIR.parent / "shared" / "real-samples"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,3 +50,11 @@ def fixture(dataset: str, name: str) -> Path:
     path = FIXTURES / dataset / name
     assert path.exists(), path
     return path
+
+
+@pytest.fixture(scope="session")
+def real_samples() -> Path:
+    """The folder of full real sample files, or a skip when this machine does not have it."""
+    if not REAL_SAMPLES.is_dir():
+        pytest.skip(f"full real sample files not found at {REAL_SAMPLES} (set PAYERBENCH_REAL_SAMPLES)")
+    return REAL_SAMPLES
