@@ -56,8 +56,11 @@ def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.C
     return blocking, advisory
 
 
-def arrow_type(dtype: object) -> pa_arrow.DataType:
-    """The Parquet (Arrow) type written for a Pandera column dtype."""
+def arrow_type(dtype: object, metadata: dict | None = None) -> pa_arrow.DataType:
+    """The Parquet (Arrow) type written for a Pandera column: `metadata={"arrow_type": ...}` on the
+    Field wins (e.g. list<string> for NPI lists), else it follows the dtype."""
+    if metadata and metadata.get("arrow_type") is not None:
+        return metadata["arrow_type"]
     if isinstance(dtype, pandas_engine.Decimal):
         return pa_arrow.decimal128(dtype.precision, dtype.scale)
     if isinstance(dtype, pandas_engine.Date):
@@ -83,7 +86,7 @@ class DatasetValidator:
         self.key: list[str] = list(schema.unique or [])
         self.columns = schema.columns
         self.required = [n for n, c in schema.columns.items() if c.required]
-        self.arrow_fields = [pa_arrow.field(n, arrow_type(c.dtype)) for n, c in schema.columns.items()]
+        self.arrow_fields = [pa_arrow.field(n, arrow_type(c.dtype, c.metadata)) for n, c in schema.columns.items()]
 
         blocking = copy.deepcopy(schema)
         blocking.unique = None
