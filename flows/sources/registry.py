@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources import payer_policy, reference
+from flows.sources import payer_policy, reference, tic
 from flows.sources.base import Source
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
+from schemas import tic as tic_schema
 
 SOURCES: dict[str, Source] = {
     s.name: s
@@ -18,6 +19,8 @@ SOURCES: dict[str, Source] = {
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
                payer_column="payer_name", unknown_payer="quarantine"),
+        Source("tic", "Payers' Transparency-in-Coverage files: in-network rates, allowed amounts, tables of contents",
+               tic.read, tic.DATASETS, detect=tic.detect, payer_column="payer_name", unknown_payer="other"),
     ]
 }
 
@@ -25,6 +28,10 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__payer_alias": reference_schema.PayerAlias,
     "ref__billing_code": reference_schema.BillingCode,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
+    tic.RATE: tic_schema.InNetworkRate,
+    tic.ALLOWED: tic_schema.AllowedAmount,
+    tic.FILE: tic_schema.TicFile,
+    tic.TOC: tic_schema.TocFile,
 }
 
 
