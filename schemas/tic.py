@@ -70,7 +70,7 @@ class InNetworkRate(pa.DataFrameModel):
     negotiated_rate_usd: Series[UsdAmount] = pa.Field(nullable=True, ge=0)
     negotiated_percentage: Series[PercentValue] = pa.Field(nullable=True, ge=0)
     negotiated_rate_text: Series[str] = pa.Field(nullable=True)
-    negotiated_rate_json_type: Series[str] = pa.Field(isin=["number"])
+    negotiated_rate_json_type: Series[str]
     billing_class: Series[str] = pa.Field(isin=BILLING_CLASSES)
     setting: Series[str] = pa.Field(isin=SETTINGS, nullable=True)
     service_codes: Series[object] = pa.Field(nullable=True, metadata=TEXT_LIST)
@@ -94,6 +94,11 @@ class InNetworkRate(pa.DataFrameModel):
     @pa.check("npis", name="npis_are_10_digit", error="an NPI is not 10 digits (or the [0] placeholder)")
     def npis_are_10_digit(cls, values: Series[object]) -> Series[bool]:
         return _each_matches(values, NPI_PATTERN)
+
+    @pa.check("negotiated_rate_json_type", name="negotiated_rate_is_a_number",
+              error="negotiated_rate is not a JSON number (e.g. written as a string); CMS requires a number")
+    def negotiated_rate_is_a_number(cls, values: Series[str]) -> Series[bool]:
+        return values == "number"
 
     @pa.dataframe_check(name="dollars_or_percentage_not_both",
                         error="a rate is either dollars or a percentage, never both")
@@ -143,7 +148,8 @@ class AllowedAmount(pa.DataFrameModel):
     billing_class: Series[str] = pa.Field(isin=BILLING_CLASSES, nullable=True)
     setting: Series[str] = pa.Field(isin=SETTINGS, nullable=True)
     allowed_amount_usd: Series[UsdAmount] = pa.Field(nullable=True, ge=0)
-    allowed_amount_json_type: Series[str] = pa.Field(isin=["number"])
+    allowed_amount_json_type: Series[str] = pa.Field(
+        isin=["number"], description="JSON type of allowed_amount as written; anything but a number is quarantined")
     billing_code_modifiers: Series[object] = pa.Field(nullable=True, metadata=TEXT_LIST)
     billed_charge_usd: Series[UsdAmount] = pa.Field(nullable=True, ge=0)
     billed_charge_json_type: Series[str] = pa.Field(isin=["number", "null"])

@@ -10,7 +10,8 @@ contents. Formats (all one JSON object; `.json`, `.json.gz` or a `.zip` holding 
   - provider-reference files (v1 remote references): `provider_groups[]`.
 The kind and schema version are told by the file's own keys and `version`, never its name.
 Cadence: monthly (the rule requires an update each month, dated `last_updated_on`).
-Quirks handled: float `provider_group_id`s (CareFirst `690.64462`); provider_references after
+Quirks handled: float `provider_group_id`s (CareFirst `690.64462`); place-of-service codes
+without their leading zero (HealthSCOPE `["1", "11"]` -> "01", "11"); provider_references after
 in_network, or absent; v1 remote references (`location` URLs, resolved from a local copy of the
 referenced file kept next to the in-network file, else kept with NULL NPIs and a reason);
 `expiration_date` 9999-12-31 for "no end"; NPIs written as floats; billing codes written as numbers.
@@ -111,6 +112,24 @@ def _texts(values: object) -> list[str] | None:
     return [t for t in (_text(v) for v in values) if t is not None]
 
 
+def _places_of_service(values: object) -> list[str] | None:
+    """CMS place-of-service codes are 2-digit text; files that drop the leading zero (HealthSCOPE
+    writes ["1", "3", "11"]) or write numbers are read as "01", "03", "11"."""
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        values = [values]
+    out = []
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
+            out.append(f"{v:02d}")
+        else:
+            text = _text(v)
+            if text is not None:
+                out.append(f"0{text}" if len(text) == 1 and text.isdigit() else text)
+    return out
+
+
 def _npis(values: object) -> list[str] | None:
     """NPIs as 10-digit text; numbers written as floats (1234567890.0) are read as integers."""
     if values is None:
@@ -194,7 +213,7 @@ def _price(price: dict) -> dict[str, object]:
         "negotiated_rate_json_type": json_type,
         "billing_class": _text(price.get("billing_class")),
         "setting": _text(price.get("setting")),
-        "service_codes": _texts(price.get("service_code")),
+        "service_codes": _places_of_service(price.get("service_code")),
         "billing_code_modifiers": _texts(price.get("billing_code_modifier")),
         "expiration_date": _text(price.get("expiration_date")),
         "additional_information": _text(price.get("additional_information")) or None,
@@ -295,7 +314,7 @@ def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
             tin = allowed.get("tin") if isinstance(allowed.get("tin"), dict) else {}
             scope = {
                 "tin_type": _text(tin.get("type")), "tin_value": _text(tin.get("value")),
-                "service_codes": _texts(allowed.get("service_code")),
+                "service_codes": _places_of_service(allowed.get("service_code")),
                 "billing_class": _text(allowed.get("billing_class")), "setting": _text(allowed.get("setting")),
             }
             for p, payment in enumerate(allowed.get("payments") or []):

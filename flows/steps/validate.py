@@ -188,7 +188,7 @@ class DatasetValidator:
             elif check == "not_nullable":
                 reasons.append(f"{column} is required but blank")
             else:
-                reasons.append(f"{column} fails {check}")
+                reasons.append(f"{column} must be {_describe(str(check))}")
         rows["check"], rows["reason"] = names, reasons
         # A frame-wide check reports one entry per column of a failing row: keep one, naming no
         # single column or value (its reason names the columns the rule relates).
@@ -214,6 +214,20 @@ class DatasetValidator:
                               "failure_value": json.dumps(key, default=str),
                               "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})"})
         return pd.DataFrame(found, columns=FAILURE_COLUMNS)
+
+
+_PHRASES = {
+    "greater_than_or_equal_to": ">= {}", "greater_than": "> {}", "less_than_or_equal_to": "<= {}",
+    "less_than": "< {}", "isin": "one of {}", "notin": "none of {}", "str_matches": "text matching {}",
+    "str_length": "text of length {}", "in_range": "in the range {}", "equal_to": "equal to {}",
+}
+
+
+def _describe(check: str) -> str:
+    """'greater_than_or_equal_to(0)' -> '>= 0': a built-in Pandera check in words."""
+    name, _, args = check.partition("(")
+    phrase = _PHRASES.get(name)
+    return phrase.format(args.rstrip(")")) if phrase else check
 
 
 def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number: object) -> pa.Check | None:
