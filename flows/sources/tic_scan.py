@@ -58,6 +58,7 @@ BYTE_RE = re.compile(r"\(byte (\d+)\)")
 CODE_RE = re.compile(rb'"billing_code"[ \t\r\n]*:[ \t\r\n]*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))', re.S)
 PR_ID_RE = re.compile(rb'"provider_group_id"[ \t\r\n]*:[ \t\r\n]*(-?[0-9][0-9.eE+-]*)')
 PR_SIGNAL = b'"provider_group_id"'
+REQUIRED_KEY = {"in_network": b'"negotiated_rates"', "out_of_network": b'"allowed_amounts"'}
 _STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _SP = rb"[ \t\r\n]*"
 HEAD_RE = re.compile(
@@ -71,6 +72,8 @@ FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', 
 
 class Anomaly(Exception):
     """The fast path met something it cannot judge for certain; use the exact path instead."""
+
+    stream_end: int | None = None  # uncompressed bytes seen when the stream had ended, if it had
 
 
 @dataclass
@@ -195,6 +198,9 @@ class FastScanner:
                 self._document()
                 if self.spill is not None and self.wanted_refs:
                     self._read_spilled_references()
+        except Anomaly as exc:
+            exc.stream_end = self.win.total if self.win.eof else None
+            raise
         finally:
             self.win.close()
             if self.spill is not None:
@@ -271,7 +277,13 @@ class FastScanner:
 
     # -- item sections (in_network / out_of_network) ----------------------------------------------
     def _items(self, pos: int, section: str) -> int:
-        """Scan an item array from just after '['; returns the offset just after its ']'."""
+        """Scan an item array from just after '['; returns the offset just after its ']'.
+
+        Every item holds its section's required array key (`"negotiated_rates"` /
+        `"allowed_amounts"`) exactly once and nested objects never do, so the key is counted
+        between item starts: any other count means an item start was missed (items whose first
+        keys differ) or invented (a nested object led by the anchor key), and the file goes to
+        the exact path instead of being guessed at."""
         pos = self.skip_ws(pos)
         b = self.byte(pos)
         if b == ord("]"):
@@ -282,12 +294,27 @@ class FastScanner:
         key_at = self.skip_ws(pos + 1)
         first_key, _ = self.read_string(key_at)
         anchor = json.dumps(first_key).encode()
+        required = REQUIRED_KEY[section]
         win = self.win
         cur = pos  # start of the current item
         verdict: str | None = None  # None (undecided) | "target" | "other"
         search = pos + 1
         dropped = False  # bytes of the current (non-target) item were let go
         signal_from = pos
+        counted_to, seen = pos, 0  # occurrences of the required key counted in [cur, counted_to)
+
+        def count_until(limit: int) -> None:
+            nonlocal counted_to, seen
+            if limit > counted_to:
+                seen += win.count(required, counted_to, limit)
+                counted_to = max(counted_to, limit - len(required) + 1)
+
+        def check_item(end: int) -> None:
+            count_until(end)
+            if seen != 1:
+                raise Anomaly(f"the {section} item at byte {cur:,} holds {seen} {required.decode()} keys: "
+                              "item boundaries are ambiguous (items with different first keys?)")
+
         while True:
             nxt = self._next_start(anchor, search)
             if nxt is not None:
@@ -300,9 +327,13 @@ class FastScanner:
                     if item is None:  # a false start inside the target item: keep looking
                         search = nxt + 1
                         continue
+                    check_item(nxt)
                     self._keep(section, cur, item)
+                else:
+                    check_item(nxt)
                 self.extract.items_seen += 1
                 cur, verdict, dropped = nxt, None, False
+                counted_to, seen = nxt, 0
                 search = nxt + 1
                 signal_from = max(signal_from, cur)
                 continue
@@ -313,6 +344,7 @@ class FastScanner:
                 if signal is not None:
                     key_pos = self._section_key_before(signal, PR_SECTION)
                     close = self._resolve_close(cur if not dropped else win.base, key_pos)
+                    check_item(close)
                     self._finish_last(section, cur, close, verdict, dropped)
                     return close + 1
                 signal_from = max(signal_from, win.base + win.n - len(PR_SIGNAL))
@@ -324,9 +356,11 @@ class FastScanner:
                 raise Anomaly(f"an item larger than {MAX_TARGET_ITEM:,} bytes that is a target or cannot be judged")
             keep_from = cur if not dropped else max(cur, win.base + win.n - TAIL_KEEP)
             search = max(search, win.base + win.n - len(anchor) - 64)
-            win.drop_before(min(keep_from, search - 64))
+            count_until(win.base + win.n)
+            win.drop_before(min(keep_from, search - 64, counted_to))
             if not win.fill():
                 close = self._resolve_close(cur if not dropped else win.base, None)
+                check_item(close)
                 self._finish_last(section, cur, close, verdict, dropped)
                 return close + 1
 
@@ -940,7 +974,13 @@ def extract(path: Path, codes: frozenset[str], *, max_expansion: float = DEFAULT
     try:
         return fast_extract(path, codes, max_expansion=max_expansion, spill_dir=spill_dir, chunk=chunk)
     except Anomaly as exc:
-        result = reference_extract(path, codes)
+        try:
+            result = reference_extract(path, codes)
+        except FileRejected as rejected:
+            if not rejected.where and exc.stream_end is not None:  # say where the data stopped
+                raise FileRejected(rejected.path, rejected.problem, rejected.expected,
+                                   f"the stream ends at uncompressed byte {exc.stream_end:,}") from None
+            raise
         result.path_used = "ijson_fallback"
         result.fallback_reason = str(exc)
         return result

@@ -113,6 +113,15 @@ class Window:
         i = finder.find(needle, lo, hi) if finder is not None else self.buf.find(needle, lo, hi)
         return -1 if i < 0 else self.base + i
 
+    def count(self, needle: bytes, start: int, end: int) -> int:
+        """Occurrences of `needle` lying wholly inside [start, end) of the buffered bytes."""
+        lo = max(start - self.base, 0)
+        hi = min(end - self.base, self.n)
+        if hi - lo < len(needle):
+            return 0
+        finder = self._view()
+        return finder.count(needle, lo, hi) if finder is not None else self.buf.count(needle, lo, hi)
+
     def rfind(self, needle: bytes, start: int, end: int | None = None) -> int:
         """Absolute offset of the last `needle` in [start, end), or -1."""
         lo = max(start - self.base, 0)
