@@ -25,9 +25,8 @@ import decimal
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import pandas as pd
 
 from flows.sources.base import Batch, FileRejected, ReadContext
 from flows.sources.tic_scan import Extract, environ_max_expansion, extract, id_text
@@ -38,6 +37,9 @@ ALLOWED = "tic__allowed_amount"
 FILE = "tic__file"
 TOC = "tic__toc_file"
 DATASETS = (RATE, ALLOWED, FILE, TOC)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 HEADER_FIELDS = ["reporting_entity_name", "reporting_entity_type", "plan_name", "plan_id_type", "plan_id",
                  "plan_market_type", "issuer_name", "plan_sponsor_name", "last_updated_on"]
@@ -74,7 +76,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     elif result.kind == "unknown":
         raise FileRejected(path, "a JSON object without in_network, out_of_network, reporting_structure or "
                            "provider_groups", "a Transparency-in-Coverage file")
-    yield Batch(FILE, pd.DataFrame([file_row(result, path)] ).astype(object).assign(source_record="$"))
+    yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]))
 
 
 def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
@@ -88,7 +90,9 @@ def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
         yield Batch(dataset, _frame(chunk))
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
+def _frame(rows: list[dict]) -> "pd.DataFrame":
+    import pandas as pd  # imported here: the extraction step alone never needs pandas
+
     return pd.DataFrame.from_records(rows).astype(object)
 
 

@@ -181,14 +181,17 @@ class DatasetValidator:
         names, reasons = [], []
         for context, column, check, number in rows[["schema_context", "column", "check", "check_number"]].itertuples(index=False):
             found = _find_check(schema, context, column, number)
-            name = found.name if found is not None and found.name and found.error else str(check)
-            names.append(name)
-            if found is not None and found.error:
-                reasons.append(found.error)
+            generated = found is not None and found.error and found.name and str(found.error).startswith(f"{found.name}(")
+            if found is not None and found.error and not generated:  # a custom rule: its name and message
+                names.append(found.name or str(check))
+                reasons.append(str(found.error))
             elif check == "not_nullable":
+                names.append("not_nullable")
                 reasons.append(f"{column} is required but blank")
-            else:
-                reasons.append(f"{column} must be {_describe(str(check))}")
+            else:  # a built-in rule: the name with its argument, in words
+                label = str(found.error) if generated else str(check)
+                names.append(label)
+                reasons.append(f"{column} must be {_describe(label)}")
         rows["check"], rows["reason"] = names, reasons
         # A frame-wide check reports one entry per column of a failing row: keep one, naming no
         # single column or value (its reason names the columns the rule relates).
