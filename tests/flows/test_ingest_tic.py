@@ -96,3 +96,17 @@ def test_files_load_on_a_two_worker_dask_cluster(bundled_settings: Settings) -> 
     assert set(log["source_file"]) == {p.name for p in files}
     warehouse.build(bundled_settings)
     assert query(bundled_settings, "select count(distinct source_file) from tic__file") == [(len(files),)]
+
+
+def test_every_cms_example_loads(settings: Settings) -> None:
+    files = sorted((FIX / "cms_examples").rglob("*.json"))
+    kind_of = {"in-network-rates": "in_network", "allowed-amounts": "allowed_amount",
+               "table-of-contents": "table_of_contents", "provider-reference": "provider_reference"}
+    records = ingest_tic(files, None, settings)
+    assert len(records) == len(files) == 21
+    assert {r.status for r in records} <= {"loaded", "unchanged"}  # some samples are byte-identical across versions
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in records)
+    warehouse.build(settings)
+    loaded = dict(query(settings, "select source_sha256, file_kind from tic__file"))
+    for path, record in zip(files, records):
+        assert loaded[record.source_sha256] == kind_of[path.parent.name], path
