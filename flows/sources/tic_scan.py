@@ -292,8 +292,9 @@ class FastScanner:
             raise FileRejected(self.path, f"{section} is not an array of objects", f"{section}: [{{...}}, ...]",
                                f"uncompressed byte offset {pos:,}")
         key_at = self.skip_ws(pos + 1)
-        first_key, _ = self.read_string(key_at)
-        anchor = json.dumps(first_key).encode()
+        self.read_string(key_at)  # validates the key and buffers it
+        m = STRING_RE.match(self.win.buf, key_at - self.win.base)
+        anchor = bytes(m.group(0))  # the first key exactly as written (escapes and all)
         required = REQUIRED_KEY[section]
         win = self.win
         cur = pos  # start of the current item
@@ -705,7 +706,7 @@ class FastScanner:
                     continue
                 m = PR_ID_RE.search(buf, pos, end)
                 if m is not None and id_text(DECODE.decode(m.group(1))) in wanted:
-                    entry = _decode_entry(buf, pos, end, True)
+                    entry = _decode_entry(buf, pos, end)
                     found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
                 pos = end
         for ident, entries in found.items():
@@ -747,7 +748,7 @@ class FastScanner:
                     e = _next_pr_start(buf, anchor, m.end(), last, finder)
                     if s is None:
                         raise Anomaly(f"provider reference {m.group(1)!r} has no entry start")
-                    entry = _decode_entry(buf, s, e if e is not None else last, e is None and at_end)
+                    entry = _decode_entry(buf, s, e if e is not None else last)
                     found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
                 del finder, hits
                 del buf[:last]
@@ -822,7 +823,7 @@ def _next_pr_start(buf: bytearray, anchor: bytes, after: int, limit: int, finder
         i = a + 1
 
 
-def _decode_entry(buf: bytearray, start: int, end: int, last: bool) -> dict:
+def _decode_entry(buf: bytearray, start: int, end: int) -> dict:
     """Decode one provider_references entry [start, end) (a trailing ',' separator is dropped)."""
     j = end - 1
     while j > start and buf[j] in WS:
@@ -840,7 +841,6 @@ def _decode_entry(buf: bytearray, start: int, end: int, last: bool) -> dict:
         view.release()
     if not isinstance(entry, dict):
         raise Anomaly("provider reference entry is not an object")
-    _ = last
     return entry
 
 

@@ -11,7 +11,6 @@ uncompressed byte offset reached.
 from __future__ import annotations
 
 import gzip
-import io
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
@@ -194,9 +193,3 @@ def open_window(path: Path, *, chunk: int = CHUNK, max_expansion: float = DEFAUL
     """A Window over the decompressed content of `path`."""
     raw, kind, size = open_raw(path)
     return Window(path, raw, size, kind, chunk=chunk, max_expansion=max_expansion)
-
-
-def iter_decompressed(path: Path, chunk: int = CHUNK) -> io.BufferedReader:
-    """A plain decompressed reader (for the ijson reference path)."""
-    raw, _, _ = open_raw(path)
-    return io.BufferedReader(raw, buffer_size=chunk) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
