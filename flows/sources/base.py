@@ -55,6 +55,10 @@ class Batch:
     # The same rows as the file held them, before the adapter normalised values (same index):
     # quarantine shows failing values and raw records from here, e.g. "Maybe Covered" as typed.
     raw: pd.DataFrame | None = None
+    # True for rows *about* the file rather than rows *of* it (the data year an adapter read from
+    # the file name, the codes a filtered file was scanned for): stored like any dataset, with
+    # lineage, but not counted in rows read / loaded; a fact that fails its schema rejects the file.
+    describes_file: bool = False
 
 
 @dataclass

@@ -203,9 +203,16 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
     checked = validator.check(frame, state.path)
     rejects = batch.rejects if batch.rejects is not None else pd.DataFrame()
     bad_rows = set(checked.failures["row"])
-    record.rows_read += len(frame) + len(rejects)
-    record.rows_loaded += len(checked.valid)
-    record.rows_quarantined += len(bad_rows) + len(rejects)
+    if batch.describes_file:  # facts about the file: all valid or the file cannot be trusted
+        if len(checked.failures) or len(rejects):
+            first = checked.failures.iloc[0] if len(checked.failures) else rejects.iloc[0]
+            raise FileRejected(state.path, f"facts read about the file are invalid: {first['reason']} "
+                               f"({batch.dataset}.{first['column']} = {first['failure_value']!r})",
+                               "a file whose release facts (year, period) can be read")
+    else:
+        record.rows_read += len(frame) + len(rejects)
+        record.rows_loaded += len(checked.valid)
+        record.rows_quarantined += len(bad_rows) + len(rejects)
     record.advisories += len(checked.advisories)
 
     if len(checked.valid):
