@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,8 +103,12 @@ def load_file(
     payers: PayerDirectory | None = None,
     codes: frozenset[str] = frozenset(),
     already_loaded: set[str] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> LoadRecord:
-    """Load one file of one source; returns its load-log record (also written to the log)."""
+    """Load one file of one source; returns its load-log record (also written to the log).
+
+    `options` are facts the user states about the file (see `Source.options`).
+    """
     path = Path(path).resolve()
     record = LoadRecord(load_id="", run_id=run_id, source=source.name, source_file=path.name,
                         source_path=str(path), source_sha256=None, file_bytes=None, started_at=now_utc())
@@ -124,7 +129,7 @@ def load_file(
     state = _FileState(path, source, record.load_id, run_id, sha, now_utc())
     writer = LoadWriter(lake, record.load_id)
     validators: dict[str, DatasetValidator] = {}
-    context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers)
+    context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options=dict(options or {}))
     try:
         for batch in source.read(path, context):
             if batch.dataset not in source.datasets:

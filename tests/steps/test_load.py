@@ -244,3 +244,22 @@ def test_an_invalid_file_fact_rejects_the_file(settings: Settings, monkeypatch: 
     assert record.status == "rejected" and record.rows_read == 0
     assert "facts read about the file are invalid" in record.error and "data_year" in record.error
     assert not (settings.lake_dir / DATASET).exists()
+
+
+def test_options_reach_the_adapter(settings: Settings) -> None:
+    from flows.sources import payer_policy
+    from flows.sources.base import Source
+
+    seen = {}
+
+    def read(p, ctx):  # type: ignore[no-untyped-def]
+        seen.update(ctx.options)
+        yield from payer_policy.read(p, ctx)
+
+    source = Source(SOURCE.name, SOURCE.description, read, SOURCE.datasets, payer_column="payer_name",
+                    options=(("data_year", "the year"),))
+    record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-o",
+                       payers=PayerDirectory.from_file(settings.payer_alias_file), options={"data_year": "2022"})
+    assert record.status == "loaded" and seen == {"data_year": "2022"}
+    with pytest.raises(SystemExit, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
+        source.check_options({"year": "2022"})
