@@ -12,8 +12,8 @@ from schemas import reference as reference_schema
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in [
-        Source("reference", "Reference tables: payer aliases, codes of interest",
-               reference.read, ("ref__payer_alias", "ref__billing_code"),
+        Source("reference", "Reference tables: payer aliases, codes of interest, US geographies",
+               reference.read, ("ref__payer_alias", "ref__billing_code", "ref__geography"),
                detect=reference.detect, is_reference=True),
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
@@ -24,6 +24,7 @@ SOURCES: dict[str, Source] = {
 SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__payer_alias": reference_schema.PayerAlias,
     "ref__billing_code": reference_schema.BillingCode,
+    "ref__geography": reference_schema.Geography,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
 }
 
