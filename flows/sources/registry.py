@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources import cms_mcd, payer_policy, reference
+from flows.sources import cms_mcd, cms_partb_geo_service, payer_policy, reference
 from flows.sources.base import Source
 from schemas import cms_mcd as mcd_schema
+from schemas import cms_partb_geo_service as partb_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
 
@@ -21,6 +22,10 @@ SOURCES: dict[str, Source] = {
                payer_column="payer_name", unknown_payer="quarantine"),
         Source("cms_mcd", "Medicare Coverage Database: local coverage articles and LCDs, their code lists and MACs "
                "(CMS export zip or its CSV tables)", cms_mcd.read, cms_mcd.DATASETS, detect=cms_mcd.detect),
+        Source("cms_partb_geo_service", "Medicare Physician & Other Practitioners by Geography and Service "
+               "(Part B utilization, one CSV per data year)", cms_partb_geo_service.read,
+               (partb_schema.DATASET, partb_schema.SCOPE_DATASET), detect=cms_partb_geo_service.detect,
+               options=(("data_year", "the data year of the file, when neither its content nor its name tells it"),)),
     ]
 }
 
@@ -40,6 +45,8 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     "cms__mcd_lcd_contractor": mcd_schema.McdLcdContractor,
     "cms__mcd_document": mcd_schema.McdDocument,
     mcd_schema.SCOPE_DATASET: mcd_schema.McdCodeScope,
+    partb_schema.DATASET: partb_schema.PartbGeoService,
+    partb_schema.SCOPE_DATASET: partb_schema.PartbGeoServiceScope,
 }
 
 
