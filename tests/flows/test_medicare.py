@@ -194,3 +194,13 @@ def test_gap_year_quarantined_cell_and_late_code_are_not_loaded(settings: Settin
     run_pipeline(settings)
     late = {r[0] for r in query(settings, "select availability_reason from medicare_utilization where billing_code = '64633'")}
     assert late == {"not_loaded"}
+
+
+def test_thin_flows_load_their_source(settings: Settings) -> None:
+    from flows.ingest_medicare_coverage import ingest_medicare_coverage
+    from flows.ingest_partb_utilization import ingest_partb_utilization
+
+    records = ingest_partb_utilization([fixture("cms__partb_geo_service", "no_year_in_name.csv")], settings, data_year=2019)
+    assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 1)]
+    records = ingest_medicare_coverage([fixture("cms__mcd_document", "documents_latest_excerpt.csv")], settings)
+    assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 12)]
