@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import html
 import io
 import json
@@ -230,6 +231,15 @@ class Release:
 
     members: list[TableFile] = field(default_factory=list)
     workdir: tempfile.TemporaryDirectory | None = None  # type: ignore[type-arg]
+    digests: set[str] = field(default_factory=set)  # tables already found (a zip may hold one table twice)
+    keys: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = field(default_factory=dict)  # parent keys, read once
+    extracted: int = 0  # files written to workdir so far (unique names)
+
+    def scratch(self, suffix: str) -> Path:
+        """A new file name in the work folder."""
+        assert self.workdir is not None
+        self.extracted += 1
+        return Path(self.workdir.name) / f"member-{self.extracted}{suffix}"
 
     def of(self, table: str) -> list[TableFile]:
         return [m for m in self.members if m.table.name == table]
@@ -262,21 +272,29 @@ def _is_other_mcd_table(header: list[str]) -> bool:
     return any(marks <= columns for marks in OTHER_MCD_MARKS)
 
 
-def _copy_as_utf8(source: io.BufferedIOBase, target: Path, reopen) -> None:  # type: ignore[no-untyped-def]
-    """Copy a byte stream to `target` as UTF-8; a stream that is not UTF-8 is read as Windows-1252."""
+def _copy_as_utf8(source: io.BufferedIOBase, target: Path, reopen) -> str:  # type: ignore[no-untyped-def]
+    """Copy a byte stream to `target` as UTF-8 (a stream that is not UTF-8 is read as Windows-1252).
+
+    Returns the sha256 of the bytes as stored in the source.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
     try:
         with target.open("wb") as out:
             while block := source.read(COPY_BLOCK):
+                digest.update(block)
                 decoder.decode(block)  # raises on the first invalid byte
                 out.write(block)
             decoder.decode(b"", final=True)
-        return
+        return digest.hexdigest()
     except UnicodeDecodeError:
         pass
+    digest = hashlib.sha256()
     with reopen() as again, target.open("w", encoding="utf-8", newline="") as out:
-        text = io.TextIOWrapper(again, encoding="cp1252", errors="replace", newline="")
-        shutil.copyfileobj(text, out, COPY_BLOCK)
+        while block := again.read(COPY_BLOCK):
+            digest.update(block)
+            out.write(block.decode("cp1252", errors="replace"))
+    return digest.hexdigest()
 
 
 def _is_utf8(path: Path) -> bool:
@@ -291,9 +309,9 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
-def _zip_members(archive: zipfile.ZipFile, chain: str, workdir: Path, release: Release, depth: int = 0) -> None:
+def _zip_members(archive: zipfile.ZipFile, chain: str, release: Release, depth: int = 0) -> None:
     """Find the tables in a zip (and the zips inside it), extracting only what is read."""
-    for number, info in enumerate(archive.infolist()):
+    for info in archive.infolist():
         if info.is_dir():
             continue
         label = f"{chain} > {info.filename}" if chain else info.filename
@@ -302,12 +320,12 @@ def _zip_members(archive: zipfile.ZipFile, chain: str, workdir: Path, release: R
         if head.startswith(b"PK\x03\x04"):
             if depth >= 3:
                 continue
-            nested = workdir / f"z{depth}-{number}.zip"
+            nested = release.scratch(".zip")
             with archive.open(info) as handle, nested.open("wb") as out:
                 shutil.copyfileobj(handle, out, COPY_BLOCK)
             try:
                 with zipfile.ZipFile(nested) as inner:
-                    _zip_members(inner, label, workdir, release, depth + 1)
+                    _zip_members(inner, label, release, depth + 1)
             except zipfile.BadZipFile:
                 continue
             continue
@@ -317,9 +335,13 @@ def _zip_members(archive: zipfile.ZipFile, chain: str, workdir: Path, release: R
         table = table_of(header)
         if table is None:
             continue
-        target = workdir / f"t{depth}-{number}.csv"
+        target = release.scratch(".csv")
         with archive.open(info) as handle:
-            _copy_as_utf8(handle, target, lambda info=info: archive.open(info))
+            digest = _copy_as_utf8(handle, target, lambda info=info: archive.open(info))
+        if digest in release.digests:  # the same table twice (e.g. contractor.csv in two inner zips): read once
+            target.unlink()
+            continue
+        release.digests.add(digest)
         release.members.append(TableFile(table, target, label, header, in_zip=True))
 
 
@@ -336,7 +358,7 @@ def _csv_table(path: Path, workdir_holder: Release) -> TableFile | None:
         return TableFile(table, path, path.name, header, in_zip=False)
     if workdir_holder.workdir is None:
         workdir_holder.workdir = tempfile.TemporaryDirectory(prefix="payerbench-mcd-")
-    target = Path(workdir_holder.workdir.name) / f"{path.stem}.utf8.csv"
+    target = workdir_holder.scratch(".csv")
     with path.open("rb") as handle:
         _copy_as_utf8(handle, target, lambda: path.open("rb"))
     return TableFile(table, target, path.name, header, in_zip=False)
@@ -354,7 +376,7 @@ def open_release(path: Path) -> tuple[Release, list[TableFile]]:
         release.workdir = tempfile.TemporaryDirectory(prefix="payerbench-mcd-")
         try:
             with zipfile.ZipFile(path) as archive:
-                _zip_members(archive, "", Path(release.workdir.name), release)
+                _zip_members(archive, "", release)
         except zipfile.BadZipFile as exc:
             release.close()
             raise FileRejected(path, f"not a readable zip ({exc})", "an MCD export zip as downloaded from CMS") from None
@@ -395,9 +417,13 @@ def _key_part(value: object) -> str:
     return str(int(text)) if text.isdigit() else text
 
 
-def _parent_keys(members: list[TableFile], parent: Parent, chunk_rows: int) -> set[tuple[str, ...]]:
+def _parent_keys(release: Release, members: list[TableFile], parent: Parent, chunk_rows: int) -> set[tuple[str, ...]]:
     columns = [p for _, p in parent.key]
+    cached = release.keys.get((parent.table, tuple(columns)))
+    if cached is not None:
+        return cached
     keys: set[tuple[str, ...]] = set()
+    release.keys[(parent.table, tuple(columns))] = keys
     for member in members:
         use = [c for c in columns if c in member.header]
         for chunk in read_csv_chunks(member.path, required=[], chunk_rows=chunk_rows):
@@ -420,7 +446,7 @@ def _reference_checker(table: Table, release: Release, path: Path, chunk_rows: i
                 f"release next to {path.name}")
         child_columns = [c for c, _ in parent.key]
         parent_columns = [p for _, p in parent.key]
-        keys = _parent_keys(members, parent, chunk_rows)
+        keys = _parent_keys(release, members, parent, chunk_rows)
         # A parent table without a key column (the API's contractor has no type id) matches on the rest.
         missing = [i for i, p in enumerate(parent_columns) if not all(p in m.header for m in members)]
         if missing:

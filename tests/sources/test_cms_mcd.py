@@ -218,3 +218,22 @@ def test_full_documents_listing_loads_and_reconciles(settings: Settings, real_sa
     assert docs["document_type"].value_counts().to_dict() == {"Article": 2161, "LCD": 972}
     cryo = docs[docs["title"] == "Billing and Coding: Cryoneurolysis Instructions"]
     assert sorted(cryo["document_display_id"]) == ["A59752", "A59753"]
+
+
+def test_article_and_lcd_exports_zipped_together_read_the_shared_contractor_table_once(settings: Settings,
+                                                                                        tmp_path: Path) -> None:
+    article, lcd = io.BytesIO(), io.BytesIO()
+    with zipfile.ZipFile(article, "w") as zf:
+        for table in ("article", "article_x_hcpc_code_group", "article_x_hcpc_code", "article_x_contractor", "contractor"):
+            zf.write(RELEASE / f"synthetic_{table}.csv", f"{table}.csv")
+    with zipfile.ZipFile(lcd, "w") as zf:
+        for table in ("lcd", "lcd_x_hcpc_code_group", "lcd_x_hcpc_code", "lcd_x_contractor", "contractor"):
+            zf.write(RELEASE / f"synthetic_{table}.csv", f"{table}.csv")
+    path = tmp_path / "all_data.zip"
+    path.write_bytes(_zip_of({"current_article.zip": _zip_of({"current_article_csv.zip": article.getvalue()}),
+                              "current_lcd.zip": _zip_of({"current_lcd_csv.zip": lcd.getvalue()})}))
+    record = load_file(SOURCE, path, settings, "run-a", codes=CODES)
+    assert record.status == "loaded" and record.rows_quarantined == 0, record.error
+    contractors = pq.read_table(next((settings.lake_dir / "cms__mcd_contractor").glob("*/*.parquet"))).to_pandas()
+    assert len(contractors) == 3
+    assert contractors["source_record"].iloc[0] == "current_article.zip > current_article_csv.zip > contractor.csv line 2"
