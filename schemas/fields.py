@@ -96,6 +96,11 @@ UTILIZATION_AVAILABILITY = ("reported", "not_published_small_cell", "not_loaded"
 with fewer than 11 beneficiaries, including none); `not_loaded` (no loaded file for that year was
 scanned for the code, or the file's row for the cell failed validation: see `quarantine`)."""
 
+TREND_AVAILABILITY = ("reported", "partial_small_cell", "not_published_small_cell", "not_loaded")
+"""`medicare_utilization_trend` (national, one row per code and year): `reported` (facility and office
+both published); `partial_small_cell` (one setting not published: combined figures are the other's);
+`not_published_small_cell` (neither published); `not_loaded` (no file of that year scanned for the code)."""
+
 MIN_PUBLISHED_BENEFICIARIES = 11
 """CMS suppresses geography-and-service cells with fewer beneficiaries than this."""
 

@@ -13,7 +13,7 @@ from flows.ingest import ingest_source
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
-from schemas.fields import PAYER_GROUPS
+from schemas.fields import MCD_AVAILABILITY, PAYER_GROUPS, TREND_AVAILABILITY, UTILIZATION_AVAILABILITY
 from tests.conftest import BUNDLED_RAW, fixture
 
 PARTB = BUNDLED_RAW / "cms_partb_geo_service"
@@ -204,3 +204,12 @@ def test_thin_flows_load_their_source(settings: Settings) -> None:
     assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 1)]
     records = ingest_medicare_coverage([fixture("cms__mcd_document", "documents_latest_excerpt.csv")], settings)
     assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 12)]
+
+
+def test_reasons_are_the_documented_enumerations(loaded: Settings) -> None:
+    assert {r[0] for r in query(loaded, "select distinct mcd_availability from coverage_matrix")} <= set(MCD_AVAILABILITY)
+    assert {r[0] for r in query(loaded, "select distinct availability_reason from medicare_utilization")} <= set(UTILIZATION_AVAILABILITY)
+    assert {r[0] for r in query(loaded, "select distinct availability_reason from medicare_utilization_trend")} <= set(TREND_AVAILABILITY)
+    kinds = dict(query(loaded, "select name, kind from catalog"))
+    assert kinds["medicare_utilization"] == kinds["medicare_utilization_trend"] == "mart"
+    assert kinds["stg_mcd_code_listing"] == "staging" and kinds["cms__partb_geo_service"] == "dataset"
