@@ -345,14 +345,17 @@ def _zip_members(archive: zipfile.ZipFile, chain: str, release: Release, depth: 
         release.members.append(TableFile(table, target, label, header, in_zip=True))
 
 
-def _csv_table(path: Path, workdir_holder: Release) -> TableFile | None:
-    """A standalone CSV table (transcoded to a temporary UTF-8 copy when it is not UTF-8)."""
+def _csv_table(path: Path, workdir_holder: Release, wanted: set[str] | None = None) -> TableFile | None:
+    """A standalone CSV table (transcoded to a temporary UTF-8 copy when it is not UTF-8).
+
+    With `wanted`, a table of another kind is passed over before its content is read.
+    """
     head = sniff(path)
     if head.startswith(b"PK\x03\x04") or b"\x00" in head:
         return None
     header = _header_of(head)
     table = table_of(header)
-    if table is None:
+    if table is None or (wanted is not None and table.name not in wanted):
         return None
     if _is_utf8(path):
         return TableFile(table, path, path.name, header, in_zip=False)
@@ -403,17 +406,18 @@ def open_release(path: Path) -> tuple[Release, list[TableFile]]:
             if sibling == path or not sibling.is_file() or sibling.name.startswith("."):
                 continue
             try:
-                found = _csv_table(sibling, release)
-            except FileRejected:
+                found = _csv_table(sibling, release, wanted)
+            except (FileRejected, OSError):
                 continue
-            if found is not None and found.table.name in wanted:
+            if found is not None:
                 release.members.append(found)
     return release, [own]
 
 
 # --- keys and references -----------------------------------------------------------------------------
 def _key_part(value: object) -> str:
-    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+    """One part of a key, compared as text: '0990001' and '990001' are the same id."""
+    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
     return str(int(text)) if text.isdigit() else text
 
 
@@ -433,8 +437,9 @@ def _parent_keys(release: Release, members: list[TableFile], parent: Parent, chu
     return keys
 
 
-def _reference_checker(table: Table, release: Release, path: Path, chunk_rows: int):  # type: ignore[no-untyped-def]
+def _reference_checker(member: TableFile, release: Release, path: Path, chunk_rows: int):  # type: ignore[no-untyped-def]
     """For each parent: (parent, child columns, the parent's keys); rejects the file if a parent is absent."""
+    table = member.table
     checks = []
     for parent in table.parents:
         members = release.of(parent.table)
@@ -447,8 +452,9 @@ def _reference_checker(table: Table, release: Release, path: Path, chunk_rows: i
         child_columns = [c for c, _ in parent.key]
         parent_columns = [p for _, p in parent.key]
         keys = _parent_keys(release, members, parent, chunk_rows)
-        # A parent table without a key column (the API's contractor has no type id) matches on the rest.
-        missing = [i for i, p in enumerate(parent_columns) if not all(p in m.header for m in members)]
+        # A key column one side lacks (the API's contractor table has no type id) is left out of the match.
+        missing = [i for i, (c, p) in enumerate(parent.key)
+                   if c not in member.header or not all(p in m.header for m in members)]
         if missing:
             keep = [i for i in range(len(parent_columns)) if i not in missing]
             keys = {tuple(k[i] for i in keep) for k in keys}
@@ -538,7 +544,7 @@ def _read_table(path: Path, member: TableFile, release: Release, codes: frozense
     if missing:
         raise FileRejected(path, f"table {table.name} ({member.label}) lacks column{'s' if len(missing) > 1 else ''} "
                            f"{', '.join(map(repr, missing))}", f"the {table.name} columns {', '.join(table.required)}")
-    checks = _reference_checker(table, release, path, chunk_rows)
+    checks = _reference_checker(member, release, path, chunk_rows)
     row_filter = None
     if table.code_column and codes:
         code_at = next(h for h in member.file_header if ALIASES.get(h, h) == table.code_column)
