@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,27 @@ class Chunk:
 
     frame: pd.DataFrame
     rejects: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Keep only the rows whose value in `column` passes `keep` (e.g. a code of interest).
+
+    Large public files (CMS utilization, hospital price files) hold a few rows of interest among
+    hundreds of thousands; testing one field before a row is aligned and collected keeps the
+    reader fast and its memory bounded by the rows kept, not the rows in the file.
+    """
+
+    column: str
+    keep: Callable[[str], bool]
+
+
+@dataclass
+class ReadStats:
+    """Counts a reader fills in while it streams: data rows seen, and rows a RowFilter skipped."""
+
+    data_rows: int = 0
+    skipped_rows: int = 0
 
 
 def sniff(path: Path) -> bytes:
@@ -164,17 +185,25 @@ def read_csv_chunks(
     required: Iterable[str],
     chunk_rows: int,
     skip_lines: int = 0,
+    row_filter: RowFilter | None = None,
+    stats: ReadStats | None = None,
 ) -> Iterator[Chunk]:
     """Stream a UTF-8 delimited text file as chunks of text columns named by its (normalized) header.
 
     Row locators are the physical line a record starts on, so a quoted field spanning lines
     still points at the right place. A row with more non-blank fields than the header is returned
     as a reject (it cannot be aligned); a row with fewer is padded with nulls for the schema.
-    `skip_lines` skips a preamble above the header (CMS files carry title rows).
+    `skip_lines` skips a preamble above the header (CMS files carry title rows). `row_filter`
+    drops rows whose filter column fails its test before they are aligned (a row too short to
+    have that column is kept, so the schema can judge it); `stats` receives the counts.
     """
     head = sniff(path)
     _check_binary(path, head)
     required = list(required)
+    if row_filter is not None and row_filter.column not in required:
+        required.append(row_filter.column)
+    stats = stats if stats is not None else ReadStats()
+    filter_at = -1
     handle = path.open("r", encoding="utf-8-sig", errors="strict", newline="")
     try:
         reader = csv.reader(_text_lines(path, handle), strict=True)
@@ -202,8 +231,14 @@ def read_csv_chunks(
                 header = [normalize_header(f) for f in fields]
                 header_line = start_line
                 _check_columns(path, header, required, f"header on line {header_line}")
+                if row_filter is not None:
+                    filter_at = header.index(row_filter.column)
                 continue
             data_rows += 1
+            stats.data_rows = data_rows
+            if filter_at >= 0 and len(fields) > filter_at and not row_filter.keep(fields[filter_at]):  # type: ignore[union-attr]
+                stats.skipped_rows += 1
+                continue
             if len(fields) > len(header):
                 if any(f.strip() for f in fields[len(header):]):
                     rejects.append(_field_count_reject(f"line {start_line}", fields, len(header)))  # type: ignore[arg-type]

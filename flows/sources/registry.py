@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources import payer_policy, reference, tic
+from flows.sources import cms_mcd, cms_partb_geo_service, payer_policy, reference, tic
 from flows.sources.base import Source
+from schemas import cms_mcd as mcd_schema
+from schemas import cms_partb_geo_service as partb_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
 from schemas import tic as tic_schema
@@ -13,12 +15,18 @@ from schemas import tic as tic_schema
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in [
-        Source("reference", "Reference tables: payer aliases, codes of interest",
-               reference.read, ("ref__payer_alias", "ref__billing_code"),
+        Source("reference", "Reference tables: payer aliases, codes of interest, US geographies",
+               reference.read, ("ref__payer_alias", "ref__billing_code", "ref__geography"),
                detect=reference.detect, is_reference=True),
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
                payer_column="payer_name", unknown_payer="quarantine"),
+        Source("cms_mcd", "Medicare Coverage Database: local coverage articles and LCDs, their code lists and MACs "
+               "(CMS export zip or its CSV tables)", cms_mcd.read, cms_mcd.DATASETS, detect=cms_mcd.detect),
+        Source("cms_partb_geo_service", "Medicare Physician & Other Practitioners by Geography and Service "
+               "(Part B utilization, one CSV per data year)", cms_partb_geo_service.read,
+               (partb_schema.DATASET, partb_schema.SCOPE_DATASET), detect=cms_partb_geo_service.detect,
+               options=(("data_year", "the data year of the file, when neither its content nor its name tells it"),)),
         Source("tic", "Payers' Transparency-in-Coverage files: in-network rates, allowed amounts, tables of contents",
                tic.read, tic.DATASETS, detect=tic.detect, payer_column="payer_name", unknown_payer="other"),
     ]
@@ -27,7 +35,21 @@ SOURCES: dict[str, Source] = {
 SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__payer_alias": reference_schema.PayerAlias,
     "ref__billing_code": reference_schema.BillingCode,
+    "ref__geography": reference_schema.Geography,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
+    "cms__mcd_contractor": mcd_schema.McdContractor,
+    "cms__mcd_article": mcd_schema.McdArticle,
+    "cms__mcd_article_hcpc_code_group": mcd_schema.McdArticleCodeGroup,
+    "cms__mcd_article_hcpc_code": mcd_schema.McdArticleCode,
+    "cms__mcd_article_contractor": mcd_schema.McdArticleContractor,
+    "cms__mcd_lcd": mcd_schema.McdLcd,
+    "cms__mcd_lcd_hcpc_code_group": mcd_schema.McdLcdCodeGroup,
+    "cms__mcd_lcd_hcpc_code": mcd_schema.McdLcdCode,
+    "cms__mcd_lcd_contractor": mcd_schema.McdLcdContractor,
+    "cms__mcd_document": mcd_schema.McdDocument,
+    mcd_schema.SCOPE_DATASET: mcd_schema.McdCodeScope,
+    partb_schema.DATASET: partb_schema.PartbGeoService,
+    partb_schema.SCOPE_DATASET: partb_schema.PartbGeoServiceScope,
     tic.RATE: tic_schema.InNetworkRate,
     tic.ALLOWED: tic_schema.AllowedAmount,
     tic.FILE: tic_schema.TicFile,

@@ -76,7 +76,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     elif result.kind == "unknown":
         raise FileRejected(path, "a JSON object without in_network, out_of_network, reporting_structure or "
                            "provider_groups", "a Transparency-in-Coverage file")
-    yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]))
+    yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]), describes_file=True)
 
 
 def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
