@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import decimal
 import json
+import math
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -311,7 +313,21 @@ def _cell_text(value: object) -> object:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):
+        return _excel_decimal(value)
     return str(value)
+
+
+def _excel_decimal(value: float) -> str:
+    """A float cell as Excel shows it: 15 significant digits, Excel's precision, in plain notation.
+
+    A cell computed by a formula holds binary noise (CMS's Addendum B: 20 % of 355.25 is stored
+    as 71.05000000000001); Excel displays and exports 71.05, and so does this.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    text = format(decimal.Decimal(f"{value:.15g}"), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def read_xlsx_chunks(

@@ -81,3 +81,17 @@ def test_head_records_reports_the_line_each_record_starts_on(tmp_path: Path) -> 
 def test_billing_code_pattern_accepts_cpt_vaccine_administration_codes(code: str, valid: bool) -> None:
     assert bool(BILLING_CODE_RE.match(code)) is valid
     assert bool(re.fullmatch(r"\d{4}A", code)) <= valid
+
+
+def test_xlsx_numbers_read_as_excel_shows_them(tmp_path: Path) -> None:
+    import openpyxl
+
+    from flows.sources.readers import read_xlsx_chunks
+
+    path = tmp_path / "rates.xlsx"  # a formula result cached with binary noise, as in CMS's Addendum B
+    book = openpyxl.Workbook()
+    book.active.append(["HCPCS Code", "Minimum Unadjusted Copayment", "Payment Rate", "Weight"])
+    book.active.append(["64640", 71.05000000000001, 1797.52, 3.0])
+    book.save(path)
+    frame = next(read_xlsx_chunks(path, required=["hcpcs_code"], chunk_rows=10)).frame
+    assert frame.loc[0, ["minimum_unadjusted_copayment", "payment_rate", "weight"]].tolist() == ["71.05", "1797.52", "3"]
