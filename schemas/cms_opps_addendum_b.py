@@ -10,6 +10,8 @@ from schemas.cms_common import OPPS_STATUS_INDICATORS, WEIGHT, QuarterlyRelease
 from schemas.fields import BILLING_CODE_PATTERN, UsdAmount
 
 DATASET = "cms__opps_addendum_b"
+PAID_STATUS_INDICATORS = ["G", "J1", "J2", "K", "Q1", "Q2", "Q3", "R", "S", "T", "U", "V"]
+"""Status indicators under which Addendum B prints the national rate Medicare pays."""
 
 
 class OppsAddendumB(QuarterlyRelease):
@@ -36,6 +38,11 @@ class OppsAddendumB(QuarterlyRelease):
         name = DATASET
         coerce = True
         unique = ["release_year", "release_quarter", "billing_code"]
+
+    @pa.dataframe_check(name="paid_status_needs_rate",
+                        error="a status indicator paid under the OPPS (J1, T, S, ...) but no payment rate")
+    def paid_status_needs_rate(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~df["status_indicator"].isin(PAID_STATUS_INDICATORS) | df["payment_rate_usd"].notna()
 
     @pa.dataframe_check(name="weight_needs_apc", error="a relative weight without the APC it belongs to")
     def weight_needs_apc(cls, df: pd.DataFrame) -> Series[bool]:

@@ -77,7 +77,8 @@ def month_number(word: str) -> int | None:
 
 
 def month_year_in(text: str) -> tuple[int, int] | None:
-    """(year, month) from text such as 'January 2026', '2025 ... October Release', 'CY 2023 July'."""
+    """(year, month) from text such as 'January 2026', '2025 ... October Release', '2023_January_Web'."""
+    text = text.replace("_", " ")  # file names separate words with underscores
     found = re.search(rf"(?i)\b({MONTH_WORD})\b[\s,_-]*((?:19|20)\d\d)\b", text)
     if found:
         return int(found.group(2)), MONTHS[found.group(1).lower()]
