@@ -185,7 +185,12 @@ def check_numbers(frame: pd.DataFrame, raw: pd.DataFrame, formats: dict[str, Num
                              f"{name}: {text.loc[row]!r} is not {fmt.describe()}")
         bad |= ~ok
         plain = compact.str.replace(r"[$,%]", "", regex=True)
-        plain = plain.str.replace(r"^(-?)\.", r"\g<1>0.", regex=True)
+        bare = plain.str.startswith(".").fillna(False).astype(bool)  # ".10" -> "0.10"
+        if bare.any():
+            plain = plain.mask(bare, "0" + plain)
+        negative_bare = plain.str.startswith("-.").fillna(False).astype(bool)
+        if negative_bare.any():
+            plain = plain.mask(negative_bare, "-0" + plain.str.slice(1))
         out[name] = plain.where(ok)
     if not bad.any():
         return out, raw, None

@@ -196,7 +196,10 @@ def test_gpci_locality_missing_from_the_crosswalk_is_flagged(tmp_path: Path) -> 
 
 
 # --- the full public files (skipped where they are not present) ------------------------------------
-def test_full_files_give_the_same_answers(tmp_path: Path, real_samples: Path) -> None:
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory, real_samples: Path) -> Settings:
+    """`payerbench run` over CMS's full files (PPRRVU, GPCI, 25LOCCO, OPPSCAP, Addendum B, AA/FF x2)."""
+    tmp_path = tmp_path_factory.mktemp("full")
     raw = tmp_path / "raw"
     shutil.copytree(PROJECT_DIR / "raw" / "reference", raw / "reference")
     rvu = real_samples / "cms-pfs-rvu" / "RVU25D"
@@ -213,16 +216,45 @@ def test_full_files_give_the_same_answers(tmp_path: Path, real_samples: Path) ->
             shutil.copy(path, raw / folder / path.name)
     settings = Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse")
     summary = run_pipeline(settings)
-    assert summary.ok
-    log = load_log.read(settings.lake_dir)
+    assert summary.ok, [r.error for r in summary.records]
+    return settings
+
+
+def test_full_files_give_the_same_answers(full: Settings) -> None:
+    log = load_log.read(full.lake_dir)
     assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
     assert log["rows_loaded"].sum() == 6 + 44 + 19090 + 109 + 109 + 16100 + 17559 + 4201 * 2 + 4821 * 2
-    answers = dict(((r[0], r[1]), r[2:]) for r in query(settings, """
+    answers = dict(((r[0], r[1]), r[2:]) for r in query(full, """
         select setting, release_period, payment_usd, availability_reason, status_indicator, apc from medicare_rate
         where billing_code = '0440T' and locality_id = 'national'"""))
     assert answers[("physician_nonfacility", "2025-Q4")] == (None, "contractor_priced", "C", None)
     assert answers[("asc", "2026-Q1")] == (Decimal("1475.61"), None, "J8", "5431")
+    assert answers[("asc", "2025-Q4")] == (Decimal("1503.58"), None, "J8", "5431")
     assert answers[("hopd_opps", "2023-Q1")] == (Decimal("1797.52"), None, "J1", "5431")
-    manhattan = query(settings, """select payment_usd from medicare_rate where billing_code = '64640'
-                                   and setting = 'physician_nonfacility' and locality_id = '13202-01'""")
+    manhattan = query(full, """select payment_usd from medicare_rate where billing_code = '64640'
+                               and setting = 'physician_nonfacility' and locality_id = '13202-01'""")
     assert manhattan == [(Decimal("277.84"),)]
+
+
+def test_computed_opps_cap_reproduces_every_oppscap_price(full: Settings) -> None:
+    """The cap medicare_rate computes for national rows is CMS's: on the full October 2025 files the
+    same formula on the PPRRVU's OPPS RVUs gives every status-A OPPSCAP price to the cent, and is
+    lower than the PFS amount exactly where OPPSCAP lists the code."""
+    mismatched, listed, binding = query(full, """
+        with priced as (
+            select r.billing_code, r.modifier, g.mac, g.locality_number, c.nonfacility_price_usd,
+                round((r.work_rvu * g.work_gpci + r.opps_nonfacility_pe_rvu * g.pe_gpci + r.opps_mp_rvu * g.mp_gpci)
+                      * r.conversion_factor_usd, 2) as computed_cap,
+                round((r.work_rvu * g.work_gpci + r.nonfacility_pe_rvu * g.pe_gpci + r.mp_rvu * g.mp_gpci)
+                      * r.conversion_factor_usd, 2) as pfs_amount
+            from stg_pfs_rvu r
+            cross join stg_pfs_gpci g
+            left join stg_opps_cap c on c.billing_code = r.billing_code and c.modifier is not distinct from r.modifier
+                and c.mac = g.mac and c.locality_number = g.locality_number
+            where r.status_code = 'A' and r.opps_nonfacility_pe_rvu + r.opps_mp_rvu > 0
+        )
+        select count(*) filter (where nonfacility_price_usd is not null and nonfacility_price_usd <> computed_cap),
+               count(*) filter (where nonfacility_price_usd is not null),
+               count(*) filter (where (nonfacility_price_usd is not null) <> (computed_cap < pfs_amount))
+        from priced""")[0]
+    assert (mismatched, binding) == (0, 0) and listed > 6000
