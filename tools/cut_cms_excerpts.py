@@ -82,19 +82,34 @@ def cut_xlsx(source: Path, dest: Path, header_row: int, keep: set[str]) -> int:
 
     book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     sheet = book.worksheets[0]
-    out = openpyxl.Workbook()
-    target = out.active
-    target.title = sheet.title
-    kept = 0
+    title = sheet.title
+    chosen = []
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
         code = str(values[0]).strip() if values and values[0] is not None else ""
         if number <= header_row or code in keep:
-            target.append(list(values))
-            kept += number > header_row
+            chosen.append(list(values))
     book.close()
+    if dest.exists() and _sheet_rows(dest) == (title, chosen):
+        return len(chosen) - header_row  # same cells: keep the file (a re-save would change its bytes, and its sha256)
+    out = openpyxl.Workbook()
+    target = out.active
+    target.title = title
+    for values in chosen:
+        target.append(values)
     dest.parent.mkdir(parents=True, exist_ok=True)
     out.save(dest)
-    return kept
+    return len(chosen) - header_row
+
+
+def _sheet_rows(path: Path) -> tuple[str, list[list[object]]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book.worksheets[0]
+        return sheet.title, [list(v) for v in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
 
 
 def main() -> None:
