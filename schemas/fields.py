@@ -14,8 +14,9 @@ from pandera.engines import pandas_engine
 
 # --- billing codes ------------------------------------------------------------------------------
 # CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
-# PLA (4 digits + U), MAAA (4 digits + M), and HCPCS Level II (a letter A-V + 4 digits).
-BILLING_CODE_PATTERN = r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})$"
+# PLA (4 digits + U), MAAA (4 digits + M), CPT vaccine administration (4 digits + A, e.g. 0001A,
+# which CMS's OPPS Addendum B lists), and HCPCS Level II (a letter A-V + 4 digits).
+BILLING_CODE_PATTERN = r"^(?:\d{4}[0-9AFTUM]|[A-V]\d{4})$"
 BILLING_CODE_RE = re.compile(BILLING_CODE_PATTERN)
 
 CODE_TYPES = ("CPT", "HCPCS")

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources import cms_mcd, cms_partb_geo_service, payer_policy, reference, tic
+from flows.sources import (
+    cms_asc_addenda,
+    cms_mcd,
+    cms_opps_addendum_b,
+    cms_opps_cap,
+    cms_partb_geo_service,
+    cms_pfs_gpci,
+    cms_pfs_locality,
+    cms_pfs_rvu,
+    payer_policy,
+    reference,
+    tic,
+)
 from flows.sources.base import Source
+from schemas import cms_asc_addenda as cms_asc_addenda_schema
 from schemas import cms_mcd as mcd_schema
+from schemas import cms_opps_addendum_b as cms_opps_addendum_b_schema
+from schemas import cms_opps_cap as cms_opps_cap_schema
 from schemas import cms_partb_geo_service as partb_schema
+from schemas import cms_pfs_gpci as cms_pfs_gpci_schema
+from schemas import cms_pfs_locality as cms_pfs_locality_schema
+from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
 from schemas import tic as tic_schema
@@ -21,6 +39,19 @@ SOURCES: dict[str, Source] = {
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
                payer_column="payer_name", unknown_payer="quarantine"),
+        Source("cms_pfs_rvu", "CMS Physician Fee Schedule relative value file PPRRVU (CSV or fixed-width TXT)",
+               cms_pfs_rvu.read, (cms_pfs_rvu_schema.DATASET,), detect=cms_pfs_rvu.detect),
+        Source("cms_pfs_gpci", "CMS PFS geographic practice cost indices by locality (GPCI<YYYY>.csv)",
+               cms_pfs_gpci.read, (cms_pfs_gpci_schema.DATASET,), detect=cms_pfs_gpci.detect),
+        Source("cms_pfs_locality", "CMS PFS locality-to-county crosswalk (<YY>LOCCO.csv)",
+               cms_pfs_locality.read, (cms_pfs_locality_schema.DATASET,), detect=cms_pfs_locality.detect),
+        Source("cms_opps_cap", "CMS PFS OPPS payment cap by locality (OPPSCAP_<Mon>.csv)",
+               cms_opps_cap.read, (cms_opps_cap_schema.DATASET,), detect=cms_opps_cap.detect),
+        Source("cms_opps_addendum_b", "CMS OPPS Addendum B, payment by HCPCS code (XLSX or CSV)",
+               cms_opps_addendum_b.read, (cms_opps_addendum_b_schema.DATASET,), detect=cms_opps_addendum_b.detect),
+        Source("cms_asc_addenda", "CMS ASC Addendum AA (covered procedures) and FF (device offsets), CSV",
+               cms_asc_addenda.read, (cms_asc_addenda_schema.AA_DATASET, cms_asc_addenda_schema.FF_DATASET),
+               detect=cms_asc_addenda.detect),
         Source("cms_mcd", "Medicare Coverage Database: local coverage articles and LCDs, their code lists and MACs "
                "(CMS export zip or its CSV tables)", cms_mcd.read, cms_mcd.DATASETS, detect=cms_mcd.detect),
         Source("cms_partb_geo_service", "Medicare Physician & Other Practitioners by Geography and Service "
@@ -37,6 +68,13 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__billing_code": reference_schema.BillingCode,
     "ref__geography": reference_schema.Geography,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
+    cms_pfs_rvu_schema.DATASET: cms_pfs_rvu_schema.PfsRvu,
+    cms_pfs_gpci_schema.DATASET: cms_pfs_gpci_schema.PfsGpci,
+    cms_pfs_locality_schema.DATASET: cms_pfs_locality_schema.PfsLocality,
+    cms_opps_cap_schema.DATASET: cms_opps_cap_schema.OppsCap,
+    cms_opps_addendum_b_schema.DATASET: cms_opps_addendum_b_schema.OppsAddendumB,
+    cms_asc_addenda_schema.AA_DATASET: cms_asc_addenda_schema.AscAddendumAA,
+    cms_asc_addenda_schema.FF_DATASET: cms_asc_addenda_schema.AscAddendumFF,
     "cms__mcd_contractor": mcd_schema.McdContractor,
     "cms__mcd_article": mcd_schema.McdArticle,
     "cms__mcd_article_hcpc_code_group": mcd_schema.McdArticleCodeGroup,
