@@ -188,9 +188,9 @@ class DatasetValidator:
             elif check == "not_nullable":
                 names.append("not_nullable")
                 reasons.append(f"{column} is required but blank")
-            else:  # a built-in rule: the name with its argument, in words
+            else:  # a built-in rule: its stable name (`isin`), and its argument in words in the reason
                 label = str(found.error) if generated else str(check)
-                names.append(label)
+                names.append(found.name if generated else str(check))
                 reasons.append(f"{column} must be {_describe(label)}")
         rows["check"], rows["reason"] = names, reasons
         # A frame-wide check reports one entry per column of a failing row: keep one, naming no
