@@ -48,15 +48,17 @@ def print_load_table(records: Sequence[object], title: str) -> None:
     for name, justify in [("source", "left"), ("file", "left"), ("status", "left"), ("read", "right"),
                           ("loaded", "right"), ("quarantined", "right"), ("advisories", "right")]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    from rich.text import Text
+
     styles = {"loaded": "green", "loaded_with_quarantine": "yellow", "unchanged": "dim", "rejected": "red", "failed": "red"}
     for r in records:
-        table.add_row(r.source, r.source_file, f"[{styles.get(r.status, '')}]{r.status}[/]", f"{r.rows_read:,}",
-                      f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.advisories:,}")
+        table.add_row(Text(r.source), Text(r.source_file), Text(r.status, style=styles.get(r.status, "")),
+                      f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.advisories:,}")
     console = _console()
     console.print(table)
     for r in records:
-        if r.error:
-            console.print(f"[red]{r.status}[/red] {r.error}", highlight=False, soft_wrap=True)
+        if r.error:  # plain Text: file names and JSON paths hold [brackets] that are not markup
+            console.print(Text.assemble((r.status, "red"), " ", r.error), highlight=False, soft_wrap=True)
 
 
 def _exit_for(records: Sequence[object]) -> int:
@@ -91,11 +93,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         options[name.strip()] = value.strip()
     source.check_options(options)
-    missing = [p for p in args.paths if not Path(p).exists()]
+    missing = [p for p in args.paths + ([args.toc] if args.toc else []) if not Path(p).exists()]
     if missing:
         print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options)
+    if not args.paths and not args.toc:
+        print("payerbench ingest: give the files to load (or --toc for tic)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.source == "tic":
+        from flows.ingest_tic import ingest_tic
+
+        records = ingest_tic([Path(p) for p in args.paths] or None, Path(args.toc) if args.toc else None, settings,
+                             dask_address=args.dask_address, download_missing=args.download, force=args.force)
+    elif args.toc or args.dask_address or args.download:
+        print("payerbench ingest: --toc, --download and --dask-address apply to the tic source only", file=sys.stderr)
+        return EXIT_USAGE
+    else:
+        records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options)
     if not args.no_build:
         build_warehouse(settings)
     print_load_table(records, f"payerbench ingest {args.source}")
@@ -179,8 +193,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         table = Table(show_lines=False)
         for column in columns:
             table.add_column(column, overflow="fold")
+        from rich.text import Text
+
         for row in rows:
-            table.add_row(*[_cell(v) for v in row])
+            table.add_row(*[Text(_cell(v)) for v in row])
         console = _console()
         console.print(table)
         console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", highlight=False)
@@ -201,14 +217,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     table = Table(title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})", title_justify="left")
     for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
         table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
+    from rich.text import Text
+
     for r in latest.itertuples(index=False):
-        table.add_row(r.source, r.source_file, r.status, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                      f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.run_id)
+        table.add_row(Text(r.source), Text(r.source_file), Text(r.status), f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                      f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", Text(r.run_id))
     console = _console()
     console.print(table)
     bad = latest[latest["status"].isin(["rejected", "failed"])]
     for r in bad.itertuples(index=False):
-        console.print(f"[red]{r.status}[/red] {r.error}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble((r.status, "red"), " ", str(r.error)), highlight=False, soft_wrap=True)
     return EXIT_DATA if len(bad) else EXIT_OK
 
 
@@ -246,9 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="load the given files of one source, then rebuild")
     p.add_argument("source", help="source name (see `payerbench sources`)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files to load")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files to load")
     p.add_argument("--no-build", action="store_true", help="skip rebuilding the DuckDB file")
     p.add_argument("--force", action="store_true", help="load files again even if their sha256 was loaded before")
+    p.add_argument("--toc", metavar="FILE", help="tic: a table of contents; load the files it lists (local copies)")
+    p.add_argument("--download", action="store_true", help="tic with --toc: download listed files not found locally")
+    p.add_argument("--dask-address", metavar="ADDR",
+                   help="tic: run file loads on this Dask scheduler (default $PAYERBENCH_DASK_ADDRESS)")
     p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
                    help="a fact about the files the source cannot read from them, e.g. -o data_year=2022 "
                         "(`payerbench sources` lists each source's options)")

@@ -50,11 +50,14 @@ def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str
 @flow(name="ingest_source", flow_run_name="ingest {source_name}")
 def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
                   run_id: str | None = None, force: bool = False,
-                  options: dict[str, str] | None = None) -> list[LoadRecord]:
+                  options: dict[str, str] | None = None, parallel: bool = False) -> list[LoadRecord]:
     """Load the given files (default: everything in the source's raw folder) of one source.
 
     `force` reloads files whose sha256 was already loaded (a new snapshot of the same bytes).
     `options` state facts about the files the source declares it accepts (e.g. a data year).
+    `parallel` submits every file at once to the flow's task runner (e.g. a Dask cluster: each
+    worker streams one file and writes its own Parquet parts); the writer lock stays with this
+    flow, which alone decides what is already loaded and rebuilds DuckDB afterwards.
     """
     settings = settings or from_env()
     source = registry.get(source_name)
@@ -62,11 +65,11 @@ def ingest_source(source_name: str, paths: list[Path] | None = None, settings: S
     files = [Path(p) for p in paths] if paths else discover(settings, source)
     run_id = run_id or new_run_id()
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        return _ingest(source, files, settings, run_id, force, options or {})
+        return _ingest(source, files, settings, run_id, force, options or {}, parallel)
 
 
 def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool,
-            options: dict[str, str]) -> list[LoadRecord]:
+            options: dict[str, str], parallel: bool = False) -> list[LoadRecord]:
     try:
         payers = PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
@@ -74,6 +77,11 @@ def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, 
         get_run_logger().error("reference table unusable: %s", exc.message)
         return [reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files]
     already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    if parallel:
+        unique = list(dict.fromkeys(Path(p).resolve() for p in files))
+        futures = [load_file_task.submit(source.name, path, settings, run_id, payers, codes, already, options)
+                   for path in unique]
+        return [future.result() for future in futures]
     records = []
     for path in files:
         record = load_file_task(source.name, path, settings, run_id, payers, codes, already, options)

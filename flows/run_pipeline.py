@@ -8,6 +8,7 @@ from prefect import flow
 
 from flows.build_warehouse import build_warehouse
 from flows.ingest import ingest_source
+from flows.ingest_tic import ingest_tic
 from flows.settings import Settings, from_env
 from flows.sources import registry
 from flows.steps import load_log, store
@@ -42,6 +43,9 @@ def run_pipeline(settings: Settings | None = None) -> RunSummary:
         log = load_log.read(settings.lake_dir)
         store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
         for name in source_order():
-            summary.records += ingest_source(name, None, settings, summary.run_id)
+            if name == "tic":  # may fan out over a Dask cluster (PAYERBENCH_DASK_ADDRESS)
+                summary.records += ingest_tic(None, None, settings, summary.run_id)
+            else:
+                summary.records += ingest_source(name, None, settings, summary.run_id)
         build_warehouse(settings)
     return summary

@@ -23,6 +23,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
+    "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
 }
 
 
@@ -36,6 +37,7 @@ class Settings:
     reports_dir: Path = PROJECT_DIR / "reports"
     chunk_rows: int = 20_000
     lock_timeout: float = 600.0
+    dask_address: str | None = None
 
     # --- derived locations -------------------------------------------------------------------
     @property

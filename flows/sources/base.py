@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only scan bytes
+    import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
     from flows.settings import Settings
     from flows.steps.references import PayerDirectory
 

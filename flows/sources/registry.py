@@ -15,6 +15,7 @@ from flows.sources import (
     cms_pfs_rvu,
     payer_policy,
     reference,
+    tic,
 )
 from flows.sources.base import Source
 from schemas import cms_asc_addenda as cms_asc_addenda_schema
@@ -27,6 +28,7 @@ from schemas import cms_pfs_locality as cms_pfs_locality_schema
 from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
+from schemas import tic as tic_schema
 
 SOURCES: dict[str, Source] = {
     s.name: s
@@ -56,6 +58,8 @@ SOURCES: dict[str, Source] = {
                "(Part B utilization, one CSV per data year)", cms_partb_geo_service.read,
                (partb_schema.DATASET, partb_schema.SCOPE_DATASET), detect=cms_partb_geo_service.detect,
                options=(("data_year", "the data year of the file, when neither its content nor its name tells it"),)),
+        Source("tic", "Payers' Transparency-in-Coverage files: in-network rates, allowed amounts, tables of contents",
+               tic.read, tic.DATASETS, detect=tic.detect, payer_column="payer_name", unknown_payer="other"),
     ]
 }
 
@@ -84,6 +88,10 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     mcd_schema.SCOPE_DATASET: mcd_schema.McdCodeScope,
     partb_schema.DATASET: partb_schema.PartbGeoService,
     partb_schema.SCOPE_DATASET: partb_schema.PartbGeoServiceScope,
+    tic.RATE: tic_schema.InNetworkRate,
+    tic.ALLOWED: tic_schema.AllowedAmount,
+    tic.FILE: tic_schema.TicFile,
+    tic.TOC: tic_schema.TocFile,
 }
 
 

@@ -237,9 +237,18 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
 
 
 def _text(value: object) -> str | None:
-    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return str(value)
+
+
+def _jsonable(value: object) -> object:
+    """A raw value as JSON would hold it (lists stay lists; NaN and None become null)."""
+    if isinstance(value, (list, dict)):
+        return value
+    return _text(value)
 
 
 def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame,
@@ -258,7 +267,8 @@ def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd
         "check_name": [str(v) for v in failures["check"]],
         "failure_value": values,
         "reason": [_text(v) for v in failures["reason"]],
-        "raw_record": [json.dumps({k: _text(v) for k, v in r.items()}, ensure_ascii=False) for r in raw_records],
+        "raw_record": [json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False, default=str)
+                       for r in raw_records],
     })
     return _stamp(state, dataset, found)
 

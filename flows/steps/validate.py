@@ -56,8 +56,11 @@ def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.C
     return blocking, advisory
 
 
-def arrow_type(dtype: object) -> pa_arrow.DataType:
-    """The Parquet (Arrow) type written for a Pandera column dtype."""
+def arrow_type(dtype: object, metadata: dict | None = None) -> pa_arrow.DataType:
+    """The Parquet (Arrow) type written for a Pandera column: `metadata={"arrow_type": ...}` on the
+    Field wins (e.g. list<string> for NPI lists), else it follows the dtype."""
+    if metadata and metadata.get("arrow_type") is not None:
+        return metadata["arrow_type"]
     if isinstance(dtype, pandas_engine.Decimal):
         return pa_arrow.decimal128(dtype.precision, dtype.scale)
     if isinstance(dtype, pandas_engine.Date):
@@ -83,7 +86,7 @@ class DatasetValidator:
         self.key: list[str] = list(schema.unique or [])
         self.columns = schema.columns
         self.required = [n for n, c in schema.columns.items() if c.required]
-        self.arrow_fields = [pa_arrow.field(n, arrow_type(c.dtype)) for n, c in schema.columns.items()]
+        self.arrow_fields = [pa_arrow.field(n, arrow_type(c.dtype, c.metadata)) for n, c in schema.columns.items()]
 
         blocking = copy.deepcopy(schema)
         blocking.unique = None
@@ -178,14 +181,17 @@ class DatasetValidator:
         names, reasons = [], []
         for context, column, check, number in rows[["schema_context", "column", "check", "check_number"]].itertuples(index=False):
             found = _find_check(schema, context, column, number)
-            name = found.name if found is not None and found.name and found.error else str(check)
-            names.append(name)
-            if found is not None and found.error:
-                reasons.append(found.error)
+            generated = found is not None and found.error and found.name and str(found.error).startswith(f"{found.name}(")
+            if found is not None and found.error and not generated:  # a custom rule: its name and message
+                names.append(found.name or str(check))
+                reasons.append(str(found.error))
             elif check == "not_nullable":
+                names.append("not_nullable")
                 reasons.append(f"{column} is required but blank")
-            else:
-                reasons.append(f"{column} fails {check}")
+            else:  # a built-in rule: its stable name (`isin`), and its argument in words in the reason
+                label = str(found.error) if generated else str(check)
+                names.append(found.name if generated else str(check))
+                reasons.append(f"{column} must be {_describe(label)}")
         rows["check"], rows["reason"] = names, reasons
         # A frame-wide check reports one entry per column of a failing row: keep one, naming no
         # single column or value (its reason names the columns the rule relates).
@@ -211,6 +217,20 @@ class DatasetValidator:
                               "failure_value": json.dumps(key, default=str),
                               "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})"})
         return pd.DataFrame(found, columns=FAILURE_COLUMNS)
+
+
+_PHRASES = {
+    "greater_than_or_equal_to": ">= {}", "greater_than": "> {}", "less_than_or_equal_to": "<= {}",
+    "less_than": "< {}", "isin": "one of {}", "notin": "none of {}", "str_matches": "text matching {}",
+    "str_length": "text of length {}", "in_range": "in the range {}", "equal_to": "equal to {}",
+}
+
+
+def _describe(check: str) -> str:
+    """'greater_than_or_equal_to(0)' -> '>= 0': a built-in Pandera check in words."""
+    name, _, args = check.partition("(")
+    phrase = _PHRASES.get(name)
+    return phrase.format(args.rstrip(")")) if phrase else check
 
 
 def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number: object) -> pa.Check | None:

@@ -1,0 +1,392 @@
+"""Payers' Transparency-in-Coverage machine-readable files (45 CFR 147.212, CMS schema v1.x and v2.x).
+
+Publisher: every US group health plan and issuer (or its TPA), listed in the plan's table of
+contents. Formats (all one JSON object; `.json`, `.json.gz` or a `.zip` holding one JSON file):
+  - in-network rates: `provider_references[]` + `in_network[]` items with `negotiated_rates[]`
+    (provider reference ids or inline `provider_groups`) and `negotiated_prices[]`;
+  - allowed amounts: `out_of_network[].allowed_amounts[].payments[].providers[]`;
+  - table of contents: `reporting_structure[]` of `reporting_plans[]` + `in_network_files[]` +
+    `allowed_amount_file`;
+  - provider-reference files (v1 remote references): `provider_groups[]`.
+The kind and schema version are told by the file's own keys and `version`, never its name.
+Cadence: monthly (the rule requires an update each month, dated `last_updated_on`).
+Quirks handled: float `provider_group_id`s (CareFirst `690.64462`); place-of-service codes
+without their leading zero (HealthSCOPE `["1", "11"]` -> "01", "11"); provider_references after
+in_network, or absent; v1 remote references (`location` URLs, resolved from a local copy of the
+referenced file kept next to the in-network file, else kept with NULL NPIs and a reason);
+`expiration_date` 9999-12-31 for "no end"; NPIs written as floats; billing codes written as numbers.
+Only items for the codes of interest are kept (raw/reference/billing_codes.csv); provider groups
+are kept only for the rates kept. Extraction: see flows/sources/tic_scan.py.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from flows.sources.base import Batch, FileRejected, ReadContext
+from flows.sources.tic_scan import Extract, environ_max_expansion, extract, id_text
+from flows.sources.tic_stream import open_raw
+
+RATE = "tic__in_network_rate"
+ALLOWED = "tic__allowed_amount"
+FILE = "tic__file"
+TOC = "tic__toc_file"
+DATASETS = (RATE, ALLOWED, FILE, TOC)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+HEADER_FIELDS = ["reporting_entity_name", "reporting_entity_type", "plan_name", "plan_id_type", "plan_id",
+                 "plan_market_type", "issuer_name", "plan_sponsor_name", "last_updated_on"]
+
+
+def detect(path: Path) -> bool:
+    """True for JSON (or gzipped / zipped JSON) whose opening bytes carry TiC top-level keys."""
+    try:
+        raw, _, _ = open_raw(path)
+    except FileRejected:
+        return False
+    try:
+        head = raw.read(256 * 1024)
+    except Exception:  # noqa: BLE001 - a corrupt container is simply not recognised
+        return False
+    finally:
+        raw.close()
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text[:1] == b"{" and any(k in head for k in (b'"reporting_entity_name"', b'"in_network"',
+                                                        b'"reporting_structure"', b'"out_of_network"'))
+
+
+def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
+    """Extract the codes of interest from one TiC file and yield its rows (and one file row)."""
+    result = extract(path, ctx.codes_of_interest, max_expansion=environ_max_expansion(),
+                     spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None)
+    rows = ctx.settings.chunk_rows
+    if result.kind == "in_network":
+        yield from _batches(RATE, in_network_rows(result, path.parent), rows)
+    elif result.kind == "allowed_amount":
+        yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
+    elif result.kind == "table_of_contents":
+        yield from _batches(TOC, toc_rows(result), rows)
+    elif result.kind == "unknown":
+        raise FileRejected(path, "a JSON object without in_network, out_of_network, reporting_structure or "
+                           "provider_groups", "a Transparency-in-Coverage file")
+    yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]), describes_file=True)
+
+
+def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
+    chunk: list[dict] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield Batch(dataset, _frame(chunk))
+            chunk = []
+    if chunk:
+        yield Batch(dataset, _frame(chunk))
+
+
+def _frame(rows: list[dict]) -> "pd.DataFrame":
+    import pandas as pd  # imported here: the extraction step alone never needs pandas
+
+    return pd.DataFrame.from_records(rows).astype(object)
+
+
+# --- shared value helpers -------------------------------------------------------------------------
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool):
+        return id_text(value) if not isinstance(value, decimal.Decimal) else str(value)
+    return json.dumps(value, default=str)
+
+
+def _texts(values: object) -> list[str] | None:
+    """A JSON list as a list of strings (None when absent); a scalar becomes a one-item list."""
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        values = [values]
+    return [t for t in (_text(v) for v in values) if t is not None]
+
+
+def _places_of_service(values: object) -> list[str] | None:
+    """CMS place-of-service codes are 2-digit text; files that drop the leading zero (HealthSCOPE
+    writes ["1", "3", "11"]) or write numbers are read as "01", "03", "11"."""
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        values = [values]
+    out = []
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
+            out.append(f"{v:02d}")
+        else:
+            text = _text(v)
+            if text is not None:
+                out.append(f"0{text}" if len(text) == 1 and text.isdigit() else text)
+    return out
+
+
+def _npis(values: object) -> list[str] | None:
+    """NPIs as 10-digit text; numbers written as floats (1234567890.0) are read as integers."""
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        values = [values]
+    out = []
+    for v in values:
+        if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
+            v = int(v)
+        out.append(str(v) if not isinstance(v, str) else v)
+    return out
+
+
+def _number(value: object) -> tuple[decimal.Decimal | None, str]:
+    """(exact number or None, JSON type of the value as written)."""
+    if isinstance(value, bool):
+        return None, "boolean"
+    if isinstance(value, int):
+        return decimal.Decimal(value), "number"
+    if isinstance(value, decimal.Decimal):
+        return value, "number"
+    if value is None:
+        return None, "null"
+    if isinstance(value, str):
+        return None, "string"
+    return None, type(value).__name__
+
+
+def _header(ex: Extract) -> dict[str, object]:
+    h = ex.header
+    out = {name: _text(h.get(name)) for name in HEADER_FIELDS}
+    out["payer_name"] = out["reporting_entity_name"]
+    out["schema_version"] = _text(h.get("version"))
+    return out
+
+
+# --- in-network ---------------------------------------------------------------------------------------
+def in_network_rows(ex: Extract, folder: Path) -> Iterator[dict]:
+    """One row per billing code x negotiated price x provider group (NPI list and TIN)."""
+    header = _header(ex)
+    remote: dict[str, list[dict] | None] = {}
+    for locator, item in ex.items:
+        base = dict(header)
+        base.update({
+            "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
+            "billing_code_type": _text(item.get("billing_code_type")),
+            "billing_code_type_version": _text(item.get("billing_code_type_version")),
+            "billing_code": _text(item.get("billing_code")),
+            "item_name": _text(item.get("name")),
+            "bundled_codes": _texts([c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)])
+            or None,
+            "covered_services": _texts([c.get("billing_code") for c in item.get("covered_services") or []
+                                        if isinstance(c, dict)]) or None,
+        })
+        for j, rate in enumerate(item.get("negotiated_rates") or []):
+            if not isinstance(rate, dict):
+                continue
+            groups = list(_groups_of(rate, ex, folder, remote))
+            for k, price in enumerate(rate.get("negotiated_prices") or []):
+                if not isinstance(price, dict):
+                    continue
+                price_cols = _price(price)
+                for suffix, group_cols in groups:
+                    row = dict(base)
+                    row.update(price_cols)
+                    row.update(group_cols)
+                    row["source_record"] = f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]{suffix}"
+                    yield row
+
+
+def _price(price: dict) -> dict[str, object]:
+    kind = _text(price.get("negotiated_type"))
+    value, json_type = _number(price.get("negotiated_rate"))
+    is_percentage = kind == "percentage"
+    return {
+        "negotiated_type": kind,
+        "negotiated_rate_usd": None if is_percentage else value,
+        "negotiated_percentage": value if is_percentage else None,
+        "negotiated_rate_text": _text(price.get("negotiated_rate")),
+        "negotiated_rate_json_type": json_type,
+        "billing_class": _text(price.get("billing_class")),
+        "setting": _text(price.get("setting")),
+        "service_codes": _places_of_service(price.get("service_code")),
+        "billing_code_modifiers": _texts(price.get("billing_code_modifier")),
+        "expiration_date": _text(price.get("expiration_date")),
+        "additional_information": _text(price.get("additional_information")) or None,
+    }
+
+
+def _group_cols(group: dict | None, status: str, group_id: str | None, location: str | None,
+                networks: object) -> dict[str, object]:
+    tin = (group or {}).get("tin") if isinstance(group, dict) else None
+    tin = tin if isinstance(tin, dict) else {}
+    npis = _npis(group.get("npi")) if isinstance(group, dict) else None
+    return {
+        "provider_group_status": status,
+        "provider_group_id": group_id,
+        "provider_reference_location": location,
+        "network_names": _texts(networks),
+        "npis": npis,
+        "npi_count": len(npis) if npis is not None else None,
+        "tin_type": _text(tin.get("type")),
+        "tin_value": _text(tin.get("value")),
+        "tin_business_name": _text(tin.get("business_name")),
+    }
+
+
+def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None]) -> Iterator[tuple[str, dict]]:
+    """(locator suffix, provider-group columns) for every provider group a rate applies to."""
+    any_group = False
+    for g, group in enumerate(rate.get("provider_groups") or []):
+        any_group = True
+        yield f".provider_groups[{g}]", _group_cols(group, "inline", None, None, None)
+    for r, ref in enumerate(rate.get("provider_references") or []):
+        any_group = True
+        key = id_text(ref)
+        entries = ex.provider_refs.get(key) or []
+        suffix = f".provider_references[{r}]"
+        if not entries:
+            yield suffix, _group_cols(None, "unknown_reference", key, None, None)
+            continue
+        if len(entries) > 1:
+            yield suffix, _group_cols(None, "duplicate_reference_id", key, None, None)
+            continue
+        entry = entries[0]
+        networks = entry.get("network_name")
+        location = _text(entry.get("location"))
+        groups = entry.get("provider_groups")
+        status = "resolved"
+        if groups is None and location:
+            groups = _remote_groups(location, folder, remote)
+            status = "remote_resolved"
+            if groups is None:
+                yield suffix, _group_cols(None, "remote_unresolved", key, location, networks)
+                continue
+        if not groups:
+            yield suffix, _group_cols(None, "empty_reference", key, location, networks)
+            continue
+        for g, group in enumerate(groups):
+            yield f"{suffix}.provider_groups[{g}]", _group_cols(group, status, key, location, networks)
+    if not any_group:
+        yield "", _group_cols(None, "no_provider_group", None, None, None)
+
+
+def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | None]) -> list[dict] | None:
+    """Provider groups of a remote reference, from a local copy named like the URL's file (never fetched)."""
+    if location in cache:
+        return cache[location]
+    name = Path(urlparse(location).path).name
+    candidates = [folder / name, folder / f"{name}.gz", folder / "provider_references" / name]
+    groups = None
+    for candidate in candidates:
+        if candidate.is_file():
+            raw, _, _ = open_raw(candidate)
+            try:
+                import ijson
+
+                groups = list(ijson.items(raw, "provider_groups.item", use_float=False))
+            finally:
+                raw.close()
+            break
+    cache[location] = groups
+    return groups
+
+
+# --- allowed amounts --------------------------------------------------------------------------------
+def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
+    """One row per billing code x allowed amount (TIN, setting) x payment x provider."""
+    header = _header(ex)
+    for locator, item in ex.items:
+        base = dict(header)
+        base.update({
+            "billing_code_type": _text(item.get("billing_code_type")),
+            "billing_code_type_version": _text(item.get("billing_code_type_version")),
+            "billing_code": _text(item.get("billing_code")),
+            "item_name": _text(item.get("name")),
+        })
+        for a, allowed in enumerate(item.get("allowed_amounts") or []):
+            if not isinstance(allowed, dict):
+                continue
+            tin = allowed.get("tin") if isinstance(allowed.get("tin"), dict) else {}
+            scope = {
+                "tin_type": _text(tin.get("type")), "tin_value": _text(tin.get("value")),
+                "service_codes": _places_of_service(allowed.get("service_code")),
+                "billing_class": _text(allowed.get("billing_class")), "setting": _text(allowed.get("setting")),
+            }
+            for p, payment in enumerate(allowed.get("payments") or []):
+                if not isinstance(payment, dict):
+                    continue
+                amount, amount_type = _number(payment.get("allowed_amount"))
+                providers = payment.get("providers") or [None]
+                for q, provider in enumerate(providers):
+                    provider = provider if isinstance(provider, dict) else {}
+                    charge, charge_type = _number(provider.get("billed_charge"))
+                    npis = _npis(provider.get("npi"))
+                    row = dict(base)
+                    row.update(scope)
+                    row.update({
+                        "allowed_amount_usd": amount, "allowed_amount_json_type": amount_type,
+                        "billing_code_modifiers": _texts(payment.get("billing_code_modifier")),
+                        "billed_charge_usd": charge,
+                        "billed_charge_json_type": charge_type if provider else "null",
+                        "npis": npis, "npi_count": len(npis) if npis is not None else None,
+                    })
+                    suffix = f".providers[{q}]" if provider else ""
+                    row["source_record"] = f"{locator}.allowed_amounts[{a}].payments[{p}]{suffix}"
+                    yield row
+
+
+# --- tables of contents -------------------------------------------------------------------------------
+def toc_rows(ex: Extract) -> Iterator[dict]:
+    """One row per reporting plan x listed file (in-network or allowed-amount)."""
+    entity = {"reporting_entity_name": _text(ex.header.get("reporting_entity_name")),
+              "reporting_entity_type": _text(ex.header.get("reporting_entity_type")),
+              "schema_version": _text(ex.header.get("version"))}
+    for locator, structure in ex.toc:
+        plans = structure.get("reporting_plans") or [None]
+        files: list[tuple[str, dict]] = [("in_network", f) for f in structure.get("in_network_files") or [] if isinstance(f, dict)]
+        allowed = structure.get("allowed_amount_file")
+        if isinstance(allowed, dict):
+            files.append(("allowed_amount", allowed))
+        for p, plan in enumerate(plans):
+            plan = plan if isinstance(plan, dict) else {}
+            for f, (file_type, listed) in enumerate(files):
+                row = dict(entity)
+                row.update({
+                    "plan_name": _text(plan.get("plan_name")), "plan_id_type": _text(plan.get("plan_id_type")),
+                    "plan_id": _text(plan.get("plan_id")), "plan_market_type": _text(plan.get("plan_market_type")),
+                    "file_type": file_type, "file_description": _text(listed.get("description")),
+                    "file_location": _text(listed.get("location")),
+                })
+                row["source_record"] = f"{locator}.reporting_plans[{p}].files[{f}]"
+                yield row
+
+
+# --- file summary ---------------------------------------------------------------------------------------
+def file_row(ex: Extract, path: Path) -> dict[str, object]:
+    """One row per file: what it is, what was found, and how it was read."""
+    header = _header(ex)
+    row: dict[str, object] = {k: header[k] for k in ("reporting_entity_name", "reporting_entity_type", "plan_name",
+                                                     "plan_id", "issuer_name", "last_updated_on", "schema_version",
+                                                     "payer_name")}
+    codes = sorted({_text(item.get("billing_code")) or "" for _, item in ex.items})
+    row.update({
+        "file_kind": ex.kind,
+        "uncompressed_bytes": ex.uncompressed_bytes,
+        "items_scanned": ex.items_seen,
+        "target_items": len(ex.items),
+        "target_codes_found": codes or None,
+        "provider_references_resolved": len(ex.provider_refs),
+        "extraction_path": ex.path_used,
+        "fallback_reason": ex.fallback_reason,
+        "extraction_seconds": round(ex.seconds, 3),
+    })
+    return row

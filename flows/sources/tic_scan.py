@@ -1,0 +1,992 @@
+"""Pull the items for a few billing codes out of a multi-GB Transparency-in-Coverage file.
+
+Two extractors give the same `Extract` (file header, the target items as plain Python values with
+every number exact - ints, or Decimals from the file's own digits -, the provider-reference
+entries those items use):
+
+* `fast_extract`: the byte-level design measured in shared/reference/tic-performance.md. One
+  `bytes.find` pass over the decompressed stream for the item *anchor* (the first key of the
+  first item, e.g. `"negotiation_arrangement"`), checked to sit right after `,{` or `[{`; each
+  item is judged from its first bytes (`"billing_code": "<v>"` before any nested value is the
+  item-level code); only target items are decoded (msgspec, numbers as Decimal). Non-target
+  items are never parsed, and their bytes are dropped once judged (memory is one buffer plus the
+  largest *target* item). The provider_references section is spilled to a temporary file as it
+  streams past and read back for the referenced ids only. Anything the fast path cannot be sure
+  of raises `Anomaly`.
+* `reference_extract`: the exact, slow path on ijson's C backend. It is the fallback for every
+  `Anomaly` and the oracle the tests compare the fast path against.
+
+Assumptions the fast path checks rather than trusts: item starts are told by the anchor (a
+false start inside a target item is detected by decoding and merged away; elsewhere it could
+only split a non-target item, which is never read); `"provider_group_id"` occurs only in the
+top-level provider_references section; `"in_network"` / `"out_of_network"` occur as keys only at
+the top level. A section's closing bracket is confirmed by decoding what follows it.
+"""
+
+from __future__ import annotations
+
+import decimal
+import gc
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from flows.sources.base import FileRejected
+from flows.sources.tic_stream import CHUNK, DEFAULT_MAX_EXPANSION, Window, _sz, open_raw, open_window
+
+ITEM_SECTIONS = ("in_network", "out_of_network")
+PR_SECTION = "provider_references"
+TOC_SECTION = "reporting_structure"
+HEAD = 8192  # bytes of an item judged from its head
+CARRY_CAP = 16 * 1024 * 1024  # a non-target item bigger than this is dropped while it streams
+TAIL_KEEP = 4 * 1024 * 1024  # bytes kept behind the scan point to confirm a section's end
+MAX_TARGET_ITEM = 1024 * 1024 * 1024  # beyond this a target item is read by the ijson path
+
+DECODE = msgspec.json.Decoder(float_hook=decimal.Decimal)  # numbers exact: int or Decimal("596.75")
+SKIP = msgspec.json.Decoder(type=msgspec.Raw)
+WS = b" \t\r\n"
+STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # unrolled: far faster in sre than (?:a|b)*
+BYTE_RE = re.compile(r"\(byte (\d+)\)")
+CODE_RE = re.compile(rb'"billing_code"[ \t\r\n]*:[ \t\r\n]*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))', re.S)
+PR_ID_RE = re.compile(rb'"provider_group_id"[ \t\r\n]*:[ \t\r\n]*(-?[0-9][0-9.eE+-]*)')
+PR_SIGNAL = b'"provider_group_id"'
+REQUIRED_KEY = {"in_network": b'"negotiated_rates"', "out_of_network": b'"allowed_amounts"'}
+_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_SP = rb"[ \t\r\n]*"
+HEAD_RE = re.compile(
+    rb"\{" + _SP + rb"(?:" + _STR + _SP + rb":" + _SP + rb"(?:" + _STR + rb"|-?[0-9][0-9.eE+-]*|true|false|null)"
+    + _SP + rb"," + _SP + rb")*?" + rb'"billing_code"' + _SP + rb":" + _SP
+    + rb'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))', re.S)
+SCALAR_RE = re.compile(rb"(?:-?[0-9][0-9.eE+-]*|true|false|null)")
+KEY_ARRAY_RE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[")
+FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', re.S)
+
+
+class Anomaly(Exception):
+    """The fast path met something it cannot judge for certain; use the exact path instead."""
+
+    stream_end: int | None = None  # uncompressed bytes seen when the stream had ended, if it had
+
+
+@dataclass
+class Extract:
+    """What a TiC file says about the codes of interest."""
+
+    kind: str  # in_network | allowed_amount | table_of_contents | provider_reference | unknown
+    header: dict[str, object] = field(default_factory=dict)
+    items: list[tuple[str, dict]] = field(default_factory=list)  # (locator, item) for target items
+    provider_refs: dict[str, list[dict]] = field(default_factory=dict)  # id text -> entries with that id
+    toc: list[tuple[str, dict]] = field(default_factory=list)  # (locator, reporting_structure entry)
+    items_seen: int = 0
+    uncompressed_bytes: int = 0
+    path_used: str = "fast"
+    fallback_reason: str | None = None
+    seconds: float = 0.0
+
+
+def id_text(value: object) -> str:
+    """Canonical text of a provider_group_id (ints and Decimals from either parser agree)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (decimal.Decimal, float)):
+        d = decimal.Decimal(str(value))
+        return str(int(d)) if d == d.to_integral_value() else format(d.normalize(), "f")
+    return str(value)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Cyclic GC off while decoding (it dominates object-heavy decode loops, see tic-performance.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast path
+# ---------------------------------------------------------------------------------------------
+class FastScanner:
+    """One pass over a TiC file's decompressed bytes (see module docstring)."""
+
+    def __init__(self, path: Path, codes: frozenset[str], *, chunk: int = CHUNK,
+                 max_expansion: float = DEFAULT_MAX_EXPANSION, spill_dir: Path | None = None) -> None:
+        self.path = path
+        self.codes = codes
+        self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion)
+        self.spill_dir = spill_dir
+        self.extract = Extract(kind="unknown")
+        self.spill: tempfile._TemporaryFileWrapper | None = None  # type: ignore[type-arg]
+        self.spill_len = 0
+        self.wanted_refs: set[str] = set()
+        self.codes_raw = {c.encode() for c in codes}
+
+    # -- byte helpers (absolute offsets) ---------------------------------------------------------
+    def byte(self, pos: int) -> int:
+        if not self.win.ensure(pos + 1):
+            raise FileRejected(self.path, "the JSON ends unexpectedly (truncated file)", "a complete JSON document",
+                               f"uncompressed byte offset {pos:,}")
+        return self.win.buf[pos - self.win.base]
+
+    def skip_ws(self, pos: int) -> int:
+        while True:
+            b = self.byte(pos)
+            if b not in WS:
+                return pos
+            pos += 1
+
+    def value_end(self, pos: int) -> int:
+        """Offset of the first non-blank byte after the JSON value at `pos` (exact, msgspec)."""
+        win = self.win
+        while True:
+            start = pos - win.base
+            view = memoryview(win.buf)[start : win.n]
+            try:
+                SKIP.decode(view)
+                whole = True
+            except msgspec.DecodeError as exc:
+                whole = False
+                text = str(exc)
+                if "trailing characters" in text:
+                    return pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+                if "truncated" not in text:
+                    where = BYTE_RE.search(text)
+                    offset = pos + int(where.group(1)) if where else pos
+                    raise FileRejected(self.path, f"invalid JSON ({text.split(' (byte')[0]})",
+                                       "well-formed JSON", f"uncompressed byte offset {offset:,}") from None
+            finally:
+                view.release()
+            if not win.fill():
+                if whole:
+                    return win.base + win.n
+                raise FileRejected(self.path, "the JSON ends in the middle of a value (truncated file)",
+                                   "a complete JSON document", f"uncompressed byte offset {win.base + win.n:,}")
+
+    def decode(self, start: int, end: int) -> object:
+        view = memoryview(self.win.buf)[start - self.win.base : end - self.win.base]
+        try:
+            return DECODE.decode(view)
+        finally:
+            view.release()
+
+    def read_string(self, pos: int) -> tuple[str, int]:
+        end = self.value_end(pos)
+        value = self.decode(pos, end)
+        if not isinstance(value, str):
+            raise FileRejected(self.path, "expected an object key (a string)", "a TiC JSON object",
+                               f"uncompressed byte offset {pos:,}")
+        return value, end
+
+    # -- document --------------------------------------------------------------------------------
+    def run(self) -> Extract:
+        started = time.perf_counter()
+        try:
+            with _no_gc():
+                self._document()
+                if self.spill is not None and self.wanted_refs:
+                    self._read_spilled_references()
+        except Anomaly as exc:
+            exc.stream_end = self.win.total if self.win.eof else None
+            raise
+        finally:
+            self.win.close()
+            if self.spill is not None:
+                self.spill.close()
+        self.extract.uncompressed_bytes = self.win.total
+        self.extract.seconds = time.perf_counter() - started
+        return self.extract
+
+    def _document(self) -> None:
+        pos = self.skip_ws(0)
+        first = self.byte(pos)
+        if first == 0xEF:  # UTF-8 BOM
+            pos = self.skip_ws(pos + 3)
+            first = self.byte(pos)
+        if first != ord("{"):
+            head = bytes(self.win.buf[pos - self.win.base : pos - self.win.base + 64])
+            if head.lstrip()[:1] == b"<":
+                raise FileRejected(self.path, "an HTML page, not JSON (a failed download saved as a data file?)",
+                                   "a Transparency-in-Coverage JSON object", f"uncompressed byte offset {pos:,}")
+            raise FileRejected(self.path, f"not a JSON object (starts with {head[:20]!r})",
+                               "a Transparency-in-Coverage JSON object", f"uncompressed byte offset {pos:,}")
+        pos += 1
+        expect_key = True
+        while True:
+            pos = self.skip_ws(pos)
+            b = self.byte(pos)
+            if b == ord("}"):
+                pos += 1
+                break
+            if b == ord(","):
+                if expect_key:
+                    raise self._malformed(pos, "a key")
+                pos += 1
+                expect_key = True
+                continue
+            if b != ord('"') or not expect_key:
+                raise self._malformed(pos, "a key or the end of the object")
+            key, pos = self.read_string(pos)
+            pos = self.skip_ws(pos)
+            if self.byte(pos) != ord(":"):
+                raise self._malformed(pos, "':' after a key")
+            pos = self.skip_ws(pos + 1)
+            is_array = self.byte(pos) == ord("[")
+            if key in ITEM_SECTIONS and is_array:
+                self.extract.kind = "in_network" if key == "in_network" else "allowed_amount"
+                pos = self._items(pos + 1, key)
+            elif key == PR_SECTION and is_array:
+                pos = self._spill_section(pos + 1)
+            elif key == TOC_SECTION and is_array:
+                self.extract.kind = "table_of_contents"
+                pos = self._toc(pos + 1)
+            else:
+                end = self.value_end(pos)
+                if key == "provider_groups" and self.extract.kind == "unknown":
+                    self.extract.kind = "provider_reference"
+                if end - pos <= 64 * 1024:
+                    value = self.decode(pos, end)
+                    if value is None or isinstance(value, (str, int, decimal.Decimal, bool)):
+                        self.extract.header[key] = value
+                pos = end
+                self.win.drop_before(pos)
+            expect_key = False
+        # only whitespace may follow the document
+        while self.win.ensure(pos + 1):
+            if self.win.buf[pos - self.win.base] not in WS:
+                raise FileRejected(self.path, "data after the end of the JSON object", "one JSON object",
+                                   f"uncompressed byte offset {pos:,}")
+            pos += 1
+            self.win.drop_before(pos)
+
+    def _malformed(self, pos: int, wanted: str) -> FileRejected:
+        return FileRejected(self.path, f"malformed JSON: expected {wanted}", "a well-formed TiC JSON object",
+                            f"uncompressed byte offset {pos:,}")
+
+    # -- item sections (in_network / out_of_network) ----------------------------------------------
+    def _items(self, pos: int, section: str) -> int:
+        """Scan an item array from just after '['; returns the offset just after its ']'.
+
+        Every item holds its section's required array key (`"negotiated_rates"` /
+        `"allowed_amounts"`) exactly once and nested objects never do, so the key is counted
+        between item starts: any other count means an item start was missed (items whose first
+        keys differ) or invented (a nested object led by the anchor key), and the file goes to
+        the exact path instead of being guessed at."""
+        pos = self.skip_ws(pos)
+        b = self.byte(pos)
+        if b == ord("]"):
+            return pos + 1
+        if b != ord("{"):
+            raise FileRejected(self.path, f"{section} is not an array of objects", f"{section}: [{{...}}, ...]",
+                               f"uncompressed byte offset {pos:,}")
+        key_at = self.skip_ws(pos + 1)
+        self.read_string(key_at)  # validates the key and buffers it
+        m = STRING_RE.match(self.win.buf, key_at - self.win.base)
+        anchor = bytes(m.group(0))  # the first key exactly as written (escapes and all)
+        required = REQUIRED_KEY[section]
+        win = self.win
+        cur = pos  # start of the current item
+        verdict: str | None = None  # None (undecided) | "target" | "other"
+        search = pos + 1
+        dropped = False  # bytes of the current (non-target) item were let go
+        signal_from = pos
+        counted_to, seen = pos, 0  # occurrences of the required key counted in [cur, counted_to)
+
+        def count_until(limit: int) -> None:
+            nonlocal counted_to, seen
+            if limit > counted_to:
+                seen += win.count(required, counted_to, limit)
+                counted_to = max(counted_to, limit - len(required) + 1)
+
+        def check_item(end: int) -> None:
+            count_until(end)
+            if seen != 1:
+                raise Anomaly(f"the {section} item at byte {cur:,} holds {seen} {required.decode()} keys: "
+                              "item boundaries are ambiguous (items with different first keys?)")
+
+        while True:
+            nxt = self._next_start(anchor, search)
+            if nxt is not None:
+                if verdict is None:
+                    verdict = self._judge(cur, nxt)
+                    if verdict is None:
+                        raise Anomaly(f"cannot tell the billing code of the item at byte {cur:,}")
+                if verdict == "target":
+                    item = self._decode_item(cur, nxt)
+                    if item is None:  # a false start inside the target item: keep looking
+                        search = nxt + 1
+                        continue
+                    check_item(nxt)
+                    self._keep(section, cur, item)
+                else:
+                    check_item(nxt)
+                self.extract.items_seen += 1
+                cur, verdict, dropped = nxt, None, False
+                counted_to, seen = nxt, 0
+                search = nxt + 1
+                signal_from = max(signal_from, cur)
+                continue
+
+            # No further item start in the buffer. Has the next top-level section begun?
+            if section == "in_network" and self.spill is None:  # references may follow in_network
+                signal = self._find_signal(signal_from)
+                if signal is not None:
+                    key_pos = self._section_key_before(signal, PR_SECTION)
+                    close = self._resolve_close(cur if not dropped else win.base, key_pos)
+                    check_item(close)
+                    self._finish_last(section, cur, close, verdict, dropped)
+                    return close + 1
+                signal_from = max(signal_from, win.base + win.n - len(PR_SIGNAL))
+            if verdict is None and win.base + win.n - cur >= HEAD:
+                verdict = self._judge(cur, win.base + win.n)
+            if verdict == "other" and not dropped and win.base + win.n - cur > CARRY_CAP:
+                dropped = True  # a big non-target item: let its bytes go while it streams past
+            if verdict != "other" and win.base + win.n - cur > MAX_TARGET_ITEM:
+                raise Anomaly(f"an item larger than {MAX_TARGET_ITEM:,} bytes that is a target or cannot be judged")
+            keep_from = cur if not dropped else max(cur, win.base + win.n - TAIL_KEEP)
+            search = max(search, win.base + win.n - len(anchor) - 64)
+            count_until(win.base + win.n)
+            win.drop_before(min(keep_from, search - 64, counted_to))
+            if not win.fill():
+                close = self._resolve_close(cur if not dropped else win.base, None)
+                check_item(close)
+                self._finish_last(section, cur, close, verdict, dropped)
+                return close + 1
+
+    def _next_start(self, anchor: bytes, search: int) -> int | None:
+        """Absolute offset of the next '{' that starts an item (anchor right after '[{' or ',{')."""
+        win, buf = self.win, self.win.buf
+        i = search
+        while True:
+            a = win.find(anchor, i)
+            if a < 0:
+                return None
+            j = a - win.base - 1
+            while j >= 0 and buf[j] in WS:
+                j -= 1
+            if j >= 0 and buf[j] == 0x7B:  # '{'
+                k = j - 1
+                while k >= 0 and buf[k] in WS:
+                    k -= 1
+                if k >= 0 and buf[k] in (0x2C, 0x5B) and win.base + j >= search:  # ',' or '['
+                    return win.base + j
+            i = a + 1
+
+    def _judge(self, start: int, limit: int) -> str | None:
+        """'target' / 'other' from the item's head; None when the head is not buffered yet.
+
+        HEAD_RE reads `{"key": scalar, ...}` pairs up to the first `"billing_code"` key: a match
+        is exactly the item-level code (no nested value came first). Otherwise walk the keys."""
+        win = self.win
+        s, end = start - win.base, min(limit, win.base + win.n) - win.base
+        m = HEAD_RE.match(win.buf, s, min(end, s + HEAD))
+        if m is not None and m.end() < end:
+            raw = m.group(1)
+            if raw is not None and b"\\" not in raw:
+                return "target" if raw in self.codes_raw else "other"
+            return "target" if _code_of(m) in self.codes else "other"
+        return self._judge_exact(start, limit)
+
+    def _judge_exact(self, start: int, limit: int) -> str | None:
+        """Walk the item's keys (skipping nested values exactly) until billing_code is found."""
+        win = self.win
+        pos = start + 1
+        end = min(limit, win.base + win.n)
+        while pos < end:
+            s = pos - win.base
+            while s < end - win.base and win.buf[s] in WS:
+                s += 1
+            if s >= end - win.base:
+                return None
+            if win.buf[s] == ord("}"):
+                return "other"  # an item without billing_code
+            if win.buf[s] == ord(","):
+                pos = win.base + s + 1
+                continue
+            m = STRING_RE.match(win.buf, s, end - win.base)
+            if m is None:
+                return None
+            key = m.group(0)
+            v = m.end()
+            while v < end - win.base and win.buf[v] in WS:
+                v += 1
+            if v >= end - win.base or win.buf[v] != ord(":"):
+                return None
+            v += 1
+            while v < end - win.base and win.buf[v] in WS:
+                v += 1
+            if v >= end - win.base:
+                return None
+            if key == b'"billing_code"':
+                m2 = CODE_RE.match(win.buf, s, end - win.base)
+                if m2 is None:
+                    return "other"
+                return "target" if _code_of(m2) in self.codes else "other"
+            c = win.buf[v]
+            if c == 0x22:  # a string value
+                m3 = STRING_RE.match(win.buf, v, end - win.base)
+                if m3 is None:
+                    return None
+                pos = win.base + m3.end()
+                continue
+            if c not in (0x5B, 0x7B):  # number, true, false, null
+                m3 = SCALAR_RE.match(win.buf, v, end - win.base)
+                if m3 is None or m3.end() >= end - win.base:
+                    return None
+                pos = win.base + m3.end()
+                continue
+            try:
+                pos = self._value_end_within(win.base + v, win.base + (end - win.base))
+            except _NeedMore:
+                return None
+        return None
+
+    def _value_end_within(self, pos: int, limit: int) -> int:
+        view = memoryview(self.win.buf)[pos - self.win.base : limit - self.win.base]
+        try:
+            SKIP.decode(view)
+        except msgspec.DecodeError as exc:
+            text = str(exc)
+            if "trailing characters" in text:
+                return pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+            raise _NeedMore() from None
+        finally:
+            view.release()
+        raise _NeedMore()
+
+    def _decode_item(self, start: int, nxt: int) -> dict | None:
+        """Decode the item [start, next start); None when `nxt` was a false start inside it."""
+        end = self._strip_separator(start, nxt)
+        view = memoryview(self.win.buf)[start - self.win.base : end - self.win.base]
+        try:
+            item = DECODE.decode(view)
+        except msgspec.DecodeError as exc:
+            if "truncated" in str(exc):
+                return None
+            raise Anomaly(f"item at byte {start:,} does not decode on its own ({exc})") from None
+        finally:
+            view.release()
+        if not isinstance(item, dict):
+            raise Anomaly(f"item at byte {start:,} is not an object")
+        return item
+
+    def _strip_separator(self, start: int, nxt: int) -> int:
+        """End of the item that precedes the item starting at `nxt`: before ws , ws."""
+        buf, base = self.win.buf, self.win.base
+        j = nxt - base - 1
+        while j > start - base and buf[j] in WS:
+            j -= 1
+        if buf[j] == 0x2C:  # ','
+            j -= 1
+        while j > start - base and buf[j] in WS:
+            j -= 1
+        return base + j + 1
+
+    def _keep(self, section: str, start: int, item: dict) -> None:
+        code = item.get("billing_code")
+        if _norm_code(code) not in self.codes:
+            return  # a nested object judged by its own code (false start): not an item
+        locator = f"$.{section}[item at uncompressed byte {start}]"
+        self.extract.items.append((locator, item))
+        if section == "in_network":
+            for rate in item.get("negotiated_rates") or []:
+                if isinstance(rate, dict):
+                    for ref in rate.get("provider_references") or []:
+                        self.wanted_refs.add(id_text(ref))
+
+    def _finish_last(self, section: str, cur: int, close: int, verdict: str | None, dropped: bool) -> None:
+        """The last item of a section spans [cur, close)."""
+        if dropped:
+            self.extract.items_seen += 1
+            return
+        end = close
+        buf, base = self.win.buf, self.win.base
+        j = end - base - 1
+        while j > cur - base and buf[j] in WS:
+            j -= 1
+        end = base + j + 1
+        if verdict is None:
+            verdict = self._judge(cur, end)
+        self.extract.items_seen += 1
+        if verdict == "target" or verdict is None:
+            view = memoryview(buf)[cur - base : end - base]
+            try:
+                item = DECODE.decode(view)
+            except msgspec.DecodeError as exc:
+                raise Anomaly(f"last {section} item does not decode ({exc})") from None
+            finally:
+                view.release()
+            if not isinstance(item, dict):
+                raise Anomaly("last item is not an object")
+            self._keep(section, cur, item)
+
+    def _find_signal(self, start: int) -> int | None:
+        """Offset of the first `"provider_group_id"` (the top-level references have begun)."""
+        win = self.win
+        i = start
+        while True:
+            a = win.find(PR_SIGNAL, i)
+            if a < 0:
+                return None
+            if a == win.base or win.buf[a - win.base - 1] != 0x5C:  # not an escaped quote inside a string
+                return a
+            i = a + 1
+
+    def _section_key_before(self, signal: int, key: str) -> int:
+        """Offset of the top-level `"<key>"` whose array holds the item at `signal`."""
+        win = self.win
+        needle = json.dumps(key).encode()
+        a = win.rfind(needle, win.base, signal)
+        if a < 0:
+            raise Anomaly(f"could not find the {key} key before byte {signal:,}")
+        if KEY_ARRAY_RE.match(win.buf, a - win.base + len(needle)) is None:
+            raise Anomaly(f"{key} at byte {a:,} is not followed by an array")
+        return a
+
+    def _resolve_close(self, lo: int, key_pos: int | None) -> int:
+        """Offset of the ']' closing the current section: the last ']' after which the text up to
+        the next section key (or the end of the document) is a valid top-level continuation."""
+        win = self.win
+        buf, base = win.buf, win.base
+        limit = key_pos if key_pos is not None else base + win.n
+        r = limit
+        while True:
+            r = win.rfind(b"]", max(lo, base), r)
+            if r < 0:
+                raise Anomaly(f"could not find the end of a section before byte {limit:,}")
+            between = bytes(buf[r - base + 1 : limit - base])
+            probe = b'{"_":0' + between + (b'"_z":0}' if key_pos is not None else b"")
+            try:
+                extra = DECODE.decode(probe)
+            except msgspec.DecodeError:
+                continue
+            j = r - base - 1
+            while j >= 0 and buf[j] in WS:
+                j -= 1
+            if j < 0 or buf[j] not in (0x7D, 0x5B):  # '}' or '['
+                continue
+            if isinstance(extra, dict):
+                for k, v in extra.items():
+                    if k not in ("_", "_z") and (v is None or isinstance(v, (str, int, decimal.Decimal, bool))):
+                        self.extract.header[k] = v
+            return r
+
+    # -- provider_references: spilled to disk, read back for the referenced ids --------------------
+    def _spill_section(self, pos: int) -> int:
+        """Copy a provider_references array's contents to a temporary file as they stream past."""
+        win = self.win
+        if self.spill is None:
+            self.spill = tempfile.NamedTemporaryFile(prefix="tic-provider-refs-", suffix=".json",
+                                                     dir=self.spill_dir, delete=True)
+        elif self.spill_len:  # a second provider_references array: one stream of entries
+            self.spill.write(b",")
+            self.spill_len += 1
+        written = pos  # absolute offset up to which bytes were spilled
+        search = pos
+        while True:
+            found, resume = None, win.base + win.n
+            for key in ITEM_SECTIONS:
+                k, r = self._find_key(key, search)
+                resume = min(resume, r)
+                if k is not None and (found is None or k < found):
+                    found = k
+            if found is not None:
+                close = self._resolve_close(max(pos, win.base), found)
+                if close < written:
+                    raise Anomaly("provider_references end fell before the spilled bytes")
+                self._spill_write(written, close)
+                self.spill.flush()
+                return close + 1
+            end = win.base + win.n
+            safe = max(written, end - TAIL_KEEP)
+            self._spill_write(written, safe)
+            written = safe
+            search = max(search, resume)
+            win.drop_before(min(written, search))
+            if not win.fill():
+                close = self._resolve_close(max(pos, win.base), None)
+                if close < written:
+                    raise Anomaly("provider_references end fell before the spilled bytes")
+                self._spill_write(written, close)
+                self.spill.flush()
+                return close + 1
+
+    def _spill_write(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        view = memoryview(self.win.buf)[start - self.win.base : end - self.win.base]
+        try:
+            self.spill.write(view)  # type: ignore[union-attr]
+        finally:
+            view.release()
+        self.spill_len += end - start
+
+    def _find_key(self, key: str, start: int) -> tuple[int | None, int]:
+        """(offset of the top-level key `"<key>": [` at or after `start` or None, where to resume)."""
+        win = self.win
+        needle = json.dumps(key).encode()
+        i = start
+        while True:
+            a = win.find(needle, i)
+            if a < 0:
+                return None, max(i, win.base + win.n - len(needle))
+            rel = a - win.base
+            if rel + len(needle) + 256 > win.n and not win.eof:
+                return None, a  # too close to the end to check what follows: look again later
+            m = KEY_ARRAY_RE.match(win.buf, rel + len(needle))
+            if (rel == 0 or win.buf[rel - 1] != 0x5C) and m is not None:
+                return a, a
+            i = a + 1
+
+    def _read_spilled_references(self) -> None:
+        """Decode only the referenced entries of the spilled provider_references arrays."""
+        assert self.spill is not None
+        wanted = set(self.wanted_refs)
+        try:
+            self._scan_spill(True, wanted)
+            if wanted - set(self.extract.provider_refs):
+                self.extract.provider_refs.clear()
+                self._scan_spill(False, wanted)  # ids written differently (1 vs 1.0): compare numerically
+        except Anomaly:  # entries that do not share a first key: walk them one by one instead
+            self.extract.provider_refs.clear()
+            self._walk_spill(wanted)
+
+    def _walk_spill(self, wanted: set[str]) -> None:
+        """Exact pass over the spilled entries: msgspec finds where each entry ends."""
+        assert self.spill is not None
+        found: dict[str, list[dict]] = {}
+        with open(self.spill.name, "rb") as handle:
+            buf = bytearray()
+            pos = 0
+            at_end = False
+            while True:
+                while pos < len(buf) and buf[pos] in WS + b",":
+                    pos += 1
+                if pos >= len(buf):
+                    if at_end:
+                        break
+                    del buf[:pos]
+                    pos = 0
+                    block = handle.read(CHUNK)
+                    at_end = not block
+                    buf += block
+                    continue
+                view = memoryview(buf)[pos:]
+                end = None
+                try:
+                    SKIP.decode(view)
+                    end = len(buf) if at_end else None
+                except msgspec.DecodeError as exc:
+                    text = str(exc)
+                    if "trailing characters" in text:
+                        end = pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+                    elif "truncated" not in text or at_end:
+                        raise FileRejected(self.path, f"a provider_references entry is not valid JSON ({text})",
+                                           "well-formed provider_references") from None
+                finally:
+                    view.release()
+                if end is None:  # the entry continues past the buffer: read more
+                    del buf[:pos]
+                    pos = 0
+                    block = handle.read(CHUNK)
+                    at_end = not block
+                    buf += block
+                    continue
+                m = PR_ID_RE.search(buf, pos, end)
+                if m is not None and id_text(DECODE.decode(m.group(1))) in wanted:
+                    entry = _decode_entry(buf, pos, end)
+                    found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                pos = end
+        for ident, entries in found.items():
+            if ident in wanted:
+                self.extract.provider_refs[ident] = entries
+
+    def _scan_spill(self, exact_text: bool, wanted: set[str]) -> None:
+        """One pass over the spilled entries: every `"provider_group_id": <n>` is compared with the
+        wanted ids (as written when `exact_text`, else numerically); only matches are decoded."""
+        assert self.spill is not None
+        wanted_raw = {w.encode() for w in wanted}
+        found: dict[str, list[dict]] = {}
+        with open(self.spill.name, "rb") as handle:
+            buf = bytearray()
+            anchor: bytes | None = None
+            at_end = False
+            while not at_end:
+                block = handle.read(CHUNK)
+                at_end = not block
+                buf += block
+                if anchor is None:
+                    m = FIRST_KEY_RE.match(buf)
+                    if m is None:
+                        if at_end:
+                            break
+                        continue
+                    anchor = m.group(1)
+                finder = _finder(buf)
+                last = len(buf) if at_end else _prev_pr_start(buf, anchor, len(buf), finder)
+                if last is None or last <= 0:
+                    del finder
+                    continue  # one entry spans the whole buffer so far: read more
+                if exact_text:
+                    hits = [m for m in PR_ID_RE.finditer(buf, 0, last) if m.group(1) in wanted_raw]
+                else:
+                    hits = [m for m in PR_ID_RE.finditer(buf, 0, last) if id_text(DECODE.decode(m.group(1))) in wanted]
+                for m in hits:
+                    s = _prev_pr_start(buf, anchor, m.end(), finder)
+                    e = _next_pr_start(buf, anchor, m.end(), last, finder)
+                    if s is None:
+                        raise Anomaly(f"provider reference {m.group(1)!r} has no entry start")
+                    entry = _decode_entry(buf, s, e if e is not None else last)
+                    found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                del finder, hits
+                del buf[:last]
+        for ident, entries in found.items():
+            if ident in wanted:
+                self.extract.provider_refs[ident] = entries
+
+    # -- tables of contents: small entries, decoded one by one -----------------------------------
+    def _toc(self, pos: int) -> int:
+        index = 0
+        while True:
+            pos = self.skip_ws(pos)
+            b = self.byte(pos)
+            if b == ord("]"):
+                return pos + 1
+            if b == ord(","):
+                pos += 1
+                continue
+            end = self.value_end(pos)
+            entry = self.decode(pos, end)
+            if isinstance(entry, dict):
+                self.extract.toc.append((f"$.reporting_structure[{index}]", entry))
+            index += 1
+            pos = end
+            self.win.drop_before(pos)
+
+
+class _NeedMore(Exception):
+    pass
+
+
+def _is_pr_start(buf: bytearray, j: int) -> bool:
+    """Is the '{' at j the start of an entry (preceded by ',' or by nothing)?"""
+    k = j - 1
+    while k >= 0 and buf[k] in WS:
+        k -= 1
+    return k < 0 or buf[k] == 0x2C
+
+
+def _finder(buf: bytearray):  # type: ignore[no-untyped-def]
+    """Fast find/rfind over a bytearray (StringZilla when installed). Release before resizing buf."""
+    return _sz.Str(memoryview(buf)) if _sz is not None else buf
+
+
+def _prev_pr_start(buf: bytearray, anchor: bytes, before: int, finder=None) -> int | None:  # type: ignore[no-untyped-def]
+    finder = buf if finder is None else finder
+    end = before
+    while True:
+        a = finder.rfind(anchor, 0, end)
+        if a < 0:
+            return None
+        j = a - 1
+        while j >= 0 and buf[j] in WS:
+            j -= 1
+        if j >= 0 and buf[j] == 0x7B and _is_pr_start(buf, j):
+            return j
+        end = a
+
+
+def _next_pr_start(buf: bytearray, anchor: bytes, after: int, limit: int, finder=None) -> int | None:  # type: ignore[no-untyped-def]
+    finder = buf if finder is None else finder
+    i = after
+    while True:
+        a = finder.find(anchor, i, limit)
+        if a < 0:
+            return None
+        j = a - 1
+        while j >= 0 and buf[j] in WS:
+            j -= 1
+        if j >= 0 and buf[j] == 0x7B and _is_pr_start(buf, j):
+            return j
+        i = a + 1
+
+
+def _decode_entry(buf: bytearray, start: int, end: int) -> dict:
+    """Decode one provider_references entry [start, end) (a trailing ',' separator is dropped)."""
+    j = end - 1
+    while j > start and buf[j] in WS:
+        j -= 1
+    if buf[j] == 0x2C:
+        j -= 1
+        while j > start and buf[j] in WS:
+            j -= 1
+    view = memoryview(buf)[start : j + 1]
+    try:
+        entry = DECODE.decode(view)
+    except msgspec.DecodeError as exc:
+        raise Anomaly(f"provider reference entry at spilled byte {start:,} does not decode ({exc})") from None
+    finally:
+        view.release()
+    if not isinstance(entry, dict):
+        raise Anomaly("provider reference entry is not an object")
+    return entry
+
+
+def _code_of(match: re.Match) -> str:
+    text, number = match.group(1), match.group(2)
+    if text is not None:
+        raw = text.decode("utf-8", "replace")
+        return json.loads(f'"{raw}"') if "\\" in raw else raw
+    return number.decode()
+
+
+def _norm_code(code: object) -> str:
+    return code if isinstance(code, str) else id_text(code)
+
+
+def fast_extract(path: Path, codes: frozenset[str], **options: object) -> Extract:
+    """Extract with the byte-level fast path (raises Anomaly when it cannot be sure)."""
+    return FastScanner(path, codes, **options).run()  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact path (ijson, yajl2_c)
+# ---------------------------------------------------------------------------------------------
+def reference_extract(path: Path, codes: frozenset[str]) -> Extract:
+    """Extract with ijson's event parser: exact, streaming, ~25-40 MB/s, memory bounded by item size."""
+    import ijson
+
+    started = time.perf_counter()
+    extract = Extract(kind="unknown", path_used="ijson")
+    wanted: set[str] = set()
+    counters = {"in_network": 0, "out_of_network": 0, "reporting_structure": 0}
+    with _no_gc(), _reader(path) as handle:
+        try:
+            events = ijson.parse(handle, use_float=False)
+            current_key: str | None = None
+            for prefix, event, value in events:
+                if prefix == "" and event == "map_key":
+                    current_key = value
+                    continue
+                if prefix == current_key and current_key is not None and "." not in prefix:
+                    if event in ("string", "number", "boolean", "null"):
+                        extract.header[current_key] = value
+                        continue
+                    if event == "start_array" and current_key in counters:
+                        kind = {"in_network": "in_network", "out_of_network": "allowed_amount",
+                                "reporting_structure": "table_of_contents"}[current_key]
+                        extract.kind = kind
+                        _collect_array(events, current_key, codes, extract, wanted, counters)
+                        continue
+                    if event == "start_array" and current_key == PR_SECTION:
+                        _skip_container(events)
+                        continue
+                    if event in ("start_map", "start_array"):
+                        if current_key == "provider_groups" and extract.kind == "unknown":
+                            extract.kind = "provider_reference"
+                        _skip_container(events)
+        except ijson.JSONError as exc:
+            raise FileRejected(path, f"invalid or truncated JSON ({str(exc).splitlines()[0]})",
+                               "a complete JSON document") from None
+        except (EOFError, OSError) as exc:
+            raise FileRejected(path, f"truncated or corrupt file ({exc})", "a complete file") from None
+    if wanted:
+        with _no_gc(), _reader(path) as handle:
+            for entry in ijson.items(handle, "provider_references.item", use_float=False):
+                if isinstance(entry, dict) and id_text(entry.get("provider_group_id")) in wanted:
+                    extract.provider_refs.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+    extract.items_seen = counters["in_network"] + counters["out_of_network"]
+    extract.seconds = time.perf_counter() - started
+    return extract
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[object]:
+    raw, _, _ = open_raw(path)
+    try:
+        yield raw
+    finally:
+        raw.close()
+
+
+def _skip_container(events: Iterator[tuple[str, str, object]]) -> None:
+    depth = 1
+    for _, event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def _collect_array(events, section, codes, extract, wanted, counters) -> None:  # type: ignore[no-untyped-def]
+    import ijson
+
+    while True:
+        _, event, _ = next(events)
+        if event == "end_array":
+            return
+        if event != "start_map":
+            _skip_container(events) if event == "start_array" else None
+            continue
+        builder = ijson.ObjectBuilder()
+        builder.event("start_map", None)
+        depth = 1
+        for _, ev, val in events:
+            builder.event(ev, val)
+            if ev in ("start_map", "start_array"):
+                depth += 1
+            elif ev in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0:
+                    break
+        item = builder.value
+        index = counters[section]
+        counters[section] += 1
+        if section == TOC_SECTION:
+            extract.toc.append((f"$.reporting_structure[{index}]", item))
+            continue
+        if isinstance(item, dict) and _norm_code(item.get("billing_code")) in codes:
+            extract.items.append((f"$.{section}[{index}]", item))
+            if section == "in_network":
+                for rate in item.get("negotiated_rates") or []:
+                    if isinstance(rate, dict):
+                        for ref in rate.get("provider_references") or []:
+                            wanted.add(id_text(ref))
+
+
+def extract(path: Path, codes: frozenset[str], *, max_expansion: float = DEFAULT_MAX_EXPANSION,
+            spill_dir: Path | None = None, chunk: int = CHUNK) -> Extract:
+    """Fast path, falling back to the exact path (and saying why) on any anomaly."""
+    try:
+        return fast_extract(path, codes, max_expansion=max_expansion, spill_dir=spill_dir, chunk=chunk)
+    except Anomaly as exc:
+        try:
+            result = reference_extract(path, codes)
+        except FileRejected as rejected:
+            if not rejected.where and exc.stream_end is not None:  # say where the data stopped
+                raise FileRejected(rejected.path, rejected.problem, rejected.expected,
+                                   f"the stream ends at uncompressed byte {exc.stream_end:,}") from None
+            raise
+        result.path_used = "ijson_fallback"
+        result.fallback_reason = str(exc)
+        return result
+
+
+def environ_max_expansion() -> float:
+    """PAYERBENCH_TIC_MAX_EXPANSION, or the default."""
+    value = os.environ.get("PAYERBENCH_TIC_MAX_EXPANSION")
+    return float(value) if value else DEFAULT_MAX_EXPANSION

@@ -1,0 +1,18 @@
+-- One row per billing code x negotiated price x provider group from each payer's latest monthly
+-- publication: per payer, plan (plan_id, else plan_name) and billing code, the files with the
+-- newest last_updated_on. A file loaded more than once (a re-download) counts once: its latest load.
+with latest_load as (
+    select *
+    from tic__in_network_rate
+    qualify dense_rank() over (partition by source_file order by loaded_at desc, load_id desc) = 1
+),
+keyed as (
+    select *, coalesce(plan_id, plan_name, '') as plan_key
+    from latest_load
+)
+select * exclude (plan_key)
+from keyed
+qualify dense_rank() over (
+    partition by payer_name, plan_key, billing_code
+    order by last_updated_on desc nulls last
+) = 1
