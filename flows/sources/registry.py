@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources import payer_policy, reference
+from flows.sources import hospital_mrf, payer_policy, reference
 from flows.sources.base import Source
+from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
 
@@ -18,6 +19,9 @@ SOURCES: dict[str, Source] = {
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
                payer_column="payer_name", unknown_payer="quarantine"),
+        Source("hospital_mrf", "Hospital price-transparency files (CMS template v2.x / v3.0; CSV tall, CSV wide, JSON)",
+               hospital_mrf.read, (hospital_mrf_schema.DATASET, hospital_mrf_schema.FILE_DATASET),
+               detect=hospital_mrf.detect, payer_column="payer_name", unknown_payer="other"),
     ]
 }
 
@@ -25,6 +29,8 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__payer_alias": reference_schema.PayerAlias,
     "ref__billing_code": reference_schema.BillingCode,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
+    hospital_mrf_schema.DATASET: hospital_mrf_schema.HospitalStandardCharge,
+    hospital_mrf_schema.FILE_DATASET: hospital_mrf_schema.HospitalFile,
 }
 
 
