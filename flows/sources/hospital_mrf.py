@@ -295,9 +295,10 @@ class _Rows:
         return chosen
 
     def mentions_code(self, values: Iterable[object]) -> bool:
-        """Whether a record we cannot read holds a code of interest (keep-all mode: always)."""
+        """Whether a record we cannot read holds a code of interest (keep-all mode: a value shaped
+        like a CPT/HCPCS code)."""
         if not self.wanted:
-            return True
+            return any(BILLING_CODE_RE.match(str(v).strip().upper()) for v in values if v is not None)
         text = " ".join(str(v) for v in values if v is not None).upper()
         return any(code in text for code in self.wanted)
 
@@ -618,13 +619,21 @@ def _generation(v3: bool, v2: bool, declared: object) -> str:
 def _csv_record(record: csv_prefilter.Record, layout: _CsvLayout, rows: _Rows) -> None:
     fields = record.fields
     where = f"line {record.line}"
+    if len(fields) > layout.width and any(f.strip() for f in fields[layout.width:]):
+        # Misaligned (an unquoted comma?): its code columns cannot be trusted, so judge it by content.
+        if rows.mentions_code(fields):
+            rows.reject(where, "field_count", f"row has {len(fields)} fields but the header has {layout.width} "
+                        "(an unquoted comma?)", fields, value=f"{len(fields)} fields")
+        return
     codes = [(fields[c] if c < len(fields) else None, fields[t] if t is not None and t < len(fields) else None)
              for c, t in layout.codes]
     if not rows.select_codes(codes):
-        return
-    if len(fields) > layout.width and any(f.strip() for f in fields[layout.width:]):
-        rows.reject(where, "field_count", f"row has {len(fields)} fields but the header has {layout.width}", fields,
-                    value=f"{len(fields)} fields")
+        if len(fields) > layout.width and rows.mentions_code(fields):
+            # Extra fields that are blank are usually trailing commas, but a code of interest outside
+            # the code columns says the row shifted (an unquoted comma before them).
+            rows.reject(where, "field_count", f"row has {len(fields)} fields but the header has {layout.width}, "
+                        "and its code columns hold no code while the row names one (an unquoted comma?)", fields,
+                        value=f"{len(fields)} fields")
         return
     if _has_surrogates(fields):
         bad = next(f for f in fields if _has_surrogates([f]))
