@@ -774,11 +774,23 @@ def _json_facts(meta: dict[str, object]) -> dict[str, object]:
     }
 
 
+def _leaves(value: object) -> Iterator[object]:
+    """Every scalar inside a JSON value (to tell whether an unreadable item names a code)."""
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _leaves(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _leaves(inner)
+    else:
+        yield value
+
+
 def _json_item(item: object, index: int, rows: _Rows) -> None:
     where = f"$.standard_charge_information[{index}]"
     codes_info = item.get("code_information") if isinstance(item, dict) else None
     if not isinstance(codes_info, list) or not all(isinstance(c, dict) for c in codes_info):
-        if rows.mentions_code([json.dumps(item, default=str)]):
+        if rows.mentions_code(v for v in _leaves(item) if isinstance(v, str)):  # codes are strings; amounts are not
             rows.reject(where, "item_structure", "item without a code_information list of {code, type} objects: "
                         "its codes cannot be read", item)
         return
