@@ -32,7 +32,7 @@ import csv
 import re
 from array import array
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +44,7 @@ csv.field_size_limit(FIELD_LIMIT)
 
 BLOCK_BYTES = 32 * 1024 * 1024
 SLICE_BYTES = 256 * 1024  # RE2 reports matches per slice; only matching slices are searched in Python
+WORKER_SHARE = 0.7  # of each block's RE2 search done by the worker thread (the main thread also counts)
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # a record longer than this is not a record (an unclosed quote)
 
 
@@ -193,35 +194,34 @@ def scan(path: Path, offset: int, line: int, codes: Iterable[str], block_bytes: 
     found = Candidates()
     reader = RecordReader(path)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-prefilter")
-    buffer = bytearray(block_bytes)
     try:
         with path.open("rb", buffering=0) as handle:
             handle.seek(offset)
-            position, line_no, filled, eof = offset, line, 0, False
-            while not eof or filled:
-                if filled == len(buffer):  # one record fills the buffer: grow it (an unclosed quote?)
-                    if len(buffer) >= MAX_RECORD_BYTES:
-                        raise _Fallback
-                    buffer.extend(bytes(len(buffer)))
+            windows = _Windows(handle, block_bytes, pool)
+            data, base, end, eof = windows.first()
+            position, line_no = offset, line
+            while end > base:
+                cut = end if eof else data.rfind(b"\n", base, end) + 1
                 if not eof:
-                    with memoryview(buffer) as view:
-                        got = handle.readinto(view[filled:])
-                    eof = got == 0
-                    filled += got
-                    if not eof and filled < len(buffer):
-                        continue  # a short read: fill the buffer before scanning
-                cut = filled if eof else buffer.rfind(b"\n", 0, filled) + 1
-                if cut == 0:
-                    continue  # no line end yet: grow and read on
-                block = _Block(buffer, cut)
-                pending = pool.submit(_matching_slices, buffer, block.bounds, signal)
-                block.count()  # newlines and quotes per slice, while RE2 runs
-                slices = pending.result()
+                    windows.prefetch()  # the worker reads the next chunk first, then searches its share
+                if cut <= base:  # no line end in the window: a very long line, read on
+                    data, base, end, eof = windows.follow(data, base, end)
+                    continue
+                block = _Block(data, base, cut)
+                # RE2 is the costliest pass: the worker takes most of it while this thread counts
+                # newlines and quotes, then searches the rest of the block itself.
+                split = max(1, min(len(block.bounds) - 1,
+                                   bisect.bisect_left(block.bounds, base + int((cut - base) * WORKER_SHARE))))
+                pending = pool.submit(_matching_slices, data, block.bounds[: split + 1], signal)
+                block.count()
+                mine = _matching_slices(data, block.bounds[split:], signal)
+                slices = pending.result() + mine
                 if block.quotes & 1:  # the block ends inside a quoted field: end it at the last record boundary
                     if eof:
                         raise _Fallback  # the file ends inside quotes; iter_records names the record
-                    boundary = _last_boundary(buffer, cut, block.quotes)
-                    if boundary is None:  # one record spans the whole buffer: grow and read on
+                    boundary = _last_boundary(data, base, cut, block.quotes)
+                    if boundary is None:  # one record spans the whole window: read on
+                        data, base, end, eof = windows.follow(data, base, end)
                         continue
                     block.shorten(boundary)
                     cut = boundary
@@ -229,12 +229,13 @@ def scan(path: Path, offset: int, line: int, codes: Iterable[str], block_bytes: 
                 found.blocks += 1
                 if slices:
                     found.blocks_with_matches += 1
-                    _collect(buffer, block, slices, position, line_no, matcher, reader, found)
-                found.bytes_scanned += cut
-                position += cut
+                    _collect(data, block, slices, position, line_no, matcher, reader, found)
+                found.bytes_scanned += cut - base
+                position += cut - base
                 line_no += block.newlines
-                buffer[: filled - cut] = buffer[cut:filled]
-                filled -= cut
+                if eof and cut == end:
+                    break
+                data, base, end, eof = windows.follow(data, cut, end)
     except _Fallback:
         return None
     finally:
@@ -250,13 +251,71 @@ class _Fallback(Exception):
     """The scan cannot vouch for the file: read it with iter_records instead."""
 
 
-class _Block:
-    """data[:cut] of the buffer cut into slices of about SLICE_BYTES that end after a newline (so no
-    code match straddles two), with newline and quote counts per slice (prefix sums)."""
+class _Windows:
+    """The file as consecutive windows data[base:end] over two alternating buffers.
 
-    def __init__(self, data: bytearray, cut: int) -> None:
-        self.data, self.cut = data, cut
-        bounds = [0]
+    While one window is searched, the worker thread reads the next chunk into the other buffer
+    (`prefetch`); `follow` then puts the unsearched tail of the current window (the carry: a
+    partial record) in front of that chunk, so every window starts on a record boundary.
+    """
+
+    SLACK = 1024 * 1024  # room for the carry in front of each chunk; grows when a carry needs more
+
+    def __init__(self, handle: BinaryIO, size: int, pool: ThreadPoolExecutor) -> None:
+        self.handle, self.size, self.pool = handle, size, pool
+        self.slack = self.SLACK
+        self.buffers = [bytearray(self.slack + size), bytearray(self.slack + size)]
+        self.current = 0
+        self.pending: Future[int] | None = None
+
+    def _read_into(self, buffer: bytearray, at: int) -> int:
+        total = 0
+        with memoryview(buffer) as view:
+            while total < self.size:
+                got = self.handle.readinto(view[at + total: at + self.size])
+                if not got:
+                    break
+                total += got
+        return total
+
+    def first(self) -> tuple[bytearray, int, int, bool]:
+        data = self.buffers[0]
+        got = self._read_into(data, self.slack)
+        return data, self.slack, self.slack + got, got < self.size
+
+    def prefetch(self) -> None:
+        if self.pending is None:
+            self.pending = self.pool.submit(self._read_into, self.buffers[1 - self.current], self.slack)
+
+    def follow(self, data: bytearray, cut: int, end: int) -> tuple[bytearray, int, int, bool]:
+        """The next window: data[cut:end] (the carry) followed by the next chunk of the file."""
+        self.prefetch()
+        assert self.pending is not None
+        got = self.pending.result()
+        self.pending = None
+        carry = end - cut
+        if carry > MAX_RECORD_BYTES:
+            raise _Fallback  # not a record: an unclosed quote, or no line ends at all
+        nxt = self.buffers[1 - self.current]
+        if carry > self.slack:  # grow both buffers; keep the chunk just read
+            chunk = bytes(nxt[self.slack: self.slack + got])
+            self.slack = max(2 * carry, 2 * self.slack)
+            nxt = bytearray(self.slack + self.size)
+            nxt[self.slack: self.slack + got] = chunk
+            self.buffers = [bytearray(self.slack + self.size), bytearray(self.slack + self.size)]
+            self.buffers[1 - self.current] = nxt
+        nxt[self.slack - carry: self.slack] = data[cut:end]
+        self.current = 1 - self.current
+        return nxt, self.slack - carry, self.slack + got, got < self.size
+
+
+class _Block:
+    """data[base:cut] cut into slices of about SLICE_BYTES that end after a newline (so no code
+    match straddles two), with newline and quote counts per slice (prefix sums)."""
+
+    def __init__(self, data: bytearray, base: int, cut: int) -> None:
+        self.data, self.base, self.cut = data, base, cut
+        bounds = [base]
         while bounds[-1] + SLICE_BYTES < cut:
             end = data.find(b"\n", bounds[-1] + SLICE_BYTES, cut) + 1
             if end <= 0:
@@ -265,7 +324,7 @@ class _Block:
         if bounds[-1] != cut:
             bounds.append(cut)
         self.bounds = bounds
-        self.lines_at: list[int] = []  # newlines before each bound
+        self.lines_at: list[int] = []  # newlines between base and each bound
         self.quotes_at: list[int] = []
         self.newlines = self.quotes = 0
 
@@ -286,7 +345,7 @@ class _Block:
         self.cut = cut
 
     def counts_before(self, position: int) -> tuple[int, int]:
-        """(newlines, quotes) in data[:position], from the nearest slice bound below it."""
+        """(newlines, quotes) in data[base:position], from the nearest slice bound below it."""
         index = bisect.bisect_right(self.bounds, position) - 1
         low = self.bounds[index]
         return (self.lines_at[index] + self.data.count(b"\n", low, position),
@@ -296,12 +355,14 @@ class _Block:
 def _matching_slices(data: bytearray, bounds: list[int], pattern: str) -> list[tuple[int, int]]:
     """The slices of data (between consecutive bounds) in which RE2 finds the pattern.
 
-    Runs in the worker thread: pyarrow releases the GIL, so the main thread counts meanwhile.
+    pyarrow releases the GIL, so a worker thread searches while the main thread counts.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if len(bounds) < 2:
+        return []
     offsets = pa.py_buffer(np.asarray(bounds, dtype=np.int64).tobytes())
     with memoryview(data) as view:
         values = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(bounds) - 1,
@@ -311,12 +372,12 @@ def _matching_slices(data: bytearray, bounds: list[int], pattern: str) -> list[t
     return [(bounds[i], bounds[i + 1]) for i in np.flatnonzero(counts).tolist()]
 
 
-def _last_boundary(data: bytearray, cut: int, quotes: int) -> int | None:
-    """The start of the last line in data[:cut] that begins outside quotes (> 0), or None."""
+def _last_boundary(data: bytearray, base: int, cut: int, quotes: int) -> int | None:
+    """The start of the last line in data[base:cut] that begins outside quotes (> base), or None."""
     end, tail_quotes = cut, 0
-    while end > 0:
-        start = data.rfind(b"\n", 0, end - 1) + 1
-        if start == 0:
+    while end > base:
+        start = data.rfind(b"\n", base, end - 1) + 1
+        if start <= base:
             return None
         tail_quotes += data.count(b'"', start, end)
         if (quotes - tail_quotes) & 1 == 0:
@@ -327,29 +388,33 @@ def _last_boundary(data: bytearray, cut: int, quotes: int) -> int | None:
 
 def _collect(data: bytearray, block: _Block, slices: list[tuple[int, int]], position: int, line_no: int,
              matcher: re.Pattern[bytes], reader: RecordReader, found: Candidates) -> None:
-    """Add the records of the block (which starts and ends on record boundaries) holding a match."""
+    """Add the records of the block (which starts and ends on record boundaries) holding a match.
+
+    `position` and `line_no` are the file offset and line number of data[block.base].
+    """
+    base = block.base
     for low, high in slices:
         if data.find(b"\x00", low, high) >= 0 or _BARE_CR.search(data, low, high):
             raise _Fallback  # iter_records decides (a NUL rejects the file; a quoted CR is data)
-    record_end = 0  # end (relative) of the last candidate: matches before it belong to it
+    record_end = base  # end of the last candidate: matches before it belong to it
     hits = (match.start() for low, high in slices for match in matcher.finditer(data, low, high))
     for hit in hits:
         if hit < record_end:
             continue
-        start = data.rfind(b"\n", 0, hit) + 1
+        start = max(base, data.rfind(b"\n", base, hit) + 1)
         lines, quotes = block.counts_before(start)
         while quotes & 1:  # this line continues a quoted field: the record began on an earlier line
-            previous = data.rfind(b"\n", 0, start - 1) + 1
-            if previous < record_end:
+            previous = max(base, data.rfind(b"\n", base, start - 1) + 1)
+            if previous < record_end or previous == start:
                 raise _Fallback
             quotes -= data.count(b'"', previous, start)
             lines -= 1
             start = previous
         try:
-            record = reader.at(position + start, line_no + lines)
+            record = reader.at(position + start - base, line_no + lines)
         except (csv.Error, StopIteration):
             raise _Fallback from None
-        if not (record.start <= position + hit < record.end) or record.end > position + block.cut:
+        if not (record.start <= position + hit - base < record.end) or record.end > position + block.cut - base:
             raise _Fallback  # the parity was wrong (a stray quote): parse everything instead
         found.spans.extend((record.start, record.line))
-        record_end = record.end - position
+        record_end = record.end - position + base

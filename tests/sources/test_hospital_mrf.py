@@ -316,3 +316,13 @@ def test_when_the_prefilter_trusts_itself(name: str, trusted: bool) -> None:
     assert (found is not None) == trusted
     if trusted:
         assert len(found) > 0 and found.blocks > 1
+
+
+@pytest.mark.parametrize(("name", "group"), [
+    ("Aetna", "aetna"), ("AETNA HMO", "aetna"), ("BCBS of Texas", "bcbs"), ("BCBSTX", "bcbs"), ("Anthem Blue Cross", "bcbs"),
+    ("Blue Cross Blue Shield of Texas", "bcbs"), ("UHC Medicare Advantage", "unitedhealthcare"),
+    ("United Health Care", "unitedhealthcare"), ("AARP Medicare Advantage", "unitedhealthcare"),
+    ("Cigna-HealthSpring", "cigna"), ("Medicare", "medicare"), ("Humana", None), ("Medicare Advantage", None),
+])
+def test_hospital_payer_names_map_through_the_reference_table(settings: Settings, name: str, group: str | None) -> None:
+    assert PayerDirectory.from_file(settings.payer_alias_file).lookup(name) == group
