@@ -5,17 +5,19 @@ Two ways to get the records of a delimited file, giving the same fields and line
 `iter_records` the straightforward parse: Python's csv module (strict RFC 4180 quoting) over the
                file's lines; every record is read. Tens of MB/s.
 `scan`         for a file of which only records mentioning a few codes matter (a hospital file is
-               millions of item x payer records; we keep six codes). It reads the file in large
-               blocks; per block the main thread counts newlines (line numbers) and double quotes
-               (quote parity: a newline ends a record only outside quotes) while RE2 (pyarrow,
-               which releases the GIL) counts code matches in a second thread. A block without a
-               match costs those few C passes. In a block with matches, each match's record start
-               is found from the quote parity and the record is parsed with the csv module right
-               away, to check that the match lies inside it. `read_at` then re-reads the
-               candidates by byte offset with the same csv code as `iter_records`.
+               millions of item x payer records; we keep six codes). It reads the file in 32 MB
+               blocks cut into 256 KB slices; per block the main thread counts newlines (line
+               numbers) and double quotes (quote parity: a newline ends a record only outside
+               quotes) while a worker thread reads the next block and runs RE2 (pyarrow, which
+               releases the GIL) over most slices; the main thread searches the remaining slices.
+               A block without a match costs those few C passes. In a slice with matches, each
+               match's record start is found from the quote parity and the record is parsed with
+               the csv module right away, to check that the match lies inside it. `read_at` then
+               re-reads the candidates by byte offset with the same csv code as `iter_records`.
+               Measured by benchmarks/bench_hospital.py against DuckDB's read_csv.
 
 `scan` trusts RFC 4180 quoting. Whatever could make it disagree with `iter_records` - a NUL byte,
-a bare carriage return, the file ending inside quotes, a quoted field longer than the block limit,
+a bare carriage return, the file ending inside quotes, a record longer than MAX_RECORD_BYTES,
 or a candidate record that does not contain its match (a stray quote in an unquoted field flips
 the parity) - makes it return None before anything is yielded, and the caller reads the file
 with `iter_records`, which then gives the verdict (rows, or the file's rejection).

@@ -130,6 +130,8 @@ MEDICAID = re.compile(r"medicaid|medi-?cal\b|\bchip\b", re.IGNORECASE)
 MEDICARE_FFS = re.compile(r"(?:traditional|original)\s*medicare|medicare\s*(?:part\s*[ab]\b|ffs\b|fee[\s-]*for[\s-]*service)",
                           re.IGNORECASE)
 MEDIGAP = re.compile(r"supplement|medigap", re.IGNORECASE)
+TRADITIONAL_PAYER = re.compile(r"\s*(?:medicare\b|cms\b|centers\s+for\s+medicare|original\s+medicare|traditional\s+medicare)",
+                               re.IGNORECASE)
 COMMERCIAL = re.compile(r"\bcommercial\b|\bexchange\b|\bmarketplace\b|\bemployer", re.IGNORECASE)
 
 
@@ -255,9 +257,10 @@ def _plan_type(payer: str | None, plan: str | None, payer_group: str | None) -> 
         return "medicare_advantage"
     if MEDICAID.search(text):
         return "medicaid_managed"
-    if MEDICARE_FFS.search(text) or payer_group == "medicare":  # the reference table's `medicare` is traditional
+    traditional = payer_group == "medicare" or bool(TRADITIONAL_PAYER.match(payer or ""))
+    if MEDICARE_FFS.search(text) or traditional:  # the reference table's `medicare` group is traditional Medicare
         return "medicare_ffs"
-    if "medicare" in text.lower() and not MEDIGAP.search(text) and payer_group is not None:
+    if "medicare" in text.lower() and not MEDIGAP.search(text):
         return "medicare_advantage"  # a private insurer's Medicare plan ("Aetna Medicare") is Medicare Advantage
     if COMMERCIAL.search(text):
         return "commercial"

@@ -190,6 +190,8 @@ def test_plan_type_and_other_codes(settings: Settings) -> None:
 @pytest.mark.parametrize(("payer", "plan", "group", "expected"), [
     ("UHC Medicare Advantage", "Choice PPO", "unitedhealthcare", "medicare_advantage"),
     ("Humana", "Gold Plus HMO-POS MAPD", None, "medicare_advantage"),
+    ("Humana Medicare", "Gold Plus", None, "medicare_advantage"),
+    ("Medicare", "Part A", None, "medicare_ffs"),
     ("Aetna", "Aetna Medicare Premier (PPO)", "aetna", "medicare_advantage"),
     ("Cigna-HealthSpring", "Preferred D-SNP", "cigna", "medicare_advantage"),
     ("Medicare", "Medicare", "medicare", "medicare_ffs"),

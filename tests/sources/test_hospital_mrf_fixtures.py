@@ -203,3 +203,31 @@ def test_quarantined_placeholder_and_negative_rows_name_line_column_and_value(se
     ]
     assert set(found.loc[found["check_name"] == "placeholder_amount", "reason"]) == {
         "999999999 is CMS's placeholder for 'no amount', not a price"}
+
+
+# --- CMS's published example files, loaded whole (every CPT/HCPCS item) ---------------------------
+CMS = FIXTURES / "hospital__standard_charge" / "cms-examples"
+CMS_OUTCOMES = [
+    # the v3 tall example gives 80048 a minimum of 150 on one payer row and 125 on the other (its
+    # wide and JSON twins say 125): the second, conflicting item row is quarantined as a duplicate
+    ("V3.0.0_Tall_CSV_Format_Example.csv", "loaded_with_quarantine", 30, 1, ("unique_key (first seen at line 12)",)),
+    ("V3.0.0_Wide_CSV_Format_Example.csv", "loaded", 30, 0, NONE),
+    ("v3_json_format_example.json", "loaded", 30, 0, NONE),
+    ("V2.0.0_Tall_CSV_Format_Example.csv", "loaded", 18, 0, NONE),
+    ("V2.0.0_Wide_CSV_Format_Example.csv", "loaded", 18, 0, NONE),
+    ("V2.0.0_JSON_Format_Example.json", "loaded", 15, 0, NONE),
+]
+
+
+@pytest.mark.parametrize(("name", "status", "loaded", "quarantined", "checks"), CMS_OUTCOMES, ids=[o[0] for o in CMS_OUTCOMES])
+def test_cms_example_loads(settings: Settings, name: str, status: str, loaded: int, quarantined: int,
+                           checks: tuple[str, ...]) -> None:
+    record = load_file(SOURCE, CMS / name, settings, "20260101T000000Z-cmsexa",
+                       payers=PayerDirectory.from_file(settings.payer_alias_file), codes=frozenset())
+    assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
+    assert _findings(settings, store.QUARANTINE) == set(checks)
+    assert _findings(settings, store.ADVISORY) == set()
+    # with the configured codes of interest the same file loads only its hospital__file row
+    again = load_file(SOURCE, CMS / name, settings.replace(warehouse_dir=settings.warehouse_dir / "filtered"),
+                      "20260101T000000Z-cmsfil", payers=PayerDirectory.from_file(settings.payer_alias_file), codes=CODES)
+    assert (again.status, again.rows_loaded, again.rows_quarantined) == ("loaded", 1, 0)
