@@ -44,6 +44,7 @@ gzipped files (unpack first), XLSX.
 from __future__ import annotations
 
 import codecs
+import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -147,8 +148,10 @@ def detect(path: Path) -> bool:
     if fmt == "json":
         return '"standard_charge_information"' in text or ('"hospital_name"' in text and '"last_updated_on"' in text)
     if fmt == "csv":
-        first = _key(text.lstrip("\ufeff").split("\n", 1)[0].split(",", 1)[0])
-        return first == "hospital_name" and "last_updated_on" in text and "description" in text
+        first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+        cells = next(csv.reader([first_line]), [])
+        lowered = text.lower()
+        return bool(cells) and _key(cells[0]) == "hospital_name" and "last_updated_on" in lowered and "description" in lowered
     return False
 
 

@@ -267,7 +267,8 @@ def test_rows_the_adapter_cannot_align_or_decode_are_rejects(settings: Settings)
 
 def test_detect_by_content(tmp_path: Path) -> None:
     for path in [CMS / "V3.0.0_Tall_CSV_Format_Example.csv", CMS / "v3_json_format_example.json",
-                 CMS / "V2.0.0_Wide_CSV_Format_Example.csv", DIR / "valid_v3_wide.csv"]:
+                 CMS / "V2.0.0_Wide_CSV_Format_Example.csv", DIR / "valid_v3_wide.csv",
+                 HPT / "removed-2.0" / "sample-tall-valid-quoted.csv"]:  # a quoted "hospital_name" header
         renamed = tmp_path / f"download_{path.stem}.txt"
         shutil.copy(path, renamed)
         assert hospital_mrf.detect(renamed), path.name
@@ -328,3 +329,21 @@ def test_when_the_prefilter_trusts_itself(name: str, trusted: bool) -> None:
 ])
 def test_hospital_payer_names_map_through_the_reference_table(settings: Settings, name: str, group: str | None) -> None:
     assert PayerDirectory.from_file(settings.payer_alias_file).lookup(name) == group
+
+
+def test_copied_fixtures_are_byte_identical_to_the_public_files(real_samples: Path) -> None:
+    """Provenance: the copies under tests/fixtures equal the files listed in real-samples/SHA256SUMS."""
+    import hashlib
+
+    sums = {}
+    for line in (real_samples / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        sums[name.strip()] = digest
+    copies = [(p, "validator-fixtures/hpt-validator/test/fixtures/" + str(p.relative_to(HPT))) for p in HPT.rglob("*")
+              if p.is_file()]
+    examples = {p.name: n for n in sums for p in CMS.iterdir() if n.startswith("cms-hospital-price-transparency/")
+                and n.endswith("/" + p.name)}
+    copies += [(CMS / name, source) for name, source in examples.items()]
+    assert len(copies) == 73 + 6
+    for path, name in copies:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[name], name
