@@ -38,7 +38,8 @@ Rejected (the whole file): no metadata rows, a blank hospital_name, a line 3 tha
 header, a missing required column, an unreadable payer-specific column name
 ("standard_charge|Aetna|PPO|negotiated_dollarr"), truncated or invalid JSON, NUL bytes, a quoted
 field never closed. Left out: modifier-only rows and `modifier_information` (no code), zipped or
-gzipped files (unpack first), XLSX.
+gzipped files (unpack first), XLSX. Cost: JSON metadata written after standard_charge_information
+(rare; CMS's order puts it first) takes a second, slower pass over the file to read it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +61,8 @@ from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.readers import REJECT_COLUMNS, TEXT, detect_format, sniff
 from schemas.fields import BILLING_CODE_RE, normalize_dates
 from schemas.hospital_mrf import DATASET, FILE_DATASET, PLACEHOLDER_AMOUNT
+
+log = logging.getLogger(__name__)
 
 # Every column of hospital__standard_charge the adapter fills (payer_group is the loader's).
 COLUMNS = [
@@ -172,6 +176,9 @@ def read_file(path: Path, ctx: ReadContext, *, fast: bool | None = None) -> Iter
         yield from _read_csv(path, ctx, fast=fast)
     elif fmt == "gzip":
         raise FileRejected(path, "gzip-compressed", "an uncompressed CSV or JSON file (gunzip it first)")
+    elif fmt == "xlsx":
+        raise FileRejected(path, "a ZIP archive (a zipped file or an XLSX workbook)",
+                           "the CMS CSV (tall or wide) or JSON template, unzipped")
     else:
         raise FileRejected(path, f"{fmt} content is not a hospital price-transparency file",
                            "the CMS CSV (tall or wide) or JSON template")
@@ -250,6 +257,18 @@ def _has_surrogates(values: Iterable[object]) -> bool:
             except UnicodeEncodeError:
                 return True
     return False
+
+
+def _code_type(text: str | None) -> str | None:
+    """'cpt', 'CPT4', 'CPT®', 'HCPCS Level II' -> CPT / HCPCS; anything else upper-cased as written."""
+    if text is None:
+        return None
+    letters = re.sub(r"[^A-Z]", "", text.upper())
+    if letters == "CPT":
+        return "CPT"
+    if letters.startswith("HCPCS"):
+        return "HCPCS"
+    return text.strip().upper()
 
 
 def _plan_type(payer: str | None, plan: str | None, payer_group: str | None) -> str | None:
@@ -368,7 +387,7 @@ class _Rows:
 
     def _normalize(self, raw: dict[str, str | None]) -> dict[str, object]:
         row: dict[str, object] = dict(raw)
-        row["billing_code_type"] = raw["billing_code_type"].upper() if raw["billing_code_type"] else None
+        row["billing_code_type"] = _code_type(raw["billing_code_type"])
         row["setting"] = raw["setting"].lower() if raw["setting"] else None
         for name in ("gross_charge_usd", "discounted_cash_usd", "minimum_usd", "maximum_usd", "negotiated_dollar_usd"):
             row[name] = _number(raw[name])
@@ -500,7 +519,11 @@ def _read_csv(path: Path, ctx: ReadContext, fast: bool | None) -> Iterator[Batch
     if rows.wanted and fast is not False:
         found = csv_prefilter.scan(path, header.end, header.next_line, rows.wanted)
         if found is not None:
+            log.info("%s: byte prefilter kept %d of the records (%d blocks scanned)", path.name, len(found), found.blocks)
             body = csv_prefilter.read_at(path, found)
+        else:
+            log.info("%s: byte prefilter declined the file (stray quote, NUL, bare CR or unclosed quote?): "
+                     "parsing every record", path.name)
     if body is None:
         body = csv_prefilter.iter_records(path, header.end, header.next_line)
     for record in body:

@@ -347,3 +347,25 @@ def test_copied_fixtures_are_byte_identical_to_the_public_files(real_samples: Pa
     assert len(copies) == 73 + 6
     for path, name in copies:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[name], name
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("cpt", "CPT"), ("CPT4", "CPT"), ("CPT\u00ae", "CPT"), ("HCPCS Level II", "HCPCS"), ("hcpcs", "HCPCS"),
+    ("CTP", "CTP"), (" local ", "LOCAL"), (None, None),
+])
+def test_code_type_spellings(written: str | None, expected: str | None) -> None:
+    assert hospital_mrf._code_type(written) == expected
+
+
+def test_zip_and_gzip_files_are_refused_with_what_to_do(settings: Settings, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    zipped, gzipped = tmp_path / "mrf.zip", tmp_path / "mrf.json.gz"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(DIR / "valid_v3.json", "valid_v3.json")
+    gzipped.write_bytes(gzip.compress((DIR / "valid_v3.json").read_bytes()))
+    with pytest.raises(FileRejected, match=r"mrf.zip: a ZIP archive .* unzipped"):
+        read(zipped, settings, CODES)
+    with pytest.raises(FileRejected, match=r"mrf.json.gz: gzip-compressed; expected an uncompressed CSV or JSON file"):
+        read(gzipped, settings, CODES)
