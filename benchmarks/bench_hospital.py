@@ -28,7 +28,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -277,5 +276,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    tempfile.tempdir = None
     main()

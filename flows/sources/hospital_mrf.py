@@ -507,19 +507,22 @@ def _read_csv(path: Path, ctx: ReadContext, fast: bool | None) -> Iterator[Batch
         preview = printable(", ".join(f.strip() for f in header.fields[:4]))
         raise FileRejected(path, f"line {header.line} is not the data header (it starts {preview!r})",
                            EXPECTED_LAYOUT, f"line {header.line}")
+    records.close()  # the preamble is read; the body is read below, by offset
     layout = _csv_layout(path, header)
     facts = _csv_facts(meta_header, meta_values, layout)
     yield _file_batch(path, facts)
 
-    if _next_nonblank(csv_prefilter.iter_records(path, header.end, header.next_line)) is None:
+    first_rows = csv_prefilter.iter_records(path, header.end, header.next_line)
+    if _next_nonblank(first_rows) is None:
         raise FileRejected(path, "header only, no data rows", "at least one data row below the data header",
                            f"header on line {header.line}")
+    first_rows.close()
     rows = _Rows(path, ctx, frozenset(ctx.codes_of_interest), ctx.settings.chunk_rows)
     body: Iterator[csv_prefilter.Record] | None = None
     if rows.wanted and fast is not False:
         found = csv_prefilter.scan(path, header.end, header.next_line, rows.wanted)
         if found is not None:
-            log.info("%s: byte prefilter kept %d of the records (%d blocks scanned)", path.name, len(found), found.blocks)
+            log.info("%s: byte prefilter found %d candidate records in %d blocks", path.name, len(found), found.blocks)
             body = csv_prefilter.read_at(path, found)
         else:
             log.info("%s: byte prefilter declined the file (stray quote, NUL, bare CR or unclosed quote?): "
