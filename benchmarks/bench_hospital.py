@@ -181,6 +181,8 @@ elif mode == "load":
     imported = time.perf_counter()
     r = load_file(registry.get("hospital_mrf"), Path(path), s, "bench", payers=payers, codes=frozenset(codes))
     rows, extra = r.rows_loaded, {"status": r.status, "quarantined": r.rows_quarantined}
+    import shutil
+    shutil.rmtree(s.warehouse_dir)
 else:
     from pathlib import Path
     from flows.settings import Settings
