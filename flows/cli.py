@@ -82,12 +82,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.sources import registry
 
     settings = _settings(args)
-    registry.get(args.source)
+    source = registry.get(args.source)
+    options: dict[str, str] = {}
+    for item in args.option or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            print(f"payerbench ingest: option {item!r} is not KEY=VALUE (e.g. -o data_year=2022)", file=sys.stderr)
+            return EXIT_USAGE
+        options[name.strip()] = value.strip()
+    source.check_options(options)
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force)
+    records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options)
     if not args.no_build:
         build_warehouse(settings)
     print_load_table(records, f"payerbench ingest {args.source}")
@@ -211,6 +219,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     for source in registry.SOURCES.values():
         print(f"{source.name:<14} {source.description}")
         print(f"{'':<14} datasets: {', '.join(source.datasets)}; files: {settings.source_dir(source.name)}")
+        for name, meaning in source.options:
+            print(f"{'':<14} ingest option -o {name}=...: {meaning}")
     return EXIT_OK
 
 
@@ -239,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files to load")
     p.add_argument("--no-build", action="store_true", help="skip rebuilding the DuckDB file")
     p.add_argument("--force", action="store_true", help="load files again even if their sha256 was loaded before")
+    p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+                   help="a fact about the files the source cannot read from them, e.g. -o data_year=2022 "
+                        "(`payerbench sources` lists each source's options)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")

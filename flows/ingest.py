@@ -33,10 +33,11 @@ def discover(settings: Settings, source: Source) -> list[Path]:
 
 @task(name="load_file", cache_policy=NO_CACHE, task_run_name="load {source_name}: {path.name}")
 def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str,
-                   payers: PayerDirectory | None, codes: frozenset[str], already: set[str]) -> LoadRecord:
+                   payers: PayerDirectory | None, codes: frozenset[str], already: set[str],
+                   options: dict[str, str] | None = None) -> LoadRecord:
     """Validate and store one file (no retries: a local file that fails will fail again)."""
     record = load_file(registry.get(source_name), path, settings, run_id, payers=payers, codes=codes,
-                       already_loaded=already)
+                       already_loaded=already, options=options)
     logger = get_run_logger()
     if record.status in ("rejected", "failed"):
         logger.error("%s %s: %s", record.status, record.source_file, record.error)
@@ -48,20 +49,24 @@ def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str
 
 @flow(name="ingest_source", flow_run_name="ingest {source_name}")
 def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
-                  run_id: str | None = None, force: bool = False) -> list[LoadRecord]:
+                  run_id: str | None = None, force: bool = False,
+                  options: dict[str, str] | None = None) -> list[LoadRecord]:
     """Load the given files (default: everything in the source's raw folder) of one source.
 
     `force` reloads files whose sha256 was already loaded (a new snapshot of the same bytes).
+    `options` state facts about the files the source declares it accepts (e.g. a data year).
     """
     settings = settings or from_env()
     source = registry.get(source_name)
+    source.check_options(options or {})
     files = [Path(p) for p in paths] if paths else discover(settings, source)
     run_id = run_id or new_run_id()
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        return _ingest(source, files, settings, run_id, force)
+        return _ingest(source, files, settings, run_id, force, options or {})
 
 
-def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool) -> list[LoadRecord]:
+def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool,
+            options: dict[str, str]) -> list[LoadRecord]:
     try:
         payers = PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
@@ -71,7 +76,7 @@ def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, 
     already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
     records = []
     for path in files:
-        record = load_file_task(source.name, path, settings, run_id, payers, codes, already)
+        record = load_file_task(source.name, path, settings, run_id, payers, codes, already, options)
         if record.source_sha256 and record.status in load_log.COMMITTED:
             already.add(record.source_sha256)  # the same file twice in one call loads once
         records.append(record)

@@ -14,8 +14,9 @@ from pandera.engines import pandas_engine
 
 # --- billing codes ------------------------------------------------------------------------------
 # CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
-# PLA (4 digits + U), MAAA (4 digits + M), and HCPCS Level II (a letter A-V + 4 digits).
-BILLING_CODE_PATTERN = r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})$"
+# PLA (4 digits + U), MAAA (4 digits + M), CPT vaccine administration (4 digits + A, e.g. 0001A,
+# which CMS's OPPS Addendum B lists), and HCPCS Level II (a letter A-V + 4 digits).
+BILLING_CODE_PATTERN = r"^(?:\d{4}[0-9AFTUM]|[A-V]\d{4})$"
 BILLING_CODE_RE = re.compile(BILLING_CODE_PATTERN)
 
 CODE_TYPES = ("CPT", "HCPCS")
@@ -68,6 +69,41 @@ SOURCE_CONFIDENCE = ("verified", "verified_third_party", "inferred", "not_found"
 verified = stated in the source text read; verified_third_party = stated by a compiler of the
 source (coding site, aggregator); inferred = follows from verified facts, not seen stated;
 not_found = searched for and not established."""
+
+# --- Medicare coverage database (local coverage articles and LCDs) ---------------------------------
+LISTING_CLASSES = ("covered", "non_covered", "other")
+"""What an article's or LCD's code group says about the codes it lists, read from the group's
+paragraph: `covered` ("covered when ...", "reasonable and necessary"), `non_covered` ("non-covered",
+"not reasonable and necessary", "investigational"), `other` (billing instructions, "reviewed case
+by case", no paragraph). CMS's disclaimer "does not necessarily indicate coverage" is ignored."""
+
+MCD_AVAILABILITY = ("listed", "no_lcd_or_article", "partially_loaded", "not_loaded", "not_applicable")
+"""Why `coverage_matrix`'s MCD columns hold what they hold: `listed` (a current LCD or article of the
+loaded MCD release lists the code); `no_lcd_or_article` (the article and the LCD code lists were
+loaded with the code in scope and none lists it); `partially_loaded` (only the article or only the
+LCD code lists were loaded, and they do not list it); `not_loaded` (no MCD code list was loaded
+for the code); `not_applicable` (a commercial payer group: the MCD is Medicare's)."""
+
+# --- Medicare Part B utilization ---------------------------------------------------------------------
+GEO_LEVELS = ("national", "state")
+"""`Rndrng_Prvdr_Geo_Lvl` of CMS's geography-and-service file (written National / State)."""
+
+PLACES_OF_SERVICE = {"F": "facility", "O": "office"}
+"""`Place_Of_Srvc`: F = facility (hospital, ASC: the facility fee schedule), O = office (non-facility)."""
+
+UTILIZATION_AVAILABILITY = ("reported", "not_published_small_cell", "not_loaded")
+"""Why a `medicare_utilization` cell holds what it holds: `reported` (CMS published the cell);
+`not_published_small_cell` (the loaded file for that year has no row for it: CMS publishes no cell
+with fewer than 11 beneficiaries, including none); `not_loaded` (no loaded file for that year was
+scanned for the code, or the file's row for the cell failed validation: see `quarantine`)."""
+
+TREND_AVAILABILITY = ("reported", "partial_small_cell", "not_published_small_cell", "not_loaded")
+"""`medicare_utilization_trend` (national, one row per code and year): `reported` (facility and office
+both published); `partial_small_cell` (one setting not published: combined figures are the other's);
+`not_published_small_cell` (neither published); `not_loaded` (no file of that year scanned for the code)."""
+
+MIN_PUBLISHED_BENEFICIARIES = 11
+"""CMS suppresses geography-and-service cells with fewer beneficiaries than this."""
 
 # --- typed columns ------------------------------------------------------------------------------
 IsoDate = Annotated[pandas_engine.Date, {"format": "%Y-%m-%d"}]

@@ -52,3 +52,25 @@ class BillingCode(pa.DataFrameModel):
         name = "ref__billing_code"
         coerce = True
         unique = ["billing_code"]
+
+
+GEO_TYPES = ("state", "district", "territory")
+
+
+class Geography(pa.DataFrameModel):
+    """One row per US state, the District of Columbia and each territory, by FIPS code.
+
+    The geographies every state-level grid is built over (e.g. `medicare_utilization`: national
+    plus each of these), so a state with no published data still has its row.
+    """
+
+    geo_fips: Series[str] = pa.Field(str_matches=r"^\d{2}$")
+    state_abbrev: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}$")
+    geo_name: Series[str] = pa.Field(str_length={"min_value": 2})
+    geo_type: Series[str] = pa.Field(isin=GEO_TYPES)
+    notes: Optional[Series[str]] = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__geography"
+        coerce = True
+        unique = ["geo_fips"]

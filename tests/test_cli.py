@@ -106,3 +106,19 @@ def test_python_dash_m_flows_is_the_same_cli() -> None:
     for command in ("run", "ingest", "query", "status"):
         assert command in result.stdout
     assert "PAYERBENCH_WAREHOUSE_DIR" in result.stdout
+
+
+def test_ingest_refuses_an_option_the_source_does_not_take(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(fixture("payer__policy", "valid_minimal.csv"))
+    assert run_cli(built, "ingest", "payer_policy", path, "-o", "data_year=2022") == cli.EXIT_USAGE
+    assert "source 'payer_policy' takes no option 'data_year'" in capsys.readouterr().err
+    assert run_cli(built, "ingest", "payer_policy", path, "-o", "data_year") == cli.EXIT_USAGE
+    assert "is not KEY=VALUE" in capsys.readouterr().err
+
+
+def test_sources_lists_each_source_and_its_ingest_options(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run_cli(shared, "sources") == 0
+    out = capsys.readouterr().out
+    assert "cms_mcd" in out and "cms__mcd_article_hcpc_code" in out
+    assert "ingest option -o data_year=...: the data year of the file" in out

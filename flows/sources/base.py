@@ -7,7 +7,7 @@ It never validates values and never writes anything: schemas validate, one loade
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +55,10 @@ class Batch:
     # The same rows as the file held them, before the adapter normalised values (same index):
     # quarantine shows failing values and raw records from here, e.g. "Maybe Covered" as typed.
     raw: pd.DataFrame | None = None
+    # True for rows *about* the file rather than rows *of* it (the data year an adapter read from
+    # the file name, the codes a filtered file was scanned for): stored like any dataset, with
+    # lineage, but not counted in rows read / loaded; a fact that fails its schema rejects the file.
+    describes_file: bool = False
 
 
 @dataclass
@@ -64,6 +68,10 @@ class ReadContext:
     settings: "Settings"
     codes_of_interest: frozenset[str] = frozenset()
     payers: "PayerDirectory | None" = None
+    # Facts the user states about the files of one ingest (`payerbench ingest SRC FILE -o
+    # data_year=2022`) when the file itself cannot tell; only keys the source declares in
+    # `Source.options` are accepted.
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 Reader = Callable[[Path, ReadContext], Iterator[Batch]]
@@ -88,3 +96,13 @@ class Source:
     # Loaded before every other source in `run` (reference tables other sources resolve against).
     is_reference: bool = False
     file_globs: tuple[str, ...] = field(default=("*",))
+    # Options `payerbench ingest` accepts for this source, as (name, what it means) pairs.
+    options: tuple[tuple[str, str], ...] = ()
+
+    def check_options(self, options: Mapping[str, str]) -> None:
+        """SystemExit naming an option this source does not take, and the ones it does."""
+        known = dict(self.options)
+        for name in options:
+            if name not in known:
+                takes = "; ".join(f"{k} ({v})" for k, v in known.items()) or "none"
+                raise SystemExit(f"source {self.name!r} takes no option {name!r}; options it takes: {takes}")

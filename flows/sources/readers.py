@@ -10,10 +10,12 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import decimal
 import json
+import math
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,27 @@ class Chunk:
 
     frame: pd.DataFrame
     rejects: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Keep only the rows whose value in `column` passes `keep` (e.g. a code of interest).
+
+    Large public files (CMS utilization, hospital price files) hold a few rows of interest among
+    hundreds of thousands; testing one field before a row is aligned and collected keeps the
+    reader fast and its memory bounded by the rows kept, not the rows in the file.
+    """
+
+    column: str
+    keep: Callable[[str], bool]
+
+
+@dataclass
+class ReadStats:
+    """Counts a reader fills in while it streams: data rows seen, and rows a RowFilter skipped."""
+
+    data_rows: int = 0
+    skipped_rows: int = 0
 
 
 def sniff(path: Path) -> bytes:
@@ -83,30 +106,43 @@ def _check_binary(path: Path, head: bytes) -> None:
         raise _binary_error(path, head[:nul].count(b"\n") + 1, nul)
 
 
-def _encoding_error(path: Path) -> FileRejected:
-    """Locate the first byte that is not UTF-8 (line and byte offset), reading line by line.
+def _encoding_error(path: Path, encoding: str = "utf-8") -> FileRejected:
+    """Locate the first byte the file's encoding cannot decode (line and byte offset), line by line.
 
-    Text readers decode whole buffers, so the error they raise cannot say where; a UTF-8
-    character never spans a newline, so decoding each line on its own locates it exactly.
+    Text readers decode whole buffers, so the error they raise cannot say where; a UTF-8 (or
+    single-byte) character never spans a newline, so decoding each line on its own locates it.
     """
+    utf8 = codecs.lookup(encoding).name == "utf-8"
     offset = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             body = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
             skipped = len(line) - len(body)
             try:
-                body.decode("utf-8")
+                body.decode("utf-8" if utf8 else encoding)
             except UnicodeDecodeError as exc:
+                if utf8:
+                    expected = ("UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
+                                "`iconv -f cp1252 -t utf-8 in.csv > out.csv`")
+                else:
+                    expected = f"{encoding} text, as the publisher writes this file (or UTF-8 with a byte-order mark)"
                 return FileRejected(
                     path,
-                    f"not valid UTF-8 (byte 0x{body[exc.start:exc.start + 1].hex()} at byte offset "
-                    f"{offset + skipped + exc.start})",
-                    "UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
-                    "`iconv -f cp1252 -t utf-8 in.csv > out.csv`",
+                    f"not valid {'UTF-8' if utf8 else encoding} (byte 0x{body[exc.start:exc.start + 1].hex()} "
+                    f"at byte offset {offset + skipped + exc.start})",
+                    expected,
                     f"line {number}",
                 )
             offset += len(line)
-    return FileRejected(path, "cannot be decoded as UTF-8", "UTF-8 text")
+    return FileRejected(path, f"cannot be decoded as {encoding}", f"{encoding} text")
+
+
+def _text_encoding(path: Path, head: bytes, encoding: str) -> str:
+    """The codec to open a text file with: UTF-8 (BOM skipped) by default; a file that starts
+    with a UTF-8 byte-order mark is UTF-8 whatever the adapter declared (the mark says so)."""
+    if codecs.lookup(encoding).name == "utf-8" or head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return encoding
 
 
 def _check_columns(path: Path, header: list[str], required: Iterable[str], where: str) -> None:
@@ -164,21 +200,37 @@ def read_csv_chunks(
     required: Iterable[str],
     chunk_rows: int,
     skip_lines: int = 0,
+    row_filter: RowFilter | None = None,
+    stats: ReadStats | None = None,
+    header_rows: int = 1,
+    encoding: str = "utf-8",
 ) -> Iterator[Chunk]:
-    """Stream a UTF-8 delimited text file as chunks of text columns named by its (normalized) header.
+    """Stream a delimited text file as chunks of text columns named by its (normalized) header.
 
     Row locators are the physical line a record starts on, so a quoted field spanning lines
     still points at the right place. A row with more non-blank fields than the header is returned
     as a reject (it cannot be aligned); a row with fewer is padded with nulls for the schema.
-    `skip_lines` skips a preamble above the header (CMS files carry title rows).
+    `skip_lines` skips a preamble above the header (CMS files carry title rows). `header_rows`
+    reads a header split over several records (CMS's PPRRVU writes "WORK" above "RVU"): each
+    column's name is its non-blank cells joined with spaces, top to bottom. `encoding` is the
+    publisher's declared encoding (strict: an undecodable byte rejects the file, naming it);
+    UTF-8 by default, and a UTF-8 byte-order mark always means UTF-8. `row_filter` drops rows
+    whose filter column fails its test before they are aligned (a row too short to have that
+    column is kept, so the schema can judge it); `stats` receives the counts.
     """
     head = sniff(path)
     _check_binary(path, head)
     required = list(required)
-    handle = path.open("r", encoding="utf-8-sig", errors="strict", newline="")
+    if row_filter is not None and row_filter.column not in required:
+        required.append(row_filter.column)
+    stats = stats if stats is not None else ReadStats()
+    filter_at = -1
+    codec = _text_encoding(path, head, encoding)
+    handle = path.open("r", encoding=codec, errors="strict", newline="")
     try:
         reader = csv.reader(_text_lines(path, handle), strict=True)
         header: list[str] | None = None
+        header_parts: list[list[str]] = []
         header_line = 0
         rows: list[list[object]] = []
         records: list[str] = []
@@ -191,19 +243,32 @@ def read_csv_chunks(
             except StopIteration:
                 break
             except UnicodeDecodeError:
-                raise _encoding_error(path) from None
+                raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
             except csv.Error as exc:
                 raise _csv_error(path, exc, start_line) from None
             if start_line <= skip_lines:
                 continue
-            if not fields or all(not f.strip() for f in fields):
+            if header is None and header_parts:  # continuation rows of a split header, blank or not
+                header_parts.append(fields)
+            elif not fields or all(not f.strip() for f in fields):
                 continue  # blank line
-            if header is None:
-                header = [normalize_header(f) for f in fields]
+            elif header is None:
+                header_parts.append(fields)
                 header_line = start_line
-                _check_columns(path, header, required, f"header on line {header_line}")
+            if header is None and header_parts:
+                if len(header_parts) < header_rows:
+                    continue
+                header = [normalize_header(name) for name in _join_header(header_parts)]
+                lines = f"line {header_line}" if header_rows == 1 else f"lines {header_line}-{start_line}"
+                _check_columns(path, header, required, f"header on {lines}")
+                if row_filter is not None:
+                    filter_at = header.index(row_filter.column)
                 continue
             data_rows += 1
+            stats.data_rows = data_rows
+            if filter_at >= 0 and len(fields) > filter_at and not row_filter.keep(fields[filter_at]):  # type: ignore[union-attr]
+                stats.skipped_rows += 1
+                continue
             if len(fields) > len(header):
                 if any(f.strip() for f in fields[len(header):]):
                     rejects.append(_field_count_reject(f"line {start_line}", fields, len(header)))  # type: ignore[arg-type]
@@ -229,6 +294,38 @@ def read_csv_chunks(
         handle.close()
 
 
+def _join_header(parts: list[list[str]]) -> list[str]:
+    """Column names of a header split over several records: non-blank cells joined top to bottom."""
+    width = max(len(p) for p in parts)
+    return [" ".join(p[i].strip() for p in parts if i < len(p) and p[i].strip()) for i in range(width)]
+
+
+def head_records(path: Path, *, limit: int, encoding: str = "utf-8") -> list[tuple[int, list[str]]]:
+    """The first `limit` records of a delimited text file with the physical line each starts on.
+
+    For adapters that must read a preamble (a release title, where the header starts) before
+    streaming the body with `read_csv_chunks`. Same binary and encoding checks as the reader.
+    """
+    head = sniff(path)
+    _check_binary(path, head)
+    found: list[tuple[int, list[str]]] = []
+    codec = _text_encoding(path, head, encoding)
+    with path.open("r", encoding=codec, errors="strict", newline="") as handle:
+        reader = csv.reader(_text_lines(path, handle), strict=True)
+        while len(found) < limit:
+            start_line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError:
+                raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
+            except csv.Error as exc:
+                raise _csv_error(path, exc, start_line) from None
+            found.append((start_line, fields))
+    return found
+
+
 def _csv_error(path: Path, exc: csv.Error, line: int) -> FileRejected:
     text = str(exc)
     if "field larger than field limit" in text:
@@ -251,7 +348,21 @@ def _cell_text(value: object) -> object:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):
+        return _excel_decimal(value)
     return str(value)
+
+
+def _excel_decimal(value: float) -> str:
+    """A float cell as Excel shows it: 15 significant digits, Excel's precision, in plain notation.
+
+    A cell computed by a formula holds binary noise (CMS's Addendum B: 20 % of 355.25 is stored
+    as 71.05000000000001); Excel displays and exports 71.05, and so does this.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    text = format(decimal.Decimal(f"{value:.15g}"), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def read_xlsx_chunks(
@@ -406,16 +517,17 @@ def _json_chunk(rows: list[dict[str, object]], records: list[str], required: lis
     return Chunk(frame)
 
 
-def peek_header(path: Path, *, skip_lines: int = 0) -> list[str]:
+def peek_header(path: Path, *, skip_lines: int = 0, encoding: str = "utf-8") -> list[str]:
     """The normalized header of a delimited text file (first non-blank line after `skip_lines`)."""
     head = sniff(path)
     _check_binary(path, head)
+    codec = _text_encoding(path, head, encoding)
     try:
-        text = head.decode("utf-8-sig")
+        text = head.decode(codec)
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not merely a character cut at the sniff boundary
-            raise _encoding_error(path) from None
-        text = head[: exc.start].decode("utf-8-sig")
+            raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
+        text = head[: exc.start].decode(codec)
     lines = text.splitlines()[skip_lines:]
     for fields in csv.reader(lines):
         if fields and any(f.strip() for f in fields):

@@ -1,4 +1,4 @@
-"""Reference tables curated in `raw/reference/` (payer aliases, codes of interest).
+"""Reference tables curated in `raw/reference/` (payer aliases, codes of interest, US geographies).
 
 Publisher: this project's analysts. Format: UTF-8 CSV with a header row; which table a file holds
 is told by its header, not its name. Cadence: edited when a new payer name or code turns up
@@ -19,6 +19,7 @@ from schemas.fields import blank_to_null
 TABLES: dict[str, tuple[set[str], list[str]]] = {
     "ref__payer_alias": ({"alias", "match_type"}, ["alias", "match_type", "payer_group"]),
     "ref__billing_code": ({"billing_code", "role"}, ["billing_code", "code_type", "code_category", "role", "code_family", "label"]),
+    "ref__geography": ({"geo_fips", "state_abbrev"}, ["geo_fips", "state_abbrev", "geo_name", "geo_type"]),
 }
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,8 +103,12 @@ def load_file(
     payers: PayerDirectory | None = None,
     codes: frozenset[str] = frozenset(),
     already_loaded: set[str] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> LoadRecord:
-    """Load one file of one source; returns its load-log record (also written to the log)."""
+    """Load one file of one source; returns its load-log record (also written to the log).
+
+    `options` are facts the user states about the file (see `Source.options`).
+    """
     path = Path(path).resolve()
     record = LoadRecord(load_id="", run_id=run_id, source=source.name, source_file=path.name,
                         source_path=str(path), source_sha256=None, file_bytes=None, started_at=now_utc())
@@ -124,7 +129,7 @@ def load_file(
     state = _FileState(path, source, record.load_id, run_id, sha, now_utc())
     writer = LoadWriter(lake, record.load_id)
     validators: dict[str, DatasetValidator] = {}
-    context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers)
+    context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options=dict(options or {}))
     try:
         for batch in source.read(path, context):
             if batch.dataset not in source.datasets:
@@ -206,9 +211,16 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
     checked = validator.check(frame, state.path)
     rejects = batch.rejects if batch.rejects is not None else pd.DataFrame()
     bad_rows = set(checked.failures["row"])
-    record.rows_read += len(frame) + len(rejects)
-    record.rows_loaded += len(checked.valid)
-    record.rows_quarantined += len(bad_rows) + len(rejects)
+    if batch.describes_file:  # facts about the file: all valid or the file cannot be trusted
+        if len(checked.failures) or len(rejects):
+            first = checked.failures.iloc[0] if len(checked.failures) else rejects.iloc[0]
+            raise FileRejected(state.path, f"facts read about the file are invalid: {first['reason']} "
+                               f"({batch.dataset}.{first['column']} = {first['failure_value']!r})",
+                               "a file whose release facts (year, period) can be read")
+    else:
+        record.rows_read += len(frame) + len(rejects)
+        record.rows_loaded += len(checked.valid)
+        record.rows_quarantined += len(bad_rows) + len(rejects)
     record.advisories += len(checked.advisories)
 
     if len(checked.valid):

@@ -14,6 +14,7 @@ coerced are failures; the rest of the frame is then validated with the schema's 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,6 +159,8 @@ class DatasetValidator:
                 continue
             if str(dtype).lower() in ("bool", "boolean"):
                 coerced, bad = _text_to_bool(values)
+            elif isinstance(dtype, pandas_engine.Date):
+                coerced, bad = _text_to_date(values, dtype.to_datetime_kwargs.get("format", "%Y-%m-%d"))
             else:
                 coerced, bad = _try_coerce(dtype, values)
             out[name] = coerced
@@ -245,6 +248,28 @@ def _coerces(dtype: object, value: object) -> bool:
         return True
     except ParserError:
         return False
+
+
+def _text_to_date(values: pd.Series, fmt: str) -> tuple[pd.Series, list[object]]:
+    """Calendar dates from text in `fmt`, any year 1-9999 (no pandas nanosecond range: files say
+    9999-12-31 for 'never expires'). Each distinct value is parsed once."""
+    def parse(value: object) -> object:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.datetime.strptime(str(value).strip(), fmt).date()
+        except ValueError:
+            return ValueError
+    present = values[values.notna()]
+    mapping = {v: parse(v) for v in present.unique()}
+    parsed = present.map(mapping)
+    bad = list(parsed.index[parsed.map(lambda v: v is ValueError)])
+    out = pd.Series(None, index=values.index, dtype=object)
+    good = parsed.drop(index=bad)
+    out.loc[good.index] = good.astype(object)
+    return out, bad
 
 
 def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:

@@ -59,7 +59,7 @@ def test_good_row_loads_typed() -> None:
         ({"source_confidence": "likely"}, "source_confidence", "isin"),
         ({"policy_url": "www.aetna.com/cpb"}, "policy_url", "str_matches"),
         ({"effective_date": "2024-13-45"}, "effective_date", "coerce_dtype"),
-        ({"effective_date": "9999-12-31"}, "effective_date", "coerce_dtype"),  # beyond pandas' date range
+        ({"effective_date": "2024-02-30"}, "effective_date", "coerce_dtype"),
         ({"last_reviewed_date": "May 2024"}, "last_reviewed_date", "coerce_dtype"),
         ({"retrieved_date": None}, "retrieved_date", "not_nullable"),
         ({"policy_id": None}, None, "stance_needs_policy_id"),
@@ -85,6 +85,7 @@ def test_blocking_rule_quarantines(changes: dict, column: str | None, check_pref
          "source_confidence": "not_found"},
         {"effective_date": None, "last_reviewed_date": None},
         {"last_reviewed_date": "2026-11-26"},
+        {"effective_date": "9999-12-31"},  # 'no end' sentinel: beyond pandas' nanosecond range, still a date
         {"plan_type": "medicare_advantage"},
     ],
 )

@@ -1,4 +1,4 @@
-"""Rules of the reference tables (payer aliases, codes of interest): passing and failing rows."""
+"""Rules of the reference tables (payer aliases, codes of interest, geographies): passing and failing rows."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 
 from flows.steps.validate import DatasetValidator
-from schemas.reference import BillingCode, PayerAlias
+from schemas.reference import BillingCode, Geography, PayerAlias
 
 ALIAS = {"alias": "Aetna", "match_type": "prefix", "payer_group": "aetna", "notes": None, "source_record": "line 2"}
 CODE = {"billing_code": "0440T", "code_type": "CPT", "code_category": "category_iii", "role": "target",
         "code_family": "peripheral nerve cryoablation", "label": "upper extremity", "notes": None, "source_record": "line 2"}
+GEO = {"geo_fips": "01", "state_abbrev": "AL", "geo_name": "Alabama", "geo_type": "state", "notes": None,
+       "source_record": "line 2"}
 
 
 def run(model, row):  # type: ignore[no-untyped-def]
@@ -29,6 +31,9 @@ def run(model, row):  # type: ignore[no-untyped-def]
         (BillingCode, CODE, {"role": "sibling"}, "role", "isin"),
         (BillingCode, CODE, {"code_category": "category_iv"}, "code_category", "isin"),
         (BillingCode, CODE, {"label": None}, "label", "not_nullable"),
+        (Geography, GEO, {"geo_fips": "1"}, "geo_fips", "str_matches"),
+        (Geography, GEO, {"state_abbrev": "Ala"}, "state_abbrev", "str_matches"),
+        (Geography, GEO, {"geo_type": "county"}, "geo_type", "isin"),
     ],
 )
 def test_reference_rule_fails(model, base, changes, column, check_prefix) -> None:  # type: ignore[no-untyped-def]
@@ -39,6 +44,8 @@ def test_reference_rule_fails(model, base, changes, column, check_prefix) -> Non
 
 
 @pytest.mark.parametrize(("model", "row"), [(PayerAlias, ALIAS), (PayerAlias, dict(ALIAS, match_type="exact")),
-                                            (BillingCode, CODE), (BillingCode, dict(CODE, billing_code="64640", role="comparator"))])
+                                            (BillingCode, CODE), (BillingCode, dict(CODE, billing_code="64640", role="comparator")),
+                                            (Geography, GEO), (Geography, dict(GEO, geo_fips="72", state_abbrev="PR",
+                                                                               geo_name="Puerto Rico", geo_type="territory"))])
 def test_reference_rule_passes(model, row) -> None:  # type: ignore[no-untyped-def]
     assert len(run(model, row).valid) == 1

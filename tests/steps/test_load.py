@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pa_model
 import pyarrow.parquet as pq
 import pytest
 from pandera.typing import Series
@@ -208,12 +208,71 @@ def test_a_file_that_changes_while_read_is_rejected(settings: Settings, tmp_path
     assert not (settings.lake_dir / DATASET).exists()
 
 
+class _FileFact(pa_model.DataFrameModel):
+    """One row per file: a fact an adapter read about the file (test schema)."""
 
-class _Rates(pa.DataFrameModel):
+    data_year: Series[int] = pa_model.Field(ge=2000)
+
+    class Config:
+        name = "test__file_fact"
+        coerce = True
+
+
+def _facts_source(year: str):  # type: ignore[no-untyped-def]
+    from flows.sources import payer_policy
+    from flows.sources.base import Batch, Source
+
+    def read(p, ctx):  # type: ignore[no-untyped-def]
+        yield from payer_policy.read(p, ctx)
+        yield Batch("test__file_fact", pd.DataFrame({"data_year": [year], "source_record": ["file name"]}),
+                    describes_file=True)
+
+    return Source(SOURCE.name, SOURCE.description, read, (*SOURCE.datasets, "test__file_fact"), payer_column="payer_name")
+
+
+def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    record = load_file(_facts_source("2023"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
+    assert record.status == "loaded" and (record.rows_read, record.rows_loaded, record.rows_quarantined) == (2, 2, 0)
+    assert "test__file_fact" in record.datasets
+    facts = pq.read_table(next((settings.lake_dir / "test__file_fact").glob("*/*.parquet"))).to_pandas()
+    assert facts[["data_year", "source_record", "source_file"]].values.tolist() == [[2023, "file name", "valid_minimal.csv"]]
+
+
+def test_an_invalid_file_fact_rejects_the_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    record = load_file(_facts_source("1999"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
+    assert record.status == "rejected" and record.rows_read == 0
+    assert "facts read about the file are invalid" in record.error and "data_year" in record.error
+    assert not (settings.lake_dir / DATASET).exists()
+
+
+def test_options_reach_the_adapter(settings: Settings) -> None:
+    from flows.sources import payer_policy
+    from flows.sources.base import Source
+
+    seen = {}
+
+    def read(p, ctx):  # type: ignore[no-untyped-def]
+        seen.update(ctx.options)
+        yield from payer_policy.read(p, ctx)
+
+    source = Source(SOURCE.name, SOURCE.description, read, SOURCE.datasets, payer_column="payer_name",
+                    options=(("data_year", "the year"),))
+    record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-o",
+                       payers=PayerDirectory.from_file(settings.payer_alias_file), options={"data_year": "2022"})
+    assert record.status == "loaded" and seen == {"data_year": "2022"}
+    with pytest.raises(SystemExit, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
+        source.check_options({"year": "2022"})
+
+
+class _Rates(pa_model.DataFrameModel):
     """One row per payer name (a test dataset for unknown_payer='other')."""
 
-    payer_name: Series[str] = pa.Field(nullable=True)
-    payer_group: Series[str] = pa.Field(isin=ALL_PAYER_GROUPS, nullable=True)
+    payer_name: Series[str] = pa_model.Field(nullable=True)
+    payer_group: Series[str] = pa_model.Field(isin=ALL_PAYER_GROUPS, nullable=True)
 
     class Config:
         name = "test__rates"

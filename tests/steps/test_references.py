@@ -57,3 +57,12 @@ def test_codes_of_interest_come_from_the_reference_file(settings: Settings) -> N
         settings.billing_code_file.read_text(encoding="utf-8")
         + "J1234,HCPCS,hcpcs_level_ii,comparator,test,test code,\n", encoding="utf-8")
     assert "J1234" in codes_of_interest(settings)  # configuration, not code
+
+
+def test_geography_reference_lists_each_state_dc_and_territories(settings: Settings) -> None:
+    from flows.steps.references import read_reference
+
+    geos = read_reference(settings.reference_dir / "us_geographies.csv", "ref__geography")
+    assert len(geos) == 56 and geos["geo_fips"].is_unique
+    assert (geos["geo_type"] == "state").sum() == 50
+    assert geos.set_index("state_abbrev").loc["PR", "geo_fips"] == "72"

@@ -4,11 +4,17 @@
 -- policy states one; availability_reason says why (reported, no_policy_found, not_loaded).
 -- The primary policy (strongest evidence, then commercial / traditional Medicare, then newest)
 -- supplies policy_id, policy_title, source_url, effective_date and source_confidence; the lists
--- hold every policy behind the row.
+-- hold every policy behind the row. The mcd_* columns add, on the medicare row, what the loaded
+-- Medicare Coverage Database says: which MACs' current articles / LCDs list the code and how
+-- (mcd_listing_status covered / non_covered / other / mixed), or mcd_availability
+-- no_lcd_or_article when the code lists were loaded and none names the code (not_loaded,
+-- partially_loaded otherwise; not_applicable on the commercial rows).
 with codes as (
     select billing_code from stg_billing_code
     union
     select billing_code from stg_payer_policy
+    union
+    select billing_code from stg_mcd_code_listing
 ),
 grid as (
     select c.billing_code, g.payer_group, g.payer_group_name, g.sort_order
@@ -66,6 +72,67 @@ summary as (
         list(distinct source_file order by source_file) as source_files
     from stg_payer_policy
     group by all
+),
+mcd_listing as (
+    select
+        billing_code,
+        count(distinct (document_type, document_id, document_version, hcpc_code_group)) as listing_count,
+        case when count(distinct listing_class) = 1 then any_value(listing_class) else 'mixed' end as listing_status,
+        list(distinct contractor_name order by contractor_name) filter (where contractor_name is not null) as contractors,
+        list(distinct document_display_id || ' v' || document_version order by document_display_id || ' v' || document_version)
+            as documents,
+        string_agg(distinct listing_detail, '; ' order by listing_detail) as detail,
+        list(distinct paragraph_text order by paragraph_text) filter (where paragraph_text is not null) as paragraphs,
+        list_sort(list_distinct(flatten(list(source_files)))) as source_files,
+        bool_or(is_synthetic) as is_synthetic
+    from (
+        select *,
+            coalesce(contractor_name || coalesce(' (' || contract_number || ')', ''), 'contractor not listed')
+                || ': ' || document_display_id || ' v' || document_version || ' "' || document_title || '" group '
+                || hcpc_code_group || ' ' || coalesce(listing_class, 'unclassified') as listing_detail
+        from stg_mcd_code_listing
+    )
+    group by billing_code
+),
+mcd_scope as (
+    select
+        billing_code,
+        bool_or(code_table = 'article_x_hcpc_code') as articles_read,
+        bool_or(code_table = 'lcd_x_hcpc_code') as lcds_read,
+        list(distinct source_file order by source_file) as source_files,
+        bool_or(source_file ilike 'synthetic%') as is_synthetic
+    from cms__mcd_code_scope
+    group by billing_code
+),
+mcd as (
+    select
+        c.billing_code,
+        case
+            when l.billing_code is not null then 'listed'
+            when s.articles_read and s.lcds_read then 'no_lcd_or_article'
+            when s.articles_read or s.lcds_read then 'partially_loaded'
+            else 'not_loaded'
+        end as mcd_availability,
+        l.listing_status as mcd_listing_status,
+        case when l.billing_code is not null then l.listing_count when s.billing_code is not null then 0 end as mcd_listing_count,
+        l.contractors as mcd_contractors,
+        l.documents as mcd_documents,
+        case when coalesce(l.is_synthetic, s.is_synthetic) then 'SYNTHETIC DATA: ' else '' end || case
+            when l.billing_code is not null then l.detail
+            when s.articles_read and s.lcds_read
+                then 'no current LCD or article in the loaded MCD code lists names ' || c.billing_code
+            when s.articles_read
+                then 'no current article in the loaded MCD code lists names ' || c.billing_code || '; LCD code lists not loaded'
+            when s.lcds_read
+                then 'no current LCD in the loaded MCD code lists names ' || c.billing_code || '; article code lists not loaded'
+            else 'no MCD article or LCD code list loaded'
+        end as mcd_detail,
+        l.paragraphs as mcd_paragraphs,
+        coalesce(l.source_files, s.source_files) as mcd_source_files,
+        coalesce(l.is_synthetic, s.is_synthetic) as mcd_is_synthetic
+    from codes c
+    left join mcd_listing l using (billing_code)
+    left join mcd_scope s using (billing_code)
 )
 select
     g.billing_code,
@@ -93,9 +160,19 @@ select
     s.plan_types,
     s.coverage_detail,
     s.retrieved_date,
-    s.source_files
+    s.source_files,
+    case when g.payer_group = 'medicare' then m.mcd_availability else 'not_applicable' end as mcd_availability,
+    case when g.payer_group = 'medicare' then m.mcd_listing_status end as mcd_listing_status,
+    case when g.payer_group = 'medicare' then m.mcd_listing_count end as mcd_listing_count,
+    case when g.payer_group = 'medicare' then m.mcd_contractors end as mcd_contractors,
+    case when g.payer_group = 'medicare' then m.mcd_documents end as mcd_documents,
+    case when g.payer_group = 'medicare' then m.mcd_detail end as mcd_detail,
+    case when g.payer_group = 'medicare' then m.mcd_paragraphs end as mcd_paragraphs,
+    case when g.payer_group = 'medicare' then m.mcd_source_files end as mcd_source_files,
+    case when g.payer_group = 'medicare' then m.mcd_is_synthetic end as mcd_is_synthetic
 from grid g
 left join summary s on s.billing_code = g.billing_code and s.payer_group = g.payer_group
 left join consensus c on c.billing_code = g.billing_code and c.payer_group = g.payer_group
 left join primary_policy p on p.billing_code = g.billing_code and p.payer_group = g.payer_group
+left join mcd m on m.billing_code = g.billing_code
 order by g.billing_code, g.sort_order

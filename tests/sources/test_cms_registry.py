@@ -1,0 +1,43 @@
+"""The CMS sources in the registry: every bundled file is recognised by exactly its own source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.ingest import discover
+from flows.settings import Settings
+from flows.sources import registry
+
+CMS_SOURCES = ["cms_pfs_rvu", "cms_pfs_gpci", "cms_pfs_locality", "cms_opps_cap", "cms_opps_addendum_b", "cms_asc_addenda"]
+
+
+@pytest.mark.parametrize("source", CMS_SOURCES)
+def test_each_bundled_file_is_detected_by_its_source_only(source: str) -> None:
+    files = discover(Settings(), registry.get(source))
+    assert files, f"raw/{source} holds no file"
+    for path in files:
+        assert registry.detect_source(path) == [source], path
+
+
+def test_every_cms_dataset_has_a_schema_named_after_it() -> None:
+    for source in CMS_SOURCES:
+        for dataset in registry.get(source).datasets:
+            assert registry.SCHEMAS[dataset].Config.name == dataset and dataset.startswith("cms__")
+
+
+def test_full_real_files_are_detected(real_samples: Path) -> None:
+    expected = {
+        "cms-pfs-rvu/RVU25D/PPRRVU2025_Oct.csv": "cms_pfs_rvu",
+        "cms-pfs-rvu/fixed-width/PPRRVU2025_sample.txt": "cms_pfs_rvu",
+        "cms-pfs-rvu/RVU25D/GPCI2025.csv": "cms_pfs_gpci",
+        "cms-pfs-rvu/RVU25D/25LOCCO.csv": "cms_pfs_locality",
+        "cms-pfs-rvu/RVU25D/OPPSCAP_Oct.csv": "cms_opps_cap",
+        "cms-opps-addendum-b/2023_January_Web_Addendum_B.12212022.xlsx": "cms_opps_addendum_b",
+        "cms-asc-addenda/2026/20260101/AA.csv": "cms_asc_addenda",
+        "cms-asc-addenda/2025/20251001/FF.csv": "cms_asc_addenda",
+    }
+    for name, source in expected.items():
+        assert registry.detect_source(real_samples / name) == [source], name
+    assert registry.detect_source(real_samples / "cms-asc-addenda/2026/20260101/BB.csv") == []
