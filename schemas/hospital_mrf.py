@@ -189,7 +189,9 @@ class HospitalFile(pa.DataFrameModel):
     """One row per loaded hospital file: the hospital and template facts the file states once.
 
     Join to `hospital__standard_charge` on load_id. `template_generation` is told by the file's
-    structure, `template_version` is what the file declares; they are compared (advisory).
+    structure, `template_version` is what the file declares; they are compared (advisory). The row
+    describes the file (`Batch.describes_file`): it is not counted in rows read / loaded, and a
+    blocking failure rejects the file; advisory findings flag it (stg_hospital_file.flags).
     """
 
     hospital_name: Series[str] = pa.Field(str_length={"min_value": 1})

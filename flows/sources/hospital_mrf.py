@@ -454,7 +454,8 @@ def _file_batch(path: Path, facts: dict[str, object]) -> Batch:
                            str(facts.get("_where") or ""))
     frame = pd.DataFrame([row], columns=FILE_COLUMNS, dtype=TEXT)
     frame[RECORD_COLUMN] = pd.Series([str(facts.get("_where") or "file")], dtype=TEXT)
-    return Batch(FILE_DATASET, frame)
+    # A row about the file, not of it: not counted in rows read / loaded; a blocking failure rejects the file.
+    return Batch(FILE_DATASET, frame, describes_file=True)
 
 
 # --- CSV ----------------------------------------------------------------------------------------
