@@ -13,6 +13,7 @@ from flows.sources import (
     cms_pfs_gpci,
     cms_pfs_locality,
     cms_pfs_rvu,
+    hospital_mrf,
     payer_policy,
     reference,
     tic,
@@ -26,6 +27,7 @@ from schemas import cms_partb_geo_service as partb_schema
 from schemas import cms_pfs_gpci as cms_pfs_gpci_schema
 from schemas import cms_pfs_locality as cms_pfs_locality_schema
 from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
+from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
 from schemas import tic as tic_schema
@@ -61,6 +63,9 @@ SOURCES: dict[str, Source] = {
                options=(("data_year", "the data year of the file, when neither its content nor its name tells it"),)),
         Source("tic", "Payers' Transparency-in-Coverage files: in-network rates, allowed amounts, tables of contents",
                tic.read, tic.DATASETS, detect=tic.detect, payer_column="payer_name", unknown_payer="other"),
+        Source("hospital_mrf", "Hospital price-transparency files (CMS template v2.x / v3.0; CSV tall, CSV wide, JSON)",
+               hospital_mrf.read, (hospital_mrf_schema.DATASET, hospital_mrf_schema.FILE_DATASET),
+               detect=hospital_mrf.detect, payer_column="payer_name", unknown_payer="other"),
     ]
 }
 
@@ -96,6 +101,8 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     tic.ALLOWED: tic_schema.AllowedAmount,
     tic.FILE: tic_schema.TicFile,
     tic.TOC: tic_schema.TocFile,
+    hospital_mrf_schema.DATASET: hospital_mrf_schema.HospitalStandardCharge,
+    hospital_mrf_schema.FILE_DATASET: hospital_mrf_schema.HospitalFile,
 }
 
 

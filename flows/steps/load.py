@@ -200,9 +200,12 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
     raw = batch.raw.reset_index(drop=True) if batch.raw is not None else None
     source = state.source
     if source.payer_column and source.payer_column in frame and payers is not None:
-        groups = payers.resolve(frame[source.payer_column])
+        names = frame[source.payer_column]
+        groups = payers.resolve(names)
         if source.unknown_payer == OTHER_PAYER_GROUP:
-            groups = groups.where(groups.notna(), OTHER_PAYER_GROUP)
+            # An unknown name is `other`; a row that names no payer (e.g. a payer-independent charge)
+            # has no payer group at all.
+            groups = groups.where(groups.notna() | names.isna(), OTHER_PAYER_GROUP)
         frame["payer_group"] = groups
 
     checked = validator.check(frame, state.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -15,9 +16,11 @@ from pandera.typing import Series
 
 from flows.settings import Settings
 from flows.sources import registry
+from flows.sources.base import Batch
 from flows.steps import load_log, store, warehouse
 from flows.steps.load import load_file
 from flows.steps.references import PayerDirectory
+from schemas.fields import ALL_PAYER_GROUPS
 from tests.conftest import fixture
 
 DATASET = "payer__policy"
@@ -263,3 +266,36 @@ def test_options_reach_the_adapter(settings: Settings) -> None:
     assert record.status == "loaded" and seen == {"data_year": "2022"}
     with pytest.raises(SystemExit, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
         source.check_options({"year": "2022"})
+
+
+class _Rates(pa_model.DataFrameModel):
+    """One row per payer name (a test dataset for unknown_payer='other')."""
+
+    payer_name: Series[str] = pa_model.Field(nullable=True)
+    payer_group: Series[str] = pa_model.Field(isin=ALL_PAYER_GROUPS, nullable=True)
+
+    class Config:
+        name = "test__rates"
+
+
+def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungrouped(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source declaring unknown_payer='other' keeps unknown names under `other`; a row naming no payer
+    (a payer-independent charge) gets no payer group rather than `other`."""
+
+    def read(path, ctx):  # type: ignore[no-untyped-def]
+        frame = pd.DataFrame({"payer_name": ["Aetna", "Acme Health Plan", None],
+                              "source_record": ["line 2", "line 3", "line 4"]}, dtype="str")
+        yield Batch("test__rates", frame)
+
+    monkeypatch.setitem(registry.SCHEMAS, "test__rates", _Rates)
+    source = dataclasses.replace(SOURCE, name="test_rates", read=read, datasets=("test__rates",),
+                                 unknown_payer="other")
+    path = tmp_path / "rates.csv"
+    path.write_text("payer_name\n")
+    record = load_file(source, path, settings, "20260101T000000Z-other1",
+                       payers=PayerDirectory.from_file(settings.payer_alias_file))
+    assert (record.status, record.rows_loaded, record.rows_quarantined) == ("loaded", 3, 0)
+    parts = sorted((settings.lake_dir / "test__rates").glob("*/*.parquet"))
+    rows = pd.concat([pq.read_table(p).to_pandas() for p in parts]).sort_values("source_record")
+    assert [None if pd.isna(g) else g for g in rows["payer_group"]] == ["aetna", "other", None]

@@ -1,0 +1,68 @@
+-- One row per billing code of interest x payer group (aetna, bcbs, cigna, unitedhealthcare,
+-- medicare, other) x setting (inpatient, outpatient, both: the CMS settings, as files state them),
+-- always. From the newest snapshot of every hospital file: negotiated dollar rates (count, min,
+-- median, max, hospitals), percentage rates apart in percent (a percentage never enters a dollar
+-- figure), and the count of algorithm-only rates. dollar_availability_reason says why the dollar
+-- figures are NULL: no_hospital_file_loaded, no_rates_published (files loaded, none for this code,
+-- group and setting) or percentage_or_algorithm_only; 'reported' when they are there. plan_types
+-- lists the lines of business behind a row (commercial and Medicare Advantage plans of one payer
+-- group are pooled here; 'not_stated' when the plan text does not say).
+with grid as (
+    select c.billing_code, g.payer_group, g.payer_group_name, g.sort_order, s.setting, s.setting_order
+    from stg_billing_code c
+    cross join enum_payer_group g
+    cross join (values ('inpatient', 1), ('outpatient', 2), ('both', 3)) as s(setting, setting_order)
+),
+rates as (
+    select
+        billing_code,
+        payer_group,
+        setting,
+        count(negotiated_dollar_usd) as dollar_rate_count,
+        min(negotiated_dollar_usd) as min_negotiated_dollar_usd,
+        median(negotiated_dollar_usd) as median_negotiated_dollar_usd,
+        max(negotiated_dollar_usd) as max_negotiated_dollar_usd,
+        count(distinct hospital_file_key) filter (where negotiated_dollar_usd is not null) as dollar_hospital_count,
+        count(negotiated_percent) as percent_rate_count,
+        min(negotiated_percent) as min_negotiated_percent,
+        median(negotiated_percent) as median_negotiated_percent,
+        max(negotiated_percent) as max_negotiated_percent,
+        count(*) filter (where negotiated_type = 'algorithm') as algorithm_only_rate_count,
+        count(distinct hospital_file_key) as hospital_count,
+        list(distinct payer_name order by payer_name) as payer_names,
+        list(distinct coalesce(plan_type, 'not_stated') order by coalesce(plan_type, 'not_stated')) as plan_types
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific'
+    group by all
+),
+loaded as (
+    select count(*) > 0 as any_file from stg_hospital_file where is_latest
+)
+select
+    g.billing_code,
+    g.payer_group,
+    g.payer_group_name,
+    g.setting,
+    coalesce(r.dollar_rate_count, 0) as dollar_rate_count,
+    r.min_negotiated_dollar_usd,
+    r.median_negotiated_dollar_usd,
+    r.max_negotiated_dollar_usd,
+    coalesce(r.dollar_hospital_count, 0) as dollar_hospital_count,
+    case
+        when not l.any_file then 'no_hospital_file_loaded'
+        when r.billing_code is null then 'no_rates_published'
+        when r.dollar_rate_count = 0 then 'percentage_or_algorithm_only'
+        else 'reported'
+    end as dollar_availability_reason,
+    coalesce(r.percent_rate_count, 0) as percent_rate_count,
+    r.min_negotiated_percent,
+    r.median_negotiated_percent,
+    r.max_negotiated_percent,
+    coalesce(r.algorithm_only_rate_count, 0) as algorithm_only_rate_count,
+    coalesce(r.hospital_count, 0) as hospital_count,
+    r.payer_names,
+    r.plan_types
+from grid g
+cross join loaded l
+left join rates r on r.billing_code = g.billing_code and r.payer_group = g.payer_group and r.setting = g.setting
+order by g.billing_code, g.sort_order, g.setting_order
