@@ -259,8 +259,10 @@ def section_summary(ctx: ReportContext) -> str:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
 
     rates = ctx["commercial_rates"]
-    dollars = rates[rates["rate_kind"] == "dollars"]
-    pct = rates[rates["rate_kind"] == "percentage"]
+    real = rates[~rates["is_synthetic"].fillna(False).astype(bool)]
+    synthetic = rates[rates["is_synthetic"].fillna(False).astype(bool)]
+    dollars = real[real["rate_kind"] == "dollars"]
+    pct = real[real["rate_kind"] == "percentage"]
     if len(dollars):
         payers = sorted(set(dollars["payer_name"]))
         lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_value'].min())} "
@@ -268,12 +270,16 @@ def section_summary(ctx: ReportContext) -> str:
                     f"payer{'s' if len(payers) != 1 else ''}: {', '.join(payers)})")
         headline_bits.append(f"negotiated rates run {money(dollars['rate_value'].min())}–{money(dollars['rate_value'].max())}")
     else:
-        lead.append("No negotiated dollar rate for the code is in the loaded payer or hospital files (data not available)")
+        lead.append("No negotiated dollar rate for the code is in the loaded (real) payer or hospital files (data not available)")
     if len(pct):
         n = len(set(pct["payer_name"]))
         lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
                     f"({', '.join(percent(v) for v in sorted(set(pct['rate_value'])))} of charges; "
                     f"{', '.join(sorted(set(pct['payer_name'])))})")
+    if len(synthetic):
+        files = sorted(set(synthetic["source_file"]))
+        lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
+                    "data that shows how the report reads such files, not facts, and left out of this summary")
     head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
     out.append(head)
     out.append(". ".join(lead) + ".")
@@ -412,12 +418,16 @@ def section_commercial(ctx: ReportContext) -> str:
     if bench.empty:
         out.append(f"Commercial rates: {NA}.")
         return "\n\n".join(out)
+    if bench["includes_synthetic"].fillna(False).astype(bool).any():
+        out.append("> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
+                   "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates.")
     commercial = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
         out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a dollar rate for {ctx.code}.")
     else:
-        rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting), SOURCES.get(r.source, r.source),
+        rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
+                 SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
                  number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
                  percent(r.median_pct_of_medicare) if not missing(r.median_pct_of_medicare)
                  else f"{NA} (Medicare: {reason(r.medicare_availability_reason)})",
@@ -431,7 +441,8 @@ def section_commercial(ctx: ReportContext) -> str:
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
         out.append(table([[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
-                           SOURCES.get(r.source, r.source), number(r.pct_rate_count), percent(r.min_pct_of_charges),
+                           SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
+                           number(r.pct_rate_count), percent(r.min_pct_of_charges),
                            percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
                           for r in pct.itertuples()],
                          ["Payer group", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges", "Providers",
@@ -458,10 +469,18 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
     dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
     labels = list(dict.fromkeys(dollars.sort_values(["setting", "payer_group"])["label"]))
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(labels)))
+    synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
+    legend_done = False
     for i, label in enumerate(labels):
-        values = dollars.loc[dollars["label"] == label, "rate_value"].astype(float).tolist()
-        jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]
-        ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.75, color="#0969da", zorder=3)
+        for is_synthetic, style in ((False, {"color": "#0969da"}), (True, {"facecolors": "none", "edgecolors": "#6e7781"})):
+            mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
+            values = dollars.loc[mask, "rate_value"].astype(float).tolist()
+            if not values:
+                continue
+            jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]
+            legend = "synthetic sample (not real rates)" if is_synthetic and not legend_done else None
+            legend_done = legend_done or is_synthetic
+            ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.8, zorder=3, label=legend, **style)
     latest = ctx.latest_medicare()
     for setting, style, name in (("asc", "--", "Medicare ASC"), ("hopd_opps", ":", "Medicare hospital outpatient")):
         if setting in latest.index and not missing(latest.loc[setting, "payment_usd"]):
@@ -473,8 +492,9 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
     ax.set_xlabel("Negotiated rate (USD)")
     ax.set_title(f"{ctx.code}: negotiated dollar rates by payer group and setting")
     ax.grid(axis="x", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # below the plot, so it never hides a rate
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if len(labels) < 4 else -0.08), ncol=2, fontsize=8,
+                  frameon=False)
     fig.tight_layout()
     return fig
 

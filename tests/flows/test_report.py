@@ -115,3 +115,12 @@ def test_formatting_never_turns_missing_into_zero() -> None:
     assert percent(65) == "65.0%"
     assert reason("contractor_priced").startswith("contractor-priced: no national amount")
     assert reason(None) == NA
+
+
+def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(report_0440t: tuple[str, str]) -> None:
+    _, markdown = report_0440t
+    commercial = sections(markdown)["6. Commercial reimbursement"]
+    assert "Hospital price files — **synthetic sample**" in commercial  # the bundled synthetic hospital file
+    summary = sections(markdown)["1. Summary"]
+    assert "labelled synthetic" in summary and "synthetic_v3_tall_0440T-0442T.csv" in summary
+    assert "$596.75–$702.83" in summary  # the real (UHC) range only

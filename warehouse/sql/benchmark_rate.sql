@@ -4,6 +4,10 @@
 -- (dollars, or percentage of billed charges: never mixed), the rate, who is paid (provider_key:
 -- a TIN, a hospital) and as of when. A TiC professional rate listing both office and facility
 -- places of service counts in both settings; one with no place of service counts as office.
+-- Hospital files' payer-specific charges for outpatient (or both) settings are hospital outpatient
+-- rates; a row giving both a dollar amount and a percentage counts once in each kind.
+-- `is_synthetic` marks rates from files labelled synthetic (file names starting `synthetic_`, the
+-- project's convention for bundled sample data that is not a real publication).
 with tic as (
     select
         billing_code,
@@ -34,6 +38,17 @@ tic_settings as (
     select *, 'asc' as setting from tic
     where billing_class in ('institutional', 'both') and list_contains(service_codes, '24')
 ),
+hospital as (
+    select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_value,
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
+    union all
+    select billing_code, payer_group, payer_name, 'percentage' as rate_kind, negotiated_percent as rate_value,
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
+),
 medicare as (
     select
         billing_code,
@@ -54,10 +69,17 @@ medicare as (
     where locality_id = 'national' and payment_usd is not null
     qualify row_number() over (partition by billing_code, setting order by period_start_date desc) = 1
 )
-select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_value, provider_key,
-       as_of_date, source_file
-from tic_settings
-union all
-select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_value,
-       provider_key, as_of_date, source_file
-from medicare
+select *, lower(source_file) like 'synthetic%' as is_synthetic
+from (
+    select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_value, provider_key,
+           as_of_date, source_file
+    from tic_settings
+    union all
+    select billing_code, payer_group, payer_name, 'hospital_outpatient' as setting, 'hospital_mrf' as source, rate_kind,
+           rate_value, provider_key, as_of_date, source_file
+    from hospital
+    union all
+    select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_value,
+           provider_key, as_of_date, source_file
+    from medicare
+)

@@ -7,7 +7,8 @@
 -- without data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
 -- no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
 -- commercial payer's; Medicare publishes no TiC files), or Medicare's own reason
--- (contractor_priced, not_payable, packaged, not_in_release, not_loaded).
+-- (contractor_priced, not_payable, packaged, not_in_release, not_loaded). `includes_synthetic`
+-- flags a row resting on files labelled synthetic (sample data, not a real publication).
 with codes as (
     select billing_code from stg_billing_code
     union
@@ -66,7 +67,8 @@ dollars as (
            list(distinct payer_name order by payer_name) as payer_names,
            min(as_of_date) as earliest_as_of,
            max(as_of_date) as latest_as_of,
-           list(distinct source_file order by source_file) as source_files
+           list(distinct source_file order by source_file) as source_files,
+           bool_or(is_synthetic) as synthetic
     from benchmark_rate
     where rate_kind = 'dollars'
     group by all
@@ -80,7 +82,8 @@ percentages as (
            count(distinct provider_key) as pct_providers,
            list(distinct payer_name order by payer_name) as pct_payer_names,
            max(as_of_date) as pct_latest_as_of,
-           list(distinct source_file order by source_file) as pct_source_files
+           list(distinct source_file order by source_file) as pct_source_files,
+           bool_or(is_synthetic) as pct_synthetic
     from benchmark_rate
     where rate_kind = 'percentage'
     group by all
@@ -123,11 +126,12 @@ select
         as medicare_availability_reason,
     m.status_indicator as medicare_status_indicator,
     m.release_period as medicare_release_period,
-    case when g.payer_group <> 'medicare' and d.median_usd is not null and m.payment_usd > 0
+    case when g.source <> 'medicare_fee_schedule' and d.median_usd is not null and m.payment_usd > 0
          then round(d.median_usd / m.payment_usd * 100, 1) end as median_pct_of_medicare,
     coalesce(d.latest_as_of, p.pct_latest_as_of) as latest_as_of,
     d.earliest_as_of,
     list_distinct(list_concat(coalesce(d.source_files, []), coalesce(p.pct_source_files, []))) as source_files,
+    coalesce(d.synthetic, false) or coalesce(p.pct_synthetic, false) as includes_synthetic,
     g.payer_order,
     g.setting_order,
     g.source_order
