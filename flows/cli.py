@@ -70,12 +70,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.run_pipeline import run_pipeline
 
     settings = _settings(args)
+    if args.no_report:
+        settings = settings.replace(render_reports=False)
     started = dt.datetime.now()
     summary = run_pipeline(settings)
     elapsed = (dt.datetime.now() - started).total_seconds()
     print_load_table(summary.records, f"payerbench run {summary.run_id}")
-    _console().print(f"warehouse: {settings.duckdb_path}  ({elapsed:.1f} s)", highlight=False)
-    return _exit_for(summary.records)
+    console = _console()
+    console.print(f"warehouse: {settings.duckdb_path}  ({elapsed:.1f} s)", highlight=False)
+    for path in summary.reports:
+        console.print(f"report: {path}", highlight=False)
+    for error in summary.report_errors:
+        console.print(f"report failed: {error}", style="red", highlight=False)
+    code = _exit_for(summary.records)
+    return code if code != EXIT_OK or not summary.report_errors else EXIT_DATA
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -114,6 +122,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         build_warehouse(settings)
     print_load_table(records, f"payerbench ingest {args.source}")
     return _exit_for(records)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from flows.render_report import render_benchmark_reports
+
+    settings = _settings(args)
+    if args.out:
+        settings = settings.replace(reports_dir=args.out)
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of)
+    failed = [r for r in results if isinstance(r, str)]
+    for result in results:
+        if isinstance(result, str):
+            print(f"payerbench report: {result}", file=sys.stderr)
+        else:
+            print(f"{result.billing_code}: {result.html} and {result.markdown} ({result.seconds:.1f} s)")
+    return EXIT_DATA if failed else EXIT_OK
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -259,8 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", parents=[common], help="ingest every source's raw files and build the warehouse")
+    p = sub.add_parser("run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports")
+    p.add_argument("--no-report", action="store_true", help="skip rendering the benchmark reports")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", parents=[common], help="render the benchmark report (HTML + Markdown) for codes")
+    p.add_argument("--code", action="append", metavar="CODE",
+                   help="billing code (repeatable; default: every target code in raw/reference/billing_codes.csv)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="report Medicare releases in effect up to this date (default today)")
+    p.add_argument("--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ingest", parents=[common], help="load the given files of one source, then rebuild")
     p.add_argument("source", help="source name (see `payerbench sources`)")

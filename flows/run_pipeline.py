@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prefect import flow
 
 from flows.build_warehouse import build_warehouse
+from flows.render_report import render_benchmark_reports
 from flows.ingest import ingest_source
 from flows.ingest_tic import ingest_tic
 from flows.settings import Settings, from_env
@@ -21,11 +23,13 @@ from flows.steps.lock import warehouse_lock
 class RunSummary:
     run_id: str
     records: list[LoadRecord] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
+    report_errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no file was rejected and nothing failed."""
-        return all(r.status not in ("rejected", "failed") for r in self.records)
+        """True when no file was rejected, nothing failed and every report rendered."""
+        return all(r.status not in ("rejected", "failed") for r in self.records) and not self.report_errors
 
 
 def source_order() -> list[str]:
@@ -36,7 +40,7 @@ def source_order() -> list[str]:
 
 @flow(name="run_pipeline")
 def run_pipeline(settings: Settings | None = None) -> RunSummary:
-    """Ingest every bundled or landed file of every source and rebuild the warehouse."""
+    """Ingest every bundled or landed file of every source, rebuild the warehouse, render the reports."""
     settings = settings or from_env()
     summary = RunSummary(run_id=new_run_id())
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
@@ -48,4 +52,10 @@ def run_pipeline(settings: Settings | None = None) -> RunSummary:
             else:
                 summary.records += ingest_source(name, None, settings, summary.run_id)
         build_warehouse(settings)
+    if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
+        for result in render_benchmark_reports(settings):
+            if isinstance(result, str):
+                summary.report_errors.append(result)
+            else:
+                summary.reports += [result.html, result.markdown]
     return summary

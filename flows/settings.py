@@ -21,6 +21,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_RAW_DIR": ("raw_dir", "bundled and landed source files, one folder per source"),
     "PAYERBENCH_WAREHOUSE_DIR": ("warehouse_dir", "Parquet lake, load log and the DuckDB file"),
     "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
+    "PAYERBENCH_RENDER_REPORTS": ("render_reports", "1 (default) renders the reports at the end of `run`; 0 skips them"),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
@@ -37,6 +38,7 @@ class Settings:
     reports_dir: Path = PROJECT_DIR / "reports"
     chunk_rows: int = 20_000
     lock_timeout: float = 600.0
+    render_reports: bool = True
     dask_address: str | None = None
 
     # --- derived locations -------------------------------------------------------------------
@@ -101,6 +103,11 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if var == "PAYERBENCH_HOME" or not env.get(var):
             continue
         value = env[var]
+        if field == "render_reports":
+            if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
+                raise SystemExit(f"{var}={value!r}: use 1 or 0")
+            changes[field] = value.strip().lower() in ("1", "true", "yes")
+            continue
         if field in ("chunk_rows", "lock_timeout"):
             try:
                 changes[field] = int(value) if field == "chunk_rows" else float(value)

@@ -1,4 +1,4 @@
-"""Reference tables every source resolves against: payer aliases and codes of interest.
+"""Reference tables: payer aliases, codes of interest, geographies, and the code facts the report prints.
 
 They live as small CSVs in `raw/reference/` (curated by analysts, loaded and validated like any
 other source) so that changing a mapping or adding a code is a data change, not a code change.
@@ -8,10 +8,25 @@ from __future__ import annotations
 
 from typing import Optional
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.fields import ALL_PAYER_GROUPS, BILLING_CODE_PATTERN, CODE_TYPES
+from schemas.fields import ALL_PAYER_GROUPS, BILLING_CODE_PATTERN, CODE_TYPES, SOURCE_CONFIDENCE
+
+CODE_FACT_TOPICS = {
+    "descriptor": "the official (AMA CPT) long descriptor",
+    "short_descriptor": "CMS's short descriptor",
+    "code_category": "CPT category and what it means",
+    "code_history": "release, effective date, sunset, still active",
+    "imaging": "imaging guidance included or separately reportable",
+    "service_type": "what the procedure is and what it treats",
+    "sites_of_service": "where it is typically performed",
+    "billing_guidance": "payer or contractor billing instructions",
+    "device_maker_guidance": "the device maker's coding advice",
+    "ncci": "NCCI edits and MUE values",
+}
+"""Topics of `ref__code_fact`, in the order the report's code overview uses them."""
 
 
 class PayerAlias(pa.DataFrameModel):
@@ -74,3 +89,59 @@ class Geography(pa.DataFrameModel):
         name = "ref__geography"
         coerce = True
         unique = ["geo_fips"]
+
+
+class CodeFact(pa.DataFrameModel):
+    """One row per billing code, topic and fact the report states about the code (descriptor,
+    category, history, imaging, sites of service, billing guidance), each with its source and how
+    sure we are. The report prints these; it never types them in."""
+
+    billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
+    topic: Series[str] = pa.Field(isin=list(CODE_FACT_TOPICS))
+    fact: Series[str] = pa.Field(str_length={"min_value": 3})
+    source_url: Series[str] = pa.Field(nullable=True, str_matches=r"^https?://\S+$")
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    notes: Optional[Series[str]] = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__code_fact"
+        coerce = True
+        unique = ["billing_code", "topic", "fact"]
+
+    @pa.dataframe_check(name="fact_needs_a_source", error="a fact other than not_found needs its source_url")
+    def fact_needs_a_source(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["source_confidence"] == "not_found") | df["source_url"].notna()
+
+
+class CodeModifier(pa.DataFrameModel):
+    """One row per modifier the report explains: what it means and when to use it with these codes."""
+
+    modifier: Series[str] = pa.Field(str_matches=r"^[0-9A-Z]{2}$")
+    description: Series[str]
+    when_to_use: Series[str]
+    applies_to: Series[str] = pa.Field(str_matches=r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})(?: (?:\d{4}[0-9FTUM]|[A-V]\d{4}))*$")
+    source: Series[str]
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    notes: Optional[Series[str]] = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__code_modifier"
+        coerce = True
+        unique = ["modifier"]
+
+
+class CodeDiagnosis(pa.DataFrameModel):
+    """One row per billing code and ICD-10-CM diagnosis the report lists as clinical context."""
+
+    billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
+    icd10_code: Series[str] = pa.Field(str_matches=r"^[A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
+    description: Series[str]
+    diagnosis_group: Series[str]
+    source: Series[str]
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    notes: Optional[Series[str]] = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__code_diagnosis"
+        coerce = True
+        unique = ["billing_code", "icd10_code"]

@@ -34,7 +34,8 @@ def settings(tmp_path: Path) -> Settings:
     """Settings whose raw folder holds copies of the bundled reference tables and nothing else."""
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW / "reference", raw / "reference")
-    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports", chunk_rows=1000)
+    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports", chunk_rows=1000,
+                    render_reports=False)
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def bundled_settings(tmp_path: Path) -> Settings:
     """Settings over a copy of the whole bundled raw/ folder, with a fresh warehouse."""
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW, raw)
-    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports")
+    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports",
+                    render_reports=False)  # the report tests render explicitly
 
 
 def fixture(dataset: str, name: str) -> Path:

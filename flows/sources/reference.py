@@ -1,4 +1,5 @@
-"""Reference tables curated in `raw/reference/` (payer aliases, codes of interest, US geographies).
+"""Reference tables curated in `raw/reference/` (payer aliases, codes of interest, US geographies,
+and the code facts, modifiers and diagnoses the benchmark report prints).
 
 Publisher: this project's analysts. Format: UTF-8 CSV with a header row; which table a file holds
 is told by its header, not its name. Cadence: edited when a new payer name or code turns up
@@ -20,6 +21,11 @@ TABLES: dict[str, tuple[set[str], list[str]]] = {
     "ref__payer_alias": ({"alias", "match_type"}, ["alias", "match_type", "payer_group"]),
     "ref__billing_code": ({"billing_code", "role"}, ["billing_code", "code_type", "code_category", "role", "code_family", "label"]),
     "ref__geography": ({"geo_fips", "state_abbrev"}, ["geo_fips", "state_abbrev", "geo_name", "geo_type"]),
+    "ref__code_fact": ({"billing_code", "topic", "fact"}, ["billing_code", "topic", "fact", "source_url", "source_confidence"]),
+    "ref__code_modifier": ({"modifier", "when_to_use"}, ["modifier", "description", "when_to_use", "applies_to", "source",
+                                                        "source_confidence"]),
+    "ref__code_diagnosis": ({"icd10_code", "diagnosis_group"}, ["billing_code", "icd10_code", "description", "diagnosis_group",
+                                                               "source", "source_confidence"]),
 }
 
 
@@ -48,8 +54,9 @@ def read_file(path: Path, chunk_rows: int) -> Iterator[Batch]:
                            "the header of payer_aliases.csv or billing_codes.csv", "line 1")
     for chunk in read_csv_chunks(path, required=TABLES[dataset][1], chunk_rows=chunk_rows):
         frame = blank_to_null(chunk.frame)
-        if "billing_code" in frame:
-            frame["billing_code"] = frame["billing_code"].str.upper()
+        for column in ("billing_code", "icd10_code", "modifier"):
+            if column in frame:
+                frame[column] = frame[column].str.upper()
         yield Batch(dataset, frame, chunk.rejects)
 
 

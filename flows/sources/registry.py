@@ -36,7 +36,8 @@ SOURCES: dict[str, Source] = {
     s.name: s
     for s in [
         Source("reference", "Reference tables: payer aliases, codes of interest, US geographies",
-               reference.read, ("ref__payer_alias", "ref__billing_code", "ref__geography"),
+               reference.read, ("ref__payer_alias", "ref__billing_code", "ref__geography", "ref__code_fact",
+                                "ref__code_modifier", "ref__code_diagnosis"),
                detect=reference.detect, is_reference=True),
         Source("payer_policy", "Payer medical-policy extracts (CSV, XLSX or JSON)",
                payer_policy.read, (payer_policy_schema.DATASET,), detect=payer_policy.detect,
@@ -72,6 +73,9 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
     "ref__payer_alias": reference_schema.PayerAlias,
     "ref__billing_code": reference_schema.BillingCode,
     "ref__geography": reference_schema.Geography,
+    "ref__code_fact": reference_schema.CodeFact,
+    "ref__code_modifier": reference_schema.CodeModifier,
+    "ref__code_diagnosis": reference_schema.CodeDiagnosis,
     payer_policy_schema.DATASET: payer_policy_schema.PayerPolicy,
     cms_pfs_rvu_schema.DATASET: cms_pfs_rvu_schema.PfsRvu,
     cms_pfs_gpci_schema.DATASET: cms_pfs_gpci_schema.PfsGpci,

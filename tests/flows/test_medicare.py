@@ -34,7 +34,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One run over a copy of the whole bundled raw/ folder, shared by the read-only tests here."""
     root = tmp_path_factory.mktemp("medicare")
     shutil.copytree(BUNDLED_RAW, root / "raw")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports")
+    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports", render_reports=False)
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
     return settings

@@ -36,7 +36,7 @@ def medicare_only(tmp_path: Path) -> Settings:
     raw = tmp_path / "raw"
     for name in ("reference", *MEDICARE_SOURCES):
         shutil.copytree(PROJECT_DIR / "raw" / name, raw / name)
-    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", chunk_rows=1000)
+    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", chunk_rows=1000, render_reports=False)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """`make run` on a copy of the bundled raw/ folder, once for the read-only tests of this module."""
     root = tmp_path_factory.mktemp("bundled")
     shutil.copytree(PROJECT_DIR / "raw", root / "raw")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse")
+    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", render_reports=False)
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
     return settings
@@ -214,7 +214,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, real_samples: Path) -> Settin
         (raw / folder).mkdir(parents=True)
         for path in files:
             shutil.copy(path, raw / folder / path.name)
-    settings = Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse")
+    settings = Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", render_reports=False)
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
     return settings

@@ -1,0 +1,34 @@
+"""Flow: render the benchmark report (HTML + Markdown) for each configured target code."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows import report
+from flows.settings import Settings, from_env
+
+
+@task(name="render_report", cache_policy=NO_CACHE, task_run_name="report {billing_code}")
+def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | None = None) -> report.ReportResult:
+    """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries)."""
+    result = report.render_report(settings, billing_code, as_of=as_of)
+    get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
+    return result
+
+
+@flow(name="render_benchmark_reports")
+def render_benchmark_reports(settings: Settings | None = None, codes: list[str] | None = None,
+                             as_of: dt.date | None = None) -> list[report.ReportResult | str]:
+    """One report per code (default: every target code); an error is returned as text, not raised."""
+    settings = settings or from_env()
+    results: list[report.ReportResult | str] = []
+    for code in codes or report.report_codes(settings):
+        try:
+            results.append(render_report_task(settings, code, as_of))
+        except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others
+            get_run_logger().error("report %s failed: %s", code, exc)
+            results.append(f"report {code}: {type(exc).__name__}: {exc}")
+    return results

@@ -1,0 +1,136 @@
+"""The benchmark report: run notebooks/benchmark_report.ipynb headless, export HTML and Markdown.
+
+`render_report` executes the notebook with papermill (parameters: billing code, as-of date,
+payer groups), then converts the executed notebook, without its code, into
+`reports/<code>_benchmark.html` (one self-contained file: figures are embedded, no external
+scripts or styles) and `reports/<code>_benchmark.md` (figures beside it in `<code>_benchmark_files/`).
+The notebook reads the warehouse only through `ReportData`, whose queries live in
+warehouse/sql/report/*.sql; every number it prints comes from one of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from flows.settings import Settings, from_env
+
+NOTEBOOK = "benchmark_report.ipynb"
+DEFAULT_PAYERS = ["aetna", "bcbs", "cigna", "unitedhealthcare", "medicare"]
+
+
+class ReportData:
+    """Read-only access to the marts for one report: `q("name", ...)` runs warehouse/sql/report/name.sql."""
+
+    def __init__(self, settings: Settings, billing_code: str, as_of: dt.date | None = None) -> None:
+        self.settings = settings
+        self.billing_code = billing_code.strip().upper()
+        self.as_of = as_of or dt.date.today()
+        self.sql_dir = settings.sql_dir / "report"
+        if not settings.duckdb_path.exists():
+            raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` first")
+        self.con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+
+    @classmethod
+    def open(cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str,
+             as_of: str | None = None) -> "ReportData":
+        """For the notebook's parameters (plain strings, as papermill passes them)."""
+        settings = from_env().replace(warehouse_dir=warehouse_dir, project_dir=project_dir)
+        return cls(settings, billing_code, dt.date.fromisoformat(as_of) if as_of else None)
+
+    def q(self, name: str, **params: object) -> pd.DataFrame:
+        """Rows of one report query, with $code and $as_of bound (and any extra named parameters)."""
+        sql = (self.sql_dir / f"{name}.sql").read_text(encoding="utf-8")
+        values = {"code": self.billing_code, "as_of": self.as_of, **params}
+        used = {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
+        return self.con.execute(sql, used).df()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@dataclass
+class ReportResult:
+    billing_code: str
+    html: Path
+    markdown: Path
+    seconds: float
+
+
+def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
+                  payers: list[str] | None = None, out_dir: Path | None = None) -> ReportResult:
+    """Execute the report notebook for one code and write its HTML and Markdown."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter, MarkdownExporter
+
+    started = time.perf_counter()
+    code = billing_code.strip().upper()
+    out_dir = Path(out_dir or settings.reports_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notebook = settings.project_dir / "notebooks" / NOTEBOOK
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / f"{code}_benchmark.ipynb"
+        papermill.execute_notebook(
+            str(notebook), str(executed), kernel_name="python3", progress_bar=False, log_output=False,
+            cwd=str(settings.project_dir),
+            parameters={"billing_code": code, "as_of_date": (as_of or dt.date.today()).isoformat(),
+                        "payers": payers or DEFAULT_PAYERS, "warehouse_dir": str(settings.warehouse_dir),
+                        "project_dir": str(settings.project_dir)},
+        )
+        nb = nbformat.read(executed, as_version=4)
+    html_exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                                 exclude_output_prompt=True)
+    body, _ = html_exporter.from_notebook_node(nb)
+    html_path = out_dir / f"{code}_benchmark.html"
+    html_path.write_text(_page(code, body), encoding="utf-8")
+    md_exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    files_dir = f"{code}_benchmark_files"
+    markdown, resources = md_exporter.from_notebook_node(nb, resources={"output_files_dir": files_dir})
+    md_path = out_dir / f"{code}_benchmark.md"
+    md_path.write_text(markdown, encoding="utf-8")
+    for name, data in (resources.get("outputs") or {}).items():
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return ReportResult(code, html_path, md_path, time.perf_counter() - started)
+
+
+def report_codes(settings: Settings) -> list[str]:
+    """The codes reports are rendered for: the `target` codes of raw/reference/billing_codes.csv."""
+    from flows.steps.references import read_reference
+
+    codes = read_reference(settings.billing_code_file, "ref__billing_code", settings.chunk_rows)
+    return sorted(codes.loc[codes["role"] == "target", "billing_code"])
+
+
+def render_reports(settings: Settings | None = None, codes: list[str] | None = None) -> list[ReportResult]:
+    """One report per code (default: every target code)."""
+    settings = settings or from_env()
+    return [render_report(settings, code) for code in (codes or report_codes(settings))]
+
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1.5em; color: #1f2328; line-height: 1.5; }
+h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; } h2 { border-bottom: 1px solid #d0d7de; margin-top: 2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; } th, td { border: 1px solid #d0d7de; padding: 4px 8px;
+        vertical-align: top; } th { background: #f6f8fa; } td { text-align: left; }
+img { max-width: 100%; } code { background: #f6f8fa; padding: 0 .3em; } blockquote { color: #57606a; border-left: 4px solid #d0d7de;
+        margin-left: 0; padding-left: 1em; }
+.jp-OutputArea-output pre { white-space: pre-wrap; }
+"""
+
+
+def _page(code: str, body: str) -> str:
+    """A self-contained HTML page: inline CSS, figures already embedded as data URIs, no scripts."""
+    body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S | re.I)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{code} reimbursement benchmark</title>'
+            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

@@ -1,0 +1,613 @@
+"""Words and tables of the benchmark report, built from the report queries' results.
+
+Each `section_*` function returns Markdown for one section of notebooks/benchmark_report.ipynb.
+Nothing here holds a number: every figure, date and name comes from a `ReportData` query, and a
+missing value is printed as "data not available" with the reason the marts give for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from flows.report import ReportData
+
+SECTION_TITLES = [
+    "1. Summary",
+    "2. Billing code overview",
+    "3. Clinical and coding specifications",
+    "4. Payer coverage",
+    "5. Medicare reimbursement",
+    "6. Commercial reimbursement",
+    "7. Utilization",
+    "8. Billing considerations",
+    "9. Data availability",
+    "10. Sources",
+]
+
+REASONS = {
+    "reported": "reported",
+    "contractor_priced": "contractor-priced: no national amount (each Medicare contractor sets the payment)",
+    "not_payable": "not payable by Medicare in this setting",
+    "packaged": "packaged into another service: no separate Medicare payment",
+    "not_in_release": "not listed in the loaded release",
+    "not_loaded": "data not available: no file of this source is loaded for the period",
+    "no_rates_found": "data not available: the loaded files hold no rate for this code",
+    "source_not_loaded": "data not available: no file of this source is loaded",
+    "percentage_only": "only percentage-of-charges rates (no dollar amount)",
+    "not_applicable": "not applicable",
+    "no_policy_found": "no policy found",
+    "no_lcd_or_article": "no LCD or coverage article lists the code",
+    "not_published_small_cell": "not published by CMS (fewer than 11 beneficiaries)",
+    "partial_small_cell": "partly published (one place of service suppressed by CMS)",
+    "partially_loaded": "data not available: only part of the coverage database is loaded",
+    "listed": "listed in a current LCD or coverage article",
+}
+STANCES = {
+    "covered": "covered",
+    "covered_with_criteria": "covered with criteria",
+    "not_covered": "not covered",
+    "experimental_investigational": "experimental / investigational",
+    "not_medically_necessary": "not medically necessary",
+    "case_by_case": "case by case",
+    "no_policy_found": "no policy found",
+    "mixed": "mixed (policies disagree)",
+}
+SETTINGS = {
+    "physician_nonfacility": "Physician, office (non-facility)",
+    "physician_facility": "Physician, facility",
+    "hopd_opps": "Hospital outpatient (OPPS)",
+    "asc": "Ambulatory surgical center",
+    "professional_office": "Professional, office",
+    "professional_facility": "Professional, facility",
+    "hospital_outpatient": "Hospital outpatient",
+}
+SOURCES = {
+    "medicare_fee_schedule": "Medicare fee schedule",
+    "payer_tic": "Payer TiC files",
+    "hospital_mrf": "Hospital price files",
+}
+GROUPS = {"aetna": "Aetna", "bcbs": "Blue Cross Blue Shield plans", "cigna": "Cigna", "unitedhealthcare": "UnitedHealthcare",
+          "medicare": "Medicare", "other": "Other payers"}
+CONFIDENCE = {"verified": "verified", "verified_third_party": "verified (third party)", "inferred": "inferred",
+              "not_found": "not found"}
+NA = "data not available"
+
+
+# --- formatting ------------------------------------------------------------------------------------
+def missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(value: object) -> str:
+    return NA if missing(value) else f"${float(value):,.2f}"
+
+
+def percent(value: object, digits: int = 1) -> str:
+    return NA if missing(value) else f"{float(value):,.{digits}f}%"
+
+
+def number(value: object) -> str:
+    if missing(value):
+        return NA
+    value = float(value)
+    return f"{value:,.0f}" if value == math.floor(value) else f"{value:,.1f}"
+
+
+def date(value: object) -> str:
+    if missing(value):
+        return NA
+    if isinstance(value, dt.datetime):  # pandas Timestamps too: a date column read back as midnight
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
+
+
+def reason(value: object) -> str:
+    return NA if missing(value) else REASONS.get(str(value), str(value).replace("_", " "))
+
+
+def listing(values: object, empty: str = NA) -> str:
+    if values is None or (not isinstance(values, (list, tuple)) and missing(values)):
+        return empty
+    items = [str(v) for v in list(values) if not missing(v)]
+    return ", ".join(items) if items else empty
+
+
+def cell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return NA if missing(text) else str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(rows: list[list[object]], header: list[str]) -> str:
+    """A Markdown table (every cell escaped)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def link(text: object, url: object) -> str:
+    if missing(url):
+        return cell(text)
+    return f"[{cell(text)}]({url})"
+
+
+# --- the report's data, loaded once -------------------------------------------------------------------
+@dataclass
+class ReportContext:
+    code: str
+    as_of: dt.date
+    payers: list[str]
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data: ReportData, payers: list[str]) -> "ReportContext":
+        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers))
+        for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
+                     "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
+                     "data_availability", "source_files", "policy_sources"]:
+            ctx.frames[name] = data.q(name)
+        return ctx
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+    def facts(self, topic: str) -> pd.DataFrame:
+        facts = self["code_facts"]
+        return facts[facts["topic"] == topic]
+
+    def fact(self, topic: str) -> str | None:
+        rows = self.facts(topic)
+        return None if rows.empty else str(rows.iloc[0]["fact"])
+
+    @property
+    def known(self) -> bool:
+        """Is the code configured or present in any mart?"""
+        return not self["code_profile"].empty or int(self["benchmark"]["rate_count"].sum() or 0) > 0
+
+    def latest_medicare(self) -> pd.DataFrame:
+        """Per setting, the latest release with an answer (else the latest row)."""
+        rates = self["medicare_rates"]
+        if rates.empty:
+            return rates
+        rates = rates.assign(_loaded=rates["availability_reason"].fillna("reported") != "not_loaded")
+        rates = rates.sort_values(["_loaded", "period_start_date"])
+        return rates.groupby("setting", sort=False).tail(1).drop(columns="_loaded").set_index("setting")
+
+
+def _medicare_phrase(row: pd.Series, setting: str) -> str:
+    where = {"asc": "an ambulatory surgical center", "hopd_opps": "a hospital outpatient department",
+             "physician_nonfacility": "a physician's office", "physician_facility": "a facility (physician fee)"}[setting]
+    if not missing(row["payment_usd"]):
+        extra = f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}"
+        if not missing(row.get("apc")):
+            extra += f", APC {row['apc']}"
+        return f"{money(row['payment_usd'])} in {where} ({row['release_period']}, {extra})"
+    if row["availability_reason"] == "contractor_priced":
+        return (f"the physician fee is contractor-priced, with no national amount (PFS status {row['status_indicator']}, "
+                f"{row['release_period']})")
+    return f"nothing in {where}: {reason(row['availability_reason'])} ({row['release_period']})"
+
+
+# --- sections ------------------------------------------------------------------------------------
+def title(ctx: ReportContext) -> str:
+    label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
+    return (f"# {ctx.code} reimbursement benchmark\n\n"
+            f"{cell(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
+            f"Data as of {ctx.as_of.isoformat()}; generated from the payerbench warehouse.")
+
+
+def section_summary(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[0]}"]
+    if not ctx.known:
+        out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
+                   "loaded file holds it: every section below says what is not available.")
+        return "\n\n".join(out)
+    lead = []
+    category = ctx.fact("code_category")
+    profile = ctx["code_profile"].iloc[0] if not ctx["code_profile"].empty else None
+    if category:
+        lead.append(f"{ctx.code} is a {category.split(':')[0]} code")
+    elif profile is not None:
+        lead.append(f"{ctx.code} is a {str(profile['code_category']).replace('_', ' ')} {profile['code_type']} code")
+    history = [f for f in ctx.facts("code_history")["fact"]] if not ctx.facts("code_history").empty else []
+    headline_bits = []
+
+    coverage = ctx["coverage"]
+    commercial = coverage[coverage["payer_group"] != "medicare"]
+    stated = commercial[commercial["coverage_position"].notna()]
+    not_covered = stated[stated["coverage_position"] == "not_covered"]
+    if len(stated) and len(not_covered) == len(stated):
+        statuses = sorted({STANCES.get(s, s) for s in stated["coverage_status"]})
+        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups treat it as not covered")
+        lead.append(f"Every commercial payer group with a published stance ({len(stated)} of {len(commercial)}) treats it as "
+                    f"not covered ({', '.join(statuses)})")
+    elif len(stated):
+        lead.append("Commercial payer stances differ: " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)}"
+            for r in stated.itertuples()))
+    else:
+        lead.append("No commercial payer policy for the code is loaded (data not available)")
+    medicare_row = coverage[coverage["payer_group"] == "medicare"]
+    if not medicare_row.empty:
+        m = medicare_row.iloc[0]
+        if not missing(m["coverage_status"]):
+            lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
+                        f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
+        else:
+            lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
+
+    latest = ctx.latest_medicare()
+    phrases = [_medicare_phrase(latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
+    if phrases:
+        lead.append("Medicare pays " + "; ".join(phrases))
+        paid = latest[latest["payment_usd"].notna()]
+        if len(paid):
+            headline_bits.append("Medicare pays " + " and ".join(
+                f"{money(r.payment_usd)} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]})"
+                for s, r in paid.iterrows()))
+        if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
+            headline_bits.append("the physician fee is contractor-priced")
+    else:
+        lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
+
+    rates = ctx["commercial_rates"]
+    real = rates[~rates["is_synthetic"].fillna(False).astype(bool)]
+    synthetic = rates[rates["is_synthetic"].fillna(False).astype(bool)]
+    dollars = real[real["rate_kind"] == "dollars"]
+    pct = real[real["rate_kind"] == "percentage"]
+    if len(dollars):
+        payers = sorted(set(dollars["payer_name"]))
+        lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_value'].min())} "
+                    f"to {money(dollars['rate_value'].max())} ({number(len(dollars))} rates from {len(payers)} "
+                    f"payer{'s' if len(payers) != 1 else ''}: {', '.join(payers)})")
+        headline_bits.append(f"negotiated rates run {money(dollars['rate_value'].min())}–{money(dollars['rate_value'].max())}")
+    else:
+        lead.append("No negotiated dollar rate for the code is in the loaded (real) payer or hospital files (data not available)")
+    if len(pct):
+        n = len(set(pct["payer_name"]))
+        lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
+                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_value'])))} of charges; "
+                    f"{', '.join(sorted(set(pct['payer_name'])))})")
+    if len(synthetic):
+        files = sorted(set(synthetic["source_file"]))
+        lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
+                    "data that shows how the report reads such files, not facts, and left out of this summary")
+    head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
+    out.append(head)
+    out.append(". ".join(lead) + ".")
+    if history:
+        out.append("History: " + " ".join(h.rstrip(".") + "." for h in history) + " (inferred; see section 2).")
+    return "\n\n".join(out)
+
+
+def section_code_overview(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[1]}"]
+    profile = ctx["code_profile"]
+    rows = []
+    for topic, label in [("descriptor", "Official descriptor"), ("short_descriptor", "CMS short descriptor"),
+                         ("code_category", "Code type"), ("service_type", "Service"), ("sites_of_service", "Typical sites of service"),
+                         ("code_history", "History and status")]:
+        facts = ctx.facts(topic)
+        if facts.empty:
+            rows.append([label, NA, ""])
+        for f in facts.itertuples():
+            rows.append([label, f.fact, f"{CONFIDENCE.get(f.source_confidence, f.source_confidence)}" +
+                         (f" ([source]({f.source_url}))" if not missing(f.source_url) else "")])
+    if not profile.empty:
+        p = profile.iloc[0]
+        rows.insert(2, ["Code set", f"{p['code_type']} ({str(p['code_category']).replace('_', ' ')}), {p['role']} code", "configuration"])
+        rows.append(["Sibling codes", listing(p["sibling_labels"], "none configured"), "configuration"])
+    else:
+        rows.append(["Sibling codes", NA, ""])
+    out.append(table(rows, ["Item", "Value", "Confidence / source"]))
+    return "\n\n".join(out)
+
+
+def section_clinical(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[2]}", "### Indications (ICD-10-CM)"]
+    dx = ctx["diagnoses"]
+    if dx.empty:
+        out.append(f"Diagnosis codes: {NA} (none recorded for {ctx.code} in raw/reference/code_diagnoses.csv).")
+    else:
+        out.append(table([[r.diagnosis_group, r.icd10_code, r.description] for r in dx.itertuples()],
+                         ["Indication", "ICD-10-CM", "Description"]))
+        confidences = sorted({CONFIDENCE.get(c, c) for c in dx["source_confidence"]})
+        out.append(f"Codes from {dx['source'].iloc[0]}. Pairing with {ctx.code}: {', '.join(confidences)} — "
+                   f"{dx['notes'].dropna().iloc[0] if dx['notes'].notna().any() else ''}")
+    out.append("### Modifiers")
+    mods = ctx["modifiers"]
+    if mods.empty:
+        out.append(f"Modifiers: {NA}.")
+    else:
+        out.append(table([[r.modifier, r.description, r.when_to_use, CONFIDENCE.get(r.source_confidence, r.source_confidence)]
+                          for r in mods.itertuples()], ["Modifier", "Description", "When to use", "Confidence"]))
+    out.append("### Imaging")
+    imaging = ctx.fact("imaging")
+    out.append(imaging + f" ({CONFIDENCE.get(ctx.facts('imaging').iloc[0]['source_confidence'])})." if imaging else f"Imaging: {NA}.")
+    out.append("### Comparator codes and coding guidance")
+    comparators = ctx["comparators"].drop_duplicates("billing_code")
+    if comparators.empty:
+        out.append(f"Comparator codes: {NA}.")
+    else:
+        out.append("Comparators configured for this code family: " +
+                   "; ".join(f"{r.billing_code} ({r.label})" for r in comparators.itertuples()) +
+                   ". Their Medicare amounts are in section 5.")
+    for topic in ("billing_guidance", "device_maker_guidance", "ncci"):
+        for f in ctx.facts(topic).itertuples():
+            source = f" ([source]({f.source_url}))" if not missing(f.source_url) else ""
+            out.append(f"- {f.fact} — {CONFIDENCE.get(f.source_confidence, f.source_confidence)}{source}")
+    if ctx.facts("billing_guidance").empty and ctx.facts("device_maker_guidance").empty:
+        out.append(f"Coding guidance: {NA}.")
+    return "\n\n".join(out)
+
+
+def section_coverage(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[3]}"]
+    coverage = ctx["coverage"]
+    if coverage.empty:
+        out.append(f"Coverage: {NA} — {ctx.code} has no row in the coverage matrix (not a configured code).")
+        return "\n\n".join(out)
+    rows = []
+    for r in coverage.itertuples():
+        stance = STANCES.get(r.coverage_status, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
+        rows.append([GROUPS.get(r.payer_group, r.payer_group), link(r.policy_id, r.source_url), r.policy_title, stance,
+                     date(r.effective_date) if not missing(r.effective_date) else NA,
+                     CONFIDENCE.get(r.source_confidence, r.source_confidence) if not missing(r.source_confidence) else NA,
+                     r.coverage_detail])
+    out.append(table(rows, ["Payer group", "Policy", "Title", "Stance", "Effective", "Confidence", "All policies behind the row"]))
+    medicare = coverage[coverage["payer_group"] == "medicare"]
+    if not medicare.empty and "mcd_availability" in medicare.columns:
+        m = medicare.iloc[0]
+        detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
+        if not missing(m.get("mcd_detail")):
+            detail += f" — {m['mcd_detail']}"
+        if bool(m.get("mcd_is_synthetic")) is True:
+            detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
+        out.append(detail + ".")
+    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`); "
+               "`not found` means a search that found no policy.")
+    return "\n\n".join(out)
+
+
+def section_medicare(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[4]}"]
+    rates = ctx["medicare_rates"]
+    if rates.empty:
+        out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
+    else:
+        rows = []
+        for r in rates.itertuples():
+            amount = money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)
+            rows.append([SETTINGS.get(r.setting, r.setting), r.release_period, amount,
+                         r.status_indicator if not missing(r.status_indicator) else NA, r.apc if not missing(r.apc) else "",
+                         r.availability_note if not missing(r.availability_note) else ""])
+        out.append("National unadjusted amounts by setting and release (the trend across loaded releases):")
+        out.append(table(rows, ["Setting", "Release", "Payment", "Status / indicator", "APC", "Note"]))
+        loc = ctx["medicare_localities"]
+        for r in loc.itertuples():
+            if r.localities_with_amount:
+                out.append(f"{SETTINGS[r.setting]} across {r.localities} PFS localities ({r.release_period}): "
+                           f"{money(r.min_usd)} to {money(r.max_usd)}, median {money(r.median_usd)}.")
+            else:
+                out.append(f"{SETTINGS[r.setting]} in all {r.localities} PFS localities ({r.release_period}): "
+                           f"{reason(r.availability_reason)}.")
+    out.append("### Comparator codes")
+    comp = ctx["comparators"]
+    if comp.empty:
+        out.append(f"Comparator codes: {NA}.")
+    else:
+        rows = [[r.billing_code, r.label, SETTINGS.get(r.setting, r.setting) if not missing(r.setting) else NA,
+                 r.release_period if not missing(r.release_period) else NA,
+                 money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)]
+                for r in comp.itertuples()]
+        out.append(table(rows, ["Code", "Description", "Setting", "Release", "Medicare national payment"]))
+    return "\n\n".join(out)
+
+
+def section_commercial(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[5]}"]
+    bench = ctx["benchmark"]
+    if bench.empty:
+        out.append(f"Commercial rates: {NA}.")
+        return "\n\n".join(out)
+    if bench["includes_synthetic"].fillna(False).astype(bool).any():
+        out.append("> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
+                   "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates.")
+    commercial = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
+    dollars = commercial[commercial["rate_count"] > 0]
+    if dollars.empty:
+        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a dollar rate for {ctx.code}.")
+    else:
+        rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
+                 SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
+                 number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
+                 percent(r.median_pct_of_medicare) if not missing(r.median_pct_of_medicare)
+                 else f"{NA} (Medicare: {reason(r.medicare_availability_reason)})",
+                 date(r.latest_as_of)]
+                for r in dollars.itertuples()]
+        out.append("Negotiated **dollar** rates (the figure shows each rate; lines mark Medicare's national ASC and "
+                   "hospital outpatient rates):")
+        out.append(table(rows, ["Payer group", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
+                                "Median % of Medicare", "As of"]))
+    pct = commercial[commercial["pct_rate_count"] > 0]
+    if len(pct):
+        out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
+        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
+                           SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
+                           number(r.pct_rate_count), percent(r.min_pct_of_charges),
+                           percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
+                          for r in pct.itertuples()],
+                         ["Payer group", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges", "Providers",
+                          "Payers"]))
+    missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0)]
+    if len(missing_cells):
+        summary = missing_cells.groupby(["source", "availability_reason"]).size()
+        out.append("No rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × setting cells)"
+                                          for (s, a), n in summary.items()) + ".")
+    return "\n\n".join(out)
+
+
+def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
+    """Strip plot of every negotiated dollar rate by payer group and setting, with Medicare reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = ctx["commercial_rates"]
+    dollars = rates[rates["rate_kind"] == "dollars"]
+    if dollars.empty:
+        return None
+    dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
+    labels = list(dict.fromkeys(dollars.sort_values(["setting", "payer_group"])["label"]))
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(labels)))
+    synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
+    legend_done = False
+    for i, label in enumerate(labels):
+        for is_synthetic, style in ((False, {"color": "#0969da"}), (True, {"facecolors": "none", "edgecolors": "#6e7781"})):
+            mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
+            values = dollars.loc[mask, "rate_value"].astype(float).tolist()
+            if not values:
+                continue
+            jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]
+            legend = "synthetic sample (not real rates)" if is_synthetic and not legend_done else None
+            legend_done = legend_done or is_synthetic
+            ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.8, zorder=3, label=legend, **style)
+    latest = ctx.latest_medicare()
+    for setting, style, name in (("asc", "--", "Medicare ASC"), ("hopd_opps", ":", "Medicare hospital outpatient")):
+        if setting in latest.index and not missing(latest.loc[setting, "payment_usd"]):
+            value = float(latest.loc[setting, "payment_usd"])
+            ax.axvline(value, color="#cf222e" if setting == "asc" else "#9a6700", linestyle=style, linewidth=1.5,
+                       label=f"{name} {money(value)} ({latest.loc[setting, 'release_period']})")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set_xlabel("Negotiated rate (USD)")
+    ax.set_title(f"{ctx.code}: negotiated dollar rates by payer group and setting")
+    ax.grid(axis="x", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:  # below the plot, so it never hides a rate
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if len(labels) < 4 else -0.08), ncol=2, fontsize=8,
+                  frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def section_utilization(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[6]}"]
+    trend = ctx["utilization_trend"]
+    if trend.empty:
+        out.append(f"Medicare utilization: {NA} — no Part B geography-and-service file covering {ctx.code} is loaded.")
+        return "\n\n".join(out)
+    if trend["source_is_synthetic"].fillna(False).any():
+        out.append("> **Synthetic data.** The loaded Part B utilization files are synthetic samples made in CMS's layout, "
+                   "not CMS's published figures; the numbers below demonstrate the pipeline and are not facts about "
+                   f"{ctx.code}.")
+    rows = [[int(r.data_year), number(r.service_count) if not missing(r.service_count) else reason(r.availability_reason),
+             number(r.beneficiary_count) if not missing(r.beneficiary_count) else NA,
+             number(r.facility_service_count) if not missing(r.facility_service_count) else reason(r.facility_reason),
+             number(r.office_service_count) if not missing(r.office_service_count) else reason(r.office_reason),
+             money(r.avg_medicare_allowed_usd)]
+            for r in trend.itertuples()]
+    out.append("Medicare Part B, national, by data year:")
+    out.append(table(rows, ["Year", "Services", "Beneficiaries", "Facility services", "Office services", "Avg allowed"]))
+    cells = ctx["utilization_cells"]
+    if len(cells):
+        states = cells[cells["geo_level"] != "National"]
+        published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
+        hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
+        out.append(f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
+                   "published by CMS (cells with fewer than 11 beneficiaries are suppressed).")
+    return "\n\n".join(out)
+
+
+def section_billing(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[7]}"]
+    bullets = []
+    latest = ctx.latest_medicare()
+    if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
+        bullets.append(f"Medicare's physician fee for {ctx.code} is contractor-priced (PFS status "
+                       f"{latest.loc['physician_nonfacility', 'status_indicator']}, {latest.loc['physician_nonfacility', 'release_period']}): "
+                       "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
+                       "code and the time and resources used) and ask your MAC how it prices the code.")
+    coverage = ctx["coverage"]
+    ei = coverage[coverage["coverage_status"].isin(["experimental_investigational", "not_medically_necessary", "not_covered"])]
+    if len(ei):
+        bullets.append("Policies of " + ", ".join(GROUPS.get(g, g) for g in ei["payer_group"]) +
+                       " call the service experimental/investigational or not medically necessary: expect denials, check "
+                       "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence.")
+    case = coverage[coverage["coverage_status"] == "case_by_case"]
+    if len(case):
+        bullets.append(f"{', '.join(GROUPS.get(g, g) for g in case['payer_group'])}: coverage is decided case by case "
+                       "(documentation and medical-necessity review).")
+    if "asc" in latest.index and bool(latest.loc["asc", "asc_multiple_procedure_discounting"]) is True:
+        bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
+                       f"({latest.loc['asc', 'release_period']}): with other procedures the same day it is paid at a reduced rate.")
+    imaging = ctx.fact("imaging")
+    if imaging:
+        bullets.append(imaging + ".")
+    for f in ctx.facts("billing_guidance").itertuples():
+        bullets.append(f.fact + f" ({CONFIDENCE.get(f.source_confidence)}).")
+    for f in ctx.facts("device_maker_guidance").itertuples():
+        bullets.append(f.fact + f" ({CONFIDENCE.get(f.source_confidence)}); follow the payer's or MAC's instruction, "
+                       "which for Medicare is CGS's where CGS is the contractor.")
+    pct = ctx["commercial_rates"]
+    if len(pct[pct["rate_kind"] == "percentage"]):
+        bullets.append("Some payers pay a percentage of billed charges: the amount depends on your chargemaster price.")
+    if not bullets:
+        out.append(f"Billing considerations: {NA} — no loaded data supports a consideration for {ctx.code}.")
+    else:
+        out.append("\n".join(f"- {b}" for b in bullets))
+    return "\n\n".join(out)
+
+
+def section_availability(ctx: ReportContext) -> str:
+    out = [f"## {SECTION_TITLES[8]}"]
+    na = ctx["data_availability"]
+    if na.empty:
+        out.append("Every value behind this report is available." if ctx.known
+                   else f"Nothing is available for {ctx.code}: no mart holds a row for it.")
+        return "\n\n".join(out)
+    out.append("Every empty value in the marts behind this report, with the reason the marts give:")
+    summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
+    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty values"]))
+    out.append(table([[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()], ["Mart", "Where", "Value", "Reason"]))
+    return "\n\n".join(out)
+
+
+def section_sources(ctx: ReportContext) -> str:
+    from flows.sources import registry
+
+    out = [f"## {SECTION_TITLES[9]}", "### Files loaded"]
+    files = ctx["source_files"]
+    if files.empty:
+        out.append(f"Files: {NA} (nothing is loaded).")
+    else:
+        out.append(table([[registry.SOURCES[r.source].description if r.source in registry.SOURCES else r.source, r.source_file,
+                           r.sha256_prefix, date(r.loaded_on), number(r.rows_loaded)] for r in files.itertuples()],
+                         ["Publisher / source", "File", "sha256", "Loaded", "Rows"]))
+    out.append("### Policy documents")
+    policies = ctx["policy_sources"]
+    if policies.empty:
+        out.append(f"Policy documents: {NA}.")
+    else:
+        out.append("\n".join(f"- {GROUPS.get(r.payer_group, r.payer_group)} — {cell(r.payer_name)} {cell(r.policy_id)}: "
+                             f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
+                             f"({CONFIDENCE.get(r.source_confidence, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
+                             for r in policies.itertuples()))
+    facts = ctx["code_facts"]
+    urls = sorted(set(facts["source_url"].dropna()))
+    if urls:
+        out.append("### Code reference sources")
+        out.append("\n".join(f"- <{u}>" for u in urls))
+    return "\n\n".join(out)
+
+
+SECTIONS = [section_summary, section_code_overview, section_clinical, section_coverage, section_medicare,
+            section_commercial, section_utilization, section_billing, section_availability, section_sources]

@@ -1,0 +1,85 @@
+-- One row per negotiated or fee-schedule rate behind the benchmark, in one shape whatever its source:
+-- billing code, payer group, benchmark setting (professional_office, professional_facility,
+-- hospital_outpatient, asc), source (medicare_fee_schedule, payer_tic, hospital_mrf), rate kind
+-- (dollars, or percentage of billed charges: never mixed), the rate, who is paid (provider_key:
+-- a TIN, a hospital) and as of when. A TiC professional rate listing both office and facility
+-- places of service counts in both settings; one with no place of service counts as office.
+-- Hospital files' payer-specific charges for outpatient (or both) settings are hospital outpatient
+-- rates; a row giving both a dollar amount and a percentage counts once in each kind.
+-- `is_synthetic` marks rates from files labelled synthetic (file names starting `synthetic_`, the
+-- project's convention for bundled sample data that is not a real publication).
+with tic as (
+    select
+        billing_code,
+        payer_group,
+        payer_name,
+        case when negotiated_type = 'percentage' then 'percentage' else 'dollars' end as rate_kind,
+        coalesce(negotiated_rate_usd, negotiated_percentage) as rate_value,
+        coalesce(tin_value, provider_group_id) as provider_key,
+        last_updated_on as as_of_date,
+        source_file,
+        billing_class,
+        setting as tic_setting,
+        coalesce(service_codes, []) as service_codes
+    from stg_tic_in_network_rate
+),
+tic_settings as (
+    select *, 'professional_office' as setting from tic
+    where billing_class in ('professional', 'both') and (len(service_codes) = 0 or list_contains(service_codes, '11'))
+    union all
+    select *, 'professional_facility' as setting from tic
+    where billing_class in ('professional', 'both')
+      and list_has_any(service_codes, ['19', '21', '22', '23', '24', '26', '31', '34', '41', '42', '51', '52', '53', '56', '61'])
+    union all
+    select *, 'hospital_outpatient' as setting from tic
+    where billing_class in ('institutional', 'both') and coalesce(tic_setting, 'outpatient') in ('outpatient', 'both')
+      and not list_contains(service_codes, '24')
+    union all
+    select *, 'asc' as setting from tic
+    where billing_class in ('institutional', 'both') and list_contains(service_codes, '24')
+),
+hospital as (
+    select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_value,
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
+    union all
+    select billing_code, payer_group, payer_name, 'percentage' as rate_kind, negotiated_percent as rate_value,
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
+),
+medicare as (
+    select
+        billing_code,
+        'medicare' as payer_group,
+        'Medicare (national unadjusted)' as payer_name,
+        case setting
+            when 'physician_nonfacility' then 'professional_office'
+            when 'physician_facility' then 'professional_facility'
+            when 'hopd_opps' then 'hospital_outpatient'
+            else 'asc'
+        end as setting,
+        'dollars' as rate_kind,
+        payment_usd as rate_value,
+        'CMS' as provider_key,
+        period_start_date as as_of_date,
+        source_file
+    from medicare_rate
+    where locality_id = 'national' and payment_usd is not null
+    qualify row_number() over (partition by billing_code, setting order by period_start_date desc) = 1
+)
+select *, lower(source_file) like 'synthetic%' as is_synthetic
+from (
+    select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_value, provider_key,
+           as_of_date, source_file
+    from tic_settings
+    union all
+    select billing_code, payer_group, payer_name, 'hospital_outpatient' as setting, 'hospital_mrf' as source, rate_kind,
+           rate_value, provider_key, as_of_date, source_file
+    from hospital
+    union all
+    select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_value,
+           provider_key, as_of_date, source_file
+    from medicare
+)

@@ -1,0 +1,147 @@
+-- One row per billing code x payer group (aetna, bcbs, cigna, unitedhealthcare, medicare, other) x
+-- setting (professional_office, professional_facility, hospital_outpatient, asc) x source
+-- (medicare_fee_schedule, payer_tic, hospital_mrf), always. Dollar rates: count, min, p25, median,
+-- p75, max (USD); percentage-of-charges rates in their own columns, never mixed into dollars; the
+-- Medicare national rate for the same setting (latest loaded release) and the dollar median as a
+-- percent of it; providers the figures rest on; as-of dates and source files. A combination
+-- without data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
+-- no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
+-- commercial payer's; Medicare publishes no TiC files), or Medicare's own reason
+-- (contractor_priced, not_payable, packaged, not_in_release, not_loaded). `includes_synthetic`
+-- flags a row resting on files labelled synthetic (sample data, not a real publication).
+with codes as (
+    select billing_code from stg_billing_code
+    union
+    select billing_code from benchmark_rate
+),
+settings(setting, setting_order, medicare_setting, setting_label) as (
+    values ('professional_office', 1, 'physician_nonfacility', 'Professional, office (non-facility)'),
+           ('professional_facility', 2, 'physician_facility', 'Professional, facility'),
+           ('hospital_outpatient', 3, 'hopd_opps', 'Hospital outpatient'),
+           ('asc', 4, 'asc', 'Ambulatory surgical center')
+),
+sources(source, source_order, source_label) as (
+    values ('medicare_fee_schedule', 1, 'Medicare fee schedules (PFS / OPPS / ASC)'),
+           ('payer_tic', 2, 'Payer Transparency-in-Coverage files'),
+           ('hospital_mrf', 3, 'Hospital price-transparency files')
+),
+grid as (
+    select c.billing_code, g.payer_group, g.payer_group_name, g.sort_order as payer_order,
+           s.setting, s.setting_order, s.medicare_setting, s.setting_label,
+           src.source, src.source_order, src.source_label
+    from codes c
+    cross join enum_payer_group g
+    cross join settings s
+    cross join sources src
+),
+loaded_sources as (  -- a source counts as loaded once any file of it committed
+    select distinct case
+        when source = 'tic' then 'payer_tic'
+        when source like 'hospital%' then 'hospital_mrf'
+        when source in ('cms_pfs_rvu', 'cms_opps_addendum_b', 'cms_asc_addenda') then 'medicare_fee_schedule'
+    end as source
+    from load_log
+    where status in ('loaded', 'loaded_with_quarantine')
+),
+medicare_reference as (  -- the latest loaded national Medicare answer per code and setting
+    select billing_code, setting as medicare_setting, payment_usd, availability_reason, status_indicator,
+           release_period, period_start_date, apc
+    from medicare_rate
+    where locality_id = 'national'
+    qualify row_number() over (
+        partition by billing_code, setting
+        order by (coalesce(availability_reason, 'reported') = 'not_loaded'), period_start_date desc
+    ) = 1
+),
+dollars as (
+    select billing_code, payer_group, setting, source,
+           count(*) as rate_count,
+           count(distinct rate_value) as distinct_rates,
+           min(rate_value) as min_usd,
+           quantile_cont(rate_value, 0.25) as p25_usd,
+           median(rate_value) as median_usd,
+           quantile_cont(rate_value, 0.75) as p75_usd,
+           max(rate_value) as max_usd,
+           count(distinct provider_key) as providers,
+           count(distinct payer_name) as payers,
+           list(distinct payer_name order by payer_name) as payer_names,
+           min(as_of_date) as earliest_as_of,
+           max(as_of_date) as latest_as_of,
+           list(distinct source_file order by source_file) as source_files,
+           bool_or(is_synthetic) as synthetic
+    from benchmark_rate
+    where rate_kind = 'dollars'
+    group by all
+),
+percentages as (
+    select billing_code, payer_group, setting, source,
+           count(*) as pct_rate_count,
+           min(rate_value) as min_pct_of_charges,
+           median(rate_value) as median_pct_of_charges,
+           max(rate_value) as max_pct_of_charges,
+           count(distinct provider_key) as pct_providers,
+           list(distinct payer_name order by payer_name) as pct_payer_names,
+           max(as_of_date) as pct_latest_as_of,
+           list(distinct source_file order by source_file) as pct_source_files,
+           bool_or(is_synthetic) as pct_synthetic
+    from benchmark_rate
+    where rate_kind = 'percentage'
+    group by all
+)
+select
+    g.billing_code,
+    g.payer_group,
+    g.payer_group_name,
+    g.setting,
+    g.setting_label,
+    g.source,
+    g.source_label,
+    case
+        when g.source = 'medicare_fee_schedule' and g.payer_group <> 'medicare' then 'not_applicable'
+        when g.source = 'payer_tic' and g.payer_group = 'medicare' then 'not_applicable'
+        when d.rate_count > 0 then 'reported'
+        when p.pct_rate_count > 0 then 'percentage_only'
+        when g.source = 'medicare_fee_schedule' then coalesce(m.availability_reason, 'not_loaded')
+        when ls.source is null then 'source_not_loaded'
+        else 'no_rates_found'
+    end as availability_reason,
+    coalesce(d.rate_count, 0) as rate_count,
+    d.distinct_rates,
+    d.min_usd,
+    d.p25_usd,
+    d.median_usd,
+    d.p75_usd,
+    d.max_usd,
+    coalesce(d.providers, 0) as providers,
+    coalesce(d.payers, 0) as payers,
+    d.payer_names,
+    coalesce(p.pct_rate_count, 0) as pct_rate_count,
+    p.min_pct_of_charges,
+    p.median_pct_of_charges,
+    p.max_pct_of_charges,
+    coalesce(p.pct_providers, 0) as pct_providers,
+    p.pct_payer_names,
+    m.payment_usd as medicare_rate_usd,
+    coalesce(m.availability_reason, case when m.payment_usd is not null then 'reported' end, 'not_loaded')
+        as medicare_availability_reason,
+    m.status_indicator as medicare_status_indicator,
+    m.release_period as medicare_release_period,
+    case when g.source <> 'medicare_fee_schedule' and d.median_usd is not null and m.payment_usd > 0
+         then round(d.median_usd / m.payment_usd * 100, 1) end as median_pct_of_medicare,
+    coalesce(d.latest_as_of, p.pct_latest_as_of) as latest_as_of,
+    d.earliest_as_of,
+    list_distinct(list_concat(coalesce(d.source_files, []), coalesce(p.pct_source_files, []))) as source_files,
+    coalesce(d.synthetic, false) or coalesce(p.pct_synthetic, false) as includes_synthetic,
+    g.payer_order,
+    g.setting_order,
+    g.source_order
+from grid g
+left join dollars d
+    on d.billing_code = g.billing_code and d.payer_group = g.payer_group and d.setting = g.setting and d.source = g.source
+left join percentages p
+    on p.billing_code = g.billing_code and p.payer_group = g.payer_group and p.setting = g.setting and p.source = g.source
+left join medicare_reference m
+    on m.billing_code = g.billing_code and m.medicare_setting = g.medicare_setting
+left join loaded_sources ls
+    on ls.source = g.source
+order by g.billing_code, g.payer_order, g.setting_order, g.source_order
