@@ -226,9 +226,7 @@ def read_csv_chunks(
     stats = stats if stats is not None else ReadStats()
     filter_at = -1
     codec = _text_encoding(path, head, encoding)
-    handle = path.open("r", encoding=codec, errors="strict", newline="")
-    try:
-        reader = csv.reader(_text_lines(path, handle), strict=True)
+    with path.open("r", encoding=codec, errors="strict", newline="") as handle:
         header: list[str] | None = None
         header_parts: list[list[str]] = []
         header_line = 0
@@ -236,16 +234,7 @@ def read_csv_chunks(
         records: list[str] = []
         rejects: list[dict[str, object]] = []
         data_rows = 0
-        while True:
-            start_line = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except UnicodeDecodeError:
-                raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
-            except csv.Error as exc:
-                raise _csv_error(path, exc, start_line) from None
+        for start_line, fields in _csv_records(path, handle, codec, encoding):
             if start_line <= skip_lines:
                 continue
             if header is None and header_parts:  # continuation rows of a split header, blank or not
@@ -290,8 +279,6 @@ def read_csv_chunks(
             )
         if rows or rejects:
             yield Chunk(_frame(header, rows, records), _rejects(rejects))
-    finally:
-        handle.close()
 
 
 def _join_header(parts: list[list[str]]) -> list[str]:
@@ -311,19 +298,30 @@ def head_records(path: Path, *, limit: int, encoding: str = "utf-8") -> list[tup
     found: list[tuple[int, list[str]]] = []
     codec = _text_encoding(path, head, encoding)
     with path.open("r", encoding=codec, errors="strict", newline="") as handle:
-        reader = csv.reader(_text_lines(path, handle), strict=True)
-        while len(found) < limit:
-            start_line = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
+        for record in _csv_records(path, handle, codec, encoding):
+            found.append(record)
+            if len(found) >= limit:
                 break
-            except UnicodeDecodeError:
-                raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
-            except csv.Error as exc:
-                raise _csv_error(path, exc, start_line) from None
-            found.append((start_line, fields))
     return found
+
+
+def _csv_records(path: Path, handle: Iterable[str], codec: str, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line the record starts on, its fields) for each CSV record of an open text file.
+
+    Decoding and quoting errors become `FileRejected` naming the file and the line.
+    """
+    reader = csv.reader(_text_lines(path, handle), strict=True)
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise _encoding_error(path, "utf-8" if codec == "utf-8-sig" else encoding) from None
+        except csv.Error as exc:
+            raise _csv_error(path, exc, start_line) from None
+        yield start_line, fields
 
 
 def _csv_error(path: Path, exc: csv.Error, line: int) -> FileRejected:
