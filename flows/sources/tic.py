@@ -171,19 +171,25 @@ def _header(ex: Extract) -> dict[str, object]:
     return out
 
 
+def _code_columns(item: dict) -> dict[str, object]:
+    """The billing-code columns of an in-network or allowed-amount item."""
+    return {
+        "billing_code_type": _text(item.get("billing_code_type")),
+        "billing_code_type_version": _text(item.get("billing_code_type_version")),
+        "billing_code": _text(item.get("billing_code")),
+        "item_name": _text(item.get("name")),
+    }
+
+
 # --- in-network ---------------------------------------------------------------------------------------
 def in_network_rows(ex: Extract, folder: Path) -> Iterator[dict]:
     """One row per billing code x negotiated price x provider group (NPI list and TIN)."""
     header = _header(ex)
     remote: dict[str, list[dict] | None] = {}
     for locator, item in ex.items:
-        base = dict(header)
+        base = {**header, **_code_columns(item)}
         base.update({
             "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
-            "billing_code_type": _text(item.get("billing_code_type")),
-            "billing_code_type_version": _text(item.get("billing_code_type_version")),
-            "billing_code": _text(item.get("billing_code")),
-            "item_name": _text(item.get("name")),
             "bundled_codes": _texts([c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)])
             or None,
             "covered_services": _texts([c.get("billing_code") for c in item.get("covered_services") or []
@@ -305,13 +311,7 @@ def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
     """One row per billing code x allowed amount (TIN, setting) x payment x provider."""
     header = _header(ex)
     for locator, item in ex.items:
-        base = dict(header)
-        base.update({
-            "billing_code_type": _text(item.get("billing_code_type")),
-            "billing_code_type_version": _text(item.get("billing_code_type_version")),
-            "billing_code": _text(item.get("billing_code")),
-            "item_name": _text(item.get("name")),
-        })
+        base = {**header, **_code_columns(item)}
         for a, allowed in enumerate(item.get("allowed_amounts") or []):
             if not isinstance(allowed, dict):
                 continue
