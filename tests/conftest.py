@@ -22,10 +22,16 @@ REAL_SAMPLES = Path(os.environ.get("PAYERBENCH_REAL_SAMPLES", PROJECT_DIR.parent
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness():
-    """One temporary Prefect API for the whole session (flows run without a configured server)."""
+    """One temporary Prefect API for the whole session (flows run without a configured server).
+
+    Flow-run heartbeats are off: they serve a server's crashed-run detection, which tests do not
+    use, and each flow run's exit waits up to a second for the heartbeat thread (about 10 s per
+    pipeline run of 15 flows).
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=120), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 
 
