@@ -309,7 +309,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {
         "now": report.now.isoformat(), "exit_code": report.exit_code, "problems": report.problems,
-        "datasets": [{"source": d.source, "dataset": d.dataset, "last_loaded_at": d.last_loaded_at,
+        "datasets": [{"source": d.source, "dataset": d.dataset,
+                      "last_loaded_at": d.last_loaded_at.isoformat() if d.last_loaded_at else None,
                       "newest_file": d.newest_file, "files": d.files, "rows": d.rows,
                       "rows_quarantined": d.rows_quarantined, "newest_period": d.newest_period,
                       "cadence": d.freshness.cadence, "freshness": d.freshness.verdict} for d in report.datasets],

@@ -26,6 +26,7 @@ from flows.sources import registry
 from flows.sources.tic_scan import extract as tic_extract
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
+from flows.steps.progress import FileProgress
 from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 
 DOWNLOAD_TIMEOUT_S = 120
@@ -73,7 +74,9 @@ def download(location: str, folder: Path) -> Path:
     target = folder / Path(urlparse(location).path).name
     partial = target.with_name(target.name + ".part")
     with urllib.request.urlopen(location, timeout=DOWNLOAD_TIMEOUT_S) as response, partial.open("wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out, length=4 * 1024 * 1024)
+        expected = int(response.headers.get("Content-Length") or 0) or None
+        with FileProgress(partial, "downloading", total=expected):  # on a terminal: bytes, rate, time left
+            shutil.copyfileobj(response, out, length=4 * 1024 * 1024)
     partial.replace(target)
     return target
 

@@ -1,4 +1,4 @@
-"""Progress of a long file load on a terminal: bytes read, rows parsed, rate and time remaining.
+"""Progress of a long file load (or download) on a terminal: bytes, rows parsed, rate and time left.
 
 Shown only where someone watches: stdout and stderr are terminals and `CI` is not set. Cron
 jobs, CI logs, Dask workers and tests see nothing. Files that finish within a second never show
@@ -34,8 +34,9 @@ class FileProgress:
     """Context manager around one file's load; `stage()` names the step, `add_rows()` counts rows."""
 
     def __init__(self, path: Path, stage: str = "sha256", *, show: bool | None = None, console=None,  # type: ignore[no-untyped-def]
-                 delay: float = DELAY_S, interval: float = INTERVAL_S) -> None:
+                 delay: float = DELAY_S, interval: float = INTERVAL_S, total: int | None = None) -> None:
         self.path = Path(path)
+        self.total = total  # bytes expected (e.g. a download's Content-Length); default: the file's size
         self.rows = 0
         self._stage = stage
         self._stage_number = 0
@@ -85,7 +86,7 @@ class FileProgress:
                                    TransferSpeedColumn)
 
         try:
-            size = self.path.stat().st_size
+            size = self.total if self.total is not None else self.path.stat().st_size
         except OSError:
             return
         progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),

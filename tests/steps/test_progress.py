@@ -52,3 +52,16 @@ def test_bar_shows_file_bytes_and_rows(tmp_path: Path) -> None:
     assert "loading big.csv" in text and "1,234 rows" in text and "2.0 MB" in text
     if sys.platform.startswith("linux"):
         assert "1.0/2.0 MB" in text
+
+
+def test_a_download_is_measured_against_its_expected_size(tmp_path: Path) -> None:
+    path = tmp_path / "in-network.json.gz.part"
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=150)
+    with path.open("wb", buffering=0) as handle, \
+            FileProgress(path, "downloading", show=True, console=console, delay=0, interval=0.02, total=4_000_000):
+        handle.write(b"x" * 1_000_000)
+        time.sleep(0.3)
+    assert "downloading in-network.json.gz.part" in out.getvalue() and "4.0 MB" in out.getvalue()
+    if sys.platform.startswith("linux"):
+        assert "1.0/4.0 MB" in out.getvalue()
