@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows import run_report
 from flows.settings import Settings, from_env
 from flows.steps import warehouse
 
 
 @flow(name="build_warehouse")
-def build_warehouse(settings: Settings | None = None) -> warehouse.BuildResult:
-    """Views over every committed load, the staging views and the marts, swapped in atomically."""
+def build_warehouse(settings: Settings | None = None, if_changed: bool = False) -> warehouse.BuildResult:
+    """Views over every committed load, the staging views and the marts, swapped in atomically.
+
+    `if_changed` skips the rebuild when no load committed and no SQL or schema changed since the
+    file was built (an incremental run); the result then says `rebuilt=False`.
+    """
     settings = settings or from_env()
-    result = warehouse.build(settings)
-    get_run_logger().info("built %s: %d views over %d Parquet files", result.path, len(result.views), result.files)
+    with run_report.tracking("build_warehouse", settings) as run:
+        result = warehouse.build_if_changed(settings) if if_changed else warehouse.build(settings)
+        run.add_build(result)
+    logger = get_run_logger()
+    if result.rebuilt:
+        logger.info("built %s: %d views over %d Parquet files (%s); views whose inputs changed: %s", result.path,
+                    len(result.views), result.files, result.reason, ", ".join(result.marts_rebuilt) or "none")
+    else:
+        logger.info("%s not rebuilt: %s", result.path, result.reason)
     return result

@@ -1,7 +1,8 @@
 """`payerbench`: the command line (also `python -m flows`).
 
 Exit codes: 0 success; 1 a file was rejected or failed (the others were still loaded), or a
-status check found a problem; 2 a usage error (bad SQL, unknown source, missing warehouse).
+status check found a problem; 2 a usage error (bad SQL, unknown source, missing warehouse);
+3 the warehouse is busy (another run held its lock for longer than PAYERBENCH_LOCK_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
 
-EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains
 
 
@@ -72,14 +73,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.no_report:
         settings = settings.replace(render_reports=False)
+    if args.inbox:
+        settings = settings.replace(inbox_dir=args.inbox)
     started = dt.datetime.now()
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, land=args.land or bool(args.inbox))
     elapsed = (dt.datetime.now() - started).total_seconds()
+    if summary.landings:
+        print_landings(summary.landings, settings)
     print_load_table(summary.records, f"payerbench run {summary.run_id}")
     console = _console()
-    console.print(f"warehouse: {settings.duckdb_path}  ({elapsed:.1f} s)", highlight=False)
+    build = summary.build
+    state = "not rebuilt (nothing new)" if build is not None and not build.rebuilt else "rebuilt"
+    console.print(f"warehouse: {settings.duckdb_path} {state}  ({elapsed:.1f} s)", highlight=False)
+    if build is not None and build.rebuilt and build.marts_rebuilt:
+        console.print(f"marts rebuilt: {', '.join(build.marts_rebuilt)}", highlight=False)
     for path in summary.reports:
         console.print(f"report: {path}", highlight=False)
+    for path in summary.reports_unchanged:
+        console.print(f"report unchanged (its data did not change): {path}", highlight=False)
     for error in summary.report_errors:
         console.print(f"report failed: {error}", style="red", highlight=False)
     code = _exit_for(summary.records)
@@ -87,7 +98,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from flows.build_warehouse import build_warehouse
     from flows.ingest import ingest_source
     from flows.sources import registry
 
@@ -112,14 +122,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from flows.ingest_tic import ingest_tic
 
         records = ingest_tic([Path(p) for p in args.paths] or None, Path(args.toc) if args.toc else None, settings,
-                             dask_address=args.dask_address, download_missing=args.download, force=args.force)
+                             dask_address=args.dask_address, download_missing=args.download, force=args.force,
+                             build=not args.no_build)
     elif args.toc or args.dask_address or args.download:
         print("payerbench ingest: --toc, --download and --dask-address apply to the tic source only", file=sys.stderr)
         return EXIT_USAGE
     else:
-        records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options)
-    if not args.no_build:
-        build_warehouse(settings)
+        records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options,
+                                build=not args.no_build)
     print_load_table(records, f"payerbench ingest {args.source}")
     return _exit_for(records)
 
@@ -228,9 +238,15 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _when(value: dt.datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
+    from rich.text import Text
 
+    from flows import status as status_mod
     from flows.steps import load_log
 
     settings = _settings(args)
@@ -238,21 +254,106 @@ def cmd_status(args: argparse.Namespace) -> int:
     if log.empty:
         print(f"no loads recorded under {settings.lake_dir}; run `payerbench run` first")
         return EXIT_DATA
-    latest = log if args.all else log.groupby(["source", "source_path"], sort=False).tail(1)
-    table = Table(title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})", title_justify="left")
-    for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
-        table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
+    now = None
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"payerbench status: --now {args.now!r} is not an ISO date or time (e.g. 2027-01-31)", file=sys.stderr)
+            return EXIT_USAGE
+        now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+    report = status_mod.collect(settings, now)
+    if args.format == "json":
+        json.dump(_status_json(report), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return report.exit_code
+    console = _console()
+    if args.all or args.files:
+        latest = log if args.all else log.groupby(["source", "source_path"], sort=False).tail(1)
+        table = Table(title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})",
+                      title_justify="left")
+        for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
+            table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
+        for r in latest.itertuples(index=False):
+            table.add_row(Text(r.source), Text(r.source_file), Text(r.status), f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                          f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", Text(r.run_id))
+        console.print(table)
+    table = Table(title=f"datasets at {report.now:%Y-%m-%d %H:%M} UTC (freshness: time since the source's newest load)",
+                  title_justify="left")
+    for column in ["source", "dataset", "last loaded (UTC)", "newest file", "files", "rows", "quarantined",
+                   "newest period", "cadence", "freshness"]:
+        table.add_column(column, justify="right" if column in ("files", "rows", "quarantined") else "left")
+    styles = {"fresh": "green", "stale": "red", "no data": "dim", "on change": ""}
+    for d in report.datasets:
+        table.add_row(Text(d.source), Text(d.dataset), _when(d.last_loaded_at), Text(d.newest_file or ""),
+                      f"{d.files:,}", f"{d.rows:,}", f"{d.rows_quarantined:,}", Text(d.newest_period or ""),
+                      d.freshness.cadence, Text(d.freshness.describe(), style=styles.get(d.freshness.verdict, "")))
+    console.print(table)
+    if report.last_runs:
+        runs = Table(title="latest run of each flow", title_justify="left")
+        for column in ["flow", "run", "ended (UTC)", "status", "files loaded / seen", "elapsed"]:
+            runs.add_column(column)
+        for flow, run in sorted(report.last_runs.items()):
+            files = run.get("files") or {}
+            runs.add_row(flow, Text(str(run.get("run_id"))), str(run.get("ended_at"))[:16].replace("T", " "),
+                         Text(str(run.get("status")), style="green" if run.get("status") == "ok" else "red"),
+                         f"{files.get('loaded', 0)} / {files.get('seen', 0)}", f"{float(run.get('elapsed_s') or 0):.1f} s")
+        console.print(runs)
+    for problem in report.problems:
+        console.print(Text.assemble(("problem", "red"), " ", problem), highlight=False, soft_wrap=True)
+    if not report.problems:
+        console.print("no problems: every source with data is fresh and the latest runs succeeded", highlight=False)
+    return report.exit_code
+
+
+def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "now": report.now.isoformat(), "exit_code": report.exit_code, "problems": report.problems,
+        "datasets": [{"source": d.source, "dataset": d.dataset,
+                      "last_loaded_at": d.last_loaded_at.isoformat() if d.last_loaded_at else None,
+                      "newest_file": d.newest_file, "files": d.files, "rows": d.rows,
+                      "rows_quarantined": d.rows_quarantined, "newest_period": d.newest_period,
+                      "cadence": d.freshness.cadence, "freshness": d.freshness.verdict} for d in report.datasets],
+        "last_runs": report.last_runs,
+    }
+
+
+def print_landings(landings: Sequence[object], settings: Settings) -> None:
+    """Per inbox file: what happened to it and where it went (or why it stayed)."""
+    from rich.table import Table
     from rich.text import Text
 
-    for r in latest.itertuples(index=False):
-        table.add_row(Text(r.source), Text(r.source_file), Text(r.status), f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                      f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", Text(r.run_id))
-    console = _console()
-    console.print(table)
-    bad = latest[latest["status"].isin(["rejected", "failed"])]
-    for r in bad.itertuples(index=False):
-        console.print(Text.assemble((r.status, "red"), " ", str(r.error)), highlight=False, soft_wrap=True)
-    return EXIT_DATA if len(bad) else EXIT_OK
+    table = Table(title=f"inbox {settings.inbox_dir}", title_justify="left")
+    for column in ["file", "status", "source", "now at (under raw/)", "note"]:
+        table.add_column(column)
+    styles = {"landed": "green", "duplicate": "dim", "left": "red", "waiting": "yellow"}
+    for item in landings:
+        table.add_row(Text(item.inbox_path), Text(item.status, style=styles.get(item.status, "")),
+                      Text(item.source or ""), Text(item.target_path or ""), Text(item.message))
+    _console().print(table)
+
+
+def cmd_land(args: argparse.Namespace) -> int:
+    from flows.land_inbox import land_inbox
+
+    settings = _settings(args)
+    if args.inbox:
+        settings = settings.replace(inbox_dir=args.inbox)
+    if not settings.inbox_dir.is_dir():
+        print(f"no inbox folder at {settings.inbox_dir}: nothing to land (create it, or set PAYERBENCH_INBOX_DIR)")
+        return EXIT_OK
+    landings = land_inbox(settings, settle_seconds=args.settle)
+    if not landings:
+        print(f"the inbox {settings.inbox_dir} is empty")
+        return EXIT_OK
+    print_landings(landings, settings)
+    return EXIT_DATA if any(item.needs_attention for item in landings) else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows import deployments
+
+    return deployments.serve(Path(args.file) if args.file else None, only=args.only or None)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -286,7 +387,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports")
     p.add_argument("--no-report", action="store_true", help="skip rendering the benchmark reports")
+    p.add_argument("--land", action="store_true", help="first move the files dropped in the inbox into raw/")
+    p.add_argument("--inbox", metavar="DIR", help="the inbox to land first (implies --land; default $PAYERBENCH_INBOX_DIR)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("land", parents=[common], help="move files dropped in the inbox into raw/<source>/ (told by content)")
+    p.add_argument("--inbox", metavar="DIR", help="the drop folder (default ./inbox or $PAYERBENCH_INBOX_DIR)")
+    p.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
+                   help="leave files modified less than this long ago (still being written?) for later (default 10)")
+    p.set_defaults(func=cmd_land)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the scheduled deployments of prefect.yaml (needs a Prefect server)")
+    p.add_argument("--file", metavar="YAML", help="deployment definitions (default: the project's prefect.yaml)")
+    p.add_argument("--only", action="append", metavar="NAME", help="serve only this deployment (repeatable)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", parents=[common], help="render the benchmark report (HTML + Markdown) for codes")
     p.add_argument("--code", action="append", metavar="CODE",
@@ -314,8 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("status", parents=[common], help="the load log: latest attempt per file")
-    p.add_argument("--all", action="store_true", help="every attempt, not just the latest per file")
+    p = sub.add_parser("status", parents=[common],
+                       help="per dataset: loads, rows, newest period, freshness; exit 1 when stale or the last run failed")
+    p.add_argument("--files", action="store_true", help="also the load log's latest attempt per file")
+    p.add_argument("--all", action="store_true", help="also every attempt of the load log")
+    p.add_argument("--now", metavar="WHEN", help="judge freshness as of this ISO date or time (default: now)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("build", parents=[common], help="rebuild the DuckDB file from the committed loads")
@@ -335,8 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, None)
     if args.verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    from flows.steps.lock import WarehouseBusy
+
     try:
         return args.func(args)
+    except WarehouseBusy as exc:
+        print(f"payerbench: {exc.code}", file=sys.stderr)
+        return EXIT_BUSY
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(f"payerbench: {exc.code}", file=sys.stderr)

@@ -7,7 +7,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.settings import Settings, from_env
+from flows import run_report
+from flows.settings import Settings, from_env, with_folders
 from flows.sources import registry
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log
@@ -50,7 +51,8 @@ def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str
 @flow(name="ingest_source", flow_run_name="ingest {source_name}")
 def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
                   run_id: str | None = None, force: bool = False,
-                  options: dict[str, str] | None = None, parallel: bool = False) -> list[LoadRecord]:
+                  options: dict[str, str] | None = None, parallel: bool = False,
+                  build: bool = False) -> list[LoadRecord]:
     """Load the given files (default: everything in the source's raw folder) of one source.
 
     `force` reloads files whose sha256 was already loaded (a new snapshot of the same bytes).
@@ -58,14 +60,39 @@ def ingest_source(source_name: str, paths: list[Path] | None = None, settings: S
     `parallel` submits every file at once to the flow's task runner (e.g. a Dask cluster: each
     worker streams one file and writes its own Parquet parts); the writer lock stays with this
     flow, which alone decides what is already loaded and rebuilds DuckDB afterwards.
+    `build` then rebuilds the DuckDB file, only if something was loaded (or its SQL changed).
     """
     settings = settings or from_env()
     source = registry.get(source_name)
     source.check_options(options or {})
-    files = [Path(p) for p in paths] if paths else discover(settings, source)
-    run_id = run_id or new_run_id()
-    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        return _ingest(source, files, settings, run_id, force, options or {}, parallel)
+    with run_report.tracking("ingest_source", settings, run_id) as run:
+        files = [Path(p) for p in paths] if paths else discover(settings, source)
+        with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
+            run.records += records
+            if build:
+                from flows.build_warehouse import build_warehouse
+
+                build_warehouse(settings, if_changed=True)
+        return records
+
+
+def ingest_sources(flow_name: str, sources: tuple[str, ...], paths: list[Path] | None, settings: Settings | None,
+                   run_id: str | None, raw_dir: str | None, build: bool,
+                   options: dict[str, str] | None = None) -> list[LoadRecord]:
+    """Body of the per-source flows: their sources' files (default: their raw folders), then, with
+    `build`, the DuckDB file if anything changed. One tracked run, one artifact."""
+    settings = with_folders(settings, raw_dir=raw_dir)
+    with run_report.tracking(flow_name, settings, run_id) as run:
+        records: list[LoadRecord] = []
+        with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            for name in sources:
+                records += ingest_source(name, paths, settings, run.run_id, options=options)
+            if build:
+                from flows.build_warehouse import build_warehouse
+
+                build_warehouse(settings, if_changed=True)
+        return records
 
 
 def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool,

@@ -18,11 +18,16 @@ from urllib.parse import urlparse
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import run_report
+from flows.build_warehouse import build_warehouse
 from flows.ingest import discover, ingest_source
-from flows.settings import Settings, from_env
+from flows.settings import Settings, with_folders
 from flows.sources import registry
 from flows.sources.tic_scan import extract as tic_extract
 from flows.steps.load_log import LoadRecord
+from flows.steps.lock import warehouse_lock
+from flows.steps.progress import FileProgress
+from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 
 DOWNLOAD_TIMEOUT_S = 120
 
@@ -60,14 +65,18 @@ def local_copy(location: str, toc: Path, settings: Settings) -> Path | None:
     return None
 
 
-@task(name="download_tic_file", retries=3, retry_delay_seconds=[10, 60, 300], cache_policy=NO_CACHE)
+@task(name="download_tic_file", retries=len(BACKOFF_SECONDS), retry_delay_seconds=BACKOFF_SECONDS,
+      retry_condition_fn=retry_transient_io, cache_policy=NO_CACHE)
 def download(location: str, folder: Path) -> Path:
-    """Stream one listed file to raw/tic/ (network I/O: retried with backoff)."""
+    """Stream one listed file to raw/tic/ (network I/O: retried with backoff on transient errors only;
+    a 404 or a refused request is not retried)."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / Path(urlparse(location).path).name
     partial = target.with_name(target.name + ".part")
     with urllib.request.urlopen(location, timeout=DOWNLOAD_TIMEOUT_S) as response, partial.open("wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out, length=4 * 1024 * 1024)
+        expected = int(response.headers.get("Content-Length") or 0) or None
+        with FileProgress(partial, "downloading", total=expected):  # on a terminal: bytes, rate, time left
+            shutil.copyfileobj(response, out, length=4 * 1024 * 1024)
     partial.replace(target)
     return target
 
@@ -75,9 +84,31 @@ def download(location: str, folder: Path) -> Path:
 @flow(name="ingest_tic")
 def ingest_tic(paths: list[Path] | None = None, toc: Path | None = None, settings: Settings | None = None,
                run_id: str | None = None, dask_address: str | None = None, download_missing: bool = False,
-               force: bool = False) -> list[LoadRecord]:
-    """Load TiC files (default: raw/tic/), or the files a table of contents lists, plus the TOC itself."""
-    settings = settings or from_env()
+               force: bool = False, raw_dir: str | None = None, build: bool = False) -> list[LoadRecord]:
+    """Load TiC files (default: raw/tic/), or the files a table of contents lists, plus the TOC itself.
+
+    `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.
+    """
+    settings = with_folders(settings, raw_dir=raw_dir)
+    with run_report.tracking("ingest_tic", settings, run_id) as run:
+        files = tic_files(paths, toc, settings, download_missing)  # downloads happen outside the writer lock
+        address = dask_address or settings.dask_address
+        with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            if address:
+                from prefect_dask import DaskTaskRunner
+
+                runner = DaskTaskRunner(address=address)
+                records = ingest_source.with_options(task_runner=runner)("tic", files, settings, run_id or run.run_id,
+                                                                          force, parallel=True)
+            else:
+                records = ingest_source("tic", files, settings, run_id or run.run_id, force)
+            if build:
+                build_warehouse(settings, if_changed=True)
+        return records
+
+
+def tic_files(paths: list[Path] | None, toc: Path | None, settings: Settings, download_missing: bool) -> list[Path]:
+    """The files to load: the paths given, else raw/tic/; with a table of contents, it and what it lists."""
     logger = get_run_logger()
     files = [Path(p) for p in paths] if paths else ([] if toc else discover(settings, registry.get("tic")))
     if toc is not None:
@@ -91,11 +122,4 @@ def ingest_tic(paths: list[Path] | None = None, toc: Path | None = None, setting
                 logger.warning("listed in %s but not available locally (use --download): %s", toc.name, location)
                 continue
             files.append(found)
-    address = dask_address or settings.dask_address
-    if address:
-        from prefect_dask import DaskTaskRunner
-
-        runner = DaskTaskRunner(address=address)
-        return ingest_source.with_options(task_runner=runner)("tic", files, settings, run_id, force, parallel=True)
-    return ingest_source("tic", files, settings, run_id, force)
-
+    return files

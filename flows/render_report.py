@@ -7,28 +7,42 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import report
+from flows import report, run_report
 from flows.settings import Settings, from_env
 
 
 @task(name="render_report", cache_policy=NO_CACHE, task_run_name="report {billing_code}")
-def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | None = None) -> report.ReportResult:
-    """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries)."""
-    result = report.render_report(settings, billing_code, as_of=as_of)
-    get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
+def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | None = None,
+                       only_changed: bool = False) -> report.ReportResult:
+    """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries).
+
+    `only_changed` keeps a report whose data and code have not changed since it was last rendered.
+    """
+    if only_changed:
+        result = report.render_report_if_changed(settings, billing_code, as_of=as_of)
+    else:
+        result = report.render_report(settings, billing_code, as_of=as_of)
+    if result.rendered:
+        get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
+    else:
+        get_run_logger().info("%s unchanged (no mart behind it changed): kept %s", billing_code, result.html)
     return result
 
 
 @flow(name="render_benchmark_reports")
 def render_benchmark_reports(settings: Settings | None = None, codes: list[str] | None = None,
-                             as_of: dt.date | None = None) -> list[report.ReportResult | str]:
+                             as_of: dt.date | None = None, only_changed: bool = False) -> list[report.ReportResult | str]:
     """One report per code (default: every target code); an error is returned as text, not raised."""
     settings = settings or from_env()
     results: list[report.ReportResult | str] = []
-    for code in codes or report.report_codes(settings):
-        try:
-            results.append(render_report_task(settings, code, as_of))
-        except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others
-            get_run_logger().error("report %s failed: %s", code, exc)
-            results.append(f"report {code}: {type(exc).__name__}: {exc}")
+    with run_report.tracking("render_benchmark_reports", settings) as run:
+        for code in codes or report.report_codes(settings):
+            try:
+                result = render_report_task(settings, code, as_of, only_changed)
+                results.append(result)
+                (run.reports_rendered if result.rendered else run.reports_unchanged).append(code)
+            except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others
+                get_run_logger().error("report %s failed: %s", code, exc)
+                results.append(f"report {code}: {type(exc).__name__}: {exc}")
+                run.report_errors.append(results[-1])
     return results

@@ -6,11 +6,18 @@ payer groups), then converts the executed notebook, without its code, into
 scripts or styles) and `reports/<code>_benchmark.md` (figures beside it in `<code>_benchmark_files/`).
 The notebook reads the warehouse only through `ReportData`, whose queries live in
 warehouse/sql/report/*.sql; every number it prints comes from one of them.
+
+`render_report_if_changed` (what a scheduled run uses) first runs those queries and hashes their
+results together with the report's code (notebook, wording, SQL) and parameters; when the hash
+equals the one stored beside the report at its last rendering and both files exist, the report
+is left as it is: no mart behind it changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import tempfile
 import time
@@ -62,6 +69,7 @@ class ReportResult:
     html: Path
     markdown: Path
     seconds: float
+    rendered: bool = True  # False: its data had not changed since it was last rendered, so it was kept
 
 
 def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
@@ -76,6 +84,7 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
     out_dir = Path(out_dir or settings.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = settings.project_dir / "notebooks" / NOTEBOOK
+    _fingerprint_file(out_dir, code).unlink(missing_ok=True)  # what is rendered now may differ (e.g. its as-of)
     with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / f"{code}_benchmark.ipynb"
         papermill.execute_notebook(
@@ -101,6 +110,58 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return ReportResult(code, html_path, md_path, time.perf_counter() - started)
+
+
+def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
+                payers: list[str] | None = None) -> str:
+    """sha256 of everything a report shows: its queries' results, its code and its parameters.
+
+    The as-of date is not in it: a later day whose queries return the same rows gives the same report.
+    """
+    from flows import report_text
+
+    digest = hashlib.sha256()
+    code_files = [settings.project_dir / "notebooks" / NOTEBOOK, Path(__file__), Path(report_text.__file__),
+                  *sorted((settings.sql_dir / "report").glob("*.sql"))]
+    for path in code_files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(payers or DEFAULT_PAYERS).encode())
+    data = ReportData(settings, billing_code, as_of)
+    try:
+        context = report_text.ReportContext.load(data, payers or DEFAULT_PAYERS)
+    finally:
+        data.close()
+    for name in sorted(context.frames):
+        frame = context.frames[name]
+        digest.update(name.encode() + b"\0" + frame.to_json(orient="split", date_format="iso", default_handler=str,
+                                                             index=False).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _fingerprint_file(out_dir: Path, code: str) -> Path:
+    return out_dir / f".{code}_benchmark.fingerprint"
+
+
+def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
+                             payers: list[str] | None = None, out_dir: Path | None = None) -> ReportResult:
+    """Render the report unless its data and code are what they were at its last rendering
+    (a missing HTML or Markdown file is always rendered)."""
+    started = time.perf_counter()
+    code = billing_code.strip().upper()
+    out_dir = Path(out_dir or settings.reports_dir)
+    html_path, md_path = out_dir / f"{code}_benchmark.html", out_dir / f"{code}_benchmark.md"
+    stored = _fingerprint_file(out_dir, code)
+    now = fingerprint(settings, code, as_of=as_of, payers=payers)
+    try:
+        before = json.loads(stored.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        before = None
+    if before == now and html_path.exists() and md_path.exists():
+        return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
+    result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
+    stored.write_text(json.dumps({"fingerprint": now, "rendered_at": dt.datetime.now(dt.timezone.utc).isoformat(
+        timespec="seconds")}), encoding="utf-8")
+    return result
 
 
 def report_codes(settings: Settings) -> list[str]:

@@ -1,4 +1,9 @@
-"""Flow: the main job. Load every source's raw files (reference tables first), then build DuckDB."""
+"""Flow: the main job. Load every source's raw files (reference tables first), then build DuckDB.
+
+Incremental: files whose sha256 was loaded before are `unchanged`; DuckDB is rebuilt only when a
+load committed (or its SQL changed); a report is re-rendered only when the data behind it changed.
+The scheduled deployment first lands the inbox (`land=True`).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,20 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows import run_report
 from flows.build_warehouse import build_warehouse
-from flows.render_report import render_benchmark_reports
 from flows.ingest import ingest_source
 from flows.ingest_tic import ingest_tic
-from flows.settings import Settings, from_env
+from flows.land_inbox import land_inbox
+from flows.render_report import render_benchmark_reports
+from flows.settings import Settings, with_folders
 from flows.sources import registry
 from flows.steps import load_log, store
+from flows.steps.land import Landing
 from flows.steps.load import new_run_id
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
+from flows.steps.warehouse import BuildResult
 
 
 @dataclass
@@ -25,6 +34,9 @@ class RunSummary:
     records: list[LoadRecord] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
+    reports_unchanged: list[Path] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
+    build: BuildResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -39,23 +51,33 @@ def source_order() -> list[str]:
 
 
 @flow(name="run_pipeline")
-def run_pipeline(settings: Settings | None = None) -> RunSummary:
-    """Ingest every bundled or landed file of every source, rebuild the warehouse, render the reports."""
-    settings = settings or from_env()
+def run_pipeline(settings: Settings | None = None, raw_dir: str | None = None, land: bool = False,
+                 inbox_dir: str | None = None) -> RunSummary:
+    """Ingest every bundled or landed file of every source, rebuild the warehouse, render the reports.
+
+    Deployment parameters: `raw_dir` (raw folder root), `land` (first move the inbox's files into
+    raw/), `inbox_dir` (default PAYERBENCH_INBOX_DIR).
+    """
+    settings = with_folders(settings, raw_dir=raw_dir, inbox_dir=inbox_dir)
     summary = RunSummary(run_id=new_run_id())
-    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        log = load_log.read(settings.lake_dir)
-        store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
-        for name in source_order():
-            if name == "tic":  # may fan out over a Dask cluster (PAYERBENCH_DASK_ADDRESS)
-                summary.records += ingest_tic(None, None, settings, summary.run_id)
-            else:
-                summary.records += ingest_source(name, None, settings, summary.run_id)
-        build_warehouse(settings)
-    if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
-        for result in render_benchmark_reports(settings):
-            if isinstance(result, str):
-                summary.report_errors.append(result)
-            else:
-                summary.reports += [result.html, result.markdown]
+    with run_report.tracking("run_pipeline", settings, summary.run_id) as run:
+        with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            if land:
+                summary.landings = land_inbox(settings)
+            log = load_log.read(settings.lake_dir)
+            store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
+            for name in source_order():
+                if name == "tic":  # may fan out over a Dask cluster (PAYERBENCH_DASK_ADDRESS)
+                    summary.records += ingest_tic(None, None, settings, summary.run_id)
+                else:
+                    summary.records += ingest_source(name, None, settings, summary.run_id)
+            summary.build = build_warehouse(settings, if_changed=True)
+        if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
+            for result in render_benchmark_reports(settings, only_changed=True):
+                if isinstance(result, str):
+                    summary.report_errors.append(result)
+                elif result.rendered:
+                    summary.reports += [result.html, result.markdown]
+                else:
+                    summary.reports_unchanged += [result.html, result.markdown]
     return summary

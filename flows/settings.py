@@ -21,6 +21,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_RAW_DIR": ("raw_dir", "bundled and landed source files, one folder per source"),
     "PAYERBENCH_WAREHOUSE_DIR": ("warehouse_dir", "Parquet lake, load log and the DuckDB file"),
     "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
+    "PAYERBENCH_INBOX_DIR": ("inbox_dir", "drop folder: `payerbench land` moves files found here into raw/<source>/"),
     "PAYERBENCH_RENDER_REPORTS": ("render_reports", "1 (default) renders the reports at the end of `run`; 0 skips them"),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
@@ -36,6 +37,7 @@ class Settings:
     raw_dir: Path = PROJECT_DIR / "raw"
     warehouse_dir: Path = PROJECT_DIR / "warehouse"
     reports_dir: Path = PROJECT_DIR / "reports"
+    inbox_dir: Path = PROJECT_DIR / "inbox"
     chunk_rows: int = 20_000
     lock_timeout: float = 600.0
     render_reports: bool = True
@@ -72,6 +74,11 @@ class Settings:
         """Codes of interest: the targets and their comparators (configuration, not code)."""
         return self.reference_dir / "billing_codes.csv"
 
+    @property
+    def runs_dir(self) -> Path:
+        """One JSON record and one Markdown report per flow run (what `status` reads)."""
+        return self.warehouse_dir / "runs"
+
     def source_dir(self, source: str) -> Path:
         """Folder that holds one source's raw files."""
         return self.raw_dir / source
@@ -79,7 +86,7 @@ class Settings:
     def replace(self, **changes: object) -> "Settings":
         """Copy with some fields replaced (None values are ignored)."""
         kept = {k: v for k, v in changes.items() if v is not None}
-        for key in ("project_dir", "raw_dir", "warehouse_dir", "reports_dir"):
+        for key in ("project_dir", "raw_dir", "warehouse_dir", "reports_dir", "inbox_dir"):
             if key in kept:
                 kept[key] = Path(kept[key]).expanduser().resolve()  # type: ignore[arg-type]
         return dataclasses.replace(self, **kept)  # type: ignore[arg-type]
@@ -98,6 +105,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             raw_dir=root / "raw",
             warehouse_dir=root / "warehouse",
             reports_dir=root / "reports",
+            inbox_dir=root / "inbox",
         )
     for var, (field, _) in ENV_VARS.items():
         if var == "PAYERBENCH_HOME" or not env.get(var):
@@ -115,4 +123,19 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. 20000 (rows) or 600 (seconds)")
         else:
             changes[field] = value
+    return base.replace(**changes)
+
+
+def with_folders(settings: Settings | None = None, **folders: str | Path | None) -> Settings:
+    """`settings` (default: from the environment) with folders given as flow parameters.
+
+    A deployment passes folders as plain strings; a relative one is taken from the project folder
+    (not from wherever the worker happens to run), e.g. `raw_dir: raw`.
+    """
+    base = settings or from_env()
+    changes = {}
+    for name, value in folders.items():
+        if value:
+            path = Path(value).expanduser()
+            changes[name] = path if path.is_absolute() else base.project_dir / path
     return base.replace(**changes)

@@ -41,7 +41,7 @@ def settings(tmp_path: Path) -> Settings:
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW / "reference", raw / "reference")
     return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports", chunk_rows=1000,
-                    render_reports=False)
+                    render_reports=False, inbox_dir=tmp_path / "inbox")
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def bundled_settings(tmp_path: Path) -> Settings:
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW, raw)
     return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports",
-                    render_reports=False)  # the report tests render explicitly
+                    render_reports=False, inbox_dir=tmp_path / "inbox")  # the report tests render explicitly
 
 
 def fixture(dataset: str, name: str) -> Path:

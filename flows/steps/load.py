@@ -24,6 +24,7 @@ from flows.sources import registry
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
 from flows.steps.load_log import LoadRecord, now_utc
+from flows.steps.progress import FileProgress
 from flows.steps.references import PayerDirectory
 from flows.steps.store import ADVISORY, QUARANTINE, LoadWriter, frame_to_table
 from flows.steps.validate import DatasetValidator
@@ -107,9 +108,17 @@ def load_file(
 ) -> LoadRecord:
     """Load one file of one source; returns its load-log record (also written to the log).
 
-    `options` are facts the user states about the file (see `Source.options`).
+    `options` are facts the user states about the file (see `Source.options`). On a terminal, a
+    file that takes more than a second shows its progress (bytes, rows, rate, time left).
     """
     path = Path(path).resolve()
+    with FileProgress(path) as progress:
+        return _load_file(source, path, settings, run_id, payers, codes, already_loaded, options, progress)
+
+
+def _load_file(source: Source, path: Path, settings: Settings, run_id: str, payers: PayerDirectory | None,
+               codes: frozenset[str], already_loaded: set[str] | None, options: Mapping[str, str] | None,
+               progress: FileProgress) -> LoadRecord:
     record = LoadRecord(load_id="", run_id=run_id, source=source.name, source_file=path.name,
                         source_path=str(path), source_sha256=None, file_bytes=None, started_at=now_utc())
     lake = settings.lake_dir
@@ -130,6 +139,7 @@ def load_file(
     writer = LoadWriter(lake, record.load_id)
     validators: dict[str, DatasetValidator] = {}
     context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options=dict(options or {}))
+    progress.stage("loading")
     try:
         for batch in source.read(path, context):
             if batch.dataset not in source.datasets:
@@ -138,6 +148,7 @@ def load_file(
             if validator is None:
                 validator = validators[batch.dataset] = _validator(source, batch.dataset, payers)
             _load_batch(state, batch, validator, writer, record, payers)
+            progress.add_rows(len(batch.frame))
         if _stamp_of(path) != before:
             raise FileRejected(path, "the file changed while it was being read (still being copied or downloaded?)",
                                "a complete file; run the load again once it is")

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_NAME = ".payerbench.lock"
+log = logging.getLogger(__name__)
 _held: dict[str, int] = {}  # lock path -> depth, so nested flows in one process re-enter
 _guard = threading.Lock()
 
@@ -56,12 +58,17 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     deadline = time.monotonic() + timeout
+    waiting = False
     try:
         while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waiting:  # say so once: a scheduled run that seems idle is queued behind another
+                    waiting = True
+                    log.warning("waiting up to %.0f s for the warehouse %s: another run is writing it (%s)",
+                                timeout, warehouse_dir, _holder(path))
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(
                         f"the warehouse {warehouse_dir} is being written by another process "

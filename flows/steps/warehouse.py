@@ -3,14 +3,23 @@
 The database is rebuilt into a temporary file and renamed over `payerbench.duckdb`, so an
 analyst's open (read-only) connection keeps reading the previous snapshot and never meets a
 lock held by the pipeline. Every dataset view lists its Parquet files explicitly, taken from
-the load log's committed loads: a load in progress (or one that crashed) is invisible.
+the load log's committed loads: a load in progress (or one that crashed) is invisible. The
+`load_log` view reads the log's folder by glob: every attempt (an `unchanged` file, a rejected
+one) is visible at once, without a rebuild, since each log row is itself a committed file.
+
+Incremental: `plan` compares what the file was built from (the committed loads of each dataset,
+the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
+beside it) with what is there now. `build_if_changed` rebuilds only when something differs and
+reports the SQL views whose inputs changed (`marts_rebuilt`), following the SQL files' references.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -32,11 +41,28 @@ SYSTEM_VIEWS = {
 }
 
 
+STATE_NAME = ".build_state.json"
+
+
 @dataclass
 class BuildResult:
     path: Path
     views: list[str]
     files: int
+    rebuilt: bool = True
+    # SQL views (staging and marts, dependency order) whose inputs changed since the last build
+    marts_rebuilt: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class BuildPlan:
+    """Whether the DuckDB file is out of date, and which of its inputs changed."""
+
+    needed: bool
+    reason: str
+    changed: set[str]  # datasets, system views and SQL views whose content or definition changed
+    state: dict[str, object]
 
 
 def _quote(text: str) -> str:
@@ -136,10 +162,85 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 def build(settings: Settings) -> BuildResult:
     """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically."""
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        return _build(settings)
+        return _build(settings, plan(settings))
 
 
-def _build(settings: Settings) -> BuildResult:
+def build_if_changed(settings: Settings) -> BuildResult:
+    """Rebuild only when a load committed, a SQL file or a schema changed, or the file is missing."""
+    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+        current = plan(settings)
+        if not current.needed:
+            return BuildResult(path=settings.duckdb_path, views=[], files=0, rebuilt=False, reason=current.reason)
+        return _build(settings, current)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def _state(settings: Settings, log) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """What the DuckDB file is built from: per input a digest (see `plan`)."""
+    done = log[log["status"].isin(COMMITTED)]
+    loads: dict[str, list[str]] = {dataset: [] for dataset in registry.SCHEMAS}
+    for load_id, datasets in zip(done["load_id"], done["datasets"]):
+        for dataset in datasets if datasets is not None else ():
+            loads.setdefault(dataset, []).append(load_id)
+    inputs = {dataset: _digest(*sorted(ids)) for dataset, ids in loads.items() if dataset in registry.SCHEMAS}
+    inputs["quarantine"] = _digest(*sorted(done.loc[done["rows_quarantined"] > 0, "load_id"]))
+    inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
+    inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
+    inputs.update({f"sql:{name}": _digest(sql) for name, sql, _ in sql_views(settings.sql_dir)})
+    schema = _digest(
+        *(f"{d}={dataset_arrow_schema(d)}" for d in registry.SCHEMAS), FINDING_SCHEMA, LOG_SCHEMA,
+        fields.ALL_PAYER_GROUPS, fields.PAYER_GROUP_NAMES, fields.COVERAGE_STATUSES, fields.COVERAGE_POSITION,
+        fields.SOURCE_CONFIDENCE, Path(__file__).read_bytes(), settings.lake_dir,
+    )
+    return {"schema": schema, "load_log": bool(len(log)), "inputs": inputs}
+
+
+def plan(settings: Settings) -> BuildPlan:
+    """Compare the inputs now with those the current DuckDB file was built from."""
+    state = _state(settings, load_log.read(settings.lake_dir))
+    inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
+    everything = {k.removeprefix("sql:") for k in inputs}
+    state_file = settings.warehouse_dir / STATE_NAME
+    try:
+        before = json.loads(state_file.read_text(encoding="utf-8")) if settings.duckdb_path.exists() else None
+    except (OSError, ValueError):
+        before = None
+    if before is None:
+        return BuildPlan(True, "no warehouse built yet", everything, state)
+    if before.get("schema") != state["schema"]:
+        return BuildPlan(True, "the dataset schemas, the build code or the lake's location changed", everything, state)
+    old: dict[str, str] = before.get("inputs") or {}
+    changed = {k.removeprefix("sql:") for k in inputs.keys() | old.keys() if inputs.get(k) != old.get(k)}
+    changed &= everything  # a deleted SQL file leaves no view behind to rebuild
+    if before.get("load_log") != state["load_log"]:  # the view switches from empty to the log's glob
+        changed.add("load_log")
+    if not changed and set(old) != set(inputs):
+        changed = {"catalog"}  # a SQL file was removed: its view must go
+    if not changed:
+        return BuildPlan(False, "up to date: no new loads, SQL or schema changes", set(), state)
+    loaded = sorted(c for c in changed if c in registry.SCHEMAS)
+    sql = sorted(c for c in changed if f"sql:{c}" in inputs or f"sql:{c}" in old)
+    reasons = [f"new loads of {', '.join(loaded)}" if loaded else "", f"SQL changed: {', '.join(sql)}" if sql else ""]
+    if not any(reasons):
+        reasons = ["new loads (quarantined rows only)" if changed & {"quarantine", "advisory"} else "the load log changed"]
+    return BuildPlan(True, "; ".join(r for r in reasons if r), changed, state)
+
+
+def affected_views(sql_dir: Path, changed: set[str]) -> list[str]:
+    """SQL views (dependency order) that read, directly or through other views, anything in `changed`,
+    plus those whose own SQL changed."""
+    affected: list[str] = []
+    for name, sql, _ in sql_views(sql_dir):
+        text = _strip_comments(sql)
+        if name in changed or any(re.search(rf"\b{re.escape(n)}\b", text) for n in (*changed, *affected)):
+            affected.append(name)
+    return affected
+
+
+def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(COMMITTED)]
@@ -169,7 +270,8 @@ def _build(settings: Settings) -> BuildResult:
             views.append(dataset)
 
         log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
-        log_parts += sorted((settings.lake_dir / LOAD_LOG).glob("*.parquet"))
+        if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
+            log_parts.append(settings.lake_dir / LOAD_LOG / "*.parquet")
         con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) ORDER BY started_at")
         for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
             parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
@@ -203,7 +305,12 @@ def _build(settings: Settings) -> BuildResult:
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
-    return BuildResult(path=target, views=views, files=files)
+    state_file = settings.warehouse_dir / STATE_NAME  # written last: a crash before it means "rebuild"
+    partial = state_file.with_name(f".{state_file.name}.tmp-{os.getpid()}")
+    partial.write_text(json.dumps(current.state, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(partial, state_file)
+    return BuildResult(path=target, views=views, files=files, rebuilt=True,
+                       marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
 
 
 def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:

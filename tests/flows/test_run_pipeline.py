@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from flows import report
 from flows.ingest_payer_policies import ingest_payer_policies
+from flows.render_report import render_benchmark_reports
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
@@ -125,3 +130,52 @@ def test_snapshot_date_is_per_payer_group_not_per_file(settings: Settings, tmp_p
                                 "where billing_code = '0440T'"))
     assert rows["aetna"] == "covered"
     assert rows["medicare"] == "no_policy_found"
+
+
+def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
+        loaded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[str] = []
+
+    def fake_render(settings: Settings, code: str, *, as_of=None, payers=None, out_dir=None):  # type: ignore[no-untyped-def]
+        """Stands in for the notebook (slow): which reports get rendered is the point here."""
+        folder = Path(out_dir or settings.reports_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        html, md = folder / f"{code}_benchmark.html", folder / f"{code}_benchmark.md"
+        html.write_text(code, encoding="utf-8")
+        md.write_text(code, encoding="utf-8")
+        rendered.append(code)
+        return report.ReportResult(code, html, md, 0.0)
+
+    monkeypatch.setattr(report, "render_report", fake_render)
+    settings = loaded.replace(render_reports=True)
+    render_benchmark_reports(settings, only_changed=True)  # no report exists yet: all render
+    assert sorted(rendered) == ["0440T", "0441T", "0442T"]
+    files = len(load_log.read(loaded.lake_dir))  # `loaded` attempted each bundled file once
+
+    rendered.clear()
+    header, aetna = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()[:2]
+    (loaded.raw_dir / "payer_policy" / "aetna_update.csv").write_text(
+        "\n".join([header, aetna.replace("experimental_investigational", "covered_with_criteria")
+                   .replace(",2026-11-26,", ",2026-12-15,")]) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+    second = run_pipeline(settings)
+    elapsed = time.perf_counter() - started
+    statuses = [(r.source_file, r.status) for r in second.records if r.status != "unchanged"]
+    assert statuses == [("aetna_update.csv", "loaded")]
+    assert len(second.records) == files + 1  # every other file seen again, and left alone
+    assert second.build is not None and second.build.rebuilt
+    assert {"stg_payer_policy", "coverage_matrix", "reimbursement_benchmark"} <= set(second.build.marts_rebuilt)
+    assert not {"medicare_rate", "stg_pfs_rvu", "tic_rate_summary", "medicare_utilization"} & set(second.build.marts_rebuilt)
+    # every report lists the files behind it (its Sources section names every loaded file): all change
+    assert sorted(rendered) == ["0440T", "0441T", "0442T"]
+    assert query(loaded, "select coverage_status from coverage_matrix where billing_code = '0440T' "
+                         "and payer_group = 'aetna'") == [("covered_with_criteria",)]
+    [run] = [json.loads(p.read_text(encoding="utf-8")) for p in loaded.runs_dir.glob(f"{second.run_id}.json")]
+    assert run["files"]["loaded"] == 1 and run["files"]["unchanged"] == files
+    print(f"incremental run with one new file: {elapsed:.1f} s")
+
+    rendered.clear()  # nothing changed since: no report renders, except one whose file went missing
+    (settings.reports_dir / "0441T_benchmark.md").unlink()
+    results = render_benchmark_reports(settings, only_changed=True)
+    assert rendered == ["0441T"]
+    assert [r.billing_code for r in results if not r.rendered] == ["0440T", "0442T"]

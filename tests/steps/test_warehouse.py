@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -88,3 +89,38 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     with pytest.raises(SystemExit, match="committed load.*Parquet files are missing"):
         warehouse.build(settings)
+
+
+def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> None:
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    source = registry.get("payer_policy")
+    first = warehouse.build_if_changed(settings)
+    assert first.rebuilt and first.reason == "no warehouse built yet"
+    assert warehouse.build_if_changed(settings).rebuilt is False  # nothing new: the file stays
+
+    load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
+    result = warehouse.build_if_changed(settings)
+    assert result.rebuilt and result.reason == "new loads of payer__policy"
+    assert {"stg_payer_policy", "coverage_matrix"} <= set(result.marts_rebuilt)
+    assert "medicare_rate" not in result.marts_rebuilt and "stg_pfs_rvu" not in result.marts_rebuilt
+    assert result.marts_rebuilt.index("stg_payer_policy") < result.marts_rebuilt.index("coverage_matrix")
+
+    again = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-2", payers=payers)
+    assert again.status == "unchanged"
+    assert warehouse.build_if_changed(settings).rebuilt is False
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # the log view reads every attempt at once
+    assert con.execute("select status from load_log where run_id = 'run-2'").fetchall() == [("unchanged",)]
+    con.close()
+
+
+def test_a_changed_sql_file_rebuilds_that_view_and_its_dependents(settings: Settings, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
+    edited = settings.replace(project_dir=project)
+    warehouse.build(edited)
+    stg = project / "warehouse" / "sql" / "stg_pfs_rvu.sql"
+    stg.write_text(stg.read_text(encoding="utf-8") + "\n-- a comment changes the text\n", encoding="utf-8")
+    result = warehouse.build_if_changed(edited)
+    assert result.rebuilt and result.reason == "SQL changed: stg_pfs_rvu"
+    assert result.marts_rebuilt[0] == "stg_pfs_rvu" and "medicare_rate" in result.marts_rebuilt
+    assert "coverage_matrix" not in result.marts_rebuilt

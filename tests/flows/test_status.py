@@ -1,0 +1,72 @@
+"""`payerbench status`: per dataset counts and freshness, and exit codes a monitor can alert on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from flows import cli, status
+from flows.ingest_payer_policies import ingest_payer_policies
+from flows.settings import Settings
+from tests.conftest import fixture
+
+
+def run_cli(settings: Settings, *args: str) -> int:
+    return cli.main(["status", *args, "--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)])
+
+
+@pytest.fixture
+def loaded(settings: Settings) -> Settings:
+    """Reference tables and one policy extract (one row quarantined), loaded now."""
+    records = ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], settings, build=True)
+    assert [r.status for r in records] == ["loaded_with_quarantine"]
+    return settings
+
+
+def test_per_dataset_counts_period_and_freshness(loaded: Settings) -> None:
+    report = status.collect(loaded)
+    policy = next(d for d in report.datasets if d.dataset == "payer__policy")
+    assert (policy.files, policy.rows, policy.rows_quarantined) == (1, 1, 2)
+    assert policy.newest_file == "invalid_code.csv" and policy.newest_period == "2026-11-26 (retrieved)"
+    assert policy.freshness.verdict == "fresh" and policy.freshness.cadence == "weekly"
+    tic = next(d for d in report.datasets if d.dataset == "tic__in_network_rate")
+    assert (tic.files, tic.rows, tic.freshness.verdict) == (0, 0, "no data")  # never loaded: shown, not alerted
+    assert report.problems == [] and report.exit_code == 0
+
+
+def test_exit_code_1_when_a_source_is_older_than_its_cadence_allows(loaded: Settings,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    in_nine_days = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=9)).isoformat()
+    assert run_cli(loaded, "--now", in_nine_days) == 0  # weekly: 10 days allowed
+    in_eleven_days = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=11)).isoformat()
+    assert run_cli(loaded, "--now", in_eleven_days) == 1
+    out = capsys.readouterr().out
+    assert "stale: payer_policy: no new file loaded since" in out and "weekly allows 10 d" in out
+    assert "reference" not in out.split("problem")[-1]  # edited by hand: never stale
+
+
+def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(loaded: Settings,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    broken = loaded.raw_dir / "payer_policy" / "broken.csv"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(fixture("payer__policy", "missing_required_column.csv").read_bytes())
+    ingest_payer_policies(None, loaded)
+    capsys.readouterr()
+    assert run_cli(loaded, "--format", "json") == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert any(p.startswith("last ingest_payer_policies run") and "had problems" in p and "broken.csv" in p
+               for p in problems)
+    assert any(p.startswith("rejected: payer_policy/broken.csv") for p in problems)
+    broken.unlink()  # fixed: the file is removed and the next run is clean
+    ingest_payer_policies(None, loaded)
+    assert run_cli(loaded) == 0
+
+
+def test_status_all_keeps_every_attempt(loaded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], loaded)  # unchanged the second time
+    capsys.readouterr()
+    assert run_cli(loaded, "--all") == 0
+    out = capsys.readouterr().out
+    assert "every attempt" in out and out.count("invalid_code.csv") >= 3  # two attempts + the dataset's newest file
