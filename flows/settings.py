@@ -26,6 +26,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
+    "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
 }
 
 
@@ -42,6 +43,7 @@ class Settings:
     lock_timeout: float = 600.0
     render_reports: bool = True
     dask_address: str | None = None
+    tic_max_expansion: float = 500.0
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -116,11 +118,15 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 raise SystemExit(f"{var}={value!r}: use 1 or 0")
             changes[field] = value.strip().lower() in ("1", "true", "yes")
             continue
-        if field in ("chunk_rows", "lock_timeout"):
+        if field in ("chunk_rows", "lock_timeout", "tic_max_expansion"):
+            example = {"chunk_rows": "20000 (rows)", "lock_timeout": "600 (seconds)", "tic_max_expansion": "500 (ratio)"}[field]
             try:
-                changes[field] = int(value) if field == "chunk_rows" else float(value)
+                number = int(value) if field == "chunk_rows" else float(value)
             except ValueError:
-                raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. 20000 (rows) or 600 (seconds)")
+                raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
+            if not number > 0:
+                raise SystemExit(f"{var}={value!r} must be greater than 0; set it to e.g. {example}")
+            changes[field] = number
         else:
             changes[field] = value
     return base.replace(**changes)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import PROJECT_DIR, from_env
+from flows.settings import ENV_VARS, PROJECT_DIR, from_env
 
 
 def test_defaults_are_project_relative() -> None:
@@ -28,3 +28,18 @@ def test_environment_overrides(tmp_path: Path) -> None:
 def test_bad_number_is_a_clear_error() -> None:
     with pytest.raises(SystemExit, match="PAYERBENCH_CHUNK_ROWS='ten' is not a number"):
         from_env({"PAYERBENCH_CHUNK_ROWS": "ten"})
+
+
+def test_tic_expansion_limit_comes_from_the_environment() -> None:
+    assert from_env({}).tic_max_expansion == 500
+    assert from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "2000"}).tic_max_expansion == 2000
+    with pytest.raises(SystemExit, match="PAYERBENCH_TIC_MAX_EXPANSION='abc' is not a number"):
+        from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "abc"})
+    with pytest.raises(SystemExit, match="PAYERBENCH_TIC_MAX_EXPANSION='0' must be greater than 0"):
+        from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "0"})
+
+
+def test_every_environment_variable_is_in_the_readme() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [var for var in ENV_VARS if f"`{var}`" not in readme]
+    assert missing == []

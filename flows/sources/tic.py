@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.tic_scan import Extract, environ_max_expansion, extract, id_text
+from flows.sources.tic_scan import Extract, extract, id_text
 from flows.sources.tic_stream import open_raw
 
 RATE = "tic__in_network_rate"
@@ -64,7 +64,7 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Extract the codes of interest from one TiC file and yield its rows (and one file row)."""
-    result = extract(path, ctx.codes_of_interest, max_expansion=environ_max_expansion(),
+    result = extract(path, ctx.codes_of_interest, max_expansion=ctx.settings.tic_max_expansion,
                      spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None)
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":

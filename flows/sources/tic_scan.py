@@ -28,7 +28,6 @@ from __future__ import annotations
 import decimal
 import gc
 import json
-import os
 import re
 import tempfile
 import time
@@ -985,8 +984,3 @@ def extract(path: Path, codes: frozenset[str], *, max_expansion: float = DEFAULT
         result.fallback_reason = str(exc)
         return result
 
-
-def environ_max_expansion() -> float:
-    """PAYERBENCH_TIC_MAX_EXPANSION, or the default."""
-    value = os.environ.get("PAYERBENCH_TIC_MAX_EXPANSION")
-    return float(value) if value else DEFAULT_MAX_EXPANSION
