@@ -21,5 +21,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every benchmark once, at sizes that finish in minutes on a 2-core machine (each script prints
+# throughput, peak memory and its ratio to a baseline measured in the same run; see README).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_policy_load.py
+	$(BIN)/python benchmarks/bench_medicare_load.py
+	$(BIN)/python benchmarks/bench_partb_utilization.py
+	$(BIN)/python benchmarks/bench_tic.py --sizes 1024
+	$(BIN)/python benchmarks/bench_hospital.py --gb 1 --repeat 1
+
 clean-warehouse:
 	rm -rf warehouse/lake warehouse/payerbench.duckdb reports
