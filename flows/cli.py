@@ -13,8 +13,9 @@ import datetime as dt
 import decimal
 import json
 import os
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 # Quiet, offline-friendly Prefect defaults for a command-line tool (explicit settings win).
@@ -31,9 +32,21 @@ def _console():  # type: ignore[no-untyped-def]
     """Rich console: terminal width on a terminal; wide (cells never folded) when piped or in CI."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1; `main` treats a reader that stopped early as success
+            raise BrokenPipeError
+
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=400, soft_wrap=False, color_system=None)
+        return _Console()
+    return _Console(width=400, soft_wrap=False, color_system=None)
+
+
+def _iso_date(text: str) -> dt.date:
+    """An argparse type: a calendar date written YYYY-MM-DD (argparse turns the error into a usage message)."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD (e.g. 2025-06-01)") from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -140,7 +153,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.out:
         settings = settings.replace(reports_dir=args.out)
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    if not settings.duckdb_path.exists():
+        print(f"payerbench report: no warehouse at {settings.duckdb_path}; run `payerbench run` (or `payerbench build`) "
+              "first, or point --warehouse at one", file=sys.stderr)
+        return EXIT_USAGE
+    as_of = args.as_of
     results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of)
     failed = [r for r in results if isinstance(r, str)]
     for result in results:
@@ -405,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common], help="render the benchmark report (HTML + Markdown) for codes")
     p.add_argument("--code", action="append", metavar="CODE",
                    help="billing code (repeatable; default: every target code in raw/reference/billing_codes.csv)")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="report Medicare releases in effect up to this date (default today)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
+                   help="data as of this date: Medicare releases in effect then, files published by then (default today)")
     p.add_argument("--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)")
     p.set_defaults(func=cmd_report)
 
@@ -444,6 +462,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _local_prefect(runs_flows: bool) -> Iterator[None]:
+    """Without a Prefect server (no PREFECT_API_URL), flows run on a throwaway local API: flow-run
+    heartbeats (a server's crashed-run detection) serve nothing there, and each flow's exit waits up
+    to a second for the heartbeat thread, about 10 s per `run`. With a server, nothing changes."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if not runs_flows or PREFECT_API_URL.value():
+        yield
+        return
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `payerbench` console script."""
     parser = build_parser()
@@ -456,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flows.steps.lock import WarehouseBusy
 
     try:
-        return args.func(args)
+        with _local_prefect(args.func in FLOW_COMMANDS):
+            return args.func(args)
     except WarehouseBusy as exc:
         print(f"payerbench: {exc.code}", file=sys.stderr)
         return EXIT_BUSY
@@ -467,3 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader stopped early (`payerbench query ... | head`): not an error; no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

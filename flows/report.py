@@ -23,11 +23,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
 from flows.settings import Settings, from_env
+
+if TYPE_CHECKING:
+    import nbformat
 
 NOTEBOOK = "benchmark_report.ipynb"
 DEFAULT_PAYERS = ["aetna", "bcbs", "cigna", "unitedhealthcare", "medicare"]
@@ -72,6 +76,18 @@ class ReportResult:
     rendered: bool = True  # False: its data had not changed since it was last rendered, so it was kept
 
 
+def _describe_images(nb: "nbformat.NotebookNode", code: str) -> None:
+    """Alternative text on every figure (screen readers; nbconvert warns about images without it)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            for mime in ("image/png", "image/jpeg", "image/svg+xml"):
+                if mime in output.get("data", {}):
+                    meta = output.setdefault("metadata", {}).setdefault(mime, {})
+                    meta.setdefault("alt", f"{code}: each negotiated dollar rate by payer group and setting, with the "
+                                           "Medicare national rates as reference lines (the same rates are in the table "
+                                           "of this section)")
+
+
 def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
                   payers: list[str] | None = None, out_dir: Path | None = None) -> ReportResult:
     """Execute the report notebook for one code and write its HTML and Markdown."""
@@ -90,11 +106,15 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
         papermill.execute_notebook(
             str(notebook), str(executed), kernel_name="python3", progress_bar=False, log_output=False,
             cwd=str(settings.project_dir),
+            # the local kernel's own log ("running over TCP without encryption", "KeyboardInterrupt caught" at shut-down)
+            # is not the user's concern; errors in the notebook's cells still fail the render
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             parameters={"billing_code": code, "as_of_date": (as_of or dt.date.today()).isoformat(),
                         "payers": payers or DEFAULT_PAYERS, "warehouse_dir": str(settings.warehouse_dir),
                         "project_dir": str(settings.project_dir)},
         )
         nb = nbformat.read(executed, as_version=4)
+    _describe_images(nb, code)
     html_exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                                  exclude_output_prompt=True)
     body, _ = html_exporter.from_notebook_node(nb)

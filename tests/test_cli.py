@@ -122,3 +122,43 @@ def test_sources_lists_each_source_and_its_ingest_options(shared: Settings, caps
     out = capsys.readouterr().out
     assert "cms_mcd" in out and "cms__mcd_article_hcpc_code" in out
     assert "ingest option -o data_year=...: the data year of the file" in out
+
+
+def test_report_without_a_warehouse_says_what_to_do(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(settings, "report", "--code", "0440T") == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"no warehouse at {settings.duckdb_path}" in err and "payerbench run" in err
+    assert not settings.reports_dir.exists()  # nothing was rendered
+
+
+def test_a_date_not_written_yyyy_mm_dd_is_a_usage_error(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_cli(settings, "report", "--as-of", "01/06/2025")
+    assert exc.value.code == 2
+    assert "'01/06/2025' is not a date written YYYY-MM-DD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", ["csv", "table"])
+def test_a_reader_that_stops_early_is_not_an_error(shared: Settings, output: str) -> None:
+    """`payerbench query ... | head -1`: exit 0, no BrokenPipeError traceback."""
+    env = {**os.environ, "PAYERBENCH_WAREHOUSE_DIR": str(shared.warehouse_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "flows", "query", "select * from range(200000)", "--format", output],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip()
+    proc.stdout.close()  # like `head`: stop reading
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
+def test_a_local_run_turns_flow_heartbeats_off_and_a_server_run_keeps_them() -> None:
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: None, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        with cli._local_prefect(runs_flows=True):
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
+        with cli._local_prefect(runs_flows=False):
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        with cli._local_prefect(runs_flows=True):
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
