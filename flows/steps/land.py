@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import errno
-import hashlib
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from flows.settings import Settings
 from flows.sources import registry
+from flows.steps.load import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["landed_at", "original_name", "inbox_path", "sha256", "bytes", "source", "target_path", "note"]
 PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".filepart")
 IGNORED_NAMES = {"readme.md", "readme.txt", ".ds_store", "thumbs.db", "desktop.ini"}
-HASH_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass
@@ -93,16 +92,6 @@ def claims(path: Path) -> list[str]:
     return names
 
 
-def _digest(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_CHUNK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
 def _stamp(path: Path) -> tuple[int, int]:
     info = path.stat()
     return info.st_size, info.st_mtime_ns
@@ -116,7 +105,7 @@ def inspect(path: Path, inbox: Path, settle_seconds: float, now: dt.datetime) ->
         return Landing(relative, "waiting", message=f"modified {age:.0f} s ago (still being written?); "
                                                     f"it lands once unchanged for {settle_seconds:.0f} s")
     before = _stamp(path)
-    sha, size = _digest(path)
+    sha, size = file_digest(path)
     if _stamp(path) != before:
         return Landing(relative, "waiting", message="changed while it was read (still being written?); "
                                                     "it lands on a later run")
@@ -178,7 +167,7 @@ def _occupied(target: Path, sha256: str | None) -> bool | None:
     """None: free. False: holds the same bytes. True: holds different bytes."""
     if not target.exists():
         return None
-    return _digest(target)[0] != sha256
+    return file_digest(target)[0] != sha256
 
 
 def move_file(source: Path, target: Path) -> None:
