@@ -6,8 +6,8 @@
 -- places of service counts in both settings; one with no place of service counts as office.
 -- Hospital files' payer-specific charges for outpatient (or both) settings are hospital outpatient
 -- rates; a row giving both a dollar amount and a percentage counts once in each kind.
--- `is_synthetic` marks rates from files labelled synthetic (file names starting `synthetic_`, the
--- project's convention for bundled sample data that is not a real publication).
+-- `is_synthetic` marks rates from files labelled synthetic (stg_source_file: sample data that is not
+-- a real publication).
 with tic as (
     select
         billing_code,
@@ -18,6 +18,7 @@ with tic as (
         coalesce(tin_value, provider_group_id) as provider_key,
         last_updated_on as as_of_date,
         source_file,
+        load_id,
         billing_class,
         setting as tic_setting,
         coalesce(service_codes, []) as service_codes
@@ -40,12 +41,12 @@ tic_settings as (
 ),
 hospital as (
     select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_value,
-           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file, load_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
     union all
     select billing_code, payer_group, payer_name, 'percentage' as rate_kind, negotiated_percent as rate_value,
-           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file
+           hospital_file_key as provider_key, last_updated_on as as_of_date, source_file, load_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
 ),
@@ -64,22 +65,24 @@ medicare as (
         payment_usd as rate_value,
         'CMS' as provider_key,
         period_start_date as as_of_date,
-        source_file
+        source_file,
+        load_id
     from medicare_rate
     where locality_id = 'national' and payment_usd is not null
     qualify row_number() over (partition by billing_code, setting order by period_start_date desc) = 1
 )
-select *, lower(source_file) like 'synthetic%' as is_synthetic
+select r.* exclude (load_id), coalesce(sf.is_synthetic, false) as is_synthetic
 from (
     select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_value, provider_key,
-           as_of_date, source_file
+           as_of_date, source_file, load_id
     from tic_settings
     union all
     select billing_code, payer_group, payer_name, 'hospital_outpatient' as setting, 'hospital_mrf' as source, rate_kind,
-           rate_value, provider_key, as_of_date, source_file
+           rate_value, provider_key, as_of_date, source_file, load_id
     from hospital
     union all
     select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_value,
-           provider_key, as_of_date, source_file
+           provider_key, as_of_date, source_file, load_id
     from medicare
-)
+) r
+left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)

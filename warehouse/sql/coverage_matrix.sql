@@ -8,7 +8,8 @@
 -- Medicare Coverage Database says: which MACs' current articles / LCDs list the code and how
 -- (mcd_listing_status covered / non_covered / other / mixed), or mcd_availability
 -- no_lcd_or_article when the code lists were loaded and none names the code (not_loaded,
--- partially_loaded otherwise; not_applicable on the commercial rows).
+-- partially_loaded otherwise; not_applicable on the commercial rows). is_synthetic: a file behind the
+-- row (policy extract or, on the medicare row, MCD tables) is labelled synthetic (stg_source_file).
 with codes as (
     select billing_code from stg_billing_code
     union
@@ -69,8 +70,10 @@ summary as (
             '; ' order by confidence_rank, plan_type, policy_id
         ) as coverage_detail,
         max(retrieved_date) as retrieved_date,
-        list(distinct source_file order by source_file) as source_files
+        list(distinct source_file order by source_file) as source_files,
+        bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
     from stg_payer_policy
+    left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)
     group by all
 ),
 mcd_listing as (
@@ -100,8 +103,9 @@ mcd_scope as (
         bool_or(code_table = 'article_x_hcpc_code') as articles_read,
         bool_or(code_table = 'lcd_x_hcpc_code') as lcds_read,
         list(distinct source_file order by source_file) as source_files,
-        bool_or(source_file ilike 'synthetic%') as is_synthetic
+        bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
     from cms__mcd_code_scope
+    left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)
     group by billing_code
 ),
 mcd as (
@@ -169,7 +173,8 @@ select
     case when g.payer_group = 'medicare' then m.mcd_detail end as mcd_detail,
     case when g.payer_group = 'medicare' then m.mcd_paragraphs end as mcd_paragraphs,
     case when g.payer_group = 'medicare' then m.mcd_source_files end as mcd_source_files,
-    case when g.payer_group = 'medicare' then m.mcd_is_synthetic end as mcd_is_synthetic
+    case when g.payer_group = 'medicare' then m.mcd_is_synthetic end as mcd_is_synthetic,
+    coalesce(s.is_synthetic, false) or (g.payer_group = 'medicare' and coalesce(m.mcd_is_synthetic, false)) as is_synthetic
 from grid g
 left join summary s on s.billing_code = g.billing_code and s.payer_group = g.payer_group
 left join consensus c on c.billing_code = g.billing_code and c.payer_group = g.payer_group

@@ -6,7 +6,8 @@
 -- figures are NULL: no_hospital_file_loaded, no_rates_published (files loaded, none for this code,
 -- group and setting) or percentage_or_algorithm_only; 'reported' when they are there. plan_types
 -- lists the lines of business behind a row (commercial and Medicare Advantage plans of one payer
--- group are pooled here; 'not_stated' when the plan text does not say).
+-- group are pooled here; 'not_stated' when the plan text does not say). is_synthetic: a file behind
+-- the row is labelled synthetic (stg_source_file), so its figures are sample data, not prices.
 with grid as (
     select c.billing_code, g.payer_group, g.payer_group_name, g.sort_order, s.setting, s.setting_order
     from stg_billing_code c
@@ -30,8 +31,10 @@ rates as (
         count(*) filter (where negotiated_type = 'algorithm') as algorithm_only_rate_count,
         count(distinct hospital_file_key) as hospital_count,
         list(distinct payer_name order by payer_name) as payer_names,
-        list(distinct coalesce(plan_type, 'not_stated') order by coalesce(plan_type, 'not_stated')) as plan_types
+        list(distinct coalesce(plan_type, 'not_stated') order by coalesce(plan_type, 'not_stated')) as plan_types,
+        bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
     from stg_hospital_standard_charge
+    left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)
     where charge_scope = 'payer_specific'
     group by all
 ),
@@ -61,7 +64,8 @@ select
     coalesce(r.algorithm_only_rate_count, 0) as algorithm_only_rate_count,
     coalesce(r.hospital_count, 0) as hospital_count,
     r.payer_names,
-    r.plan_types
+    r.plan_types,
+    coalesce(r.is_synthetic, false) as is_synthetic
 from grid g
 cross join loaded l
 left join rates r on r.billing_code = g.billing_code and r.payer_group = g.payer_group and r.setting = g.setting

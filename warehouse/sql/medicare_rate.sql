@@ -9,7 +9,8 @@
 -- rate (Addendum AA). When there is no amount, payment_usd is NULL (never 0.00) and
 -- availability_reason says why: contractor_priced, not_payable, packaged, not_in_release (the
 -- release is loaded but does not list the code) or not_loaded (no file of that payment system is
--- loaded for the period); availability_note says it in words.
+-- loaded for the period); availability_note says it in words. is_synthetic: a file behind the amount
+-- (the rate file, GPCI or OPPSCAP file) is labelled synthetic (stg_source_file).
 with codes as (
     select billing_code, role as code_role, label as code_label
     from stg_billing_code
@@ -309,6 +310,9 @@ select
     source_record,
     gpci_source_file,
     opps_cap_source_file,
-    load_id
+    load_id,
+    coalesce(list_has_any(list_filter([source_file, gpci_source_file, opps_cap_source_file], lambda f: f is not null),
+                          (select coalesce(list(source_file), []) from stg_source_file where is_synthetic)), false)
+        as is_synthetic
 from combined
 order by billing_code, release_year, release_quarter, setting_order, locality_order, locality_id

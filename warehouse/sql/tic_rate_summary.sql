@@ -2,6 +2,7 @@
 -- percentage of billed charges) over the latest TiC publications: how many negotiated rates, from
 -- how many payers, provider TINs and NPIs, and their distribution. Dollar statistics are computed
 -- over dollar rates only; percentages have their own rows (rate_kind = 'percentage'), never mixed.
+-- is_synthetic: a file behind the row is labelled synthetic (stg_source_file).
 with rates as (
     select
         *,
@@ -33,8 +34,10 @@ select
     max(r.rate_value) as max_rate,
     list(distinct r.payer_name order by r.payer_name) as payer_names,
     max(r.last_updated_on) as latest_last_updated_on,
-    list(distinct r.source_file order by r.source_file) as source_files
+    list(distinct r.source_file order by r.source_file) as source_files,
+    bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
 from rates r
+left join stg_source_file sf on sf.load_id = r.load_id
 left join npis n
     on n.billing_code = r.billing_code and n.payer_group = r.payer_group and n.billing_class = r.billing_class
    and n.setting = coalesce(r.setting, 'unspecified') and n.rate_kind = r.rate_kind

@@ -1,0 +1,70 @@
+"""The marts over the bundled raw/ data: values a person can check in the raw files (warehouse/sql/*.sql)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from flows.settings import PROJECT_DIR, Settings
+
+SQL_DIR = PROJECT_DIR / "warehouse" / "sql"
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# --- one synthetic rule ---------------------------------------------------------------------------------
+SYNTHETIC_FLAGS = {
+    "benchmark_rate": "is_synthetic",
+    "reimbursement_benchmark": "includes_synthetic",
+    "hospital_rate_summary": "is_synthetic",
+    "tic_rate_summary": "is_synthetic",
+    "medicare_rate": "is_synthetic",
+    "coverage_matrix": "is_synthetic",
+    "medicare_utilization": "source_is_synthetic",
+    "medicare_utilization_trend": "source_is_synthetic",
+}
+
+
+def test_the_synthetic_rule_is_written_once() -> None:
+    """Only stg_source_file says what makes a file synthetic; every other view asks it."""
+    for path in sorted(SQL_DIR.rglob("*.sql")):
+        if path.name == "stg_source_file.sql":
+            continue
+        code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8")).lower()
+        assert not re.search(r"like\s+'synthetic", code), f"{path.name} writes its own synthetic rule; use stg_source_file"
+
+
+def test_every_mart_showing_values_carries_the_flag(bundled_warehouse: Settings) -> None:
+    for mart, column in SYNTHETIC_FLAGS.items():
+        total, flagged, nulls = query(bundled_warehouse, f"select count(*), count(*) filter ({column}), "
+                                                         f"count(*) filter ({column} is null) from {mart}")[0]
+        assert total > 0 and nulls == 0, mart
+
+
+def test_synthetic_hospital_amounts_are_flagged_and_real_tic_rates_are_not(bundled_warehouse: Settings) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv: Aetna 0440T outpatient 3,890.00 and 4,210.50 -> median 4,050.25
+    rows = query(bundled_warehouse, """
+        select median_negotiated_dollar_usd, is_synthetic from hospital_rate_summary
+        where billing_code = '0440T' and payer_group = 'aetna' and setting = 'outpatient'""")
+    assert rows == [(Decimal("4050.2500"), True)]
+    # raw/tic/uhc-ny_TEST_FILE_excerpt.json.gz is a real payer file
+    assert query(bundled_warehouse, """
+        select distinct is_synthetic from tic_rate_summary where billing_code = '0440T' and payer_group = 'unitedhealthcare'""") == [
+        (False,)]
+    flags = dict(query(bundled_warehouse, "select source_file, is_synthetic from stg_source_file"))
+    assert flags["synthetic_v3_tall_0440T-0442T.csv"] and flags["synthetic_article.csv"]
+    assert not flags["uhc-ny_TEST_FILE_excerpt.json.gz"] and not flags["AA_January_2026_excerpt.csv"]
+    assert query(bundled_warehouse, """
+        select is_synthetic from coverage_matrix where billing_code = '0440T' and payer_group = 'medicare'""") == [(True,)]
+    assert query(bundled_warehouse, """
+        select count(*) from coverage_matrix where billing_code = '0440T' and payer_group <> 'medicare' and is_synthetic""") == [
+        (0,)]
