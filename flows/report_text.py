@@ -34,6 +34,7 @@ REASONS = {
     "not_payable": "not payable by Medicare in this setting",
     "packaged": "packaged into another service: no separate Medicare payment",
     "not_in_release": "not listed in the loaded release",
+    "unknown_indicator": "data not available: the file's status indicator is not one payerbench knows (see medicare_indicator)",
     "not_loaded": "data not available: no file of this source is loaded for the period",
     "no_rates_found": "data not available: the loaded files hold no rate for this code",
     "source_not_loaded": "data not available: no file of this source is loaded",

@@ -68,3 +68,38 @@ def test_synthetic_hospital_amounts_are_flagged_and_real_tic_rates_are_not(bundl
     assert query(bundled_warehouse, """
         select count(*) from coverage_matrix where billing_code = '0440T' and payer_group <> 'medicare' and is_synthetic""") == [
         (0,)]
+
+
+# --- medicare_rate ----------------------------------------------------------------------------------------
+def test_every_indicator_the_schemas_accept_has_a_meaning(bundled_warehouse: Settings) -> None:
+    from schemas.cms_common import ASC_PAYMENT_INDICATORS, OPPS_STATUS_INDICATORS, PFS_STATUS_CODES
+
+    known = set(query(bundled_warehouse, "select payment_system, indicator from medicare_indicator"))
+    accepted = ({("pfs", i) for i in PFS_STATUS_CODES} | {("opps", i) for i in OPPS_STATUS_INDICATORS}
+                | {("asc", i) for i in ASC_PAYMENT_INDICATORS})
+    assert accepted == known
+
+
+def test_an_indicator_missing_from_the_lookup_gives_a_reason_not_a_silent_null(bundled_warehouse: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A schema that learns a new indicator before medicare_indicator does: NULL amount, reason unknown_indicator."""
+    import shutil
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(bundled_warehouse.duckdb_path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        lookup = con.execute("select sql from duckdb_views() where view_name = 'medicare_indicator'").fetchone()[0]
+        body = lookup.split(" AS\n", 1)[1] if " AS\n" in lookup else lookup.split(" AS ", 1)[1]
+        con.execute(f"create or replace view medicare_indicator_full as {body.rstrip().rstrip(';')}")
+        con.execute("""create or replace view medicare_indicator as select * from medicare_indicator_full
+                       where (payment_system, indicator) not in (('asc', 'J8'), ('opps', 'J1'), ('pfs', 'C'))""")
+        rows = {r[0]: r[1:] for r in con.execute("""
+            select setting, payment_usd, availability_reason, availability_note from medicare_rate
+            where billing_code = '0440T' and locality_id = 'national'
+              and (setting, release_period) in (('asc', '2026-Q1'), ('hopd_opps', '2023-Q1'), ('physician_nonfacility', '2025-Q4'))
+            """).fetchall()}
+    finally:
+        con.close()
+    assert rows["asc"][:2] == (None, "unknown_indicator") and "J8 is not in medicare_indicator" in rows["asc"][2]
+    assert rows["hopd_opps"][:2] == (None, "unknown_indicator") and "J1" in rows["hopd_opps"][2]
+    assert rows["physician_nonfacility"][:2] == (None, "unknown_indicator") and "status C" in rows["physician_nonfacility"][2]

@@ -8,8 +8,9 @@
 -- hopd_opps the national unadjusted OPPS rate (Addendum B); for asc the national unadjusted ASC
 -- rate (Addendum AA). When there is no amount, payment_usd is NULL (never 0.00) and
 -- availability_reason says why: contractor_priced, not_payable, packaged, not_in_release (the
--- release is loaded but does not list the code) or not_loaded (no file of that payment system is
--- loaded for the period); availability_note says it in words. is_synthetic: a file behind the amount
+-- release is loaded but does not list the code), unknown_indicator (the file's status / payment
+-- indicator is not in medicare_indicator, so what it pays is unknown) or not_loaded (no file of that
+-- payment system is loaded for the period); availability_note says it in words. is_synthetic: a file behind the amount
 -- (the rate file, GPCI or OPPSCAP file) is labelled synthetic (stg_source_file).
 with codes as (
     select billing_code, role as code_role, label as code_label
@@ -108,6 +109,7 @@ physician_rows as (
         case
             when l.payment_system is null then 'not_loaded'
             when not p.in_release then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when p.status_indicator = 'R' and p.total_rvu = 0 then 'contractor_priced'
             when not i.is_paid then i.availability_reason
             when p.pe_not_applicable then 'not_payable'
@@ -133,6 +135,9 @@ physician_final as (
                 'No PFS relative value file (PPRRVU) is loaded for ' || p.release_year || '-Q' || p.release_quarter
             when p.availability_reason = 'not_in_release' then
                 'The PPRRVU file for ' || p.release_year || '-Q' || p.release_quarter || ' does not list this code'
+            when p.availability_reason = 'unknown_indicator' then
+                'PFS status ' || coalesce(p.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             when p.availability_reason = 'contractor_priced' and p.status_indicator = 'R' then
                 'PFS status R without RVUs: contractor-priced if covered, no national amount'
             when p.availability_reason is not null and p.status_is_paid then  -- the NA indicator
@@ -162,6 +167,7 @@ hopd as (
         case
             when l.payment_system is null then 'not_loaded'
             when b.billing_code is null then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when not i.is_paid then i.availability_reason
         end as availability_reason,
         b.source_file,
@@ -189,6 +195,9 @@ hopd_final as (
                             || ', whose OPPS national rate is $' || h.ff_opps_payment_rate_usd::decimal(18, 2), '')
             when h.availability_reason = 'not_in_release' then
                 'OPPS Addendum B for ' || h.release_year || '-Q' || h.release_quarter || ' does not list this code'
+            when h.availability_reason = 'unknown_indicator' then
+                'OPPS status indicator ' || coalesce(h.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             else 'OPPS status indicator ' || h.status_indicator || ': ' || h.status_meaning
         end as availability_note
     from hopd h
@@ -206,6 +215,7 @@ asc_rows as (
         case
             when l.payment_system is null then 'not_loaded'
             when a.billing_code is null then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when not i.is_paid then i.availability_reason
         end as availability_reason,
         a.multiple_procedure_discounting as asc_multiple_procedure_discounting,
@@ -233,6 +243,9 @@ asc_final as (
             when a.availability_reason = 'not_in_release' then
                 'Not on the ASC covered surgical procedures list (Addendum AA) for '
                 || a.release_year || '-Q' || a.release_quarter
+            when a.availability_reason = 'unknown_indicator' then
+                'ASC payment indicator ' || coalesce(a.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             else 'ASC payment indicator ' || a.status_indicator || ': ' || a.status_meaning
         end as availability_note
     from asc_rows a
