@@ -182,19 +182,63 @@ class ReportContext:
         rates = rates.sort_values(["_loaded", "period_start_date"])
         return rates.groupby("setting", sort=False).tail(1).drop(columns="_loaded").set_index("setting")
 
+    def newest_medicare_release(self) -> tuple[int, int] | None:
+        """(year, quarter) of the newest Medicare release loaded for any setting, up to the as-of date."""
+        rates = self["medicare_rates"]
+        loaded = rates[rates["availability_reason"].fillna("reported") != "not_loaded"]
+        if loaded.empty:
+            return None
+        newest = loaded.sort_values("period_start_date").iloc[-1]
+        return int(newest["release_year"]), int(newest["release_quarter"])
 
-def _medicare_phrase(row: pd.Series, setting: str) -> str:
+
+STALE_QUARTERS = 4
+"""A Medicare release more than this many quarters from what it is compared with is flagged."""
+
+
+def quarters_between(year: int, quarter: int, other_year: int, other_quarter: int) -> int:
+    """How many quarters (year, quarter) lies before (other_year, other_quarter)."""
+    return (other_year * 4 + other_quarter) - (year * 4 + quarter)
+
+
+def release_name(row: pd.Series) -> str:
+    """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
+    label = row.get("rate_label")
+    return str(label) if not missing(label) else str(row["release_period"])
+
+
+def older_release_note(ctx: ReportContext, row: pd.Series) -> str:
+    """'; an older release: ...' when the row's release lies more than STALE_QUARTERS before the newest loaded one."""
+    newest = ctx.newest_medicare_release()
+    if newest is None or missing(row.get("release_year")):
+        return ""
+    lag = quarters_between(int(row["release_year"]), int(row["release_quarter"]), *newest)
+    if lag <= STALE_QUARTERS:
+        return ""
+    return (f"; an older release, {lag} quarters before the newest loaded Medicare release "
+            f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded")
+
+
+def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> str:
     where = {"asc": "an ambulatory surgical center", "hopd_opps": "a hospital outpatient department",
              "physician_nonfacility": "a physician's office", "physician_facility": "a facility (physician fee)"}[setting]
     if not missing(row["payment_usd"]):
-        extra = f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}"
-        if not missing(row.get("apc")):
-            extra += f", APC {row['apc']}"
-        return f"{money(row['payment_usd'])} in {where} ({row['release_period']}, {extra})"
+        extra = []
+        if not missing(row.get("status_indicator")):
+            extra.append(f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}")
+        if not missing(row.get("apc")) and "APC" not in release_name(row):
+            extra.append(f"APC {row['apc']}")
+        return (f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
+                f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})")
     if row["availability_reason"] == "contractor_priced":
         return (f"the physician fee is contractor-priced, with no national amount (PFS status {row['status_indicator']}, "
-                f"{row['release_period']})")
+                f"CMS PFS {row['release_period']})")
     return f"nothing in {where}: {reason(row['availability_reason'])} ({row['release_period']})"
+
+
+def short_release(row: pd.Series) -> str:
+    """"CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
+    return release_name(row).split(": ")[0]
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -246,13 +290,14 @@ def section_summary(ctx: ReportContext) -> str:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
     latest = ctx.latest_medicare()
-    phrases = [_medicare_phrase(latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
+    phrases = [_medicare_phrase(ctx, latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
     if phrases:
         lead.append("Medicare pays " + "; ".join(phrases))
         paid = latest[latest["payment_usd"].notna()]
         if len(paid):
             headline_bits.append("Medicare pays " + " and ".join(
-                f"{money(r.payment_usd)} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]})"
+                f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]}, "
+                f"{short_release(r)})"
                 for s, r in paid.iterrows()))
         if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
             headline_bits.append("the physician fee is contractor-priced")
@@ -430,14 +475,12 @@ def section_commercial(ctx: ReportContext) -> str:
         rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
                  SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
                  number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
-                 percent(r.median_pct_of_medicare) if not missing(r.median_pct_of_medicare)
-                 else f"{NA} (Medicare: {reason(r.medicare_availability_reason)})",
-                 date(r.latest_as_of)]
+                 pct_of_medicare(r), date(r.latest_as_of)]
                 for r in dollars.itertuples()]
         out.append("Negotiated **dollar** rates (the figure shows each rate; lines mark Medicare's national ASC and "
                    "hospital outpatient rates):")
         out.append(table(rows, ["Payer group", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
-                                "Median % of Medicare", "As of"]))
+                                "Median as % of Medicare (national unadjusted, same setting)", "As of"]))
     pct = commercial[commercial["pct_rate_count"] > 0]
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
@@ -454,6 +497,19 @@ def section_commercial(ctx: ReportContext) -> str:
         out.append("No rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × setting cells)"
                                           for (s, a), n in summary.items()) + ".")
     return "\n\n".join(out)
+
+
+def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
+    """The median as a percent of Medicare's rate for the setting, naming the release and flagging one out of step."""
+    if missing(r.median_pct_of_medicare):
+        return f"{NA} (Medicare: {reason(r.medicare_availability_reason)})"
+    label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
+    text = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({label})"
+    if bool(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
+        lag = int(r.medicare_release_lag_quarters)
+        text += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
+                 "so the percent compares different years")
+    return text
 
 
 def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
@@ -487,7 +543,7 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
         if setting in latest.index and not missing(latest.loc[setting, "payment_usd"]):
             value = float(latest.loc[setting, "payment_usd"])
             ax.axvline(value, color="#cf222e" if setting == "asc" else "#9a6700", linestyle=style, linewidth=1.5,
-                       label=f"{name} {money(value)} ({latest.loc[setting, 'release_period']})")
+                       label=f"{name} {money(value)} ({short_release(latest.loc[setting])})")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_xlabel("Negotiated rate (USD)")

@@ -17,13 +17,8 @@ from tests.conftest import BUNDLED_RAW
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("report")
-    shutil.copytree(BUNDLED_RAW, root / "raw")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports",
-                        render_reports=False)
-    assert run_pipeline(settings).ok
-    return settings
+def warehouse(bundled_warehouse: Settings) -> Settings:
+    return bundled_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +26,11 @@ def report_0440t(warehouse: Settings) -> tuple[str, str]:
     result = render_report(warehouse, "0440T")
     assert result.html.name == "0440T_benchmark.html" and result.markdown.name == "0440T_benchmark.md"
     return result.html.read_text(encoding="utf-8"), result.markdown.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def report_0442t(warehouse: Settings) -> str:
+    return render_report(warehouse, "0442T").markdown.read_text(encoding="utf-8")
 
 
 def sections(markdown: str) -> dict[str, str]:
@@ -124,3 +124,47 @@ def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(rep
     summary = sections(markdown)["1. Summary"]
     assert "labelled synthetic" in summary and "synthetic_v3_tall_0440T-0442T.csv" in summary
     assert "$596.75–$702.83" in summary  # the real (UHC) range only
+
+
+def test_hospital_outpatient_reference_is_the_current_release_named(report_0442t: str) -> None:
+    """No Addendum B for 2026-Q1: ASC Addendum FF January 2026 lists 0442T in APC 5433, OPPS rate $7,754.67."""
+    summary = sections(report_0442t)["1. Summary"]
+    assert "Medicare pays $7,754.67 (hospital outpatient, CMS OPPS 2026-Q1, national unadjusted)" in summary
+    assert "APC 5433 rate as printed in ASC Addendum FF" in summary
+    assert "$6,178.65" not in summary  # Addendum B 2023-Q1 (APC 5432): history in section 5, not what Medicare pays now
+    assert "$6,353.37 (ASC, CMS ASC 2026-Q1, national unadjusted)" in summary
+    commercial = sections(report_0442t)["6. Commercial reimbursement"]
+    assert "of $7,754.67 (CMS OPPS 2026-Q1, national unadjusted)" in commercial
+    medicare = sections(report_0442t)["5. Medicare reimbursement"]
+    assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$6,178\.65 \| J1 \| 5432 \|", medicare)
+    assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2026-Q1 \| \$7,754\.67 \| .* \| 5433 \| OPPS national unadjusted rate "
+                     r"of APC 5433 as printed in CMS ASC Addendum FF for 2026-Q1", medicare)
+
+
+def test_an_old_medicare_release_is_flagged_in_words() -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from flows.report_text import ReportContext, section_summary
+
+    rates = pd.DataFrame([
+        {"setting": "hopd_opps", "release_period": "2023-Q1", "release_year": 2023, "release_quarter": 1,
+         "period_start_date": dt.date(2023, 1, 1), "payment_usd": 6178.65, "availability_reason": None,
+         "rate_label": "CMS OPPS 2023-Q1, national unadjusted: Addendum B", "status_indicator": "J1", "apc": "5432"},
+        {"setting": "asc", "release_period": "2026-Q1", "release_year": 2026, "release_quarter": 1,
+         "period_start_date": dt.date(2026, 1, 1), "payment_usd": 6353.37, "availability_reason": None,
+         "rate_label": "CMS ASC 2026-Q1, national unadjusted: Addendum AA", "status_indicator": "J8", "apc": "5433"},
+    ])
+    empty = pd.DataFrame()
+    ctx = ReportContext(code="0442T", as_of=dt.date(2026, 3, 1), payers=[], frames={
+        "medicare_rates": rates, "code_profile": pd.DataFrame([{"billing_code": "0442T", "label": "x", "code_category": "category_iii",
+                                                                 "code_type": "CPT"}]),
+        "code_facts": pd.DataFrame(columns=["topic", "fact", "source_url", "source_confidence"]),
+        "coverage": pd.DataFrame(columns=["payer_group", "coverage_status", "coverage_position", "availability_reason"]),
+        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "rate_value", "source_file"]),
+        "benchmark": pd.DataFrame(columns=["rate_count"]), "utilization_trend": empty})
+    summary = section_summary(ctx)
+    assert ("$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
+            "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)") in summary
+    assert "an older release" not in summary.split("$6,353.37")[1].split(";")[0]

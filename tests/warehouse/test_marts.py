@@ -103,3 +103,33 @@ def test_an_indicator_missing_from_the_lookup_gives_a_reason_not_a_silent_null(b
     assert rows["asc"][:2] == (None, "unknown_indicator") and "J8 is not in medicare_indicator" in rows["asc"][2]
     assert rows["hopd_opps"][:2] == (None, "unknown_indicator") and "J1" in rows["hopd_opps"][2]
     assert rows["physician_nonfacility"][:2] == (None, "unknown_indicator") and "status C" in rows["physician_nonfacility"][2]
+
+
+def test_opps_rate_of_a_quarter_without_addendum_b_comes_from_addendum_ff(bundled_warehouse: Settings) -> None:
+    # Addendum B January 2023: 0442T J1, APC 5432, $6,178.65. ASC Addendum FF October 2025: APC 5432, OPPS rate
+    # $5,755.32; January 2026: APC 5433, OPPS rate $7,754.67 (no Addendum B of those quarters is bundled).
+    rows = query(bundled_warehouse, """
+        select release_period, payment_usd, apc, rate_source, status_indicator, source_file from medicare_rate
+        where billing_code = '0442T' and setting = 'hopd_opps' and locality_id = 'national' order by release_period""")
+    assert rows == [
+        ("2023-Q1", Decimal("6178.6500"), "5432", "opps_addendum_b", "J1", "2023_January_Web_Addendum_B.12212022_excerpt.xlsx"),
+        ("2025-Q4", Decimal("5755.3200"), "5432", "asc_addendum_ff", None, "FF_October_2025_excerpt.csv"),
+        ("2026-Q1", Decimal("7754.6700"), "5433", "asc_addendum_ff", None, "FF_January_2026_excerpt.csv"),
+    ]
+    bench = query(bundled_warehouse, """
+        select medicare_rate_usd, medicare_release_period, medicare_rate_label from reimbursement_benchmark
+        where billing_code = '0442T' and payer_group = 'medicare' and setting = 'hospital_outpatient'
+          and source = 'medicare_fee_schedule'""")
+    assert bench == [(Decimal("7754.6700"), "2026-Q1",
+                      "CMS OPPS 2026-Q1, national unadjusted: APC 5433 rate as printed in ASC Addendum FF")]
+
+
+def test_a_medicare_release_out_of_step_with_the_rates_is_flagged(bundled_warehouse: Settings) -> None:
+    rows = {(r[0], r[1], r[2]): r[3:] for r in query(bundled_warehouse, """
+        select payer_group, setting, source, medicare_release_period, latest_as_of::varchar,
+               medicare_release_lag_quarters, medicare_release_mismatch
+        from reimbursement_benchmark where billing_code = '64640' and median_pct_of_medicare is not null""")}
+    # UHC New York TiC file of 2022-09-01 against the PFS 2025-Q4 national amount: 13 quarters apart
+    assert rows[("unitedhealthcare", "professional_office", "payer_tic")] == ("2025-Q4", "2022-09-01", -13, True)
+    # the hospital file of 2026-07-01 against the OPPS 2026-Q1 rate: 2 quarters, in step
+    assert rows[("aetna", "hospital_outpatient", "hospital_mrf")] == ("2026-Q1", "2026-07-01", 2, False)

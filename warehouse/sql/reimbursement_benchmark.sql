@@ -2,8 +2,11 @@
 -- setting (professional_office, professional_facility, hospital_outpatient, asc) x source
 -- (medicare_fee_schedule, payer_tic, hospital_mrf), always. Dollar rates: count, min, p25, median,
 -- p75, max (USD); percentage-of-charges rates in their own columns, never mixed into dollars; the
--- Medicare national rate for the same setting (latest loaded release) and the dollar median as a
--- percent of it; providers the figures rest on; as-of dates and source files. A combination
+-- Medicare national unadjusted rate for the same setting (latest loaded release with an answer;
+-- medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1, national unadjusted")
+-- and the dollar median as a percent of it, with medicare_release_lag_quarters (rates' newest
+-- as-of quarter minus the Medicare release quarter) and medicare_release_mismatch (more than 4
+-- quarters apart: the percent compares different years); providers the figures rest on; as-of dates and source files. A combination
 -- without data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
 -- no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
 -- commercial payer's; Medicare publishes no TiC files), or Medicare's own reason
@@ -45,7 +48,7 @@ loaded_sources as (  -- a source counts as loaded once any file of it committed
 ),
 medicare_reference as (  -- the latest loaded national Medicare answer per code and setting
     select billing_code, setting as medicare_setting, payment_usd, availability_reason, status_indicator,
-           release_period, period_start_date, apc
+           release_period, release_year, release_quarter, period_start_date, apc, rate_label, source_file
     from medicare_rate
     where locality_id = 'national'
     qualify row_number() over (
@@ -126,6 +129,14 @@ select
         as medicare_availability_reason,
     m.status_indicator as medicare_status_indicator,
     m.release_period as medicare_release_period,
+    m.rate_label as medicare_rate_label,
+    m.source_file as medicare_source_file,
+    -- quarters from the Medicare release to the newest rate it is compared with (positive: the
+    -- Medicare release is older); more than 4 either way and the comparison is out of step
+    case when g.source <> 'medicare_fee_schedule' and m.payment_usd is not null and d.latest_as_of is not null
+         then (year(d.latest_as_of) * 4 + quarter(d.latest_as_of)) - (m.release_year * 4 + m.release_quarter)
+    end as medicare_release_lag_quarters,
+    coalesce(abs(medicare_release_lag_quarters) > 4, false) as medicare_release_mismatch,
     case when g.source <> 'medicare_fee_schedule' and d.median_usd is not null and m.payment_usd > 0
          then round(d.median_usd / m.payment_usd * 100, 1) end as median_pct_of_medicare,
     coalesce(d.latest_as_of, p.pct_latest_as_of) as latest_as_of,
