@@ -41,6 +41,7 @@ REASONS = {
     "percentage_only": "only percentage-of-charges rates (no dollar amount)",
     "not_applicable": "not applicable",
     "no_policy_found": "no policy found",
+    "not_in_extract": "no row in the loaded policy extract",
     "no_lcd_or_article": "no LCD or coverage article lists the code",
     "not_published_small_cell": "not published by CMS (fewer than 11 beneficiaries)",
     "partial_small_cell": "partly published (one place of service suppressed by CMS)",
@@ -73,6 +74,8 @@ SOURCES = {
 }
 GROUPS = {"aetna": "Aetna", "bcbs": "Blue Cross Blue Shield plans", "cigna": "Cigna", "unitedhealthcare": "UnitedHealthcare",
           "medicare": "Medicare", "other": "Other payers"}
+CONFIDENCE_ORDER = {"verified": 1, "verified_third_party": 2, "inferred": 3, "not_found": 4}
+LINES = {"commercial": "commercial plans", "medicare_ffs": "traditional Medicare", "medicare_advantage": "Medicare Advantage"}
 CONFIDENCE = {"verified": "verified", "verified_third_party": "verified (third party)", "inferred": "inferred",
               "not_found": "not found"}
 NA = "data not available"
@@ -113,6 +116,11 @@ def date(value: object) -> str:
 
 def reason(value: object) -> str:
     return NA if missing(value) else REASONS.get(str(value), str(value).replace("_", " "))
+
+
+def confidence(value: object) -> str:
+    """The evidence level in words (verified, verified (third party), inferred, not found)."""
+    return NA if missing(value) else CONFIDENCE.get(str(value), str(value))
 
 
 def listing(values: object, empty: str = NA) -> str:
@@ -267,19 +275,38 @@ def section_summary(ctx: ReportContext) -> str:
 
     coverage = ctx["coverage"]
     commercial = coverage[coverage["payer_group"] != "medicare"]
+    # coverage_matrix's stance for a commercial group is its commercial plans' only (Medicare Advantage apart)
     stated = commercial[commercial["coverage_position"].notna()]
     not_covered = stated[stated["coverage_position"] == "not_covered"]
+    unstated = commercial[commercial["coverage_position"].isna()]
+    evidence = "; ".join(f"{GROUPS.get(r.payer_group, r.payer_group)} {cell(r.policy_id)}: {confidence(r.source_confidence)}"
+                         for r in stated.itertuples())
     if len(stated) and len(not_covered) == len(stated):
         statuses = sorted({STANCES.get(s, s) for s in stated["coverage_status"]})
-        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups treat it as not covered")
-        lead.append(f"Every commercial payer group with a published stance ({len(stated)} of {len(commercial)}) treats it as "
-                    f"not covered ({', '.join(statuses)})")
+        by_level: dict[str, list[str]] = {}
+        for r in stated.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER)).itertuples():
+            by_level.setdefault(confidence(r.source_confidence), []).append(GROUPS.get(r.payer_group, r.payer_group))
+        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
+                             f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"
+                             + "".join(f"; {GROUPS.get(r.payer_group, r.payer_group)}: {reason(r.availability_reason)} for "
+                                       "commercial plans" for r in unstated.itertuples()))
+        lead.append(f"Every commercial payer group with a published commercial-plan stance ({len(stated)} of {len(commercial)}) "
+                    f"treats it as not covered ({', '.join(statuses)}; evidence: {evidence})")
     elif len(stated):
-        lead.append("Commercial payer stances differ: " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)}"
-            for r in stated.itertuples()))
+        lead.append("Commercial payer stances (commercial plans) differ: " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)} "
+            f"({cell(r.policy_id)}, {confidence(r.source_confidence)})" for r in stated.itertuples()))
     else:
-        lead.append("No commercial payer policy for the code is loaded (data not available)")
+        lead.append("No commercial-plan policy stance for the code is loaded (data not available)")
+    if len(stated) and len(unstated):
+        lead.append("No commercial-plan stance for " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()))
+    ma = commercial[commercial["medicare_advantage_coverage_status"].notna()] if "medicare_advantage_coverage_status" in commercial else commercial.iloc[0:0]
+    if len(ma):
+        lead.append("Medicare Advantage, shown apart and not counted above: " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
+            f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
+            f"({confidence(r.medicare_advantage_source_confidence)})" for r in ma.itertuples()))
     medicare_row = coverage[coverage["payer_group"] == "medicare"]
     if not medicare_row.empty:
         m = medicare_row.iloc[0]
@@ -404,11 +431,19 @@ def section_coverage(ctx: ReportContext) -> str:
     rows = []
     for r in coverage.itertuples():
         stance = STANCES.get(r.coverage_status, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
-        rows.append([GROUPS.get(r.payer_group, r.payer_group), link(r.policy_id, r.source_url), r.policy_title, stance,
+        if r.payer_group == "medicare":
+            ma = "not applicable"
+        elif not missing(r.medicare_advantage_coverage_status):
+            ma = (f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
+                  f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
+        else:
+            ma = reason(r.medicare_advantage_availability_reason)
+        rows.append([GROUPS.get(r.payer_group, r.payer_group), LINES.get(r.line_of_business, r.line_of_business),
+                     link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA, r.policy_title, stance,
                      date(r.effective_date) if not missing(r.effective_date) else NA,
-                     CONFIDENCE.get(r.source_confidence, r.source_confidence) if not missing(r.source_confidence) else NA,
-                     r.coverage_detail])
-    out.append(table(rows, ["Payer group", "Policy", "Title", "Stance", "Effective", "Confidence", "All policies behind the row"]))
+                     confidence(r.source_confidence), ma, r.coverage_detail])
+    out.append(table(rows, ["Payer group", "Plans", "Policy", "Title", "Stance", "Effective", "Confidence",
+                            "Medicare Advantage (apart)", "All policies behind the row"]))
     medicare = coverage[coverage["payer_group"] == "medicare"]
     if not medicare.empty and "mcd_availability" in medicare.columns:
         m = medicare.iloc[0]
@@ -418,8 +453,10 @@ def section_coverage(ctx: ReportContext) -> str:
         if bool(m.get("mcd_is_synthetic")) is True:
             detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
         out.append(detail + ".")
-    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`); "
-               "`not found` means a search that found no policy.")
+    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
+               "row's plans: a commercial payer group's commercial plans, traditional Medicare for Medicare. A Medicare "
+               "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
+               "that found no policy.")
     return "\n\n".join(out)
 
 
@@ -594,11 +631,19 @@ def section_billing(ctx: ReportContext) -> str:
                        "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
                        "code and the time and resources used) and ask your MAC how it prices the code.")
     coverage = ctx["coverage"]
-    ei = coverage[coverage["coverage_status"].isin(["experimental_investigational", "not_medically_necessary", "not_covered"])]
+    denying = ["experimental_investigational", "not_medically_necessary", "not_covered"]
+    ei = coverage[(coverage["payer_group"] != "medicare") & coverage["coverage_status"].isin(denying)]
     if len(ei):
-        bullets.append("Policies of " + ", ".join(GROUPS.get(g, g) for g in ei["payer_group"]) +
+        bullets.append("Commercial-plan policies of " + ", ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples()) +
                        " call the service experimental/investigational or not medically necessary: expect denials, check "
                        "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence.")
+    if "medicare_advantage_coverage_status" in coverage:
+        ma = coverage[coverage["medicare_advantage_coverage_status"].isin(denying)]
+        for r in ma.itertuples():
+            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)} Medicare Advantage plans: "
+                           f"{STANCES.get(r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
+                           f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy.")
     case = coverage[coverage["coverage_status"] == "case_by_case"]
     if len(case):
         bullets.append(f"{', '.join(GROUPS.get(g, g) for g in case['payer_group'])}: coverage is decided case by case "

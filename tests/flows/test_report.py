@@ -168,3 +168,22 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
     assert ("$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
             "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)") in summary
     assert "an older release" not in summary.split("$6,353.37")[1].split(";")[0]
+
+
+def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(report_0440t: tuple[str, str]) -> None:
+    # raw/payer_policy: UHC's only stance is MPG043 (medicare_advantage, inferred); its commercial row is no_policy_found
+    _, markdown = report_0440t
+    summary = sections(markdown)["1. Summary"]
+    assert ("3 of 4 commercial payer groups' commercial policies treat it as not covered "
+            "(verified: Aetna, Blue Cross Blue Shield plans; inferred: Cigna); UnitedHealthcare: no policy found for "
+            "commercial plans") in summary
+    assert "4 of 4" not in summary
+    assert "Medicare Advantage, shown apart and not counted above: UnitedHealthcare MPG043: not medically necessary (inferred)" in summary
+    billing = sections(markdown)["8. Billing considerations"]
+    commercial_bullet = next(line for line in billing.splitlines() if line.startswith("- Commercial-plan policies of"))
+    assert "Aetna (verified), Blue Cross Blue Shield plans (verified), Cigna (inferred)" in commercial_bullet
+    assert "UnitedHealthcare" not in commercial_bullet
+    assert "- UnitedHealthcare Medicare Advantage plans: not medically necessary under MPG043 (inferred)" in billing
+    coverage = sections(markdown)["4. Payer coverage"]
+    assert re.search(r"\| UnitedHealthcare \| commercial plans \| data not available \| data not available \| no policy found \|"
+                     r".*\| not medically necessary \(MPG043, inferred\) \|", coverage)

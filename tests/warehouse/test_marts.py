@@ -133,3 +133,30 @@ def test_a_medicare_release_out_of_step_with_the_rates_is_flagged(bundled_wareho
     assert rows[("unitedhealthcare", "professional_office", "payer_tic")] == ("2025-Q4", "2022-09-01", -13, True)
     # the hospital file of 2026-07-01 against the OPPS 2026-Q1 rate: 2 quarters, in step
     assert rows[("aetna", "hospital_outpatient", "hospital_mrf")] == ("2026-Q1", "2026-07-01", 2, False)
+
+
+# --- coverage_matrix ------------------------------------------------------------------------------------------
+def test_a_medicare_advantage_policy_never_sets_the_commercial_stance(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from flows.ingest_payer_policies import ingest_payer_policies
+    from flows.steps import warehouse
+    from tests.conftest import fixture
+
+    header = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()[0]
+    rows = [  # Cigna: commercial covered (inferred) and Medicare Advantage not covered (verified)
+        "Cigna,commercial,C1,Commercial policy,https://example.org/c1,0440T,CPT,covered,unknown,,,2026-01-05,,inferred,",
+        "Cigna,medicare_advantage,MA1,MA policy,https://example.org/ma1,0440T,CPT,not_medically_necessary,unknown,,,2026-01-05,,verified,",
+        "Aetna,commercial,,,,0440T,CPT,no_policy_found,unknown,,,2026-01-05,,not_found,searched",
+    ]
+    extract = tmp_path / "extract.csv"
+    extract.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    assert ingest_payer_policies([extract], settings)[0].status == "loaded"
+    warehouse.build(settings)
+    got = {r[0]: r[1:] for r in query(settings, """
+        select payer_group, coverage_status, availability_reason, policy_id, source_confidence,
+               medicare_advantage_coverage_status, medicare_advantage_source_confidence, medicare_advantage_availability_reason
+        from coverage_matrix where billing_code = '0440T'""")}
+    # before: the verified MA guideline was the strongest evidence, so Cigna read "not medically necessary"
+    assert got["cigna"] == ("covered", "reported", "C1", "inferred", "not_medically_necessary", "verified", "reported")
+    assert got["aetna"] == (None, "no_policy_found", None, None, None, None, "not_in_extract")
+    assert got["bcbs"][:2] == (None, "not_loaded")
+    assert got["medicare"][-1] == "not_applicable"
