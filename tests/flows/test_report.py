@@ -61,8 +61,9 @@ def test_medicare_values_from_the_cms_files(report_0440t: tuple[str, str]) -> No
 def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -> None:
     _, markdown = report_0440t
     commercial = sections(markdown)["6. Commercial reimbursement"]
-    # UnitedHealthcare Insurance Company of New York TiC file: $596.75 and $702.83, professional, office
-    assert re.search(r"\| UnitedHealthcare \| Professional, office \| Payer TiC files \| 4 \| \$596\.75 \| \$702\.83 \| \$702\.83 \|",
+    # UnitedHealthcare Insurance Company of New York TiC file: three negotiated prices for 0440T, $596.75 (provider
+    # group 0) and $702.83 (groups 1 and 2; group 1 has two TINs, so the file expands to 4 rows, but it is 3 prices)
+    assert re.search(r"\| UnitedHealthcare \| Professional, office \| Payer TiC files \| 3 \| \$596\.75 \| \$702\.83 \| \$702\.83 \| 3 \|",
                      commercial)
     assert "$596.75–$702.83" in sections(markdown)["1. Summary"]
     # HealthSCOPE: 65.0 is a percentage of billed charges, never dollars

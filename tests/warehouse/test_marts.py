@@ -160,3 +160,18 @@ def test_a_medicare_advantage_policy_never_sets_the_commercial_stance(settings: 
     assert got["aetna"] == (None, "no_policy_found", None, None, None, None, "not_in_extract")
     assert got["bcbs"][:2] == (None, "not_loaded")
     assert got["medicare"][-1] == "not_applicable"
+
+
+# --- TiC rates: one negotiated price counts once ------------------------------------------------------------
+def test_a_tic_price_counts_once_however_many_tins_it_applies_to(bundled_warehouse: Settings) -> None:
+    # raw/tic/uhc-ny_TEST_FILE_excerpt.json.gz, 0440T: negotiated_rates[0] $596.75 (provider group 0: 1 TIN),
+    # [1] $702.83 (group 1: TINs 112923650 and 262306566), [2] $702.83 (group 2: 1 TIN)
+    bench = query(bundled_warehouse, """
+        select rate_count, min_usd, p25_usd, median_usd, max_usd, providers from reimbursement_benchmark
+        where billing_code = '0440T' and payer_group = 'unitedhealthcare' and source = 'payer_tic'
+          and setting = 'professional_office'""")
+    assert bench == [(3, Decimal("596.7500"), Decimal("649.7900"), Decimal("702.8300"), Decimal("702.8300"), 3)]
+    rates = query(bundled_warehouse, """
+        select provider_count from benchmark_rate
+        where billing_code = '0440T' and payer_group = 'unitedhealthcare' and source = 'payer_tic' order by provider_count""")
+    assert rates == [(1,), (1,), (2,)]
