@@ -338,16 +338,16 @@ def section_summary(ctx: ReportContext) -> str:
     pct = real[real["rate_kind"] == "percentage"]
     if len(dollars):
         payers = sorted(set(dollars["payer_name"]))
-        lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_value'].min())} "
-                    f"to {money(dollars['rate_value'].max())} ({number(len(dollars))} rates from {len(payers)} "
+        lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_usd'].min())} "
+                    f"to {money(dollars['rate_usd'].max())} ({number(len(dollars))} rates from {len(payers)} "
                     f"payer{'s' if len(payers) != 1 else ''}: {', '.join(payers)})")
-        headline_bits.append(f"negotiated rates run {money(dollars['rate_value'].min())}–{money(dollars['rate_value'].max())}")
+        headline_bits.append(f"negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())}")
     else:
         lead.append("No negotiated dollar rate for the code is in the loaded (real) payer or hospital files (data not available)")
     if len(pct):
         n = len(set(pct["payer_name"]))
         lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
-                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_value'])))} of charges; "
+                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_pct_of_charges'])))} of charges; "
                     f"{', '.join(sorted(set(pct['payer_name'])))})")
     if len(synthetic):
         files = sorted(set(synthetic["source_file"]))
@@ -568,7 +568,7 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
     for i, label in enumerate(labels):
         for is_synthetic, style in ((False, {"color": "#0969da"}), (True, {"facecolors": "none", "edgecolors": "#6e7781"})):
             mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
-            values = dollars.loc[mask, "rate_value"].astype(float).tolist()
+            values = dollars.loc[mask, "rate_usd"].astype(float).tolist()
             if not values:
                 continue
             jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]

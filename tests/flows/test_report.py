@@ -163,7 +163,7 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
                                                                  "code_type": "CPT"}]),
         "code_facts": pd.DataFrame(columns=["topic", "fact", "source_url", "source_confidence"]),
         "coverage": pd.DataFrame(columns=["payer_group", "coverage_status", "coverage_position", "availability_reason"]),
-        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "rate_value", "source_file"]),
+        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "rate_usd", "rate_pct_of_charges", "source_file"]),
         "benchmark": pd.DataFrame(columns=["rate_count"]), "utilization_trend": empty})
     summary = section_summary(ctx)
     assert ("$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "

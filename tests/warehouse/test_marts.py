@@ -175,3 +175,37 @@ def test_a_tic_price_counts_once_however_many_tins_it_applies_to(bundled_warehou
         select provider_count from benchmark_rate
         where billing_code = '0440T' and payer_group = 'unitedhealthcare' and source = 'payer_tic' order by provider_count""")
     assert rates == [(1,), (1,), (2,)]
+
+
+# --- units in column names ------------------------------------------------------------------------------------
+def test_dollars_per_diem_and_percentages_never_share_a_column(settings: Settings) -> None:
+    from flows.ingest_tic import ingest_tic
+    from flows.steps import warehouse
+    from tests.conftest import FIXTURES
+
+    (record,) = ingest_tic([FIXTURES / "tic__in_network_rate" / "per_diem_rate.json"], None, settings)
+    assert record.status == "loaded"
+    warehouse.build(settings)
+    summary = {r[0]: r[1:] for r in query(settings, """
+        select rate_kind, rate_count, min_rate_usd, max_rate_usd, min_per_diem_usd, min_pct_of_charges from tic_rate_summary
+        where billing_code = '0440T'""")}
+    assert summary == {"dollars": (1, Decimal("2000.0000"), Decimal("2000.0000"), None, None),
+                       "per_diem": (1, None, None, Decimal("3500.0000"), None)}
+    bench = query(settings, """
+        select rate_count, median_usd, per_diem_rate_count from reimbursement_benchmark
+        where billing_code = '0440T' and source = 'payer_tic' and setting = 'hospital_outpatient' and payer_group = 'unitedhealthcare'""")
+    assert bench == [(1, Decimal("2000.0000"), 1)]  # the $3,500 a day is counted, never a per-service dollar rate
+    units = query(settings, """
+        select rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges from benchmark_rate where source = 'payer_tic' order by rate_kind""")
+    assert units == [("dollars", Decimal("2000.0000"), None, None), ("per_diem", None, Decimal("3500.0000"), None)]
+
+
+def test_the_bundled_percentage_rate_sits_in_its_own_column(bundled_warehouse: Settings) -> None:
+    # raw/tic/healthscope_examplefile2_excerpt.json.gz: 0440T negotiated_type percentage, 65.0 (percent of billed charges)
+    rows = query(bundled_warehouse, """
+        select distinct rate_usd, rate_pct_of_charges from benchmark_rate
+        where billing_code = '0440T' and payer_name = 'HealthSCOPE Benefits, Inc.'""")
+    assert rows == [(None, Decimal("65.0000"))]
+    columns = {r[0] for r in query(bundled_warehouse, "describe benchmark_rate")} | {
+        r[0] for r in query(bundled_warehouse, "describe tic_rate_summary")}
+    assert not columns & {"rate_value", "min_rate", "median_rate", "max_rate"}  # no column without its unit

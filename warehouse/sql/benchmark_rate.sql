@@ -1,7 +1,10 @@
 -- One row per negotiated or fee-schedule rate behind the benchmark, in one shape whatever its source:
 -- billing code, payer group, benchmark setting (professional_office, professional_facility,
 -- hospital_outpatient, asc), source (medicare_fee_schedule, payer_tic, hospital_mrf), rate kind
--- (dollars, or percentage of billed charges: never mixed), the rate, who is paid (provider_keys:
+-- and the rate in the column of its unit: rate_usd (dollars per service), per_diem_usd (a TiC
+-- `per diem` rate: dollars per day, never a per-service amount), rate_pct_of_charges (percent of
+-- billed charges, 65.0 = 65 %); exactly one of the three is set, by rate_kind (dollars, per_diem,
+-- percentage), who is paid (provider_keys:
 -- TINs, provider group ids where a group has no TIN, a hospital) and as of when. A TiC rate is one
 -- negotiated price as the file publishes it (rate_id: file and the price's JSON path), counted once
 -- however many provider groups or TINs it applies to, so large groups never outweigh small ones. A TiC professional rate listing both office and facility
@@ -21,8 +24,11 @@ tic as (  -- one row per negotiated price as the file publishes it, not one per 
         billing_code,
         payer_group,
         any_value(payer_name) as payer_name,
-        case when any_value(negotiated_type) = 'percentage' then 'percentage' else 'dollars' end as rate_kind,
-        any_value(coalesce(negotiated_rate_usd, negotiated_percentage)) as rate_value,
+        case any_value(negotiated_type) when 'percentage' then 'percentage' when 'per diem' then 'per_diem' else 'dollars' end
+            as rate_kind,
+        case when any_value(negotiated_type) not in ('percentage', 'per diem') then any_value(negotiated_rate_usd) end as rate_usd,
+        case when any_value(negotiated_type) = 'per diem' then any_value(negotiated_rate_usd) end as per_diem_usd,
+        any_value(negotiated_percentage) as rate_pct_of_charges,
         list(distinct coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null)
             as provider_keys,
         max(last_updated_on) as as_of_date,
@@ -51,14 +57,14 @@ tic_settings as (
     where billing_class in ('institutional', 'both') and list_contains(service_codes, '24')
 ),
 hospital as (
-    select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_value,
-           [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
+    select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_usd,
+           null::decimal(18, 4) as per_diem_usd, null::decimal(12, 4) as rate_pct_of_charges, [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
            source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
     union all
-    select billing_code, payer_group, payer_name, 'percentage' as rate_kind, negotiated_percent as rate_value,
-           [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
+    select billing_code, payer_group, payer_name, 'percentage' as rate_kind, null::decimal(18, 4) as rate_usd,
+           null::decimal(18, 4) as per_diem_usd, negotiated_percent as rate_pct_of_charges, [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
            source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
@@ -75,7 +81,9 @@ medicare as (
             else 'asc'
         end as setting,
         'dollars' as rate_kind,
-        payment_usd as rate_value,
+        payment_usd as rate_usd,
+        null::decimal(18, 4) as per_diem_usd,
+        null::decimal(12, 4) as rate_pct_of_charges,
         ['CMS'] as provider_keys,
         period_start_date as as_of_date,
         source_file,
@@ -87,16 +95,16 @@ medicare as (
 )
 select r.* exclude (load_id), len(r.provider_keys) as provider_count, coalesce(sf.is_synthetic, false) as is_synthetic
 from (
-    select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_value, provider_keys,
+    select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys,
            as_of_date, source_file, rate_id, load_id
     from tic_settings
     union all
     select billing_code, payer_group, payer_name, 'hospital_outpatient' as setting, 'hospital_mrf' as source, rate_kind,
-           rate_value, provider_keys, as_of_date, source_file, rate_id, load_id
+           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
     from hospital
     union all
-    select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_value,
-           provider_keys, as_of_date, source_file, rate_id, load_id
+    select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_usd,
+           per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
     from medicare
 ) r
 left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)

@@ -1,7 +1,8 @@
 -- One row per billing code x payer group (aetna, bcbs, cigna, unitedhealthcare, medicare, other) x
 -- setting (professional_office, professional_facility, hospital_outpatient, asc) x source
 -- (medicare_fee_schedule, payer_tic, hospital_mrf), always. Dollar rates: count, min, p25, median,
--- p75, max (USD); percentage-of-charges rates in their own columns, never mixed into dollars; the
+-- p75, max (USD per service); percentage-of-charges rates in their own columns, never mixed into
+-- dollars, and per-diem (per day) rates only counted (per_diem_rate_count); the
 -- Medicare national unadjusted rate for the same setting (latest loaded release with an answer;
 -- medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1, national unadjusted")
 -- and the dollar median as a percent of it, with medicare_release_lag_quarters (rates' newest
@@ -59,12 +60,12 @@ medicare_reference as (  -- the latest loaded national Medicare answer per code 
 dollars as (
     select billing_code, payer_group, setting, source,
            count(*) as rate_count,
-           count(distinct rate_value) as distinct_rates,
-           min(rate_value) as min_usd,
-           quantile_cont(rate_value, 0.25) as p25_usd,
-           median(rate_value) as median_usd,
-           quantile_cont(rate_value, 0.75) as p75_usd,
-           max(rate_value) as max_usd,
+           count(distinct rate_usd) as distinct_rates,
+           min(rate_usd) as min_usd,
+           quantile_cont(rate_usd, 0.25) as p25_usd,
+           median(rate_usd) as median_usd,
+           quantile_cont(rate_usd, 0.75) as p75_usd,
+           max(rate_usd) as max_usd,
            len(list_distinct(flatten(list(provider_keys)))) as providers,
            count(distinct payer_name) as payers,
            list(distinct payer_name order by payer_name) as payer_names,
@@ -79,9 +80,9 @@ dollars as (
 percentages as (
     select billing_code, payer_group, setting, source,
            count(*) as pct_rate_count,
-           min(rate_value) as min_pct_of_charges,
-           median(rate_value) as median_pct_of_charges,
-           max(rate_value) as max_pct_of_charges,
+           min(rate_pct_of_charges) as min_pct_of_charges,
+           median(rate_pct_of_charges) as median_pct_of_charges,
+           max(rate_pct_of_charges) as max_pct_of_charges,
            len(list_distinct(flatten(list(provider_keys)))) as pct_providers,
            list(distinct payer_name order by payer_name) as pct_payer_names,
            max(as_of_date) as pct_latest_as_of,
@@ -89,6 +90,12 @@ percentages as (
            bool_or(is_synthetic) as pct_synthetic
     from benchmark_rate
     where rate_kind = 'percentage'
+    group by all
+),
+per_diem as (  -- per-day rates: counted, never in a per-service dollar figure
+    select billing_code, payer_group, setting, source, count(*) as per_diem_rate_count
+    from benchmark_rate
+    where rate_kind = 'per_diem'
     group by all
 )
 select
@@ -118,6 +125,7 @@ select
     coalesce(d.providers, 0) as providers,
     coalesce(d.payers, 0) as payers,
     d.payer_names,
+    coalesce(pd.per_diem_rate_count, 0) as per_diem_rate_count,
     coalesce(p.pct_rate_count, 0) as pct_rate_count,
     p.min_pct_of_charges,
     p.median_pct_of_charges,
@@ -153,6 +161,8 @@ left join percentages p
     on p.billing_code = g.billing_code and p.payer_group = g.payer_group and p.setting = g.setting and p.source = g.source
 left join medicare_reference m
     on m.billing_code = g.billing_code and m.medicare_setting = g.medicare_setting
+left join per_diem pd
+    on pd.billing_code = g.billing_code and pd.payer_group = g.payer_group and pd.setting = g.setting and pd.source = g.source
 left join loaded_sources ls
     on ls.source = g.source
 order by g.billing_code, g.payer_order, g.setting_order, g.source_order

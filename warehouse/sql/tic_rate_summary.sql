@@ -1,17 +1,20 @@
--- One row per billing code x payer group x billing class x setting x rate kind (dollars or
--- percentage of billed charges) over the latest TiC publications: how many negotiated prices,
+-- One row per billing code x payer group x billing class x setting x rate kind (dollars per
+-- service, per_diem: dollars per day, percentage of billed charges) over the latest TiC publications: how many negotiated prices,
 -- from how many payers, provider groups, TINs and NPIs, and their distribution. A rate is one
 -- negotiated price as the file publishes it (file x in_network item x negotiated_rates[i] x
 -- negotiated_prices[j]): rate_count and the statistics count it once however many provider groups,
 -- TINs or NPIs it applies to (rate_rows counts the staging rows, one per price and provider group /
--- TIN), so a large group never outweighs a small one. Dollar statistics are computed over dollar
--- rates only; percentages have their own rows (rate_kind = 'percentage'), never mixed.
+-- TIN), so a large group never outweighs a small one. Units are in the column names and each kind
+-- has its own columns, NULL on the other kinds' rows: *_rate_usd (per-service dollars: negotiated,
+-- derived, fee schedule), *_per_diem_usd (dollars per day), *_pct_of_charges (percent of billed
+-- charges: 65.0 = 65 %). A per-diem or percentage rate never enters a per-service dollar figure.
 -- is_synthetic: a file behind the row is labelled synthetic (stg_source_file).
 with rates as (
     select
         *,
-        case when negotiated_type = 'percentage' then 'percentage' else 'dollars' end as rate_kind,
-        coalesce(negotiated_rate_usd, negotiated_percentage) as rate_value,
+        case negotiated_type when 'percentage' then 'percentage' when 'per diem' then 'per_diem' else 'dollars' end
+            as rate_kind,
+        coalesce(negotiated_rate_usd, negotiated_percentage) as rate_value,  -- unit by rate_kind; split below
         coalesce(setting, 'unspecified') as setting_key,
         -- the price's own path: the source record without its provider-group suffix
         source_file || ' ' || coalesce(nullif(regexp_extract(source_record, '^(.*\.negotiated_prices\[\d+\])', 1), ''),
@@ -73,11 +76,19 @@ select
     s.provider_groups,
     s.provider_tins,
     coalesce(n.provider_npis, 0) as provider_npis,
-    p.min_rate,
-    p.p25_rate,
-    p.median_rate,
-    p.p75_rate,
-    p.max_rate,
+    case when s.rate_kind = 'dollars' then p.min_rate end as min_rate_usd,
+    case when s.rate_kind = 'dollars' then p.p25_rate end as p25_rate_usd,
+    case when s.rate_kind = 'dollars' then p.median_rate end as median_rate_usd,
+    case when s.rate_kind = 'dollars' then p.p75_rate end as p75_rate_usd,
+    case when s.rate_kind = 'dollars' then p.max_rate end as max_rate_usd,
+    case when s.rate_kind = 'per_diem' then p.min_rate end as min_per_diem_usd,
+    case when s.rate_kind = 'per_diem' then p.median_rate end as median_per_diem_usd,
+    case when s.rate_kind = 'per_diem' then p.max_rate end as max_per_diem_usd,
+    case when s.rate_kind = 'percentage' then p.min_rate end as min_pct_of_charges,
+    case when s.rate_kind = 'percentage' then p.p25_rate end as p25_pct_of_charges,
+    case when s.rate_kind = 'percentage' then p.median_rate end as median_pct_of_charges,
+    case when s.rate_kind = 'percentage' then p.p75_rate end as p75_pct_of_charges,
+    case when s.rate_kind = 'percentage' then p.max_rate end as max_pct_of_charges,
     s.payer_names,
     s.latest_last_updated_on,
     s.source_files,
