@@ -332,23 +332,36 @@ def section_summary(ctx: ReportContext) -> str:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
 
     rates = ctx["commercial_rates"]
-    real = rates[~rates["is_synthetic"].fillna(False).astype(bool)]
-    synthetic = rates[rates["is_synthetic"].fillna(False).astype(bool)]
-    dollars = real[real["rate_kind"] == "dollars"]
-    pct = real[real["rate_kind"] == "percentage"]
+    is_synthetic = rates["is_synthetic"].fillna(False).astype(bool)
+    real, synthetic = rates[~is_synthetic], rates[is_synthetic]
+    # summary claims count commercial plans only: never Medicare Advantage, Medicaid or traditional Medicare
+    commercial = real[(real["plan_type"] == "commercial") & (real["payer_group"] != "medicare")]
+    dollars = commercial[commercial["rate_kind"] == "dollars"]
+    pct = commercial[commercial["rate_kind"] == "percentage"]
     if len(dollars):
         payers = sorted(set(dollars["payer_name"]))
-        lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_usd'].min())} "
-                    f"to {money(dollars['rate_usd'].max())} ({number(len(dollars))} rates from {len(payers)} "
-                    f"payer{'s' if len(payers) != 1 else ''}: {', '.join(payers)})")
-        headline_bits.append(f"negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())}")
+        lead.append(f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
+                    f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
+                    f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
+                    f"{', '.join(files_dated(dollars))})")
+        headline_bits.append(f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
+                             f"({'; '.join(files_dated(dollars, short=True))})")
     else:
-        lead.append("No negotiated dollar rate for the code is in the loaded (real) payer or hospital files (data not available)")
+        lead.append("No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
+                    "(data not available)")
     if len(pct):
         n = len(set(pct["payer_name"]))
         lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
                     f"({', '.join(percent(v) for v in sorted(set(pct['rate_pct_of_charges'])))} of charges; "
-                    f"{', '.join(sorted(set(pct['payer_name'])))})")
+                    f"{', '.join(files_dated(pct))})")
+    unstated = real[(real["plan_type"] == "not_stated") & (real["rate_kind"] == "dollars")]
+    if len(unstated):
+        lead.append(f"{number(len(unstated))} further real hospital rates whose file does not state the plan type are in "
+                    "section 6 and not in this range")
+    not_commercial = real[real["plan_type"].isin(["medicare_advantage", "medicaid_managed", "medicare_ffs"])]
+    if len(not_commercial):
+        lead.append(f"{number(len(not_commercial))} real Medicare Advantage, Medicaid or traditional Medicare rates are shown "
+                    "apart (sections 5 and 6), never in the commercial figures")
     if len(synthetic):
         files = sorted(set(synthetic["source_file"]))
         lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
@@ -359,6 +372,18 @@ def section_summary(ctx: ReportContext) -> str:
     if history:
         out.append("History: " + " ".join(h.rstrip(".") + "." for h in history) + " (inferred; see section 2).")
     return "\n\n".join(out)
+
+
+def files_dated(rates: pd.DataFrame, short: bool = False) -> list[str]:
+    """Each payer with the date its file gives for these rates ("UnitedHealthcare Insurance Company of New York, TiC file
+    dated 2022-09-01"); short: "TiC file of 2022-09-01"."""
+    out = []
+    for (payer, source), group in rates.groupby(["payer_name", "source"], sort=True):
+        kind = "TiC file" if source == "payer_tic" else "hospital file"
+        dates = sorted({date(d) for d in group["as_of_date"]})
+        when = " and ".join(dates) if dates and dates != [NA] else "of unknown date"
+        out.append(f"{kind} of {when}" if short else f"{payer}, {kind} dated {when}")
+    return list(dict.fromkeys(out))
 
 
 def section_code_overview(ctx: ReportContext) -> str:
@@ -482,6 +507,15 @@ def section_medicare(ctx: ReportContext) -> str:
             else:
                 out.append(f"{SETTINGS[r.setting]} in all {r.localities} PFS localities ({r.release_period}): "
                            f"{reason(r.availability_reason)}.")
+    bench = ctx["benchmark"]
+    if len(bench) and "plan_type" in bench:
+        listed = bench[(bench["source"] == "hospital_mrf") & (bench["plan_type"] == "medicare_ffs") & (bench["rate_count"] > 0)]
+        if len(listed):
+            out.append("Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
+                       "not a CMS fee schedule; never counted as commercial): " + "; ".join(
+                           f"{SETTINGS.get(r.setting, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
+                           f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if r.includes_synthetic else "")
+                           for r in listed.itertuples()) + ".")
     out.append("### Comparator codes")
     comp = ctx["comparators"]
     if comp.empty:
@@ -495,51 +529,93 @@ def section_medicare(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+PLAN_TYPES = {"commercial": "commercial", "not_stated": "not stated in the file", "medicare_advantage": "Medicare Advantage",
+              "medicaid_managed": "Medicaid managed care", "medicare_ffs": "traditional Medicare"}
+COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
+"""Plan types section 6 shows as commercial rates: stated commercial, and hospital rows whose file does not say (labelled)."""
+
+
+def _source_cell(r) -> str:  # type: ignore[no-untyped-def]
+    return SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else "")
+
+
+def _dollar_rows(rows: pd.DataFrame) -> list[list[object]]:
+    return [[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type), SETTINGS.get(r.setting, r.setting),
+             _source_cell(r), number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
+             pct_of_medicare(r), date(r.latest_as_of)]
+            for r in rows.itertuples()]
+
+
+DOLLAR_HEADER = ["Payer group", "Plans", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
+                 "Median as % of Medicare (national unadjusted, same setting)", "As of"]
+
+
 def section_commercial(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[5]}"]
     bench = ctx["benchmark"]
     if bench.empty:
         out.append(f"Commercial rates: {NA}.")
         return "\n\n".join(out)
-    if bench["includes_synthetic"].fillna(False).astype(bool).any():
+    rated = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
+    commercial = rated[rated["plan_type"].isin(COMMERCIAL_PLAN_TYPES) & (rated["payer_group"] != "medicare")]
+    apart = rated[rated["plan_type"].isin(["medicare_advantage", "medicaid_managed"])
+                  & ((rated["rate_count"] > 0) | (rated["pct_rate_count"] > 0))]
+    shown = pd.concat([commercial[(commercial["rate_count"] > 0) | (commercial["pct_rate_count"] > 0)], apart])
+    if shown["includes_synthetic"].fillna(False).astype(bool).any():
         out.append("> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
                    "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates.")
-    commercial = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
+    out.append("Commercial plans only: Transparency-in-Coverage files are commercial (group and individual market) plans' "
+               "by law; a hospital file's rate counts here when its plan is commercial or the file does not say (*not "
+               "stated in the file*). Medicare Advantage and Medicaid managed care rates are shown apart below, and "
+               "hospitals' traditional Medicare rows are in section 5; none of them enters these figures.")
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
-        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a dollar rate for {ctx.code}.")
+        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
+                   f"for {ctx.code}.")
     else:
-        rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
-                 SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
-                 number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
-                 pct_of_medicare(r), date(r.latest_as_of)]
-                for r in dollars.itertuples()]
-        out.append("Negotiated **dollar** rates (the figure shows each rate; lines mark Medicare's national ASC and "
-                   "hospital outpatient rates):")
-        out.append(table(rows, ["Payer group", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
-                                "Median as % of Medicare (national unadjusted, same setting)", "As of"]))
+        out.append("Negotiated **dollar** rates per service (the figure shows each rate against Medicare's amount for the "
+                   "same setting):")
+        out.append(table(_dollar_rows(dollars), DOLLAR_HEADER))
+    per_diem = commercial[commercial["per_diem_rate_count"] > 0] if "per_diem_rate_count" in commercial else commercial.iloc[0:0]
+    if len(per_diem):
+        out.append("Per-diem rates (dollars per day, not per service; not in the figures above): " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)}, {SETTINGS.get(r.setting, r.setting)}, {_source_cell(r)}: "
+            f"{number(r.per_diem_rate_count)}" for r in per_diem.itertuples()) + ".")
     pct = commercial[commercial["pct_rate_count"] > 0]
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
-        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
-                           SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
+        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type),
+                           SETTINGS.get(r.setting, r.setting), _source_cell(r),
                            number(r.pct_rate_count), percent(r.min_pct_of_charges),
                            percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
                           for r in pct.itertuples()],
-                         ["Payer group", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges", "Providers",
-                          "Payers"]))
+                         ["Payer group", "Plans", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges",
+                          "Providers", "Payers"]))
     missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0)]
     if len(missing_cells):
         summary = missing_cells.groupby(["source", "availability_reason"]).size()
-        out.append("No rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × setting cells)"
-                                          for (s, a), n in summary.items()) + ".")
+        out.append("No commercial rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × plan × setting "
+                                                     "cells)" for (s, a), n in summary.items()) + ".")
+    out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
+    if apart.empty:
+        out.append(f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
+                   f"{ctx.code} (Transparency-in-Coverage files do not cover these plans).")
+    else:
+        apart_dollars = apart[apart["rate_count"] > 0]
+        if len(apart_dollars):
+            out.append(table(_dollar_rows(apart_dollars), DOLLAR_HEADER))
+        apart_pct = apart[apart["pct_rate_count"] > 0]
+        if len(apart_pct):
+            out.append("Percentage-of-charges rates: " + "; ".join(
+                f"{GROUPS.get(r.payer_group, r.payer_group)} ({PLAN_TYPES.get(r.plan_type, r.plan_type)}, {_source_cell(r)}): "
+                f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges" for r in apart_pct.itertuples()) + ".")
     return "\n\n".join(out)
 
 
 def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
     """The median as a percent of Medicare's rate for the setting, naming the release and flagging one out of step."""
     if missing(r.median_pct_of_medicare):
-        return f"{NA} (Medicare: {reason(r.medicare_availability_reason)})"
+        return f"{NA} — Medicare: {reason(r.medicare_availability_reason)}"
     label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
     text = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({label})"
     if bool(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
@@ -549,20 +625,32 @@ def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
     return text
 
 
+MEDICARE_SETTING = {"professional_office": "physician_nonfacility", "professional_facility": "physician_facility",
+                    "hospital_outpatient": "hopd_opps", "asc": "asc"}
+"""The Medicare setting whose amount a benchmark setting is compared with (a professional fee with the PFS, never a facility rate)."""
+
+
+def _figure_rates(ctx: ReportContext) -> pd.DataFrame:
+    rates = ctx["commercial_rates"]
+    return rates[(rates["rate_kind"] == "dollars") & rates["plan_type"].isin(COMMERCIAL_PLAN_TYPES)
+                 & (rates["payer_group"] != "medicare")]
+
+
 def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
-    """Strip plot of every negotiated dollar rate by payer group and setting, with Medicare reference lines."""
+    """Strip plot of every commercial negotiated dollar rate by payer group and setting, each row marked with
+    Medicare's national amount for the same setting (a professional fee is never drawn against a facility rate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rates = ctx["commercial_rates"]
-    dollars = rates[rates["rate_kind"] == "dollars"]
+    dollars = _figure_rates(ctx)
     if dollars.empty:
         return None
     dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
-    labels = list(dict.fromkeys(dollars.sort_values(["setting", "payer_group"])["label"]))
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(labels)))
+    order = dollars.sort_values(["setting", "payer_group"]).drop_duplicates("label")
+    labels, row_settings = list(order["label"]), list(order["setting"])
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.9 * len(labels)))
     synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
     legend_done = False
     for i, label in enumerate(labels):
@@ -576,21 +664,45 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
             legend_done = legend_done or is_synthetic
             ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.8, zorder=3, label=legend, **style)
     latest = ctx.latest_medicare()
-    for setting, style, name in (("asc", "--", "Medicare ASC"), ("hopd_opps", ":", "Medicare hospital outpatient")):
-        if setting in latest.index and not missing(latest.loc[setting, "payment_usd"]):
-            value = float(latest.loc[setting, "payment_usd"])
-            ax.axvline(value, color="#cf222e" if setting == "asc" else "#9a6700", linestyle=style, linewidth=1.5,
-                       label=f"{name} {money(value)} ({short_release(latest.loc[setting])})")
+    marked: set[str] = set()
+    for i, setting in enumerate(row_settings):
+        medicare_setting = MEDICARE_SETTING[setting]
+        if medicare_setting in latest.index and not missing(latest.loc[medicare_setting, "payment_usd"]):
+            row = latest.loc[medicare_setting]
+            value = float(row["payment_usd"])
+            label = (f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} ({short_release(row)})"
+                     if medicare_setting not in marked else None)
+            marked.add(medicare_setting)
+            ax.vlines(value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label)
+        else:
+            why = (reason(latest.loc[medicare_setting, "availability_reason"]).split(":")[0]
+                   if medicare_setting in latest.index else NA)
+            ax.annotate(f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}", (1.0, i),
+                        xycoords=("axes fraction", "data"), xytext=(-4, 10), textcoords="offset points", ha="right",
+                        fontsize=7, color="#57606a")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlabel("Negotiated rate (USD)")
-    ax.set_title(f"{ctx.code}: negotiated dollar rates by payer group and setting")
+    ax.set_xlabel("Negotiated rate per service (USD)")
+    ax.set_title(f"{ctx.code}: commercial negotiated dollar rates by payer group and setting")
     ax.grid(axis="x", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # below the plot, so it never hides a rate
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if len(labels) < 4 else -0.08), ncol=2, fontsize=8,
-                  frameon=False)
-    fig.tight_layout()
+    handles, names = ax.get_legend_handles_labels()
+    height = fig.get_figheight()
+    bottom = (0.15 + 0.2 * len(names)) / height if names else 0
+    if names:  # below the axes and its label, so it never hides a rate
+        fig.legend(handles, names, loc="lower center", ncol=1, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
+
+
+def commercial_figure_caption(ctx: ReportContext) -> str:
+    """What the figure compares, in words (shown under it)."""
+    if _figure_rates(ctx).empty:
+        return ""
+    return ("*Figure:* each dot is one commercial negotiated price per service (hollow: synthetic sample). The dashed tick "
+            "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
+            "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
+            "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
+            "national amount for the setting (e.g. a contractor-priced physician fee) the row says so instead.")
 
 
 def section_utilization(ctx: ReportContext) -> str:

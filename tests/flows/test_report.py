@@ -63,11 +63,11 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
     commercial = sections(markdown)["6. Commercial reimbursement"]
     # UnitedHealthcare Insurance Company of New York TiC file: three negotiated prices for 0440T, $596.75 (provider
     # group 0) and $702.83 (groups 1 and 2; group 1 has two TINs, so the file expands to 4 rows, but it is 3 prices)
-    assert re.search(r"\| UnitedHealthcare \| Professional, office \| Payer TiC files \| 3 \| \$596\.75 \| \$702\.83 \| \$702\.83 \| 3 \|",
-                     commercial)
+    assert re.search(r"\| UnitedHealthcare \| commercial \| Professional, office \| Payer TiC files \| 3 \| \$596\.75 \| \$702\.83 \| "
+                     r"\$702\.83 \| 3 \|", commercial)
     assert "$596.75–$702.83" in sections(markdown)["1. Summary"]
     # HealthSCOPE: 65.0 is a percentage of billed charges, never dollars
-    assert re.search(r"\| Other payers \| Professional, office \| Payer TiC files \| 1 \| 65\.0% \| 65\.0% \|", commercial)
+    assert re.search(r"\| Other payers \| commercial \| Professional, office \| Payer TiC files \| 1 \| 65\.0% \| 65\.0% \|", commercial)
     assert "$65.00" not in markdown and "$65.0" not in markdown
     assert "![png](0440T_benchmark_files/" in commercial  # the figure
 
@@ -163,7 +163,8 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
                                                                  "code_type": "CPT"}]),
         "code_facts": pd.DataFrame(columns=["topic", "fact", "source_url", "source_confidence"]),
         "coverage": pd.DataFrame(columns=["payer_group", "coverage_status", "coverage_position", "availability_reason"]),
-        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "rate_usd", "rate_pct_of_charges", "source_file"]),
+        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "payer_group", "plan_type", "source",
+                                                  "rate_usd", "rate_pct_of_charges", "as_of_date", "source_file"]),
         "benchmark": pd.DataFrame(columns=["rate_count"]), "utilization_trend": empty})
     summary = section_summary(ctx)
     assert ("$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
@@ -188,3 +189,20 @@ def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(re
     coverage = sections(markdown)["4. Payer coverage"]
     assert re.search(r"\| UnitedHealthcare \| commercial plans \| data not available \| data not available \| no policy found \|"
                      r".*\| not medically necessary \(MPG043, inferred\) \|", coverage)
+
+
+def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(report_0440t: tuple[str, str]) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv, 0440T outpatient: Cigna Open Access Plus $6,480.00 and
+    # Cigna-HealthSpring "Cigna Preferred Medicare (HMO)" $1,780.00; UHC's only dollar row is "AARP Medicare Advantage
+    # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare.
+    _, markdown = report_0440t
+    commercial_part, _, apart = sections(markdown)["6. Commercial reimbursement"].partition("### Medicare Advantage")
+    assert re.search(r"\| Cigna \| not stated in the file \| Hospital outpatient \| .* \| 1 \| \$6,480\.00 \| \$6,480\.00 \|", commercial_part)
+    assert "$4,130.00" not in markdown  # the old pooled Cigna median of $6,480 and $1,780
+    for amount in ("$1,780.00", "$1,803.25", "$1,750.00"):
+        assert amount not in commercial_part
+    assert "| Medicare |" not in commercial_part
+    assert re.search(r"\| Cigna \| Medicare Advantage \| Hospital outpatient \| .* \| \$1,780\.00 \|", apart)
+    assert re.search(r"\| UnitedHealthcare \| Medicare Advantage \| Hospital outpatient \| .* \| \$1,803\.25 \|", apart)
+    medicare = sections(markdown)["5. Medicare reimbursement"]
+    assert "Hospital price files also list traditional Medicare amounts" in medicare and "$1,750.00" in medicare

@@ -54,7 +54,7 @@ def test_synthetic_hospital_amounts_are_flagged_and_real_tic_rates_are_not(bundl
     # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv: Aetna 0440T outpatient 3,890.00 and 4,210.50 -> median 4,050.25
     rows = query(bundled_warehouse, """
         select median_negotiated_dollar_usd, is_synthetic from hospital_rate_summary
-        where billing_code = '0440T' and payer_group = 'aetna' and setting = 'outpatient'""")
+        where billing_code = '0440T' and payer_group = 'aetna' and setting = 'outpatient' and plan_type = 'not_stated'""")
     assert rows == [(Decimal("4050.2500"), True)]
     # raw/tic/uhc-ny_TEST_FILE_excerpt.json.gz is a real payer file
     assert query(bundled_warehouse, """
@@ -209,3 +209,27 @@ def test_the_bundled_percentage_rate_sits_in_its_own_column(bundled_warehouse: S
     columns = {r[0] for r in query(bundled_warehouse, "describe benchmark_rate")} | {
         r[0] for r in query(bundled_warehouse, "describe tic_rate_summary")}
     assert not columns & {"rate_value", "min_rate", "median_rate", "max_rate"}  # no column without its unit
+
+
+# --- plan types: commercial never pools Medicare Advantage or traditional Medicare -----------------------------
+def test_benchmark_rows_are_per_plan_type(bundled_warehouse: Settings) -> None:
+    rows = {(r[0], r[1]): r[2:] for r in query(bundled_warehouse, """
+        select payer_group, plan_type, rate_count, median_usd from reimbursement_benchmark
+        where billing_code = '0440T' and source = 'hospital_mrf' and setting = 'hospital_outpatient' and rate_count > 0""")}
+    # synthetic hospital file: Cigna Open Access Plus $6,480.00 (plan type not stated) and Cigna-HealthSpring
+    # Medicare Advantage $1,780.00 were one "commercial" median of $4,130.00 before
+    assert rows[("cigna", "not_stated")] == (1, Decimal("6480.0000"))
+    assert rows[("cigna", "medicare_advantage")] == (1, Decimal("1780.0000"))
+    assert rows[("unitedhealthcare", "medicare_advantage")] == (1, Decimal("1803.2500"))
+    assert rows[("medicare", "medicare_ffs")] == (1, Decimal("1750.0000"))
+    assert ("unitedhealthcare", "commercial") not in rows and ("unitedhealthcare", "not_stated") not in rows
+    # the grid stays complete: every plan type a source can carry has its row, with a reason where empty
+    grid = dict(query(bundled_warehouse, """
+        select source, count(distinct plan_type) from reimbursement_benchmark where billing_code = '0440T' group by 1"""))
+    assert grid == {"medicare_fee_schedule": 1, "payer_tic": 1, "hospital_mrf": 5}
+    impossible = query(bundled_warehouse, """
+        select distinct availability_reason from reimbursement_benchmark
+        where billing_code = '0440T' and source = 'hospital_mrf' and payer_group = 'medicare' and plan_type <> 'medicare_ffs'""")
+    assert impossible == [("not_applicable",)]
+    assert query(bundled_warehouse, """
+        select distinct plan_type from benchmark_rate where source = 'payer_tic'""") == [("commercial",)]

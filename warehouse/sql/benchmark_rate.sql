@@ -1,18 +1,22 @@
 -- One row per negotiated or fee-schedule rate behind the benchmark, in one shape whatever its source:
--- billing code, payer group, benchmark setting (professional_office, professional_facility,
--- hospital_outpatient, asc), source (medicare_fee_schedule, payer_tic, hospital_mrf), rate kind
--- and the rate in the column of its unit: rate_usd (dollars per service), per_diem_usd (a TiC
--- `per diem` rate: dollars per day, never a per-service amount), rate_pct_of_charges (percent of
--- billed charges, 65.0 = 65 %); exactly one of the three is set, by rate_kind (dollars, per_diem,
--- percentage), who is paid (provider_keys:
--- TINs, provider group ids where a group has no TIN, a hospital) and as of when. A TiC rate is one
--- negotiated price as the file publishes it (rate_id: file and the price's JSON path), counted once
--- however many provider groups or TINs it applies to, so large groups never outweigh small ones. A TiC professional rate listing both office and facility
--- places of service counts in both settings; one with no place of service counts as office.
--- Hospital files' payer-specific charges for outpatient (or both) settings are hospital outpatient
--- rates; a row giving both a dollar amount and a percentage counts once in each kind.
--- `is_synthetic` marks rates from files labelled synthetic (stg_source_file: sample data that is not
--- a real publication).
+-- billing code, payer group, plan type, benchmark setting (professional_office,
+-- professional_facility, hospital_outpatient, asc), source (medicare_fee_schedule, payer_tic,
+-- hospital_mrf), rate kind and the rate in the column of its unit: rate_usd (dollars per service),
+-- per_diem_usd (a TiC `per diem` rate: dollars per day, never a per-service amount),
+-- rate_pct_of_charges (percent of billed charges, 65.0 = 65 %); exactly one is set, by rate_kind
+-- (dollars, per_diem, percentage). Who is paid (provider_keys: TINs, provider group ids where a
+-- group has no TIN, a hospital) and as of when.
+-- plan_type: commercial for TiC rates (the Transparency-in-Coverage rule binds group health plans
+-- and individual / group market issuers, not Medicare Advantage or Medicaid); a hospital file's
+-- plan_type as its payer / plan text states it (commercial, medicare_advantage, medicare_ffs,
+-- medicaid_managed) or not_stated; medicare_ffs for Medicare's fee schedules.
+-- A TiC rate is one negotiated price as the file publishes it (rate_id: file and the price's JSON
+-- path), counted once however many provider groups or TINs it applies to, so large groups never
+-- outweigh small ones. A TiC professional rate listing both office and facility places of service
+-- counts in both settings; one with no place of service counts as office. Hospital files'
+-- payer-specific charges for outpatient (or both) settings are hospital outpatient rates; a row
+-- giving both a dollar amount and a percentage counts once in each kind. `is_synthetic` marks
+-- rates from files labelled synthetic (stg_source_file: sample data, not a real publication).
 with tic_rows as (
     select *,
         -- the price's own path: the source record without its provider-group suffix
@@ -57,15 +61,17 @@ tic_settings as (
     where billing_class in ('institutional', 'both') and list_contains(service_codes, '24')
 ),
 hospital as (
-    select billing_code, payer_group, payer_name, 'dollars' as rate_kind, negotiated_dollar_usd as rate_usd,
-           null::decimal(18, 4) as per_diem_usd, null::decimal(12, 4) as rate_pct_of_charges, [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
-           source_file || ' ' || source_record as rate_id
+    select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,
+           'dollars' as rate_kind, negotiated_dollar_usd as rate_usd, null::decimal(18, 4) as per_diem_usd,
+           null::decimal(12, 4) as rate_pct_of_charges, [hospital_file_key] as provider_keys,
+           last_updated_on as as_of_date, source_file, load_id, source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
     union all
-    select billing_code, payer_group, payer_name, 'percentage' as rate_kind, null::decimal(18, 4) as rate_usd,
-           null::decimal(18, 4) as per_diem_usd, negotiated_percent as rate_pct_of_charges, [hospital_file_key] as provider_keys, last_updated_on as as_of_date, source_file, load_id,
-           source_file || ' ' || source_record as rate_id
+    select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,
+           'percentage' as rate_kind, null::decimal(18, 4) as rate_usd, null::decimal(18, 4) as per_diem_usd,
+           negotiated_percent as rate_pct_of_charges, [hospital_file_key] as provider_keys,
+           last_updated_on as as_of_date, source_file, load_id, source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
 ),
@@ -74,6 +80,7 @@ medicare as (
         billing_code,
         'medicare' as payer_group,
         'Medicare (national unadjusted)' as payer_name,
+        'medicare_ffs' as plan_type,
         case setting
             when 'physician_nonfacility' then 'professional_office'
             when 'physician_facility' then 'professional_facility'
@@ -95,16 +102,16 @@ medicare as (
 )
 select r.* exclude (load_id), len(r.provider_keys) as provider_count, coalesce(sf.is_synthetic, false) as is_synthetic
 from (
-    select billing_code, payer_group, payer_name, setting, 'payer_tic' as source, rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys,
-           as_of_date, source_file, rate_id, load_id
+    select billing_code, payer_group, payer_name, 'commercial' as plan_type, setting, 'payer_tic' as source, rate_kind,
+           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
     from tic_settings
     union all
-    select billing_code, payer_group, payer_name, 'hospital_outpatient' as setting, 'hospital_mrf' as source, rate_kind,
-           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
+    select billing_code, payer_group, payer_name, plan_type, 'hospital_outpatient' as setting, 'hospital_mrf' as source,
+           rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
     from hospital
     union all
-    select billing_code, payer_group, payer_name, setting, 'medicare_fee_schedule' as source, rate_kind, rate_usd,
-           per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
+    select billing_code, payer_group, payer_name, plan_type, setting, 'medicare_fee_schedule' as source, rate_kind,
+           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
     from medicare
 ) r
 left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)

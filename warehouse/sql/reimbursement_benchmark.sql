@@ -1,18 +1,24 @@
 -- One row per billing code x payer group (aetna, bcbs, cigna, unitedhealthcare, medicare, other) x
--- setting (professional_office, professional_facility, hospital_outpatient, asc) x source
--- (medicare_fee_schedule, payer_tic, hospital_mrf), always. Dollar rates: count, min, p25, median,
--- p75, max (USD per service); percentage-of-charges rates in their own columns, never mixed into
--- dollars, and per-diem (per day) rates only counted (per_diem_rate_count); the
--- Medicare national unadjusted rate for the same setting (latest loaded release with an answer;
--- medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1, national unadjusted")
--- and the dollar median as a percent of it, with medicare_release_lag_quarters (rates' newest
--- as-of quarter minus the Medicare release quarter) and medicare_release_mismatch (more than 4
--- quarters apart: the percent compares different years); providers the figures rest on; as-of dates and source files. A combination
--- without data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
+-- plan type x setting (professional_office, professional_facility, hospital_outpatient, asc) x
+-- source (medicare_fee_schedule, payer_tic, hospital_mrf), always, for the plan types each source
+-- can have: medicare_ffs for Medicare's fee schedules, commercial for TiC files, and for hospital
+-- files commercial, medicare_advantage, medicare_ffs (traditional Medicare), medicaid_managed and
+-- not_stated (the file does not say). Commercial figures are the commercial rows; Medicare
+-- Advantage and traditional Medicare never pool into them.
+-- Dollar rates: count, min, p25, median, p75, max (USD per service); percentage-of-charges rates
+-- in their own columns, never mixed into dollars, and per-diem (per day) rates only counted
+-- (per_diem_rate_count); the Medicare national unadjusted rate for the same setting (latest loaded
+-- release with an answer; medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1,
+-- national unadjusted") and the dollar median as a percent of it, with
+-- medicare_release_lag_quarters (rates' newest as-of quarter minus the Medicare release quarter)
+-- and medicare_release_mismatch (more than 4 quarters apart: the percent compares different
+-- years); providers the figures rest on; as-of dates and source files. A combination without
+-- data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
 -- no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
--- commercial payer's; Medicare publishes no TiC files), or Medicare's own reason
+-- commercial payer's; Medicare publishes no TiC files; traditional Medicare is only the medicare
+-- group's and the medicare group has no other plan type), or Medicare's own reason
 -- (contractor_priced, not_payable, packaged, not_in_release, not_loaded). `includes_synthetic`
--- flags a row resting on files labelled synthetic (sample data, not a real publication).
+-- flags a row resting on files labelled synthetic (stg_source_file).
 with codes as (
     select billing_code from stg_billing_code
     union
@@ -29,14 +35,24 @@ sources(source, source_order, source_label) as (
            ('payer_tic', 2, 'Payer Transparency-in-Coverage files'),
            ('hospital_mrf', 3, 'Hospital price-transparency files')
 ),
+plan_types(source, plan_type, plan_type_order) as (  -- the plan types each source can carry
+    values ('medicare_fee_schedule', 'medicare_ffs', 3),
+           ('payer_tic', 'commercial', 1),
+           ('hospital_mrf', 'commercial', 1),
+           ('hospital_mrf', 'not_stated', 2),
+           ('hospital_mrf', 'medicare_ffs', 3),
+           ('hospital_mrf', 'medicare_advantage', 4),
+           ('hospital_mrf', 'medicaid_managed', 5)
+),
 grid as (
     select c.billing_code, g.payer_group, g.payer_group_name, g.sort_order as payer_order,
            s.setting, s.setting_order, s.medicare_setting, s.setting_label,
-           src.source, src.source_order, src.source_label
+           src.source, src.source_order, src.source_label, pt.plan_type, pt.plan_type_order
     from codes c
     cross join enum_payer_group g
     cross join settings s
     cross join sources src
+    join plan_types pt using (source)
 ),
 loaded_sources as (  -- a source counts as loaded once any file of it committed
     select distinct case
@@ -58,7 +74,7 @@ medicare_reference as (  -- the latest loaded national Medicare answer per code 
     ) = 1
 ),
 dollars as (
-    select billing_code, payer_group, setting, source,
+    select billing_code, payer_group, plan_type, setting, source,
            count(*) as rate_count,
            count(distinct rate_usd) as distinct_rates,
            min(rate_usd) as min_usd,
@@ -78,7 +94,7 @@ dollars as (
     group by all
 ),
 percentages as (
-    select billing_code, payer_group, setting, source,
+    select billing_code, payer_group, plan_type, setting, source,
            count(*) as pct_rate_count,
            min(rate_pct_of_charges) as min_pct_of_charges,
            median(rate_pct_of_charges) as median_pct_of_charges,
@@ -93,7 +109,7 @@ percentages as (
     group by all
 ),
 per_diem as (  -- per-day rates: counted, never in a per-service dollar figure
-    select billing_code, payer_group, setting, source, count(*) as per_diem_rate_count
+    select billing_code, payer_group, plan_type, setting, source, count(*) as per_diem_rate_count
     from benchmark_rate
     where rate_kind = 'per_diem'
     group by all
@@ -102,6 +118,7 @@ select
     g.billing_code,
     g.payer_group,
     g.payer_group_name,
+    g.plan_type,
     g.setting,
     g.setting_label,
     g.source,
@@ -111,6 +128,7 @@ select
         when g.source = 'payer_tic' and g.payer_group = 'medicare' then 'not_applicable'
         when d.rate_count > 0 then 'reported'
         when p.pct_rate_count > 0 then 'percentage_only'
+        when (g.payer_group = 'medicare') <> (g.plan_type = 'medicare_ffs') then 'not_applicable'
         when g.source = 'medicare_fee_schedule' then coalesce(m.availability_reason, 'not_loaded')
         when ls.source is null then 'source_not_loaded'
         else 'no_rates_found'
@@ -152,17 +170,21 @@ select
     list_distinct(list_concat(coalesce(d.source_files, []), coalesce(p.pct_source_files, []))) as source_files,
     coalesce(d.synthetic, false) or coalesce(p.pct_synthetic, false) as includes_synthetic,
     g.payer_order,
+    g.plan_type_order,
     g.setting_order,
     g.source_order
 from grid g
 left join dollars d
-    on d.billing_code = g.billing_code and d.payer_group = g.payer_group and d.setting = g.setting and d.source = g.source
+    on d.billing_code = g.billing_code and d.payer_group = g.payer_group and d.plan_type = g.plan_type
+   and d.setting = g.setting and d.source = g.source
 left join percentages p
-    on p.billing_code = g.billing_code and p.payer_group = g.payer_group and p.setting = g.setting and p.source = g.source
+    on p.billing_code = g.billing_code and p.payer_group = g.payer_group and p.plan_type = g.plan_type
+   and p.setting = g.setting and p.source = g.source
 left join medicare_reference m
     on m.billing_code = g.billing_code and m.medicare_setting = g.medicare_setting
 left join per_diem pd
-    on pd.billing_code = g.billing_code and pd.payer_group = g.payer_group and pd.setting = g.setting and pd.source = g.source
+    on pd.billing_code = g.billing_code and pd.payer_group = g.payer_group and pd.plan_type = g.plan_type
+   and pd.setting = g.setting and pd.source = g.source
 left join loaded_sources ls
     on ls.source = g.source
-order by g.billing_code, g.payer_order, g.setting_order, g.source_order
+order by g.billing_code, g.payer_order, g.plan_type_order, g.setting_order, g.source_order
