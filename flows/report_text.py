@@ -91,6 +91,11 @@ def missing(value: object) -> bool:
         return False
 
 
+def flag(value: object) -> bool:
+    """True only for a true flag: NULL / NA (a column with no answer) is never True and never raises."""
+    return not missing(value) and bool(value)
+
+
 def money(value: object) -> str:
     return NA if missing(value) else f"${float(value):,.2f}"
 
@@ -475,7 +480,7 @@ def section_coverage(ctx: ReportContext) -> str:
         detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
         if not missing(m.get("mcd_detail")):
             detail += f" — {m['mcd_detail']}"
-        if bool(m.get("mcd_is_synthetic")) is True:
+        if flag(m.get("mcd_is_synthetic")):
             detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
         out.append(detail + ".")
     out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
@@ -514,7 +519,7 @@ def section_medicare(ctx: ReportContext) -> str:
             out.append("Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
                        "not a CMS fee schedule; never counted as commercial): " + "; ".join(
                            f"{SETTINGS.get(r.setting, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
-                           f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if r.includes_synthetic else "")
+                           f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
                            for r in listed.itertuples()) + ".")
     out.append("### Comparator codes")
     comp = ctx["comparators"]
@@ -536,7 +541,7 @@ COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
 
 
 def _source_cell(r) -> str:  # type: ignore[no-untyped-def]
-    return SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else "")
+    return SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
 
 
 def _dollar_rows(rows: pd.DataFrame) -> list[list[object]]:
@@ -618,7 +623,7 @@ def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
         return f"{NA} — Medicare: {reason(r.medicare_availability_reason)}"
     label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
     text = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({label})"
-    if bool(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
+    if flag(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
         lag = int(r.medicare_release_lag_quarters)
         text += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
                  "so the percent compares different years")
@@ -696,9 +701,11 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
 
 def commercial_figure_caption(ctx: ReportContext) -> str:
     """What the figure compares, in words (shown under it)."""
-    if _figure_rates(ctx).empty:
+    rates = _figure_rates(ctx)
+    if rates.empty:
         return ""
-    return ("*Figure:* each dot is one commercial negotiated price per service (hollow: synthetic sample). The dashed tick "
+    hollow = " (hollow: synthetic sample, not real)" if rates["is_synthetic"].fillna(False).astype(bool).any() else ""
+    return (f"*Figure:* each dot is one commercial negotiated price per service{hollow}. The dashed tick "
             "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
             "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
             "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
@@ -760,7 +767,7 @@ def section_billing(ctx: ReportContext) -> str:
     if len(case):
         bullets.append(f"{', '.join(GROUPS.get(g, g) for g in case['payer_group'])}: coverage is decided case by case "
                        "(documentation and medical-necessity review).")
-    if "asc" in latest.index and bool(latest.loc["asc", "asc_multiple_procedure_discounting"]) is True:
+    if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
         bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
                        f"({latest.loc['asc', 'release_period']}): with other procedures the same day it is paid at a reduced rate.")
     imaging = ctx.fact("imaging")

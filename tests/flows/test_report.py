@@ -206,3 +206,46 @@ def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(
     assert re.search(r"\| UnitedHealthcare \| Medicare Advantage \| Hospital outpatient \| .* \| \$1,803\.25 \|", apart)
     medicare = sections(markdown)["5. Medicare reimbursement"]
     assert "Hospital price files also list traditional Medicare amounts" in medicare and "$1,750.00" in medicare
+
+
+# --- reports render whatever is missing -------------------------------------------------------------------
+def copy_raw(root: Path, *, without: tuple[str, ...] = (), ignore: str | None = None) -> Settings:
+    """Settings over a copy of the bundled raw/ folder, leaving out whole source folders or files matching a pattern."""
+    patterns = shutil.ignore_patterns(ignore) if ignore else None
+    shutil.copytree(BUNDLED_RAW, root / "raw", ignore=patterns)
+    for name in without:
+        shutil.rmtree(root / "raw" / name)
+    return Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports")
+
+
+def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> None:
+    """The reviewer's second warehouse: no synthetic MCD release, Part B years or hospital file (bool(pd.NA) crashed)."""
+    settings = copy_raw(tmp_path, ignore="synthetic_*")
+    summary = run_pipeline(settings)
+    assert summary.ok, summary.report_errors
+    assert sorted(p.name for p in summary.reports) == sorted(
+        f"{code}_benchmark.{ext}" for code in ("0440T", "0441T", "0442T") for ext in ("html", "md"))
+    markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
+    assert list(sections(markdown)) == SECTION_TITLES
+    assert "synthetic" not in markdown.lower()
+    assert "Medicare Coverage Database: data not available" in sections(markdown)["4. Payer coverage"]
+    assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
+
+
+def test_a_report_renders_without_the_asc_addenda(tmp_path: Path) -> None:
+    settings = copy_raw(tmp_path, without=("cms_asc_addenda",))
+    settings = settings.replace(render_reports=False)
+    assert run_pipeline(settings).ok
+    markdown = render_report(settings, "0440T").markdown.read_text(encoding="utf-8")
+    medicare = sections(markdown)["5. Medicare reimbursement"]
+    assert re.search(r"\| Ambulatory surgical center \| 2025-Q4 \| data not available: no file of this source is loaded", medicare)
+    assert "multiple-procedure discounting" not in sections(markdown)["8. Billing considerations"]
+
+
+def test_a_report_renders_as_of_a_date_before_the_asc_releases(warehouse: Settings, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["report", "--code", "0440T", "--as-of", "2024-06-01", "--out", str(tmp_path),
+                     "--warehouse", str(warehouse.warehouse_dir), "--raw-dir", str(warehouse.raw_dir)])
+    assert code == 0, capsys.readouterr().err
+    markdown = (tmp_path / "0440T_benchmark.md").read_text(encoding="utf-8")
+    assert list(sections(markdown)) == SECTION_TITLES
