@@ -732,7 +732,7 @@ def section_utilization(ctx: ReportContext) -> str:
     out.append(table(rows, ["Year", "Services", "Beneficiaries", "Facility services", "Office services", "Avg allowed"]))
     cells = ctx["utilization_cells"]
     if len(cells):
-        states = cells[cells["geo_level"] != "National"]
+        states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'
         published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
         hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
         out.append(f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "

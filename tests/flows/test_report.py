@@ -249,3 +249,11 @@ def test_a_report_renders_as_of_a_date_before_the_asc_releases(warehouse: Settin
     assert code == 0, capsys.readouterr().err
     markdown = (tmp_path / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
+
+
+def test_state_cell_counts_leave_out_the_national_cells(report_0440t: tuple[str, str]) -> None:
+    # raw/cms_partb_geo_service (synthetic): 0440T has one state row, Texas 2023 office; 56 geographies x 2 places x
+    # 3 years = 336 state cells, so 335 suppressed. The national cells (2 of 6 published) are not state cells.
+    _, markdown = report_0440t
+    utilization = sections(markdown)["7. Utilization"]
+    assert "State level: 1 year × state × place-of-service cells published, 335 not published by CMS" in utilization
