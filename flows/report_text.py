@@ -37,7 +37,7 @@ REASONS = {
     "unknown_indicator": "data not available: the file's status indicator is not one payerbench knows (see medicare_indicator)",
     "not_loaded": "data not available: no file of this source is loaded for the period",
     "no_rates_found": "data not available: the loaded files hold no rate for this code",
-    "source_not_loaded": "data not available: no file of this source is loaded",
+    "source_not_loaded": "data not available: no file of this source dated on or before the as-of date is loaded",
     "percentage_only": "only percentage-of-charges rates (no dollar amount)",
     "not_applicable": "not applicable",
     "no_policy_found": "no policy found",
@@ -160,10 +160,11 @@ class ReportContext:
     as_of: dt.date
     payers: list[str]
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rendered_on: dt.date = field(default_factory=dt.date.today)
 
     @classmethod
     def load(cls, data: ReportData, payers: list[str]) -> "ReportContext":
-        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers))
+        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
                      "data_availability", "source_files", "policy_sources"]:
@@ -259,7 +260,9 @@ def title(ctx: ReportContext) -> str:
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
     return (f"# {ctx.code} reimbursement benchmark\n\n"
             f"{cell(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
-            f"Data as of {ctx.as_of.isoformat()}; generated from the payerbench warehouse.")
+            f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
+            f"dated on or before it, Part B data years CMS had released by then. Rendered on "
+            f"{ctx.rendered_on.isoformat()} from the payerbench warehouse.")
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -483,6 +486,10 @@ def section_coverage(ctx: ReportContext) -> str:
         if flag(m.get("mcd_is_synthetic")):
             detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
         out.append(detail + ".")
+    retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
+    if len(retrieved) and retrieved.max().date() > ctx.as_of:
+        out.append(f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
+                   "report shows the loaded policy versions and does not reconstruct earlier ones.")
     out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
                "row's plans: a commercial payer group's commercial plans, traditional Medicare for Medicare. A Medicare "
                "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
@@ -526,11 +533,14 @@ def section_medicare(ctx: ReportContext) -> str:
     if comp.empty:
         out.append(f"Comparator codes: {NA}.")
     else:
-        rows = [[r.billing_code, r.label, SETTINGS.get(r.setting, r.setting) if not missing(r.setting) else NA,
-                 r.release_period if not missing(r.release_period) else NA,
-                 money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)]
-                for r in comp.itertuples()]
-        out.append(table(rows, ["Code", "Description", "Setting", "Release", "Medicare national payment"]))
+        rows = []
+        for _, r in comp.iterrows():
+            release = short_release(r) if not missing(r["release_period"]) else NA
+            rows.append([r["billing_code"], r["label"], SETTINGS.get(r["setting"], r["setting"]) if not missing(r["setting"]) else NA,
+                         release + older_release_note(ctx, r),
+                         money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"])])
+        out.append(table(rows, ["Code", "Description", "Setting", "Release (latest in effect on the as-of date)",
+                                "Medicare national payment"]))
     return "\n\n".join(out)
 
 

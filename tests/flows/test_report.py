@@ -257,3 +257,26 @@ def test_state_cell_counts_leave_out_the_national_cells(report_0440t: tuple[str,
     _, markdown = report_0440t
     utilization = sections(markdown)["7. Utilization"]
     assert "State level: 1 year × state × place-of-service cells published, 335 not published by CMS" in utilization
+
+
+def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> None:
+    import datetime as dt
+
+    markdown = render_report(warehouse, "0442T", as_of=dt.date(2025, 11, 15), out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    head = markdown.split("## 1. Summary")[0]
+    assert "Data as of 2025-11-15" in head and f"Rendered on {dt.date.today().isoformat()}" in head
+    summary = sections(markdown)["1. Summary"]
+    # in effect on 2025-11-15: ASC Addenda AA/FF October 2025 (0442T APC 5432, ASC $4,626.66, OPPS rate $5,755.32)
+    assert "$5,755.32 (hospital outpatient, CMS OPPS 2025-Q4, national unadjusted)" in summary
+    assert "$4,626.66 (ASC, CMS ASC 2025-Q4, national unadjusted)" in summary
+    assert "$7,754.67" not in markdown and "$6,353.37" not in markdown  # January 2026 releases: after the as-of date
+    medicare = sections(markdown)["5. Medicare reimbursement"]
+    assert re.search(r"\| 64450 \| .* \| Ambulatory surgical center \| CMS ASC 2025-Q4, national unadjusted \| \$45\.29 \|", medicare)
+    assert "$54.38" not in medicare  # 64450's ASC rate of January 2026
+    # the hospital file is dated 2026-07-01: after the as-of date, so none of its rates appears
+    commercial = sections(markdown)["6. Commercial reimbursement"]
+    assert "$7,850.00" not in markdown and "synthetic sample" not in commercial
+    assert "Hospital price files — data not available: no file of this source dated on or before the as-of date" in commercial
+    early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    years = re.findall(r"^\| (20\d\d) \|", sections(early)["7. Utilization"], flags=re.M)
+    assert years == ["2021", "2022"]  # data year 2023 was released in 2025 (file name R25)

@@ -233,3 +233,28 @@ def test_benchmark_rows_are_per_plan_type(bundled_warehouse: Settings) -> None:
     assert impossible == [("not_applicable",)]
     assert query(bundled_warehouse, """
         select distinct plan_type from benchmark_rate where source = 'payer_tic'""") == [("commercial",)]
+
+
+# --- as of a date --------------------------------------------------------------------------------------------
+def test_the_marts_answer_as_of_the_session_date(bundled_warehouse: Settings) -> None:
+    con = duckdb.connect(str(bundled_warehouse.duckdb_path), read_only=True)
+    try:
+        latest = con.execute("select as_of_date::varchar from stg_as_of").fetchone()
+        con.execute("SET VARIABLE as_of = DATE '2025-11-15'")
+        reference = con.execute("""
+            select medicare_rate_usd, medicare_release_period from reimbursement_benchmark
+            where billing_code = '0442T' and payer_group = 'medicare' and setting = 'hospital_outpatient'
+              and source = 'medicare_fee_schedule'""").fetchall()
+        hospital = con.execute("select count(*) from benchmark_rate where source = 'hospital_mrf'").fetchone()
+        reason = con.execute("""select distinct availability_reason from reimbursement_benchmark
+                                where source = 'hospital_mrf' and availability_reason <> 'not_applicable'""").fetchall()
+        con.execute("SET VARIABLE as_of = DATE '2022-12-31'")
+        tic = con.execute("select distinct source_file from stg_tic_in_network_rate order by 1").fetchall()
+    finally:
+        con.close()
+    assert latest == ("9999-12-31",)  # unset: everything loaded
+    assert reference == [(Decimal("5755.3200"), "2025-Q4")]  # ASC Addendum FF October 2025, APC 5432
+    assert hospital == (0,)  # the bundled hospital file is dated 2026-07-01
+    assert reason == [("source_not_loaded",)]
+    # HealthSCOPE's file is dated 2023-02-01; CareFirst 2020-08-27 and UHC 2022-09-01 were published by then
+    assert tic == [("carefirst_examplefile_excerpt.json.gz",), ("uhc-ny_TEST_FILE_excerpt.json.gz",)]

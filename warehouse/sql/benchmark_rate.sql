@@ -15,7 +15,8 @@
 -- outweigh small ones. A TiC professional rate listing both office and facility places of service
 -- counts in both settings; one with no place of service counts as office. Hospital files'
 -- payer-specific charges for outpatient (or both) settings are hospital outpatient rates; a row
--- giving both a dollar amount and a percentage counts once in each kind. `is_synthetic` marks
+-- giving both a dollar amount and a percentage counts once in each kind. As of stg_as_of: Medicare's
+-- latest release in effect then, TiC and hospital files dated on or before it. `is_synthetic` marks
 -- rates from files labelled synthetic (stg_source_file: sample data, not a real publication).
 with tic_rows as (
     select *,
@@ -98,6 +99,7 @@ medicare as (
         source_file || ' ' || source_record as rate_id
     from medicare_rate
     where locality_id = 'national' and payment_usd is not null
+      and period_start_date <= (select as_of_date from stg_as_of)
     qualify row_number() over (partition by billing_code, setting order by period_start_date desc) = 1
 )
 select r.* exclude (load_id), len(r.provider_keys) as provider_count, coalesce(sf.is_synthetic, false) as is_synthetic

@@ -8,7 +8,7 @@
 -- Dollar rates: count, min, p25, median, p75, max (USD per service); percentage-of-charges rates
 -- in their own columns, never mixed into dollars, and per-diem (per day) rates only counted
 -- (per_diem_rate_count); the Medicare national unadjusted rate for the same setting (latest loaded
--- release with an answer; medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1,
+-- release with an answer, in effect on the as-of date of stg_as_of; medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1,
 -- national unadjusted") and the dollar median as a percent of it, with
 -- medicare_release_lag_quarters (rates' newest as-of quarter minus the Medicare release quarter)
 -- and medicare_release_mismatch (more than 4 quarters apart: the percent compares different
@@ -54,20 +54,20 @@ grid as (
     cross join sources src
     join plan_types pt using (source)
 ),
-loaded_sources as (  -- a source counts as loaded once any file of it committed
-    select distinct case
-        when source = 'tic' then 'payer_tic'
-        when source like 'hospital%' then 'hospital_mrf'
-        when source in ('cms_pfs_rvu', 'cms_opps_addendum_b', 'cms_asc_addenda') then 'medicare_fee_schedule'
-    end as source
-    from load_log
-    where status in ('loaded', 'loaded_with_quarantine')
+loaded_sources as (  -- a source counts as loaded once a file of it, dated by the as-of date, committed
+    select 'payer_tic' as source from stg_tic_file
+    where last_updated_on is null or last_updated_on <= (select as_of_date from stg_as_of)
+    union
+    select 'hospital_mrf' from stg_hospital_file where is_latest
+    union
+    select 'medicare_fee_schedule' from medicare_rate
+    where availability_reason is distinct from 'not_loaded' and period_start_date <= (select as_of_date from stg_as_of)
 ),
 medicare_reference as (  -- the latest loaded national Medicare answer per code and setting
     select billing_code, setting as medicare_setting, payment_usd, availability_reason, status_indicator,
            release_period, release_year, release_quarter, period_start_date, apc, rate_label, source_file
     from medicare_rate
-    where locality_id = 'national'
+    where locality_id = 'national' and period_start_date <= (select as_of_date from stg_as_of)
     qualify row_number() over (
         partition by billing_code, setting
         order by (coalesce(availability_reason, 'reported') = 'not_loaded'), period_start_date desc
