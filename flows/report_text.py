@@ -732,14 +732,43 @@ def section_utilization(ctx: ReportContext) -> str:
         out.append("> **Synthetic data.** The loaded Part B utilization files are synthetic samples made in CMS's layout, "
                    "not CMS's published figures; the numbers below demonstrate the pipeline and are not facts about "
                    f"{ctx.code}.")
-    rows = [[int(r.data_year), number(r.service_count) if not missing(r.service_count) else reason(r.availability_reason),
-             number(r.beneficiary_count) if not missing(r.beneficiary_count) else NA,
-             number(r.facility_service_count) if not missing(r.facility_service_count) else reason(r.facility_reason),
-             number(r.office_service_count) if not missing(r.office_service_count) else reason(r.office_reason),
-             money(r.avg_medicare_allowed_usd)]
-            for r in trend.itertuples()]
+    rows = []
+    partial_years = []
+    for _, r in trend.iterrows():
+        total_reason = r["availability_reason"]
+        lower = flag(r.get("totals_are_lower_bounds"))
+        published = [name for name, col in (("facility", "facility_reason"), ("office", "office_reason")) if r.get(col) == "reported"]
+        if lower:
+            partial_years.append((int(r["data_year"]), published, r))
+
+        def total(value: object, fmt=number) -> str:
+            # a NULL total reads as the row's reason; a total that leaves out a setting CMS did not publish reads "≥ n"
+            if missing(value):
+                return reason(total_reason)
+            return f"≥ {fmt(value)}, partial" if lower else fmt(value)
+
+        allowed = money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
+        if lower and not missing(r["avg_medicare_allowed_usd"]) and published:
+            allowed += f", {' and '.join(published)} only"
+        rows.append([int(r["data_year"]), total(r["service_count"]), total(r["beneficiary_count"]),
+                     number(r["facility_service_count"]) if not missing(r["facility_service_count"]) else reason(r["facility_reason"]),
+                     number(r["office_service_count"]) if not missing(r["office_service_count"]) else reason(r["office_reason"]),
+                     allowed])
     out.append("Medicare Part B, national, by data year:")
-    out.append(table(rows, ["Year", "Services", "Beneficiaries", "Facility services", "Office services", "Avg allowed"]))
+    out.append(table(rows, ["Year", "Services (all settings)", "Beneficiaries (sum of settings)", "Facility services",
+                            "Office services", "Avg allowed"]))
+    notes = ["Beneficiaries are summed over the facility and office settings: a beneficiary treated in both counts twice, "
+             "so the sum can exceed the number of people treated (CMS publishes no national count across settings)."]
+    explained: dict[str, list[str]] = {}  # one sentence per kind of partial total, with its years
+    for year, published, r in partial_years:
+        left_out = [name for name in ("facility", "office") if r[f"{name}_reason"] != "reported"]
+        why = "; ".join(dict.fromkeys(reason(r[f"{name}_reason"]) for name in left_out))
+        text = (f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
+                f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
+                "average allowed amount is the published setting's.")
+        explained.setdefault(text, []).append(str(year))
+    notes += [f"≥ n, partial ({', '.join(years)}): {text}" for text, years in explained.items()]
+    out.append(" ".join(notes))
     cells = ctx["utilization_cells"]
     if len(cells):
         states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'

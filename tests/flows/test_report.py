@@ -280,3 +280,44 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
     early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(encoding="utf-8")
     years = re.findall(r"^\| (20\d\d) \|", sections(early)["7. Utilization"], flags=re.M)
     assert years == ["2021", "2022"]  # data year 2023 was released in 2025 (file name R25)
+
+
+# --- utilization totals -------------------------------------------------------------------------------------
+def test_a_total_with_a_suppressed_setting_reads_as_at_least(report_0440t: tuple[str, str], warehouse: Settings) -> None:
+    # raw/cms_partb_geo_service/synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv: 0440T national office 13 beneficiaries,
+    # 21 services, $300.46 allowed; no national facility row (suppressed). 2021: neither setting published.
+    _, markdown = report_0440t
+    utilization = sections(markdown)["7. Utilization"]
+    assert ("| 2022 | ≥ 21, partial | ≥ 13, partial | not published by CMS (fewer than 11 beneficiaries) | 21 | "
+            "$300.46, office only |") in utilization
+    assert "| 2022 | 21 |" not in utilization
+    suppressed = reason("not_published_small_cell")
+    assert f"| 2021 | {' | '.join([suppressed] * 5)} |" in utilization  # one reason, the same in every column
+    assert "a beneficiary treated in both counts twice" in utilization
+    assert "≥ n, partial (2022, 2023): the facility cell is not published by CMS" in utilization
+    # 0441T 2022: both settings published, so the total is exact
+    both = sections(render_report(warehouse, "0441T").markdown.read_text(encoding="utf-8"))["7. Utilization"]
+    assert re.search(r"^\| 2022 \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \$[\d,.]+ \|$", both, flags=re.M)
+
+
+def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from flows.report_text import ReportContext, section_utilization
+
+    trend = pd.DataFrame([
+        {"data_year": 2024, "availability_reason": "not_loaded", "service_count": 40, "beneficiary_count": 20,
+         "facility_service_count": None, "office_service_count": 40, "avg_medicare_allowed_usd": 250.0,
+         "totals_are_lower_bounds": True, "facility_reason": "not_loaded", "office_reason": "reported", "source_is_synthetic": False},
+        {"data_year": 2025, "availability_reason": "not_loaded", "service_count": None, "beneficiary_count": None,
+         "facility_service_count": None, "office_service_count": None, "avg_medicare_allowed_usd": None,
+         "totals_are_lower_bounds": None, "facility_reason": "not_loaded", "office_reason": "not_loaded", "source_is_synthetic": False},
+    ])
+    ctx = ReportContext(code="0440T", as_of=dt.date(2026, 3, 1), payers=[], frames={
+        "utilization_trend": trend, "utilization_cells": pd.DataFrame()})
+    text = section_utilization(ctx)
+    assert "| 2024 | ≥ 40, partial | ≥ 20, partial |" in text and "$250.00, office only" in text
+    assert f"| 2025 | {' | '.join([reason('not_loaded')] * 5)} |" in text
+    assert f"≥ n, partial (2024): the facility cell is {reason('not_loaded')}" in text
