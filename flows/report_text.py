@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -39,6 +40,8 @@ REASONS = {
     "no_rates_found": "data not available: the loaded files hold no rate for this code",
     "source_not_loaded": "data not available: no file of this source dated on or before the as-of date is loaded",
     "percentage_only": "only percentage-of-charges rates (no dollar amount)",
+    "effective_date_not_stated": "data not available: the policy extract gives no effective date",
+    "formula_only": "only rates given as a formula (no dollar amount or percentage; listed in section 6)",
     "not_applicable": "not applicable",
     "no_policy_found": "no policy found",
     "not_in_extract": "no row in the loaded policy extract",
@@ -153,6 +156,22 @@ def link(text: object, url: object) -> str:
     return f"[{cell(text)}]({url})"
 
 
+CODE_IN_URL = re.compile(r"(?<![0-9A-Za-z])(\d{4}[A-Za-z]|\d{5})(?![0-9A-Za-z])")
+
+
+def source_link(url: object, code: str) -> str:
+    """" ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
+    if missing(url):
+        return ""
+    other = [c.upper() for c in CODE_IN_URL.findall(str(url)) if c.upper() != code.upper()]
+    text = f"source: the {other[0]} page" if other and code.upper() not in str(url).upper() else "source"
+    return f" ([{text}]({url}))"
+
+
+FILE_KINDS = {"asc_addendum_aa": "CMS ASC Addendum AA", "opps_addendum_b": "CMS OPPS Addendum B",
+              "pfs_rvu": "CMS PFS relative value file (PPRRVU)", "asc_addendum_ff": "CMS ASC Addendum FF"}
+
+
 # --- the report's data, loaded once -------------------------------------------------------------------
 @dataclass
 class ReportContext:
@@ -167,7 +186,7 @@ class ReportContext:
         ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
-                     "data_availability", "source_files", "policy_sources"]:
+                     "data_availability", "source_files", "policy_sources", "medicare_file_listings"]:
             ctx.frames[name] = data.q(name)
         return ctx
 
@@ -181,6 +200,10 @@ class ReportContext:
     def fact(self, topic: str) -> str | None:
         rows = self.facts(topic)
         return None if rows.empty else str(rows.iloc[0]["fact"])
+
+    def medicare_listings(self) -> pd.DataFrame:
+        """The loaded Medicare payment files that list the code (warehouse/sql/report/medicare_file_listings.sql)."""
+        return self.frames.get("medicare_file_listings", pd.DataFrame())
 
     @property
     def known(self) -> bool:
@@ -265,11 +288,36 @@ def title(ctx: ReportContext) -> str:
             f"{ctx.rendered_on.isoformat()} from the payerbench warehouse.")
 
 
+def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> str:
+    """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
+    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
+    policies = ctx["policy_sources"]
+    if policies.empty or "coverage_status" not in policies:
+        return ""
+    rows = policies[(policies["payer_group"] == "medicare") & (policies["plan_type"] == "medicare_ffs")
+                    & (policies["coverage_status"] == status)]
+    rows = rows.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER))
+    named = []
+    for _, r in rows.drop_duplicates("payer_name").iterrows():
+        jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
+        where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
+        named.append(f"{r['payer_name']} ({where}{cell(r['policy_id'])}, {confidence(r['source_confidence'])})")
+    return joiner.join(named)
+
+
 def section_summary(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[0]}"]
     if not ctx.known:
-        out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
-                   "loaded file holds it: every section below says what is not available.")
+        listings = ctx.medicare_listings()
+        if listings.empty:
+            out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
+                       "loaded file holds it: every section below says what is not available.")
+        else:
+            kinds = list(dict.fromkeys(FILE_KINDS.get(k, k) for k in listings["rate_source"]))
+            out.append(f"**{ctx.code} is not among the configured codes of interest** (raw/reference/billing_codes.csv), so "
+                       f"the marts compute nothing for it. The loaded Medicare payment files do list it ({', '.join(kinds)}; "
+                       "section 5); payer and hospital files are loaded for the configured codes only. Every section "
+                       "below says what is not available.")
         return "\n\n".join(out)
     lead = []
     category = ctx.fact("code_category")
@@ -319,8 +367,14 @@ def section_summary(ctx: ReportContext) -> str:
     if not medicare_row.empty:
         m = medicare_row.iloc[0]
         if not missing(m["coverage_status"]):
-            lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
-                        f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
+            who = medicare_contractors(ctx, m["coverage_status"])
+            if who:
+                lead.append(f"Traditional Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} according to "
+                            f"{who}: Medicare contractors' instructions for their own jurisdictions, not a national Medicare "
+                            "policy; other contractors' stances are not in the loaded policy extract")
+            else:
+                lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
+                            f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
         else:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
@@ -402,11 +456,21 @@ def section_code_overview(ctx: ReportContext) -> str:
                          ("code_category", "Code type"), ("service_type", "Service"), ("sites_of_service", "Typical sites of service"),
                          ("code_history", "History and status")]:
         facts = ctx.facts(topic)
+        if topic == "short_descriptor" and not ctx.medicare_listings().empty:
+            # CMS's own text, cited to the loaded file that prints it (not a web page about another code)
+            listed = ctx.medicare_listings().iloc[0]
+            rows.append([label, cell(listed["short_descriptor"]),
+                         f"verified (loaded CMS file: {FILE_KINDS.get(listed['rate_source'], listed['rate_source'])} "
+                         f"{listed['release_period']}, {listed['source_file']})"])
+            same = facts["fact"].str.strip().str.lower() == str(listed["short_descriptor"]).strip().lower()
+            facts = facts[~same]
+            if facts.empty:
+                continue
         if facts.empty:
             rows.append([label, NA, ""])
         for f in facts.itertuples():
             rows.append([label, f.fact, f"{CONFIDENCE.get(f.source_confidence, f.source_confidence)}" +
-                         (f" ([source]({f.source_url}))" if not missing(f.source_url) else "")])
+                         source_link(f.source_url, ctx.code)])
     if not profile.empty:
         p = profile.iloc[0]
         rows.insert(2, ["Code set", f"{p['code_type']} ({str(p['code_category']).replace('_', ' ')}), {p['role']} code", "configuration"])
@@ -466,6 +530,9 @@ def section_coverage(ctx: ReportContext) -> str:
         stance = STANCES.get(r.coverage_status, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
         if r.payer_group == "medicare":
             ma = "not applicable"
+            who = medicare_contractors(ctx, r.coverage_status) if not missing(r.coverage_status) else ""
+            if who:
+                stance += f" (per {who}; not a national Medicare policy)"
         elif not missing(r.medicare_advantage_coverage_status):
             ma = (f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
                   f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
@@ -501,7 +568,19 @@ def section_medicare(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[4]}"]
     rates = ctx["medicare_rates"]
     if rates.empty:
-        out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
+        listings = ctx.medicare_listings()
+        if listings.empty:
+            out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
+        else:
+            configured = not ctx["code_profile"].empty
+            out.append(f"Medicare rates: {NA} — " + (
+                "the Medicare marts hold no amount for the code" if configured else
+                f"{ctx.code} is not a configured code of interest, so payerbench computes no Medicare amount for it (add "
+                "it to raw/reference/billing_codes.csv and run again)") + ". The loaded Medicare files that list it:")
+            out.append(table([[FILE_KINDS.get(r["rate_source"], r["rate_source"]), r["release_period"],
+                               cell(r["status_indicator"]), cell(r["short_descriptor"]), r["source_file"]]
+                              for _, r in listings.iterrows()],
+                             ["File", "Release", "Status / indicator", "Short descriptor", "File name"]))
     else:
         rows = []
         for r in rates.itertuples():
@@ -606,7 +685,13 @@ def section_commercial(ctx: ReportContext) -> str:
                           for r in pct.itertuples()],
                          ["Payer group", "Plans", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges",
                           "Providers", "Payers"]))
-    missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0)]
+    formulas = _formula_lines(ctx, COMMERCIAL_PLAN_TYPES)
+    if formulas:
+        out.append("Rates given only as a **formula** (the file states no dollar amount or percentage, so they are in no "
+                   "figure or table above; what they pay depends on the fee schedule they name):")
+        out.append("\n".join(formulas))
+    has_formula = commercial["formula_rate_count"] > 0 if "formula_rate_count" in commercial else False
+    missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0) & ~has_formula]
     if len(missing_cells):
         summary = missing_cells.groupby(["source", "availability_reason"]).size()
         out.append("No commercial rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × plan × setting "
@@ -624,7 +709,29 @@ def section_commercial(ctx: ReportContext) -> str:
             out.append("Percentage-of-charges rates: " + "; ".join(
                 f"{GROUPS.get(r.payer_group, r.payer_group)} ({PLAN_TYPES.get(r.plan_type, r.plan_type)}, {_source_cell(r)}): "
                 f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges" for r in apart_pct.itertuples()) + ".")
+    apart_formulas = _formula_lines(ctx, ("medicare_advantage", "medicaid_managed"))
+    if apart_formulas:
+        out.append("Rates given only as a formula:")
+        out.append("\n".join(apart_formulas))
     return "\n\n".join(out)
+
+
+def _formula_lines(ctx: ReportContext, plan_types: tuple[str, ...]) -> list[str]:
+    """One bullet per rate a file gives only as a formula, quoted as written, for the given plan types."""
+    rates = ctx["commercial_rates"]
+    if rates.empty or "rate_formula" not in rates:
+        return []
+    rows = rates[(rates["rate_kind"] == "formula") & rates["plan_type"].isin(plan_types)]
+    def who(r: pd.Series) -> str:
+        group = GROUPS.get(r["payer_group"], r["payer_group"])
+        named = "" if missing(r["payer_name"]) or str(r["payer_name"]) == group else f"{r['payer_name']}; "
+        return f"{group} ({named}{PLAN_TYPES.get(r['plan_type'], r['plan_type'])})"
+
+    return [f"- {who(r)}, "
+            f"{SETTINGS.get(r['setting'], r['setting'])}, {SOURCES.get(r['source'], r['source'])}"
+            + (" — **synthetic sample**" if flag(r["is_synthetic"]) else "")
+            + f": \"{r['rate_formula']}\" ({r['source_file']}, dated {date(r['as_of_date'])})"
+            for _, r in rows.iterrows()]
 
 
 def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
@@ -803,9 +910,15 @@ def section_billing(ctx: ReportContext) -> str:
                            f"{STANCES.get(r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
                            f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy.")
     case = coverage[coverage["coverage_status"] == "case_by_case"]
-    if len(case):
-        bullets.append(f"{', '.join(GROUPS.get(g, g) for g in case['payer_group'])}: coverage is decided case by case "
-                       "(documentation and medical-necessity review).")
+    for r in case.itertuples():
+        who = medicare_contractors(ctx, "case_by_case", joiner=" or ") if r.payer_group == "medicare" else ""
+        if who:
+            bullets.append(f"Traditional Medicare where {who} is the contractor: coverage is decided case by case "
+                           "(documentation and medical-necessity review). Other Medicare contractors may decide "
+                           "differently: ask the contractor for your jurisdiction.")
+        else:
+            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)}: coverage is decided case by case "
+                           "(documentation and medical-necessity review).")
     if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
         bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
                        f"({latest.loc['asc', 'release_period']}): with other procedures the same day it is paid at a reduced rate.")
@@ -834,9 +947,15 @@ def section_availability(ctx: ReportContext) -> str:
         out.append("Every value behind this report is available." if ctx.known
                    else f"Nothing is available for {ctx.code}: no mart holds a row for it.")
         return "\n\n".join(out)
-    out.append("Every empty value in the marts behind this report, with the reason the marts give:")
+    out.append("The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
+               "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
+               "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
+               "national services, beneficiaries, average allowed amounts and each setting's services "
+               "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
+               "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
+               "not listed again.")
     summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
-    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty values"]))
+    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty or partial values"]))
     out.append(table([[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()], ["Mart", "Where", "Value", "Reason"]))
     return "\n\n".join(out)
 

@@ -321,3 +321,100 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
     assert "| 2024 | ≥ 40, partial | ≥ 20, partial |" in text and "$250.00, office only" in text
     assert f"| 2025 | {' | '.join([reason('not_loaded')] * 5)} |" in text
     assert f"≥ n, partial (2024): the facility cell is {reason('not_loaded')}" in text
+
+
+# --- wording (review section B.12) --------------------------------------------------------------------------
+def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(warehouse: Settings, report_0440t: tuple[str, str]) -> None:
+    from flows.report import DEFAULT_PAYERS, ReportData
+    from flows.report_text import ReportContext, commercial_figure
+
+    data = ReportData(warehouse, "0440T")
+    try:
+        ctx = ReportContext.load(data, DEFAULT_PAYERS)
+    finally:
+        data.close()
+    figure = commercial_figure(ctx)
+    ax = figure.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    office = rows.index("UnitedHealthcare\nProfessional, office")
+    # the dashed Medicare ticks: none on the professional (office) row, whose PFS amount is contractor-priced
+    ticks = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert ticks and all(abs((seg[0][1] + seg[1][1]) / 2 - office) > 0.5 for seg in ticks)
+    assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
+    _, markdown = report_0440t
+    caption = sections(markdown)["6. Commercial reimbursement"]
+    assert "A professional fee is paid on top of a facility payment and is never compared with a facility rate" in caption
+
+
+def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[str, str]) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv line 9: UnitedHealthcare Choice Plus, 0440T outpatient, no
+    # dollar amount or percentage, algorithm "110% of the Medicare OPPS payment rate for APC 5431 ..."
+    _, markdown = report_0440t
+    commercial = sections(markdown)["6. Commercial reimbursement"]
+    assert ('- UnitedHealthcare (not stated in the file), Hospital outpatient, Hospital price files — **synthetic sample**: '
+            '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service" '
+            '(synthetic_v3_tall_0440T-0442T.csv, dated 2026-07-01)') in commercial
+
+
+def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_0440t: tuple[str, str]) -> None:
+    # raw/payer_policy: CGS Administrators (cope24853, verified) and Noridian (A55681, inferred) say case by case;
+    # raw/reference/payer_aliases.csv notes CGS as the MAC for J15, Noridian for JE and JF
+    _, markdown = report_0440t
+    summary = sections(markdown)["1. Summary"]
+    assert ("Traditional Medicare: case by case according to CGS Administrators, LLC (MAC, J15; cope24853, verified) and "
+            "Noridian Healthcare Solutions (MAC, JE/JF; A55681, inferred): Medicare contractors' instructions for their own "
+            "jurisdictions, not a national Medicare policy") in summary
+    assert not re.search(r"(?<!Traditional )Medicare: case by case", summary)  # never all of Medicare
+    coverage = sections(markdown)["4. Payer coverage"]
+    assert re.search(r"\| Medicare \| traditional Medicare \| .* \| case by case \(per CGS Administrators, LLC \(MAC, J15;", coverage)
+    billing = sections(markdown)["8. Billing considerations"]
+    assert "- Traditional Medicare where CGS Administrators, LLC (MAC, J15; cope24853, verified) or Noridian" in billing
+    assert "- Medicare: coverage is decided case by case" not in billing
+
+
+def test_data_availability_lists_dates_beneficiaries_and_averages(report_0440t: tuple[str, str]) -> None:
+    _, markdown = report_0440t
+    availability = sections(markdown)["9. Data availability"]
+    assert "Every empty value" not in availability
+    # payer_policies_0440T-0442T.csv: Aetna CPB 0297 has no effective date
+    assert ("| coverage_matrix | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
+            "effective date |") in availability
+    suppressed = reason("not_published_small_cell")
+    for measure in ("national beneficiaries", "national average allowed amount", "national services", "office services"):
+        assert f"| medicare_utilization_trend | 2021 | {measure} | {suppressed} |" in availability
+    assert "| medicare_utilization_trend | 2022 | national services and beneficiaries: lower bounds" in availability
+    # benchmark cells name their plan type, so no two lines read the same
+    lines = [line for line in availability.splitlines() if line.startswith("| reimbursement_benchmark | ")
+             and line.count("|") == 5]
+    assert lines and len(lines) == len(set(lines))
+
+
+def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_listed(warehouse: Settings, tmp_path: Path) -> None:
+    # 0443T is not in raw/reference/billing_codes.csv, but the PPRRVU, Addendum B and ASC AA / FF excerpts list it
+    markdown = render_report(warehouse, "0443T", out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    assert "no loaded Medicare fee-schedule file lists 0443T" not in markdown
+    assert "no loaded file holds it" not in markdown
+    medicare = sections(markdown)["5. Medicare reimbursement"]
+    assert "0443T is not a configured code of interest, so payerbench computes no Medicare amount for it" in medicare
+    assert "| CMS PFS relative value file (PPRRVU) | 2025-Q4 | C | R-t spctrl alys prst8 tiss | PPRRVU2025_Oct_excerpt.csv |" in medicare
+    assert "| CMS ASC Addendum AA | 2026-Q1 | N1 | R-t spctrl alys prst8 tiss | AA_January_2026_excerpt.csv |" in medicare
+    assert "$" not in medicare
+    assert "The loaded Medicare payment files do list it" in sections(markdown)["1. Summary"]
+
+
+def test_descriptors_cite_the_cms_file_or_name_the_page_they_cite(report_0442t: str) -> None:
+    overview = sections(report_0442t)["2. Billing code overview"]
+    # AA_January_2026_excerpt.csv line 9: 0442T "Abltj perc plex/trncl nrv"
+    assert ("| CMS short descriptor | Abltj perc plex/trncl nrv | verified (loaded CMS file: CMS ASC Addendum AA 2026-Q1, "
+            "AA_January_2026_excerpt.csv) |") in overview
+    assert "datalilyai.com/cpt/0440t)) |\n| Code set" not in overview  # the 0440T page no longer backs 0442T's short descriptor
+    descriptor = next(line for line in overview.splitlines() if line.startswith("| Official descriptor |"))
+    assert "[source: the 0441T page](https://case2code.codingahead.com/cpt/codes/0441T)" in descriptor
+
+
+def test_the_summary_dates_the_negotiated_rate_range(report_0440t: tuple[str, str]) -> None:
+    _, markdown = report_0440t
+    summary = sections(markdown)["1. Summary"]
+    # uhc-ny_TEST_FILE_excerpt.json.gz: last_updated_on 2022-09-01
+    assert "commercial negotiated rates run $596.75–$702.83 (TiC file of 2022-09-01)" in summary
+    assert "UnitedHealthcare Insurance Company of New York, TiC file dated 2022-09-01" in summary

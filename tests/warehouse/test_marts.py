@@ -211,6 +211,27 @@ def test_the_bundled_percentage_rate_sits_in_its_own_column(bundled_warehouse: S
     assert not columns & {"rate_value", "min_rate", "median_rate", "max_rate"}  # no column without its unit
 
 
+def test_a_rate_given_only_as_a_formula_keeps_its_text_and_no_amount(bundled_warehouse: Settings) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv line 9: UnitedHealthcare Choice Plus, 0440T outpatient,
+    # standard_charge | negotiated_algorithm only
+    rows = query(bundled_warehouse, """
+        select rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, rate_formula from benchmark_rate
+        where billing_code = '0440T' and source = 'hospital_mrf' and payer_group = 'unitedhealthcare' and plan_type = 'not_stated'""")
+    assert rows == [("formula", None, None, None,
+                     "110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service")]
+    cell = query(bundled_warehouse, """
+        select availability_reason, rate_count, median_usd, formula_rate_count, rate_formulas, includes_synthetic
+        from reimbursement_benchmark
+        where billing_code = '0440T' and source = 'hospital_mrf' and payer_group = 'unitedhealthcare'
+          and plan_type = 'not_stated' and setting = 'hospital_outpatient'""")
+    assert cell == [("formula_only", 0, None, 1,
+                     ["110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service"], True)]
+    # a formula never sets a value column: every other rate kind sets exactly one
+    assert query(bundled_warehouse, """
+        select count(*) from benchmark_rate
+        where (rate_kind = 'formula') <> (rate_usd is null and per_diem_usd is null and rate_pct_of_charges is null)""") == [(0,)]
+
+
 # --- plan types: commercial never pools Medicare Advantage or traditional Medicare -----------------------------
 def test_benchmark_rows_are_per_plan_type(bundled_warehouse: Settings) -> None:
     rows = {(r[0], r[1]): r[2:] for r in query(bundled_warehouse, """

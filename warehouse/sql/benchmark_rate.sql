@@ -4,7 +4,9 @@
 -- hospital_mrf), rate kind and the rate in the column of its unit: rate_usd (dollars per service),
 -- per_diem_usd (a TiC `per diem` rate: dollars per day, never a per-service amount),
 -- rate_pct_of_charges (percent of billed charges, 65.0 = 65 %); exactly one is set, by rate_kind
--- (dollars, per_diem, percentage). Who is paid (provider_keys: TINs, provider group ids where a
+-- (dollars, per_diem, percentage), except rate_kind formula: a hospital rate the file gives only as
+-- a contractual algorithm (no dollar amount or percentage), kept as written in rate_formula (e.g.
+-- "110% of the Medicare OPPS payment rate for APC 5431") with every amount column NULL. Who is paid (provider_keys: TINs, provider group ids where a
 -- group has no TIN, a hospital) and as of when.
 -- plan_type: commercial for TiC rates (the Transparency-in-Coverage rule binds group health plans
 -- and individual / group market issuers, not Medicare Advantage or Medicaid); a hospital file's
@@ -34,6 +36,7 @@ tic as (  -- one row per negotiated price as the file publishes it, not one per 
         case when any_value(negotiated_type) not in ('percentage', 'per diem') then any_value(negotiated_rate_usd) end as rate_usd,
         case when any_value(negotiated_type) = 'per diem' then any_value(negotiated_rate_usd) end as per_diem_usd,
         any_value(negotiated_percentage) as rate_pct_of_charges,
+        null::varchar as rate_formula,
         list(distinct coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null)
             as provider_keys,
         max(last_updated_on) as as_of_date,
@@ -64,17 +67,25 @@ tic_settings as (
 hospital as (
     select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,
            'dollars' as rate_kind, negotiated_dollar_usd as rate_usd, null::decimal(18, 4) as per_diem_usd,
-           null::decimal(12, 4) as rate_pct_of_charges, [hospital_file_key] as provider_keys,
+           null::decimal(12, 4) as rate_pct_of_charges, null::varchar as rate_formula, [hospital_file_key] as provider_keys,
            last_updated_on as as_of_date, source_file, load_id, source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_dollar_usd is not null
     union all
     select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,
            'percentage' as rate_kind, null::decimal(18, 4) as rate_usd, null::decimal(18, 4) as per_diem_usd,
-           negotiated_percent as rate_pct_of_charges, [hospital_file_key] as provider_keys,
+           negotiated_percent as rate_pct_of_charges, null::varchar as rate_formula, [hospital_file_key] as provider_keys,
            last_updated_on as as_of_date, source_file, load_id, source_file || ' ' || source_record as rate_id
     from stg_hospital_standard_charge
     where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_percent is not null
+    union all  -- a rate given only as a formula: listed as written, never in a dollar or percentage figure
+    select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,
+           'formula' as rate_kind, null::decimal(18, 4) as rate_usd, null::decimal(18, 4) as per_diem_usd,
+           null::decimal(12, 4) as rate_pct_of_charges, negotiated_algorithm as rate_formula, [hospital_file_key] as provider_keys,
+           last_updated_on as as_of_date, source_file, load_id, source_file || ' ' || source_record as rate_id
+    from stg_hospital_standard_charge
+    where charge_scope = 'payer_specific' and setting in ('outpatient', 'both') and negotiated_algorithm is not null
+      and negotiated_dollar_usd is null and negotiated_percent is null
 ),
 medicare as (
     select
@@ -92,6 +103,7 @@ medicare as (
         payment_usd as rate_usd,
         null::decimal(18, 4) as per_diem_usd,
         null::decimal(12, 4) as rate_pct_of_charges,
+        null::varchar as rate_formula,
         ['CMS'] as provider_keys,
         period_start_date as as_of_date,
         source_file,
@@ -105,15 +117,15 @@ medicare as (
 select r.* exclude (load_id), len(r.provider_keys) as provider_count, coalesce(sf.is_synthetic, false) as is_synthetic
 from (
     select billing_code, payer_group, payer_name, 'commercial' as plan_type, setting, 'payer_tic' as source, rate_kind,
-           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
+           rate_usd, per_diem_usd, rate_pct_of_charges, rate_formula, provider_keys, as_of_date, source_file, rate_id, load_id
     from tic_settings
     union all
     select billing_code, payer_group, payer_name, plan_type, 'hospital_outpatient' as setting, 'hospital_mrf' as source,
-           rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
+           rate_kind, rate_usd, per_diem_usd, rate_pct_of_charges, rate_formula, provider_keys, as_of_date, source_file, rate_id, load_id
     from hospital
     union all
     select billing_code, payer_group, payer_name, plan_type, setting, 'medicare_fee_schedule' as source, rate_kind,
-           rate_usd, per_diem_usd, rate_pct_of_charges, provider_keys, as_of_date, source_file, rate_id, load_id
+           rate_usd, per_diem_usd, rate_pct_of_charges, rate_formula, provider_keys, as_of_date, source_file, rate_id, load_id
     from medicare
 ) r
 left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)

@@ -7,14 +7,16 @@
 -- Advantage and traditional Medicare never pool into them.
 -- Dollar rates: count, min, p25, median, p75, max (USD per service); percentage-of-charges rates
 -- in their own columns, never mixed into dollars, and per-diem (per day) rates only counted
--- (per_diem_rate_count); the Medicare national unadjusted rate for the same setting (latest loaded
+-- (per_diem_rate_count), and hospital rates given only as a formula counted with their text
+-- (formula_rate_count, rate_formulas: "110% of the Medicare OPPS payment rate for APC 5431");
+-- the Medicare national unadjusted rate for the same setting (latest loaded
 -- release with an answer, in effect on the as-of date of stg_as_of; medicare_rate_label names the release and file, e.g. "CMS OPPS 2026-Q1,
 -- national unadjusted") and the dollar median as a percent of it, with
 -- medicare_release_lag_quarters (rates' newest as-of quarter minus the Medicare release quarter)
 -- and medicare_release_mismatch (more than 4 quarters apart: the percent compares different
 -- years); providers the figures rest on; as-of dates and source files. A combination without
 -- data keeps its row with NULLs and `availability_reason`: reported, percentage_only,
--- no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
+-- formula_only (only rates given as a formula), no_rates_found, source_not_loaded, not_applicable (Medicare's fee schedules are not a
 -- commercial payer's; Medicare publishes no TiC files; traditional Medicare is only the medicare
 -- group's and the medicare group has no other plan type), or Medicare's own reason
 -- (contractor_priced, not_payable, packaged, not_in_release, not_loaded). `includes_synthetic`
@@ -108,6 +110,17 @@ percentages as (
     where rate_kind = 'percentage'
     group by all
 ),
+formulas as (  -- rates given only as a formula: counted and listed as written, never in a figure
+    select billing_code, payer_group, plan_type, setting, source,
+           count(*) as formula_rate_count,
+           list(distinct rate_formula order by rate_formula) as rate_formulas,
+           max(as_of_date) as formula_latest_as_of,
+           list(distinct source_file order by source_file) as formula_source_files,
+           bool_or(is_synthetic) as formula_synthetic
+    from benchmark_rate
+    where rate_kind = 'formula'
+    group by all
+),
 per_diem as (  -- per-day rates: counted, never in a per-service dollar figure
     select billing_code, payer_group, plan_type, setting, source, count(*) as per_diem_rate_count
     from benchmark_rate
@@ -128,6 +141,7 @@ select
         when g.source = 'payer_tic' and g.payer_group = 'medicare' then 'not_applicable'
         when d.rate_count > 0 then 'reported'
         when p.pct_rate_count > 0 then 'percentage_only'
+        when f.formula_rate_count > 0 then 'formula_only'
         when (g.payer_group = 'medicare') <> (g.plan_type = 'medicare_ffs') then 'not_applicable'
         when g.source = 'medicare_fee_schedule' then coalesce(m.availability_reason, 'not_loaded')
         when ls.source is null then 'source_not_loaded'
@@ -150,6 +164,8 @@ select
     p.max_pct_of_charges,
     coalesce(p.pct_providers, 0) as pct_providers,
     p.pct_payer_names,
+    coalesce(f.formula_rate_count, 0) as formula_rate_count,
+    f.rate_formulas,
     m.payment_usd as medicare_rate_usd,
     coalesce(m.availability_reason, case when m.payment_usd is not null then 'reported' end, 'not_loaded')
         as medicare_availability_reason,
@@ -165,10 +181,12 @@ select
     coalesce(abs(medicare_release_lag_quarters) > 4, false) as medicare_release_mismatch,
     case when g.source <> 'medicare_fee_schedule' and d.median_usd is not null and m.payment_usd > 0
          then round(d.median_usd / m.payment_usd * 100, 1) end as median_pct_of_medicare,
-    coalesce(d.latest_as_of, p.pct_latest_as_of) as latest_as_of,
+    coalesce(d.latest_as_of, p.pct_latest_as_of, f.formula_latest_as_of) as latest_as_of,
     d.earliest_as_of,
-    list_distinct(list_concat(coalesce(d.source_files, []), coalesce(p.pct_source_files, []))) as source_files,
-    coalesce(d.synthetic, false) or coalesce(p.pct_synthetic, false) as includes_synthetic,
+    list_distinct(list_concat(coalesce(d.source_files, []), coalesce(p.pct_source_files, []),
+                              coalesce(f.formula_source_files, []))) as source_files,
+    coalesce(d.synthetic, false) or coalesce(p.pct_synthetic, false) or coalesce(f.formula_synthetic, false)
+        as includes_synthetic,
     g.payer_order,
     g.plan_type_order,
     g.setting_order,
@@ -182,6 +200,9 @@ left join percentages p
    and p.setting = g.setting and p.source = g.source
 left join medicare_reference m
     on m.billing_code = g.billing_code and m.medicare_setting = g.medicare_setting
+left join formulas f
+    on f.billing_code = g.billing_code and f.payer_group = g.payer_group and f.plan_type = g.plan_type
+   and f.setting = g.setting and f.source = g.source
 left join per_diem pd
     on pd.billing_code = g.billing_code and pd.payer_group = g.payer_group and pd.plan_type = g.plan_type
    and pd.setting = g.setting and pd.source = g.source
