@@ -38,7 +38,10 @@ DEFAULT_PAYERS = ["aetna", "bcbs", "cigna", "unitedhealthcare", "medicare"]
 
 
 class ReportData:
-    """Read-only access to the marts for one report: `q("name", ...)` runs warehouse/sql/report/name.sql."""
+    """Read-only access to the marts for one report: `q("name", ...)` runs warehouse/sql/report/name.sql.
+
+    The session answers as of `as_of` (default today): the DuckDB variable `as_of` is set, so the marts
+    take Medicare releases in effect then and payer / hospital / Part B files published by then."""
 
     def __init__(self, settings: Settings, billing_code: str, as_of: dt.date | None = None) -> None:
         self.settings = settings
@@ -48,6 +51,9 @@ class ReportData:
         if not settings.duckdb_path.exists():
             raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` first")
         self.con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+        # every mart answers as of this date (warehouse/sql/stg_as_of.sql), not only the queries that take $as_of
+        self.con.execute("SET VARIABLE as_of = ?", [self.as_of])
+        self.rendered_on = dt.date.today()
 
     @classmethod
     def open(cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -34,12 +35,16 @@ REASONS = {
     "not_payable": "not payable by Medicare in this setting",
     "packaged": "packaged into another service: no separate Medicare payment",
     "not_in_release": "not listed in the loaded release",
+    "unknown_indicator": "data not available: the file's status indicator is not one payerbench knows (see medicare_indicator)",
     "not_loaded": "data not available: no file of this source is loaded for the period",
     "no_rates_found": "data not available: the loaded files hold no rate for this code",
-    "source_not_loaded": "data not available: no file of this source is loaded",
+    "source_not_loaded": "data not available: no file of this source dated on or before the as-of date is loaded",
     "percentage_only": "only percentage-of-charges rates (no dollar amount)",
+    "effective_date_not_stated": "data not available: the policy extract gives no effective date",
+    "formula_only": "only rates given as a formula (no dollar amount or percentage; listed in section 6)",
     "not_applicable": "not applicable",
     "no_policy_found": "no policy found",
+    "not_in_extract": "no row in the loaded policy extract",
     "no_lcd_or_article": "no LCD or coverage article lists the code",
     "not_published_small_cell": "not published by CMS (fewer than 11 beneficiaries)",
     "partial_small_cell": "partly published (one place of service suppressed by CMS)",
@@ -72,6 +77,8 @@ SOURCES = {
 }
 GROUPS = {"aetna": "Aetna", "bcbs": "Blue Cross Blue Shield plans", "cigna": "Cigna", "unitedhealthcare": "UnitedHealthcare",
           "medicare": "Medicare", "other": "Other payers"}
+CONFIDENCE_ORDER = {"verified": 1, "verified_third_party": 2, "inferred": 3, "not_found": 4}
+LINES = {"commercial": "commercial plans", "medicare_ffs": "traditional Medicare", "medicare_advantage": "Medicare Advantage"}
 CONFIDENCE = {"verified": "verified", "verified_third_party": "verified (third party)", "inferred": "inferred",
               "not_found": "not found"}
 NA = "data not available"
@@ -85,6 +92,11 @@ def missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def flag(value: object) -> bool:
+    """True only for a true flag: NULL / NA (a column with no answer) is never True and never raises."""
+    return not missing(value) and bool(value)
 
 
 def money(value: object) -> str:
@@ -114,6 +126,11 @@ def reason(value: object) -> str:
     return NA if missing(value) else REASONS.get(str(value), str(value).replace("_", " "))
 
 
+def confidence(value: object) -> str:
+    """The evidence level in words (verified, verified (third party), inferred, not found)."""
+    return NA if missing(value) else CONFIDENCE.get(str(value), str(value))
+
+
 def listing(values: object, empty: str = NA) -> str:
     if values is None or (not isinstance(values, (list, tuple)) and missing(values)):
         return empty
@@ -139,6 +156,22 @@ def link(text: object, url: object) -> str:
     return f"[{cell(text)}]({url})"
 
 
+CODE_IN_URL = re.compile(r"(?<![0-9A-Za-z])(\d{4}[A-Za-z]|\d{5})(?![0-9A-Za-z])")
+
+
+def source_link(url: object, code: str) -> str:
+    """" ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
+    if missing(url):
+        return ""
+    other = [c.upper() for c in CODE_IN_URL.findall(str(url)) if c.upper() != code.upper()]
+    text = f"source: the {other[0]} page" if other and code.upper() not in str(url).upper() else "source"
+    return f" ([{text}]({url}))"
+
+
+FILE_KINDS = {"asc_addendum_aa": "CMS ASC Addendum AA", "opps_addendum_b": "CMS OPPS Addendum B",
+              "pfs_rvu": "CMS PFS relative value file (PPRRVU)", "asc_addendum_ff": "CMS ASC Addendum FF"}
+
+
 # --- the report's data, loaded once -------------------------------------------------------------------
 @dataclass
 class ReportContext:
@@ -146,13 +179,14 @@ class ReportContext:
     as_of: dt.date
     payers: list[str]
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rendered_on: dt.date = field(default_factory=dt.date.today)
 
     @classmethod
     def load(cls, data: ReportData, payers: list[str]) -> "ReportContext":
-        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers))
+        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
-                     "data_availability", "source_files", "policy_sources"]:
+                     "data_availability", "source_files", "policy_sources", "medicare_file_listings"]:
             ctx.frames[name] = data.q(name)
         return ctx
 
@@ -166,6 +200,10 @@ class ReportContext:
     def fact(self, topic: str) -> str | None:
         rows = self.facts(topic)
         return None if rows.empty else str(rows.iloc[0]["fact"])
+
+    def medicare_listings(self) -> pd.DataFrame:
+        """The loaded Medicare payment files that list the code (warehouse/sql/report/medicare_file_listings.sql)."""
+        return self.frames.get("medicare_file_listings", pd.DataFrame())
 
     @property
     def known(self) -> bool:
@@ -181,19 +219,63 @@ class ReportContext:
         rates = rates.sort_values(["_loaded", "period_start_date"])
         return rates.groupby("setting", sort=False).tail(1).drop(columns="_loaded").set_index("setting")
 
+    def newest_medicare_release(self) -> tuple[int, int] | None:
+        """(year, quarter) of the newest Medicare release loaded for any setting, up to the as-of date."""
+        rates = self["medicare_rates"]
+        loaded = rates[rates["availability_reason"].fillna("reported") != "not_loaded"]
+        if loaded.empty:
+            return None
+        newest = loaded.sort_values("period_start_date").iloc[-1]
+        return int(newest["release_year"]), int(newest["release_quarter"])
 
-def _medicare_phrase(row: pd.Series, setting: str) -> str:
+
+STALE_QUARTERS = 4
+"""A Medicare release more than this many quarters from what it is compared with is flagged."""
+
+
+def quarters_between(year: int, quarter: int, other_year: int, other_quarter: int) -> int:
+    """How many quarters (year, quarter) lies before (other_year, other_quarter)."""
+    return (other_year * 4 + other_quarter) - (year * 4 + quarter)
+
+
+def release_name(row: pd.Series) -> str:
+    """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
+    label = row.get("rate_label")
+    return str(label) if not missing(label) else str(row["release_period"])
+
+
+def older_release_note(ctx: ReportContext, row: pd.Series) -> str:
+    """'; an older release: ...' when the row's release lies more than STALE_QUARTERS before the newest loaded one."""
+    newest = ctx.newest_medicare_release()
+    if newest is None or missing(row.get("release_year")):
+        return ""
+    lag = quarters_between(int(row["release_year"]), int(row["release_quarter"]), *newest)
+    if lag <= STALE_QUARTERS:
+        return ""
+    return (f"; an older release, {lag} quarters before the newest loaded Medicare release "
+            f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded")
+
+
+def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> str:
     where = {"asc": "an ambulatory surgical center", "hopd_opps": "a hospital outpatient department",
              "physician_nonfacility": "a physician's office", "physician_facility": "a facility (physician fee)"}[setting]
     if not missing(row["payment_usd"]):
-        extra = f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}"
-        if not missing(row.get("apc")):
-            extra += f", APC {row['apc']}"
-        return f"{money(row['payment_usd'])} in {where} ({row['release_period']}, {extra})"
+        extra = []
+        if not missing(row.get("status_indicator")):
+            extra.append(f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}")
+        if not missing(row.get("apc")) and "APC" not in release_name(row):
+            extra.append(f"APC {row['apc']}")
+        return (f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
+                f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})")
     if row["availability_reason"] == "contractor_priced":
         return (f"the physician fee is contractor-priced, with no national amount (PFS status {row['status_indicator']}, "
-                f"{row['release_period']})")
+                f"CMS PFS {row['release_period']})")
     return f"nothing in {where}: {reason(row['availability_reason'])} ({row['release_period']})"
+
+
+def short_release(row: pd.Series) -> str:
+    """"CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
+    return release_name(row).split(": ")[0]
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -201,14 +283,41 @@ def title(ctx: ReportContext) -> str:
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
     return (f"# {ctx.code} reimbursement benchmark\n\n"
             f"{cell(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
-            f"Data as of {ctx.as_of.isoformat()}; generated from the payerbench warehouse.")
+            f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
+            f"dated on or before it, Part B data years CMS had released by then. Rendered on "
+            f"{ctx.rendered_on.isoformat()} from the payerbench warehouse.")
+
+
+def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> str:
+    """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
+    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
+    policies = ctx["policy_sources"]
+    if policies.empty or "coverage_status" not in policies:
+        return ""
+    rows = policies[(policies["payer_group"] == "medicare") & (policies["plan_type"] == "medicare_ffs")
+                    & (policies["coverage_status"] == status)]
+    rows = rows.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER))
+    named = []
+    for _, r in rows.drop_duplicates("payer_name").iterrows():
+        jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
+        where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
+        named.append(f"{r['payer_name']} ({where}{cell(r['policy_id'])}, {confidence(r['source_confidence'])})")
+    return joiner.join(named)
 
 
 def section_summary(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[0]}"]
     if not ctx.known:
-        out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
-                   "loaded file holds it: every section below says what is not available.")
+        listings = ctx.medicare_listings()
+        if listings.empty:
+            out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
+                       "loaded file holds it: every section below says what is not available.")
+        else:
+            kinds = list(dict.fromkeys(FILE_KINDS.get(k, k) for k in listings["rate_source"]))
+            out.append(f"**{ctx.code} is not among the configured codes of interest** (raw/reference/billing_codes.csv), so "
+                       f"the marts compute nothing for it. The loaded Medicare payment files do list it ({', '.join(kinds)}; "
+                       "section 5); payer and hospital files are loaded for the configured codes only. Every section "
+                       "below says what is not available.")
         return "\n\n".join(out)
     lead = []
     category = ctx.fact("code_category")
@@ -222,36 +331,62 @@ def section_summary(ctx: ReportContext) -> str:
 
     coverage = ctx["coverage"]
     commercial = coverage[coverage["payer_group"] != "medicare"]
+    # coverage_matrix's stance for a commercial group is its commercial plans' only (Medicare Advantage apart)
     stated = commercial[commercial["coverage_position"].notna()]
     not_covered = stated[stated["coverage_position"] == "not_covered"]
+    unstated = commercial[commercial["coverage_position"].isna()]
+    evidence = "; ".join(f"{GROUPS.get(r.payer_group, r.payer_group)} {cell(r.policy_id)}: {confidence(r.source_confidence)}"
+                         for r in stated.itertuples())
     if len(stated) and len(not_covered) == len(stated):
         statuses = sorted({STANCES.get(s, s) for s in stated["coverage_status"]})
-        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups treat it as not covered")
-        lead.append(f"Every commercial payer group with a published stance ({len(stated)} of {len(commercial)}) treats it as "
-                    f"not covered ({', '.join(statuses)})")
+        by_level: dict[str, list[str]] = {}
+        for r in stated.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER)).itertuples():
+            by_level.setdefault(confidence(r.source_confidence), []).append(GROUPS.get(r.payer_group, r.payer_group))
+        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
+                             f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"
+                             + "".join(f"; {GROUPS.get(r.payer_group, r.payer_group)}: {reason(r.availability_reason)} for "
+                                       "commercial plans" for r in unstated.itertuples()))
+        lead.append(f"Every commercial payer group with a published commercial-plan stance ({len(stated)} of {len(commercial)}) "
+                    f"treats it as not covered ({', '.join(statuses)}; evidence: {evidence})")
     elif len(stated):
-        lead.append("Commercial payer stances differ: " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)}"
-            for r in stated.itertuples()))
+        lead.append("Commercial payer stances (commercial plans) differ: " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)} "
+            f"({cell(r.policy_id)}, {confidence(r.source_confidence)})" for r in stated.itertuples()))
     else:
-        lead.append("No commercial payer policy for the code is loaded (data not available)")
+        lead.append("No commercial-plan policy stance for the code is loaded (data not available)")
+    if len(stated) and len(unstated):
+        lead.append("No commercial-plan stance for " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()))
+    ma = commercial[commercial["medicare_advantage_coverage_status"].notna()] if "medicare_advantage_coverage_status" in commercial else commercial.iloc[0:0]
+    if len(ma):
+        lead.append("Medicare Advantage, shown apart and not counted above: " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
+            f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
+            f"({confidence(r.medicare_advantage_source_confidence)})" for r in ma.itertuples()))
     medicare_row = coverage[coverage["payer_group"] == "medicare"]
     if not medicare_row.empty:
         m = medicare_row.iloc[0]
         if not missing(m["coverage_status"]):
-            lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
-                        f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
+            who = medicare_contractors(ctx, m["coverage_status"])
+            if who:
+                lead.append(f"Traditional Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} according to "
+                            f"{who}: Medicare contractors' instructions for their own jurisdictions, not a national Medicare "
+                            "policy; other contractors' stances are not in the loaded policy extract")
+            else:
+                lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
+                            f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
         else:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
     latest = ctx.latest_medicare()
-    phrases = [_medicare_phrase(latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
+    phrases = [_medicare_phrase(ctx, latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
     if phrases:
         lead.append("Medicare pays " + "; ".join(phrases))
         paid = latest[latest["payment_usd"].notna()]
         if len(paid):
             headline_bits.append("Medicare pays " + " and ".join(
-                f"{money(r.payment_usd)} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]})"
+                f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]}, "
+                f"{short_release(r)})"
                 for s, r in paid.iterrows()))
         if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
             headline_bits.append("the physician fee is contractor-priced")
@@ -259,23 +394,36 @@ def section_summary(ctx: ReportContext) -> str:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
 
     rates = ctx["commercial_rates"]
-    real = rates[~rates["is_synthetic"].fillna(False).astype(bool)]
-    synthetic = rates[rates["is_synthetic"].fillna(False).astype(bool)]
-    dollars = real[real["rate_kind"] == "dollars"]
-    pct = real[real["rate_kind"] == "percentage"]
+    is_synthetic = rates["is_synthetic"].fillna(False).astype(bool)
+    real, synthetic = rates[~is_synthetic], rates[is_synthetic]
+    # summary claims count commercial plans only: never Medicare Advantage, Medicaid or traditional Medicare
+    commercial = real[(real["plan_type"] == "commercial") & (real["payer_group"] != "medicare")]
+    dollars = commercial[commercial["rate_kind"] == "dollars"]
+    pct = commercial[commercial["rate_kind"] == "percentage"]
     if len(dollars):
         payers = sorted(set(dollars["payer_name"]))
-        lead.append(f"Negotiated dollar rates in the loaded payer and hospital files range from {money(dollars['rate_value'].min())} "
-                    f"to {money(dollars['rate_value'].max())} ({number(len(dollars))} rates from {len(payers)} "
-                    f"payer{'s' if len(payers) != 1 else ''}: {', '.join(payers)})")
-        headline_bits.append(f"negotiated rates run {money(dollars['rate_value'].min())}–{money(dollars['rate_value'].max())}")
+        lead.append(f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
+                    f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
+                    f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
+                    f"{', '.join(files_dated(dollars))})")
+        headline_bits.append(f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
+                             f"({'; '.join(files_dated(dollars, short=True))})")
     else:
-        lead.append("No negotiated dollar rate for the code is in the loaded (real) payer or hospital files (data not available)")
+        lead.append("No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
+                    "(data not available)")
     if len(pct):
         n = len(set(pct["payer_name"]))
         lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
-                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_value'])))} of charges; "
-                    f"{', '.join(sorted(set(pct['payer_name'])))})")
+                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_pct_of_charges'])))} of charges; "
+                    f"{', '.join(files_dated(pct))})")
+    unstated = real[(real["plan_type"] == "not_stated") & (real["rate_kind"] == "dollars")]
+    if len(unstated):
+        lead.append(f"{number(len(unstated))} further real hospital rates whose file does not state the plan type are in "
+                    "section 6 and not in this range")
+    not_commercial = real[real["plan_type"].isin(["medicare_advantage", "medicaid_managed", "medicare_ffs"])]
+    if len(not_commercial):
+        lead.append(f"{number(len(not_commercial))} real Medicare Advantage, Medicaid or traditional Medicare rates are shown "
+                    "apart (sections 5 and 6), never in the commercial figures")
     if len(synthetic):
         files = sorted(set(synthetic["source_file"]))
         lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
@@ -288,6 +436,18 @@ def section_summary(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+def files_dated(rates: pd.DataFrame, short: bool = False) -> list[str]:
+    """Each payer with the date its file gives for these rates ("UnitedHealthcare Insurance Company of New York, TiC file
+    dated 2022-09-01"); short: "TiC file of 2022-09-01"."""
+    out = []
+    for (payer, source), group in rates.groupby(["payer_name", "source"], sort=True):
+        kind = "TiC file" if source == "payer_tic" else "hospital file"
+        dates = sorted({date(d) for d in group["as_of_date"]})
+        when = " and ".join(dates) if dates and dates != [NA] else "of unknown date"
+        out.append(f"{kind} of {when}" if short else f"{payer}, {kind} dated {when}")
+    return list(dict.fromkeys(out))
+
+
 def section_code_overview(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[1]}"]
     profile = ctx["code_profile"]
@@ -296,11 +456,21 @@ def section_code_overview(ctx: ReportContext) -> str:
                          ("code_category", "Code type"), ("service_type", "Service"), ("sites_of_service", "Typical sites of service"),
                          ("code_history", "History and status")]:
         facts = ctx.facts(topic)
+        if topic == "short_descriptor" and not ctx.medicare_listings().empty:
+            # CMS's own text, cited to the loaded file that prints it (not a web page about another code)
+            listed = ctx.medicare_listings().iloc[0]
+            rows.append([label, cell(listed["short_descriptor"]),
+                         f"verified (loaded CMS file: {FILE_KINDS.get(listed['rate_source'], listed['rate_source'])} "
+                         f"{listed['release_period']}, {listed['source_file']})"])
+            same = facts["fact"].str.strip().str.lower() == str(listed["short_descriptor"]).strip().lower()
+            facts = facts[~same]
+            if facts.empty:
+                continue
         if facts.empty:
             rows.append([label, NA, ""])
         for f in facts.itertuples():
             rows.append([label, f.fact, f"{CONFIDENCE.get(f.source_confidence, f.source_confidence)}" +
-                         (f" ([source]({f.source_url}))" if not missing(f.source_url) else "")])
+                         source_link(f.source_url, ctx.code)])
     if not profile.empty:
         p = profile.iloc[0]
         rows.insert(2, ["Code set", f"{p['code_type']} ({str(p['code_category']).replace('_', ' ')}), {p['role']} code", "configuration"])
@@ -358,22 +528,39 @@ def section_coverage(ctx: ReportContext) -> str:
     rows = []
     for r in coverage.itertuples():
         stance = STANCES.get(r.coverage_status, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
-        rows.append([GROUPS.get(r.payer_group, r.payer_group), link(r.policy_id, r.source_url), r.policy_title, stance,
+        if r.payer_group == "medicare":
+            ma = "not applicable"
+            who = medicare_contractors(ctx, r.coverage_status) if not missing(r.coverage_status) else ""
+            if who:
+                stance += f" (per {who}; not a national Medicare policy)"
+        elif not missing(r.medicare_advantage_coverage_status):
+            ma = (f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
+                  f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
+        else:
+            ma = reason(r.medicare_advantage_availability_reason)
+        rows.append([GROUPS.get(r.payer_group, r.payer_group), LINES.get(r.line_of_business, r.line_of_business),
+                     link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA, r.policy_title, stance,
                      date(r.effective_date) if not missing(r.effective_date) else NA,
-                     CONFIDENCE.get(r.source_confidence, r.source_confidence) if not missing(r.source_confidence) else NA,
-                     r.coverage_detail])
-    out.append(table(rows, ["Payer group", "Policy", "Title", "Stance", "Effective", "Confidence", "All policies behind the row"]))
+                     confidence(r.source_confidence), ma, r.coverage_detail])
+    out.append(table(rows, ["Payer group", "Plans", "Policy", "Title", "Stance", "Effective", "Confidence",
+                            "Medicare Advantage (apart)", "All policies behind the row"]))
     medicare = coverage[coverage["payer_group"] == "medicare"]
     if not medicare.empty and "mcd_availability" in medicare.columns:
         m = medicare.iloc[0]
         detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
         if not missing(m.get("mcd_detail")):
             detail += f" — {m['mcd_detail']}"
-        if bool(m.get("mcd_is_synthetic")) is True:
+        if flag(m.get("mcd_is_synthetic")):
             detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
         out.append(detail + ".")
-    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`); "
-               "`not found` means a search that found no policy.")
+    retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
+    if len(retrieved) and retrieved.max().date() > ctx.as_of:
+        out.append(f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
+                   "report shows the loaded policy versions and does not reconstruct earlier ones.")
+    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
+               "row's plans: a commercial payer group's commercial plans, traditional Medicare for Medicare. A Medicare "
+               "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
+               "that found no policy.")
     return "\n\n".join(out)
 
 
@@ -381,7 +568,19 @@ def section_medicare(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[4]}"]
     rates = ctx["medicare_rates"]
     if rates.empty:
-        out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
+        listings = ctx.medicare_listings()
+        if listings.empty:
+            out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
+        else:
+            configured = not ctx["code_profile"].empty
+            out.append(f"Medicare rates: {NA} — " + (
+                "the Medicare marts hold no amount for the code" if configured else
+                f"{ctx.code} is not a configured code of interest, so payerbench computes no Medicare amount for it (add "
+                "it to raw/reference/billing_codes.csv and run again)") + ". The loaded Medicare files that list it:")
+            out.append(table([[FILE_KINDS.get(r["rate_source"], r["rate_source"]), r["release_period"],
+                               cell(r["status_indicator"]), cell(r["short_descriptor"]), r["source_file"]]
+                              for _, r in listings.iterrows()],
+                             ["File", "Release", "Status / indicator", "Short descriptor", "File name"]))
     else:
         rows = []
         for r in rates.itertuples():
@@ -399,17 +598,50 @@ def section_medicare(ctx: ReportContext) -> str:
             else:
                 out.append(f"{SETTINGS[r.setting]} in all {r.localities} PFS localities ({r.release_period}): "
                            f"{reason(r.availability_reason)}.")
+    bench = ctx["benchmark"]
+    if len(bench) and "plan_type" in bench:
+        listed = bench[(bench["source"] == "hospital_mrf") & (bench["plan_type"] == "medicare_ffs") & (bench["rate_count"] > 0)]
+        if len(listed):
+            out.append("Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
+                       "not a CMS fee schedule; never counted as commercial): " + "; ".join(
+                           f"{SETTINGS.get(r.setting, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
+                           f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
+                           for r in listed.itertuples()) + ".")
     out.append("### Comparator codes")
     comp = ctx["comparators"]
     if comp.empty:
         out.append(f"Comparator codes: {NA}.")
     else:
-        rows = [[r.billing_code, r.label, SETTINGS.get(r.setting, r.setting) if not missing(r.setting) else NA,
-                 r.release_period if not missing(r.release_period) else NA,
-                 money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)]
-                for r in comp.itertuples()]
-        out.append(table(rows, ["Code", "Description", "Setting", "Release", "Medicare national payment"]))
+        rows = []
+        for _, r in comp.iterrows():
+            release = short_release(r) if not missing(r["release_period"]) else NA
+            rows.append([r["billing_code"], r["label"], SETTINGS.get(r["setting"], r["setting"]) if not missing(r["setting"]) else NA,
+                         release + older_release_note(ctx, r),
+                         money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"])])
+        out.append(table(rows, ["Code", "Description", "Setting", "Release (latest in effect on the as-of date)",
+                                "Medicare national payment"]))
     return "\n\n".join(out)
+
+
+PLAN_TYPES = {"commercial": "commercial", "not_stated": "not stated in the file", "medicare_advantage": "Medicare Advantage",
+              "medicaid_managed": "Medicaid managed care", "medicare_ffs": "traditional Medicare"}
+COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
+"""Plan types section 6 shows as commercial rates: stated commercial, and hospital rows whose file does not say (labelled)."""
+
+
+def _source_cell(r) -> str:  # type: ignore[no-untyped-def]
+    return SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
+
+
+def _dollar_rows(rows: pd.DataFrame) -> list[list[object]]:
+    return [[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type), SETTINGS.get(r.setting, r.setting),
+             _source_cell(r), number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
+             pct_of_medicare(r), date(r.latest_as_of)]
+            for r in rows.itertuples()]
+
+
+DOLLAR_HEADER = ["Payer group", "Plans", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
+                 "Median as % of Medicare (national unadjusted, same setting)", "As of"]
 
 
 def section_commercial(ctx: ReportContext) -> str:
@@ -418,63 +650,135 @@ def section_commercial(ctx: ReportContext) -> str:
     if bench.empty:
         out.append(f"Commercial rates: {NA}.")
         return "\n\n".join(out)
-    if bench["includes_synthetic"].fillna(False).astype(bool).any():
+    rated = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
+    commercial = rated[rated["plan_type"].isin(COMMERCIAL_PLAN_TYPES) & (rated["payer_group"] != "medicare")]
+    apart = rated[rated["plan_type"].isin(["medicare_advantage", "medicaid_managed"])
+                  & ((rated["rate_count"] > 0) | (rated["pct_rate_count"] > 0))]
+    shown = pd.concat([commercial[(commercial["rate_count"] > 0) | (commercial["pct_rate_count"] > 0)], apart])
+    if shown["includes_synthetic"].fillna(False).astype(bool).any():
         out.append("> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
                    "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates.")
-    commercial = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
+    out.append("Commercial plans only: Transparency-in-Coverage files are commercial (group and individual market) plans' "
+               "by law; a hospital file's rate counts here when its plan is commercial or the file does not say (*not "
+               "stated in the file*). Medicare Advantage and Medicaid managed care rates are shown apart below, and "
+               "hospitals' traditional Medicare rows are in section 5; none of them enters these figures.")
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
-        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a dollar rate for {ctx.code}.")
+        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
+                   f"for {ctx.code}.")
     else:
-        rows = [[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
-                 SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
-                 number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
-                 percent(r.median_pct_of_medicare) if not missing(r.median_pct_of_medicare)
-                 else f"{NA} (Medicare: {reason(r.medicare_availability_reason)})",
-                 date(r.latest_as_of)]
-                for r in dollars.itertuples()]
-        out.append("Negotiated **dollar** rates (the figure shows each rate; lines mark Medicare's national ASC and "
-                   "hospital outpatient rates):")
-        out.append(table(rows, ["Payer group", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
-                                "Median % of Medicare", "As of"]))
+        out.append("Negotiated **dollar** rates per service (the figure shows each rate against Medicare's amount for the "
+                   "same setting):")
+        out.append(table(_dollar_rows(dollars), DOLLAR_HEADER))
+    per_diem = commercial[commercial["per_diem_rate_count"] > 0] if "per_diem_rate_count" in commercial else commercial.iloc[0:0]
+    if len(per_diem):
+        out.append("Per-diem rates (dollars per day, not per service; not in the figures above): " + "; ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)}, {SETTINGS.get(r.setting, r.setting)}, {_source_cell(r)}: "
+            f"{number(r.per_diem_rate_count)}" for r in per_diem.itertuples()) + ".")
     pct = commercial[commercial["pct_rate_count"] > 0]
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
-        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), SETTINGS.get(r.setting, r.setting),
-                           SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if r.includes_synthetic else ""),
+        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type),
+                           SETTINGS.get(r.setting, r.setting), _source_cell(r),
                            number(r.pct_rate_count), percent(r.min_pct_of_charges),
                            percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
                           for r in pct.itertuples()],
-                         ["Payer group", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges", "Providers",
-                          "Payers"]))
-    missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0)]
+                         ["Payer group", "Plans", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges",
+                          "Providers", "Payers"]))
+    formulas = _formula_lines(ctx, COMMERCIAL_PLAN_TYPES)
+    if formulas:
+        out.append("Rates given only as a **formula** (the file states no dollar amount or percentage, so they are in no "
+                   "figure or table above; what they pay depends on the fee schedule they name):")
+        out.append("\n".join(formulas))
+    has_formula = commercial["formula_rate_count"] > 0 if "formula_rate_count" in commercial else False
+    missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0) & ~has_formula]
     if len(missing_cells):
         summary = missing_cells.groupby(["source", "availability_reason"]).size()
-        out.append("No rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × setting cells)"
-                                          for (s, a), n in summary.items()) + ".")
+        out.append("No commercial rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × plan × setting "
+                                                     "cells)" for (s, a), n in summary.items()) + ".")
+    out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
+    if apart.empty:
+        out.append(f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
+                   f"{ctx.code} (Transparency-in-Coverage files do not cover these plans).")
+    else:
+        apart_dollars = apart[apart["rate_count"] > 0]
+        if len(apart_dollars):
+            out.append(table(_dollar_rows(apart_dollars), DOLLAR_HEADER))
+        apart_pct = apart[apart["pct_rate_count"] > 0]
+        if len(apart_pct):
+            out.append("Percentage-of-charges rates: " + "; ".join(
+                f"{GROUPS.get(r.payer_group, r.payer_group)} ({PLAN_TYPES.get(r.plan_type, r.plan_type)}, {_source_cell(r)}): "
+                f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges" for r in apart_pct.itertuples()) + ".")
+    apart_formulas = _formula_lines(ctx, ("medicare_advantage", "medicaid_managed"))
+    if apart_formulas:
+        out.append("Rates given only as a formula:")
+        out.append("\n".join(apart_formulas))
     return "\n\n".join(out)
 
 
+def _formula_lines(ctx: ReportContext, plan_types: tuple[str, ...]) -> list[str]:
+    """One bullet per rate a file gives only as a formula, quoted as written, for the given plan types."""
+    rates = ctx["commercial_rates"]
+    if rates.empty or "rate_formula" not in rates:
+        return []
+    rows = rates[(rates["rate_kind"] == "formula") & rates["plan_type"].isin(plan_types)]
+    def who(r: pd.Series) -> str:
+        group = GROUPS.get(r["payer_group"], r["payer_group"])
+        named = "" if missing(r["payer_name"]) or str(r["payer_name"]) == group else f"{r['payer_name']}; "
+        return f"{group} ({named}{PLAN_TYPES.get(r['plan_type'], r['plan_type'])})"
+
+    return [f"- {who(r)}, "
+            f"{SETTINGS.get(r['setting'], r['setting'])}, {SOURCES.get(r['source'], r['source'])}"
+            + (" — **synthetic sample**" if flag(r["is_synthetic"]) else "")
+            + f": \"{r['rate_formula']}\" ({r['source_file']}, dated {date(r['as_of_date'])})"
+            for _, r in rows.iterrows()]
+
+
+def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
+    """The median as a percent of Medicare's rate for the setting, naming the release and flagging one out of step."""
+    if missing(r.median_pct_of_medicare):
+        return f"{NA} — Medicare: {reason(r.medicare_availability_reason)}"
+    label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
+    text = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({label})"
+    if flag(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
+        lag = int(r.medicare_release_lag_quarters)
+        text += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
+                 "so the percent compares different years")
+    return text
+
+
+MEDICARE_SETTING = {"professional_office": "physician_nonfacility", "professional_facility": "physician_facility",
+                    "hospital_outpatient": "hopd_opps", "asc": "asc"}
+"""The Medicare setting whose amount a benchmark setting is compared with (a professional fee with the PFS, never a facility rate)."""
+
+
+def _figure_rates(ctx: ReportContext) -> pd.DataFrame:
+    rates = ctx["commercial_rates"]
+    return rates[(rates["rate_kind"] == "dollars") & rates["plan_type"].isin(COMMERCIAL_PLAN_TYPES)
+                 & (rates["payer_group"] != "medicare")]
+
+
 def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
-    """Strip plot of every negotiated dollar rate by payer group and setting, with Medicare reference lines."""
+    """Strip plot of every commercial negotiated dollar rate by payer group and setting, each row marked with
+    Medicare's national amount for the same setting (a professional fee is never drawn against a facility rate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rates = ctx["commercial_rates"]
-    dollars = rates[rates["rate_kind"] == "dollars"]
+    dollars = _figure_rates(ctx)
     if dollars.empty:
         return None
     dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
-    labels = list(dict.fromkeys(dollars.sort_values(["setting", "payer_group"])["label"]))
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(labels)))
+    order = dollars.sort_values(["setting", "payer_group"]).drop_duplicates("label")
+    labels, row_settings = list(order["label"]), list(order["setting"])
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.9 * len(labels)))
     synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
     legend_done = False
     for i, label in enumerate(labels):
         for is_synthetic, style in ((False, {"color": "#0969da"}), (True, {"facecolors": "none", "edgecolors": "#6e7781"})):
             mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
-            values = dollars.loc[mask, "rate_value"].astype(float).tolist()
+            values = dollars.loc[mask, "rate_usd"].astype(float).tolist()
             if not values:
                 continue
             jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]
@@ -482,21 +786,47 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
             legend_done = legend_done or is_synthetic
             ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.8, zorder=3, label=legend, **style)
     latest = ctx.latest_medicare()
-    for setting, style, name in (("asc", "--", "Medicare ASC"), ("hopd_opps", ":", "Medicare hospital outpatient")):
-        if setting in latest.index and not missing(latest.loc[setting, "payment_usd"]):
-            value = float(latest.loc[setting, "payment_usd"])
-            ax.axvline(value, color="#cf222e" if setting == "asc" else "#9a6700", linestyle=style, linewidth=1.5,
-                       label=f"{name} {money(value)} ({latest.loc[setting, 'release_period']})")
+    marked: set[str] = set()
+    for i, setting in enumerate(row_settings):
+        medicare_setting = MEDICARE_SETTING[setting]
+        if medicare_setting in latest.index and not missing(latest.loc[medicare_setting, "payment_usd"]):
+            row = latest.loc[medicare_setting]
+            value = float(row["payment_usd"])
+            label = (f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} ({short_release(row)})"
+                     if medicare_setting not in marked else None)
+            marked.add(medicare_setting)
+            ax.vlines(value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label)
+        else:
+            why = (reason(latest.loc[medicare_setting, "availability_reason"]).split(":")[0]
+                   if medicare_setting in latest.index else NA)
+            ax.annotate(f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}", (1.0, i),
+                        xycoords=("axes fraction", "data"), xytext=(-4, 10), textcoords="offset points", ha="right",
+                        fontsize=7, color="#57606a")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlabel("Negotiated rate (USD)")
-    ax.set_title(f"{ctx.code}: negotiated dollar rates by payer group and setting")
+    ax.set_xlabel("Negotiated rate per service (USD)")
+    ax.set_title(f"{ctx.code}: commercial negotiated dollar rates by payer group and setting")
     ax.grid(axis="x", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # below the plot, so it never hides a rate
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 if len(labels) < 4 else -0.08), ncol=2, fontsize=8,
-                  frameon=False)
-    fig.tight_layout()
+    handles, names = ax.get_legend_handles_labels()
+    height = fig.get_figheight()
+    bottom = (0.15 + 0.2 * len(names)) / height if names else 0
+    if names:  # below the axes and its label, so it never hides a rate
+        fig.legend(handles, names, loc="lower center", ncol=1, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
+
+
+def commercial_figure_caption(ctx: ReportContext) -> str:
+    """What the figure compares, in words (shown under it)."""
+    rates = _figure_rates(ctx)
+    if rates.empty:
+        return ""
+    hollow = " (hollow: synthetic sample, not real)" if rates["is_synthetic"].fillna(False).astype(bool).any() else ""
+    return (f"*Figure:* each dot is one commercial negotiated price per service{hollow}. The dashed tick "
+            "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
+            "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
+            "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
+            "national amount for the setting (e.g. a contractor-priced physician fee) the row says so instead.")
 
 
 def section_utilization(ctx: ReportContext) -> str:
@@ -509,17 +839,46 @@ def section_utilization(ctx: ReportContext) -> str:
         out.append("> **Synthetic data.** The loaded Part B utilization files are synthetic samples made in CMS's layout, "
                    "not CMS's published figures; the numbers below demonstrate the pipeline and are not facts about "
                    f"{ctx.code}.")
-    rows = [[int(r.data_year), number(r.service_count) if not missing(r.service_count) else reason(r.availability_reason),
-             number(r.beneficiary_count) if not missing(r.beneficiary_count) else NA,
-             number(r.facility_service_count) if not missing(r.facility_service_count) else reason(r.facility_reason),
-             number(r.office_service_count) if not missing(r.office_service_count) else reason(r.office_reason),
-             money(r.avg_medicare_allowed_usd)]
-            for r in trend.itertuples()]
+    rows = []
+    partial_years = []
+    for _, r in trend.iterrows():
+        total_reason = r["availability_reason"]
+        lower = flag(r.get("totals_are_lower_bounds"))
+        published = [name for name, col in (("facility", "facility_reason"), ("office", "office_reason")) if r.get(col) == "reported"]
+        if lower:
+            partial_years.append((int(r["data_year"]), published, r))
+
+        def total(value: object, fmt=number) -> str:
+            # a NULL total reads as the row's reason; a total that leaves out a setting CMS did not publish reads "≥ n"
+            if missing(value):
+                return reason(total_reason)
+            return f"≥ {fmt(value)}, partial" if lower else fmt(value)
+
+        allowed = money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
+        if lower and not missing(r["avg_medicare_allowed_usd"]) and published:
+            allowed += f", {' and '.join(published)} only"
+        rows.append([int(r["data_year"]), total(r["service_count"]), total(r["beneficiary_count"]),
+                     number(r["facility_service_count"]) if not missing(r["facility_service_count"]) else reason(r["facility_reason"]),
+                     number(r["office_service_count"]) if not missing(r["office_service_count"]) else reason(r["office_reason"]),
+                     allowed])
     out.append("Medicare Part B, national, by data year:")
-    out.append(table(rows, ["Year", "Services", "Beneficiaries", "Facility services", "Office services", "Avg allowed"]))
+    out.append(table(rows, ["Year", "Services (all settings)", "Beneficiaries (sum of settings)", "Facility services",
+                            "Office services", "Avg allowed"]))
+    notes = ["Beneficiaries are summed over the facility and office settings: a beneficiary treated in both counts twice, "
+             "so the sum can exceed the number of people treated (CMS publishes no national count across settings)."]
+    explained: dict[str, list[str]] = {}  # one sentence per kind of partial total, with its years
+    for year, published, r in partial_years:
+        left_out = [name for name in ("facility", "office") if r[f"{name}_reason"] != "reported"]
+        why = "; ".join(dict.fromkeys(reason(r[f"{name}_reason"]) for name in left_out))
+        text = (f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
+                f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
+                "average allowed amount is the published setting's.")
+        explained.setdefault(text, []).append(str(year))
+    notes += [f"≥ n, partial ({', '.join(years)}): {text}" for text, years in explained.items()]
+    out.append(" ".join(notes))
     cells = ctx["utilization_cells"]
     if len(cells):
-        states = cells[cells["geo_level"] != "National"]
+        states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'
         published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
         hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
         out.append(f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
@@ -537,16 +896,30 @@ def section_billing(ctx: ReportContext) -> str:
                        "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
                        "code and the time and resources used) and ask your MAC how it prices the code.")
     coverage = ctx["coverage"]
-    ei = coverage[coverage["coverage_status"].isin(["experimental_investigational", "not_medically_necessary", "not_covered"])]
+    denying = ["experimental_investigational", "not_medically_necessary", "not_covered"]
+    ei = coverage[(coverage["payer_group"] != "medicare") & coverage["coverage_status"].isin(denying)]
     if len(ei):
-        bullets.append("Policies of " + ", ".join(GROUPS.get(g, g) for g in ei["payer_group"]) +
+        bullets.append("Commercial-plan policies of " + ", ".join(
+            f"{GROUPS.get(r.payer_group, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples()) +
                        " call the service experimental/investigational or not medically necessary: expect denials, check "
                        "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence.")
+    if "medicare_advantage_coverage_status" in coverage:
+        ma = coverage[coverage["medicare_advantage_coverage_status"].isin(denying)]
+        for r in ma.itertuples():
+            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)} Medicare Advantage plans: "
+                           f"{STANCES.get(r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
+                           f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy.")
     case = coverage[coverage["coverage_status"] == "case_by_case"]
-    if len(case):
-        bullets.append(f"{', '.join(GROUPS.get(g, g) for g in case['payer_group'])}: coverage is decided case by case "
-                       "(documentation and medical-necessity review).")
-    if "asc" in latest.index and bool(latest.loc["asc", "asc_multiple_procedure_discounting"]) is True:
+    for r in case.itertuples():
+        who = medicare_contractors(ctx, "case_by_case", joiner=" or ") if r.payer_group == "medicare" else ""
+        if who:
+            bullets.append(f"Traditional Medicare where {who} is the contractor: coverage is decided case by case "
+                           "(documentation and medical-necessity review). Other Medicare contractors may decide "
+                           "differently: ask the contractor for your jurisdiction.")
+        else:
+            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)}: coverage is decided case by case "
+                           "(documentation and medical-necessity review).")
+    if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
         bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
                        f"({latest.loc['asc', 'release_period']}): with other procedures the same day it is paid at a reduced rate.")
     imaging = ctx.fact("imaging")
@@ -574,9 +947,15 @@ def section_availability(ctx: ReportContext) -> str:
         out.append("Every value behind this report is available." if ctx.known
                    else f"Nothing is available for {ctx.code}: no mart holds a row for it.")
         return "\n\n".join(out)
-    out.append("Every empty value in the marts behind this report, with the reason the marts give:")
+    out.append("The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
+               "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
+               "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
+               "national services, beneficiaries, average allowed amounts and each setting's services "
+               "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
+               "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
+               "not listed again.")
     summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
-    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty values"]))
+    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty or partial values"]))
     out.append(table([[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()], ["Mart", "Where", "Value", "Reason"]))
     return "\n\n".join(out)
 

@@ -53,6 +53,20 @@ def bundled_settings(tmp_path: Path) -> Settings:
                     render_reports=False, inbox_dir=tmp_path / "inbox")  # the report tests render explicitly
 
 
+@pytest.fixture(scope="session")
+def bundled_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One run over a copy of the whole bundled raw/ folder, shared read-only by the mart and report tests."""
+    from flows.run_pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("bundled")
+    shutil.copytree(BUNDLED_RAW, root / "raw")
+    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports",
+                        render_reports=False)
+    summary = run_pipeline(settings)
+    assert summary.ok, [r.error for r in summary.records]
+    return settings
+
+
 def fixture(dataset: str, name: str) -> Path:
     """Path of a defect fixture: tests/fixtures/<dataset>/<name>."""
     path = FIXTURES / dataset / name

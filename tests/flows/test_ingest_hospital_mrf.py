@@ -17,6 +17,7 @@ from tests.conftest import FIXTURES
 
 BUNDLED = "synthetic_v3_tall_0440T-0442T.csv"
 DIR = FIXTURES / "hospital__standard_charge"
+PLAN_TYPES = 5  # commercial, not_stated, medicare_ffs, medicare_advantage, medicaid_managed
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:
@@ -67,27 +68,35 @@ def test_values_a_person_can_check_in_the_bundled_file(loaded: Settings) -> None
 
 
 def test_rate_summary_grid_and_figures(loaded: Settings) -> None:
-    assert query(loaded, "select count(*) from hospital_rate_summary") == [(6 * len(ALL_PAYER_GROUPS) * 3,)]
+    assert query(loaded, "select count(*) from hospital_rate_summary") == [(6 * len(ALL_PAYER_GROUPS) * 3 * PLAN_TYPES,)]
     row = dict(zip(
         ["dollar_rate_count", "min", "median", "max", "hospitals", "reason", "percent_count", "median_percent", "algorithm"],
         query(loaded, """
             select dollar_rate_count, min_negotiated_dollar_usd::varchar, median_negotiated_dollar_usd::varchar,
                    max_negotiated_dollar_usd::varchar, dollar_hospital_count, dollar_availability_reason,
                    percent_rate_count, median_negotiated_percent::varchar, algorithm_only_rate_count
-            from hospital_rate_summary where billing_code = '0440T' and payer_group = 'aetna' and setting = 'outpatient'""")[0]))
+            from hospital_rate_summary where billing_code = '0440T' and payer_group = 'aetna' and setting = 'outpatient'
+              and plan_type = 'not_stated'""")[0]))
     assert row == {"dollar_rate_count": 2, "min": "3890.0000", "median": "4050.2500", "max": "4210.5000", "hospitals": 1,
                    "reason": "reported", "percent_count": 0, "median_percent": None, "algorithm": 0}
     reasons = dict(query(loaded, """
         select payer_group, dollar_availability_reason from hospital_rate_summary
-        where billing_code = '0441T' and setting = 'outpatient'"""))
+        where billing_code = '0441T' and setting = 'outpatient' and plan_type = 'not_stated'"""))
     assert reasons["unitedhealthcare"] == "percentage_or_algorithm_only" and reasons["other"] == "no_rates_published"
     # a percentage never enters a dollar figure: BCBS 0442T has only a 65 % rate
     assert query(loaded, """
         select dollar_rate_count, min_negotiated_dollar_usd, percent_rate_count, median_negotiated_percent::varchar
-        from hospital_rate_summary where billing_code = '0442T' and payer_group = 'bcbs' and setting = 'outpatient'""") == [
+        from hospital_rate_summary where billing_code = '0442T' and payer_group = 'bcbs' and setting = 'outpatient'
+          and plan_type = 'not_stated'""") == [
         (0, None, 1, "65.0000")]
     assert query(loaded, """select distinct dollar_availability_reason from hospital_rate_summary
                             where billing_code = '64624' or setting <> 'outpatient'""") == [("no_rates_published",)]
+    # Medicare Advantage and traditional Medicare never pool into a group's commercial figures: Cigna 0440T is
+    # Open Access Plus $6,480.00 (plan type not stated) and Cigna-HealthSpring Medicare Advantage $1,780.00
+    cigna = dict(query(loaded, """select plan_type, median_negotiated_dollar_usd::varchar from hospital_rate_summary
+                                   where billing_code = '0440T' and payer_group = 'cigna' and setting = 'outpatient'
+                                     and dollar_rate_count > 0"""))
+    assert cigna == {"not_stated": "6480.0000", "medicare_advantage": "1780.0000"}
     assert query(loaded, "select count(*) from stg_hospital_standard_charge where negotiated_type = 'percentage' "
                          "and negotiated_dollar_usd is not null") == [(0,)]
 
@@ -146,4 +155,4 @@ def test_before_any_hospital_file_the_summary_says_so(settings: Settings) -> Non
     assert run_pipeline(settings).ok
     assert query(settings, "select distinct dollar_availability_reason from hospital_rate_summary") == [
         ("no_hospital_file_loaded",)]
-    assert query(settings, "select count(*) from hospital_rate_summary") == [(6 * len(ALL_PAYER_GROUPS) * 3,)]
+    assert query(settings, "select count(*) from hospital_rate_summary") == [(6 * len(ALL_PAYER_GROUPS) * 3 * PLAN_TYPES,)]

@@ -33,12 +33,14 @@ def test_bundled_excerpts_load_and_answer(bundled_settings: Settings) -> None:
     assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in records)
     warehouse.build(bundled_settings)
     uhc = query(bundled_settings, """
-        select min_rate, max_rate, rate_rows, provider_tins from tic_rate_summary
+        select min_rate_usd, p25_rate_usd, max_rate_usd, rate_count, rate_rows, provider_groups, provider_tins from tic_rate_summary
         where billing_code = '0440T' and payer_group = 'unitedhealthcare' and rate_kind = 'dollars'""")
-    assert uhc == [(Decimal("596.7500"), Decimal("702.8300"), 4, 3)]
+    # 3 negotiated prices ($596.75, $702.83, $702.83: p25 $649.79), 4 rows (provider group 1 has two TINs), 3 TINs
+    assert uhc == [(Decimal("596.7500"), Decimal("649.7900"), Decimal("702.8300"), 3, 4, 3, 3)]
     pct = query(bundled_settings, """
-        select min_rate, max_rate from tic_rate_summary where billing_code = '0440T' and rate_kind = 'percentage'""")
-    assert pct == [(Decimal("65.0000"), Decimal("65.0000"))]
+        select min_pct_of_charges, max_pct_of_charges, min_rate_usd from tic_rate_summary
+        where billing_code = '0440T' and rate_kind = 'percentage'""")
+    assert pct == [(Decimal("65.0000"), Decimal("65.0000"), None)]  # a percentage never in a dollar column
     assert query(bundled_settings, "select count(*) from tic__in_network_rate where negotiated_type = 'percentage' "
                                    "and negotiated_rate_usd is not null") == [(0,)]
     files = dict(query(bundled_settings, "select source_file, target_items from stg_tic_file"))

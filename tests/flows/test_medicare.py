@@ -167,6 +167,11 @@ def test_trend_is_national_by_year(loaded: Settings) -> None:
     both = query(loaded, "select availability_reason, service_count = facility_service_count + office_service_count "
                          "from medicare_utilization_trend where billing_code = '64450' and data_year = 2022")
     assert both == [("reported", True)]
+    # a total that leaves out a suppressed setting is a lower bound; a total over both settings is exact
+    bounds = dict(query(loaded, "select data_year, totals_are_lower_bounds from medicare_utilization_trend where billing_code = '0440T'"))
+    assert bounds == {2021: None, 2022: True, 2023: True}
+    assert query(loaded, "select totals_are_lower_bounds from medicare_utilization_trend "
+                         "where billing_code = '64450' and data_year = 2022") == [(False,)]
 
 
 def test_gap_year_quarantined_cell_and_late_code_are_not_loaded(settings: Settings, tmp_path: Path) -> None:

@@ -116,8 +116,12 @@ def test_not_loaded_is_told_apart_and_points_at_what_is_known(bundled: Settings)
         select setting || ' ' || release_period, availability_reason || ': ' || availability_note from medicare_rate
         where billing_code = '0440T' and locality_id = 'national'"""))
     assert rows["physician_facility 2026-Q1"] == "not_loaded: No PFS relative value file (PPRRVU) is loaded for 2026-Q1"
-    assert rows["hopd_opps 2026-Q1"] == ("not_loaded: No OPPS Addendum B is loaded for 2026-Q1; ASC Addendum FF of that "
-                                         "quarter lists this code in APC 5431, whose OPPS national rate is $1765.76")
+    assert rows["hopd_opps 2026-Q1"] is None  # no Addendum B, but FF prints the APC's OPPS rate: an amount, no reason
+    ff = query(bundled, """select payment_usd, rate_source, apc, source_file, availability_note from medicare_rate
+                            where billing_code = '0440T' and locality_id = 'national' and setting = 'hopd_opps'
+                              and release_period = '2026-Q1'""")[0]
+    assert ff[:4] == (Decimal("1765.76"), "asc_addendum_ff", "5431", "FF_January_2026_excerpt.csv")
+    assert ff[4].startswith("OPPS national unadjusted rate of APC 5431 as printed in CMS ASC Addendum FF for 2026-Q1")
     assert rows["asc 2023-Q1"] == "not_loaded: No ASC Addendum AA is loaded for 2023-Q1"
 
 

@@ -61,7 +61,12 @@ def test_coverage_matrix_values_match_the_extract(loaded: Settings) -> None:
     assert rows["aetna"][:3] == ("experimental_investigational", "reported", "CPB 0297")
     assert rows["aetna"][4] == "http://es.aetna.com/cpb/medical/data/200_299/0297.html"
     assert rows["medicare"][:4] == ("case_by_case", "reported", "cope24853", "verified")
-    assert rows["unitedhealthcare"][:3] == ("not_medically_necessary", "reported", "MPG043")
+    # UHC's only stance is MPG043, a Medicare Advantage guideline: never UHC's commercial stance
+    assert rows["unitedhealthcare"][:3] == (None, "no_policy_found", None)
+    ma = query(loaded, """select medicare_advantage_coverage_status, medicare_advantage_source_confidence,
+                                  medicare_advantage_policy_ids, medicare_advantage_availability_reason
+                           from coverage_matrix where billing_code = '0440T' and payer_group = 'unitedhealthcare'""")
+    assert ma == [("not_medically_necessary", "inferred", ["MPG043"], "reported")]
     assert rows["bcbs"][0] == "experimental_investigational"
     assert rows["cigna"][2] in ("0525", "0558")
     detail = query(loaded, "select coverage_detail from coverage_matrix where billing_code='0440T' and payer_group='unitedhealthcare'")

@@ -5,11 +5,15 @@
 -- payment_usd is what Medicare pays in USD: for the physician settings CMS's formula
 -- [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x conversion factor, rounded
 -- to cents, national = all GPCIs 1.000, and capped at the OPPS amount where CMS caps it; for
--- hopd_opps the national unadjusted OPPS rate (Addendum B); for asc the national unadjusted ASC
--- rate (Addendum AA). When there is no amount, payment_usd is NULL (never 0.00) and
+-- hopd_opps the national unadjusted OPPS rate (Addendum B, or, for a quarter without Addendum B,
+-- the OPPS rate of the code's APC as ASC Addendum FF prints it); for asc the national unadjusted
+-- ASC rate (Addendum AA). rate_source names the file kind (pfs_rvu, opps_addendum_b,
+-- asc_addendum_ff, asc_addendum_aa) and rate_label says it in words with the release period. When there is no amount, payment_usd is NULL (never 0.00) and
 -- availability_reason says why: contractor_priced, not_payable, packaged, not_in_release (the
--- release is loaded but does not list the code) or not_loaded (no file of that payment system is
--- loaded for the period); availability_note says it in words.
+-- release is loaded but does not list the code), unknown_indicator (the file's status / payment
+-- indicator is not in medicare_indicator, so what it pays is unknown) or not_loaded (no file of that
+-- payment system is loaded for the period); availability_note says it in words. is_synthetic: a file behind the amount
+-- (the rate file, GPCI or OPPSCAP file) is labelled synthetic (stg_source_file).
 with codes as (
     select billing_code, role as code_role, label as code_label
     from stg_billing_code
@@ -107,6 +111,7 @@ physician_rows as (
         case
             when l.payment_system is null then 'not_loaded'
             when not p.in_release then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when p.status_indicator = 'R' and p.total_rvu = 0 then 'contractor_priced'
             when not i.is_paid then i.availability_reason
             when p.pe_not_applicable then 'not_payable'
@@ -127,11 +132,15 @@ physician_final as (
         p.*,
         case when p.availability_reason is null then least(p.pfs_formula_usd, coalesce(p.opps_cap_usd, p.pfs_formula_usd)) end
             as payment_amount,
+        case when p.in_release then 'pfs_rvu' end as rate_source,
         case
             when p.availability_reason = 'not_loaded' then
                 'No PFS relative value file (PPRRVU) is loaded for ' || p.release_year || '-Q' || p.release_quarter
             when p.availability_reason = 'not_in_release' then
                 'The PPRRVU file for ' || p.release_year || '-Q' || p.release_quarter || ' does not list this code'
+            when p.availability_reason = 'unknown_indicator' then
+                'PFS status ' || coalesce(p.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             when p.availability_reason = 'contractor_priced' and p.status_indicator = 'R' then
                 'PFS status R without RVUs: contractor-priced if covered, no national amount'
             when p.availability_reason is not null and p.status_is_paid then  -- the NA indicator
@@ -153,19 +162,25 @@ hopd as (
     select
         g.*,
         b.billing_code is not null as in_release,
+        -- No Addendum B for the quarter, but the quarter's ASC Addendum FF prints the OPPS national
+        -- rate of the APC the code is assigned to: that is the OPPS amount, labelled as coming from FF.
+        l.payment_system is null and f.opps_payment_rate_usd is not null as from_ff,
         b.status_indicator,
         i.meaning as status_meaning,
-        b.apc,
+        case when from_ff then f.apc else b.apc end as apc,
         b.relative_weight,
-        case when i.is_paid then b.payment_rate_usd end as payment_amount,
+        case when from_ff then f.opps_payment_rate_usd when i.is_paid then b.payment_rate_usd end as payment_amount,
         case
+            when from_ff then null
             when l.payment_system is null then 'not_loaded'
             when b.billing_code is null then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when not i.is_paid then i.availability_reason
         end as availability_reason,
-        b.source_file,
-        b.source_record,
-        b.load_id,
+        case when from_ff then 'asc_addendum_ff' when l.payment_system is not null then 'opps_addendum_b' end as rate_source,
+        case when from_ff then f.source_file else b.source_file end as source_file,
+        case when from_ff then f.source_record else b.source_record end as source_record,
+        case when from_ff then f.load_id else b.load_id end as load_id,
         f.apc as ff_apc,
         f.opps_payment_rate_usd as ff_opps_payment_rate_usd
     from grid g
@@ -182,12 +197,18 @@ hopd_final as (
     select
         h.*,
         case
+            when h.from_ff then
+                'OPPS national unadjusted rate of APC ' || h.apc || ' as printed in CMS ASC Addendum FF for '
+                || h.release_year || '-Q' || h.release_quarter || ' (no OPPS Addendum B is loaded for the quarter, '
+                || 'so the OPPS status indicator is not known)'
             when h.availability_reason = 'not_loaded' then
                 'No OPPS Addendum B is loaded for ' || h.release_year || '-Q' || h.release_quarter
-                || coalesce('; ASC Addendum FF of that quarter lists this code in APC ' || h.ff_apc
-                            || ', whose OPPS national rate is $' || h.ff_opps_payment_rate_usd::decimal(18, 2), '')
+                || ' and ASC Addendum FF of that quarter gives no OPPS rate for this code'
             when h.availability_reason = 'not_in_release' then
                 'OPPS Addendum B for ' || h.release_year || '-Q' || h.release_quarter || ' does not list this code'
+            when h.availability_reason = 'unknown_indicator' then
+                'OPPS status indicator ' || coalesce(h.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             else 'OPPS status indicator ' || h.status_indicator || ': ' || h.status_meaning
         end as availability_note
     from hopd h
@@ -205,8 +226,10 @@ asc_rows as (
         case
             when l.payment_system is null then 'not_loaded'
             when a.billing_code is null then 'not_in_release'
+            when i.indicator is null then 'unknown_indicator'
             when not i.is_paid then i.availability_reason
         end as availability_reason,
+        case when a.billing_code is not null then 'asc_addendum_aa' end as rate_source,
         a.multiple_procedure_discounting as asc_multiple_procedure_discounting,
         f.device_portion_usd as asc_device_portion_usd,
         f.opps_payment_rate_usd as ff_opps_payment_rate_usd,
@@ -232,6 +255,9 @@ asc_final as (
             when a.availability_reason = 'not_in_release' then
                 'Not on the ASC covered surgical procedures list (Addendum AA) for '
                 || a.release_year || '-Q' || a.release_quarter
+            when a.availability_reason = 'unknown_indicator' then
+                'ASC payment indicator ' || coalesce(a.status_indicator, '(blank)')
+                || ' is not in medicare_indicator: what CMS pays under it is unknown, so no amount is shown'
             else 'ASC payment indicator ' || a.status_indicator || ': ' || a.status_meaning
         end as availability_note
     from asc_rows a
@@ -241,7 +267,7 @@ combined as (
     select
         billing_code, code_role, code_label, setting, setting_order, release_year, release_quarter,
         locality_id, locality_order, mac, locality_number, state, locality_name,
-        payment_amount, availability_reason, availability_note, status_indicator, status_meaning,
+        payment_amount, availability_reason, availability_note, rate_source, status_indicator, status_meaning,
         null::varchar as apc, null::decimal(12, 4) as relative_weight,
         work_rvu, pe_rvu, mp_rvu, total_rvu, work_gpci, pe_gpci, mp_gpci, conversion_factor_usd,
         case when availability_reason is null then pfs_formula_usd end as pfs_formula_usd,
@@ -256,14 +282,14 @@ combined as (
     select
         billing_code, code_role, code_label, setting, setting_order, release_year, release_quarter,
         locality_id, locality_order, mac, locality_number, state, locality_name,
-        payment_amount, availability_reason, availability_note, status_indicator, status_meaning,
+        payment_amount, availability_reason, availability_note, rate_source, status_indicator, status_meaning,
         apc, relative_weight, ff_opps_payment_rate_usd, source_file, source_record, load_id
     from hopd_final
     union all by name
     select
         billing_code, code_role, code_label, setting, setting_order, release_year, release_quarter,
         locality_id, locality_order, mac, locality_number, state, locality_name,
-        payment_amount, availability_reason, availability_note, status_indicator, status_meaning,
+        payment_amount, availability_reason, availability_note, rate_source, status_indicator, status_meaning,
         apc, relative_weight, asc_multiple_procedure_discounting, asc_device_portion_usd, ff_opps_payment_rate_usd,
         source_file, source_record, load_id
     from asc_final
@@ -286,6 +312,15 @@ select
     payment_amount::decimal(18, 4) as payment_usd,
     availability_reason,
     availability_note,
+    rate_source,
+    case rate_source
+        when 'pfs_rvu' then 'CMS PFS ' || release_year || '-Q' || release_quarter
+            || case when locality_id = 'national' then ', national: all GPCIs 1.000' else ', locality ' || locality_id end
+        when 'opps_addendum_b' then 'CMS OPPS ' || release_year || '-Q' || release_quarter || ', national unadjusted: Addendum B'
+        when 'asc_addendum_ff' then 'CMS OPPS ' || release_year || '-Q' || release_quarter
+            || ', national unadjusted: APC ' || apc || ' rate as printed in ASC Addendum FF'
+        when 'asc_addendum_aa' then 'CMS ASC ' || release_year || '-Q' || release_quarter || ', national unadjusted: Addendum AA'
+    end as rate_label,
     status_indicator,
     status_meaning,
     apc,
@@ -309,6 +344,9 @@ select
     source_record,
     gpci_source_file,
     opps_cap_source_file,
-    load_id
+    load_id,
+    coalesce(list_has_any(list_filter([source_file, gpci_source_file, opps_cap_source_file], lambda f: f is not null),
+                          (select coalesce(list(source_file), []) from stg_source_file where is_synthetic)), false)
+        as is_synthetic
 from combined
 order by billing_code, release_year, release_quarter, setting_order, locality_order, locality_id

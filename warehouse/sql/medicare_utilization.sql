@@ -74,10 +74,11 @@ select
     s.source_file,
     d.source_record,
     s.load_id,
-    s.source_file ilike 'synthetic%' as source_is_synthetic
+    coalesce(sf.is_synthetic, false) as source_is_synthetic
 from grid g
 left join stg_billing_code b on b.billing_code = g.billing_code
 left join stg_partb_geo_service_scope s on s.data_year = g.data_year and s.billing_code = g.billing_code
+left join stg_source_file sf on sf.load_id = s.load_id
 left join stg_partb_geo_service d
     on d.data_year = g.data_year and d.billing_code = g.billing_code and d.geo_key = g.geo_key
     and d.place_of_service = g.place_of_service

@@ -1,9 +1,11 @@
 -- One row per billing code x data year from the first to the last loaded year, national: Part B
 -- services and beneficiaries in facility and office settings and combined (for the report).
 -- availability_reason: reported (both settings published), partial_small_cell (one setting not
--- published: the combined figures are the published setting's only), not_published_small_cell
--- (neither published), not_loaded (no file of that year scanned for the code, e.g. a gap year).
--- Beneficiaries are summed over settings: one treated in both counts twice.
+-- published: the combined figures are the published setting's only, so the true totals are at
+-- least them; totals_are_lower_bounds is true), not_published_small_cell (neither published),
+-- not_loaded (no file of that year scanned for the code, e.g. a gap year). Beneficiaries are
+-- summed over settings: one treated in both counts twice, so beneficiary_count can exceed the
+-- number of people (CMS publishes no national count across settings).
 with span as (
     select unnest(range(min(data_year), max(data_year) + 1)) as data_year
     from stg_partb_geo_service_scope
@@ -55,6 +57,10 @@ select
         round((coalesce(facility_avg_allowed_usd * facility_service_count, 0) + coalesce(office_avg_allowed_usd * office_service_count, 0))
               / (coalesce(facility_service_count, 0) + coalesce(office_service_count, 0)), 4)::decimal(18, 4)
     end as avg_medicare_allowed_usd,
+    -- the combined counts leave out a suppressed setting: read them as "at least"
+    case when facility_service_count is not null or office_service_count is not null
+         then coalesce(facility_reason, '') <> 'reported' or coalesce(office_reason, '') <> 'reported' end
+        as totals_are_lower_bounds,
     facility_reason,
     office_reason,
     source_is_synthetic

@@ -2,7 +2,9 @@
 -- hospital_file_key naming the hospital file across re-publications (hospital name, licence state
 -- and number, locations) and snapshot_rank 1 for its newest snapshot (latest last_updated_on, then
 -- the load that ran last). flags lists the file's advisory findings (e.g. attestation_confirmed
--- when the hospital did not confirm the attestation); is_latest marks the snapshot staging uses.
+-- when the hospital did not confirm the attestation); is_latest marks the snapshot staging uses: the
+-- newest one dated on or before the as-of date (stg_as_of; unset: every snapshot counts), so a file
+-- first published after the as-of date has no latest snapshot.
 with files as (
     select
         *,
@@ -22,8 +24,12 @@ select
     coalesce(a.flags, []) as flags,
     row_number() over (
         partition by f.hospital_file_key
-        order by f.last_updated_on desc nulls last, f.loaded_at desc, f.load_id desc
+        order by f.published_by_as_of desc, f.last_updated_on desc nulls last, f.loaded_at desc, f.load_id desc
     ) as snapshot_rank,
-    snapshot_rank = 1 as is_latest
-from files f
+    snapshot_rank = 1 and f.published_by_as_of as is_latest
+from (
+    select files.*, files.last_updated_on is null or files.last_updated_on <= (select as_of_date from stg_as_of)
+        as published_by_as_of
+    from files
+) f
 left join findings a using (load_id)

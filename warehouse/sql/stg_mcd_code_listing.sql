@@ -3,7 +3,7 @@
 -- (listing_class covered / non_covered / other, read from the group's paragraph, which is kept as
 -- evidence). Current = the highest version of each document in the latest loaded article (LCD)
 -- table, not retired and not ended. A document with no contractor row keeps its row with NULL
--- contractor columns. is_synthetic is true when any file behind the row is named synthetic_*.
+-- contractor columns. is_synthetic is true when any file behind the row is synthetic (stg_source_file).
 with article_snapshot as (
     select *, max(article_version) over (partition by article_id) as newest_version
     from (
@@ -106,10 +106,11 @@ listings as (
 select
     * exclude (document_files, contractor_files),
     list_sort(list_distinct(list_concat(document_files, contractor_files))) as source_files,
-    len(list_filter(list_concat(document_files, contractor_files), lambda f: f ilike 'synthetic%')) > 0 as is_synthetic,
+    list_has_any(list_concat(document_files, contractor_files), (select coalesce(list(source_file), []) from stg_source_file where is_synthetic))
+        as is_synthetic,
     -- A synthetic document has no page on cms.gov: no link rather than a broken one.
     case
-        when len(list_filter(document_files, lambda f: f ilike 'synthetic%')) > 0 then null
+        when list_has_any(document_files, (select coalesce(list(source_file), []) from stg_source_file where is_synthetic)) then null
         when document_type = 'article'
             then 'https://www.cms.gov/medicare-coverage-database/view/article.aspx?articleid=' || document_id || '&ver=' || document_version
         else 'https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=' || document_id || '&ver=' || document_version

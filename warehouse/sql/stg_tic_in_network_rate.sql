@@ -1,9 +1,11 @@
 -- One row per billing code x negotiated price x provider group from each payer's latest monthly
 -- publication: per payer, plan (plan_id, else plan_name) and billing code, the files with the
 -- newest last_updated_on. A file loaded more than once (a re-download) counts once: its latest load.
+-- Files dated after the as-of date (stg_as_of; unset: none) are left out.
 with latest_load as (
     select *
     from tic__in_network_rate
+    where last_updated_on is null or last_updated_on <= (select as_of_date from stg_as_of)
     qualify dense_rank() over (partition by source_file order by loaded_at desc, load_id desc) = 1
 ),
 keyed as (

@@ -1,5 +1,17 @@
--- Each policy document behind the code's coverage rows: payer, policy, URL, confidence, retrieved date.
-select payer_group, payer_name, plan_type, policy_id, policy_title, policy_url, source_confidence, retrieved_date
-from stg_payer_policy
-where billing_code = $code and policy_url is not null
-order by payer_group, payer_name, policy_id
+-- Each policy document behind the code's coverage rows: payer, policy, URL, confidence, retrieved date, stance, and
+-- for a Medicare contractor (MAC) its jurisdictions as the payer-alias reference notes them (e.g. CGS: J15), so a
+-- contractor's instruction is never read as all of Medicare's.
+with aliases as (
+    select * from ref__payer_alias
+    qualify dense_rank() over (order by loaded_at desc, load_id desc) = 1
+)
+select p.payer_group, p.payer_name, p.plan_type, p.policy_id, p.policy_title, p.policy_url, p.source_confidence,
+       p.retrieved_date, p.coverage_status,
+       (select list(distinct j order by j)
+        from aliases a, unnest(regexp_extract_all(a.notes, '\bJ(?:\d{1,2}|[A-Z])\b')) as t(j)
+        where a.payer_group = 'medicare' and a.notes ilike '%Medicare Administrative Contractor%'
+          and (lower(p.payer_name) = lower(a.alias)
+               or (a.match_type = 'prefix' and lower(p.payer_name) like lower(a.alias) || '%'))) as mac_jurisdictions
+from stg_payer_policy p
+where p.billing_code = $code and p.policy_url is not null
+order by p.payer_group, p.payer_name, p.policy_id
