@@ -80,3 +80,14 @@ def real_samples() -> Path:
     if not REAL_SAMPLES.is_dir():
         pytest.skip(f"full real sample files not found at {REAL_SAMPLES} (set PAYERBENCH_REAL_SAMPLES)")
     return REAL_SAMPLES
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of one read-only query against the settings' DuckDB file."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

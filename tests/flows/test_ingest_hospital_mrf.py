@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.ingest_hospital_mrf import ingest_hospital_mrf
@@ -13,19 +12,11 @@ from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
 from schemas.fields import ALL_PAYER_GROUPS
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, query
 
 BUNDLED = "synthetic_v3_tall_0440T-0442T.csv"
 DIR = FIXTURES / "hospital__standard_charge"
 PLAN_TYPES = 5  # commercial, not_stated, medicare_ffs, medicare_advantage, medicaid_managed
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.ingest_tic import ingest_tic
@@ -14,17 +12,9 @@ from flows.sources import registry
 from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
 from flows.steps.references import PayerDirectory
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, query
 
 FIX = FIXTURES / "tic__in_network_rate"
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_bundled_excerpts_load_and_answer(bundled_settings: Settings) -> None:

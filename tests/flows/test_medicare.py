@@ -6,7 +6,6 @@ import csv
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest_source
@@ -14,19 +13,11 @@ from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
 from schemas.fields import MCD_AVAILABILITY, PAYER_GROUPS, TREND_AVAILABILITY, UTILIZATION_AVAILABILITY
-from tests.conftest import BUNDLED_RAW, fixture
+from tests.conftest import BUNDLED_RAW, fixture, query
 
 PARTB = BUNDLED_RAW / "cms_partb_geo_service"
 RELEASE = BUNDLED_RAW / "cms_mcd" / "synthetic_mcd_release"
 GEOGRAPHIES = 1 + 56  # national + states, DC and territories of raw/reference/us_geographies.csv
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

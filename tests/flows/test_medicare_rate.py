@@ -7,7 +7,6 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.ingest_medicare_rates import MEDICARE_SOURCES, ingest_medicare_rates
@@ -17,18 +16,10 @@ from flows.steps import load_log
 from schemas.cms_asc_addenda import UNPAID_INDICATORS
 from schemas.cms_common import ASC_PAYMENT_INDICATORS, OPPS_STATUS_INDICATORS, PFS_STATUS_CODES
 from schemas.cms_opps_addendum_b import PAID_STATUS_INDICATORS
-from tests.conftest import fixture
+from tests.conftest import fixture, query
 
 REASONS = {"contractor_priced", "not_payable", "packaged", "not_in_release", "not_loaded"}
 CODES = 6  # raw/reference/billing_codes.csv: 0440T, 0441T, 0442T, 64640, 64624, 64450
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def medicare_only(tmp_path: Path) -> Settings:

@@ -7,7 +7,6 @@ import shutil
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows import report
@@ -17,15 +16,7 @@ from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
 from schemas.fields import PAYER_GROUPS
-from tests.conftest import fixture
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import fixture, query
 
 
 @pytest.fixture

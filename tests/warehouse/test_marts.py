@@ -6,19 +6,11 @@ import re
 from decimal import Decimal
 
 import duckdb
-import pytest
 
 from flows.settings import PROJECT_DIR, Settings
+from tests.conftest import query
 
 SQL_DIR = PROJECT_DIR / "warehouse" / "sql"
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # --- one synthetic rule ---------------------------------------------------------------------------------
