@@ -12,7 +12,7 @@ from flows.settings import Settings, from_env, with_folders
 from flows.sources import registry
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log
-from flows.steps.load import load_file, new_run_id, reject_file
+from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
 from flows.steps.references import PayerDirectory, codes_of_interest

@@ -60,7 +60,7 @@ def run_pipeline(settings: Settings | None = None, raw_dir: str | None = None, l
     """
     settings = with_folders(settings, raw_dir=raw_dir, inbox_dir=inbox_dir)
     summary = RunSummary(run_id=new_run_id())
-    with run_report.tracking("run_pipeline", settings, summary.run_id) as run:
+    with run_report.tracking("run_pipeline", settings, summary.run_id):
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)

@@ -246,13 +246,6 @@ def scan(path: Path, offset: int, line: int, codes: Iterable[str], block_bytes: 
     return found
 
 
-_BARE_CR = re.compile(rb"\r(?!\n)")
-
-
-class _Fallback(Exception):
-    """The scan cannot vouch for the file: read it with iter_records instead."""
-
-
 class _Windows:
     """The file as consecutive windows data[base:end] over two alternating buffers.
 
