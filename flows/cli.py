@@ -158,7 +158,16 @@ def cmd_report(args: argparse.Namespace) -> int:
               "first, or point --warehouse at one", file=sys.stderr)
         return EXIT_USAGE
     as_of = args.as_of
-    results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of)
+    from flows.report_text import GROUPS
+
+    payers = [p.strip().lower() for p in args.payer] if args.payer else None
+    unknown = sorted(set(payers or []) - set(GROUPS))
+    if unknown:
+        print(f"payerbench report: unknown payer group {', '.join(unknown)}; use some of {', '.join(GROUPS)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of,
+                                       payers=payers)
     failed = [r for r in results if isinstance(r, str)]
     for result in results:
         if isinstance(result, str):
@@ -424,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="billing code (repeatable; default: every target code in raw/reference/billing_codes.csv)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
                    help="data as of this date: Medicare releases in effect then, files published by then (default today)")
+    p.add_argument("--payer", action="append", metavar="GROUP",
+                   help="show coverage and negotiated rates of this payer group only (repeatable: aetna, bcbs, cigna, "
+                        "unitedhealthcare, medicare, other; default every group)")
     p.add_argument("--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)")
     p.set_defaults(func=cmd_report)
 

@@ -13,15 +13,15 @@ from flows.settings import Settings, from_env
 
 @task(name="render_report", cache_policy=NO_CACHE, task_run_name="report {billing_code}")
 def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | None = None,
-                       only_changed: bool = False) -> report.ReportResult:
+                       only_changed: bool = False, payers: list[str] | None = None) -> report.ReportResult:
     """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries).
 
     `only_changed` keeps a report whose data and code have not changed since it was last rendered.
     """
     if only_changed:
-        result = report.render_report_if_changed(settings, billing_code, as_of=as_of)
+        result = report.render_report_if_changed(settings, billing_code, as_of=as_of, payers=payers)
     else:
-        result = report.render_report(settings, billing_code, as_of=as_of)
+        result = report.render_report(settings, billing_code, as_of=as_of, payers=payers)
     if result.rendered:
         get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
     else:
@@ -31,14 +31,16 @@ def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | N
 
 @flow(name="render_benchmark_reports")
 def render_benchmark_reports(settings: Settings | None = None, codes: list[str] | None = None,
-                             as_of: dt.date | None = None, only_changed: bool = False) -> list[report.ReportResult | str]:
-    """One report per code (default: every target code); an error is returned as text, not raised."""
+                             as_of: dt.date | None = None, only_changed: bool = False,
+                             payers: list[str] | None = None) -> list[report.ReportResult | str]:
+    """One report per code (default: every target code); an error is returned as text, not raised.
+    `payers` limits coverage and negotiated rates to those payer groups (default: every group)."""
     settings = settings or from_env()
     results: list[report.ReportResult | str] = []
     with run_report.tracking("render_benchmark_reports", settings) as run:
         for code in codes or report.report_codes(settings):
             try:
-                result = render_report_task(settings, code, as_of, only_changed)
+                result = render_report_task(settings, code, as_of, only_changed, payers)
                 results.append(result)
                 (run.reports_rendered if result.rendered else run.reports_unchanged).append(code)
             except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import nbformat
 
 NOTEBOOK = "benchmark_report.ipynb"
-DEFAULT_PAYERS = ["aetna", "bcbs", "cigna", "unitedhealthcare", "medicare"]
 
 
 class ReportData:
@@ -116,7 +115,7 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
             # is not the user's concern; errors in the notebook's cells still fail the render
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             parameters={"billing_code": code, "as_of_date": (as_of or dt.date.today()).isoformat(),
-                        "payers": payers or DEFAULT_PAYERS, "warehouse_dir": str(settings.warehouse_dir),
+                        "payers": payers, "warehouse_dir": str(settings.warehouse_dir),
                         "project_dir": str(settings.project_dir)},
         )
         nb = nbformat.read(executed, as_version=4)
@@ -151,10 +150,10 @@ def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None 
                   *sorted((settings.sql_dir / "report").glob("*.sql"))]
     for path in code_files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(json.dumps(payers or DEFAULT_PAYERS).encode())
+    digest.update(json.dumps(sorted(payers) if payers else None).encode())
     data = ReportData(settings, billing_code, as_of)
     try:
-        context = report_text.ReportContext.load(data, payers or DEFAULT_PAYERS)
+        context = report_text.ReportContext.load(data, payers)
     finally:
         data.close()
     for name in sorted(context.frames):

@@ -182,12 +182,23 @@ class ReportContext:
     rendered_on: dt.date = field(default_factory=dt.date.today)
 
     @classmethod
-    def load(cls, data: ReportData, payers: list[str]) -> "ReportContext":
-        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers), rendered_on=data.rendered_on)
+    def load(cls, data: ReportData, payers: list[str] | None = None) -> "ReportContext":
+        """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
+        rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
+        unknown = sorted(set(payers or []) - set(GROUPS))
+        if unknown:
+            raise ValueError(f"unknown payer group(s) {', '.join(unknown)}; use some of {', '.join(GROUPS)}")
+        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
                      "data_availability", "source_files", "policy_sources", "medicare_file_listings"]:
-            ctx.frames[name] = data.q(name)
+            frame = data.q(name)
+            if payers and "payer_group" in frame.columns:
+                keep = frame["payer_group"].isin(payers) | frame["payer_group"].isna()
+                if "source" in frame.columns:  # Medicare's fee-schedule rows are every benchmark's reference
+                    keep |= frame["source"].eq("medicare_fee_schedule")
+                frame = frame[keep.fillna(False).astype(bool)].reset_index(drop=True)
+            ctx.frames[name] = frame
         return ctx
 
     def __getitem__(self, name: str) -> pd.DataFrame:

@@ -325,12 +325,12 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 
 # --- wording (review section B.12) --------------------------------------------------------------------------
 def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(warehouse: Settings, report_0440t: tuple[str, str]) -> None:
-    from flows.report import DEFAULT_PAYERS, ReportData
+    from flows.report import ReportData
     from flows.report_text import ReportContext, commercial_figure
 
     data = ReportData(warehouse, "0440T")
     try:
-        ctx = ReportContext.load(data, DEFAULT_PAYERS)
+        ctx = ReportContext.load(data)
     finally:
         data.close()
     figure = commercial_figure(ctx)
@@ -418,3 +418,28 @@ def test_the_summary_dates_the_negotiated_rate_range(report_0440t: tuple[str, st
     # uhc-ny_TEST_FILE_excerpt.json.gz: last_updated_on 2022-09-01
     assert "commercial negotiated rates run $596.75–$702.83 (TiC file of 2022-09-01)" in summary
     assert "UnitedHealthcare Insurance Company of New York, TiC file dated 2022-09-01" in summary
+
+
+# --- the payers parameter -----------------------------------------------------------------------------------
+def test_payers_limit_coverage_and_negotiated_rates_but_keep_medicare_as_the_reference(
+        warehouse: Settings, report_0440t: tuple[str, str], tmp_path: Path) -> None:
+    _, everyone = report_0440t
+    assert "Cigna" in sections(everyone)["4. Payer coverage"]
+    assert "UnitedHealthcare" in sections(everyone)["6. Commercial reimbursement"]
+    markdown = render_report(warehouse, "0440T", payers=["aetna"], out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    coverage = sections(markdown)["4. Payer coverage"]
+    assert "Aetna" in coverage and "Cigna" not in coverage and "UnitedHealthcare" not in coverage
+    assert "UnitedHealthcare" not in sections(markdown)["6. Commercial reimbursement"]
+    assert "$1,475.61" in sections(markdown)["5. Medicare reimbursement"]  # Medicare ASC, January 2026: the reference
+
+
+def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
+    from flows.report import ReportData
+    from flows.report_text import ReportContext
+
+    data = ReportData(warehouse, "0440T")
+    try:
+        with pytest.raises(ValueError, match="unknown payer group.*humana.*use some of aetna"):
+            ReportContext.load(data, ["aetna", "humana"])
+    finally:
+        data.close()
