@@ -10,6 +10,8 @@
 -- availability_reason says why: contractor_priced, not_payable, packaged, not_in_release (the
 -- release is loaded but does not list the code) or not_loaded (no file of that payment system is
 -- loaded for the period); availability_note says it in words.
+-- payment_track (physician settings) is the conversion factor's track of the PPRRVU file used:
+-- non_qpp when that file of the release is loaded, else single (before CY 2026), else qpp (stg_pfs_rvu).
 with codes as (
     select billing_code, role as code_role, label as code_label
     from stg_billing_code
@@ -71,6 +73,7 @@ physician as (
             as opps_pe_rvu,
         r.opps_mp_rvu,
         r.conversion_factor_usd,
+        r.payment_track,
         r.global_days,
         r.source_file,
         r.source_record,
@@ -244,6 +247,7 @@ combined as (
         payment_amount, availability_reason, availability_note, status_indicator, status_meaning,
         null::varchar as apc, null::decimal(12, 4) as relative_weight,
         work_rvu, pe_rvu, mp_rvu, total_rvu, work_gpci, pe_gpci, mp_gpci, conversion_factor_usd,
+        payment_track,
         case when availability_reason is null then pfs_formula_usd end as pfs_formula_usd,
         case when availability_reason is null or availability_reason = 'contractor_priced' then opps_cap_usd end
             as opps_cap_usd,
@@ -298,6 +302,7 @@ select
     pe_gpci,
     mp_gpci,
     conversion_factor_usd,
+    payment_track,
     pfs_formula_usd,
     opps_cap_usd,
     coalesce(opps_cap_applied, false) as opps_cap_applied,
