@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.ingest_medicare_rates import MEDICARE_SOURCES, ingest_medicare_rates
+from flows.land_inbox import land_inbox
 from flows.run_pipeline import run_pipeline
 from flows.settings import PROJECT_DIR, Settings
 from flows.sources import registry
@@ -255,6 +256,20 @@ def test_a_single_file_release_is_labelled_single(settings: Settings) -> None:
         Decimal("240.98"), Decimal("32.3465"), "single", "PPRRVU2025_Oct_excerpt.csv")
     assert query(settings, """select distinct payment_track from medicare_rate
                               where setting in ('hopd_opps', 'asc')""") == [(None,)]  # not a PFS amount
+
+
+def test_both_files_of_an_rvu26a_drop_land_and_load(settings: Settings) -> None:
+    """The user drops the RVU26A folder's CSVs into the inbox: both land by content, both load."""
+    (settings.inbox_dir / "RVU26A").mkdir(parents=True)
+    for path in RVU_2026.values():
+        shutil.copy(path, settings.inbox_dir / "RVU26A" / path.name)
+    landed = land_inbox(settings, settle_seconds=0)
+    assert sorted((i.status, i.target_path) for i in landed) == [
+        ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_QPP.csv"), ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_nonQPP.csv")]
+    records = {r.source_file: r for r in ingest_medicare_rates(settings) if r.source == "cms_pfs_rvu"}
+    assert {name: (r.status, r.advisories) for name, r in records.items()} == {
+        "PPRRVU2026_Jan_QPP.csv": ("loaded", 1), "PPRRVU2026_Jan_nonQPP.csv": ("loaded", 0)}
+    assert physician_64640(settings) == NON_QPP_64640
 
 
 def test_loads_made_before_payment_track_existed_still_read(settings: Settings) -> None:

@@ -189,6 +189,7 @@ def test_fixed_width_duplicate_key_and_bad_status_are_quarantined(settings: Sett
 def test_detect_tells_both_editions_by_content(settings: Settings, tmp_path: Path) -> None:
     assert cms_pfs_rvu.detect(EXCERPT)
     assert cms_pfs_rvu.detect(fixture(DATASET, "fixed_width_valid.txt"))
+    assert cms_pfs_rvu.detect(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv")) and cms_pfs_rvu.detect(fixture(DATASET, "title_says_non_qpp.csv"))
     assert not cms_pfs_rvu.detect(PROJECT_DIR / "raw" / "cms_pfs_gpci" / "GPCI2025.csv")
     assert not cms_pfs_rvu.detect(settings.billing_code_file)
 
