@@ -18,17 +18,25 @@ from schemas.fields import BILLING_CODE_PATTERN, IsoDate, decimal_type
 DATASET = "cms__pfs_rvu"
 SHARE = decimal_type(4, 2)
 
+PAYMENT_TRACKS = ("non_qpp", "qpp", "single")
+"""Which conversion factor a PPRRVU file prices with. From CY 2026 CMS publishes two national files per
+release: `non_qpp` (PPRRVU2026_Jan_nonQPP: every practitioner who is not a qualifying APM participant;
+Medicare's standard amounts) and `qpp` (PPRRVU2026_Jan_QPP: qualifying APM participants, a higher
+conversion factor). `single`: the one file of a release before CY 2026, which applies to everyone."""
+
 
 class PfsRvu(QuarterlyRelease):
-    """One row per HCPCS code and modifier (blank = the global service) per quarterly PFS release.
+    """One row per HCPCS code and modifier (blank = the global service) per quarterly PFS release and payment track.
 
-    As CMS publishes it in PPRRVU<YYYY>_<Mon>.csv / .txt: status code, work / practice-expense /
-    malpractice RVUs for the non-facility and facility settings, the conversion factor, global
-    days and payment-policy indicators, and the RVUs CMS uses for the OPPS payment cap.
-    Unique key: release_year, release_quarter, billing_code, modifier.
+    As CMS publishes it in PPRRVU<YYYY>_<Mon>.csv / .txt (from CY 2026 one file per payment track,
+    PPRRVU2026_Jan_QPP / _nonQPP): status code, work / practice-expense / malpractice RVUs for the
+    non-facility and facility settings, the conversion factor, global days and payment-policy
+    indicators, and the RVUs CMS uses for the OPPS payment cap.
+    Unique key: release_year, release_quarter, payment_track, billing_code, modifier.
     """
 
     published_date: Series[IsoDate] = pa.Field(nullable=True)
+    payment_track: Series[str] = pa.Field(isin=PAYMENT_TRACKS)
     billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
     modifier: Series[str] = pa.Field(nullable=True, str_matches=r"^[0-9A-Z]{2}$")
     description: Series[str] = pa.Field(nullable=True)
@@ -65,7 +73,7 @@ class PfsRvu(QuarterlyRelease):
     class Config:
         name = DATASET
         coerce = True
-        unique = ["release_year", "release_quarter", "billing_code", "modifier"]
+        unique = ["release_year", "release_quarter", "payment_track", "billing_code", "modifier"]
 
     # Totals are the sum of their parts in every row of CMS's file; a row where they are not was
     # read from the wrong columns (a shifted layout), so it is not trusted.

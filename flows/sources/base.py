@@ -59,6 +59,9 @@ class Batch:
     # the file name, the codes a filtered file was scanned for): stored like any dataset, with
     # lineage, but not counted in rows read / loaded; a fact that fails its schema rejects the file.
     describes_file: bool = False
+    # Advisory findings the adapter makes itself, e.g. about the whole file (same columns as
+    # `rejects`): written to the advisory table and counted in the load's advisories; rows still load.
+    advisories: pd.DataFrame | None = None
 
 
 @dataclass

@@ -17,14 +17,25 @@ Every row of the national file is loaded (about 19,000; 2.5 MB), not only the co
 adding a code to raw/reference/billing_codes.csv then needs no reload, and every row is validated.
 Quirks handled: the split header; blank modifier = the global service; "NA" indicators (no PE RVU
 for that setting); "+" in NOT USED FOR MEDICARE PAYMENT; ".10" style pre/intra/post-op shares.
-Not read: the .xlsx edition (rejected: load the CSV or TXT from the same zip); the 2026+
-"QPP"/"nonQPP" file pairs are one release each here, so load only one of them per quarter.
+Payment tracks: from CY 2026 each release (RVU26A ...) holds two national files, one per
+conversion factor: PPRRVU2026_Jan_nonQPP (everyone who is not a qualifying APM participant:
+Medicare's standard amounts) and PPRRVU2026_Jan_QPP (qualifying APM participants, a higher
+conversion factor). Every row carries `payment_track` `non_qpp` or `qpp`, read from CMS's file name
+(`_nonQPP`, `_non-QPP`, `_QPP`, any case) and from the CSV title rows or the .txt HDR lines when
+they mention (non-)QPP; a name and a title that disagree reject the file naming both. A release
+of one file (CY 2025 and earlier) is `single`; a CY 2026+ file whose track neither name nor title
+tells is rejected saying how to name it, since its amounts may be the QPP ones. Both tracks of a
+release load side by side (stg_pfs_rvu keeps the latest load per release and track, and medicare_rate
+uses non_qpp when loaded, else single, else qpp); loading a QPP file adds an advisory saying so.
+Not read: the .xlsx edition (rejected: load the CSV or TXT from the same zip).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +50,7 @@ from flows.sources.cms_common import (
     month_year_in,
     release_from_name,
 )
-from flows.sources.readers import TEXT, detect_format, head_records, read_csv_chunks, sniff
+from flows.sources.readers import REJECT_COLUMNS, TEXT, detect_format, head_records, read_csv_chunks, sniff
 from schemas.cms_pfs_rvu import DATASET
 from schemas.fields import blank_to_null
 
@@ -47,6 +58,13 @@ HEADER_ROWS = 5
 PREAMBLE_LIMIT = 40
 NAME_PATTERN = r"pprrvu[_-]?(?P<year>\d{4}|\d{2})(?:[_-]?(?P<month>[a-z]{3,9}))?"
 HOW_TO_NAME = "CMS's file name, e.g. PPRRVU2025_Oct.txt, or the file kept in its RVU25D folder"
+# A payment track anywhere in a file name or title row: QPP or "qualifying APM participant(s)", with
+# "non" before it (nonQPP, non-QPP, Non_QPP, non-qualifying) for the other conversion factor. Read apart
+# from NAME_PATTERN (unchanged): in PPRRVU2026_QPP.txt its month group meets "QPP", no month word, so
+# the month comes from the RVU26A folder as before.
+TRACK_WORD = re.compile(r"(?i)(?<![a-z])(?P<non>non[\s_-]?)?(?:qpp|qualifying\s+apm\s+participants?)(?![a-z])")
+TRACK_LABEL = {"qpp": "QPP (qualifying APM participants)", "non_qpp": "non-QPP"}
+FIRST_TWO_TRACK_YEAR = 2026  # CY 2026: the first year with two conversion factors (QPP and non-QPP)
 
 # CSV header (the five header records joined per column, normalized) -> dataset column
 CSV_COLUMNS = {
@@ -129,7 +147,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         if release.month is None:
             raise FileRejected(path, f"the name gives the year ({release.year}) but not which quarterly release",
                                HOW_TO_NAME)
-        yield from _read_fixed_width(path, release, ctx.settings.chunk_rows)
+        track = _payment_track(path, _title_track(_hdr_lines(path), "HDR lines"), _name_track(path), release)
+        yield from _announce(_read_fixed_width(path, release, track.track, ctx.settings.chunk_rows), release, track)
         return
     fmt = detect_format(path, head)
     if fmt != "csv":
@@ -139,24 +158,28 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     if layout is None:
         raise FileRejected(path, f"no header row starting with 'HCPCS' in the first {PREAMBLE_LIMIT} records",
                            "CMS's PPRRVU CSV: title rows, then a header split over 5 rows ending in 'HCPCS,MOD,...'")
-    skip_lines, content = layout
+    skip_lines, content, title_track = layout
     release = agree(path, content, release_from_name(path, NAME_PATTERN), HOW_TO_NAME)
+    track = _payment_track(path, title_track, _name_track(path), release)
     chunks = read_csv_chunks(path, required=list(CSV_COLUMNS), chunk_rows=ctx.settings.chunk_rows,
                              skip_lines=skip_lines, header_rows=HEADER_ROWS)
-    for chunk in chunks:
-        raw = chunk.frame.rename(columns=CSV_COLUMNS)
-        yield _batch(raw[[*CSV_COLUMNS.values(), RECORD_COLUMN]], chunk.rejects, release, "csv")
+    batches = (_batch(chunk.frame.rename(columns=CSV_COLUMNS)[[*CSV_COLUMNS.values(), RECORD_COLUMN]], chunk.rejects,
+                      release, track.track, "csv") for chunk in chunks)
+    yield from _announce(batches, release, track)
 
 
-def _csv_layout(path: Path) -> tuple[int, Release | None] | None:
-    """(lines above the 5 header records, release from the title) or None when no header is found."""
+def _csv_layout(path: Path) -> tuple[int, Release | None, "TrackSeen | None"] | None:
+    """(lines above the 5 header records, release and payment track from the title rows) or None when
+    no header is found."""
     records = head_records(path, limit=PREAMBLE_LIMIT)
     for index, (_, fields) in enumerate(records):
         if fields and fields[0].strip().upper() == "HCPCS":
             if index < HEADER_ROWS - 1:
                 return None
-            preamble = [" ".join(c.strip() for c in f if c.strip()) for _, f in records[: index - HEADER_ROWS + 1]]
-            return records[index - HEADER_ROWS + 1][0] - 1, _title_release(preamble)
+            preamble = [(line, " ".join(c.strip() for c in f if c.strip()))
+                        for line, f in records[: index - HEADER_ROWS + 1]]
+            return (records[index - HEADER_ROWS + 1][0] - 1, _title_release([text for _, text in preamble]),
+                    _title_track(preamble, "title rows"))
     return None
 
 
@@ -175,7 +198,83 @@ def _title_release(preamble: list[str]) -> Release | None:
     return Release(found[0], found[1], published, basis="title row")
 
 
-def _read_fixed_width(path: Path, release: Release, chunk_rows: int) -> Iterator[Batch]:
+# --- payment track (QPP / non-QPP, CY 2026 on) -----------------------------------------------------
+@dataclass(frozen=True)
+class TrackSeen:
+    """A payment track and where the file says it."""
+
+    track: str  # PAYMENT_TRACKS
+    where: str = ""  # for messages: "name 'PPRRVU2026_Jan_QPP.csv'", "title rows (line 1)"
+    record: str | None = None  # source_record of the advisory a QPP file gets: "file name", "line 1"
+
+
+def _track_in(text: str) -> str | None:
+    """'qpp' or 'non_qpp' when the text names exactly one of them, else None."""
+    found = {"non_qpp" if m.group("non") else "qpp" for m in TRACK_WORD.finditer(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _name_track(path: Path) -> TrackSeen | None:
+    track = _track_in(path.name)
+    return TrackSeen(track, f"name {path.name!r}", "file name") if track else None
+
+
+def _title_track(lines: list[tuple[int, str]], kind: str) -> TrackSeen | None:
+    """The track the preamble names ('... Relative Value File ... non-QPP'); None when it names none
+    or both."""
+    found = [(line, track) for line, text in lines if (track := _track_in(text))]
+    if not found or len({track for _, track in found}) > 1:
+        return None
+    return TrackSeen(found[0][1], f"{kind} (line {found[0][0]})", f"line {found[0][0]}")
+
+
+def _hdr_lines(path: Path) -> list[tuple[int, str]]:
+    """The fixed-width edition's HDR lines at the top, with their line numbers."""
+    lines = []
+    with path.open("r", encoding="cp1252", errors="replace", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.startswith("HDR") or number > PREAMBLE_LIMIT:
+                break
+            lines.append((number, line.rstrip("\r\n")))
+    return lines
+
+
+def _payment_track(path: Path, title: TrackSeen | None, name: TrackSeen | None, release: Release) -> TrackSeen:
+    """The file's track from its title and its name; a conflict, or a CY 2026+ file telling none, rejects it."""
+    example = f"PPRRVU{release.year}_{calendar.month_abbr[release.month or 1]}"
+    if title is not None and name is not None and title.track != name.track:
+        raise FileRejected(path, f"its {title.where} say the {TRACK_LABEL[title.track]} file but its {name.where} "
+                           f"says {TRACK_LABEL[name.track]}",
+                           f"a file whose name matches its title (rename it {example}_QPP or {example}_nonQPP)")
+    if title is not None:
+        return title
+    if name is not None:
+        return name
+    if release.year >= FIRST_TWO_TRACK_YEAR:
+        raise FileRejected(path, f"from CY {FIRST_TWO_TRACK_YEAR} CMS publishes two files per release (QPP and "
+                           f"non-QPP conversion factors) and neither this file's name nor its title says which this is",
+                           f"CMS's file name: {example}_nonQPP for the non-QPP file (Medicare's standard amounts) or "
+                           f"{example}_QPP for qualifying APM participants")
+    return TrackSeen("single")
+
+
+def _announce(batches: Iterator[Batch], release: Release, track: TrackSeen) -> Iterator[Batch]:
+    """The batches; a QPP file's first one carries one advisory saying which amounts medicare_rate uses."""
+    for number, batch in enumerate(batches):
+        if number == 0 and track.track == "qpp":
+            example = f"PPRRVU{release.year}_{calendar.month_abbr[release.month or 1]}_nonQPP"
+            batch.advisories = pd.DataFrame([{
+                "source_record": track.record, "column": "payment_track", "check": "qpp_track_file",
+                "failure_value": "qpp",
+                "reason": f"the QPP file of release {release.label} (the conversion factor for qualifying APM "
+                          f"participants): medicare_rate uses the non-QPP file of {release.label} when it is loaded, "
+                          f"and these amounts (payment_track 'qpp') only while it is not; load {example} from the "
+                          "same CMS zip for Medicare's standard amounts",
+                "raw_record": None}], columns=REJECT_COLUMNS)
+        yield batch
+
+
+def _read_fixed_width(path: Path, release: Release, track: str, chunk_rows: int) -> Iterator[Batch]:
     rows: list[list[str]] = []
     records: list[str] = []
     data_lines = 0
@@ -199,7 +298,7 @@ def _read_fixed_width(path: Path, release: Release, chunk_rows: int) -> Iterator
                 records.append(f"line {number}")
                 data_lines += 1
                 if len(rows) >= chunk_rows:
-                    yield _fixed_width_batch(rows, records, release)
+                    yield _fixed_width_batch(rows, records, release, track)
                     rows, records = [], []
         except UnicodeDecodeError as exc:
             raise FileRejected(path, f"byte 0x{exc.object[exc.start:exc.start + 1].hex()} is not text",
@@ -207,16 +306,16 @@ def _read_fixed_width(path: Path, release: Release, chunk_rows: int) -> Iterator
     if data_lines == 0:
         raise FileRejected(path, "no records below the HDR lines", "PPRRVU fixed-width records")
     if rows:
-        yield _fixed_width_batch(rows, records, release)
+        yield _fixed_width_batch(rows, records, release, track)
 
 
-def _fixed_width_batch(rows: list[list[str]], records: list[str], release: Release) -> Batch:
+def _fixed_width_batch(rows: list[list[str]], records: list[str], release: Release, track: str) -> Batch:
     raw = pd.DataFrame(rows, columns=list(FIXED_WIDTH), dtype=TEXT)
     raw[RECORD_COLUMN] = pd.Series(records, dtype=TEXT)
-    return _batch(raw, None, release, "fixed_width")
+    return _batch(raw, None, release, track, "fixed_width")
 
 
-def _batch(raw: pd.DataFrame, rejects: pd.DataFrame | None, release: Release, layout: str) -> Batch:
+def _batch(raw: pd.DataFrame, rejects: pd.DataFrame | None, release: Release, track: str, layout: str) -> Batch:
     frame = blank_to_null(raw)
     frame["billing_code"] = frame["billing_code"].str.upper()
     frame["status_code"] = frame["status_code"].str.upper()
@@ -227,6 +326,7 @@ def _batch(raw: pd.DataFrame, rejects: pd.DataFrame | None, release: Release, la
     for name, value in release.columns().items():
         frame[name] = value
     frame["published_date"] = release.published.isoformat() if release.published else None
+    frame["payment_track"] = track
     frame["source_layout"] = layout
     return Batch(DATASET, frame, merge_rejects(rejects, bad_numbers), raw=raw)
 

@@ -232,7 +232,8 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
         record.rows_read += len(frame) + len(rejects)
         record.rows_loaded += len(checked.valid)
         record.rows_quarantined += len(bad_rows) + len(rejects)
-    record.advisories += len(checked.advisories)
+    notes = batch.advisories if batch.advisories is not None else pd.DataFrame()
+    record.advisories += len(checked.advisories) + len(notes)
 
     if len(checked.valid):
         good = checked.valid.copy()
@@ -246,8 +247,11 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
         if len(rejects):
             findings = pd.concat([findings, _reject_findings(state, batch.dataset, rejects)], ignore_index=True)
         writer.write(QUARANTINE, frame_to_table(findings, FINDING_SCHEMA))
-    if len(checked.advisories):
-        writer.write(ADVISORY, frame_to_table(_findings(state, batch.dataset, frame, checked.advisories, raw), FINDING_SCHEMA))
+    advisories = [_findings(state, batch.dataset, frame, checked.advisories, raw)] if len(checked.advisories) else []
+    if len(notes):
+        advisories.append(_reject_findings(state, batch.dataset, notes))
+    if advisories:
+        writer.write(ADVISORY, frame_to_table(pd.concat(advisories, ignore_index=True), FINDING_SCHEMA))
 
 
 def _text(value: object) -> str | None:

@@ -3,9 +3,11 @@
 The database is rebuilt into a temporary file and renamed over `payerbench.duckdb`, so an
 analyst's open (read-only) connection keeps reading the previous snapshot and never meets a
 lock held by the pipeline. Every dataset view lists its Parquet files explicitly, taken from
-the load log's committed loads: a load in progress (or one that crashed) is invisible. The
-`load_log` view reads the log's folder by glob: every attempt (an `unchanged` file, a rejected
-one) is visible at once, without a rebuild, since each log row is itself a committed file.
+the load log's committed loads: a load in progress (or one that crashed) is invisible. Parts
+are read by column name, so a part written before a column was added to its schema still reads
+(the column is NULL in its rows). The `load_log` view reads the log's folder by glob: every
+attempt (an `unchanged` file, a rejected one) is visible at once, without a rebuild, since each
+log row is itself a committed file.
 
 Incremental: `plan` compares what the file was built from (the committed loads of each dataset,
 the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
@@ -263,7 +265,9 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             parts = [_empty_file(settings, dataset, dataset_arrow_schema(dataset))]
             parts += _committed_parts(settings, dataset, committed)
             files += len(parts) - 1
-            con.execute(f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
+            # By column name: a part written before a column was added to the schema reads it as NULL
+            # (the empty file, first, keeps the current schema's column order and types).
+            con.execute(f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)")
             doc = _model_doc(dataset)
             con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
             catalog.append((dataset, "dataset", doc))

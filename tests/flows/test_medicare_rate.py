@@ -7,15 +7,21 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from flows.ingest_medicare_rates import MEDICARE_SOURCES, ingest_medicare_rates
+from flows.land_inbox import land_inbox
 from flows.run_pipeline import run_pipeline
 from flows.settings import PROJECT_DIR, Settings
-from flows.steps import load_log
+from flows.sources import registry
+from flows.steps import load_log, warehouse
+from flows.steps.load import load_file
 from schemas.cms_asc_addenda import UNPAID_INDICATORS
 from schemas.cms_common import ASC_PAYMENT_INDICATORS, OPPS_STATUS_INDICATORS, PFS_STATUS_CODES
 from schemas.cms_opps_addendum_b import PAID_STATUS_INDICATORS
+from tests.cms_loading import load as cms_load
 from tests.conftest import fixture, query
 
 REASONS = {"contractor_priced", "not_payable", "packaged", "not_in_release", "not_loaded"}
@@ -188,6 +194,92 @@ def test_gpci_locality_missing_from_the_crosswalk_is_flagged(tmp_path: Path) -> 
     flags = dict(((r[0], r[1]), r[2]) for r in query(settings, "select mac, locality_number, in_locality_crosswalk from stg_pfs_gpci"))
     # The extra file loaded last, so it is 2025's GPCI file now: Alabama and Alaska from it, plus the made-up 77.
     assert flags == {("10112", "00"): True, ("02102", "01"): True, ("10112", "77"): False}
+
+
+# --- payment tracks: CY 2026 QPP and non-QPP files of one release -----------------------------------
+# PPRRVU2026_Jan_QPP.csv / _nonQPP.csv are test fixtures, not CMS data: the 2025 excerpt's 0440T and
+# 64640 rows with a 2026 January title and CY 2026's two conversion factors (QPP 33.5675, non-QPP
+# 33.4009; tests/fixtures/cms__pfs_rvu/README.md). 64640 national, totals 7.45 (non-facility) and 3.62:
+#   non-QPP 7.45 x 33.4009 = 248.8367 -> $248.84, 3.62 x 33.4009 = 120.9113 -> $120.91
+#   QPP     7.45 x 33.5675 = 250.0779 -> $250.08, 3.62 x 33.5675 = 121.5144 -> $121.51
+RVU_2026 = {"qpp": fixture("cms__pfs_rvu", "PPRRVU2026_Jan_QPP.csv"),
+            "non_qpp": fixture("cms__pfs_rvu", "PPRRVU2026_Jan_nonQPP.csv")}
+NON_QPP_64640 = {"physician_nonfacility": (Decimal("248.84"), Decimal("33.4009"), "non_qpp", "PPRRVU2026_Jan_nonQPP.csv"),
+                 "physician_facility": (Decimal("120.91"), Decimal("33.4009"), "non_qpp", "PPRRVU2026_Jan_nonQPP.csv")}
+
+
+def load_pfs(settings: Settings, *paths: Path) -> list:
+    """The codes of interest, then each PPRRVU file in the order given, then the DuckDB build."""
+    load_file(registry.get("reference"), settings.billing_code_file, settings, "20260101T000000Z-ref001")
+    records = [cms_load(settings, "cms_pfs_rvu", path, run_id=f"20260101T00000{n}Z-pfs{n:03d}") for n, path in enumerate(paths)]
+    warehouse.build(settings)
+    return records
+
+
+def physician_64640(settings: Settings, period: str = "2026-Q1") -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in query(settings, f"""
+        select setting, payment_usd, conversion_factor_usd, payment_track, source_file from medicare_rate
+        where billing_code = '64640' and release_period = '{period}' and locality_id = 'national'
+          and setting like 'physician%'""")}
+
+
+@pytest.mark.parametrize("order", [("qpp", "non_qpp"), ("non_qpp", "qpp")])
+def test_medicare_rate_uses_the_non_qpp_file_whichever_loads_last(settings: Settings, order: tuple[str, str]) -> None:
+    records = load_pfs(settings, *(RVU_2026[track] for track in order))
+    assert [r.status for r in records] == ["loaded", "loaded"]
+    assert physician_64640(settings) == NON_QPP_64640
+    assert query(settings, "select payment_track, count(*) from cms__pfs_rvu group by 1 order by 1") == [
+        ("non_qpp", 2), ("qpp", 2)]  # both files are kept in the lake ...
+    assert query(settings, "select distinct payment_track from stg_pfs_rvu") == [("non_qpp",)]  # ... staging uses one
+    contractor = query(settings, """select payment_usd, availability_reason, payment_track from medicare_rate
+                                    where billing_code = '0440T' and release_period = '2026-Q1'
+                                      and setting = 'physician_facility'""")
+    assert contractor == [(None, "contractor_priced", "non_qpp")]
+
+
+def test_qpp_file_alone_is_used_and_labelled_qpp(settings: Settings) -> None:
+    [record] = load_pfs(settings, RVU_2026["qpp"])
+    assert record.advisories == 1
+    assert physician_64640(settings) == {
+        "physician_nonfacility": (Decimal("250.08"), Decimal("33.5675"), "qpp", "PPRRVU2026_Jan_QPP.csv"),
+        "physician_facility": (Decimal("121.51"), Decimal("33.5675"), "qpp", "PPRRVU2026_Jan_QPP.csv")}
+    assert query(settings, "select check_name, source_file from advisory") == [("qpp_track_file", "PPRRVU2026_Jan_QPP.csv")]
+
+
+def test_a_single_file_release_is_labelled_single(settings: Settings) -> None:
+    load_pfs(settings, PROJECT_DIR / "raw" / "cms_pfs_rvu" / "PPRRVU2025_Oct_excerpt.csv")
+    assert physician_64640(settings, "2025-Q4")["physician_nonfacility"] == (
+        Decimal("240.98"), Decimal("32.3465"), "single", "PPRRVU2025_Oct_excerpt.csv")
+    assert query(settings, """select distinct payment_track from medicare_rate
+                              where setting in ('hopd_opps', 'asc')""") == [(None,)]  # not a PFS amount
+
+
+def test_both_files_of_an_rvu26a_drop_land_and_load(settings: Settings) -> None:
+    """The user drops the RVU26A folder's CSVs into the inbox: both land by content, both load."""
+    (settings.inbox_dir / "RVU26A").mkdir(parents=True)
+    for path in RVU_2026.values():
+        shutil.copy(path, settings.inbox_dir / "RVU26A" / path.name)
+    landed = land_inbox(settings, settle_seconds=0)
+    assert sorted((i.status, i.target_path) for i in landed) == [
+        ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_QPP.csv"), ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_nonQPP.csv")]
+    records = {r.source_file: r for r in ingest_medicare_rates(settings) if r.source == "cms_pfs_rvu"}
+    assert {name: (r.status, r.advisories) for name, r in records.items()} == {
+        "PPRRVU2026_Jan_QPP.csv": ("loaded", 1), "PPRRVU2026_Jan_nonQPP.csv": ("loaded", 0)}
+    assert physician_64640(settings) == NON_QPP_64640
+
+
+def test_loads_made_before_payment_track_existed_still_read(settings: Settings) -> None:
+    """A lake written before the column: its PFS parts lack payment_track. They still read; the track
+    is taken from the file name they were loaded from, and single when it names none."""
+    load_pfs(settings, RVU_2026["non_qpp"], RVU_2026["qpp"], PROJECT_DIR / "raw" / "cms_pfs_rvu" / "PPRRVU2025_Oct_excerpt.csv")
+    parts = sorted((settings.lake_dir / "cms__pfs_rvu").glob("*/*.parquet"))
+    assert len(parts) == 3
+    for part in parts:
+        pq.write_table(pq.read_table(part).drop_columns(["payment_track"]), part)
+    warehouse.build(settings)
+    assert query(settings, "select count(*), count(payment_track) from cms__pfs_rvu") == [(20, 0)]
+    assert physician_64640(settings) == NON_QPP_64640  # the QPP file loaded last, yet the non-QPP amounts
+    assert physician_64640(settings, "2025-Q4")["physician_nonfacility"][0:3] == (Decimal("240.98"), Decimal("32.3465"), "single")
 
 
 # --- the full public files (skipped where they are not present) ------------------------------------

@@ -13,6 +13,7 @@ from schemas.cms_pfs_rvu import PfsRvu
 # 64640 as CMS's October 2025 PPRRVU prints it, after the adapter's normalisation.
 GOOD = {
     "release_year": 2025, "release_quarter": 4, "effective_date": "2025-10-01", "published_date": "2025-09-11",
+    "payment_track": "single",
     "billing_code": "64640", "modifier": None, "description": "Injection treatment of nerve", "status_code": "A",
     "not_used_for_medicare_payment": "false", "work_rvu": "1.98", "nonfacility_pe_rvu": "5.26",
     "nonfacility_na_indicator": "false", "facility_pe_rvu": "1.43", "facility_na_indicator": "false",
@@ -51,6 +52,8 @@ def test_good_row_loads_typed() -> None:
         ({"preop_share": "1.10"}, "preop_share", "less_than_or_equal_to"),
         ({"nonfacility_na_indicator": "maybe"}, "nonfacility_na_indicator", "coerce_dtype"),
         ({"release_quarter": 5}, "release_quarter", "isin"),
+        ({"payment_track": "QPP"}, "payment_track", "isin"),  # the adapter writes the enumeration, never the file's spelling
+        ({"payment_track": None}, "payment_track", "not_nullable"),
     ],
 )
 def test_column_rules_fail_on_the_named_column(changes: dict[str, object], column: str, check_name: str) -> None:
@@ -66,6 +69,12 @@ def test_column_rules_fail_on_the_named_column(changes: dict[str, object], colum
 def test_totals_must_be_the_sum_of_their_parts(changes: dict[str, object], check_name: str) -> None:
     result = check(changes)
     assert result.valid.empty and result.failures["check"].tolist() == [check_name]
+
+
+@pytest.mark.parametrize("track", ["non_qpp", "qpp", "single"])
+def test_every_payment_track_loads(track: str) -> None:
+    result = check({"payment_track": track})
+    assert len(result.valid) == 1 and result.failures.empty
 
 
 def test_same_code_and_modifier_twice_in_a_release_is_a_duplicate() -> None:

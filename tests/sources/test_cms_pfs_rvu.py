@@ -71,6 +71,80 @@ def test_title_and_name_must_name_the_same_release(settings: Settings, tmp_path:
     assert "the file says release 2025-Q4 (title row) but its name says 2025-Q1" in record.error
 
 
+# --- payment tracks (CY 2026 on: a QPP and a non-QPP file per release) -------------------------------
+# The 2026 fixtures are test fixtures, not CMS data: the 2025 excerpt's 0440T and 64640 rows with a
+# 2026 January title and the two CY 2026 conversion factors (tests/fixtures/cms__pfs_rvu/README.md).
+@pytest.mark.parametrize(("name", "track"), [
+    ("PPRRVU2026_Jan_QPP.csv", "qpp"), ("PPRRVU2026_Jan_nonQPP.csv", "non_qpp"), ("PPRRVU2026_Jan_non-QPP.csv", "non_qpp"),
+    ("pprrvu2026_jan_nonqpp.csv", "non_qpp"), ("PPRRVU2026_JAN_qpp.csv", "qpp"), ("PPRRVU2026_Jan_nonQPP (1).csv", "non_qpp"),
+])
+def test_payment_track_comes_from_cms_file_name(settings: Settings, tmp_path: Path, name: str, track: str) -> None:
+    frame = read_all(copy_as(fixture(DATASET, "PPRRVU2026_Jan_nonQPP.csv"), tmp_path, name), settings)
+    assert frame["payment_track"].unique().tolist() == [track]
+    assert (frame["release_year"].iloc[0], frame["release_quarter"].iloc[0]) == (2026, 1)
+
+
+def test_a_release_of_one_file_is_the_single_track(settings: Settings) -> None:
+    assert read_all(EXCERPT, settings)["payment_track"].unique().tolist() == ["single"]
+
+
+def test_qpp_file_loads_with_one_advisory_saying_which_amounts_medicare_rate_uses(settings: Settings) -> None:
+    record = load(settings, "cms_pfs_rvu", fixture(DATASET, "PPRRVU2026_Jan_QPP.csv"))
+    assert (record.status, record.rows_loaded, record.advisories) == ("loaded", 2, 1)  # once per file, not per row
+    stored = rows(settings, DATASET)
+    assert set(stored["payment_track"]) == {"qpp"} and set(stored["conversion_factor_usd"]) == {decimal.Decimal("33.5675")}
+    advisory = pd.concat([pd.read_parquet(p) for p in (settings.lake_dir / "_advisory").glob("*/*.parquet")])
+    assert advisory[["source_record", "column_name", "check_name", "failure_value"]].values.tolist() == [
+        ["file name", "payment_track", "qpp_track_file", "qpp"]]
+    assert "medicare_rate uses the non-QPP file of 2026-Q1 when it is loaded" in advisory["reason"].iloc[0]
+    assert "PPRRVU2026_Jan_nonQPP" in advisory["reason"].iloc[0]
+    non_qpp = load(settings, "cms_pfs_rvu", fixture(DATASET, "PPRRVU2026_Jan_nonQPP.csv"))
+    assert (non_qpp.status, non_qpp.advisories) == ("loaded", 0)
+
+
+def test_title_naming_a_track_is_read_and_must_agree_with_the_name(settings: Settings, tmp_path: Path) -> None:
+    titled = fixture(DATASET, "title_says_non_qpp.csv")
+    assert read_all(copy_as(titled, tmp_path / "a", "PPRRVU2026_Jan.csv"), settings)["payment_track"].unique().tolist() == [
+        "non_qpp"]  # the title alone tells
+    assert read_all(copy_as(titled, tmp_path / "b", "PPRRVU2026_Jan_nonQPP.csv"), settings)["payment_track"].iloc[0] == "non_qpp"
+    record = load(settings, "cms_pfs_rvu", copy_as(titled, tmp_path / "c", "PPRRVU2026_Jan_QPP.csv"))
+    assert record.status == "rejected" and record.rows_loaded == 0
+    assert record.error == (
+        "PPRRVU2026_Jan_QPP.csv: its title rows (line 1) say the non-QPP file but its name 'PPRRVU2026_Jan_QPP.csv' says "
+        "QPP (qualifying APM participants); expected a file whose name matches its title (rename it PPRRVU2026_Jan_QPP "
+        "or PPRRVU2026_Jan_nonQPP)")
+
+
+def test_a_2026_file_that_does_not_say_its_track_is_rejected(settings: Settings, tmp_path: Path) -> None:
+    record = load(settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv"), tmp_path, "PPRRVU2026_Jan.csv"))
+    assert record.status == "rejected"
+    assert "neither this file's name nor its title says which this is" in record.error
+    assert "PPRRVU2026_Jan_nonQPP for the non-QPP file (Medicare's standard amounts)" in record.error
+
+
+def test_fixed_width_track_comes_from_the_name_or_folder_name(settings: Settings, tmp_path: Path) -> None:
+    """CMS's bundle folder gives the release; the name (whose month word "QPP" is none) the track."""
+    in_bundle = copy_as(fixture(DATASET, "fixed_width_valid.txt"), tmp_path / "RVU26A", "PPRRVU2026_QPP.txt")
+    batches = list(cms_pfs_rvu.read(in_bundle, ReadContext(settings=settings)))
+    frame = pd.concat([b.frame for b in batches])
+    assert frame["payment_track"].unique().tolist() == ["qpp"] and frame["release_quarter"].unique().tolist() == [1]
+    assert batches[0].advisories["check"].tolist() == ["qpp_track_file"]
+    unnamed = copy_as(fixture(DATASET, "fixed_width_valid.txt"), tmp_path / "RVU26B", "PPRRVU2026_sample.txt")
+    with pytest.raises(FileRejected, match="from CY 2026 CMS publishes two files per release"):
+        read_all(unnamed, settings)
+
+
+def test_fixed_width_hdr_line_naming_a_track_must_agree_with_the_name(settings: Settings, tmp_path: Path) -> None:
+    text = fixture(DATASET, "fixed_width_valid.txt").read_text(encoding="cp1252")
+    path = tmp_path / "PPRRVU2026_Jan_QPP.txt"
+    path.write_text("HDR  NON-QPP CONVERSION FACTOR\n" + text, encoding="cp1252", newline="")
+    with pytest.raises(FileRejected, match=r"its HDR lines \(line 1\) say the non-QPP file but its name"):
+        read_all(path, settings)
+    agreeing = tmp_path / "PPRRVU2026_Jan_nonQPP.txt"
+    agreeing.write_bytes(path.read_bytes())
+    assert read_all(agreeing, settings)["payment_track"].unique().tolist() == ["non_qpp"]
+
+
 # --- the fixed-width edition -----------------------------------------------------------------------
 def test_fixed_width_records_are_read_by_position(settings: Settings, tmp_path: Path) -> None:
     path = copy_as(fixture(DATASET, "fixed_width_valid.txt"), tmp_path, "PPRRVU2025_Oct.txt")
@@ -106,8 +180,8 @@ def test_fixed_width_duplicate_key_and_bad_status_are_quarantined(settings: Sett
     load(settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "fixed_width_status_not_in_cms_list.txt"), tmp_path / "b",
                                           "PPRRVU2025_Oct.txt"), run_id="20260101T000000Z-cms002")
     assert findings(settings) == [
-        ("line 14", "release_year,release_quarter,billing_code,modifier", "unique_key (first seen at line 8)",
-         '["2025", "4", "0001F", null]'),
+        ("line 14", "release_year,release_quarter,payment_track,billing_code,modifier", "unique_key (first seen at line 8)",
+         '["2025", "4", "single", "0001F", null]'),
         ("line 8", "status_code", "isin", "Z"),
     ]
 
@@ -115,6 +189,7 @@ def test_fixed_width_duplicate_key_and_bad_status_are_quarantined(settings: Sett
 def test_detect_tells_both_editions_by_content(settings: Settings, tmp_path: Path) -> None:
     assert cms_pfs_rvu.detect(EXCERPT)
     assert cms_pfs_rvu.detect(fixture(DATASET, "fixed_width_valid.txt"))
+    assert cms_pfs_rvu.detect(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv")) and cms_pfs_rvu.detect(fixture(DATASET, "title_says_non_qpp.csv"))
     assert not cms_pfs_rvu.detect(PROJECT_DIR / "raw" / "cms_pfs_gpci" / "GPCI2025.csv")
     assert not cms_pfs_rvu.detect(settings.billing_code_file)
 

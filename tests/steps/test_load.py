@@ -299,3 +299,25 @@ def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungro
     parts = sorted((settings.lake_dir / "test__rates").glob("*/*.parquet"))
     rows = pd.concat([pq.read_table(p).to_pandas() for p in parts]).sort_values("source_record")
     assert [None if pd.isna(g) else g for g in rows["payer_group"]] == ["aetna", "other", None]
+
+
+def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settings) -> None:
+    """Batch.advisories: a finding about the file the adapter makes itself (once, not once per row)."""
+    from flows.sources import payer_policy
+    from flows.sources.readers import REJECT_COLUMNS
+
+    def read(p, ctx):  # type: ignore[no-untyped-def]
+        note = pd.DataFrame([{"source_record": "file name", "column": "plan_type", "check": "test_note",
+                              "failure_value": "commercial", "reason": "a note about the whole file",
+                              "raw_record": None}], columns=REJECT_COLUMNS)
+        for number, batch in enumerate(payer_policy.read(p, ctx)):
+            yield dataclasses.replace(batch, advisories=note if number == 0 else None)
+
+    source = dataclasses.replace(SOURCE, read=read)
+    record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-n",
+                       payers=PayerDirectory.from_file(settings.payer_alias_file))
+    assert (record.status, record.rows_read, record.rows_loaded, record.advisories) == ("loaded", 2, 2, 1)
+    parts = sorted((settings.lake_dir / store.ADVISORY).glob("*/*.parquet"))
+    found = pd.concat([pq.read_table(p).to_pandas() for p in parts])
+    assert found[["source_record", "column_name", "check_name", "failure_value", "reason", "source_file"]].values.tolist() == [
+        ["file name", "plan_type", "test_note", "commercial", "a note about the whole file", "valid_minimal.csv"]]

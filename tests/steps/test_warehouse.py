@@ -124,3 +124,24 @@ def test_a_changed_sql_file_rebuilds_that_view_and_its_dependents(settings: Sett
     assert result.rebuilt and result.reason == "SQL changed: stg_pfs_rvu"
     assert result.marts_rebuilt[0] == "stg_pfs_rvu" and "medicare_rate" in result.marts_rebuilt
     assert "coverage_matrix" not in result.marts_rebuilt
+
+
+def test_parts_written_before_a_column_was_added_still_read(settings: Settings) -> None:
+    """A lake written by an older schema: the view reads its parts by name, the new column NULL."""
+    import pyarrow.parquet as pq
+
+    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    source = registry.get("payer_policy")
+    old = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-old", payers=payers)
+    load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-new", payers=payers)
+    for part in (settings.lake_dir / "payer__policy" / old.load_id).glob("*.parquet"):  # as an older schema wrote it
+        pq.write_table(pq.read_table(part).drop_columns(["policy_title"]), part)
+    warehouse.build(settings)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    rows = con.execute("select load_id = ?, count(*), count(policy_title), count(billing_code) from payer__policy "
+                       "group by 1 order by 1", [old.load_id]).fetchall()
+    columns = [r[0] for r in con.execute("describe payer__policy").fetchall()]
+    con.close()
+    assert rows[1] == (True, 2, 0, 2)  # the old part's rows, policy_title NULL
+    assert rows[0] == (False, 2, 2, 2)
+    assert columns[-6:] == ["source_file", "source_sha256", "source_record", "load_id", "run_id", "loaded_at"]

@@ -14,6 +14,8 @@
 -- indicator is not in medicare_indicator, so what it pays is unknown) or not_loaded (no file of that
 -- payment system is loaded for the period); availability_note says it in words. is_synthetic: a file behind the amount
 -- (the rate file, GPCI or OPPSCAP file) is labelled synthetic (stg_source_file).
+-- payment_track (physician settings) is the conversion factor's track of the PPRRVU file used:
+-- non_qpp when that file of the release is loaded, else single (before CY 2026), else qpp (stg_pfs_rvu).
 with codes as (
     select billing_code, role as code_role, label as code_label
     from stg_billing_code
@@ -75,6 +77,7 @@ physician as (
             as opps_pe_rvu,
         r.opps_mp_rvu,
         r.conversion_factor_usd,
+        r.payment_track,
         r.global_days,
         r.source_file,
         r.source_record,
@@ -270,6 +273,7 @@ combined as (
         payment_amount, availability_reason, availability_note, rate_source, status_indicator, status_meaning,
         null::varchar as apc, null::decimal(12, 4) as relative_weight,
         work_rvu, pe_rvu, mp_rvu, total_rvu, work_gpci, pe_gpci, mp_gpci, conversion_factor_usd,
+        payment_track,
         case when availability_reason is null then pfs_formula_usd end as pfs_formula_usd,
         case when availability_reason is null or availability_reason = 'contractor_priced' then opps_cap_usd end
             as opps_cap_usd,
@@ -333,6 +337,7 @@ select
     pe_gpci,
     mp_gpci,
     conversion_factor_usd,
+    payment_track,
     pfs_formula_usd,
     opps_cap_usd,
     coalesce(opps_cap_applied, false) as opps_cap_applied,
