@@ -231,13 +231,21 @@ def plan(settings: Settings) -> BuildPlan:
     return BuildPlan(True, "; ".join(r for r in reasons if r), changed, state)
 
 
+# Per-file lookups: a view reads them only for the files behind its own rows (e.g. stg_source_file's
+# is_synthetic, joined by load_id), so a new load of another source changes the lookup but not what
+# the reading view shows. A change reaches a reader through a lookup only when the lookup's own SQL
+# changed; the reader's own datasets (a new load of them) still mark it as changed directly.
+LOOKUP_VIEWS = frozenset({"stg_source_file"})
+
+
 def affected_views(sql_dir: Path, changed: set[str]) -> list[str]:
     """SQL views (dependency order) that read, directly or through other views, anything in `changed`,
-    plus those whose own SQL changed."""
+    plus those whose own SQL changed (`LOOKUP_VIEWS` pass a change on only when their SQL changed)."""
     affected: list[str] = []
     for name, sql, _ in sql_views(sql_dir):
         text = _strip_comments(sql)
-        if name in changed or any(re.search(rf"\b{re.escape(n)}\b", text) for n in (*changed, *affected)):
+        sources = [n for n in (*changed, *affected) if n not in LOOKUP_VIEWS or n in changed]
+        if name in changed or any(re.search(rf"\b{re.escape(n)}\b", text) for n in sources):
             affected.append(name)
     return affected
 

@@ -46,6 +46,19 @@ def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Setting
     fresh.close()
 
 
+def test_a_load_reaches_other_marts_through_the_synthetic_lookup_only_when_its_sql_changes(tmp_path: Path) -> None:
+    (tmp_path / "stg_source_file.sql").write_text("-- Lookup.\nselect load_id from load_log", encoding="utf-8")
+    (tmp_path / "policy_mart.sql").write_text(
+        "-- A.\nselect * from payer__policy join stg_source_file using (load_id)", encoding="utf-8")
+    (tmp_path / "rate_mart.sql").write_text(
+        "-- B.\nselect * from cms__pfs_rvu join stg_source_file using (load_id)", encoding="utf-8")
+    (tmp_path / "log_mart.sql").write_text("-- C.\nselect * from load_log", encoding="utf-8")
+    # a new policy load: the lookup and the log change, the rate mart shows the same rows
+    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}) == ["log_mart", "stg_source_file", "policy_mart"]
+    # the lookup's own rule changed: every reader of it
+    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"})) == {"stg_source_file", "policy_mart", "rate_mart"}
+
+
 def test_sql_views_are_built_in_dependency_order(tmp_path: Path) -> None:
     (tmp_path / "a_mart.sql").write_text("-- A mart.\nselect * from stg_z", encoding="utf-8")
     (tmp_path / "stg_z.sql").write_text("-- Staging.\nselect 1 as x", encoding="utf-8")
