@@ -37,8 +37,8 @@ tic as (  -- one row per negotiated price as the file publishes it, not one per 
         case when any_value(negotiated_type) = 'per diem' then any_value(negotiated_rate_usd) end as per_diem_usd,
         any_value(negotiated_percentage) as rate_pct_of_charges,
         null::varchar as rate_formula,
-        list(distinct coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null)
-            as provider_keys,
+        list_sort(list(distinct coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null))
+            as provider_keys,  -- sorted: the same rates give the same rows, run after run
         max(last_updated_on) as as_of_date,
         source_file,
         any_value(load_id) as load_id,

@@ -5,4 +5,6 @@ select payer_group, payer_name, plan_type, setting, source, rate_kind, rate_usd,
        rate_formula, provider_keys, provider_count, as_of_date, source_file, is_synthetic
 from benchmark_rate
 where billing_code = $code and source <> 'medicare_fee_schedule'
-order by rate_kind, payer_group, plan_type, setting, coalesce(rate_usd, per_diem_usd, rate_pct_of_charges), rate_formula
+-- a total order (every column that can tell two rates apart), so the report's fingerprint is stable
+order by rate_kind, payer_group, plan_type, setting, coalesce(rate_usd, per_diem_usd, rate_pct_of_charges), rate_formula,
+         payer_name, source, source_file, as_of_date, list_sort(provider_keys)::varchar
