@@ -443,3 +443,26 @@ def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
             ReportContext.load(data, ["aetna", "humana"])
     finally:
         data.close()
+
+
+# --- re-render only when something changed --------------------------------------------------------------------
+def test_an_unchanged_warehouse_and_day_skip_the_queries(warehouse: Settings, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from flows import report
+
+    first = report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path)
+    assert first.rendered
+
+    def no_queries(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the report's queries ran")
+
+    monkeypatch.setattr(report, "fingerprint", no_queries)
+    again = report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path)
+    assert not again.rendered  # same build, code, parameters and day: answered from the key alone
+    with pytest.raises(AssertionError, match="queries ran"):  # another day: the queries must be asked again
+        report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path, as_of=dt.date.today() - dt.timedelta(days=1))
+    monkeypatch.undo()
+    (warehouse.warehouse_dir / ".build_state.json").touch()  # same bytes: same key
+    assert not report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path).rendered
