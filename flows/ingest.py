@@ -68,6 +68,7 @@ def ingest_source(source_name: str, paths: list[Path] | None = None, settings: S
     with run_report.tracking("ingest_source", settings, run_id) as run:
         files = [Path(p) for p in paths] if paths else discover(settings, source)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            load_log.compact(settings.lake_dir)
             records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
             run.records += records
             if build:

@@ -64,6 +64,7 @@ def run_pipeline(settings: Settings | None = None, raw_dir: str | None = None, l
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)
+            load_log.compact(settings.lake_dir)
             log = load_log.read(settings.lake_dir)
             store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
             for name in source_order():

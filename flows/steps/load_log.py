@@ -84,14 +84,38 @@ def append(lake_dir: Path, record: LoadRecord) -> None:
     write_table_atomic(record.to_table(), lake_dir / LOAD_LOG / f"{record.load_id}.parquet")
 
 
+COMPACT_AT = 64
+"""Log files in the folder from which `compact` merges them into one."""
+
+
 def read(lake_dir: Path) -> pd.DataFrame:
     """Every load-log row, oldest first (an empty frame with the log's columns when none)."""
     folder = lake_dir / LOAD_LOG
     files = sorted(p for p in folder.glob("*.parquet")) if folder.exists() else []
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
-    table = pa.concat_tables(pq.read_table(p, schema=LOG_SCHEMA) for p in files)
-    return table.to_pandas().sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
+    frame = pa.concat_tables(pq.read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
+    # a row can sit in a compacted file and in its original part if a compaction stopped halfway
+    frame = frame.drop_duplicates("load_id", keep="first")
+    return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
+
+
+def compact(lake_dir: Path, at: int = COMPACT_AT) -> int:
+    """Merge the log's files into one when there are `at` or more (each attempt writes one, so a
+    scheduled install would otherwise read thousands). Call it holding the writer lock. The merged
+    file is written first, then the parts are removed: a crash in between leaves duplicates, which
+    `read` and the `load_log` view drop. Returns the number of files merged (0: none)."""
+    folder = lake_dir / LOAD_LOG
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if len(files) < at:
+        return 0
+    rows = read(lake_dir)
+    stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
+    write_table_atomic(pa.Table.from_pandas(rows, schema=LOG_SCHEMA, preserve_index=False),
+                       folder / f"compacted-{stamp}.parquet")
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(files)
 
 
 def loaded_sha256s(log: pd.DataFrame, source: str) -> set[str]:

@@ -284,7 +284,9 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
         if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
             log_parts.append(settings.lake_dir / LOAD_LOG / "*.parquet")
-        con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) ORDER BY started_at")
+        # one row per attempt even while a compaction (load_log.compact) has a row in two files
+        con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
+                    "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at")
         for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
             parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
