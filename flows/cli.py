@@ -158,13 +158,13 @@ def cmd_report(args: argparse.Namespace) -> int:
               "first, or point --warehouse at one", file=sys.stderr)
         return EXIT_USAGE
     as_of = args.as_of
-    from flows.report_text import GROUPS
+    from flows.report_text import check_payers
 
     payers = [p.strip().lower() for p in args.payer] if args.payer else None
-    unknown = sorted(set(payers or []) - set(GROUPS))
-    if unknown:
-        print(f"payerbench report: unknown payer group {', '.join(unknown)}; use some of {', '.join(GROUPS)}",
-              file=sys.stderr)
+    try:
+        check_payers(payers)
+    except ValueError as exc:
+        print(f"payerbench report: {exc}", file=sys.stderr)
         return EXIT_USAGE
     results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of,
                                        payers=payers)

@@ -147,11 +147,7 @@ def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None 
     """
     from flows import report_text
 
-    digest = hashlib.sha256()
-    code_files = [settings.project_dir / "notebooks" / NOTEBOOK, Path(__file__), Path(report_text.__file__),
-                  *sorted((settings.sql_dir / "report").glob("*.sql"))]
-    for path in code_files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest = _code_digest(settings)
     digest.update(json.dumps(sorted(payers) if payers else None).encode())
     data = ReportData(settings, billing_code, as_of)
     try:
@@ -163,6 +159,17 @@ def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None 
         digest.update(name.encode() + b"\0" + frame.to_json(orient="split", date_format="iso", default_handler=str,
                                                              index=False).encode() + b"\0")
     return digest.hexdigest()
+
+
+def _code_digest(settings: Settings) -> "hashlib._Hash":
+    """sha256 begun over the report's code: the notebook, this module, its wording and its SQL."""
+    from flows import report_text
+
+    digest = hashlib.sha256()
+    for path in [settings.project_dir / "notebooks" / NOTEBOOK, Path(__file__), Path(report_text.__file__),
+                 *sorted((settings.sql_dir / "report").glob("*.sql"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest
 
 
 def _fingerprint_file(out_dir: Path, code: str) -> Path:
@@ -202,15 +209,11 @@ def inputs_key(settings: Settings, billing_code: str, *, as_of: dt.date | None =
     inputs: every committed load, SQL file and schema), the report's code, its parameters and the
     effective as-of date (today by default: a release can take effect overnight). Equal keys mean
     equal results, so `render_report_if_changed` skips running the queries (seconds per report)."""
-    from flows import report_text
     from flows.steps.warehouse import STATE_NAME
 
-    digest = hashlib.sha256()
+    digest = _code_digest(settings)
     state = settings.warehouse_dir / STATE_NAME
     digest.update(state.read_bytes() if state.exists() and settings.duckdb_path.exists() else b"no build")
-    for path in [settings.project_dir / "notebooks" / NOTEBOOK, Path(__file__), Path(report_text.__file__),
-                 *sorted((settings.sql_dir / "report").glob("*.sql"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps([billing_code.strip().upper(), (as_of or dt.date.today()).isoformat(),
                               sorted(payers) if payers else None]).encode())
     return digest.hexdigest()

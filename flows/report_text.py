@@ -173,6 +173,13 @@ FILE_KINDS = {"asc_addendum_aa": "CMS ASC Addendum AA", "opps_addendum_b": "CMS 
 
 
 # --- the report's data, loaded once -------------------------------------------------------------------
+def check_payers(payers: list[str] | None) -> None:
+    """ValueError naming any payer group the report does not know (None: every group)."""
+    unknown = sorted(set(payers or []) - set(GROUPS))
+    if unknown:
+        raise ValueError(f"unknown payer group {', '.join(unknown)}; use some of {', '.join(GROUPS)}")
+
+
 @dataclass
 class ReportContext:
     code: str
@@ -185,9 +192,7 @@ class ReportContext:
     def load(cls, data: ReportData, payers: list[str] | None = None) -> "ReportContext":
         """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
         rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
-        unknown = sorted(set(payers or []) - set(GROUPS))
-        if unknown:
-            raise ValueError(f"unknown payer group(s) {', '.join(unknown)}; use some of {', '.join(GROUPS)}")
+        check_payers(payers)
         ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",

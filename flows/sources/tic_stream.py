@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from flows.settings import Settings
 from flows.sources.base import FileRejected
 
 try:  # SIMD substring search (StringZilla): ~12 GB/s here against ~1.7 GB/s for bytearray.find
@@ -23,7 +24,7 @@ except ImportError:  # pragma: no cover - declared dependency; bytearray.find st
     _sz = None
 
 CHUNK = 8 * 1024 * 1024
-DEFAULT_MAX_EXPANSION = 500
+DEFAULT_MAX_EXPANSION = Settings.tic_max_expansion  # PAYERBENCH_TIC_MAX_EXPANSION overrides it
 """Stop when the uncompressed bytes pass this multiple of the compressed size (a gzip bomb guard).
 Real TiC files inflate 8-30x; a ratio of 500 only trips on pathological input."""
 MIN_BOMB_BYTES = 256 * 1024 * 1024  # never judge tiny files by ratio alone
