@@ -23,6 +23,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
+from flows.steps.names import safe_name  # noqa: E402
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains
@@ -66,13 +67,13 @@ def print_load_table(records: Sequence[object], title: str) -> None:
 
     styles = {"loaded": "green", "loaded_with_quarantine": "yellow", "unchanged": "dim", "rejected": "red", "failed": "red"}
     for r in records:
-        table.add_row(Text(r.source), Text(r.source_file), Text(r.status, style=styles.get(r.status, "")),
+        table.add_row(Text(r.source), Text(safe_name(r.source_file)), Text(r.status, style=styles.get(r.status, "")),
                       f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.advisories:,}")
     console = _console()
     console.print(table)
     for r in records:
         if r.error:  # plain Text: file names and JSON paths hold [brackets] that are not markup
-            console.print(Text.assemble((r.status, "red"), " ", r.error), highlight=False, soft_wrap=True)
+            console.print(Text.assemble((r.status, "red"), " ", safe_name(r.error)), highlight=False, soft_wrap=True)
 
 
 def _exit_for(records: Sequence[object]) -> int:
@@ -81,6 +82,8 @@ def _exit_for(records: Sequence[object]) -> int:
 
 # --- commands ---------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
     from flows.run_pipeline import run_pipeline
 
     settings = _settings(args)
@@ -105,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for path in summary.reports_unchanged:
         console.print(f"report unchanged (its data did not change): {path}", highlight=False)
     for error in summary.report_errors:
-        console.print(f"report failed: {error}", style="red", highlight=False)
+        console.print(Text(f"report failed: {safe_name(error)}", style="red"), highlight=False)
     code = _exit_for(summary.records)
     return code if code != EXIT_OK or not summary.report_errors else EXIT_DATA
 
@@ -301,8 +304,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
             table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
         for r in latest.itertuples(index=False):
-            table.add_row(Text(r.source), Text(r.source_file), Text(r.status), f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                          f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}", Text(r.run_id))
+            table.add_row(Text(r.source), Text(safe_name(r.source_file)), Text(r.status), f"{r.rows_read:,}",
+                          f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                          Text(safe_name(r.run_id)))
         console.print(table)
     table = Table(title=f"datasets at {report.now:%Y-%m-%d %H:%M} UTC (freshness: time since the source's newest load)",
                   title_justify="left")
@@ -311,7 +315,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_column(column, justify="right" if column in ("files", "rows", "quarantined") else "left")
     styles = {"fresh": "green", "stale": "red", "no data": "dim", "on change": ""}
     for d in report.datasets:
-        table.add_row(Text(d.source), Text(d.dataset), _when(d.last_loaded_at), Text(d.newest_file or ""),
+        table.add_row(Text(d.source), Text(d.dataset), _when(d.last_loaded_at), Text(safe_name(d.newest_file or "")),
                       f"{d.files:,}", f"{d.rows:,}", f"{d.rows_quarantined:,}", Text(d.newest_period or ""),
                       d.freshness.cadence, Text(d.freshness.describe(), style=styles.get(d.freshness.verdict, "")))
     console.print(table)
@@ -321,12 +325,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs.add_column(column)
         for flow, run in sorted(report.last_runs.items()):
             files = run.get("files") or {}
-            runs.add_row(flow, Text(str(run.get("run_id"))), str(run.get("ended_at"))[:16].replace("T", " "),
+            runs.add_row(Text(safe_name(flow)), Text(safe_name(run.get("run_id"))), str(run.get("ended_at"))[:16].replace("T", " "),
                          Text(str(run.get("status")), style="green" if run.get("status") == "ok" else "red"),
                          f"{files.get('loaded', 0)} / {files.get('seen', 0)}", f"{float(run.get('elapsed_s') or 0):.1f} s")
         console.print(runs)
     for problem in report.problems:
-        console.print(Text.assemble(("problem", "red"), " ", problem), highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("problem", "red"), " ", safe_name(problem)), highlight=False, soft_wrap=True)
     if not report.problems:
         console.print("no problems: every source with data is fresh and the latest runs succeeded", highlight=False)
     return report.exit_code
@@ -345,17 +349,18 @@ def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 def print_landings(landings: Sequence[object], settings: Settings) -> None:
-    """Per inbox file: what happened to it and where it went (or why it stayed)."""
+    """Per inbox file: what happened to it and where it went (or why it stayed). Names are data:
+    control characters are shown escaped (`safe_name`) and [brackets] print as they are (Text, not markup)."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"inbox {settings.inbox_dir}", title_justify="left")
+    table = Table(title=Text(f"inbox {safe_name(settings.inbox_dir)}"), title_justify="left")
     for column in ["file", "status", "source", "now at (under raw/)", "note"]:
         table.add_column(column)
-    styles = {"landed": "green", "duplicate": "dim", "left": "red", "waiting": "yellow"}
+    styles = {"landed": "green", "duplicate": "dim", "left": "red", "refused": "red", "waiting": "yellow"}
     for item in landings:
-        table.add_row(Text(item.inbox_path), Text(item.status, style=styles.get(item.status, "")),
-                      Text(item.source or ""), Text(item.target_path or ""), Text(item.message))
+        table.add_row(Text(safe_name(item.inbox_path)), Text(item.status, style=styles.get(item.status, "")),
+                      Text(item.source or ""), Text(safe_name(item.target_path or "")), Text(safe_name(item.message)))
     _console().print(table)
 
 
@@ -366,11 +371,12 @@ def cmd_land(args: argparse.Namespace) -> int:
     if args.inbox:
         settings = settings.replace(inbox_dir=args.inbox)
     if not settings.inbox_dir.is_dir():
-        print(f"no inbox folder at {settings.inbox_dir}: nothing to land (create it, or set PAYERBENCH_INBOX_DIR)")
+        print(f"no inbox folder at {safe_name(settings.inbox_dir)}: nothing to land (create it, or set "
+              "PAYERBENCH_INBOX_DIR)")
         return EXIT_OK
     landings = land_inbox(settings, settle_seconds=args.settle)
     if not landings:
-        print(f"the inbox {settings.inbox_dir} is empty")
+        print(f"the inbox {safe_name(settings.inbox_dir)} is empty")
         return EXIT_OK
     print_landings(landings, settings)
     return EXIT_DATA if any(item.needs_attention for item in landings) else EXIT_OK

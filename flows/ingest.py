@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -15,21 +16,30 @@ from flows.steps import load_log
 from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
+from flows.steps.names import safe_name
 from flows.steps.references import PayerDirectory, codes_of_interest
 
 IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
 
 
 def discover(settings: Settings, source: Source) -> list[Path]:
-    """The files of a source in its raw folder (documentation and hidden files skipped)."""
+    """The files of a source in its raw folder (documentation and hidden files skipped), without
+    following a symbolic link: links are listed too (a link to a folder whatever its name), so the
+    loader rejects each with a load-log row instead of reading outside raw/ or skipping it silently."""
     folder = settings.source_dir(source.name)
-    if not folder.exists():
+    if folder.is_symlink():
+        return [folder]
+    if not folder.is_dir():
         return []
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name.lower() not in IGNORED_NAMES
-        and any(p.match(glob) for glob in source.file_globs)
-    )
+    found = []
+    for root, folders, files in os.walk(folder):  # followlinks=False: linked folders are listed, not entered
+        found += [Path(root, name) for name in folders if Path(root, name).is_symlink()]
+        for name in files:
+            path = Path(root, name)
+            if (not name.startswith(".") and name.lower() not in IGNORED_NAMES
+                    and any(path.match(glob) for glob in source.file_globs)):
+                found.append(path)
+    return sorted(found)
 
 
 @task(name="load_file", cache_policy=NO_CACHE, task_run_name="load {source_name}: {path.name}")
@@ -40,10 +50,10 @@ def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str
     record = load_file(registry.get(source_name), path, settings, run_id, payers=payers, codes=codes,
                        already_loaded=already, options=options)
     logger = get_run_logger()
-    if record.status in ("rejected", "failed"):
-        logger.error("%s %s: %s", record.status, record.source_file, record.error)
+    if record.status in ("rejected", "failed"):  # names are data: escaped before they reach a log line
+        logger.error("%s %s: %s", record.status, safe_name(record.source_file), safe_name(record.error))
     else:
-        logger.info("%s %s: read %d, loaded %d, quarantined %d", record.status, record.source_file,
+        logger.info("%s %s: read %d, loaded %d, quarantined %d", record.status, safe_name(record.source_file),
                     record.rows_read, record.rows_loaded, record.rows_quarantined)
     return record
 
@@ -106,7 +116,13 @@ def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, 
         return [reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files]
     already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
     if parallel:
-        unique = list(dict.fromkeys(Path(p).resolve() for p in files))
+        # the same file once (by where it leads), passed as named: the loader refuses links under raw/
+        seen: set[Path] = set()
+        unique = []
+        for named in files:
+            if (key := Path(named).resolve()) not in seen:
+                seen.add(key)
+                unique.append(Path(named).absolute())
         futures = [load_file_task.submit(source.name, path, settings, run_id, payers, codes, already, options)
                    for path in unique]
         return [future.result() for future in futures]

@@ -11,6 +11,7 @@ from flows import run_report
 from flows.settings import Settings, with_folders
 from flows.steps import land
 from flows.steps.lock import warehouse_lock
+from flows.steps.names import safe_name
 from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 
 
@@ -33,11 +34,11 @@ def land_inbox(settings: Settings | None = None, inbox_dir: str | None = None, r
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             landings = land_files(settings, settings.inbox_dir, settle_seconds)
         run.landings += landings
-    for item in landings:
+    for item in landings:  # names are data: escaped before they reach a log line or terminal
         if item.status in ("landed", "duplicate"):
-            logger.info("%s %s -> %s", item.status, item.inbox_path, item.target_path)
-        elif item.status == "left":
-            logger.warning("left in the inbox: %s: %s", item.inbox_path, item.message)
+            logger.info("%s %s -> %s", item.status, safe_name(item.inbox_path), safe_name(item.target_path))
+        elif item.status in ("left", "refused"):
+            logger.warning("%s in the inbox: %s: %s", item.status, safe_name(item.inbox_path), safe_name(item.message))
         else:
-            logger.info("not yet: %s: %s", item.inbox_path, item.message)
+            logger.info("not yet: %s: %s", safe_name(item.inbox_path), safe_name(item.message))
     return landings

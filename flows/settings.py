@@ -26,6 +26,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
+    "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": ("inbox_allow_links_from", "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)"),
     "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
 }
 
@@ -44,6 +45,7 @@ class Settings:
     render_reports: bool = True
     dask_address: str | None = None
     tic_max_expansion: float = 500.0
+    inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -91,6 +93,9 @@ class Settings:
         for key in ("project_dir", "raw_dir", "warehouse_dir", "reports_dir", "inbox_dir"):
             if key in kept:
                 kept[key] = Path(kept[key]).expanduser().resolve()  # type: ignore[arg-type]
+        if "inbox_allow_links_from" in kept:
+            kept["inbox_allow_links_from"] = tuple(Path(p).expanduser().resolve()  # type: ignore[union-attr]
+                                                   for p in kept["inbox_allow_links_from"] if str(p))  # type: ignore[union-attr]
         return dataclasses.replace(self, **kept)  # type: ignore[arg-type]
 
 
@@ -127,6 +132,8 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             if not number > 0:
                 raise SystemExit(f"{var}={value!r} must be greater than 0; set it to e.g. {example}")
             changes[field] = number
+        elif field == "inbox_allow_links_from":
+            changes[field] = tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
         else:
             changes[field] = value
     return base.replace(**changes)

@@ -7,10 +7,13 @@ adapter yields batches for datasets whose schemas are registered.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
+import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from flows.sources import registry
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
 from flows.steps.load_log import LoadRecord, now_utc
+from flows.steps.names import safe_name
 from flows.steps.progress import FileProgress
 from flows.steps.references import PayerDirectory
 from flows.steps.store import ADVISORY, QUARANTINE, LoadWriter, frame_to_table
@@ -69,11 +73,38 @@ def new_run_id() -> str:
     return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """sha256 hex digest and size of a file, read in 4 MB chunks."""
+FileIdentity = tuple[int, int]
+"""(st_dev, st_ino): which file a name pointed to when it was looked at."""
+
+
+class FileReplaced(OSError):
+    """The name no longer leads to the regular file that was looked at (swapped for a link or another file)."""
+
+
+def open_regular(path: Path, identity: FileIdentity | None = None) -> int:
+    """A read-only descriptor of the regular file at `path`, never through a symbolic link as its last
+    name component (O_NOFOLLOW) and never a pipe or device; with `identity`, only that very file.
+    Checking the opened descriptor (fstat), not the name, closes the swap-after-check race."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileReplaced(errno.ELOOP, "is a symbolic link, not a file", str(path)) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (identity is not None and (info.st_dev, info.st_ino) != identity):
+        os.close(fd)
+        what = "not a regular file" if not stat.S_ISREG(info.st_mode) else "replaced by another file"
+        raise FileReplaced(errno.EINVAL, what, str(path))
+    return fd
+
+
+def file_digest(path: Path, identity: FileIdentity | None = None) -> tuple[str, int]:
+    """sha256 hex digest and size of a regular file (see `open_regular`), read in 4 MB chunks."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
+    with os.fdopen(open_regular(path, identity), "rb") as handle:
         while block := handle.read(HASH_CHUNK):
             digest.update(block)
             size += len(block)
@@ -111,9 +142,36 @@ def load_file(
     `options` are facts the user states about the file (see `Source.options`). On a terminal, a
     file that takes more than a second shows its progress (bytes, rows, rate, time left).
     """
+    link = link_under_raw(Path(path), settings.raw_dir)
+    if link:  # never read through a link: it may lead out of raw/, or nowhere
+        lexical = Path(os.path.abspath(path))
+        record = LoadRecord(load_id=f"{run_id}-{secrets.token_hex(6)}", run_id=run_id, source=source.name,
+                            source_file=lexical.name, source_path=str(lexical), source_sha256=None, file_bytes=None,
+                            started_at=now_utc())
+        return _finish(settings.lake_dir, record, "rejected", link)
     path = Path(path).resolve()
     with FileProgress(path) as progress:
         return _load_file(source, path, settings, run_id, payers, codes, already_loaded, options, progress)
+
+
+def link_under_raw(path: Path, raw_dir: Path) -> str | None:
+    """Why a file under raw/ is not read: a symbolic link on its way from raw/ (the file itself or a
+    folder above it), broken or not. None for a file reached without a link, or one outside raw/
+    (a path given on the command line)."""
+    path, raw = Path(os.path.abspath(path)), Path(os.path.abspath(raw_dir))
+    if not path.is_relative_to(raw):
+        return None
+    current = raw
+    for part in path.relative_to(raw).parts:
+        current = current / part
+        if not current.is_symlink():
+            continue
+        target = Path(os.path.realpath(current))
+        where = "inside" if target.is_relative_to(os.path.realpath(raw)) else "outside"
+        broken = "" if current.exists() else ", which does not exist (a broken link)"
+        return (f"raw/{current.relative_to(raw).as_posix()} is a symbolic link to {target} ({where} raw/){broken}; "
+                f"raw/ holds the files themselves: replace the link with a copy of the file")
+    return None
 
 
 def _load_file(source: Source, path: Path, settings: Settings, run_id: str, payers: PayerDirectory | None,
@@ -124,7 +182,7 @@ def _load_file(source: Source, path: Path, settings: Settings, run_id: str, paye
     lake = settings.lake_dir
     try:
         before = _stamp_of(path)
-        sha, size = file_digest(path)
+        sha, size = file_digest(path, identity=before[2:])
     except OSError as exc:
         record.load_id = f"{run_id}-{secrets.token_hex(6)}"
         return _finish(lake, record, "rejected", f"{path.name}: cannot read file ({exc.strerror}); expected a readable file")
@@ -165,13 +223,13 @@ def _load_file(source: Source, path: Path, settings: Settings, run_id: str, paye
         return _finish(lake, record, "rejected", exc.message, reset=True)
     except Exception as exc:  # a bug, not the file's fault: keep going with other files, loudly
         writer.discard()
-        log.exception("internal error while loading %s", path)
+        log.exception("internal error while loading %s", safe_name(path))
         return _finish(lake, record, "failed", f"{path.name}: internal error {type(exc).__name__}: {exc}", reset=True)
 
 
-def _stamp_of(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_size, info.st_mtime_ns
+def _stamp_of(path: Path) -> tuple[int, int, int, int]:
+    info = os.lstat(path)  # the name itself: a file swapped for a link while it is read counts as changed
+    return info.st_size, info.st_mtime_ns, info.st_dev, info.st_ino
 
 
 def reject_file(source: Source, path: Path, settings: Settings, run_id: str, error: str) -> LoadRecord:

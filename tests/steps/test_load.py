@@ -321,3 +321,33 @@ def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settin
     found = pd.concat([pq.read_table(p).to_pandas() for p in parts])
     assert found[["source_record", "column_name", "check_name", "failure_value", "reason", "source_file"]].values.tolist() == [
         ["file name", "plan_type", "test_note", "commercial", "a note about the whole file", "valid_minimal.csv"]]
+
+
+# --- links under raw/ (issue 12.6) --------------------------------------------------------------------
+def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(settings: Settings, tmp_path: Path) -> None:
+    from flows.ingest_payer_policies import ingest_payer_policies
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(fixture(DATASET, "valid_minimal.csv"), outside / "else.csv")
+    folder = settings.source_dir("payer_policy")
+    folder.mkdir(parents=True)
+    (folder / "outside_link.csv").symlink_to(outside / "else.csv")
+    (folder / "broken_link.csv").symlink_to("landed-earlier/gone.csv")  # a relative link whose file went away
+    (folder / "linked_folder").symlink_to(outside, target_is_directory=True)
+    shutil.copy(fixture(DATASET, "valid_minimal.csv"), folder / "policies.csv")
+
+    records = {r.source_file: r for r in ingest_payer_policies(None, settings)}
+    assert records["policies.csv"].status == "loaded"
+    links = ["broken_link.csv", "linked_folder", "outside_link.csv"]
+    assert sorted(set(records) - {"policies.csv"}) == links
+    for name in links:
+        record = records[name]
+        assert record.status == "rejected" and record.rows_loaded == 0
+        assert record.error.startswith(f"raw/payer_policy/{name} is a symbolic link to ")  # names the file, why
+        assert Path(record.source_path) == folder / name  # where it is in raw/, not where it leads
+    assert "(outside raw/)" in records["outside_link.csv"].error
+    assert "does not exist (a broken link)" in records["broken_link.csv"].error
+    log = load_log.read(settings.lake_dir)
+    assert sorted(log.loc[log["status"] == "rejected", "source_file"]) == links
+    assert not any(str(outside) in path for path in log["source_path"])
