@@ -42,7 +42,12 @@ def discover(settings: Settings, source: Source) -> list[Path]:
     return sorted(found)
 
 
-@task(name="load_file", cache_policy=NO_CACHE, task_run_name="load {source_name}: {path.name}")
+def _load_run_name(parameters: dict[str, object]) -> str:
+    """The task run's name, which Prefect logs: the file name shown safe for a terminal."""
+    return f"load {parameters['source_name']}: {safe_name(Path(str(parameters['path'])).name)}"
+
+
+@task(name="load_file", cache_policy=NO_CACHE, task_run_name=_load_run_name)
 def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str,
                    payers: PayerDirectory | None, codes: frozenset[str], already: set[str],
                    options: dict[str, str] | None = None) -> LoadRecord:

@@ -26,6 +26,7 @@ from flows.sources import registry
 from flows.sources.tic_scan import extract as tic_extract
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
+from flows.steps.names import safe_name
 from flows.steps.progress import FileProgress
 from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 
@@ -119,7 +120,8 @@ def tic_files(paths: list[Path] | None, toc: Path | None, settings: Settings, do
             if found is None and download_missing and urlparse(location).scheme in ("http", "https"):
                 found = download(location, settings.source_dir("tic"))
             if found is None:
-                logger.warning("listed in %s but not available locally (use --download): %s", toc.name, location)
+                logger.warning("listed in %s but not available locally (use --download): %s", safe_name(toc.name),
+                               safe_name(location))
                 continue
             files.append(found)
     return files

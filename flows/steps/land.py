@@ -129,8 +129,14 @@ def scan(inbox: Path, settle_seconds: float = 0.0, now: dt.datetime | None = Non
         refused.append(Landing(relative, "refused", message=message))
 
     def walk(folder: Path) -> None:
-        with os.scandir(folder) as listing:
-            found = sorted(listing, key=lambda e: e.name)
+        try:
+            with os.scandir(folder) as listing:
+                found = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            if folder == inbox:
+                raise
+            refuse(folder, f"the folder cannot be listed ({exc.strerror}); its files are not looked at", folder=True)
+            return
         for entry in found:
             path, lowered = Path(entry.path), entry.name.lower()
             if lowered in IGNORED_NAMES or entry.name.startswith("~$") or lowered.endswith(PARTIAL_SUFFIXES):
@@ -291,7 +297,8 @@ def move_file(source: Path, target: Path, identity: FileIdentity | None = None) 
     """Move without ever replacing an existing file (a hard link fails if the name is taken); with
     `identity`, only the very file inspected moves (not a link or file swapped in under its name)."""
     try:
-        os.link(source, target, follow_symlinks=False)  # links the name itself: a swapped-in link stays a link
+        # the name itself: a link swapped in stays a link (and is caught below) instead of leading elsewhere
+        os.link(source, target, follow_symlinks=os.link not in os.supports_follow_symlinks)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise

@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from flows.steps.names import safe_name
+
 DELAY_S = 1.0  # a file loaded sooner than this never shows a bar
 INTERVAL_S = 0.5
 
@@ -89,7 +91,9 @@ class FileProgress:
             size = self.total if self.total is not None else self.path.stat().st_size
         except OSError:
             return
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        # markup off: a file name's [brackets] are text
+        progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                            TransferSpeedColumn(),
                             TextColumn("{task.fields[rows]} rows"), TimeRemainingColumn(),
                             console=self._console or Console(stderr=True), transient=True)
         task = progress.add_task("", total=size or None, rows="0")
@@ -100,7 +104,7 @@ class FileProgress:
                     stage_number = self._stage_number
                     progress.reset(task, total=size or None)
                 offset = self.position()
-                progress.update(task, description=f"{self._stage} {self.path.name}", rows=f"{self.rows:,}",
+                progress.update(task, description=f"{self._stage} {safe_name(self.path.name)}", rows=f"{self.rows:,}",
                                 **({"completed": min(offset, size)} if offset is not None else {}))
                 if self._stop.wait(self._interval):
                     break

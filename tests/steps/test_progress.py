@@ -65,3 +65,15 @@ def test_a_download_is_measured_against_its_expected_size(tmp_path: Path) -> Non
     assert "downloading in-network.json.gz.part" in out.getvalue() and "4.0 MB" in out.getvalue()
     if sys.platform.startswith("linux"):
         assert "1.0/4.0 MB" in out.getvalue()
+
+
+def test_a_file_name_is_shown_escaped_and_its_brackets_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "bad\x1b[2J[bold]x.csv"  # would clear the screen; [bold] would be read as markup
+    path.write_bytes(b"x" * 100_000)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=150)
+    with FileProgress(path, show=True, console=console, delay=0, interval=0.02) as tracker:
+        tracker.stage("loading")
+        time.sleep(0.2)
+    text = out.getvalue()
+    assert "loading bad\\x1b[2J[bold]x.csv" in text and "\x1b[2J" not in text
