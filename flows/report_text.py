@@ -8,9 +8,11 @@ missing value is printed as "data not available" with the reason the marts give 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import re
 from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
@@ -84,6 +86,77 @@ CONFIDENCE = {"verified": "verified", "verified_third_party": "verified (third p
 NA = "data not available"
 
 
+# --- data as text --------------------------------------------------------------------------------------
+# Every value a query returns is data (a payer's policy title, a file name, a URL) and reaches the report only
+# as text: `text` is the one place it enters Markdown, and everything this module writes is `Md`. The HTML page
+# is made from this Markdown by nbconvert, whose renderer passes raw HTML through, so escaping here is what keeps
+# a title such as `<img src=x onerror=...>` a title in the HTML page and in the Markdown twin alike.
+class Md(str):
+    """Markdown this module wrote: its own wording, or data already passed through `text`. Never escaped again."""
+
+    __slots__ = ()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# what builds code spans, emphasis, links and images ([ ]) and table cells (|) in nbconvert's Markdown, and the
+# backslash that would escape an escape; `<` `>` `&` become HTML entities instead. (`_` and `~` are left: they only
+# emphasise or strike through, are common in file names and URLs, and the renderer's bare-URL autolink would show
+# a backslash before them.)
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*\[\]|])")
+
+
+def text(value: object, empty: str = NA) -> Md:
+    """A value from data as Markdown text that renders as exactly its characters: `& < >` as HTML entities (no
+    tag, comment or entity can form), the Markdown punctuation that builds code, emphasis, links, images and table
+    cells backslash-escaped, line breaks and control characters as one space (no new block).
+    Quotes need nothing: data never lands inside an attribute (link targets go through `web_address`)."""
+    if isinstance(value, Md):
+        return value
+    if missing(value):
+        return Md(empty)
+    escaped = _CONTROL.sub(" ", str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Md(_MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped))
+
+
+def named(words: dict[str, str], value: object, empty: str = NA) -> Md:
+    """The words for a value of an enumeration (`GROUPS`, `SETTINGS`, ...), else the value itself as text."""
+    return Md(empty) if missing(value) else text(words.get(str(value), value))
+
+
+_PERCENT_NOT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# what stays as written in a link target; every other character (space, ( ) < > " ' ` \ | [ ] { } ^, non-ASCII)
+# is percent-encoded, so the target cannot end the Markdown link early or leave the href attribute
+_URL_KEEP = ":/?#@!$&+,;=%*~"
+
+
+def web_address(url: object) -> str | None:
+    """An absolute http(s) URL percent-encoded for a Markdown link target, or None for anything else (missing,
+    `javascript:`, `data:`, `vbscript:`, relative, no host, control characters)."""
+    if missing(url):
+        return None
+    raw = str(url).strip()
+    if not raw or _CONTROL.search(raw):
+        return None
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return quote(_PERCENT_NOT_ESCAPE.sub("%25", raw), safe=_URL_KEEP)
+
+
+def link(label: object, url: object) -> Md:
+    """`[label](url)` for an http(s) URL; any other address is shown as text beside the label, never as a link."""
+    target = web_address(url)
+    if target is not None:
+        return Md(f"[{text(label)}]({target})")
+    if missing(url) or str(label).strip() == str(url).strip():
+        return text(label)
+    return Md(f"{text(label)} (address not linked, not http or https: {text(url)})")
+
+
 # --- formatting ------------------------------------------------------------------------------------
 def missing(value: object) -> bool:
     if value is None:
@@ -99,73 +172,67 @@ def flag(value: object) -> bool:
     return not missing(value) and bool(value)
 
 
-def money(value: object) -> str:
-    return NA if missing(value) else f"${float(value):,.2f}"
+def money(value: object) -> Md:
+    return Md(NA if missing(value) else f"${float(value):,.2f}")
 
 
-def percent(value: object, digits: int = 1) -> str:
-    return NA if missing(value) else f"{float(value):,.{digits}f}%"
+def percent(value: object, digits: int = 1) -> Md:
+    return Md(NA if missing(value) else f"{float(value):,.{digits}f}%")
 
 
-def number(value: object) -> str:
+def number(value: object) -> Md:
     if missing(value):
-        return NA
+        return Md(NA)
     value = float(value)
-    return f"{value:,.0f}" if value == math.floor(value) else f"{value:,.1f}"
+    return Md(f"{value:,.0f}" if value == math.floor(value) else f"{value:,.1f}")
 
 
-def date(value: object) -> str:
+def date(value: object) -> Md:
     if missing(value):
-        return NA
+        return Md(NA)
     if isinstance(value, dt.datetime):  # pandas Timestamps too: a date column read back as midnight
-        return value.date().isoformat()
-    return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
+        return Md(value.date().isoformat())
+    return Md(value.isoformat()) if isinstance(value, dt.date) else text(str(value)[:10])
 
 
-def reason(value: object) -> str:
-    return NA if missing(value) else REASONS.get(str(value), str(value).replace("_", " "))
+def reason(value: object) -> Md:
+    return Md(NA) if missing(value) else text(REASONS.get(str(value), str(value).replace("_", " ")))
 
 
-def confidence(value: object) -> str:
+def confidence(value: object) -> Md:
     """The evidence level in words (verified, verified (third party), inferred, not found)."""
-    return NA if missing(value) else CONFIDENCE.get(str(value), str(value))
+    return named(CONFIDENCE, value)
 
 
-def listing(values: object, empty: str = NA) -> str:
+def listing(values: object, empty: str = NA) -> Md:
     if values is None or (not isinstance(values, (list, tuple)) and missing(values)):
-        return empty
-    items = [str(v) for v in list(values) if not missing(v)]
-    return ", ".join(items) if items else empty
+        return Md(empty)
+    items = [text(v) for v in list(values) if not missing(v)]
+    return Md(", ".join(items) if items else empty)
 
 
-def cell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return NA if missing(text) else str(text).replace("|", "\\|").replace("\n", " ")
+def cell(value: object) -> Md:
+    """One Markdown table cell: `Md` as written (on one line), any other value as `text`."""
+    return Md(value.replace("\n", " ")) if isinstance(value, Md) else text(value)
 
 
-def table(rows: list[list[object]], header: list[str]) -> str:
-    """A Markdown table (every cell escaped)."""
+def table(rows: list[list[object]], header: list[str]) -> Md:
+    """A Markdown table (every cell that is not already `Md` escaped as text)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def link(text: object, url: object) -> str:
-    if missing(url):
-        return cell(text)
-    return f"[{cell(text)}]({url})"
+    return Md("\n".join(lines))
 
 
 CODE_IN_URL = re.compile(r"(?<![0-9A-Za-z])(\d{4}[A-Za-z]|\d{5})(?![0-9A-Za-z])")
 
 
-def source_link(url: object, code: str) -> str:
+def source_link(url: object, code: str) -> Md:
     """" ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
     if missing(url):
-        return ""
+        return Md("")
     other = [c.upper() for c in CODE_IN_URL.findall(str(url)) if c.upper() != code.upper()]
-    text = f"source: the {other[0]} page" if other and code.upper() not in str(url).upper() else "source"
-    return f" ([{text}]({url}))"
+    label = f"source: the {other[0]} page" if other and code.upper() not in str(url).upper() else "source"
+    return Md(f" ({link(label, url)})")
 
 
 FILE_KINDS = {"asc_addendum_aa": "CMS ASC Addendum AA", "opps_addendum_b": "CMS OPPS Addendum B",
@@ -193,7 +260,8 @@ class ReportContext:
         """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
         rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
         check_payers(payers)
-        ctx = cls(code=data.billing_code, as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on)
+        # the code is a parameter (the CLI's --code), printed in most sections: text like any value from outside
+        ctx = cls(code=text(data.billing_code), as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on)
         for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
                      "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
                      "data_availability", "source_files", "policy_sources", "medicare_file_listings"]:
@@ -254,71 +322,72 @@ def quarters_between(year: int, quarter: int, other_year: int, other_quarter: in
     return (other_year * 4 + other_quarter) - (year * 4 + quarter)
 
 
-def release_name(row: pd.Series) -> str:
+def release_name(row: pd.Series) -> Md:
     """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
     label = row.get("rate_label")
-    return str(label) if not missing(label) else str(row["release_period"])
+    return text(label) if not missing(label) else text(row["release_period"])
 
 
-def older_release_note(ctx: ReportContext, row: pd.Series) -> str:
+def older_release_note(ctx: ReportContext, row: pd.Series) -> Md:
     """'; an older release: ...' when the row's release lies more than STALE_QUARTERS before the newest loaded one."""
     newest = ctx.newest_medicare_release()
     if newest is None or missing(row.get("release_year")):
-        return ""
+        return Md("")
     lag = quarters_between(int(row["release_year"]), int(row["release_quarter"]), *newest)
     if lag <= STALE_QUARTERS:
-        return ""
-    return (f"; an older release, {lag} quarters before the newest loaded Medicare release "
+        return Md("")
+    return Md(f"; an older release, {lag} quarters before the newest loaded Medicare release "
             f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded")
 
 
-def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> str:
+def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
     where = {"asc": "an ambulatory surgical center", "hopd_opps": "a hospital outpatient department",
              "physician_nonfacility": "a physician's office", "physician_facility": "a facility (physician fee)"}[setting]
     if not missing(row["payment_usd"]):
         extra = []
         if not missing(row.get("status_indicator")):
-            extra.append(f"status {row['status_indicator']}" if setting != "asc" else f"payment indicator {row['status_indicator']}")
+            extra.append(f"status {text(row['status_indicator'])}" if setting != "asc"
+                         else f"payment indicator {text(row['status_indicator'])}")
         if not missing(row.get("apc")) and "APC" not in release_name(row):
-            extra.append(f"APC {row['apc']}")
-        return (f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
+            extra.append(f"APC {text(row['apc'])}")
+        return Md(f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
                 f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})")
     if row["availability_reason"] == "contractor_priced":
-        return (f"the physician fee is contractor-priced, with no national amount (PFS status {row['status_indicator']}, "
-                f"CMS PFS {row['release_period']})")
-    return f"nothing in {where}: {reason(row['availability_reason'])} ({row['release_period']})"
+        return Md(f"the physician fee is contractor-priced, with no national amount (PFS status "
+                  f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})")
+    return Md(f"nothing in {where}: {reason(row['availability_reason'])} ({text(row['release_period'])})")
 
 
-def short_release(row: pd.Series) -> str:
+def short_release(row: pd.Series) -> Md:
     """"CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
-    return release_name(row).split(": ")[0]
+    return Md(release_name(row).split(": ")[0])
 
 
 # --- sections ------------------------------------------------------------------------------------
-def title(ctx: ReportContext) -> str:
+def title(ctx: ReportContext) -> Md:
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
-    return (f"# {ctx.code} reimbursement benchmark\n\n"
-            f"{cell(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
+    return Md(f"# {ctx.code} reimbursement benchmark\n\n"
+            f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
             f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
             f"dated on or before it, Part B data years CMS had released by then. Rendered on "
             f"{ctx.rendered_on.isoformat()} from the payerbench warehouse.")
 
 
-def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> str:
+def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> Md:
     """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
     ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
     policies = ctx["policy_sources"]
     if policies.empty or "coverage_status" not in policies:
-        return ""
+        return Md("")
     rows = policies[(policies["payer_group"] == "medicare") & (policies["plan_type"] == "medicare_ffs")
                     & (policies["coverage_status"] == status)]
     rows = rows.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER))
-    named = []
+    contractors = []
     for _, r in rows.drop_duplicates("payer_name").iterrows():
         jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
         where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
-        named.append(f"{r['payer_name']} ({where}{cell(r['policy_id'])}, {confidence(r['source_confidence'])})")
-    return joiner.join(named)
+        contractors.append(f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})")
+    return Md(joiner.join(contractors))
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -329,7 +398,7 @@ def section_summary(ctx: ReportContext) -> str:
             out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
                        "loaded file holds it: every section below says what is not available.")
         else:
-            kinds = list(dict.fromkeys(FILE_KINDS.get(k, k) for k in listings["rate_source"]))
+            kinds = list(dict.fromkeys(named(FILE_KINDS, k) for k in listings["rate_source"]))
             out.append(f"**{ctx.code} is not among the configured codes of interest** (raw/reference/billing_codes.csv), so "
                        f"the marts compute nothing for it. The loaded Medicare payment files do list it ({', '.join(kinds)}; "
                        "section 5); payer and hospital files are loaded for the configured codes only. Every section "
@@ -339,9 +408,9 @@ def section_summary(ctx: ReportContext) -> str:
     category = ctx.fact("code_category")
     profile = ctx["code_profile"].iloc[0] if not ctx["code_profile"].empty else None
     if category:
-        lead.append(f"{ctx.code} is a {category.split(':')[0]} code")
+        lead.append(f"{ctx.code} is a {text(category.split(':')[0])} code")
     elif profile is not None:
-        lead.append(f"{ctx.code} is a {str(profile['code_category']).replace('_', ' ')} {profile['code_type']} code")
+        lead.append(f"{ctx.code} is a {text(str(profile['code_category']).replace('_', ' '))} {text(profile['code_type'])} code")
     history = [f for f in ctx.facts("code_history")["fact"]] if not ctx.facts("code_history").empty else []
     headline_bits = []
 
@@ -351,33 +420,33 @@ def section_summary(ctx: ReportContext) -> str:
     stated = commercial[commercial["coverage_position"].notna()]
     not_covered = stated[stated["coverage_position"] == "not_covered"]
     unstated = commercial[commercial["coverage_position"].isna()]
-    evidence = "; ".join(f"{GROUPS.get(r.payer_group, r.payer_group)} {cell(r.policy_id)}: {confidence(r.source_confidence)}"
+    evidence = "; ".join(f"{named(GROUPS, r.payer_group)} {text(r.policy_id)}: {confidence(r.source_confidence)}"
                          for r in stated.itertuples())
     if len(stated) and len(not_covered) == len(stated):
-        statuses = sorted({STANCES.get(s, s) for s in stated["coverage_status"]})
+        statuses = sorted({named(STANCES, s) for s in stated["coverage_status"]})
         by_level: dict[str, list[str]] = {}
         for r in stated.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER)).itertuples():
-            by_level.setdefault(confidence(r.source_confidence), []).append(GROUPS.get(r.payer_group, r.payer_group))
+            by_level.setdefault(confidence(r.source_confidence), []).append(named(GROUPS, r.payer_group))
         headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
                              f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"
-                             + "".join(f"; {GROUPS.get(r.payer_group, r.payer_group)}: {reason(r.availability_reason)} for "
+                             + "".join(f"; {named(GROUPS, r.payer_group)}: {reason(r.availability_reason)} for "
                                        "commercial plans" for r in unstated.itertuples()))
         lead.append(f"Every commercial payer group with a published commercial-plan stance ({len(stated)} of {len(commercial)}) "
                     f"treats it as not covered ({', '.join(statuses)}; evidence: {evidence})")
     elif len(stated):
         lead.append("Commercial payer stances (commercial plans) differ: " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)}: {STANCES.get(r.coverage_status, r.coverage_status)} "
-            f"({cell(r.policy_id)}, {confidence(r.source_confidence)})" for r in stated.itertuples()))
+            f"{named(GROUPS, r.payer_group)}: {named(STANCES, r.coverage_status)} "
+            f"({text(r.policy_id)}, {confidence(r.source_confidence)})" for r in stated.itertuples()))
     else:
         lead.append("No commercial-plan policy stance for the code is loaded (data not available)")
     if len(stated) and len(unstated):
         lead.append("No commercial-plan stance for " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()))
+            f"{named(GROUPS, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()))
     ma = commercial[commercial["medicare_advantage_coverage_status"].notna()] if "medicare_advantage_coverage_status" in commercial else commercial.iloc[0:0]
     if len(ma):
         lead.append("Medicare Advantage, shown apart and not counted above: " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
-            f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
+            f"{named(GROUPS, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
+            f"{named(STANCES, r.medicare_advantage_coverage_status)} "
             f"({confidence(r.medicare_advantage_source_confidence)})" for r in ma.itertuples()))
     medicare_row = coverage[coverage["payer_group"] == "medicare"]
     if not medicare_row.empty:
@@ -385,12 +454,12 @@ def section_summary(ctx: ReportContext) -> str:
         if not missing(m["coverage_status"]):
             who = medicare_contractors(ctx, m["coverage_status"])
             if who:
-                lead.append(f"Traditional Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} according to "
+                lead.append(f"Traditional Medicare: {named(STANCES, m['coverage_status'])} according to "
                             f"{who}: Medicare contractors' instructions for their own jurisdictions, not a national Medicare "
                             "policy; other contractors' stances are not in the loaded policy extract")
             else:
-                lead.append(f"Medicare: {STANCES.get(m['coverage_status'], m['coverage_status'])} "
-                            f"({cell(m['policy_title'])}, {CONFIDENCE.get(m['source_confidence'], m['source_confidence'])})")
+                lead.append(f"Medicare: {named(STANCES, m['coverage_status'])} "
+                            f"({text(m['policy_title'])}, {named(CONFIDENCE, m['source_confidence'])})")
         else:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
@@ -401,7 +470,7 @@ def section_summary(ctx: ReportContext) -> str:
         paid = latest[latest["payment_usd"].notna()]
         if len(paid):
             headline_bits.append("Medicare pays " + " and ".join(
-                f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else SETTINGS[s]}, "
+                f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else named(SETTINGS, s)}, "
                 f"{short_release(r)})"
                 for s, r in paid.iterrows()))
         if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
@@ -441,18 +510,18 @@ def section_summary(ctx: ReportContext) -> str:
         lead.append(f"{number(len(not_commercial))} real Medicare Advantage, Medicaid or traditional Medicare rates are shown "
                     "apart (sections 5 and 6), never in the commercial figures")
     if len(synthetic):
-        files = sorted(set(synthetic["source_file"]))
+        files = [text(f) for f in sorted(set(synthetic["source_file"]))]
         lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
                     "data that shows how the report reads such files, not facts, and left out of this summary")
     head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
     out.append(head)
     out.append(". ".join(lead) + ".")
     if history:
-        out.append("History: " + " ".join(h.rstrip(".") + "." for h in history) + " (inferred; see section 2).")
+        out.append("History: " + " ".join(text(h).rstrip(".") + "." for h in history) + " (inferred; see section 2).")
     return "\n\n".join(out)
 
 
-def files_dated(rates: pd.DataFrame, short: bool = False) -> list[str]:
+def files_dated(rates: pd.DataFrame, short: bool = False) -> list[Md]:
     """Each payer with the date its file gives for these rates ("UnitedHealthcare Insurance Company of New York, TiC file
     dated 2022-09-01"); short: "TiC file of 2022-09-01"."""
     out = []
@@ -460,7 +529,7 @@ def files_dated(rates: pd.DataFrame, short: bool = False) -> list[str]:
         kind = "TiC file" if source == "payer_tic" else "hospital file"
         dates = sorted({date(d) for d in group["as_of_date"]})
         when = " and ".join(dates) if dates and dates != [NA] else "of unknown date"
-        out.append(f"{kind} of {when}" if short else f"{payer}, {kind} dated {when}")
+        out.append(Md(f"{kind} of {when}" if short else f"{text(payer)}, {kind} dated {when}"))
     return list(dict.fromkeys(out))
 
 
@@ -475,9 +544,9 @@ def section_code_overview(ctx: ReportContext) -> str:
         if topic == "short_descriptor" and not ctx.medicare_listings().empty:
             # CMS's own text, cited to the loaded file that prints it (not a web page about another code)
             listed = ctx.medicare_listings().iloc[0]
-            rows.append([label, cell(listed["short_descriptor"]),
-                         f"verified (loaded CMS file: {FILE_KINDS.get(listed['rate_source'], listed['rate_source'])} "
-                         f"{listed['release_period']}, {listed['source_file']})"])
+            rows.append([label, text(listed["short_descriptor"]),
+                         Md(f"verified (loaded CMS file: {named(FILE_KINDS, listed['rate_source'])} "
+                            f"{text(listed['release_period'])}, {text(listed['source_file'])})")])
             same = facts["fact"].str.strip().str.lower() == str(listed["short_descriptor"]).strip().lower()
             facts = facts[~same]
             if facts.empty:
@@ -485,11 +554,11 @@ def section_code_overview(ctx: ReportContext) -> str:
         if facts.empty:
             rows.append([label, NA, ""])
         for f in facts.itertuples():
-            rows.append([label, f.fact, f"{CONFIDENCE.get(f.source_confidence, f.source_confidence)}" +
-                         source_link(f.source_url, ctx.code)])
+            rows.append([label, f.fact, Md(named(CONFIDENCE, f.source_confidence) + source_link(f.source_url, ctx.code))])
     if not profile.empty:
         p = profile.iloc[0]
-        rows.insert(2, ["Code set", f"{p['code_type']} ({str(p['code_category']).replace('_', ' ')}), {p['role']} code", "configuration"])
+        rows.insert(2, ["Code set", Md(f"{text(p['code_type'])} ({text(str(p['code_category']).replace('_', ' '))}), "
+                                       f"{text(p['role'])} code"), "configuration"])
         rows.append(["Sibling codes", listing(p["sibling_labels"], "none configured"), "configuration"])
     else:
         rows.append(["Sibling codes", NA, ""])
@@ -505,31 +574,31 @@ def section_clinical(ctx: ReportContext) -> str:
     else:
         out.append(table([[r.diagnosis_group, r.icd10_code, r.description] for r in dx.itertuples()],
                          ["Indication", "ICD-10-CM", "Description"]))
-        confidences = sorted({CONFIDENCE.get(c, c) for c in dx["source_confidence"]})
-        out.append(f"Codes from {dx['source'].iloc[0]}. Pairing with {ctx.code}: {', '.join(confidences)} — "
-                   f"{dx['notes'].dropna().iloc[0] if dx['notes'].notna().any() else ''}")
+        confidences = sorted({named(CONFIDENCE, c) for c in dx["source_confidence"]})
+        out.append(f"Codes from {text(dx['source'].iloc[0])}. Pairing with {ctx.code}: {', '.join(confidences)} — "
+                   f"{text(dx['notes'].dropna().iloc[0]) if dx['notes'].notna().any() else ''}")
     out.append("### Modifiers")
     mods = ctx["modifiers"]
     if mods.empty:
         out.append(f"Modifiers: {NA}.")
     else:
-        out.append(table([[r.modifier, r.description, r.when_to_use, CONFIDENCE.get(r.source_confidence, r.source_confidence)]
+        out.append(table([[r.modifier, r.description, r.when_to_use, named(CONFIDENCE, r.source_confidence)]
                           for r in mods.itertuples()], ["Modifier", "Description", "When to use", "Confidence"]))
     out.append("### Imaging")
     imaging = ctx.fact("imaging")
-    out.append(imaging + f" ({CONFIDENCE.get(ctx.facts('imaging').iloc[0]['source_confidence'])})." if imaging else f"Imaging: {NA}.")
+    out.append(text(imaging) + f" ({confidence(ctx.facts('imaging').iloc[0]['source_confidence'])})." if imaging else f"Imaging: {NA}.")
     out.append("### Comparator codes and coding guidance")
     comparators = ctx["comparators"].drop_duplicates("billing_code")
     if comparators.empty:
         out.append(f"Comparator codes: {NA}.")
     else:
         out.append("Comparators configured for this code family: " +
-                   "; ".join(f"{r.billing_code} ({r.label})" for r in comparators.itertuples()) +
+                   "; ".join(f"{text(r.billing_code)} ({text(r.label)})" for r in comparators.itertuples()) +
                    ". Their Medicare amounts are in section 5.")
     for topic in ("billing_guidance", "device_maker_guidance", "ncci"):
         for f in ctx.facts(topic).itertuples():
-            source = f" ([source]({f.source_url}))" if not missing(f.source_url) else ""
-            out.append(f"- {f.fact} — {CONFIDENCE.get(f.source_confidence, f.source_confidence)}{source}")
+            source = f" ({link('source', f.source_url)})" if not missing(f.source_url) else ""
+            out.append(f"- {text(f.fact)} — {named(CONFIDENCE, f.source_confidence)}{source}")
     if ctx.facts("billing_guidance").empty and ctx.facts("device_maker_guidance").empty:
         out.append(f"Coding guidance: {NA}.")
     return "\n\n".join(out)
@@ -543,18 +612,18 @@ def section_coverage(ctx: ReportContext) -> str:
         return "\n\n".join(out)
     rows = []
     for r in coverage.itertuples():
-        stance = STANCES.get(r.coverage_status, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
+        stance = named(STANCES, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
         if r.payer_group == "medicare":
-            ma = "not applicable"
+            ma = Md("not applicable")
             who = medicare_contractors(ctx, r.coverage_status) if not missing(r.coverage_status) else ""
             if who:
-                stance += f" (per {who}; not a national Medicare policy)"
+                stance = Md(f"{stance} (per {who}; not a national Medicare policy)")
         elif not missing(r.medicare_advantage_coverage_status):
-            ma = (f"{STANCES.get(r.medicare_advantage_coverage_status, r.medicare_advantage_coverage_status)} "
-                  f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
+            ma = Md(f"{named(STANCES, r.medicare_advantage_coverage_status)} "
+                    f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
         else:
             ma = reason(r.medicare_advantage_availability_reason)
-        rows.append([GROUPS.get(r.payer_group, r.payer_group), LINES.get(r.line_of_business, r.line_of_business),
+        rows.append([named(GROUPS, r.payer_group), named(LINES, r.line_of_business),
                      link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA, r.policy_title, stance,
                      date(r.effective_date) if not missing(r.effective_date) else NA,
                      confidence(r.source_confidence), ma, r.coverage_detail])
@@ -565,7 +634,7 @@ def section_coverage(ctx: ReportContext) -> str:
         m = medicare.iloc[0]
         detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
         if not missing(m.get("mcd_detail")):
-            detail += f" — {m['mcd_detail']}"
+            detail += f" — {text(m['mcd_detail'])}"
         if flag(m.get("mcd_is_synthetic")):
             detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
         out.append(detail + ".")
@@ -593,15 +662,15 @@ def section_medicare(ctx: ReportContext) -> str:
                 "the Medicare marts hold no amount for the code" if configured else
                 f"{ctx.code} is not a configured code of interest, so payerbench computes no Medicare amount for it (add "
                 "it to raw/reference/billing_codes.csv and run again)") + ". The loaded Medicare files that list it:")
-            out.append(table([[FILE_KINDS.get(r["rate_source"], r["rate_source"]), r["release_period"],
-                               cell(r["status_indicator"]), cell(r["short_descriptor"]), r["source_file"]]
+            out.append(table([[named(FILE_KINDS, r["rate_source"]), r["release_period"],
+                               text(r["status_indicator"]), text(r["short_descriptor"]), r["source_file"]]
                               for _, r in listings.iterrows()],
                              ["File", "Release", "Status / indicator", "Short descriptor", "File name"]))
     else:
         rows = []
         for r in rates.itertuples():
             amount = money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)
-            rows.append([SETTINGS.get(r.setting, r.setting), r.release_period, amount,
+            rows.append([named(SETTINGS, r.setting), r.release_period, amount,
                          r.status_indicator if not missing(r.status_indicator) else NA, r.apc if not missing(r.apc) else "",
                          r.availability_note if not missing(r.availability_note) else ""])
         out.append("National unadjusted amounts by setting and release (the trend across loaded releases):")
@@ -609,10 +678,10 @@ def section_medicare(ctx: ReportContext) -> str:
         loc = ctx["medicare_localities"]
         for r in loc.itertuples():
             if r.localities_with_amount:
-                out.append(f"{SETTINGS[r.setting]} across {r.localities} PFS localities ({r.release_period}): "
+                out.append(f"{named(SETTINGS, r.setting)} across {number(r.localities)} PFS localities ({text(r.release_period)}): "
                            f"{money(r.min_usd)} to {money(r.max_usd)}, median {money(r.median_usd)}.")
             else:
-                out.append(f"{SETTINGS[r.setting]} in all {r.localities} PFS localities ({r.release_period}): "
+                out.append(f"{named(SETTINGS, r.setting)} in all {number(r.localities)} PFS localities ({text(r.release_period)}): "
                            f"{reason(r.availability_reason)}.")
     bench = ctx["benchmark"]
     if len(bench) and "plan_type" in bench:
@@ -620,7 +689,7 @@ def section_medicare(ctx: ReportContext) -> str:
         if len(listed):
             out.append("Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
                        "not a CMS fee schedule; never counted as commercial): " + "; ".join(
-                           f"{SETTINGS.get(r.setting, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
+                           f"{named(SETTINGS, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
                            f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
                            for r in listed.itertuples()) + ".")
     out.append("### Comparator codes")
@@ -631,8 +700,8 @@ def section_medicare(ctx: ReportContext) -> str:
         rows = []
         for _, r in comp.iterrows():
             release = short_release(r) if not missing(r["release_period"]) else NA
-            rows.append([r["billing_code"], r["label"], SETTINGS.get(r["setting"], r["setting"]) if not missing(r["setting"]) else NA,
-                         release + older_release_note(ctx, r),
+            rows.append([r["billing_code"], r["label"], named(SETTINGS, r["setting"]) if not missing(r["setting"]) else NA,
+                         Md(text(release) + older_release_note(ctx, r)),
                          money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"])])
         out.append(table(rows, ["Code", "Description", "Setting", "Release (latest in effect on the as-of date)",
                                 "Medicare national payment"]))
@@ -645,12 +714,12 @@ COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
 """Plan types section 6 shows as commercial rates: stated commercial, and hospital rows whose file does not say (labelled)."""
 
 
-def _source_cell(r) -> str:  # type: ignore[no-untyped-def]
-    return SOURCES.get(r.source, r.source) + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
+def _source_cell(r) -> Md:  # type: ignore[no-untyped-def]
+    return Md(named(SOURCES, r.source) + (" — **synthetic sample**" if flag(r.includes_synthetic) else ""))
 
 
 def _dollar_rows(rows: pd.DataFrame) -> list[list[object]]:
-    return [[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type), SETTINGS.get(r.setting, r.setting),
+    return [[named(GROUPS, r.payer_group), named(PLAN_TYPES, r.plan_type), named(SETTINGS, r.setting),
              _source_cell(r), number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
              pct_of_medicare(r), date(r.latest_as_of)]
             for r in rows.itertuples()]
@@ -689,13 +758,13 @@ def section_commercial(ctx: ReportContext) -> str:
     per_diem = commercial[commercial["per_diem_rate_count"] > 0] if "per_diem_rate_count" in commercial else commercial.iloc[0:0]
     if len(per_diem):
         out.append("Per-diem rates (dollars per day, not per service; not in the figures above): " + "; ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)}, {SETTINGS.get(r.setting, r.setting)}, {_source_cell(r)}: "
+            f"{named(GROUPS, r.payer_group)}, {named(SETTINGS, r.setting)}, {_source_cell(r)}: "
             f"{number(r.per_diem_rate_count)}" for r in per_diem.itertuples()) + ".")
     pct = commercial[commercial["pct_rate_count"] > 0]
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
-        out.append(table([[GROUPS.get(r.payer_group, r.payer_group), PLAN_TYPES.get(r.plan_type, r.plan_type),
-                           SETTINGS.get(r.setting, r.setting), _source_cell(r),
+        out.append(table([[named(GROUPS, r.payer_group), named(PLAN_TYPES, r.plan_type),
+                           named(SETTINGS, r.setting), _source_cell(r),
                            number(r.pct_rate_count), percent(r.min_pct_of_charges),
                            percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
                           for r in pct.itertuples()],
@@ -710,7 +779,7 @@ def section_commercial(ctx: ReportContext) -> str:
     missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0) & ~has_formula]
     if len(missing_cells):
         summary = missing_cells.groupby(["source", "availability_reason"]).size()
-        out.append("No commercial rate: " + "; ".join(f"{SOURCES.get(s, s)} — {reason(a)} ({n} payer-group × plan × setting "
+        out.append("No commercial rate: " + "; ".join(f"{named(SOURCES, s)} — {reason(a)} ({n} payer-group × plan × setting "
                                                      "cells)" for (s, a), n in summary.items()) + ".")
     out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
     if apart.empty:
@@ -723,7 +792,7 @@ def section_commercial(ctx: ReportContext) -> str:
         apart_pct = apart[apart["pct_rate_count"] > 0]
         if len(apart_pct):
             out.append("Percentage-of-charges rates: " + "; ".join(
-                f"{GROUPS.get(r.payer_group, r.payer_group)} ({PLAN_TYPES.get(r.plan_type, r.plan_type)}, {_source_cell(r)}): "
+                f"{named(GROUPS, r.payer_group)} ({named(PLAN_TYPES, r.plan_type)}, {_source_cell(r)}): "
                 f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges" for r in apart_pct.itertuples()) + ".")
     apart_formulas = _formula_lines(ctx, ("medicare_advantage", "medicaid_managed"))
     if apart_formulas:
@@ -739,28 +808,28 @@ def _formula_lines(ctx: ReportContext, plan_types: tuple[str, ...]) -> list[str]
         return []
     rows = rates[(rates["rate_kind"] == "formula") & rates["plan_type"].isin(plan_types)]
     def who(r: pd.Series) -> str:
-        group = GROUPS.get(r["payer_group"], r["payer_group"])
-        named = "" if missing(r["payer_name"]) or str(r["payer_name"]) == group else f"{r['payer_name']}; "
-        return f"{group} ({named}{PLAN_TYPES.get(r['plan_type'], r['plan_type'])})"
+        group = GROUPS.get(str(r["payer_group"]), r["payer_group"])
+        payer = "" if missing(r["payer_name"]) or str(r["payer_name"]) == str(group) else f"{text(r['payer_name'])}; "
+        return f"{text(group)} ({payer}{named(PLAN_TYPES, r['plan_type'])})"
 
     return [f"- {who(r)}, "
-            f"{SETTINGS.get(r['setting'], r['setting'])}, {SOURCES.get(r['source'], r['source'])}"
+            f"{named(SETTINGS, r['setting'])}, {named(SOURCES, r['source'])}"
             + (" — **synthetic sample**" if flag(r["is_synthetic"]) else "")
-            + f": \"{r['rate_formula']}\" ({r['source_file']}, dated {date(r['as_of_date'])})"
+            + f": \"{text(r['rate_formula'])}\" ({text(r['source_file'])}, dated {date(r['as_of_date'])})"
             for _, r in rows.iterrows()]
 
 
-def pct_of_medicare(r) -> str:  # type: ignore[no-untyped-def]
+def pct_of_medicare(r) -> Md:  # type: ignore[no-untyped-def]
     """The median as a percent of Medicare's rate for the setting, naming the release and flagging one out of step."""
     if missing(r.median_pct_of_medicare):
-        return f"{NA} — Medicare: {reason(r.medicare_availability_reason)}"
+        return Md(f"{NA} — Medicare: {reason(r.medicare_availability_reason)}")
     label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
-    text = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({label})"
+    words = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({text(label)})"
     if flag(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
         lag = int(r.medicare_release_lag_quarters)
-        text += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
-                 "so the percent compares different years")
-    return text
+        words += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
+                  "so the percent compares different years")
+    return Md(words)
 
 
 MEDICARE_SETTING = {"professional_office": "physician_nonfacility", "professional_facility": "physician_facility",
@@ -785,6 +854,7 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
     dollars = _figure_rates(ctx)
     if dollars.empty:
         return None
+    # the figure is drawn as pixels (its words are not Markdown or HTML), so its labels are the data as written
     dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
     order = dollars.sort_values(["setting", "payer_group"]).drop_duplicates("label")
     labels, row_settings = list(order["label"]), list(order["setting"])
@@ -808,12 +878,14 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
         if medicare_setting in latest.index and not missing(latest.loc[medicare_setting, "payment_usd"]):
             row = latest.loc[medicare_setting]
             value = float(row["payment_usd"])
-            label = (f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} ({short_release(row)})"
+            release = row.get("rate_label") if not missing(row.get("rate_label")) else row["release_period"]
+            label = (f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} "
+                     f"({str(release).split(': ')[0]})"
                      if medicare_setting not in marked else None)
             marked.add(medicare_setting)
             ax.vlines(value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label)
         else:
-            why = (reason(latest.loc[medicare_setting, "availability_reason"]).split(":")[0]
+            why = (html.unescape(reason(latest.loc[medicare_setting, "availability_reason"])).split(":")[0]
                    if medicare_setting in latest.index else NA)
             ax.annotate(f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}", (1.0, i),
                         xycoords=("axes fraction", "data"), xytext=(-4, 10), textcoords="offset points", ha="right",
@@ -864,15 +936,15 @@ def section_utilization(ctx: ReportContext) -> str:
         if lower:
             partial_years.append((int(r["data_year"]), published, r))
 
-        def total(value: object, fmt=number) -> str:
+        def total(value: object, fmt=number) -> Md:
             # a NULL total reads as the row's reason; a total that leaves out a setting CMS did not publish reads "≥ n"
             if missing(value):
                 return reason(total_reason)
-            return f"≥ {fmt(value)}, partial" if lower else fmt(value)
+            return Md(f"≥ {fmt(value)}, partial") if lower else fmt(value)
 
         allowed = money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
         if lower and not missing(r["avg_medicare_allowed_usd"]) and published:
-            allowed += f", {' and '.join(published)} only"
+            allowed = Md(f"{allowed}, {' and '.join(published)} only")
         rows.append([int(r["data_year"]), total(r["service_count"]), total(r["beneficiary_count"]),
                      number(r["facility_service_count"]) if not missing(r["facility_service_count"]) else reason(r["facility_reason"]),
                      number(r["office_service_count"]) if not missing(r["office_service_count"]) else reason(r["office_reason"]),
@@ -886,11 +958,11 @@ def section_utilization(ctx: ReportContext) -> str:
     for year, published, r in partial_years:
         left_out = [name for name in ("facility", "office") if r[f"{name}_reason"] != "reported"]
         why = "; ".join(dict.fromkeys(reason(r[f"{name}_reason"]) for name in left_out))
-        text = (f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
-                f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
-                "average allowed amount is the published setting's.")
-        explained.setdefault(text, []).append(str(year))
-    notes += [f"≥ n, partial ({', '.join(years)}): {text}" for text, years in explained.items()]
+        sentence = (f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
+                    f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
+                    "average allowed amount is the published setting's.")
+        explained.setdefault(sentence, []).append(str(year))
+    notes += [f"≥ n, partial ({', '.join(years)}): {sentence}" for sentence, years in explained.items()]
     out.append(" ".join(notes))
     cells = ctx["utilization_cells"]
     if len(cells):
@@ -908,7 +980,8 @@ def section_billing(ctx: ReportContext) -> str:
     latest = ctx.latest_medicare()
     if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
         bullets.append(f"Medicare's physician fee for {ctx.code} is contractor-priced (PFS status "
-                       f"{latest.loc['physician_nonfacility', 'status_indicator']}, {latest.loc['physician_nonfacility', 'release_period']}): "
+                       f"{text(latest.loc['physician_nonfacility', 'status_indicator'])}, "
+                       f"{text(latest.loc['physician_nonfacility', 'release_period'])}): "
                        "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
                        "code and the time and resources used) and ask your MAC how it prices the code.")
     coverage = ctx["coverage"]
@@ -916,14 +989,14 @@ def section_billing(ctx: ReportContext) -> str:
     ei = coverage[(coverage["payer_group"] != "medicare") & coverage["coverage_status"].isin(denying)]
     if len(ei):
         bullets.append("Commercial-plan policies of " + ", ".join(
-            f"{GROUPS.get(r.payer_group, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples()) +
+            f"{named(GROUPS, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples()) +
                        " call the service experimental/investigational or not medically necessary: expect denials, check "
                        "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence.")
     if "medicare_advantage_coverage_status" in coverage:
         ma = coverage[coverage["medicare_advantage_coverage_status"].isin(denying)]
         for r in ma.itertuples():
-            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)} Medicare Advantage plans: "
-                           f"{STANCES.get(r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
+            bullets.append(f"{named(GROUPS, r.payer_group)} Medicare Advantage plans: "
+                           f"{named(STANCES, r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
                            f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy.")
     case = coverage[coverage["coverage_status"] == "case_by_case"]
     for r in case.itertuples():
@@ -933,18 +1006,18 @@ def section_billing(ctx: ReportContext) -> str:
                            "(documentation and medical-necessity review). Other Medicare contractors may decide "
                            "differently: ask the contractor for your jurisdiction.")
         else:
-            bullets.append(f"{GROUPS.get(r.payer_group, r.payer_group)}: coverage is decided case by case "
+            bullets.append(f"{named(GROUPS, r.payer_group)}: coverage is decided case by case "
                            "(documentation and medical-necessity review).")
     if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
         bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
-                       f"({latest.loc['asc', 'release_period']}): with other procedures the same day it is paid at a reduced rate.")
+                       f"({text(latest.loc['asc', 'release_period'])}): with other procedures the same day it is paid at a reduced rate.")
     imaging = ctx.fact("imaging")
     if imaging:
-        bullets.append(imaging + ".")
+        bullets.append(text(imaging) + ".")
     for f in ctx.facts("billing_guidance").itertuples():
-        bullets.append(f.fact + f" ({CONFIDENCE.get(f.source_confidence)}).")
+        bullets.append(text(f.fact) + f" ({confidence(f.source_confidence)}).")
     for f in ctx.facts("device_maker_guidance").itertuples():
-        bullets.append(f.fact + f" ({CONFIDENCE.get(f.source_confidence)}); follow the payer's or MAC's instruction, "
+        bullets.append(text(f.fact) + f" ({confidence(f.source_confidence)}); follow the payer's or MAC's instruction, "
                        "which for Medicare is CGS's where CGS is the contractor.")
     pct = ctx["commercial_rates"]
     if len(pct[pct["rate_kind"] == "percentage"]):
@@ -992,15 +1065,15 @@ def section_sources(ctx: ReportContext) -> str:
     if policies.empty:
         out.append(f"Policy documents: {NA}.")
     else:
-        out.append("\n".join(f"- {GROUPS.get(r.payer_group, r.payer_group)} — {cell(r.payer_name)} {cell(r.policy_id)}: "
+        out.append("\n".join(f"- {named(GROUPS, r.payer_group)} — {text(r.payer_name)} {text(r.policy_id)}: "
                              f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
-                             f"({CONFIDENCE.get(r.source_confidence, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
+                             f"({named(CONFIDENCE, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
                              for r in policies.itertuples()))
     facts = ctx["code_facts"]
     urls = sorted(set(facts["source_url"].dropna()))
     if urls:
         out.append("### Code reference sources")
-        out.append("\n".join(f"- <{u}>" for u in urls))
+        out.append("\n".join(f"- {link(u, u)}" for u in urls))
     return "\n\n".join(out)
 
 

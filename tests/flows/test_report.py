@@ -75,6 +75,7 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
 def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:
     html, _ = report_0440t
     assert "<script" not in html.lower()
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:;' in html  # the figure is data:
     assert not re.search(r'<link[^>]+href="http', html) and not re.search(r'<img[^>]+src="http', html)
     assert re.search(r'<img[^>]+src="data:image/png;base64,', html)
 
