@@ -76,22 +76,21 @@ def test_random_kills_lose_duplicate_and_leave_nothing(raw: Settings, tmp_path: 
 def test_the_temporary_prefect_server_dies_with_a_killed_run(settings: Settings, tmp_path: Path) -> None:
     env = {k: v for k, v in cli_env().items() if k != "PREFECT_API_URL"}  # no server: Prefect starts its own
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its database, not the user's
-    proc = subprocess.Popen([sys.executable, "-m", "flows", "build", "--warehouse", str(settings.warehouse_dir),
-                             "--raw-dir", str(settings.raw_dir)], env=env, cwd=PROJECT_DIR,
+    policy = BUNDLED_RAW / "payer_policy" / "payer_policies_0440T-0442T.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "flows", "ingest", "payer_policy", str(policy), "--warehouse",
+                             str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)], env=env, cwd=PROJECT_DIR,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     children: list[psutil.Process] = []
-    while time.monotonic() < deadline and not any("uvicorn" in c.cmdline() for c in children):
-        with_gone = []
-        try:
-            with_gone = parent.children(recursive=True)
-        except psutil.NoSuchProcess:
+    while proc.poll() is None and time.monotonic() < deadline:
+        children = parent.children(recursive=True)
+        if any("uvicorn" in c.cmdline() for c in children):
             break
-        children = with_gone
         time.sleep(0.05)
     try:
         assert any("uvicorn" in c.cmdline() for c in children), "the run started no temporary server"
+        time.sleep(0.5)  # the run is waiting for the server to answer (its watchdog starts right after it)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=10)
