@@ -75,6 +75,11 @@ def main() -> None:
     print(f"stale locks: {soak.stale_locks}; DuckDB files that did not open read-only: {soak.unreadable}")
     print(f"leftovers after the next run: {len(found['leftovers'])}")
     print(f"killed runs not recorded as crashed: {len(not_crashed)} of {len(flows)}")
+    cleanups = [line for line in (root / "cli.log").read_text(errors="replace").splitlines()
+                if "leftover(s) of a killed run" in line]
+    freed = sum(float(line.split(" leftover(s) of a killed run, ")[1].split(" MB")[0]) for line in cleanups
+                if " MB (" in line)
+    print(f"writers that cleaned up after a killed one: {len(cleanups)} (at least {freed:.0f} MB freed)")
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -44,9 +44,15 @@ def dies_with_this_process() -> Iterator[None]:
             self.watchdogs = [*getattr(self, "watchdogs", []), watch(server.pid)]
             return server
 
-    if None not in SubprocessASGIServer._instances:  # already there: someone else (a test harness) owns it
-        WatchedServer()  # registers itself under the key None
-    yield
+    if None in SubprocessASGIServer._instances:  # already there: someone else (a test harness) owns it
+        yield
+        return
+    server = WatchedServer()  # registers itself under the key None
+    try:
+        yield
+    finally:
+        if not server.running and SubprocessASGIServer._instances.get(None) is server:
+            del SubprocessASGIServer._instances[None]  # never started: leave Prefect as it was
 
 
 def watch(server_pid: int) -> subprocess.Popen:  # type: ignore[type-arg]
