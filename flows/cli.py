@@ -275,6 +275,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from flows import run_report
     from flows import status as status_mod
     from flows.steps import load_log
 
@@ -325,10 +326,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs.add_column(column)
         for flow, run in sorted(report.last_runs.items()):
             files = run.get("files") or {}
-            runs.add_row(Text(safe_name(flow)), Text(safe_name(run.get("run_id"))), str(run.get("ended_at"))[:16].replace("T", " "),
-                         Text(str(run.get("status")), style="green" if run.get("status") == "ok" else "red"),
+            state = run_report.effective_status(run)
+            runs.add_row(Text(safe_name(flow)), Text(safe_name(run.get("run_id"))),
+                         str(run.get("ended_at") or "-")[:16].replace("T", " "),
+                         Text(state, style="green" if state == "ok" else "" if state == "running" else "red"),
                          f"{files.get('loaded', 0)} / {files.get('seen', 0)}", f"{float(run.get('elapsed_s') or 0):.1f} s")
         console.print(runs)
+    for run in report.crashed_runs:
+        console.print(Text.assemble(("crashed", "red"), f" run {safe_name(run.get('run_id'))} ({safe_name(run.get('flow'))}, started "
+                                    f"{str(run.get('started_at'))[:16].replace('T', ' ')} UTC, pid {run.get('pid')}: "
+                                    f"{safe_name(run.get('command'))})"), highlight=False, soft_wrap=True)
     for problem in report.problems:
         console.print(Text.assemble(("problem", "red"), " ", safe_name(problem)), highlight=False, soft_wrap=True)
     if not report.problems:
@@ -345,6 +352,7 @@ def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
                       "rows_quarantined": d.rows_quarantined, "newest_period": d.newest_period,
                       "cadence": d.freshness.cadence, "freshness": d.freshness.verdict} for d in report.datasets],
         "last_runs": report.last_runs,
+        "crashed_runs": report.crashed_runs,
     }
 
 
@@ -484,13 +492,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _local_prefect(runs_flows: bool) -> Iterator[None]:
     """Without a Prefect server (no PREFECT_API_URL), flows run on a throwaway local API: flow-run
     heartbeats (a server's crashed-run detection) serve nothing there, and each flow's exit waits up
-    to a second for the heartbeat thread, about 10 s per `run`. With a server, nothing changes."""
+    to a second for the heartbeat thread, about 10 s per `run`. The temporary server Prefect starts
+    for that API is stopped when this process dies, even by SIGKILL (flows/local_server.py). With a
+    server, nothing changes."""
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     if not runs_flows or PREFECT_API_URL.value():
         yield
         return
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from flows import local_server
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), local_server.dies_with_this_process():
         yield
 
 

@@ -2,7 +2,10 @@
 
 Every flow body runs inside `tracking(...)`. The outermost one owns the run; nested flows (the
 ingest of each source inside `run_pipeline`, the warehouse build, the reports) report into it
-through `current()` instead of publishing their own. When the run ends, well or not, it:
+through `current()` instead of publishing their own. When the run starts it writes
+`warehouse/runs/<run_id>.json` saying `started` (its pid, host and command), so a run killed before
+it ends is not silent: the next writer finds the pid gone and marks the record `crashed`
+(`steps/leftovers.py`), and `status` reports it. When the run ends, well or not, it:
 - collects rows loaded and quarantined per dataset and the top quarantine reasons from the
   Parquet of this run's committed loads;
 - writes `warehouse/runs/<run_id>.json` (status, counts, problems; what `payerbench status`
@@ -22,6 +25,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.settings import Settings
+from flows.steps import leftovers
 from flows.steps.load_log import COMMITTED, LoadRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +61,8 @@ class RunTracker:
     reports_unchanged: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
     error: str | None = None
+    process: dict[str, object] = field(default_factory=leftovers.this_process)  # pid, host: judged if it dies
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def add_build(self, result: "BuildResult") -> None:
         """Record a warehouse build (a run may build more than once: the marts of all are kept)."""
@@ -83,6 +90,10 @@ def tracking(flow: str, settings: Settings, run_id: str | None = None) -> Iterat
 
     tracker = RunTracker(flow, run_id or new_run_id(), settings)
     token = _current.set(tracker)
+    try:
+        write_started(tracker)
+    except Exception:  # noqa: BLE001 - as below: the record is for operators, the run goes on
+        log.exception("could not write the start record of %s %s", flow, tracker.run_id)
     try:
         yield tracker
     except BaseException as exc:
@@ -132,6 +143,8 @@ class RunReport:
     report_errors: list[str] = field(default_factory=list)
     landings: list["Landing"] = field(default_factory=list)
     error: str | None = None
+    process: dict[str, object] = field(default_factory=dict)
+    command: str = ""
 
     def count(self, *statuses: str) -> int:
         return sum(r.status in statuses for r in self.records)
@@ -161,7 +174,8 @@ def collect(tracker: RunTracker) -> RunReport:
     report = RunReport(tracker.flow, tracker.run_id, tracker.started_at, time.perf_counter() - tracker.started,
                        records=list(tracker.records), reports_rendered=list(tracker.reports_rendered),
                        reports_unchanged=list(tracker.reports_unchanged), report_errors=list(tracker.report_errors),
-                       landings=list(tracker.landings), error=tracker.error)
+                       landings=list(tracker.landings), error=tracker.error, process=dict(tracker.process),
+                       command=tracker.command)
     if tracker.build is not None:
         report.warehouse_rebuilt = tracker.build.rebuilt
         report.warehouse_reason = tracker.build.reason
@@ -279,19 +293,31 @@ def record(report: RunReport) -> dict[str, object]:
                     "errors": report.report_errors},
         "inbox": [asdict(lnd) for lnd in report.landings],
         "problems": report.problems,
+        **report.process, "command": report.command,
     }
+
+
+def write_started(tracker: RunTracker) -> None:
+    """runs/<run_id>.json saying the run started (replaced by its full record when it ends)."""
+    started = {"run_id": tracker.run_id, "flow": tracker.flow, "status": leftovers.STARTED, "error": None,
+               "started_at": tracker.started_at.isoformat(), "ended_at": None, **tracker.process,
+               "command": tracker.command, "problems": []}
+    _write(tracker.settings.runs_dir / f"{tracker.run_id}.json", json.dumps(started, indent=1, default=str))
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
 
 
 def publish(report: RunReport, settings: Settings) -> None:
     """Write runs/<run_id>.json and .md, and the Prefect artifact (when inside a flow run)."""
     markdown = to_markdown(report)
     folder = settings.runs_dir
-    folder.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".md", markdown), (".json", json.dumps(record(report), indent=1, default=str))):
-        target = folder / f"{report.run_id}{suffix}"
-        partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
+        _write(folder / f"{report.run_id}{suffix}", text)
     from prefect.context import FlowRunContext
 
     if FlowRunContext.get() is None:
@@ -325,3 +351,12 @@ def read_runs(settings: Settings) -> list[dict[str, object]]:
 def latest_runs(settings: Settings) -> dict[str, dict[str, object]]:
     """The latest run record of each flow."""
     return {str(r["flow"]): r for r in read_runs(settings)}
+
+
+def effective_status(run: dict[str, object]) -> str:
+    """A record's status as of now: a `started` run whose process is gone (on this host) is `crashed`
+    even before the next writer rewrites its record; one still going is `running`."""
+    status = str(run.get("status"))
+    if status == leftovers.STARTED:
+        return leftovers.CRASHED if leftovers.run_alive(run) is False else "running"
+    return status

@@ -6,8 +6,11 @@ quarantined rows, the newest period the data states, and the freshness verdict o
 the exit code 1 so a cron job or monitor can alert:
 - a source is stale (no new file loaded for longer than its cadence allows);
 - the latest run of a flow failed, or had problems (a rejected file, a file left in the inbox,
-  a report that did not render);
+  a report that did not render), or crashed: it was killed before it ended (its record still says
+  `started` and its process is gone, or a later writer already marked it `crashed`);
 - a file whose latest attempt was rejected or failed is still there.
+Crashed runs of the last `CRASH_DAYS` days are listed even when a later run of the same flow
+succeeded (then they do not alert: that later run cleaned up after them).
 A source that has never loaded anything is shown as `no data` but does not alert: not every
 installation uses every source.
 """
@@ -24,9 +27,11 @@ from flows import run_report
 from flows.settings import Settings
 from flows.sources import registry
 from flows.sources.cadence import CADENCES
-from flows.steps import load_log
+from flows.steps import leftovers, load_log
 from flows.steps.load_log import COMMITTED
 from flows.steps.store import QUARANTINE
+
+CRASH_DAYS = 7
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Status:
     sources: dict[str, SourceFreshness]
     bad_files: list[dict[str, object]]
     last_runs: dict[str, dict[str, object]]
+    crashed_runs: list[dict[str, object]] = field(default_factory=list)  # the last CRASH_DAYS days, oldest first
 
     @property
     def problems(self) -> list[str]:
@@ -82,7 +88,11 @@ class Status:
                  f"and whether the publisher has released a new file" for s in self.sources.values()
                  if s.verdict == "stale"]
         for flow, run in sorted(self.last_runs.items()):
-            if run.get("status") != "ok":
+            state = run_report.effective_status(run)
+            if state == "crashed":
+                lines.append(f"last {flow} run {run.get('run_id')} (started {str(run.get('started_at'))[:16]}) crashed: "
+                             f"{crash_detail(run)}")
+            elif state not in ("ok", "running"):
                 detail = "; ".join(str(p) for p in run.get("problems") or []) or str(run.get("error"))
                 lines.append(f"last {flow} run {run.get('run_id')} ({str(run.get('ended_at'))[:16]}) "
                              f"{'failed' if run.get('status') == 'failed' else 'had problems'}: {detail}")
@@ -125,7 +135,18 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     bad = latest[latest["status"].isin(["rejected", "failed"])]
     bad_files = [{"source": r.source, "source_file": r.source_file, "status": r.status, "error": r.error}
                  for r in bad.itertuples(index=False) if Path(r.source_path).exists()]
-    return Status(now, datasets, sources, bad_files, run_report.latest_runs(settings))
+    runs = run_report.read_runs(settings)
+    since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()
+    crashed = [r for r in runs if str(r.get("started_at")) >= since and run_report.effective_status(r) == "crashed"]
+    return Status(now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed)
+
+
+def crash_detail(run: dict[str, object]) -> str:
+    """Why a run counts as crashed (its record's words once a writer marked it, else the same, now)."""
+    if run.get("status") == "crashed" and run.get("error"):
+        return str(run["error"])
+    now = dt.datetime.now(dt.timezone.utc)
+    return f"{leftovers.crashed_record(run, now)['error']}; the next run or build removes what it left"
 
 
 def _freshness(source: str, log, done, now: dt.datetime) -> SourceFreshness:  # type: ignore[no-untyped-def]

@@ -5,7 +5,8 @@ a cron job, an `ingest` in another terminal) waits up to `timeout` seconds, then
 message naming the holder. The lock is an `fcntl.flock` on `<warehouse>/.payerbench.lock`: the
 kernel releases it when the holding process exits or is killed, so a crashed run never leaves a
 stale lock behind (the holder details written in the file are informational only). Readers
-(`query`, analysts' DuckDB sessions) never take it.
+(`query`, analysts' DuckDB sessions) never take it. A process taking the lock first removes what a
+killed writer left and marks that writer's run crashed (`leftovers.recover`), before it writes.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
         with _guard:
             _held[key] = 1
         try:
+            _recover(warehouse_dir)
             yield
         finally:
             with _guard:
@@ -91,6 +93,17 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+def _recover(warehouse_dir: Path) -> None:
+    """Clean up after a dead writer; a failure here is logged, never stops the writer that found it
+    (a leftover wastes space but changes no data)."""
+    from flows.steps import leftovers
+
+    try:
+        leftovers.recover(warehouse_dir)
+    except Exception:  # noqa: BLE001
+        log.exception("could not clean up what a previous run left in %s", warehouse_dir)
 
 
 def _holder(path: Path) -> str:

@@ -10,8 +10,8 @@ Layout (all under `settings.lake_dir`):
 A load writes everything under `.staging/<load_id>/` first. Commit renames each folder into
 place (a same-filesystem rename is atomic) and writes the load-log row last: until that row
 exists the load does not exist for the warehouse, which lists Parquet files from the log,
-never by globbing. A crash at any point leaves the previous state readable; `sweep_orphans`
-removes folders of loads that never committed.
+never by globbing. A crash at any point leaves the previous state readable; the next writer
+removes folders of loads that never committed (`orphans`, through `leftovers.recover`).
 """
 
 from __future__ import annotations
@@ -93,17 +93,27 @@ class LoadWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
+    """What a load that never committed left: everything staged, and lake folders of load ids with no
+    committed load-log row (a crash between the folder's rename and the log row)."""
+    found: list[Path] = []
+    if not lake_dir.exists():
+        return found
+    staging = lake_dir / ".staging"
+    if staging.is_dir():
+        found += sorted(staging.iterdir())
+    for dataset_dir in sorted(lake_dir.iterdir()):
+        if not dataset_dir.is_dir() or dataset_dir.name in (LOAD_LOG, ".staging"):
+            continue
+        found += [d for d in sorted(dataset_dir.iterdir()) if d.is_dir() and d.name not in committed]
+    return found
+
+
 def sweep_orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
     """Delete lake folders whose load never committed (a crash between rename and log)."""
     removed = []
-    if not lake_dir.exists():
-        return removed
-    shutil.rmtree(lake_dir / ".staging", ignore_errors=True)
-    for dataset_dir in lake_dir.iterdir():
-        if not dataset_dir.is_dir() or dataset_dir.name in (LOAD_LOG, ".staging"):
-            continue
-        for load_dir in dataset_dir.iterdir():
-            if load_dir.is_dir() and load_dir.name not in committed:
-                shutil.rmtree(load_dir, ignore_errors=True)
-                removed.append(load_dir)
+    for path in orphans(lake_dir, committed):
+        shutil.rmtree(path, ignore_errors=True)
+        if path.parent.name != ".staging":
+            removed.append(path)
     return removed

@@ -91,3 +91,16 @@ def test_the_artifact_is_published_under_the_flows_key(settings: Settings) -> No
     artifact = Artifact.get(run_report.artifact_key("ingest_payer_policies"))
     assert artifact is not None and artifact.type == "markdown"
     assert "# payerbench ingest_payer_policies: ok" in artifact.data and "valid_minimal.csv" in artifact.data
+
+
+def test_a_run_says_it_started_before_it_ends(settings: Settings) -> None:
+    """So a run killed on the way is not silent: its record stays `started` with a pid to judge."""
+    import os
+
+    with run_report.tracking("ingest_source", settings, run_id="20261102T120000Z-abc123"):
+        started = json.loads((settings.runs_dir / "20261102T120000Z-abc123.json").read_text(encoding="utf-8"))
+        assert started["status"] == "started" and started["ended_at"] is None
+        assert started["pid"] == os.getpid() and started["host"] and started["command"]
+        assert run_report.effective_status(started) == "running"
+    ended = json.loads((settings.runs_dir / "20261102T120000Z-abc123.json").read_text(encoding="utf-8"))
+    assert ended["status"] == "ok" and ended["pid"] == os.getpid() and ended["started_at"] == started["started_at"]

@@ -70,3 +70,35 @@ def test_status_all_keeps_every_attempt(loaded: Settings, capsys: pytest.Capture
     assert run_cli(loaded, "--all") == 0
     out = capsys.readouterr().out
     assert "every attempt" in out and out.count("invalid_code.csv") >= 3  # two attempts + the dataset's newest file
+
+
+def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started(
+        loaded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    from flows.steps.lock import warehouse_lock
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # a pid that is gone: the run was killed
+    started = dt.datetime.now(dt.timezone.utc).isoformat()  # after the fixture's run: the latest of its flow
+    killed = {"run_id": "20261102T120000Z-dead01", "flow": "ingest_payer_policies", "status": "started",
+              "started_at": started, "ended_at": None, "pid": proc.pid,
+              "host": __import__("socket").gethostname(), "command": "payerbench ingest payer_policy"}
+    (loaded.runs_dir / f"{killed['run_id']}.json").write_text(json.dumps(killed), encoding="utf-8")
+    capsys.readouterr()
+    assert run_cli(loaded) == 1  # before any other run noticed it
+    out = capsys.readouterr().out
+    assert f"last ingest_payer_policies run 20261102T120000Z-dead01 (started {started[:16]}) crashed" in out
+    assert f"pid {proc.pid}" in out
+    with warehouse_lock(loaded.warehouse_dir, timeout=1):  # the next writer marks it
+        pass
+    assert run_cli(loaded, "--format", "json") == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert any(f"20261102T120000Z-dead01 (started {started[:16]}) crashed: the run stopped without finishing" in p
+               for p in shown["problems"])
+    assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"]
+    ingest_payer_policies(None, loaded)  # a later run of the same flow succeeds: listed, no longer alerting
+    assert run_cli(loaded, "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"] and shown["problems"] == []
