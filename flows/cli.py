@@ -11,12 +11,13 @@ import argparse
 import csv
 import datetime as dt
 import decimal
+import io
 import json
 import os
 import contextlib
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 # Quiet, offline-friendly Prefect defaults for a command-line tool (explicit settings win).
@@ -268,6 +269,18 @@ def _csv_cell(value: object, raw: bool) -> str:
     return text if PLAIN_NUMBER.fullmatch(text) else "'" + text
 
 
+def _write_csv(rows: Iterable[list[str]]) -> None:
+    """CSV rows on stdout ending in \\n. Written with \\r\\n line ends, then cut to \\n: Python 3.11's csv
+    quotes a cell holding the line terminator's characters only, so a bare CR would otherwise split a row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(row)
+        sys.stdout.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -292,9 +305,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     finally:
         con.close()
     if args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([_csv_cell(c, args.raw) for c in columns])
-        writer.writerows([[_csv_cell(v, args.raw) for v in row] for row in rows])
+        _write_csv([[_csv_cell(c, args.raw) for c in columns], *([_csv_cell(v, args.raw) for v in row] for row in rows)])
     elif args.format == "json":
         json.dump([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
