@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")
-    p.add_argument("sql", help="a SELECT statement, e.g. \"select * from coverage_matrix\"")
+    p.add_argument("sql", help="one SELECT (or PIVOT / UNPIVOT) statement, e.g. \"select * from coverage_matrix\"")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--raw", action="store_true",
                    help="with --format csv: write every cell as it is (by default a cell starting with = + - @ "
