@@ -212,3 +212,16 @@ def test_csv_column_names_are_cells_too(bundled_warehouse: Settings, capsys: pyt
 def test_raw_is_for_csv_only(bundled_warehouse: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(bundled_warehouse, "query", "select 1", "--raw") == cli.EXIT_USAGE
     assert "--raw applies only to --format csv" in capsys.readouterr().err
+
+
+def test_query_starts_without_importing_prefect_or_the_build(bundled_warehouse: Settings) -> None:
+    """`query` is an analyst's quick look: it imports neither Prefect nor the warehouse build (~1.3 s together)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from flows import cli; "
+            f"code = cli.main(['query', 'select count(*) from catalog', '--warehouse', {str(bundled_warehouse.warehouse_dir)!r}]); "
+            "print(code, 'prefect' in sys.modules, 'flows.steps.warehouse' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=Path(cli.__file__).parent.parent)
+    assert result.stdout.strip().splitlines()[-1] == "0 False False", result.stderr
