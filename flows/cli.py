@@ -11,11 +11,13 @@ import argparse
 import csv
 import datetime as dt
 import decimal
+import io
 import json
 import os
 import contextlib
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 # Quiet, offline-friendly Prefect defaults for a command-line tool (explicit settings win).
@@ -27,6 +29,18 @@ from flows.steps.names import safe_name  # noqa: E402
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains
+# What a query (or a PIVOT, which DuckDB parses as MULTI) may begin with, and keywords that only a
+# writing or configuring statement uses (an unquoted column of one of these names must be "quoted").
+QUERY_STARTS = {"select", "with", "from", "pivot", "unpivot", "values", "table", "describe", "show", "summarize", "("}
+WRITE_KEYWORDS = {"insert", "update", "delete", "merge", "create", "drop", "alter", "truncate", "copy", "export",
+                  "import", "attach", "detach", "install", "load", "force", "set", "reset", "pragma", "checkpoint",
+                  "vacuum", "analyze", "call", "use", "begin", "commit", "rollback", "abort", "prepare", "execute",
+                  "deallocate", "comment", "returning", "secret", "extension"}
+# OWASP's rule for CSV meant for spreadsheets: a cell starting with one of these is a formula there
+# (plus LF and NUL, as OWASP ASVS 1.2.10 lists NUL); such a cell is written with a leading '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+# ... except a cell that is only a number (-12.5, +3, -1e5): a spreadsheet reads it as that number.
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def _console():  # type: ignore[no-untyped-def]
@@ -189,17 +203,42 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _refuse_writes(sql: str) -> str | None:
+    """Why `sql` is not one read-only statement, or None. (The connection is sandboxed as well:
+    flows/steps/sandbox.py; this check refuses writes before anything runs and names them.)"""
     import duckdb
 
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        return f"cannot parse the SQL: {exc}"
+        return f"cannot parse the SQL: {str(exc).strip().splitlines()[0]}"
     if len(statements) != 1:
         return f"expected exactly one SQL statement, got {len(statements)}"
-    kind = statements[0].type.name
+    try:
+        kind = statements[0].type.name
+    except ValueError:  # a statement kind this DuckDB client has no name for (e.g. UPDATE EXTENSIONS)
+        return "refused: a statement that is not a query; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
+    if kind == "MULTI":
+        return _refuse_multi(statements[0].query)
     if kind not in READ_ONLY_STATEMENTS:
-        return f"refused: {kind} statements are not allowed; `query` is read-only (SELECT only)"
+        return f"refused: {kind} statements are not allowed; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
+    return None
+
+
+def _refuse_multi(sql: str) -> str | None:
+    """A PIVOT without an IN list parses as MULTI (DuckDB first gathers the pivoted values into a
+    temporary enum, then selects). Accept it only when it is a query through and through: it starts
+    as a query does, pivots, and no keyword of any writing statement appears anywhere in it (a
+    `CREATE TABLE t AS PIVOT ...` or `INSERT INTO t PIVOT ...` is MULTI too)."""
+    import duckdb
+
+    words = [re.match(r"\w*", sql[offset:]).group(0).lower() or sql[offset]  # type: ignore[union-attr]
+             for offset, kind in duckdb.tokenize(sql)
+             if kind in (duckdb.token_type.keyword, duckdb.token_type.operator)]
+    writes = sorted(set(words) & WRITE_KEYWORDS)
+    if writes:
+        return f"refused: {writes[0].upper()} inside a PIVOT statement; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
+    if not words or words[0] not in QUERY_STARTS or not {"pivot", "unpivot"} & set(words):
+        return "refused: a compound statement that is not one PIVOT query; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
     return None
 
 
@@ -225,29 +264,51 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _csv_cell(value: object, raw: bool) -> str:
+    """A CSV cell; unless `raw`, text a spreadsheet would run as a formula gets a leading '."""
+    text = _cell(value)
+    if raw or isinstance(value, (int, float, decimal.Decimal)) or not text.startswith(FORMULA_STARTS):
+        return text
+    return text if PLAIN_NUMBER.fullmatch(text) else "'" + text
+
+
+def _write_csv(rows: Iterable[list[str]]) -> None:
+    """CSV rows on stdout ending in \\n. Written with \\r\\n line ends, then cut to \\n: Python 3.11's csv
+    quotes a cell holding the line terminator's characters only, so a bare CR would otherwise split a row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(row)
+        sys.stdout.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from flows.steps.warehouse import connect_read_only
+    from flows.steps.sandbox import connect_read_only, describe_refusal, is_refusal
 
+    if args.raw and args.format != "csv":
+        print("payerbench query: --raw applies only to --format csv", file=sys.stderr)
+        return EXIT_USAGE
     problem = _refuse_writes(args.sql)
     if problem:
         print(f"payerbench query: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    con = connect_read_only(_settings(args))
+    settings = _settings(args)
+    con = connect_read_only(settings)
     try:
         cursor = con.execute(args.sql)
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        print(f"payerbench query: {exc}", file=sys.stderr)
+        print(f"payerbench query: {describe_refusal(exc, settings) if is_refusal(exc) else exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         con.close()
     if args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_cell(v) for v in row] for row in rows])
+        _write_csv([[_csv_cell(c, args.raw) for c in columns], *([_csv_cell(v, args.raw) for v in row] for row in rows)])
     elif args.format == "json":
         json.dump([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -468,8 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")
-    p.add_argument("sql", help="a SELECT statement, e.g. \"select * from coverage_matrix\"")
+    p.add_argument("sql", help="one SELECT (or PIVOT / UNPIVOT) statement, e.g. \"select * from coverage_matrix\"")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--raw", action="store_true",
+                   help="with --format csv: write every cell as it is (by default a cell starting with = + - @ "
+                        "tab or CR, which a spreadsheet would run as a formula, gets a leading ')")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("status", parents=[common],
@@ -495,9 +559,12 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
     to a second for the heartbeat thread, about 10 s per `run`. The temporary server Prefect starts
     for that API is stopped when this process dies, even by SIGKILL (flows/local_server.py). With a
     server, nothing changes."""
+    if not runs_flows:  # `query`, `status`, `sources`: no flow, no Prefect import (about 0.7 s)
+        yield
+        return
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    if not runs_flows or PREFECT_API_URL.value():
+    if PREFECT_API_URL.value():
         yield
         return
     from flows import local_server

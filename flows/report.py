@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 import pandas as pd
 
 from flows.settings import Settings, from_env
+from flows.steps.sandbox import connect_read_only
 
 if TYPE_CHECKING:
     import nbformat
@@ -50,9 +50,8 @@ class ReportData:
         self.billing_code = billing_code.strip().upper()
         self.as_of = as_of or dt.date.today()
         self.sql_dir = settings.sql_dir / "report"
-        if not settings.duckdb_path.exists():
-            raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` first")
-        self.con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+        # the analysts' sandbox: read-only, no file outside the lake, no URL, no extension, settings locked
+        self.con = connect_read_only(settings)
         # every mart answers as of this date (warehouse/sql/stg_as_of.sql), not only the queries that take $as_of
         self.con.execute("SET VARIABLE as_of = ?", [self.as_of])
         self.rendered_on = dt.date.today()

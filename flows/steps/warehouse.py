@@ -33,6 +33,7 @@ from flows.steps import load_log
 from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
 from flows.steps.lock import warehouse_lock
+from flows.steps.sandbox import connect_read_only  # noqa: F401  (the analysts' connection lives there)
 from flows.steps.store import ADVISORY, LOAD_LOG, QUARANTINE, write_table_atomic
 from schemas import fields
 
@@ -325,10 +326,3 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     os.replace(partial, state_file)
     return BuildResult(path=target, views=views, files=files, rebuilt=True,
                        marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
-
-
-def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the analysts' database (never blocks or is blocked by a run)."""
-    if not settings.duckdb_path.exists():
-        raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first")
-    return duckdb.connect(str(settings.duckdb_path), read_only=True)
