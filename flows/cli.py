@@ -183,7 +183,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"payerbench report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    results = render_benchmark_reports(settings, [c.upper() for c in args.code] if args.code else None, as_of,
+    from schemas.fields import BILLING_CODE_RE
+
+    codes = [c.strip().upper() for c in args.code] if args.code else None
+    bad = [safe_name(c) for c in codes or [] if not BILLING_CODE_RE.match(c)]
+    if bad:  # a code names the report's files: `../x` or `a/b` would write outside the reports folder
+        print(f"payerbench report: {', '.join(bad)} is not a CPT/HCPCS code (e.g. 0440T)", file=sys.stderr)
+        return EXIT_USAGE
+    results = render_benchmark_reports(settings, codes, as_of,
                                        payers=payers)
     failed = [r for r in results if isinstance(r, str)]
     for result in results:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from flows.settings import Settings, from_env
 from flows.steps.sandbox import connect_read_only
+from schemas.fields import BILLING_CODE_RE
 
 if TYPE_CHECKING:
     import nbformat
@@ -104,6 +105,8 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
 
     started = time.perf_counter()
     code = billing_code.strip().upper()
+    if not BILLING_CODE_RE.match(code):  # the code names the output files: never a path
+        raise ValueError(f"{code!r} is not a CPT/HCPCS code (e.g. 0440T)")
     out_dir = Path(out_dir or settings.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = settings.project_dir / "notebooks" / NOTEBOOK
@@ -182,6 +185,8 @@ def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt
     (a missing HTML or Markdown file is always rendered)."""
     started = time.perf_counter()
     code = billing_code.strip().upper()
+    if not BILLING_CODE_RE.match(code):  # the code names the output files: never a path
+        raise ValueError(f"{code!r} is not a CPT/HCPCS code (e.g. 0440T)")
     out_dir = Path(out_dir or settings.reports_dir)
     html_path, md_path = out_dir / f"{code}_benchmark.html", out_dir / f"{code}_benchmark.md"
     stored = _fingerprint_file(out_dir, code)

@@ -167,3 +167,19 @@ def test_a_local_run_turns_flow_heartbeats_off_and_a_server_run_keeps_them() -> 
 def test_report_refuses_an_unknown_payer_group(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(shared, "report", "--code", "0440T", "--payer", "humana") == cli.EXIT_USAGE
     assert "unknown payer group humana; use some of aetna, bcbs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code", ["../../x", "0440T/../../etc", "a b", "<img>"])
+def test_report_refuses_a_code_that_is_not_a_code(shared: Settings, capsys: pytest.CaptureFixture[str],
+                                                  code: str) -> None:
+    """The code names the report's files: a path in it would write outside the reports folder."""
+    assert run_cli(shared, "report", "--code", code) == cli.EXIT_USAGE
+    assert "is not a CPT/HCPCS code" in capsys.readouterr().err
+    assert not any((shared.reports_dir.parent).glob("**/*_benchmark.html"))
+
+
+def test_render_report_raises_on_a_path_for_a_code(shared: Settings) -> None:
+    from flows.report import render_report
+
+    with pytest.raises(ValueError, match="not a CPT/HCPCS code"):
+        render_report(shared, "../evil")
