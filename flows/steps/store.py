@@ -41,6 +41,19 @@ def write_table_atomic(table: pa.Table, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
+def write_file_atomic(dest: Path, data: str | bytes) -> None:
+    """Write a file (a report, a state file) under a temporary name beside it and rename it into
+    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """Build an Arrow table with exactly `schema` (columns missing from the frame become null)."""
     arrays = []

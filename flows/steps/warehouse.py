@@ -42,7 +42,7 @@ from flows.steps import load_log
 from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
 from flows.steps.lock import warehouse_lock
-from flows.steps.store import ADVISORY, LOAD_LOG, QUARANTINE, write_table_atomic
+from flows.steps.store import ADVISORY, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
 
 SYSTEM_VIEWS = {
@@ -339,10 +339,8 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
-    state_file = settings.warehouse_dir / STATE_NAME  # written last: a crash before it means "rebuild"
-    partial = state_file.with_name(f".{state_file.name}.tmp-{os.getpid()}")
-    partial.write_text(json.dumps(current.state, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(partial, state_file)
+    # written last: a crash before it means "rebuild"
+    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(current.state, indent=1, sort_keys=True))
     return BuildResult(path=target, views=views, files=files, rebuilt=True,
                        marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
 
