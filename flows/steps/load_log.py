@@ -159,7 +159,9 @@ def _frame(files: list[Path]) -> pd.DataFrame:
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
     frame = pa.concat_tables(pq.read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
-    frame = frame.drop_duplicates("load_id", keep="first")  # never expected within a generation; cheap insurance
+    # a generation never holds a row twice, but a lake from before generations can (a merge of the old
+    # kind cut short between writing its merged file and removing the parts)
+    frame = frame.drop_duplicates("load_id", keep="first")
     return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
 
 
