@@ -338,29 +338,40 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
+    before = _recorded_state(settings)
     os.replace(tmp, target)
+    # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
+    generation = current.state["log_generation"]
+    since = before.get("log_generation_since") if before.get("log_generation") == generation else None
+    state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
     # written last: a crash before it means "rebuild"
-    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(current.state, indent=1, sort_keys=True))
+    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(path=target, views=views, files=files, rebuilt=True,
                        marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
 
 
+def _recorded_state(settings: Settings) -> dict[str, object]:
+    try:
+        state = json.loads((settings.warehouse_dir / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
-    """The oldest load-log generation the current DuckDB file may read, and when that file became current
-    (None: there is no DuckDB file). For `load_log.prune`.
+    """The oldest load-log generation the current DuckDB file may read, and since when the builds
+    that read older ones are gone (None: there is no DuckDB file). For `load_log.prune`.
 
     The state file is written just after the DuckDB file is swapped in, so it can lag behind by one
     build, never lead: every generation from the one it names onwards is kept. Without a readable
-    state file, every generation is kept (0)."""
+    state file, every generation is kept."""
     if not settings.duckdb_path.exists():
         return None
-    state_file = settings.warehouse_dir / STATE_NAME
-    try:
-        recorded = json.loads(state_file.read_text(encoding="utf-8")).get("log_generation")
-        since = state_file.stat().st_mtime
-    except (OSError, ValueError, AttributeError):
+    state = _recorded_state(settings)
+    generation, since = state.get("log_generation"), state.get("log_generation_since")
+    if not isinstance(generation, int) or not isinstance(since, (int, float)):
         return 0, time.time()
-    return (recorded, since) if isinstance(recorded, int) else (0, since)
+    return generation, float(since)
 
 
 def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:

@@ -103,6 +103,8 @@ def test_old_generations_go_only_after_the_grace_period_and_once_no_build_reads_
     assert in_use[0] == 1
     assert load_log.prune(lake, 3600, in_use) == []  # sessions opened on the previous build may still read it
     assert len(load_log.generation_files(lake, 0)) == 4
+    warehouse.build(settings)  # a later build on the same generation does not postpone the removal
+    assert warehouse.log_generation_in_use(settings) == in_use
     assert load_log.prune(lake, 3600, in_use, now=time.time() + 3601) == [0]
     assert load_log.generation_files(lake, 0) == [] and load_log.generations(lake) == [1]
     assert list(load_log.read(lake)["load_id"]) == ids(range(4)) and view_counts(settings) == (4, 4)
