@@ -14,7 +14,7 @@ from flows.settings import Settings
 
 
 def test_readers_never_fail_through_many_compactions_and_builds(tmp_path: Path) -> None:
-    result = soak(tmp_path, seconds=6, readers=1, at=4, grace=1.5, build_every=1.5, min_builds=2, min_pruned=1)
+    result = soak(tmp_path, seconds=6, readers=1, at=4, grace=1.5, build_every=2.0, min_builds=2, min_pruned=1)
     print(result.summary())
     assert result.compactions >= 10 and result.builds >= 2 and result.generations_pruned >= 1, result.summary()
     assert all(r.reads >= 10 for r in result.readers), result.summary()
