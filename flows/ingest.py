@@ -12,7 +12,7 @@ from flows import run_report
 from flows.settings import Settings, from_env, with_folders
 from flows.sources import registry
 from flows.sources.base import FileRejected, Source
-from flows.steps import load_log
+from flows.steps import load_log, warehouse
 from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
@@ -83,7 +83,7 @@ def ingest_source(source_name: str, paths: list[Path] | None = None, settings: S
     with run_report.tracking("ingest_source", settings, run_id) as run:
         files = [Path(p) for p in paths] if paths else discover(settings, source)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-            load_log.compact(settings.lake_dir)
+            warehouse.compact_load_log(settings)
             records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
             run.records += records
             if build:

@@ -33,6 +33,7 @@ import pandas as pd
 from flows.settings import Settings, from_env
 from flows.steps.sandbox import connect_read_only
 from schemas.fields import BILLING_CODE_RE
+from flows.steps.store import write_file_atomic
 
 if TYPE_CHECKING:
     import nbformat
@@ -129,16 +130,14 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
                                  exclude_output_prompt=True)
     body, _ = html_exporter.from_notebook_node(nb)
     html_path = out_dir / f"{code}_benchmark.html"
-    html_path.write_text(_page(code, body), encoding="utf-8")
+    write_file_atomic(html_path, _page(code, body))  # each output renamed into place: never seen half-written
     md_exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     files_dir = f"{code}_benchmark_files"
     markdown, resources = md_exporter.from_notebook_node(nb, resources={"output_files_dir": files_dir})
     md_path = out_dir / f"{code}_benchmark.md"
-    md_path.write_text(markdown, encoding="utf-8")
+    write_file_atomic(md_path, markdown)
     for name, data in (resources.get("outputs") or {}).items():
-        target = out_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        write_file_atomic(out_dir / name, data)
     return ReportResult(code, html_path, md_path, time.perf_counter() - started)
 
 
@@ -200,11 +199,11 @@ def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
     now = fingerprint(settings, code, as_of=as_of, payers=payers)
     if present and before.get("fingerprint") == now:
-        stored.write_text(json.dumps({**before, "inputs": key}), encoding="utf-8")
+        write_file_atomic(stored, json.dumps({**before, "inputs": key}))
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
     result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
-    stored.write_text(json.dumps({"fingerprint": now, "inputs": key, "rendered_at": dt.datetime.now(
-        dt.timezone.utc).isoformat(timespec="seconds")}), encoding="utf-8")
+    write_file_atomic(stored, json.dumps({"fingerprint": now, "inputs": key, "rendered_at": dt.datetime.now(
+        dt.timezone.utc).isoformat(timespec="seconds")}))
     return result
 
 

@@ -20,7 +20,7 @@ from flows.land_inbox import land_inbox
 from flows.render_report import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.sources import registry
-from flows.steps import load_log, store
+from flows.steps import load_log, store, warehouse
 from flows.steps.land import Landing
 from flows.steps.load import new_run_id
 from flows.steps.load_log import LoadRecord
@@ -64,7 +64,7 @@ def run_pipeline(settings: Settings | None = None, raw_dir: str | None = None, l
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)
-            load_log.compact(settings.lake_dir)
+            warehouse.compact_load_log(settings)
             log = load_log.read(settings.lake_dir)
             store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
             for name in source_order():

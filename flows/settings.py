@@ -28,6 +28,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
     "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": ("inbox_allow_links_from", "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)"),
     "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
+    "PAYERBENCH_LOG_GRACE_SECONDS": ("log_grace_seconds", "seconds a merged-away load-log generation stays for the readers still on it (default 3600)"),
 }
 
 
@@ -46,6 +47,7 @@ class Settings:
     dask_address: str | None = None
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
+    log_grace_seconds: float = 3600.0  # flows/steps/load_log.py: generations outlive a merge this long
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -123,14 +125,16 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 raise SystemExit(f"{var}={value!r}: use 1 or 0")
             changes[field] = value.strip().lower() in ("1", "true", "yes")
             continue
-        if field in ("chunk_rows", "lock_timeout", "tic_max_expansion"):
-            example = {"chunk_rows": "20000 (rows)", "lock_timeout": "600 (seconds)", "tic_max_expansion": "500 (ratio)"}[field]
+        if field in ("chunk_rows", "lock_timeout", "tic_max_expansion", "log_grace_seconds"):
+            example = {"chunk_rows": "20000 (rows)", "lock_timeout": "600 (seconds)", "tic_max_expansion": "500 (ratio)",
+                       "log_grace_seconds": "3600 (seconds)"}[field]
             try:
                 number = int(value) if field == "chunk_rows" else float(value)
             except ValueError:
                 raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
-            if not number > 0:
-                raise SystemExit(f"{var}={value!r} must be greater than 0; set it to e.g. {example}")
+            if not (number >= 0 if field == "log_grace_seconds" else number > 0):
+                least = "0 or more" if field == "log_grace_seconds" else "greater than 0"
+                raise SystemExit(f"{var}={value!r} must be {least}; set it to e.g. {example}")
             changes[field] = number
         elif field == "inbox_allow_links_from":
             changes[field] = tuple(Path(p) for p in value.split(os.pathsep) if p.strip())

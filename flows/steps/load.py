@@ -216,7 +216,7 @@ def _load_file(source: Source, path: Path, settings: Settings, run_id: str, paye
         if not record.reconciled:  # pragma: no cover - guards the invariant against loader bugs
             raise RuntimeError(f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
                                f"+ quarantined {record.rows_quarantined}")
-        writer.commit(record.to_table())
+        writer.commit(record.to_table(), load_log.part_path(lake, record.load_id))
         return record
     except FileRejected as exc:
         writer.discard()

@@ -1,11 +1,33 @@
 """The load log: one row per attempt to load one file, and the commit record of every load.
 
 Invariant (tested): rows_read = rows_loaded + rows_quarantined for every row.
+
+Layout, by generation, so that a reader never meets a file that vanishes under it:
+
+    _load_log/CURRENT                    names the current generation ("g000007"); replaced atomically
+    _load_log/<load_id>.parquet          generation 0: a lake that was never compacted (and older lakes)
+    _load_log/g000007/compacted.parquet  every row of the generation before, merged
+    _load_log/g000007/<load_id>.parquet  one part per attempt since that merge
+
+Every attempt appends one part to the current generation. `compact` (under the writer lock) writes
+the next generation's `compacted.parquet` holding every row, then points CURRENT at it: from then on
+appends go there and readers read there. Nothing is deleted at that moment. A reader that had already
+listed the old generation (a `load_log.read`, or a DuckDB view built over the old generation's glob)
+still finds every file it listed. `prune` removes an old generation only once it was superseded more
+than `Settings.log_grace_seconds` ago (PAYERBENCH_LOG_GRACE_SECONDS) and the current DuckDB build no
+longer reads it; the DuckDB `load_log` view globs only the generation it was built over, and a build
+follows the generation (it is part of the build's recorded state). A compaction cut short before the
+CURRENT swap leaves a next-generation folder no reader was ever pointed at; the next compaction
+writes a later one, and the stray folder is pruned like any old generation. No generation holds a
+row twice, so readers never see duplicates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,43 +101,148 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+COMPACT_AT = 64
+"""Parts in the current generation from which `compact` merges them into a new one."""
+
+POINTER = "CURRENT"
+COMPACTED = "compacted.parquet"
+
+
+def generation_dir(lake_dir: Path, generation: int) -> Path:
+    """Folder of one generation (0: the log folder itself, the layout of a never-compacted lake)."""
+    root = lake_dir / LOAD_LOG
+    return root if generation == 0 else root / f"g{generation:06d}"
+
+
+def current_generation(lake_dir: Path) -> int:
+    """The generation CURRENT names (0 when there is none: never compacted, or a lake from before)."""
+    pointer = lake_dir / LOAD_LOG / POINTER
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return 0
+    if len(text) != 7 or text[0] != "g" or not text[1:].isdigit():
+        raise ValueError(f"{pointer}: expected a generation such as g000007, found {text[:40]!r}; it is written "
+                         "only by payerbench: restore it, or name the newest g?????? folder beside it")
+    return int(text[1:])
+
+
+def generation_files(lake_dir: Path, generation: int) -> list[Path]:
+    """The Parquet files of one generation (its glob, `<folder>/*.parquet`, matches exactly these)."""
+    folder = generation_dir(lake_dir, generation)
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def generations(lake_dir: Path) -> list[int]:
+    """Every generation with files on disk, oldest first (superseded ones stay until `prune`)."""
+    root = lake_dir / LOAD_LOG
+    if not root.is_dir():
+        return []
+    found = {int(p.name[1:]) for p in root.iterdir() if p.is_dir() and len(p.name) == 7 and p.name[0] == "g"
+             and p.name[1:].isdigit()}
+    if generation_files(lake_dir, 0):
+        found.add(0)
+    return sorted(found)
+
+
+def part_path(lake_dir: Path, load_id: str) -> Path:
+    """Where the log row of a new attempt goes: its own file in the current generation."""
+    return generation_dir(lake_dir, current_generation(lake_dir)) / f"{load_id}.parquet"
+
+
 def append(lake_dir: Path, record: LoadRecord) -> None:
     """Write a load-log row for an attempt that committed no data (rejected, unchanged, failed)."""
-    write_table_atomic(record.to_table(), lake_dir / LOAD_LOG / f"{record.load_id}.parquet")
+    write_table_atomic(record.to_table(), part_path(lake_dir, record.load_id))
 
 
-COMPACT_AT = 64
-"""Log files in the folder from which `compact` merges them into one."""
-
-
-def read(lake_dir: Path) -> pd.DataFrame:
-    """Every load-log row, oldest first (an empty frame with the log's columns when none)."""
-    folder = lake_dir / LOAD_LOG
-    files = sorted(p for p in folder.glob("*.parquet")) if folder.exists() else []
+def _frame(files: list[Path]) -> pd.DataFrame:
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
     frame = pa.concat_tables(pq.read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
-    # a row can sit in a compacted file and in its original part if a compaction stopped halfway
+    # a generation never holds a row twice, but a lake from before generations can (a merge of the old
+    # kind cut short between writing its merged file and removing the parts)
     frame = frame.drop_duplicates("load_id", keep="first")
     return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
 
 
+def read_generation(lake_dir: Path) -> tuple[int, pd.DataFrame]:
+    """The current generation and its rows (every load-log row), oldest first."""
+    for attempt in range(3):
+        generation = current_generation(lake_dir)
+        try:
+            return generation, _frame(generation_files(lake_dir, generation))
+        except FileNotFoundError:  # listed, then pruned: only a reader stalled longer than the grace period
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read(lake_dir: Path) -> pd.DataFrame:
+    """Every load-log row, oldest first (an empty frame with the log's columns when none)."""
+    return read_generation(lake_dir)[1]
+
+
+def _point_to(lake_dir: Path, generation: int) -> None:
+    pointer = lake_dir / LOAD_LOG / POINTER
+    partial = pointer.with_name(f".{POINTER}.tmp-{os.getpid()}")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write(f"g{generation:06d}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, pointer)
+
+
 def compact(lake_dir: Path, at: int = COMPACT_AT) -> int:
-    """Merge the log's files into one when there are `at` or more (each attempt writes one, so a
-    scheduled install would otherwise read thousands). Call it holding the writer lock. The merged
-    file is written first, then the parts are removed: a crash in between leaves duplicates, which
-    `read` and the `load_log` view drop. Returns the number of files merged (0: none)."""
-    folder = lake_dir / LOAD_LOG
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    if len(files) < at:
+    """Merge the current generation's files into a new generation when there are `at` or more (each
+    attempt writes one, so a scheduled install would otherwise read thousands). Call it holding the
+    writer lock. The new generation's merged file is written first, then CURRENT is swapped to it;
+    the old generation is left for its readers (see `prune`). Returns the number of files merged."""
+    current = current_generation(lake_dir)
+    files = generation_files(lake_dir, current)
+    if len(files) < max(at, 2):
         return 0
-    rows = read(lake_dir)
-    stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
+    rows = _frame(files)
+    # above every folder on disk: one left by a compaction cut short before its swap is never reused
+    following = max([current, *generations(lake_dir)]) + 1
     write_table_atomic(pa.Table.from_pandas(rows, schema=LOG_SCHEMA, preserve_index=False),
-                       folder / f"compacted-{stamp}.parquet")
-    for path in files:
-        path.unlink(missing_ok=True)
+                       generation_dir(lake_dir, following) / COMPACTED)
+    _point_to(lake_dir, following)
     return len(files)
+
+
+def prune(lake_dir: Path, grace_seconds: float, in_use: tuple[int, float] | None,
+          now: float | None = None) -> list[int]:
+    """Remove the superseded generations no reader can still be on. Call it holding the writer lock.
+
+    `in_use` is (the oldest generation the current DuckDB build may read, when that build became
+    current), or None when there is no DuckDB file. A generation older than the current one goes once
+    the build does not read it and `grace_seconds` have passed both since it was superseded (a
+    `read` that listed it just before) and since the current build replaced the builds that read it
+    (a session still on one of those). Returns the generations removed."""
+    now = time.time() if now is None else now
+    current = current_generation(lake_dir)
+    oldest_read, build_since = in_use if in_use is not None else (current, 0.0)
+    existing = generations(lake_dir)
+    removed = []
+    for generation in existing:
+        if generation >= min(current, oldest_read):
+            continue
+        later = [g for g in existing if g > generation] or [current]
+        merged = generation_dir(lake_dir, later[0]) / COMPACTED
+        marker = merged if merged.exists() else lake_dir / LOAD_LOG / POINTER
+        try:
+            superseded_at = marker.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if now - max(superseded_at, build_since) < grace_seconds:
+            continue
+        if generation == 0:
+            for path in generation_files(lake_dir, 0):
+                path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(generation_dir(lake_dir, generation), ignore_errors=True)
+        removed.append(generation)
+    return removed
 
 
 def loaded_sha256s(log: pd.DataFrame, source: str) -> set[str]:

@@ -5,7 +5,8 @@ Layout (all under `settings.lake_dir`):
     <dataset>/<load_id>/part-00000.parquet   rows that loaded, one folder per file load
     _quarantine/<load_id>/part-00000.parquet rows that failed a blocking check (all datasets)
     _advisory/<load_id>/part-00000.parquet   advisory findings on rows that loaded
-    _load_log/<load_id>.parquet              one row per file attempt: the commit marker
+    _load_log/[g<generation>/]<load_id>.parquet  one row per file attempt: the commit marker
+                                             (generations: see flows/steps/load_log.py)
 
 A load writes everything under `.staging/<load_id>/` first. Commit renames each folder into
 place (a same-filesystem rename is atomic) and writes the load-log row last: until that row
@@ -38,6 +39,19 @@ def write_table_atomic(table: pa.Table, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, **PARQUET_OPTIONS)
     os.replace(tmp, dest)
+
+
+def write_file_atomic(dest: Path, data: str | bytes) -> None:
+    """Write a file (a report, a state file) under a temporary name beside it and rename it into
+    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -77,15 +91,16 @@ class LoadWriter:
     def folders(self) -> list[str]:
         return sorted(self._parts)
 
-    def commit(self, log_row: pa.Table) -> None:
-        """Move every staged folder into the lake, then write the load-log row (the commit)."""
+    def commit(self, log_row: pa.Table, log_path: Path) -> None:
+        """Move every staged folder into the lake, then write the load-log row (the commit) to
+        `log_path` (load_log.part_path: a file in the log's current generation)."""
         for folder in self.folders:
             target = self.lake_dir / folder / self.load_id
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # a previous crashed attempt with the same id
                 shutil.rmtree(target)
             os.replace(self.staging / folder, target)
-        write_table_atomic(log_row, self.lake_dir / LOAD_LOG / f"{self.load_id}.parquet")
+        write_table_atomic(log_row, log_path)
         self.discard()
 
     def discard(self) -> None:

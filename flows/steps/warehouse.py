@@ -5,9 +5,17 @@ analyst's open (read-only) connection keeps reading the previous snapshot and ne
 lock held by the pipeline. Every dataset view lists its Parquet files explicitly, taken from
 the load log's committed loads: a load in progress (or one that crashed) is invisible. Parts
 are read by column name, so a part written before a column was added to its schema still reads
-(the column is NULL in its rows). The `load_log` view reads the log's folder by glob: every
-attempt (an `unchanged` file, a rejected one) is visible at once, without a rebuild, since each
-log row is itself a committed file.
+(the column is NULL in its rows). The `load_log` view reads the log's current generation by glob
+(flows/steps/load_log.py): every attempt (an `unchanged` file, a rejected one) is visible at once,
+without a rebuild, since each log row is itself a committed file. The generation is part of the
+build's state, so a merge into a new generation rebuilds (`compact_load_log` does it at once when
+nothing else changed); the old generation stays for readers of the previous build until `prune`
+finds it both unused by the current build and older than the grace period.
+
+Every file a reader of a build can reach is immutable while that build is current and for the
+grace period after: Parquet parts are never rewritten (a load's folder is renamed in whole), the
+empty files that give a view over no loads its columns are named by their schema, and the DuckDB
+file and `.build_state.json` are replaced by rename.
 
 Incremental: `plan` compares what the file was built from (the committed loads of each dataset,
 the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
@@ -21,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +43,7 @@ from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
 from flows.steps.lock import warehouse_lock
 from flows.steps.sandbox import connect_read_only  # noqa: F401  (the analysts' connection lives there)
-from flows.steps.store import ADVISORY, LOAD_LOG, QUARANTINE, write_table_atomic
+from flows.steps.store import ADVISORY, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
 
 SYSTEM_VIEWS = {
@@ -78,7 +87,8 @@ def _parquet_list(paths: list[Path]) -> str:
 
 def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
     """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
-    path = settings.lake_dir / "_empty" / f"{name}.parquet"
+    # named by its schema, never rewritten: a session on an older build keeps reading the file it lists
+    path = settings.lake_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
     if not path.exists() or pq.read_schema(path) != schema:
         write_table_atomic(schema.empty_table(), path)
     return path
@@ -181,7 +191,11 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
-def _state(settings: Settings, log) -> dict[str, object]:  # type: ignore[no-untyped-def]
+LOG_GENERATION = "load_log generation"
+"""In `BuildPlan.changed` when the log was merged into a new generation (no view's rows changed)."""
+
+
+def _state(settings: Settings, log, log_generation: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """What the DuckDB file is built from: per input a digest (see `plan`)."""
     done = log[log["status"].isin(COMMITTED)]
     loads: dict[str, list[str]] = {dataset: [] for dataset in registry.SCHEMAS}
@@ -198,12 +212,13 @@ def _state(settings: Settings, log) -> dict[str, object]:  # type: ignore[no-unt
         fields.ALL_PAYER_GROUPS, fields.PAYER_GROUP_NAMES, fields.COVERAGE_STATUSES, fields.COVERAGE_POSITION,
         fields.SOURCE_CONFIDENCE, Path(__file__).read_bytes(), settings.lake_dir,
     )
-    return {"schema": schema, "load_log": bool(len(log)), "inputs": inputs}
+    return {"schema": schema, "load_log": bool(len(log)), "log_generation": log_generation, "inputs": inputs}
 
 
 def plan(settings: Settings) -> BuildPlan:
     """Compare the inputs now with those the current DuckDB file was built from."""
-    state = _state(settings, load_log.read(settings.lake_dir))
+    generation, log = load_log.read_generation(settings.lake_dir)
+    state = _state(settings, log, generation)
     inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
     everything = {k.removeprefix("sql:") for k in inputs}
     state_file = settings.warehouse_dir / STATE_NAME
@@ -220,6 +235,8 @@ def plan(settings: Settings) -> BuildPlan:
     changed &= everything  # a deleted SQL file leaves no view behind to rebuild
     if before.get("load_log") != state["load_log"]:  # the view switches from empty to the log's glob
         changed.add("load_log")
+    if before.get("log_generation") != state["log_generation"]:  # the view's glob moves to the new generation
+        changed.add(LOG_GENERATION)
     if not changed and set(old) != set(inputs):
         changed = {"catalog"}  # a SQL file was removed: its view must go
     if not changed:
@@ -228,7 +245,9 @@ def plan(settings: Settings) -> BuildPlan:
     sql = sorted(c for c in changed if f"sql:{c}" in inputs or f"sql:{c}" in old)
     reasons = [f"new loads of {', '.join(loaded)}" if loaded else "", f"SQL changed: {', '.join(sql)}" if sql else ""]
     if not any(reasons):
-        reasons = ["new loads (quarantined rows only)" if changed & {"quarantine", "advisory"} else "the load log changed"]
+        reasons = ["new loads (quarantined rows only)" if changed & {"quarantine", "advisory"} else
+                   f"the load log was merged (generation {state['log_generation']})" if changed == {LOG_GENERATION} else
+                   "the load log changed"]
     return BuildPlan(True, "; ".join(r for r in reasons if r), changed, state)
 
 
@@ -284,8 +303,9 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
 
         log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
         if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
-            log_parts.append(settings.lake_dir / LOAD_LOG / "*.parquet")
-        # one row per attempt even while a compaction (load_log.compact) has a row in two files
+            # this generation only: its files stay while this build is current (load_log.prune)
+            log_parts.append(load_log.generation_dir(settings.lake_dir, current.state["log_generation"]) / "*.parquet")
+        # one row per attempt (a generation never holds a row twice; this only guards the view)
         con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
                     "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at")
         for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
@@ -319,10 +339,56 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
+    before = _recorded_state(settings)
     os.replace(tmp, target)
-    state_file = settings.warehouse_dir / STATE_NAME  # written last: a crash before it means "rebuild"
-    partial = state_file.with_name(f".{state_file.name}.tmp-{os.getpid()}")
-    partial.write_text(json.dumps(current.state, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(partial, state_file)
+    # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
+    generation = current.state["log_generation"]
+    since = before.get("log_generation_since") if before.get("log_generation") == generation else None
+    state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
+    # written last: a crash before it means "rebuild"
+    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(path=target, views=views, files=files, rebuilt=True,
                        marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
+
+
+def _recorded_state(settings: Settings) -> dict[str, object]:
+    try:
+        state = json.loads((settings.warehouse_dir / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
+    """The oldest load-log generation the current DuckDB file may read, and since when the builds
+    that read older ones are gone (None: there is no DuckDB file). For `load_log.prune`.
+
+    The state file is written just after the DuckDB file is swapped in, so it can lag behind by one
+    build, never lead: every generation from the one it names onwards is kept. Without a readable
+    state file, every generation is kept."""
+    if not settings.duckdb_path.exists():
+        return None
+    state = _recorded_state(settings)
+    generation, since = state.get("log_generation"), state.get("log_generation_since")
+    if not isinstance(generation, int) or not isinstance(since, (int, float)):
+        return 0, time.time()
+    return generation, float(since)
+
+
+def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
+    """Merge the load log into a new generation once `at` parts pile up, move the DuckDB `load_log`
+    view onto it, and remove generations that no build reads and that were superseded longer than
+    `settings.log_grace_seconds` ago. Held under the writer lock (re-entered by `run` and `ingest`).
+    Returns the number of files merged.
+
+    The view moves at once only when the merge is all that changed: otherwise the flow's own build
+    (or the next `build`) moves it together with the new loads."""
+    with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+        merged = load_log.compact(settings.lake_dir, at)
+        if merged and settings.duckdb_path.exists():
+            current = plan(settings)
+            if current.changed == {LOG_GENERATION}:
+                _build(settings, current)
+        load_log.prune(settings.lake_dir, settings.log_grace_seconds, log_generation_in_use(settings))
+        return merged
+

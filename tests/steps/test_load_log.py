@@ -1,16 +1,21 @@
-"""The load log stays quick to read on a scheduled install: its one-file-per-attempt parts are merged."""
+"""The load log stays quick to read on a scheduled install (its one-file-per-attempt parts are merged
+into a new generation), and no merge removes a file a reader may still be reading."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pytest
 
-from flows.settings import Settings
+from flows.settings import Settings, from_env
 from flows.steps import load_log, warehouse
-from flows.steps.store import LOAD_LOG
+from flows.steps.store import LOAD_LOG, write_table_atomic
 
 
 def attempt(lake: Path, number: int, status: str = "unchanged") -> load_log.LoadRecord:
@@ -22,37 +27,171 @@ def attempt(lake: Path, number: int, status: str = "unchanged") -> load_log.Load
     return record
 
 
-def test_many_attempts_merge_into_one_file_and_nothing_is_lost(tmp_path: Path) -> None:
+def view_counts(settings: Settings) -> tuple[int, int]:
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        return con.execute("select count(*), count(distinct load_id) from load_log").fetchone()
+    finally:
+        con.close()
+
+
+def ids(numbers: range) -> list[str]:
+    return [f"load-{n:04d}" for n in numbers]
+
+
+def test_many_attempts_merge_into_a_new_generation_and_nothing_is_lost(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     for number in range(70):
         attempt(lake, number)
     before = load_log.read(lake)
-    assert load_log.compact(lake, at=100) == 0 and len(list((lake / LOAD_LOG).glob("*.parquet"))) == 70
+    assert load_log.compact(lake, at=100) == 0 and len(load_log.generation_files(lake, 0)) == 70
     assert load_log.compact(lake, at=64) == 70
-    files = list((lake / LOAD_LOG).glob("*.parquet"))
-    assert len(files) == 1 and files[0].name.startswith("compacted-")
-    after = load_log.read(lake)
-    assert after.equals(before)
-    attempt(lake, 70)  # later attempts write their own part again
+    assert (lake / LOAD_LOG / "CURRENT").read_text(encoding="utf-8").strip() == "g000001"
+    assert [p.name for p in load_log.generation_files(lake, 1)] == ["compacted.parquet"]
+    assert len(load_log.generation_files(lake, 0)) == 70  # left for the readers that listed them
+    assert load_log.read(lake).equals(before)
+    record = attempt(lake, 70)  # later attempts write their own part, into the current generation
+    assert (lake / LOAD_LOG / "g000001" / f"{record.load_id}.parquet").exists()
     assert list(load_log.read(lake)["load_id"])[-2:] == ["load-0069", "load-0070"]
 
 
-def test_a_compaction_cut_short_leaves_no_duplicate_rows(settings: Settings, tmp_path: Path) -> None:
+def test_the_pointer_flips_generation_after_generation_and_the_view_follows(settings: Settings) -> None:
     lake = settings.lake_dir
     for number in range(5):
         attempt(lake, number)
-    parts = sorted((lake / LOAD_LOG).glob("*.parquet"))
-    keep = tmp_path / "parts"
-    keep.mkdir()
-    for path in parts:
-        shutil.copy(path, keep / path.name)
-    load_log.compact(lake, at=1)
-    for path in keep.iterdir():  # as if it stopped after writing the merged file, before removing the parts
-        shutil.copy(path, lake / LOAD_LOG / path.name)
-    assert list(load_log.read(lake)["load_id"]) == [f"load-{n:04d}" for n in range(5)]
     warehouse.build(settings)
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert warehouse.compact_load_log(settings, at=3) == 5
+    for number in range(5, 9):
+        attempt(lake, number)
+    assert warehouse.compact_load_log(settings, at=3) == 5  # generation 1's merged file and its 4 new parts
+    assert load_log.current_generation(lake) == 2 and load_log.generations(lake) == [0, 1, 2]
+    assert list(load_log.read(lake)["load_id"]) == ids(range(9))
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # moved at once: nothing else changed
     try:
-        assert con.execute("select count(*), count(distinct load_id) from load_log").fetchone() == (5, 5)
+        sql = con.execute("select sql from duckdb_views() where view_name = 'load_log'").fetchone()[0]
     finally:
         con.close()
+    assert "/_load_log/g000002/*.parquet" in sql
+    assert view_counts(settings) == (9, 9)
+    attempt(lake, 9)  # visible without a rebuild
+    assert view_counts(settings) == (10, 10)
+    assert warehouse.plan(settings).needed is False
+
+
+def test_a_new_generation_alone_rebuilds_without_calling_any_mart_changed(settings: Settings) -> None:
+    for number in range(3):
+        attempt(settings.lake_dir, number)
+    warehouse.build(settings)
+    load_log.compact(settings.lake_dir, at=2)  # the flow's own build (not compact_load_log) moves the view
+    result = warehouse.build_if_changed(settings)
+    assert result.rebuilt and result.reason == "the load log was merged (generation 1)" and result.marts_rebuilt == []
+
+
+def test_old_generations_go_only_after_the_grace_period_and_once_no_build_reads_them(settings: Settings) -> None:
+    lake = settings.lake_dir
+    for number in range(4):
+        attempt(lake, number)
+    warehouse.build(settings)  # its view globs generation 0
+    load_log.compact(lake, at=2)
+    hours_ago = time.time() - 7200
+    os.utime(lake / LOAD_LOG / "g000001" / "compacted.parquet", (hours_ago, hours_ago))  # merged two hours ago
+    assert warehouse.log_generation_in_use(settings)[0] == 0
+    assert load_log.prune(lake, 3600, warehouse.log_generation_in_use(settings)) == []
+    assert view_counts(settings) == (4, 4)  # the build still reads generation 0, long after the merge
+    warehouse.build(settings)
+    in_use = warehouse.log_generation_in_use(settings)
+    assert in_use[0] == 1
+    assert load_log.prune(lake, 3600, in_use) == []  # sessions opened on the previous build may still read it
+    assert len(load_log.generation_files(lake, 0)) == 4
+    warehouse.build(settings)  # a later build on the same generation does not postpone the removal
+    assert warehouse.log_generation_in_use(settings) == in_use
+    assert load_log.prune(lake, 3600, in_use, now=time.time() + 3601) == [0]
+    assert load_log.generation_files(lake, 0) == [] and load_log.generations(lake) == [1]
+    assert list(load_log.read(lake)["load_id"]) == ids(range(4)) and view_counts(settings) == (4, 4)
+
+
+def test_a_generation_merged_moments_ago_stays_for_the_reads_that_listed_it(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    for number in range(3):
+        attempt(lake, number)
+    load_log.compact(lake, at=2)  # no DuckDB file: only `read` callers can be on generation 0
+    assert load_log.prune(lake, 3600, None) == []
+    assert load_log.prune(lake, 3600, None, now=time.time() + 3601) == [0]
+
+
+def test_compact_load_log_prunes_with_the_configured_grace(settings: Settings) -> None:
+    settings = settings.replace(log_grace_seconds=0.0)
+    for number in range(3):
+        attempt(settings.lake_dir, number)
+    warehouse.build(settings)
+    warehouse.compact_load_log(settings, at=2)  # moves the build to generation 1, then prunes 0 (grace 0)
+    assert load_log.generations(settings.lake_dir) == [1] and view_counts(settings) == (3, 3)
+
+
+def test_no_warehouse_means_no_generation_is_in_use(settings: Settings) -> None:
+    assert warehouse.log_generation_in_use(settings) is None
+    warehouse.build(settings)
+    (settings.warehouse_dir / warehouse.STATE_NAME).unlink()  # unknown: keep every generation
+    assert warehouse.log_generation_in_use(settings)[0] == 0
+
+
+def test_a_lake_from_before_generations_reads_and_migrates_on_its_first_merge(settings: Settings) -> None:
+    lake = settings.lake_dir
+    for number in range(5):
+        attempt(lake, number)  # no CURRENT: the flat layout of every lake written before generations
+    # the old compaction's merged file, with two rows still also in their parts (it was cut short)
+    rows = load_log.read(lake)
+    write_table_atomic(pa.Table.from_pandas(rows.iloc[:2], schema=load_log.LOG_SCHEMA, preserve_index=False),
+                       lake / LOAD_LOG / "compacted-20260101T000000000000Z.parquet")
+    assert list(load_log.read(lake)["load_id"]) == ids(range(5))
+    warehouse.build(settings)
+    state = settings.warehouse_dir / warehouse.STATE_NAME
+    old_state = state.read_text(encoding="utf-8").replace('"log_generation": 0', '"_": 0')
+    state.write_text(old_state, encoding="utf-8")  # as an older build wrote it
+    assert warehouse.plan(settings).needed  # rebuilt once, recording its generation
+    assert view_counts(settings) == (5, 5)
+    assert load_log.compact(lake, at=64) == 0
+    assert load_log.compact(lake, at=6) == 6
+    assert [p.name for p in load_log.generation_files(lake, 1)] == ["compacted.parquet"]
+    assert list(load_log.read(lake)["load_id"]) == ids(range(5))
+    warehouse.build(settings)
+    assert view_counts(settings) == (5, 5)
+    assert load_log.prune(lake, 0, (1, 0.0)) == [0] and not list((lake / LOAD_LOG).glob("*.parquet"))
+
+
+@pytest.mark.parametrize("killed_at", ["writing the merged file", "swapping CURRENT"])
+def test_a_compaction_killed_halfway_leaves_readers_consistent(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                               killed_at: str) -> None:
+    lake = settings.lake_dir
+    for number in range(5):
+        attempt(lake, number)
+    warehouse.build(settings)
+
+    def killed_writing(table: pa.Table, dest: Path) -> None:  # what a kill leaves: part of a file, under a temp name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.with_name(f".{dest.name}.tmp-1").write_bytes(b"PAR1 half a file")
+        raise KeyboardInterrupt("killed writing the merged file")
+
+    def killed_swapping(lake_dir: Path, generation: int) -> None:  # the merged file is complete, CURRENT unchanged
+        raise KeyboardInterrupt("killed swapping CURRENT")
+
+    target, killed = ("write_table_atomic", killed_writing) if killed_at == "writing the merged file" else \
+        ("_point_to", killed_swapping)
+    monkeypatch.setattr(load_log, target, killed)
+    with pytest.raises(KeyboardInterrupt):
+        warehouse.compact_load_log(settings, at=2)
+    monkeypatch.undo()
+    assert load_log.current_generation(lake) == 0
+    assert list(load_log.read(lake)["load_id"]) == ids(range(5)) and view_counts(settings) == (5, 5)
+    attempt(lake, 5)
+    assert warehouse.compact_load_log(settings, at=2) == 6  # the next run merges, past the stray folder
+    assert load_log.current_generation(lake) == 2
+    assert list(load_log.read(lake)["load_id"]) == ids(range(6)) and view_counts(settings) == (6, 6)
+    assert load_log.prune(lake, 0, (2, 0.0)) == [0, 1] and load_log.generations(lake) == [2]
+
+
+def test_the_grace_period_comes_from_the_environment() -> None:
+    assert from_env({}).log_grace_seconds == 3600
+    assert from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "0"}).log_grace_seconds == 0
+    with pytest.raises(SystemExit, match="PAYERBENCH_LOG_GRACE_SECONDS='-1' must be 0 or more"):
+        from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "-1"})
