@@ -75,6 +75,13 @@ def too_deep(path: Path, where: str) -> FileRejected:
                         "or hostile", "a real TiC file (its values nest a few levels deep)", where)
 
 
+def not_utf8(path: Path, exc: UnicodeDecodeError, where: str) -> FileRejected:
+    """Text that is not UTF-8 (RFC 8259 requires it of JSON exchanged between systems)."""
+    bad = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
+    return FileRejected(path, f"invalid UTF-8 (byte 0x{bad} in a string)", "UTF-8 JSON (re-export or re-download "
+                        "the file as UTF-8)", where)
+
+
 class Anomaly(Exception):
     """The fast path met something it cannot judge for certain; use the exact path instead."""
 
@@ -235,6 +242,8 @@ class FastScanner:
             raise
         except RecursionError:
             raise too_deep(self.path, f"uncompressed byte offset {self.at:,}") from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(self.path, exc, f"in the value at uncompressed byte offset {self.at:,}") from None
         except FileRejected as exc:
             if exc.where.startswith("the data ends at"):  # say what the scan was reading when the data stopped
                 raise FileRejected(exc.path, exc.problem, exc.expected,
@@ -984,10 +993,14 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
                     handle.value_started(None)  # skipped, never held
                     _skip_container(events)
         except ijson.JSONError as exc:
-            raise FileRejected(path, f"invalid or truncated JSON ({str(exc).splitlines()[0]})",
+            detail = exc.args[0] if exc.args else str(exc)  # yajl hands its message over as bytes
+            detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+            raise FileRejected(path, f"invalid or truncated JSON ({detail.strip().splitlines()[0]})",
                                "a complete JSON document") from None  # extract() says where the stream ended
         except RecursionError:
             raise too_deep(path, f"uncompressed byte offset {handle.total:,}") from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc, f"before uncompressed byte offset {handle.total:,}") from None
         except (EOFError, OSError) as exc:
             raise FileRejected(path, f"truncated or corrupt file ({exc})", "a complete file",
                                f"uncompressed byte offset {handle.total:,}") from None

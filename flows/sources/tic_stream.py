@@ -273,6 +273,10 @@ def _open_zip(path: Path) -> BinaryIO:
         raise FileRejected(path, f"zip member name {unsafe[0]!r} points outside the archive (path traversal)",
                            "a .zip whose member names are plain relative paths (re-download it from the payer)")
     json_members = [m for m in members if m.filename.lower().endswith(".json")] or members
+    if len(members) > 1 and not any(m.filename.lower().endswith(".json") for m in members):
+        archive.close()
+        raise FileRejected(path, f"zip holds no .json file ({', '.join(m.filename for m in members[:5])})",
+                           "exactly one JSON file per zip")
     if len(json_members) != 1:
         names = ", ".join(m.filename for m in members[:5]) or "none"
         archive.close()
