@@ -105,6 +105,7 @@ class GzipStream(io.RawIOBase):
         self._error: StreamError | None = None
         self._done = False
         self._at = 0  # compressed bytes consumed by the inflating thread
+        self._block_end = 0  # compressed offset just past the bytes being decompressed
         self._handle = path.open("rb")
         self._thread = threading.Thread(target=self._run, name=f"gunzip {path.name}", daemon=True)
         self._thread.start()
@@ -122,7 +123,8 @@ class GzipStream(io.RawIOBase):
         try:
             self._inflate()
         except _zlib.error as exc:  # type: ignore[misc]
-            self._put(StreamError(f"corrupt ({exc})", self._at, self.size))
+            self._put(StreamError(f"corrupt ({exc}) in the compressed bytes up to offset {self._block_end:,}",
+                                  self._at, self.size))
         except StreamError as exc:
             self._put(exc)
         except BaseException as exc:  # noqa: BLE001 - the reader must always get a last item
@@ -147,7 +149,11 @@ class GzipStream(io.RawIOBase):
                 pending = stripped
                 if not pending:
                     continue
+                if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
+                    raise StreamError("followed by data that is not gzip after the end of its gzip stream",
+                                      self._at, self.size)
                 d = _zlib.decompressobj(31)
+            self._block_end = self._at + len(pending)
             out = d.decompress(pending, out_block)
             if d.eof:
                 rest = d.unused_data

@@ -44,6 +44,13 @@ def gz(*parts: bytes | tuple[bytes, int]) -> bytes:
     return b"".join(out)
 
 
+def flip(data: bytes, at: int) -> bytes:
+    """`data` with one bit of the byte at `at` flipped (a damaged download)."""
+    damaged = bytearray(data)
+    damaged[at] ^= 1
+    return bytes(damaged)
+
+
 def zipped(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -61,6 +68,11 @@ CASES: list[tuple[str, str, str, Callable[[], bytes], dict, str]] = [
     ("truncated_gz", "tic", "truncated.json.gz", fixture("tic__in_network_rate", "truncated.json.gz"), {},
      r"\(the data ends at compressed byte offset 352 of 352, after 627 uncompressed bytes; .*\): the gzip stream is "
      r"truncated.*; expected a complete file \(re-download it\)"),
+    ("gzip_bad_checksum", "tic", "bad_crc.json.gz", lambda: flip(gz(VALID_TIC), -8), {},
+     r"the gzip stream is corrupt \(.*checksum.*\) in the compressed bytes up to offset [\d,]+; expected a complete file"),
+    ("gzip_trailing_garbage", "tic", "trailing.json.gz", lambda: gz(VALID_TIC) + b"<html>", {},
+     r"the data ends at compressed byte offset [\d,]+ of [\d,]+, after 1,662 uncompressed bytes.*: the gzip stream is "
+     r"followed by data that is not gzip"),
     ("not_gzip_named_gz", "tic", "in_network.json.gz", lambda: b"Access denied: token expired\n", {},
      r"not a JSON object \(starts with b'Access denied"),
     ("html_named_gz", "tic", "html_error_page.json.gz", fixture("tic__in_network_rate", "html_error_page.json.gz"), {},
