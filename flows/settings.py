@@ -29,6 +29,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": ("inbox_allow_links_from", "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)"),
     "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
     "PAYERBENCH_LOG_GRACE_SECONDS": ("log_grace_seconds", "seconds a merged-away load-log generation stays for the readers still on it (default 3600)"),
+    "PAYERBENCH_MAX_UNCOMPRESSED_BYTES": ("max_uncompressed_bytes", "most bytes one TiC file may decompress to (default 500GB; accepts 500GB, 64MB or a byte count)"),
+    "PAYERBENCH_MAX_ITEM_BYTES": ("max_item_bytes", "largest single JSON value (an item kept, a header value, a run of blank space) a TiC file may hold (default 256MiB)"),
 }
 
 
@@ -48,6 +50,11 @@ class Settings:
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
     log_grace_seconds: float = 3600.0  # flows/steps/load_log.py: generations outlive a merge this long
+    # Absolute limits on what one TiC file may make the scanner read and hold (bombs are refused
+    # within seconds of passing them). Real in-network files reach ~100+ GB uncompressed; a kept
+    # item is at most tens of MB (the largest seen ~30 MB).
+    max_uncompressed_bytes: int = 500 * 1000**3
+    max_item_bytes: int = 256 * 1024**2
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -125,6 +132,9 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 raise SystemExit(f"{var}={value!r}: use 1 or 0")
             changes[field] = value.strip().lower() in ("1", "true", "yes")
             continue
+        if field in ("max_uncompressed_bytes", "max_item_bytes"):
+            changes[field] = parse_bytes(var, value)
+            continue
         if field in ("chunk_rows", "lock_timeout", "tic_max_expansion", "log_grace_seconds"):
             example = {"chunk_rows": "20000 (rows)", "lock_timeout": "600 (seconds)", "tic_max_expansion": "500 (ratio)",
                        "log_grace_seconds": "3600 (seconds)"}[field]
@@ -141,6 +151,24 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         else:
             changes[field] = value
     return base.replace(**changes)
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def parse_bytes(var: str, value: str) -> int:
+    """A size setting: a byte count or a number with a unit (500GB, 256MB, 1.5GiB)."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", value)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _UNITS:
+        raise SystemExit(f"{var}={value!r} is not a size; set it to e.g. 500GB, 256MB or a number of bytes")
+    number = int(float(m.group(1)) * _UNITS[unit])
+    if number <= 0:
+        raise SystemExit(f"{var}={value!r} must be greater than 0; set it to e.g. 500GB or 256MB")
+    return number
 
 
 def with_folders(settings: Settings | None = None, **folders: str | Path | None) -> Settings:

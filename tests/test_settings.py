@@ -39,6 +39,17 @@ def test_tic_expansion_limit_comes_from_the_environment() -> None:
         from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "0"})
 
 
+def test_size_limits_come_from_the_environment_with_units() -> None:
+    assert from_env({}).max_uncompressed_bytes == 500 * 1000**3 and from_env({}).max_item_bytes == 256 * 1024**2
+    s = from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "2TB", "PAYERBENCH_MAX_ITEM_BYTES": "64MiB"})
+    assert (s.max_uncompressed_bytes, s.max_item_bytes) == (2 * 1000**4, 64 * 1024**2)
+    assert from_env({"PAYERBENCH_MAX_ITEM_BYTES": "1048576"}).max_item_bytes == 1024**2
+    with pytest.raises(SystemExit, match="PAYERBENCH_MAX_ITEM_BYTES='lots' is not a size; set it to e.g. 500GB"):
+        from_env({"PAYERBENCH_MAX_ITEM_BYTES": "lots"})
+    with pytest.raises(SystemExit, match="PAYERBENCH_MAX_UNCOMPRESSED_BYTES='0' must be greater than 0"):
+        from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "0"})
+
+
 def test_every_environment_variable_is_in_the_readme() -> None:
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     missing = [var for var in ENV_VARS if f"`{var}`" not in readme]

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from flows.sources.base import Batch, FileRejected, ReadContext
 from flows.sources.tic_scan import Extract, extract, id_text
-from flows.sources.tic_stream import open_raw
+from flows.sources.tic_stream import GuardedReader, Limits, open_raw
 
 RATE = "tic__in_network_rate"
 ALLOWED = "tic__allowed_amount"
@@ -64,7 +64,7 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Extract the codes of interest from one TiC file and yield its rows (and one file row)."""
-    result = extract(path, ctx.codes_of_interest, max_expansion=ctx.settings.tic_max_expansion,
+    result = extract(path, ctx.codes_of_interest, limits=Limits.of(ctx.settings),
                      spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None)
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":
@@ -294,7 +294,7 @@ def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | No
     groups = None
     for candidate in candidates:
         if candidate.is_file():
-            raw, _, _ = open_raw(candidate)
+            raw = GuardedReader(candidate)  # a local copy is held to the same limits as the file itself
             try:
                 import ijson
 

@@ -39,15 +39,15 @@ from pathlib import Path
 import msgspec
 
 from flows.sources.base import FileRejected
-from flows.sources.tic_stream import CHUNK, DEFAULT_MAX_EXPANSION, Window, _sz, open_raw, open_window
+from flows.sources.tic_stream import CHUNK, GuardedReader, Limits, Window, _sz, open_window, size_text
 
 ITEM_SECTIONS = ("in_network", "out_of_network")
 PR_SECTION = "provider_references"
 TOC_SECTION = "reporting_structure"
 HEAD = 8192  # bytes of an item judged from its head
+MAX_DEPTH = 1000  # deepest nesting followed (msgspec's own limit; real TiC nests < 10 levels)
 CARRY_CAP = 16 * 1024 * 1024  # a non-target item bigger than this is dropped while it streams
 TAIL_KEEP = 4 * 1024 * 1024  # bytes kept behind the scan point to confirm a section's end
-MAX_TARGET_ITEM = 1024 * 1024 * 1024  # beyond this a target item is read by the ijson path
 
 DECODE = msgspec.json.Decoder(float_hook=decimal.Decimal)  # numbers exact: int or Decimal("596.75")
 SKIP = msgspec.json.Decoder(type=msgspec.Raw)
@@ -67,6 +67,19 @@ HEAD_RE = re.compile(
 SCALAR_RE = re.compile(rb"(?:-?[0-9][0-9.eE+-]*|true|false|null)")
 KEY_ARRAY_RE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[")
 FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', re.S)
+
+
+def too_deep(path: Path, where: str) -> FileRejected:
+    """JSON nested deeper than the decoders follow (msgspec stops at ~1,000 levels; real TiC has < 10)."""
+    return FileRejected(path, f"JSON nested too deeply (more than {MAX_DEPTH:,} levels of [ or {{); refused as malformed "
+                        "or hostile", "a real TiC file (its values nest a few levels deep)", where)
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError, where: str) -> FileRejected:
+    """Text that is not UTF-8 (RFC 8259 requires it of JSON exchanged between systems)."""
+    bad = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
+    return FileRejected(path, f"invalid UTF-8 (byte 0x{bad} in a string)", "UTF-8 JSON (re-export or re-download "
+                        "the file as UTF-8)", where)
 
 
 class Anomaly(Exception):
@@ -121,11 +134,13 @@ def _no_gc() -> Iterator[None]:
 class FastScanner:
     """One pass over a TiC file's decompressed bytes (see module docstring)."""
 
-    def __init__(self, path: Path, codes: frozenset[str], *, chunk: int = CHUNK,
-                 max_expansion: float = DEFAULT_MAX_EXPANSION, spill_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, codes: frozenset[str], *, chunk: int = CHUNK, max_expansion: float | None = None,
+                 spill_dir: Path | None = None, limits: Limits | None = None) -> None:
         self.path = path
         self.codes = codes
-        self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion)
+        self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion, limits=limits)
+        self.limits = self.win.limits
+        self.at = 0  # start of the value or item being read (for messages)
         self.spill_dir = spill_dir
         self.extract = Extract(kind="unknown")
         self.spill: tempfile._TemporaryFileWrapper | None = None  # type: ignore[type-arg]
@@ -140,16 +155,28 @@ class FastScanner:
                                f"uncompressed byte offset {pos:,}")
         return self.win.buf[pos - self.win.base]
 
-    def skip_ws(self, pos: int) -> int:
+    def skip_ws(self, pos: int, keep: int | None = None) -> int:
+        """Offset of the first non-blank byte at or after `pos`. Blank space is let go as it streams
+        past, and so is everything before it unless `keep` says from where the caller still reads
+        (the Window refuses a run of blank space longer than the item limit)."""
+        win = self.win
+        run_from = pos
         while True:
-            b = self.byte(pos)
-            if b not in WS:
-                return pos
-            pos += 1
+            found = win.first_not_blank(pos)
+            if found - run_from > self.limits.max_item_bytes:
+                raise win.blank_run_too_long(run_from)
+            if found >= 0:
+                return found
+            pos = max(pos, win.base + win.n)
+            win.drop_before(pos if keep is None else min(pos, keep))
+            if not win.fill():
+                raise FileRejected(self.path, "the JSON ends unexpectedly (truncated file)", "a complete JSON document",
+                                   f"uncompressed byte offset {pos:,}")
 
     def value_end(self, pos: int) -> int:
         """Offset of the first non-blank byte after the JSON value at `pos` (exact, msgspec)."""
         win = self.win
+        self.at = pos
         while True:
             start = pos - win.base
             view = memoryview(win.buf)[start : win.n]
@@ -160,7 +187,10 @@ class FastScanner:
                 whole = False
                 text = str(exc)
                 if "trailing characters" in text:
-                    return pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+                    end = pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+                    if end - pos > self.limits.max_item_bytes:
+                        raise win.too_big(pos) from None
+                    return end
                 if "truncated" not in text:
                     where = BYTE_RE.search(text)
                     offset = pos + int(where.group(1)) if where else pos
@@ -168,8 +198,18 @@ class FastScanner:
                                        "well-formed JSON", f"uncompressed byte offset {offset:,}") from None
             finally:
                 view.release()
-            if not win.fill():
+            have = win.base + win.n - pos
+            if have > self.limits.max_item_bytes:
+                raise win.too_big(pos)
+            if win.fill():
+                # read ahead until the buffered span doubles, so a long value is decoded O(log n) times, not O(n)
+                while (not whole and win.base + win.n - pos < 2 * have
+                       and win.base + win.n - pos <= self.limits.max_item_bytes and win.fill()):
+                    pass
+            else:
                 if whole:
+                    if win.base + win.n - pos > self.limits.max_item_bytes:
+                        raise win.too_big(pos)
                     return win.base + win.n
                 raise FileRejected(self.path, "the JSON ends in the middle of a value (truncated file)",
                                    "a complete JSON document", f"uncompressed byte offset {win.base + win.n:,}")
@@ -199,6 +239,16 @@ class FastScanner:
                     self._read_spilled_references()
         except Anomaly as exc:
             exc.stream_end = self.win.total if self.win.eof else None
+            raise
+        except RecursionError:
+            raise too_deep(self.path, f"uncompressed byte offset {self.at:,}") from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(self.path, exc, f"in the value at uncompressed byte offset {self.at:,}") from None
+        except FileRejected as exc:
+            if exc.where.startswith("the data ends at"):  # say what the scan was reading when the data stopped
+                raise FileRejected(exc.path, exc.problem, exc.expected,
+                                   f"{exc.where}; the scan was reading the value that starts at uncompressed byte "
+                                   f"{self.at:,}") from None
             raise
         finally:
             self.win.close()
@@ -290,7 +340,7 @@ class FastScanner:
         if b != ord("{"):
             raise FileRejected(self.path, f"{section} is not an array of objects", f"{section}: [{{...}}, ...]",
                                f"uncompressed byte offset {pos:,}")
-        key_at = self.skip_ws(pos + 1)
+        key_at = self.skip_ws(pos + 1, keep=pos)
         self.read_string(key_at)  # validates the key and buffers it
         m = STRING_RE.match(self.win.buf, key_at - self.win.base)
         anchor = bytes(m.group(0))  # the first key exactly as written (escapes and all)
@@ -300,6 +350,7 @@ class FastScanner:
         verdict: str | None = None  # None (undecided) | "target" | "other"
         search = pos + 1
         dropped = False  # bytes of the current (non-target) item were let go
+        probe_at = CARRY_CAP  # span of the current target item at which to look for its end
         signal_from = pos
         counted_to, seen = pos, 0  # occurrences of the required key counted in [cur, counted_to)
 
@@ -316,6 +367,7 @@ class FastScanner:
                               "item boundaries are ambiguous (items with different first keys?)")
 
         while True:
+            self.at = cur
             nxt = self._next_start(anchor, search)
             if nxt is not None:
                 if verdict is None:
@@ -323,6 +375,8 @@ class FastScanner:
                     if verdict is None:
                         raise Anomaly(f"cannot tell the billing code of the item at byte {cur:,}")
                 if verdict == "target":
+                    if nxt - cur > self.limits.max_item_bytes:
+                        raise self._item_too_big(section, cur, verdict)
                     item = self._decode_item(cur, nxt)
                     if item is None:  # a false start inside the target item: keep looking
                         search = nxt + 1
@@ -332,7 +386,7 @@ class FastScanner:
                 else:
                     check_item(nxt)
                 self.extract.items_seen += 1
-                cur, verdict, dropped = nxt, None, False
+                cur, verdict, dropped, probe_at = nxt, None, False, CARRY_CAP
                 counted_to, seen = nxt, 0
                 search = nxt + 1
                 signal_from = max(signal_from, cur)
@@ -352,8 +406,20 @@ class FastScanner:
                 verdict = self._judge(cur, win.base + win.n)
             if verdict == "other" and not dropped and win.base + win.n - cur > CARRY_CAP:
                 dropped = True  # a big non-target item: let its bytes go while it streams past
-            if verdict != "other" and win.base + win.n - cur > MAX_TARGET_ITEM:
-                raise Anomaly(f"an item larger than {MAX_TARGET_ITEM:,} bytes that is a target or cannot be judged")
+            if verdict == "target" and win.base + win.n - cur > probe_at:
+                # a big target item, or one followed by a long run of blank space: if it is complete, keep
+                # it now and let the bytes after it go (tried each time the span doubles)
+                probe_at = 2 * (win.base + win.n - cur)
+                end = self._complete_item_end(cur)
+                if end is not None:
+                    if end - cur > self.limits.max_item_bytes:
+                        raise self._item_too_big(section, cur, verdict)
+                    item = self._decode_item(cur, end)
+                    if item is not None:
+                        self._keep(section, cur, item)
+                        verdict, dropped = "other", True
+            if verdict != "other" and win.base + win.n - cur > self.limits.max_item_bytes:
+                raise self._item_too_big(section, cur, verdict)
             keep_from = cur if not dropped else max(cur, win.base + win.n - TAIL_KEEP)
             search = max(search, win.base + win.n - len(anchor) - 64)
             count_until(win.base + win.n)
@@ -451,6 +517,33 @@ class FastScanner:
             except _NeedMore:
                 return None
         return None
+
+    def _item_too_big(self, section: str, cur: int, verdict: str | None) -> FileRejected:
+        what = "for a code of interest" if verdict == "target" else "whose billing code is not in its first bytes"
+        return FileRejected(
+            self.path, f"the {section} item {what} at uncompressed byte {cur:,} is larger than "
+            f"{size_text(self.limits.max_item_bytes)}; refused rather than held in memory",
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+            self.win.guard.where(self.win.total))
+
+    def _complete_item_end(self, start: int) -> int | None:
+        """End (exclusive, before any separator) of the item at `start` if it is wholly buffered, else None."""
+        win = self.win
+        view = memoryview(win.buf)[start - win.base : win.n]
+        try:
+            SKIP.decode(view)
+            end = win.base + win.n  # the item and only blank space after it
+        except msgspec.DecodeError as exc:
+            text = str(exc)
+            if "trailing characters" not in text:
+                return None
+            end = start + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
+        finally:
+            view.release()
+        buf, base = win.buf, win.base
+        while end > start and buf[end - 1 - base] in WS:
+            end -= 1
+        return end
 
     def _value_end_within(self, pos: int, limit: int) -> int:
         view = memoryview(self.win.buf)[pos - self.win.base : limit - self.win.base]
@@ -586,6 +679,7 @@ class FastScanner:
     def _spill_section(self, pos: int) -> int:
         """Copy a provider_references array's contents to a temporary file as they stream past."""
         win = self.win
+        self.at = pos
         if self.spill is None:
             self.spill = tempfile.NamedTemporaryFile(prefix="tic-provider-refs-", suffix=".json",
                                                      dir=self.spill_dir, delete=True)
@@ -697,6 +791,8 @@ class FastScanner:
                 finally:
                     view.release()
                 if end is None:  # the entry continues past the buffer: read more
+                    if len(buf) - pos > self.limits.max_item_bytes:
+                        raise self._big_reference()
                     del buf[:pos]
                     pos = 0
                     block = handle.read(CHUNK)
@@ -711,6 +807,11 @@ class FastScanner:
         for ident, entries in found.items():
             if ident in wanted:
                 self.extract.provider_refs[ident] = entries
+
+    def _big_reference(self) -> FileRejected:
+        return FileRejected(self.path, f"a provider_references entry is larger than {size_text(self.limits.max_item_bytes)}; "
+                            "refused rather than held in memory",
+                            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine")
 
     def _scan_spill(self, exact_text: bool, wanted: set[str]) -> None:
         """One pass over the spilled entries: every `"provider_group_id": <n>` is compared with the
@@ -737,6 +838,8 @@ class FastScanner:
                 last = len(buf) if at_end else _prev_pr_start(buf, anchor, len(buf), finder)
                 if last is None or last <= 0:
                     del finder
+                    if len(buf) > self.limits.max_item_bytes + CHUNK:
+                        raise self._big_reference()
                     continue  # one entry spans the whole buffer so far: read more
                 if exact_text:
                     hits = [m for m in PR_ID_RE.finditer(buf, 0, last) if m.group(1) in wanted_raw]
@@ -863,96 +966,164 @@ def fast_extract(path: Path, codes: frozenset[str], **options: object) -> Extrac
 # ---------------------------------------------------------------------------------------------
 # Exact path (ijson, yajl2_c)
 # ---------------------------------------------------------------------------------------------
-def reference_extract(path: Path, codes: frozenset[str]) -> Extract:
-    """Extract with ijson's event parser: exact, streaming, ~25-40 MB/s, memory bounded by item size."""
+def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None = None) -> Extract:
+    """Extract with ijson's event parser: exact, streaming, ~25-40 MB/s, memory bounded by the item limit.
+
+    Events come from `basic_parse` (no prefixes: ijson's prefix strings grow with the square of
+    the nesting depth, so 64k levels of `[` cost gigabytes before any check could run)."""
     import ijson
 
     started = time.perf_counter()
     extract = Extract(kind="unknown", path_used="ijson")
     wanted: set[str] = set()
     counters = {"in_network": 0, "out_of_network": 0, "reporting_structure": 0}
-    with _no_gc(), _reader(path) as handle:
+    with _no_gc(), _reader(path, limits) as handle:
         try:
-            events = ijson.parse(handle, use_float=False)
-            current_key: str | None = None
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key":
-                    current_key = value
-                    continue
-                if prefix == current_key and current_key is not None and "." not in prefix:
-                    if event in ("string", "number", "boolean", "null"):
-                        extract.header[current_key] = value
-                        continue
-                    if event == "start_array" and current_key in counters:
-                        kind = {"in_network": "in_network", "out_of_network": "allowed_amount",
-                                "reporting_structure": "table_of_contents"}[current_key]
-                        extract.kind = kind
-                        _collect_array(events, current_key, codes, extract, wanted, counters)
-                        continue
-                    if event == "start_array" and current_key == PR_SECTION:
-                        _skip_container(events)
-                        continue
-                    if event in ("start_map", "start_array"):
-                        if current_key == "provider_groups" and extract.kind == "unknown":
-                            extract.kind = "provider_reference"
-                        _skip_container(events)
+            events = ijson.basic_parse(handle, use_float=False, buf_size=CHUNK)
+            for key, event, value in _top_level(events, handle):
+                if event in ("string", "number", "boolean", "null"):
+                    extract.header[key] = value
+                elif event == "start_array" and key in counters:
+                    extract.kind = {"in_network": "in_network", "out_of_network": "allowed_amount",
+                                    "reporting_structure": "table_of_contents"}[key]
+                    _collect_array(events, key, codes, extract, wanted, counters, handle)
+                else:  # provider_references (read in the second pass) or any other container
+                    if key == "provider_groups" and extract.kind == "unknown":
+                        extract.kind = "provider_reference"
+                    handle.value_started(None)  # skipped, never held
+                    _skip_container(events)
         except ijson.JSONError as exc:
-            raise FileRejected(path, f"invalid or truncated JSON ({str(exc).splitlines()[0]})",
-                               "a complete JSON document") from None
+            detail = exc.args[0] if exc.args else str(exc)  # yajl hands its message over as bytes
+            detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+            raise FileRejected(path, f"invalid or truncated JSON ({detail.strip().splitlines()[0]})",
+                               "a complete JSON document") from None  # extract() says where the stream ended
+        except RecursionError:
+            raise too_deep(path, f"uncompressed byte offset {handle.total:,}") from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc, f"before uncompressed byte offset {handle.total:,}") from None
         except (EOFError, OSError) as exc:
-            raise FileRejected(path, f"truncated or corrupt file ({exc})", "a complete file") from None
+            raise FileRejected(path, f"truncated or corrupt file ({exc})", "a complete file",
+                               f"uncompressed byte offset {handle.total:,}") from None
     if wanted:
-        with _no_gc(), _reader(path) as handle:
-            for entry in ijson.items(handle, "provider_references.item", use_float=False):
-                if isinstance(entry, dict) and id_text(entry.get("provider_group_id")) in wanted:
-                    extract.provider_refs.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+        with _no_gc(), _reader(path, limits) as handle:
+            events = ijson.basic_parse(handle, use_float=False, buf_size=CHUNK)
+            for key, event, value in _top_level(events, handle):
+                if key == PR_SECTION and event == "start_array":
+                    while True:
+                        handle.value_started()
+                        event, value = next(events)
+                        if event == "end_array":
+                            break
+                        entry = _build(events, event, value)
+                        if isinstance(entry, dict) and id_text(entry.get("provider_group_id")) in wanted:
+                            extract.provider_refs.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                elif event in ("start_map", "start_array"):
+                    handle.value_started(None)
+                    _skip_container(events)
     extract.items_seen = counters["in_network"] + counters["out_of_network"]
     extract.seconds = time.perf_counter() - started
     return extract
 
 
+def _top_level(events, handle) -> Iterator[tuple[str, str, object]]:  # type: ignore[no-untyped-def]
+    """(key, first event of its value, value) for each top-level key; the caller consumes containers."""
+    first = next(events, None)
+    if first is None:
+        return
+    if first[0] != "start_map":  # not an object: nothing to extract (the caller rejects an unknown kind)
+        if first[0] == "start_array":
+            _skip_container(events)
+        for _ in events:  # let the parser judge what follows
+            pass
+        return
+    key = ""
+    for event, value in events:
+        if event == "map_key":
+            key = value  # type: ignore[assignment]
+            handle.value_started()  # a top-level value (a header value or a section) begins
+            continue
+        if event == "end_map":
+            break
+        yield key, event, value
+    for _ in events:
+        pass
+
+
+class _ItemReader(GuardedReader):
+    """A guarded stream that also refuses one top-level value or item longer than the item limit."""
+
+    item_start: int | None = None
+
+    def value_started(self, at: int | None = -1) -> None:
+        """A value begins here (or, with None, a stretch that is skipped rather than held)."""
+        self.item_start = self.total if at == -1 else at
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        got = super().readinto(b)
+        start = self.item_start
+        if start is not None and self.total - start > self.guard.limits.max_item_bytes:  # start: within one read
+            raise FileRejected(
+                self.path, f"one JSON value from about uncompressed byte {start:,} is larger than "
+                f"{size_text(self.guard.limits.max_item_bytes)}; refused rather than held in memory",
+                "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+                self.guard.where(self.total))
+        return got
+
+
 @contextmanager
-def _reader(path: Path) -> Iterator[object]:
-    raw, _, _ = open_raw(path)
+def _reader(path: Path, limits: Limits | None = None) -> Iterator[_ItemReader]:
+    handle = _ItemReader(path, limits)
     try:
-        yield raw
+        yield handle
     finally:
-        raw.close()
+        handle.close()
 
 
-def _skip_container(events: Iterator[tuple[str, str, object]]) -> None:
+def _skip_container(events: Iterator[tuple[str, object]]) -> None:
     depth = 1
-    for _, event, _ in events:
+    for event, _ in events:
         if event in ("start_map", "start_array"):
             depth += 1
+            if depth > MAX_DEPTH:
+                raise RecursionError
         elif event in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
                 return
 
 
-def _collect_array(events, section, codes, extract, wanted, counters) -> None:  # type: ignore[no-untyped-def]
+def _build(events, event: str, value: object) -> object:  # type: ignore[no-untyped-def]
+    """The JSON value whose first event is (`event`, `value`), built from the events that follow."""
     import ijson
 
+    if event not in ("start_map", "start_array"):
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for ev, val in events:
+        builder.event(ev, val)
+        if ev in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RecursionError
+        elif ev in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                break
+    return builder.value
+
+
+def _collect_array(events, section, codes, extract, wanted, counters, handle) -> None:  # type: ignore[no-untyped-def]
     while True:
-        _, event, _ = next(events)
+        handle.value_started()
+        event, value = next(events)
         if event == "end_array":
             return
         if event != "start_map":
             _skip_container(events) if event == "start_array" else None
             continue
-        builder = ijson.ObjectBuilder()
-        builder.event("start_map", None)
-        depth = 1
-        for _, ev, val in events:
-            builder.event(ev, val)
-            if ev in ("start_map", "start_array"):
-                depth += 1
-            elif ev in ("end_map", "end_array"):
-                depth -= 1
-                if depth == 0:
-                    break
-        item = builder.value
+        item = _build(events, event, value)
         index = counters[section]
         counters[section] += 1
         if section == TOC_SECTION:
@@ -967,14 +1138,17 @@ def _collect_array(events, section, codes, extract, wanted, counters) -> None:  
                             wanted.add(id_text(ref))
 
 
-def extract(path: Path, codes: frozenset[str], *, max_expansion: float = DEFAULT_MAX_EXPANSION,
-            spill_dir: Path | None = None, chunk: int = CHUNK) -> Extract:
+def extract(path: Path, codes: frozenset[str], *, max_expansion: float | None = None,
+            spill_dir: Path | None = None, chunk: int = CHUNK, limits: Limits | None = None) -> Extract:
     """Fast path, falling back to the exact path (and saying why) on any anomaly."""
+    limits = limits or Limits()
+    if max_expansion is not None:
+        limits = Limits(limits.max_uncompressed_bytes, limits.max_item_bytes, max_expansion, limits.ratio_floor)
     try:
-        return fast_extract(path, codes, max_expansion=max_expansion, spill_dir=spill_dir, chunk=chunk)
+        return fast_extract(path, codes, spill_dir=spill_dir, chunk=chunk, limits=limits)
     except Anomaly as exc:
         try:
-            result = reference_extract(path, codes)
+            result = reference_extract(path, codes, limits)
         except FileRejected as rejected:
             if not rejected.where and exc.stream_end is not None:  # say where the data stopped
                 raise FileRejected(rejected.path, rejected.problem, rejected.expected,

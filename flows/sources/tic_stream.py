@@ -1,18 +1,30 @@
 """Decompressed byte window over a Transparency-in-Coverage file (.json, .json.gz, .zip).
 
 Gzip is inflated in-process with python-isal (about 3x stdlib zlib on this machine; the bound
-for a .gz file, which cannot be split), falling back to zlib-ng and then stdlib gzip. Bytes land
-in one reusable bytearray filled with `readinto`; consumed bytes are dropped by moving the tail
-to the front, never by building new `bytes` objects. Every failure of the container (truncated
-gzip, a zip without a JSON member, a decompression bomb) becomes a `FileRejected` that names the
-uncompressed byte offset reached.
+for a .gz file, which cannot be split) in a background thread (`GzipStream`), which hands out
+1 MiB pieces together with the compressed offset each piece ends at, so every limit is judged
+against the bytes actually read and a truncated stream is reported where its data ended. Bytes
+land in one reusable bytearray filled with `readinto`; consumed bytes are dropped by moving the
+tail to the front, never by building new `bytes` objects.
+
+Limits (`Limits`, from Settings) bound time and memory whatever the bytes: the uncompressed size
+of a file (PAYERBENCH_MAX_UNCOMPRESSED_BYTES), the size of one value the scanner must hold and
+of a run of blank space (PAYERBENCH_MAX_ITEM_BYTES), and the expansion ratio (PAYERBENCH_TIC_
+MAX_EXPANSION) judged continuously against the compressed bytes consumed so far once past
+`RATIO_FLOOR`, so a bomb is refused within a fraction of a second of passing it. Every failure
+of the container or a limit becomes a `FileRejected` naming the compressed and uncompressed
+offsets reached and the setting to raise.
 """
 
 from __future__ import annotations
 
-import gzip
+import io
+import queue
+import re
+import threading
 import zipfile
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from flows.settings import Settings
@@ -23,11 +35,218 @@ try:  # SIMD substring search (StringZilla): ~12 GB/s here against ~1.7 GB/s for
 except ImportError:  # pragma: no cover - declared dependency; bytearray.find still works
     _sz = None
 
+try:
+    from isal import isal_zlib as _zlib
+except ImportError:  # pragma: no cover - isal is a declared dependency
+    import zlib as _zlib  # type: ignore[no-redef]
+
 CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_EXPANSION = Settings.tic_max_expansion  # PAYERBENCH_TIC_MAX_EXPANSION overrides it
-"""Stop when the uncompressed bytes pass this multiple of the compressed size (a gzip bomb guard).
-Real TiC files inflate 8-30x; a ratio of 500 only trips on pathological input."""
-MIN_BOMB_BYTES = 256 * 1024 * 1024  # never judge tiny files by ratio alone
+"""Stop when the uncompressed bytes pass this multiple of the compressed bytes read so far (a gzip
+bomb guard). Real TiC files inflate 8-30x; a ratio of 500 only trips on pathological input."""
+RATIO_FLOOR = 64 * 1024 * 1024  # the ratio is judged from here on: never judge tiny files by ratio alone
+BLANK = b" \t\r\n"
+_BLANK_TEXT = " \t\r\n"
+_NOT_BLANK = re.compile(rb"[^ \t\r\n]")
+
+
+def size_text(n: int) -> str:
+    """1,073,741,824 -> '1 GiB' (limits as a person would set them)."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= factor:
+            value = n / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one TiC file may make the scanner read and hold (see Settings)."""
+
+    max_uncompressed_bytes: int = Settings.max_uncompressed_bytes
+    max_item_bytes: int = Settings.max_item_bytes
+    max_expansion: float = Settings.tic_max_expansion
+    ratio_floor: int | None = None  # None: RATIO_FLOOR
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        return cls(settings.max_uncompressed_bytes, settings.max_item_bytes, settings.tic_max_expansion)
+
+
+class StreamError(OSError):
+    """The compressed container ends early or is corrupt; says at which compressed byte."""
+
+    def __init__(self, problem: str, compressed: int, size: int) -> None:
+        self.problem = problem
+        self.compressed = compressed
+        self.size = size
+        super().__init__(f"{problem} (at compressed byte {compressed:,} of {size:,})")
+
+
+class GzipStream(io.RawIOBase):
+    """A .gz file (one or more members) inflated in a background thread.
+
+    `compressed_pos` is the compressed offset behind the data handed out so far. Everything that
+    decodes is handed out before a truncation or corruption is raised (as `StreamError`)."""
+
+    IN_BLOCK = 256 * 1024
+    OUT_BLOCK = 1024 * 1024
+    QUEUE = 8
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.size = path.stat().st_size
+        self.compressed_pos = 0
+        self.pos = 0
+        self._piece = memoryview(b"")
+        self._queue: queue.Queue = queue.Queue(self.QUEUE)
+        self._stop = threading.Event()
+        self._error: StreamError | None = None
+        self._done = False
+        self._at = 0  # compressed bytes consumed by the inflating thread
+        self._block_end = 0  # compressed offset just past the bytes being decompressed
+        self._handle = path.open("rb")
+        self._thread = threading.Thread(target=self._run, name=f"gunzip {path.name}", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _run(self) -> None:
+        try:
+            self._inflate()
+        except _zlib.error as exc:  # type: ignore[misc]
+            self._put(StreamError(f"corrupt ({exc}) in the compressed bytes up to offset {self._block_end:,}",
+                                  self._at, self.size))
+        except StreamError as exc:
+            self._put(exc)
+        except BaseException as exc:  # noqa: BLE001 - the reader must always get a last item
+            self._put(StreamError(f"unreadable ({type(exc).__name__}: {exc})", self._at, self.size))
+        else:
+            self._put(None)
+
+    def _inflate(self) -> None:
+        read, out_block = self._handle.read, self.OUT_BLOCK
+        pending = b""
+        d = None  # the current member's decompressor; None between members
+        while not self._stop.is_set():
+            if not pending:
+                pending = read(self.IN_BLOCK)
+                if not pending:
+                    if d is not None:
+                        raise StreamError("truncated: it ends before the gzip end-of-stream marker", self._at, self.size)
+                    return
+            if d is None:  # between members: zero padding is allowed, anything else must be a member
+                stripped = pending.lstrip(b"\0")
+                self._at += len(pending) - len(stripped)
+                pending = stripped
+                if not pending:
+                    continue
+                if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
+                    raise StreamError("followed by data that is not gzip after the end of its gzip stream",
+                                      self._at, self.size)
+                d = _zlib.decompressobj(31)
+            self._block_end = self._at + len(pending)
+            out = d.decompress(pending, out_block)
+            if d.eof:
+                rest = d.unused_data
+                self._at += len(pending) - len(rest)
+                pending, d = rest, None
+            else:
+                tail = d.unconsumed_tail
+                self._at += len(pending) - len(tail)
+                if not out and len(tail) == len(pending):  # no progress: the decompressor wants more input
+                    more = read(self.IN_BLOCK)
+                    if not more:
+                        raise StreamError("truncated: it ends before the gzip end-of-stream marker", self._at, self.size)
+                    tail = tail + more
+                pending = tail
+            if out and not self._put((out, self._at)):
+                return
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        """Copy decompressed bytes into `b`: waits for the first piece, then takes what is ready."""
+        target = memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b
+        want, filled = len(target), 0
+        while filled < want:
+            if not self._piece:
+                if self._done:
+                    break
+                try:
+                    item = self._queue.get() if filled == 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._done = True
+                    break
+                if isinstance(item, StreamError):
+                    self._done, self._error = True, item
+                    break
+                data, self.compressed_pos = item
+                self._piece = memoryview(data)
+            k = min(len(self._piece), want - filled)
+            target[filled : filled + k] = self._piece[:k]
+            self._piece = self._piece[k:]
+            filled += k
+        self.pos += filled
+        if filled == 0 and self._error is not None:
+            raise self._error
+        return filled
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._thread.join(timeout=5)
+            self._handle.close()
+        super().close()
+
+
+class _ZipStream(io.RawIOBase):
+    """The one JSON member of a zip; `compressed_pos` is how far into the member's compressed data."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+        super().__init__()
+        self.archive = archive
+        self.member = member
+        self.inner = archive.open(member)
+
+    @property
+    def compressed_pos(self) -> int:
+        left = getattr(self.inner, "_compress_left", None)
+        return self.member.compress_size if left is None else self.member.compress_size - left
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        try:
+            return self.inner.readinto(b)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise StreamError(f"corrupt ({exc})", self.compressed_pos, self.member.compress_size) from None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.inner.close()
+            self.archive.close()
+        super().close()
 
 
 def open_raw(path: Path) -> tuple[BinaryIO, str, int]:
@@ -40,24 +259,10 @@ def open_raw(path: Path) -> tuple[BinaryIO, str, int]:
     with path.open("rb") as probe:
         magic = probe.read(4)
     if magic[:2] == b"\x1f\x8b":
-        return _open_gzip(path), "gzip", size
+        return GzipStream(path), "gzip", size  # type: ignore[return-value]
     if magic == b"PK\x03\x04":
         return _open_zip(path), "zip", size
     return path.open("rb"), "json", size
-
-
-def _open_gzip(path: Path) -> BinaryIO:
-    try:
-        from isal import igzip_threaded
-
-        return igzip_threaded.open(path, "rb", threads=1)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover - isal is a declared dependency
-        try:
-            from zlib_ng import gzip_ng_threaded
-
-            return gzip_ng_threaded.open(path, "rb", threads=1)  # type: ignore[return-value]
-        except ImportError:
-            return gzip.open(path, "rb")  # type: ignore[return-value]
 
 
 def _open_zip(path: Path) -> BinaryIO:
@@ -66,32 +271,129 @@ def _open_zip(path: Path) -> BinaryIO:
     except zipfile.BadZipFile as exc:
         raise FileRejected(path, f"not a readable zip archive ({exc})", "a .zip holding one JSON file") from None
     members = [m for m in archive.infolist() if not m.is_dir()]
+    unsafe = [m.filename for m in members
+              if m.filename.startswith(("/", "\\")) or ".." in PurePosixPath(m.filename.replace("\\", "/")).parts
+              or ":" in m.filename.split("/")[0]]
+    if unsafe:
+        archive.close()
+        raise FileRejected(path, f"zip member name {unsafe[0]!r} points outside the archive (path traversal)",
+                           "a .zip whose member names are plain relative paths (re-download it from the payer)")
     json_members = [m for m in members if m.filename.lower().endswith(".json")] or members
+    if len(members) > 1 and not any(m.filename.lower().endswith(".json") for m in members):
+        archive.close()
+        raise FileRejected(path, f"zip holds no .json file ({', '.join(m.filename for m in members[:5])})",
+                           "exactly one JSON file per zip")
     if len(json_members) != 1:
-        names = ", ".join(m.filename for m in members[:5])
+        names = ", ".join(m.filename for m in members[:5]) or "none"
+        archive.close()
         raise FileRejected(path, f"zip holds {len(json_members)} candidate files ({names})", "exactly one JSON file per zip")
     try:
-        return archive.open(json_members[0])  # type: ignore[return-value]
+        return _ZipStream(archive, json_members[0])  # type: ignore[return-value]
     except NotImplementedError as exc:  # e.g. deflate64
+        archive.close()
         raise FileRejected(path, f"zip compression not supported ({exc})", "a zip using deflate, or a .json.gz") from None
 
 
+class Guard:
+    """The limits of one file, judged as its decompressed bytes stream past."""
+
+    def __init__(self, path: Path, raw: BinaryIO, kind: str, compressed_size: int, limits: Limits) -> None:
+        self.path = path
+        self.raw = raw
+        self.kind = kind
+        self.compressed_size = compressed_size
+        self.limits = limits
+        self.floor = RATIO_FLOOR if limits.ratio_floor is None else limits.ratio_floor
+
+    def compressed(self) -> int:
+        pos = getattr(self.raw, "compressed_pos", None)
+        return self.compressed_size if pos is None else pos
+
+    def where(self, uncompressed: int) -> str:
+        if self.kind == "json":
+            return f"byte offset {uncompressed:,}"
+        return (f"compressed byte offset {self.compressed():,} of {self.compressed_size:,}, "
+                f"uncompressed byte offset {uncompressed:,}")
+
+    def check(self, total: int) -> None:
+        """Raise if `total` uncompressed bytes break a limit."""
+        limits = self.limits
+        if total > limits.max_uncompressed_bytes:
+            grows = "decompresses to" if self.kind != "json" else "holds"
+            raise FileRejected(
+                self.path, f"{grows} more than {size_text(limits.max_uncompressed_bytes)} "
+                f"({total:,} bytes read so far); refused before reading on",
+                "a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine", self.where(total))
+        if self.kind != "json" and total > self.floor:
+            compressed = max(self.compressed(), 1)
+            if total > limits.max_expansion * compressed:
+                raise FileRejected(
+                    self.path, f"decompressed to {total / compressed:,.0f}x the compressed bytes read so far "
+                    f"({total:,} bytes from {compressed:,}; limit {limits.max_expansion:g}x); refused as a "
+                    "possible decompression bomb",
+                    "a real TiC file, or a higher PAYERBENCH_TIC_MAX_EXPANSION if this one is genuine", self.where(total))
+
+    def stream_error(self, exc: StreamError, total: int) -> FileRejected:
+        return FileRejected(
+            self.path, f"the {self.kind} stream is {exc.problem}", "a complete file (re-download it)",
+            f"the data ends at compressed byte offset {exc.compressed:,} of {exc.size:,}, "
+            f"after {total:,} uncompressed bytes")
+
+
+class GuardedReader(io.RawIOBase):
+    """A decompressed stream whose limits are checked on every read (for the ijson paths)."""
+
+    def __init__(self, path: Path, limits: Limits | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.raw, self.kind, size = open_raw(path)
+        self.guard = Guard(path, self.raw, self.kind, size, limits or Limits())
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        try:
+            got = self.raw.readinto(b)  # type: ignore[attr-defined]
+        except StreamError as exc:
+            raise self.guard.stream_error(exc, self.total) from None
+        self.total += got or 0
+        self.guard.check(self.total)
+        return got or 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+
 class Window:
-    """The decompressed bytes [base, base + n) of a stream, in one growable buffer."""
+    """The decompressed bytes [base, base + n) of a stream, in one growable buffer.
+
+    The buffer never holds more than `limits.max_item_bytes` plus two chunks: a caller that
+    does not let go of its bytes (one huge value, endless blank space) gets a `FileRejected`."""
 
     def __init__(self, path: Path, raw: BinaryIO, compressed_size: int, kind: str, *, chunk: int = CHUNK,
-                 max_expansion: float = DEFAULT_MAX_EXPANSION) -> None:
+                 max_expansion: float | None = None, limits: Limits | None = None) -> None:
         self.path = path
         self.raw = raw
         self.kind = kind
         self.compressed_size = compressed_size
         self.chunk = chunk
-        self.max_expansion = max_expansion
+        limits = limits or Limits()
+        if max_expansion is not None:
+            limits = Limits(limits.max_uncompressed_bytes, limits.max_item_bytes, max_expansion, limits.ratio_floor)
+        self.limits = limits
+        self.max_expansion = limits.max_expansion
+        self.guard = Guard(path, raw, kind, compressed_size, limits)
+        self.cap = limits.max_item_bytes + 2 * chunk  # most bytes the buffer may hold
         self.buf = bytearray(2 * chunk)
         self.n = 0  # valid bytes in buf
         self.base = 0  # absolute (uncompressed) offset of buf[0]
         self.eof = False
         self.total = 0  # uncompressed bytes read so far
+        self.blank_run = 0  # blank bytes (space, tab, CR, LF) at the end of what was read
         self._finder = None  # a StringZilla view of buf (holds a buffer export: drop before resizing)
 
     # -- search (absolute offsets) -----------------------------------------------------------------
@@ -141,28 +443,69 @@ class Window:
         if self.eof:
             return 0
         if len(self.buf) - self.n < self.chunk:
+            if self.n + self.chunk > self.cap:
+                raise self.too_big(self.base)
             self._resizing()
-            self.buf.extend(bytes(max(self.chunk, len(self.buf))))  # grow (doubling), keep contents
+            grow = min(max(self.chunk, len(self.buf)), self.cap - len(self.buf))
+            self.buf.extend(bytes(grow))  # grow (doubling up to the cap), keep contents
+        start = self.n
         try:
-            got = self.raw.readinto(memoryview(self.buf)[self.n : self.n + self.chunk])  # type: ignore[attr-defined]
+            got = self.raw.readinto(memoryview(self.buf)[start : start + self.chunk])  # type: ignore[attr-defined]
+        except StreamError as exc:
+            raise self.guard.stream_error(exc, self.total) from None
         except (EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
             raise FileRejected(
                 self.path, f"the {self.kind} stream is truncated or corrupt ({exc})",
-                "a complete file (re-download it)", f"uncompressed byte offset {self.total:,}") from None
+                "a complete file (re-download it)", self.guard.where(self.total)) from None
         if not got:
             self.eof = True
             return 0
         self.n += got
         self.total += got
-        if (self.kind != "json" and self.total > MIN_BOMB_BYTES
-                and self.total > self.max_expansion * self.compressed_size):
-            raise FileRejected(
-                self.path,
-                f"decompressed to more than {self.max_expansion:g}x its compressed size "
-                f"({self.total:,} bytes from {self.compressed_size:,}); stopped as a possible decompression bomb",
-                "a real TiC file, or a higher PAYERBENCH_TIC_MAX_EXPANSION if this one is genuine",
-                f"uncompressed byte offset {self.total:,}")
+        self.guard.check(self.total)
+        last = self._last_not_blank(start, start + got)
+        self.blank_run = self.blank_run + got if last < 0 else start + got - 1 - last
+        if self.blank_run > self.limits.max_item_bytes:
+            raise self.blank_run_too_long(self.total - self.blank_run)
         return got
+
+    def blank_run_too_long(self, start: int) -> FileRejected:
+        return FileRejected(
+            self.path, f"more than {size_text(self.limits.max_item_bytes)} of blank space (spaces, tabs, newlines) "
+            f"in a row from uncompressed byte {start:,}; refused as a possible decompression bomb",
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.guard.where(self.total))
+
+    def _last_not_blank(self, lo: int, hi: int) -> int:
+        """Index in buf of the last non-blank byte in [lo, hi), or -1."""
+        if self.buf[hi - 1] not in BLANK:
+            return hi - 1
+        finder = self._view()
+        if finder is not None:
+            return finder.find_last_not_of(_BLANK_TEXT, lo, hi)
+        stripped = bytes(self.buf[lo:hi]).rstrip(BLANK)  # pragma: no cover - without StringZilla
+        return lo + len(stripped) - 1
+
+    def first_not_blank(self, start: int) -> int:
+        """Absolute offset of the first non-blank byte at or after `start` in the buffered bytes, or -1."""
+        lo = max(start - self.base, 0)
+        if lo >= self.n:
+            return -1
+        if self.buf[lo] not in BLANK:
+            return self.base + lo
+        finder = self._view()
+        if finder is not None:
+            i = finder.find_first_not_of(_BLANK_TEXT, lo, self.n)
+        else:  # pragma: no cover - without StringZilla
+            m = _NOT_BLANK.search(self.buf, lo, self.n)
+            i = m.start() if m else -1
+        return -1 if i < 0 else self.base + i
+
+    def too_big(self, start: int) -> FileRejected:
+        """The value (or blank space) starting at `start` passes the item limit."""
+        return FileRejected(
+            self.path, f"one JSON value (an item the scan must keep, a header value or blank space) from uncompressed "
+            f"byte {start:,} is larger than {size_text(self.limits.max_item_bytes)}; refused rather than held in memory",
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.guard.where(self.total))
 
     def ensure(self, end: int) -> bool:
         """Make sure absolute offset `end` (exclusive) is buffered; False if the stream ends first."""
@@ -190,7 +533,8 @@ class Window:
         self.raw.close()
 
 
-def open_window(path: Path, *, chunk: int = CHUNK, max_expansion: float = DEFAULT_MAX_EXPANSION) -> Window:
+def open_window(path: Path, *, chunk: int = CHUNK, max_expansion: float | None = None,
+                limits: Limits | None = None) -> Window:
     """A Window over the decompressed content of `path`."""
     raw, kind, size = open_raw(path)
-    return Window(path, raw, size, kind, chunk=chunk, max_expansion=max_expansion)
+    return Window(path, raw, size, kind, chunk=chunk, max_expansion=max_expansion, limits=limits)

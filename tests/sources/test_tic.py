@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -150,7 +151,10 @@ def test_billing_code_0440_is_not_0440t(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("truncated.json.gz", r"truncated.json.gz \(uncompressed byte offset \d+\): the gzip stream is truncated or corrupt"),
+        # valid_minimal.json gzipped and cut after 352 of its 529 compressed bytes: 627 bytes decode
+        ("truncated.json.gz", r"truncated.json.gz \(the data ends at compressed byte offset 352 of 352, after 627 "
+                              r"uncompressed bytes; the scan was reading the value that starts at uncompressed byte 189\): "
+                              r"the gzip stream is truncated: it ends before the gzip end-of-stream marker"),
         ("truncated.json", r"truncated.json \(the stream ends at uncompressed byte 1,435\): invalid or truncated JSON"),
         ("html_error_page.json.gz", r"an HTML page, not JSON"),
         ("html_error_page_not_gzipped.json.gz", r"an HTML page, not JSON"),
@@ -161,13 +165,117 @@ def test_broken_files_are_rejected_saying_where(settings: Settings, name: str, m
         read_rows(FIX / name, settings)
 
 
-def test_gzip_bomb_guard_stops_early(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bomb = tmp_path / "bomb.json.gz"
-    with gzip.open(bomb, "wb", compresslevel=9) as handle:
-        handle.write(b'{"reporting_entity_name": "x", "in_network": [' + b" " * (40 * 1024 * 1024) + b"]}")
-    monkeypatch.setattr(tic_stream, "MIN_BOMB_BYTES", 1024 * 1024)
-    with pytest.raises(FileRejected, match=r"decompressed to more than 500x its compressed size.*decompression bomb"):
-        read_rows(bomb, settings)
+MB = 1024 * 1024
+PREFIX = b'{"reporting_entity_name": "x", "version": "1.0.0", "in_network": ['
+TARGET = (b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type": "CPT", "billing_code_type_version": "2022", '
+          b'"billing_code": "0440T", "description": "x", "negotiated_rates": [{"provider_groups": [{"npi": [1234567893], '
+          b'"tin": {"type": "ein", "value": "111111111"}}], "negotiated_prices": [{"negotiated_type": "negotiated", '
+          b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}')
+OTHER = TARGET.replace(b'"0440T"', b'"99213"')
+
+
+def write_gz(path: Path, *parts: bytes | tuple[bytes, int]) -> Path:
+    """A .gz of `parts`; (block, n) repeats a block n times without building it in memory."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as out:
+        for part in parts:
+            block, times = part if isinstance(part, tuple) else (part, 1)
+            for _ in range(times):
+                out.write(packer.compress(block))
+        out.write(packer.flush())
+    return path
+
+
+def in_subprocess(path: Path, limits: str = "Limits()", timeout: float = 60) -> dict:
+    """Extract `path` in a fresh process: outcome, seconds and peak RSS (VmHWM: ru_maxrss would be pytest's)."""
+    script = textwrap.dedent(f"""
+        import json, re, time
+        from pathlib import Path
+        from flows.sources.base import FileRejected
+        from flows.sources.tic_scan import extract
+        from flows.sources.tic_stream import Limits
+        started = time.perf_counter()
+        try:
+            ex = extract(Path({str(path)!r}), frozenset(["0440T"]), limits={limits})
+            out = {{"items": [i["billing_code"] for _, i in ex.items]}}
+        except FileRejected as exc:
+            out = {{"rejected": str(exc)}}
+        out["seconds"] = time.perf_counter() - started
+        out["rss_mb"] = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
+        print(json.dumps(out))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout, check=True)
+    return json.loads(done.stdout)
+
+
+def test_a_gzip_bomb_is_refused_as_soon_as_it_passes_the_ratio(tmp_path: Path) -> None:
+    """The issue's bomb at 1/15 scale: 200 MB of spaces after a valid prefix, 0.2 MB compressed. The ratio
+    is judged against the compressed bytes read so far, so it trips just past the 64 MiB floor."""
+    bomb = write_gz(tmp_path / "bomb.json.gz", PREFIX, TARGET, b",", (b" " * MB, 200), OTHER, b"]}")
+    out = in_subprocess(bomb)
+    assert re.search(r"bomb.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte offset [\d,]+\): "
+                     r"decompressed to [\d,]+x the compressed bytes read so far .*limit 500x\); refused as a possible "
+                     r"decompression bomb; expected .*PAYERBENCH_TIC_MAX_EXPANSION", out["rejected"]), out
+    reached = int(re.search(r"uncompressed byte offset ([\d,]+)", out["rejected"]).group(1).replace(",", ""))
+    assert 64 * MB < reached <= 72 * MB  # refused one chunk past the floor, not at the end of the file
+    assert out["seconds"] < 5 and out["rss_mb"] < 150, out
+
+
+def test_blank_space_is_let_go_as_it_streams(tmp_path: Path) -> None:
+    """Runs of blank space at the top level, before the first item and between items (60 MB each) are skipped
+    at memory speed in a bounded window: the file loads (ratio rule off so the blanks are really read)."""
+    path = write_gz(tmp_path / "blank_runs.json.gz", b'{"reporting_entity_name": "x",', (b" " * MB, 60),
+                    b'"in_network": [', (b"\n" * MB, 60), OTHER, b",", (b"\t" * MB, 60), TARGET, b"]}")
+    out = in_subprocess(path, "Limits(max_expansion=1e9)")
+    assert out.get("items") == ["0440T"], out
+    assert out["seconds"] < 10 and out["rss_mb"] < 120, out  # was ~100 s and the whole run in memory
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ((b'{"reporting_entity_name": "x",', (b" " * MB, 3), b'"in_network": []}'),
+         r"more than 2 MiB of blank space .* in a row from uncompressed byte 30; refused as a possible decompression "
+         r"bomb; expected .*PAYERBENCH_MAX_ITEM_BYTES"),
+        ((b'{"reporting_entity_name": "', (b"a" * MB, 3), b'", "in_network": []}'),
+         r"one JSON value .* from uncompressed byte 26 is larger than 2 MiB; refused rather than held in memory; "
+         r"expected .*PAYERBENCH_MAX_ITEM_BYTES"),
+        ((PREFIX, TARGET[:-3], b', "x": "', (b"a" * MB, 3), b'"}]}'),
+         r"the in_network item for a code of interest at uncompressed byte 66 is larger than 2 MiB; refused rather "
+         r"than held in memory; expected .*PAYERBENCH_MAX_ITEM_BYTES"),
+        ((PREFIX, TARGET[:-3], b",", (b" " * MB, 3), b"}]}"),
+         r"(more than 2 MiB of blank space|the in_network item for a code of interest at uncompressed byte 66 is larger)"),
+        ((b'{"reporting_entity_name": "x", "extra": ', b"[" * 100_000, b"]" * 100_000, b', "in_network": []}'),
+         r"uncompressed byte offset 40\): JSON nested too deeply \(more than 1,000 levels"),
+    ],
+    ids=["blank_run", "huge_header_string", "huge_target_item", "blank_inside_target", "deep_nesting"],
+)
+def test_values_past_the_item_limit_are_refused(settings: Settings, tmp_path: Path, parts: tuple, message: str) -> None:
+    path = write_gz(tmp_path / "hostile.json.gz", *parts)
+    small = settings.replace(max_item_bytes=2 * MB, tic_max_expansion=1e9)
+    with pytest.raises(FileRejected, match=message):
+        read_rows(path, small)
+
+
+def test_the_exact_path_is_bounded_too(tmp_path: Path) -> None:
+    """The ijson fallback refuses deep nesting (its prefixes cost depth squared) and values past the item limit."""
+    deep = write_gz(tmp_path / "deep.json.gz", b'{"in_network": [', OTHER[:-1], b', "x": ', b"[" * 50_000, b"]" * 50_000,
+                    b"}]}")
+    with pytest.raises(FileRejected, match=r"deep.json.gz \(uncompressed byte offset [\d,]+\): JSON nested too deeply"):
+        reference_extract(deep, CODES)
+    big = write_gz(tmp_path / "big.json.gz", PREFIX, OTHER[:-1], b', "x": "', (b"a" * MB, 40), b'"}]}')
+    with pytest.raises(FileRejected, match=r"one JSON value from about uncompressed byte [\d,]+ is larger than 16 MiB"):
+        reference_extract(big, CODES, tic_stream.Limits(max_item_bytes=16 * MB, max_expansion=1e9))
+
+
+def test_a_file_past_the_uncompressed_limit_is_refused(settings: Settings, tmp_path: Path) -> None:
+    path = write_gz(tmp_path / "long.json.gz", PREFIX, b",".join([OTHER] * 4000), b"]}")
+    with pytest.raises(FileRejected, match=r"long.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte "
+                                           r"offset [\d,]+\): decompresses to more than 256 KiB .*PAYERBENCH_MAX_UNCOMPRESSED_BYTES"):
+        read_rows(path, settings.replace(max_uncompressed_bytes=256 * 1024))
+    assert list(read_rows(path, settings)) == ["tic__file"]  # within the default limits it loads (no target item)
 
 
 def test_a_single_line_file_streams_in_bounded_memory(tmp_path: Path) -> None:
