@@ -58,6 +58,10 @@ WRITE_ATTEMPTS = [
     "copy (select 1) to '{out}/copy.csv'",
     "copy catalog to '{out}/catalog.parquet' (format parquet)",
     "copy catalog from '{out}/x.csv'",
+    # the sandbox allows the lake's folder (DuckDB has no read-only folders): the statement check stops these
+    "copy (select 1 as x) to '{lake}/evil.parquet' (format parquet)",
+    "copy (select 1 as x) to '{lake}/_load_log/evil.parquet' (format parquet)",
+    "pivot (select 1 as a) on a using count(*); copy (select 1) to '{lake}/evil.csv'",
     "export database '{out}/export'",
     "import database '{out}/export'",
     "attach '{out}/other.duckdb' as other",
@@ -106,7 +110,7 @@ def test_query_refuses_every_write(bundled_warehouse: Settings, tmp_path: Path, 
     out.mkdir()
     before = fingerprint(bundled_warehouse)
     capsys.readouterr()
-    assert run_cli(bundled_warehouse, "query", sql.format(out=out)) == cli.EXIT_USAGE
+    assert run_cli(bundled_warehouse, "query", sql.format(out=out, lake=bundled_warehouse.lake_dir)) == cli.EXIT_USAGE
     line = one_line_refusal(capsys.readouterr().err)
     assert any(why in line for why in ("refused: ", "exactly one SQL statement", "cannot parse the SQL"))
     assert fingerprint(bundled_warehouse) == before and not any(out.iterdir())

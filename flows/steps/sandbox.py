@@ -7,7 +7,10 @@ open the DuckDB file through `connect_read_only`, which, before handing the conn
 - turns DuckDB's external access off, except for the lake's own folder (the views read their
   Parquet there) and the DuckDB file itself (DuckDB keeps its file, its WAL and its spill folder
   allowed): `read_csv('/etc/passwd')`, `read_blob`, `glob('/root/*')`, another warehouse's Parquet,
-  `COPY ... TO`, `ATTACH` and any URL (`http://`, `s3://`) are refused;
+  `COPY ... TO` a file outside the lake, `ATTACH` and any URL (`http://`, `s3://`) are refused
+  (DuckDB grants folders, not read-only folders: a `COPY ... TO` into the lake itself is stopped
+  one step earlier, by `query`'s statement check, which lets only reading statements through; the
+  report runs only the project's own SQL);
 - turns extension auto-install and auto-load off (a URL used to make DuckDB download httpfs into
   `~/.duckdb/extensions`), and community extensions;
 - locks the configuration, so SQL cannot `SET` or `RESET` any of it back.
