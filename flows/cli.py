@@ -1,8 +1,10 @@
 """`payerbench`: the command line (also `python -m flows`).
 
-Exit codes: 0 success; 1 a file was rejected or failed (the others were still loaded), or a
-status check found a problem; 2 a usage error (bad SQL, unknown source, missing warehouse);
-3 the warehouse is busy (another run held its lock for longer than PAYERBENCH_LOCK_TIMEOUT).
+Exit codes: 0 success; 1 a file was rejected or failed (the others were still loaded), a
+status check found a problem, or the warehouse does not build; 2 a usage error (bad SQL, unknown
+source, a bad setting, missing warehouse); 3 the warehouse is busy (another run held its lock for
+longer than PAYERBENCH_LOCK_TIMEOUT). Library code raises the typed errors of flows/errors.py; `main`
+prints each one's message and returns its `exit_code`.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# the exit codes (0, 1, 2, 3) are the errors' own: flows/errors.py; EXIT_BUSY is here for callers of `main`
+from flows.errors import EXIT_BUSY, EXIT_DATA, EXIT_OK, EXIT_USAGE, PayerbenchError  # noqa: E402, F401
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
 from flows.steps.names import safe_name  # noqa: E402
 
-EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains
 # What a query (or a PIVOT, which DuckDB parses as MULTI) may begin with, and keywords that only a
 # writing or configuring statement uses (an unquoted column of one of these names must be "quoted").
@@ -592,19 +595,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, None)
     if args.verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-    from flows.steps.lock import WarehouseBusy
-
     try:
         with _local_prefect(args.func in FLOW_COMMANDS):
             return args.func(args)
-    except WarehouseBusy as exc:
-        print(f"payerbench: {exc.code}", file=sys.stderr)
-        return EXIT_BUSY
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            print(f"payerbench: {exc.code}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    except PayerbenchError as exc:  # library code raises; here, and only here, an error becomes an exit code
+        # a message may quote a file name or a value: terminal controls shown escaped, its line breaks kept
+        message = "\n".join(safe_name(line) for line in str(exc).splitlines())
+        print(f"payerbench {args.command}: {message}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from flows.errors import ConfigurationError
 from flows.settings import PROJECT_DIR
 
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
@@ -50,8 +51,8 @@ def definitions(path: Path | None = None) -> list[Definition]:
     for entry in config.get("deployments") or []:
         schedules = entry.get("schedules") or []
         if len(schedules) != 1 or not schedules[0].get("cron") or not schedules[0].get("timezone"):
-            raise SystemExit(f"{path.name}: deployment {entry.get('name')!r} needs exactly one schedule with a cron "
-                             f"and an explicit timezone")
+            raise ConfigurationError(f"{path.name}: deployment {entry.get('name')!r} needs exactly one schedule "
+                                     f"with a cron and an explicit timezone")
         found.append(Definition(entry["name"], entry["entrypoint"], schedules[0]["cron"], schedules[0]["timezone"],
                                 dict(entry.get("parameters") or {}), entry.get("description") or "",
                                 tuple(entry.get("tags") or ())))
@@ -66,8 +67,8 @@ def build(path: Path | None = None, only: list[str] | None = None) -> list[Any]:
     if only:
         unknown = sorted(set(only) - {d.name for d in chosen})
         if unknown:
-            raise SystemExit(f"no deployment named {', '.join(unknown)} in prefect.yaml; "
-                             f"there are: {', '.join(d.name for d in chosen)}")
+            raise ConfigurationError(f"no deployment named {', '.join(unknown)} in prefect.yaml; "
+                                     f"there are: {', '.join(d.name for d in chosen)}")
         chosen = [d for d in chosen if d.name in only]
     return [d.load_flow().to_deployment(name=d.name, schedules=[CronSchedule(cron=d.cron, timezone=d.timezone)],
                                         parameters=d.parameters, description=d.description, tags=list(d.tags))

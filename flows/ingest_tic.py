@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import run_report
 from flows.build_warehouse import build_warehouse
+from flows.errors import ConfigurationError
 from flows.ingest import discover, ingest_source
 from flows.settings import Settings, with_folders
 from flows.sources import registry
@@ -37,7 +38,7 @@ def listed_files(toc: Path) -> list[str]:
     """Locations of the in-network and allowed-amount files a table of contents lists (in order)."""
     result = tic_extract(toc, frozenset())
     if result.kind != "table_of_contents":
-        raise SystemExit(f"{toc.name} is not a table of contents (it is a {result.kind} file)")
+        raise ConfigurationError(f"{toc.name} is not a table of contents (it is a {result.kind} file)")
     seen: dict[str, None] = {}
     for _, structure in result.toc:
         for listed in structure.get("in_network_files") or []:

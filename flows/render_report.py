@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import report, run_report
+from flows.errors import NoWarehouse
 from flows.settings import Settings, from_env
 
 
@@ -43,6 +44,8 @@ def render_benchmark_reports(settings: Settings | None = None, codes: list[str] 
                 result = render_report_task(settings, code, as_of, only_changed, payers)
                 results.append(result)
                 (run.reports_rendered if result.rendered else run.reports_unchanged).append(code)
+            except NoWarehouse:  # the same for every code: the flow fails on it, as it always has
+                raise
             except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others
                 get_run_logger().error("report %s failed: %s", code, exc)
                 results.append(f"report {code}: {type(exc).__name__}: {exc}")

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.errors import ConfigurationError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Environment variable -> (Settings field, description). The README's settings table mirrors this.
@@ -129,7 +131,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         value = env[var]
         if field == "render_reports":
             if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
-                raise SystemExit(f"{var}={value!r}: use 1 or 0")
+                raise ConfigurationError(f"{var}={value!r}: use 1 or 0")
             changes[field] = value.strip().lower() in ("1", "true", "yes")
             continue
         if field in ("max_uncompressed_bytes", "max_item_bytes"):
@@ -141,10 +143,10 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             try:
                 number = int(value) if field == "chunk_rows" else float(value)
             except ValueError:
-                raise SystemExit(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
+                raise ConfigurationError(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
             if not (number >= 0 if field == "log_grace_seconds" else number > 0):
                 least = "0 or more" if field == "log_grace_seconds" else "greater than 0"
-                raise SystemExit(f"{var}={value!r} must be {least}; set it to e.g. {example}")
+                raise ConfigurationError(f"{var}={value!r} must be {least}; set it to e.g. {example}")
             changes[field] = number
         elif field == "inbox_allow_links_from":
             changes[field] = tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
@@ -164,10 +166,10 @@ def parse_bytes(var: str, value: str) -> int:
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", value)
     unit = m.group(2).upper() if m else ""
     if m is None or unit not in _UNITS:
-        raise SystemExit(f"{var}={value!r} is not a size; set it to e.g. 500GB, 256MB or a number of bytes")
+        raise ConfigurationError(f"{var}={value!r} is not a size; set it to e.g. 500GB, 256MB or a number of bytes")
     number = int(float(m.group(1)) * _UNITS[unit])
     if number <= 0:
-        raise SystemExit(f"{var}={value!r} must be greater than 0; set it to e.g. 500GB or 256MB")
+        raise ConfigurationError(f"{var}={value!r} must be greater than 0; set it to e.g. 500GB or 256MB")
     return number
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.errors import ConfigurationError
 from flows.settings import ENV_VARS, PROJECT_DIR, from_env
 
 
@@ -26,16 +27,16 @@ def test_environment_overrides(tmp_path: Path) -> None:
 
 
 def test_bad_number_is_a_clear_error() -> None:
-    with pytest.raises(SystemExit, match="PAYERBENCH_CHUNK_ROWS='ten' is not a number"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_CHUNK_ROWS='ten' is not a number"):
         from_env({"PAYERBENCH_CHUNK_ROWS": "ten"})
 
 
 def test_tic_expansion_limit_comes_from_the_environment() -> None:
     assert from_env({}).tic_max_expansion == 500
     assert from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "2000"}).tic_max_expansion == 2000
-    with pytest.raises(SystemExit, match="PAYERBENCH_TIC_MAX_EXPANSION='abc' is not a number"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_TIC_MAX_EXPANSION='abc' is not a number"):
         from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "abc"})
-    with pytest.raises(SystemExit, match="PAYERBENCH_TIC_MAX_EXPANSION='0' must be greater than 0"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_TIC_MAX_EXPANSION='0' must be greater than 0"):
         from_env({"PAYERBENCH_TIC_MAX_EXPANSION": "0"})
 
 
@@ -44,9 +45,9 @@ def test_size_limits_come_from_the_environment_with_units() -> None:
     s = from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "2TB", "PAYERBENCH_MAX_ITEM_BYTES": "64MiB"})
     assert (s.max_uncompressed_bytes, s.max_item_bytes) == (2 * 1000**4, 64 * 1024**2)
     assert from_env({"PAYERBENCH_MAX_ITEM_BYTES": "1048576"}).max_item_bytes == 1024**2
-    with pytest.raises(SystemExit, match="PAYERBENCH_MAX_ITEM_BYTES='lots' is not a size; set it to e.g. 500GB"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_MAX_ITEM_BYTES='lots' is not a size; set it to e.g. 500GB"):
         from_env({"PAYERBENCH_MAX_ITEM_BYTES": "lots"})
-    with pytest.raises(SystemExit, match="PAYERBENCH_MAX_UNCOMPRESSED_BYTES='0' must be greater than 0"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_MAX_UNCOMPRESSED_BYTES='0' must be greater than 0"):
         from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "0"})
 
 

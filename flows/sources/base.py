@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flows.errors import ConfigurationError, PayerbenchError
+
 if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only scan bytes
     import pandas as pd
 
@@ -22,7 +24,7 @@ RECORD_COLUMN = "source_record"
 """Column every batch carries: where in the file the row came from ("line 12", "$[3]")."""
 
 
-class FileRejected(Exception):
+class FileRejected(PayerbenchError):
     """A whole file cannot be loaded: nothing from it is kept.
 
     The message is one line naming the file, where (line / byte / JSON path) when known, what is
@@ -103,9 +105,9 @@ class Source:
     options: tuple[tuple[str, str], ...] = ()
 
     def check_options(self, options: Mapping[str, str]) -> None:
-        """SystemExit naming an option this source does not take, and the ones it does."""
+        """ConfigurationError naming an option this source does not take, and the ones it does."""
         known = dict(self.options)
         for name in options:
             if name not in known:
                 takes = "; ".join(f"{k} ({v})" for k, v in known.items()) or "none"
-                raise SystemExit(f"source {self.name!r} takes no option {name!r}; options it takes: {takes}")
+                raise ConfigurationError(f"source {self.name!r} takes no option {name!r}; options it takes: {takes}")

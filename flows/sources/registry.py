@@ -18,6 +18,7 @@ from flows.sources import (
     reference,
     tic,
 )
+from flows.errors import ConfigurationError
 from flows.sources.base import Source
 from schemas import cms_asc_addenda as cms_asc_addenda_schema
 from schemas import cms_mcd as mcd_schema
@@ -107,11 +108,11 @@ SCHEMAS: dict[str, type[DataFrameModel]] = {
 
 
 def get(name: str) -> Source:
-    """The source called `name`, or a SystemExit listing the known ones."""
+    """The source called `name`, or a ConfigurationError listing the known ones."""
     try:
         return SOURCES[name]
     except KeyError:
-        raise SystemExit(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}") from None
+        raise ConfigurationError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}") from None
 
 
 def detect_source(path) -> list[str]:  # type: ignore[no-untyped-def]

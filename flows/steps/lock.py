@@ -23,14 +23,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows.errors import WarehouseBusy  # noqa: F401 - raised here; also importable from here, as before
+
 LOCK_NAME = ".payerbench.lock"
 log = logging.getLogger(__name__)
 _held: dict[str, int] = {}  # lock path -> depth, so nested flows in one process re-enter
 _guard = threading.Lock()
-
-
-class WarehouseBusy(SystemExit):
-    """Another process holds the warehouse lock (raised as a clean CLI exit)."""
 
 
 def lock_path(warehouse_dir: Path) -> Path:

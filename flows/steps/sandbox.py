@@ -17,22 +17,19 @@ open the DuckDB file through `connect_read_only`, which, before handing the conn
 
 DuckDB shares one database instance between the connections a process opens to the same file, so
 the sandbox, once set, holds for every connection to that file in the process until the last closes.
-This module imports only duckdb and the settings: `payerbench query` starts fast.
+This module imports only duckdb, the settings and the errors: `payerbench query` starts fast.
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from flows.errors import NoWarehouse, SandboxError
 from flows.settings import Settings
 
 # Applied in this order: the allowed folders can only be set while external access is still on,
 # and nothing can be set once the configuration is locked.
 LOCKED_OFF = ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions")
-
-
-class SandboxError(RuntimeError):
-    """The process already holds this DuckDB file open with a configuration that is not the sandbox."""
 
 
 def allowed_directories(settings: Settings) -> list[str]:
@@ -50,7 +47,7 @@ def _quote(text: str) -> str:
 def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the analysts' database that can read nothing but the warehouse."""
     if not settings.duckdb_path.exists():
-        raise SystemExit(f"no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first")
+        raise NoWarehouse(f"no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first")
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     try:
         _sandbox(con, allowed_directories(settings))

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import load_log
@@ -115,7 +116,7 @@ def sql_views(sql_dir: Path) -> list[tuple[str, str, str]]:
         if name in ordered:
             return
         if name in visiting:
-            raise SystemExit(f"warehouse/sql: circular reference involving {name}.sql")
+            raise SqlBuildError(f"warehouse/sql: circular reference involving {name}.sql")
         visiting.add(name)
         for dep in sorted(deps[name]):
             visit(dep)
@@ -278,9 +279,9 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     lost = [r.load_id for r in done.itertuples() if r.rows_loaded > 0 and not any(
         (settings.lake_dir / d / r.load_id).is_dir() for d in r.datasets)]
     if lost:
-        raise SystemExit(f"the load log lists {len(lost)} committed load(s) whose Parquet files are missing "
-                         f"(first: {lost[0]}); warehouse/lake was changed outside payerbench. Delete "
-                         f"{settings.warehouse_dir} and run `payerbench run` to rebuild it from raw/.")
+        raise WarehouseCorrupt(f"the load log lists {len(lost)} committed load(s) whose Parquet files are missing "
+                               f"(first: {lost[0]}); warehouse/lake was changed outside payerbench. Delete "
+                               f"{settings.warehouse_dir} and run `payerbench run` to rebuild it from raw/.")
     target = settings.duckdb_path
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -324,7 +325,7 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             try:
                 con.execute(f"CREATE VIEW {name} AS\n{sql.rstrip().rstrip(';')}")
             except duckdb.Error as exc:
-                raise SystemExit(f"warehouse/sql/{name}.sql does not build: {exc}") from None
+                raise SqlBuildError(f"warehouse/sql/{name}.sql does not build: {exc}") from None
             con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
             catalog.append((name, "staging" if name.startswith("stg_") else "mart", doc))
             views.append(name)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from flows import deployments
+from flows.errors import ConfigurationError
 from flows.ingest_medicare_rates import MEDICARE_SOURCES
 from flows.settings import PROJECT_DIR
 from flows.sources import registry
@@ -92,7 +93,7 @@ def test_a_deployment_without_an_explicit_time_zone_is_refused(tmp_path: Path) -
     bad = tmp_path / "prefect.yaml"
     bad.write_text("deployments:\n  - name: x\n    entrypoint: flows/run_pipeline.py:run_pipeline\n"
                    "    schedules:\n      - cron: '0 7 * * *'\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match="needs exactly one schedule with a cron and an explicit timezone"):
+    with pytest.raises(ConfigurationError, match="needs exactly one schedule with a cron and an explicit timezone"):
         deployments.definitions(bad)
 
 

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from pandera.typing import Series
 
+from flows.errors import ConfigurationError
 from flows.settings import Settings
 from flows.sources import registry
 from flows.sources.base import Batch
@@ -266,7 +267,7 @@ def test_options_reach_the_adapter(settings: Settings) -> None:
     record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-o",
                        payers=PayerDirectory.from_file(settings.payer_alias_file), options={"data_year": "2022"})
     assert record.status == "loaded" and seen == {"data_year": "2022"}
-    with pytest.raises(SystemExit, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
+    with pytest.raises(ConfigurationError, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
         source.check_options({"year": "2022"})
 
 

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from flows.errors import ConfigurationError
 from flows.settings import Settings, from_env
 from flows.steps import load_log, warehouse
 from flows.steps.store import LOAD_LOG, write_table_atomic
@@ -193,5 +194,5 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(settings: Setting
 def test_the_grace_period_comes_from_the_environment() -> None:
     assert from_env({}).log_grace_seconds == 3600
     assert from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "0"}).log_grace_seconds == 0
-    with pytest.raises(SystemExit, match="PAYERBENCH_LOG_GRACE_SECONDS='-1' must be 0 or more"):
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_LOG_GRACE_SECONDS='-1' must be 0 or more"):
         from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "-1"})

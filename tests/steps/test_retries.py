@@ -12,6 +12,7 @@ from prefect import Task
 from prefect.states import Failed
 
 import flows
+from flows.errors import ConfigurationError, NoWarehouse
 from flows.sources.base import FileRejected
 from flows.steps.retries import is_transient, retry_transient_io
 
@@ -31,7 +32,8 @@ def every_task() -> list[Task]:
 
 DATA_ERRORS = [FileRejected("x.csv", "missing required column 'billing_code'"), ValueError("bad value"),
                KeyError("billing_code"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
-               SystemExit("no warehouse"), urllib.error.HTTPError("https://x", 404, "Not Found", None, None)]  # type: ignore[arg-type]
+               NoWarehouse("no warehouse"), ConfigurationError("PAYERBENCH_CHUNK_ROWS='ten' is not a number"),
+               urllib.error.HTTPError("https://x", 404, "Not Found", None, None)]  # type: ignore[arg-type]
 TRANSIENT = [OSError(errno.EIO, "I/O error"), OSError(errno.ESTALE, "Stale file handle"), TimeoutError("read timed out"),
              urllib.error.HTTPError("https://x", 503, "Service Unavailable", None, None),  # type: ignore[arg-type]
              urllib.error.URLError(ConnectionResetError(errno.ECONNRESET, "reset"))]

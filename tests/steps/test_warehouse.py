@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import warehouse
@@ -84,7 +85,7 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
     (project / "warehouse" / "sql").mkdir(parents=True)
     (project / "warehouse" / "sql" / "broken.sql").write_text("-- A broken mart.\nselect nope from nowhere", encoding="utf-8")
     broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
-    with pytest.raises(SystemExit, match=r"warehouse/sql/broken.sql does not build"):
+    with pytest.raises(SqlBuildError, match=r"warehouse/sql/broken.sql does not build"):
         warehouse.build(broken)
     assert settings.duckdb_path.stat().st_mtime_ns == before
     assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
@@ -100,7 +101,7 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
     record = load_file(registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r",
                        payers=payers)
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
-    with pytest.raises(SystemExit, match="committed load.*Parquet files are missing"):
+    with pytest.raises(WarehouseCorrupt, match="committed load.*Parquet files are missing"):
         warehouse.build(settings)
 
 
