@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fcntl
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +188,22 @@ def test_a_broken_reference_table_stops_the_report_with_exit_1(settings: Setting
     settings.billing_code_file.write_text("nonsense\n1\n", encoding="utf-8")
     assert run_cli(settings, "report") == 1
     assert last_error(capsys).startswith(f"payerbench report: {settings.billing_code_file.name}")
+
+
+def test_a_flow_fails_with_the_typed_error(settings: Settings) -> None:
+    """Prefect re-raises the library's error from the flow: a caller catches NoWarehouse, not one text per code."""
+    from flows.render_report import render_benchmark_reports
+
+    with pytest.raises(NoWarehouse, match=f"no warehouse at {settings.duckdb_path}"):
+        render_benchmark_reports(settings, ["0440T", "0441T"], only_changed=True)
+    assert not settings.reports_dir.exists() or not list(settings.reports_dir.glob("*.html"))
+
+
+def test_the_readme_names_each_error_type_with_its_exit_code() -> None:
+    readme = " ".join((PROJECT_DIR / "README.md").read_text(encoding="utf-8").split())
+    listed = re.search(r"all `PayerbenchError` \(1: ([^;]*); 2: ([^;]*); 3: ([^)]*)\)", readme)
+    assert listed, "README: the exit-code paragraph lists the error types under 1, 2 and 3"
+    named = {code: set(re.findall(r"`(\w+)`", listed.group(code))) for code in (1, 2, 3)}
+    kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, PayerbenchError)]
+    assert {k.__name__: k.exit_code for k in [*kinds[1:], FileRejected]} == {
+        name: code for code, names in named.items() for name in names}
