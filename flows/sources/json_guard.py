@@ -174,18 +174,22 @@ def items(stream: GuardedJson, prefix: str, *, use_float: bool = False) -> Itera
 
 
 # --- event-level walking (basic_parse events: no paths, so nothing grows with depth) ----------------
-def skip_container(events: Iterator[tuple[str, object]]) -> None:
-    """Consume the rest of a container whose start event was just read."""
+def skip_container(events: Iterator[tuple[str, object]], element_done: Callable[[], None] | None = None) -> None:
+    """Consume the rest of a container whose start event was just read; `element_done` is called
+    after each of its elements (e.g. `GuardedJson.item_done`, so one element is bounded like an item)."""
     depth = 1
     for event, _ in events:
         if event in ("start_map", "start_array"):
             depth += 1
             if depth > MAX_DEPTH:
                 raise NestedTooDeep
-        elif event in ("end_map", "end_array"):
+            continue
+        if event in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
                 return
+        if depth == 1 and element_done is not None and event != "map_key":
+            element_done()
 
 
 def build_value(events: Iterator[tuple[str, object]], event: str, value: object) -> object:

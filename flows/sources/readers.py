@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from flows.sources.base import RECORD_COLUMN, FileRejected
+from flows.sources.tic_stream import Limits
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
 TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
+GOOD_RECORDS = "records as an export writes them (flat objects, a few levels deep at most)"
 FIELD_LIMIT = 16 * 1024 * 1024  # csv's default 128 KB is too small for hospital notes fields
 
 csv.field_size_limit(FIELD_LIMIT)
@@ -449,6 +451,7 @@ def read_json_records(
     chunk_rows: int,
     array_key: str,
     expected: str,
+    limits: Limits | None = None,
 ) -> Iterator[Chunk]:
     """Stream the objects of a top-level JSON array, or of `{array_key: [...]}`, as chunks.
 
@@ -456,8 +459,12 @@ def read_json_records(
     like CSV headers; a key a record omits is null for that record; a required key that no
     record in the whole file carries rejects the file (checked at the end, so the verdict does
     not depend on chunk size). Nested values are kept as JSON text for the schema to judge.
+    Deep nesting, a record past `limits.max_item_bytes` and a file past
+    `limits.max_uncompressed_bytes` reject the file before they cost memory (json_guard).
     """
     import ijson
+
+    from flows.sources import json_guard
 
     head = sniff(path)
     required = list(required)
@@ -472,11 +479,12 @@ def read_json_records(
     records: list[str] = []
     keys_seen: set[str] = set()
     count = 0
-    with path.open("rb") as raw:
-        if head.startswith(codecs.BOM_UTF8):
-            raw.read(len(codecs.BOM_UTF8))
+    handle = path.open("rb")
+    bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    handle.seek(bom)
+    with json_guard.GuardedJson(handle, path, limits or Limits(), GOOD_RECORDS, offset=bom) as raw:
         try:
-            for index, item in enumerate(ijson.items(raw, prefix)):
+            for index, item in enumerate(json_guard.items(raw, prefix)):
                 if not isinstance(item, dict):
                     raise FileRejected(path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]")
                 row = {normalize_header(k): _json_scalar(v) for k, v in item.items()}
