@@ -90,7 +90,8 @@ class DepthScanner:
             elif self.in_string:
                 brackets = brackets[:0]
         if brackets.size:
-            depth = np.cumsum(opens[brackets].astype(np.int64) * 2 - 1) + self.depth
+            steps = opens[brackets].view(np.int8) * np.int8(2) - np.int8(1)  # +1 open, -1 close
+            depth = np.cumsum(steps, dtype=np.int32) + self.depth  # int32: a chunk holds < 2**31 bytes
             if int(depth.max()) > self.max_depth:
                 return start + int(brackets[int(np.argmax(depth > self.max_depth))])
             self.depth = int(depth[-1])
