@@ -746,7 +746,7 @@ def _json_metadata(path: Path, limits: Limits, stop_at_charges: bool) -> tuple[d
     meta: dict[str, object] = {}
     key: str | None = None
     with _guarded_json(path, limits) as raw:
-        events = ijson.basic_parse(raw, use_float=False, buf_size=json_guard.read_size(limits))
+        events = ijson.basic_parse(raw, use_float=False, buf_size=json_guard.PARSE_BUFFER)
         try:
             first = next(events, None)
             if first is None or first[0] != "start_map":
