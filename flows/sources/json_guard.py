@@ -33,6 +33,10 @@ from flows.sources.tic_stream import Limits, size_text
 MAX_DEPTH = 1000  # deepest nesting followed (msgspec's own limit; real TiC and hospital files nest < 10 levels)
 CHUNK = 1024 * 1024  # bytes read (and scanned) at a time
 SCAN_PIECE = 64 * 1024  # bytes scanned per numpy pass (bigger pieces spill the temporaries out of cache: 2x slower)
+MAX_STRING_BYTES = 16 * 1024 * 1024
+"""Longest JSON string held (the CSV readers' field limit too). yajl re-reads a string token that
+spans its buffers: a 64 MB string takes ~10 s to lex, 256 MB ~160 s, so strings stop here, long
+before the item limit would."""
 PARSE_BUFFER = 64 * 1024  # bytes handed to yajl at a time (its best size here: 1 MiB buffers parse ~30% slower)
 
 
@@ -62,6 +66,7 @@ class DepthScanner:
         self.in_string = False
         self.escape_next = False  # the last chunk ended on an odd run of backslashes (the next byte is escaped)
         self.offset = 0  # bytes fed so far
+        self.string_from = 0  # offset of the opening quote of the string the last chunk ended in
 
     def feed(self, chunk: bytes | bytearray | memoryview, backslashes: bool = True) -> int | None:
         """Feed the next bytes; the absolute offset of the first `[` or `{` past the depth limit, or None.
@@ -98,6 +103,8 @@ class DepthScanner:
                 return start + int(brackets[int(np.argmax(depth > self.max_depth))])
             self.depth = int(depth[-1])
         self.in_string = self.in_string ^ bool(quote_at.size & 1)
+        if self.in_string and quote_at.size:
+            self.string_from = start + int(quote_at[-1])
         return None
 
 
@@ -197,6 +204,12 @@ class GuardedJson(io.RawIOBase):
                 self.path, f"one JSON value from about {self.byte_word} {self.mark:,} is larger than "
                 f"{size_text(limits.max_item_bytes)}; refused rather than held in memory",
                 f"{self.expected}, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.where(self.total))
+        scanner = self.scanner
+        if scanner is not None and scanner.in_string and scanner.offset - scanner.string_from > MAX_STRING_BYTES:
+            raise FileRejected(
+                self.path, f"a JSON string from byte {self.offset + scanner.string_from:,} is longer than "
+                f"{size_text(MAX_STRING_BYTES)}; refused rather than held in memory",
+                f"{self.expected} (no text field that long)", self.where(self.total))
         return got
 
     def close(self) -> None:

@@ -22,13 +22,14 @@ from pathlib import Path
 import pandas as pd
 
 from flows.sources.base import RECORD_COLUMN, FileRejected
+from flows.sources import json_guard
 from flows.sources.tic_stream import Limits
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
 TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
 GOOD_RECORDS = "records as an export writes them (flat objects, a few levels deep at most)"
-FIELD_LIMIT = 16 * 1024 * 1024  # csv's default 128 KB is too small for hospital notes fields
+FIELD_LIMIT = json_guard.MAX_STRING_BYTES  # 16 MiB: csv's default 128 KB is too small for hospital notes fields
 
 csv.field_size_limit(FIELD_LIMIT)
 
@@ -463,8 +464,6 @@ def read_json_records(
     `limits.max_uncompressed_bytes` reject the file before they cost memory (json_guard).
     """
     import ijson
-
-    from flows.sources import json_guard
 
     head = sniff(path)
     required = list(required)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import ijson
@@ -116,6 +117,17 @@ def test_an_item_past_the_item_limit_is_refused_and_many_small_ones_are_not() ->
         list(json_guard.items(guarded(big, limits), "a.item"))
     start = int(caught.value.problem.split("about byte ")[1].split()[0].replace(",", ""))
     assert start <= big.index(b', {"s": "y') < start + 64 * KB + 1  # where the held value began, to within one read
+
+
+def test_a_string_past_16_mib_is_refused_in_about_a_second_whatever_the_item_limit() -> None:
+    """yajl re-reads a string that spans its buffers (256 MB: ~160 s), so strings stop at 16 MiB."""
+    data = b'{"a": [{"ok": "' + b"x" * (15 * MB) + b'"}, {"x": "' + b"a" * (17 * MB) + b'"}]}'
+    started = time.perf_counter()
+    with pytest.raises(FileRejected, match=r"^t.json \(byte offset [\d,]+\): a JSON string from byte 15,728,665 is "
+                                           r"longer than 16 MiB; refused rather than held in memory; expected a good "
+                                           r"file \(no text field that long\)$"):
+        list(json_guard.items(guarded(data), "a.item"))
+    assert time.perf_counter() - started < 5
 
 
 def test_a_file_past_the_size_limit_is_refused() -> None:
