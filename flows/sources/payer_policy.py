@@ -64,7 +64,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     fmt = detect_format(path, head)
     rows = ctx.settings.chunk_rows
     if fmt == "xlsx":
-        chunks = read_xlsx_chunks(path, required=REQUIRED, chunk_rows=rows)
+        chunks = read_xlsx_chunks(path, required=REQUIRED, chunk_rows=rows, limits=Limits.of(ctx.settings))
     elif fmt == "json":
         chunks = read_json_records(path, required=REQUIRED, chunk_rows=rows, array_key="policies", expected=EXPECTED_JSON,
                                    limits=Limits.of(ctx.settings))

@@ -23,7 +23,7 @@ import pandas as pd
 
 from flows.sources.base import RECORD_COLUMN, FileRejected
 from flows.sources import json_guard
-from flows.sources.tic_stream import Limits
+from flows.sources.tic_stream import Limits, size_text
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
@@ -373,16 +373,20 @@ def read_xlsx_chunks(
     chunk_rows: int,
     sheet: str | None = None,
     header_row: int | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[Chunk]:
     """Stream one worksheet (openpyxl read-only mode) as chunks of text columns.
 
     The header is `header_row` (1-based) when given, else the first non-empty row. `sheet` picks
     a worksheet by name (default: the first). Cells right of the header are a `field_count` reject.
+    A workbook is a zip: one whose members unpack to more than `limits.max_uncompressed_bytes`
+    is refused before anything is unpacked (zipfile stops each member at its declared size).
     """
     import openpyxl  # imported lazily: only XLSX inputs need it
     from openpyxl.utils.exceptions import InvalidFileException
 
     sniff(path)
+    _check_unpacked_size(path, limits or Limits())
     required = list(required)
     raw = path.open("rb")  # a file object: openpyxl judges a path by its extension, not its content
     try:
@@ -433,6 +437,19 @@ def read_xlsx_chunks(
     finally:
         book.close()
         raw.close()
+
+
+def _check_unpacked_size(path: Path, limits: Limits) -> None:
+    """Refuse a zip (an XLSX workbook) whose members declare more than the uncompressed-bytes limit."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl says what is wrong with it
+    if declared > limits.max_uncompressed_bytes:
+        raise FileRejected(path, f"unpacks to {declared:,} bytes (as its zip directory declares), more than "
+                           f"{size_text(limits.max_uncompressed_bytes)}; refused before unpacking",
+                           "a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine")
 
 
 def _json_scalar(value: object) -> object:

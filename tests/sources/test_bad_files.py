@@ -50,6 +50,21 @@ def policy_with(extra: bytes) -> bytes:
     return POLICY_JSON.replace(b'"payer_name": "Aetna",', b'"payer_name": "Aetna", ' + extra, 1)
 
 
+def policy_xlsx() -> bytes:
+    """A valid one-row policy workbook (its XML parts unpack to ~7 KB)."""
+    import json
+
+    import openpyxl
+
+    record = json.loads(POLICY_JSON)[0]
+    book = openpyxl.Workbook()
+    book.active.append(list(record))
+    book.active.append([v if v is not None else "" for v in record.values()])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def gz(*parts: bytes | tuple[bytes, int]) -> bytes:
     """Gzip of `parts`; (block, n) repeats a block n times without building it in memory."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -149,6 +164,9 @@ CASES: list[tuple[str, str, str, Callable[[], bytes], dict, str]] = [
     ("policy_json_huge_record", "payer_policy", "huge_policy.json",
      lambda: policy_with(b'"x": "' + b"a" * (3 * MB) + b'",'), {"max_item_bytes": MB},
      r"one JSON value from about byte [\d,]+ is larger than 1 MiB; .*PAYERBENCH_MAX_ITEM_BYTES if this one is genuine"),
+    ("policy_xlsx_past_size_limit", "payer_policy", "policies.xlsx", policy_xlsx, {"max_uncompressed_bytes": 4096},
+     r"policies.xlsx: unpacks to [\d,]+ bytes \(as its zip directory declares\), more than 4 KiB; refused before "
+     r"unpacking; expected a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES"),
     ("csv_bom_wrong_header", "payer_policy", "bom_wrong_header.csv",
      lambda: b"\xef\xbb\xbfpayer,plan,code,status\nAetna,PPO,0440T,covered\n", {},
      r"missing required column"),
