@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.sources.base import RECORD_COLUMN, FileRejected
 from flows.sources import json_guard
+from flows.sources.base import RECORD_COLUMN, FileRejected
 from flows.sources.tic_stream import Limits, size_text
 
 SNIFF_BYTES = 64 * 1024
