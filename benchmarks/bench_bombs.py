@@ -12,6 +12,12 @@ valid TiC prefix followed by:
                 limits (PAYERBENCH_MAX_ITEM_BYTES, blank-space runs) have to stop them on their own
   normal        a real-shaped in-network file (benchmarks/tic_generate.py) whose gzip is about the size
                 of the spaces bomb's, scanned to the end: the yardstick for "refused in seconds"
+  hospital deep   a hospital JSON (CMS v3, plain: the adapter refuses .gz) with 64,000 levels of `[`
+                  in an item (~130 KB; ijson's path strings made it cost ~10 GB)
+  hospital string a hospital JSON with a 512 MB string in an item (past the 16 MiB string limit)
+
+The hospital rows run flows.sources.hospital_mrf.read_file in a process capped at 2 GB of address
+space (RLIMIT_AS), so code from before the fix fails with MemoryError instead of taking the machine.
 
 Each file is extracted in its own process (flows.sources.tic_scan.extract, the settings from the
 environment); it prints the outcome, wall seconds, peak RSS (VmHWM) and the time as a multiple of
@@ -36,7 +42,9 @@ DATA = ROOT / "benchmarks" / "data" / "bombs"
 MB = 1024 * 1024
 
 CHILD = """
-import json, re, sys, time
+import json, re, resource, sys, time
+if sys.argv[2] == "hospital":  # the pre-fix hospital reader needs ~10 GB for 64k levels: cap it
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 t0 = time.perf_counter()
 from pathlib import Path
 from flows.sources.base import FileRejected
@@ -49,8 +57,17 @@ except ImportError:  # a checkout from before the limits existed
     import os
     options = {"max_expansion": float(os.environ.get("PAYERBENCH_TIC_MAX_EXPANSION", "500"))}
 try:
-    ex = extract(Path(sys.argv[1]), frozenset(["0440T", "0441T", "0442T"]), **options)
-    outcome = f"loaded: {len(ex.items)} target items, {ex.uncompressed_bytes:,} bytes via {ex.path_used}"
+    if sys.argv[2] == "hospital":
+        from flows.settings import Settings
+        from flows.sources.base import ReadContext
+        from flows.sources.hospital_mrf import read_file
+        ctx = ReadContext(settings=from_env() if "from_env" in dir() else Settings(),
+                          codes_of_interest=frozenset(["0440T", "0441T", "0442T"]))
+        rows = sum(len(b.frame) for b in read_file(Path(sys.argv[1]), ctx))
+        outcome = f"loaded: {rows} rows"
+    else:
+        ex = extract(Path(sys.argv[1]), frozenset(["0440T", "0441T", "0442T"]), **options)
+        outcome = f"loaded: {len(ex.items)} target items, {ex.uncompressed_bytes:,} bytes via {ex.path_used}"
 except FileRejected as exc:
     outcome = "REFUSED " + str(exc)
 except BaseException as exc:
@@ -95,14 +112,36 @@ def inputs(scale_mb: int) -> dict[str, Path]:
                         f"{size_mb:.1f}", "--big-item-mb", "2", "--gzip"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         normal.unlink()
         print(f"generated {normal_gz.name} ({normal_gz.stat().st_size / 1e6:.2f} MB)", flush=True)
-    return {"spaces": spaces, "string": string, "deep": deep, "normal": normal_gz}
+    hospital = (ROOT / "tests" / "fixtures" / "hospital__standard_charge" / "valid_v3.json").read_bytes()
+    anchor = b'"description": "Office visit (unrelated item)"'
+    before, after = hospital.split(anchor)
+    hospital_deep = write_plain(DATA / "hospital_deep_64k.json", before, anchor, b', "x": ', b"[" * 64_000,
+                                b"]" * 64_000, after)
+    hospital_string = write_plain(DATA / "hospital_string_512mb.json", before, anchor, b', "x": "', (b"a" * MB, 512),
+                                  b'"', after)
+    return {"spaces": spaces, "string": string, "deep": deep, "normal": normal_gz, "hospital deep": hospital_deep,
+            "hospital string": hospital_string}
 
 
-def run(path: Path, code_dir: Path, env_extra: dict[str, str], timeout: float) -> dict:
+def write_plain(path: Path, *parts: bytes | tuple[bytes, int]) -> Path:
+    """`parts` written as they are (hospital files are read uncompressed); (block, n) repeats a block."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        with tmp.open("wb") as out:
+            for part in parts:
+                block, times = part if isinstance(part, tuple) else (part, 1)
+                for _ in range(times):
+                    out.write(block)
+        tmp.replace(path)
+    return path
+
+
+def run(path: Path, code_dir: Path, env_extra: dict[str, str], timeout: float, kind: str = "tic") -> dict:
     env = {**os.environ, "PYTHONPATH": str(code_dir), **env_extra}
     started = time.perf_counter()
     try:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, env=env,
+        out = subprocess.run([sys.executable, "-c", CHILD, str(path), kind], capture_output=True, text=True, env=env,
                              cwd=code_dir, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"seconds": time.perf_counter() - started, "rss_mb": float("nan"), "outcome": f"still running after {timeout:.0f} s (killed)"}
@@ -122,16 +161,17 @@ def main() -> None:
     ratio_off = {"PAYERBENCH_TIC_MAX_EXPANSION": "1000000000"}
     cases = [("normal", files["normal"], {}), ("spaces", files["spaces"], {}), ("string", files["string"], {}),
              ("deep", files["deep"], {}), ("spaces, ratio off", files["spaces"], ratio_off),
-             ("string, ratio off", files["string"], ratio_off)]
+             ("string, ratio off", files["string"], ratio_off), ("hospital deep", files["hospital deep"], {}),
+             ("hospital string", files["hospital string"], {})]
     print(f"\ncode: {args.code_dir}")
     base = None
     failures = []
     for label, path, env in cases:
-        m = run(path, args.code_dir, env, args.timeout)
+        m = run(path, args.code_dir, env, args.timeout, "hospital" if label.startswith("hospital") else "tic")
         if label == "normal":
             base = m["seconds"]
         times = f"{m['seconds'] / base:5.1f}x normal" if base else ""
-        print(f"  {label:<18} {path.stat().st_size / 1e6:7.2f} MB gz  {m['seconds']:7.2f} s  peak RSS {m['rss_mb']:6.0f} MB  "
+        print(f"  {label:<18} {path.stat().st_size / 1e6:7.2f} MB {'gz' if path.suffix == '.gz' else '  '}  {m['seconds']:7.2f} s  peak RSS {m['rss_mb']:6.0f} MB  "
               f"{times}\n      {m['outcome'][:260]}", flush=True)
         if label != "normal":
             bound = 200 if "ratio off" not in label else 600

@@ -31,8 +31,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": ("inbox_allow_links_from", "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)"),
     "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
     "PAYERBENCH_LOG_GRACE_SECONDS": ("log_grace_seconds", "seconds a merged-away load-log generation stays for the readers still on it (default 3600)"),
-    "PAYERBENCH_MAX_UNCOMPRESSED_BYTES": ("max_uncompressed_bytes", "most bytes one TiC file may decompress to (default 500GB; accepts 500GB, 64MB or a byte count)"),
-    "PAYERBENCH_MAX_ITEM_BYTES": ("max_item_bytes", "largest single JSON value (an item kept, a header value, a run of blank space) a TiC file may hold (default 256MiB)"),
+    "PAYERBENCH_MAX_UNCOMPRESSED_BYTES": ("max_uncompressed_bytes", "most bytes one TiC file may decompress to, or a hospital/policy JSON hold (default 500GB; accepts 500GB, 64MB or a byte count)"),
+    "PAYERBENCH_MAX_ITEM_BYTES": ("max_item_bytes", "largest single JSON value (an item kept, a header value, a run of blank space) a TiC, hospital or policy JSON file may hold (default 256MiB)"),
 }
 
 

@@ -56,9 +56,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.sources import csv_prefilter
+from flows.sources import csv_prefilter, json_guard
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.readers import REJECT_COLUMNS, TEXT, detect_format, sniff
+from flows.sources.tic_stream import Limits
 from schemas.fields import BILLING_CODE_RE, normalize_dates
 from schemas.hospital_mrf import DATASET, FILE_DATASET, PLACEHOLDER_AMOUNT
 
@@ -122,6 +123,7 @@ EXPECTED_LAYOUT = ("the CMS template: hospital metadata headers on line 1 (hospi
                    "on line 3")
 EXPECTED_JSON = "the CMS hospital JSON template: an object with hospital_name, ..., standard_charge_information"
 JSON_ARRAYS = ("standard_charge_information", "modifier_information")
+GOOD_JSON = "a hospital price-transparency JSON file as the CMS template has it (values nest a few levels deep)"
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%B %d %Y", "%B %d, %Y", "%b %d %Y", "%b %d, %Y", "%Y-%m-%dT%H:%M:%S")
 NOT_AVAILABLE = {"n/a", "na", "null", "none", "-", "--"}
 TRUE_WORDS, FALSE_WORDS = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
@@ -696,14 +698,13 @@ def _csv_record(record: csv_prefilter.Record, layout: _CsvLayout, rows: _Rows) -
 def _read_json(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     import ijson
 
-    meta, finished = _json_metadata(path, stop_at_charges=True)
+    limits = Limits.of(ctx.settings)
+    meta, finished = _json_metadata(path, limits, stop_at_charges=True)
     rows = _Rows(path, ctx, frozenset(ctx.codes_of_interest), ctx.settings.chunk_rows)
     count = 0
-    with path.open("rb") as raw:
-        if raw.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            raw.seek(0)
+    with _guarded_json(path, limits) as raw:
         try:
-            for index, item in enumerate(ijson.items(raw, "standard_charge_information.item")):
+            for index, item in enumerate(json_guard.items(raw, "standard_charge_information.item")):
                 count = index + 1
                 _json_item(item, index, rows)
                 if rows.full():
@@ -716,7 +717,7 @@ def _read_json(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     identity = [("hospital_name",), ("last_updated_on",), ("version",), ("location_name", "hospital_location"),
                 ("attestation", "affirmation")]
     if not finished and not all(any(k in meta for k in group) for group in identity):
-        meta.update({k: v for k, v in _json_metadata(path, stop_at_charges=False)[0].items() if k not in meta})
+        meta.update({k: v for k, v in _json_metadata(path, limits, stop_at_charges=False)[0].items() if k not in meta})
     if not meta.get("_charges_seen") and count == 0:
         if "hospital_name" not in meta:
             raise FileRejected(path, "no hospital_name and no standard_charge_information", EXPECTED_JSON, "$")
@@ -727,42 +728,48 @@ def _read_json(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         yield batch
 
 
-def _json_metadata(path: Path, stop_at_charges: bool) -> tuple[dict[str, object], bool]:
+def _guarded_json(path: Path, limits: Limits) -> json_guard.GuardedJson:
+    """The file's bytes after any BOM, held to the depth, item and size limits (json_guard)."""
+    handle = path.open("rb")
+    bom = handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    if not bom:
+        handle.seek(0)
+    return json_guard.GuardedJson(handle, path, limits, GOOD_JSON, offset=len(codecs.BOM_UTF8) if bom else 0)
+
+
+def _json_metadata(path: Path, limits: Limits, stop_at_charges: bool) -> tuple[dict[str, object], bool]:
     """Top-level values other than the big arrays. Stops at standard_charge_information when asked
-    (metadata usually comes first); returns (values, whether the whole document was read)."""
+    (metadata usually comes first); returns (values, whether the whole document was read).
+    Walks `basic_parse` events (no paths, so deep nesting costs nothing before it is refused)."""
     import ijson
-    from ijson.common import ObjectBuilder
 
     meta: dict[str, object] = {}
-    with path.open("rb") as raw:
-        if raw.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            raw.seek(0)
-        events = ijson.parse(raw)
-        key: str | None = None
-        builder: ObjectBuilder | None = None
+    key: str | None = None
+    with _guarded_json(path, limits) as raw:
+        events = ijson.basic_parse(raw, use_float=False, buf_size=json_guard.PARSE_BUFFER)
         try:
             first = next(events, None)
-            if first is None or first[1] != "start_map":
+            if first is None or first[0] != "start_map":
                 raise FileRejected(path, "the JSON is not an object", EXPECTED_JSON, "$")
-            for prefix, event, value in events:
-                if prefix == "":
-                    if builder is not None and key is not None:
-                        meta[key] = builder.value
-                    builder = None
-                    if event == "end_map":
-                        return meta, True
-                    key = value  # a map_key
-                    if key == "standard_charge_information":
-                        meta["_charges_seen"] = True
-                        if stop_at_charges:
-                            return meta, False
-                    if key not in JSON_ARRAYS:
-                        builder = ObjectBuilder()
-                    continue
-                if builder is not None:
-                    builder.event(event, value)
+            for event, value in events:
+                if event == "end_map":
+                    return meta, True
+                key = value  # type: ignore[assignment]  # a map_key
+                if key == "standard_charge_information":
+                    meta["_charges_seen"] = True
+                    if stop_at_charges:
+                        return meta, False
+                raw.value_started()
+                event, value = next(events)
+                if key in JSON_ARRAYS:
+                    if event in ("start_map", "start_array"):
+                        json_guard.skip_container(events, raw.item_done)  # each element bounded like an item
+                else:
+                    meta[key] = json_guard.build_value(events, event, value)  # type: ignore[index]
         except ijson.JSONError as exc:
             raise _json_error(path, exc, f"at $.{key}" if key else "$") from None
+        except json_guard.NestedTooDeep:
+            raise json_guard.too_deep(path, GOOD_JSON, f"in $.{key}" if key else "$") from None
     return meta, True
 
 
@@ -775,7 +782,7 @@ def _json_error(path: Path, exc: Exception, where: str) -> FileRejected:
         except json.JSONDecodeError as precise:
             where = f"line {precise.lineno} column {precise.colno}"
             problem = precise.msg.lower()
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             pass
     return FileRejected(path, f"invalid or truncated JSON ({problem})", "a complete JSON document", where)
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from flows.sources.base import Batch, FileRejected, ReadContext
 from flows.sources.readers import detect_format, peek_header, read_csv_chunks, read_json_records, read_xlsx_chunks, sniff
+from flows.sources.tic_stream import Limits
 from schemas.fields import blank_to_null, normalize_dates, normalize_enum
 from schemas.payer_policy import DATASET
 
@@ -63,9 +64,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     fmt = detect_format(path, head)
     rows = ctx.settings.chunk_rows
     if fmt == "xlsx":
-        chunks = read_xlsx_chunks(path, required=REQUIRED, chunk_rows=rows)
+        chunks = read_xlsx_chunks(path, required=REQUIRED, chunk_rows=rows, limits=Limits.of(ctx.settings))
     elif fmt == "json":
-        chunks = read_json_records(path, required=REQUIRED, chunk_rows=rows, array_key="policies", expected=EXPECTED_JSON)
+        chunks = read_json_records(path, required=REQUIRED, chunk_rows=rows, array_key="policies", expected=EXPECTED_JSON,
+                                   limits=Limits.of(ctx.settings))
     elif fmt == "csv":
         chunks = read_csv_chunks(path, required=REQUIRED, chunk_rows=rows)
     else:

@@ -21,12 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.sources import json_guard
 from flows.sources.base import RECORD_COLUMN, FileRejected
+from flows.sources.tic_stream import Limits, size_text
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]
 TEXT = "str"  # pandas' Arrow-backed string dtype: vectorised string ops, NaN for missing
-FIELD_LIMIT = 16 * 1024 * 1024  # csv's default 128 KB is too small for hospital notes fields
+GOOD_RECORDS = "records as an export writes them (flat objects, a few levels deep at most)"
+FIELD_LIMIT = json_guard.MAX_STRING_BYTES  # 16 MiB: csv's default 128 KB is too small for hospital notes fields
 
 csv.field_size_limit(FIELD_LIMIT)
 
@@ -370,16 +373,20 @@ def read_xlsx_chunks(
     chunk_rows: int,
     sheet: str | None = None,
     header_row: int | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[Chunk]:
     """Stream one worksheet (openpyxl read-only mode) as chunks of text columns.
 
     The header is `header_row` (1-based) when given, else the first non-empty row. `sheet` picks
     a worksheet by name (default: the first). Cells right of the header are a `field_count` reject.
+    A workbook is a zip: one whose members unpack to more than `limits.max_uncompressed_bytes`
+    is refused before anything is unpacked (zipfile stops each member at its declared size).
     """
     import openpyxl  # imported lazily: only XLSX inputs need it
     from openpyxl.utils.exceptions import InvalidFileException
 
     sniff(path)
+    _check_unpacked_size(path, limits or Limits())
     required = list(required)
     raw = path.open("rb")  # a file object: openpyxl judges a path by its extension, not its content
     try:
@@ -432,6 +439,19 @@ def read_xlsx_chunks(
         raw.close()
 
 
+def _check_unpacked_size(path: Path, limits: Limits) -> None:
+    """Refuse a zip (an XLSX workbook) whose members declare more than the uncompressed-bytes limit."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl says what is wrong with it
+    if declared > limits.max_uncompressed_bytes:
+        raise FileRejected(path, f"unpacks to {declared:,} bytes (as its zip directory declares), more than "
+                           f"{size_text(limits.max_uncompressed_bytes)}; refused before unpacking",
+                           "a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine")
+
+
 def _json_scalar(value: object) -> object:
     if value is None or isinstance(value, str):
         return value
@@ -449,6 +469,7 @@ def read_json_records(
     chunk_rows: int,
     array_key: str,
     expected: str,
+    limits: Limits | None = None,
 ) -> Iterator[Chunk]:
     """Stream the objects of a top-level JSON array, or of `{array_key: [...]}`, as chunks.
 
@@ -456,6 +477,8 @@ def read_json_records(
     like CSV headers; a key a record omits is null for that record; a required key that no
     record in the whole file carries rejects the file (checked at the end, so the verdict does
     not depend on chunk size). Nested values are kept as JSON text for the schema to judge.
+    Deep nesting, a record past `limits.max_item_bytes` and a file past
+    `limits.max_uncompressed_bytes` reject the file before they cost memory (json_guard).
     """
     import ijson
 
@@ -472,11 +495,12 @@ def read_json_records(
     records: list[str] = []
     keys_seen: set[str] = set()
     count = 0
-    with path.open("rb") as raw:
-        if head.startswith(codecs.BOM_UTF8):
-            raw.read(len(codecs.BOM_UTF8))
+    handle = path.open("rb")
+    bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    handle.seek(bom)
+    with json_guard.GuardedJson(handle, path, limits or Limits(), GOOD_RECORDS, offset=bom) as raw:
         try:
-            for index, item in enumerate(ijson.items(raw, prefix)):
+            for index, item in enumerate(json_guard.items(raw, prefix)):
                 if not isinstance(item, dict):
                     raise FileRejected(path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]")
                 row = {normalize_header(k): _json_scalar(v) for k, v in item.items()}

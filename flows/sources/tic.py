@@ -30,6 +30,8 @@ from urllib.parse import urlparse
 
 from flows.sources.base import Batch, FileRejected, ReadContext
 from flows.sources.tic_scan import Extract, extract, id_text
+from flows.sources.json_guard import GuardedJson
+from flows.sources.json_guard import items as json_items
 from flows.sources.tic_stream import GuardedReader, Limits, open_raw
 
 RATE = "tic__in_network_rate"
@@ -68,7 +70,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
                      spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None)
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":
-        yield from _batches(RATE, in_network_rows(result, path.parent), rows)
+        yield from _batches(RATE, in_network_rows(result, path.parent, Limits.of(ctx.settings)), rows)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -182,7 +184,7 @@ def _code_columns(item: dict) -> dict[str, object]:
 
 
 # --- in-network ---------------------------------------------------------------------------------------
-def in_network_rows(ex: Extract, folder: Path) -> Iterator[dict]:
+def in_network_rows(ex: Extract, folder: Path, limits: Limits | None = None) -> Iterator[dict]:
     """One row per billing code x negotiated price x provider group (NPI list and TIN)."""
     header = _header(ex)
     remote: dict[str, list[dict] | None] = {}
@@ -198,7 +200,7 @@ def in_network_rows(ex: Extract, folder: Path) -> Iterator[dict]:
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
-            groups = list(_groups_of(rate, ex, folder, remote))
+            groups = list(_groups_of(rate, ex, folder, remote, limits))
             for k, price in enumerate(rate.get("negotiated_prices") or []):
                 if not isinstance(price, dict):
                     continue
@@ -248,7 +250,8 @@ def _group_cols(group: dict | None, status: str, group_id: str | None, location:
     }
 
 
-def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None]) -> Iterator[tuple[str, dict]]:
+def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None],
+               limits: Limits | None = None) -> Iterator[tuple[str, dict]]:
     """(locator suffix, provider-group columns) for every provider group a rate applies to."""
     any_group = False
     for g, group in enumerate(rate.get("provider_groups") or []):
@@ -271,7 +274,7 @@ def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dic
         groups = entry.get("provider_groups")
         status = "resolved"
         if groups is None and location:
-            groups = _remote_groups(location, folder, remote)
+            groups = _remote_groups(location, folder, remote, limits)
             status = "remote_resolved"
             if groups is None:
                 yield suffix, _group_cols(None, "remote_unresolved", key, location, networks)
@@ -285,8 +288,10 @@ def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dic
         yield "", _group_cols(None, "no_provider_group", None, None, None)
 
 
-def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | None]) -> list[dict] | None:
-    """Provider groups of a remote reference, from a local copy named like the URL's file (never fetched)."""
+def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | None],
+                   limits: Limits | None = None) -> list[dict] | None:
+    """Provider groups of a remote reference, from a local copy named like the URL's file (never fetched).
+    The copy is held to the same limits as the file itself (size, ratio, one value, nesting depth)."""
     if location in cache:
         return cache[location]
     name = Path(urlparse(location).path).name
@@ -294,13 +299,10 @@ def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | No
     groups = None
     for candidate in candidates:
         if candidate.is_file():
-            raw = GuardedReader(candidate)  # a local copy is held to the same limits as the file itself
-            try:
-                import ijson
-
-                groups = list(ijson.items(raw, "provider_groups.item", use_float=False))
-            finally:
-                raw.close()
+            raw = GuardedReader(candidate, limits)
+            with GuardedJson(raw, candidate, raw.guard.limits, "a real TiC provider-reference file",
+                             where=raw.guard.where, byte_word="uncompressed byte") as stream:
+                groups = list(json_items(stream, "provider_groups.item"))
             break
     cache[location] = groups
     return groups

@@ -38,14 +38,15 @@ from pathlib import Path
 
 import msgspec
 
+from flows.sources import json_guard
 from flows.sources.base import FileRejected
+from flows.sources.json_guard import GuardedJson, build_value, skip_container, top_level
 from flows.sources.tic_stream import CHUNK, GuardedReader, Limits, Window, _sz, open_window, size_text
 
 ITEM_SECTIONS = ("in_network", "out_of_network")
 PR_SECTION = "provider_references"
 TOC_SECTION = "reporting_structure"
 HEAD = 8192  # bytes of an item judged from its head
-MAX_DEPTH = 1000  # deepest nesting followed (msgspec's own limit; real TiC nests < 10 levels)
 CARRY_CAP = 16 * 1024 * 1024  # a non-target item bigger than this is dropped while it streams
 TAIL_KEEP = 4 * 1024 * 1024  # bytes kept behind the scan point to confirm a section's end
 
@@ -71,8 +72,7 @@ FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', 
 
 def too_deep(path: Path, where: str) -> FileRejected:
     """JSON nested deeper than the decoders follow (msgspec stops at ~1,000 levels; real TiC has < 10)."""
-    return FileRejected(path, f"JSON nested too deeply (more than {MAX_DEPTH:,} levels of [ or {{); refused as malformed "
-                        "or hostile", "a real TiC file (its values nest a few levels deep)", where)
+    return json_guard.too_deep(path, "a real TiC file (its values nest a few levels deep)", where)
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError, where: str) -> FileRejected:
@@ -980,7 +980,7 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
     with _no_gc(), _reader(path, limits) as handle:
         try:
             events = ijson.basic_parse(handle, use_float=False, buf_size=CHUNK)
-            for key, event, value in _top_level(events, handle):
+            for key, event, value in top_level(events, handle.value_started):
                 if event in ("string", "number", "boolean", "null"):
                     extract.header[key] = value
                 elif event == "start_array" and key in counters:
@@ -991,7 +991,7 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
                     if key == "provider_groups" and extract.kind == "unknown":
                         extract.kind = "provider_reference"
                     handle.value_started(None)  # skipped, never held
-                    _skip_container(events)
+                    skip_container(events)
         except ijson.JSONError as exc:
             detail = exc.args[0] if exc.args else str(exc)  # yajl hands its message over as bytes
             detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
@@ -1007,111 +1007,35 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
     if wanted:
         with _no_gc(), _reader(path, limits) as handle:
             events = ijson.basic_parse(handle, use_float=False, buf_size=CHUNK)
-            for key, event, value in _top_level(events, handle):
+            for key, event, value in top_level(events, handle.value_started):
                 if key == PR_SECTION and event == "start_array":
                     while True:
                         handle.value_started()
                         event, value = next(events)
                         if event == "end_array":
                             break
-                        entry = _build(events, event, value)
+                        entry = build_value(events, event, value)
                         if isinstance(entry, dict) and id_text(entry.get("provider_group_id")) in wanted:
                             extract.provider_refs.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
                 elif event in ("start_map", "start_array"):
                     handle.value_started(None)
-                    _skip_container(events)
+                    skip_container(events)
     extract.items_seen = counters["in_network"] + counters["out_of_network"]
     extract.seconds = time.perf_counter() - started
     return extract
 
 
-def _top_level(events, handle) -> Iterator[tuple[str, str, object]]:  # type: ignore[no-untyped-def]
-    """(key, first event of its value, value) for each top-level key; the caller consumes containers."""
-    first = next(events, None)
-    if first is None:
-        return
-    if first[0] != "start_map":  # not an object: nothing to extract (the caller rejects an unknown kind)
-        if first[0] == "start_array":
-            _skip_container(events)
-        for _ in events:  # let the parser judge what follows
-            pass
-        return
-    key = ""
-    for event, value in events:
-        if event == "map_key":
-            key = value  # type: ignore[assignment]
-            handle.value_started()  # a top-level value (a header value or a section) begins
-            continue
-        if event == "end_map":
-            break
-        yield key, event, value
-    for _ in events:
-        pass
-
-
-class _ItemReader(GuardedReader):
-    """A guarded stream that also refuses one top-level value or item longer than the item limit."""
-
-    item_start: int | None = None
-
-    def value_started(self, at: int | None = -1) -> None:
-        """A value begins here (or, with None, a stretch that is skipped rather than held)."""
-        self.item_start = self.total if at == -1 else at
-
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
-        got = super().readinto(b)
-        start = self.item_start
-        if start is not None and self.total - start > self.guard.limits.max_item_bytes:  # start: within one read
-            raise FileRejected(
-                self.path, f"one JSON value from about uncompressed byte {start:,} is larger than "
-                f"{size_text(self.guard.limits.max_item_bytes)}; refused rather than held in memory",
-                "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
-                self.guard.where(self.total))
-        return got
-
-
 @contextmanager
-def _reader(path: Path, limits: Limits | None = None) -> Iterator[_ItemReader]:
-    handle = _ItemReader(path, limits)
+def _reader(path: Path, limits: Limits | None = None) -> Iterator[GuardedJson]:
+    """The decompressed stream, each held value bounded by the item limit (depth is counted by events)."""
+    raw = GuardedReader(path, limits)
+    handle = GuardedJson(raw, path, raw.guard.limits, "a real TiC file", where=raw.guard.where,
+                         byte_word="uncompressed byte", scan_depth=False)
+    handle.mark = None  # nothing is held until a value starts
     try:
         yield handle
     finally:
         handle.close()
-
-
-def _skip_container(events: Iterator[tuple[str, object]]) -> None:
-    depth = 1
-    for event, _ in events:
-        if event in ("start_map", "start_array"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise RecursionError
-        elif event in ("end_map", "end_array"):
-            depth -= 1
-            if depth == 0:
-                return
-
-
-def _build(events, event: str, value: object) -> object:  # type: ignore[no-untyped-def]
-    """The JSON value whose first event is (`event`, `value`), built from the events that follow."""
-    import ijson
-
-    if event not in ("start_map", "start_array"):
-        return value
-    builder = ijson.ObjectBuilder()
-    builder.event(event, value)
-    depth = 1
-    for ev, val in events:
-        builder.event(ev, val)
-        if ev in ("start_map", "start_array"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise RecursionError
-        elif ev in ("end_map", "end_array"):
-            depth -= 1
-            if depth == 0:
-                break
-    return builder.value
 
 
 def _collect_array(events, section, codes, extract, wanted, counters, handle) -> None:  # type: ignore[no-untyped-def]
@@ -1121,9 +1045,9 @@ def _collect_array(events, section, codes, extract, wanted, counters, handle) ->
         if event == "end_array":
             return
         if event != "start_map":
-            _skip_container(events) if event == "start_array" else None
+            skip_container(events) if event == "start_array" else None
             continue
-        item = _build(events, event, value)
+        item = build_value(events, event, value)
         index = counters[section]
         counters[section] += 1
         if section == TOC_SECTION:

@@ -33,6 +33,38 @@ TARGET = (b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type":
           b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}')
 
 
+HOSPITAL_JSON = (FIXTURES / "hospital__standard_charge" / "valid_v3.json").read_bytes()
+POLICY_JSON = (FIXTURES / "payer__policy" / "valid_array.json").read_bytes()
+FIRST_ITEM = b'"description": "Office visit (unrelated item)"'
+DEEP = b"[" * 8_000 + b"]" * 8_000  # ijson's path strings made this cost ~280 MB (64,000 levels: gigabytes)
+
+
+def hospital_with(after: bytes, extra: bytes) -> bytes:
+    """The valid v3 hospital JSON with `extra` inserted after `after` (a hostile value in a real file)."""
+    assert HOSPITAL_JSON.count(after) == 1
+    return HOSPITAL_JSON.replace(after, after + extra)
+
+
+def policy_with(extra: bytes) -> bytes:
+    """The valid policy array with `extra` added to its first record."""
+    return POLICY_JSON.replace(b'"payer_name": "Aetna",', b'"payer_name": "Aetna", ' + extra, 1)
+
+
+def policy_xlsx() -> bytes:
+    """A valid one-row policy workbook (its XML parts unpack to ~7 KB)."""
+    import json
+
+    import openpyxl
+
+    record = json.loads(POLICY_JSON)[0]
+    book = openpyxl.Workbook()
+    book.active.append(list(record))
+    book.active.append([v if v is not None else "" for v in record.values()])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def gz(*parts: bytes | tuple[bytes, int]) -> bytes:
     """Gzip of `parts`; (block, n) repeats a block n times without building it in memory."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -111,6 +143,30 @@ CASES: list[tuple[str, str, str, Callable[[], bytes], dict, str]] = [
      r"gzip-compressed; expected an uncompressed CSV or JSON file \(gunzip it first\)"),
     ("hospital_truncated_json", "hospital_mrf", "truncated.json", fixture("hospital__standard_charge", "truncated.json"), {},
      r"invalid or truncated JSON"),
+    ("hospital_json_deep_item", "hospital_mrf", "deep_item.json", lambda: hospital_with(FIRST_ITEM, b', "x": ' + DEEP), {},
+     r"deep_item.json \(byte offset 1,745\): JSON nested too deeply \(more than 1,000 levels of \[ or \{\); refused as "
+     r"malformed or hostile; expected a hospital price-transparency JSON file"),
+    ("hospital_json_deep_metadata", "hospital_mrf", "deep_meta.json",
+     lambda: hospital_with(b'"version": "3.0.0",', b' "extra": ' + DEEP + b","), {},
+     r"\(byte offset 1,106\): JSON nested too deeply \(more than 1,000 levels"),
+    ("hospital_json_huge_value", "hospital_mrf", "huge_value.json",
+     lambda: hospital_with(FIRST_ITEM, b', "x": "' + b"a" * (3 * MB) + b'"'), {"max_item_bytes": MB},
+     r"one JSON value from about byte [\d,]+ is larger than 1 MiB; refused rather than held in memory; expected a "
+     r"hospital price-transparency JSON file .*, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine"),
+    ("hospital_json_blank_run", "hospital_mrf", "blank_run.json",
+     lambda: hospital_with(FIRST_ITEM + b",", b" " * (3 * MB)), {"max_item_bytes": MB},
+     r"one JSON value from about byte [\d,]+ is larger than 1 MiB; .*PAYERBENCH_MAX_ITEM_BYTES"),
+    ("hospital_json_past_size_limit", "hospital_mrf", "big.json", lambda: HOSPITAL_JSON, {"max_uncompressed_bytes": 2048},
+     r"big.json \(byte offset 4,068\): holds more than 2 KiB \(4,068 bytes read so far\); refused before reading on; "
+     r"expected a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES"),
+    ("policy_json_deep", "payer_policy", "deep_policy.json", lambda: policy_with(b'"x": ' + DEEP + b","), {},
+     r"deep_policy.json \(byte offset 1,033\): JSON nested too deeply \(more than 1,000 levels"),
+    ("policy_json_huge_record", "payer_policy", "huge_policy.json",
+     lambda: policy_with(b'"x": "' + b"a" * (3 * MB) + b'",'), {"max_item_bytes": MB},
+     r"one JSON value from about byte [\d,]+ is larger than 1 MiB; .*PAYERBENCH_MAX_ITEM_BYTES if this one is genuine"),
+    ("policy_xlsx_past_size_limit", "payer_policy", "policies.xlsx", policy_xlsx, {"max_uncompressed_bytes": 4096},
+     r"policies.xlsx: unpacks to [\d,]+ bytes \(as its zip directory declares\), more than 4 KiB; refused before "
+     r"unpacking; expected a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES"),
     ("csv_bom_wrong_header", "payer_policy", "bom_wrong_header.csv",
      lambda: b"\xef\xbb\xbfpayer,plan,code,status\nAetna,PPO,0440T,covered\n", {},
      r"missing required column"),

@@ -111,6 +111,21 @@ def test_remote_reference_is_read_from_a_local_copy(settings: Settings) -> None:
     assert by_group["4"]["provider_group_status"] == "remote_unresolved" and by_group["4"]["npis"] is None
 
 
+@pytest.mark.parametrize(("local_copy", "changes", "message"), [
+    (b'{"provider_groups": [{"npi": [1111111111], "x": ' + b"[" * 8_000 + b"]" * 8_000 + b"}]}", {},
+     r"group_3.json \(byte offset 1,045\): JSON nested too deeply \(more than 1,000 levels"),
+    (b'{"provider_groups": [{"npi": [1111111111], "x": "' + b"a" * (3 << 20) + b'"}]}', {"max_item_bytes": 1 << 20},
+     r"group_3.json \(byte offset [\d,]+\): one JSON value from about uncompressed byte [\d,]+ is larger than 1 MiB"),
+], ids=["deep", "huge_value"])
+def test_a_hostile_local_copy_of_a_remote_reference_is_refused(settings: Settings, tmp_path: Path, local_copy: bytes,
+                                                               changes: dict, message: str) -> None:
+    """The local copy is held to the file's limits (ijson's path strings made 8,000 levels cost ~280 MB)."""
+    (tmp_path / "remote_references.json").write_bytes((FIX / "remote_references.json").read_bytes())
+    (tmp_path / "group_3.json").write_bytes(local_copy)
+    with pytest.raises(FileRejected, match=message):
+        read_rows(tmp_path / "remote_references.json", settings.replace(**changes))
+
+
 def test_reference_problems_keep_the_rate_with_null_providers(settings: Settings) -> None:
     unknown = read_rows(FIX / "unknown_provider_reference.json", settings)[DATASET]
     assert {(r["negotiated_rate_usd"], r["provider_group_status"]) for r in unknown} == {
