@@ -1,11 +1,12 @@
-# The two commands the README promises: `make run` (main job on bundled data) and `make test`.
+# The two commands the README promises: `make run` (main job on bundled data) and `make test`
+# (lint first, then the tests; CI runs `make test`).
 # Both bootstrap .venv from scratch on a machine with Python 3.11+ and make.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean-warehouse install
+.PHONY: run test lint format bench clean-warehouse install
 
 install: $(STAMP)
 
@@ -18,8 +19,17 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/payerbench run
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# ruff's rules and width are in pyproject.toml. `make format` rewrites; `make lint` only checks.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Every benchmark once, at sizes that finish in minutes on a 2-core machine (each script prints
 # throughput, peak memory and its ratio to a baseline measured in the same run; see README).
