@@ -120,7 +120,7 @@ def _python_reader(lake: str, ready, stop, out) -> None:  # type: ignore[no-unty
 
 
 def _attempt(lake: Path, number: int) -> None:
-    started = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=number)
+    started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=number)
     status = "loaded" if number % 2 else "unchanged"  # committed ones reach stg_source_file and the marts
     load_log.append(lake, load_log.LoadRecord(
         load_id=f"soak-{number:07d}", run_id=f"soak-run-{number // 10}", source="payer_policy",

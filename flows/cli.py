@@ -10,13 +10,13 @@ prints each one's message and returns its `exit_code`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import decimal
 import io
 import json
 import os
-import contextlib
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -362,7 +362,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"payerbench status: --now {args.now!r} is not an ISO date or time (e.g. 2027-01-31)", file=sys.stderr)
             return EXIT_USAGE
-        now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     report = status_mod.collect(settings, now)
     if args.format == "json":
         json.dump(_status_json(report), sys.stdout, indent=2, default=str)

@@ -32,8 +32,8 @@ import pandas as pd
 
 from flows.settings import Settings, from_env
 from flows.steps.sandbox import connect_read_only
-from schemas.fields import BILLING_CODE_RE
 from flows.steps.store import write_file_atomic
+from schemas.fields import BILLING_CODE_RE
 
 if TYPE_CHECKING:
     import nbformat
@@ -60,7 +60,7 @@ class ReportData:
 
     @classmethod
     def open(cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str,
-             as_of: str | None = None) -> "ReportData":
+             as_of: str | None = None) -> ReportData:
         """For the notebook's parameters (plain strings, as papermill passes them)."""
         settings = from_env().replace(warehouse_dir=warehouse_dir, project_dir=project_dir)
         return cls(settings, billing_code, dt.date.fromisoformat(as_of) if as_of else None)
@@ -85,7 +85,7 @@ class ReportResult:
     rendered: bool = True  # False: its data had not changed since it was last rendered, so it was kept
 
 
-def _describe_images(nb: "nbformat.NotebookNode", code: str) -> None:
+def _describe_images(nb: nbformat.NotebookNode, code: str) -> None:
     """Alternative text on every figure (screen readers; nbconvert warns about images without it)."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -163,7 +163,7 @@ def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None 
     return digest.hexdigest()
 
 
-def _code_digest(settings: Settings) -> "hashlib._Hash":
+def _code_digest(settings: Settings) -> hashlib._Hash:
     """sha256 begun over the report's code: the notebook, this module, its wording and its SQL."""
     from flows import report_text
 
@@ -203,7 +203,7 @@ def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
     result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
     write_file_atomic(stored, json.dumps({"fingerprint": now, "inputs": key, "rendered_at": dt.datetime.now(
-        dt.timezone.utc).isoformat(timespec="seconds")}))
+        dt.UTC).isoformat(timespec="seconds")}))
     return result
 
 

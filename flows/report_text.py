@@ -256,7 +256,7 @@ class ReportContext:
     rendered_on: dt.date = field(default_factory=dt.date.today)
 
     @classmethod
-    def load(cls, data: ReportData, payers: list[str] | None = None) -> "ReportContext":
+    def load(cls, data: ReportData, payers: list[str] | None = None) -> ReportContext:
         """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
         rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
         check_payers(payers)
@@ -411,7 +411,7 @@ def section_summary(ctx: ReportContext) -> str:
         lead.append(f"{ctx.code} is a {text(category.split(':')[0])} code")
     elif profile is not None:
         lead.append(f"{ctx.code} is a {text(str(profile['code_category']).replace('_', ' '))} {text(profile['code_type'])} code")
-    history = [f for f in ctx.facts("code_history")["fact"]] if not ctx.facts("code_history").empty else []
+    history = list(ctx.facts("code_history")["fact"]) if not ctx.facts("code_history").empty else []
     headline_bits = []
 
     coverage = ctx["coverage"]
@@ -938,9 +938,10 @@ def section_utilization(ctx: ReportContext) -> str:
 
         def total(value: object, fmt=number) -> Md:
             # a NULL total reads as the row's reason; a total that leaves out a setting CMS did not publish reads "≥ n"
+            # (called only within this iteration, so reading the loop's total_reason and lower is intended)
             if missing(value):
-                return reason(total_reason)
-            return Md(f"≥ {fmt(value)}, partial") if lower else fmt(value)
+                return reason(total_reason)  # noqa: B023
+            return Md(f"≥ {fmt(value)}, partial") if lower else fmt(value)  # noqa: B023
 
         allowed = money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
         if lower and not missing(r["avg_medicare_allowed_usd"]) and published:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 TOP_REASONS = 5
-_current: contextvars.ContextVar["RunTracker | None"] = contextvars.ContextVar("payerbench_run", default=None)
+_current: contextvars.ContextVar[RunTracker | None] = contextvars.ContextVar("payerbench_run", default=None)
 
 
 @dataclass
@@ -52,11 +52,11 @@ class RunTracker:
     flow: str
     run_id: str
     settings: Settings
-    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     started: float = field(default_factory=time.perf_counter)
     records: list[LoadRecord] = field(default_factory=list)
-    landings: list["Landing"] = field(default_factory=list)
-    build: "BuildResult | None" = None
+    landings: list[Landing] = field(default_factory=list)
+    build: BuildResult | None = None
     reports_rendered: list[str] = field(default_factory=list)
     reports_unchanged: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
@@ -64,7 +64,7 @@ class RunTracker:
     process: dict[str, object] = field(default_factory=leftovers.this_process)  # pid, host: judged if it dies
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
-    def add_build(self, result: "BuildResult") -> None:
+    def add_build(self, result: BuildResult) -> None:
         """Record a warehouse build (a run may build more than once: the marts of all are kept)."""
         if self.build is None or not self.build.rebuilt:
             self.build = result
@@ -141,7 +141,7 @@ class RunReport:
     reports_rendered: list[str] = field(default_factory=list)
     reports_unchanged: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
-    landings: list["Landing"] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
     error: str | None = None
     process: dict[str, object] = field(default_factory=dict)
     command: str = ""

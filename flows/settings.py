@@ -98,7 +98,7 @@ class Settings:
         """Folder that holds one source's raw files."""
         return self.raw_dir / source
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         """Copy with some fields replaced (None values are ignored)."""
         kept = {k: v for k, v in changes.items() if v is not None}
         for key in ("project_dir", "raw_dir", "warehouse_dir", "reports_dir", "inbox_dir"):

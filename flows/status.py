@@ -47,7 +47,7 @@ class SourceFreshness:
     def age(self) -> dt.timedelta | None:
         return None if self.last_loaded_at is None else self._now - self.last_loaded_at
 
-    _now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc), repr=False)
+    _now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC), repr=False)
 
     def describe(self) -> str:
         """e.g. 'fresh (2 d old)', 'stale (45 d old, cadence monthly allows 38 d)'."""
@@ -106,7 +106,7 @@ class Status:
 
 def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     """Read the load log, the lake and the run records; judge each source's freshness at `now`."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(COMMITTED)]
     sources = {name: _freshness(name, log, done, now) for name in registry.SOURCES}
@@ -145,7 +145,7 @@ def crash_detail(run: dict[str, object]) -> str:
     """Why a run counts as crashed (its record's words once a writer marked it, else the same, now)."""
     if run.get("status") == "crashed" and run.get("error"):
         return str(run["error"])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return f"{leftovers.crashed_record(run, now)['error']}; the next run or build removes what it left"
 
 

@@ -14,7 +14,6 @@ Enumerations below are documented once and used by the adapter, the checks and t
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
 
 import pandas as pd
 import pandera.pandas as pa
@@ -81,7 +80,7 @@ class HospitalStandardCharge(pa.DataFrameModel):
 
     billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
     billing_code_type: Series[str] = pa.Field(isin=CODE_TYPES)
-    other_codes: Optional[Series[str]] = pa.Field(nullable=True)  # "RC:0360|NDC:..." as written
+    other_codes: Series[str] | None = pa.Field(nullable=True)  # "RC:0360|NDC:..." as written
     description: Series[str] = pa.Field(nullable=True)
     setting: Series[str] = pa.Field(isin=SETTINGS)
     modifiers: Series[str] = pa.Field(nullable=True)  # "50|62"

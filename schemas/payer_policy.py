@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -44,9 +42,9 @@ class PayerPolicy(pa.DataFrameModel):
     effective_date: Series[IsoDate] = pa.Field(nullable=True)
     last_reviewed_date: Series[IsoDate] = pa.Field(nullable=True)
     retrieved_date: Series[IsoDate]
-    evidence: Optional[Series[str]] = pa.Field(nullable=True)
+    evidence: Series[str] | None = pa.Field(nullable=True)
     source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = DATASET

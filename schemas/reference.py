@@ -6,8 +6,6 @@ other source) so that changing a mapping or adding a code is a data change, not 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -40,7 +38,7 @@ class PayerAlias(pa.DataFrameModel):
     alias: Series[str] = pa.Field(str_length={"min_value": 2})
     match_type: Series[str] = pa.Field(isin=["exact", "prefix"])
     payer_group: Series[str] = pa.Field(isin=ALL_PAYER_GROUPS)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__payer_alias"
@@ -61,7 +59,7 @@ class BillingCode(pa.DataFrameModel):
     role: Series[str] = pa.Field(isin=["target", "comparator"])
     code_family: Series[str]
     label: Series[str]
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__billing_code"
@@ -83,7 +81,7 @@ class Geography(pa.DataFrameModel):
     state_abbrev: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}$")
     geo_name: Series[str] = pa.Field(str_length={"min_value": 2})
     geo_type: Series[str] = pa.Field(isin=GEO_TYPES)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__geography"
@@ -101,7 +99,7 @@ class CodeFact(pa.DataFrameModel):
     fact: Series[str] = pa.Field(str_length={"min_value": 3})
     source_url: Series[str] = pa.Field(nullable=True, str_matches=r"^https?://\S+$")
     source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__code_fact"
@@ -122,7 +120,7 @@ class CodeModifier(pa.DataFrameModel):
     applies_to: Series[str] = pa.Field(str_matches=r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})(?: (?:\d{4}[0-9FTUM]|[A-V]\d{4}))*$")
     source: Series[str]
     source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__code_modifier"
@@ -139,7 +137,7 @@ class CodeDiagnosis(pa.DataFrameModel):
     diagnosis_group: Series[str]
     source: Series[str]
     source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
-    notes: Optional[Series[str]] = pa.Field(nullable=True)
+    notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         name = "ref__code_diagnosis"

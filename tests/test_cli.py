@@ -159,9 +159,11 @@ def test_a_local_run_turns_flow_heartbeats_off_and_a_server_run_keeps_them() -> 
             assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
         with cli._local_prefect(runs_flows=False):
             assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
-        with cli._local_prefect(runs_flows=True):
-            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}),
+        cli._local_prefect(runs_flows=True),
+    ):
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
 
 
 def test_report_refuses_an_unknown_payer_group(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:

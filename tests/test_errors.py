@@ -13,8 +13,15 @@ import duckdb
 import pytest
 
 from flows import cli, errors
-from flows.errors import (ConfigurationError, NoWarehouse, PayerbenchError, SandboxError, SqlBuildError,
-                          WarehouseBusy, WarehouseCorrupt)
+from flows.errors import (
+    ConfigurationError,
+    NoWarehouse,
+    PayerbenchError,
+    SandboxError,
+    SqlBuildError,
+    WarehouseBusy,
+    WarehouseCorrupt,
+)
 from flows.settings import PROJECT_DIR, Settings, from_env
 from flows.sources import registry
 from flows.sources.base import FileRejected

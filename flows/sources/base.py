@@ -70,9 +70,9 @@ class Batch:
 class ReadContext:
     """What an adapter may consult while parsing (never the warehouse)."""
 
-    settings: "Settings"
+    settings: Settings
     codes_of_interest: frozenset[str] = frozenset()
-    payers: "PayerDirectory | None" = None
+    payers: PayerDirectory | None = None
     # Facts the user states about the files of one ingest (`payerbench ingest SRC FILE -o
     # data_year=2022`) when the file itself cannot tell; only keys the source declares in
     # `Source.options` are accepted.

@@ -59,7 +59,7 @@ class Release:
     def label(self) -> str:
         return str(self.year) if self.quarter is None else f"{self.year}-Q{self.quarter}"
 
-    def same_period(self, other: "Release") -> bool:
+    def same_period(self, other: Release) -> bool:
         return self.year == other.year and (self.month is None or other.month is None or self.quarter == other.quarter)
 
     def columns(self) -> dict[str, object]:

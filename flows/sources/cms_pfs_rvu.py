@@ -168,7 +168,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     yield from _announce(batches, release, track)
 
 
-def _csv_layout(path: Path) -> tuple[int, Release | None, "TrackSeen | None"] | None:
+def _csv_layout(path: Path) -> tuple[int, Release | None, TrackSeen | None] | None:
     """(lines above the 5 header records, release and payment track from the title rows) or None when
     no header is found."""
     records = head_records(path, limit=PREAMBLE_LIMIT)

@@ -70,7 +70,7 @@ class _LineFeed:
         self.offset = offset  # byte offset of the next unread line
         self.line = line  # physical line number of the next unread line
 
-    def __iter__(self) -> "_LineFeed":
+    def __iter__(self) -> _LineFeed:
         return self
 
     def __next__(self) -> str:
@@ -138,7 +138,7 @@ class RecordReader:
         self.handle.close()
 
 
-def read_at(path: Path, candidates: "Candidates") -> Iterator[Record]:
+def read_at(path: Path, candidates: Candidates) -> Iterator[Record]:
     """The candidate records found by `scan`, parsed again from their byte offsets, in file order."""
     reader = RecordReader(path)
     try:

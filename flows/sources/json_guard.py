@@ -172,9 +172,8 @@ class GuardedJson(io.RawIOBase):
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
         """Hand out the read-ahead block; read (and judge) the next block when it is used up."""
-        if self._at >= len(self._block):
-            if not self._read_block():
-                return 0
+        if self._at >= len(self._block) and not self._read_block():
+            return 0
         view = memoryview(b).cast("B")
         n = min(len(view), len(self._block) - self._at)
         view[:n] = self._block[self._at : self._at + n]

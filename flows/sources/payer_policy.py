@@ -21,7 +21,14 @@ from pathlib import Path
 import pandas as pd
 
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.readers import detect_format, peek_header, read_csv_chunks, read_json_records, read_xlsx_chunks, sniff
+from flows.sources.readers import (
+    detect_format,
+    peek_header,
+    read_csv_chunks,
+    read_json_records,
+    read_xlsx_chunks,
+    sniff,
+)
 from flows.sources.tic_stream import Limits
 from schemas.fields import blank_to_null, normalize_dates, normalize_enum
 from schemas.payer_policy import DATASET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pandera.api.pandas.model import DataFrameModel
 
+from flows.errors import ConfigurationError
 from flows.sources import (
     cms_asc_addenda,
     cms_mcd,
@@ -18,7 +19,6 @@ from flows.sources import (
     reference,
     tic,
 )
-from flows.errors import ConfigurationError
 from flows.sources.base import Source
 from schemas import cms_asc_addenda as cms_asc_addenda_schema
 from schemas import cms_mcd as mcd_schema

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.tic_scan import Extract, extract, id_text
 from flows.sources.json_guard import GuardedJson
 from flows.sources.json_guard import items as json_items
+from flows.sources.tic_scan import Extract, extract, id_text
 from flows.sources.tic_stream import GuardedReader, Limits, open_raw
 
 RATE = "tic__in_network_rate"
@@ -92,7 +92,7 @@ def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
         yield Batch(dataset, _frame(chunk))
 
 
-def _frame(rows: list[dict]) -> "pd.DataFrame":
+def _frame(rows: list[dict]) -> pd.DataFrame:
     import pandas as pd  # imported here: the extraction step alone never needs pandas
 
     return pd.DataFrame.from_records(rows).astype(object)

@@ -681,7 +681,9 @@ class FastScanner:
         win = self.win
         self.at = pos
         if self.spill is None:
-            self.spill = tempfile.NamedTemporaryFile(prefix="tic-provider-refs-", suffix=".json",
+            # held open across calls on purpose: filled while streaming, read back at the end, closed in run()'s finally
+            self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                prefix="tic-provider-refs-", suffix=".json",
                                                      dir=self.spill_dir, delete=True)
         elif self.spill_len:  # a second provider_references array: one stream of entries
             self.spill.write(b",")

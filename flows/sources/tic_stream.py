@@ -69,7 +69,7 @@ class Limits:
     ratio_floor: int | None = None  # None: RATIO_FLOOR
 
     @classmethod
-    def of(cls, settings: Settings) -> "Limits":
+    def of(cls, settings: Settings) -> Limits:
         return cls(settings.max_uncompressed_bytes, settings.max_item_bytes, settings.tic_max_expansion)
 
 

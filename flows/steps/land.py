@@ -29,6 +29,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
@@ -118,7 +119,7 @@ def scan(inbox: Path, settle_seconds: float = 0.0, now: dt.datetime | None = Non
     """Every inbox entry, without following a link: the files worth inspecting, and the refusals
     (links, pipes and devices, refused names). Partial downloads and OS clutter are skipped; a
     refused name still being written (e.g. rsync's hidden temporary file) waits for the next run."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     entries: list[_Entry] = []
     refused: list[Landing] = []
     if not inbox.is_dir():
@@ -238,7 +239,7 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
 def land(settings: Settings, inbox: Path, *, settle_seconds: float = 10.0, now: dt.datetime | None = None,
          move: Callable[..., None] | None = None) -> list[Landing]:
     """Move every recognisable file of the inbox into its source's raw folder (see the module doc)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     move = move or move_file
     found, refused = scan(inbox, settle_seconds, now, settings.inbox_allow_links_from)
     for entry in found:
@@ -344,7 +345,5 @@ def _remove_empty_folders(inbox: Path) -> None:
     if not inbox.is_dir():
         return
     for folder in sorted((p for p in inbox.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()  # only succeeds when empty
-        except OSError:
-            pass

@@ -159,7 +159,7 @@ def temporary_files(warehouse_dir: Path, lake_dir: Path, runs_dir: Path) -> list
 
 def mark_crashed_runs(runs_dir: Path, now: dt.datetime | None = None) -> list[dict[str, object]]:
     """Rewrite each `started` run record whose process is gone (on this host) as `crashed`."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     marked = []
     for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
         try:

@@ -70,7 +70,7 @@ HASH_CHUNK = 4 * 1024 * 1024
 
 def new_run_id() -> str:
     """Sortable, unique id for one pipeline or ingest run."""
-    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 FileIdentity = tuple[int, int]
@@ -334,7 +334,7 @@ def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd
     rows = failures["row"].tolist()
     raw_records = source.loc[rows].astype(object).to_dict(orient="records")
     values = []
-    for row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
+    for _row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
         as_written = record.get(column) if isinstance(column, str) and column in record else value
         values.append(_text(as_written))
     found = pd.DataFrame({

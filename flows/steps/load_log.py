@@ -98,7 +98,7 @@ class LoadRecord:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 COMPACT_AT = 64

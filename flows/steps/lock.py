@@ -78,7 +78,7 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
+                                 "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
         handle.flush()
         with _guard:
             _held[key] = 1

@@ -48,7 +48,7 @@ class FileProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "FileProgress":
+    def __enter__(self) -> FileProgress:
         if self._show:
             self._thread = threading.Thread(target=self._run, name=f"progress {self.path.name}", daemon=True)
             self._thread.start()
@@ -84,8 +84,14 @@ class FileProgress:
         if self._stop.wait(self._delay):
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         try:
             size = self.total if self.total is not None else self.path.stat().st_size

@@ -49,7 +49,7 @@ def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.Dat
     return pd.concat(frames, ignore_index=True)
 
 
-def codes_of_interest(settings: "Settings") -> frozenset[str]:
+def codes_of_interest(settings: Settings) -> frozenset[str]:
     """The billing codes adapters keep from large files (targets and comparators)."""
     codes = read_reference(settings.billing_code_file, "ref__billing_code", settings.chunk_rows)
     return frozenset(codes["billing_code"])
@@ -72,7 +72,7 @@ class PayerDirectory:
     _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_frame(cls, aliases: pd.DataFrame, source_file: str = "") -> "PayerDirectory":
+    def from_frame(cls, aliases: pd.DataFrame, source_file: str = "") -> PayerDirectory:
         exact: dict[str, str] = {}
         prefix: dict[str, str] = {}
         for alias, match_type, group in aliases[["alias", "match_type", "payer_group"]].itertuples(index=False):
@@ -80,7 +80,7 @@ class PayerDirectory:
         return cls(exact=exact, prefix=prefix, source_file=source_file)
 
     @classmethod
-    def from_file(cls, path: Path, chunk_rows: int = 20_000) -> "PayerDirectory":
+    def from_file(cls, path: Path, chunk_rows: int = 20_000) -> PayerDirectory:
         """Directory from a validated payer alias CSV."""
         return cls.from_frame(read_reference(path, "ref__payer_alias", chunk_rows), source_file=path.name)
 

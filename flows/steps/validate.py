@@ -138,7 +138,7 @@ class DatasetValidator:
         checked = pd.concat([f for f in failures if len(f)], ignore_index=True) if any(len(f) for f in failures) else _empty()
         good = candidates.drop(index=list(set(checked["row"])), errors="ignore")
 
-        key_failures = self._key_failures(good, frame[RECORD_COLUMN] if RECORD_COLUMN in frame else None)
+        key_failures = self._key_failures(good, frame.get(RECORD_COLUMN, None))
         if len(key_failures):
             checked = pd.concat([checked, key_failures], ignore_index=True)
             good = good.drop(index=list(set(key_failures["row"])))

@@ -58,7 +58,7 @@ def test_schedule_runs_at_least_as_often_as_its_sources_publish(definition: depl
     from prefect.server.schemas.schedules import CronSchedule
 
     schedule = CronSchedule(cron=definition.cron, timezone=definition.timezone)
-    start = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     dates = asyncio.run(schedule.get_dates(n=1000, start=start, end=start + dt.timedelta(days=731)))
     gap = max(b - a for a, b in zip(dates, dates[1:]))
     for source in EXPECTED[flow_name(definition.entrypoint)][1]:

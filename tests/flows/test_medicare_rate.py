@@ -84,10 +84,10 @@ def test_64640_pfs_amount_computed_by_hand(bundled: Settings) -> None:
     #             = (2.1087 + 6.13316 + 0.34776) x 32.3465 = 8.58962 x 32.3465 = 277.844... -> $277.84
     # Facility:     (2.1087 + 1.43 x 1.166 + 0.34776) x 32.3465 = 4.12384 x 32.3465 = 133.391... -> $133.39
     # National (all GPCIs 1.000): 7.45 x 32.3465 = 240.981... -> $240.98; 3.62 x 32.3465 = 117.094... -> $117.09
-    rows = dict(((r[0], r[1]), r[2]) for r in query(bundled, """
+    rows = {(r[0], r[1]): r[2] for r in query(bundled, """
         select setting, locality_id, payment_usd from medicare_rate
         where billing_code = '64640' and release_period = '2025-Q4' and locality_id in ('national', '13202-01')
-          and setting like 'physician%'"""))
+          and setting like 'physician%'""")}
     assert rows == {
         ("physician_nonfacility", "13202-01"): Decimal("277.84"), ("physician_facility", "13202-01"): Decimal("133.39"),
         ("physician_nonfacility", "national"): Decimal("240.98"), ("physician_facility", "national"): Decimal("117.09"),
@@ -167,10 +167,10 @@ def test_codes_of_interest_are_configuration(tmp_path: Path) -> None:
         handle.write("93990,CPT,category_i,comparator,doppler,Doppler flow study (test of the OPPS cap),\n")
         handle.write("99213,CPT,category_i,comparator,office visit,Office visit (not in the excerpts),\n")
     ingest_medicare_rates(settings)
-    capped = dict(((r[0], r[1]), r[2:]) for r in query(settings, """
+    capped = {(r[0], r[1]): r[2:] for r in query(settings, """
         select setting, locality_id, payment_usd, pfs_formula_usd, opps_cap_usd, opps_cap_applied, availability_reason
         from medicare_rate where billing_code = '93990' and release_period = '2025-Q4' and locality_id in ('national', '10112-00')
-          and setting like 'physician%'"""))
+          and setting like 'physician%'""")}
     # 93990 (PPRRVU): work 0.50, non-facility PE 3.74, MP 0.10; OPPS PE 3.37, OPPS MP 0.10. Alabama GPCIs 1 / 0.869 / 0.575.
     # PFS Alabama: (0.50 + 3.74 x 0.869 + 0.10 x 0.575) x 32.3465 = 3.80756 x 32.3465 = 123.16; OPPSCAP_Oct lists $112.76.
     assert capped[("physician_nonfacility", "10112-00")] == (Decimal("112.76"), Decimal("123.16"), Decimal("112.76"), True, None)
@@ -190,7 +190,7 @@ def test_gpci_locality_missing_from_the_crosswalk_is_flagged(tmp_path: Path) -> 
     shutil.copy(fixture("cms__pfs_gpci", "unknown_locality.csv"), settings.raw_dir / "cms_pfs_gpci" / "GPCI2025_extra.csv")
     records = ingest_medicare_rates(settings)
     assert {r.source_file: r.rows_quarantined for r in records}["GPCI2025_extra.csv"] == 2
-    flags = dict(((r[0], r[1]), r[2]) for r in query(settings, "select mac, locality_number, in_locality_crosswalk from stg_pfs_gpci"))
+    flags = {(r[0], r[1]): r[2] for r in query(settings, "select mac, locality_number, in_locality_crosswalk from stg_pfs_gpci")}
     # The extra file loaded last, so it is 2025's GPCI file now: Alabama and Alaska from it, plus the made-up 77.
     assert flags == {("10112", "00"): True, ("02102", "01"): True, ("10112", "77"): False}
 
@@ -311,9 +311,9 @@ def test_full_files_give_the_same_answers(full: Settings) -> None:
     assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
     cms = log[log["source"].str.startswith("cms_")]
     assert cms["rows_loaded"].sum() == 19090 + 109 + 109 + 16100 + 17559 + 4201 * 2 + 4821 * 2
-    answers = dict(((r[0], r[1]), r[2:]) for r in query(full, """
+    answers = {(r[0], r[1]): r[2:] for r in query(full, """
         select setting, release_period, payment_usd, availability_reason, status_indicator, apc from medicare_rate
-        where billing_code = '0440T' and locality_id = 'national'"""))
+        where billing_code = '0440T' and locality_id = 'national'""")}
     assert answers[("physician_nonfacility", "2025-Q4")] == (None, "contractor_priced", "C", None)
     assert answers[("asc", "2026-Q1")] == (Decimal("1475.61"), None, "J8", "5431")
     assert answers[("asc", "2025-Q4")] == (Decimal("1503.58"), None, "J8", "5431")

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pandas as pd
 import pytest

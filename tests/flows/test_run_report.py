@@ -15,7 +15,7 @@ from flows.steps.land import Landing
 from flows.steps.load_log import LoadRecord
 from tests.conftest import fixture
 
-STARTED = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.timezone.utc)
+STARTED = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
 def record(name: str, status: str, read: int = 0, loaded: int = 0, quarantined: int = 0, error: str | None = None,
@@ -73,7 +73,7 @@ def test_a_quiet_run_says_nothing_was_rebuilt() -> None:
 def test_a_flow_run_records_what_its_loads_wrote(settings: Settings) -> None:
     records = ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], settings, build=True)
     assert [r.status for r in records] == ["loaded_with_quarantine"]
-    [saved] = [p for p in settings.runs_dir.glob("*.json")]
+    [saved] = list(settings.runs_dir.glob("*.json"))
     run = json.loads(saved.read_text(encoding="utf-8"))
     assert run["flow"] == "ingest_payer_policies" and run["status"] == "ok"
     assert run["files"] == {"seen": 1, "loaded": 1, "unchanged": 0, "rejected": 0, "failed": 0}

@@ -38,9 +38,9 @@ def test_per_dataset_counts_period_and_freshness(loaded: Settings) -> None:
 
 def test_exit_code_1_when_a_source_is_older_than_its_cadence_allows(loaded: Settings,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    in_nine_days = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=9)).isoformat()
+    in_nine_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=9)).isoformat()
     assert run_cli(loaded, "--now", in_nine_days) == 0  # weekly: 10 days allowed
-    in_eleven_days = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=11)).isoformat()
+    in_eleven_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=11)).isoformat()
     assert run_cli(loaded, "--now", in_eleven_days) == 1
     out = capsys.readouterr().out
     assert "stale: payer_policy: no new file loaded since" in out and "weekly allows 10 d" in out
@@ -81,7 +81,7 @@ def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()  # a pid that is gone: the run was killed
-    started = dt.datetime.now(dt.timezone.utc).isoformat()  # after the fixture's run: the latest of its flow
+    started = dt.datetime.now(dt.UTC).isoformat()  # after the fixture's run: the latest of its flow
     killed = {"run_id": "20261102T120000Z-dead01", "flow": "ingest_payer_policies", "status": "started",
               "started_at": started, "ended_at": None, "pid": proc.pid,
               "host": __import__("socket").gethostname(), "command": "payerbench ingest payer_policy"}

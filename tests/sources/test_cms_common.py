@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from flows.sources.base import FileRejected
-from flows.sources.cms_common import Number, Release, agree, check_numbers, is_note_row, month_year_in, release_from_name
+from flows.sources.cms_common import (
+    Number,
+    Release,
+    agree,
+    check_numbers,
+    is_note_row,
+    month_year_in,
+    release_from_name,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

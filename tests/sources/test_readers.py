@@ -14,7 +14,6 @@ from flows.sources.base import FileRejected
 from flows.sources.readers import ReadStats, RowFilter, head_records, peek_header, read_csv_chunks
 from schemas.fields import BILLING_CODE_RE
 
-
 CODES = {"0440T", "64640"}
 KEEP = RowFilter("hcpcs_cd", lambda value: value.strip().upper() in CODES)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from flows.steps.store import LOAD_LOG, write_table_atomic
 
 
 def attempt(lake: Path, number: int, status: str = "unchanged") -> load_log.LoadRecord:
-    started = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=number)
+    started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=number)
     record = load_log.LoadRecord(load_id=f"load-{number:04d}", run_id=f"run-{number // 10}", source="payer_policy",
                                  source_file=f"file_{number % 7}.csv", source_path="raw/payer_policy", source_sha256="ab" * 32,
                                  file_bytes=100, started_at=started, status=status, ended_at=started)

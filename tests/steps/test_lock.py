@@ -32,9 +32,11 @@ def hold(settings: Settings, seconds: float) -> subprocess.Popen:
 def test_second_writer_gives_up_with_a_clear_message(settings: Settings) -> None:
     proc = hold(settings, 30)
     try:
-        with pytest.raises(WarehouseBusy, match=rf"being written by another process \(pid {proc.pid} on .* since"):
-            with warehouse_lock(settings.warehouse_dir, timeout=0.5):
-                pass
+        with (
+            pytest.raises(WarehouseBusy, match=rf"being written by another process \(pid {proc.pid} on .* since"),
+            warehouse_lock(settings.warehouse_dir, timeout=0.5),
+        ):
+            pass
     finally:
         proc.kill()
         proc.wait()
@@ -59,6 +61,5 @@ def test_a_killed_holder_leaves_no_stale_lock(settings: Settings) -> None:
 
 
 def test_lock_is_reentrant_within_a_process(settings: Settings) -> None:
-    with warehouse_lock(settings.warehouse_dir, timeout=1):
-        with warehouse_lock(settings.warehouse_dir, timeout=1):
-            pass
+    with warehouse_lock(settings.warehouse_dir, timeout=1), warehouse_lock(settings.warehouse_dir, timeout=1):
+        pass
