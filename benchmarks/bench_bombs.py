@@ -92,7 +92,10 @@ def write_gz(path: Path, *parts: bytes | tuple[bytes, int]) -> Path:
                 out.write(packer.compress(block))
         out.write(packer.flush())
     tmp.replace(path)
-    print(f"generated {path.name} ({path.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"generated {path.name} ({path.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     return path
 
 
@@ -100,27 +103,54 @@ def inputs(scale_mb: int) -> dict[str, Path]:
     head = b'{"reporting_entity_name": "bench", "reporting_entity_type": "x", "last_updated_on": "2026-01-01", "version": "1.0.0", '
     spaces = write_gz(DATA / f"spaces_{scale_mb}mb.json.gz", head, b'"in_network": [', (b" " * MB, scale_mb), b"]}")
     string_mb = max(scale_mb // 3, 1)
-    string = write_gz(DATA / f"string_{string_mb}mb.json.gz", b'{"reporting_entity_name": "', (b"a" * MB, string_mb),
-                      b'", "version": "1.0.0", "in_network": []}')
-    deep = write_gz(DATA / "deep_1e6.json.gz", head, b'"plan": ', b"[" * 1_000_000, b"]" * 1_000_000, b', "in_network": []}')
+    string = write_gz(
+        DATA / f"string_{string_mb}mb.json.gz",
+        b'{"reporting_entity_name": "',
+        (b"a" * MB, string_mb),
+        b'", "version": "1.0.0", "in_network": []}',
+    )
+    deep = write_gz(
+        DATA / "deep_1e6.json.gz", head, b'"plan": ', b"[" * 1_000_000, b"]" * 1_000_000, b', "in_network": []}'
+    )
     normal = DATA / f"normal_like_{scale_mb}mb_bomb.json"
     normal_gz = normal.with_name(normal.name + ".gz")
     if not normal_gz.exists():
         target = spaces.stat().st_size
         size_mb = max(target * 9 / 1e6, 2)  # tic_generate's files gzip ~9:1
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tic_generate.py"), str(normal), "--size-mb",
-                        f"{size_mb:.1f}", "--big-item-mb", "2", "--gzip"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "tic_generate.py"),
+                str(normal),
+                "--size-mb",
+                f"{size_mb:.1f}",
+                "--big-item-mb",
+                "2",
+                "--gzip",
+            ],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         normal.unlink()
         print(f"generated {normal_gz.name} ({normal_gz.stat().st_size / 1e6:.2f} MB)", flush=True)
     hospital = (ROOT / "tests" / "fixtures" / "hospital__standard_charge" / "valid_v3.json").read_bytes()
     anchor = b'"description": "Office visit (unrelated item)"'
     before, after = hospital.split(anchor)
-    hospital_deep = write_plain(DATA / "hospital_deep_64k.json", before, anchor, b', "x": ', b"[" * 64_000,
-                                b"]" * 64_000, after)
-    hospital_string = write_plain(DATA / "hospital_string_512mb.json", before, anchor, b', "x": "', (b"a" * MB, 512),
-                                  b'"', after)
-    return {"spaces": spaces, "string": string, "deep": deep, "normal": normal_gz, "hospital deep": hospital_deep,
-            "hospital string": hospital_string}
+    hospital_deep = write_plain(
+        DATA / "hospital_deep_64k.json", before, anchor, b', "x": ', b"[" * 64_000, b"]" * 64_000, after
+    )
+    hospital_string = write_plain(
+        DATA / "hospital_string_512mb.json", before, anchor, b', "x": "', (b"a" * MB, 512), b'"', after
+    )
+    return {
+        "spaces": spaces,
+        "string": string,
+        "deep": deep,
+        "normal": normal_gz,
+        "hospital deep": hospital_deep,
+        "hospital string": hospital_string,
+    }
 
 
 def write_plain(path: Path, *parts: bytes | tuple[bytes, int]) -> Path:
@@ -141,28 +171,51 @@ def run(path: Path, code_dir: Path, env_extra: dict[str, str], timeout: float, k
     env = {**os.environ, "PYTHONPATH": str(code_dir), **env_extra}
     started = time.perf_counter()
     try:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path), kind], capture_output=True, text=True, env=env,
-                             cwd=code_dir, timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), kind],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=code_dir,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
-        return {"seconds": time.perf_counter() - started, "rss_mb": float("nan"), "outcome": f"still running after {timeout:.0f} s (killed)"}
+        return {
+            "seconds": time.perf_counter() - started,
+            "rss_mb": float("nan"),
+            "outcome": f"still running after {timeout:.0f} s (killed)",
+        }
     if out.returncode != 0 or not out.stdout.strip():
-        return {"seconds": time.perf_counter() - started, "rss_mb": float("nan"),
-                "outcome": f"child died (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}"}
+        return {
+            "seconds": time.perf_counter() - started,
+            "rss_mb": float("nan"),
+            "outcome": f"child died (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}",
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale-mb", type=int, default=3000, help="MB of spaces in the bomb (default 3000, the issue's)")
-    parser.add_argument("--code-dir", type=Path, default=ROOT, help="checkout whose flows/ is measured (default: this one)")
+    parser.add_argument(
+        "--scale-mb", type=int, default=3000, help="MB of spaces in the bomb (default 3000, the issue's)"
+    )
+    parser.add_argument(
+        "--code-dir", type=Path, default=ROOT, help="checkout whose flows/ is measured (default: this one)"
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds before a child is killed (default 300)")
     args = parser.parse_args()
     files = inputs(args.scale_mb)
     ratio_off = {"PAYERBENCH_TIC_MAX_EXPANSION": "1000000000"}
-    cases = [("normal", files["normal"], {}), ("spaces", files["spaces"], {}), ("string", files["string"], {}),
-             ("deep", files["deep"], {}), ("spaces, ratio off", files["spaces"], ratio_off),
-             ("string, ratio off", files["string"], ratio_off), ("hospital deep", files["hospital deep"], {}),
-             ("hospital string", files["hospital string"], {})]
+    cases = [
+        ("normal", files["normal"], {}),
+        ("spaces", files["spaces"], {}),
+        ("string", files["string"], {}),
+        ("deep", files["deep"], {}),
+        ("spaces, ratio off", files["spaces"], ratio_off),
+        ("string, ratio off", files["string"], ratio_off),
+        ("hospital deep", files["hospital deep"], {}),
+        ("hospital string", files["hospital string"], {}),
+    ]
     print(f"\ncode: {args.code_dir}")
     base = None
     failures = []
@@ -171,8 +224,11 @@ def main() -> None:
         if label == "normal":
             base = m["seconds"]
         times = f"{m['seconds'] / base:5.1f}x normal" if base else ""
-        print(f"  {label:<18} {path.stat().st_size / 1e6:7.2f} MB {'gz' if path.suffix == '.gz' else '  '}  {m['seconds']:7.2f} s  peak RSS {m['rss_mb']:6.0f} MB  "
-              f"{times}\n      {m['outcome'][:260]}", flush=True)
+        print(
+            f"  {label:<18} {path.stat().st_size / 1e6:7.2f} MB {'gz' if path.suffix == '.gz' else '  '}  {m['seconds']:7.2f} s  peak RSS {m['rss_mb']:6.0f} MB  "
+            f"{times}\n      {m['outcome'][:260]}",
+            flush=True,
+        )
         if label != "normal":
             bound = 200 if "ratio off" not in label else 600
             if not m["outcome"].startswith("REFUSED") or m["seconds"] > 10 or not m["rss_mb"] < bound:

@@ -34,17 +34,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 CODES = ["0440T", "0441T", "0442T", "64640", "64624", "64450"]
-PAYERS = [("Aetna", "Aetna Choice POS II"), ("BCBS of Texas", "BlueChoice PPO"), ("Cigna", "Open Access Plus"),
-          ("UnitedHealthcare", "Choice Plus"), ("UHC Medicare Advantage", "AARP Medicare Advantage"),
-          ("Humana", "Gold Plus HMO"), ("Medicare", "Medicare Part B"), ("Blue Cross Blue Shield of Texas", "Blue Advantage HMO")]
-WORDS = ["HC", "SYNTHETIC", "PROC", "LEVEL", "W/O", "CONTRAST", "PANEL", "THERAPY", "INJECTION", "EVAL", "LAB", "IMAGING"]
-ATTEST = ("To the best of its knowledge and belief, this hospital has included all applicable standard charge information "
-          "in accordance with the requirements of 45 CFR 180.50 (synthetic benchmark file)")
-TALL_HEADER = ("description,code|1,code|1|type,code|2,code|2|type,modifiers,setting,drug_unit_of_measurement,"
-               "drug_type_of_measurement,standard_charge|gross,standard_charge|discounted_cash,payer_name,plan_name,"
-               "standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,standard_charge|negotiated_algorithm,"
-               "median_amount,10th_percentile,90th_percentile,count,standard_charge|min,standard_charge|max,"
-               "standard_charge|methodology,additional_generic_notes")
+PAYERS = [
+    ("Aetna", "Aetna Choice POS II"),
+    ("BCBS of Texas", "BlueChoice PPO"),
+    ("Cigna", "Open Access Plus"),
+    ("UnitedHealthcare", "Choice Plus"),
+    ("UHC Medicare Advantage", "AARP Medicare Advantage"),
+    ("Humana", "Gold Plus HMO"),
+    ("Medicare", "Medicare Part B"),
+    ("Blue Cross Blue Shield of Texas", "Blue Advantage HMO"),
+]
+WORDS = [
+    "HC",
+    "SYNTHETIC",
+    "PROC",
+    "LEVEL",
+    "W/O",
+    "CONTRAST",
+    "PANEL",
+    "THERAPY",
+    "INJECTION",
+    "EVAL",
+    "LAB",
+    "IMAGING",
+]
+ATTEST = (
+    "To the best of its knowledge and belief, this hospital has included all applicable standard charge information "
+    "in accordance with the requirements of 45 CFR 180.50 (synthetic benchmark file)"
+)
+TALL_HEADER = (
+    "description,code|1,code|1|type,code|2,code|2|type,modifiers,setting,drug_unit_of_measurement,"
+    "drug_type_of_measurement,standard_charge|gross,standard_charge|discounted_cash,payer_name,plan_name,"
+    "standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,standard_charge|negotiated_algorithm,"
+    "median_amount,10th_percentile,90th_percentile,count,standard_charge|min,standard_charge|max,"
+    "standard_charge|methodology,additional_generic_notes"
+)
 
 
 def _unrelated_code(rng: random.Random) -> str:
@@ -71,8 +95,10 @@ def _tall_rows(rng: random.Random, code: str, description: str, interest: bool) 
         else:
             rate = f",{amount:.2f},,,,,,"
             method = "fee schedule"
-        rows.append(f"{description},{code},CPT,{rng.randint(100, 999):04d},RC,,outpatient,,,{gross:.2f},{gross * 0.6:.2f},"
-                    f"{payer},{plan}{rate},{gross * 0.2:.2f},{gross * 0.9:.2f},{method},{notes}\n")
+        rows.append(
+            f"{description},{code},CPT,{rng.randint(100, 999):04d},RC,,outpatient,,,{gross:.2f},{gross * 0.6:.2f},"
+            f"{payer},{plan}{rate},{gross * 0.2:.2f},{gross * 0.9:.2f},{method},{notes}\n"
+        )
     return rows
 
 
@@ -87,10 +113,14 @@ def generate_csv(target: int) -> tuple[Path, int]:
     pool = "".join(row for _ in range(2500) for row in _tall_rows(rng, _unrelated_code(rng), _description(rng), False))
     interest_rows, written, block = 0, 0, 0
     with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(f"hospital_name,last_updated_on,version,location_name,hospital_address,license_number|TX,type_2_npi,\"{ATTEST}\","
-                     "attester_name,general_contract_provisions\n")
-        handle.write("Synthetic Benchmark Hospital,2026-07-01,3.0.0,Synthetic Benchmark Hospital,\"1 Example Way, Austin, TX 78701\","
-                     "SYN-0002,0000000002,true,Synthetic Attester,\n")
+        handle.write(
+            f'hospital_name,last_updated_on,version,location_name,hospital_address,license_number|TX,type_2_npi,"{ATTEST}",'
+            "attester_name,general_contract_provisions\n"
+        )
+        handle.write(
+            'Synthetic Benchmark Hospital,2026-07-01,3.0.0,Synthetic Benchmark Hospital,"1 Example Way, Austin, TX 78701",'
+            "SYN-0002,0000000002,true,Synthetic Attester,\n"
+        )
         handle.write(TALL_HEADER + "\n")
         while written < target:
             handle.write(pool)
@@ -111,18 +141,32 @@ def _json_item(rng: random.Random, code: str, description: str, interest: bool) 
     for number, (payer, plan) in enumerate(PAYERS):
         entry: dict[str, object] = {"payer_name": payer, "plan_name": plan, "methodology": "fee schedule"}
         if number == 3:
-            entry.update(standard_charge_percentage=65, median_amount=round(gross * 0.6, 2), count=str(rng.randint(11, 400)),
-                         methodology="percent of total billed charges")
+            entry.update(
+                standard_charge_percentage=65,
+                median_amount=round(gross * 0.6, 2),
+                count=str(rng.randint(11, 400)),
+                methodology="percent of total billed charges",
+            )
             entry.update({"10th_percentile": round(gross * 0.4, 2), "90th_percentile": round(gross * 0.8, 2)})
         else:
             entry["standard_charge_dollar"] = round(gross * rng.uniform(0.2, 0.9), 2)
         if interest and number == 2:
             entry["additional_payer_notes"] = "Paid per contract; see exhibit B"
         payers.append(entry)
-    item = {"description": description.strip('"'),
-            "code_information": [{"code": code, "type": "CPT"}, {"code": f"{rng.randint(100, 999):04d}", "type": "RC"}],
-            "standard_charges": [{"setting": "outpatient", "gross_charge": gross, "discounted_cash": round(gross * 0.6, 2),
-                                  "minimum": round(gross * 0.2, 2), "maximum": round(gross * 0.9, 2), "payers_information": payers}]}
+    item = {
+        "description": description.strip('"'),
+        "code_information": [{"code": code, "type": "CPT"}, {"code": f"{rng.randint(100, 999):04d}", "type": "RC"}],
+        "standard_charges": [
+            {
+                "setting": "outpatient",
+                "gross_charge": gross,
+                "discounted_cash": round(gross * 0.6, 2),
+                "minimum": round(gross * 0.2, 2),
+                "maximum": round(gross * 0.9, 2),
+                "payers_information": payers,
+            }
+        ],
+    }
     return json.dumps(item, separators=(",", ":"))
 
 
@@ -135,10 +179,16 @@ def generate_json(target: int) -> tuple[Path, int]:
     DATA.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
     pool = ",".join(_json_item(rng, _unrelated_code(rng), _description(rng), False) for _ in range(2500))
-    meta = {"hospital_name": "Synthetic Benchmark Hospital", "last_updated_on": "2026-07-01", "version": "3.0.0",
-            "location_name": ["Synthetic Benchmark Hospital"], "hospital_address": ["1 Example Way, Austin, TX 78701"],
-            "license_information": {"license_number": "SYN-0002", "state": "TX"}, "type_2_npi": ["0000000002"],
-            "attestation": {"attestation": ATTEST, "confirm_attestation": True, "attester_name": "Synthetic Attester"}}
+    meta = {
+        "hospital_name": "Synthetic Benchmark Hospital",
+        "last_updated_on": "2026-07-01",
+        "version": "3.0.0",
+        "location_name": ["Synthetic Benchmark Hospital"],
+        "hospital_address": ["1 Example Way, Austin, TX 78701"],
+        "license_information": {"license_number": "SYN-0002", "state": "TX"},
+        "type_2_npi": ["0000000002"],
+        "attestation": {"attestation": ATTEST, "confirm_attestation": True, "attester_name": "Synthetic Attester"},
+    }
     interest_rows, written, block = 0, 0, 0
     with path.open("w", encoding="utf-8") as handle:
         handle.write(json.dumps(meta)[:-1] + ',"standard_charge_information":[')
@@ -205,8 +255,13 @@ print(json.dumps({"seconds": done - imported, "import_seconds": imported - start
 
 def run_child(mode: str, path: Path) -> dict[str, float]:
     """One measurement in a fresh interpreter (its peak memory is its own ru_maxrss)."""
-    done = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_LOGGING_LEVEL": "ERROR"})
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_LOGGING_LEVEL": "ERROR"},
+    )
     if done.returncode:
         raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -237,11 +292,15 @@ def main() -> None:
     started = time.perf_counter()
     csv_path, csv_expected = generate_csv(target)
     json_path, json_expected = generate_json(target)
-    print(f"inputs ready in {time.perf_counter() - started:.0f} s: {csv_path.name} ({csv_path.stat().st_size / 1e9:.2f} GB, "
-          f"{csv_expected} payer rows of interest), {json_path.name} ({json_path.stat().st_size / 1e9:.2f} GB, "
-          f"{json_expected} payer entries of interest)")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; each reader runs in a fresh process "
-          f"on a cached file (CSV: best of {args.repeat}, interleaved; JSON: best of 2)\n")
+    print(
+        f"inputs ready in {time.perf_counter() - started:.0f} s: {csv_path.name} ({csv_path.stat().st_size / 1e9:.2f} GB, "
+        f"{csv_expected} payer rows of interest), {json_path.name} ({json_path.stat().st_size / 1e9:.2f} GB, "
+        f"{json_expected} payer entries of interest)"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; each reader runs in a fresh process "
+        f"on a cached file (CSV: best of {args.repeat}, interleaved; JSON: best of 2)\n"
+    )
 
     results = []
     warm(csv_path)
@@ -260,21 +319,33 @@ def main() -> None:
         warm(csv_path)
         results.append(("tall CSV", "load", csv_path.stat().st_size / 1e6, best_of([run_child("load", csv_path)])))
 
-    names = {"adapter": "payerbench adapter", "duckdb": "duckdb read_csv + WHERE", "load": "payerbench load_file (all steps)"}
+    names = {
+        "adapter": "payerbench adapter",
+        "duckdb": "duckdb read_csv + WHERE",
+        "load": "payerbench load_file (all steps)",
+    }
     print(f"{'file':<9} {'size MB':>8}  {'reader':<33} {'seconds':>8} {'MB/s':>7} {'peak MB':>8} {'rows':>6}  runs (s)")
     for label, mode, size_mb, r in results:
-        print(f"{label:<9} {size_mb:>8.0f}  {names[mode]:<33} {r['seconds']:>8.2f} {r['mb_per_s']:>7.0f} "
-              f"{r['peak_mb']:>8.0f} {r['rows']:>6}  {r['all_seconds']}")
-    print("seconds exclude interpreter start and imports (adapter ~0.5 s, duckdb ~0.1 s); load_file includes the "
-          "file's sha256, validation and Parquet writing; rows = payer-specific rows of interest (load: all rows loaded)")
+        print(
+            f"{label:<9} {size_mb:>8.0f}  {names[mode]:<33} {r['seconds']:>8.2f} {r['mb_per_s']:>7.0f} "
+            f"{r['peak_mb']:>8.0f} {r['rows']:>6}  {r['all_seconds']}"
+        )
+    print(
+        "seconds exclude interpreter start and imports (adapter ~0.5 s, duckdb ~0.1 s); load_file includes the "
+        "file's sha256, validation and Parquet writing; rows = payer-specific rows of interest (load: all rows loaded)"
+    )
     adapter = next(r for label, mode, _, r in results if label == "tall CSV" and mode == "adapter")
     duck = next(r for label, mode, _, r in results if mode == "duckdb")
     json_run = next(r for label, mode, _, r in results if label == "JSON")
     ratio = duck["mb_per_s"] / adapter["mb_per_s"]
-    print(f"\nCSV throughput: adapter {adapter['mb_per_s']:.0f} MB/s vs DuckDB {duck['mb_per_s']:.0f} MB/s -> DuckDB/adapter "
-          f"= {ratio:.2f} (target <= 2: {'met' if ratio <= 2 else 'MISSED'})")
-    print(f"peak memory: CSV adapter {adapter['peak_mb']:.0f} MB, JSON adapter {json_run['peak_mb']:.0f} MB "
-          f"(target < 500 MB: {'met' if max(adapter['peak_mb'], json_run['peak_mb']) < 500 else 'MISSED'})")
+    print(
+        f"\nCSV throughput: adapter {adapter['mb_per_s']:.0f} MB/s vs DuckDB {duck['mb_per_s']:.0f} MB/s -> DuckDB/adapter "
+        f"= {ratio:.2f} (target <= 2: {'met' if ratio <= 2 else 'MISSED'})"
+    )
+    print(
+        f"peak memory: CSV adapter {adapter['peak_mb']:.0f} MB, JSON adapter {json_run['peak_mb']:.0f} MB "
+        f"(target < 500 MB: {'met' if max(adapter['peak_mb'], json_run['peak_mb']) < 500 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

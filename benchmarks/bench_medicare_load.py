@@ -30,8 +30,10 @@ DEFAULT_SAMPLES = Path(os.environ.get("PAYERBENCH_REAL_SAMPLES", ROOT.parent / "
 
 FILES = {
     "PPRRVU2025_Oct.csv (PFS RVU, CSV)": ("cms_pfs_rvu", "cms-pfs-rvu/RVU25D/PPRRVU2025_Oct.csv"),
-    "2023 January Addendum B (OPPS, XLSX)": ("cms_opps_addendum_b",
-                                             "cms-opps-addendum-b/2023_January_Web_Addendum_B.12212022.xlsx"),
+    "2023 January Addendum B (OPPS, XLSX)": (
+        "cms_opps_addendum_b",
+        "cms-opps-addendum-b/2023_January_Web_Addendum_B.12212022.xlsx",
+    ),
 }
 
 MEMORY = """
@@ -46,7 +48,9 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
 
-CHILD_LOADER = MEMORY + """
+CHILD_LOADER = (
+    MEMORY
+    + """
 import json, sys, tempfile, time
 from pathlib import Path
 from flows.settings import Settings
@@ -61,8 +65,11 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "startup_mb": startup, "rows": r.rows_loaded,
                   "detail": f"{r.status}: read {r.rows_read:,}, loaded {r.rows_loaded:,}, quarantined {r.rows_quarantined:,}"}))
 """
+)
 
-CHILD_BASELINE = MEMORY + """
+CHILD_BASELINE = (
+    MEMORY
+    + """
 import json, sys, time
 import pandas as pd
 startup = rss_mb()
@@ -76,11 +83,18 @@ seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "startup_mb": startup, "rows": len(frame),
                   "detail": "read only (no validation, nothing written)"}))
 """
+)
 
 
 def measure(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"},
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -95,14 +109,21 @@ def main() -> None:
         loader = measure(CHILD_LOADER, source, str(path), str(DEFAULT_CHUNK))
         small = measure(CHILD_LOADER, source, str(path), "2000")
         baseline = measure(CHILD_BASELINE, source, str(path))
-        for kind, m in ((f"loader ({DEFAULT_CHUNK:,}-row chunks)", loader), ("loader (2,000-row chunks)", small),
-                        ("baseline (pandas read)", baseline)):
-            print(f"  {kind:<30} {m['seconds']:6.2f} s  {m['rows'] / m['seconds']:>9,.0f} rows/s  peak RSS {m['peak_mb']:6.1f} MB"
-                  f"  (after imports {m['startup_mb']:5.1f} MB, file adds {m['peak_mb'] - m['startup_mb']:5.1f} MB)"
-                  f"  {m['rows']:,} rows  {m['detail']}")
-        print(f"  ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
-              f"peak RSS {loader['peak_mb'] / baseline['peak_mb']:.2f}x, "
-              f"memory the file adds {(loader['peak_mb'] - loader['startup_mb']) / max(baseline['peak_mb'] - baseline['startup_mb'], 1e-9):.2f}x")
+        for kind, m in (
+            (f"loader ({DEFAULT_CHUNK:,}-row chunks)", loader),
+            ("loader (2,000-row chunks)", small),
+            ("baseline (pandas read)", baseline),
+        ):
+            print(
+                f"  {kind:<30} {m['seconds']:6.2f} s  {m['rows'] / m['seconds']:>9,.0f} rows/s  peak RSS {m['peak_mb']:6.1f} MB"
+                f"  (after imports {m['startup_mb']:5.1f} MB, file adds {m['peak_mb'] - m['startup_mb']:5.1f} MB)"
+                f"  {m['rows']:,} rows  {m['detail']}"
+            )
+        print(
+            f"  ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
+            f"peak RSS {loader['peak_mb'] / baseline['peak_mb']:.2f}x, "
+            f"memory the file adds {(loader['peak_mb'] - loader['startup_mb']) / max(baseline['peak_mb'] - baseline['startup_mb'], 1e-9):.2f}x"
+        )
         assert loader["rows"] == small["rows"] == baseline["rows"], "the loader must load every row the plain read sees"
 
 

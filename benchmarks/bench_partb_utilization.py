@@ -77,10 +77,14 @@ def main() -> None:
         loader = measure(CHILD_LOADER, str(path), tmp)
     baseline = measure(CHILD_BASELINE, str(path), ",".join(CODES))
     for name, m in (("loader", loader), ("baseline", baseline)):
-        print(f"{name:<9} {m['seconds']:7.2f} s  {rows / m['seconds']:>10,.0f} rows/s  {size_mb / m['seconds']:6.1f} MB/s  "
-              f"peak RSS {m['rss_mb']:7.1f} MB  kept {m['kept']:,}  quarantined {m['quarantined']:,}  {m['status']}")
-    print(f"ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
-          f"peak RSS {loader['rss_mb'] / baseline['rss_mb']:.2f}x")
+        print(
+            f"{name:<9} {m['seconds']:7.2f} s  {rows / m['seconds']:>10,.0f} rows/s  {size_mb / m['seconds']:6.1f} MB/s  "
+            f"peak RSS {m['rss_mb']:7.1f} MB  kept {m['kept']:,}  quarantined {m['quarantined']:,}  {m['status']}"
+        )
+    print(
+        f"ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
+        f"peak RSS {loader['rss_mb'] / baseline['rss_mb']:.2f}x"
+    )
     assert loader["kept"] == baseline["kept"] > 0, "the loader must keep exactly the rows of the codes of interest"
     assert loader["quarantined"] == 0 and loader["status"] == "loaded"
 

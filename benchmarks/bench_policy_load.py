@@ -22,10 +22,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 
-HEADER = ["payer_name", "plan_type", "policy_id", "policy_title", "policy_url", "billing_code", "code_type",
-          "coverage_status", "prior_authorization", "effective_date", "last_reviewed_date", "retrieved_date",
-          "evidence", "source_confidence", "notes"]
-PAYERS = ["Aetna", "Cigna Health and Life Insurance Company", "UnitedHealthcare", "Anthem Blue Cross", "Noridian Healthcare Solutions"]
+HEADER = [
+    "payer_name",
+    "plan_type",
+    "policy_id",
+    "policy_title",
+    "policy_url",
+    "billing_code",
+    "code_type",
+    "coverage_status",
+    "prior_authorization",
+    "effective_date",
+    "last_reviewed_date",
+    "retrieved_date",
+    "evidence",
+    "source_confidence",
+    "notes",
+]
+PAYERS = [
+    "Aetna",
+    "Cigna Health and Life Insurance Company",
+    "UnitedHealthcare",
+    "Anthem Blue Cross",
+    "Noridian Healthcare Solutions",
+]
 CODES = ["0440T", "0441T", "0442T", "64640", "64624", "64450"]
 
 
@@ -39,10 +59,25 @@ def generate(rows: int) -> Path:
         writer.writerow(HEADER)
         for i in range(rows):
             code = CODES[i % len(CODES)] if i % 100 else "440T"  # 1% invalid codes -> quarantine
-            writer.writerow([PAYERS[i % len(PAYERS)], "commercial", f"SYN-{i:08d}", "Synthetic policy",
-                             f"https://example.org/policy/{i}", code, "CPT", "experimental_investigational",
-                             "unknown", "2024-01-01", "2024-06-01", "2026-11-26", "synthetic evidence text",
-                             "inferred", "synthetic row for benchmarking"])
+            writer.writerow(
+                [
+                    PAYERS[i % len(PAYERS)],
+                    "commercial",
+                    f"SYN-{i:08d}",
+                    "Synthetic policy",
+                    f"https://example.org/policy/{i}",
+                    code,
+                    "CPT",
+                    "experimental_investigational",
+                    "unknown",
+                    "2024-01-01",
+                    "2024-06-01",
+                    "2026-11-26",
+                    "synthetic evidence text",
+                    "inferred",
+                    "synthetic row for benchmarking",
+                ]
+            )
     return path
 
 
@@ -93,10 +128,14 @@ def main() -> None:
         loader = measure(CHILD_LOADER, str(path), tmp)
     baseline = measure(CHILD_BASELINE, str(path))
     for name, m in (("loader", loader), ("baseline", baseline)):
-        print(f"{name:<9} {m['seconds']:7.2f} s  {rows / m['seconds']:>10,.0f} rows/s  {size_mb / m['seconds']:6.1f} MB/s  "
-              f"peak RSS {m['rss_mb']:7.1f} MB  loaded {m['loaded']:,}  quarantined {m['quarantined']:,}  {m['status']}")
-    print(f"ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
-          f"peak RSS {loader['rss_mb'] / baseline['rss_mb']:.2f}x")
+        print(
+            f"{name:<9} {m['seconds']:7.2f} s  {rows / m['seconds']:>10,.0f} rows/s  {size_mb / m['seconds']:6.1f} MB/s  "
+            f"peak RSS {m['rss_mb']:7.1f} MB  loaded {m['loaded']:,}  quarantined {m['quarantined']:,}  {m['status']}"
+        )
+    print(
+        f"ratio loader/baseline: time {loader['seconds'] / baseline['seconds']:.2f}x, "
+        f"peak RSS {loader['rss_mb'] / baseline['rss_mb']:.2f}x"
+    )
     assert loader["quarantined"] == rows // 100, "the loader must quarantine exactly the 1% defective rows"
 
 

@@ -51,7 +51,9 @@ def report(path, extra):
     print(json.dumps(dict(seconds=seconds, rss_mb={PEAK}, **extra)))
 """
 
-FAST = COMMON + """
+FAST = (
+    COMMON
+    + """
 from flows.sources.tic import in_network_rows
 from flows.sources.tic_scan import extract
 path = Path(sys.argv[1])
@@ -60,8 +62,11 @@ n, h = digest(in_network_rows(ex, path.parent))
 report(path, dict(rows=n, digest=h, uncompressed=ex.uncompressed_bytes, path_used=ex.path_used,
                   fallback=ex.fallback_reason, items=len(ex.items)))
 """
+)
 
-IJSON = COMMON + """
+IJSON = (
+    COMMON
+    + """
 import ijson
 from flows.sources.tic import in_network_rows
 from flows.sources.tic_scan import Extract, id_text
@@ -85,8 +90,11 @@ raw.close()
 n, h = digest(in_network_rows(ex, path.parent))
 report(path, dict(rows=n, digest=h, items=len(ex.items), ijson_backend=ijson.backend))
 """
+)
 
-ISAL = COMMON + """
+ISAL = (
+    COMMON
+    + """
 from isal import igzip_threaded
 path = Path(sys.argv[1])
 total = 0
@@ -96,6 +104,7 @@ with igzip_threaded.open(path, "rb", threads=1) as f:
         total += n
 report(path, dict(uncompressed=total))
 """
+)
 
 
 def run(code: str, path: Path) -> dict:
@@ -111,23 +120,44 @@ def ensure(name: str, size_mb: int, seed: int, pr_position: str = "before") -> t
     if not (path.exists() and gz.exists()):
         DATA.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tic_generate.py"), str(path), "--size-mb", str(size_mb),
-                        "--seed", str(seed), "--pr-position", pr_position, "--gzip"], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "tic_generate.py"),
+                str(path),
+                "--size-mb",
+                str(size_mb),
+                "--seed",
+                str(seed),
+                "--pr-position",
+                pr_position,
+                "--gzip",
+            ],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"generated {name} ({size_mb} MB + gzip) in {time.perf_counter() - started:.0f} s", flush=True)
     return path, gz
 
 
 def line(label: str, m: dict, size: int) -> str:
-    return (f"  {label:<10} {m['seconds']:7.2f} s  {size / 1e6 / m['seconds']:8.0f} MB/s  peak RSS {m['rss_mb']:6.0f} MB"
-            + (f"  rows {m['rows']:,} [{m['digest']}]" if "rows" in m else ""))
+    return (
+        f"  {label:<10} {m['seconds']:7.2f} s  {size / 1e6 / m['seconds']:8.0f} MB/s  peak RSS {m['rss_mb']:6.0f} MB"
+        + (f"  rows {m['rows']:,} [{m['digest']}]" if "rows" in m else "")
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1024,4096", help="uncompressed sizes in MB (default 1024,4096)")
-    parser.add_argument("--no-baseline-above", type=int, default=10**9, metavar="MB",
-                        help="skip the (slow) ijson baseline for files larger than this")
+    parser.add_argument(
+        "--no-baseline-above",
+        type=int,
+        default=10**9,
+        metavar="MB",
+        help="skip the (slow) ijson baseline for files larger than this",
+    )
     args = parser.parse_args()
     results = {}
     failures = []
@@ -136,9 +166,11 @@ def main() -> None:
     after, after_gz = ensure("tic_pr_after_200mb.json", 200, seed=5, pr_position="after")
     fast_after, base_after = run(FAST, after_gz), run(IJSON, after_gz)
     same = fast_after["digest"] == base_after["digest"] and fast_after["rows"] == base_after["rows"]
-    print(f"provider_references after in_network (200 MB .gz): fast {fast_after['rows']:,} rows "
-          f"[{fast_after['digest']}] via {fast_after['path_used']}, ijson [{base_after['digest']}]: "
-          f"{'identical' if same else 'DIFFERENT'}")
+    print(
+        f"provider_references after in_network (200 MB .gz): fast {fast_after['rows']:,} rows "
+        f"[{fast_after['digest']}] via {fast_after['path_used']}, ijson [{base_after['digest']}]: "
+        f"{'identical' if same else 'DIFFERENT'}"
+    )
     if not same:
         failures.append("rows differ on the provider_references-after layout")
 
@@ -146,8 +178,11 @@ def main() -> None:
         path, gz = ensure(f"tic_{size}mb.json", size, seed=7 if size <= 1024 else 11)
         truth = json.loads(path.with_name(path.name + ".truth.json").read_text())
         nbytes = path.stat().st_size
-        print(f"\n{path.name}: {nbytes / 1e6:,.0f} MB JSON, {gz.stat().st_size / 1e6:,.0f} MB gzip "
-              f"({nbytes / gz.stat().st_size:.1f}:1); targets {truth}", flush=True)
+        print(
+            f"\n{path.name}: {nbytes / 1e6:,.0f} MB JSON, {gz.stat().st_size / 1e6:,.0f} MB gzip "
+            f"({nbytes / gz.stat().st_size:.1f}:1); targets {truth}",
+            flush=True,
+        )
         isal = run(ISAL, gz)
         fast = run(FAST, gz)
         fast_json = run(FAST, path)
@@ -159,8 +194,10 @@ def main() -> None:
             print(line("ijson .gz", base, nbytes))
             ratio = base["seconds"] / fast["seconds"]
             identical = base["digest"] == fast["digest"] and base["rows"] == fast["rows"]
-            print(f"  fast is {ratio:.1f}x ijson; rows {'identical' if identical else 'DIFFERENT'}; "
-                  f"fast reaches {isal['seconds'] / fast['seconds'] * 100:.0f}% of isal's decompression speed")
+            print(
+                f"  fast is {ratio:.1f}x ijson; rows {'identical' if identical else 'DIFFERENT'}; "
+                f"fast reaches {isal['seconds'] / fast['seconds'] * 100:.0f}% of isal's decompression speed"
+            )
             if not identical:
                 failures.append(f"{size} MB: rows differ from ijson")
             if size == 1024 and ratio < 20:
@@ -173,7 +210,9 @@ def main() -> None:
         results[size] = fast
     if len(results) > 1:
         rss = [m["rss_mb"] for m in results.values()]
-        print(f"\npeak RSS across sizes: {', '.join(f'{r:.0f} MB' for r in rss)} (flat: {max(rss) - min(rss):.0f} MB spread)")
+        print(
+            f"\npeak RSS across sizes: {', '.join(f'{r:.0f} MB' for r in rss)} (flat: {max(rss) - min(rss):.0f} MB spread)"
+        )
     print("\nTARGETS MET" if not failures else "\nTARGETS MISSED:\n  " + "\n  ".join(failures))
     sys.exit(1 if failures else 0)
 

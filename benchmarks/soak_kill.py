@@ -49,7 +49,12 @@ def main() -> None:
     with prefect_test_harness(server_startup_timeout=120):
         from prefect.settings import PREFECT_API_URL
 
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "CI": "true", "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_DIR),
+            "CI": "true",
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        }
         forker = Forker(env, root / "cli.log")
         started = time.perf_counter()
         try:
@@ -70,15 +75,21 @@ def main() -> None:
     print(f"final run exit code: {final}")
     print(f"rows lost: {lost}; rows extra: {extra} (over {sum(want.values()):,} rows in {len(want)} datasets)")
     print(f"duplicates: {len(found['duplicate load ids']) + len(found['files committed twice'])}")
-    print(f"committed loads without parts: {len(found['committed loads without their parts'])}; "
-          f"unreconciled loads: {len(found['unreconciled loads'])}")
+    print(
+        f"committed loads without parts: {len(found['committed loads without their parts'])}; "
+        f"unreconciled loads: {len(found['unreconciled loads'])}"
+    )
     print(f"stale locks: {soak.stale_locks}; DuckDB files that did not open read-only: {soak.unreadable}")
     print(f"leftovers after the next run: {len(found['leftovers'])}")
     print(f"killed runs not recorded as crashed: {len(not_crashed)} of {len(flows)}")
-    cleanups = [line for line in (root / "cli.log").read_text(errors="replace").splitlines()
-                if "leftover(s) of a killed run" in line]
-    freed = sum(float(line.split(" leftover(s) of a killed run, ")[1].split(" MB")[0]) for line in cleanups
-                if " MB (" in line)
+    cleanups = [
+        line
+        for line in (root / "cli.log").read_text(errors="replace").splitlines()
+        if "leftover(s) of a killed run" in line
+    ]
+    freed = sum(
+        float(line.split(" leftover(s) of a killed run, ")[1].split(" MB")[0]) for line in cleanups if " MB (" in line
+    )
     print(f"writers that cleaned up after a killed one: {len(cleanups)} (at least {freed:.0f} MB freed)")
     shutil.rmtree(root, ignore_errors=True)
 

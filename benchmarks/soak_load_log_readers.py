@@ -73,11 +73,15 @@ class SoakResult:
         return sum(r.errors for r in self.readers)
 
     def summary(self) -> str:
-        lines = [f"{self.seconds:.0f} s: {self.appends} appends, {self.compactions} compactions, {self.builds} builds, "
-                 f"{self.generations_pruned} generations pruned; {self.reads} reads, {self.errors} reader errors"]
+        lines = [
+            f"{self.seconds:.0f} s: {self.appends} appends, {self.compactions} compactions, {self.builds} builds, "
+            f"{self.generations_pruned} generations pruned; {self.reads} reads, {self.errors} reader errors"
+        ]
         for r in self.readers:
-            lines.append(f"  {r.kind}: {r.reads} reads, {r.errors} errors, {r.backwards} went backwards, "
-                         f"{r.duplicates} with duplicate load_ids" + "".join(f"\n    {e}" for e in r.first_errors))
+            lines.append(
+                f"  {r.kind}: {r.reads} reads, {r.errors} errors, {r.backwards} went backwards, "
+                f"{r.duplicates} with duplicate load_ids" + "".join(f"\n    {e}" for e in r.first_errors)
+            )
         return "\n".join(lines)
 
 
@@ -122,19 +126,44 @@ def _python_reader(lake: str, ready, stop, out) -> None:  # type: ignore[no-unty
 def _attempt(lake: Path, number: int) -> None:
     started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=number)
     status = "loaded" if number % 2 else "unchanged"  # committed ones reach stg_source_file and the marts
-    load_log.append(lake, load_log.LoadRecord(
-        load_id=f"soak-{number:07d}", run_id=f"soak-run-{number // 10}", source="payer_policy",
-        source_file=f"soak_{number % 7}.csv", source_path="raw/payer_policy", source_sha256=f"{number:064x}",
-        file_bytes=100, started_at=started, status=status, ended_at=started))
+    load_log.append(
+        lake,
+        load_log.LoadRecord(
+            load_id=f"soak-{number:07d}",
+            run_id=f"soak-run-{number // 10}",
+            source="payer_policy",
+            source_file=f"soak_{number % 7}.csv",
+            source_path="raw/payer_policy",
+            source_sha256=f"{number:064x}",
+            file_bytes=100,
+            started_at=started,
+            status=status,
+            ended_at=started,
+        ),
+    )
 
 
-def soak(root: Path, seconds: float, readers: int = 2, at: int = 4, grace: float = 2.0, build_every: float = 3.0,
-         min_builds: int = 0, min_pruned: int = 0) -> SoakResult:
+def soak(
+    root: Path,
+    seconds: float,
+    readers: int = 2,
+    at: int = 4,
+    grace: float = 2.0,
+    build_every: float = 3.0,
+    min_builds: int = 0,
+    min_pruned: int = 0,
+) -> SoakResult:
     """Run the writer for `seconds` against `readers` DuckDB reader processes and one `read()` process,
     and on (up to 3 x `seconds`) until it has rebuilt `min_builds` times and pruned `min_pruned`
     generations (a busy machine builds slowly)."""
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports",
-                        inbox_dir=root / "inbox", render_reports=False, log_grace_seconds=grace)
+    settings = Settings(
+        raw_dir=root / "raw",
+        warehouse_dir=root / "warehouse",
+        reports_dir=root / "reports",
+        inbox_dir=root / "inbox",
+        render_reports=False,
+        log_grace_seconds=grace,
+    )
     lake = settings.lake_dir
     number = 0
     for number in range(4):
@@ -155,6 +184,7 @@ def soak(root: Path, seconds: float, readers: int = 2, at: int = 4, grace: float
     started = time.monotonic()
     last_build = started
     try:
+
         def going() -> bool:
             elapsed = time.monotonic() - started
             return elapsed < seconds or (elapsed < 3 * seconds and (builds < min_builds or pruned < min_pruned))
@@ -169,7 +199,9 @@ def soak(root: Path, seconds: float, readers: int = 2, at: int = 4, grace: float
                 if time.monotonic() - last_build >= build_every:
                     builds += warehouse.build_if_changed(settings).rebuilt
                     last_build = time.monotonic()
-                pruned += len(load_log.prune(lake, settings.log_grace_seconds, warehouse.log_generation_in_use(settings)))
+                pruned += len(
+                    load_log.prune(lake, settings.log_grace_seconds, warehouse.log_generation_in_use(settings))
+                )
             time.sleep(0.01)
     finally:
         elapsed = time.monotonic() - started
@@ -191,9 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=2, help="DuckDB reader processes (plus one read() process)")
     parser.add_argument("--at", type=int, default=4, help="merge the log every this many parts")
     parser.add_argument("--grace", type=float, default=2.0, help="seconds an old generation stays")
-    parser.add_argument("--build-every", type=float, default=3.0,
-                        help="seconds between rebuilds (above --grace, or pruning never comes: it waits the grace "
-                             "period after the latest build that moved to a new generation)")
+    parser.add_argument(
+        "--build-every",
+        type=float,
+        default=3.0,
+        help="seconds between rebuilds (above --grace, or pruning never comes: it waits the grace "
+        "period after the latest build that moved to a new generation)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="soak-load-log-") as tmp:
         result = soak(Path(tmp), args.seconds, args.readers, args.at, args.grace, args.build_every)

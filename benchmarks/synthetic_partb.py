@@ -16,21 +16,78 @@ import random
 import sys
 from pathlib import Path
 
-HEADER = ["Rndrng_Prvdr_Geo_Lvl", "Rndrng_Prvdr_Geo_Cd", "Rndrng_Prvdr_Geo_Desc", "HCPCS_Cd", "HCPCS_Desc",
-          "HCPCS_Drug_Ind", "Place_Of_Srvc", "Tot_Rndrng_Prvdrs", "Tot_Benes", "Tot_Srvcs", "Tot_Bene_Day_Srvcs",
-          "Avg_Sbmtd_Chrg", "Avg_Mdcr_Alowd_Amt", "Avg_Mdcr_Pymt_Amt", "Avg_Mdcr_Stdzd_Amt"]
+HEADER = [
+    "Rndrng_Prvdr_Geo_Lvl",
+    "Rndrng_Prvdr_Geo_Cd",
+    "Rndrng_Prvdr_Geo_Desc",
+    "HCPCS_Cd",
+    "HCPCS_Desc",
+    "HCPCS_Drug_Ind",
+    "Place_Of_Srvc",
+    "Tot_Rndrng_Prvdrs",
+    "Tot_Benes",
+    "Tot_Srvcs",
+    "Tot_Bene_Day_Srvcs",
+    "Avg_Sbmtd_Chrg",
+    "Avg_Mdcr_Alowd_Amt",
+    "Avg_Mdcr_Pymt_Amt",
+    "Avg_Mdcr_Stdzd_Amt",
+]
 
-STATES = [("01", "Alabama"), ("02", "Alaska"), ("04", "Arizona"), ("05", "Arkansas"), ("06", "California"),
-          ("08", "Colorado"), ("09", "Connecticut"), ("10", "Delaware"), ("11", "District of Columbia"), ("12", "Florida"),
-          ("13", "Georgia"), ("15", "Hawaii"), ("16", "Idaho"), ("17", "Illinois"), ("18", "Indiana"), ("19", "Iowa"),
-          ("20", "Kansas"), ("21", "Kentucky"), ("22", "Louisiana"), ("23", "Maine"), ("24", "Maryland"),
-          ("25", "Massachusetts"), ("26", "Michigan"), ("27", "Minnesota"), ("28", "Mississippi"), ("29", "Missouri"),
-          ("30", "Montana"), ("31", "Nebraska"), ("32", "Nevada"), ("33", "New Hampshire"), ("34", "New Jersey"),
-          ("35", "New Mexico"), ("36", "New York"), ("37", "North Carolina"), ("38", "North Dakota"), ("39", "Ohio"),
-          ("40", "Oklahoma"), ("41", "Oregon"), ("42", "Pennsylvania"), ("44", "Rhode Island"), ("45", "South Carolina"),
-          ("46", "South Dakota"), ("47", "Tennessee"), ("48", "Texas"), ("49", "Utah"), ("50", "Vermont"),
-          ("51", "Virginia"), ("53", "Washington"), ("54", "West Virginia"), ("55", "Wisconsin"), ("56", "Wyoming"),
-          ("72", "Puerto Rico")]
+STATES = [
+    ("01", "Alabama"),
+    ("02", "Alaska"),
+    ("04", "Arizona"),
+    ("05", "Arkansas"),
+    ("06", "California"),
+    ("08", "Colorado"),
+    ("09", "Connecticut"),
+    ("10", "Delaware"),
+    ("11", "District of Columbia"),
+    ("12", "Florida"),
+    ("13", "Georgia"),
+    ("15", "Hawaii"),
+    ("16", "Idaho"),
+    ("17", "Illinois"),
+    ("18", "Indiana"),
+    ("19", "Iowa"),
+    ("20", "Kansas"),
+    ("21", "Kentucky"),
+    ("22", "Louisiana"),
+    ("23", "Maine"),
+    ("24", "Maryland"),
+    ("25", "Massachusetts"),
+    ("26", "Michigan"),
+    ("27", "Minnesota"),
+    ("28", "Mississippi"),
+    ("29", "Missouri"),
+    ("30", "Montana"),
+    ("31", "Nebraska"),
+    ("32", "Nevada"),
+    ("33", "New Hampshire"),
+    ("34", "New Jersey"),
+    ("35", "New Mexico"),
+    ("36", "New York"),
+    ("37", "North Carolina"),
+    ("38", "North Dakota"),
+    ("39", "Ohio"),
+    ("40", "Oklahoma"),
+    ("41", "Oregon"),
+    ("42", "Pennsylvania"),
+    ("44", "Rhode Island"),
+    ("45", "South Carolina"),
+    ("46", "South Dakota"),
+    ("47", "Tennessee"),
+    ("48", "Texas"),
+    ("49", "Utah"),
+    ("50", "Vermont"),
+    ("51", "Virginia"),
+    ("53", "Washington"),
+    ("54", "West Virginia"),
+    ("55", "Wisconsin"),
+    ("56", "Wyoming"),
+    ("72", "Puerto Rico"),
+]
 
 # Our own plain-language labels (raw/reference/billing_codes.csv), never AMA descriptors.
 LABELS = {
@@ -47,14 +104,27 @@ LABELS = {
 
 # Per code: (national office services, national facility services, share of states published, drug?)
 # and, for the rare Category III codes, the only cells published per year (everything else: < 11).
-VOLUME = {"64450": (900_000, 350_000, 1.0, "N"), "64640": (60_000, 25_000, 0.7, "N"), "64624": (30_000, 12_000, 0.55, "N"),
-          "99213": (40_000_000, 2_000_000, 1.0, "N"), "20610": (5_000_000, 400_000, 1.0, "N"), "J1100": (8_000_000, 900_000, 1.0, "Y")}
+VOLUME = {
+    "64450": (900_000, 350_000, 1.0, "N"),
+    "64640": (60_000, 25_000, 0.7, "N"),
+    "64624": (30_000, 12_000, 0.55, "N"),
+    "99213": (40_000_000, 2_000_000, 1.0, "N"),
+    "20610": (5_000_000, 400_000, 1.0, "N"),
+    "J1100": (8_000_000, 900_000, 1.0, "Y"),
+}
 RARE = {  # data year -> [(code, level, state FIPS or None, place of service, beneficiaries, services)]
     2021: [("0441T", "National", None, "O", 12, 19)],
-    2022: [("0440T", "National", None, "O", 13, 21), ("0441T", "National", None, "O", 24, 40),
-           ("0441T", "National", None, "F", 11, 14)],
-    2023: [("0440T", "National", None, "O", 17, 29), ("0440T", "State", "48", "O", 11, 16),
-           ("0441T", "National", None, "O", 31, 55), ("0441T", "National", None, "F", 15, 20)],
+    2022: [
+        ("0440T", "National", None, "O", 13, 21),
+        ("0441T", "National", None, "O", 24, 40),
+        ("0441T", "National", None, "F", 11, 14),
+    ],
+    2023: [
+        ("0440T", "National", None, "O", 17, 29),
+        ("0440T", "State", "48", "O", 11, 16),
+        ("0441T", "National", None, "O", 31, 55),
+        ("0441T", "National", None, "F", 15, 20),
+    ],
 }
 
 
@@ -67,16 +137,39 @@ def _money(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _row(level: str, fips: str | None, name: str, code: str, drug: str, pos: str, benes: int, services: float,
-         rng: random.Random, separators: bool) -> list[str]:
+def _row(
+    level: str,
+    fips: str | None,
+    name: str,
+    code: str,
+    drug: str,
+    pos: str,
+    benes: int,
+    services: float,
+    rng: random.Random,
+    separators: bool,
+) -> list[str]:
     days = max(benes, min(services, benes * rng.uniform(1.0, 1.6)))
     providers = max(1, int(benes / rng.uniform(2.5, 9.0)))
     base = 40.0 + (sum(map(ord, code)) * 37) % 380  # a made-up, stable level per code
     allowed = base * rng.uniform(0.93, 1.07) * (0.55 if pos == "F" else 1.0)
-    return [level, fips or "", name, code, LABELS.get(code, f"Synthetic service {code}, example only"), drug, pos,
-            _count(providers, separators), _count(benes, separators), _count(services, separators),
-            _count(days, separators), _money(allowed * rng.uniform(2.2, 4.5)), _money(allowed),
-            _money(allowed * 0.79), _money(allowed * rng.uniform(0.93, 1.07))]
+    return [
+        level,
+        fips or "",
+        name,
+        code,
+        LABELS.get(code, f"Synthetic service {code}, example only"),
+        drug,
+        pos,
+        _count(providers, separators),
+        _count(benes, separators),
+        _count(services, separators),
+        _count(days, separators),
+        _money(allowed * rng.uniform(2.2, 4.5)),
+        _money(allowed),
+        _money(allowed * 0.79),
+        _money(allowed * rng.uniform(0.93, 1.07)),
+    ]
 
 
 def bundled_rows(year: int, seed: int = 2026) -> list[list[str]]:
@@ -89,12 +182,16 @@ def bundled_rows(year: int, seed: int = 2026) -> list[list[str]]:
             services = national * growth
             benes = services / rng.uniform(1.6, 2.4)
             rows.append(_row("National", None, "National", code, drug, pos, int(benes), services, rng, separators=True))
-            published = [s for s in STATES if rng.random() < share] if code in ("64450", "64640", "64624") else STATES[:3]
+            published = (
+                [s for s in STATES if rng.random() < share] if code in ("64450", "64640", "64624") else STATES[:3]
+            )
             for fips, name in published:
                 weight = rng.uniform(0.004, 0.05)
                 state_services = max(25.0, services * weight)
                 state_benes = max(11, int(state_services / rng.uniform(1.5, 2.5)))
-                rows.append(_row("State", fips, name, code, drug, pos, state_benes, state_services, rng, separators=True))
+                rows.append(
+                    _row("State", fips, name, code, drug, pos, state_benes, state_services, rng, separators=True)
+                )
     names = dict(STATES)
     for code, level, fips, pos, benes, services in RARE.get(year, []):
         name = "National" if fips is None else names[fips]

@@ -27,10 +27,59 @@ from pathlib import Path
 TARGETS = [("0440T", 0.03, 40), ("0441T", 0.35, 3000), ("0440T", 0.50, 25), ("0441T", 0.62, 60), ("0442T", 0.97, 35)]
 TARGET_CODES = {"0440T", "0441T", "0442T"}
 EXCLUDED = TARGET_CODES | {"64640", "64624", "64450"}  # the configured codes of interest
-POS = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16", "17", "18",
-       "19", "20", "21", "22", "23", "24", "25", "26", "31", "32", "33", "34", "41", "42", "49", "50", "51", "52",
-       "53", "54", "55", "56", "57", "58", "60", "61", "62", "65", "71", "72", "81", "99"]
-NASTY = ['Knee \\"total\\" [revision] {bilateral}', "path C:\\\\temp\\\\x", "caf\\u00e9 \\u2013 dash", "[{]}\\\"]"]
+POS = [
+    "01",
+    "02",
+    "03",
+    "04",
+    "05",
+    "06",
+    "07",
+    "08",
+    "09",
+    "10",
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "16",
+    "17",
+    "18",
+    "19",
+    "20",
+    "21",
+    "22",
+    "23",
+    "24",
+    "25",
+    "26",
+    "31",
+    "32",
+    "33",
+    "34",
+    "41",
+    "42",
+    "49",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "55",
+    "56",
+    "57",
+    "58",
+    "60",
+    "61",
+    "62",
+    "65",
+    "71",
+    "72",
+    "81",
+    "99",
+]
+NASTY = ['Knee \\"total\\" [revision] {bilateral}', "path C:\\\\temp\\\\x", "caf\\u00e9 \\u2013 dash", '[{]}\\"]']
 
 
 def codes(rng: random.Random, n: int) -> list[tuple[str, str]]:
@@ -54,8 +103,13 @@ def price(rng: random.Random, cls: str | None = None) -> str:
     cls = cls or rng.choice(["professional", "institutional"])
     kind = rng.choices(["negotiated", "fee schedule", "percentage", "derived", "per diem"], [70, 15, 8, 5, 2])[0]
     rate = f"{rng.uniform(20, 90):.1f}" if kind == "percentage" else f"{rng.uniform(15, 25000):.2f}"
-    parts = [f'"negotiated_type":"{kind}"', f'"negotiated_rate":{rate}', '"expiration_date":"9999-12-31"',
-             f'"billing_class":"{cls}"', f'"setting":"{rng.choice(["outpatient", "inpatient", "both"])}"']
+    parts = [
+        f'"negotiated_type":"{kind}"',
+        f'"negotiated_rate":{rate}',
+        '"expiration_date":"9999-12-31"',
+        f'"billing_class":"{cls}"',
+        f'"setting":"{rng.choice(["outpatient", "inpatient", "both"])}"',
+    ]
     if cls == "professional":
         service = POS if rng.random() < 0.2 else rng.sample(POS, rng.randint(1, 4))
         parts.append('"service_code":' + json.dumps(service, separators=(",", ":")))
@@ -83,16 +137,25 @@ def rate(rng: random.Random, n_refs: int, inline_share: float = 0.07) -> str:
     return f'{{"provider_references":[{refs}],"negotiated_prices":[{prices}]}}'
 
 
-def item(code: str, ctype: str, rates: list[str], *, description: str | None = None, bundled: list[str] | None = None) -> str:
+def item(
+    code: str, ctype: str, rates: list[str], *, description: str | None = None, bundled: list[str] | None = None
+) -> str:
     desc = description or f"Synthetic service {code}"
-    head = (f'{{"negotiation_arrangement":"{"bundle" if bundled else "ffs"}","name":"SYN {code} [x]",'
-            f'"billing_code_type":"{ctype}","billing_code_type_version":"2024","billing_code":"{code}",'
-            f'"description":"{desc}","negotiated_rates":[')
+    head = (
+        f'{{"negotiation_arrangement":"{"bundle" if bundled else "ffs"}","name":"SYN {code} [x]",'
+        f'"billing_code_type":"{ctype}","billing_code_type_version":"2024","billing_code":"{code}",'
+        f'"description":"{desc}","negotiated_rates":['
+    )
     tail = "]"
     if bundled:
-        tail += ',"bundled_codes":[' + ",".join(
-            f'{{"billing_code_type":"CPT","billing_code_type_version":"2024","billing_code":"{b}","description":"bundled {b}"}}'
-            for b in bundled) + "]"
+        tail += (
+            ',"bundled_codes":['
+            + ",".join(
+                f'{{"billing_code_type":"CPT","billing_code_type_version":"2024","billing_code":"{b}","description":"bundled {b}"}}'
+                for b in bundled
+            )
+            + "]"
+        )
     return head + ",".join(rates) + tail + "}"
 
 
@@ -114,9 +177,11 @@ def generate(out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb
     n_refs = 100_000
     refs = provider_references(rng, n_refs)
     pool = [rate(rng, n_refs) for _ in range(20000)]  # sampled to keep generation fast
-    header = ('{"reporting_entity_name":"Synthetic Health Plan (benchmark data)","reporting_entity_type":"health insurance issuer",'
-              '"plan_name":"SYNTHETIC PPO","plan_id_type":"ein","plan_id":"00-0000000","plan_market_type":"group",'
-              '"issuer_name":"Synthetic Health Plan","plan_sponsor_name":"Synthetic Employer","last_updated_on":"2026-11-01","version":"2.0.0",\n')
+    header = (
+        '{"reporting_entity_name":"Synthetic Health Plan (benchmark data)","reporting_entity_type":"health insurance issuer",'
+        '"plan_name":"SYNTHETIC PPO","plan_id_type":"ein","plan_id":"00-0000000","plan_market_type":"group",'
+        '"issuer_name":"Synthetic Health Plan","plan_sponsor_name":"Synthetic Employer","last_updated_on":"2026-11-01","version":"2.0.0",\n'
+    )
     truth: dict[str, dict] = {}
     pending = sorted(TARGETS, key=lambda t: t[1])
     decoys_due = [0.20, 0.45, 0.80]
@@ -149,7 +214,14 @@ def generate(out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb
             if decoys_due and share >= decoys_due[0]:
                 decoys_due.pop(0)
                 c, ct = rng.choice(code_list)
-                put(item(c, ct, rng.sample(pool, 5), description='Not \\"0440T\\": see [\\"billing_code\\": \\"0441T\\"] {x}'))
+                put(
+                    item(
+                        c,
+                        ct,
+                        rng.sample(pool, 5),
+                        description='Not \\"0440T\\": see [\\"billing_code\\": \\"0441T\\"] {x}',
+                    )
+                )
                 c, ct = rng.choice(code_list)
                 put(item(c, ct, rng.sample(pool, 5), bundled=["27447", "0442T"]))
                 continue

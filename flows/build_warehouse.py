@@ -22,8 +22,14 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
         run.add_build(result)
     logger = get_run_logger()
     if result.rebuilt:
-        logger.info("built %s: %d views over %d Parquet files (%s); views whose inputs changed: %s", result.path,
-                    len(result.views), result.files, result.reason, ", ".join(result.marts_rebuilt) or "none")
+        logger.info(
+            "built %s: %d views over %d Parquet files (%s); views whose inputs changed: %s",
+            result.path,
+            len(result.views),
+            result.files,
+            result.reason,
+            ", ".join(result.marts_rebuilt) or "none",
+        )
     else:
         logger.info("%s not rebuilt: %s", result.path, result.reason)
     return result

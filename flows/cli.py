@@ -35,10 +35,43 @@ READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs the state
 # What a query (or a PIVOT, which DuckDB parses as MULTI) may begin with, and keywords that only a
 # writing or configuring statement uses (an unquoted column of one of these names must be "quoted").
 QUERY_STARTS = {"select", "with", "from", "pivot", "unpivot", "values", "table", "describe", "show", "summarize", "("}
-WRITE_KEYWORDS = {"insert", "update", "delete", "merge", "create", "drop", "alter", "truncate", "copy", "export",
-                  "import", "attach", "detach", "install", "load", "force", "set", "reset", "pragma", "checkpoint",
-                  "vacuum", "analyze", "call", "use", "begin", "commit", "rollback", "abort", "prepare", "execute",
-                  "deallocate", "comment", "returning", "secret", "extension"}
+WRITE_KEYWORDS = {
+    "insert",
+    "update",
+    "delete",
+    "merge",
+    "create",
+    "drop",
+    "alter",
+    "truncate",
+    "copy",
+    "export",
+    "import",
+    "attach",
+    "detach",
+    "install",
+    "load",
+    "force",
+    "set",
+    "reset",
+    "pragma",
+    "checkpoint",
+    "vacuum",
+    "analyze",
+    "call",
+    "use",
+    "begin",
+    "commit",
+    "rollback",
+    "abort",
+    "prepare",
+    "execute",
+    "deallocate",
+    "comment",
+    "returning",
+    "secret",
+    "extension",
+}
 # OWASP's rule for CSV meant for spreadsheets: a cell starting with one of these is a formula there
 # (plus LF and NUL, as OWASP ASVS 1.2.10 lists NUL); such a cell is written with a leading '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
@@ -77,15 +110,35 @@ def print_load_table(records: Sequence[object], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for name, justify in [("source", "left"), ("file", "left"), ("status", "left"), ("read", "right"),
-                          ("loaded", "right"), ("quarantined", "right"), ("advisories", "right")]:
+    for name, justify in [
+        ("source", "left"),
+        ("file", "left"),
+        ("status", "left"),
+        ("read", "right"),
+        ("loaded", "right"),
+        ("quarantined", "right"),
+        ("advisories", "right"),
+    ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     from rich.text import Text
 
-    styles = {"loaded": "green", "loaded_with_quarantine": "yellow", "unchanged": "dim", "rejected": "red", "failed": "red"}
+    styles = {
+        "loaded": "green",
+        "loaded_with_quarantine": "yellow",
+        "unchanged": "dim",
+        "rejected": "red",
+        "failed": "red",
+    }
     for r in records:
-        table.add_row(Text(r.source), Text(safe_name(r.source_file)), Text(r.status, style=styles.get(r.status, "")),
-                      f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.advisories:,}")
+        table.add_row(
+            Text(r.source),
+            Text(safe_name(r.source_file)),
+            Text(r.status, style=styles.get(r.status, "")),
+            f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}",
+            f"{r.rows_quarantined:,}",
+            f"{r.advisories:,}",
+        )
     console = _console()
     console.print(table)
     for r in records:
@@ -154,15 +207,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.source == "tic":
         from flows.ingest_tic import ingest_tic
 
-        records = ingest_tic([Path(p) for p in args.paths] or None, Path(args.toc) if args.toc else None, settings,
-                             dask_address=args.dask_address, download_missing=args.download, force=args.force,
-                             build=not args.no_build)
+        records = ingest_tic(
+            [Path(p) for p in args.paths] or None,
+            Path(args.toc) if args.toc else None,
+            settings,
+            dask_address=args.dask_address,
+            download_missing=args.download,
+            force=args.force,
+            build=not args.no_build,
+        )
     elif args.toc or args.dask_address or args.download:
         print("payerbench ingest: --toc, --download and --dask-address apply to the tic source only", file=sys.stderr)
         return EXIT_USAGE
     else:
-        records = ingest_source(args.source, [Path(p) for p in args.paths], settings, force=args.force, options=options,
-                                build=not args.no_build)
+        records = ingest_source(
+            args.source,
+            [Path(p) for p in args.paths],
+            settings,
+            force=args.force,
+            options=options,
+            build=not args.no_build,
+        )
     print_load_table(records, f"payerbench ingest {args.source}")
     return _exit_for(records)
 
@@ -174,8 +239,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.out:
         settings = settings.replace(reports_dir=args.out)
     if not settings.duckdb_path.exists():
-        print(f"payerbench report: no warehouse at {settings.duckdb_path}; run `payerbench run` (or `payerbench build`) "
-              "first, or point --warehouse at one", file=sys.stderr)
+        print(
+            f"payerbench report: no warehouse at {settings.duckdb_path}; run `payerbench run` (or `payerbench build`) "
+            "first, or point --warehouse at one",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     as_of = args.as_of
     from flows.report_text import check_payers
@@ -193,8 +261,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if bad:  # a code names the report's files: `../x` or `a/b` would write outside the reports folder
         print(f"payerbench report: {', '.join(bad)} is not a CPT/HCPCS code (e.g. 0440T)", file=sys.stderr)
         return EXIT_USAGE
-    results = render_benchmark_reports(settings, codes, as_of,
-                                       payers=payers)
+    results = render_benchmark_reports(settings, codes, as_of, payers=payers)
     failed = [r for r in results if isinstance(r, str)]
     for result in results:
         if isinstance(result, str):
@@ -241,12 +308,16 @@ def _refuse_multi(sql: str) -> str | None:
     `CREATE TABLE t AS PIVOT ...` or `INSERT INTO t PIVOT ...` is MULTI too)."""
     import duckdb
 
-    words = [re.match(r"\w*", sql[offset:]).group(0).lower() or sql[offset]  # type: ignore[union-attr]
-             for offset, kind in duckdb.tokenize(sql)
-             if kind in (duckdb.token_type.keyword, duckdb.token_type.operator)]
+    words = [
+        re.match(r"\w*", sql[offset:]).group(0).lower() or sql[offset]  # type: ignore[union-attr]
+        for offset, kind in duckdb.tokenize(sql)
+        if kind in (duckdb.token_type.keyword, duckdb.token_type.operator)
+    ]
     writes = sorted(set(words) & WRITE_KEYWORDS)
     if writes:
-        return f"refused: {writes[0].upper()} inside a PIVOT statement; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
+        return (
+            f"refused: {writes[0].upper()} inside a PIVOT statement; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
+        )
     if not words or words[0] not in QUERY_STARTS or not {"pivot", "unpivot"} & set(words):
         return "refused: a compound statement that is not one PIVOT query; `query` is read-only (SELECT, PIVOT, UNPIVOT only)"
     return None
@@ -318,7 +389,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     finally:
         con.close()
     if args.format == "csv":
-        _write_csv([[_csv_cell(c, args.raw) for c in columns], *([_csv_cell(v, args.raw) for v in row] for row in rows)])
+        _write_csv(
+            [[_csv_cell(c, args.raw) for c in columns], *([_csv_cell(v, args.raw) for v in row] for row in rows)]
+        )
     elif args.format == "json":
         json.dump([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -360,7 +433,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             now = dt.datetime.fromisoformat(args.now)
         except ValueError:
-            print(f"payerbench status: --now {args.now!r} is not an ISO date or time (e.g. 2027-01-31)", file=sys.stderr)
+            print(
+                f"payerbench status: --now {args.now!r} is not an ISO date or time (e.g. 2027-01-31)", file=sys.stderr
+            )
             return EXIT_USAGE
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     report = status_mod.collect(settings, now)
@@ -371,25 +446,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = _console()
     if args.all or args.files:
         latest = log if args.all else log.groupby(["source", "source_path"], sort=False).tail(1)
-        table = Table(title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})",
-                      title_justify="left")
+        table = Table(
+            title=f"load log ({'every attempt' if args.all else 'latest attempt per file'})", title_justify="left"
+        )
         for column in ["source", "file", "status", "read", "loaded", "quarantined", "attempted (UTC)", "run"]:
             table.add_column(column, justify="right" if column in ("read", "loaded", "quarantined") else "left")
         for r in latest.itertuples(index=False):
-            table.add_row(Text(r.source), Text(safe_name(r.source_file)), Text(r.status), f"{r.rows_read:,}",
-                          f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-                          Text(safe_name(r.run_id)))
+            table.add_row(
+                Text(r.source),
+                Text(safe_name(r.source_file)),
+                Text(r.status),
+                f"{r.rows_read:,}",
+                f"{r.rows_loaded:,}",
+                f"{r.rows_quarantined:,}",
+                f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                Text(safe_name(r.run_id)),
+            )
         console.print(table)
-    table = Table(title=f"datasets at {report.now:%Y-%m-%d %H:%M} UTC (freshness: time since the source's newest load)",
-                  title_justify="left")
-    for column in ["source", "dataset", "last loaded (UTC)", "newest file", "files", "rows", "quarantined",
-                   "newest period", "cadence", "freshness"]:
+    table = Table(
+        title=f"datasets at {report.now:%Y-%m-%d %H:%M} UTC (freshness: time since the source's newest load)",
+        title_justify="left",
+    )
+    for column in [
+        "source",
+        "dataset",
+        "last loaded (UTC)",
+        "newest file",
+        "files",
+        "rows",
+        "quarantined",
+        "newest period",
+        "cadence",
+        "freshness",
+    ]:
         table.add_column(column, justify="right" if column in ("files", "rows", "quarantined") else "left")
     styles = {"fresh": "green", "stale": "red", "no data": "dim", "on change": ""}
     for d in report.datasets:
-        table.add_row(Text(d.source), Text(d.dataset), _when(d.last_loaded_at), Text(safe_name(d.newest_file or "")),
-                      f"{d.files:,}", f"{d.rows:,}", f"{d.rows_quarantined:,}", Text(d.newest_period or ""),
-                      d.freshness.cadence, Text(d.freshness.describe(), style=styles.get(d.freshness.verdict, "")))
+        table.add_row(
+            Text(d.source),
+            Text(d.dataset),
+            _when(d.last_loaded_at),
+            Text(safe_name(d.newest_file or "")),
+            f"{d.files:,}",
+            f"{d.rows:,}",
+            f"{d.rows_quarantined:,}",
+            Text(d.newest_period or ""),
+            d.freshness.cadence,
+            Text(d.freshness.describe(), style=styles.get(d.freshness.verdict, "")),
+        )
     console.print(table)
     if report.last_runs:
         runs = Table(title="latest run of each flow", title_justify="left")
@@ -398,15 +502,26 @@ def cmd_status(args: argparse.Namespace) -> int:
         for flow, run in sorted(report.last_runs.items()):
             files = run.get("files") or {}
             state = run_report.effective_status(run)
-            runs.add_row(Text(safe_name(flow)), Text(safe_name(run.get("run_id"))),
-                         str(run.get("ended_at") or "-")[:16].replace("T", " "),
-                         Text(state, style="green" if state == "ok" else "" if state == "running" else "red"),
-                         f"{files.get('loaded', 0)} / {files.get('seen', 0)}", f"{float(run.get('elapsed_s') or 0):.1f} s")
+            runs.add_row(
+                Text(safe_name(flow)),
+                Text(safe_name(run.get("run_id"))),
+                str(run.get("ended_at") or "-")[:16].replace("T", " "),
+                Text(state, style="green" if state == "ok" else "" if state == "running" else "red"),
+                f"{files.get('loaded', 0)} / {files.get('seen', 0)}",
+                f"{float(run.get('elapsed_s') or 0):.1f} s",
+            )
         console.print(runs)
     for run in report.crashed_runs:
-        console.print(Text.assemble(("crashed", "red"), f" run {safe_name(run.get('run_id'))} ({safe_name(run.get('flow'))}, started "
-                                    f"{str(run.get('started_at'))[:16].replace('T', ' ')} UTC, pid {run.get('pid')}: "
-                                    f"{safe_name(run.get('command'))})"), highlight=False, soft_wrap=True)
+        console.print(
+            Text.assemble(
+                ("crashed", "red"),
+                f" run {safe_name(run.get('run_id'))} ({safe_name(run.get('flow'))}, started "
+                f"{str(run.get('started_at'))[:16].replace('T', ' ')} UTC, pid {run.get('pid')}: "
+                f"{safe_name(run.get('command'))})",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     for problem in report.problems:
         console.print(Text.assemble(("problem", "red"), " ", safe_name(problem)), highlight=False, soft_wrap=True)
     if not report.problems:
@@ -416,12 +531,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {
-        "now": report.now.isoformat(), "exit_code": report.exit_code, "problems": report.problems,
-        "datasets": [{"source": d.source, "dataset": d.dataset,
-                      "last_loaded_at": d.last_loaded_at.isoformat() if d.last_loaded_at else None,
-                      "newest_file": d.newest_file, "files": d.files, "rows": d.rows,
-                      "rows_quarantined": d.rows_quarantined, "newest_period": d.newest_period,
-                      "cadence": d.freshness.cadence, "freshness": d.freshness.verdict} for d in report.datasets],
+        "now": report.now.isoformat(),
+        "exit_code": report.exit_code,
+        "problems": report.problems,
+        "datasets": [
+            {
+                "source": d.source,
+                "dataset": d.dataset,
+                "last_loaded_at": d.last_loaded_at.isoformat() if d.last_loaded_at else None,
+                "newest_file": d.newest_file,
+                "files": d.files,
+                "rows": d.rows,
+                "rows_quarantined": d.rows_quarantined,
+                "newest_period": d.newest_period,
+                "cadence": d.freshness.cadence,
+                "freshness": d.freshness.verdict,
+            }
+            for d in report.datasets
+        ],
         "last_runs": report.last_runs,
         "crashed_runs": report.crashed_runs,
     }
@@ -438,8 +565,13 @@ def print_landings(landings: Sequence[object], settings: Settings) -> None:
         table.add_column(column)
     styles = {"landed": "green", "duplicate": "dim", "left": "red", "refused": "red", "waiting": "yellow"}
     for item in landings:
-        table.add_row(Text(safe_name(item.inbox_path)), Text(item.status, style=styles.get(item.status, "")),
-                      Text(item.source or ""), Text(safe_name(item.target_path or "")), Text(safe_name(item.message)))
+        table.add_row(
+            Text(safe_name(item.inbox_path)),
+            Text(item.status, style=styles.get(item.status, "")),
+            Text(item.source or ""),
+            Text(safe_name(item.target_path or "")),
+            Text(safe_name(item.message)),
+        )
     _console().print(table)
 
 
@@ -450,8 +582,10 @@ def cmd_land(args: argparse.Namespace) -> int:
     if args.inbox:
         settings = settings.replace(inbox_dir=args.inbox)
     if not settings.inbox_dir.is_dir():
-        print(f"no inbox folder at {safe_name(settings.inbox_dir)}: nothing to land (create it, or set "
-              "PAYERBENCH_INBOX_DIR)")
+        print(
+            f"no inbox folder at {safe_name(settings.inbox_dir)}: nothing to land (create it, or set "
+            "PAYERBENCH_INBOX_DIR)"
+        )
         return EXIT_OK
     landings = land_inbox(settings, settle_seconds=args.settle)
     if not landings:
@@ -482,46 +616,83 @@ def cmd_sources(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--warehouse", metavar="DIR", default=argparse.SUPPRESS,
-                        help="warehouse folder (default: ./warehouse or $PAYERBENCH_WAREHOUSE_DIR)")
-    common.add_argument("--raw-dir", metavar="DIR", default=argparse.SUPPRESS,
-                        help="raw files folder (default: ./raw or $PAYERBENCH_RAW_DIR)")
+    common.add_argument(
+        "--warehouse",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="warehouse folder (default: ./warehouse or $PAYERBENCH_WAREHOUSE_DIR)",
+    )
+    common.add_argument(
+        "--raw-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="raw files folder (default: ./raw or $PAYERBENCH_RAW_DIR)",
+    )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show Prefect's logs")
 
     env_help = "\n".join(f"  {var:<26} {desc}" for var, (_, desc) in ENV_VARS.items())
     parser = argparse.ArgumentParser(
-        prog="payerbench", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="payerbench",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Payer policy and reimbursement pipeline for CPT 0440T-0442T.",
         epilog=f"environment variables:\n{env_help}",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports")
+    p = sub.add_parser(
+        "run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports"
+    )
     p.add_argument("--no-report", action="store_true", help="skip rendering the benchmark reports")
     p.add_argument("--land", action="store_true", help="first move the files dropped in the inbox into raw/")
-    p.add_argument("--inbox", metavar="DIR", help="the inbox to land first (implies --land; default $PAYERBENCH_INBOX_DIR)")
+    p.add_argument(
+        "--inbox", metavar="DIR", help="the inbox to land first (implies --land; default $PAYERBENCH_INBOX_DIR)"
+    )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("land", parents=[common], help="move files dropped in the inbox into raw/<source>/ (told by content)")
+    p = sub.add_parser(
+        "land", parents=[common], help="move files dropped in the inbox into raw/<source>/ (told by content)"
+    )
     p.add_argument("--inbox", metavar="DIR", help="the drop folder (default ./inbox or $PAYERBENCH_INBOX_DIR)")
-    p.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
-                   help="leave files modified less than this long ago (still being written?) for later (default 10)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="leave files modified less than this long ago (still being written?) for later (default 10)",
+    )
     p.set_defaults(func=cmd_land)
 
-    p = sub.add_parser("serve", parents=[common], help="serve the scheduled deployments of prefect.yaml (needs a Prefect server)")
+    p = sub.add_parser(
+        "serve", parents=[common], help="serve the scheduled deployments of prefect.yaml (needs a Prefect server)"
+    )
     p.add_argument("--file", metavar="YAML", help="deployment definitions (default: the project's prefect.yaml)")
     p.add_argument("--only", action="append", metavar="NAME", help="serve only this deployment (repeatable)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", parents=[common], help="render the benchmark report (HTML + Markdown) for codes")
-    p.add_argument("--code", action="append", metavar="CODE",
-                   help="billing code (repeatable; default: every target code in raw/reference/billing_codes.csv)")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
-                   help="data as of this date: Medicare releases in effect then, files published by then (default today)")
-    p.add_argument("--payer", action="append", metavar="GROUP",
-                   help="show coverage and negotiated rates of this payer group only (repeatable: aetna, bcbs, cigna, "
-                        "unitedhealthcare, medicare, other; default every group)")
-    p.add_argument("--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)")
+    p.add_argument(
+        "--code",
+        action="append",
+        metavar="CODE",
+        help="billing code (repeatable; default: every target code in raw/reference/billing_codes.csv)",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        type=_iso_date,
+        help="data as of this date: Medicare releases in effect then, files published by then (default today)",
+    )
+    p.add_argument(
+        "--payer",
+        action="append",
+        metavar="GROUP",
+        help="show coverage and negotiated rates of this payer group only (repeatable: aetna, bcbs, cigna, "
+        "unitedhealthcare, medicare, other; default every group)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ingest", parents=[common], help="load the given files of one source, then rebuild")
@@ -531,23 +702,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="load files again even if their sha256 was loaded before")
     p.add_argument("--toc", metavar="FILE", help="tic: a table of contents; load the files it lists (local copies)")
     p.add_argument("--download", action="store_true", help="tic with --toc: download listed files not found locally")
-    p.add_argument("--dask-address", metavar="ADDR",
-                   help="tic: run file loads on this Dask scheduler (default $PAYERBENCH_DASK_ADDRESS)")
-    p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
-                   help="a fact about the files the source cannot read from them, e.g. -o data_year=2022 "
-                        "(`payerbench sources` lists each source's options)")
+    p.add_argument(
+        "--dask-address",
+        metavar="ADDR",
+        help="tic: run file loads on this Dask scheduler (default $PAYERBENCH_DASK_ADDRESS)",
+    )
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a fact about the files the source cannot read from them, e.g. -o data_year=2022 "
+        "(`payerbench sources` lists each source's options)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("query", parents=[common], help="run one read-only SQL query against the warehouse")
-    p.add_argument("sql", help="one SELECT (or PIVOT / UNPIVOT) statement, e.g. \"select * from coverage_matrix\"")
+    p.add_argument("sql", help='one SELECT (or PIVOT / UNPIVOT) statement, e.g. "select * from coverage_matrix"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--raw", action="store_true",
-                   help="with --format csv: write every cell as it is (by default a cell starting with = + - @ "
-                        "tab or CR, which a spreadsheet would run as a formula, gets a leading ')")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="with --format csv: write every cell as it is (by default a cell starting with = + - @ "
+        "tab or CR, which a spreadsheet would run as a formula, gets a leading ')",
+    )
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("status", parents=[common],
-                       help="per dataset: loads, rows, newest period, freshness; exit 1 when stale or the last run failed")
+    p = sub.add_parser(
+        "status",
+        parents=[common],
+        help="per dataset: loads, rows, newest period, freshness; exit 1 when stale or the last run failed",
+    )
     p.add_argument("--files", action="store_true", help="also the load log's latest attempt per file")
     p.add_argument("--all", action="store_true", help="also every attempt of the load log")
     p.add_argument("--now", metavar="WHEN", help="judge freshness as of this ISO date or time (default: now)")

@@ -51,11 +51,21 @@ def definitions(path: Path | None = None) -> list[Definition]:
     for entry in config.get("deployments") or []:
         schedules = entry.get("schedules") or []
         if len(schedules) != 1 or not schedules[0].get("cron") or not schedules[0].get("timezone"):
-            raise ConfigurationError(f"{path.name}: deployment {entry.get('name')!r} needs exactly one schedule "
-                                     f"with a cron and an explicit timezone")
-        found.append(Definition(entry["name"], entry["entrypoint"], schedules[0]["cron"], schedules[0]["timezone"],
-                                dict(entry.get("parameters") or {}), entry.get("description") or "",
-                                tuple(entry.get("tags") or ())))
+            raise ConfigurationError(
+                f"{path.name}: deployment {entry.get('name')!r} needs exactly one schedule "
+                f"with a cron and an explicit timezone"
+            )
+        found.append(
+            Definition(
+                entry["name"],
+                entry["entrypoint"],
+                schedules[0]["cron"],
+                schedules[0]["timezone"],
+                dict(entry.get("parameters") or {}),
+                entry.get("description") or "",
+                tuple(entry.get("tags") or ()),
+            )
+        )
     return found
 
 
@@ -67,12 +77,21 @@ def build(path: Path | None = None, only: list[str] | None = None) -> list[Any]:
     if only:
         unknown = sorted(set(only) - {d.name for d in chosen})
         if unknown:
-            raise ConfigurationError(f"no deployment named {', '.join(unknown)} in prefect.yaml; "
-                                     f"there are: {', '.join(d.name for d in chosen)}")
+            raise ConfigurationError(
+                f"no deployment named {', '.join(unknown)} in prefect.yaml; "
+                f"there are: {', '.join(d.name for d in chosen)}"
+            )
         chosen = [d for d in chosen if d.name in only]
-    return [d.load_flow().to_deployment(name=d.name, schedules=[CronSchedule(cron=d.cron, timezone=d.timezone)],
-                                        parameters=d.parameters, description=d.description, tags=list(d.tags))
-            for d in chosen]
+    return [
+        d.load_flow().to_deployment(
+            name=d.name,
+            schedules=[CronSchedule(cron=d.cron, timezone=d.timezone)],
+            parameters=d.parameters,
+            description=d.description,
+            tags=list(d.tags),
+        )
+        for d in chosen
+    ]
 
 
 def serve(path: Path | None = None, only: list[str] | None = None) -> int:
@@ -81,11 +100,14 @@ def serve(path: Path | None = None, only: list[str] | None = None) -> int:
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
-        print("payerbench serve: schedules need a Prefect server. Start one in another terminal with\n"
-              "  prefect server start\n"
-              "then point this shell at it and serve again:\n"
-              "  export PREFECT_API_URL=http://127.0.0.1:4200/api\n"
-              "  payerbench serve", file=sys.stderr)
+        print(
+            "payerbench serve: schedules need a Prefect server. Start one in another terminal with\n"
+            "  prefect server start\n"
+            "then point this shell at it and serve again:\n"
+            "  export PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+            "  payerbench serve",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("PAYERBENCH_HOME", str(PROJECT_DIR))  # flow runs resolve raw_dir against it
     os.chdir(PROJECT_DIR)  # entrypoints (flows/<module>.py) are relative to the project folder

@@ -36,8 +36,11 @@ def discover(settings: Settings, source: Source) -> list[Path]:
         found += [Path(root, name) for name in folders if Path(root, name).is_symlink()]
         for name in files:
             path = Path(root, name)
-            if (not name.startswith(".") and name.lower() not in IGNORED_NAMES
-                    and any(path.match(glob) for glob in source.file_globs)):
+            if (
+                not name.startswith(".")
+                and name.lower() not in IGNORED_NAMES
+                and any(path.match(glob) for glob in source.file_globs)
+            ):
                 found.append(path)
     return sorted(found)
 
@@ -48,26 +51,53 @@ def _load_run_name(parameters: dict[str, object]) -> str:
 
 
 @task(name="load_file", cache_policy=NO_CACHE, task_run_name=_load_run_name)
-def load_file_task(source_name: str, path: Path, settings: Settings, run_id: str,
-                   payers: PayerDirectory | None, codes: frozenset[str], already: set[str],
-                   options: dict[str, str] | None = None) -> LoadRecord:
+def load_file_task(
+    source_name: str,
+    path: Path,
+    settings: Settings,
+    run_id: str,
+    payers: PayerDirectory | None,
+    codes: frozenset[str],
+    already: set[str],
+    options: dict[str, str] | None = None,
+) -> LoadRecord:
     """Validate and store one file (no retries: a local file that fails will fail again)."""
-    record = load_file(registry.get(source_name), path, settings, run_id, payers=payers, codes=codes,
-                       already_loaded=already, options=options)
+    record = load_file(
+        registry.get(source_name),
+        path,
+        settings,
+        run_id,
+        payers=payers,
+        codes=codes,
+        already_loaded=already,
+        options=options,
+    )
     logger = get_run_logger()
     if record.status in ("rejected", "failed"):  # names are data: escaped before they reach a log line
         logger.error("%s %s: %s", record.status, safe_name(record.source_file), safe_name(record.error))
     else:
-        logger.info("%s %s: read %d, loaded %d, quarantined %d", record.status, safe_name(record.source_file),
-                    record.rows_read, record.rows_loaded, record.rows_quarantined)
+        logger.info(
+            "%s %s: read %d, loaded %d, quarantined %d",
+            record.status,
+            safe_name(record.source_file),
+            record.rows_read,
+            record.rows_loaded,
+            record.rows_quarantined,
+        )
     return record
 
 
 @flow(name="ingest_source", flow_run_name="ingest {source_name}")
-def ingest_source(source_name: str, paths: list[Path] | None = None, settings: Settings | None = None,
-                  run_id: str | None = None, force: bool = False,
-                  options: dict[str, str] | None = None, parallel: bool = False,
-                  build: bool = False) -> list[LoadRecord]:
+def ingest_source(
+    source_name: str,
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    force: bool = False,
+    options: dict[str, str] | None = None,
+    parallel: bool = False,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load the given files (default: everything in the source's raw folder) of one source.
 
     `force` reloads files whose sha256 was already loaded (a new snapshot of the same bytes).
@@ -93,9 +123,16 @@ def ingest_source(source_name: str, paths: list[Path] | None = None, settings: S
         return records
 
 
-def ingest_sources(flow_name: str, sources: tuple[str, ...], paths: list[Path] | None, settings: Settings | None,
-                   run_id: str | None, raw_dir: str | None, build: bool,
-                   options: dict[str, str] | None = None) -> list[LoadRecord]:
+def ingest_sources(
+    flow_name: str,
+    sources: tuple[str, ...],
+    paths: list[Path] | None,
+    settings: Settings | None,
+    run_id: str | None,
+    raw_dir: str | None,
+    build: bool,
+    options: dict[str, str] | None = None,
+) -> list[LoadRecord]:
     """Body of the per-source flows: their sources' files (default: their raw folders), then, with
     `build`, the DuckDB file if anything changed. One tracked run, one artifact."""
     settings = with_folders(settings, raw_dir=raw_dir)
@@ -111,14 +148,25 @@ def ingest_sources(flow_name: str, sources: tuple[str, ...], paths: list[Path] |
         return records
 
 
-def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, force: bool,
-            options: dict[str, str], parallel: bool = False) -> list[LoadRecord]:
+def _ingest(
+    source: Source,
+    files: list[Path],
+    settings: Settings,
+    run_id: str,
+    force: bool,
+    options: dict[str, str],
+    parallel: bool = False,
+) -> list[LoadRecord]:
     try:
-        payers = PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
+        payers = (
+            PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
+        )
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
     except FileRejected as exc:  # the reference tables themselves are broken: nothing can be resolved
         get_run_logger().error("reference table unusable: %s", exc.message)
-        return [reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files]
+        return [
+            reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files
+        ]
     already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
     if parallel:
         # the same file once (by where it leads), passed as named: the loader refuses links under raw/
@@ -128,8 +176,10 @@ def _ingest(source: Source, files: list[Path], settings: Settings, run_id: str, 
             if (key := Path(named).resolve()) not in seen:
                 seen.add(key)
                 unique.append(Path(named).absolute())
-        futures = [load_file_task.submit(source.name, path, settings, run_id, payers, codes, already, options)
-                   for path in unique]
+        futures = [
+            load_file_task.submit(source.name, path, settings, run_id, payers, codes, already, options)
+            for path in unique
+        ]
         return [future.result() for future in futures]
     records = []
     for path in files:

@@ -12,9 +12,13 @@ from flows.steps.load_log import LoadRecord
 
 
 @flow(name="ingest_hospital_mrf")
-def ingest_hospital_mrf(paths: list[Path] | None = None, settings: Settings | None = None,
-                        run_id: str | None = None, raw_dir: str | None = None,
-                        build: bool = False) -> list[LoadRecord]:
+def ingest_hospital_mrf(
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    raw_dir: str | None = None,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load hospital standard-charge files (CMS v2/v3 CSV tall, CSV wide, JSON) for the codes of interest.
 
     `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.

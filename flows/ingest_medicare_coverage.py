@@ -12,9 +12,13 @@ from flows.steps.load_log import LoadRecord
 
 
 @flow(name="ingest_medicare_coverage")
-def ingest_medicare_coverage(paths: list[Path] | None = None, settings: Settings | None = None,
-                             run_id: str | None = None, raw_dir: str | None = None,
-                             build: bool = False) -> list[LoadRecord]:
+def ingest_medicare_coverage(
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    raw_dir: str | None = None,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load MCD export zips or their CSV tables into the cms__mcd_* datasets.
 
     `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.

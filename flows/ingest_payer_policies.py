@@ -12,9 +12,13 @@ from flows.steps.load_log import LoadRecord
 
 
 @flow(name="ingest_payer_policies")
-def ingest_payer_policies(paths: list[Path] | None = None, settings: Settings | None = None,
-                          run_id: str | None = None, raw_dir: str | None = None,
-                          build: bool = False) -> list[LoadRecord]:
+def ingest_payer_policies(
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    raw_dir: str | None = None,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load policy extracts (CSV, XLSX or JSON) into payer__policy.
 
     `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.

@@ -12,9 +12,13 @@ from flows.steps.load_log import LoadRecord
 
 
 @flow(name="ingest_reference_tables")
-def ingest_reference_tables(paths: list[Path] | None = None, settings: Settings | None = None,
-                            run_id: str | None = None, raw_dir: str | None = None,
-                            build: bool = False) -> list[LoadRecord]:
+def ingest_reference_tables(
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    raw_dir: str | None = None,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load the reference tables every other source resolves against (only files whose content changed).
 
     `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.

@@ -67,8 +67,13 @@ def local_copy(location: str, toc: Path, settings: Settings) -> Path | None:
     return None
 
 
-@task(name="download_tic_file", retries=len(BACKOFF_SECONDS), retry_delay_seconds=BACKOFF_SECONDS,
-      retry_condition_fn=retry_transient_io, cache_policy=NO_CACHE)
+@task(
+    name="download_tic_file",
+    retries=len(BACKOFF_SECONDS),
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient_io,
+    cache_policy=NO_CACHE,
+)
 def download(location: str, folder: Path) -> Path:
     """Stream one listed file to raw/tic/ (network I/O: retried with backoff on transient errors only;
     a 404 or a refused request is not retried)."""
@@ -84,9 +89,17 @@ def download(location: str, folder: Path) -> Path:
 
 
 @flow(name="ingest_tic")
-def ingest_tic(paths: list[Path] | None = None, toc: Path | None = None, settings: Settings | None = None,
-               run_id: str | None = None, dask_address: str | None = None, download_missing: bool = False,
-               force: bool = False, raw_dir: str | None = None, build: bool = False) -> list[LoadRecord]:
+def ingest_tic(
+    paths: list[Path] | None = None,
+    toc: Path | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    dask_address: str | None = None,
+    download_missing: bool = False,
+    force: bool = False,
+    raw_dir: str | None = None,
+    build: bool = False,
+) -> list[LoadRecord]:
     """Load TiC files (default: raw/tic/), or the files a table of contents lists, plus the TOC itself.
 
     `raw_dir` (a deployment parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded.
@@ -100,8 +113,9 @@ def ingest_tic(paths: list[Path] | None = None, toc: Path | None = None, setting
                 from prefect_dask import DaskTaskRunner
 
                 runner = DaskTaskRunner(address=address)
-                records = ingest_source.with_options(task_runner=runner)("tic", files, settings, run_id or run.run_id,
-                                                                          force, parallel=True)
+                records = ingest_source.with_options(task_runner=runner)(
+                    "tic", files, settings, run_id or run.run_id, force, parallel=True
+                )
             else:
                 records = ingest_source("tic", files, settings, run_id or run.run_id, force)
             if build:
@@ -121,8 +135,11 @@ def tic_files(paths: list[Path] | None, toc: Path | None, settings: Settings, do
             if found is None and download_missing and urlparse(location).scheme in ("http", "https"):
                 found = download(location, settings.source_dir("tic"))
             if found is None:
-                logger.warning("listed in %s but not available locally (use --download): %s", safe_name(toc.name),
-                               safe_name(location))
+                logger.warning(
+                    "listed in %s but not available locally (use --download): %s",
+                    safe_name(toc.name),
+                    safe_name(location),
+                )
                 continue
             files.append(found)
     return files

@@ -15,8 +15,13 @@ from flows.steps.names import safe_name
 from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 
 
-@task(name="land_files", cache_policy=NO_CACHE, retries=len(BACKOFF_SECONDS), retry_delay_seconds=BACKOFF_SECONDS,
-      retry_condition_fn=retry_transient_io)
+@task(
+    name="land_files",
+    cache_policy=NO_CACHE,
+    retries=len(BACKOFF_SECONDS),
+    retry_delay_seconds=BACKOFF_SECONDS,
+    retry_condition_fn=retry_transient_io,
+)
 def land_files(settings: Settings, inbox: Path, settle_seconds: float) -> list[land.Landing]:
     """Detect and move every inbox file. File-system I/O (an inbox on a network share) may fail
     transiently and is retried; landing again is safe, since files already moved are gone from the inbox."""
@@ -24,8 +29,12 @@ def land_files(settings: Settings, inbox: Path, settle_seconds: float) -> list[l
 
 
 @flow(name="land_inbox")
-def land_inbox(settings: Settings | None = None, inbox_dir: str | None = None, raw_dir: str | None = None,
-               settle_seconds: float = 10.0) -> list[land.Landing]:
+def land_inbox(
+    settings: Settings | None = None,
+    inbox_dir: str | None = None,
+    raw_dir: str | None = None,
+    settle_seconds: float = 10.0,
+) -> list[land.Landing]:
     """Land the inbox (default PAYERBENCH_INBOX_DIR) into raw/; files it cannot place stay, with the reason."""
     settings = with_folders(settings, inbox_dir=inbox_dir, raw_dir=raw_dir)
     logger = get_run_logger()

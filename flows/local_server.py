@@ -57,9 +57,13 @@ def dies_with_this_process() -> Iterator[None]:
 
 def watch(server_pid: int) -> subprocess.Popen:  # type: ignore[type-arg]
     """Start the watchdog of one server process; it holds the read end of a pipe only we write to."""
-    return subprocess.Popen([sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(server_pid), str(os.getpid())],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # a Ctrl-C to the run's terminal is for the run, not for it
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(server_pid), str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # a Ctrl-C to the run's terminal is for the run, not for it
 
 
 def _gone(pid: int) -> bool:

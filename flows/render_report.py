@@ -13,8 +13,13 @@ from flows.settings import Settings, from_env
 
 
 @task(name="render_report", cache_policy=NO_CACHE, task_run_name="report {billing_code}")
-def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | None = None,
-                       only_changed: bool = False, payers: list[str] | None = None) -> report.ReportResult:
+def render_report_task(
+    settings: Settings,
+    billing_code: str,
+    as_of: dt.date | None = None,
+    only_changed: bool = False,
+    payers: list[str] | None = None,
+) -> report.ReportResult:
     """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries).
 
     `only_changed` keeps a report whose data and code have not changed since it was last rendered.
@@ -31,9 +36,13 @@ def render_report_task(settings: Settings, billing_code: str, as_of: dt.date | N
 
 
 @flow(name="render_benchmark_reports")
-def render_benchmark_reports(settings: Settings | None = None, codes: list[str] | None = None,
-                             as_of: dt.date | None = None, only_changed: bool = False,
-                             payers: list[str] | None = None) -> list[report.ReportResult | str]:
+def render_benchmark_reports(
+    settings: Settings | None = None,
+    codes: list[str] | None = None,
+    as_of: dt.date | None = None,
+    only_changed: bool = False,
+    payers: list[str] | None = None,
+) -> list[report.ReportResult | str]:
     """One report per code (default: every target code); an error is returned as text, not raised.
     `payers` limits coverage and negotiated rates to those payer groups (default: every group)."""
     settings = settings or from_env()

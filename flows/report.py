@@ -59,8 +59,9 @@ class ReportData:
         self.rendered_on = dt.date.today()
 
     @classmethod
-    def open(cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str,
-             as_of: str | None = None) -> ReportData:
+    def open(
+        cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str, as_of: str | None = None
+    ) -> ReportData:
         """For the notebook's parameters (plain strings, as papermill passes them)."""
         settings = from_env().replace(warehouse_dir=warehouse_dir, project_dir=project_dir)
         return cls(settings, billing_code, dt.date.fromisoformat(as_of) if as_of else None)
@@ -92,13 +93,22 @@ def _describe_images(nb: nbformat.NotebookNode, code: str) -> None:
             for mime in ("image/png", "image/jpeg", "image/svg+xml"):
                 if mime in output.get("data", {}):
                     meta = output.setdefault("metadata", {}).setdefault(mime, {})
-                    meta.setdefault("alt", f"{code}: each negotiated dollar rate by payer group and setting, with the "
-                                           "Medicare national rates as reference lines (the same rates are in the table "
-                                           "of this section)")
+                    meta.setdefault(
+                        "alt",
+                        f"{code}: each negotiated dollar rate by payer group and setting, with the "
+                        "Medicare national rates as reference lines (the same rates are in the table "
+                        "of this section)",
+                    )
 
 
-def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
-                  payers: list[str] | None = None, out_dir: Path | None = None) -> ReportResult:
+def render_report(
+    settings: Settings,
+    billing_code: str,
+    *,
+    as_of: dt.date | None = None,
+    payers: list[str] | None = None,
+    out_dir: Path | None = None,
+) -> ReportResult:
     """Execute the report notebook for one code and write its HTML and Markdown."""
     import nbformat
     import papermill
@@ -115,19 +125,28 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
     with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / f"{code}_benchmark.ipynb"
         papermill.execute_notebook(
-            str(notebook), str(executed), kernel_name="python3", progress_bar=False, log_output=False,
+            str(notebook),
+            str(executed),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
             cwd=str(settings.project_dir),
             # the local kernel's own log ("running over TCP without encryption", "KeyboardInterrupt caught" at shut-down)
             # is not the user's concern; errors in the notebook's cells still fail the render
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            parameters={"billing_code": code, "as_of_date": (as_of or dt.date.today()).isoformat(),
-                        "payers": payers, "warehouse_dir": str(settings.warehouse_dir),
-                        "project_dir": str(settings.project_dir)},
+            parameters={
+                "billing_code": code,
+                "as_of_date": (as_of or dt.date.today()).isoformat(),
+                "payers": payers,
+                "warehouse_dir": str(settings.warehouse_dir),
+                "project_dir": str(settings.project_dir),
+            },
         )
         nb = nbformat.read(executed, as_version=4)
     _describe_images(nb, code)
-    html_exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                                 exclude_output_prompt=True)
+    html_exporter = HTMLExporter(
+        template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = html_exporter.from_notebook_node(nb)
     html_path = out_dir / f"{code}_benchmark.html"
     write_file_atomic(html_path, _page(code, body))  # each output renamed into place: never seen half-written
@@ -141,8 +160,9 @@ def render_report(settings: Settings, billing_code: str, *, as_of: dt.date | Non
     return ReportResult(code, html_path, md_path, time.perf_counter() - started)
 
 
-def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
-                payers: list[str] | None = None) -> str:
+def fingerprint(
+    settings: Settings, billing_code: str, *, as_of: dt.date | None = None, payers: list[str] | None = None
+) -> str:
     """sha256 of everything a report shows: its queries' results, its code and its parameters.
 
     The as-of date is not in it: a later day whose queries return the same rows gives the same report.
@@ -158,8 +178,12 @@ def fingerprint(settings: Settings, billing_code: str, *, as_of: dt.date | None 
         data.close()
     for name in sorted(context.frames):
         frame = context.frames[name]
-        digest.update(name.encode() + b"\0" + frame.to_json(orient="split", date_format="iso", default_handler=str,
-                                                             index=False).encode() + b"\0")
+        digest.update(
+            name.encode()
+            + b"\0"
+            + frame.to_json(orient="split", date_format="iso", default_handler=str, index=False).encode()
+            + b"\0"
+        )
     return digest.hexdigest()
 
 
@@ -168,8 +192,12 @@ def _code_digest(settings: Settings) -> hashlib._Hash:
     from flows import report_text
 
     digest = hashlib.sha256()
-    for path in [settings.project_dir / "notebooks" / NOTEBOOK, Path(__file__), Path(report_text.__file__),
-                 *sorted((settings.sql_dir / "report").glob("*.sql"))]:
+    for path in [
+        settings.project_dir / "notebooks" / NOTEBOOK,
+        Path(__file__),
+        Path(report_text.__file__),
+        *sorted((settings.sql_dir / "report").glob("*.sql")),
+    ]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest
 
@@ -178,8 +206,14 @@ def _fingerprint_file(out_dir: Path, code: str) -> Path:
     return out_dir / f".{code}_benchmark.fingerprint"
 
 
-def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
-                             payers: list[str] | None = None, out_dir: Path | None = None) -> ReportResult:
+def render_report_if_changed(
+    settings: Settings,
+    billing_code: str,
+    *,
+    as_of: dt.date | None = None,
+    payers: list[str] | None = None,
+    out_dir: Path | None = None,
+) -> ReportResult:
     """Render the report unless its data and code are what they were at its last rendering
     (a missing HTML or Markdown file is always rendered)."""
     started = time.perf_counter()
@@ -202,13 +236,18 @@ def render_report_if_changed(settings: Settings, billing_code: str, *, as_of: dt
         write_file_atomic(stored, json.dumps({**before, "inputs": key}))
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
     result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
-    write_file_atomic(stored, json.dumps({"fingerprint": now, "inputs": key, "rendered_at": dt.datetime.now(
-        dt.UTC).isoformat(timespec="seconds")}))
+    write_file_atomic(
+        stored,
+        json.dumps(
+            {"fingerprint": now, "inputs": key, "rendered_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        ),
+    )
     return result
 
 
-def inputs_key(settings: Settings, billing_code: str, *, as_of: dt.date | None = None,
-               payers: list[str] | None = None) -> str:
+def inputs_key(
+    settings: Settings, billing_code: str, *, as_of: dt.date | None = None, payers: list[str] | None = None
+) -> str:
     """sha256 of what the report's query results can depend on: the warehouse build (its recorded
     inputs: every committed load, SQL file and schema), the report's code, its parameters and the
     effective as-of date (today by default: a release can take effect overnight). Equal keys mean
@@ -218,8 +257,11 @@ def inputs_key(settings: Settings, billing_code: str, *, as_of: dt.date | None =
     digest = _code_digest(settings)
     state = settings.warehouse_dir / STATE_NAME
     digest.update(state.read_bytes() if state.exists() and settings.duckdb_path.exists() else b"no build")
-    digest.update(json.dumps([billing_code.strip().upper(), (as_of or dt.date.today()).isoformat(),
-                              sorted(payers) if payers else None]).encode())
+    digest.update(
+        json.dumps(
+            [billing_code.strip().upper(), (as_of or dt.date.today()).isoformat(), sorted(payers) if payers else None]
+        ).encode()
+    )
     return digest.hexdigest()
 
 
@@ -249,8 +291,9 @@ img { max-width: 100%; } code { background: #f6f8fa; padding: 0 .3em; } blockquo
 """
 
 
-CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
-                           "form-action 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
 """What the page may load: its inline CSS and its embedded (data: URI) figures, nothing else; no script of any kind
 runs, even one a value from data might carry past the escaping in flows/report_text.py."""
 
@@ -258,7 +301,9 @@ runs, even one a value from data might carry past the escaping in flows/report_t
 def _page(code: str, body: str) -> str:
     """A self-contained HTML page: inline CSS, figures already embedded as data URIs, scripts forbidden by its
     Content-Security-Policy. Every value from data in `body` is already text (escaped by report_text.text)."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-            f"<title>{html.escape(code)} reimbursement benchmark</title>"
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+        f"<title>{html.escape(code)} reimbursement benchmark</title>"
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

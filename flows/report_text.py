@@ -77,12 +77,26 @@ SOURCES = {
     "payer_tic": "Payer TiC files",
     "hospital_mrf": "Hospital price files",
 }
-GROUPS = {"aetna": "Aetna", "bcbs": "Blue Cross Blue Shield plans", "cigna": "Cigna", "unitedhealthcare": "UnitedHealthcare",
-          "medicare": "Medicare", "other": "Other payers"}
+GROUPS = {
+    "aetna": "Aetna",
+    "bcbs": "Blue Cross Blue Shield plans",
+    "cigna": "Cigna",
+    "unitedhealthcare": "UnitedHealthcare",
+    "medicare": "Medicare",
+    "other": "Other payers",
+}
 CONFIDENCE_ORDER = {"verified": 1, "verified_third_party": 2, "inferred": 3, "not_found": 4}
-LINES = {"commercial": "commercial plans", "medicare_ffs": "traditional Medicare", "medicare_advantage": "Medicare Advantage"}
-CONFIDENCE = {"verified": "verified", "verified_third_party": "verified (third party)", "inferred": "inferred",
-              "not_found": "not found"}
+LINES = {
+    "commercial": "commercial plans",
+    "medicare_ffs": "traditional Medicare",
+    "medicare_advantage": "Medicare Advantage",
+}
+CONFIDENCE = {
+    "verified": "verified",
+    "verified_third_party": "verified (third party)",
+    "inferred": "inferred",
+    "not_found": "not found",
+}
 NA = "data not available"
 
 
@@ -227,7 +241,7 @@ CODE_IN_URL = re.compile(r"(?<![0-9A-Za-z])(\d{4}[A-Za-z]|\d{5})(?![0-9A-Za-z])"
 
 
 def source_link(url: object, code: str) -> Md:
-    """" ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
+    """ " ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
     if missing(url):
         return Md("")
     other = [c.upper() for c in CODE_IN_URL.findall(str(url)) if c.upper() != code.upper()]
@@ -235,8 +249,12 @@ def source_link(url: object, code: str) -> Md:
     return Md(f" ({link(label, url)})")
 
 
-FILE_KINDS = {"asc_addendum_aa": "CMS ASC Addendum AA", "opps_addendum_b": "CMS OPPS Addendum B",
-              "pfs_rvu": "CMS PFS relative value file (PPRRVU)", "asc_addendum_ff": "CMS ASC Addendum FF"}
+FILE_KINDS = {
+    "asc_addendum_aa": "CMS ASC Addendum AA",
+    "opps_addendum_b": "CMS OPPS Addendum B",
+    "pfs_rvu": "CMS PFS relative value file (PPRRVU)",
+    "asc_addendum_ff": "CMS ASC Addendum FF",
+}
 
 
 # --- the report's data, loaded once -------------------------------------------------------------------
@@ -261,10 +279,27 @@ class ReportContext:
         rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
         check_payers(payers)
         # the code is a parameter (the CLI's --code), printed in most sections: text like any value from outside
-        ctx = cls(code=text(data.billing_code), as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on)
-        for name in ["code_profile", "code_facts", "diagnoses", "modifiers", "comparators", "coverage", "medicare_rates",
-                     "medicare_localities", "benchmark", "commercial_rates", "utilization_trend", "utilization_cells",
-                     "data_availability", "source_files", "policy_sources", "medicare_file_listings"]:
+        ctx = cls(
+            code=text(data.billing_code), as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on
+        )
+        for name in [
+            "code_profile",
+            "code_facts",
+            "diagnoses",
+            "modifiers",
+            "comparators",
+            "coverage",
+            "medicare_rates",
+            "medicare_localities",
+            "benchmark",
+            "commercial_rates",
+            "utilization_trend",
+            "utilization_cells",
+            "data_availability",
+            "source_files",
+            "policy_sources",
+            "medicare_file_listings",
+        ]:
             frame = data.q(name)
             if payers and "payer_group" in frame.columns:
                 keep = frame["payer_group"].isin(payers) | frame["payer_group"].isna()
@@ -336,41 +371,56 @@ def older_release_note(ctx: ReportContext, row: pd.Series) -> Md:
     lag = quarters_between(int(row["release_year"]), int(row["release_quarter"]), *newest)
     if lag <= STALE_QUARTERS:
         return Md("")
-    return Md(f"; an older release, {lag} quarters before the newest loaded Medicare release "
-            f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded")
+    return Md(
+        f"; an older release, {lag} quarters before the newest loaded Medicare release "
+        f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded"
+    )
 
 
 def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
-    where = {"asc": "an ambulatory surgical center", "hopd_opps": "a hospital outpatient department",
-             "physician_nonfacility": "a physician's office", "physician_facility": "a facility (physician fee)"}[setting]
+    where = {
+        "asc": "an ambulatory surgical center",
+        "hopd_opps": "a hospital outpatient department",
+        "physician_nonfacility": "a physician's office",
+        "physician_facility": "a facility (physician fee)",
+    }[setting]
     if not missing(row["payment_usd"]):
         extra = []
         if not missing(row.get("status_indicator")):
-            extra.append(f"status {text(row['status_indicator'])}" if setting != "asc"
-                         else f"payment indicator {text(row['status_indicator'])}")
+            extra.append(
+                f"status {text(row['status_indicator'])}"
+                if setting != "asc"
+                else f"payment indicator {text(row['status_indicator'])}"
+            )
         if not missing(row.get("apc")) and "APC" not in release_name(row):
             extra.append(f"APC {text(row['apc'])}")
-        return Md(f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
-                f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})")
+        return Md(
+            f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
+            f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})"
+        )
     if row["availability_reason"] == "contractor_priced":
-        return Md(f"the physician fee is contractor-priced, with no national amount (PFS status "
-                  f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})")
+        return Md(
+            f"the physician fee is contractor-priced, with no national amount (PFS status "
+            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})"
+        )
     return Md(f"nothing in {where}: {reason(row['availability_reason'])} ({text(row['release_period'])})")
 
 
 def short_release(row: pd.Series) -> Md:
-    """"CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
+    """ "CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
     return Md(release_name(row).split(": ")[0])
 
 
 # --- sections ------------------------------------------------------------------------------------
 def title(ctx: ReportContext) -> Md:
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
-    return Md(f"# {ctx.code} reimbursement benchmark\n\n"
-            f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
-            f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
-            f"dated on or before it, Part B data years CMS had released by then. Rendered on "
-            f"{ctx.rendered_on.isoformat()} from the payerbench warehouse.")
+    return Md(
+        f"# {ctx.code} reimbursement benchmark\n\n"
+        f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
+        f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
+        f"dated on or before it, Part B data years CMS had released by then. Rendered on "
+        f"{ctx.rendered_on.isoformat()} from the payerbench warehouse."
+    )
 
 
 def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> Md:
@@ -379,14 +429,19 @@ def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and
     policies = ctx["policy_sources"]
     if policies.empty or "coverage_status" not in policies:
         return Md("")
-    rows = policies[(policies["payer_group"] == "medicare") & (policies["plan_type"] == "medicare_ffs")
-                    & (policies["coverage_status"] == status)]
+    rows = policies[
+        (policies["payer_group"] == "medicare")
+        & (policies["plan_type"] == "medicare_ffs")
+        & (policies["coverage_status"] == status)
+    ]
     rows = rows.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER))
     contractors = []
     for _, r in rows.drop_duplicates("payer_name").iterrows():
         jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
         where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
-        contractors.append(f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})")
+        contractors.append(
+            f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})"
+        )
     return Md(joiner.join(contractors))
 
 
@@ -395,14 +450,18 @@ def section_summary(ctx: ReportContext) -> str:
     if not ctx.known:
         listings = ctx.medicare_listings()
         if listings.empty:
-            out.append(f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
-                       "loaded file holds it: every section below says what is not available.")
+            out.append(
+                f"**No data is available for {ctx.code}.** It is not among the configured codes of interest and no "
+                "loaded file holds it: every section below says what is not available."
+            )
         else:
             kinds = list(dict.fromkeys(named(FILE_KINDS, k) for k in listings["rate_source"]))
-            out.append(f"**{ctx.code} is not among the configured codes of interest** (raw/reference/billing_codes.csv), so "
-                       f"the marts compute nothing for it. The loaded Medicare payment files do list it ({', '.join(kinds)}; "
-                       "section 5); payer and hospital files are loaded for the configured codes only. Every section "
-                       "below says what is not available.")
+            out.append(
+                f"**{ctx.code} is not among the configured codes of interest** (raw/reference/billing_codes.csv), so "
+                f"the marts compute nothing for it. The loaded Medicare payment files do list it ({', '.join(kinds)}; "
+                "section 5); payer and hospital files are loaded for the configured codes only. Every section "
+                "below says what is not available."
+            )
         return "\n\n".join(out)
     lead = []
     category = ctx.fact("code_category")
@@ -410,7 +469,9 @@ def section_summary(ctx: ReportContext) -> str:
     if category:
         lead.append(f"{ctx.code} is a {text(category.split(':')[0])} code")
     elif profile is not None:
-        lead.append(f"{ctx.code} is a {text(str(profile['code_category']).replace('_', ' '))} {text(profile['code_type'])} code")
+        lead.append(
+            f"{ctx.code} is a {text(str(profile['code_category']).replace('_', ' '))} {text(profile['code_type'])} code"
+        )
     history = list(ctx.facts("code_history")["fact"]) if not ctx.facts("code_history").empty else []
     headline_bits = []
 
@@ -420,60 +481,101 @@ def section_summary(ctx: ReportContext) -> str:
     stated = commercial[commercial["coverage_position"].notna()]
     not_covered = stated[stated["coverage_position"] == "not_covered"]
     unstated = commercial[commercial["coverage_position"].isna()]
-    evidence = "; ".join(f"{named(GROUPS, r.payer_group)} {text(r.policy_id)}: {confidence(r.source_confidence)}"
-                         for r in stated.itertuples())
+    evidence = "; ".join(
+        f"{named(GROUPS, r.payer_group)} {text(r.policy_id)}: {confidence(r.source_confidence)}"
+        for r in stated.itertuples()
+    )
     if len(stated) and len(not_covered) == len(stated):
         statuses = sorted({named(STANCES, s) for s in stated["coverage_status"]})
         by_level: dict[str, list[str]] = {}
         for r in stated.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER)).itertuples():
             by_level.setdefault(confidence(r.source_confidence), []).append(named(GROUPS, r.payer_group))
-        headline_bits.append(f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
-                             f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"
-                             + "".join(f"; {named(GROUPS, r.payer_group)}: {reason(r.availability_reason)} for "
-                                       "commercial plans" for r in unstated.itertuples()))
-        lead.append(f"Every commercial payer group with a published commercial-plan stance ({len(stated)} of {len(commercial)}) "
-                    f"treats it as not covered ({', '.join(statuses)}; evidence: {evidence})")
+        headline_bits.append(
+            f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
+            f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"
+            + "".join(
+                f"; {named(GROUPS, r.payer_group)}: {reason(r.availability_reason)} for commercial plans"
+                for r in unstated.itertuples()
+            )
+        )
+        lead.append(
+            f"Every commercial payer group with a published commercial-plan stance ({len(stated)} of {len(commercial)}) "
+            f"treats it as not covered ({', '.join(statuses)}; evidence: {evidence})"
+        )
     elif len(stated):
-        lead.append("Commercial payer stances (commercial plans) differ: " + "; ".join(
-            f"{named(GROUPS, r.payer_group)}: {named(STANCES, r.coverage_status)} "
-            f"({text(r.policy_id)}, {confidence(r.source_confidence)})" for r in stated.itertuples()))
+        lead.append(
+            "Commercial payer stances (commercial plans) differ: "
+            + "; ".join(
+                f"{named(GROUPS, r.payer_group)}: {named(STANCES, r.coverage_status)} "
+                f"({text(r.policy_id)}, {confidence(r.source_confidence)})"
+                for r in stated.itertuples()
+            )
+        )
     else:
         lead.append("No commercial-plan policy stance for the code is loaded (data not available)")
     if len(stated) and len(unstated):
-        lead.append("No commercial-plan stance for " + "; ".join(
-            f"{named(GROUPS, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()))
-    ma = commercial[commercial["medicare_advantage_coverage_status"].notna()] if "medicare_advantage_coverage_status" in commercial else commercial.iloc[0:0]
+        lead.append(
+            "No commercial-plan stance for "
+            + "; ".join(
+                f"{named(GROUPS, r.payer_group)} ({reason(r.availability_reason)})" for r in unstated.itertuples()
+            )
+        )
+    ma = (
+        commercial[commercial["medicare_advantage_coverage_status"].notna()]
+        if "medicare_advantage_coverage_status" in commercial
+        else commercial.iloc[0:0]
+    )
     if len(ma):
-        lead.append("Medicare Advantage, shown apart and not counted above: " + "; ".join(
-            f"{named(GROUPS, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
-            f"{named(STANCES, r.medicare_advantage_coverage_status)} "
-            f"({confidence(r.medicare_advantage_source_confidence)})" for r in ma.itertuples()))
+        lead.append(
+            "Medicare Advantage, shown apart and not counted above: "
+            + "; ".join(
+                f"{named(GROUPS, r.payer_group)} {listing(r.medicare_advantage_policy_ids)}: "
+                f"{named(STANCES, r.medicare_advantage_coverage_status)} "
+                f"({confidence(r.medicare_advantage_source_confidence)})"
+                for r in ma.itertuples()
+            )
+        )
     medicare_row = coverage[coverage["payer_group"] == "medicare"]
     if not medicare_row.empty:
         m = medicare_row.iloc[0]
         if not missing(m["coverage_status"]):
             who = medicare_contractors(ctx, m["coverage_status"])
             if who:
-                lead.append(f"Traditional Medicare: {named(STANCES, m['coverage_status'])} according to "
-                            f"{who}: Medicare contractors' instructions for their own jurisdictions, not a national Medicare "
-                            "policy; other contractors' stances are not in the loaded policy extract")
+                lead.append(
+                    f"Traditional Medicare: {named(STANCES, m['coverage_status'])} according to "
+                    f"{who}: Medicare contractors' instructions for their own jurisdictions, not a national Medicare "
+                    "policy; other contractors' stances are not in the loaded policy extract"
+                )
             else:
-                lead.append(f"Medicare: {named(STANCES, m['coverage_status'])} "
-                            f"({text(m['policy_title'])}, {named(CONFIDENCE, m['source_confidence'])})")
+                lead.append(
+                    f"Medicare: {named(STANCES, m['coverage_status'])} "
+                    f"({text(m['policy_title'])}, {named(CONFIDENCE, m['source_confidence'])})"
+                )
         else:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
     latest = ctx.latest_medicare()
-    phrases = [_medicare_phrase(ctx, latest.loc[s], s) for s in ("asc", "hopd_opps", "physician_nonfacility") if s in latest.index]
+    phrases = [
+        _medicare_phrase(ctx, latest.loc[s], s)
+        for s in ("asc", "hopd_opps", "physician_nonfacility")
+        if s in latest.index
+    ]
     if phrases:
         lead.append("Medicare pays " + "; ".join(phrases))
         paid = latest[latest["payment_usd"].notna()]
         if len(paid):
-            headline_bits.append("Medicare pays " + " and ".join(
-                f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else named(SETTINGS, s)}, "
-                f"{short_release(r)})"
-                for s, r in paid.iterrows()))
-        if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
+            headline_bits.append(
+                "Medicare pays "
+                + " and ".join(
+                    f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else named(SETTINGS, s)}, "
+                    f"{short_release(r)})"
+                    for s, r in paid.iterrows()
+                )
+            )
+        if (
+            "physician_nonfacility" in latest.index
+            and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced"
+        ):
             headline_bits.append("the physician fee is contractor-priced")
     else:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
@@ -487,32 +589,46 @@ def section_summary(ctx: ReportContext) -> str:
     pct = commercial[commercial["rate_kind"] == "percentage"]
     if len(dollars):
         payers = sorted(set(dollars["payer_name"]))
-        lead.append(f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
-                    f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
-                    f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
-                    f"{', '.join(files_dated(dollars))})")
-        headline_bits.append(f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
-                             f"({'; '.join(files_dated(dollars, short=True))})")
+        lead.append(
+            f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
+            f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
+            f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
+            f"{', '.join(files_dated(dollars))})"
+        )
+        headline_bits.append(
+            f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
+            f"({'; '.join(files_dated(dollars, short=True))})"
+        )
     else:
-        lead.append("No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
-                    "(data not available)")
+        lead.append(
+            "No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
+            "(data not available)"
+        )
     if len(pct):
         n = len(set(pct["payer_name"]))
-        lead.append(f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
-                    f"({', '.join(percent(v) for v in sorted(set(pct['rate_pct_of_charges'])))} of charges; "
-                    f"{', '.join(files_dated(pct))})")
+        lead.append(
+            f"{n} payer{' pays' if n == 1 else 's pay'} a percentage of billed charges instead "
+            f"({', '.join(percent(v) for v in sorted(set(pct['rate_pct_of_charges'])))} of charges; "
+            f"{', '.join(files_dated(pct))})"
+        )
     unstated = real[(real["plan_type"] == "not_stated") & (real["rate_kind"] == "dollars")]
     if len(unstated):
-        lead.append(f"{number(len(unstated))} further real hospital rates whose file does not state the plan type are in "
-                    "section 6 and not in this range")
+        lead.append(
+            f"{number(len(unstated))} further real hospital rates whose file does not state the plan type are in "
+            "section 6 and not in this range"
+        )
     not_commercial = real[real["plan_type"].isin(["medicare_advantage", "medicaid_managed", "medicare_ffs"])]
     if len(not_commercial):
-        lead.append(f"{number(len(not_commercial))} real Medicare Advantage, Medicaid or traditional Medicare rates are shown "
-                    "apart (sections 5 and 6), never in the commercial figures")
+        lead.append(
+            f"{number(len(not_commercial))} real Medicare Advantage, Medicaid or traditional Medicare rates are shown "
+            "apart (sections 5 and 6), never in the commercial figures"
+        )
     if len(synthetic):
         files = [text(f) for f in sorted(set(synthetic["source_file"]))]
-        lead.append(f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
-                    "data that shows how the report reads such files, not facts, and left out of this summary")
+        lead.append(
+            f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
+            "data that shows how the report reads such files, not facts, and left out of this summary"
+        )
     head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
     out.append(head)
     out.append(". ".join(lead) + ".")
@@ -537,16 +653,28 @@ def section_code_overview(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[1]}"]
     profile = ctx["code_profile"]
     rows = []
-    for topic, label in [("descriptor", "Official descriptor"), ("short_descriptor", "CMS short descriptor"),
-                         ("code_category", "Code type"), ("service_type", "Service"), ("sites_of_service", "Typical sites of service"),
-                         ("code_history", "History and status")]:
+    for topic, label in [
+        ("descriptor", "Official descriptor"),
+        ("short_descriptor", "CMS short descriptor"),
+        ("code_category", "Code type"),
+        ("service_type", "Service"),
+        ("sites_of_service", "Typical sites of service"),
+        ("code_history", "History and status"),
+    ]:
         facts = ctx.facts(topic)
         if topic == "short_descriptor" and not ctx.medicare_listings().empty:
             # CMS's own text, cited to the loaded file that prints it (not a web page about another code)
             listed = ctx.medicare_listings().iloc[0]
-            rows.append([label, text(listed["short_descriptor"]),
-                         Md(f"verified (loaded CMS file: {named(FILE_KINDS, listed['rate_source'])} "
-                            f"{text(listed['release_period'])}, {text(listed['source_file'])})")])
+            rows.append(
+                [
+                    label,
+                    text(listed["short_descriptor"]),
+                    Md(
+                        f"verified (loaded CMS file: {named(FILE_KINDS, listed['rate_source'])} "
+                        f"{text(listed['release_period'])}, {text(listed['source_file'])})"
+                    ),
+                ]
+            )
             same = facts["fact"].str.strip().str.lower() == str(listed["short_descriptor"]).strip().lower()
             facts = facts[~same]
             if facts.empty:
@@ -554,11 +682,22 @@ def section_code_overview(ctx: ReportContext) -> str:
         if facts.empty:
             rows.append([label, NA, ""])
         for f in facts.itertuples():
-            rows.append([label, f.fact, Md(named(CONFIDENCE, f.source_confidence) + source_link(f.source_url, ctx.code))])
+            rows.append(
+                [label, f.fact, Md(named(CONFIDENCE, f.source_confidence) + source_link(f.source_url, ctx.code))]
+            )
     if not profile.empty:
         p = profile.iloc[0]
-        rows.insert(2, ["Code set", Md(f"{text(p['code_type'])} ({text(str(p['code_category']).replace('_', ' '))}), "
-                                       f"{text(p['role'])} code"), "configuration"])
+        rows.insert(
+            2,
+            [
+                "Code set",
+                Md(
+                    f"{text(p['code_type'])} ({text(str(p['code_category']).replace('_', ' '))}), "
+                    f"{text(p['role'])} code"
+                ),
+                "configuration",
+            ],
+        )
         rows.append(["Sibling codes", listing(p["sibling_labels"], "none configured"), "configuration"])
     else:
         rows.append(["Sibling codes", NA, ""])
@@ -572,29 +711,48 @@ def section_clinical(ctx: ReportContext) -> str:
     if dx.empty:
         out.append(f"Diagnosis codes: {NA} (none recorded for {ctx.code} in raw/reference/code_diagnoses.csv).")
     else:
-        out.append(table([[r.diagnosis_group, r.icd10_code, r.description] for r in dx.itertuples()],
-                         ["Indication", "ICD-10-CM", "Description"]))
+        out.append(
+            table(
+                [[r.diagnosis_group, r.icd10_code, r.description] for r in dx.itertuples()],
+                ["Indication", "ICD-10-CM", "Description"],
+            )
+        )
         confidences = sorted({named(CONFIDENCE, c) for c in dx["source_confidence"]})
-        out.append(f"Codes from {text(dx['source'].iloc[0])}. Pairing with {ctx.code}: {', '.join(confidences)} — "
-                   f"{text(dx['notes'].dropna().iloc[0]) if dx['notes'].notna().any() else ''}")
+        out.append(
+            f"Codes from {text(dx['source'].iloc[0])}. Pairing with {ctx.code}: {', '.join(confidences)} — "
+            f"{text(dx['notes'].dropna().iloc[0]) if dx['notes'].notna().any() else ''}"
+        )
     out.append("### Modifiers")
     mods = ctx["modifiers"]
     if mods.empty:
         out.append(f"Modifiers: {NA}.")
     else:
-        out.append(table([[r.modifier, r.description, r.when_to_use, named(CONFIDENCE, r.source_confidence)]
-                          for r in mods.itertuples()], ["Modifier", "Description", "When to use", "Confidence"]))
+        out.append(
+            table(
+                [
+                    [r.modifier, r.description, r.when_to_use, named(CONFIDENCE, r.source_confidence)]
+                    for r in mods.itertuples()
+                ],
+                ["Modifier", "Description", "When to use", "Confidence"],
+            )
+        )
     out.append("### Imaging")
     imaging = ctx.fact("imaging")
-    out.append(text(imaging) + f" ({confidence(ctx.facts('imaging').iloc[0]['source_confidence'])})." if imaging else f"Imaging: {NA}.")
+    out.append(
+        text(imaging) + f" ({confidence(ctx.facts('imaging').iloc[0]['source_confidence'])})."
+        if imaging
+        else f"Imaging: {NA}."
+    )
     out.append("### Comparator codes and coding guidance")
     comparators = ctx["comparators"].drop_duplicates("billing_code")
     if comparators.empty:
         out.append(f"Comparator codes: {NA}.")
     else:
-        out.append("Comparators configured for this code family: " +
-                   "; ".join(f"{text(r.billing_code)} ({text(r.label)})" for r in comparators.itertuples()) +
-                   ". Their Medicare amounts are in section 5.")
+        out.append(
+            "Comparators configured for this code family: "
+            + "; ".join(f"{text(r.billing_code)} ({text(r.label)})" for r in comparators.itertuples())
+            + ". Their Medicare amounts are in section 5."
+        )
     for topic in ("billing_guidance", "device_maker_guidance", "ncci"):
         for f in ctx.facts(topic).itertuples():
             source = f" ({link('source', f.source_url)})" if not missing(f.source_url) else ""
@@ -619,16 +777,41 @@ def section_coverage(ctx: ReportContext) -> str:
             if who:
                 stance = Md(f"{stance} (per {who}; not a national Medicare policy)")
         elif not missing(r.medicare_advantage_coverage_status):
-            ma = Md(f"{named(STANCES, r.medicare_advantage_coverage_status)} "
-                    f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})")
+            ma = Md(
+                f"{named(STANCES, r.medicare_advantage_coverage_status)} "
+                f"({listing(r.medicare_advantage_policy_ids)}, {confidence(r.medicare_advantage_source_confidence)})"
+            )
         else:
             ma = reason(r.medicare_advantage_availability_reason)
-        rows.append([named(GROUPS, r.payer_group), named(LINES, r.line_of_business),
-                     link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA, r.policy_title, stance,
-                     date(r.effective_date) if not missing(r.effective_date) else NA,
-                     confidence(r.source_confidence), ma, r.coverage_detail])
-    out.append(table(rows, ["Payer group", "Plans", "Policy", "Title", "Stance", "Effective", "Confidence",
-                            "Medicare Advantage (apart)", "All policies behind the row"]))
+        rows.append(
+            [
+                named(GROUPS, r.payer_group),
+                named(LINES, r.line_of_business),
+                link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA,
+                r.policy_title,
+                stance,
+                date(r.effective_date) if not missing(r.effective_date) else NA,
+                confidence(r.source_confidence),
+                ma,
+                r.coverage_detail,
+            ]
+        )
+    out.append(
+        table(
+            rows,
+            [
+                "Payer group",
+                "Plans",
+                "Policy",
+                "Title",
+                "Stance",
+                "Effective",
+                "Confidence",
+                "Medicare Advantage (apart)",
+                "All policies behind the row",
+            ],
+        )
+    )
     medicare = coverage[coverage["payer_group"] == "medicare"]
     if not medicare.empty and "mcd_availability" in medicare.columns:
         m = medicare.iloc[0]
@@ -640,12 +823,16 @@ def section_coverage(ctx: ReportContext) -> str:
         out.append(detail + ".")
     retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
     if len(retrieved) and retrieved.max().date() > ctx.as_of:
-        out.append(f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
-                   "report shows the loaded policy versions and does not reconstruct earlier ones.")
-    out.append("Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
-               "row's plans: a commercial payer group's commercial plans, traditional Medicare for Medicare. A Medicare "
-               "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
-               "that found no policy.")
+        out.append(
+            f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
+            "report shows the loaded policy versions and does not reconstruct earlier ones."
+        )
+    out.append(
+        "Stances are the strongest-evidence policies' (`verified` > `verified (third party)` > `inferred`) for the "
+        "row's plans: a commercial payer group's commercial plans, traditional Medicare for Medicare. A Medicare "
+        "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
+        "that found no policy."
+    )
     return "\n\n".join(out)
 
 
@@ -658,40 +845,76 @@ def section_medicare(ctx: ReportContext) -> str:
             out.append(f"Medicare rates: {NA} — no loaded Medicare fee-schedule file lists {ctx.code}.")
         else:
             configured = not ctx["code_profile"].empty
-            out.append(f"Medicare rates: {NA} — " + (
-                "the Medicare marts hold no amount for the code" if configured else
-                f"{ctx.code} is not a configured code of interest, so payerbench computes no Medicare amount for it (add "
-                "it to raw/reference/billing_codes.csv and run again)") + ". The loaded Medicare files that list it:")
-            out.append(table([[named(FILE_KINDS, r["rate_source"]), r["release_period"],
-                               text(r["status_indicator"]), text(r["short_descriptor"]), r["source_file"]]
-                              for _, r in listings.iterrows()],
-                             ["File", "Release", "Status / indicator", "Short descriptor", "File name"]))
+            out.append(
+                f"Medicare rates: {NA} — "
+                + (
+                    "the Medicare marts hold no amount for the code"
+                    if configured
+                    else f"{ctx.code} is not a configured code of interest, so payerbench computes no Medicare amount for it (add "
+                    "it to raw/reference/billing_codes.csv and run again)"
+                )
+                + ". The loaded Medicare files that list it:"
+            )
+            out.append(
+                table(
+                    [
+                        [
+                            named(FILE_KINDS, r["rate_source"]),
+                            r["release_period"],
+                            text(r["status_indicator"]),
+                            text(r["short_descriptor"]),
+                            r["source_file"],
+                        ]
+                        for _, r in listings.iterrows()
+                    ],
+                    ["File", "Release", "Status / indicator", "Short descriptor", "File name"],
+                )
+            )
     else:
         rows = []
         for r in rates.itertuples():
             amount = money(r.payment_usd) if not missing(r.payment_usd) else reason(r.availability_reason)
-            rows.append([named(SETTINGS, r.setting), r.release_period, amount,
-                         r.status_indicator if not missing(r.status_indicator) else NA, r.apc if not missing(r.apc) else "",
-                         r.availability_note if not missing(r.availability_note) else ""])
+            rows.append(
+                [
+                    named(SETTINGS, r.setting),
+                    r.release_period,
+                    amount,
+                    r.status_indicator if not missing(r.status_indicator) else NA,
+                    r.apc if not missing(r.apc) else "",
+                    r.availability_note if not missing(r.availability_note) else "",
+                ]
+            )
         out.append("National unadjusted amounts by setting and release (the trend across loaded releases):")
         out.append(table(rows, ["Setting", "Release", "Payment", "Status / indicator", "APC", "Note"]))
         loc = ctx["medicare_localities"]
         for r in loc.itertuples():
             if r.localities_with_amount:
-                out.append(f"{named(SETTINGS, r.setting)} across {number(r.localities)} PFS localities ({text(r.release_period)}): "
-                           f"{money(r.min_usd)} to {money(r.max_usd)}, median {money(r.median_usd)}.")
+                out.append(
+                    f"{named(SETTINGS, r.setting)} across {number(r.localities)} PFS localities ({text(r.release_period)}): "
+                    f"{money(r.min_usd)} to {money(r.max_usd)}, median {money(r.median_usd)}."
+                )
             else:
-                out.append(f"{named(SETTINGS, r.setting)} in all {number(r.localities)} PFS localities ({text(r.release_period)}): "
-                           f"{reason(r.availability_reason)}.")
+                out.append(
+                    f"{named(SETTINGS, r.setting)} in all {number(r.localities)} PFS localities ({text(r.release_period)}): "
+                    f"{reason(r.availability_reason)}."
+                )
     bench = ctx["benchmark"]
     if len(bench) and "plan_type" in bench:
-        listed = bench[(bench["source"] == "hospital_mrf") & (bench["plan_type"] == "medicare_ffs") & (bench["rate_count"] > 0)]
+        listed = bench[
+            (bench["source"] == "hospital_mrf") & (bench["plan_type"] == "medicare_ffs") & (bench["rate_count"] > 0)
+        ]
         if len(listed):
-            out.append("Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
-                       "not a CMS fee schedule; never counted as commercial): " + "; ".join(
-                           f"{named(SETTINGS, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
-                           f"file dated {date(r.latest_as_of)})" + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
-                           for r in listed.itertuples()) + ".")
+            out.append(
+                "Hospital price files also list traditional Medicare amounts (what a hospital says Medicare pays it, "
+                "not a CMS fee schedule; never counted as commercial): "
+                + "; ".join(
+                    f"{named(SETTINGS, r.setting)} {money(r.median_usd)} (median of {number(r.rate_count)}, "
+                    f"file dated {date(r.latest_as_of)})"
+                    + (" — **synthetic sample**" if flag(r.includes_synthetic) else "")
+                    for r in listed.itertuples()
+                )
+                + "."
+            )
     out.append("### Comparator codes")
     comp = ctx["comparators"]
     if comp.empty:
@@ -700,16 +923,37 @@ def section_medicare(ctx: ReportContext) -> str:
         rows = []
         for _, r in comp.iterrows():
             release = short_release(r) if not missing(r["release_period"]) else NA
-            rows.append([r["billing_code"], r["label"], named(SETTINGS, r["setting"]) if not missing(r["setting"]) else NA,
-                         Md(text(release) + older_release_note(ctx, r)),
-                         money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"])])
-        out.append(table(rows, ["Code", "Description", "Setting", "Release (latest in effect on the as-of date)",
-                                "Medicare national payment"]))
+            rows.append(
+                [
+                    r["billing_code"],
+                    r["label"],
+                    named(SETTINGS, r["setting"]) if not missing(r["setting"]) else NA,
+                    Md(text(release) + older_release_note(ctx, r)),
+                    money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"]),
+                ]
+            )
+        out.append(
+            table(
+                rows,
+                [
+                    "Code",
+                    "Description",
+                    "Setting",
+                    "Release (latest in effect on the as-of date)",
+                    "Medicare national payment",
+                ],
+            )
+        )
     return "\n\n".join(out)
 
 
-PLAN_TYPES = {"commercial": "commercial", "not_stated": "not stated in the file", "medicare_advantage": "Medicare Advantage",
-              "medicaid_managed": "Medicaid managed care", "medicare_ffs": "traditional Medicare"}
+PLAN_TYPES = {
+    "commercial": "commercial",
+    "not_stated": "not stated in the file",
+    "medicare_advantage": "Medicare Advantage",
+    "medicaid_managed": "Medicaid managed care",
+    "medicare_ffs": "traditional Medicare",
+}
 COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
 """Plan types section 6 shows as commercial rates: stated commercial, and hospital rows whose file does not say (labelled)."""
 
@@ -719,14 +963,37 @@ def _source_cell(r) -> Md:  # type: ignore[no-untyped-def]
 
 
 def _dollar_rows(rows: pd.DataFrame) -> list[list[object]]:
-    return [[named(GROUPS, r.payer_group), named(PLAN_TYPES, r.plan_type), named(SETTINGS, r.setting),
-             _source_cell(r), number(r.rate_count), money(r.min_usd), money(r.median_usd), money(r.max_usd), number(r.providers),
-             pct_of_medicare(r), date(r.latest_as_of)]
-            for r in rows.itertuples()]
+    return [
+        [
+            named(GROUPS, r.payer_group),
+            named(PLAN_TYPES, r.plan_type),
+            named(SETTINGS, r.setting),
+            _source_cell(r),
+            number(r.rate_count),
+            money(r.min_usd),
+            money(r.median_usd),
+            money(r.max_usd),
+            number(r.providers),
+            pct_of_medicare(r),
+            date(r.latest_as_of),
+        ]
+        for r in rows.itertuples()
+    ]
 
 
-DOLLAR_HEADER = ["Payer group", "Plans", "Setting", "Source", "Rates", "Min", "Median", "Max", "Providers",
-                 "Median as % of Medicare (national unadjusted, same setting)", "As of"]
+DOLLAR_HEADER = [
+    "Payer group",
+    "Plans",
+    "Setting",
+    "Source",
+    "Rates",
+    "Min",
+    "Median",
+    "Max",
+    "Providers",
+    "Median as % of Medicare (national unadjusted, same setting)",
+    "As of",
+]
 
 
 def section_commercial(ctx: ReportContext) -> str:
@@ -737,63 +1004,121 @@ def section_commercial(ctx: ReportContext) -> str:
         return "\n\n".join(out)
     rated = bench[(bench["source"] != "medicare_fee_schedule") & (bench["availability_reason"] != "not_applicable")]
     commercial = rated[rated["plan_type"].isin(COMMERCIAL_PLAN_TYPES) & (rated["payer_group"] != "medicare")]
-    apart = rated[rated["plan_type"].isin(["medicare_advantage", "medicaid_managed"])
-                  & ((rated["rate_count"] > 0) | (rated["pct_rate_count"] > 0))]
+    apart = rated[
+        rated["plan_type"].isin(["medicare_advantage", "medicaid_managed"])
+        & ((rated["rate_count"] > 0) | (rated["pct_rate_count"] > 0))
+    ]
     shown = pd.concat([commercial[(commercial["rate_count"] > 0) | (commercial["pct_rate_count"] > 0)], apart])
     if shown["includes_synthetic"].fillna(False).astype(bool).any():
-        out.append("> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
-                   "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates.")
-    out.append("Commercial plans only: Transparency-in-Coverage files are commercial (group and individual market) plans' "
-               "by law; a hospital file's rate counts here when its plan is commercial or the file does not say (*not "
-               "stated in the file*). Medicare Advantage and Medicaid managed care rates are shown apart below, and "
-               "hospitals' traditional Medicare rows are in section 5; none of them enters these figures.")
+        out.append(
+            "> **Synthetic sample data.** Rows marked *synthetic sample* rest on files labelled synthetic (bundled "
+            "to show how the pipeline reads that kind of file); their numbers are not real negotiated rates."
+        )
+    out.append(
+        "Commercial plans only: Transparency-in-Coverage files are commercial (group and individual market) plans' "
+        "by law; a hospital file's rate counts here when its plan is commercial or the file does not say (*not "
+        "stated in the file*). Medicare Advantage and Medicaid managed care rates are shown apart below, and "
+        "hospitals' traditional Medicare rows are in section 5; none of them enters these figures."
+    )
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
-        out.append(f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
-                   f"for {ctx.code}.")
+        out.append(
+            f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
+            f"for {ctx.code}."
+        )
     else:
-        out.append("Negotiated **dollar** rates per service (the figure shows each rate against Medicare's amount for the "
-                   "same setting):")
+        out.append(
+            "Negotiated **dollar** rates per service (the figure shows each rate against Medicare's amount for the "
+            "same setting):"
+        )
         out.append(table(_dollar_rows(dollars), DOLLAR_HEADER))
-    per_diem = commercial[commercial["per_diem_rate_count"] > 0] if "per_diem_rate_count" in commercial else commercial.iloc[0:0]
+    per_diem = (
+        commercial[commercial["per_diem_rate_count"] > 0]
+        if "per_diem_rate_count" in commercial
+        else commercial.iloc[0:0]
+    )
     if len(per_diem):
-        out.append("Per-diem rates (dollars per day, not per service; not in the figures above): " + "; ".join(
-            f"{named(GROUPS, r.payer_group)}, {named(SETTINGS, r.setting)}, {_source_cell(r)}: "
-            f"{number(r.per_diem_rate_count)}" for r in per_diem.itertuples()) + ".")
+        out.append(
+            "Per-diem rates (dollars per day, not per service; not in the figures above): "
+            + "; ".join(
+                f"{named(GROUPS, r.payer_group)}, {named(SETTINGS, r.setting)}, {_source_cell(r)}: "
+                f"{number(r.per_diem_rate_count)}"
+                for r in per_diem.itertuples()
+            )
+            + "."
+        )
     pct = commercial[commercial["pct_rate_count"] > 0]
     if len(pct):
         out.append("Rates set as a **percentage of billed charges** (not dollars; never averaged with dollar rates):")
-        out.append(table([[named(GROUPS, r.payer_group), named(PLAN_TYPES, r.plan_type),
-                           named(SETTINGS, r.setting), _source_cell(r),
-                           number(r.pct_rate_count), percent(r.min_pct_of_charges),
-                           percent(r.max_pct_of_charges), number(r.pct_providers), listing(r.pct_payer_names)]
-                          for r in pct.itertuples()],
-                         ["Payer group", "Plans", "Setting", "Source", "Rates", "Min % of charges", "Max % of charges",
-                          "Providers", "Payers"]))
+        out.append(
+            table(
+                [
+                    [
+                        named(GROUPS, r.payer_group),
+                        named(PLAN_TYPES, r.plan_type),
+                        named(SETTINGS, r.setting),
+                        _source_cell(r),
+                        number(r.pct_rate_count),
+                        percent(r.min_pct_of_charges),
+                        percent(r.max_pct_of_charges),
+                        number(r.pct_providers),
+                        listing(r.pct_payer_names),
+                    ]
+                    for r in pct.itertuples()
+                ],
+                [
+                    "Payer group",
+                    "Plans",
+                    "Setting",
+                    "Source",
+                    "Rates",
+                    "Min % of charges",
+                    "Max % of charges",
+                    "Providers",
+                    "Payers",
+                ],
+            )
+        )
     formulas = _formula_lines(ctx, COMMERCIAL_PLAN_TYPES)
     if formulas:
-        out.append("Rates given only as a **formula** (the file states no dollar amount or percentage, so they are in no "
-                   "figure or table above; what they pay depends on the fee schedule they name):")
+        out.append(
+            "Rates given only as a **formula** (the file states no dollar amount or percentage, so they are in no "
+            "figure or table above; what they pay depends on the fee schedule they name):"
+        )
         out.append("\n".join(formulas))
     has_formula = commercial["formula_rate_count"] > 0 if "formula_rate_count" in commercial else False
     missing_cells = commercial[(commercial["rate_count"] == 0) & (commercial["pct_rate_count"] == 0) & ~has_formula]
     if len(missing_cells):
         summary = missing_cells.groupby(["source", "availability_reason"]).size()
-        out.append("No commercial rate: " + "; ".join(f"{named(SOURCES, s)} — {reason(a)} ({n} payer-group × plan × setting "
-                                                     "cells)" for (s, a), n in summary.items()) + ".")
+        out.append(
+            "No commercial rate: "
+            + "; ".join(
+                f"{named(SOURCES, s)} — {reason(a)} ({n} payer-group × plan × setting cells)"
+                for (s, a), n in summary.items()
+            )
+            + "."
+        )
     out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
     if apart.empty:
-        out.append(f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
-                   f"{ctx.code} (Transparency-in-Coverage files do not cover these plans).")
+        out.append(
+            f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
+            f"{ctx.code} (Transparency-in-Coverage files do not cover these plans)."
+        )
     else:
         apart_dollars = apart[apart["rate_count"] > 0]
         if len(apart_dollars):
             out.append(table(_dollar_rows(apart_dollars), DOLLAR_HEADER))
         apart_pct = apart[apart["pct_rate_count"] > 0]
         if len(apart_pct):
-            out.append("Percentage-of-charges rates: " + "; ".join(
-                f"{named(GROUPS, r.payer_group)} ({named(PLAN_TYPES, r.plan_type)}, {_source_cell(r)}): "
-                f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges" for r in apart_pct.itertuples()) + ".")
+            out.append(
+                "Percentage-of-charges rates: "
+                + "; ".join(
+                    f"{named(GROUPS, r.payer_group)} ({named(PLAN_TYPES, r.plan_type)}, {_source_cell(r)}): "
+                    f"{percent(r.min_pct_of_charges)}–{percent(r.max_pct_of_charges)} of charges"
+                    for r in apart_pct.itertuples()
+                )
+                + "."
+            )
     apart_formulas = _formula_lines(ctx, ("medicare_advantage", "medicaid_managed"))
     if apart_formulas:
         out.append("Rates given only as a formula:")
@@ -807,40 +1132,54 @@ def _formula_lines(ctx: ReportContext, plan_types: tuple[str, ...]) -> list[str]
     if rates.empty or "rate_formula" not in rates:
         return []
     rows = rates[(rates["rate_kind"] == "formula") & rates["plan_type"].isin(plan_types)]
+
     def who(r: pd.Series) -> str:
         group = GROUPS.get(str(r["payer_group"]), r["payer_group"])
         payer = "" if missing(r["payer_name"]) or str(r["payer_name"]) == str(group) else f"{text(r['payer_name'])}; "
         return f"{text(group)} ({payer}{named(PLAN_TYPES, r['plan_type'])})"
 
-    return [f"- {who(r)}, "
-            f"{named(SETTINGS, r['setting'])}, {named(SOURCES, r['source'])}"
-            + (" — **synthetic sample**" if flag(r["is_synthetic"]) else "")
-            + f": \"{text(r['rate_formula'])}\" ({text(r['source_file'])}, dated {date(r['as_of_date'])})"
-            for _, r in rows.iterrows()]
+    return [
+        f"- {who(r)}, "
+        f"{named(SETTINGS, r['setting'])}, {named(SOURCES, r['source'])}"
+        + (" — **synthetic sample**" if flag(r["is_synthetic"]) else "")
+        + f': "{text(r["rate_formula"])}" ({text(r["source_file"])}, dated {date(r["as_of_date"])})'
+        for _, r in rows.iterrows()
+    ]
 
 
 def pct_of_medicare(r) -> Md:  # type: ignore[no-untyped-def]
     """The median as a percent of Medicare's rate for the setting, naming the release and flagging one out of step."""
     if missing(r.median_pct_of_medicare):
         return Md(f"{NA} — Medicare: {reason(r.medicare_availability_reason)}")
-    label = str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
+    label = (
+        str(r.medicare_rate_label).split(": ")[0] if not missing(r.medicare_rate_label) else r.medicare_release_period
+    )
     words = f"{percent(r.median_pct_of_medicare)} of {money(r.medicare_rate_usd)} ({text(label)})"
     if flag(r.medicare_release_mismatch) and not missing(r.medicare_release_lag_quarters):
         lag = int(r.medicare_release_lag_quarters)
-        words += (f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
-                  "so the percent compares different years")
+        words += (
+            f"; caution: that release is {abs(lag)} quarters {'older' if lag > 0 else 'newer'} than these rates, "
+            "so the percent compares different years"
+        )
     return Md(words)
 
 
-MEDICARE_SETTING = {"professional_office": "physician_nonfacility", "professional_facility": "physician_facility",
-                    "hospital_outpatient": "hopd_opps", "asc": "asc"}
+MEDICARE_SETTING = {
+    "professional_office": "physician_nonfacility",
+    "professional_facility": "physician_facility",
+    "hospital_outpatient": "hopd_opps",
+    "asc": "asc",
+}
 """The Medicare setting whose amount a benchmark setting is compared with (a professional fee with the PFS, never a facility rate)."""
 
 
 def _figure_rates(ctx: ReportContext) -> pd.DataFrame:
     rates = ctx["commercial_rates"]
-    return rates[(rates["rate_kind"] == "dollars") & rates["plan_type"].isin(COMMERCIAL_PLAN_TYPES)
-                 & (rates["payer_group"] != "medicare")]
+    return rates[
+        (rates["rate_kind"] == "dollars")
+        & rates["plan_type"].isin(COMMERCIAL_PLAN_TYPES)
+        & (rates["payer_group"] != "medicare")
+    ]
 
 
 def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
@@ -855,14 +1194,19 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
     if dollars.empty:
         return None
     # the figure is drawn as pixels (its words are not Markdown or HTML), so its labels are the data as written
-    dollars = dollars.assign(label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])])
+    dollars = dollars.assign(
+        label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])]
+    )
     order = dollars.sort_values(["setting", "payer_group"]).drop_duplicates("label")
     labels, row_settings = list(order["label"]), list(order["setting"])
     fig, ax = plt.subplots(figsize=(9, 1.4 + 0.9 * len(labels)))
     synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
     legend_done = False
     for i, label in enumerate(labels):
-        for is_synthetic, style in ((False, {"color": "#0969da"}), (True, {"facecolors": "none", "edgecolors": "#6e7781"})):
+        for is_synthetic, style in (
+            (False, {"color": "#0969da"}),
+            (True, {"facecolors": "none", "edgecolors": "#6e7781"}),
+        ):
             mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
             values = dollars.loc[mask, "rate_usd"].astype(float).tolist()
             if not values:
@@ -879,17 +1223,32 @@ def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
             row = latest.loc[medicare_setting]
             value = float(row["payment_usd"])
             release = row.get("rate_label") if not missing(row.get("rate_label")) else row["release_period"]
-            label = (f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} "
-                     f"({str(release).split(': ')[0]})"
-                     if medicare_setting not in marked else None)
+            label = (
+                f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} "
+                f"({str(release).split(': ')[0]})"
+                if medicare_setting not in marked
+                else None
+            )
             marked.add(medicare_setting)
-            ax.vlines(value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label)
+            ax.vlines(
+                value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label
+            )
         else:
-            why = (html.unescape(reason(latest.loc[medicare_setting, "availability_reason"])).split(":")[0]
-                   if medicare_setting in latest.index else NA)
-            ax.annotate(f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}", (1.0, i),
-                        xycoords=("axes fraction", "data"), xytext=(-4, 10), textcoords="offset points", ha="right",
-                        fontsize=7, color="#57606a")
+            why = (
+                html.unescape(reason(latest.loc[medicare_setting, "availability_reason"])).split(":")[0]
+                if medicare_setting in latest.index
+                else NA
+            )
+            ax.annotate(
+                f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}",
+                (1.0, i),
+                xycoords=("axes fraction", "data"),
+                xytext=(-4, 10),
+                textcoords="offset points",
+                ha="right",
+                fontsize=7,
+                color="#57606a",
+            )
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_xlabel("Negotiated rate per service (USD)")
@@ -910,11 +1269,13 @@ def commercial_figure_caption(ctx: ReportContext) -> str:
     if rates.empty:
         return ""
     hollow = " (hollow: synthetic sample, not real)" if rates["is_synthetic"].fillna(False).astype(bool).any() else ""
-    return (f"*Figure:* each dot is one commercial negotiated price per service{hollow}. The dashed tick "
-            "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
-            "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
-            "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
-            "national amount for the setting (e.g. a contractor-priced physician fee) the row says so instead.")
+    return (
+        f"*Figure:* each dot is one commercial negotiated price per service{hollow}. The dashed tick "
+        "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
+        "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
+        "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
+        "national amount for the setting (e.g. a contractor-priced physician fee) the row says so instead."
+    )
 
 
 def section_utilization(ctx: ReportContext) -> str:
@@ -924,15 +1285,21 @@ def section_utilization(ctx: ReportContext) -> str:
         out.append(f"Medicare utilization: {NA} — no Part B geography-and-service file covering {ctx.code} is loaded.")
         return "\n\n".join(out)
     if trend["source_is_synthetic"].fillna(False).any():
-        out.append("> **Synthetic data.** The loaded Part B utilization files are synthetic samples made in CMS's layout, "
-                   "not CMS's published figures; the numbers below demonstrate the pipeline and are not facts about "
-                   f"{ctx.code}.")
+        out.append(
+            "> **Synthetic data.** The loaded Part B utilization files are synthetic samples made in CMS's layout, "
+            "not CMS's published figures; the numbers below demonstrate the pipeline and are not facts about "
+            f"{ctx.code}."
+        )
     rows = []
     partial_years = []
     for _, r in trend.iterrows():
         total_reason = r["availability_reason"]
         lower = flag(r.get("totals_are_lower_bounds"))
-        published = [name for name, col in (("facility", "facility_reason"), ("office", "office_reason")) if r.get(col) == "reported"]
+        published = [
+            name
+            for name, col in (("facility", "facility_reason"), ("office", "office_reason"))
+            if r.get(col) == "reported"
+        ]
         if lower:
             partial_years.append((int(r["data_year"]), published, r))
 
@@ -943,25 +1310,52 @@ def section_utilization(ctx: ReportContext) -> str:
                 return reason(total_reason)  # noqa: B023
             return Md(f"≥ {fmt(value)}, partial") if lower else fmt(value)  # noqa: B023
 
-        allowed = money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
+        allowed = (
+            money(r["avg_medicare_allowed_usd"]) if not missing(r["avg_medicare_allowed_usd"]) else reason(total_reason)
+        )
         if lower and not missing(r["avg_medicare_allowed_usd"]) and published:
             allowed = Md(f"{allowed}, {' and '.join(published)} only")
-        rows.append([int(r["data_year"]), total(r["service_count"]), total(r["beneficiary_count"]),
-                     number(r["facility_service_count"]) if not missing(r["facility_service_count"]) else reason(r["facility_reason"]),
-                     number(r["office_service_count"]) if not missing(r["office_service_count"]) else reason(r["office_reason"]),
-                     allowed])
+        rows.append(
+            [
+                int(r["data_year"]),
+                total(r["service_count"]),
+                total(r["beneficiary_count"]),
+                number(r["facility_service_count"])
+                if not missing(r["facility_service_count"])
+                else reason(r["facility_reason"]),
+                number(r["office_service_count"])
+                if not missing(r["office_service_count"])
+                else reason(r["office_reason"]),
+                allowed,
+            ]
+        )
     out.append("Medicare Part B, national, by data year:")
-    out.append(table(rows, ["Year", "Services (all settings)", "Beneficiaries (sum of settings)", "Facility services",
-                            "Office services", "Avg allowed"]))
-    notes = ["Beneficiaries are summed over the facility and office settings: a beneficiary treated in both counts twice, "
-             "so the sum can exceed the number of people treated (CMS publishes no national count across settings)."]
+    out.append(
+        table(
+            rows,
+            [
+                "Year",
+                "Services (all settings)",
+                "Beneficiaries (sum of settings)",
+                "Facility services",
+                "Office services",
+                "Avg allowed",
+            ],
+        )
+    )
+    notes = [
+        "Beneficiaries are summed over the facility and office settings: a beneficiary treated in both counts twice, "
+        "so the sum can exceed the number of people treated (CMS publishes no national count across settings)."
+    ]
     explained: dict[str, list[str]] = {}  # one sentence per kind of partial total, with its years
     for year, published, r in partial_years:
         left_out = [name for name in ("facility", "office") if r[f"{name}_reason"] != "reported"]
         why = "; ".join(dict.fromkeys(reason(r[f"{name}_reason"]) for name in left_out))
-        sentence = (f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
-                    f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
-                    "average allowed amount is the published setting's.")
+        sentence = (
+            f"the {' and '.join(left_out)} cell is {why}, so the totals count the "
+            f"{' and '.join(published) or 'published'} setting only and the true totals are at least that; the "
+            "average allowed amount is the published setting's."
+        )
         explained.setdefault(sentence, []).append(str(year))
     notes += [f"≥ n, partial ({', '.join(years)}): {sentence}" for sentence, years in explained.items()]
     out.append(" ".join(notes))
@@ -970,8 +1364,10 @@ def section_utilization(ctx: ReportContext) -> str:
         states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'
         published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
         hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
-        out.append(f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
-                   "published by CMS (cells with fewer than 11 beneficiaries are suppressed).")
+        out.append(
+            f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
+            "published by CMS (cells with fewer than 11 beneficiaries are suppressed)."
+        )
     return "\n\n".join(out)
 
 
@@ -979,47 +1375,64 @@ def section_billing(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[7]}"]
     bullets = []
     latest = ctx.latest_medicare()
-    if "physician_nonfacility" in latest.index and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced":
-        bullets.append(f"Medicare's physician fee for {ctx.code} is contractor-priced (PFS status "
-                       f"{text(latest.loc['physician_nonfacility', 'status_indicator'])}, "
-                       f"{text(latest.loc['physician_nonfacility', 'release_period'])}): "
-                       "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
-                       "code and the time and resources used) and ask your MAC how it prices the code.")
+    if (
+        "physician_nonfacility" in latest.index
+        and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced"
+    ):
+        bullets.append(
+            f"Medicare's physician fee for {ctx.code} is contractor-priced (PFS status "
+            f"{text(latest.loc['physician_nonfacility', 'status_indicator'])}, "
+            f"{text(latest.loc['physician_nonfacility', 'release_period'])}): "
+            "each Medicare contractor sets the payment. Send documentation supporting the price (e.g. a comparable "
+            "code and the time and resources used) and ask your MAC how it prices the code."
+        )
     coverage = ctx["coverage"]
     denying = ["experimental_investigational", "not_medically_necessary", "not_covered"]
     ei = coverage[(coverage["payer_group"] != "medicare") & coverage["coverage_status"].isin(denying)]
     if len(ei):
-        bullets.append("Commercial-plan policies of " + ", ".join(
-            f"{named(GROUPS, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples()) +
-                       " call the service experimental/investigational or not medically necessary: expect denials, check "
-                       "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence.")
+        bullets.append(
+            "Commercial-plan policies of "
+            + ", ".join(f"{named(GROUPS, r.payer_group)} ({confidence(r.source_confidence)})" for r in ei.itertuples())
+            + " call the service experimental/investigational or not medically necessary: expect denials, check "
+            "benefits and prior-authorization rules before treating, and plan appeals with clinical evidence."
+        )
     if "medicare_advantage_coverage_status" in coverage:
         ma = coverage[coverage["medicare_advantage_coverage_status"].isin(denying)]
         for r in ma.itertuples():
-            bullets.append(f"{named(GROUPS, r.payer_group)} Medicare Advantage plans: "
-                           f"{named(STANCES, r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
-                           f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy.")
+            bullets.append(
+                f"{named(GROUPS, r.payer_group)} Medicare Advantage plans: "
+                f"{named(STANCES, r.medicare_advantage_coverage_status)} under {listing(r.medicare_advantage_policy_ids)} "
+                f"({confidence(r.medicare_advantage_source_confidence)}); this is not its commercial policy."
+            )
     case = coverage[coverage["coverage_status"] == "case_by_case"]
     for r in case.itertuples():
         who = medicare_contractors(ctx, "case_by_case", joiner=" or ") if r.payer_group == "medicare" else ""
         if who:
-            bullets.append(f"Traditional Medicare where {who} is the contractor: coverage is decided case by case "
-                           "(documentation and medical-necessity review). Other Medicare contractors may decide "
-                           "differently: ask the contractor for your jurisdiction.")
+            bullets.append(
+                f"Traditional Medicare where {who} is the contractor: coverage is decided case by case "
+                "(documentation and medical-necessity review). Other Medicare contractors may decide "
+                "differently: ask the contractor for your jurisdiction."
+            )
         else:
-            bullets.append(f"{named(GROUPS, r.payer_group)}: coverage is decided case by case "
-                           "(documentation and medical-necessity review).")
+            bullets.append(
+                f"{named(GROUPS, r.payer_group)}: coverage is decided case by case "
+                "(documentation and medical-necessity review)."
+            )
     if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
-        bullets.append(f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
-                       f"({text(latest.loc['asc', 'release_period'])}): with other procedures the same day it is paid at a reduced rate.")
+        bullets.append(
+            f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
+            f"({text(latest.loc['asc', 'release_period'])}): with other procedures the same day it is paid at a reduced rate."
+        )
     imaging = ctx.fact("imaging")
     if imaging:
         bullets.append(text(imaging) + ".")
     for f in ctx.facts("billing_guidance").itertuples():
         bullets.append(text(f.fact) + f" ({confidence(f.source_confidence)}).")
     for f in ctx.facts("device_maker_guidance").itertuples():
-        bullets.append(text(f.fact) + f" ({confidence(f.source_confidence)}); follow the payer's or MAC's instruction, "
-                       "which for Medicare is CGS's where CGS is the contractor.")
+        bullets.append(
+            text(f.fact) + f" ({confidence(f.source_confidence)}); follow the payer's or MAC's instruction, "
+            "which for Medicare is CGS's where CGS is the contractor."
+        )
     pct = ctx["commercial_rates"]
     if len(pct[pct["rate_kind"] == "percentage"]):
         bullets.append("Some payers pay a percentage of billed charges: the amount depends on your chargemaster price.")
@@ -1034,19 +1447,34 @@ def section_availability(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[8]}"]
     na = ctx["data_availability"]
     if na.empty:
-        out.append("Every value behind this report is available." if ctx.known
-                   else f"Nothing is available for {ctx.code}: no mart holds a row for it.")
+        out.append(
+            "Every value behind this report is available."
+            if ctx.known
+            else f"Nothing is available for {ctx.code}: no mart holds a row for it."
+        )
         return "\n\n".join(out)
-    out.append("The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
-               "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
-               "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
-               "national services, beneficiaries, average allowed amounts and each setting's services "
-               "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
-               "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
-               "not listed again.")
+    out.append(
+        "The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
+        "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
+        "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
+        "national services, beneficiaries, average allowed amounts and each setting's services "
+        "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
+        "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
+        "not listed again."
+    )
     summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
-    out.append(table([[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()], ["Mart", "Reason", "Empty or partial values"]))
-    out.append(table([[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()], ["Mart", "Where", "Value", "Reason"]))
+    out.append(
+        table(
+            [[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()],
+            ["Mart", "Reason", "Empty or partial values"],
+        )
+    )
+    out.append(
+        table(
+            [[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()],
+            ["Mart", "Where", "Value", "Reason"],
+        )
+    )
     return "\n\n".join(out)
 
 
@@ -1058,18 +1486,34 @@ def section_sources(ctx: ReportContext) -> str:
     if files.empty:
         out.append(f"Files: {NA} (nothing is loaded).")
     else:
-        out.append(table([[registry.SOURCES[r.source].description if r.source in registry.SOURCES else r.source, r.source_file,
-                           r.sha256_prefix, date(r.loaded_on), number(r.rows_loaded)] for r in files.itertuples()],
-                         ["Publisher / source", "File", "sha256", "Loaded", "Rows"]))
+        out.append(
+            table(
+                [
+                    [
+                        registry.SOURCES[r.source].description if r.source in registry.SOURCES else r.source,
+                        r.source_file,
+                        r.sha256_prefix,
+                        date(r.loaded_on),
+                        number(r.rows_loaded),
+                    ]
+                    for r in files.itertuples()
+                ],
+                ["Publisher / source", "File", "sha256", "Loaded", "Rows"],
+            )
+        )
     out.append("### Policy documents")
     policies = ctx["policy_sources"]
     if policies.empty:
         out.append(f"Policy documents: {NA}.")
     else:
-        out.append("\n".join(f"- {named(GROUPS, r.payer_group)} — {text(r.payer_name)} {text(r.policy_id)}: "
-                             f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
-                             f"({named(CONFIDENCE, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
-                             for r in policies.itertuples()))
+        out.append(
+            "\n".join(
+                f"- {named(GROUPS, r.payer_group)} — {text(r.payer_name)} {text(r.policy_id)}: "
+                f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
+                f"({named(CONFIDENCE, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
+                for r in policies.itertuples()
+            )
+        )
     facts = ctx["code_facts"]
     urls = sorted(set(facts["source_url"].dropna()))
     if urls:
@@ -1078,5 +1522,15 @@ def section_sources(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
-SECTIONS = [section_summary, section_code_overview, section_clinical, section_coverage, section_medicare,
-            section_commercial, section_utilization, section_billing, section_availability, section_sources]
+SECTIONS = [
+    section_summary,
+    section_code_overview,
+    section_clinical,
+    section_coverage,
+    section_medicare,
+    section_commercial,
+    section_utilization,
+    section_billing,
+    section_availability,
+    section_sources,
+]

@@ -51,8 +51,9 @@ def source_order() -> list[str]:
 
 
 @flow(name="run_pipeline")
-def run_pipeline(settings: Settings | None = None, raw_dir: str | None = None, land: bool = False,
-                 inbox_dir: str | None = None) -> RunSummary:
+def run_pipeline(
+    settings: Settings | None = None, raw_dir: str | None = None, land: bool = False, inbox_dir: str | None = None
+) -> RunSummary:
     """Ingest every bundled or landed file of every source, rebuild the warehouse, render the reports.
 
     Deployment parameters: `raw_dir` (raw folder root), `land` (first move the inbox's files into

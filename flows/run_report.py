@@ -70,8 +70,10 @@ class RunTracker:
             self.build = result
         elif result.rebuilt:
             self.build = dataclasses.replace(
-                result, marts_rebuilt=list(dict.fromkeys(self.build.marts_rebuilt + result.marts_rebuilt)),
-                reason="; ".join(dict.fromkeys([self.build.reason, result.reason])))
+                result,
+                marts_rebuilt=list(dict.fromkeys(self.build.marts_rebuilt + result.marts_rebuilt)),
+                reason="; ".join(dict.fromkeys([self.build.reason, result.reason])),
+            )
 
 
 def current() -> RunTracker | None:
@@ -152,10 +154,14 @@ class RunReport:
     @property
     def problems(self) -> list[str]:
         """One line per thing a person must look at."""
-        lines = [f"{r.status} {r.source}/{r.source_file}: {r.error}" for r in self.records
-                 if r.status in ("rejected", "failed")]
-        lines += [f"inbox: {lnd.inbox_path} left in the inbox: {lnd.message}" for lnd in self.landings
-                  if lnd.needs_attention]
+        lines = [
+            f"{r.status} {r.source}/{r.source_file}: {r.error}"
+            for r in self.records
+            if r.status in ("rejected", "failed")
+        ]
+        lines += [
+            f"inbox: {lnd.inbox_path} left in the inbox: {lnd.message}" for lnd in self.landings if lnd.needs_attention
+        ]
         lines += [f"report failed: {e}" for e in self.report_errors]
         if self.error:
             lines.insert(0, f"the run failed: {self.error}")
@@ -171,11 +177,20 @@ class RunReport:
 
 def collect(tracker: RunTracker) -> RunReport:
     """The run's report, with per-dataset rows and quarantine reasons read from this run's loads."""
-    report = RunReport(tracker.flow, tracker.run_id, tracker.started_at, time.perf_counter() - tracker.started,
-                       records=list(tracker.records), reports_rendered=list(tracker.reports_rendered),
-                       reports_unchanged=list(tracker.reports_unchanged), report_errors=list(tracker.report_errors),
-                       landings=list(tracker.landings), error=tracker.error, process=dict(tracker.process),
-                       command=tracker.command)
+    report = RunReport(
+        tracker.flow,
+        tracker.run_id,
+        tracker.started_at,
+        time.perf_counter() - tracker.started,
+        records=list(tracker.records),
+        reports_rendered=list(tracker.reports_rendered),
+        reports_unchanged=list(tracker.reports_unchanged),
+        report_errors=list(tracker.report_errors),
+        landings=list(tracker.landings),
+        error=tracker.error,
+        process=dict(tracker.process),
+        command=tracker.command,
+    )
     if tracker.build is not None:
         report.warehouse_rebuilt = tracker.build.rebuilt
         report.warehouse_reason = tracker.build.reason
@@ -207,8 +222,14 @@ def dataset_rows(lake: Path, records: list[LoadRecord]) -> tuple[list[DatasetRow
         for dataset, count in per_dataset.items():
             rows.setdefault(str(dataset), DatasetRows(str(dataset))).rows_quarantined += int(count)
         keys = ["dataset", "column_name", "check_name", "reason"]
-        grouped = (frame.fillna({"column_name": "", "reason": ""}).drop_duplicates(keys + ["load_id", "source_record"])
-                   .groupby(keys).size().sort_values(ascending=False, kind="stable").head(TOP_REASONS))
+        grouped = (
+            frame.fillna({"column_name": "", "reason": ""})
+            .drop_duplicates(keys + ["load_id", "source_record"])
+            .groupby(keys)
+            .size()
+            .sort_values(ascending=False, kind="stable")
+            .head(TOP_REASONS)
+        )
         reasons = [QuarantineReason(d, c or None, k, r or None, int(n)) for (d, c, k, r), n in grouped.items()]
     return sorted(rows.values(), key=lambda d: d.dataset), reasons
 
@@ -219,60 +240,110 @@ def _cell(value: object) -> str:
 
 
 def _table(header: list[str], rows: list[list[object]], right: set[int] = frozenset()) -> str:  # type: ignore[assignment]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def to_markdown(report: RunReport) -> str:
     """The run report as Markdown: files, rows per dataset, quarantine reasons, warehouse, reports."""
-    out = [f"# payerbench {report.flow}: {report.status}",
-           f"Run `{report.run_id}`, started {report.started_at:%Y-%m-%d %H:%M:%S} UTC, "
-           f"elapsed {report.elapsed_s:.1f} s."]
+    out = [
+        f"# payerbench {report.flow}: {report.status}",
+        f"Run `{report.run_id}`, started {report.started_at:%Y-%m-%d %H:%M:%S} UTC, elapsed {report.elapsed_s:.1f} s.",
+    ]
     if report.problems:
         out += ["", "## Needs attention", *[f"- {_cell(p)}" for p in report.problems]]
     loaded = report.count(*COMMITTED)
-    out += ["", "## Files",
-            _table(["seen", "loaded", "unchanged", "rejected", "failed"],
-                   [[len(report.records), loaded, report.count("unchanged"), report.count("rejected"),
-                     report.count("failed")]], right={0, 1, 2, 3, 4})]
+    out += [
+        "",
+        "## Files",
+        _table(
+            ["seen", "loaded", "unchanged", "rejected", "failed"],
+            [
+                [
+                    len(report.records),
+                    loaded,
+                    report.count("unchanged"),
+                    report.count("rejected"),
+                    report.count("failed"),
+                ]
+            ],
+            right={0, 1, 2, 3, 4},
+        ),
+    ]
     changed = [r for r in report.records if r.status != "unchanged"]
     if changed:
-        out += ["", _table(["source", "file", "status", "read", "loaded", "quarantined"],
-                           [[r.source, r.source_file, r.status, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                             f"{r.rows_quarantined:,}"] for r in changed], right={3, 4, 5})]
+        out += [
+            "",
+            _table(
+                ["source", "file", "status", "read", "loaded", "quarantined"],
+                [
+                    [
+                        r.source,
+                        r.source_file,
+                        r.status,
+                        f"{r.rows_read:,}",
+                        f"{r.rows_loaded:,}",
+                        f"{r.rows_quarantined:,}",
+                    ]
+                    for r in changed
+                ],
+                right={3, 4, 5},
+            ),
+        ]
     out += ["", "## Rows by dataset"]
     if report.datasets:
-        out.append(_table(["dataset", "rows loaded", "rows quarantined"],
-                          [[d.dataset, f"{d.rows_loaded:,}", f"{d.rows_quarantined:,}"] for d in report.datasets],
-                          right={1, 2}))
+        out.append(
+            _table(
+                ["dataset", "rows loaded", "rows quarantined"],
+                [[d.dataset, f"{d.rows_loaded:,}", f"{d.rows_quarantined:,}"] for d in report.datasets],
+                right={1, 2},
+            )
+        )
     else:
         out.append("No rows loaded: no new files.")
     if report.top_reasons:
-        out += ["", "## Top quarantine reasons",
-                _table(["dataset", "column", "check", "reason", "rows"],
-                       [[q.dataset, q.column, q.check, q.reason, f"{q.rows:,}"] for q in report.top_reasons],
-                       right={4})]
+        out += [
+            "",
+            "## Top quarantine reasons",
+            _table(
+                ["dataset", "column", "check", "reason", "rows"],
+                [[q.dataset, q.column, q.check, q.reason, f"{q.rows:,}"] for q in report.top_reasons],
+                right={4},
+            ),
+        ]
     out += ["", "## Warehouse"]
     if report.warehouse_rebuilt is None:
         out.append("Not built in this run.")
     elif report.warehouse_rebuilt:
         out.append(f"Rebuilt ({report.warehouse_reason}).")
-        out.append("Marts rebuilt (their inputs changed): " + (", ".join(f"`{m}`" for m in report.marts_rebuilt)
-                                                               or "none") + ".")
+        out.append(
+            "Marts rebuilt (their inputs changed): "
+            + (", ".join(f"`{m}`" for m in report.marts_rebuilt) or "none")
+            + "."
+        )
     else:
         out.append(f"Not rebuilt: {report.warehouse_reason}. Marts rebuilt: none.")
     if report.reports_rendered or report.reports_unchanged or report.report_errors:
-        out += ["", "## Reports",
-                "Rendered: " + (", ".join(report.reports_rendered) or "none") + ".",
-                "Unchanged, not re-rendered: " + (", ".join(report.reports_unchanged) or "none") + "."]
+        out += [
+            "",
+            "## Reports",
+            "Rendered: " + (", ".join(report.reports_rendered) or "none") + ".",
+            "Unchanged, not re-rendered: " + (", ".join(report.reports_unchanged) or "none") + ".",
+        ]
         out += [f"- failed: {_cell(e)}" for e in report.report_errors]
     if report.landings:
-        out += ["", "## Inbox",
-                _table(["file", "status", "source", "landed at", "note"],
-                       [[lnd.inbox_path, lnd.status, lnd.source, lnd.target_path, lnd.message]
-                        for lnd in report.landings])]
+        out += [
+            "",
+            "## Inbox",
+            _table(
+                ["file", "status", "source", "landed at", "note"],
+                [[lnd.inbox_path, lnd.status, lnd.source, lnd.target_path, lnd.message] for lnd in report.landings],
+            ),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -280,28 +351,51 @@ def record(report: RunReport) -> dict[str, object]:
     """The run as JSON (what `payerbench status` reads)."""
     ended = report.started_at + dt.timedelta(seconds=report.elapsed_s)
     return {
-        "run_id": report.run_id, "flow": report.flow, "status": report.status, "error": report.error,
-        "started_at": report.started_at.isoformat(), "ended_at": ended.isoformat(),
+        "run_id": report.run_id,
+        "flow": report.flow,
+        "status": report.status,
+        "error": report.error,
+        "started_at": report.started_at.isoformat(),
+        "ended_at": ended.isoformat(),
         "elapsed_s": round(report.elapsed_s, 3),
-        "files": {"seen": len(report.records), "loaded": report.count(*COMMITTED),
-                  "unchanged": report.count("unchanged"), "rejected": report.count("rejected"),
-                  "failed": report.count("failed")},
+        "files": {
+            "seen": len(report.records),
+            "loaded": report.count(*COMMITTED),
+            "unchanged": report.count("unchanged"),
+            "rejected": report.count("rejected"),
+            "failed": report.count("failed"),
+        },
         "datasets": [asdict(d) for d in report.datasets],
-        "warehouse": {"rebuilt": report.warehouse_rebuilt, "reason": report.warehouse_reason,
-                      "marts_rebuilt": report.marts_rebuilt},
-        "reports": {"rendered": report.reports_rendered, "unchanged": report.reports_unchanged,
-                    "errors": report.report_errors},
+        "warehouse": {
+            "rebuilt": report.warehouse_rebuilt,
+            "reason": report.warehouse_reason,
+            "marts_rebuilt": report.marts_rebuilt,
+        },
+        "reports": {
+            "rendered": report.reports_rendered,
+            "unchanged": report.reports_unchanged,
+            "errors": report.report_errors,
+        },
         "inbox": [asdict(lnd) for lnd in report.landings],
         "problems": report.problems,
-        **report.process, "command": report.command,
+        **report.process,
+        "command": report.command,
     }
 
 
 def write_started(tracker: RunTracker) -> None:
     """runs/<run_id>.json saying the run started (replaced by its full record when it ends)."""
-    started = {"run_id": tracker.run_id, "flow": tracker.flow, "status": leftovers.STARTED, "error": None,
-               "started_at": tracker.started_at.isoformat(), "ended_at": None, **tracker.process,
-               "command": tracker.command, "problems": []}
+    started = {
+        "run_id": tracker.run_id,
+        "flow": tracker.flow,
+        "status": leftovers.STARTED,
+        "error": None,
+        "started_at": tracker.started_at.isoformat(),
+        "ended_at": None,
+        **tracker.process,
+        "command": tracker.command,
+        "problems": [],
+    }
     _write(tracker.settings.runs_dir / f"{tracker.run_id}.json", json.dumps(started, indent=1, default=str))
 
 
@@ -325,8 +419,11 @@ def publish(report: RunReport, settings: Settings) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     try:
-        create_markdown_artifact(markdown=markdown, key=artifact_key(report.flow),
-                                 description=f"payerbench {report.flow} run {report.run_id}: {report.status}")
+        create_markdown_artifact(
+            markdown=markdown,
+            key=artifact_key(report.flow),
+            description=f"payerbench {report.flow} run {report.run_id}: {report.status}",
+        )
     except Exception as exc:  # noqa: BLE001 - the API being away must not fail a run that loaded fine
         log.warning("could not publish the run report as a Prefect artifact (%s); it is in %s", exc, folder)
 

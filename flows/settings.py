@@ -24,15 +24,33 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PAYERBENCH_WAREHOUSE_DIR": ("warehouse_dir", "Parquet lake, load log and the DuckDB file"),
     "PAYERBENCH_REPORTS_DIR": ("reports_dir", "rendered benchmark reports"),
     "PAYERBENCH_INBOX_DIR": ("inbox_dir", "drop folder: `payerbench land` moves files found here into raw/<source>/"),
-    "PAYERBENCH_RENDER_REPORTS": ("render_reports", "1 (default) renders the reports at the end of `run`; 0 skips them"),
+    "PAYERBENCH_RENDER_REPORTS": (
+        "render_reports",
+        "1 (default) renders the reports at the end of `run`; 0 skips them",
+    ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
-    "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": ("inbox_allow_links_from", "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)"),
-    "PAYERBENCH_TIC_MAX_EXPANSION": ("tic_max_expansion", "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)"),
-    "PAYERBENCH_LOG_GRACE_SECONDS": ("log_grace_seconds", "seconds a merged-away load-log generation stays for the readers still on it (default 3600)"),
-    "PAYERBENCH_MAX_UNCOMPRESSED_BYTES": ("max_uncompressed_bytes", "most bytes one TiC file may decompress to, or a hospital/policy JSON hold (default 500GB; accepts 500GB, 64MB or a byte count)"),
-    "PAYERBENCH_MAX_ITEM_BYTES": ("max_item_bytes", "largest single JSON value (an item kept, a header value, a run of blank space) a TiC, hospital or policy JSON file may hold (default 256MiB)"),
+    "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": (
+        "inbox_allow_links_from",
+        "folders (separated by ':') whose files a symbolic link in the inbox may point to: the file's bytes are copied in (default none: every link is refused)",
+    ),
+    "PAYERBENCH_TIC_MAX_EXPANSION": (
+        "tic_max_expansion",
+        "largest uncompressed/compressed size ratio a TiC .gz may reach before it is treated as a decompression bomb (default 500)",
+    ),
+    "PAYERBENCH_LOG_GRACE_SECONDS": (
+        "log_grace_seconds",
+        "seconds a merged-away load-log generation stays for the readers still on it (default 3600)",
+    ),
+    "PAYERBENCH_MAX_UNCOMPRESSED_BYTES": (
+        "max_uncompressed_bytes",
+        "most bytes one TiC file may decompress to, or a hospital/policy JSON hold (default 500GB; accepts 500GB, 64MB or a byte count)",
+    ),
+    "PAYERBENCH_MAX_ITEM_BYTES": (
+        "max_item_bytes",
+        "largest single JSON value (an item kept, a header value, a run of blank space) a TiC, hospital or policy JSON file may hold (default 256MiB)",
+    ),
 }
 
 
@@ -105,8 +123,11 @@ class Settings:
             if key in kept:
                 kept[key] = Path(kept[key]).expanduser().resolve()  # type: ignore[arg-type]
         if "inbox_allow_links_from" in kept:
-            kept["inbox_allow_links_from"] = tuple(Path(p).expanduser().resolve()  # type: ignore[union-attr]
-                                                   for p in kept["inbox_allow_links_from"] if str(p))  # type: ignore[union-attr]
+            kept["inbox_allow_links_from"] = tuple(
+                Path(p).expanduser().resolve()  # type: ignore[union-attr]
+                for p in kept["inbox_allow_links_from"]
+                if str(p)
+            )  # type: ignore[union-attr]
         return dataclasses.replace(self, **kept)  # type: ignore[arg-type]
 
 
@@ -138,8 +159,12 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             changes[field] = parse_bytes(var, value)
             continue
         if field in ("chunk_rows", "lock_timeout", "tic_max_expansion", "log_grace_seconds"):
-            example = {"chunk_rows": "20000 (rows)", "lock_timeout": "600 (seconds)", "tic_max_expansion": "500 (ratio)",
-                       "log_grace_seconds": "3600 (seconds)"}[field]
+            example = {
+                "chunk_rows": "20000 (rows)",
+                "lock_timeout": "600 (seconds)",
+                "tic_max_expansion": "500 (ratio)",
+                "log_grace_seconds": "3600 (seconds)",
+            }[field]
             try:
                 number = int(value) if field == "chunk_rows" else float(value)
             except ValueError:
@@ -155,8 +180,18 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
     return base.replace(**changes)
 
 
-_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
-          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
 
 
 def parse_bytes(var: str, value: str) -> int:

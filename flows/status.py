@@ -83,19 +83,26 @@ class Status:
 
     @property
     def problems(self) -> list[str]:
-        lines = [f"stale: {s.source}: no new file loaded since {s.last_loaded_at:%Y-%m-%d %H:%M} UTC "
-                 f"({s.describe().removeprefix('stale (').rstrip(')')}); check its download or landing job, "
-                 f"and whether the publisher has released a new file" for s in self.sources.values()
-                 if s.verdict == "stale"]
+        lines = [
+            f"stale: {s.source}: no new file loaded since {s.last_loaded_at:%Y-%m-%d %H:%M} UTC "
+            f"({s.describe().removeprefix('stale (').rstrip(')')}); check its download or landing job, "
+            f"and whether the publisher has released a new file"
+            for s in self.sources.values()
+            if s.verdict == "stale"
+        ]
         for flow, run in sorted(self.last_runs.items()):
             state = run_report.effective_status(run)
             if state == "crashed":
-                lines.append(f"last {flow} run {run.get('run_id')} (started {str(run.get('started_at'))[:16]}) crashed: "
-                             f"{crash_detail(run)}")
+                lines.append(
+                    f"last {flow} run {run.get('run_id')} (started {str(run.get('started_at'))[:16]}) crashed: "
+                    f"{crash_detail(run)}"
+                )
             elif state not in ("ok", "running"):
                 detail = "; ".join(str(p) for p in run.get("problems") or []) or str(run.get("error"))
-                lines.append(f"last {flow} run {run.get('run_id')} ({str(run.get('ended_at'))[:16]}) "
-                             f"{'failed' if run.get('status') == 'failed' else 'had problems'}: {detail}")
+                lines.append(
+                    f"last {flow} run {run.get('run_id')} ({str(run.get('ended_at'))[:16]}) "
+                    f"{'failed' if run.get('status') == 'failed' else 'had problems'}: {detail}"
+                )
         lines += [f"{f['status']}: {f['source']}/{f['source_file']}: {f['error']}" for f in self.bad_files]
         return lines
 
@@ -118,23 +125,35 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
             for dataset in source.datasets:
                 mask = done["datasets"].map(lambda names, d=dataset: names is not None and d in list(names))
                 loads = done[mask & (done["source"] == source.name)]
-                parts = [p for load_id in loads["load_id"] for p in sorted((settings.lake_dir / dataset / load_id)
-                                                                            .glob("*.parquet"))]
+                parts = [
+                    p
+                    for load_id in loads["load_id"]
+                    for p in sorted((settings.lake_dir / dataset / load_id).glob("*.parquet"))
+                ]
                 rows, period = _rows_and_period(con, parts, CADENCES.get(source.name), dataset)
                 newest = loads.iloc[-1] if len(loads) else None
-                datasets.append(DatasetStatus(
-                    source.name, dataset,
-                    last_loaded_at=None if newest is None else newest["ended_at"].to_pydatetime(),
-                    newest_file=None if newest is None else newest["source_file"],
-                    files=int(loads["source_sha256"].nunique()), rows=rows,
-                    rows_quarantined=quarantined.get(dataset, 0), newest_period=period,
-                    freshness=sources[source.name]))
+                datasets.append(
+                    DatasetStatus(
+                        source.name,
+                        dataset,
+                        last_loaded_at=None if newest is None else newest["ended_at"].to_pydatetime(),
+                        newest_file=None if newest is None else newest["source_file"],
+                        files=int(loads["source_sha256"].nunique()),
+                        rows=rows,
+                        rows_quarantined=quarantined.get(dataset, 0),
+                        newest_period=period,
+                        freshness=sources[source.name],
+                    )
+                )
     finally:
         con.close()
     latest = log.groupby(["source", "source_path"], sort=False).tail(1) if len(log) else log
     bad = latest[latest["status"].isin(["rejected", "failed"])]
-    bad_files = [{"source": r.source, "source_file": r.source_file, "status": r.status, "error": r.error}
-                 for r in bad.itertuples(index=False) if Path(r.source_path).exists()]
+    bad_files = [
+        {"source": r.source, "source_file": r.source_file, "status": r.status, "error": r.error}
+        for r in bad.itertuples(index=False)
+        if Path(r.source_path).exists()
+    ]
     runs = run_report.read_runs(settings)
     since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()
     crashed = [r for r in runs if str(r.get("started_at")) >= since and run_report.effective_status(r) == "crashed"]
@@ -166,28 +185,36 @@ def _freshness(source: str, log, done, now: dt.datetime) -> SourceFreshness:  # 
     return SourceFreshness(source, every, stale_after, last_loaded, last_checked, verdict, _now=now)
 
 
-def _rows_and_period(con: duckdb.DuckDBPyConnection, parts: list[Path], cadence, dataset: str  # type: ignore[no-untyped-def]
-                     ) -> tuple[int, str | None]:
+def _rows_and_period(
+    con: duckdb.DuckDBPyConnection,
+    parts: list[Path],
+    cadence,
+    dataset: str,  # type: ignore[no-untyped-def]
+) -> tuple[int, str | None]:
     if not parts:
         return 0, None
     period = cadence.periods.get(dataset) if cadence else None
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts) + "]"
     row = con.execute(f"select count(*), {period.sql if period else 'null'} from read_parquet({files})").fetchone()
-    count, value = (row or (0, None))
+    count, value = row or (0, None)
     return int(count), (f"{value} ({period.label})" if period and value is not None else None)
 
 
 def _quarantined_rows(lake: Path, done) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Rows quarantined per dataset by the committed loads (a row failing two rules counts once)."""
-    parts = [p for load_id in done.loc[done["rows_quarantined"] > 0, "load_id"]
-             for p in sorted((lake / QUARANTINE / load_id).glob("*.parquet"))]
+    parts = [
+        p
+        for load_id in done.loc[done["rows_quarantined"] > 0, "load_id"]
+        for p in sorted((lake / QUARANTINE / load_id).glob("*.parquet"))
+    ]
     if not parts:
         return {}
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts) + "]"
     con = duckdb.connect()
     try:
-        rows = con.execute(f"select dataset, count(distinct (load_id, source_record)) from read_parquet({files}) "
-                           f"group by dataset").fetchall()
+        rows = con.execute(
+            f"select dataset, count(distinct (load_id, source_record)) from read_parquet({files}) group by dataset"
+        ).fetchall()
     finally:
         con.close()
     return {str(d): int(n) for d, n in rows}

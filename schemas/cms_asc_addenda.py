@@ -39,8 +39,10 @@ class AscAddendumAA(QuarterlyRelease):
         coerce = True
         unique = ["release_year", "release_quarter", "billing_code"]
 
-    @pa.dataframe_check(name="paid_indicator_needs_rate",
-                        error="a payment indicator that is paid (A2, G2, J8, P2, P3, R2, ...) but no payment rate")
+    @pa.dataframe_check(
+        name="paid_indicator_needs_rate",
+        error="a payment indicator that is paid (A2, G2, J8, P2, P3, R2, ...) but no payment rate",
+    )
     def paid_indicator_needs_rate(cls, df: pd.DataFrame) -> Series[bool]:
         return df["payment_indicator"].isin(UNPAID_INDICATORS) | df["payment_rate_usd"].notna()
 

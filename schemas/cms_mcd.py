@@ -250,7 +250,9 @@ class McdDocument(pa.DataFrameModel):
         coerce = True
         unique = ["document_type", "document_id", "document_version"]
 
-    @pa.dataframe_check(name="display_id_matches_type", error="document_display_id must start with L for an LCD, A for an article")
+    @pa.dataframe_check(
+        name="display_id_matches_type", error="document_display_id must start with L for an LCD, A for an article"
+    )
     def display_id_matches_type(cls, df: pd.DataFrame) -> Series[bool]:
         first = df["document_display_id"].str[:1]
         return ((df["document_type"] == "LCD") & (first == "L")) | ((df["document_type"] == "Article") & (first == "A"))

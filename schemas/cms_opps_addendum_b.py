@@ -39,8 +39,10 @@ class OppsAddendumB(QuarterlyRelease):
         coerce = True
         unique = ["release_year", "release_quarter", "billing_code"]
 
-    @pa.dataframe_check(name="paid_status_needs_rate",
-                        error="a status indicator paid under the OPPS (J1, T, S, ...) but no payment rate")
+    @pa.dataframe_check(
+        name="paid_status_needs_rate",
+        error="a status indicator paid under the OPPS (J1, T, S, ...) but no payment rate",
+    )
     def paid_status_needs_rate(cls, df: pd.DataFrame) -> Series[bool]:
         return ~df["status_indicator"].isin(PAID_STATUS_INDICATORS) | df["payment_rate_usd"].notna()
 
@@ -49,8 +51,11 @@ class OppsAddendumB(QuarterlyRelease):
         return df["relative_weight"].isna() | df["apc"].notna()
 
     # --- advisory -----------------------------------------------------------------------------
-    @pa.dataframe_check(name="copayment_above_rate", raise_warning=True,
-                        error="the minimum unadjusted copayment exceeds the payment rate")
+    @pa.dataframe_check(
+        name="copayment_above_rate",
+        raise_warning=True,
+        error="the minimum unadjusted copayment exceeds the payment rate",
+    )
     def copayment_above_rate(cls, df: pd.DataFrame) -> Series[bool]:
         rate, copay = df["payment_rate_usd"], df["minimum_unadjusted_copayment_usd"]
         return rate.isna() | copay.isna() | (copay <= rate)

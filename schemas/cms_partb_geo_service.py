@@ -57,22 +57,32 @@ class PartbGeoService(pa.DataFrameModel):
     )
     def services_at_least_beneficiaries(cls, df: pd.DataFrame) -> Series[bool]:
         services = df["service_count"].astype(float)
-        return (df["drug_indicator"] == "Y") | df["beneficiary_count"].isna() | services.isna() | (services >= df["beneficiary_count"])
+        return (
+            (df["drug_indicator"] == "Y")
+            | df["beneficiary_count"].isna()
+            | services.isna()
+            | (services >= df["beneficiary_count"])
+        )
 
-    @pa.dataframe_check(name="state_row_names_its_state", error="a State row needs Rndrng_Prvdr_Geo_Cd or a state name other than 'National'")
+    @pa.dataframe_check(
+        name="state_row_names_its_state",
+        error="a State row needs Rndrng_Prvdr_Geo_Cd or a state name other than 'National'",
+    )
     def state_row_names_its_state(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["geo_level"] != "state") | df["geo_code"].notna() | (df["geo_name"].str.lower() != "national")
 
     # --- advisory: reported in the load log, the row still loads ----------------------------------
     @pa.dataframe_check(
-        name="published_cell_below_threshold", raise_warning=True,
+        name="published_cell_below_threshold",
+        raise_warning=True,
         error=f"fewer than {MIN_PUBLISHED_BENEFICIARIES} beneficiaries: CMS does not publish such cells (an altered or non-CMS file?)",
     )
     def published_cell_below_threshold(cls, df: pd.DataFrame) -> Series[bool]:
         return df["beneficiary_count"] >= MIN_PUBLISHED_BENEFICIARIES
 
     @pa.dataframe_check(
-        name="beneficiary_days_between_beneficiaries_and_services", raise_warning=True,
+        name="beneficiary_days_between_beneficiaries_and_services",
+        raise_warning=True,
         error="beneficiary-day services outside [beneficiaries, services]: each beneficiary has at least one day, a day at least one service",
     )
     def beneficiary_days_between(cls, df: pd.DataFrame) -> Series[bool]:
@@ -81,7 +91,8 @@ class PartbGeoService(pa.DataFrameModel):
         return (df["drug_indicator"] == "Y") | ((days >= df["beneficiary_count"]) & (days <= services))
 
     @pa.dataframe_check(
-        name="payment_within_allowed", raise_warning=True,
+        name="payment_within_allowed",
+        raise_warning=True,
         error="average Medicare payment above the average allowed amount (payment is the allowed amount less cost sharing)",
     )
     def payment_within_allowed(cls, df: pd.DataFrame) -> Series[bool]:

@@ -32,7 +32,13 @@ class PfsGpci(AnnualRelease):
         unique = ["release_year", "mac", "locality_number"]
 
     # --- advisory: every CY 2025 GPCI lies in 0.3-2.5; far outside is more likely a typo -------
-    @pa.check("work_gpci", "pe_gpci", "mp_gpci", name="gpci_plausible", raise_warning=True,
-              error="GPCI outside 0.2-3.0: check the value against CMS's Addendum E")
+    @pa.check(
+        "work_gpci",
+        "pe_gpci",
+        "mp_gpci",
+        name="gpci_plausible",
+        raise_warning=True,
+        error="GPCI outside 0.2-3.0: check the value against CMS's Addendum E",
+    )
     def gpci_plausible(cls, values: Series) -> Series[bool]:  # type: ignore[type-arg]
         return values.map(lambda v: 0.2 <= float(v) <= 3.0)

@@ -77,18 +77,25 @@ class PfsRvu(QuarterlyRelease):
 
     # Totals are the sum of their parts in every row of CMS's file; a row where they are not was
     # read from the wrong columns (a shifted layout), so it is not trusted.
-    @pa.dataframe_check(name="nonfacility_total_is_sum",
-                        error="nonfacility_total_rvu is not work_rvu + nonfacility_pe_rvu + mp_rvu (misread columns?)")
+    @pa.dataframe_check(
+        name="nonfacility_total_is_sum",
+        error="nonfacility_total_rvu is not work_rvu + nonfacility_pe_rvu + mp_rvu (misread columns?)",
+    )
     def nonfacility_total_is_sum(cls, df: pd.DataFrame) -> Series[bool]:
         return df["nonfacility_total_rvu"] == df["work_rvu"] + df["nonfacility_pe_rvu"] + df["mp_rvu"]
 
-    @pa.dataframe_check(name="facility_total_is_sum",
-                        error="facility_total_rvu is not work_rvu + facility_pe_rvu + mp_rvu (misread columns?)")
+    @pa.dataframe_check(
+        name="facility_total_is_sum",
+        error="facility_total_rvu is not work_rvu + facility_pe_rvu + mp_rvu (misread columns?)",
+    )
     def facility_total_is_sum(cls, df: pd.DataFrame) -> Series[bool]:
         return df["facility_total_rvu"] == df["work_rvu"] + df["facility_pe_rvu"] + df["mp_rvu"]
 
     # --- advisory -----------------------------------------------------------------------------
-    @pa.dataframe_check(name="payable_status_without_rvus", raise_warning=True,
-                        error="status A/T (paid under the PFS) but no RVUs: no national amount can be computed")
+    @pa.dataframe_check(
+        name="payable_status_without_rvus",
+        raise_warning=True,
+        error="status A/T (paid under the PFS) but no RVUs: no national amount can be computed",
+    )
     def payable_status_without_rvus(cls, df: pd.DataFrame) -> Series[bool]:
         return ~df["status_code"].isin(["A", "T"]) | (df["nonfacility_total_rvu"] > 0) | (df["facility_total_rvu"] > 0)

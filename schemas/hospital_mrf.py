@@ -117,12 +117,28 @@ class HospitalStandardCharge(pa.DataFrameModel):
     class Config:
         name = DATASET
         coerce = True
-        unique = ["billing_code", "other_codes", "description", "setting", "modifiers", "drug_unit_of_measurement",
-                  "drug_type_of_measurement", "charge_scope", "payer_name", "plan_name", "methodology", "additional_notes"]
+        unique = [
+            "billing_code",
+            "other_codes",
+            "description",
+            "setting",
+            "modifiers",
+            "drug_unit_of_measurement",
+            "drug_type_of_measurement",
+            "charge_scope",
+            "payer_name",
+            "plan_name",
+            "methodology",
+            "additional_notes",
+        ]
 
     # --- blocking ---------------------------------------------------------------------------------
-    @pa.check(*MONEY_COLUMNS, "negotiated_percent", name="placeholder_amount",
-              error="999999999 is CMS's placeholder for 'no amount', not a price")
+    @pa.check(
+        *MONEY_COLUMNS,
+        "negotiated_percent",
+        name="placeholder_amount",
+        error="999999999 is CMS's placeholder for 'no amount', not a price",
+    )
     def placeholder_amount(cls, series: Series) -> Series[bool]:
         return _not_placeholder(series)
 
@@ -130,43 +146,65 @@ class HospitalStandardCharge(pa.DataFrameModel):
     def payer_row_names_payer(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["charge_scope"] != "payer_specific") | df["payer_name"].notna()
 
-    @pa.dataframe_check(name="payer_row_has_negotiated_charge",
-                        error="a payer and plan listed with no negotiated charge (no dollar amount, percentage or algorithm)")
+    @pa.dataframe_check(
+        name="payer_row_has_negotiated_charge",
+        error="a payer and plan listed with no negotiated charge (no dollar amount, percentage or algorithm)",
+    )
     def payer_row_has_negotiated_charge(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["charge_scope"] != "payer_specific") | df["negotiated_type"].notna()
 
     # --- advisory: reported, the row loads -----------------------------------------------------------
-    @pa.check("methodology", name="methodology_in_cms_list", raise_warning=True,
-              error="methodology is not one of case rate, fee schedule, percent of total billed charges, per diem, other")
+    @pa.check(
+        "methodology",
+        name="methodology_in_cms_list",
+        raise_warning=True,
+        error="methodology is not one of case rate, fee schedule, percent of total billed charges, per diem, other",
+    )
     def methodology_in_cms_list(cls, series: Series[str]) -> Series[bool]:
         return series.isin(METHODOLOGIES)
 
-    @pa.check("negotiated_percent", name="percent_looks_like_dollars", raise_warning=True,
-              error="negotiated_percent above 1000 %: is it a dollar amount in the percentage column?")
+    @pa.check(
+        "negotiated_percent",
+        name="percent_looks_like_dollars",
+        raise_warning=True,
+        error="negotiated_percent above 1000 %: is it a dollar amount in the percentage column?",
+    )
     def percent_looks_like_dollars(cls, series: Series) -> Series[bool]:
         return series <= 1000
 
-    @pa.check("allowed_amount_count", name="allowed_amount_count_format", raise_warning=True,
-              error="count of allowed amounts is neither a number nor '1 through 10'")
+    @pa.check(
+        "allowed_amount_count",
+        name="allowed_amount_count_format",
+        raise_warning=True,
+        error="count of allowed amounts is neither a number nor '1 through 10'",
+    )
     def allowed_amount_count_format(cls, series: Series[str]) -> Series[bool]:
         return series.str.fullmatch(r"\d+|1 through 10")
 
-    @pa.check("allowed_amounts_reason", name="allowed_amount_placeholder", raise_warning=True,
-              error="an allowed-amount statistic was 999999999 (CMS's placeholder for 'no amount'): loaded as NULL")
+    @pa.check(
+        "allowed_amounts_reason",
+        name="allowed_amount_placeholder",
+        raise_warning=True,
+        error="an allowed-amount statistic was 999999999 (CMS's placeholder for 'no amount'): loaded as NULL",
+    )
     def allowed_amount_placeholder(cls, series: Series[str]) -> Series[bool]:
         return series != "placeholder_999999999"
 
-    @pa.dataframe_check(name="payer_row_names_plan", raise_warning=True, error="a payer-specific charge without plan_name")
+    @pa.dataframe_check(
+        name="payer_row_names_plan", raise_warning=True, error="a payer-specific charge without plan_name"
+    )
     def payer_row_names_plan(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["charge_scope"] != "payer_specific") | df["plan_name"].notna()
 
-    @pa.dataframe_check(name="payer_row_has_methodology", raise_warning=True,
-                        error="a payer-specific charge without methodology")
+    @pa.dataframe_check(
+        name="payer_row_has_methodology", raise_warning=True, error="a payer-specific charge without methodology"
+    )
     def payer_row_has_methodology(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["charge_scope"] != "payer_specific") | df["methodology"].notna()
 
-    @pa.dataframe_check(name="other_methodology_explained", raise_warning=True,
-                        error="methodology 'other' without notes explaining it")
+    @pa.dataframe_check(
+        name="other_methodology_explained", raise_warning=True, error="methodology 'other' without notes explaining it"
+    )
     def other_methodology_explained(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["methodology"] != "other") | df["additional_notes"].notna()
 
@@ -214,23 +252,39 @@ class HospitalFile(pa.DataFrameModel):
         coerce = True
 
     # --- advisory: the file loads, flagged -----------------------------------------------------------
-    @pa.check("attestation_confirmed", name="attestation_confirmed", raise_warning=True, ignore_na=False,
-              error="the hospital did not confirm the attestation (false or missing): charges loaded, file flagged")
+    @pa.check(
+        "attestation_confirmed",
+        name="attestation_confirmed",
+        raise_warning=True,
+        ignore_na=False,
+        error="the hospital did not confirm the attestation (false or missing): charges loaded, file flagged",
+    )
     def attestation_confirmed_true(cls, series: Series) -> Series[bool]:
         return series.fillna(False).astype(bool)
 
-    @pa.dataframe_check(name="last_updated_on_readable", raise_warning=True,
-                        error="last_updated_on is missing or not a date we can read for certain")
+    @pa.dataframe_check(
+        name="last_updated_on_readable",
+        raise_warning=True,
+        error="last_updated_on is missing or not a date we can read for certain",
+    )
     def last_updated_on_readable(cls, df: pd.DataFrame) -> Series[bool]:
         return df["last_updated_on"].notna()
 
-    @pa.check("template_version", name="template_version_known", raise_warning=True, ignore_na=False,
-              error="declared version is not a CMS template version (2.0.0, 2.1.0, 2.2.0, 2.2.1, 3.0.0)")
+    @pa.check(
+        "template_version",
+        name="template_version_known",
+        raise_warning=True,
+        ignore_na=False,
+        error="declared version is not a CMS template version (2.0.0, 2.1.0, 2.2.0, 2.2.1, 3.0.0)",
+    )
     def template_version_known(cls, series: Series[str]) -> Series[bool]:
         return series.isin(KNOWN_VERSIONS)
 
-    @pa.dataframe_check(name="template_version_matches_structure", raise_warning=True,
-                        error="declared version and the file's structure disagree (read by its structure)")
+    @pa.dataframe_check(
+        name="template_version_matches_structure",
+        raise_warning=True,
+        error="declared version and the file's structure disagree (read by its structure)",
+    )
     def template_version_matches_structure(cls, df: pd.DataFrame) -> Series[bool]:
         declared = df["template_version"].astype("str").str.extract(r"^\s*v?(\d)", expand=False)
         told = df["template_generation"].astype("str").str[1:]

@@ -66,7 +66,8 @@ class PayerPolicy(pa.DataFrameModel):
 
     # --- advisory: reported in the load log, the row still loads --------------------------------
     @pa.dataframe_check(
-        name="effective_after_retrieved", raise_warning=True,
+        name="effective_after_retrieved",
+        raise_warning=True,
         error="effective_date is after retrieved_date (a policy announced ahead of its start)",
     )
     def effective_after_retrieved(cls, df: pd.DataFrame) -> Series[bool]:
@@ -74,7 +75,8 @@ class PayerPolicy(pa.DataFrameModel):
         return effective.isna() | retrieved.isna() | (effective <= retrieved)
 
     @pa.dataframe_check(
-        name="stance_without_evidence", raise_warning=True,
+        name="stance_without_evidence",
+        raise_warning=True,
         error="a stance marked not_found: the source could not establish it",
     )
     def stance_without_evidence(cls, df: pd.DataFrame) -> Series[bool]:

@@ -117,7 +117,9 @@ class CodeModifier(pa.DataFrameModel):
     modifier: Series[str] = pa.Field(str_matches=r"^[0-9A-Z]{2}$")
     description: Series[str]
     when_to_use: Series[str]
-    applies_to: Series[str] = pa.Field(str_matches=r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})(?: (?:\d{4}[0-9FTUM]|[A-V]\d{4}))*$")
+    applies_to: Series[str] = pa.Field(
+        str_matches=r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})(?: (?:\d{4}[0-9FTUM]|[A-V]\d{4}))*$"
+    )
     source: Series[str]
     source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
     notes: Series[str] | None = pa.Field(nullable=True)

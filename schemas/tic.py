@@ -95,30 +95,44 @@ class InNetworkRate(pa.DataFrameModel):
     def npis_are_10_digit(cls, values: Series[object]) -> Series[bool]:
         return _each_matches(values, NPI_PATTERN)
 
-    @pa.check("negotiated_rate_json_type", name="negotiated_rate_is_a_number",
-              error="negotiated_rate is not a JSON number (e.g. written as a string); CMS requires a number")
+    @pa.check(
+        "negotiated_rate_json_type",
+        name="negotiated_rate_is_a_number",
+        error="negotiated_rate is not a JSON number (e.g. written as a string); CMS requires a number",
+    )
     def negotiated_rate_is_a_number(cls, values: Series[str]) -> Series[bool]:
         return values == "number"
 
-    @pa.dataframe_check(name="dollars_or_percentage_not_both",
-                        error="a rate is either dollars or a percentage, never both")
+    @pa.dataframe_check(
+        name="dollars_or_percentage_not_both", error="a rate is either dollars or a percentage, never both"
+    )
     def one_kind_of_rate(cls, df: pd.DataFrame) -> Series[bool]:
         return df["negotiated_rate_usd"].isna() | df["negotiated_percentage"].isna()
 
     # --- advisory ------------------------------------------------------------------------------
-    @pa.check("service_codes", name="place_of_service_codes", raise_warning=True,
-              error="a service_code is not a 2-digit CMS place of service (or CSTM-00)")
+    @pa.check(
+        "service_codes",
+        name="place_of_service_codes",
+        raise_warning=True,
+        error="a service_code is not a 2-digit CMS place of service (or CSTM-00)",
+    )
     def place_of_service_codes(cls, values: Series[object]) -> Series[bool]:
         return _each_matches(values, POS_PATTERN)
 
-    @pa.dataframe_check(name="zero_rate", raise_warning=True,
-                        error="a negotiated rate of 0 (CMS requires a rate above 0; often a placeholder)")
+    @pa.dataframe_check(
+        name="zero_rate",
+        raise_warning=True,
+        error="a negotiated rate of 0 (CMS requires a rate above 0; often a placeholder)",
+    )
     def zero_rate(cls, df: pd.DataFrame) -> Series[bool]:
         usd, pct = df["negotiated_rate_usd"], df["negotiated_percentage"]
         return ~((usd.notna() & (usd.astype(object) == 0)) | (pct.notna() & (pct.astype(object) == 0)))
 
-    @pa.dataframe_check(name="provider_unresolved", raise_warning=True,
-                        error="the rate's provider group could not be resolved (see provider_group_status)")
+    @pa.dataframe_check(
+        name="provider_unresolved",
+        raise_warning=True,
+        error="the rate's provider group could not be resolved (see provider_group_status)",
+    )
     def provider_unresolved(cls, df: pd.DataFrame) -> Series[bool]:
         return df["provider_group_status"].isin(["inline", "resolved", "remote_resolved"])
 
@@ -149,7 +163,8 @@ class AllowedAmount(pa.DataFrameModel):
     setting: Series[str] = pa.Field(isin=SETTINGS, nullable=True)
     allowed_amount_usd: Series[UsdAmount] = pa.Field(nullable=True, ge=0)
     allowed_amount_json_type: Series[str] = pa.Field(
-        isin=["number"], description="JSON type of allowed_amount as written; anything but a number is quarantined")
+        isin=["number"], description="JSON type of allowed_amount as written; anything but a number is quarantined"
+    )
     billing_code_modifiers: Series[object] = pa.Field(nullable=True, metadata=TEXT_LIST)
     billed_charge_usd: Series[UsdAmount] = pa.Field(nullable=True, ge=0)
     billed_charge_json_type: Series[str] = pa.Field(isin=["number", "null"])

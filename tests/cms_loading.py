@@ -15,8 +15,9 @@ from flows.steps.load import load_file
 from flows.steps.load_log import LoadRecord
 
 
-def load(settings: Settings, source: str, path: Path, run_id: str = "20260101T000000Z-cms001",
-         force: bool = False) -> LoadRecord:
+def load(
+    settings: Settings, source: str, path: Path, run_id: str = "20260101T000000Z-cms001", force: bool = False
+) -> LoadRecord:
     """Load one file with the shared loader (no codes filter: CMS national files load whole).
 
     `force` loads it even when the same bytes were loaded before (as `ingest --force` does).
@@ -42,8 +43,10 @@ def findings(settings: Settings) -> list[tuple[object, object, object, object]]:
     q = quarantine(settings)
     if q.empty:
         return []
-    return [tuple(None if pd.isna(v) else v for v in r)
-            for r in q[["source_record", "column_name", "check_name", "failure_value"]].itertuples(index=False)]
+    return [
+        tuple(None if pd.isna(v) else v for v in r)
+        for r in q[["source_record", "column_name", "check_name", "failure_value"]].itertuples(index=False)
+    ]
 
 
 def copy_as(path: Path, folder: Path, name: str) -> Path:

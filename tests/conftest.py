@@ -31,7 +31,10 @@ def prefect_harness():
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
 
 
@@ -40,8 +43,14 @@ def settings(tmp_path: Path) -> Settings:
     """Settings whose raw folder holds copies of the bundled reference tables and nothing else."""
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW / "reference", raw / "reference")
-    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports", chunk_rows=1000,
-                    render_reports=False, inbox_dir=tmp_path / "inbox")
+    return Settings(
+        raw_dir=raw,
+        warehouse_dir=tmp_path / "warehouse",
+        reports_dir=tmp_path / "reports",
+        chunk_rows=1000,
+        render_reports=False,
+        inbox_dir=tmp_path / "inbox",
+    )
 
 
 @pytest.fixture
@@ -49,8 +58,13 @@ def bundled_settings(tmp_path: Path) -> Settings:
     """Settings over a copy of the whole bundled raw/ folder, with a fresh warehouse."""
     raw = tmp_path / "raw"
     shutil.copytree(BUNDLED_RAW, raw)
-    return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", reports_dir=tmp_path / "reports",
-                    render_reports=False, inbox_dir=tmp_path / "inbox")  # the report tests render explicitly
+    return Settings(
+        raw_dir=raw,
+        warehouse_dir=tmp_path / "warehouse",
+        reports_dir=tmp_path / "reports",
+        render_reports=False,
+        inbox_dir=tmp_path / "inbox",
+    )  # the report tests render explicitly
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +74,9 @@ def bundled_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
     root = tmp_path_factory.mktemp("bundled")
     shutil.copytree(BUNDLED_RAW, root / "raw")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports",
-                        render_reports=False)
+    settings = Settings(
+        raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports", render_reports=False
+    )
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
     return settings

@@ -64,8 +64,14 @@ class Forker:
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-c", FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env, cwd=PROJECT_DIR)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=PROJECT_DIR,
+        )
         assert self._read() == "ready"
 
     def _read(self) -> str:
@@ -146,8 +152,15 @@ class Soak:
     commands: Counter = field(default_factory=Counter)
 
 
-def kill_at_random(forker: Forker, settings: Settings, commands: list[list[str]], kills: int, seed: int,
-                   max_delay: float, hold_timeout: float = 120.0) -> Soak:
+def kill_at_random(
+    forker: Forker,
+    settings: Settings,
+    commands: list[list[str]],
+    kills: int,
+    seed: int,
+    max_delay: float,
+    hold_timeout: float = 120.0,
+) -> Soak:
     """Start each command in turn, kill it `max_delay` s at most after it takes the writer lock; `kills` times."""
     rng = random.Random(seed)
     soak = Soak()
@@ -175,7 +188,9 @@ def dataset_rows(settings: Settings) -> dict[str, int]:
     rows: Counter = Counter()
     for r in log[log["status"].isin(load_log.COMMITTED)].itertuples():
         for dataset in r.datasets:
-            rows[dataset] += sum(pq.read_metadata(p).num_rows for p in (settings.lake_dir / dataset / r.load_id).glob("*.parquet"))
+            rows[dataset] += sum(
+                pq.read_metadata(p).num_rows for p in (settings.lake_dir / dataset / r.load_id).glob("*.parquet")
+            )
     return dict(rows)
 
 
@@ -184,21 +199,31 @@ def damage(settings: Settings) -> dict[str, list[str]]:
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(load_log.COMMITTED)]
     per_file = Counter(zip(done["source"], done["source_sha256"]))
-    missing = [r.load_id for r in done.itertuples()
-               if r.rows_loaded and not all(any((settings.lake_dir / d / r.load_id).glob("*.parquet")) for d in r.datasets)]
+    missing = [
+        r.load_id
+        for r in done.itertuples()
+        if r.rows_loaded and not all(any((settings.lake_dir / d / r.load_id).glob("*.parquet")) for d in r.datasets)
+    ]
     committed = set(done["load_id"])
-    left = [str(p) for p in settings.warehouse_dir.rglob("*")
-            if leftovers.TEMPORARY.match(p.name) or p.match(leftovers.SPILL_GLOB)]
+    left = [
+        str(p)
+        for p in settings.warehouse_dir.rglob("*")
+        if leftovers.TEMPORARY.match(p.name) or p.match(leftovers.SPILL_GLOB)
+    ]
     left += [str(p) for p in store.orphans(settings.lake_dir, committed)]
     return {
         "duplicate load ids": [k for k, n in Counter(log["load_id"]).items() if n > 1],
         "files committed twice": [f"{s}:{sha[:12]}" for (s, sha), n in per_file.items() if n > 1],
         "committed loads without their parts": missing,
-        "unreconciled loads": [r.load_id for r in log.itertuples() if r.rows_read != r.rows_loaded + r.rows_quarantined],
+        "unreconciled loads": [
+            r.load_id for r in log.itertuples() if r.rows_read != r.rows_loaded + r.rows_quarantined
+        ],
         "leftovers": left,
     }
 
 
 def run_records(settings: Settings) -> dict[int, dict[str, object]]:
     """Run records by pid."""
-    return {int(r["pid"]): r for r in (json.loads(p.read_text()) for p in settings.runs_dir.glob("*.json")) if "pid" in r}
+    return {
+        int(r["pid"]): r for r in (json.loads(p.read_text()) for p in settings.runs_dir.glob("*.json")) if "pid" in r
+    }

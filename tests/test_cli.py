@@ -52,16 +52,32 @@ def test_query_coverage_matrix_as_csv(shared: Settings, capsys: pytest.CaptureFi
 
 def test_query_as_json_keeps_dates_and_lists(shared: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert run_cli(shared, "query", "select effective_date, policy_ids from coverage_matrix where billing_code='0440T' and payer_group='medicare'",
-                   "--format", "json") == 0
+    assert (
+        run_cli(
+            shared,
+            "query",
+            "select effective_date, policy_ids from coverage_matrix where billing_code='0440T' and payer_group='medicare'",
+            "--format",
+            "json",
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"effective_date": "2022-01-31", "policy_ids": ["cope24853", "A55681"]}]
 
 
-@pytest.mark.parametrize("sql", ["drop view coverage_matrix", "delete from payer__policy",
-                                 "copy (select 1) to '/tmp/x.csv'", "attach 'other.db'",
-                                 "select 1; drop view coverage_matrix", "create table t as select 1",
-                                 "explain analyze copy (select 42) to '/tmp/payerbench-explain.csv'"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "drop view coverage_matrix",
+        "delete from payer__policy",
+        "copy (select 1) to '/tmp/x.csv'",
+        "attach 'other.db'",
+        "select 1; drop view coverage_matrix",
+        "create table t as select 1",
+        "explain analyze copy (select 42) to '/tmp/payerbench-explain.csv'",
+    ],
+)
 def test_query_refuses_anything_but_a_read(shared: Settings, sql: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(shared, "query", sql) == cli.EXIT_USAGE
     err = capsys.readouterr().err
@@ -100,8 +116,13 @@ def test_query_without_a_warehouse_says_what_to_do(settings: Settings, capsys: p
 
 
 def test_python_dash_m_flows_is_the_same_cli() -> None:
-    result = subprocess.run([sys.executable, "-m", "flows", "--help"], capture_output=True, text=True,
-                            env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flows", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+        timeout=120,
+    )
     assert result.returncode == 0
     for command in ("run", "ingest", "query", "status"):
         assert command in result.stdout
@@ -142,8 +163,12 @@ def test_a_date_not_written_yyyy_mm_dd_is_a_usage_error(settings: Settings, caps
 def test_a_reader_that_stops_early_is_not_an_error(shared: Settings, output: str) -> None:
     """`payerbench query ... | head -1`: exit 0, no BrokenPipeError traceback."""
     env = {**os.environ, "PAYERBENCH_WAREHOUSE_DIR": str(shared.warehouse_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "flows", "query", "select * from range(200000)", "--format", output],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows", "query", "select * from range(200000)", "--format", output],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip()
     proc.stdout.close()  # like `head`: stop reading
     _, err = proc.communicate(timeout=120)
@@ -172,8 +197,9 @@ def test_report_refuses_an_unknown_payer_group(shared: Settings, capsys: pytest.
 
 
 @pytest.mark.parametrize("code", ["../../x", "0440T/../../etc", "a b", "<img>"])
-def test_report_refuses_a_code_that_is_not_a_code(shared: Settings, capsys: pytest.CaptureFixture[str],
-                                                  code: str) -> None:
+def test_report_refuses_a_code_that_is_not_a_code(
+    shared: Settings, capsys: pytest.CaptureFixture[str], code: str
+) -> None:
     """The code names the report's files: a path in it would write outside the reports folder."""
     assert run_cli(shared, "report", "--code", code) == cli.EXIT_USAGE
     assert "is not a CPT/HCPCS code" in capsys.readouterr().err

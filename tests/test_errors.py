@@ -42,7 +42,8 @@ def exits_in(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if (isinstance(node, ast.Name) and node.id == "SystemExit") or (
-                isinstance(node, ast.Attribute) and node.attr == "SystemExit"):
+            isinstance(node, ast.Attribute) and node.attr == "SystemExit"
+        ):
             found.append(f"{node.lineno}: SystemExit")
         elif isinstance(node, ast.Call):
             func = node.func
@@ -58,21 +59,34 @@ def exits_in(path: Path) -> list[str]:
 
 
 def library_modules() -> list[Path]:
-    return sorted(p.relative_to(PROJECT_DIR) for folder in ("flows", "schemas")
-                  for p in (PROJECT_DIR / folder).rglob("*.py") if p.relative_to(PROJECT_DIR) not in MAY_EXIT)
+    return sorted(
+        p.relative_to(PROJECT_DIR)
+        for folder in ("flows", "schemas")
+        for p in (PROJECT_DIR / folder).rglob("*.py")
+        if p.relative_to(PROJECT_DIR) not in MAY_EXIT
+    )
 
 
 def test_the_scan_finds_an_exit_in_any_spelling(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import builtins, os, sys\n"
-                      "def a():\n    raise SystemExit('no warehouse')\n"
-                      "class B(SystemExit): ...\n"
-                      "def c():\n    raise builtins.SystemExit(2)\n"
-                      "def d():\n    sys.exit(2)\n"
-                      "def e():\n    os._exit(1)\n"
-                      "def f():\n    try: a()\n    except SystemExit: pass\n", encoding="utf-8")
-    assert exits_in(module) == ["3: SystemExit", "4: SystemExit", "6: SystemExit", "8: sys.exit()", "10: os._exit()",
-                                "13: SystemExit"]
+    module.write_text(
+        "import builtins, os, sys\n"
+        "def a():\n    raise SystemExit('no warehouse')\n"
+        "class B(SystemExit): ...\n"
+        "def c():\n    raise builtins.SystemExit(2)\n"
+        "def d():\n    sys.exit(2)\n"
+        "def e():\n    os._exit(1)\n"
+        "def f():\n    try: a()\n    except SystemExit: pass\n",
+        encoding="utf-8",
+    )
+    assert exits_in(module) == [
+        "3: SystemExit",
+        "4: SystemExit",
+        "6: SystemExit",
+        "8: sys.exit()",
+        "10: os._exit()",
+        "13: SystemExit",
+    ]
 
 
 def test_no_library_module_ends_the_process() -> None:
@@ -83,13 +97,36 @@ def test_no_library_module_ends_the_process() -> None:
 
 
 def test_each_error_type_carries_its_documented_exit_code() -> None:
-    assert {kind: kind.exit_code for kind in (ConfigurationError, NoWarehouse, WarehouseBusy, WarehouseCorrupt,
-                                              SqlBuildError, SandboxError, FileRejected)} == {
-        ConfigurationError: 2, NoWarehouse: 2, WarehouseBusy: 3, WarehouseCorrupt: 1, SqlBuildError: 1,
-        SandboxError: 1, FileRejected: 1}
+    assert {
+        kind: kind.exit_code
+        for kind in (
+            ConfigurationError,
+            NoWarehouse,
+            WarehouseBusy,
+            WarehouseCorrupt,
+            SqlBuildError,
+            SandboxError,
+            FileRejected,
+        )
+    } == {
+        ConfigurationError: 2,
+        NoWarehouse: 2,
+        WarehouseBusy: 3,
+        WarehouseCorrupt: 1,
+        SqlBuildError: 1,
+        SandboxError: 1,
+        FileRejected: 1,
+    }
     assert (cli.EXIT_DATA, cli.EXIT_USAGE, cli.EXIT_BUSY) == (errors.EXIT_DATA, errors.EXIT_USAGE, errors.EXIT_BUSY)
-    for kind in (ConfigurationError, NoWarehouse, WarehouseBusy, WarehouseCorrupt, SqlBuildError, SandboxError,
-                 FileRejected):
+    for kind in (
+        ConfigurationError,
+        NoWarehouse,
+        WarehouseBusy,
+        WarehouseCorrupt,
+        SqlBuildError,
+        SandboxError,
+        FileRejected,
+    ):
         assert issubclass(kind, PayerbenchError) and not issubclass(kind, SystemExit)
 
 
@@ -101,7 +138,9 @@ def test_a_bad_setting_raises_a_configuration_error_not_an_exit() -> None:
 
 
 def test_opening_a_missing_warehouse_raises_no_warehouse(settings: Settings) -> None:
-    with pytest.raises(PayerbenchError, match=f"no warehouse at {settings.duckdb_path}; run `payerbench run`") as caught:
+    with pytest.raises(
+        PayerbenchError, match=f"no warehouse at {settings.duckdb_path}; run `payerbench run`"
+    ) as caught:
         sandbox.connect_read_only(settings)
     assert type(caught.value) is NoWarehouse
 
@@ -122,17 +161,22 @@ def last_error(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err.strip().splitlines()[-1]
 
 
-def test_a_bad_setting_exits_2(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_setting_exits_2(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PAYERBENCH_CHUNK_ROWS", "ten")
     assert run_cli(settings, "query", "select 1") == 2
-    assert last_error(capsys) == "payerbench query: PAYERBENCH_CHUNK_ROWS='ten' is not a number; set it to e.g. 20000 (rows)"
+    assert (
+        last_error(capsys)
+        == "payerbench query: PAYERBENCH_CHUNK_ROWS='ten' is not a number; set it to e.g. 20000 (rows)"
+    )
 
 
 def test_a_missing_warehouse_exits_2(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(settings, "query", "select 1") == 2
-    assert last_error(capsys) == (f"payerbench query: no warehouse at {settings.duckdb_path}; "
-                                  "run `payerbench run` (or `make run`) first")
+    assert last_error(capsys) == (
+        f"payerbench query: no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first"
+    )
 
 
 @pytest.fixture
@@ -144,8 +188,9 @@ def held_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def test_a_held_lock_exits_3(settings: Settings, held_lock: None, monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_held_lock_exits_3(
+    settings: Settings, held_lock: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PAYERBENCH_LOCK_TIMEOUT", "0.2")
     assert run_cli(settings, "build") == 3
     error = last_error(capsys)
@@ -155,28 +200,38 @@ def test_a_held_lock_exits_3(settings: Settings, held_lock: None, monkeypatch: p
 
 
 def test_a_lake_missing_committed_parts_exits_1(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    record = load_file(registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file))
+    record = load_file(
+        registry.get("payer_policy"),
+        fixture("payer__policy", "valid_minimal.csv"),
+        settings,
+        "r",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+    )
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     assert run_cli(settings, "build") == 1
-    assert last_error(capsys).startswith("payerbench build: the load log lists 1 committed load(s) whose Parquet "
-                                         f"files are missing (first: {record.load_id})")
+    assert last_error(capsys).startswith(
+        "payerbench build: the load log lists 1 committed load(s) whose Parquet "
+        f"files are missing (first: {record.load_id})"
+    )
 
 
-def test_sql_that_does_not_build_exits_1(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_sql_that_does_not_build_exits_1(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = tmp_path / "project"
     (project / "warehouse" / "sql").mkdir(parents=True)
-    (project / "warehouse" / "sql" / "broken.sql").write_text("-- A broken mart.\nselect nope from nowhere",
-                                                              encoding="utf-8")
+    (project / "warehouse" / "sql" / "broken.sql").write_text(
+        "-- A broken mart.\nselect nope from nowhere", encoding="utf-8"
+    )
     monkeypatch.setenv("PAYERBENCH_HOME", str(project))
     assert run_cli(settings, "build") == 1
     assert capsys.readouterr().err.startswith("payerbench build: warehouse/sql/broken.sql does not build: ")
     assert not settings.duckdb_path.exists()
 
 
-def test_a_warehouse_held_open_outside_the_sandbox_exits_1(settings: Settings,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_warehouse_held_open_outside_the_sandbox_exits_1(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     warehouse.build(settings)
     plain = duckdb.connect(str(settings.duckdb_path), read_only=True)
     plain.execute("set lock_configuration = true")  # locked with external access still on
@@ -184,12 +239,15 @@ def test_a_warehouse_held_open_outside_the_sandbox_exits_1(settings: Settings,
         assert run_cli(settings, "query", "select 1") == 1
     finally:
         plain.close()
-    assert last_error(capsys).startswith("payerbench query: this process already holds the warehouse open with a "
-                                         "locked configuration that is not the analysts' sandbox")
+    assert last_error(capsys).startswith(
+        "payerbench query: this process already holds the warehouse open with a "
+        "locked configuration that is not the analysts' sandbox"
+    )
 
 
-def test_a_broken_reference_table_stops_the_report_with_exit_1(settings: Settings,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_reference_table_stops_the_report_with_exit_1(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings.warehouse_dir.mkdir()
     settings.duckdb_path.touch()  # a warehouse is there; the report first reads which codes to render
     settings.billing_code_file.write_text("nonsense\n1\n", encoding="utf-8")
@@ -213,4 +271,5 @@ def test_the_readme_names_each_error_type_with_its_exit_code() -> None:
     named = {code: set(re.findall(r"`(\w+)`", listed.group(code))) for code in (1, 2, 3)}
     kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, PayerbenchError)]
     assert {k.__name__: k.exit_code for k in [*kinds[1:], FileRejected]} == {
-        name: code for code, names in named.items() for name in names}
+        name: code for code, names in named.items() for name in names
+    }

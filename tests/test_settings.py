@@ -18,8 +18,13 @@ def test_defaults_are_project_relative() -> None:
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
-    s = from_env({"PAYERBENCH_WAREHOUSE_DIR": str(tmp_path / "wh"), "PAYERBENCH_RAW_DIR": str(tmp_path / "raw"),
-                  "PAYERBENCH_CHUNK_ROWS": "10"})
+    s = from_env(
+        {
+            "PAYERBENCH_WAREHOUSE_DIR": str(tmp_path / "wh"),
+            "PAYERBENCH_RAW_DIR": str(tmp_path / "raw"),
+            "PAYERBENCH_CHUNK_ROWS": "10",
+        }
+    )
     assert s.duckdb_path == tmp_path / "wh" / "payerbench.duckdb"
     assert s.payer_alias_file == tmp_path / "raw" / "reference" / "payer_aliases.csv"
     assert s.chunk_rows == 10
@@ -45,7 +50,9 @@ def test_size_limits_come_from_the_environment_with_units() -> None:
     s = from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "2TB", "PAYERBENCH_MAX_ITEM_BYTES": "64MiB"})
     assert (s.max_uncompressed_bytes, s.max_item_bytes) == (2 * 1000**4, 64 * 1024**2)
     assert from_env({"PAYERBENCH_MAX_ITEM_BYTES": "1048576"}).max_item_bytes == 1024**2
-    with pytest.raises(ConfigurationError, match="PAYERBENCH_MAX_ITEM_BYTES='lots' is not a size; set it to e.g. 500GB"):
+    with pytest.raises(
+        ConfigurationError, match="PAYERBENCH_MAX_ITEM_BYTES='lots' is not a size; set it to e.g. 500GB"
+    ):
         from_env({"PAYERBENCH_MAX_ITEM_BYTES": "lots"})
     with pytest.raises(ConfigurationError, match="PAYERBENCH_MAX_UNCOMPRESSED_BYTES='0' must be greater than 0"):
         from_env({"PAYERBENCH_MAX_UNCOMPRESSED_BYTES": "0"})

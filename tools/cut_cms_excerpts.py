@@ -45,7 +45,7 @@ def records(data: bytes) -> list[bytes]:
         if byte == 0x22:
             quoted = not quoted
         elif byte == 0x0A and not quoted:
-            out.append(data[start:i + 1])
+            out.append(data[start : i + 1])
             start = i + 1
     if start < len(data):
         out.append(data[start:])
@@ -56,8 +56,15 @@ def first_cell(record: bytes) -> str:
     return next(csv.reader(io.StringIO(record.decode("cp1252"))), [""])[0].strip()
 
 
-def cut_csv(source: Path, dest: Path, header_records: int, keep: set[str], *, keep_notes: bool = False,
-            modifier_blank_only: bool = False) -> int:
+def cut_csv(
+    source: Path,
+    dest: Path,
+    header_records: int,
+    keep: set[str],
+    *,
+    keep_notes: bool = False,
+    modifier_blank_only: bool = False,
+) -> int:
     """Copy the first `header_records` records, then the rows whose first cell is a kept code."""
     lines = records(source.read_bytes())
     body = []
@@ -118,20 +125,33 @@ def main() -> None:
     keep = set(codes_of_interest()) | set(NEIGHBOURS)
     rvu = real / "cms-pfs-rvu" / "RVU25D"
     done = {
-        "cms_pfs_rvu/PPRRVU2025_Oct_excerpt.csv":
-            cut_csv(rvu / "PPRRVU2025_Oct.csv", RAW / "cms_pfs_rvu" / "PPRRVU2025_Oct_excerpt.csv", 10, keep),
-        "cms_opps_cap/RVU25D/OPPSCAP_Oct_excerpt.csv":
-            cut_csv(rvu / "OPPSCAP_Oct.csv", RAW / "cms_opps_cap" / "RVU25D" / "OPPSCAP_Oct_excerpt.csv", 1, keep,
-                    modifier_blank_only=True),
-        "cms_opps_addendum_b/2023_January_Web_Addendum_B.12212022_excerpt.xlsx":
-            cut_xlsx(real / "cms-opps-addendum-b" / "2023_January_Web_Addendum_B.12212022.xlsx",
-                     RAW / "cms_opps_addendum_b" / "2023_January_Web_Addendum_B.12212022_excerpt.xlsx", 4, keep),
+        "cms_pfs_rvu/PPRRVU2025_Oct_excerpt.csv": cut_csv(
+            rvu / "PPRRVU2025_Oct.csv", RAW / "cms_pfs_rvu" / "PPRRVU2025_Oct_excerpt.csv", 10, keep
+        ),
+        "cms_opps_cap/RVU25D/OPPSCAP_Oct_excerpt.csv": cut_csv(
+            rvu / "OPPSCAP_Oct.csv",
+            RAW / "cms_opps_cap" / "RVU25D" / "OPPSCAP_Oct_excerpt.csv",
+            1,
+            keep,
+            modifier_blank_only=True,
+        ),
+        "cms_opps_addendum_b/2023_January_Web_Addendum_B.12212022_excerpt.xlsx": cut_xlsx(
+            real / "cms-opps-addendum-b" / "2023_January_Web_Addendum_B.12212022.xlsx",
+            RAW / "cms_opps_addendum_b" / "2023_January_Web_Addendum_B.12212022_excerpt.xlsx",
+            4,
+            keep,
+        ),
     }
     for folder, period in (("2025/20251001", "October_2025"), ("2026/20260101", "January_2026")):
         for letter in ("AA", "FF"):
             name = f"cms_asc_addenda/{folder.split('/')[1]}/{letter}_{period}_excerpt.csv"
-            done[name] = cut_csv(real / "cms-asc-addenda" / folder / f"{letter}.csv", RAW / name, 4, keep, keep_notes=True)
-    for source, name in ((rvu / "GPCI2025.csv", "cms_pfs_gpci/GPCI2025.csv"), (rvu / "25LOCCO.csv", "cms_pfs_locality/25LOCCO.csv")):
+            done[name] = cut_csv(
+                real / "cms-asc-addenda" / folder / f"{letter}.csv", RAW / name, 4, keep, keep_notes=True
+            )
+    for source, name in (
+        (rvu / "GPCI2025.csv", "cms_pfs_gpci/GPCI2025.csv"),
+        (rvu / "25LOCCO.csv", "cms_pfs_locality/25LOCCO.csv"),
+    ):
         (RAW / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, RAW / name)
         done[name] = -1

@@ -41,8 +41,12 @@ class Cadence:
         return INTERVALS.get(self.every)
 
 
-INTERVALS = {"weekly": dt.timedelta(days=7), "monthly": dt.timedelta(days=31), "quarterly": dt.timedelta(days=92),
-             "yearly": dt.timedelta(days=366)}
+INTERVALS = {
+    "weekly": dt.timedelta(days=7),
+    "monthly": dt.timedelta(days=31),
+    "quarterly": dt.timedelta(days=92),
+    "yearly": dt.timedelta(days=366),
+}
 # Stale after the cadence plus grace for a late or slow publication (and a missed scheduled run).
 WEEKLY = dt.timedelta(days=10)
 MONTHLY = dt.timedelta(days=38)
@@ -62,19 +66,37 @@ CADENCES: dict[str, Cadence] = {
     "cms_pfs_locality": Cadence("yearly", YEARLY, {"cms__pfs_locality": YEAR}),
     "cms_opps_cap": Cadence("quarterly", QUARTERLY, {"cms__opps_cap": QUARTER}),
     "cms_opps_addendum_b": Cadence("quarterly", QUARTERLY, {"cms__opps_addendum_b": QUARTER}),
-    "cms_asc_addenda": Cadence("quarterly", QUARTERLY, {"cms__asc_addendum_aa": QUARTER, "cms__asc_addendum_ff": QUARTER}),
-    "cms_mcd": Cadence("weekly", WEEKLY, {
-        "cms__mcd_article": MCD_UPDATED, "cms__mcd_lcd": MCD_UPDATED, "cms__mcd_contractor": MCD_UPDATED,
-        "cms__mcd_article_hcpc_code": MCD_UPDATED, "cms__mcd_article_hcpc_code_group": MCD_UPDATED,
-        "cms__mcd_article_contractor": MCD_UPDATED, "cms__mcd_lcd_hcpc_code": MCD_UPDATED,
-        "cms__mcd_lcd_hcpc_code_group": MCD_UPDATED, "cms__mcd_lcd_contractor": MCD_UPDATED,
-        "cms__mcd_document": Period("max(updated_on)::varchar", "updated on"),
-    }),
-    "cms_partb_geo_service": Cadence("yearly", YEARLY, {
-        "cms__partb_geo_service": Period("max(data_year)::varchar", "data year"),
-        "cms__partb_geo_service_scope": Period("max(data_year)::varchar", "data year"),
-    }),
-    "tic": Cadence("monthly", MONTHLY, {"tic__in_network_rate": LAST_UPDATED_ON, "tic__allowed_amount": LAST_UPDATED_ON,
-                                        "tic__file": LAST_UPDATED_ON}),
+    "cms_asc_addenda": Cadence(
+        "quarterly", QUARTERLY, {"cms__asc_addendum_aa": QUARTER, "cms__asc_addendum_ff": QUARTER}
+    ),
+    "cms_mcd": Cadence(
+        "weekly",
+        WEEKLY,
+        {
+            "cms__mcd_article": MCD_UPDATED,
+            "cms__mcd_lcd": MCD_UPDATED,
+            "cms__mcd_contractor": MCD_UPDATED,
+            "cms__mcd_article_hcpc_code": MCD_UPDATED,
+            "cms__mcd_article_hcpc_code_group": MCD_UPDATED,
+            "cms__mcd_article_contractor": MCD_UPDATED,
+            "cms__mcd_lcd_hcpc_code": MCD_UPDATED,
+            "cms__mcd_lcd_hcpc_code_group": MCD_UPDATED,
+            "cms__mcd_lcd_contractor": MCD_UPDATED,
+            "cms__mcd_document": Period("max(updated_on)::varchar", "updated on"),
+        },
+    ),
+    "cms_partb_geo_service": Cadence(
+        "yearly",
+        YEARLY,
+        {
+            "cms__partb_geo_service": Period("max(data_year)::varchar", "data year"),
+            "cms__partb_geo_service_scope": Period("max(data_year)::varchar", "data year"),
+        },
+    ),
+    "tic": Cadence(
+        "monthly",
+        MONTHLY,
+        {"tic__in_network_rate": LAST_UPDATED_ON, "tic__allowed_amount": LAST_UPDATED_ON, "tic__file": LAST_UPDATED_ON},
+    ),
     "hospital_mrf": Cadence("yearly", YEARLY, {"hospital__file": LAST_UPDATED_ON}),
 }

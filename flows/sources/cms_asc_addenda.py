@@ -75,8 +75,12 @@ OPTIONAL = {"", "short_descriptor"}
 DATASETS = {"AA": AA_DATASET, "FF": FF_DATASET}
 NUMBERS = {
     "AA": {"payment_weight": Number(places=4, signed=False), "payment_rate_usd": Number(kind="money", places=2)},
-    "FF": {"apc_device_offset_pct": Number(kind="percent", places=2), "opps_payment_rate_usd": Number(kind="money", places=2),
-           "device_offset_pct": Number(kind="percent", places=2), "device_portion_usd": Number(kind="money", places=2)},
+    "FF": {
+        "apc_device_offset_pct": Number(kind="percent", places=2),
+        "opps_payment_rate_usd": Number(kind="money", places=2),
+        "device_offset_pct": Number(kind="percent", places=2),
+        "device_portion_usd": Number(kind="money", places=2),
+    },
 }
 PERIOD = re.compile(rf"^({MONTH_WORD})_((?:19|20)\d\d)_(.+)$")
 
@@ -98,17 +102,25 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         raise FileRejected(path, "not a CSV file", "CMS's ASC Addendum AA or FF as CSV")
     layout = _layout(path)
     if layout is None:
-        raise FileRejected(path, f"no 'HCPCS Code' header row in the first {PREAMBLE_LIMIT} records",
-                           "CMS's ASC Addendum AA or FF CSV: 3 title rows, then the header")
+        raise FileRejected(
+            path,
+            f"no 'HCPCS Code' header row in the first {PREAMBLE_LIMIT} records",
+            "CMS's ASC Addendum AA or FF CSV: 3 title rows, then the header",
+        )
     addendum, header_line, header, title = layout
     if addendum not in LAYOUTS:
-        raise FileRejected(path, f"this is ASC Addendum {addendum}, which this source does not read",
-                           "Addendum AA (covered surgical procedures) or FF (device offsets)", "title row")
+        raise FileRejected(
+            path,
+            f"this is ASC Addendum {addendum}, which this source does not read",
+            "Addendum AA (covered surgical procedures) or FF (device offsets)",
+            "title row",
+        )
     rename, release = _columns(path, addendum, header, title, header_line)
     dataset, numbers = DATASETS[addendum], NUMBERS[addendum]
     targets = list(LAYOUTS[addendum].values())
-    chunks = read_csv_chunks(path, required=list(rename), chunk_rows=ctx.settings.chunk_rows,
-                             skip_lines=header_line - 1, encoding=ENCODING)
+    chunks = read_csv_chunks(
+        path, required=list(rename), chunk_rows=ctx.settings.chunk_rows, skip_lines=header_line - 1, encoding=ENCODING
+    )
     for chunk in chunks:
         raw = chunk.frame.rename(columns=rename)
         for name in targets:
@@ -142,7 +154,9 @@ def _layout(path: Path) -> tuple[str, int, list[str], str] | None:
     return None
 
 
-def _columns(path: Path, addendum: str, header: list[str], title: str, header_line: int) -> tuple[dict[str, str], Release]:
+def _columns(
+    path: Path, addendum: str, header: list[str], title: str, header_line: int
+) -> tuple[dict[str, str], Release]:
     """Header name -> dataset column, and the release the period prefixes give."""
     layout = LAYOUTS[addendum]
     rename: dict[str, str] = {}
@@ -155,25 +169,41 @@ def _columns(path: Path, addendum: str, header: list[str], title: str, header_li
             base = prefixed.group(3)
         if base in layout and (base != "" or "" not in rename):
             rename[name] = layout[base]
-    missing = [base or "(unnamed marker column)" for base, target in layout.items()
-               if target not in rename.values() and base not in OPTIONAL]
+    missing = [
+        base or "(unnamed marker column)"
+        for base, target in layout.items()
+        if target not in rename.values() and base not in OPTIONAL
+    ]
     if missing:
-        raise FileRejected(path, f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
-                           f"Addendum {addendum}'s header: {', '.join(b for b in layout if b)} "
-                           "(period-prefixed, e.g. 'January 2026 Payment Indicator')", f"line {header_line}")
+        raise FileRejected(
+            path,
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
+            f"Addendum {addendum}'s header: {', '.join(b for b in layout if b)} "
+            "(period-prefixed, e.g. 'January 2026 Payment Indicator')",
+            f"line {header_line}",
+        )
     if len(periods) > 1:
         labels = ", ".join(f"{y}-{m:02d}" for y, m in sorted(periods))
-        raise FileRejected(path, f"the header's columns name different release months ({labels})",
-                           "one release per file", f"line {header_line}")
+        raise FileRejected(
+            path,
+            f"the header's columns name different release months ({labels})",
+            "one release per file",
+            f"line {header_line}",
+        )
     content = Release(*periods.pop(), basis="header") if periods else None
     title_year = re.search(r"\bCY\s*((?:19|20)\d\d)\b", title)
     if content is not None and title_year and int(title_year.group(1)) != content.year:
-        raise FileRejected(path, f"the title says CY {title_year.group(1)} but the header says {content.label}",
-                           "one release per file", "title row")
+        raise FileRejected(
+            path,
+            f"the title says CY {title_year.group(1)} but the header says {content.label}",
+            "one release per file",
+            "title row",
+        )
     found = month_year_in(path.stem)
     name = Release(found[0], found[1], basis=f"file name {path.name!r}") if found else release_from_name(path, r"^$")
     release = agree(path, content, name, HOW_TO_NAME)
     if release.month is None:
-        raise FileRejected(path, f"the file gives the year ({release.year}) but not which quarterly release",
-                           HOW_TO_NAME)
+        raise FileRejected(
+            path, f"the file gives the year ({release.year}) but not which quarterly release", HOW_TO_NAME
+        )
     return rename, release

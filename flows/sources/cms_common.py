@@ -28,10 +28,27 @@ import pandas as pd
 from flows.sources.base import RECORD_COLUMN, FileRejected
 from flows.sources.readers import REJECT_COLUMNS, TEXT
 
-MONTHS = {name: number for number, names in enumerate([
-    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
-    ("november", "nov"), ("december", "dec")], start=1) for name in names}
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
 MONTH_WORD = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
 RELEASE_LETTER_MONTH = {"A": 1, "B": 4, "C": 7, "D": 10}
 """PFS bundle letters: RVU25A is the January 2025 release, B April, C July, D October."""
@@ -115,9 +132,12 @@ def release_from_name(path: Path, pattern: str) -> Release | None:
         folder_year, folder_month = int(dated.group(1)), int(dated.group(2))
     if folder_year is not None:
         if (year is not None and year != folder_year) or (month is not None and month != folder_month):
-            raise FileRejected(path, f"the file name says {year}{'' if month is None else f'-{month:02d}'} but its "
-                               f"folder {path.parent.name!r} says {folder_year}-{folder_month:02d}",
-                               "a file kept in the CMS release folder it came from, or renamed to match")
+            raise FileRejected(
+                path,
+                f"the file name says {year}{'' if month is None else f'-{month:02d}'} but its "
+                f"folder {path.parent.name!r} says {folder_year}-{folder_month:02d}",
+                "a file kept in the CMS release folder it came from, or renamed to match",
+            )
         year, month = folder_year, folder_month
         basis.append(f"folder {path.parent.name!r}")
     if year is None:
@@ -128,11 +148,17 @@ def release_from_name(path: Path, pattern: str) -> Release | None:
 def agree(path: Path, content: Release | None, name: Release | None, how_to_name: str) -> Release:
     """The release from the file's content, else from its name; rejects a conflict or neither."""
     if content is not None and name is not None and not content.same_period(name):
-        raise FileRejected(path, f"the file says release {content.label} ({content.basis}) but its name says "
-                           f"{name.label} ({name.basis})", "a file whose name matches its content (rename it)")
+        raise FileRejected(
+            path,
+            f"the file says release {content.label} ({content.basis}) but its name says {name.label} ({name.basis})",
+            "a file whose name matches its content (rename it)",
+        )
     if content is not None:
-        return content if content.month is not None or name is None else Release(
-            content.year, name.month, content.published, f"{content.basis} + {name.basis}")
+        return (
+            content
+            if content.month is not None or name is None
+            else Release(content.year, name.month, content.published, f"{content.basis} + {name.basis}")
+        )
     if name is not None:
         return name
     raise FileRejected(path, "cannot tell which CMS release this file is (its content does not say)", how_to_name)
@@ -163,8 +189,9 @@ class Number:
         return f"a number like {example} with at most {self.places} decimals"
 
 
-def check_numbers(frame: pd.DataFrame, raw: pd.DataFrame, formats: dict[str, Number]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def check_numbers(
+    frame: pd.DataFrame, raw: pd.DataFrame, formats: dict[str, Number]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """Plain decimal text for each numeric column ('$1,475.61 ' -> '1475.61', '64.49%' -> '64.49').
 
     Returns (frame, raw, rejects): rows holding a value not in its column's format leave both
@@ -181,8 +208,11 @@ def check_numbers(frame: pd.DataFrame, raw: pd.DataFrame, formats: dict[str, Num
         compact = text.str.replace(" ", "", regex=False)
         ok = compact.isna() | compact.str.match(fmt.pattern()).fillna(False).astype(bool)
         for row in compact.index[~ok & ~bad]:
-            problems[row] = (name, raw.loc[row, name] if name in raw else text.loc[row],
-                             f"{name}: {text.loc[row]!r} is not {fmt.describe()}")
+            problems[row] = (
+                name,
+                raw.loc[row, name] if name in raw else text.loc[row],
+                f"{name}: {text.loc[row]!r} is not {fmt.describe()}",
+            )
         bad |= ~ok
         plain = compact.str.replace(r"[$,%]", "", regex=True)
         bare = plain.str.startswith(".").fillna(False).astype(bool)  # ".10" -> "0.10"
@@ -195,21 +225,28 @@ def check_numbers(frame: pd.DataFrame, raw: pd.DataFrame, formats: dict[str, Num
     if not bad.any():
         return out, raw, None
     rows = list(frame.index[bad])
-    rejects = pd.DataFrame([{
-        "source_record": frame.loc[row, RECORD_COLUMN],
-        "column": problems[row][0],
-        "check": "number_format",
-        "failure_value": None if pd.isna(problems[row][1]) else str(problems[row][1]),
-        "reason": problems[row][2],
-        "raw_record": raw_record(raw.loc[row]),
-    } for row in rows], columns=REJECT_COLUMNS)
+    rejects = pd.DataFrame(
+        [
+            {
+                "source_record": frame.loc[row, RECORD_COLUMN],
+                "column": problems[row][0],
+                "check": "number_format",
+                "failure_value": None if pd.isna(problems[row][1]) else str(problems[row][1]),
+                "reason": problems[row][2],
+                "raw_record": raw_record(raw.loc[row]),
+            }
+            for row in rows
+        ],
+        columns=REJECT_COLUMNS,
+    )
     return out.drop(index=rows), raw.drop(index=rows), rejects
 
 
 def raw_record(row: pd.Series) -> str:
     """A row as written, as the JSON object the quarantine table shows."""
-    return json.dumps({str(k): (None if pd.isna(v) else str(v)) for k, v in row.items() if k != RECORD_COLUMN},
-                      ensure_ascii=False)
+    return json.dumps(
+        {str(k): (None if pd.isna(v) else str(v)) for k, v in row.items() if k != RECORD_COLUMN}, ensure_ascii=False
+    )
 
 
 def merge_rejects(*parts: pd.DataFrame | None) -> pd.DataFrame | None:

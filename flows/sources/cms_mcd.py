@@ -65,8 +65,12 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"
 NO_DATE = {"N/A", "NA", "NONE"}
 
 # Column names of the MCD download that the Coverage API (and this project) names differently.
-ALIASES = {"contractor_bus_name": "contractor_name", "contractor_number": "contract_number",
-           "contract_type_id": "contractor_type_id", "range": "code_range"}
+ALIASES = {
+    "contractor_bus_name": "contractor_name",
+    "contractor_number": "contract_number",
+    "contract_type_id": "contractor_type_id",
+    "range": "code_range",
+}
 
 
 @dataclass(frozen=True)
@@ -99,59 +103,182 @@ def _doc_tables(kind: str) -> list[Table]:
     doc_id, doc_version = f"{kind}_id", f"{kind}_version"
     doc_key = ((doc_id, doc_id), (doc_version, doc_version))
     to_doc = Parent(kind, doc_key, f"references_{kind}")
-    to_group = Parent(f"{kind}_x_hcpc_code_group", (*doc_key, ("hcpc_code_group", "hcpc_code_group")), "references_code_group")
-    to_contractor = Parent("contractor", (("contractor_id", "contractor_id"), ("contractor_type_id", "contractor_type_id"),
-                                          ("contractor_version", "contractor_version")), "references_contractor")
+    to_group = Parent(
+        f"{kind}_x_hcpc_code_group", (*doc_key, ("hcpc_code_group", "hcpc_code_group")), "references_code_group"
+    )
+    to_contractor = Parent(
+        "contractor",
+        (
+            ("contractor_id", "contractor_id"),
+            ("contractor_type_id", "contractor_type_id"),
+            ("contractor_version", "contractor_version"),
+        ),
+        "references_contractor",
+    )
     if kind == "article":
-        doc_columns = ("article_id", "article_version", "article_type", "title", "display_id", "status", "article_pub_date",
-                       "article_eff_date", "article_end_date", "date_retired", "last_updated")
+        doc_columns = (
+            "article_id",
+            "article_version",
+            "article_type",
+            "title",
+            "display_id",
+            "status",
+            "article_pub_date",
+            "article_eff_date",
+            "article_end_date",
+            "date_retired",
+            "last_updated",
+        )
         doc_dates = ("article_pub_date", "article_eff_date", "article_end_date", "date_retired", "last_updated")
     else:
-        doc_columns = ("lcd_id", "lcd_version", "title", "display_id", "determination_number", "status", "orig_det_eff_date",
-                       "rev_eff_date", "rev_end_date", "ent_det_end_date", "date_retired", "last_updated")
-        doc_dates = ("orig_det_eff_date", "rev_eff_date", "rev_end_date", "ent_det_end_date", "date_retired", "last_updated")
+        doc_columns = (
+            "lcd_id",
+            "lcd_version",
+            "title",
+            "display_id",
+            "determination_number",
+            "status",
+            "orig_det_eff_date",
+            "rev_eff_date",
+            "rev_end_date",
+            "ent_det_end_date",
+            "date_retired",
+            "last_updated",
+        )
+        doc_dates = (
+            "orig_det_eff_date",
+            "rev_eff_date",
+            "rev_end_date",
+            "ent_det_end_date",
+            "date_retired",
+            "last_updated",
+        )
     not_child = frozenset({"hcpc_code_id", "hcpc_code_group", "contractor_id", "paragraph", "icd10_code_id"})
     return [
-        Table(kind, f"cms__mcd_{kind}", frozenset({doc_id, doc_version, "title"}), (doc_id, doc_version, "title"),
-              doc_columns, excludes=not_child, dates=doc_dates),
-        Table(f"{kind}_x_hcpc_code_group", f"cms__mcd_{kind}_hcpc_code_group",
-              frozenset({doc_id, doc_version, "hcpc_code_group", "paragraph"}), (doc_id, doc_version, "hcpc_code_group", "paragraph"),
-              (doc_id, doc_version, "hcpc_code_group", "paragraph", "last_updated"), excludes=frozenset({"hcpc_code_id"}),
-              dates=("last_updated",), parents=(to_doc,), paragraph=True),
-        Table(f"{kind}_x_hcpc_code", f"cms__mcd_{kind}_hcpc_code", frozenset({doc_id, doc_version, "hcpc_code_id", "hcpc_code_group"}),
-              (doc_id, doc_version, "hcpc_code_id", "hcpc_code_group"),
-              (doc_id, doc_version, "hcpc_code_id", "hcpc_code_version", "hcpc_code_group", "code_range", "last_updated"),
-              dates=("last_updated",), parents=(to_doc, to_group), code_column="hcpc_code_id"),
-        Table(f"{kind}_x_contractor", f"cms__mcd_{kind}_contractor", frozenset({doc_id, doc_version, "contractor_id"}),
-              (doc_id, doc_version, "contractor_id", "contractor_version"),
-              (doc_id, doc_version, *(("article_type",) if kind == "article" else ()), "contractor_id", "contractor_type_id",
-               "contractor_version", "last_updated"),
-              excludes=frozenset({"hcpc_code_id"}), dates=("last_updated",), parents=(to_doc, to_contractor)),
+        Table(
+            kind,
+            f"cms__mcd_{kind}",
+            frozenset({doc_id, doc_version, "title"}),
+            (doc_id, doc_version, "title"),
+            doc_columns,
+            excludes=not_child,
+            dates=doc_dates,
+        ),
+        Table(
+            f"{kind}_x_hcpc_code_group",
+            f"cms__mcd_{kind}_hcpc_code_group",
+            frozenset({doc_id, doc_version, "hcpc_code_group", "paragraph"}),
+            (doc_id, doc_version, "hcpc_code_group", "paragraph"),
+            (doc_id, doc_version, "hcpc_code_group", "paragraph", "last_updated"),
+            excludes=frozenset({"hcpc_code_id"}),
+            dates=("last_updated",),
+            parents=(to_doc,),
+            paragraph=True,
+        ),
+        Table(
+            f"{kind}_x_hcpc_code",
+            f"cms__mcd_{kind}_hcpc_code",
+            frozenset({doc_id, doc_version, "hcpc_code_id", "hcpc_code_group"}),
+            (doc_id, doc_version, "hcpc_code_id", "hcpc_code_group"),
+            (doc_id, doc_version, "hcpc_code_id", "hcpc_code_version", "hcpc_code_group", "code_range", "last_updated"),
+            dates=("last_updated",),
+            parents=(to_doc, to_group),
+            code_column="hcpc_code_id",
+        ),
+        Table(
+            f"{kind}_x_contractor",
+            f"cms__mcd_{kind}_contractor",
+            frozenset({doc_id, doc_version, "contractor_id"}),
+            (doc_id, doc_version, "contractor_id", "contractor_version"),
+            (
+                doc_id,
+                doc_version,
+                *(("article_type",) if kind == "article" else ()),
+                "contractor_id",
+                "contractor_type_id",
+                "contractor_version",
+                "last_updated",
+            ),
+            excludes=frozenset({"hcpc_code_id"}),
+            dates=("last_updated",),
+            parents=(to_doc, to_contractor),
+        ),
     ]
 
 
 TABLES: dict[str, Table] = {
     t.name: t
     for t in [
-        Table("contractor", "cms__mcd_contractor", frozenset({"contractor_id", "contractor_version", "contractor_name"}),
-              ("contractor_id", "contractor_version", "contractor_name"),
-              ("contractor_id", "contractor_type_id", "contractor_version", "contract_number", "contractor_name", "last_updated"),
-              excludes=frozenset({"article_id", "lcd_id"}), dates=("last_updated",)),
+        Table(
+            "contractor",
+            "cms__mcd_contractor",
+            frozenset({"contractor_id", "contractor_version", "contractor_name"}),
+            ("contractor_id", "contractor_version", "contractor_name"),
+            (
+                "contractor_id",
+                "contractor_type_id",
+                "contractor_version",
+                "contract_number",
+                "contractor_name",
+                "last_updated",
+            ),
+            excludes=frozenset({"article_id", "lcd_id"}),
+            dates=("last_updated",),
+        ),
         *_doc_tables("article"),
         *_doc_tables("lcd"),
-        Table("document", "cms__mcd_document", frozenset({"document_display_id", "document_type", "document_version"}),
-              ("document_id", "document_display_id", "document_type", "document_version", "title", "contractor_name_type"),
-              ("document_id", "document_display_id", "document_type", "document_version", "title", "contractor_name_type",
-               "effective_date", "retirement_date", "updated_on", "updated_on_sort", "note", "url"),
-              dates=("effective_date", "retirement_date", "updated_on")),
+        Table(
+            "document",
+            "cms__mcd_document",
+            frozenset({"document_display_id", "document_type", "document_version"}),
+            (
+                "document_id",
+                "document_display_id",
+                "document_type",
+                "document_version",
+                "title",
+                "contractor_name_type",
+            ),
+            (
+                "document_id",
+                "document_display_id",
+                "document_type",
+                "document_version",
+                "title",
+                "contractor_name_type",
+                "effective_date",
+                "retirement_date",
+                "updated_on",
+                "updated_on_sort",
+                "note",
+                "url",
+            ),
+            dates=("effective_date", "retirement_date", "updated_on"),
+        ),
     ]
 }
 DATASETS = tuple(t.dataset for t in TABLES.values()) + (SCOPE_DATASET,)
-LOAD_ORDER = ["contractor", "article", "lcd", "article_x_hcpc_code_group", "lcd_x_hcpc_code_group", "article_x_contractor",
-              "lcd_x_contractor", "article_x_hcpc_code", "lcd_x_hcpc_code", "document"]
+LOAD_ORDER = [
+    "contractor",
+    "article",
+    "lcd",
+    "article_x_hcpc_code_group",
+    "lcd_x_hcpc_code_group",
+    "article_x_contractor",
+    "lcd_x_contractor",
+    "article_x_hcpc_code",
+    "lcd_x_hcpc_code",
+    "document",
+]
 # Headers of other MCD tables (ICD-10 lists, revision history, lookups, ...): recognised, not loaded.
-OTHER_MCD_MARKS = ({"article_id", "article_version"}, {"lcd_id", "lcd_version"}, {"contractor_id", "contractor_type_id"},
-                   {"state_id", "state_abbrev"}, {"period_id"}, {"ncd_id"})
+OTHER_MCD_MARKS = (
+    {"article_id", "article_version"},
+    {"lcd_id", "lcd_version"},
+    {"contractor_id", "contractor_type_id"},
+    {"state_id", "state_abbrev"},
+    {"period_id"},
+    {"ncd_id"},
+)
 
 
 # --- paragraph classification ----------------------------------------------------------------------
@@ -161,14 +288,27 @@ DISCLAIMERS = [
     r"does not (?:necessarily )?(?:indicate|guarantee|imply) coverage\.?",
 ]
 NON_COVERED = [
-    r"\bnon[- ]?covered\b", r"\bnot covered\b", r"\bnot be covered\b",
-    r"\bnot (?:be )?(?:considered )?reasonable and necessary\b", r"\bnot medically necessary\b",
-    r"\bexperimental\b", r"\binvestigational\b", r"\bunproven\b", r"\bwill be denied\b", r"\bnot payable\b",
-    r"\bstatutorily excluded\b", r"\bexcluded from coverage\b", r"\bno coverage\b",
+    r"\bnon[- ]?covered\b",
+    r"\bnot covered\b",
+    r"\bnot be covered\b",
+    r"\bnot (?:be )?(?:considered )?reasonable and necessary\b",
+    r"\bnot medically necessary\b",
+    r"\bexperimental\b",
+    r"\binvestigational\b",
+    r"\bunproven\b",
+    r"\bwill be denied\b",
+    r"\bnot payable\b",
+    r"\bstatutorily excluded\b",
+    r"\bexcluded from coverage\b",
+    r"\bno coverage\b",
 ]
 COVERED = [
-    r"\bcovered\b", r"\breasonable and necessary\b", r"\bmedically necessary\b", r"\bsupports? medical necessity\b",
-    r"\bare payable\b", r"\bis payable\b",
+    r"\bcovered\b",
+    r"\breasonable and necessary\b",
+    r"\bmedically necessary\b",
+    r"\bsupports? medical necessity\b",
+    r"\bare payable\b",
+    r"\bis payable\b",
 ]
 
 
@@ -232,7 +372,9 @@ class Release:
     members: list[TableFile] = field(default_factory=list)
     workdir: tempfile.TemporaryDirectory | None = None  # type: ignore[type-arg]
     digests: set[str] = field(default_factory=set)  # tables already found (a zip may hold one table twice)
-    keys: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = field(default_factory=dict)  # parent keys, read once
+    keys: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = field(
+        default_factory=dict
+    )  # parent keys, read once
     extracted: int = 0  # files written to workdir so far (unique names)
 
     def scratch(self, suffix: str) -> Path:
@@ -382,11 +524,16 @@ def open_release(path: Path) -> tuple[Release, list[TableFile]]:
                 _zip_members(archive, "", release)
         except zipfile.BadZipFile as exc:
             release.close()
-            raise FileRejected(path, f"not a readable zip ({exc})", "an MCD export zip as downloaded from CMS") from None
+            raise FileRejected(
+                path, f"not a readable zip ({exc})", "an MCD export zip as downloaded from CMS"
+            ) from None
         if not release.members:
             release.close()
-            raise FileRejected(path, "holds no MCD table payerbench reads",
-                               f"a zip with one of the CSV tables {', '.join(t + '.csv' for t in LOAD_ORDER)}")
+            raise FileRejected(
+                path,
+                "holds no MCD table payerbench reads",
+                f"a zip with one of the CSV tables {', '.join(t + '.csv' for t in LOAD_ORDER)}",
+            )
         order = {name: i for i, name in enumerate(LOAD_ORDER)}
         release.members.sort(key=lambda m: (order[m.table.name], m.label))
         return release, list(release.members)
@@ -397,8 +544,13 @@ def open_release(path: Path) -> tuple[Release, list[TableFile]]:
         header = _header_of(head)
         if _is_other_mcd_table(header):
             return release, []  # an MCD table this project does not use: nothing to load
-        raise FileRejected(path, "header matches no MCD table", "the header of an MCD table, e.g. article_id,article_version,"
-                           "hcpc_code_id,hcpc_code_version,hcpc_code_group,...", "line 1")
+        raise FileRejected(
+            path,
+            "header matches no MCD table",
+            "the header of an MCD table, e.g. article_id,article_version,"
+            "hcpc_code_id,hcpc_code_version,hcpc_code_group,...",
+            "line 1",
+        )
     release.members.append(own)
     wanted = {p.table for p in own.table.parents}
     if wanted:
@@ -446,15 +598,20 @@ def _reference_checker(member: TableFile, release: Release, path: Path, chunk_ro
         if not members:
             where = "the zip" if any(m.in_zip for m in release.members) else f"the folder {path.parent.name or '.'}"
             raise FileRejected(
-                path, f"table {table.name} points to {parent.table} rows, but {where} holds no {parent.table} table",
+                path,
+                f"table {table.name} points to {parent.table} rows, but {where} holds no {parent.table} table",
                 f"the whole release: load the CMS export zip as downloaded, or put {parent.table}.csv of the same "
-                f"release next to {path.name}")
+                f"release next to {path.name}",
+            )
         child_columns = [c for c, _ in parent.key]
         parent_columns = [p for _, p in parent.key]
         keys = _parent_keys(release, members, parent, chunk_rows)
         # A key column one side lacks (the API's contractor table has no type id) is left out of the match.
-        missing = [i for i, (c, p) in enumerate(parent.key)
-                   if c not in member.header or not all(p in m.header for m in members)]
+        missing = [
+            i
+            for i, (c, p) in enumerate(parent.key)
+            if c not in member.header or not all(p in m.header for m in members)
+        ]
         if missing:
             keep = [i for i in range(len(parent_columns)) if i not in missing]
             keys = {tuple(k[i] for i in keep) for k in keys}
@@ -477,16 +634,20 @@ def _orphans(frame: pd.DataFrame, raw: pd.DataFrame, checks: list, table: Table)
         for row in frame.index[missing]:
             key = dict(zip(present, (frame.at[row, c] for c in present)))
             described = " ".join(f"{k} {v}" for k, v in key.items())
-            found.append({
-                "source_record": frame.at[row, RECORD_COLUMN],
-                "column": ",".join(present),
-                "check": parent.check,
-                "failure_value": json.dumps([None if pd.isna(v) else str(v) for v in key.values()]),
-                "reason": f"{table.name} row points to {described}, which is not in the {parent.table} table of its "
-                          f"release ({where})",
-                "raw_record": json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in raw.loc[row].items()
-                                          if k != RECORD_COLUMN}, ensure_ascii=False),
-            })
+            found.append(
+                {
+                    "source_record": frame.at[row, RECORD_COLUMN],
+                    "column": ",".join(present),
+                    "check": parent.check,
+                    "failure_value": json.dumps([None if pd.isna(v) else str(v) for v in key.values()]),
+                    "reason": f"{table.name} row points to {described}, which is not in the {parent.table} table of its "
+                    f"release ({where})",
+                    "raw_record": json.dumps(
+                        {k: (None if pd.isna(v) else str(v)) for k, v in raw.loc[row].items() if k != RECORD_COLUMN},
+                        ensure_ascii=False,
+                    ),
+                }
+            )
         keep &= ~missing
     return keep, found
 
@@ -538,12 +699,18 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         release.close()
 
 
-def _read_table(path: Path, member: TableFile, release: Release, codes: frozenset[str], chunk_rows: int) -> Iterator[Batch]:
+def _read_table(
+    path: Path, member: TableFile, release: Release, codes: frozenset[str], chunk_rows: int
+) -> Iterator[Batch]:
     table = member.table
     missing = [c for c in table.required if c not in member.header]
     if missing:
-        raise FileRejected(path, f"table {table.name} ({member.label}) lacks column{'s' if len(missing) > 1 else ''} "
-                           f"{', '.join(map(repr, missing))}", f"the {table.name} columns {', '.join(table.required)}")
+        raise FileRejected(
+            path,
+            f"table {table.name} ({member.label}) lacks column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}",
+            f"the {table.name} columns {', '.join(table.required)}",
+        )
     checks = _reference_checker(member, release, path, chunk_rows)
     row_filter = None
     if table.code_column and codes:
@@ -597,10 +764,13 @@ def _normalize(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
 def _scope(member: TableFile, codes: frozenset[str], listed: Counter[str], stats: ReadStats) -> pd.DataFrame:
     """One row per code of interest: how many rows of this code table listed it."""
     ordered = sorted(codes)
-    return pd.DataFrame({
-        "code_table": member.table.name,
-        "billing_code": ordered,
-        "rows_in_table": str(stats.data_rows),
-        "rows_listing_code": [str(listed.get(c, 0)) for c in ordered],
-        RECORD_COLUMN: f"{member.label} (whole table)",
-    }, dtype="str")
+    return pd.DataFrame(
+        {
+            "code_table": member.table.name,
+            "billing_code": ordered,
+            "rows_in_table": str(stats.data_rows),
+            "rows_listing_code": [str(listed.get(c, 0)) for c in ordered],
+            RECORD_COLUMN: f"{member.label} (whole table)",
+        },
+        dtype="str",
+    )

@@ -97,8 +97,11 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     if fmt == "xlsx":
         layout = _xlsx_layout(path)
         if layout is None:
-            raise FileRejected(path, f"no header row with 'HCPCS Code', 'SI', 'APC' in the first {PREAMBLE_LIMIT} "
-                               "rows of any sheet", "CMS's Addendum B workbook (header on row 4)")
+            raise FileRejected(
+                path,
+                f"no header row with 'HCPCS Code', 'SI', 'APC' in the first {PREAMBLE_LIMIT} rows of any sheet",
+                "CMS's Addendum B workbook (header on row 4)",
+            )
         sheet, header_row, header, preamble = layout
         release = _release(path, preamble, sheet)
         rename = _rename(path, header, f"sheet {sheet!r} row {header_row}")
@@ -106,13 +109,17 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     elif fmt == "csv":
         layout_csv = _csv_layout(path)
         if layout_csv is None:
-            raise FileRejected(path, f"no header row with 'HCPCS Code', 'SI', 'APC' in the first {PREAMBLE_LIMIT} "
-                               "records", "CMS's Addendum B CSV (title rows, then the header)")
+            raise FileRejected(
+                path,
+                f"no header row with 'HCPCS Code', 'SI', 'APC' in the first {PREAMBLE_LIMIT} records",
+                "CMS's Addendum B CSV (title rows, then the header)",
+            )
         header_line, header, preamble = layout_csv
         release = _release(path, preamble, None)
         rename = _rename(path, header, f"line {header_line}")
-        chunks = read_csv_chunks(path, required=list(rename), chunk_rows=rows, skip_lines=header_line - 1,
-                                 encoding=CSV_ENCODING)
+        chunks = read_csv_chunks(
+            path, required=list(rename), chunk_rows=rows, skip_lines=header_line - 1, encoding=CSV_ENCODING
+        )
     else:
         raise FileRejected(path, f"{fmt} content is not an OPPS Addendum B", "CMS's .xlsx workbook or its CSV edition")
     targets = [*REQUIRED.values(), *OPTIONAL.values(), *PREFIXED.values()]
@@ -155,9 +162,12 @@ def _rename(path: Path, header: list[str], where: str) -> dict[str, str]:
                     rename[name] = target
     missing = [h for h, t in REQUIRED.items() if t not in rename.values()]
     if missing:
-        raise FileRejected(path, f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
-                           "Addendum B's header: HCPCS Code, Short Descriptor, SI, APC, Relative Weight, Payment Rate, ...",
-                           where)
+        raise FileRejected(
+            path,
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
+            "Addendum B's header: HCPCS Code, Short Descriptor, SI, APC, Relative Weight, Payment Rate, ...",
+            where,
+        )
     return rename
 
 
@@ -215,12 +225,16 @@ def _release(path: Path, preamble: list[str], sheet: str | None) -> Release:
     elif title_year:
         content = Release(int(title_year.group(1)), basis="title row")
     if content is not None and title_year and int(title_year.group(1)) != content.year:
-        raise FileRejected(path, f"the title says CY {title_year.group(1)} but {content.basis} says {content.year}",
-                           "one release per file")
+        raise FileRejected(
+            path,
+            f"the title says CY {title_year.group(1)} but {content.basis} says {content.year}",
+            "one release per file",
+        )
     found = month_year_in(path.stem)
     name = Release(found[0], found[1], basis=f"file name {path.name!r}") if found else None
     release = agree(path, content, name, HOW_TO_NAME)
     if release.month is None:
-        raise FileRejected(path, f"the file gives the year ({release.year}) but not which quarterly release",
-                           HOW_TO_NAME)
+        raise FileRejected(
+            path, f"the file gives the year ({release.year}) but not which quarterly release", HOW_TO_NAME
+        )
     return release

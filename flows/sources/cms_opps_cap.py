@@ -22,8 +22,10 @@ from schemas.cms_opps_cap import DATASET
 from schemas.fields import blank_to_null
 
 NAME_PATTERN = r"oppscap[_-]?(?P<year>\d{4})?[_-]?(?P<month>[a-z]{3,9})?"
-HOW_TO_NAME = ("the file kept in its CMS bundle folder (RVU25D/OPPSCAP_Oct.csv) or named with its year and "
-               "month (OPPSCAP2025_Oct.csv)")
+HOW_TO_NAME = (
+    "the file kept in its CMS bundle folder (RVU25D/OPPSCAP_Oct.csv) or named with its year and "
+    "month (OPPSCAP2025_Oct.csv)"
+)
 HEADERS = {
     "hcpcs": "billing_code",
     "mod": "modifier",
@@ -34,9 +36,19 @@ HEADERS = {
     "non_facilty_price": "nonfacility_price_usd",  # CMS's spelling
     "non_facility_price": "nonfacility_price_usd",
 }
-COLUMNS = ["billing_code", "modifier", "status_code", "mac", "locality_number", "facility_price_usd",
-           "nonfacility_price_usd"]
-NUMBERS = {"facility_price_usd": Number(kind="money", places=2), "nonfacility_price_usd": Number(kind="money", places=2)}
+COLUMNS = [
+    "billing_code",
+    "modifier",
+    "status_code",
+    "mac",
+    "locality_number",
+    "facility_price_usd",
+    "nonfacility_price_usd",
+]
+NUMBERS = {
+    "facility_price_usd": Number(kind="money", places=2),
+    "nonfacility_price_usd": Number(kind="money", places=2),
+}
 
 
 def detect(path: Path) -> bool:
@@ -53,14 +65,19 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Parse an OPPS cap file into `cms__opps_cap` batches."""
     release = agree(path, None, release_from_name(path, NAME_PATTERN), HOW_TO_NAME)
     if release.month is None:
-        raise FileRejected(path, f"only the year ({release.year}) of this OPPS cap file is known, not its quarter",
-                           HOW_TO_NAME)
+        raise FileRejected(
+            path, f"only the year ({release.year}) of this OPPS cap file is known, not its quarter", HOW_TO_NAME
+        )
     header = peek_header(path)
     rename = {h: HEADERS[h] for h in header if h in HEADERS}
     missing = [c for c in COLUMNS if c not in rename.values()]
     if missing:
-        raise FileRejected(path, f"no column for {', '.join(missing)} in the header",
-                           "HCPCS, MOD, PROCSTAT, CARRIER, LOCALITY, FACILITY PRICE, NON-FACILTY PRICE", "line 1")
+        raise FileRejected(
+            path,
+            f"no column for {', '.join(missing)} in the header",
+            "HCPCS, MOD, PROCSTAT, CARRIER, LOCALITY, FACILITY PRICE, NON-FACILTY PRICE",
+            "line 1",
+        )
     for chunk in read_csv_chunks(path, required=list(rename), chunk_rows=ctx.settings.chunk_rows):
         raw = chunk.frame.rename(columns=rename)[[*COLUMNS, RECORD_COLUMN]]
         frame = blank_to_null(raw)

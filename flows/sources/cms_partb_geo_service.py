@@ -60,14 +60,22 @@ COLUMNS = {
 REQUIRED = list(COLUMNS)
 YEAR_COLUMNS = ("data_year", "year")
 INTEGER_COLUMNS = ["rendering_provider_count", "beneficiary_count", "beneficiary_day_service_count"]
-NUMBER_COLUMNS = [*INTEGER_COLUMNS, "service_count", "avg_submitted_charge_usd", "avg_medicare_allowed_usd",
-                  "avg_medicare_payment_usd", "avg_medicare_standardized_usd"]
+NUMBER_COLUMNS = [
+    *INTEGER_COLUMNS,
+    "service_count",
+    "avg_submitted_charge_usd",
+    "avg_medicare_allowed_usd",
+    "avg_medicare_payment_usd",
+    "avg_medicare_standardized_usd",
+]
 THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 CMS_YEAR_TOKEN = re.compile(r"(?:^|[_\-\s.])D(\d{2})(?=$|[_\-\s.])", re.IGNORECASE)
 FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
-HOW_TO_NAME = ("a name carrying the data year as CMS writes it (MUP_PHY_R24_P05_V10_D22_Geo.csv = data year 2022) "
-               "or as one 4-digit year (partb_geo_service_2022.csv), a folder named 2022, or pass it: "
-               "payerbench ingest cms_partb_geo_service FILE -o data_year=2022")
+HOW_TO_NAME = (
+    "a name carrying the data year as CMS writes it (MUP_PHY_R24_P05_V10_D22_Geo.csv = data year 2022) "
+    "or as one 4-digit year (partb_geo_service_2022.csv), a folder named 2022, or pass it: "
+    "payerbench ingest cms_partb_geo_service FILE -o data_year=2022"
+)
 
 
 def detect(path: Path) -> bool:
@@ -93,8 +101,11 @@ def year_from_name(path: Path) -> tuple[int | None, str | None]:
     name = path.stem
     found = {2000 + int(m) for m in CMS_YEAR_TOKEN.findall(name)} | {int(m) for m in FOUR_DIGIT_YEAR.findall(name)}
     if len(found) > 1:
-        raise FileRejected(path, f"the file name holds several years ({', '.join(map(str, sorted(found)))}), so the "
-                           "data year is ambiguous", HOW_TO_NAME)
+        raise FileRejected(
+            path,
+            f"the file name holds several years ({', '.join(map(str, sorted(found)))}), so the data year is ambiguous",
+            HOW_TO_NAME,
+        )
     if found:
         return found.pop(), "file name"
     folder = _year(path.parent.name)
@@ -106,13 +117,19 @@ def file_year(path: Path, header: list[str], options: dict[str, str]) -> tuple[i
     if "data_year" in options:
         year = _year(options["data_year"])
         if year is None:
-            raise FileRejected(path, f"option data_year={options['data_year']!r} is not a year", "a 4-digit year such as 2022")
+            raise FileRejected(
+                path, f"option data_year={options['data_year']!r} is not a year", "a 4-digit year such as 2022"
+            )
         return year, "option"
     has_column = any(c in header for c in YEAR_COLUMNS)
     year, how = year_from_name(path)
     if year is None and not has_column:
-        raise FileRejected(path, "cannot tell the data year: the file has no Data_Year column and neither its name nor "
-                           "its folder holds a year", HOW_TO_NAME)
+        raise FileRejected(
+            path,
+            "cannot tell the data year: the file has no Data_Year column and neither its name nor "
+            "its folder holds a year",
+            HOW_TO_NAME,
+        )
     return year, how
 
 
@@ -132,8 +149,9 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     # Years the file was scanned for: the file's year, or (with a year column) each year its rows carry.
     years_seen: dict[int, str] = {year: year_how} if year is not None and year_column is None else {}  # type: ignore[dict-item]
     required = REQUIRED + ([year_column] if year_column else [])
-    for chunk in read_csv_chunks(path, required=required, chunk_rows=ctx.settings.chunk_rows, row_filter=row_filter,
-                                 stats=stats):
+    for chunk in read_csv_chunks(
+        path, required=required, chunk_rows=ctx.settings.chunk_rows, row_filter=row_filter, stats=stats
+    ):
         raw = chunk.frame.rename(columns={**COLUMNS, **({year_column: "data_year"} if year_column else {})})
         if year_column is None:
             raw["data_year"] = str(year)
@@ -169,19 +187,35 @@ def _normalize(raw: pd.DataFrame, year: int | None, year_how: str | None, path: 
             clash = given.notna() & (given != str(year))
             if clash.any():
                 row = frame.index[clash][0]
-                raise FileRejected(path, f"the Data_Year column says {given[row]} but data_year={year} was passed",
-                                   "one data year per file, or no option", str(frame.at[row, RECORD_COLUMN]))
+                raise FileRejected(
+                    path,
+                    f"the Data_Year column says {given[row]} but data_year={year} was passed",
+                    "one data year per file, or no option",
+                    str(frame.at[row, RECORD_COLUMN]),
+                )
         frame["data_year"] = given.fillna(str(year))
     return frame[["data_year", *COLUMNS.values(), RECORD_COLUMN]]
 
 
-def _scope(years: dict[int, str], codes: frozenset[str], kept: Counter[tuple[int, str]], stats: ReadStats) -> pd.DataFrame:
+def _scope(
+    years: dict[int, str], codes: frozenset[str], kept: Counter[tuple[int, str]], stats: ReadStats
+) -> pd.DataFrame:
     """One row per data year and code the file was scanned for."""
     rows = [
-        {"data_year": str(y), "year_source": how, "billing_code": code, "rows_in_file": str(stats.data_rows),
-         "rows_kept": str(stats.data_rows - stats.skipped_rows), "code_rows": str(kept.get((y, code), 0)),
-         RECORD_COLUMN: "whole file"}
-        for y, how in sorted(years.items()) for code in sorted(codes)
+        {
+            "data_year": str(y),
+            "year_source": how,
+            "billing_code": code,
+            "rows_in_file": str(stats.data_rows),
+            "rows_kept": str(stats.data_rows - stats.skipped_rows),
+            "code_rows": str(kept.get((y, code), 0)),
+            RECORD_COLUMN: "whole file",
+        }
+        for y, how in sorted(years.items())
+        for code in sorted(codes)
     ]
-    return pd.DataFrame(rows, columns=["data_year", "year_source", "billing_code", "rows_in_file", "rows_kept", "code_rows",
-                                       RECORD_COLUMN], dtype="str")
+    return pd.DataFrame(
+        rows,
+        columns=["data_year", "year_source", "billing_code", "rows_in_file", "rows_kept", "code_rows", RECORD_COLUMN],
+        dtype="str",
+    )

@@ -39,8 +39,11 @@ FIXED = {"state": "state", "locality_number": "locality_number", "locality_name"
 MAC_HEADERS = ("medicare_administrative_contractor_(mac)", "medicare_administrative_contractor", "mac", "carrier")
 GPCI_HEADERS = {"pw": "work_gpci", "pe": "pe_gpci", "mp": "mp_gpci"}
 COLUMNS = ["mac", "state", "locality_number", "locality_name", "work_gpci", "pe_gpci", "mp_gpci"]
-NUMBERS = {"work_gpci": Number(places=3, signed=False), "pe_gpci": Number(places=3, signed=False),
-           "mp_gpci": Number(places=3, signed=False)}
+NUMBERS = {
+    "work_gpci": Number(places=3, signed=False),
+    "pe_gpci": Number(places=3, signed=False),
+    "mp_gpci": Number(places=3, signed=False),
+}
 
 
 def detect(path: Path) -> bool:
@@ -55,22 +58,31 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Parse a GPCI file into `cms__pfs_gpci` batches."""
     layout = _layout(path)
     if layout is None:
-        raise FileRejected(path, f"no GPCI header (MAC, Locality Number, '<year> PW GPCI' ...) in the first "
-                           f"{PREAMBLE_LIMIT} records", "CMS's GPCI<YYYY>.csv (PFS Addendum E)")
+        raise FileRejected(
+            path,
+            f"no GPCI header (MAC, Locality Number, '<year> PW GPCI' ...) in the first {PREAMBLE_LIMIT} records",
+            "CMS's GPCI<YYYY>.csv (PFS Addendum E)",
+        )
     header_line, header, year = layout
     title = _title_year(path, header_line)
     if title is not None and title != year:
-        raise FileRejected(path, f"the title says CY {title} but the GPCI columns say {year}",
-                           "one calendar year per GPCI file")
+        raise FileRejected(
+            path, f"the title says CY {title} but the GPCI columns say {year}", "one calendar year per GPCI file"
+        )
     release = agree(path, Release(year, basis="header"), release_from_name(path, NAME_PATTERN), "GPCI<YYYY>.csv")
     release = Release(release.year, None, basis=release.basis)  # GPCIs are yearly
     rename = _rename(header)
     missing = [c for c in COLUMNS if c not in rename.values()]
     if missing:
-        raise FileRejected(path, f"no column for {', '.join(missing)} in the header", "CMS's GPCI header: MAC, State, "
-                           "Locality Number, Locality Name, <year> PW / PE / MP GPCI", f"line {header_line}")
-    for chunk in read_csv_chunks(path, required=list(rename), chunk_rows=ctx.settings.chunk_rows,
-                                 skip_lines=header_line - 1):
+        raise FileRejected(
+            path,
+            f"no column for {', '.join(missing)} in the header",
+            "CMS's GPCI header: MAC, State, Locality Number, Locality Name, <year> PW / PE / MP GPCI",
+            f"line {header_line}",
+        )
+    for chunk in read_csv_chunks(
+        path, required=list(rename), chunk_rows=ctx.settings.chunk_rows, skip_lines=header_line - 1
+    ):
         raw = chunk.frame.rename(columns=rename)[[*rename.values(), RECORD_COLUMN]]
         frame, raw = drop_note_rows(raw, raw)
         frame = blank_to_null(frame)

@@ -51,22 +51,33 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Parse a locality crosswalk into `cms__pfs_locality` batches."""
     layout = _layout(path)
     if layout is None:
-        raise FileRejected(path, f"no header with Locality Number, Fee Schedule Area and Counties in the first "
-                           f"{PREAMBLE_LIMIT} records", "CMS's <YY>LOCCO.csv locality-county crosswalk")
+        raise FileRejected(
+            path,
+            f"no header with Locality Number, Fee Schedule Area and Counties in the first {PREAMBLE_LIMIT} records",
+            "CMS's <YY>LOCCO.csv locality-county crosswalk",
+        )
     header_line, header, title_year = layout
     content = Release(title_year, basis="title row") if title_year else None
-    release = agree(path, content, release_from_name(path, NAME_PATTERN), "a title 'COUNTIES INCLUDED IN <YYYY> "
-                    "LOCALITIES' or CMS's file name, e.g. 25LOCCO.csv")
+    release = agree(
+        path,
+        content,
+        release_from_name(path, NAME_PATTERN),
+        "a title 'COUNTIES INCLUDED IN <YYYY> LOCALITIES' or CMS's file name, e.g. 25LOCCO.csv",
+    )
     release = Release(release.year, None, basis=release.basis)
     rename = {h: HEADERS[h] for h in header if h in HEADERS}
     missing = [c for c in COLUMNS if c not in rename.values()]
     if missing:
-        raise FileRejected(path, f"no column for {', '.join(missing)} in the header",
-                           "CMS's header: Medicare Administrative Contractor, Locality Number, State, "
-                           "Fee Schedule Area, Counties", f"line {header_line}")
+        raise FileRejected(
+            path,
+            f"no column for {', '.join(missing)} in the header",
+            "CMS's header: Medicare Administrative Contractor, Locality Number, State, Fee Schedule Area, Counties",
+            f"line {header_line}",
+        )
     state: object = None
-    for chunk in read_csv_chunks(path, required=list(rename), chunk_rows=ctx.settings.chunk_rows,
-                                 skip_lines=header_line - 1):
+    for chunk in read_csv_chunks(
+        path, required=list(rename), chunk_rows=ctx.settings.chunk_rows, skip_lines=header_line - 1
+    ):
         raw = chunk.frame.rename(columns=rename)[[*COLUMNS, RECORD_COLUMN]]
         frame, raw = drop_note_rows(raw, raw)
         frame = blank_to_null(frame)

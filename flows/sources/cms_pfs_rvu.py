@@ -104,22 +104,51 @@ CSV_COLUMNS = {
 # Fixed-width record: dataset column -> (start, end), 0-based, end exclusive; 171 characters.
 RECORD_LENGTH = 171
 FIXED_WIDTH = {
-    "billing_code": (0, 5), "modifier": (5, 7), "description": (7, 57), "status_code": (57, 58),
-    "not_used_for_medicare_payment": (58, 59), "work_rvu": (59, 65), "nonfacility_pe_rvu": (65, 72),
-    "nonfacility_na_indicator": (72, 74), "facility_pe_rvu": (74, 81), "facility_na_indicator": (81, 83),
-    "mp_rvu": (83, 89), "nonfacility_total_rvu": (89, 96), "facility_total_rvu": (96, 102),
-    "pctc_indicator": (102, 103), "global_days": (103, 106), "preop_share": (106, 109),
-    "intraop_share": (109, 112), "postop_share": (112, 115), "mult_proc_indicator": (115, 116),
-    "bilat_surg_indicator": (116, 117), "asst_surg_indicator": (117, 118), "co_surg_indicator": (118, 119),
-    "team_surg_indicator": (119, 120), "endo_base_code": (120, 125), "conversion_factor_usd": (125, 140),
-    "physician_supervision_code": (140, 143), "calculation_flag": (143, 144),
-    "diagnostic_imaging_family": (144, 147), "opps_nonfacility_pe_rvu": (147, 157),
-    "opps_facility_pe_rvu": (157, 164), "opps_mp_rvu": (164, 171),
+    "billing_code": (0, 5),
+    "modifier": (5, 7),
+    "description": (7, 57),
+    "status_code": (57, 58),
+    "not_used_for_medicare_payment": (58, 59),
+    "work_rvu": (59, 65),
+    "nonfacility_pe_rvu": (65, 72),
+    "nonfacility_na_indicator": (72, 74),
+    "facility_pe_rvu": (74, 81),
+    "facility_na_indicator": (81, 83),
+    "mp_rvu": (83, 89),
+    "nonfacility_total_rvu": (89, 96),
+    "facility_total_rvu": (96, 102),
+    "pctc_indicator": (102, 103),
+    "global_days": (103, 106),
+    "preop_share": (106, 109),
+    "intraop_share": (109, 112),
+    "postop_share": (112, 115),
+    "mult_proc_indicator": (115, 116),
+    "bilat_surg_indicator": (116, 117),
+    "asst_surg_indicator": (117, 118),
+    "co_surg_indicator": (118, 119),
+    "team_surg_indicator": (119, 120),
+    "endo_base_code": (120, 125),
+    "conversion_factor_usd": (125, 140),
+    "physician_supervision_code": (140, 143),
+    "calculation_flag": (143, 144),
+    "diagnostic_imaging_family": (144, 147),
+    "opps_nonfacility_pe_rvu": (147, 157),
+    "opps_facility_pe_rvu": (157, 164),
+    "opps_mp_rvu": (164, 171),
 }
 RECORD_START = re.compile(r"^(?:\d{4}[0-9A-Z]|[A-Z]\d{4})")
 
-RVU_COLUMNS = ["work_rvu", "nonfacility_pe_rvu", "facility_pe_rvu", "mp_rvu", "nonfacility_total_rvu",
-               "facility_total_rvu", "opps_nonfacility_pe_rvu", "opps_facility_pe_rvu", "opps_mp_rvu"]
+RVU_COLUMNS = [
+    "work_rvu",
+    "nonfacility_pe_rvu",
+    "facility_pe_rvu",
+    "mp_rvu",
+    "nonfacility_total_rvu",
+    "facility_total_rvu",
+    "opps_nonfacility_pe_rvu",
+    "opps_facility_pe_rvu",
+    "opps_mp_rvu",
+]
 NUMBERS = {name: Number(places=2) for name in RVU_COLUMNS + ["preop_share", "intraop_share", "postop_share"]}
 NUMBERS["conversion_factor_usd"] = Number(places=4)
 
@@ -145,26 +174,46 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     if head.startswith(b"HDR "):
         release = agree(path, None, release_from_name(path, NAME_PATTERN), HOW_TO_NAME)
         if release.month is None:
-            raise FileRejected(path, f"the name gives the year ({release.year}) but not which quarterly release",
-                               HOW_TO_NAME)
+            raise FileRejected(
+                path, f"the name gives the year ({release.year}) but not which quarterly release", HOW_TO_NAME
+            )
         track = _payment_track(path, _title_track(_hdr_lines(path), "HDR lines"), _name_track(path), release)
         yield from _announce(_read_fixed_width(path, release, track.track, ctx.settings.chunk_rows), release, track)
         return
     fmt = detect_format(path, head)
     if fmt != "csv":
-        raise FileRejected(path, f"{fmt} content is not read for the PFS relative value file",
-                           "the .csv or .txt edition from the same CMS zip")
+        raise FileRejected(
+            path,
+            f"{fmt} content is not read for the PFS relative value file",
+            "the .csv or .txt edition from the same CMS zip",
+        )
     layout = _csv_layout(path)
     if layout is None:
-        raise FileRejected(path, f"no header row starting with 'HCPCS' in the first {PREAMBLE_LIMIT} records",
-                           "CMS's PPRRVU CSV: title rows, then a header split over 5 rows ending in 'HCPCS,MOD,...'")
+        raise FileRejected(
+            path,
+            f"no header row starting with 'HCPCS' in the first {PREAMBLE_LIMIT} records",
+            "CMS's PPRRVU CSV: title rows, then a header split over 5 rows ending in 'HCPCS,MOD,...'",
+        )
     skip_lines, content, title_track = layout
     release = agree(path, content, release_from_name(path, NAME_PATTERN), HOW_TO_NAME)
     track = _payment_track(path, title_track, _name_track(path), release)
-    chunks = read_csv_chunks(path, required=list(CSV_COLUMNS), chunk_rows=ctx.settings.chunk_rows,
-                             skip_lines=skip_lines, header_rows=HEADER_ROWS)
-    batches = (_batch(chunk.frame.rename(columns=CSV_COLUMNS)[[*CSV_COLUMNS.values(), RECORD_COLUMN]], chunk.rejects,
-                      release, track.track, "csv") for chunk in chunks)
+    chunks = read_csv_chunks(
+        path,
+        required=list(CSV_COLUMNS),
+        chunk_rows=ctx.settings.chunk_rows,
+        skip_lines=skip_lines,
+        header_rows=HEADER_ROWS,
+    )
+    batches = (
+        _batch(
+            chunk.frame.rename(columns=CSV_COLUMNS)[[*CSV_COLUMNS.values(), RECORD_COLUMN]],
+            chunk.rejects,
+            release,
+            track.track,
+            "csv",
+        )
+        for chunk in chunks
+    )
     yield from _announce(batches, release, track)
 
 
@@ -176,10 +225,14 @@ def _csv_layout(path: Path) -> tuple[int, Release | None, TrackSeen | None] | No
         if fields and fields[0].strip().upper() == "HCPCS":
             if index < HEADER_ROWS - 1:
                 return None
-            preamble = [(line, " ".join(c.strip() for c in f if c.strip()))
-                        for line, f in records[: index - HEADER_ROWS + 1]]
-            return (records[index - HEADER_ROWS + 1][0] - 1, _title_release([text for _, text in preamble]),
-                    _title_track(preamble, "title rows"))
+            preamble = [
+                (line, " ".join(c.strip() for c in f if c.strip())) for line, f in records[: index - HEADER_ROWS + 1]
+            ]
+            return (
+                records[index - HEADER_ROWS + 1][0] - 1,
+                _title_release([text for _, text in preamble]),
+                _title_track(preamble, "title rows"),
+            )
     return None
 
 
@@ -243,18 +296,24 @@ def _payment_track(path: Path, title: TrackSeen | None, name: TrackSeen | None, 
     """The file's track from its title and its name; a conflict, or a CY 2026+ file telling none, rejects it."""
     example = f"PPRRVU{release.year}_{calendar.month_abbr[release.month or 1]}"
     if title is not None and name is not None and title.track != name.track:
-        raise FileRejected(path, f"its {title.where} say the {TRACK_LABEL[title.track]} file but its {name.where} "
-                           f"says {TRACK_LABEL[name.track]}",
-                           f"a file whose name matches its title (rename it {example}_QPP or {example}_nonQPP)")
+        raise FileRejected(
+            path,
+            f"its {title.where} say the {TRACK_LABEL[title.track]} file but its {name.where} "
+            f"says {TRACK_LABEL[name.track]}",
+            f"a file whose name matches its title (rename it {example}_QPP or {example}_nonQPP)",
+        )
     if title is not None:
         return title
     if name is not None:
         return name
     if release.year >= FIRST_TWO_TRACK_YEAR:
-        raise FileRejected(path, f"from CY {FIRST_TWO_TRACK_YEAR} CMS publishes two files per release (QPP and "
-                           f"non-QPP conversion factors) and neither this file's name nor its title says which this is",
-                           f"CMS's file name: {example}_nonQPP for the non-QPP file (Medicare's standard amounts) or "
-                           f"{example}_QPP for qualifying APM participants")
+        raise FileRejected(
+            path,
+            f"from CY {FIRST_TWO_TRACK_YEAR} CMS publishes two files per release (QPP and "
+            f"non-QPP conversion factors) and neither this file's name nor its title says which this is",
+            f"CMS's file name: {example}_nonQPP for the non-QPP file (Medicare's standard amounts) or "
+            f"{example}_QPP for qualifying APM participants",
+        )
     return TrackSeen("single")
 
 
@@ -263,14 +322,22 @@ def _announce(batches: Iterator[Batch], release: Release, track: TrackSeen) -> I
     for number, batch in enumerate(batches):
         if number == 0 and track.track == "qpp":
             example = f"PPRRVU{release.year}_{calendar.month_abbr[release.month or 1]}_nonQPP"
-            batch.advisories = pd.DataFrame([{
-                "source_record": track.record, "column": "payment_track", "check": "qpp_track_file",
-                "failure_value": "qpp",
-                "reason": f"the QPP file of release {release.label} (the conversion factor for qualifying APM "
-                          f"participants): medicare_rate uses the non-QPP file of {release.label} when it is loaded, "
-                          f"and these amounts (payment_track 'qpp') only while it is not; load {example} from the "
-                          "same CMS zip for Medicare's standard amounts",
-                "raw_record": None}], columns=REJECT_COLUMNS)
+            batch.advisories = pd.DataFrame(
+                [
+                    {
+                        "source_record": track.record,
+                        "column": "payment_track",
+                        "check": "qpp_track_file",
+                        "failure_value": "qpp",
+                        "reason": f"the QPP file of release {release.label} (the conversion factor for qualifying APM "
+                        f"participants): medicare_rate uses the non-QPP file of {release.label} when it is loaded, "
+                        f"and these amounts (payment_track 'qpp') only while it is not; load {example} from the "
+                        "same CMS zip for Medicare's standard amounts",
+                        "raw_record": None,
+                    }
+                ],
+                columns=REJECT_COLUMNS,
+            )
         yield batch
 
 
@@ -286,14 +353,17 @@ def _read_fixed_width(path: Path, release: Release, track: str, chunk_rows: int)
                 if body.startswith("HDR") or not body.strip():
                     continue
                 if "\x00" in body:
-                    raise FileRejected(path, "binary content (NUL byte), not a text file", "CMS's fixed-width text",
-                                       f"line {number}")
+                    raise FileRejected(
+                        path, "binary content (NUL byte), not a text file", "CMS's fixed-width text", f"line {number}"
+                    )
                 if len(body) != RECORD_LENGTH:
                     raise FileRejected(
-                        path, f"record is {len(body)} characters long, not {RECORD_LENGTH}",
+                        path,
+                        f"record is {len(body)} characters long, not {RECORD_LENGTH}",
                         f"every record {RECORD_LENGTH} characters, CMS's CY 2025 PPRRVU fixed-width layout "
                         "(a truncated or edited file, or another layout year: load the CSV edition instead)",
-                        f"line {number}")
+                        f"line {number}",
+                    )
                 rows.append([body[start:end] for start, end in FIXED_WIDTH.values()])
                 records.append(f"line {number}")
                 data_lines += 1
@@ -301,8 +371,9 @@ def _read_fixed_width(path: Path, release: Release, track: str, chunk_rows: int)
                     yield _fixed_width_batch(rows, records, release, track)
                     rows, records = [], []
         except UnicodeDecodeError as exc:
-            raise FileRejected(path, f"byte 0x{exc.object[exc.start:exc.start + 1].hex()} is not text",
-                               "CMS's fixed-width text") from None
+            raise FileRejected(
+                path, f"byte 0x{exc.object[exc.start : exc.start + 1].hex()} is not text", "CMS's fixed-width text"
+            ) from None
     if data_lines == 0:
         raise FileRejected(path, "no records below the HDR lines", "PPRRVU fixed-width records")
     if rows:

@@ -79,8 +79,12 @@ class _LineFeed:
             raise StopIteration
         nul = raw.find(b"\x00")
         if nul >= 0:
-            raise FileRejected(self.path, f"binary content (NUL byte at byte offset {self.offset + nul}), not a text file",
-                               "a UTF-8 text CSV", f"line {self.line}")
+            raise FileRejected(
+                self.path,
+                f"binary content (NUL byte at byte offset {self.offset + nul}), not a text file",
+                "a UTF-8 text CSV",
+                f"line {self.line}",
+            )
         text = raw[3:] if self.offset == 0 and raw.startswith(codecs.BOM_UTF8) else raw
         self.offset += len(raw)
         self.line += 1
@@ -92,15 +96,29 @@ def csv_error(path: Path, exc: csv.Error, line: int) -> FileRejected:
     text = str(exc)
     where = f"record starting on line {line}"
     if "field larger than field limit" in text:
-        return FileRejected(path, f"a field is longer than {FIELD_LIMIT:,} characters",
-                            "fields of sane length (an unclosed quote often swallows the rest of the file)", where)
+        return FileRejected(
+            path,
+            f"a field is longer than {FIELD_LIMIT:,} characters",
+            "fields of sane length (an unclosed quote often swallows the rest of the file)",
+            where,
+        )
     if "unexpected end of data" in text or "EOF" in text:
-        return FileRejected(path, "the file ends inside a quoted field: truncated, or a quote is never closed",
-                            "every quoted field closed before the end of the file", where)
+        return FileRejected(
+            path,
+            "the file ends inside a quoted field: truncated, or a quote is never closed",
+            "every quoted field closed before the end of the file",
+            where,
+        )
     if "new-line character" in text:
-        return FileRejected(path, "a bare carriage return (CR without LF) inside an unquoted field",
-                            "lines ending in LF or CRLF (convert old Mac CR line endings)", where)
-    return FileRejected(path, f"malformed CSV ({text})", "RFC 4180 quoting (a quote inside a field is doubled: \"\")", where)
+        return FileRejected(
+            path,
+            "a bare carriage return (CR without LF) inside an unquoted field",
+            "lines ending in LF or CRLF (convert old Mac CR line endings)",
+            where,
+        )
+    return FileRejected(
+        path, f"malformed CSV ({text})", 'RFC 4180 quoting (a quote inside a field is doubled: "")', where
+    )
 
 
 def iter_records(path: Path, offset: int = 0, line: int = 1) -> Iterator[Record]:
@@ -212,8 +230,12 @@ def scan(path: Path, offset: int, line: int, codes: Iterable[str], block_bytes: 
                 block = _Block(data, base, cut)
                 # RE2 is the costliest pass: the worker takes most of it while this thread counts
                 # newlines and quotes, then searches the rest of the block itself.
-                split = max(1, min(len(block.bounds) - 1,
-                                   bisect.bisect_left(block.bounds, base + int((cut - base) * WORKER_SHARE))))
+                split = max(
+                    1,
+                    min(
+                        len(block.bounds) - 1, bisect.bisect_left(block.bounds, base + int((cut - base) * WORKER_SHARE))
+                    ),
+                )
                 pending = pool.submit(_matching_slices, data, block.bounds[: split + 1], signal)
                 block.count()
                 mine = _matching_slices(data, block.bounds[split:], signal)
@@ -267,7 +289,7 @@ class _Windows:
         total = 0
         with memoryview(buffer) as view:
             while total < self.size:
-                got = self.handle.readinto(view[at + total: at + self.size])
+                got = self.handle.readinto(view[at + total : at + self.size])
                 if not got:
                     break
                 total += got
@@ -293,13 +315,13 @@ class _Windows:
             raise _Fallback  # not a record: an unclosed quote, or no line ends at all
         nxt = self.buffers[1 - self.current]
         if carry > self.slack:  # grow both buffers; keep the chunk just read
-            chunk = bytes(nxt[self.slack: self.slack + got])
+            chunk = bytes(nxt[self.slack : self.slack + got])
             self.slack = max(2 * carry, 2 * self.slack)
             nxt = bytearray(self.slack + self.size)
-            nxt[self.slack: self.slack + got] = chunk
+            nxt[self.slack : self.slack + got] = chunk
             self.buffers = [bytearray(self.slack + self.size), bytearray(self.slack + self.size)]
             self.buffers[1 - self.current] = nxt
-        nxt[self.slack - carry: self.slack] = data[cut:end]
+        nxt[self.slack - carry : self.slack] = data[cut:end]
         self.current = 1 - self.current
         return nxt, self.slack - carry, self.slack + got, got < self.size
 
@@ -343,8 +365,10 @@ class _Block:
         """(newlines, quotes) in data[base:position], from the nearest slice bound below it."""
         index = bisect.bisect_right(self.bounds, position) - 1
         low = self.bounds[index]
-        return (self.lines_at[index] + self.data.count(b"\n", low, position),
-                self.quotes_at[index] + self.data.count(b'"', low, position))
+        return (
+            self.lines_at[index] + self.data.count(b"\n", low, position),
+            self.quotes_at[index] + self.data.count(b'"', low, position),
+        )
 
 
 def _matching_slices(data: bytearray, bounds: list[int], pattern: str) -> list[tuple[int, int]]:
@@ -360,8 +384,9 @@ def _matching_slices(data: bytearray, bounds: list[int], pattern: str) -> list[t
         return []
     offsets = pa.py_buffer(np.asarray(bounds, dtype=np.int64).tobytes())
     with memoryview(data) as view:
-        values = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(bounds) - 1,
-                                                  [None, offsets, pa.py_buffer(view[: bounds[-1]])])
+        values = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(bounds) - 1, [None, offsets, pa.py_buffer(view[: bounds[-1]])]
+        )
         counts = pc.count_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
         del values
     return [(bounds[i], bounds[i + 1]) for i in np.flatnonzero(counts).tolist()]
@@ -381,8 +406,16 @@ def _last_boundary(data: bytearray, base: int, cut: int, quotes: int) -> int | N
     return None
 
 
-def _collect(data: bytearray, block: _Block, slices: list[tuple[int, int]], position: int, line_no: int,
-             matcher: re.Pattern[bytes], reader: RecordReader, found: Candidates) -> None:
+def _collect(
+    data: bytearray,
+    block: _Block,
+    slices: list[tuple[int, int]],
+    position: int,
+    line_no: int,
+    matcher: re.Pattern[bytes],
+    reader: RecordReader,
+    found: Candidates,
+) -> None:
     """Add the records of the block (which starts and ends on record boundaries) holding a match.
 
     `position` and `line_no` are the file offset and line number of data[block.base].

@@ -67,60 +67,162 @@ log = logging.getLogger(__name__)
 
 # Every column of hospital__standard_charge the adapter fills (payer_group is the loader's).
 COLUMNS = [
-    "billing_code", "billing_code_type", "other_codes", "description", "setting", "modifiers",
-    "drug_unit_of_measurement", "drug_type_of_measurement", "charge_scope", "payer_name", "plan_name", "plan_type",
-    "negotiated_dollar_usd", "negotiated_percent", "negotiated_algorithm", "negotiated_type", "negotiated_dollar_reason",
-    "estimated_amount_usd", "median_amount_usd", "percentile_10th_usd", "percentile_90th_usd", "allowed_amount_count",
-    "allowed_amounts_reason", "methodology", "gross_charge_usd", "discounted_cash_usd", "minimum_usd", "maximum_usd",
-    "charges_missing", "additional_notes",
+    "billing_code",
+    "billing_code_type",
+    "other_codes",
+    "description",
+    "setting",
+    "modifiers",
+    "drug_unit_of_measurement",
+    "drug_type_of_measurement",
+    "charge_scope",
+    "payer_name",
+    "plan_name",
+    "plan_type",
+    "negotiated_dollar_usd",
+    "negotiated_percent",
+    "negotiated_algorithm",
+    "negotiated_type",
+    "negotiated_dollar_reason",
+    "estimated_amount_usd",
+    "median_amount_usd",
+    "percentile_10th_usd",
+    "percentile_90th_usd",
+    "allowed_amount_count",
+    "allowed_amounts_reason",
+    "methodology",
+    "gross_charge_usd",
+    "discounted_cash_usd",
+    "minimum_usd",
+    "maximum_usd",
+    "charges_missing",
+    "additional_notes",
 ]
 FILE_COLUMNS = [
-    "hospital_name", "location_name", "hospital_address", "license_number", "license_state", "type_2_npi",
-    "last_updated_on", "last_updated_on_as_written", "template_version", "template_generation", "file_layout",
-    "attestation_confirmed", "attester_name", "general_contract_provisions", "ignored_columns",
+    "hospital_name",
+    "location_name",
+    "hospital_address",
+    "license_number",
+    "license_state",
+    "type_2_npi",
+    "last_updated_on",
+    "last_updated_on_as_written",
+    "template_version",
+    "template_generation",
+    "file_layout",
+    "attestation_confirmed",
+    "attester_name",
+    "general_contract_provisions",
+    "ignored_columns",
 ]
 
 # CMS code types (v2 and v3 JSON schemas). A code typed with anything else may be a mistyped CPT.
-CMS_CODE_TYPES = frozenset({
-    "CPT", "HCPCS", "ICD", "DRG", "MS-DRG", "R-DRG", "S-DRG", "APS-DRG", "AP-DRG", "APR-DRG", "TRIS-DRG", "APC",
-    "NDC", "HIPPS", "LOCAL", "EAPG", "CDT", "RC", "CDM", "CMG", "MS-LTC-DRG",
-})
+CMS_CODE_TYPES = frozenset(
+    {
+        "CPT",
+        "HCPCS",
+        "ICD",
+        "DRG",
+        "MS-DRG",
+        "R-DRG",
+        "S-DRG",
+        "APS-DRG",
+        "AP-DRG",
+        "APR-DRG",
+        "TRIS-DRG",
+        "APC",
+        "NDC",
+        "HIPPS",
+        "LOCAL",
+        "EAPG",
+        "CDT",
+        "RC",
+        "CDM",
+        "CMG",
+        "MS-LTC-DRG",
+    }
+)
 OUR_CODE_TYPES = frozenset({"CPT", "HCPCS"})
 
 # Data columns (normalised header text) -> the fields of an item or of a payer entry.
 ITEM_COLUMNS = {
-    "description": "description", "setting": "setting", "modifiers": "modifiers",
-    "drug_unit_of_measurement": "drug_unit", "drug_type_of_measurement": "drug_type",
-    "standard_charge|gross": "gross", "standard_charge|discounted_cash": "cash",
-    "standard_charge|min": "minimum", "standard_charge|max": "maximum",
+    "description": "description",
+    "setting": "setting",
+    "modifiers": "modifiers",
+    "drug_unit_of_measurement": "drug_unit",
+    "drug_type_of_measurement": "drug_type",
+    "standard_charge|gross": "gross",
+    "standard_charge|discounted_cash": "cash",
+    "standard_charge|min": "minimum",
+    "standard_charge|max": "maximum",
     "additional_generic_notes": "generic_notes",
 }
 TALL_PAYER_COLUMNS = {
-    "payer_name": "payer_name", "plan_name": "plan_name",
-    "standard_charge|negotiated_dollar": "dollar", "standard_charge|negotiated_percentage": "percent",
-    "standard_charge|negotiated_algorithm": "algorithm", "estimated_amount": "estimated", "median_amount": "median",
-    "10th_percentile": "p10", "90th_percentile": "p90", "count": "count", "standard_charge|methodology": "methodology",
+    "payer_name": "payer_name",
+    "plan_name": "plan_name",
+    "standard_charge|negotiated_dollar": "dollar",
+    "standard_charge|negotiated_percentage": "percent",
+    "standard_charge|negotiated_algorithm": "algorithm",
+    "estimated_amount": "estimated",
+    "median_amount": "median",
+    "10th_percentile": "p10",
+    "90th_percentile": "p90",
+    "count": "count",
+    "standard_charge|methodology": "methodology",
     "additional_payer_notes": "notes",
 }
 WIDE_CHARGE_SUFFIX = {  # standard_charge|<payer>|<plan>|<suffix>
-    "negotiated_dollar": "dollar", "negotiated_percentage": "percent", "negotiated_algorithm": "algorithm",
+    "negotiated_dollar": "dollar",
+    "negotiated_percentage": "percent",
+    "negotiated_algorithm": "algorithm",
     "methodology": "methodology",
 }
 WIDE_PREFIX = {  # <prefix>|<payer>|<plan>
-    "estimated_amount": "estimated", "median_amount": "median", "10th_percentile": "p10", "90th_percentile": "p90",
-    "count": "count", "additional_payer_notes": "notes",
+    "estimated_amount": "estimated",
+    "median_amount": "median",
+    "10th_percentile": "p10",
+    "90th_percentile": "p90",
+    "count": "count",
+    "additional_payer_notes": "notes",
 }
-PAYER_FIELDS = ("payer_name", "plan_name", "dollar", "percent", "algorithm", "estimated", "median", "p10", "p90",
-                "count", "methodology", "notes")
+PAYER_FIELDS = (
+    "payer_name",
+    "plan_name",
+    "dollar",
+    "percent",
+    "algorithm",
+    "estimated",
+    "median",
+    "p10",
+    "p90",
+    "count",
+    "methodology",
+    "notes",
+)
 V3_PAYER_FIELDS = {"median", "p10", "p90", "count"}
 REQUIRED = ["description", "setting", "code|1", "code|1|type"]
-DATA_HEADER_KEYS = frozenset({"description", "code|1", "code|1|type", "setting", "modifiers", "standard_charge|gross",
-                              "standard_charge|discounted_cash", "payer_name", "plan_name", "standard_charge|min",
-                              "standard_charge|max", "drug_unit_of_measurement"})
+DATA_HEADER_KEYS = frozenset(
+    {
+        "description",
+        "code|1",
+        "code|1|type",
+        "setting",
+        "modifiers",
+        "standard_charge|gross",
+        "standard_charge|discounted_cash",
+        "payer_name",
+        "plan_name",
+        "standard_charge|min",
+        "standard_charge|max",
+        "drug_unit_of_measurement",
+    }
+)
 ATTESTATION_PREFIX = "to_the_best_of_its_knowledge"
-EXPECTED_LAYOUT = ("the CMS template: hospital metadata headers on line 1 (hospital_name, last_updated_on, version, "
-                   "...), their values on line 2, the data header (description, code|1, code|1|type, setting, ...) "
-                   "on line 3")
+EXPECTED_LAYOUT = (
+    "the CMS template: hospital metadata headers on line 1 (hospital_name, last_updated_on, version, "
+    "...), their values on line 2, the data header (description, code|1, code|1|type, setting, ...) "
+    "on line 3"
+)
 EXPECTED_JSON = "the CMS hospital JSON template: an object with hospital_name, ..., standard_charge_information"
 JSON_ARRAYS = ("standard_charge_information", "modifier_information")
 GOOD_JSON = "a hospital price-transparency JSON file as the CMS template has it (values nest a few levels deep)"
@@ -132,13 +234,17 @@ NINE_NINES = re.compile(r"\s*\$?\s*999,?999,?999(?:\.0*)?\s*")
 # Line of business, when the payer or plan text says so (first match wins).
 MEDICARE_ADVANTAGE = re.compile(
     r"medicare\s*advantage|medicare\s*adv\b|\bma[\s-]?pd\b|medicare\s*(?:hmo|ppo|pffs|replacement|complete)"
-    r"|\b[dci]-?snp\b|special\s*needs\s*plan", re.IGNORECASE)
+    r"|\b[dci]-?snp\b|special\s*needs\s*plan",
+    re.IGNORECASE,
+)
 MEDICAID = re.compile(r"medicaid|medi-?cal\b|\bchip\b", re.IGNORECASE)
-MEDICARE_FFS = re.compile(r"(?:traditional|original)\s*medicare|medicare\s*(?:part\s*[ab]\b|ffs\b|fee[\s-]*for[\s-]*service)",
-                          re.IGNORECASE)
+MEDICARE_FFS = re.compile(
+    r"(?:traditional|original)\s*medicare|medicare\s*(?:part\s*[ab]\b|ffs\b|fee[\s-]*for[\s-]*service)", re.IGNORECASE
+)
 MEDIGAP = re.compile(r"supplement|medigap", re.IGNORECASE)
-TRADITIONAL_PAYER = re.compile(r"\s*(?:medicare\b|cms\b|centers\s+for\s+medicare|original\s+medicare|traditional\s+medicare)",
-                               re.IGNORECASE)
+TRADITIONAL_PAYER = re.compile(
+    r"\s*(?:medicare\b|cms\b|centers\s+for\s+medicare|original\s+medicare|traditional\s+medicare)", re.IGNORECASE
+)
 COMMERCIAL = re.compile(r"\bcommercial\b|\bexchange\b|\bmarketplace\b|\bemployer", re.IGNORECASE)
 
 
@@ -157,7 +263,12 @@ def detect(path: Path) -> bool:
         first_line = text.lstrip("\ufeff").split("\n", 1)[0]
         cells = next(csv.reader([first_line]), [])
         lowered = text.lower()
-        return bool(cells) and _key(cells[0]) == "hospital_name" and "last_updated_on" in lowered and "description" in lowered
+        return (
+            bool(cells)
+            and _key(cells[0]) == "hospital_name"
+            and "last_updated_on" in lowered
+            and "description" in lowered
+        )
     return False
 
 
@@ -179,11 +290,17 @@ def read_file(path: Path, ctx: ReadContext, *, fast: bool | None = None) -> Iter
     elif fmt == "gzip":
         raise FileRejected(path, "gzip-compressed", "an uncompressed CSV or JSON file (gunzip it first)")
     elif fmt == "xlsx":
-        raise FileRejected(path, "a ZIP archive (a zipped file or an XLSX workbook)",
-                           "the CMS CSV (tall or wide) or JSON template, unzipped")
+        raise FileRejected(
+            path,
+            "a ZIP archive (a zipped file or an XLSX workbook)",
+            "the CMS CSV (tall or wide) or JSON template, unzipped",
+        )
     else:
-        raise FileRejected(path, f"{fmt} content is not a hospital price-transparency file",
-                           "the CMS CSV (tall or wide) or JSON template")
+        raise FileRejected(
+            path,
+            f"{fmt} content is not a hospital price-transparency file",
+            "the CMS CSV (tall or wide) or JSON template",
+        )
 
 
 # --- small value helpers ------------------------------------------------------------------------
@@ -329,14 +446,29 @@ class _Rows:
         text = " ".join(str(v) for v in values if v is not None).upper()
         return any(code in text for code in self.wanted)
 
-    def reject(self, where: str, check: str, reason: str, record: object, column: str | None = None,
-               value: object = None) -> None:
+    def reject(
+        self, where: str, check: str, reason: str, record: object, column: str | None = None, value: object = None
+    ) -> None:
         raw = record if isinstance(record, str) else json.dumps(record, default=str, ensure_ascii=False)
-        self.rejects.append({"source_record": where, "column": column, "check": check,
-                             "failure_value": printable(value), "reason": reason, "raw_record": printable(raw)})
+        self.rejects.append(
+            {
+                "source_record": where,
+                "column": column,
+                "check": check,
+                "failure_value": printable(value),
+                "reason": reason,
+                "raw_record": printable(raw),
+            }
+        )
 
-    def add_item(self, item: dict[str, object], codes: list[tuple[object, object]], payers: list[tuple[str, dict[str, object]]],
-                 where: str, item_notes: bool) -> None:
+    def add_item(
+        self,
+        item: dict[str, object],
+        codes: list[tuple[object, object]],
+        payers: list[tuple[str, dict[str, object]]],
+        where: str,
+        item_notes: bool,
+    ) -> None:
         """Rows for one item (description, codes, setting, ...) and its payer entries, per code of interest.
 
         `item_notes`: whether the item's generic notes belong to the payer_independent row (wide,
@@ -349,15 +481,24 @@ class _Rows:
         for code, code_type in chosen:
             others = "|".join(f"{t or ''}:{c}" for c, t in written if c.upper() != code) or None
             base = {
-                "billing_code": code, "billing_code_type": code_type, "other_codes": others,
-                "description": _text(item.get("description")), "setting": _text(item.get("setting")),
-                "modifiers": _pipe_list(item.get("modifiers")), "drug_unit_of_measurement": _text(item.get("drug_unit")),
+                "billing_code": code,
+                "billing_code_type": code_type,
+                "other_codes": others,
+                "description": _text(item.get("description")),
+                "setting": _text(item.get("setting")),
+                "modifiers": _pipe_list(item.get("modifiers")),
+                "drug_unit_of_measurement": _text(item.get("drug_unit")),
                 "drug_type_of_measurement": _text(item.get("drug_type")),
             }
-            independent = dict(base, charge_scope="payer_independent", gross_charge_usd=item.get("gross"),
-                               discounted_cash_usd=item.get("cash"), minimum_usd=item.get("minimum"),
-                               maximum_usd=item.get("maximum"),
-                               additional_notes=item.get("generic_notes") if item_notes else None)
+            independent = dict(
+                base,
+                charge_scope="payer_independent",
+                gross_charge_usd=item.get("gross"),
+                discounted_cash_usd=item.get("cash"),
+                minimum_usd=item.get("minimum"),
+                maximum_usd=item.get("maximum"),
+                additional_notes=item.get("generic_notes") if item_notes else None,
+            )
             digest = hash(tuple(sorted((k, str(v)) for k, v in independent.items())))
             if digest not in self.seen_items:  # a tall file repeats the item's charges on every payer row
                 self.seen_items.add(digest)
@@ -366,13 +507,25 @@ class _Rows:
                 notes = payer.get("notes")
                 if not item_notes and notes is None:
                     notes = item.get("generic_notes")
-                self._add(dict(base, charge_scope="payer_specific", payer_name=payer.get("payer_name"),
-                               plan_name=payer.get("plan_name"), negotiated_dollar_usd=payer.get("dollar"),
-                               negotiated_percent=payer.get("percent"), negotiated_algorithm=payer.get("algorithm"),
-                               estimated_amount_usd=payer.get("estimated"), median_amount_usd=payer.get("median"),
-                               percentile_10th_usd=payer.get("p10"), percentile_90th_usd=payer.get("p90"),
-                               allowed_amount_count=payer.get("count"), methodology=payer.get("methodology"),
-                               additional_notes=notes), payer_where)
+                self._add(
+                    dict(
+                        base,
+                        charge_scope="payer_specific",
+                        payer_name=payer.get("payer_name"),
+                        plan_name=payer.get("plan_name"),
+                        negotiated_dollar_usd=payer.get("dollar"),
+                        negotiated_percent=payer.get("percent"),
+                        negotiated_algorithm=payer.get("algorithm"),
+                        estimated_amount_usd=payer.get("estimated"),
+                        median_amount_usd=payer.get("median"),
+                        percentile_10th_usd=payer.get("p10"),
+                        percentile_90th_usd=payer.get("p90"),
+                        allowed_amount_count=payer.get("count"),
+                        methodology=payer.get("methodology"),
+                        additional_notes=notes,
+                    ),
+                    payer_where,
+                )
 
     def _add(self, raw: dict[str, object], where: str) -> None:
         raw = {name: _text(raw.get(name)) for name in COLUMNS}
@@ -397,8 +550,16 @@ class _Rows:
         if raw["methodology"]:
             row["methodology"] = "_".join(raw["methodology"].lower().replace("-", " ").split())
         if row["charge_scope"] == "payer_independent":
-            missing = [label for label, name in (("gross_charge", "gross_charge_usd"), ("discounted_cash", "discounted_cash_usd"),
-                                                 ("minimum", "minimum_usd"), ("maximum", "maximum_usd")) if row[name] is None]
+            missing = [
+                label
+                for label, name in (
+                    ("gross_charge", "gross_charge_usd"),
+                    ("discounted_cash", "discounted_cash_usd"),
+                    ("minimum", "minimum_usd"),
+                    ("maximum", "maximum_usd"),
+                )
+                if row[name] is None
+            ]
             row["charges_missing"] = ", ".join(missing) or None
             row["negotiated_dollar_reason"] = row["allowed_amounts_reason"] = "not_payer_specific"
             return row
@@ -419,8 +580,16 @@ class _Rows:
             row[name] = value
         if _is_placeholder(raw["allowed_amount_count"]):
             row["allowed_amount_count"], placeholder = None, True
-        stats = [row[n] for n in ("estimated_amount_usd", "median_amount_usd", "percentile_10th_usd",
-                                  "percentile_90th_usd", "allowed_amount_count")]
+        stats = [
+            row[n]
+            for n in (
+                "estimated_amount_usd",
+                "median_amount_usd",
+                "percentile_10th_usd",
+                "percentile_90th_usd",
+                "allowed_amount_count",
+            )
+        ]
         if placeholder:
             row["allowed_amounts_reason"] = "placeholder_999999999"
         elif row["allowed_amount_count"] == "0":
@@ -435,8 +604,16 @@ class _Rows:
     def flush(self) -> Batch | None:
         if not self.records and not self.rejects:
             return None
-        frame = pd.DataFrame(self.normalized, columns=COLUMNS, dtype=TEXT) if self.records else pd.DataFrame(columns=COLUMNS, dtype=TEXT)
-        raw = pd.DataFrame(self.raw, columns=COLUMNS, dtype=TEXT) if self.records else pd.DataFrame(columns=COLUMNS, dtype=TEXT)
+        frame = (
+            pd.DataFrame(self.normalized, columns=COLUMNS, dtype=TEXT)
+            if self.records
+            else pd.DataFrame(columns=COLUMNS, dtype=TEXT)
+        )
+        raw = (
+            pd.DataFrame(self.raw, columns=COLUMNS, dtype=TEXT)
+            if self.records
+            else pd.DataFrame(columns=COLUMNS, dtype=TEXT)
+        )
         frame[RECORD_COLUMN] = pd.Series(self.records, dtype=TEXT, index=frame.index)
         rejects = pd.DataFrame(self.rejects, columns=REJECT_COLUMNS) if self.rejects else None
         self.normalized, self.raw, self.records, self.rejects = [], [], [], []
@@ -452,8 +629,12 @@ def _file_batch(path: Path, facts: dict[str, object]) -> Batch:
         row["last_updated_on"] = None  # unreadable: NULL here, as written beside it, flagged by an advisory
     row["attestation_confirmed"] = _bool_text(facts.get("attestation_confirmed"))
     if not row["hospital_name"]:
-        raise FileRejected(path, "hospital_name is blank", "the hospital's name in the hospital_name field",
-                           str(facts.get("_where") or ""))
+        raise FileRejected(
+            path,
+            "hospital_name is blank",
+            "the hospital's name in the hospital_name field",
+            str(facts.get("_where") or ""),
+        )
     frame = pd.DataFrame([row], columns=FILE_COLUMNS, dtype=TEXT)
     frame[RECORD_COLUMN] = pd.Series([str(facts.get("_where") or "file")], dtype=TEXT)
     # A row about the file, not of it: not counted in rows read / loaded; a blocking failure rejects the file.
@@ -491,25 +672,41 @@ def _read_csv(path: Path, ctx: ReadContext, fast: bool | None) -> Iterator[Batch
         raise FileRejected(path, "no rows (only blank lines)", EXPECTED_LAYOUT)
     meta_keys = [_key(f) for f in meta_header.fields]
     if len(DATA_HEADER_KEYS.intersection(meta_keys)) >= 2:
-        raise FileRejected(path, f"line {meta_header.line} is the data header: the hospital metadata rows "
-                           "(hospital_name, last_updated_on, version, ...) are missing", EXPECTED_LAYOUT,
-                           f"line {meta_header.line}")
+        raise FileRejected(
+            path,
+            f"line {meta_header.line} is the data header: the hospital metadata rows "
+            "(hospital_name, last_updated_on, version, ...) are missing",
+            EXPECTED_LAYOUT,
+            f"line {meta_header.line}",
+        )
     if "hospital_name" not in meta_keys:
-        raise FileRejected(path, f"line {meta_header.line} is not the hospital metadata header (no hospital_name column)",
-                           EXPECTED_LAYOUT, f"line {meta_header.line}")
+        raise FileRejected(
+            path,
+            f"line {meta_header.line} is not the hospital metadata header (no hospital_name column)",
+            EXPECTED_LAYOUT,
+            f"line {meta_header.line}",
+        )
     meta_values = next(records, None)
     if meta_values is None or not any(f.strip() for f in meta_values.fields):
         where = meta_header.line + 1 if meta_values is None else meta_values.line
-        raise FileRejected(path, f"line {where} holds no hospital metadata values (hospital_name, last_updated_on, "
-                           "version, ...)", EXPECTED_LAYOUT, f"line {where}")
+        raise FileRejected(
+            path,
+            f"line {where} holds no hospital metadata values (hospital_name, last_updated_on, version, ...)",
+            EXPECTED_LAYOUT,
+            f"line {where}",
+        )
     header = _next_nonblank(records)
     if header is None:
         raise FileRejected(path, "no data header and no data rows after the hospital metadata", EXPECTED_LAYOUT)
     keys = [_key(f) for f in header.fields]
     if len(DATA_HEADER_KEYS.intersection(keys)) < 2:
         preview = printable(", ".join(f.strip() for f in header.fields[:4]))
-        raise FileRejected(path, f"line {header.line} is not the data header (it starts {preview!r})",
-                           EXPECTED_LAYOUT, f"line {header.line}")
+        raise FileRejected(
+            path,
+            f"line {header.line} is not the data header (it starts {preview!r})",
+            EXPECTED_LAYOUT,
+            f"line {header.line}",
+        )
     records.close()  # the preamble is read; the body is read below, by offset
     layout = _csv_layout(path, header)
     facts = _csv_facts(meta_header, meta_values, layout)
@@ -517,8 +714,12 @@ def _read_csv(path: Path, ctx: ReadContext, fast: bool | None) -> Iterator[Batch
 
     first_rows = csv_prefilter.iter_records(path, header.end, header.next_line)
     if _next_nonblank(first_rows) is None:
-        raise FileRejected(path, "header only, no data rows", "at least one data row below the data header",
-                           f"header on line {header.line}")
+        raise FileRejected(
+            path,
+            "header only, no data rows",
+            "at least one data row below the data header",
+            f"header on line {header.line}",
+        )
     first_rows.close()
     rows = _Rows(path, ctx, frozenset(ctx.codes_of_interest), ctx.settings.chunk_rows)
     body: Iterator[csv_prefilter.Record] | None = None
@@ -528,8 +729,11 @@ def _read_csv(path: Path, ctx: ReadContext, fast: bool | None) -> Iterator[Batch
             log.info("%s: byte prefilter found %d candidate records in %d blocks", path.name, len(found), found.blocks)
             body = csv_prefilter.read_at(path, found)
         else:
-            log.info("%s: byte prefilter declined the file (stray quote, NUL, bare CR or unclosed quote?): "
-                     "parsing every record", path.name)
+            log.info(
+                "%s: byte prefilter declined the file (stray quote, NUL, bare CR or unclosed quote?): "
+                "parsing every record",
+                path.name,
+            )
     if body is None:
         body = csv_prefilter.iter_records(path, header.end, header.next_line)
     for record in body:
@@ -566,8 +770,12 @@ def _csv_layout(path: Path, header: csv_prefilter.Record) -> _CsvLayout:
             ignored.append(f"(blank column {index + 1})")
             continue
         if key in seen:
-            raise FileRejected(path, f"column {printable(text.strip())!r} appears twice (columns {seen[key] + 1} and {index + 1})",
-                               "unique column names", where)
+            raise FileRejected(
+                path,
+                f"column {printable(text.strip())!r} appears twice (columns {seen[key] + 1} and {index + 1})",
+                "unique column names",
+                where,
+            )
         seen[key] = index
         parts = [p.strip() for p in text.replace("\ufeff", "").split("|")]
         first, last = _key(parts[0]), _key(parts[-1])
@@ -584,16 +792,24 @@ def _csv_layout(path: Path, header: csv_prefilter.Record) -> _CsvLayout:
         elif first in WIDE_PREFIX and len(parts) == 3 and parts[1] and parts[2]:
             groups.setdefault((parts[1], parts[2]), {})[WIDE_PREFIX[first]] = index
         elif first in ("standard_charge", *WIDE_PREFIX):
-            raise FileRejected(path, f"column {index + 1} {printable(text.strip())!r} is a charge column this template "
-                               "does not define (a typo?)",
-                               "standard_charge|<payer>|<plan>|negotiated_dollar / negotiated_percentage / "
-                               "negotiated_algorithm / methodology, or <estimated_amount | median_amount | 10th_percentile "
-                               "| 90th_percentile | count | additional_payer_notes>|<payer>|<plan>", where)
+            raise FileRejected(
+                path,
+                f"column {index + 1} {printable(text.strip())!r} is a charge column this template "
+                "does not define (a typo?)",
+                "standard_charge|<payer>|<plan>|negotiated_dollar / negotiated_percentage / "
+                "negotiated_algorithm / methodology, or <estimated_amount | median_amount | 10th_percentile "
+                "| 90th_percentile | count | additional_payer_notes>|<payer>|<plan>",
+                where,
+            )
         else:
             ignored.append(printable(text.strip()) or "")
     if payer and groups:
-        raise FileRejected(path, "the header mixes the tall layout (payer_name column) and the wide layout "
-                           "(payer and plan in column names)", "one layout per file", where)
+        raise FileRejected(
+            path,
+            "the header mixes the tall layout (payer_name column) and the wide layout (payer and plan in column names)",
+            "one layout per file",
+            where,
+        )
     missing = [name for name in REQUIRED if name not in seen]
     if payer and "plan_name" not in payer:
         missing.append("plan_name")
@@ -604,15 +820,22 @@ def _csv_layout(path: Path, header: csv_prefilter.Record) -> _CsvLayout:
         if "description" in missing:
             near = [f for f in header.fields if _key(f).startswith("desc")]
             found = f" (found {near[0]!r})" if near else ""
-        raise FileRejected(path, f"missing required column{'s' if len(missing) > 1 else ''} "
-                           f"{', '.join(repr(m) for m in missing)}{found}", f"a data header with {', '.join(REQUIRED)}", where)
+        raise FileRejected(
+            path,
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}{found}",
+            f"a data header with {', '.join(REQUIRED)}",
+            where,
+        )
     codes = [(code_at[i], type_at.get(i)) for i in sorted(code_at)]
     kind = "csv_tall" if payer else "csv_wide"
-    return _CsvLayout(kind, len(header.fields), item, codes, payer,
-                      [(p, q, f) for (p, q), f in groups.items()], ignored)
+    return _CsvLayout(
+        kind, len(header.fields), item, codes, payer, [(p, q, f) for (p, q), f in groups.items()], ignored
+    )
 
 
-def _csv_facts(meta_header: csv_prefilter.Record, meta_values: csv_prefilter.Record, layout: _CsvLayout) -> dict[str, object]:
+def _csv_facts(
+    meta_header: csv_prefilter.Record, meta_values: csv_prefilter.Record, layout: _CsvLayout
+) -> dict[str, object]:
     values = meta_values.fields + [""] * max(0, len(meta_header.fields) - len(meta_values.fields))
     facts: dict[str, object] = {"_where": f"line {meta_values.line}", "file_layout": layout.kind}
     keys = []
@@ -654,26 +877,43 @@ def _generation(v3: bool, v2: bool, declared: object) -> str:
 def _csv_record(record: csv_prefilter.Record, layout: _CsvLayout, rows: _Rows) -> None:
     fields = record.fields
     where = f"line {record.line}"
-    if len(fields) > layout.width and any(f.strip() for f in fields[layout.width:]):
+    if len(fields) > layout.width and any(f.strip() for f in fields[layout.width :]):
         # Misaligned (an unquoted comma?): its code columns cannot be trusted, so judge it by content.
         if rows.mentions_code(fields):
-            rows.reject(where, "field_count", f"row has {len(fields)} fields but the header has {layout.width} "
-                        "(an unquoted comma?)", fields, value=f"{len(fields)} fields")
+            rows.reject(
+                where,
+                "field_count",
+                f"row has {len(fields)} fields but the header has {layout.width} (an unquoted comma?)",
+                fields,
+                value=f"{len(fields)} fields",
+            )
         return
-    codes = [(fields[c] if c < len(fields) else None, fields[t] if t is not None and t < len(fields) else None)
-             for c, t in layout.codes]
+    codes = [
+        (fields[c] if c < len(fields) else None, fields[t] if t is not None and t < len(fields) else None)
+        for c, t in layout.codes
+    ]
     if not rows.select_codes(codes):
         if len(fields) > layout.width and rows.mentions_code(fields):
             # Extra fields that are blank are usually trailing commas, but a code of interest outside
             # the code columns says the row shifted (an unquoted comma before them).
-            rows.reject(where, "field_count", f"row has {len(fields)} fields but the header has {layout.width}, "
-                        "and its code columns hold no code while the row names one (an unquoted comma?)", fields,
-                        value=f"{len(fields)} fields")
+            rows.reject(
+                where,
+                "field_count",
+                f"row has {len(fields)} fields but the header has {layout.width}, "
+                "and its code columns hold no code while the row names one (an unquoted comma?)",
+                fields,
+                value=f"{len(fields)} fields",
+            )
         return
     if _has_surrogates(fields):
         bad = next(f for f in fields if _has_surrogates([f]))
-        rows.reject(where, "utf8_encoding", "the row holds bytes that are not UTF-8; re-encode the file as UTF-8 "
-                    "(iconv -f cp1252 -t utf-8)", fields, value=bad)
+        rows.reject(
+            where,
+            "utf8_encoding",
+            "the row holds bytes that are not UTF-8; re-encode the file as UTF-8 (iconv -f cp1252 -t utf-8)",
+            fields,
+            value=bad,
+        )
         return
     fields = fields + [""] * (layout.width - len(fields))
 
@@ -690,7 +930,9 @@ def _csv_record(record: csv_prefilter.Record, layout: _CsvLayout, rows: _Rows) -
         for payer_name, plan_name, mapping in layout.groups:
             entry = pick(mapping)
             if any(_text(v) for v in entry.values()):
-                payers.append((f"{where}, {payer_name} | {plan_name}", dict(entry, payer_name=payer_name, plan_name=plan_name)))
+                payers.append(
+                    (f"{where}, {payer_name} | {plan_name}", dict(entry, payer_name=payer_name, plan_name=plan_name))
+                )
         rows.add_item(item, codes, payers, where, item_notes=True)
 
 
@@ -714,8 +956,13 @@ def _read_json(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         except ijson.JSONError as exc:
             where = f"after $.standard_charge_information[{count - 1}]" if count else "in $.standard_charge_information"
             raise _json_error(path, exc, where) from None
-    identity = [("hospital_name",), ("last_updated_on",), ("version",), ("location_name", "hospital_location"),
-                ("attestation", "affirmation")]
+    identity = [
+        ("hospital_name",),
+        ("last_updated_on",),
+        ("version",),
+        ("location_name", "hospital_location"),
+        ("attestation", "affirmation"),
+    ]
     if not finished and not all(any(k in meta for k in group) for group in identity):
         meta.update({k: v for k, v in _json_metadata(path, limits, stop_at_charges=False)[0].items() if k not in meta})
     if not meta.get("_charges_seen") and count == 0:
@@ -831,8 +1078,12 @@ def _json_item(item: object, index: int, rows: _Rows) -> None:
     codes_info = item.get("code_information") if isinstance(item, dict) else None
     if not isinstance(codes_info, list) or not all(isinstance(c, dict) for c in codes_info):
         if rows.mentions_code(v for v in _leaves(item) if isinstance(v, str)):  # codes are strings; amounts are not
-            rows.reject(where, "item_structure", "item without a code_information list of {code, type} objects: "
-                        "its codes cannot be read", item)
+            rows.reject(
+                where,
+                "item_structure",
+                "item without a code_information list of {code, type} objects: its codes cannot be read",
+                item,
+            )
         return
     assert isinstance(item, dict)
     codes = [(c.get("code"), c.get("type")) for c in codes_info]
@@ -846,10 +1097,15 @@ def _json_item(item: object, index: int, rows: _Rows) -> None:
     for position, charge in enumerate(charges):
         charge_where = f"{where}.standard_charges[{position}]"
         fields = {
-            "description": item.get("description"), "setting": charge.get("setting"),
-            "modifiers": charge.get("modifier_code"), "drug_unit": drug.get("unit"), "drug_type": drug.get("type"),  # type: ignore[union-attr]
-            "gross": charge.get("gross_charge"), "cash": charge.get("discounted_cash"),
-            "minimum": charge.get("minimum"), "maximum": charge.get("maximum"),
+            "description": item.get("description"),
+            "setting": charge.get("setting"),
+            "modifiers": charge.get("modifier_code"),
+            "drug_unit": drug.get("unit"),
+            "drug_type": drug.get("type"),  # type: ignore[union-attr]
+            "gross": charge.get("gross_charge"),
+            "cash": charge.get("discounted_cash"),
+            "minimum": charge.get("minimum"),
+            "maximum": charge.get("maximum"),
             "generic_notes": charge.get("additional_generic_notes"),
         }
         payers = []
@@ -859,12 +1115,23 @@ def _json_item(item: object, index: int, rows: _Rows) -> None:
             if not isinstance(entry, dict):
                 rows.reject(payer_where, "item_structure", "a payers_information entry that is not an object", entry)
                 continue
-            payers.append((payer_where, {
-                "payer_name": entry.get("payer_name"), "plan_name": entry.get("plan_name"),
-                "dollar": entry.get("standard_charge_dollar"), "percent": entry.get("standard_charge_percentage"),
-                "algorithm": entry.get("standard_charge_algorithm"), "estimated": entry.get("estimated_amount"),
-                "median": entry.get("median_amount"), "p10": entry.get("10th_percentile"),
-                "p90": entry.get("90th_percentile"), "count": entry.get("count"),
-                "methodology": entry.get("methodology"), "notes": entry.get("additional_payer_notes"),
-            }))
+            payers.append(
+                (
+                    payer_where,
+                    {
+                        "payer_name": entry.get("payer_name"),
+                        "plan_name": entry.get("plan_name"),
+                        "dollar": entry.get("standard_charge_dollar"),
+                        "percent": entry.get("standard_charge_percentage"),
+                        "algorithm": entry.get("standard_charge_algorithm"),
+                        "estimated": entry.get("estimated_amount"),
+                        "median": entry.get("median_amount"),
+                        "p10": entry.get("10th_percentile"),
+                        "p90": entry.get("90th_percentile"),
+                        "count": entry.get("count"),
+                        "methodology": entry.get("methodology"),
+                        "notes": entry.get("additional_payer_notes"),
+                    },
+                )
+            )
         rows.add_item(fields, codes, payers, charge_where, item_notes=True)

@@ -47,13 +47,19 @@ class NestedTooDeep(RecursionError):
 
     def __init__(self, offset: int | None = None) -> None:
         self.offset = offset
-        super().__init__(f"JSON nested more than {MAX_DEPTH:,} levels" + (f" at byte {offset:,}" if offset is not None else ""))
+        super().__init__(
+            f"JSON nested more than {MAX_DEPTH:,} levels" + (f" at byte {offset:,}" if offset is not None else "")
+        )
 
 
 def too_deep(path: Path, expected: str, where: str) -> FileRejected:
     """The one message for JSON nested deeper than the readers follow."""
-    return FileRejected(path, f"JSON nested too deeply (more than {MAX_DEPTH:,} levels of [ or {{); refused as malformed "
-                        "or hostile", expected, where)
+    return FileRejected(
+        path,
+        f"JSON nested too deeply (more than {MAX_DEPTH:,} levels of [ or {{); refused as malformed or hostile",
+        expected,
+        where,
+    )
 
 
 class DepthScanner:
@@ -84,7 +90,9 @@ class DepthScanner:
         brackets = np.flatnonzero(opens | (low == 0x7D))
         quote_at = np.flatnonzero(arr == 0x22)
         carry = self.escape_next
-        if carry or (backslashes and (arr == 0x5C).any()):  # backslashes: drop the escaped quotes (few; each judged by its run)
+        if carry or (
+            backslashes and (arr == 0x5C).any()
+        ):  # backslashes: drop the escaped quotes (few; each judged by its run)
             quote_at = self._unescaped(arr, quote_at, carry)
             if arr[-1] == 0x5C:
                 plain = np.flatnonzero(arr != 0x5C)
@@ -108,7 +116,6 @@ class DepthScanner:
         if self.in_string and quote_at.size:
             self.string_from = start + int(quote_at[-1])
         return None
-
 
     def _unescaped(self, arr, quote_at, carry: bool):  # type: ignore[no-untyped-def]
         """`quote_at` without the quotes that follow an odd run of backslashes (`carry`: one more before the chunk)."""
@@ -138,8 +145,18 @@ class GuardedJson(io.RawIOBase):
     `mark` is where the value being held began (the reader moves it: `value_started`, or after
     each finished item); None means nothing is held (a skipped stretch)."""
 
-    def __init__(self, inner: BinaryIO, path: Path, limits: Limits, expected: str, *, offset: int = 0,
-                 where: Callable[[int], str] | None = None, byte_word: str = "byte", scan_depth: bool = True) -> None:
+    def __init__(
+        self,
+        inner: BinaryIO,
+        path: Path,
+        limits: Limits,
+        expected: str,
+        *,
+        offset: int = 0,
+        where: Callable[[int], str] | None = None,
+        byte_word: str = "byte",
+        scan_depth: bool = True,
+    ) -> None:
         super().__init__()
         self.inner = inner
         self.path = path
@@ -191,9 +208,12 @@ class GuardedJson(io.RawIOBase):
         limits = self.limits
         if self.total > limits.max_uncompressed_bytes:
             raise FileRejected(
-                self.path, f"holds more than {size_text(limits.max_uncompressed_bytes)} ({self.total:,} bytes read so far); "
+                self.path,
+                f"holds more than {size_text(limits.max_uncompressed_bytes)} ({self.total:,} bytes read so far); "
                 "refused before reading on",
-                "a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine", self.where(self.total))
+                "a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine",
+                self.where(self.total),
+            )
         if self.scanner is not None:
             backslashes = data.find(b"\\") >= 0
             for piece in range(0, got, SCAN_PIECE):  # pieces whose temporaries stay in cache
@@ -202,15 +222,21 @@ class GuardedJson(io.RawIOBase):
                     raise too_deep(self.path, self.expected, self.where(self.offset + deep))
         if self.mark is not None and self.total - self.mark > limits.max_item_bytes:
             raise FileRejected(
-                self.path, f"one JSON value from about {self.byte_word} {self.mark:,} is larger than "
+                self.path,
+                f"one JSON value from about {self.byte_word} {self.mark:,} is larger than "
                 f"{size_text(limits.max_item_bytes)}; refused rather than held in memory",
-                f"{self.expected}, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.where(self.total))
+                f"{self.expected}, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+                self.where(self.total),
+            )
         scanner = self.scanner
         if scanner is not None and scanner.in_string and scanner.offset - scanner.string_from > MAX_STRING_BYTES:
             raise FileRejected(
-                self.path, f"a JSON string from byte {self.offset + scanner.string_from:,} is longer than "
+                self.path,
+                f"a JSON string from byte {self.offset + scanner.string_from:,} is longer than "
                 f"{size_text(MAX_STRING_BYTES)}; refused rather than held in memory",
-                f"{self.expected} (no text field that long)", self.where(self.total))
+                f"{self.expected} (no text field that long)",
+                self.where(self.total),
+            )
         return got
 
     def close(self) -> None:
@@ -274,8 +300,10 @@ def build_value(events: Iterator[tuple[str, object]], event: str, value: object)
     return builder.value
 
 
-def top_level(events: Iterator[tuple[str, object]], value_started: Callable[[], None] | None = None,
-              ) -> Iterator[tuple[str, str, object]]:
+def top_level(
+    events: Iterator[tuple[str, object]],
+    value_started: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, str, object]]:
     """(key, first event of its value, value) for each key of a top-level object; the caller
     consumes containers. A document that is not an object yields nothing (and is read to its end
     so the parser judges it); `value_started` is called as each value begins."""

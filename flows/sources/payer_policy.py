@@ -34,13 +34,35 @@ from schemas.fields import blank_to_null, normalize_dates, normalize_enum
 from schemas.payer_policy import DATASET
 
 FILE_COLUMNS = [
-    "payer_name", "plan_type", "policy_id", "policy_title", "policy_url", "billing_code", "code_type",
-    "coverage_status", "prior_authorization", "effective_date", "last_reviewed_date", "retrieved_date",
-    "evidence", "source_confidence", "notes",
+    "payer_name",
+    "plan_type",
+    "policy_id",
+    "policy_title",
+    "policy_url",
+    "billing_code",
+    "code_type",
+    "coverage_status",
+    "prior_authorization",
+    "effective_date",
+    "last_reviewed_date",
+    "retrieved_date",
+    "evidence",
+    "source_confidence",
+    "notes",
 ]
 REQUIRED = [
-    "payer_name", "plan_type", "policy_id", "policy_title", "policy_url", "billing_code", "code_type",
-    "coverage_status", "prior_authorization", "effective_date", "last_reviewed_date", "retrieved_date",
+    "payer_name",
+    "plan_type",
+    "policy_id",
+    "policy_title",
+    "policy_url",
+    "billing_code",
+    "code_type",
+    "coverage_status",
+    "prior_authorization",
+    "effective_date",
+    "last_reviewed_date",
+    "retrieved_date",
     "source_confidence",
 ]
 ENUM_COLUMNS = ["plan_type", "coverage_status", "prior_authorization", "source_confidence"]
@@ -73,8 +95,14 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     if fmt == "xlsx":
         chunks = read_xlsx_chunks(path, required=REQUIRED, chunk_rows=rows, limits=Limits.of(ctx.settings))
     elif fmt == "json":
-        chunks = read_json_records(path, required=REQUIRED, chunk_rows=rows, array_key="policies", expected=EXPECTED_JSON,
-                                   limits=Limits.of(ctx.settings))
+        chunks = read_json_records(
+            path,
+            required=REQUIRED,
+            chunk_rows=rows,
+            array_key="policies",
+            expected=EXPECTED_JSON,
+            limits=Limits.of(ctx.settings),
+        )
     elif fmt == "csv":
         chunks = read_csv_chunks(path, required=REQUIRED, chunk_rows=rows)
     else:

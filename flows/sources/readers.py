@@ -98,9 +98,12 @@ def normalize_header(name: object) -> str:
 
 def _binary_error(path: Path, line: int, offset: int | None = None) -> FileRejected:
     where = f"byte offset {offset}" if offset is not None else f"line {line}"
-    return FileRejected(path, f"binary content (NUL byte at {where}), not a text file",
-                        "a UTF-8 text CSV; if this is a spreadsheet, save it as .xlsx or CSV UTF-8",
-                        f"line {line}" if offset is not None else "")
+    return FileRejected(
+        path,
+        f"binary content (NUL byte at {where}), not a text file",
+        "a UTF-8 text CSV; if this is a spreadsheet, save it as .xlsx or CSV UTF-8",
+        f"line {line}" if offset is not None else "",
+    )
 
 
 def _check_binary(path: Path, head: bytes) -> None:
@@ -125,13 +128,15 @@ def _encoding_error(path: Path, encoding: str = "utf-8") -> FileRejected:
                 body.decode("utf-8" if utf8 else encoding)
             except UnicodeDecodeError as exc:
                 if utf8:
-                    expected = ("UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
-                                "`iconv -f cp1252 -t utf-8 in.csv > out.csv`")
+                    expected = (
+                        "UTF-8 text (in Excel: Save As > 'CSV UTF-8'); re-encode a cp1252 file with "
+                        "`iconv -f cp1252 -t utf-8 in.csv > out.csv`"
+                    )
                 else:
                     expected = f"{encoding} text, as the publisher writes this file (or UTF-8 with a byte-order mark)"
                 return FileRejected(
                     path,
-                    f"not valid {'UTF-8' if utf8 else encoding} (byte 0x{body[exc.start:exc.start + 1].hex()} "
+                    f"not valid {'UTF-8' if utf8 else encoding} (byte 0x{body[exc.start : exc.start + 1].hex()} "
                     f"at byte offset {offset + skipped + exc.start})",
                     expected,
                     f"line {number}",
@@ -262,7 +267,7 @@ def read_csv_chunks(
                 stats.skipped_rows += 1
                 continue
             if len(fields) > len(header):
-                if any(f.strip() for f in fields[len(header):]):
+                if any(f.strip() for f in fields[len(header) :]):
                     rejects.append(_field_count_reject(f"line {start_line}", fields, len(header)))  # type: ignore[arg-type]
                     continue
                 fields = fields[: len(header)]
@@ -278,7 +283,10 @@ def read_csv_chunks(
             raise FileRejected(path, "no header row (file holds only blank lines)", "a header row and data rows")
         if data_rows == 0:
             raise FileRejected(
-                path, "header only, no data rows", "at least one data row below the header", f"header on line {header_line}"
+                path,
+                "header only, no data rows",
+                "at least one data row below the header",
+                f"header on line {header_line}",
             )
         if rows or rejects:
             yield Chunk(_frame(header, rows, records), _rejects(rejects))
@@ -330,13 +338,25 @@ def _csv_records(path: Path, handle: Iterable[str], codec: str, encoding: str) -
 def _csv_error(path: Path, exc: csv.Error, line: int) -> FileRejected:
     text = str(exc)
     if "field larger than field limit" in text:
-        return FileRejected(path, f"a field is longer than {FIELD_LIMIT:,} characters", "fields of sane length "
-                            "(an unclosed quote often swallows the rest of the file)", f"record starting on line {line}")
+        return FileRejected(
+            path,
+            f"a field is longer than {FIELD_LIMIT:,} characters",
+            "fields of sane length (an unclosed quote often swallows the rest of the file)",
+            f"record starting on line {line}",
+        )
     if "unexpected end of data" in text or "EOF" in text:
-        return FileRejected(path, "the file ends inside a quoted field: truncated, or a quote is never closed",
-                            "every quoted field closed before the end of the file", f"record starting on line {line}")
-    return FileRejected(path, f"malformed CSV ({text})", "RFC 4180 quoting (a quote inside a field is doubled: \"\")",
-                        f"record starting on line {line}")
+        return FileRejected(
+            path,
+            "the file ends inside a quoted field: truncated, or a quote is never closed",
+            "every quoted field closed before the end of the file",
+            f"record starting on line {line}",
+        )
+    return FileRejected(
+        path,
+        f"malformed CSV ({text})",
+        'RFC 4180 quoting (a quote inside a field is doubled: "")',
+        f"record starting on line {line}",
+    )
 
 
 def _cell_text(value: object) -> object:
@@ -393,10 +413,14 @@ def read_xlsx_chunks(
         book = openpyxl.load_workbook(raw, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raw.close()
-        raise FileRejected(path, f"not a readable XLSX workbook ({exc})", "an .xlsx file saved by Excel or LibreOffice") from None
+        raise FileRejected(
+            path, f"not a readable XLSX workbook ({exc})", "an .xlsx file saved by Excel or LibreOffice"
+        ) from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise FileRejected(path, f"no worksheet named {sheet!r} (sheets: {', '.join(book.sheetnames)})", f"a sheet {sheet!r}")
+            raise FileRejected(
+                path, f"no worksheet named {sheet!r} (sheets: {', '.join(book.sheetnames)})", f"a sheet {sheet!r}"
+            )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         header: list[str] | None = None
         rows: list[list[object]] = []
@@ -419,7 +443,7 @@ def read_xlsx_chunks(
                 continue
             data_rows += 1
             where = f"sheet {ws.title!r} row {number}"
-            if any(c not in (None, "") for c in cells[len(header):]):
+            if any(c not in (None, "") for c in cells[len(header) :]):
                 rejects.append(_field_count_reject(where, cells, len(header)))
                 continue
             rows.append((cells + [None] * len(header))[: len(header)])
@@ -447,9 +471,12 @@ def _check_unpacked_size(path: Path, limits: Limits) -> None:
     except (zipfile.BadZipFile, OSError):
         return  # openpyxl says what is wrong with it
     if declared > limits.max_uncompressed_bytes:
-        raise FileRejected(path, f"unpacks to {declared:,} bytes (as its zip directory declares), more than "
-                           f"{size_text(limits.max_uncompressed_bytes)}; refused before unpacking",
-                           "a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine")
+        raise FileRejected(
+            path,
+            f"unpacks to {declared:,} bytes (as its zip directory declares), more than "
+            f"{size_text(limits.max_uncompressed_bytes)}; refused before unpacking",
+            "a smaller workbook, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine",
+        )
 
 
 def _json_scalar(value: object) -> object:
@@ -502,7 +529,9 @@ def read_json_records(
         try:
             for index, item in enumerate(json_guard.items(raw, prefix)):
                 if not isinstance(item, dict):
-                    raise FileRejected(path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]")
+                    raise FileRejected(
+                        path, f"element is a {type(item).__name__}, not an object", expected, f"{label}[{index}]"
+                    )
                 row = {normalize_header(k): _json_scalar(v) for k, v in item.items()}
                 keys_seen.update(row)
                 rows.append(row)
@@ -523,8 +552,12 @@ def read_json_records(
         raise FileRejected(path, f"no records found at {label}", expected)
     missing = [name for name in required if name not in keys_seen]
     if missing:
-        raise FileRejected(path, f"no record carries the required field{'s' if len(missing) > 1 else ''} "
-                           f"{', '.join(map(repr, missing))}", f"records with {', '.join(required)}", label)
+        raise FileRejected(
+            path,
+            f"no record carries the required field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
+            f"records with {', '.join(required)}",
+            label,
+        )
     if rows:
         yield _json_chunk(rows, records, required)
 

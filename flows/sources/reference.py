@@ -19,13 +19,23 @@ from schemas.fields import blank_to_null
 # dataset -> (columns that identify the table, columns the file must have)
 TABLES: dict[str, tuple[set[str], list[str]]] = {
     "ref__payer_alias": ({"alias", "match_type"}, ["alias", "match_type", "payer_group"]),
-    "ref__billing_code": ({"billing_code", "role"}, ["billing_code", "code_type", "code_category", "role", "code_family", "label"]),
+    "ref__billing_code": (
+        {"billing_code", "role"},
+        ["billing_code", "code_type", "code_category", "role", "code_family", "label"],
+    ),
     "ref__geography": ({"geo_fips", "state_abbrev"}, ["geo_fips", "state_abbrev", "geo_name", "geo_type"]),
-    "ref__code_fact": ({"billing_code", "topic", "fact"}, ["billing_code", "topic", "fact", "source_url", "source_confidence"]),
-    "ref__code_modifier": ({"modifier", "when_to_use"}, ["modifier", "description", "when_to_use", "applies_to", "source",
-                                                        "source_confidence"]),
-    "ref__code_diagnosis": ({"icd10_code", "diagnosis_group"}, ["billing_code", "icd10_code", "description", "diagnosis_group",
-                                                               "source", "source_confidence"]),
+    "ref__code_fact": (
+        {"billing_code", "topic", "fact"},
+        ["billing_code", "topic", "fact", "source_url", "source_confidence"],
+    ),
+    "ref__code_modifier": (
+        {"modifier", "when_to_use"},
+        ["modifier", "description", "when_to_use", "applies_to", "source", "source_confidence"],
+    ),
+    "ref__code_diagnosis": (
+        {"icd10_code", "diagnosis_group"},
+        ["billing_code", "icd10_code", "description", "diagnosis_group", "source", "source_confidence"],
+    ),
 }
 
 
@@ -50,8 +60,9 @@ def read_file(path: Path, chunk_rows: int) -> Iterator[Batch]:
     """Parse one reference CSV into batches of its table."""
     dataset = table_of(path)
     if dataset is None:
-        raise FileRejected(path, "header matches no reference table",
-                           "the header of payer_aliases.csv or billing_codes.csv", "line 1")
+        raise FileRejected(
+            path, "header matches no reference table", "the header of payer_aliases.csv or billing_codes.csv", "line 1"
+        )
     for chunk in read_csv_chunks(path, required=TABLES[dataset][1], chunk_rows=chunk_rows):
         frame = blank_to_null(chunk.frame)
         for column in ("billing_code", "icd10_code", "modifier"):

@@ -43,8 +43,17 @@ DATASETS = (RATE, ALLOWED, FILE, TOC)
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-HEADER_FIELDS = ["reporting_entity_name", "reporting_entity_type", "plan_name", "plan_id_type", "plan_id",
-                 "plan_market_type", "issuer_name", "plan_sponsor_name", "last_updated_on"]
+HEADER_FIELDS = [
+    "reporting_entity_name",
+    "reporting_entity_type",
+    "plan_name",
+    "plan_id_type",
+    "plan_id",
+    "plan_market_type",
+    "issuer_name",
+    "plan_sponsor_name",
+    "last_updated_on",
+]
 
 
 def detect(path: Path) -> bool:
@@ -60,14 +69,19 @@ def detect(path: Path) -> bool:
     finally:
         raw.close()
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return text[:1] == b"{" and any(k in head for k in (b'"reporting_entity_name"', b'"in_network"',
-                                                        b'"reporting_structure"', b'"out_of_network"'))
+    return text[:1] == b"{" and any(
+        k in head for k in (b'"reporting_entity_name"', b'"in_network"', b'"reporting_structure"', b'"out_of_network"')
+    )
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Extract the codes of interest from one TiC file and yield its rows (and one file row)."""
-    result = extract(path, ctx.codes_of_interest, limits=Limits.of(ctx.settings),
-                     spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None)
+    result = extract(
+        path,
+        ctx.codes_of_interest,
+        limits=Limits.of(ctx.settings),
+        spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None,
+    )
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":
         yield from _batches(RATE, in_network_rows(result, path.parent, Limits.of(ctx.settings)), rows)
@@ -76,8 +90,11 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     elif result.kind == "table_of_contents":
         yield from _batches(TOC, toc_rows(result), rows)
     elif result.kind == "unknown":
-        raise FileRejected(path, "a JSON object without in_network, out_of_network, reporting_structure or "
-                           "provider_groups", "a Transparency-in-Coverage file")
+        raise FileRejected(
+            path,
+            "a JSON object without in_network, out_of_network, reporting_structure or provider_groups",
+            "a Transparency-in-Coverage file",
+        )
     yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]), describes_file=True)
 
 
@@ -190,13 +207,19 @@ def in_network_rows(ex: Extract, folder: Path, limits: Limits | None = None) -> 
     remote: dict[str, list[dict] | None] = {}
     for locator, item in ex.items:
         base = {**header, **_code_columns(item)}
-        base.update({
-            "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
-            "bundled_codes": _texts([c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)])
-            or None,
-            "covered_services": _texts([c.get("billing_code") for c in item.get("covered_services") or []
-                                        if isinstance(c, dict)]) or None,
-        })
+        base.update(
+            {
+                "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
+                "bundled_codes": _texts(
+                    [c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)]
+                )
+                or None,
+                "covered_services": _texts(
+                    [c.get("billing_code") for c in item.get("covered_services") or [] if isinstance(c, dict)]
+                )
+                or None,
+            }
+        )
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
@@ -232,8 +255,9 @@ def _price(price: dict) -> dict[str, object]:
     }
 
 
-def _group_cols(group: dict | None, status: str, group_id: str | None, location: str | None,
-                networks: object) -> dict[str, object]:
+def _group_cols(
+    group: dict | None, status: str, group_id: str | None, location: str | None, networks: object
+) -> dict[str, object]:
     tin = (group or {}).get("tin") if isinstance(group, dict) else None
     tin = tin if isinstance(tin, dict) else {}
     npis = _npis(group.get("npi")) if isinstance(group, dict) else None
@@ -250,8 +274,9 @@ def _group_cols(group: dict | None, status: str, group_id: str | None, location:
     }
 
 
-def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None],
-               limits: Limits | None = None) -> Iterator[tuple[str, dict]]:
+def _groups_of(
+    rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None], limits: Limits | None = None
+) -> Iterator[tuple[str, dict]]:
     """(locator suffix, provider-group columns) for every provider group a rate applies to."""
     any_group = False
     for g, group in enumerate(rate.get("provider_groups") or []):
@@ -288,8 +313,9 @@ def _groups_of(rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dic
         yield "", _group_cols(None, "no_provider_group", None, None, None)
 
 
-def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | None],
-                   limits: Limits | None = None) -> list[dict] | None:
+def _remote_groups(
+    location: str, folder: Path, cache: dict[str, list[dict] | None], limits: Limits | None = None
+) -> list[dict] | None:
     """Provider groups of a remote reference, from a local copy named like the URL's file (never fetched).
     The copy is held to the same limits as the file itself (size, ratio, one value, nesting depth)."""
     if location in cache:
@@ -300,8 +326,14 @@ def _remote_groups(location: str, folder: Path, cache: dict[str, list[dict] | No
     for candidate in candidates:
         if candidate.is_file():
             raw = GuardedReader(candidate, limits)
-            with GuardedJson(raw, candidate, raw.guard.limits, "a real TiC provider-reference file",
-                             where=raw.guard.where, byte_word="uncompressed byte") as stream:
+            with GuardedJson(
+                raw,
+                candidate,
+                raw.guard.limits,
+                "a real TiC provider-reference file",
+                where=raw.guard.where,
+                byte_word="uncompressed byte",
+            ) as stream:
                 groups = list(json_items(stream, "provider_groups.item"))
             break
     cache[location] = groups
@@ -319,9 +351,11 @@ def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
                 continue
             tin = allowed.get("tin") if isinstance(allowed.get("tin"), dict) else {}
             scope = {
-                "tin_type": _text(tin.get("type")), "tin_value": _text(tin.get("value")),
+                "tin_type": _text(tin.get("type")),
+                "tin_value": _text(tin.get("value")),
                 "service_codes": _places_of_service(allowed.get("service_code")),
-                "billing_class": _text(allowed.get("billing_class")), "setting": _text(allowed.get("setting")),
+                "billing_class": _text(allowed.get("billing_class")),
+                "setting": _text(allowed.get("setting")),
             }
             for p, payment in enumerate(allowed.get("payments") or []):
                 if not isinstance(payment, dict):
@@ -334,13 +368,17 @@ def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
                     npis = _npis(provider.get("npi"))
                     row = dict(base)
                     row.update(scope)
-                    row.update({
-                        "allowed_amount_usd": amount, "allowed_amount_json_type": amount_type,
-                        "billing_code_modifiers": _texts(payment.get("billing_code_modifier")),
-                        "billed_charge_usd": charge,
-                        "billed_charge_json_type": charge_type if provider else "null",
-                        "npis": npis, "npi_count": len(npis) if npis is not None else None,
-                    })
+                    row.update(
+                        {
+                            "allowed_amount_usd": amount,
+                            "allowed_amount_json_type": amount_type,
+                            "billing_code_modifiers": _texts(payment.get("billing_code_modifier")),
+                            "billed_charge_usd": charge,
+                            "billed_charge_json_type": charge_type if provider else "null",
+                            "npis": npis,
+                            "npi_count": len(npis) if npis is not None else None,
+                        }
+                    )
                     suffix = f".providers[{q}]" if provider else ""
                     row["source_record"] = f"{locator}.allowed_amounts[{a}].payments[{p}]{suffix}"
                     yield row
@@ -349,12 +387,16 @@ def allowed_amount_rows(ex: Extract) -> Iterator[dict]:
 # --- tables of contents -------------------------------------------------------------------------------
 def toc_rows(ex: Extract) -> Iterator[dict]:
     """One row per reporting plan x listed file (in-network or allowed-amount)."""
-    entity = {"reporting_entity_name": _text(ex.header.get("reporting_entity_name")),
-              "reporting_entity_type": _text(ex.header.get("reporting_entity_type")),
-              "schema_version": _text(ex.header.get("version"))}
+    entity = {
+        "reporting_entity_name": _text(ex.header.get("reporting_entity_name")),
+        "reporting_entity_type": _text(ex.header.get("reporting_entity_type")),
+        "schema_version": _text(ex.header.get("version")),
+    }
     for locator, structure in ex.toc:
         plans = structure.get("reporting_plans") or [None]
-        files: list[tuple[str, dict]] = [("in_network", f) for f in structure.get("in_network_files") or [] if isinstance(f, dict)]
+        files: list[tuple[str, dict]] = [
+            ("in_network", f) for f in structure.get("in_network_files") or [] if isinstance(f, dict)
+        ]
         allowed = structure.get("allowed_amount_file")
         if isinstance(allowed, dict):
             files.append(("allowed_amount", allowed))
@@ -362,12 +404,17 @@ def toc_rows(ex: Extract) -> Iterator[dict]:
             plan = plan if isinstance(plan, dict) else {}
             for f, (file_type, listed) in enumerate(files):
                 row = dict(entity)
-                row.update({
-                    "plan_name": _text(plan.get("plan_name")), "plan_id_type": _text(plan.get("plan_id_type")),
-                    "plan_id": _text(plan.get("plan_id")), "plan_market_type": _text(plan.get("plan_market_type")),
-                    "file_type": file_type, "file_description": _text(listed.get("description")),
-                    "file_location": _text(listed.get("location")),
-                })
+                row.update(
+                    {
+                        "plan_name": _text(plan.get("plan_name")),
+                        "plan_id_type": _text(plan.get("plan_id_type")),
+                        "plan_id": _text(plan.get("plan_id")),
+                        "plan_market_type": _text(plan.get("plan_market_type")),
+                        "file_type": file_type,
+                        "file_description": _text(listed.get("description")),
+                        "file_location": _text(listed.get("location")),
+                    }
+                )
                 row["source_record"] = f"{locator}.reporting_plans[{p}].files[{f}]"
                 yield row
 
@@ -376,19 +423,31 @@ def toc_rows(ex: Extract) -> Iterator[dict]:
 def file_row(ex: Extract, path: Path) -> dict[str, object]:
     """One row per file: what it is, what was found, and how it was read."""
     header = _header(ex)
-    row: dict[str, object] = {k: header[k] for k in ("reporting_entity_name", "reporting_entity_type", "plan_name",
-                                                     "plan_id", "issuer_name", "last_updated_on", "schema_version",
-                                                     "payer_name")}
+    row: dict[str, object] = {
+        k: header[k]
+        for k in (
+            "reporting_entity_name",
+            "reporting_entity_type",
+            "plan_name",
+            "plan_id",
+            "issuer_name",
+            "last_updated_on",
+            "schema_version",
+            "payer_name",
+        )
+    }
     codes = sorted({_text(item.get("billing_code")) or "" for _, item in ex.items})
-    row.update({
-        "file_kind": ex.kind,
-        "uncompressed_bytes": ex.uncompressed_bytes,
-        "items_scanned": ex.items_seen,
-        "target_items": len(ex.items),
-        "target_codes_found": codes or None,
-        "provider_references_resolved": len(ex.provider_refs),
-        "extraction_path": ex.path_used,
-        "fallback_reason": ex.fallback_reason,
-        "extraction_seconds": round(ex.seconds, 3),
-    })
+    row.update(
+        {
+            "file_kind": ex.kind,
+            "uncompressed_bytes": ex.uncompressed_bytes,
+            "items_scanned": ex.items_seen,
+            "target_items": len(ex.items),
+            "target_codes_found": codes or None,
+            "provider_references_resolved": len(ex.provider_refs),
+            "extraction_path": ex.path_used,
+            "fallback_reason": ex.fallback_reason,
+            "extraction_seconds": round(ex.seconds, 3),
+        }
+    )
     return row

@@ -62,9 +62,27 @@ REQUIRED_KEY = {"in_network": b'"negotiated_rates"', "out_of_network": b'"allowe
 _STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _SP = rb"[ \t\r\n]*"
 HEAD_RE = re.compile(
-    rb"\{" + _SP + rb"(?:" + _STR + _SP + rb":" + _SP + rb"(?:" + _STR + rb"|-?[0-9][0-9.eE+-]*|true|false|null)"
-    + _SP + rb"," + _SP + rb")*?" + rb'"billing_code"' + _SP + rb":" + _SP
-    + rb'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))', re.S)
+    rb"\{"
+    + _SP
+    + rb"(?:"
+    + _STR
+    + _SP
+    + rb":"
+    + _SP
+    + rb"(?:"
+    + _STR
+    + rb"|-?[0-9][0-9.eE+-]*|true|false|null)"
+    + _SP
+    + rb","
+    + _SP
+    + rb")*?"
+    + rb'"billing_code"'
+    + _SP
+    + rb":"
+    + _SP
+    + rb'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))',
+    re.S,
+)
 SCALAR_RE = re.compile(rb"(?:-?[0-9][0-9.eE+-]*|true|false|null)")
 KEY_ARRAY_RE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[")
 FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', re.S)
@@ -78,8 +96,12 @@ def too_deep(path: Path, where: str) -> FileRejected:
 def not_utf8(path: Path, exc: UnicodeDecodeError, where: str) -> FileRejected:
     """Text that is not UTF-8 (RFC 8259 requires it of JSON exchanged between systems)."""
     bad = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
-    return FileRejected(path, f"invalid UTF-8 (byte 0x{bad} in a string)", "UTF-8 JSON (re-export or re-download "
-                        "the file as UTF-8)", where)
+    return FileRejected(
+        path,
+        f"invalid UTF-8 (byte 0x{bad} in a string)",
+        "UTF-8 JSON (re-export or re-download the file as UTF-8)",
+        where,
+    )
 
 
 class Anomaly(Exception):
@@ -134,8 +156,16 @@ def _no_gc() -> Iterator[None]:
 class FastScanner:
     """One pass over a TiC file's decompressed bytes (see module docstring)."""
 
-    def __init__(self, path: Path, codes: frozenset[str], *, chunk: int = CHUNK, max_expansion: float | None = None,
-                 spill_dir: Path | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        codes: frozenset[str],
+        *,
+        chunk: int = CHUNK,
+        max_expansion: float | None = None,
+        spill_dir: Path | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.path = path
         self.codes = codes
         self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion, limits=limits)
@@ -151,8 +181,12 @@ class FastScanner:
     # -- byte helpers (absolute offsets) ---------------------------------------------------------
     def byte(self, pos: int) -> int:
         if not self.win.ensure(pos + 1):
-            raise FileRejected(self.path, "the JSON ends unexpectedly (truncated file)", "a complete JSON document",
-                               f"uncompressed byte offset {pos:,}")
+            raise FileRejected(
+                self.path,
+                "the JSON ends unexpectedly (truncated file)",
+                "a complete JSON document",
+                f"uncompressed byte offset {pos:,}",
+            )
         return self.win.buf[pos - self.win.base]
 
     def skip_ws(self, pos: int, keep: int | None = None) -> int:
@@ -170,8 +204,12 @@ class FastScanner:
             pos = max(pos, win.base + win.n)
             win.drop_before(pos if keep is None else min(pos, keep))
             if not win.fill():
-                raise FileRejected(self.path, "the JSON ends unexpectedly (truncated file)", "a complete JSON document",
-                                   f"uncompressed byte offset {pos:,}")
+                raise FileRejected(
+                    self.path,
+                    "the JSON ends unexpectedly (truncated file)",
+                    "a complete JSON document",
+                    f"uncompressed byte offset {pos:,}",
+                )
 
     def value_end(self, pos: int) -> int:
         """Offset of the first non-blank byte after the JSON value at `pos` (exact, msgspec)."""
@@ -194,8 +232,12 @@ class FastScanner:
                 if "truncated" not in text:
                     where = BYTE_RE.search(text)
                     offset = pos + int(where.group(1)) if where else pos
-                    raise FileRejected(self.path, f"invalid JSON ({text.split(' (byte')[0]})",
-                                       "well-formed JSON", f"uncompressed byte offset {offset:,}") from None
+                    raise FileRejected(
+                        self.path,
+                        f"invalid JSON ({text.split(' (byte')[0]})",
+                        "well-formed JSON",
+                        f"uncompressed byte offset {offset:,}",
+                    ) from None
             finally:
                 view.release()
             have = win.base + win.n - pos
@@ -203,16 +245,24 @@ class FastScanner:
                 raise win.too_big(pos)
             if win.fill():
                 # read ahead until the buffered span doubles, so a long value is decoded O(log n) times, not O(n)
-                while (not whole and win.base + win.n - pos < 2 * have
-                       and win.base + win.n - pos <= self.limits.max_item_bytes and win.fill()):
+                while (
+                    not whole
+                    and win.base + win.n - pos < 2 * have
+                    and win.base + win.n - pos <= self.limits.max_item_bytes
+                    and win.fill()
+                ):
                     pass
             else:
                 if whole:
                     if win.base + win.n - pos > self.limits.max_item_bytes:
                         raise win.too_big(pos)
                     return win.base + win.n
-                raise FileRejected(self.path, "the JSON ends in the middle of a value (truncated file)",
-                                   "a complete JSON document", f"uncompressed byte offset {win.base + win.n:,}")
+                raise FileRejected(
+                    self.path,
+                    "the JSON ends in the middle of a value (truncated file)",
+                    "a complete JSON document",
+                    f"uncompressed byte offset {win.base + win.n:,}",
+                )
 
     def decode(self, start: int, end: int) -> object:
         view = memoryview(self.win.buf)[start - self.win.base : end - self.win.base]
@@ -225,8 +275,9 @@ class FastScanner:
         end = self.value_end(pos)
         value = self.decode(pos, end)
         if not isinstance(value, str):
-            raise FileRejected(self.path, "expected an object key (a string)", "a TiC JSON object",
-                               f"uncompressed byte offset {pos:,}")
+            raise FileRejected(
+                self.path, "expected an object key (a string)", "a TiC JSON object", f"uncompressed byte offset {pos:,}"
+            )
         return value, end
 
     # -- document --------------------------------------------------------------------------------
@@ -246,9 +297,12 @@ class FastScanner:
             raise not_utf8(self.path, exc, f"in the value at uncompressed byte offset {self.at:,}") from None
         except FileRejected as exc:
             if exc.where.startswith("the data ends at"):  # say what the scan was reading when the data stopped
-                raise FileRejected(exc.path, exc.problem, exc.expected,
-                                   f"{exc.where}; the scan was reading the value that starts at uncompressed byte "
-                                   f"{self.at:,}") from None
+                raise FileRejected(
+                    exc.path,
+                    exc.problem,
+                    exc.expected,
+                    f"{exc.where}; the scan was reading the value that starts at uncompressed byte {self.at:,}",
+                ) from None
             raise
         finally:
             self.win.close()
@@ -267,10 +321,18 @@ class FastScanner:
         if first != ord("{"):
             head = bytes(self.win.buf[pos - self.win.base : pos - self.win.base + 64])
             if head.lstrip()[:1] == b"<":
-                raise FileRejected(self.path, "an HTML page, not JSON (a failed download saved as a data file?)",
-                                   "a Transparency-in-Coverage JSON object", f"uncompressed byte offset {pos:,}")
-            raise FileRejected(self.path, f"not a JSON object (starts with {head[:20]!r})",
-                               "a Transparency-in-Coverage JSON object", f"uncompressed byte offset {pos:,}")
+                raise FileRejected(
+                    self.path,
+                    "an HTML page, not JSON (a failed download saved as a data file?)",
+                    "a Transparency-in-Coverage JSON object",
+                    f"uncompressed byte offset {pos:,}",
+                )
+            raise FileRejected(
+                self.path,
+                f"not a JSON object (starts with {head[:20]!r})",
+                "a Transparency-in-Coverage JSON object",
+                f"uncompressed byte offset {pos:,}",
+            )
         pos += 1
         expect_key = True
         while True:
@@ -315,14 +377,22 @@ class FastScanner:
         # only whitespace may follow the document
         while self.win.ensure(pos + 1):
             if self.win.buf[pos - self.win.base] not in WS:
-                raise FileRejected(self.path, "data after the end of the JSON object", "one JSON object",
-                                   f"uncompressed byte offset {pos:,}")
+                raise FileRejected(
+                    self.path,
+                    "data after the end of the JSON object",
+                    "one JSON object",
+                    f"uncompressed byte offset {pos:,}",
+                )
             pos += 1
             self.win.drop_before(pos)
 
     def _malformed(self, pos: int, wanted: str) -> FileRejected:
-        return FileRejected(self.path, f"malformed JSON: expected {wanted}", "a well-formed TiC JSON object",
-                            f"uncompressed byte offset {pos:,}")
+        return FileRejected(
+            self.path,
+            f"malformed JSON: expected {wanted}",
+            "a well-formed TiC JSON object",
+            f"uncompressed byte offset {pos:,}",
+        )
 
     # -- item sections (in_network / out_of_network) ----------------------------------------------
     def _items(self, pos: int, section: str) -> int:
@@ -338,8 +408,12 @@ class FastScanner:
         if b == ord("]"):
             return pos + 1
         if b != ord("{"):
-            raise FileRejected(self.path, f"{section} is not an array of objects", f"{section}: [{{...}}, ...]",
-                               f"uncompressed byte offset {pos:,}")
+            raise FileRejected(
+                self.path,
+                f"{section} is not an array of objects",
+                f"{section}: [{{...}}, ...]",
+                f"uncompressed byte offset {pos:,}",
+            )
         key_at = self.skip_ws(pos + 1, keep=pos)
         self.read_string(key_at)  # validates the key and buffers it
         m = STRING_RE.match(self.win.buf, key_at - self.win.base)
@@ -363,8 +437,10 @@ class FastScanner:
         def check_item(end: int) -> None:
             count_until(end)
             if seen != 1:
-                raise Anomaly(f"the {section} item at byte {cur:,} holds {seen} {required.decode()} keys: "
-                              "item boundaries are ambiguous (items with different first keys?)")
+                raise Anomaly(
+                    f"the {section} item at byte {cur:,} holds {seen} {required.decode()} keys: "
+                    "item boundaries are ambiguous (items with different first keys?)"
+                )
 
         while True:
             self.at = cur
@@ -521,10 +597,12 @@ class FastScanner:
     def _item_too_big(self, section: str, cur: int, verdict: str | None) -> FileRejected:
         what = "for a code of interest" if verdict == "target" else "whose billing code is not in its first bytes"
         return FileRejected(
-            self.path, f"the {section} item {what} at uncompressed byte {cur:,} is larger than "
+            self.path,
+            f"the {section} item {what} at uncompressed byte {cur:,} is larger than "
             f"{size_text(self.limits.max_item_bytes)}; refused rather than held in memory",
             "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
-            self.win.guard.where(self.win.total))
+            self.win.guard.where(self.win.total),
+        )
 
     def _complete_item_end(self, start: int) -> int | None:
         """End (exclusive, before any separator) of the item at `start` if it is wholly buffered, else None."""
@@ -683,8 +761,8 @@ class FastScanner:
         if self.spill is None:
             # held open across calls on purpose: filled while streaming, read back at the end, closed in run()'s finally
             self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                prefix="tic-provider-refs-", suffix=".json",
-                                                     dir=self.spill_dir, delete=True)
+                prefix="tic-provider-refs-", suffix=".json", dir=self.spill_dir, delete=True
+            )
         elif self.spill_len:  # a second provider_references array: one stream of entries
             self.spill.write(b",")
             self.spill_len += 1
@@ -788,8 +866,11 @@ class FastScanner:
                     if "trailing characters" in text:
                         end = pos + int(BYTE_RE.search(text).group(1)) - 1  # type: ignore[union-attr]
                     elif "truncated" not in text or at_end:
-                        raise FileRejected(self.path, f"a provider_references entry is not valid JSON ({text})",
-                                           "well-formed provider_references") from None
+                        raise FileRejected(
+                            self.path,
+                            f"a provider_references entry is not valid JSON ({text})",
+                            "well-formed provider_references",
+                        ) from None
                 finally:
                     view.release()
                 if end is None:  # the entry continues past the buffer: read more
@@ -811,9 +892,12 @@ class FastScanner:
                 self.extract.provider_refs[ident] = entries
 
     def _big_reference(self) -> FileRejected:
-        return FileRejected(self.path, f"a provider_references entry is larger than {size_text(self.limits.max_item_bytes)}; "
-                            "refused rather than held in memory",
-                            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine")
+        return FileRejected(
+            self.path,
+            f"a provider_references entry is larger than {size_text(self.limits.max_item_bytes)}; "
+            "refused rather than held in memory",
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+        )
 
     def _scan_spill(self, exact_text: bool, wanted: set[str]) -> None:
         """One pass over the spilled entries: every `"provider_group_id": <n>` is compared with the
@@ -986,8 +1070,11 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
                 if event in ("string", "number", "boolean", "null"):
                     extract.header[key] = value
                 elif event == "start_array" and key in counters:
-                    extract.kind = {"in_network": "in_network", "out_of_network": "allowed_amount",
-                                    "reporting_structure": "table_of_contents"}[key]
+                    extract.kind = {
+                        "in_network": "in_network",
+                        "out_of_network": "allowed_amount",
+                        "reporting_structure": "table_of_contents",
+                    }[key]
                     _collect_array(events, key, codes, extract, wanted, counters, handle)
                 else:  # provider_references (read in the second pass) or any other container
                     if key == "provider_groups" and extract.kind == "unknown":
@@ -997,15 +1084,20 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
         except ijson.JSONError as exc:
             detail = exc.args[0] if exc.args else str(exc)  # yajl hands its message over as bytes
             detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
-            raise FileRejected(path, f"invalid or truncated JSON ({detail.strip().splitlines()[0]})",
-                               "a complete JSON document") from None  # extract() says where the stream ended
+            raise FileRejected(
+                path, f"invalid or truncated JSON ({detail.strip().splitlines()[0]})", "a complete JSON document"
+            ) from None  # extract() says where the stream ended
         except RecursionError:
             raise too_deep(path, f"uncompressed byte offset {handle.total:,}") from None
         except UnicodeDecodeError as exc:
             raise not_utf8(path, exc, f"before uncompressed byte offset {handle.total:,}") from None
         except (EOFError, OSError) as exc:
-            raise FileRejected(path, f"truncated or corrupt file ({exc})", "a complete file",
-                               f"uncompressed byte offset {handle.total:,}") from None
+            raise FileRejected(
+                path,
+                f"truncated or corrupt file ({exc})",
+                "a complete file",
+                f"uncompressed byte offset {handle.total:,}",
+            ) from None
     if wanted:
         with _no_gc(), _reader(path, limits) as handle:
             events = ijson.basic_parse(handle, use_float=False, buf_size=CHUNK)
@@ -1031,8 +1123,15 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
 def _reader(path: Path, limits: Limits | None = None) -> Iterator[GuardedJson]:
     """The decompressed stream, each held value bounded by the item limit (depth is counted by events)."""
     raw = GuardedReader(path, limits)
-    handle = GuardedJson(raw, path, raw.guard.limits, "a real TiC file", where=raw.guard.where,
-                         byte_word="uncompressed byte", scan_depth=False)
+    handle = GuardedJson(
+        raw,
+        path,
+        raw.guard.limits,
+        "a real TiC file",
+        where=raw.guard.where,
+        byte_word="uncompressed byte",
+        scan_depth=False,
+    )
     handle.mark = None  # nothing is held until a value starts
     try:
         yield handle
@@ -1064,8 +1163,15 @@ def _collect_array(events, section, codes, extract, wanted, counters, handle) ->
                             wanted.add(id_text(ref))
 
 
-def extract(path: Path, codes: frozenset[str], *, max_expansion: float | None = None,
-            spill_dir: Path | None = None, chunk: int = CHUNK, limits: Limits | None = None) -> Extract:
+def extract(
+    path: Path,
+    codes: frozenset[str],
+    *,
+    max_expansion: float | None = None,
+    spill_dir: Path | None = None,
+    chunk: int = CHUNK,
+    limits: Limits | None = None,
+) -> Extract:
     """Fast path, falling back to the exact path (and saying why) on any anomaly."""
     limits = limits or Limits()
     if max_expansion is not None:
@@ -1077,10 +1183,13 @@ def extract(path: Path, codes: frozenset[str], *, max_expansion: float | None = 
             result = reference_extract(path, codes, limits)
         except FileRejected as rejected:
             if not rejected.where and exc.stream_end is not None:  # say where the data stopped
-                raise FileRejected(rejected.path, rejected.problem, rejected.expected,
-                                   f"the stream ends at uncompressed byte {exc.stream_end:,}") from None
+                raise FileRejected(
+                    rejected.path,
+                    rejected.problem,
+                    rejected.expected,
+                    f"the stream ends at uncompressed byte {exc.stream_end:,}",
+                ) from None
             raise
         result.path_used = "ijson_fallback"
         result.fallback_reason = str(exc)
         return result
-

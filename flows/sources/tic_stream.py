@@ -123,8 +123,11 @@ class GzipStream(io.RawIOBase):
         try:
             self._inflate()
         except _zlib.error as exc:  # type: ignore[misc]
-            self._put(StreamError(f"corrupt ({exc}) in the compressed bytes up to offset {self._block_end:,}",
-                                  self._at, self.size))
+            self._put(
+                StreamError(
+                    f"corrupt ({exc}) in the compressed bytes up to offset {self._block_end:,}", self._at, self.size
+                )
+            )
         except StreamError as exc:
             self._put(exc)
         except BaseException as exc:  # noqa: BLE001 - the reader must always get a last item
@@ -141,7 +144,9 @@ class GzipStream(io.RawIOBase):
                 pending = read(self.IN_BLOCK)
                 if not pending:
                     if d is not None:
-                        raise StreamError("truncated: it ends before the gzip end-of-stream marker", self._at, self.size)
+                        raise StreamError(
+                            "truncated: it ends before the gzip end-of-stream marker", self._at, self.size
+                        )
                     return
             if d is None:  # between members: zero padding is allowed, anything else must be a member
                 stripped = pending.lstrip(b"\0")
@@ -150,8 +155,9 @@ class GzipStream(io.RawIOBase):
                 if not pending:
                     continue
                 if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
-                    raise StreamError("followed by data that is not gzip after the end of its gzip stream",
-                                      self._at, self.size)
+                    raise StreamError(
+                        "followed by data that is not gzip after the end of its gzip stream", self._at, self.size
+                    )
                 d = _zlib.decompressobj(31)
             self._block_end = self._at + len(pending)
             out = d.decompress(pending, out_block)
@@ -165,7 +171,9 @@ class GzipStream(io.RawIOBase):
                 if not out and len(tail) == len(pending):  # no progress: the decompressor wants more input
                     more = read(self.IN_BLOCK)
                     if not more:
-                        raise StreamError("truncated: it ends before the gzip end-of-stream marker", self._at, self.size)
+                        raise StreamError(
+                            "truncated: it ends before the gzip end-of-stream marker", self._at, self.size
+                        )
                     tail = tail + more
                 pending = tail
             if out and not self._put((out, self._at)):
@@ -271,27 +279,41 @@ def _open_zip(path: Path) -> BinaryIO:
     except zipfile.BadZipFile as exc:
         raise FileRejected(path, f"not a readable zip archive ({exc})", "a .zip holding one JSON file") from None
     members = [m for m in archive.infolist() if not m.is_dir()]
-    unsafe = [m.filename for m in members
-              if m.filename.startswith(("/", "\\")) or ".." in PurePosixPath(m.filename.replace("\\", "/")).parts
-              or ":" in m.filename.split("/")[0]]
+    unsafe = [
+        m.filename
+        for m in members
+        if m.filename.startswith(("/", "\\"))
+        or ".." in PurePosixPath(m.filename.replace("\\", "/")).parts
+        or ":" in m.filename.split("/")[0]
+    ]
     if unsafe:
         archive.close()
-        raise FileRejected(path, f"zip member name {unsafe[0]!r} points outside the archive (path traversal)",
-                           "a .zip whose member names are plain relative paths (re-download it from the payer)")
+        raise FileRejected(
+            path,
+            f"zip member name {unsafe[0]!r} points outside the archive (path traversal)",
+            "a .zip whose member names are plain relative paths (re-download it from the payer)",
+        )
     json_members = [m for m in members if m.filename.lower().endswith(".json")] or members
     if len(members) > 1 and not any(m.filename.lower().endswith(".json") for m in members):
         archive.close()
-        raise FileRejected(path, f"zip holds no .json file ({', '.join(m.filename for m in members[:5])})",
-                           "exactly one JSON file per zip")
+        raise FileRejected(
+            path,
+            f"zip holds no .json file ({', '.join(m.filename for m in members[:5])})",
+            "exactly one JSON file per zip",
+        )
     if len(json_members) != 1:
         names = ", ".join(m.filename for m in members[:5]) or "none"
         archive.close()
-        raise FileRejected(path, f"zip holds {len(json_members)} candidate files ({names})", "exactly one JSON file per zip")
+        raise FileRejected(
+            path, f"zip holds {len(json_members)} candidate files ({names})", "exactly one JSON file per zip"
+        )
     try:
         return _ZipStream(archive, json_members[0])  # type: ignore[return-value]
     except NotImplementedError as exc:  # e.g. deflate64
         archive.close()
-        raise FileRejected(path, f"zip compression not supported ({exc})", "a zip using deflate, or a .json.gz") from None
+        raise FileRejected(
+            path, f"zip compression not supported ({exc})", "a zip using deflate, or a .json.gz"
+        ) from None
 
 
 class Guard:
@@ -312,8 +334,10 @@ class Guard:
     def where(self, uncompressed: int) -> str:
         if self.kind == "json":
             return f"byte offset {uncompressed:,}"
-        return (f"compressed byte offset {self.compressed():,} of {self.compressed_size:,}, "
-                f"uncompressed byte offset {uncompressed:,}")
+        return (
+            f"compressed byte offset {self.compressed():,} of {self.compressed_size:,}, "
+            f"uncompressed byte offset {uncompressed:,}"
+        )
 
     def check(self, total: int) -> None:
         """Raise if `total` uncompressed bytes break a limit."""
@@ -321,23 +345,32 @@ class Guard:
         if total > limits.max_uncompressed_bytes:
             grows = "decompresses to" if self.kind != "json" else "holds"
             raise FileRejected(
-                self.path, f"{grows} more than {size_text(limits.max_uncompressed_bytes)} "
+                self.path,
+                f"{grows} more than {size_text(limits.max_uncompressed_bytes)} "
                 f"({total:,} bytes read so far); refused before reading on",
-                "a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine", self.where(total))
+                "a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES if this one is genuine",
+                self.where(total),
+            )
         if self.kind != "json" and total > self.floor:
             compressed = max(self.compressed(), 1)
             if total > limits.max_expansion * compressed:
                 raise FileRejected(
-                    self.path, f"decompressed to {total / compressed:,.0f}x the compressed bytes read so far "
+                    self.path,
+                    f"decompressed to {total / compressed:,.0f}x the compressed bytes read so far "
                     f"({total:,} bytes from {compressed:,}; limit {limits.max_expansion:g}x); refused as a "
                     "possible decompression bomb",
-                    "a real TiC file, or a higher PAYERBENCH_TIC_MAX_EXPANSION if this one is genuine", self.where(total))
+                    "a real TiC file, or a higher PAYERBENCH_TIC_MAX_EXPANSION if this one is genuine",
+                    self.where(total),
+                )
 
     def stream_error(self, exc: StreamError, total: int) -> FileRejected:
         return FileRejected(
-            self.path, f"the {self.kind} stream is {exc.problem}", "a complete file (re-download it)",
+            self.path,
+            f"the {self.kind} stream is {exc.problem}",
+            "a complete file (re-download it)",
             f"the data ends at compressed byte offset {exc.compressed:,} of {exc.size:,}, "
-            f"after {total:,} uncompressed bytes")
+            f"after {total:,} uncompressed bytes",
+        )
 
 
 class GuardedReader(io.RawIOBase):
@@ -374,8 +407,17 @@ class Window:
     The buffer never holds more than `limits.max_item_bytes` plus two chunks: a caller that
     does not let go of its bytes (one huge value, endless blank space) gets a `FileRejected`."""
 
-    def __init__(self, path: Path, raw: BinaryIO, compressed_size: int, kind: str, *, chunk: int = CHUNK,
-                 max_expansion: float | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        raw: BinaryIO,
+        compressed_size: int,
+        kind: str,
+        *,
+        chunk: int = CHUNK,
+        max_expansion: float | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.path = path
         self.raw = raw
         self.kind = kind
@@ -455,8 +497,11 @@ class Window:
             raise self.guard.stream_error(exc, self.total) from None
         except (EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
             raise FileRejected(
-                self.path, f"the {self.kind} stream is truncated or corrupt ({exc})",
-                "a complete file (re-download it)", self.guard.where(self.total)) from None
+                self.path,
+                f"the {self.kind} stream is truncated or corrupt ({exc})",
+                "a complete file (re-download it)",
+                self.guard.where(self.total),
+            ) from None
         if not got:
             self.eof = True
             return 0
@@ -471,9 +516,12 @@ class Window:
 
     def blank_run_too_long(self, start: int) -> FileRejected:
         return FileRejected(
-            self.path, f"more than {size_text(self.limits.max_item_bytes)} of blank space (spaces, tabs, newlines) "
+            self.path,
+            f"more than {size_text(self.limits.max_item_bytes)} of blank space (spaces, tabs, newlines) "
             f"in a row from uncompressed byte {start:,}; refused as a possible decompression bomb",
-            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.guard.where(self.total))
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+            self.guard.where(self.total),
+        )
 
     def _last_not_blank(self, lo: int, hi: int) -> int:
         """Index in buf of the last non-blank byte in [lo, hi), or -1."""
@@ -503,9 +551,12 @@ class Window:
     def too_big(self, start: int) -> FileRejected:
         """The value (or blank space) starting at `start` passes the item limit."""
         return FileRejected(
-            self.path, f"one JSON value (an item the scan must keep, a header value or blank space) from uncompressed "
+            self.path,
+            f"one JSON value (an item the scan must keep, a header value or blank space) from uncompressed "
             f"byte {start:,} is larger than {size_text(self.limits.max_item_bytes)}; refused rather than held in memory",
-            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine", self.guard.where(self.total))
+            "a real TiC file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine",
+            self.guard.where(self.total),
+        )
 
     def ensure(self, end: int) -> bool:
         """Make sure absolute offset `end` (exclusive) is buffered; False if the stream ends first."""
@@ -533,8 +584,9 @@ class Window:
         self.raw.close()
 
 
-def open_window(path: Path, *, chunk: int = CHUNK, max_expansion: float | None = None,
-                limits: Limits | None = None) -> Window:
+def open_window(
+    path: Path, *, chunk: int = CHUNK, max_expansion: float | None = None, limits: Limits | None = None
+) -> Window:
     """A Window over the decompressed content of `path`."""
     raw, kind, size = open_raw(path)
     return Window(path, raw, size, kind, chunk=chunk, max_expansion=max_expansion, limits=limits)

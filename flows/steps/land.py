@@ -114,8 +114,9 @@ def _settled(path: Path, settle_seconds: float, now: dt.datetime) -> bool:
     return now.timestamp() - os.lstat(path).st_mtime >= settle_seconds
 
 
-def scan(inbox: Path, settle_seconds: float = 0.0, now: dt.datetime | None = None,
-         allowed: tuple[Path, ...] = ()) -> tuple[list[_Entry], list[Landing]]:
+def scan(
+    inbox: Path, settle_seconds: float = 0.0, now: dt.datetime | None = None, allowed: tuple[Path, ...] = ()
+) -> tuple[list[_Entry], list[Landing]]:
     """Every inbox entry, without following a link: the files worth inspecting, and the refusals
     (links, pipes and devices, refused names). Partial downloads and OS clutter are skipped; a
     refused name still being written (e.g. rsync's hidden temporary file) waits for the next run."""
@@ -154,8 +155,11 @@ def scan(inbox: Path, settle_seconds: float = 0.0, now: dt.datetime | None = Non
             is_dir = entry.is_dir(follow_symlinks=False)
             if why:
                 if _settled(path, settle_seconds, now):
-                    refuse(path, f"{why}; {'its files are not looked at' if is_dir else 'it stays in the inbox'}",
-                           folder=is_dir)
+                    refuse(
+                        path,
+                        f"{why}; {'its files are not looked at' if is_dir else 'it stays in the inbox'}",
+                        folder=is_dir,
+                    )
             elif is_dir:
                 walk(path)
             elif entry.is_file(follow_symlinks=False):
@@ -182,8 +186,13 @@ def claims(path: Path) -> list[str]:
             if source.detect(path):
                 names_.append(source.name)
         except Exception as exc:  # noqa: BLE001 - one adapter's detector must not stop the landing
-            log.warning("%s: the %s detector failed (%s: %s); treated as not recognised", safe_name(path.name),
-                        source.name, type(exc).__name__, safe_name(exc))
+            log.warning(
+                "%s: the %s detector failed (%s: %s); treated as not recognised",
+                safe_name(path.name),
+                source.name,
+                type(exc).__name__,
+                safe_name(exc),
+            )
     return names_
 
 
@@ -204,8 +213,9 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
     age = now.timestamp() - os.lstat(path).st_mtime
     if age < settle_seconds:
         landing.status = "waiting"
-        landing.message = (f"modified {age:.0f} s ago (still being written?); "
-                           f"it lands once unchanged for {settle_seconds:.0f} s")
+        landing.message = (
+            f"modified {age:.0f} s ago (still being written?); it lands once unchanged for {settle_seconds:.0f} s"
+        )
         return
     before = _stamp(path)
     try:
@@ -221,23 +231,35 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
     found = claims(path)
     landing.sha256, landing.bytes = sha, size
     if not found:
-        landing.message = ("no source recognises its content (`payerbench sources` lists them); if it is one of "
-                           "them, check it is the publisher's file as downloaded (unzipped where the source says "
-                           "so), or move it into raw/<source>/ yourself; otherwise delete it")
+        landing.message = (
+            "no source recognises its content (`payerbench sources` lists them); if it is one of "
+            "them, check it is the publisher's file as downloaded (unzipped where the source says "
+            "so), or move it into raw/<source>/ yourself; otherwise delete it"
+        )
     elif len(found) > 1:
-        landing.message = (f"its content matches more than one source ({', '.join(found)}); move it into the right "
-                           f"raw/<source>/ folder yourself")
+        landing.message = (
+            f"its content matches more than one source ({', '.join(found)}); move it into the right "
+            f"raw/<source>/ folder yourself"
+        )
     elif found == ["reference"]:
         landing.source = "reference"
-        landing.message = ("a reference table: edit raw/reference/ in place (it is configuration under version "
-                           "control), then run again")
+        landing.message = (
+            "a reference table: edit raw/reference/ in place (it is configuration under version "
+            "control), then run again"
+        )
     else:
         landing.source = found[0]
         landing.status = "landed"  # provisional: `land` decides where
 
 
-def land(settings: Settings, inbox: Path, *, settle_seconds: float = 10.0, now: dt.datetime | None = None,
-         move: Callable[..., None] | None = None) -> list[Landing]:
+def land(
+    settings: Settings,
+    inbox: Path,
+    *,
+    settle_seconds: float = 10.0,
+    now: dt.datetime | None = None,
+    move: Callable[..., None] | None = None,
+) -> list[Landing]:
     """Move every recognisable file of the inbox into its source's raw folder (see the module doc)."""
     now = now or dt.datetime.now(dt.UTC)
     move = move or move_file
@@ -276,8 +298,11 @@ def land(settings: Settings, inbox: Path, *, settle_seconds: float = 10.0, now: 
                     landing.status, landing.target_path = "refused", None
                     landing.message = f"{exc.strerror} (replaced while it was landed); {LINK_ADVICE}"
                     continue  # nothing landed: no manifest row
-                landing.message = ("landed beside an earlier file of the same name: "
-                                   f"{base.relative_to(settings.raw_dir).as_posix()}/" if taken else "landed")
+                landing.message = (
+                    f"landed beside an earlier file of the same name: {base.relative_to(settings.raw_dir).as_posix()}/"
+                    if taken
+                    else "landed"
+                )
                 if entry.is_link:
                     landing.message += f" (copied from {entry.read_from}, which the link pointed to)"
             _append_manifest(folder / MANIFEST, landing, now)
@@ -337,8 +362,18 @@ def _append_manifest(manifest: Path, landing: Landing, now: dt.datetime) -> None
         writer = csv.writer(handle)
         if new:
             writer.writerow(MANIFEST_COLUMNS)
-        writer.writerow([now.isoformat(timespec="seconds"), Path(landing.inbox_path).name, landing.inbox_path,
-                         landing.sha256, landing.bytes, landing.source, landing.target_path, landing.message])
+        writer.writerow(
+            [
+                now.isoformat(timespec="seconds"),
+                Path(landing.inbox_path).name,
+                landing.inbox_path,
+                landing.sha256,
+                landing.bytes,
+                landing.source,
+                landing.target_path,
+                landing.message,
+            ]
+        )
 
 
 def _remove_empty_folders(inbox: Path) -> None:

@@ -106,8 +106,11 @@ class Recovery:
         if self.removed:
             names = ", ".join(p.name for p, _ in self.removed[:3]) + (", ..." if len(self.removed) > 3 else "")
             parts.append(f"removed {len(self.removed)} leftover(s) of a killed run, {_size(self.bytes)} ({names})")
-        parts += [f"marked run {r.get('run_id')} ({r.get('flow')}, started {str(r.get('started_at'))[:19]}, "
-                  f"pid {r.get('pid')}) as crashed" for r in self.crashed_runs]
+        parts += [
+            f"marked run {r.get('run_id')} ({r.get('flow')}, started {str(r.get('started_at'))[:19]}, "
+            f"pid {r.get('pid')}) as crashed"
+            for r in self.crashed_runs
+        ]
         return "; ".join(parts)
 
 
@@ -178,8 +181,10 @@ def mark_crashed_runs(runs_dir: Path, now: dt.datetime | None = None) -> list[di
 
 def crashed_record(run: dict[str, object], noticed: dt.datetime) -> dict[str, object]:
     """The fields that turn a `started` record whose process is gone into a `crashed` one."""
-    error = (f"the run stopped without finishing (killed, or its machine went down): pid {run.get('pid')} on "
-             f"{run.get('host')} is gone; noticed {noticed.isoformat(timespec='seconds')}")
+    error = (
+        f"the run stopped without finishing (killed, or its machine went down): pid {run.get('pid')} on "
+        f"{run.get('host')} is gone; noticed {noticed.isoformat(timespec='seconds')}"
+    )
     return {"status": CRASHED, "error": error, "crash_noticed_at": noticed.isoformat(), "problems": [error]}
 
 

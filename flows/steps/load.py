@@ -145,9 +145,16 @@ def load_file(
     link = link_under_raw(Path(path), settings.raw_dir)
     if link:  # never read through a link: it may lead out of raw/, or nowhere
         lexical = Path(os.path.abspath(path))
-        record = LoadRecord(load_id=f"{run_id}-{secrets.token_hex(6)}", run_id=run_id, source=source.name,
-                            source_file=lexical.name, source_path=str(lexical), source_sha256=None, file_bytes=None,
-                            started_at=now_utc())
+        record = LoadRecord(
+            load_id=f"{run_id}-{secrets.token_hex(6)}",
+            run_id=run_id,
+            source=source.name,
+            source_file=lexical.name,
+            source_path=str(lexical),
+            source_sha256=None,
+            file_bytes=None,
+            started_at=now_utc(),
+        )
         return _finish(settings.lake_dir, record, "rejected", link)
     path = Path(path).resolve()
     with FileProgress(path) as progress:
@@ -169,23 +176,43 @@ def link_under_raw(path: Path, raw_dir: Path) -> str | None:
         target = Path(os.path.realpath(current))
         where = "inside" if target.is_relative_to(os.path.realpath(raw)) else "outside"
         broken = "" if current.exists() else ", which does not exist (a broken link)"
-        return (f"raw/{current.relative_to(raw).as_posix()} is a symbolic link to {target} ({where} raw/){broken}; "
-                f"raw/ holds the files themselves: replace the link with a copy of the file")
+        return (
+            f"raw/{current.relative_to(raw).as_posix()} is a symbolic link to {target} ({where} raw/){broken}; "
+            f"raw/ holds the files themselves: replace the link with a copy of the file"
+        )
     return None
 
 
-def _load_file(source: Source, path: Path, settings: Settings, run_id: str, payers: PayerDirectory | None,
-               codes: frozenset[str], already_loaded: set[str] | None, options: Mapping[str, str] | None,
-               progress: FileProgress) -> LoadRecord:
-    record = LoadRecord(load_id="", run_id=run_id, source=source.name, source_file=path.name,
-                        source_path=str(path), source_sha256=None, file_bytes=None, started_at=now_utc())
+def _load_file(
+    source: Source,
+    path: Path,
+    settings: Settings,
+    run_id: str,
+    payers: PayerDirectory | None,
+    codes: frozenset[str],
+    already_loaded: set[str] | None,
+    options: Mapping[str, str] | None,
+    progress: FileProgress,
+) -> LoadRecord:
+    record = LoadRecord(
+        load_id="",
+        run_id=run_id,
+        source=source.name,
+        source_file=path.name,
+        source_path=str(path),
+        source_sha256=None,
+        file_bytes=None,
+        started_at=now_utc(),
+    )
     lake = settings.lake_dir
     try:
         before = _stamp_of(path)
         sha, size = file_digest(path, identity=before[2:])
     except OSError as exc:
         record.load_id = f"{run_id}-{secrets.token_hex(6)}"
-        return _finish(lake, record, "rejected", f"{path.name}: cannot read file ({exc.strerror}); expected a readable file")
+        return _finish(
+            lake, record, "rejected", f"{path.name}: cannot read file ({exc.strerror}); expected a readable file"
+        )
     record.source_sha256, record.file_bytes = sha, size
     record.load_id = f"{run_id}-{sha[:12]}-{secrets.token_hex(3)}"  # unique per attempt
     if already_loaded is None:
@@ -208,14 +235,19 @@ def _load_file(source: Source, path: Path, settings: Settings, run_id: str, paye
             _load_batch(state, batch, validator, writer, record, payers)
             progress.add_rows(len(batch.frame))
         if _stamp_of(path) != before:
-            raise FileRejected(path, "the file changed while it was being read (still being copied or downloaded?)",
-                               "a complete file; run the load again once it is")
+            raise FileRejected(
+                path,
+                "the file changed while it was being read (still being copied or downloaded?)",
+                "a complete file; run the load again once it is",
+            )
         status = "loaded_with_quarantine" if record.rows_quarantined else "loaded"
         record.datasets = sorted(d for d in writer.folders if not d.startswith("_"))
         record.status, record.ended_at = status, now_utc()
         if not record.reconciled:  # pragma: no cover - guards the invariant against loader bugs
-            raise RuntimeError(f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
-                               f"+ quarantined {record.rows_quarantined}")
+            raise RuntimeError(
+                f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
+                f"+ quarantined {record.rows_quarantined}"
+            )
         writer.commit(record.to_table(), load_log.part_path(lake, record.load_id))
         return record
     except FileRejected as exc:
@@ -235,9 +267,16 @@ def _stamp_of(path: Path) -> tuple[int, int, int, int]:
 def reject_file(source: Source, path: Path, settings: Settings, run_id: str, error: str) -> LoadRecord:
     """Log a file as rejected without reading it (e.g. the reference tables it needs are broken)."""
     path = Path(path).resolve()
-    record = LoadRecord(load_id=f"{run_id}-{secrets.token_hex(6)}", run_id=run_id, source=source.name,
-                        source_file=path.name, source_path=str(path), source_sha256=None, file_bytes=None,
-                        started_at=now_utc())
+    record = LoadRecord(
+        load_id=f"{run_id}-{secrets.token_hex(6)}",
+        run_id=run_id,
+        source=source.name,
+        source_file=path.name,
+        source_path=str(path),
+        source_sha256=None,
+        file_bytes=None,
+        started_at=now_utc(),
+    )
     return _finish(settings.lake_dir, record, "rejected", error)
 
 
@@ -257,14 +296,23 @@ def _validator(source: Source, dataset: str, payers: PayerDirectory | None) -> D
         if payers is None:
             raise RuntimeError(f"source {source.name} resolves payer names but no payer directory was given")
         extra[source.payer_column] = [
-            pa.Check(lambda s: s.isin([n for n in s.unique() if payers.knows(n)]), name="payer_name_in_reference",
-                     error=f"payer name not in the payer reference table ({payers.source_file}); add an alias there")
+            pa.Check(
+                lambda s: s.isin([n for n in s.unique() if payers.knows(n)]),
+                name="payer_name_in_reference",
+                error=f"payer name not in the payer reference table ({payers.source_file}); add an alias there",
+            )
         ]
     return DatasetValidator(registry.SCHEMAS[dataset], extra_checks=extra)
 
 
-def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, writer: LoadWriter,
-                record: LoadRecord, payers: PayerDirectory | None) -> None:
+def _load_batch(
+    state: _FileState,
+    batch: Batch,
+    validator: DatasetValidator,
+    writer: LoadWriter,
+    record: LoadRecord,
+    payers: PayerDirectory | None,
+) -> None:
     frame = batch.frame.reset_index(drop=True)
     raw = batch.raw.reset_index(drop=True) if batch.raw is not None else None
     source = state.source
@@ -283,9 +331,12 @@ def _load_batch(state: _FileState, batch: Batch, validator: DatasetValidator, wr
     if batch.describes_file:  # facts about the file: all valid or the file cannot be trusted
         if len(checked.failures) or len(rejects):
             first = checked.failures.iloc[0] if len(checked.failures) else rejects.iloc[0]
-            raise FileRejected(state.path, f"facts read about the file are invalid: {first['reason']} "
-                               f"({batch.dataset}.{first['column']} = {first['failure_value']!r})",
-                               "a file whose release facts (year, period) can be read")
+            raise FileRejected(
+                state.path,
+                f"facts read about the file are invalid: {first['reason']} "
+                f"({batch.dataset}.{first['column']} = {first['failure_value']!r})",
+                "a file whose release facts (year, period) can be read",
+            )
     else:
         record.rows_read += len(frame) + len(rejects)
         record.rows_loaded += len(checked.valid)
@@ -327,8 +378,9 @@ def _jsonable(value: object) -> object:
     return _text(value)
 
 
-def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame,
-              raw: pd.DataFrame | None) -> pd.DataFrame:
+def _findings(
+    state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame, raw: pd.DataFrame | None
+) -> pd.DataFrame:
     """Quarantine/advisory rows: values and records as the file held them when the adapter says so."""
     source = (raw if raw is not None else frame).drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
     rows = failures["row"].tolist()
@@ -337,15 +389,19 @@ def _findings(state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd
     for _row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
         as_written = record.get(column) if isinstance(column, str) and column in record else value
         values.append(_text(as_written))
-    found = pd.DataFrame({
-        "source_record": frame.loc[rows, RECORD_COLUMN].tolist(),
-        "column_name": [_text(v) for v in failures["column"]],
-        "check_name": [str(v) for v in failures["check"]],
-        "failure_value": values,
-        "reason": [_text(v) for v in failures["reason"]],
-        "raw_record": [json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False, default=str)
-                       for r in raw_records],
-    })
+    found = pd.DataFrame(
+        {
+            "source_record": frame.loc[rows, RECORD_COLUMN].tolist(),
+            "column_name": [_text(v) for v in failures["column"]],
+            "check_name": [str(v) for v in failures["check"]],
+            "failure_value": values,
+            "reason": [_text(v) for v in failures["reason"]],
+            "raw_record": [
+                json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False, default=str)
+                for r in raw_records
+            ],
+        }
+    )
     return _stamp(state, dataset, found)
 
 

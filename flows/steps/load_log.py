@@ -122,8 +122,10 @@ def current_generation(lake_dir: Path) -> int:
     except FileNotFoundError:
         return 0
     if len(text) != 7 or text[0] != "g" or not text[1:].isdigit():
-        raise ValueError(f"{pointer}: expected a generation such as g000007, found {text[:40]!r}; it is written "
-                         "only by payerbench: restore it, or name the newest g?????? folder beside it")
+        raise ValueError(
+            f"{pointer}: expected a generation such as g000007, found {text[:40]!r}; it is written "
+            "only by payerbench: restore it, or name the newest g?????? folder beside it"
+        )
     return int(text[1:])
 
 
@@ -138,8 +140,11 @@ def generations(lake_dir: Path) -> list[int]:
     root = lake_dir / LOAD_LOG
     if not root.is_dir():
         return []
-    found = {int(p.name[1:]) for p in root.iterdir() if p.is_dir() and len(p.name) == 7 and p.name[0] == "g"
-             and p.name[1:].isdigit()}
+    found = {
+        int(p.name[1:])
+        for p in root.iterdir()
+        if p.is_dir() and len(p.name) == 7 and p.name[0] == "g" and p.name[1:].isdigit()
+    }
     if generation_files(lake_dir, 0):
         found.add(0)
     return sorted(found)
@@ -204,14 +209,17 @@ def compact(lake_dir: Path, at: int = COMPACT_AT) -> int:
     rows = _frame(files)
     # above every folder on disk: one left by a compaction cut short before its swap is never reused
     following = max([current, *generations(lake_dir)]) + 1
-    write_table_atomic(pa.Table.from_pandas(rows, schema=LOG_SCHEMA, preserve_index=False),
-                       generation_dir(lake_dir, following) / COMPACTED)
+    write_table_atomic(
+        pa.Table.from_pandas(rows, schema=LOG_SCHEMA, preserve_index=False),
+        generation_dir(lake_dir, following) / COMPACTED,
+    )
     _point_to(lake_dir, following)
     return len(files)
 
 
-def prune(lake_dir: Path, grace_seconds: float, in_use: tuple[int, float] | None,
-          now: float | None = None) -> list[int]:
+def prune(
+    lake_dir: Path, grace_seconds: float, in_use: tuple[int, float] | None, now: float | None = None
+) -> list[int]:
     """Remove the superseded generations no reader can still be on. Call it holding the writer lock.
 
     `in_use` is (the oldest generation the current DuckDB build may read, when that build became

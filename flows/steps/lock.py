@@ -66,8 +66,12 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
             except BlockingIOError:
                 if not waiting:  # say so once: a scheduled run that seems idle is queued behind another
                     waiting = True
-                    log.warning("waiting up to %.0f s for the warehouse %s: another run is writing it (%s)",
-                                timeout, warehouse_dir, _holder(path))
+                    log.warning(
+                        "waiting up to %.0f s for the warehouse %s: another run is writing it (%s)",
+                        timeout,
+                        warehouse_dir,
+                        _holder(path),
+                    )
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(
                         f"the warehouse {warehouse_dir} is being written by another process "
@@ -77,8 +81,15 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
                 time.sleep(poll)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
+        handle.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            )
+        )
         handle.flush()
         with _guard:
             _held[key] = 1

@@ -47,8 +47,10 @@ def refusal(name: str) -> str | None:
     if "/" in name or "\\" in name:
         return "the name holds a path separator ('/' or '\\'); rename the file without it"
     if name.startswith(".."):
-        return ("the name starts with '..' (read as the parent folder by people and tools); rename it without the "
-                "leading dots")
+        return (
+            "the name starts with '..' (read as the parent folder by people and tools); rename it without the "
+            "leading dots"
+        )
     if name.startswith("."):
         return "a hidden name (starts with '.'); rename it without the leading dot if it should land"
     return None

@@ -35,8 +35,17 @@ def enabled() -> bool:
 class FileProgress:
     """Context manager around one file's load; `stage()` names the step, `add_rows()` counts rows."""
 
-    def __init__(self, path: Path, stage: str = "sha256", *, show: bool | None = None, console=None,  # type: ignore[no-untyped-def]
-                 delay: float = DELAY_S, interval: float = INTERVAL_S, total: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        stage: str = "sha256",
+        *,
+        show: bool | None = None,
+        console=None,  # type: ignore[no-untyped-def]
+        delay: float = DELAY_S,
+        interval: float = INTERVAL_S,
+        total: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.total = total  # bytes expected (e.g. a download's Content-Length); default: the file's size
         self.rows = 0
@@ -98,10 +107,16 @@ class FileProgress:
         except OSError:
             return
         # markup off: a file name's [brackets] are text
-        progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
-                            TransferSpeedColumn(),
-                            TextColumn("{task.fields[rows]} rows"), TimeRemainingColumn(),
-                            console=self._console or Console(stderr=True), transient=True)
+        progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rows]} rows"),
+            TimeRemainingColumn(),
+            console=self._console or Console(stderr=True),
+            transient=True,
+        )
         task = progress.add_task("", total=size or None, rows="0")
         stage_number = self._stage_number
         with progress:
@@ -110,7 +125,11 @@ class FileProgress:
                     stage_number = self._stage_number
                     progress.reset(task, total=size or None)
                 offset = self.position()
-                progress.update(task, description=f"{self._stage} {safe_name(self.path.name)}", rows=f"{self.rows:,}",
-                                **({"completed": min(offset, size)} if offset is not None else {}))
+                progress.update(
+                    task,
+                    description=f"{self._stage} {safe_name(self.path.name)}",
+                    rows=f"{self.rows:,}",
+                    **({"completed": min(offset, size)} if offset is not None else {}),
+                )
                 if self._stop.wait(self._interval):
                     break

@@ -37,14 +37,22 @@ def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.Dat
             raise FileRejected(path, f"holds {batch.dataset}, not {dataset}", f"the {dataset} table")
         if batch.rejects is not None and len(batch.rejects):
             first = batch.rejects.iloc[0]
-            raise FileRejected(path, f"malformed row ({first['failure_value']})", f"a valid {dataset} table",
-                               str(first["source_record"]))
+            raise FileRejected(
+                path,
+                f"malformed row ({first['failure_value']})",
+                f"a valid {dataset} table",
+                str(first["source_record"]),
+            )
         checked = validator.check(batch.frame, path)
         if len(checked.failures):
             first = checked.failures.iloc[0]
             where = batch.frame.loc[first["row"], "source_record"]
-            raise FileRejected(path, f"invalid row: {first['column']} fails {first['check']} "
-                               f"(value {first['failure_value']!r})", f"a valid {dataset} table", where)
+            raise FileRejected(
+                path,
+                f"invalid row: {first['column']} fails {first['check']} (value {first['failure_value']!r})",
+                f"a valid {dataset} table",
+                where,
+            )
         frames.append(checked.valid)
     return pd.concat(frames, ignore_index=True)
 
@@ -109,5 +117,6 @@ class PayerDirectory:
     def resolve(self, names: pd.Series) -> pd.Series:
         """Vectorised lookup (each distinct name is matched once)."""
         mapping = {n: self.lookup(n) for n in names.dropna().unique()}
-        return pd.Series([mapping.get(n) if n is not None and n == n else None for n in names],
-                         index=names.index, dtype=object)
+        return pd.Series(
+            [mapping.get(n) if n is not None and n == n else None for n in names], index=names.index, dtype=object
+        )

@@ -14,10 +14,23 @@ import socket
 import urllib.error
 from typing import Any
 
-TRANSIENT_ERRNOS = frozenset({
-    errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.ECONNRESET,
-    errno.ECONNABORTED, errno.ECONNREFUSED, errno.ENETDOWN, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENOLCK,
-})
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EINTR,
+        errno.EIO,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ECONNREFUSED,
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+        errno.ENOLCK,
+    }
+)
 TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 BACKOFF_SECONDS = [10, 60, 300]  # then give up: the next scheduled run tries again
 
@@ -28,7 +41,8 @@ def is_transient(exc: BaseException | None) -> bool:
         return exc.code in TRANSIENT_HTTP
     if isinstance(exc, urllib.error.URLError):
         return isinstance(exc.reason, (TimeoutError, socket.timeout, ConnectionError)) or (
-            isinstance(exc.reason, OSError) and exc.reason.errno in TRANSIENT_ERRNOS)
+            isinstance(exc.reason, OSError) and exc.reason.errno in TRANSIENT_ERRNOS
+        )
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
     if isinstance(exc, OSError):

@@ -67,10 +67,15 @@ def _sandbox(con: duckdb.DuckDBPyConnection, directories: list[str]) -> None:
         # another connection of this process to the same file set the sandbox already: check it is ours
         allowed = str(_setting(con, "allowed_directories"))
         missing = [d for d in directories if d not in allowed]
-        if _setting(con, "enable_external_access") != "false" or missing or any(
-                _setting(con, name) != "false" for name in LOCKED_OFF):
-            raise SandboxError("this process already holds the warehouse open with a locked configuration that "
-                               f"is not the analysts' sandbox (allowed folders {allowed}); close that connection first")
+        if (
+            _setting(con, "enable_external_access") != "false"
+            or missing
+            or any(_setting(con, name) != "false" for name in LOCKED_OFF)
+        ):
+            raise SandboxError(
+                "this process already holds the warehouse open with a locked configuration that "
+                f"is not the analysts' sandbox (allowed folders {allowed}); close that connection first"
+            )
         return
     for name in LOCKED_OFF:
         con.execute(f"SET {name} = false")
@@ -92,5 +97,7 @@ def describe_refusal(exc: BaseException, settings: Settings) -> str:
     first = first.removeprefix("Permission Error: ").removeprefix("Invalid Input Error: ")
     lake = settings.lake_dir.absolute()
     moved = " (if this warehouse folder was moved or copied, run `payerbench build` first)" if "/lake/" in first else ""
-    return (f"refused: {first}; queries read only this warehouse (its lake {lake}), never other files, "
-            f"URLs or extensions{moved}")
+    return (
+        f"refused: {first}; queries read only this warehouse (its lake {lake}), never other files, "
+        f"URLs or extensions{moved}"
+    )

@@ -118,8 +118,11 @@ class DatasetValidator:
         """Coerce, validate and key-check one batch; file-level defects raise FileRejected."""
         missing = [n for n in self.required if n not in frame.columns]
         if missing:
-            raise FileRejected(path, f"missing required column(s) {', '.join(map(repr, missing))}",
-                               f"columns {', '.join(self.required)}")
+            raise FileRejected(
+                path,
+                f"missing required column(s) {', '.join(map(repr, missing))}",
+                f"columns {', '.join(self.required)}",
+            )
         data = frame.drop(columns=[RECORD_COLUMN], errors="ignore")
         data = data[[c for c in data.columns if c in self.columns]]
         failures: list[pd.DataFrame] = []
@@ -135,7 +138,9 @@ class DatasetValidator:
             except SchemaErrors as exc:
                 failures.append(self._row_failures(exc.failure_cases, path, self.blocking))
 
-        checked = pd.concat([f for f in failures if len(f)], ignore_index=True) if any(len(f) for f in failures) else _empty()
+        checked = (
+            pd.concat([f for f in failures if len(f)], ignore_index=True) if any(len(f) for f in failures) else _empty()
+        )
         good = candidates.drop(index=list(set(checked["row"])), errors="ignore")
 
         key_failures = self._key_failures(good, frame.get(RECORD_COLUMN, None))
@@ -167,21 +172,36 @@ class DatasetValidator:
             else:
                 coerced, bad = _try_coerce(dtype, values)
             out[name] = coerced
-            found += [{"row": row, "column": name, "check": f"coerce_dtype('{dtype}')", "failure_value": values.loc[row],
-                       "reason": f"{name}: cannot read {values.loc[row]!r} as {dtype}"} for row in bad]
+            found += [
+                {
+                    "row": row,
+                    "column": name,
+                    "check": f"coerce_dtype('{dtype}')",
+                    "failure_value": values.loc[row],
+                    "reason": f"{name}: cannot read {values.loc[row]!r} as {dtype}",
+                }
+                for row in bad
+            ]
         return pd.DataFrame(out, index=data.index), pd.DataFrame(found, columns=FAILURE_COLUMNS)
 
     def _row_failures(self, cases: pd.DataFrame, path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
         unplaced = cases[cases["index"].isna()]
         if len(unplaced):
             first = unplaced.iloc[0]
-            raise FileRejected(path, f"schema rule {first['check']} failed for column {first['column']!r}: {first['failure_case']}",
-                               f"the {self.name} layout")
+            raise FileRejected(
+                path,
+                f"schema rule {first['check']} failed for column {first['column']!r}: {first['failure_case']}",
+                f"the {self.name} layout",
+            )
         rows = cases.rename(columns={"index": "row", "failure_case": "failure_value"}).copy()
         names, reasons = [], []
-        for context, column, check, number in rows[["schema_context", "column", "check", "check_number"]].itertuples(index=False):
+        for context, column, check, number in rows[["schema_context", "column", "check", "check_number"]].itertuples(
+            index=False
+        ):
             found = _find_check(schema, context, column, number)
-            generated = found is not None and found.error and found.name and str(found.error).startswith(f"{found.name}(")
+            generated = (
+                found is not None and found.error and found.name and str(found.error).startswith(f"{found.name}(")
+            )
             if found is not None and found.error and not generated:  # a custom rule: its name and message
                 names.append(found.name or str(check))
                 reasons.append(str(found.error))
@@ -206,23 +226,38 @@ class DatasetValidator:
             return _empty()
         # 64-bit hashes of the key columns stand in for the keys (memory stays small per row).
         hashes = pd.util.hash_pandas_object(good[self.key].astype(object), index=False).to_numpy()
-        where = (records.loc[good.index] if records is not None else pd.Series(good.index.astype(str), index=good.index)).to_numpy()
+        where = (
+            records.loc[good.index] if records is not None else pd.Series(good.index.astype(str), index=good.index)
+        ).to_numpy()
         found = []
         for position, (digest, locator) in enumerate(zip(hashes.tolist(), where.tolist())):
             first = self._first_seen.setdefault(digest, locator)
             if first != locator:
                 row = good.index[position]
                 key = [None if pd.isna(v) else v for v in good.loc[row, self.key].tolist()]
-                found.append({"row": row, "column": ",".join(self.key), "check": f"unique_key (first seen at {first})",
-                              "failure_value": json.dumps(key, default=str),
-                              "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})"})
+                found.append(
+                    {
+                        "row": row,
+                        "column": ",".join(self.key),
+                        "check": f"unique_key (first seen at {first})",
+                        "failure_value": json.dumps(key, default=str),
+                        "reason": f"duplicate of the row at {first} on ({', '.join(self.key)})",
+                    }
+                )
         return pd.DataFrame(found, columns=FAILURE_COLUMNS)
 
 
 _PHRASES = {
-    "greater_than_or_equal_to": ">= {}", "greater_than": "> {}", "less_than_or_equal_to": "<= {}",
-    "less_than": "< {}", "isin": "one of {}", "notin": "none of {}", "str_matches": "text matching {}",
-    "str_length": "text of length {}", "in_range": "in the range {}", "equal_to": "equal to {}",
+    "greater_than_or_equal_to": ">= {}",
+    "greater_than": "> {}",
+    "less_than_or_equal_to": "<= {}",
+    "less_than": "< {}",
+    "isin": "one of {}",
+    "notin": "none of {}",
+    "str_matches": "text matching {}",
+    "str_length": "text of length {}",
+    "in_range": "in the range {}",
+    "equal_to": "equal to {}",
 }
 
 
@@ -237,7 +272,13 @@ def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number
     """The Check object behind a failure case (to report its stable name and its message)."""
     if number is None or (isinstance(number, float) and np.isnan(number)):
         return None
-    checks = schema.checks if context == "DataFrameSchema" else schema.columns[column].checks if column in schema.columns else []
+    checks = (
+        schema.checks
+        if context == "DataFrameSchema"
+        else schema.columns[column].checks
+        if column in schema.columns
+        else []
+    )
     index = int(number)
     return checks[index] if 0 <= index < len(checks) else None
 
@@ -273,6 +314,7 @@ def _coerces(dtype: object, value: object) -> bool:
 def _text_to_date(values: pd.Series, fmt: str) -> tuple[pd.Series, list[object]]:
     """Calendar dates from text in `fmt`, any year 1-9999 (no pandas nanosecond range: files say
     9999-12-31 for 'never expires'). Each distinct value is parsed once."""
+
     def parse(value: object) -> object:
         if isinstance(value, dt.datetime):
             return value.date()
@@ -282,6 +324,7 @@ def _text_to_date(values: pd.Series, fmt: str) -> tuple[pd.Series, list[object]]
             return dt.datetime.strptime(str(value).strip(), fmt).date()
         except ValueError:
             return ValueError
+
     present = values[values.notna()]
     mapping = {v: parse(v) for v in present.unique()}
     parsed = present.map(mapping)
@@ -300,6 +343,7 @@ def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:
             return bool(value)
         text = str(value).strip().lower()
         return True if text in TRUE_TEXT else False if text in FALSE_TEXT else ValueError
+
     parsed = values.map(parse)
     bad = list(parsed.index[parsed.map(lambda v: v is ValueError)])
     return parsed.where(~parsed.index.isin(bad), None).astype("boolean"), bad

@@ -106,7 +106,9 @@ def sql_views(sql_dir: Path) -> list[tuple[str, str, str]]:
     """(name, sql, leading comment) for each warehouse/sql/*.sql file, in dependency order."""
     files = {p.stem: p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.sql"))}
     deps = {
-        name: {other for other in files if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(sql))}
+        name: {
+            other for other in files if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(sql))
+        }
         for name, sql in files.items()
     }
     ordered: list[str] = []
@@ -153,7 +155,10 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         "enum_payer_group": (
             "One row per payer group: the five named groups and `other`.",
             "payer_group VARCHAR, payer_group_name VARCHAR, is_named_group BOOLEAN, sort_order INTEGER",
-            [(g, fields.PAYER_GROUP_NAMES[g], g in fields.PAYER_GROUPS, i) for i, g in enumerate(fields.ALL_PAYER_GROUPS)],
+            [
+                (g, fields.PAYER_GROUP_NAMES[g], g in fields.PAYER_GROUPS, i)
+                for i, g in enumerate(fields.ALL_PAYER_GROUPS)
+            ],
         ),
         "enum_coverage_status": (
             "One row per coverage status, with the coarse position used for consensus.",
@@ -209,9 +214,16 @@ def _state(settings: Settings, log, log_generation: int) -> dict[str, object]:  
     inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
     inputs.update({f"sql:{name}": _digest(sql) for name, sql, _ in sql_views(settings.sql_dir)})
     schema = _digest(
-        *(f"{d}={dataset_arrow_schema(d)}" for d in registry.SCHEMAS), FINDING_SCHEMA, LOG_SCHEMA,
-        fields.ALL_PAYER_GROUPS, fields.PAYER_GROUP_NAMES, fields.COVERAGE_STATUSES, fields.COVERAGE_POSITION,
-        fields.SOURCE_CONFIDENCE, Path(__file__).read_bytes(), settings.lake_dir,
+        *(f"{d}={dataset_arrow_schema(d)}" for d in registry.SCHEMAS),
+        FINDING_SCHEMA,
+        LOG_SCHEMA,
+        fields.ALL_PAYER_GROUPS,
+        fields.PAYER_GROUP_NAMES,
+        fields.COVERAGE_STATUSES,
+        fields.COVERAGE_POSITION,
+        fields.SOURCE_CONFIDENCE,
+        Path(__file__).read_bytes(),
+        settings.lake_dir,
     )
     return {"schema": schema, "load_log": bool(len(log)), "log_generation": log_generation, "inputs": inputs}
 
@@ -246,9 +258,13 @@ def plan(settings: Settings) -> BuildPlan:
     sql = sorted(c for c in changed if f"sql:{c}" in inputs or f"sql:{c}" in old)
     reasons = [f"new loads of {', '.join(loaded)}" if loaded else "", f"SQL changed: {', '.join(sql)}" if sql else ""]
     if not any(reasons):
-        reasons = ["new loads (quarantined rows only)" if changed & {"quarantine", "advisory"} else
-                   f"the load log was merged (generation {state['log_generation']})" if changed == {LOG_GENERATION} else
-                   "the load log changed"]
+        reasons = [
+            "new loads (quarantined rows only)"
+            if changed & {"quarantine", "advisory"}
+            else f"the load log was merged (generation {state['log_generation']})"
+            if changed == {LOG_GENERATION}
+            else "the load log changed"
+        ]
     return BuildPlan(True, "; ".join(r for r in reasons if r), changed, state)
 
 
@@ -276,12 +292,17 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(COMMITTED)]
     committed = list(done["load_id"])
-    lost = [r.load_id for r in done.itertuples() if r.rows_loaded > 0 and not any(
-        (settings.lake_dir / d / r.load_id).is_dir() for d in r.datasets)]
+    lost = [
+        r.load_id
+        for r in done.itertuples()
+        if r.rows_loaded > 0 and not any((settings.lake_dir / d / r.load_id).is_dir() for d in r.datasets)
+    ]
     if lost:
-        raise WarehouseCorrupt(f"the load log lists {len(lost)} committed load(s) whose Parquet files are missing "
-                               f"(first: {lost[0]}); warehouse/lake was changed outside payerbench. Delete "
-                               f"{settings.warehouse_dir} and run `payerbench run` to rebuild it from raw/.")
+        raise WarehouseCorrupt(
+            f"the load log lists {len(lost)} committed load(s) whose Parquet files are missing "
+            f"(first: {lost[0]}); warehouse/lake was changed outside payerbench. Delete "
+            f"{settings.warehouse_dir} and run `payerbench run` to rebuild it from raw/."
+        )
     target = settings.duckdb_path
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -296,7 +317,9 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             files += len(parts) - 1
             # By column name: a part written before a column was added to the schema reads it as NULL
             # (the empty file, first, keeps the current schema's column order and types).
-            con.execute(f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)")
+            con.execute(
+                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)"
+            )
             doc = _model_doc(dataset)
             con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
             catalog.append((dataset, "dataset", doc))
@@ -307,8 +330,10 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             # this generation only: its files stay while this build is current (load_log.prune)
             log_parts.append(load_log.generation_dir(settings.lake_dir, current.state["log_generation"]) / "*.parquet")
         # one row per attempt (a generation never holds a row twice; this only guards the view)
-        con.execute(f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
-                    "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at")
+        con.execute(
+            f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
+            "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at"
+        )
         for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
             parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
@@ -348,8 +373,14 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
     # written last: a crash before it means "rebuild"
     write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
-    return BuildResult(path=target, views=views, files=files, rebuilt=True,
-                       marts_rebuilt=affected_views(settings.sql_dir, current.changed), reason=current.reason)
+    return BuildResult(
+        path=target,
+        views=views,
+        files=files,
+        rebuilt=True,
+        marts_rebuilt=affected_views(settings.sql_dir, current.changed),
+        reason=current.reason,
+    )
 
 
 def _recorded_state(settings: Settings) -> dict[str, object]:
@@ -392,4 +423,3 @@ def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
                 _build(settings, current)
         load_log.prune(settings.lake_dir, settings.log_grace_seconds, log_generation_in_use(settings))
         return merged
-

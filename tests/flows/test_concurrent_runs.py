@@ -36,11 +36,28 @@ HOLDER = textwrap.dedent("""
 def start_run(settings: Settings, log: Path, timeout: float) -> subprocess.Popen:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PAYERBENCH_LOCK_TIMEOUT": str(timeout), "CI": "true",
-           "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the test session's Prefect server
-    return subprocess.Popen([sys.executable, "-m", "flows", "run", "--no-report", "--warehouse", str(settings.warehouse_dir),
-                             "--raw-dir", str(settings.raw_dir)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"))
+    env = {
+        **os.environ,
+        "PAYERBENCH_LOCK_TIMEOUT": str(timeout),
+        "CI": "true",
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }  # the test session's Prefect server
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows",
+            "run",
+            "--no-report",
+            "--warehouse",
+            str(settings.warehouse_dir),
+            "--raw-dir",
+            str(settings.raw_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
 
 
 def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
@@ -57,8 +74,12 @@ def test_two_runs_at_once_load_each_file_once(settings: Settings, tmp_path: Path
     policies.mkdir()
     shutil.copy(BUNDLED_RAW / "payer_policy" / "payer_policies_0440T-0442T.csv", policies)
     shutil.copy(fixture("payer__policy", "invalid_code.csv"), policies)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(settings.warehouse_dir)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(settings.warehouse_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     logs = [tmp_path / "first.log", tmp_path / "second.log", tmp_path / "impatient.log"]
     runs: list[subprocess.Popen] = []
     try:
@@ -69,7 +90,9 @@ def test_two_runs_at_once_load_each_file_once(settings: Settings, tmp_path: Path
         assert f"is being written by another process (pid {holder.pid} on" in impatient
         assert "set PAYERBENCH_LOCK_TIMEOUT to wait longer" in impatient
         # both patient runs reach the lock and wait
-        assert wait_for(lambda: all("waiting up to 300 s for the warehouse" in log.read_text() for log in logs[:2]), 180)
+        assert wait_for(
+            lambda: all("waiting up to 300 s for the warehouse" in log.read_text() for log in logs[:2]), 180
+        )
     finally:
         holder.communicate("go\n", timeout=30)
     codes = [run.wait(timeout=300) for run in runs[:2]]

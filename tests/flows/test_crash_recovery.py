@@ -44,8 +44,12 @@ def raw(settings: Settings, tmp_path: Path) -> Settings:
 def cli_env() -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL
 
-    return {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "CI": "true",
-            "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the test session's Prefect server
+    return {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_DIR),
+        "CI": "true",
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+    }  # the test session's Prefect server
 
 
 def test_random_kills_lose_duplicate_and_leave_nothing(raw: Settings, tmp_path: Path) -> None:
@@ -57,8 +61,10 @@ def test_random_kills_lose_duplicate_and_leave_nothing(raw: Settings, tmp_path: 
         soak = kill_at_random(forker, raw, commands, KILLS, SEED, max_delay=1.5)
         assert forker.run(["run", "--no-report", *where]) == 0, (tmp_path / "cli.log").read_text()[-3000:]
         clean = raw.replace(warehouse_dir=tmp_path / "clean")
-        assert forker.run(["run", "--no-report", "--warehouse", str(clean.warehouse_dir),
-                           "--raw-dir", str(raw.raw_dir)]) == 0
+        assert (
+            forker.run(["run", "--no-report", "--warehouse", str(clean.warehouse_dir), "--raw-dir", str(raw.raw_dir)])
+            == 0
+        )
     finally:
         forker.close()
 
@@ -77,9 +83,24 @@ def test_the_temporary_prefect_server_dies_with_a_killed_run(settings: Settings,
     env = {k: v for k, v in cli_env().items() if k != "PREFECT_API_URL"}  # no server: Prefect starts its own
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its database, not the user's
     policy = BUNDLED_RAW / "payer_policy" / "payer_policies_0440T-0442T.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "flows", "ingest", "payer_policy", str(policy), "--warehouse",
-                             str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)], env=env, cwd=PROJECT_DIR,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows",
+            "ingest",
+            "payer_policy",
+            str(policy),
+            "--warehouse",
+            str(settings.warehouse_dir),
+            "--raw-dir",
+            str(settings.raw_dir),
+        ],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     children: list[psutil.Process] = []

@@ -91,8 +91,11 @@ def test_serve_builds_the_same_deployments_from_prefect_yaml() -> None:
 
 def test_a_deployment_without_an_explicit_time_zone_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "prefect.yaml"
-    bad.write_text("deployments:\n  - name: x\n    entrypoint: flows/run_pipeline.py:run_pipeline\n"
-                   "    schedules:\n      - cron: '0 7 * * *'\n", encoding="utf-8")
+    bad.write_text(
+        "deployments:\n  - name: x\n    entrypoint: flows/run_pipeline.py:run_pipeline\n"
+        "    schedules:\n      - cron: '0 7 * * *'\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigurationError, match="needs exactly one schedule with a cron and an explicit timezone"):
         deployments.definitions(bad)
 

@@ -22,40 +22,66 @@ def test_bundled_excerpts_load_and_answer(bundled_settings: Settings) -> None:
     assert {r.status for r in records} == {"loaded"}
     assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in records)
     warehouse.build(bundled_settings)
-    uhc = query(bundled_settings, """
+    uhc = query(
+        bundled_settings,
+        """
         select min_rate_usd, p25_rate_usd, max_rate_usd, rate_count, rate_rows, provider_groups, provider_tins from tic_rate_summary
-        where billing_code = '0440T' and payer_group = 'unitedhealthcare' and rate_kind = 'dollars'""")
+        where billing_code = '0440T' and payer_group = 'unitedhealthcare' and rate_kind = 'dollars'""",
+    )
     # 3 negotiated prices ($596.75, $702.83, $702.83: p25 $649.79), 4 rows (provider group 1 has two TINs), 3 TINs
     assert uhc == [(Decimal("596.7500"), Decimal("649.7900"), Decimal("702.8300"), 3, 4, 3, 3)]
-    pct = query(bundled_settings, """
+    pct = query(
+        bundled_settings,
+        """
         select min_pct_of_charges, max_pct_of_charges, min_rate_usd from tic_rate_summary
-        where billing_code = '0440T' and rate_kind = 'percentage'""")
+        where billing_code = '0440T' and rate_kind = 'percentage'""",
+    )
     assert pct == [(Decimal("65.0000"), Decimal("65.0000"), None)]  # a percentage never in a dollar column
-    assert query(bundled_settings, "select count(*) from tic__in_network_rate where negotiated_type = 'percentage' "
-                                   "and negotiated_rate_usd is not null") == [(0,)]
+    assert query(
+        bundled_settings,
+        "select count(*) from tic__in_network_rate where negotiated_type = 'percentage' "
+        "and negotiated_rate_usd is not null",
+    ) == [(0,)]
     files = dict(query(bundled_settings, "select source_file, target_items from stg_tic_file"))
     assert files["carefirst_examplefile_excerpt.json.gz"] == 3  # comparators only: no 0440T-0442T
-    assert query(bundled_settings, "select count(*) from stg_tic_in_network_rate where payer_group = 'bcbs' "
-                                   "and billing_code in ('0440T', '0441T', '0442T')") == [(0,)]
+    assert query(
+        bundled_settings,
+        "select count(*) from stg_tic_in_network_rate where payer_group = 'bcbs' "
+        "and billing_code in ('0440T', '0441T', '0442T')",
+    ) == [(0,)]
 
 
 @pytest.mark.parametrize(
     ("name", "check"),
-    [("negotiated_rate_string.json", "negotiated_rate_is_a_number"),
-     ("negative_rate.json", "greater_than_or_equal_to")],
+    [
+        ("negotiated_rate_string.json", "negotiated_rate_is_a_number"),
+        ("negative_rate.json", "greater_than_or_equal_to"),
+    ],
 )
 def test_bad_rates_are_quarantined_and_good_rates_of_the_file_load(settings: Settings, name: str, check: str) -> None:
     (record,) = ingest_tic([FIX / name], None, settings)
     assert (record.status, record.rows_read, record.rows_loaded, record.rows_quarantined) == (
-        "loaded_with_quarantine", 2, 1, 1)  # two rates, one bad (the file's own row is not counted)
+        "loaded_with_quarantine",
+        2,
+        1,
+        1,
+    )  # two rates, one bad (the file's own row is not counted)
     warehouse.build(settings)
-    assert query(settings, "select check_name, source_record like '%negotiated_prices[0]%' from quarantine") == [(check, True)]
+    assert query(settings, "select check_name, source_record like '%negotiated_prices[0]%' from quarantine") == [
+        (check, True)
+    ]
 
 
 def test_a_code_that_is_not_a_billing_code_is_quarantined(settings: Settings) -> None:
     payers = PayerDirectory.from_file(settings.payer_alias_file)
-    record = load_file(registry.get("tic"), FIX / "billing_code_0440.json", settings, "run-x", payers=payers,
-                       codes=frozenset({"0440T", "0440"}))
+    record = load_file(
+        registry.get("tic"),
+        FIX / "billing_code_0440.json",
+        settings,
+        "run-x",
+        payers=payers,
+        codes=frozenset({"0440T", "0440"}),
+    )
     assert record.rows_quarantined == 1 and record.rows_loaded == 2  # the two 0440T rates
     warehouse.build(settings)
     assert query(settings, "select column_name, failure_value from quarantine") == [("billing_code", "0440")]
@@ -70,8 +96,10 @@ def test_a_broken_file_loads_nothing_and_says_where(settings: Settings) -> None:
 def test_table_of_contents_expands_to_local_copies(bundled_settings: Settings) -> None:
     toc = FIXTURES / "tic__toc_file" / "toc_listing_local_and_missing_files.json"
     records = ingest_tic(None, toc, bundled_settings)
-    assert sorted(r.source_file for r in records) == ["toc_listing_local_and_missing_files.json",
-                                                      "uhc-ny_TEST_FILE_excerpt.json.gz"]
+    assert sorted(r.source_file for r in records) == [
+        "toc_listing_local_and_missing_files.json",
+        "uhc-ny_TEST_FILE_excerpt.json.gz",
+    ]
     warehouse.build(bundled_settings)
     coverage = dict(query(bundled_settings, "select file_name, availability_reason from tic_toc_coverage"))
     assert coverage == {"uhc-ny_TEST_FILE_excerpt.json.gz": "loaded", "not_downloaded.json.gz": "not_loaded"}
@@ -92,8 +120,12 @@ def test_files_load_on_a_two_worker_dask_cluster(bundled_settings: Settings) -> 
 
 def test_every_cms_example_loads(settings: Settings) -> None:
     files = sorted((FIX / "cms_examples").rglob("*.json"))
-    kind_of = {"in-network-rates": "in_network", "allowed-amounts": "allowed_amount",
-               "table-of-contents": "table_of_contents", "provider-reference": "provider_reference"}
+    kind_of = {
+        "in-network-rates": "in_network",
+        "allowed-amounts": "allowed_amount",
+        "table-of-contents": "table_of_contents",
+        "provider-reference": "provider_reference",
+    }
     records = ingest_tic(files, None, settings)
     assert len(records) == len(files) == 21
     assert {r.status for r in records} <= {"loaded", "unchanged"}  # some samples are byte-identical across versions

@@ -40,7 +40,11 @@ def test_files_are_placed_by_content_not_name(settings: Settings, inbox: Path) -
     landings = {item.inbox_path: item for item in land_inbox(settings, settle_seconds=0)}
 
     policy, tic = landings["aetna policies.txt"], landings["download(3)"]
-    assert (policy.status, policy.source, policy.target_path) == ("landed", "payer_policy", "payer_policy/aetna policies.txt")
+    assert (policy.status, policy.source, policy.target_path) == (
+        "landed",
+        "payer_policy",
+        "payer_policy/aetna policies.txt",
+    )
     assert (tic.status, tic.source, tic.target_path) == ("landed", "tic", "tic/download(3)")
     assert not list(inbox.iterdir())  # both moved
     row = manifest(settings, "tic")[0]
@@ -53,8 +57,9 @@ def test_files_are_placed_by_content_not_name(settings: Settings, inbox: Path) -
     assert [r.status for r in ingest_tic(None, None, settings)] == ["loaded"]
 
 
-def test_unrecognised_ambiguous_and_reference_files_stay_with_the_reason(settings: Settings, inbox: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unrecognised_ambiguous_and_reference_files_stay_with_the_reason(
+    settings: Settings, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (inbox / "notes.csv").write_text("what,ever\n1,2\n", encoding="utf-8")
     shutil.copy(settings.payer_alias_file, inbox / "payer_aliases.csv")
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
@@ -75,7 +80,9 @@ def test_a_taken_name_is_never_overwritten_and_a_drop_folder_stays_together(sett
     existing.parent.mkdir(parents=True)
     shutil.copy(fixture("payer__policy", "us_dates.csv"), existing)
     (inbox / "extract").mkdir()
-    shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "extract" / "policies.csv")  # same name, new bytes
+    shutil.copy(
+        fixture("payer__policy", "valid_minimal.csv"), inbox / "extract" / "policies.csv"
+    )  # same name, new bytes
     shutil.copy(fixture("payer__policy", "bom_header.csv"), inbox / "extract" / "more.csv")
     found = {item.inbox_path: item for item in land.land(settings, inbox, settle_seconds=0)}
     assert existing.read_bytes() == fixture("payer__policy", "us_dates.csv").read_bytes()  # untouched
@@ -100,10 +107,19 @@ def test_a_fresh_file_waits_and_an_identical_one_is_a_duplicate(settings: Settin
     assert [p.name for p in inbox.iterdir()] == ["big.json.part"]
 
 
-def test_cli_land_exits_1_when_a_file_needs_a_person(settings: Settings, inbox: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir), "--inbox", str(inbox),
-            "--settle", "0"]
+def test_cli_land_exits_1_when_a_file_needs_a_person(
+    settings: Settings, inbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--warehouse",
+        str(settings.warehouse_dir),
+        "--raw-dir",
+        str(settings.raw_dir),
+        "--inbox",
+        str(inbox),
+        "--settle",
+        "0",
+    ]
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
     assert cli.main(["land", *args]) == cli.EXIT_OK
     assert "payer_policy/policies.csv" in capsys.readouterr().out
@@ -141,8 +157,9 @@ def test_a_symbolic_link_is_refused_whatever_it_points_to(settings: Settings, in
     assert (outside / "else.csv").is_file()
 
 
-def test_a_link_into_an_allowed_folder_lands_a_copy_of_the_file_never_the_link(settings: Settings, inbox: Path,
-                                                                                outside: Path) -> None:
+def test_a_link_into_an_allowed_folder_lands_a_copy_of_the_file_never_the_link(
+    settings: Settings, inbox: Path, outside: Path
+) -> None:
     settings = settings.replace(inbox_allow_links_from=(outside,))
     (inbox / "outside_link.csv").symlink_to(outside / "else.csv")
     [found] = land.land(settings, inbox, settle_seconds=0)
@@ -164,9 +181,9 @@ def test_allowed_link_folders_come_from_the_environment(tmp_path: Path) -> None:
     assert from_env({}).inbox_allow_links_from == ()
 
 
-def test_a_file_swapped_for_a_link_after_it_was_inspected_does_not_land(settings: Settings, inbox: Path,
-                                                                         outside: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_swapped_for_a_link_after_it_was_inspected_does_not_land(
+    settings: Settings, inbox: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
     detect = land.claims
 
@@ -214,13 +231,23 @@ def test_names_that_land_as_they_are() -> None:
 EVIL = "evil\x1b[2J\r\n\u202e\x9b[bold red]x.csv"  # clears the screen, forges a line, flips text, markup
 
 
-def test_control_characters_in_names_are_escaped_in_land_output(settings: Settings, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_control_characters_in_names_are_escaped_in_land_output(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inbox = tmp_path / "[bold red]drop"
     inbox.mkdir()
     (inbox / EVIL).write_text("what,ever\n1,2\n", encoding="utf-8")  # no source claims it: it stays
-    args = ["land", "--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir),
-            "--inbox", str(inbox), "--settle", "0"]
+    args = [
+        "land",
+        "--warehouse",
+        str(settings.warehouse_dir),
+        "--raw-dir",
+        str(settings.raw_dir),
+        "--inbox",
+        str(inbox),
+        "--settle",
+        "0",
+    ]
     assert cli.main(args) == cli.EXIT_DATA
     out = capsys.readouterr().out
     assert not any(char in out for char in "\x1b\r\u202e\x9b")

@@ -52,7 +52,9 @@ def test_medicare_values_from_the_cms_files(report_0440t: tuple[str, str]) -> No
     assert re.search(r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| 5431 \|", medicare)
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$1,797\.52 \| J1 \| 5431 \|", medicare)
     # PFS status C: contractor-priced, never $0.00
-    assert re.search(r"\| Physician, office \(non-facility\) \| 2025-Q4 \| contractor-priced: no national amount", medicare)
+    assert re.search(
+        r"\| Physician, office \(non-facility\) \| 2025-Q4 \| contractor-priced: no national amount", medicare
+    )
     assert "$0.00" not in markdown and "$0.00" not in html
     assert "$1,475.61" in html and "5431" in html
     assert "contractor-priced" in sections(markdown)["1. Summary"]
@@ -63,11 +65,17 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
     commercial = sections(markdown)["6. Commercial reimbursement"]
     # UnitedHealthcare Insurance Company of New York TiC file: three negotiated prices for 0440T, $596.75 (provider
     # group 0) and $702.83 (groups 1 and 2; group 1 has two TINs, so the file expands to 4 rows, but it is 3 prices)
-    assert re.search(r"\| UnitedHealthcare \| commercial \| Professional, office \| Payer TiC files \| 3 \| \$596\.75 \| \$702\.83 \| "
-                     r"\$702\.83 \| 3 \|", commercial)
+    assert re.search(
+        r"\| UnitedHealthcare \| commercial \| Professional, office \| Payer TiC files \| 3 \| \$596\.75 \| \$702\.83 \| "
+        r"\$702\.83 \| 3 \|",
+        commercial,
+    )
     assert "$596.75–$702.83" in sections(markdown)["1. Summary"]
     # HealthSCOPE: 65.0 is a percentage of billed charges, never dollars
-    assert re.search(r"\| Other payers \| commercial \| Professional, office \| Payer TiC files \| 1 \| 65\.0% \| 65\.0% \|", commercial)
+    assert re.search(
+        r"\| Other payers \| commercial \| Professional, office \| Payer TiC files \| 1 \| 65\.0% \| 65\.0% \|",
+        commercial,
+    )
     assert "$65.00" not in markdown and "$65.0" not in markdown
     assert "![png](0440T_benchmark_files/" in commercial  # the figure
 
@@ -75,7 +83,9 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
 def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:
     html, _ = report_0440t
     assert "<script" not in html.lower()
-    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:;' in html  # the figure is data:
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:;' in html
+    )  # the figure is data:
     assert not re.search(r'<link[^>]+href="http', html) and not re.search(r'<img[^>]+src="http', html)
     assert re.search(r'<img[^>]+src="data:image/png;base64,', html)
 
@@ -102,11 +112,23 @@ def test_a_code_without_data_renders_and_says_not_available(warehouse: Settings,
     assert "$" not in "".join(found[t] for t in SECTION_TITLES[:8])
 
 
-def test_report_command_writes_each_target_code(warehouse: Settings, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command_writes_each_target_code(
+    warehouse: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert report_codes(warehouse) == ["0440T", "0441T", "0442T"]
-    code = cli.main(["report", "--code", "0441t", "--out", str(tmp_path), "--warehouse", str(warehouse.warehouse_dir),
-                     "--raw-dir", str(warehouse.raw_dir)])
+    code = cli.main(
+        [
+            "report",
+            "--code",
+            "0441t",
+            "--out",
+            str(tmp_path),
+            "--warehouse",
+            str(warehouse.warehouse_dir),
+            "--raw-dir",
+            str(warehouse.raw_dir),
+        ]
+    )
     assert code == 0
     assert (tmp_path / "0441T_benchmark.html").exists() and (tmp_path / "0441T_benchmark.md").exists()
     assert "0441T:" in capsys.readouterr().out
@@ -139,8 +161,11 @@ def test_hospital_outpatient_reference_is_the_current_release_named(report_0442t
     assert "of $7,754.67 (CMS OPPS 2026-Q1, national unadjusted)" in commercial
     medicare = sections(report_0442t)["5. Medicare reimbursement"]
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$6,178\.65 \| J1 \| 5432 \|", medicare)
-    assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2026-Q1 \| \$7,754\.67 \| .* \| 5433 \| OPPS national unadjusted rate "
-                     r"of APC 5433 as printed in CMS ASC Addendum FF for 2026-Q1", medicare)
+    assert re.search(
+        r"\| Hospital outpatient \(OPPS\) \| 2026-Q1 \| \$7,754\.67 \| .* \| 5433 \| OPPS national unadjusted rate "
+        r"of APC 5433 as printed in CMS ASC Addendum FF for 2026-Q1",
+        medicare,
+    )
 
 
 def test_an_old_medicare_release_is_flagged_in_words() -> None:
@@ -150,26 +175,71 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
 
     from flows.report_text import ReportContext, section_summary
 
-    rates = pd.DataFrame([
-        {"setting": "hopd_opps", "release_period": "2023-Q1", "release_year": 2023, "release_quarter": 1,
-         "period_start_date": dt.date(2023, 1, 1), "payment_usd": 6178.65, "availability_reason": None,
-         "rate_label": "CMS OPPS 2023-Q1, national unadjusted: Addendum B", "status_indicator": "J1", "apc": "5432"},
-        {"setting": "asc", "release_period": "2026-Q1", "release_year": 2026, "release_quarter": 1,
-         "period_start_date": dt.date(2026, 1, 1), "payment_usd": 6353.37, "availability_reason": None,
-         "rate_label": "CMS ASC 2026-Q1, national unadjusted: Addendum AA", "status_indicator": "J8", "apc": "5433"},
-    ])
+    rates = pd.DataFrame(
+        [
+            {
+                "setting": "hopd_opps",
+                "release_period": "2023-Q1",
+                "release_year": 2023,
+                "release_quarter": 1,
+                "period_start_date": dt.date(2023, 1, 1),
+                "payment_usd": 6178.65,
+                "availability_reason": None,
+                "rate_label": "CMS OPPS 2023-Q1, national unadjusted: Addendum B",
+                "status_indicator": "J1",
+                "apc": "5432",
+            },
+            {
+                "setting": "asc",
+                "release_period": "2026-Q1",
+                "release_year": 2026,
+                "release_quarter": 1,
+                "period_start_date": dt.date(2026, 1, 1),
+                "payment_usd": 6353.37,
+                "availability_reason": None,
+                "rate_label": "CMS ASC 2026-Q1, national unadjusted: Addendum AA",
+                "status_indicator": "J8",
+                "apc": "5433",
+            },
+        ]
+    )
     empty = pd.DataFrame()
-    ctx = ReportContext(code="0442T", as_of=dt.date(2026, 3, 1), payers=[], frames={
-        "medicare_rates": rates, "code_profile": pd.DataFrame([{"billing_code": "0442T", "label": "x", "code_category": "category_iii",
-                                                                 "code_type": "CPT"}]),
-        "code_facts": pd.DataFrame(columns=["topic", "fact", "source_url", "source_confidence"]),
-        "coverage": pd.DataFrame(columns=["payer_group", "coverage_status", "coverage_position", "availability_reason"]),
-        "commercial_rates": pd.DataFrame(columns=["rate_kind", "is_synthetic", "payer_name", "payer_group", "plan_type", "source",
-                                                  "rate_usd", "rate_pct_of_charges", "as_of_date", "source_file"]),
-        "benchmark": pd.DataFrame(columns=["rate_count"]), "utilization_trend": empty})
+    ctx = ReportContext(
+        code="0442T",
+        as_of=dt.date(2026, 3, 1),
+        payers=[],
+        frames={
+            "medicare_rates": rates,
+            "code_profile": pd.DataFrame(
+                [{"billing_code": "0442T", "label": "x", "code_category": "category_iii", "code_type": "CPT"}]
+            ),
+            "code_facts": pd.DataFrame(columns=["topic", "fact", "source_url", "source_confidence"]),
+            "coverage": pd.DataFrame(
+                columns=["payer_group", "coverage_status", "coverage_position", "availability_reason"]
+            ),
+            "commercial_rates": pd.DataFrame(
+                columns=[
+                    "rate_kind",
+                    "is_synthetic",
+                    "payer_name",
+                    "payer_group",
+                    "plan_type",
+                    "source",
+                    "rate_usd",
+                    "rate_pct_of_charges",
+                    "as_of_date",
+                    "source_file",
+                ]
+            ),
+            "benchmark": pd.DataFrame(columns=["rate_count"]),
+            "utilization_trend": empty,
+        },
+    )
     summary = section_summary(ctx)
-    assert ("$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
-            "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)") in summary
+    assert (
+        "$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
+        "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)"
+    ) in summary
     assert "an older release" not in summary.split("$6,353.37")[1].split(";")[0]
 
 
@@ -177,19 +247,27 @@ def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(re
     # raw/payer_policy: UHC's only stance is MPG043 (medicare_advantage, inferred); its commercial row is no_policy_found
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
-    assert ("3 of 4 commercial payer groups' commercial policies treat it as not covered "
-            "(verified: Aetna, Blue Cross Blue Shield plans; inferred: Cigna); UnitedHealthcare: no policy found for "
-            "commercial plans") in summary
+    assert (
+        "3 of 4 commercial payer groups' commercial policies treat it as not covered "
+        "(verified: Aetna, Blue Cross Blue Shield plans; inferred: Cigna); UnitedHealthcare: no policy found for "
+        "commercial plans"
+    ) in summary
     assert "4 of 4" not in summary
-    assert "Medicare Advantage, shown apart and not counted above: UnitedHealthcare MPG043: not medically necessary (inferred)" in summary
+    assert (
+        "Medicare Advantage, shown apart and not counted above: UnitedHealthcare MPG043: not medically necessary (inferred)"
+        in summary
+    )
     billing = sections(markdown)["8. Billing considerations"]
     commercial_bullet = next(line for line in billing.splitlines() if line.startswith("- Commercial-plan policies of"))
     assert "Aetna (verified), Blue Cross Blue Shield plans (verified), Cigna (inferred)" in commercial_bullet
     assert "UnitedHealthcare" not in commercial_bullet
     assert "- UnitedHealthcare Medicare Advantage plans: not medically necessary under MPG043 (inferred)" in billing
     coverage = sections(markdown)["4. Payer coverage"]
-    assert re.search(r"\| UnitedHealthcare \| commercial plans \| data not available \| data not available \| no policy found \|"
-                     r".*\| not medically necessary \(MPG043, inferred\) \|", coverage)
+    assert re.search(
+        r"\| UnitedHealthcare \| commercial plans \| data not available \| data not available \| no policy found \|"
+        r".*\| not medically necessary \(MPG043, inferred\) \|",
+        coverage,
+    )
 
 
 def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(report_0440t: tuple[str, str]) -> None:
@@ -198,7 +276,10 @@ def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(
     # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare.
     _, markdown = report_0440t
     commercial_part, _, apart = sections(markdown)["6. Commercial reimbursement"].partition("### Medicare Advantage")
-    assert re.search(r"\| Cigna \| not stated in the file \| Hospital outpatient \| .* \| 1 \| \$6,480\.00 \| \$6,480\.00 \|", commercial_part)
+    assert re.search(
+        r"\| Cigna \| not stated in the file \| Hospital outpatient \| .* \| 1 \| \$6,480\.00 \| \$6,480\.00 \|",
+        commercial_part,
+    )
     assert "$4,130.00" not in markdown  # the old pooled Cigna median of $6,480 and $1,780
     for amount in ("$1,780.00", "$1,803.25", "$1,750.00"):
         assert amount not in commercial_part
@@ -225,7 +306,8 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     summary = run_pipeline(settings)
     assert summary.ok, summary.report_errors
     assert sorted(p.name for p in summary.reports) == sorted(
-        f"{code}_benchmark.{ext}" for code in ("0440T", "0441T", "0442T") for ext in ("html", "md"))
+        f"{code}_benchmark.{ext}" for code in ("0440T", "0441T", "0442T") for ext in ("html", "md")
+    )
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
     assert "synthetic" not in markdown.lower()
@@ -239,14 +321,30 @@ def test_a_report_renders_without_the_asc_addenda(tmp_path: Path) -> None:
     assert run_pipeline(settings).ok
     markdown = render_report(settings, "0440T").markdown.read_text(encoding="utf-8")
     medicare = sections(markdown)["5. Medicare reimbursement"]
-    assert re.search(r"\| Ambulatory surgical center \| 2025-Q4 \| data not available: no file of this source is loaded", medicare)
+    assert re.search(
+        r"\| Ambulatory surgical center \| 2025-Q4 \| data not available: no file of this source is loaded", medicare
+    )
     assert "multiple-procedure discounting" not in sections(markdown)["8. Billing considerations"]
 
 
-def test_a_report_renders_as_of_a_date_before_the_asc_releases(warehouse: Settings, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["report", "--code", "0440T", "--as-of", "2024-06-01", "--out", str(tmp_path),
-                     "--warehouse", str(warehouse.warehouse_dir), "--raw-dir", str(warehouse.raw_dir)])
+def test_a_report_renders_as_of_a_date_before_the_asc_releases(
+    warehouse: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        [
+            "report",
+            "--code",
+            "0440T",
+            "--as-of",
+            "2024-06-01",
+            "--out",
+            str(tmp_path),
+            "--warehouse",
+            str(warehouse.warehouse_dir),
+            "--raw-dir",
+            str(warehouse.raw_dir),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     markdown = (tmp_path / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
@@ -263,7 +361,9 @@ def test_state_cell_counts_leave_out_the_national_cells(report_0440t: tuple[str,
 def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> None:
     import datetime as dt
 
-    markdown = render_report(warehouse, "0442T", as_of=dt.date(2025, 11, 15), out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    markdown = render_report(warehouse, "0442T", as_of=dt.date(2025, 11, 15), out_dir=tmp_path).markdown.read_text(
+        encoding="utf-8"
+    )
     head = markdown.split("## 1. Summary")[0]
     assert "Data as of 2025-11-15" in head and f"Rendered on {dt.date.today().isoformat()}" in head
     summary = sections(markdown)["1. Summary"]
@@ -272,25 +372,36 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
     assert "$4,626.66 (ASC, CMS ASC 2025-Q4, national unadjusted)" in summary
     assert "$7,754.67" not in markdown and "$6,353.37" not in markdown  # January 2026 releases: after the as-of date
     medicare = sections(markdown)["5. Medicare reimbursement"]
-    assert re.search(r"\| 64450 \| .* \| Ambulatory surgical center \| CMS ASC 2025-Q4, national unadjusted \| \$45\.29 \|", medicare)
+    assert re.search(
+        r"\| 64450 \| .* \| Ambulatory surgical center \| CMS ASC 2025-Q4, national unadjusted \| \$45\.29 \|", medicare
+    )
     assert "$54.38" not in medicare  # 64450's ASC rate of January 2026
     # the hospital file is dated 2026-07-01: after the as-of date, so none of its rates appears
     commercial = sections(markdown)["6. Commercial reimbursement"]
     assert "$7,850.00" not in markdown and "synthetic sample" not in commercial
-    assert "Hospital price files — data not available: no file of this source dated on or before the as-of date" in commercial
-    early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    assert (
+        "Hospital price files — data not available: no file of this source dated on or before the as-of date"
+        in commercial
+    )
+    early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(
+        encoding="utf-8"
+    )
     years = re.findall(r"^\| (20\d\d) \|", sections(early)["7. Utilization"], flags=re.M)
     assert years == ["2021", "2022"]  # data year 2023 was released in 2025 (file name R25)
 
 
 # --- utilization totals -------------------------------------------------------------------------------------
-def test_a_total_with_a_suppressed_setting_reads_as_at_least(report_0440t: tuple[str, str], warehouse: Settings) -> None:
+def test_a_total_with_a_suppressed_setting_reads_as_at_least(
+    report_0440t: tuple[str, str], warehouse: Settings
+) -> None:
     # raw/cms_partb_geo_service/synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv: 0440T national office 13 beneficiaries,
     # 21 services, $300.46 allowed; no national facility row (suppressed). 2021: neither setting published.
     _, markdown = report_0440t
     utilization = sections(markdown)["7. Utilization"]
-    assert ("| 2022 | ≥ 21, partial | ≥ 13, partial | not published by CMS (fewer than 11 beneficiaries) | 21 | "
-            "$300.46, office only |") in utilization
+    assert (
+        "| 2022 | ≥ 21, partial | ≥ 13, partial | not published by CMS (fewer than 11 beneficiaries) | 21 | "
+        "$300.46, office only |"
+    ) in utilization
     assert "| 2022 | 21 |" not in utilization
     suppressed = reason("not_published_small_cell")
     assert f"| 2021 | {' | '.join([suppressed] * 5)} |" in utilization  # one reason, the same in every column
@@ -308,16 +419,42 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 
     from flows.report_text import ReportContext, section_utilization
 
-    trend = pd.DataFrame([
-        {"data_year": 2024, "availability_reason": "not_loaded", "service_count": 40, "beneficiary_count": 20,
-         "facility_service_count": None, "office_service_count": 40, "avg_medicare_allowed_usd": 250.0,
-         "totals_are_lower_bounds": True, "facility_reason": "not_loaded", "office_reason": "reported", "source_is_synthetic": False},
-        {"data_year": 2025, "availability_reason": "not_loaded", "service_count": None, "beneficiary_count": None,
-         "facility_service_count": None, "office_service_count": None, "avg_medicare_allowed_usd": None,
-         "totals_are_lower_bounds": None, "facility_reason": "not_loaded", "office_reason": "not_loaded", "source_is_synthetic": False},
-    ])
-    ctx = ReportContext(code="0440T", as_of=dt.date(2026, 3, 1), payers=[], frames={
-        "utilization_trend": trend, "utilization_cells": pd.DataFrame()})
+    trend = pd.DataFrame(
+        [
+            {
+                "data_year": 2024,
+                "availability_reason": "not_loaded",
+                "service_count": 40,
+                "beneficiary_count": 20,
+                "facility_service_count": None,
+                "office_service_count": 40,
+                "avg_medicare_allowed_usd": 250.0,
+                "totals_are_lower_bounds": True,
+                "facility_reason": "not_loaded",
+                "office_reason": "reported",
+                "source_is_synthetic": False,
+            },
+            {
+                "data_year": 2025,
+                "availability_reason": "not_loaded",
+                "service_count": None,
+                "beneficiary_count": None,
+                "facility_service_count": None,
+                "office_service_count": None,
+                "avg_medicare_allowed_usd": None,
+                "totals_are_lower_bounds": None,
+                "facility_reason": "not_loaded",
+                "office_reason": "not_loaded",
+                "source_is_synthetic": False,
+            },
+        ]
+    )
+    ctx = ReportContext(
+        code="0440T",
+        as_of=dt.date(2026, 3, 1),
+        payers=[],
+        frames={"utilization_trend": trend, "utilization_cells": pd.DataFrame()},
+    )
     text = section_utilization(ctx)
     assert "| 2024 | ≥ 40, partial | ≥ 20, partial |" in text and "$250.00, office only" in text
     assert f"| 2025 | {' | '.join([reason('not_loaded')] * 5)} |" in text
@@ -325,7 +462,9 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 
 
 # --- wording (review section B.12) --------------------------------------------------------------------------
-def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(warehouse: Settings, report_0440t: tuple[str, str]) -> None:
+def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
+    warehouse: Settings, report_0440t: tuple[str, str]
+) -> None:
     from flows.report import ReportData
     from flows.report_text import ReportContext, commercial_figure
 
@@ -344,7 +483,9 @@ def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(warehouse
     assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
     _, markdown = report_0440t
     caption = sections(markdown)["6. Commercial reimbursement"]
-    assert "A professional fee is paid on top of a facility payment and is never compared with a facility rate" in caption
+    assert (
+        "A professional fee is paid on top of a facility payment and is never compared with a facility rate" in caption
+    )
 
 
 def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[str, str]) -> None:
@@ -352,9 +493,11 @@ def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[st
     # dollar amount or percentage, algorithm "110% of the Medicare OPPS payment rate for APC 5431 ..."
     _, markdown = report_0440t
     commercial = sections(markdown)["6. Commercial reimbursement"]
-    assert ('- UnitedHealthcare (not stated in the file), Hospital outpatient, Hospital price files — **synthetic sample**: '
-            '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service" '
-            '(synthetic_v3_tall_0440T-0442T.csv, dated 2026-07-01)') in commercial
+    assert (
+        "- UnitedHealthcare (not stated in the file), Hospital outpatient, Hospital price files — **synthetic sample**: "
+        '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service" '
+        "(synthetic_v3_tall_0440T-0442T.csv, dated 2026-07-01)"
+    ) in commercial
 
 
 def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_0440t: tuple[str, str]) -> None:
@@ -362,12 +505,16 @@ def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_04
     # raw/reference/payer_aliases.csv notes CGS as the MAC for J15, Noridian for JE and JF
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
-    assert ("Traditional Medicare: case by case according to CGS Administrators, LLC (MAC, J15; cope24853, verified) and "
-            "Noridian Healthcare Solutions (MAC, JE/JF; A55681, inferred): Medicare contractors' instructions for their own "
-            "jurisdictions, not a national Medicare policy") in summary
+    assert (
+        "Traditional Medicare: case by case according to CGS Administrators, LLC (MAC, J15; cope24853, verified) and "
+        "Noridian Healthcare Solutions (MAC, JE/JF; A55681, inferred): Medicare contractors' instructions for their own "
+        "jurisdictions, not a national Medicare policy"
+    ) in summary
     assert not re.search(r"(?<!Traditional )Medicare: case by case", summary)  # never all of Medicare
     coverage = sections(markdown)["4. Payer coverage"]
-    assert re.search(r"\| Medicare \| traditional Medicare \| .* \| case by case \(per CGS Administrators, LLC \(MAC, J15;", coverage)
+    assert re.search(
+        r"\| Medicare \| traditional Medicare \| .* \| case by case \(per CGS Administrators, LLC \(MAC, J15;", coverage
+    )
     billing = sections(markdown)["8. Billing considerations"]
     assert "- Traditional Medicare where CGS Administrators, LLC (MAC, J15; cope24853, verified) or Noridian" in billing
     assert "- Medicare: coverage is decided case by case" not in billing
@@ -378,27 +525,44 @@ def test_data_availability_lists_dates_beneficiaries_and_averages(report_0440t: 
     availability = sections(markdown)["9. Data availability"]
     assert "Every empty value" not in availability
     # payer_policies_0440T-0442T.csv: Aetna CPB 0297 has no effective date
-    assert ("| coverage_matrix | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
-            "effective date |") in availability
+    assert (
+        "| coverage_matrix | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
+        "effective date |"
+    ) in availability
     suppressed = reason("not_published_small_cell")
-    for measure in ("national beneficiaries", "national average allowed amount", "national services", "office services"):
+    for measure in (
+        "national beneficiaries",
+        "national average allowed amount",
+        "national services",
+        "office services",
+    ):
         assert f"| medicare_utilization_trend | 2021 | {measure} | {suppressed} |" in availability
     assert "| medicare_utilization_trend | 2022 | national services and beneficiaries: lower bounds" in availability
     # benchmark cells name their plan type, so no two lines read the same
-    lines = [line for line in availability.splitlines() if line.startswith("| reimbursement_benchmark | ")
-             and line.count("|") == 5]
+    lines = [
+        line
+        for line in availability.splitlines()
+        if line.startswith("| reimbursement_benchmark | ") and line.count("|") == 5
+    ]
     assert lines and len(lines) == len(set(lines))
 
 
-def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_listed(warehouse: Settings, tmp_path: Path) -> None:
+def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_listed(
+    warehouse: Settings, tmp_path: Path
+) -> None:
     # 0443T is not in raw/reference/billing_codes.csv, but the PPRRVU, Addendum B and ASC AA / FF excerpts list it
     markdown = render_report(warehouse, "0443T", out_dir=tmp_path).markdown.read_text(encoding="utf-8")
     assert "no loaded Medicare fee-schedule file lists 0443T" not in markdown
     assert "no loaded file holds it" not in markdown
     medicare = sections(markdown)["5. Medicare reimbursement"]
     assert "0443T is not a configured code of interest, so payerbench computes no Medicare amount for it" in medicare
-    assert "| CMS PFS relative value file (PPRRVU) | 2025-Q4 | C | R-t spctrl alys prst8 tiss | PPRRVU2025_Oct_excerpt.csv |" in medicare
-    assert "| CMS ASC Addendum AA | 2026-Q1 | N1 | R-t spctrl alys prst8 tiss | AA_January_2026_excerpt.csv |" in medicare
+    assert (
+        "| CMS PFS relative value file (PPRRVU) | 2025-Q4 | C | R-t spctrl alys prst8 tiss | PPRRVU2025_Oct_excerpt.csv |"
+        in medicare
+    )
+    assert (
+        "| CMS ASC Addendum AA | 2026-Q1 | N1 | R-t spctrl alys prst8 tiss | AA_January_2026_excerpt.csv |" in medicare
+    )
     assert "$" not in medicare
     assert "The loaded Medicare payment files do list it" in sections(markdown)["1. Summary"]
 
@@ -406,9 +570,13 @@ def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_list
 def test_descriptors_cite_the_cms_file_or_name_the_page_they_cite(report_0442t: str) -> None:
     overview = sections(report_0442t)["2. Billing code overview"]
     # AA_January_2026_excerpt.csv line 9: 0442T "Abltj perc plex/trncl nrv"
-    assert ("| CMS short descriptor | Abltj perc plex/trncl nrv | verified (loaded CMS file: CMS ASC Addendum AA 2026-Q1, "
-            "AA_January_2026_excerpt.csv) |") in overview
-    assert "datalilyai.com/cpt/0440t)) |\n| Code set" not in overview  # the 0440T page no longer backs 0442T's short descriptor
+    assert (
+        "| CMS short descriptor | Abltj perc plex/trncl nrv | verified (loaded CMS file: CMS ASC Addendum AA 2026-Q1, "
+        "AA_January_2026_excerpt.csv) |"
+    ) in overview
+    assert (
+        "datalilyai.com/cpt/0440t)) |\n| Code set" not in overview
+    )  # the 0440T page no longer backs 0442T's short descriptor
     descriptor = next(line for line in overview.splitlines() if line.startswith("| Official descriptor |"))
     assert "[source: the 0441T page](https://case2code.codingahead.com/cpt/codes/0441T)" in descriptor
 
@@ -423,11 +591,14 @@ def test_the_summary_dates_the_negotiated_rate_range(report_0440t: tuple[str, st
 
 # --- the payers parameter -----------------------------------------------------------------------------------
 def test_payers_limit_coverage_and_negotiated_rates_but_keep_medicare_as_the_reference(
-        warehouse: Settings, report_0440t: tuple[str, str], tmp_path: Path) -> None:
+    warehouse: Settings, report_0440t: tuple[str, str], tmp_path: Path
+) -> None:
     _, everyone = report_0440t
     assert "Cigna" in sections(everyone)["4. Payer coverage"]
     assert "UnitedHealthcare" in sections(everyone)["6. Commercial reimbursement"]
-    markdown = render_report(warehouse, "0440T", payers=["aetna"], out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    markdown = render_report(warehouse, "0440T", payers=["aetna"], out_dir=tmp_path).markdown.read_text(
+        encoding="utf-8"
+    )
     coverage = sections(markdown)["4. Payer coverage"]
     assert "Aetna" in coverage and "Cigna" not in coverage and "UnitedHealthcare" not in coverage
     assert "UnitedHealthcare" not in sections(markdown)["6. Commercial reimbursement"]
@@ -447,8 +618,9 @@ def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
 
 
 # --- re-render only when something changed --------------------------------------------------------------------
-def test_an_unchanged_warehouse_and_day_skip_the_queries(warehouse: Settings, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unchanged_warehouse_and_day_skip_the_queries(
+    warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datetime as dt
 
     from flows import report
@@ -463,7 +635,9 @@ def test_an_unchanged_warehouse_and_day_skip_the_queries(warehouse: Settings, tm
     again = report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path)
     assert not again.rendered  # same build, code, parameters and day: answered from the key alone
     with pytest.raises(AssertionError, match="queries ran"):  # another day: the queries must be asked again
-        report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path, as_of=dt.date.today() - dt.timedelta(days=1))
+        report.render_report_if_changed(
+            warehouse, "0441T", out_dir=tmp_path, as_of=dt.date.today() - dt.timedelta(days=1)
+        )
     monkeypatch.undo()
     (warehouse.warehouse_dir / ".build_state.json").touch()  # same bytes: same key
     assert not report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path).rendered

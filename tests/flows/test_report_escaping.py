@@ -65,8 +65,11 @@ def active_content(html: str) -> list[str]:
             if name.startswith("on"):
                 found.append(f"<{tag} {name}>")
             elif name in ("href", "src", "action", "formaction", "xlink:href", "srcset"):
-                ok = (value.startswith(("http://", "https://", "#")) if name == "href"
-                      else tag == "img" and name == "src" and value.startswith("data:image/"))
+                ok = (
+                    value.startswith(("http://", "https://", "#"))
+                    if name == "href"
+                    else tag == "img" and name == "src" and value.startswith("data:image/")
+                )
                 if not ok:
                     found.append(f"<{tag} {name}={value!r}>")
         if tag == "meta" and attrs.get("http-equiv", "").lower() == "refresh":
@@ -82,17 +85,23 @@ def markdown_to_html(markdown: str) -> str:
 
 
 # --- the helpers -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, shown", [
-    (IMG, IMG),
-    (ANCHOR, ANCHOR),
-    ("[click](javascript:alert(1))", "[click](javascript:alert(1))"),
-    ("![x](x.png)", "![x](x.png)"),
-    ("`code` and **bold** *it*", "`code` and **bold** *it*"),
-    ("a | b", "a | b"),
-    ("&lt;img src=x onerror=alert(1)&gt;", "&lt;img src=x onerror=alert(1)&gt;"),  # an entity in data is its characters
-    ("back\\slash \\<b>", "back\\slash \\<b>"),
-    ("Blue Cross & Blue Shield ≥ 11 <em>", "Blue Cross & Blue Shield ≥ 11 <em>"),
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (IMG, IMG),
+        (ANCHOR, ANCHOR),
+        ("[click](javascript:alert(1))", "[click](javascript:alert(1))"),
+        ("![x](x.png)", "![x](x.png)"),
+        ("`code` and **bold** *it*", "`code` and **bold** *it*"),
+        ("a | b", "a | b"),
+        (
+            "&lt;img src=x onerror=alert(1)&gt;",
+            "&lt;img src=x onerror=alert(1)&gt;",
+        ),  # an entity in data is its characters
+        ("back\\slash \\<b>", "back\\slash \\<b>"),
+        ("Blue Cross & Blue Shield ≥ 11 <em>", "Blue Cross & Blue Shield ≥ 11 <em>"),
+    ],
+)
 def test_text_renders_as_exactly_its_characters(value: str, shown: str) -> None:
     html = markdown_to_html(f"| a | b |\n|---|---|\n| {rt.text(value)} | x |\n\n- {rt.text(value)}")
     assert active_content(html) == []
@@ -110,16 +119,25 @@ def test_text_keeps_a_value_on_one_line_and_marks_nothing_missing_as_a_value() -
     assert rt.cell(IMG) == "&lt;img src=x onerror=alert(2)&gt;" and rt.cell(rt.Md("a\nb")) == "a b"
 
 
-@pytest.mark.parametrize("url, target", [
-    ("http://es.aetna.com/cpb/medical/data/200_299/0297.html", "http://es.aetna.com/cpb/medical/data/200_299/0297.html"),
-    ("https://example.org/a?b=1&c=2#d", "https://example.org/a?b=1&c=2#d"),
-    ("  HTTPS://Example.org/x%20y ", "HTTPS://Example.org/x%20y"),
-    ("https://example.org/a b", "https://example.org/a%20b"),
-    (BREAKOUT_URL, "https://example.org/policy%29%5Bclick%5D%28javascript:alert%2815%29"),
-    ('https://example.org/"><img src=x onerror=alert(1)>', "https://example.org/%22%3E%3Cimg%20src=x%20onerror=alert%281%29%3E"),
-    ("https://example.org/100%", "https://example.org/100%25"),
-    ("https://example.org/é|`", "https://example.org/%C3%A9%7C%60"),
-])
+@pytest.mark.parametrize(
+    "url, target",
+    [
+        (
+            "http://es.aetna.com/cpb/medical/data/200_299/0297.html",
+            "http://es.aetna.com/cpb/medical/data/200_299/0297.html",
+        ),
+        ("https://example.org/a?b=1&c=2#d", "https://example.org/a?b=1&c=2#d"),
+        ("  HTTPS://Example.org/x%20y ", "HTTPS://Example.org/x%20y"),
+        ("https://example.org/a b", "https://example.org/a%20b"),
+        (BREAKOUT_URL, "https://example.org/policy%29%5Bclick%5D%28javascript:alert%2815%29"),
+        (
+            'https://example.org/"><img src=x onerror=alert(1)>',
+            "https://example.org/%22%3E%3Cimg%20src=x%20onerror=alert%281%29%3E",
+        ),
+        ("https://example.org/100%", "https://example.org/100%25"),
+        ("https://example.org/é|`", "https://example.org/%C3%A9%7C%60"),
+    ],
+)
 def test_web_address_keeps_http_links_and_escapes_their_target(url: str, target: str) -> None:
     assert rt.web_address(url) == target
     html = markdown_to_html(rt.link("policy", url))
@@ -127,11 +145,27 @@ def test_web_address_keeps_http_links_and_escapes_their_target(url: str, target:
     assert len(links) == 1 and active_content(html) == []
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(14)", " JavaScript:alert(14)", "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>",
-    "vbscript:msgbox(1)", "/relative/path.html", "www.example.org/policy", "//example.org/x", "http://", "https:///x",
-    "http://[bad", "mailto:a@example.org", "file:///etc/passwd", None, float("nan"), "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(14)",
+        " JavaScript:alert(14)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "/relative/path.html",
+        "www.example.org/policy",
+        "//example.org/x",
+        "http://",
+        "https:///x",
+        "http://[bad",
+        "mailto:a@example.org",
+        "file:///etc/passwd",
+        None,
+        float("nan"),
+        "",
+    ],
+)
 def test_anything_but_an_http_address_is_shown_as_text_not_a_link(url: object) -> None:
     assert rt.web_address(url) is None
     shown = rt.link("Policy <b>title</b>", url)
@@ -143,12 +177,16 @@ def test_anything_but_an_http_address_is_shown_as_text_not_a_link(url: object) -
     if isinstance(url, str) and url.strip():
         # the address is still there to read (mistune's autolink of a bare http address keeps the escaping backslash)
         assert url.replace("\t", " ").strip() in "".join(read_html(html).text).replace("\\", "")
-    assert rt.source_link(url, "0440T") in ("", rt.Md(f" (source (address not linked, not http or https: {rt.text(url)}))"))
+    assert rt.source_link(url, "0440T") in (
+        "",
+        rt.Md(f" (source (address not linked, not http or https: {rt.text(url)}))"),
+    )
 
 
 def test_source_link_names_another_codes_page_and_links_only_http() -> None:
     assert rt.source_link("https://case2code.codingahead.com/cpt/codes/0441T", "0440T") == (
-        " ([source: the 0441T page](https://case2code.codingahead.com/cpt/codes/0441T))")
+        " ([source: the 0441T page](https://case2code.codingahead.com/cpt/codes/0441T))"
+    )
     assert "](" not in rt.source_link("javascript:alert(1)//0441T", "0440T")
 
 
@@ -180,23 +218,33 @@ def hostile(ctx: rt.ReportContext, columns: set[tuple[str, str]] | None) -> rt.R
             elif values.map(lambda v: hasattr(v, "__len__") and not isinstance(v, str) and len(v) > 0).any():
                 frame[column] = values.map(lambda v: [str(x) + PAYLOAD for x in v] if hasattr(v, "__len__") else v)
         frames[name] = frame
-    return rt.ReportContext(code=ctx.code, as_of=ctx.as_of, payers=ctx.payers, frames=frames, rendered_on=ctx.rendered_on)
+    return rt.ReportContext(
+        code=ctx.code, as_of=ctx.as_of, payers=ctx.payers, frames=frames, rendered_on=ctx.rendered_on
+    )
 
 
 def string_columns(ctx: rt.ReportContext) -> list[tuple[str, str]]:
-    return [(name, column) for name, frame in ctx.frames.items() for column in frame.columns
-            if frame[column].map(lambda v: isinstance(v, str) or (hasattr(v, "__len__") and len(v) > 0)).any()]
+    return [
+        (name, column)
+        for name, frame in ctx.frames.items()
+        for column in frame.columns
+        if frame[column].map(lambda v: isinstance(v, str) or (hasattr(v, "__len__") and len(v) > 0)).any()
+    ]
 
 
 def is_enumeration(values: pd.Series) -> bool:
     """A column of snake_case words the SQL decides (`payer_tic`, `hopd_opps`, `case_by_case`): the report branches on
     them, so making them hostile takes other branches (done too, in the all-at-once pass)."""
     words = values.dropna()
-    return len(words) > 0 and words.map(lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9_]+", v) is not None).all()
+    return (
+        len(words) > 0 and words.map(lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9_]+", v) is not None).all()
+    )
 
 
 def render_all(ctx: rt.ReportContext) -> str:
-    markdown = "\n\n".join([rt.title(ctx), *(section(ctx) for section in rt.SECTIONS), rt.commercial_figure_caption(ctx)])
+    markdown = "\n\n".join(
+        [rt.title(ctx), *(section(ctx) for section in rt.SECTIONS), rt.commercial_figure_caption(ctx)]
+    )
     return markdown
 
 
@@ -205,8 +253,7 @@ def test_every_value_in_every_section_stays_text(bundled_context: rt.ReportConte
     every branch the real data takes is taken), then every string value at once; nothing renders as an element, and
     the markup reads as text."""
     columns = string_columns(bundled_context)
-    free_text = {(name, column) for name, column in columns
-                 if not is_enumeration(bundled_context.frames[name][column])}
+    free_text = {(name, column) for name, column in columns if not is_enumeration(bundled_context.frames[name][column])}
     # the queries' text: policy titles and URLs, payer names, file names, facts, notes, labels, ...
     assert len(columns) > 40 and len(free_text) > 20
     for hostile_columns in (free_text, None):
@@ -226,25 +273,51 @@ def test_javascript_urls_in_the_data_are_never_links(bundled_context: rt.ReportC
         for column in frame.columns:
             if column.endswith("_url"):
                 frame[column] = frame[column].map(lambda v: "javascript:alert(14)" if isinstance(v, str) else v)
-    ctx = rt.ReportContext(code=bundled_context.code, as_of=bundled_context.as_of, payers=bundled_context.payers,
-                           frames=frames, rendered_on=bundled_context.rendered_on)
+    ctx = rt.ReportContext(
+        code=bundled_context.code,
+        as_of=bundled_context.as_of,
+        payers=bundled_context.payers,
+        frames=frames,
+        rendered_on=bundled_context.rendered_on,
+    )
     html = markdown_to_html(render_all(ctx))
     assert active_content(html) == []
     assert "javascript:alert(14)" in "".join(read_html(html).text)
-    assert not [attrs for tag, attrs in read_html(html).tags if tag == "a" and "javascript" in (attrs.get("href") or "")]
+    assert not [
+        attrs for tag, attrs in read_html(html).tags if tag == "a" and "javascript" in (attrs.get("href") or "")
+    ]
 
 
 # --- the rendered report, from a warehouse loaded with hostile values ------------------------------------------
-POLICY_HEADER = ("payer_name,plan_type,policy_id,policy_title,policy_url,billing_code,code_type,coverage_status,"
-                 "prior_authorization,effective_date,last_reviewed_date,retrieved_date,evidence,source_confidence,notes")
+POLICY_HEADER = (
+    "payer_name,plan_type,policy_id,policy_title,policy_url,billing_code,code_type,coverage_status,"
+    "prior_authorization,effective_date,last_reviewed_date,retrieved_date,evidence,source_confidence,notes"
+)
 
 
 def policy_row(payer: str, policy_id: str, title: str, url: str, status: str = "not_covered") -> str:
     def quoted(value: str) -> str:
         return '"' + value.replace('"', '""') + '"'
 
-    return ",".join([quoted(payer), "commercial", quoted(policy_id), quoted(title), quoted(url), "0440T", "CPT", status,
-                     "unknown", "", "", "2026-01-05", quoted(f"evidence {IMG}"), "verified", quoted(f"note {ANCHOR}")])
+    return ",".join(
+        [
+            quoted(payer),
+            "commercial",
+            quoted(policy_id),
+            quoted(title),
+            quoted(url),
+            "0440T",
+            "CPT",
+            status,
+            "unknown",
+            "",
+            "",
+            "2026-01-05",
+            quoted(f"evidence {IMG}"),
+            "verified",
+            quoted(f"note {ANCHOR}"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -257,20 +330,38 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, 
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(BUNDLED_RAW / "reference", root / "raw" / "reference")
     (root / "raw" / "payer_policy").mkdir()
-    (root / "raw" / "payer_policy" / "policies.csv").write_text("\n".join([
-        POLICY_HEADER,
-        policy_row("Aetna", "CPB <b>0297</b>", IMG, BREAKOUT_URL),
-        policy_row("Cigna", "0525", ANCHOR, "https://example.org/cigna?a=1&b=2"),
-        policy_row("Blue Cross & Blue Shield of Nowhere", "BCBS-1", "Cold therapy ≥ 2 sessions", "https://example.org/bcbs"),
-        # the schema asks for `^https?://` (the unit tests above cover such URLs reaching the report)
-        policy_row("Aetna", "CPB 0298", "Scripted", "javascript:alert(14)"),
-    ]) + "\n", encoding="utf-8")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports",
-                        inbox_dir=root / "inbox", render_reports=False)
+    (root / "raw" / "payer_policy" / "policies.csv").write_text(
+        "\n".join(
+            [
+                POLICY_HEADER,
+                policy_row("Aetna", "CPB <b>0297</b>", IMG, BREAKOUT_URL),
+                policy_row("Cigna", "0525", ANCHOR, "https://example.org/cigna?a=1&b=2"),
+                policy_row(
+                    "Blue Cross & Blue Shield of Nowhere",
+                    "BCBS-1",
+                    "Cold therapy ≥ 2 sessions",
+                    "https://example.org/bcbs",
+                ),
+                # the schema asks for `^https?://` (the unit tests above cover such URLs reaching the report)
+                policy_row("Aetna", "CPB 0298", "Scripted", "javascript:alert(14)"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        raw_dir=root / "raw",
+        warehouse_dir=root / "warehouse",
+        reports_dir=root / "reports",
+        inbox_dir=root / "inbox",
+        render_reports=False,
+    )
     settings.inbox_dir.mkdir()
     dropped = settings.inbox_dir / FILE_NAME
-    dropped.write_text(POLICY_HEADER + "\n" + policy_row("UnitedHealthcare", "MPG-9", "Plain title",
-                                                         "https://example.org/uhc") + "\n", encoding="utf-8")
+    dropped.write_text(
+        POLICY_HEADER + "\n" + policy_row("UnitedHealthcare", "MPG-9", "Plain title", "https://example.org/uhc") + "\n",
+        encoding="utf-8",
+    )
     past = dt.datetime.now().timestamp() - 3600
     os.utime(dropped, (past, past))
     assert [landing.status for landing in land(settings, settings.inbox_dir, settle_seconds=0)] == ["landed"]
@@ -280,7 +371,9 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, 
     return result.html.read_text(encoding="utf-8"), result.markdown.read_text(encoding="utf-8"), settings
 
 
-def test_the_html_report_shows_hostile_values_as_text_and_runs_nothing(hostile_report: tuple[str, str, Settings]) -> None:
+def test_the_html_report_shows_hostile_values_as_text_and_runs_nothing(
+    hostile_report: tuple[str, str, Settings],
+) -> None:
     html, _, _ = hostile_report
     assert active_content(html) == []
     page = read_html(html)
@@ -290,15 +383,20 @@ def test_the_html_report_shows_hostile_values_as_text_and_runs_nothing(hostile_r
     assert FILE_NAME in shown  # the landed file, by its name, in the sources table
     assert "Blue Cross & Blue Shield of Nowhere" in shown and "≥ 2 sessions" in shown
     links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and not attrs["href"].startswith("#")]
-    assert "https://example.org/policy%29%5Bclick%5D%28javascript:alert%2815%29" in links  # one link, its target escaped
+    assert (
+        "https://example.org/policy%29%5Bclick%5D%28javascript:alert%2815%29" in links
+    )  # one link, its target escaped
     assert "https://example.org/cigna?a=1&b=2" in links
     assert all(href.startswith(("http://", "https://")) for href in links), links
 
 
 def test_the_html_report_forbids_scripts(hostile_report: tuple[str, str, Settings]) -> None:
     html, _, _ = hostile_report
-    metas = [attrs for tag, attrs in read_html(html).tags if tag == "meta"
-             and (attrs.get("http-equiv") or "").lower() == "content-security-policy"]
+    metas = [
+        attrs
+        for tag, attrs in read_html(html).tags
+        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "content-security-policy"
+    ]
     assert [m["content"] for m in metas] == [CONTENT_SECURITY_POLICY]
     policy = dict(part.strip().split(" ", 1) for part in CONTENT_SECURITY_POLICY.split(";"))
     assert policy["default-src"] == "'none'" and "script-src" not in policy  # scripts fall back to 'none'

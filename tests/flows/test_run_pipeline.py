@@ -46,23 +46,37 @@ def test_coverage_matrix_has_one_row_per_payer_group(loaded: Settings, code: str
 
 
 def test_coverage_matrix_values_match_the_extract(loaded: Settings) -> None:
-    rows = {r[0]: r[1:] for r in query(loaded, """
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            loaded,
+            """
         select payer_group, coverage_status, availability_reason, policy_id, source_confidence, source_url
-        from coverage_matrix where billing_code = '0440T'""")}
+        from coverage_matrix where billing_code = '0440T'""",
+        )
+    }
     assert rows["aetna"][:3] == ("experimental_investigational", "reported", "CPB 0297")
     assert rows["aetna"][4] == "http://es.aetna.com/cpb/medical/data/200_299/0297.html"
     assert rows["medicare"][:4] == ("case_by_case", "reported", "cope24853", "verified")
     # UHC's only stance is MPG043, a Medicare Advantage guideline: never UHC's commercial stance
     assert rows["unitedhealthcare"][:3] == (None, "no_policy_found", None)
-    ma = query(loaded, """select medicare_advantage_coverage_status, medicare_advantage_source_confidence,
+    ma = query(
+        loaded,
+        """select medicare_advantage_coverage_status, medicare_advantage_source_confidence,
                                   medicare_advantage_policy_ids, medicare_advantage_availability_reason
-                           from coverage_matrix where billing_code = '0440T' and payer_group = 'unitedhealthcare'""")
+                           from coverage_matrix where billing_code = '0440T' and payer_group = 'unitedhealthcare'""",
+    )
     assert ma == [("not_medically_necessary", "inferred", ["MPG043"], "reported")]
     assert rows["bcbs"][0] == "experimental_investigational"
     assert rows["cigna"][2] in ("0525", "0558")
-    detail = query(loaded, "select coverage_detail from coverage_matrix where billing_code='0440T' and payer_group='unitedhealthcare'")
+    detail = query(
+        loaded,
+        "select coverage_detail from coverage_matrix where billing_code='0440T' and payer_group='unitedhealthcare'",
+    )
     assert "commercial: no_policy_found" in detail[0][0]
-    comparators = query(loaded, "select distinct availability_reason, coverage_status from coverage_matrix where billing_code = '64640'")
+    comparators = query(
+        loaded, "select distinct availability_reason, coverage_status from coverage_matrix where billing_code = '64640'"
+    )
     assert comparators == [("not_loaded", None)]
 
 
@@ -78,8 +92,18 @@ def test_newer_snapshot_of_one_payer_replaces_only_that_payer(loaded: Settings, 
     newer = tmp_path / "aetna_update.csv"
     lines = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
     header, aetna = lines[0], lines[1]
-    newer.write_text("\n".join([header, aetna.replace("experimental_investigational", "covered_with_criteria")
-                                .replace(",2026-11-26,", ",2026-12-15,")]) + "\n", encoding="utf-8")
+    newer.write_text(
+        "\n".join(
+            [
+                header,
+                aetna.replace("experimental_investigational", "covered_with_criteria").replace(
+                    ",2026-11-26,", ",2026-12-15,"
+                ),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     records = ingest_payer_policies([newer], loaded)
     assert records[0].status == "loaded"
     warehouse.build(loaded)
@@ -92,44 +116,70 @@ def test_no_policy_found_and_not_loaded_are_told_apart(settings: Settings) -> No
     only_uhc = settings.raw_dir / "payer_policy" / "uhc_only.csv"
     only_uhc.parent.mkdir(parents=True)
     header = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()[0]
-    only_uhc.write_text(header + "\nUnitedHealthcare,commercial,,,,0440T,CPT,no_policy_found,unknown,,,2026-11-26,,not_found,searched\n",
-                        encoding="utf-8")
+    only_uhc.write_text(
+        header
+        + "\nUnitedHealthcare,commercial,,,,0440T,CPT,no_policy_found,unknown,,,2026-11-26,,not_found,searched\n",
+        encoding="utf-8",
+    )
     assert run_pipeline(settings).ok
-    rows = {r[0]: r[1:] for r in query(settings, "select payer_group, coverage_status, availability_reason from coverage_matrix where billing_code = '0440T'")}
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            settings,
+            "select payer_group, coverage_status, availability_reason from coverage_matrix where billing_code = '0440T'",
+        )
+    }
     assert rows["unitedhealthcare"] == (None, "no_policy_found")
     assert rows["aetna"] == (None, "not_loaded")
     assert len(rows) == 5
 
 
 def test_a_rejected_file_does_not_stop_the_run(bundled_settings: Settings) -> None:
-    shutil.copy(fixture("payer__policy", "truncated_quote.csv"), bundled_settings.raw_dir / "payer_policy" / "broken.csv")
+    shutil.copy(
+        fixture("payer__policy", "truncated_quote.csv"), bundled_settings.raw_dir / "payer_policy" / "broken.csv"
+    )
     summary = run_pipeline(bundled_settings)
     assert not summary.ok
     statuses = {r.source_file: r.status for r in summary.records}
     assert statuses["broken.csv"] == "rejected"
     assert statuses["payer_policies_0440T-0442T.csv"] == "loaded"
-    assert query(bundled_settings, "select count(*) from coverage_matrix where availability_reason = 'reported'")[0][0] > 0
+    assert (
+        query(bundled_settings, "select count(*) from coverage_matrix where availability_reason = 'reported'")[0][0] > 0
+    )
 
 
 def test_snapshot_date_is_per_payer_group_not_per_file(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     header, aetna, _ = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
     cms = "Centers for Medicare & Medicaid Services,medicare_ffs,,,,0440T,CPT,no_policy_found,unknown,,,2024-06-01,,not_found,"
     all_payers = tmp_path / "all_payers.csv"  # Aetna read in January, CMS re-checked in June
-    all_payers.write_text("\n".join([header, aetna.replace(",2026-11-26,", ",2024-01-10,"), cms]) + "\n", encoding="utf-8")
+    all_payers.write_text(
+        "\n".join([header, aetna.replace(",2026-11-26,", ",2024-01-10,"), cms]) + "\n", encoding="utf-8"
+    )
     aetna_only = tmp_path / "aetna_march.csv"  # a newer look at Aetna than the January row
-    aetna_only.write_text("\n".join([header, aetna.replace(",2026-11-26,", ",2024-03-01,")
-                                     .replace("experimental_investigational", "covered")]) + "\n", encoding="utf-8")
+    aetna_only.write_text(
+        "\n".join(
+            [header, aetna.replace(",2026-11-26,", ",2024-03-01,").replace("experimental_investigational", "covered")]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     ingest_payer_policies([aetna_only], settings)
     ingest_payer_policies([all_payers], settings)  # loaded last, but its Aetna rows are older
     warehouse.build(settings)
-    rows = dict(query(settings, "select payer_group, coalesce(coverage_status, availability_reason) from coverage_matrix "
-                                "where billing_code = '0440T'"))
+    rows = dict(
+        query(
+            settings,
+            "select payer_group, coalesce(coverage_status, availability_reason) from coverage_matrix "
+            "where billing_code = '0440T'",
+        )
+    )
     assert rows["aetna"] == "covered"
     assert rows["medicare"] == "no_policy_found"
 
 
 def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
-        loaded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rendered: list[str] = []
 
     def fake_render(settings: Settings, code: str, *, as_of=None, payers=None, out_dir=None):  # type: ignore[no-untyped-def]
@@ -151,8 +201,17 @@ def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
     rendered.clear()
     header, aetna = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()[:2]
     (loaded.raw_dir / "payer_policy" / "aetna_update.csv").write_text(
-        "\n".join([header, aetna.replace("experimental_investigational", "covered_with_criteria")
-                   .replace(",2026-11-26,", ",2026-12-15,")]) + "\n", encoding="utf-8")
+        "\n".join(
+            [
+                header,
+                aetna.replace("experimental_investigational", "covered_with_criteria").replace(
+                    ",2026-11-26,", ",2026-12-15,"
+                ),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     started = time.perf_counter()
     second = run_pipeline(settings)
     elapsed = time.perf_counter() - started
@@ -162,12 +221,19 @@ def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
     assert second.build is not None and second.build.rebuilt
     assert {"stg_payer_policy", "coverage_matrix"} <= set(second.build.marts_rebuilt)
     # the rate marts do not read policies (their synthetic flag comes from a per-file lookup, stg_source_file)
-    assert not {"medicare_rate", "stg_pfs_rvu", "tic_rate_summary", "medicare_utilization", "benchmark_rate",
-                "reimbursement_benchmark"} & set(second.build.marts_rebuilt)
+    assert not {
+        "medicare_rate",
+        "stg_pfs_rvu",
+        "tic_rate_summary",
+        "medicare_utilization",
+        "benchmark_rate",
+        "reimbursement_benchmark",
+    } & set(second.build.marts_rebuilt)
     # every report lists the files behind it (its Sources section names every loaded file): all change
     assert sorted(rendered) == ["0440T", "0441T", "0442T"]
-    assert query(loaded, "select coverage_status from coverage_matrix where billing_code = '0440T' "
-                         "and payer_group = 'aetna'") == [("covered_with_criteria",)]
+    assert query(
+        loaded, "select coverage_status from coverage_matrix where billing_code = '0440T' and payer_group = 'aetna'"
+    ) == [("covered_with_criteria",)]
     [run] = [json.loads(p.read_text(encoding="utf-8")) for p in loaded.runs_dir.glob(f"{second.run_id}.json")]
     assert run["files"]["loaded"] == 1 and run["files"]["unchanged"] == files
     print(f"incremental run with one new file: {elapsed:.1f} s")

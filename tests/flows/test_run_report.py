@@ -18,27 +18,56 @@ from tests.conftest import fixture
 STARTED = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
-def record(name: str, status: str, read: int = 0, loaded: int = 0, quarantined: int = 0, error: str | None = None,
-           source: str = "payer_policy") -> LoadRecord:
-    return LoadRecord(load_id=f"l-{name}", run_id="r1", source=source, source_file=name, source_path=f"/raw/{name}",
-                      source_sha256="ab", file_bytes=10, started_at=STARTED, rows_read=read, rows_loaded=loaded,
-                      rows_quarantined=quarantined, status=status, error=error)
+def record(
+    name: str,
+    status: str,
+    read: int = 0,
+    loaded: int = 0,
+    quarantined: int = 0,
+    error: str | None = None,
+    source: str = "payer_policy",
+) -> LoadRecord:
+    return LoadRecord(
+        load_id=f"l-{name}",
+        run_id="r1",
+        source=source,
+        source_file=name,
+        source_path=f"/raw/{name}",
+        source_sha256="ab",
+        file_bytes=10,
+        started_at=STARTED,
+        rows_read=read,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        status=status,
+        error=error,
+    )
 
 
 @pytest.fixture
 def report() -> RunReport:
     return RunReport(
-        flow="run_pipeline", run_id="20261102T120000Z-abc123", started_at=STARTED, elapsed_s=12.345,
-        records=[record("new|policies.csv", "loaded_with_quarantine", 10, 8, 2), record("old.csv", "unchanged"),
-                 record("gpci.csv", "unchanged", source="cms_pfs_gpci"),
-                 record("broken.csv", "rejected", error="broken.csv (line 3): missing required column 'coverage_status'")],
+        flow="run_pipeline",
+        run_id="20261102T120000Z-abc123",
+        started_at=STARTED,
+        elapsed_s=12.345,
+        records=[
+            record("new|policies.csv", "loaded_with_quarantine", 10, 8, 2),
+            record("old.csv", "unchanged"),
+            record("gpci.csv", "unchanged", source="cms_pfs_gpci"),
+            record("broken.csv", "rejected", error="broken.csv (line 3): missing required column 'coverage_status'"),
+        ],
         datasets=[DatasetRows("payer__policy", 8, 2)],
-        top_reasons=[QuarantineReason("payer__policy", "billing_code", "str_matches",
-                                      "not a CPT/HCPCS code (5 characters)", 2)],
-        warehouse_rebuilt=True, warehouse_reason="new loads of payer__policy",
+        top_reasons=[
+            QuarantineReason("payer__policy", "billing_code", "str_matches", "not a CPT/HCPCS code (5 characters)", 2)
+        ],
+        warehouse_rebuilt=True,
+        warehouse_reason="new loads of payer__policy",
         marts_rebuilt=["stg_payer_policy", "coverage_matrix"],
-        reports_rendered=["0440T"], reports_unchanged=["0441T", "0442T"],
-        landings=[Landing("mystery.bin", "left", message="no source recognises its content")])
+        reports_rendered=["0440T"],
+        reports_unchanged=["0441T", "0442T"],
+        landings=[Landing("mystery.bin", "left", message="no source recognises its content")],
+    )
 
 
 def test_markdown_states_files_rows_reasons_marts_reports_and_time(report: RunReport) -> None:
@@ -60,9 +89,15 @@ def test_markdown_states_files_rows_reasons_marts_reports_and_time(report: RunRe
 
 
 def test_a_quiet_run_says_nothing_was_rebuilt() -> None:
-    quiet = RunReport(flow="ingest_tic", run_id="r2", started_at=STARTED, elapsed_s=0.5,
-                      records=[record("a.json.gz", "unchanged", source="tic")], warehouse_rebuilt=False,
-                      warehouse_reason="up to date: no new loads, SQL or schema changes")
+    quiet = RunReport(
+        flow="ingest_tic",
+        run_id="r2",
+        started_at=STARTED,
+        elapsed_s=0.5,
+        records=[record("a.json.gz", "unchanged", source="tic")],
+        warehouse_rebuilt=False,
+        warehouse_reason="up to date: no new loads, SQL or schema changes",
+    )
     text = to_markdown(quiet)
     assert text.startswith("# payerbench ingest_tic: ok\n") and "Needs attention" not in text
     assert "| 1 | 0 | 1 | 0 | 0 |" in text
@@ -77,8 +112,13 @@ def test_a_flow_run_records_what_its_loads_wrote(settings: Settings) -> None:
     run = json.loads(saved.read_text(encoding="utf-8"))
     assert run["flow"] == "ingest_payer_policies" and run["status"] == "ok"
     assert run["files"] == {"seen": 1, "loaded": 1, "unchanged": 0, "rejected": 0, "failed": 0}
-    assert run["datasets"] == [{"dataset": "payer__policy", "rows_loaded": records[0].rows_loaded,
-                                "rows_quarantined": records[0].rows_quarantined}]
+    assert run["datasets"] == [
+        {
+            "dataset": "payer__policy",
+            "rows_loaded": records[0].rows_loaded,
+            "rows_quarantined": records[0].rows_quarantined,
+        }
+    ]
     assert run["warehouse"]["rebuilt"] is True and "coverage_matrix" in run["warehouse"]["marts_rebuilt"]
     markdown = saved.with_suffix(".md").read_text(encoding="utf-8")
     assert "## Top quarantine reasons" in markdown and "| payer__policy | billing_code |" in markdown

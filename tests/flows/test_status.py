@@ -36,8 +36,9 @@ def test_per_dataset_counts_period_and_freshness(loaded: Settings) -> None:
     assert report.problems == [] and report.exit_code == 0
 
 
-def test_exit_code_1_when_a_source_is_older_than_its_cadence_allows(loaded: Settings,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_1_when_a_source_is_older_than_its_cadence_allows(
+    loaded: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     in_nine_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=9)).isoformat()
     assert run_cli(loaded, "--now", in_nine_days) == 0  # weekly: 10 days allowed
     in_eleven_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=11)).isoformat()
@@ -47,8 +48,9 @@ def test_exit_code_1_when_a_source_is_older_than_its_cadence_allows(loaded: Sett
     assert "reference" not in out.split("problem")[-1]  # edited by hand: never stale
 
 
-def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(loaded: Settings,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(
+    loaded: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = loaded.raw_dir / "payer_policy" / "broken.csv"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(fixture("payer__policy", "missing_required_column.csv").read_bytes())
@@ -56,8 +58,9 @@ def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(loaded: Setti
     capsys.readouterr()
     assert run_cli(loaded, "--format", "json") == 1
     problems = json.loads(capsys.readouterr().out)["problems"]
-    assert any(p.startswith("last ingest_payer_policies run") and "had problems" in p and "broken.csv" in p
-               for p in problems)
+    assert any(
+        p.startswith("last ingest_payer_policies run") and "had problems" in p and "broken.csv" in p for p in problems
+    )
     assert any(p.startswith("rejected: payer_policy/broken.csv") for p in problems)
     broken.unlink()  # fixed: the file is removed and the next run is clean
     ingest_payer_policies(None, loaded)
@@ -73,7 +76,8 @@ def test_status_all_keeps_every_attempt(loaded: Settings, capsys: pytest.Capture
 
 
 def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started(
-        loaded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    loaded: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     import subprocess
     import sys
 
@@ -82,9 +86,16 @@ def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()  # a pid that is gone: the run was killed
     started = dt.datetime.now(dt.UTC).isoformat()  # after the fixture's run: the latest of its flow
-    killed = {"run_id": "20261102T120000Z-dead01", "flow": "ingest_payer_policies", "status": "started",
-              "started_at": started, "ended_at": None, "pid": proc.pid,
-              "host": __import__("socket").gethostname(), "command": "payerbench ingest payer_policy"}
+    killed = {
+        "run_id": "20261102T120000Z-dead01",
+        "flow": "ingest_payer_policies",
+        "status": "started",
+        "started_at": started,
+        "ended_at": None,
+        "pid": proc.pid,
+        "host": __import__("socket").gethostname(),
+        "command": "payerbench ingest payer_policy",
+    }
     (loaded.runs_dir / f"{killed['run_id']}.json").write_text(json.dumps(killed), encoding="utf-8")
     capsys.readouterr()
     assert run_cli(loaded) == 1  # before any other run noticed it
@@ -95,8 +106,10 @@ def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started
         pass
     assert run_cli(loaded, "--format", "json") == 1
     shown = json.loads(capsys.readouterr().out)
-    assert any(f"20261102T120000Z-dead01 (started {started[:16]}) crashed: the run stopped without finishing" in p
-               for p in shown["problems"])
+    assert any(
+        f"20261102T120000Z-dead01 (started {started[:16]}) crashed: the run stopped without finishing" in p
+        for p in shown["problems"]
+    )
     assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"]
     ingest_payer_policies(None, loaded)  # a later run of the same flow succeeds: listed, no longer alerting
     assert run_cli(loaded, "--format", "json") == 0

@@ -14,27 +14,97 @@ from flows.steps.validate import DatasetValidator
 from schemas import cms_mcd as m
 from tests.conftest import fixture
 
-ARTICLE = {"article_id": "990001", "article_version": "3", "article_type": "1", "title": "t", "display_id": "990001",
-           "status": "A", "article_pub_date": "2023-12-14", "article_eff_date": "2024-01-01", "article_end_date": None,
-           "date_retired": None, "last_updated": "2023-12-14", "source_record": "line 2"}
-LCD = {"lcd_id": "990101", "lcd_version": "5", "title": "t", "display_id": None, "determination_number": None, "status": None,
-       "orig_det_eff_date": None, "rev_eff_date": "2025-07-01", "rev_end_date": None, "ent_det_end_date": None,
-       "date_retired": None, "last_updated": None, "source_record": "line 2"}
-GROUP = {"article_id": "990001", "article_version": "3", "hcpc_code_group": "1", "paragraph": "<p>x</p>", "paragraph_text": "x",
-         "listing_class": "covered", "listing_class_phrase": "covered", "last_updated": None, "source_record": "line 2"}
-CODE = {"article_id": "990001", "article_version": "3", "hcpc_code_id": "0440T", "hcpc_code_version": "1", "hcpc_code_group": "1",
-        "code_range": None, "last_updated": None, "source_record": "line 2"}
-ISSUER = {"article_id": "990001", "article_version": "3", "article_type": "1", "contractor_id": "901", "contractor_type_id": None,
-          "contractor_version": "1", "last_updated": None, "source_record": "line 2"}
-CONTRACTOR = {"contractor_id": "901", "contractor_type_id": "1", "contractor_version": "1", "contract_number": "05101",
-              "contractor_name": "Synthetic Example Administrators, LLC", "last_updated": None, "source_record": "line 2"}
-DOCUMENT = {"document_id": "35490", "document_display_id": "L35490", "document_type": "LCD", "document_version": "81",
-            "title": "Category III Codes", "contractor_name_type": "WPS Insurance Corporation\n(MAC - Part A, MAC - Part B)",
-            "effective_date": "2025-06-26", "retirement_date": None, "updated_on": "2025-06-17",
-            "updated_on_sort": "20250617114552", "note": None,
-            "url": "https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=35490&ver=81", "source_record": "line 2"}
-SCOPE = {"code_table": "article_x_hcpc_code", "billing_code": "0440T", "rows_in_table": "7", "rows_listing_code": "0",
-         "source_record": "t"}
+ARTICLE = {
+    "article_id": "990001",
+    "article_version": "3",
+    "article_type": "1",
+    "title": "t",
+    "display_id": "990001",
+    "status": "A",
+    "article_pub_date": "2023-12-14",
+    "article_eff_date": "2024-01-01",
+    "article_end_date": None,
+    "date_retired": None,
+    "last_updated": "2023-12-14",
+    "source_record": "line 2",
+}
+LCD = {
+    "lcd_id": "990101",
+    "lcd_version": "5",
+    "title": "t",
+    "display_id": None,
+    "determination_number": None,
+    "status": None,
+    "orig_det_eff_date": None,
+    "rev_eff_date": "2025-07-01",
+    "rev_end_date": None,
+    "ent_det_end_date": None,
+    "date_retired": None,
+    "last_updated": None,
+    "source_record": "line 2",
+}
+GROUP = {
+    "article_id": "990001",
+    "article_version": "3",
+    "hcpc_code_group": "1",
+    "paragraph": "<p>x</p>",
+    "paragraph_text": "x",
+    "listing_class": "covered",
+    "listing_class_phrase": "covered",
+    "last_updated": None,
+    "source_record": "line 2",
+}
+CODE = {
+    "article_id": "990001",
+    "article_version": "3",
+    "hcpc_code_id": "0440T",
+    "hcpc_code_version": "1",
+    "hcpc_code_group": "1",
+    "code_range": None,
+    "last_updated": None,
+    "source_record": "line 2",
+}
+ISSUER = {
+    "article_id": "990001",
+    "article_version": "3",
+    "article_type": "1",
+    "contractor_id": "901",
+    "contractor_type_id": None,
+    "contractor_version": "1",
+    "last_updated": None,
+    "source_record": "line 2",
+}
+CONTRACTOR = {
+    "contractor_id": "901",
+    "contractor_type_id": "1",
+    "contractor_version": "1",
+    "contract_number": "05101",
+    "contractor_name": "Synthetic Example Administrators, LLC",
+    "last_updated": None,
+    "source_record": "line 2",
+}
+DOCUMENT = {
+    "document_id": "35490",
+    "document_display_id": "L35490",
+    "document_type": "LCD",
+    "document_version": "81",
+    "title": "Category III Codes",
+    "contractor_name_type": "WPS Insurance Corporation\n(MAC - Part A, MAC - Part B)",
+    "effective_date": "2025-06-26",
+    "retirement_date": None,
+    "updated_on": "2025-06-17",
+    "updated_on_sort": "20250617114552",
+    "note": None,
+    "url": "https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=35490&ver=81",
+    "source_record": "line 2",
+}
+SCOPE = {
+    "code_table": "article_x_hcpc_code",
+    "billing_code": "0440T",
+    "rows_in_table": "7",
+    "rows_listing_code": "0",
+    "source_record": "t",
+}
 
 
 def check(model, base, **changes):  # type: ignore[no-untyped-def]
@@ -84,7 +154,11 @@ def test_blocking_rule_quarantines(model, base, changes, column, check_prefix) -
         (m.McdArticleContractor, ISSUER, {}),
         (m.McdContractor, CONTRACTOR, {"contractor_type_id": None, "contract_number": None}),
         (m.McdDocument, DOCUMENT, {}),
-        (m.McdDocument, DOCUMENT, {"document_type": "Article", "document_display_id": "A56902", "retirement_date": "2025-06-26"}),
+        (
+            m.McdDocument,
+            DOCUMENT,
+            {"document_type": "Article", "document_display_id": "A56902", "retirement_date": "2025-06-26"},
+        ),
         (m.McdCodeScope, SCOPE, {}),
     ],
 )

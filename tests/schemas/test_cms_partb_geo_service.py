@@ -12,14 +12,33 @@ from flows.steps.validate import DatasetValidator
 from schemas.cms_partb_geo_service import PartbGeoService, PartbGeoServiceScope
 
 GOOD = {
-    "data_year": "2022", "geo_level": "national", "geo_code": None, "geo_name": "National", "billing_code": "64450",
-    "hcpcs_description": "nerve block", "drug_indicator": "N", "place_of_service": "O", "rendering_provider_count": "100",
-    "beneficiary_count": "500", "service_count": "900", "beneficiary_day_service_count": "700",
-    "avg_submitted_charge_usd": "441.73", "avg_medicare_allowed_usd": "133.40", "avg_medicare_payment_usd": "105.39",
-    "avg_medicare_standardized_usd": "142.26", "source_record": "line 2",
+    "data_year": "2022",
+    "geo_level": "national",
+    "geo_code": None,
+    "geo_name": "National",
+    "billing_code": "64450",
+    "hcpcs_description": "nerve block",
+    "drug_indicator": "N",
+    "place_of_service": "O",
+    "rendering_provider_count": "100",
+    "beneficiary_count": "500",
+    "service_count": "900",
+    "beneficiary_day_service_count": "700",
+    "avg_submitted_charge_usd": "441.73",
+    "avg_medicare_allowed_usd": "133.40",
+    "avg_medicare_payment_usd": "105.39",
+    "avg_medicare_standardized_usd": "142.26",
+    "source_record": "line 2",
 }
-SCOPE = {"data_year": "2022", "year_source": "file name", "billing_code": "0440T", "rows_in_file": "5", "rows_kept": "4",
-         "code_rows": "0", "source_record": "whole file"}
+SCOPE = {
+    "data_year": "2022",
+    "year_source": "file name",
+    "billing_code": "0440T",
+    "rows_in_file": "5",
+    "rows_kept": "4",
+    "code_rows": "0",
+    "source_record": "whole file",
+}
 
 
 def check(model=PartbGeoService, base=GOOD, **changes):  # type: ignore[no-untyped-def]
@@ -67,9 +86,19 @@ def test_blocking_rule_quarantines(changes: dict, column: str | None, check_pref
     [
         {"geo_level": "state", "geo_code": "48", "geo_name": "Texas"},
         {"geo_level": "state", "geo_code": None, "geo_name": "Foreign Country"},
-        {"drug_indicator": "Y", "billing_code": "J1100", "service_count": "12.5", "beneficiary_day_service_count": "12"},
+        {
+            "drug_indicator": "Y",
+            "billing_code": "J1100",
+            "service_count": "12.5",
+            "beneficiary_day_service_count": "12",
+        },
         {"service_count": "500"},  # as many services as beneficiaries
-        {"billing_code": "0440T", "beneficiary_count": "11", "service_count": "16", "beneficiary_day_service_count": "12"},
+        {
+            "billing_code": "0440T",
+            "beneficiary_count": "11",
+            "service_count": "16",
+            "beneficiary_day_service_count": "12",
+        },
     ],
 )
 def test_rule_passes(changes: dict) -> None:
@@ -80,7 +109,10 @@ def test_rule_passes(changes: dict) -> None:
 @pytest.mark.parametrize(
     ("changes", "rule"),
     [
-        ({"beneficiary_count": "10", "service_count": "12", "beneficiary_day_service_count": "11"}, "published_cell_below_threshold"),
+        (
+            {"beneficiary_count": "10", "service_count": "12", "beneficiary_day_service_count": "11"},
+            "published_cell_below_threshold",
+        ),
         ({"beneficiary_day_service_count": "950"}, "beneficiary_days_between_beneficiaries_and_services"),
         ({"avg_medicare_payment_usd": "140.00"}, "payment_within_allowed"),
     ],
@@ -110,6 +142,8 @@ def test_unique_key_is_year_geography_code_and_place() -> None:
     validator = DatasetValidator(PartbGeoService)
     first = validator.check(pd.DataFrame([GOOD], dtype=object), Path("t.csv"))
     again = validator.check(pd.DataFrame([dict(GOOD, source_record="line 9")], dtype=object), Path("t.csv"))
-    other = validator.check(pd.DataFrame([dict(GOOD, source_record="line 10", place_of_service="F")], dtype=object), Path("t.csv"))
+    other = validator.check(
+        pd.DataFrame([dict(GOOD, source_record="line 10", place_of_service="F")], dtype=object), Path("t.csv")
+    )
     assert len(first.valid) == 1 and len(other.valid) == 1 and again.valid.empty
     assert again.failures.iloc[0]["check"] == "unique_key (first seen at line 2)"

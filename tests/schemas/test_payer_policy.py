@@ -81,8 +81,13 @@ def test_blocking_rule_quarantines(changes: dict, column: str | None, check_pref
     [
         {"billing_code": "64640"},
         {"billing_code": "J1234"},
-        {"policy_id": None, "policy_title": None, "policy_url": None, "coverage_status": "no_policy_found",
-         "source_confidence": "not_found"},
+        {
+            "policy_id": None,
+            "policy_title": None,
+            "policy_url": None,
+            "coverage_status": "no_policy_found",
+            "source_confidence": "not_found",
+        },
         {"effective_date": None, "last_reviewed_date": None},
         {"last_reviewed_date": "2026-11-26"},
         {"effective_date": "9999-12-31"},  # 'no end' sentinel: beyond pandas' nanosecond range, still a date
@@ -112,7 +117,9 @@ def test_unique_key_enforced_across_batches() -> None:
     validator = DatasetValidator(PayerPolicy)
     first = validator.check(pd.DataFrame([GOOD], dtype=object), PATH)
     again = validator.check(pd.DataFrame([dict(GOOD, source_record="line 9", evidence="other")], dtype=object), PATH)
-    other = validator.check(pd.DataFrame([dict(GOOD, source_record="line 10", billing_code="0441T")], dtype=object), PATH)
+    other = validator.check(
+        pd.DataFrame([dict(GOOD, source_record="line 10", billing_code="0441T")], dtype=object), PATH
+    )
     assert len(first.valid) == 1 and len(other.valid) == 1
     assert again.valid.empty
     assert again.failures.iloc[0]["check"] == "unique_key (first seen at line 2)"
@@ -120,7 +127,10 @@ def test_unique_key_enforced_across_batches() -> None:
 
 
 def test_one_bad_value_does_not_condemn_the_column() -> None:
-    rows = [dict(GOOD, source_record=f"line {i}", billing_code=code) for i, code in enumerate(["0440T", "0441T", "0442T"], 2)]
+    rows = [
+        dict(GOOD, source_record=f"line {i}", billing_code=code)
+        for i, code in enumerate(["0440T", "0441T", "0442T"], 2)
+    ]
     rows[1]["effective_date"] = "not a date"
     result = DatasetValidator(PayerPolicy).check(pd.DataFrame(rows, dtype=object), PATH)
     assert list(result.valid["billing_code"]) == ["0440T", "0442T"]

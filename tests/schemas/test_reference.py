@@ -11,10 +11,24 @@ from flows.steps.validate import DatasetValidator
 from schemas.reference import BillingCode, Geography, PayerAlias
 
 ALIAS = {"alias": "Aetna", "match_type": "prefix", "payer_group": "aetna", "notes": None, "source_record": "line 2"}
-CODE = {"billing_code": "0440T", "code_type": "CPT", "code_category": "category_iii", "role": "target",
-        "code_family": "peripheral nerve cryoablation", "label": "upper extremity", "notes": None, "source_record": "line 2"}
-GEO = {"geo_fips": "01", "state_abbrev": "AL", "geo_name": "Alabama", "geo_type": "state", "notes": None,
-       "source_record": "line 2"}
+CODE = {
+    "billing_code": "0440T",
+    "code_type": "CPT",
+    "code_category": "category_iii",
+    "role": "target",
+    "code_family": "peripheral nerve cryoablation",
+    "label": "upper extremity",
+    "notes": None,
+    "source_record": "line 2",
+}
+GEO = {
+    "geo_fips": "01",
+    "state_abbrev": "AL",
+    "geo_name": "Alabama",
+    "geo_type": "state",
+    "notes": None,
+    "source_record": "line 2",
+}
 
 
 def run(model, row):  # type: ignore[no-untyped-def]
@@ -43,9 +57,16 @@ def test_reference_rule_fails(model, base, changes, column, check_prefix) -> Non
     assert str(result.failures.iloc[0]["check"]).startswith(check_prefix)
 
 
-@pytest.mark.parametrize(("model", "row"), [(PayerAlias, ALIAS), (PayerAlias, dict(ALIAS, match_type="exact")),
-                                            (BillingCode, CODE), (BillingCode, dict(CODE, billing_code="64640", role="comparator")),
-                                            (Geography, GEO), (Geography, dict(GEO, geo_fips="72", state_abbrev="PR",
-                                                                               geo_name="Puerto Rico", geo_type="territory"))])
+@pytest.mark.parametrize(
+    ("model", "row"),
+    [
+        (PayerAlias, ALIAS),
+        (PayerAlias, dict(ALIAS, match_type="exact")),
+        (BillingCode, CODE),
+        (BillingCode, dict(CODE, billing_code="64640", role="comparator")),
+        (Geography, GEO),
+        (Geography, dict(GEO, geo_fips="72", state_abbrev="PR", geo_name="Puerto Rico", geo_type="territory")),
+    ],
+)
 def test_reference_rule_passes(model, row) -> None:  # type: ignore[no-untyped-def]
     assert len(run(model, row).valid) == 1

@@ -19,13 +19,16 @@ from flows.sources.cms_common import (
 )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2025 National Physician Fee Schedule Relative Value File October Release", (2025, 10)),
-    ("January 2026  Payment Weight", (2026, 1)),
-    ("2023_January_Web_Addendum_B.12212022", (2023, 1)),
-    ("AA_October_2025_excerpt", (2025, 10)),
-    ("Addendum B.- OPPS Payment by HCPCS Code for CY 2023", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025 National Physician Fee Schedule Relative Value File October Release", (2025, 10)),
+        ("January 2026  Payment Weight", (2026, 1)),
+        ("2023_January_Web_Addendum_B.12212022", (2023, 1)),
+        ("AA_October_2025_excerpt", (2025, 10)),
+        ("Addendum B.- OPPS Payment by HCPCS Code for CY 2023", None),
+    ],
+)
 def test_month_and_year_are_read_from_titles_and_names(text: str, expected: tuple[int, int] | None) -> None:
     assert month_year_in(text) == expected
 
@@ -65,13 +68,16 @@ def test_cms_number_formats_are_normalised_and_anything_else_is_rejected() -> No
     assert none is None and percent.empty
 
 
-@pytest.mark.parametrize(("cells", "is_note"), [
-    (["NOTE 1: Payment indicators for office-based procedures", "", ""], True),
-    (["*Work GPCI reflects a 1.5 floor in Alaska established by the MIPPA.", "", ""], True),
-    (["MAC Assignments as of November 22, 2023", None, ""], True),
-    (["0440T", "", ""], False),  # a bare code is a (broken) record: validated, not skipped
-    (["10112", "AL", "00"], False),
-    (["", "", ""], False),
-])
+@pytest.mark.parametrize(
+    ("cells", "is_note"),
+    [
+        (["NOTE 1: Payment indicators for office-based procedures", "", ""], True),
+        (["*Work GPCI reflects a 1.5 floor in Alaska established by the MIPPA.", "", ""], True),
+        (["MAC Assignments as of November 22, 2023", None, ""], True),
+        (["0440T", "", ""], False),  # a bare code is a (broken) record: validated, not skipped
+        (["10112", "AL", "00"], False),
+        (["", "", ""], False),
+    ],
+)
 def test_trailing_notes_are_told_from_records(cells: list[object], is_note: bool) -> None:
     assert is_note_row(cells) is is_note

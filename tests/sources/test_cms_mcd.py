@@ -58,10 +58,17 @@ def export_zip(tmp_path: Path, folder: Path, name: str = "current_article.zip") 
     ("paragraph", "expected", "phrase"),
     [
         ("<p>The following CPT codes are covered when the criteria are met:</p>", "covered", "covered"),
-        ("<p>The appearance of a code in this section does not necessarily indicate coverage.</p>"
-         "<p>Group 1 Paragraph: The following codes are non-covered.</p>", "non_covered", "non-covered"),
-        ("The following Category III codes are considered investigational and are not reasonable and necessary.",
-         "non_covered", "not reasonable and necessary"),
+        (
+            "<p>The appearance of a code in this section does not necessarily indicate coverage.</p>"
+            "<p>Group 1 Paragraph: The following codes are non-covered.</p>",
+            "non_covered",
+            "non-covered",
+        ),
+        (
+            "The following Category III codes are considered investigational and are not reasonable and necessary.",
+            "non_covered",
+            "not reasonable and necessary",
+        ),
         ("These services are not covered by Medicare.", "non_covered", "not covered"),
         ("The following services are considered reasonable and necessary.", "covered", "reasonable and necessary"),
         ("<p>The appearance of a code in this section does not necessarily indicate coverage.</p>", "other", None),
@@ -70,7 +77,9 @@ def export_zip(tmp_path: Path, folder: Path, name: str = "current_article.zip") 
         (None, "other", None),
     ],
 )
-def test_paragraph_is_classified_with_the_deciding_phrase(paragraph: str | None, expected: str, phrase: str | None) -> None:
+def test_paragraph_is_classified_with_the_deciding_phrase(
+    paragraph: str | None, expected: str, phrase: str | None
+) -> None:
     assert cms_mcd.classify_paragraph(cms_mcd.paragraph_text(paragraph)) == (expected, phrase)
 
 
@@ -84,8 +93,19 @@ def test_paragraph_text_drops_html_and_decodes_entities() -> None:
 def test_each_table_of_a_folder_is_told_by_its_header(settings: Settings) -> None:
     tables = {p.name: cms_mcd.table_of(cms_mcd._header_of(p.read_bytes()[:4096])) for p in RELEASE.glob("*.csv")}
     assert {name: t.name for name, t in tables.items() if t} == {
-        f"synthetic_{t}.csv": t for t in ["article", "article_x_contractor", "article_x_hcpc_code", "article_x_hcpc_code_group",
-                                          "contractor", "lcd", "lcd_x_contractor", "lcd_x_hcpc_code", "lcd_x_hcpc_code_group"]}
+        f"synthetic_{t}.csv": t
+        for t in [
+            "article",
+            "article_x_contractor",
+            "article_x_hcpc_code",
+            "article_x_hcpc_code_group",
+            "contractor",
+            "lcd",
+            "lcd_x_contractor",
+            "lcd_x_hcpc_code",
+            "lcd_x_hcpc_code_group",
+        ]
+    }
     renamed = settings.raw_dir / "whatever.csv"
     shutil.copy(RELEASE / "synthetic_lcd.csv", renamed)
     assert set(read_all(renamed, settings)) == {"cms__mcd_lcd"}
@@ -103,8 +123,14 @@ def test_code_rows_keep_codes_of_interest_only_and_say_what_was_scanned(settings
 
 def test_nested_export_zip_reads_every_table_with_member_locators(settings: Settings, tmp_path: Path) -> None:
     found = read_all(export_zip(tmp_path, RELEASE), settings)
-    assert {"cms__mcd_article", "cms__mcd_lcd", "cms__mcd_contractor", "cms__mcd_article_hcpc_code",
-            "cms__mcd_lcd_hcpc_code_group", "cms__mcd_code_scope"} <= set(found)
+    assert {
+        "cms__mcd_article",
+        "cms__mcd_lcd",
+        "cms__mcd_contractor",
+        "cms__mcd_article_hcpc_code",
+        "cms__mcd_lcd_hcpc_code_group",
+        "cms__mcd_code_scope",
+    } <= set(found)
     assert not any(k.endswith(":rejects") for k in found)
     codes = found["cms__mcd_article_hcpc_code"]
     assert codes["source_record"].iloc[0] == "current_article_csv.zip > article_x_hcpc_code.csv line 2"
@@ -165,14 +191,19 @@ def test_orphan_rows_in_a_zip_are_quarantined_too(settings: Settings, tmp_path: 
     path = export_zip(tmp_path, fixture("cms__mcd_article_hcpc_code", "orphan_rows"))
     record = load_file(SOURCE, path, settings, "run-z", codes=CODES)
     assert record.rows_quarantined == 2 and record.rows_read == record.rows_loaded + record.rows_quarantined
-    assert set(quarantine(settings)["source_record"]) == {"current_article_csv.zip > article_x_hcpc_code.csv line 3",
-                                                          "current_article_csv.zip > article_x_hcpc_code.csv line 4"}
+    assert set(quarantine(settings)["source_record"]) == {
+        "current_article_csv.zip > article_x_hcpc_code.csv line 3",
+        "current_article_csv.zip > article_x_hcpc_code.csv line 4",
+    }
 
 
 def test_a_table_without_its_parent_tables_is_rejected_saying_what_to_add(settings: Settings) -> None:
     path = fixture("cms__mcd_article_hcpc_code", "missing_parent_table") / "article_x_hcpc_code.csv"
-    with pytest.raises(FileRejected, match=r"points to article rows, but the folder missing_parent_table holds no article "
-                                           r"table; expected the whole release: load the CMS export zip") as info:
+    with pytest.raises(
+        FileRejected,
+        match=r"points to article rows, but the folder missing_parent_table holds no article "
+        r"table; expected the whole release: load the CMS export zip",
+    ) as info:
         read_all(path, settings)
     assert "\n" not in info.value.message
 
@@ -182,7 +213,10 @@ def test_a_table_without_its_parent_tables_is_rejected_saying_what_to_add(settin
     [
         (lambda d: (d / "t.csv").write_text("a,b\n1,2\n"), r"t.csv \(line 1\): header matches no MCD table"),
         (lambda d: (d / "t.zip").write_bytes(b"PK\x03\x04 not really a zip"), r"t.zip: not a readable zip"),
-        (lambda d: (d / "t.zip").write_bytes(_zip_of({"notes.txt": b"hello"})), r"t.zip: holds no MCD table payerbench reads"),
+        (
+            lambda d: (d / "t.zip").write_bytes(_zip_of({"notes.txt": b"hello"})),
+            r"t.zip: holds no MCD table payerbench reads",
+        ),
     ],
 )
 def test_bad_files_are_rejected(settings: Settings, tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -214,26 +248,43 @@ def test_full_documents_listing_loads_and_reconciles(settings: Settings, real_sa
     record = load_file(SOURCE, path, settings, "run-r", codes=CODES)
     assert record.status == "loaded", record.error
     assert (record.rows_read, record.rows_loaded, record.rows_quarantined) == (3133, 3133, 0)
-    docs = pd.concat([pq.read_table(p).to_pandas() for p in (settings.lake_dir / "cms__mcd_document").glob("*/*.parquet")])
+    docs = pd.concat(
+        [pq.read_table(p).to_pandas() for p in (settings.lake_dir / "cms__mcd_document").glob("*/*.parquet")]
+    )
     assert docs["document_type"].value_counts().to_dict() == {"Article": 2161, "LCD": 972}
     cryo = docs[docs["title"] == "Billing and Coding: Cryoneurolysis Instructions"]
     assert sorted(cryo["document_display_id"]) == ["A59752", "A59753"]
 
 
-def test_article_and_lcd_exports_zipped_together_read_the_shared_contractor_table_once(settings: Settings,
-                                                                                        tmp_path: Path) -> None:
+def test_article_and_lcd_exports_zipped_together_read_the_shared_contractor_table_once(
+    settings: Settings, tmp_path: Path
+) -> None:
     article, lcd = io.BytesIO(), io.BytesIO()
     with zipfile.ZipFile(article, "w") as zf:
-        for table in ("article", "article_x_hcpc_code_group", "article_x_hcpc_code", "article_x_contractor", "contractor"):
+        for table in (
+            "article",
+            "article_x_hcpc_code_group",
+            "article_x_hcpc_code",
+            "article_x_contractor",
+            "contractor",
+        ):
             zf.write(RELEASE / f"synthetic_{table}.csv", f"{table}.csv")
     with zipfile.ZipFile(lcd, "w") as zf:
         for table in ("lcd", "lcd_x_hcpc_code_group", "lcd_x_hcpc_code", "lcd_x_contractor", "contractor"):
             zf.write(RELEASE / f"synthetic_{table}.csv", f"{table}.csv")
     path = tmp_path / "all_data.zip"
-    path.write_bytes(_zip_of({"current_article.zip": _zip_of({"current_article_csv.zip": article.getvalue()}),
-                              "current_lcd.zip": _zip_of({"current_lcd_csv.zip": lcd.getvalue()})}))
+    path.write_bytes(
+        _zip_of(
+            {
+                "current_article.zip": _zip_of({"current_article_csv.zip": article.getvalue()}),
+                "current_lcd.zip": _zip_of({"current_lcd_csv.zip": lcd.getvalue()}),
+            }
+        )
+    )
     record = load_file(SOURCE, path, settings, "run-a", codes=CODES)
     assert record.status == "loaded" and record.rows_quarantined == 0, record.error
     contractors = pq.read_table(next((settings.lake_dir / "cms__mcd_contractor").glob("*/*.parquet"))).to_pandas()
     assert len(contractors) == 3
-    assert contractors["source_record"].iloc[0] == "current_article.zip > current_article_csv.zip > contractor.csv line 2"
+    assert (
+        contractors["source_record"].iloc[0] == "current_article.zip > current_article_csv.zip > contractor.csv line 2"
+    )

@@ -33,7 +33,11 @@ def test_addendum_b_0440t_as_cms_printed_it(settings: Settings) -> None:
     b = rows(settings, "cms__opps_addendum_b").set_index("billing_code")
     row = b.loc["0440T"]  # ('0440T', 'Abltj perc uxtr/perph nrv', 'J1', '5431', 21.0028, 1797.52, '.', 359.51, ...)
     assert (row["status_indicator"], row["apc"], row["relative_weight"], row["payment_rate_usd"]) == (
-        "J1", "5431", USD("21.0028"), USD("1797.52"))
+        "J1",
+        "5431",
+        USD("21.0028"),
+        USD("1797.52"),
+    )
     assert pd.isna(row["national_unadjusted_copayment_usd"])  # CMS's "." is no amount, not 0
     assert row["minimum_unadjusted_copayment_usd"] == USD("359.51")
     assert (row["release_year"], row["release_quarter"]) == (2023, 1)  # from the sheet "2023 January Addendum B"
@@ -43,7 +47,9 @@ def test_addendum_b_0440t_as_cms_printed_it(settings: Settings) -> None:
 
 def test_addendum_b_csv_edition_reads_like_the_workbook(settings: Settings) -> None:
     workbook = read_all(cms_opps_addendum_b, ADDENDUM_B, settings).drop(columns="source_record")
-    csv_edition = read_all(cms_opps_addendum_b, fixture("cms__opps_addendum_b", "2023_January_csv_edition.csv"), settings)
+    csv_edition = read_all(
+        cms_opps_addendum_b, fixture("cms__opps_addendum_b", "2023_January_csv_edition.csv"), settings
+    )
     assert csv_edition["source_record"].iloc[0] == "line 5"
     pd.testing.assert_frame_equal(workbook, csv_edition.drop(columns="source_record"))
 
@@ -55,8 +61,11 @@ def test_addendum_b_csv_without_a_month_is_rejected(settings: Settings, tmp_path
 
 
 def test_full_addendum_b_workbook_loads(settings: Settings, real_samples: Path) -> None:
-    record = load(settings, "cms_opps_addendum_b",
-                  real_samples / "cms-opps-addendum-b" / "2023_January_Web_Addendum_B.12212022.xlsx")
+    record = load(
+        settings,
+        "cms_opps_addendum_b",
+        real_samples / "cms-opps-addendum-b" / "2023_January_Web_Addendum_B.12212022.xlsx",
+    )
     assert (record.status, record.rows_read, record.rows_loaded, record.rows_quarantined) == ("loaded", 17559, 17559, 0)
     b = rows(settings, "cms__opps_addendum_b").set_index("billing_code")
     assert b.loc["0440T", ["status_indicator", "apc", "payment_rate_usd"]].tolist() == ["J1", "5431", USD("1797.52")]
@@ -71,7 +80,11 @@ def test_asc_aa_0440t_in_both_quarters(settings: Settings) -> None:
     aa = rows(settings, "cms__asc_addendum_aa")
     target = aa[aa["billing_code"] == "0440T"].set_index("release_quarter")
     # AA.csv, January 2026: 0440T,,Abltj perc uxtr/perph nrv,Y,J8,26.1995,"$1,475.61 "
-    assert target.loc[1, ["payment_indicator", "payment_weight", "payment_rate_usd"]].tolist() == ["J8", USD("26.1995"), USD("1475.61")]
+    assert target.loc[1, ["payment_indicator", "payment_weight", "payment_rate_usd"]].tolist() == [
+        "J8",
+        USD("26.1995"),
+        USD("1475.61"),
+    ]
     assert bool(target.loc[1, "multiple_procedure_discounting"]) is True
     # AA.csv, October 2025: 0440T,,Abltj perc uxtr/perph nrv,Y,J8,27.3901,"$1,503.58"
     assert target.loc[4, ["release_year", "payment_rate_usd"]].tolist() == [2025, USD("1503.58")]
@@ -84,8 +97,9 @@ def test_asc_ff_reads_apc_and_percentages(settings: Settings) -> None:
     assert record.datasets == ["cms__asc_addendum_ff"]
     ff = rows(settings, "cms__asc_addendum_ff").set_index("billing_code")
     # 0440T,,Abltj perc uxtr/perph nrv,J8,5431,0.92%,"$1,765.76",64.49%,"$1,138.74"
-    assert ff.loc["0440T", ["apc", "apc_device_offset_pct", "opps_payment_rate_usd", "device_offset_pct", "device_portion_usd"]].tolist() == [
-        "5431", USD("0.92"), USD("1765.76"), USD("64.49"), USD("1138.74")]
+    assert ff.loc[
+        "0440T", ["apc", "apc_device_offset_pct", "opps_payment_rate_usd", "device_offset_pct", "device_portion_usd"]
+    ].tolist() == ["5431", USD("0.92"), USD("1765.76"), USD("64.49"), USD("1138.74")]
 
 
 def test_asc_money_that_is_not_a_number_is_quarantined_as_written(settings: Settings) -> None:
@@ -115,13 +129,21 @@ def test_asc_header_and_file_name_must_agree(settings: Settings, tmp_path: Path)
     assert record.status == "rejected" and "says release 2026-Q1 (header) but its name says 2025-Q4" in record.error
 
 
-@pytest.mark.parametrize(("folder", "name", "count"), [
-    ("2026/20260101", "AA.csv", 4821), ("2026/20260101", "FF.csv", 4821),
-    ("2025/20251001", "AA.csv", 4201), ("2025/20251001", "FF.csv", 4201)])
+@pytest.mark.parametrize(
+    ("folder", "name", "count"),
+    [
+        ("2026/20260101", "AA.csv", 4821),
+        ("2026/20260101", "FF.csv", 4821),
+        ("2025/20251001", "AA.csv", 4201),
+        ("2025/20251001", "FF.csv", 4201),
+    ],
+)
 def test_full_asc_addenda_load(settings: Settings, real_samples: Path, folder: str, name: str, count: int) -> None:
     record = load(settings, "cms_asc_addenda", real_samples / "cms-asc-addenda" / folder / name)
     assert (record.status, record.rows_read, record.rows_loaded, record.rows_quarantined) == ("loaded", count, count, 0)
     if name == "AA.csv" and folder.startswith("2026"):
         aa = rows(settings, "cms__asc_addendum_aa").set_index("billing_code")
         assert aa.loc["0440T", ["payment_indicator", "payment_rate_usd"]].tolist() == ["J8", USD("1475.61")]
-        assert aa.loc["0441T", "payment_rate_usd"] == USD("1466.13") and aa.loc["0442T", "payment_rate_usd"] == USD("6353.37")
+        assert aa.loc["0441T", "payment_rate_usd"] == USD("1466.13") and aa.loc["0442T", "payment_rate_usd"] == USD(
+            "6353.37"
+        )

@@ -42,7 +42,11 @@ def test_quirks_are_normalised_and_other_codes_skipped(settings: Settings) -> No
     assert rows["source_record"].tolist() == ["line 2", "line 3", "line 5", "line 6"]
     assert set(rows["data_year"]) == {"2022"}
     national = rows.iloc[1]
-    assert national[["rendering_provider_count", "beneficiary_count", "service_count"]].tolist() == ["68838", "383772", "900000"]
+    assert national[["rendering_provider_count", "beneficiary_count", "service_count"]].tolist() == [
+        "68838",
+        "383772",
+        "900000",
+    ]
     assert pd.isna(rows.loc[0, "geo_code"]) and rows.loc[0, "geo_level"] == "national"
     texas = rows.iloc[2]
     assert (texas["geo_level"], texas["drug_indicator"], texas["place_of_service"]) == ("state", "N", "O")
@@ -52,7 +56,9 @@ def test_quirks_are_normalised_and_other_codes_skipped(settings: Settings) -> No
 
 
 def test_scope_rows_record_the_year_and_each_code_scanned(settings: Settings) -> None:
-    scope = read_all(fixture(DATASET, "quirks_2022.csv"), settings)["cms__partb_geo_service_scope"].set_index("billing_code")
+    scope = read_all(fixture(DATASET, "quirks_2022.csv"), settings)["cms__partb_geo_service_scope"].set_index(
+        "billing_code"
+    )
     assert sorted(scope.index) == sorted(CODES)
     assert scope.loc["64450", "code_rows"] == "3" and scope.loc["0442T", "code_rows"] == "0"
     assert set(scope["rows_in_file"]) == {"5"} and set(scope["rows_kept"]) == {"4"}
@@ -87,11 +93,19 @@ def test_data_year_from_a_column_or_an_option(settings: Settings, tmp_path: Path
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("no_year_in_name.csv", {}, r"no_year_in_name.csv: cannot tell the data year: the file has no Data_Year column and "
-                                    r"neither its name nor its folder holds a year; expected a name carrying the data year as "
-                                    r"CMS writes it \(MUP_PHY_R24_P05_V10_D22_Geo.csv = data year 2022\).*or pass it: "
-                                    r"payerbench ingest cms_partb_geo_service FILE -o data_year=2022"),
-        ("ambiguous_years_2022_2023.csv", {}, r"the file name holds several years \(2022, 2023\), so the data year is ambiguous"),
+        (
+            "no_year_in_name.csv",
+            {},
+            r"no_year_in_name.csv: cannot tell the data year: the file has no Data_Year column and "
+            r"neither its name nor its folder holds a year; expected a name carrying the data year as "
+            r"CMS writes it \(MUP_PHY_R24_P05_V10_D22_Geo.csv = data year 2022\).*or pass it: "
+            r"payerbench ingest cms_partb_geo_service FILE -o data_year=2022",
+        ),
+        (
+            "ambiguous_years_2022_2023.csv",
+            {},
+            r"the file name holds several years \(2022, 2023\), so the data year is ambiguous",
+        ),
         ("no_year_in_name.csv", {"data_year": "22"}, r"option data_year='22' is not a year"),
     ],
 )
@@ -111,21 +125,37 @@ def test_undeterminable_year_loads_nothing(settings: Settings) -> None:
     ("name", "expected"),
     [
         ("services_below_beneficiaries_2022.csv", [("line 3", None, "services_at_least_beneficiaries", None)]),
-        ("negative_counts_2022.csv", [("line 3", "rendering_provider_count", "greater_than_or_equal_to", "-3"),
-                                      ("line 4", "service_count", "greater_than_or_equal_to", "-1,090"),
-                                      ("line 4", None, "services_at_least_beneficiaries", None)]),
+        (
+            "negative_counts_2022.csv",
+            [
+                ("line 3", "rendering_provider_count", "greater_than_or_equal_to", "-3"),
+                ("line 4", "service_count", "greater_than_or_equal_to", "-1,090"),
+                ("line 4", None, "services_at_least_beneficiaries", None),
+            ],
+        ),
         ("unknown_geo_level_2022.csv", [("line 3", "geo_level", "isin", "County")]),
     ],
 )
-def test_bad_rows_are_quarantined_with_the_rule_and_raw_value(settings: Settings, name: str, expected: list[tuple]) -> None:
+def test_bad_rows_are_quarantined_with_the_rule_and_raw_value(
+    settings: Settings, name: str, expected: list[tuple]
+) -> None:
     record = load_file(SOURCE, fixture(DATASET, name), settings, "run-b", codes=CODES)
     assert record.status == "loaded_with_quarantine", record.error
     assert record.rows_read == record.rows_loaded + record.rows_quarantined and record.rows_loaded >= 1
     found = quarantine(settings)
     assert record.rows_quarantined == len({e[0] for e in expected})
-    got = {(r.source_record, None if pd.isna(r.column_name) else r.column_name, r.check_name.split("(")[0],
-            None if pd.isna(r.failure_value) else r.failure_value) for r in found.itertuples()}
-    assert got == {(line, column, check, value) for line, column, check, value in expected}  # values as the file wrote them
+    got = {
+        (
+            r.source_record,
+            None if pd.isna(r.column_name) else r.column_name,
+            r.check_name.split("(")[0],
+            None if pd.isna(r.failure_value) else r.failure_value,
+        )
+        for r in found.itertuples()
+    }
+    assert got == {
+        (line, column, check, value) for line, column, check, value in expected
+    }  # values as the file wrote them
     assert found["reason"].str.len().min() > 10
     if name.startswith("services_below"):
         assert "each beneficiary counted had at least one service" in found["reason"].iloc[0]
@@ -134,19 +164,32 @@ def test_bad_rows_are_quarantined_with_the_rule_and_raw_value(settings: Settings
 def test_detect_by_header(settings: Settings) -> None:
     assert partb.detect(fixture(DATASET, "no_year_in_name.csv"))
     assert not partb.detect(fixture("payer__policy", "valid_minimal.csv"))
-    assert registry.detect_source(BUNDLED_RAW / "cms_partb_geo_service" / "synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv") == [
-        "cms_partb_geo_service"]
+    assert registry.detect_source(
+        BUNDLED_RAW / "cms_partb_geo_service" / "synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv"
+    ) == ["cms_partb_geo_service"]
 
 
-def test_ingest_passes_the_year_for_a_file_that_does_not_tell_it(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_passes_the_year_for_a_file_that_does_not_tell_it(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)]
     path = str(fixture(DATASET, "no_year_in_name.csv"))
     assert cli.main(["ingest", "cms_partb_geo_service", path, *args]) == cli.EXIT_DATA
     assert "-o data_year=2022" in capsys.readouterr().out
     assert cli.main(["ingest", "cms_partb_geo_service", path, "-o", "data_year=2017", "--force", *args]) == cli.EXIT_OK
     capsys.readouterr()
-    assert cli.main(["query", "select data_year, year_source from cms__partb_geo_service_scope limit 1", "--format", "csv",
-                     *args]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "query",
+                "select data_year, year_source from cms__partb_geo_service_scope limit 1",
+                "--format",
+                "csv",
+                *args,
+            ]
+        )
+        == cli.EXIT_OK
+    )
     assert capsys.readouterr().out.splitlines()[1] == "2017,option"
 
 

@@ -20,11 +20,17 @@ CAP = RAW / "cms_opps_cap" / "RVU25D" / "OPPSCAP_Oct_excerpt.csv"
 
 def test_gpci_file_loads_every_locality_with_its_year(settings: Settings) -> None:
     record = load(settings, "cms_pfs_gpci", GPCI)
-    assert (record.status, record.rows_read, record.rows_loaded) == ("loaded", 109, 109)  # notes below the data are not rows
+    assert (record.status, record.rows_read, record.rows_loaded) == (
+        "loaded",
+        109,
+        109,
+    )  # notes below the data are not rows
     gpci = rows(settings, "cms__pfs_gpci").set_index(["mac", "locality_number"])
     manhattan = gpci.loc[("13202", "01")]  # line 78: 13202,NY,01,MANHATTAN,1.065,1.166,1.656
     assert (manhattan["state"], manhattan["locality_name"]) == ("NY", "MANHATTAN")
-    assert manhattan[["work_gpci", "pe_gpci", "mp_gpci"]].tolist() == [decimal.Decimal(v) for v in ("1.065", "1.166", "1.656")]
+    assert manhattan[["work_gpci", "pe_gpci", "mp_gpci"]].tolist() == [
+        decimal.Decimal(v) for v in ("1.065", "1.166", "1.656")
+    ]
     assert gpci.loc[("02102", "01"), "work_gpci"] == decimal.Decimal("1.500")  # Alaska's 1.5 work floor
     assert set(gpci["release_year"]) == {2025} and set(gpci["effective_date"].astype(str)) == {"2025-01-01"}
 
@@ -34,7 +40,9 @@ def test_unknown_locality_in_gpci_is_quarantined_or_flagged(settings: Settings) 
     assert (record.rows_read, record.rows_loaded, record.rows_quarantined) == (5, 3, 2)
     assert findings(settings) == [("line 6", "state", "isin", "ZZ"), ("line 7", "locality_number", "str_matches", "7A")]
     # 10112-77 is well formed: it loads, and stg_pfs_gpci flags it against CMS's crosswalk (tests/flows).
-    assert ("10112", "77") in set(zip(rows(settings, "cms__pfs_gpci")["mac"], rows(settings, "cms__pfs_gpci")["locality_number"]))
+    assert ("10112", "77") in set(
+        zip(rows(settings, "cms__pfs_gpci")["mac"], rows(settings, "cms__pfs_gpci")["locality_number"])
+    )
 
 
 def test_gpci_title_and_columns_must_agree_on_the_year(settings: Settings, tmp_path: Path) -> None:
@@ -48,9 +56,15 @@ def test_gpci_title_and_columns_must_agree_on_the_year(settings: Settings, tmp_p
 def test_locality_crosswalk_restores_numbers_and_carries_states(settings: Settings) -> None:
     record = load(settings, "cms_pfs_locality", LOCCO)
     # CMS lists Missouri's rest-of-state locality twice (lines 96 and 97): the second is a duplicate.
-    assert (record.status, record.rows_read, record.rows_loaded, record.rows_quarantined) == ("loaded_with_quarantine", 110, 109, 1)
-    assert findings(settings) == [("line 97", "release_year,mac,locality_number", "unique_key (first seen at line 96)",
-                                   '["2025", "05302", "99"]')]
+    assert (record.status, record.rows_read, record.rows_loaded, record.rows_quarantined) == (
+        "loaded_with_quarantine",
+        110,
+        109,
+        1,
+    )
+    assert findings(settings) == [
+        ("line 97", "release_year,mac,locality_number", "unique_key (first seen at line 96)", '["2025", "05302", "99"]')
+    ]
     loc = rows(settings, "cms__pfs_locality").set_index(["mac", "locality_number"])
     assert loc.loc[("02102", "01"), "state_name"] == "ALASKA"  # written "2102,1,ALASKA ,STATEWIDE"
     assert loc.loc[("01112", "05"), "state_name"] == "CALIFORNIA"  # "1112,5,," inherits CALIFORNIA from line 13
@@ -58,7 +72,9 @@ def test_locality_crosswalk_restores_numbers_and_carries_states(settings: Settin
     localities = set(loc.index)
     load(settings, "cms_pfs_gpci", GPCI, run_id="20260101T000000Z-cms002")
     gpci = rows(settings, "cms__pfs_gpci")
-    assert set(zip(gpci["mac"], gpci["locality_number"])) == localities  # the two CMS files name the same 109 localities
+    assert (
+        set(zip(gpci["mac"], gpci["locality_number"])) == localities
+    )  # the two CMS files name the same 109 localities
 
 
 def test_opps_cap_takes_its_year_from_the_bundle_folder(settings: Settings, tmp_path: Path) -> None:
@@ -81,9 +97,17 @@ def test_detectors_tell_the_three_files_apart() -> None:
     assert cms_opps_cap.detect(CAP) and not cms_opps_cap.detect(GPCI)
 
 
-@pytest.mark.parametrize(("source", "name", "count"), [
-    ("cms_pfs_gpci", "GPCI2025.csv", 109), ("cms_pfs_locality", "25LOCCO.csv", 109), ("cms_opps_cap", "OPPSCAP_Oct.csv", 16100)])
-def test_full_files_load(settings: Settings, real_samples: Path, tmp_path: Path, source: str, name: str, count: int) -> None:
+@pytest.mark.parametrize(
+    ("source", "name", "count"),
+    [
+        ("cms_pfs_gpci", "GPCI2025.csv", 109),
+        ("cms_pfs_locality", "25LOCCO.csv", 109),
+        ("cms_opps_cap", "OPPSCAP_Oct.csv", 16100),
+    ],
+)
+def test_full_files_load(
+    settings: Settings, real_samples: Path, tmp_path: Path, source: str, name: str, count: int
+) -> None:
     path = copy_as(real_samples / "cms-pfs-rvu" / "RVU25D" / name, tmp_path / "RVU25D", name)
     record = load(settings, source, path)
     assert record.rows_loaded == count and record.rows_read == record.rows_loaded + record.rows_quarantined

@@ -29,14 +29,29 @@ def test_csv_excerpt_reads_release_and_the_values_cms_printed(settings: Settings
     frame = read_all(EXCERPT, settings).set_index("billing_code", drop=False)
     assert len(frame) == 16  # every data row of the excerpt (codes of interest, neighbours, 93990 x3)
     row = frame.loc["0440T"]
-    assert (row["status_code"], row["global_days"], row["work_rvu"], row["nonfacility_total_rvu"]) == ("C", "YYY", "0.00", "0.00")
+    assert (row["status_code"], row["global_days"], row["work_rvu"], row["nonfacility_total_rvu"]) == (
+        "C",
+        "YYY",
+        "0.00",
+        "0.00",
+    )
     assert (row["release_year"], row["release_quarter"], row["effective_date"], row["published_date"]) == (
-        2025, 4, "2025-10-01", "2025-09-11")
+        2025,
+        4,
+        "2025-10-01",
+        "2025-09-11",
+    )
     assert row["source_record"] == "line 12" and row["source_layout"] == "csv"
-    comparator = frame.loc["64640"]  # line 23 of the excerpt: 64640,,Injection treatment of nerve,A,,1.98,5.26,,1.43,,0.21,...
-    assert comparator[["work_rvu", "nonfacility_pe_rvu", "facility_pe_rvu", "mp_rvu", "conversion_factor_usd"]].tolist() == [
-        "1.98", "5.26", "1.43", "0.21", "32.3465"]
-    assert frame.loc["64449", "nonfacility_na_indicator"] == "true" and frame.loc["64640", "nonfacility_na_indicator"] == "false"
+    comparator = frame.loc[
+        "64640"
+    ]  # line 23 of the excerpt: 64640,,Injection treatment of nerve,A,,1.98,5.26,,1.43,,0.21,...
+    assert comparator[
+        ["work_rvu", "nonfacility_pe_rvu", "facility_pe_rvu", "mp_rvu", "conversion_factor_usd"]
+    ].tolist() == ["1.98", "5.26", "1.43", "0.21", "32.3465"]
+    assert (
+        frame.loc["64449", "nonfacility_na_indicator"] == "true"
+        and frame.loc["64640", "nonfacility_na_indicator"] == "false"
+    )
     assert frame.loc["0440T", "preop_share"] == "0.00"
     assert pd.isna(frame.loc["0440T", "modifier"])  # blank modifier = the global service
 
@@ -59,8 +74,10 @@ def test_header_that_lost_a_column_rejects_the_file_naming_it(settings: Settings
 def test_negative_rvu_and_unknown_status_are_quarantined(settings: Settings) -> None:
     load(settings, "cms_pfs_rvu", fixture(DATASET, "negative_rvu.csv"))
     load(settings, "cms_pfs_rvu", fixture(DATASET, "status_not_in_cms_list.csv"), run_id="20260101T000000Z-cms002")
-    assert findings(settings) == [("line 12", "mp_rvu", "greater_than_or_equal_to", "-0.21"),
-                                  ("line 12", "status_code", "isin", "Q")]
+    assert findings(settings) == [
+        ("line 12", "mp_rvu", "greater_than_or_equal_to", "-0.21"),
+        ("line 12", "status_code", "isin", "Q"),
+    ]
     assert rows(settings, DATASET)["billing_code"].tolist() == ["0440T", "0440T"]  # the good rows still load
 
 
@@ -74,10 +91,17 @@ def test_title_and_name_must_name_the_same_release(settings: Settings, tmp_path:
 # --- payment tracks (CY 2026 on: a QPP and a non-QPP file per release) -------------------------------
 # The 2026 fixtures are test fixtures, not CMS data: the 2025 excerpt's 0440T and 64640 rows with a
 # 2026 January title and the two CY 2026 conversion factors (tests/fixtures/cms__pfs_rvu/README.md).
-@pytest.mark.parametrize(("name", "track"), [
-    ("PPRRVU2026_Jan_QPP.csv", "qpp"), ("PPRRVU2026_Jan_nonQPP.csv", "non_qpp"), ("PPRRVU2026_Jan_non-QPP.csv", "non_qpp"),
-    ("pprrvu2026_jan_nonqpp.csv", "non_qpp"), ("PPRRVU2026_JAN_qpp.csv", "qpp"), ("PPRRVU2026_Jan_nonQPP (1).csv", "non_qpp"),
-])
+@pytest.mark.parametrize(
+    ("name", "track"),
+    [
+        ("PPRRVU2026_Jan_QPP.csv", "qpp"),
+        ("PPRRVU2026_Jan_nonQPP.csv", "non_qpp"),
+        ("PPRRVU2026_Jan_non-QPP.csv", "non_qpp"),
+        ("pprrvu2026_jan_nonqpp.csv", "non_qpp"),
+        ("PPRRVU2026_JAN_qpp.csv", "qpp"),
+        ("PPRRVU2026_Jan_nonQPP (1).csv", "non_qpp"),
+    ],
+)
 def test_payment_track_comes_from_cms_file_name(settings: Settings, tmp_path: Path, name: str, track: str) -> None:
     frame = read_all(copy_as(fixture(DATASET, "PPRRVU2026_Jan_nonQPP.csv"), tmp_path, name), settings)
     assert frame["payment_track"].unique().tolist() == [track]
@@ -92,10 +116,13 @@ def test_qpp_file_loads_with_one_advisory_saying_which_amounts_medicare_rate_use
     record = load(settings, "cms_pfs_rvu", fixture(DATASET, "PPRRVU2026_Jan_QPP.csv"))
     assert (record.status, record.rows_loaded, record.advisories) == ("loaded", 2, 1)  # once per file, not per row
     stored = rows(settings, DATASET)
-    assert set(stored["payment_track"]) == {"qpp"} and set(stored["conversion_factor_usd"]) == {decimal.Decimal("33.5675")}
+    assert set(stored["payment_track"]) == {"qpp"} and set(stored["conversion_factor_usd"]) == {
+        decimal.Decimal("33.5675")
+    }
     advisory = pd.concat([pd.read_parquet(p) for p in (settings.lake_dir / "_advisory").glob("*/*.parquet")])
     assert advisory[["source_record", "column_name", "check_name", "failure_value"]].values.tolist() == [
-        ["file name", "payment_track", "qpp_track_file", "qpp"]]
+        ["file name", "payment_track", "qpp_track_file", "qpp"]
+    ]
     assert "medicare_rate uses the non-QPP file of 2026-Q1 when it is loaded" in advisory["reason"].iloc[0]
     assert "PPRRVU2026_Jan_nonQPP" in advisory["reason"].iloc[0]
     non_qpp = load(settings, "cms_pfs_rvu", fixture(DATASET, "PPRRVU2026_Jan_nonQPP.csv"))
@@ -104,19 +131,26 @@ def test_qpp_file_loads_with_one_advisory_saying_which_amounts_medicare_rate_use
 
 def test_title_naming_a_track_is_read_and_must_agree_with_the_name(settings: Settings, tmp_path: Path) -> None:
     titled = fixture(DATASET, "title_says_non_qpp.csv")
-    assert read_all(copy_as(titled, tmp_path / "a", "PPRRVU2026_Jan.csv"), settings)["payment_track"].unique().tolist() == [
-        "non_qpp"]  # the title alone tells
-    assert read_all(copy_as(titled, tmp_path / "b", "PPRRVU2026_Jan_nonQPP.csv"), settings)["payment_track"].iloc[0] == "non_qpp"
+    assert read_all(copy_as(titled, tmp_path / "a", "PPRRVU2026_Jan.csv"), settings)[
+        "payment_track"
+    ].unique().tolist() == ["non_qpp"]  # the title alone tells
+    assert (
+        read_all(copy_as(titled, tmp_path / "b", "PPRRVU2026_Jan_nonQPP.csv"), settings)["payment_track"].iloc[0]
+        == "non_qpp"
+    )
     record = load(settings, "cms_pfs_rvu", copy_as(titled, tmp_path / "c", "PPRRVU2026_Jan_QPP.csv"))
     assert record.status == "rejected" and record.rows_loaded == 0
     assert record.error == (
         "PPRRVU2026_Jan_QPP.csv: its title rows (line 1) say the non-QPP file but its name 'PPRRVU2026_Jan_QPP.csv' says "
         "QPP (qualifying APM participants); expected a file whose name matches its title (rename it PPRRVU2026_Jan_QPP "
-        "or PPRRVU2026_Jan_nonQPP)")
+        "or PPRRVU2026_Jan_nonQPP)"
+    )
 
 
 def test_a_2026_file_that_does_not_say_its_track_is_rejected(settings: Settings, tmp_path: Path) -> None:
-    record = load(settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv"), tmp_path, "PPRRVU2026_Jan.csv"))
+    record = load(
+        settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv"), tmp_path, "PPRRVU2026_Jan.csv")
+    )
     assert record.status == "rejected"
     assert "neither this file's name nor its title says which this is" in record.error
     assert "PPRRVU2026_Jan_nonQPP for the non-QPP file (Medicare's standard amounts)" in record.error
@@ -150,11 +184,25 @@ def test_fixed_width_records_are_read_by_position(settings: Settings, tmp_path: 
     path = copy_as(fixture(DATASET, "fixed_width_valid.txt"), tmp_path, "PPRRVU2025_Oct.txt")
     frame = read_all(path, settings)
     assert len(frame) == 10 and frame["source_record"].iloc[0] == "line 8"
-    first = frame.iloc[0]  # "0001F  Heart failure composite ... I   0.00 ... 0.009XXX.00.00.0099999 ... 32.3465 090 99 ..."
+    first = frame.iloc[
+        0
+    ]  # "0001F  Heart failure composite ... I   0.00 ... 0.009XXX.00.00.0099999 ... 32.3465 090 99 ..."
     assert (first["billing_code"], first["description"], first["status_code"], first["pctc_indicator"]) == (
-        "0001F", "Heart failure composite", "I", "9")
-    assert (first["global_days"], first["mult_proc_indicator"], first["conversion_factor_usd"]) == ("XXX", "9", "32.3465")
-    assert (first["physician_supervision_code"], first["calculation_flag"], first["diagnostic_imaging_family"]) == ("09", "0", "99")
+        "0001F",
+        "Heart failure composite",
+        "I",
+        "9",
+    )
+    assert (first["global_days"], first["mult_proc_indicator"], first["conversion_factor_usd"]) == (
+        "XXX",
+        "9",
+        "32.3465",
+    )
+    assert (first["physician_supervision_code"], first["calculation_flag"], first["diagnostic_imaging_family"]) == (
+        "09",
+        "0",
+        "99",
+    )
     assert (first["release_year"], first["release_quarter"], first["source_layout"]) == (2025, 4, "fixed_width")
     record = load(settings, "cms_pfs_rvu", path)
     assert (record.status, record.rows_loaded) == ("loaded", 10)
@@ -176,12 +224,24 @@ def test_fixed_width_truncated_record_rejects_the_file(settings: Settings, tmp_p
 
 
 def test_fixed_width_duplicate_key_and_bad_status_are_quarantined(settings: Settings, tmp_path: Path) -> None:
-    load(settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "fixed_width_duplicate_key.txt"), tmp_path / "a", "PPRRVU2025_Oct.txt"))
-    load(settings, "cms_pfs_rvu", copy_as(fixture(DATASET, "fixed_width_status_not_in_cms_list.txt"), tmp_path / "b",
-                                          "PPRRVU2025_Oct.txt"), run_id="20260101T000000Z-cms002")
+    load(
+        settings,
+        "cms_pfs_rvu",
+        copy_as(fixture(DATASET, "fixed_width_duplicate_key.txt"), tmp_path / "a", "PPRRVU2025_Oct.txt"),
+    )
+    load(
+        settings,
+        "cms_pfs_rvu",
+        copy_as(fixture(DATASET, "fixed_width_status_not_in_cms_list.txt"), tmp_path / "b", "PPRRVU2025_Oct.txt"),
+        run_id="20260101T000000Z-cms002",
+    )
     assert findings(settings) == [
-        ("line 14", "release_year,release_quarter,payment_track,billing_code,modifier", "unique_key (first seen at line 8)",
-         '["2025", "4", "single", "0001F", null]'),
+        (
+            "line 14",
+            "release_year,release_quarter,payment_track,billing_code,modifier",
+            "unique_key (first seen at line 8)",
+            '["2025", "4", "single", "0001F", null]',
+        ),
         ("line 8", "status_code", "isin", "Z"),
     ]
 
@@ -189,7 +249,9 @@ def test_fixed_width_duplicate_key_and_bad_status_are_quarantined(settings: Sett
 def test_detect_tells_both_editions_by_content(settings: Settings, tmp_path: Path) -> None:
     assert cms_pfs_rvu.detect(EXCERPT)
     assert cms_pfs_rvu.detect(fixture(DATASET, "fixed_width_valid.txt"))
-    assert cms_pfs_rvu.detect(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv")) and cms_pfs_rvu.detect(fixture(DATASET, "title_says_non_qpp.csv"))
+    assert cms_pfs_rvu.detect(fixture(DATASET, "PPRRVU2026_Jan_QPP.csv")) and cms_pfs_rvu.detect(
+        fixture(DATASET, "title_says_non_qpp.csv")
+    )
     assert not cms_pfs_rvu.detect(PROJECT_DIR / "raw" / "cms_pfs_gpci" / "GPCI2025.csv")
     assert not cms_pfs_rvu.detect(settings.billing_code_file)
 
@@ -201,13 +263,17 @@ def test_full_csv_loads_every_record(settings: Settings, real_samples: Path) -> 
     stored = rows(settings, DATASET)
     target = stored[stored["billing_code"].isin(["0440T", "0441T", "0442T"])]
     assert target["status_code"].tolist() == ["C", "C", "C"] and target["global_days"].tolist() == ["YYY"] * 3
-    assert (target["nonfacility_total_rvu"] == 0).all() and set(stored["conversion_factor_usd"]) == {decimal.Decimal("32.3465")}
+    assert (target["nonfacility_total_rvu"] == 0).all() and set(stored["conversion_factor_usd"]) == {
+        decimal.Decimal("32.3465")
+    }
 
 
 def test_fixed_width_sample_equals_the_csv_edition(settings: Settings, real_samples: Path, tmp_path: Path) -> None:
     """All 94 records of CMS's fixed-width sample read field for field as the same codes in the CSV."""
-    fixed = read_all(copy_as(real_samples / "cms-pfs-rvu" / "fixed-width" / "PPRRVU2025_sample.txt", tmp_path,
-                             "PPRRVU2025_Oct.txt"), settings)
+    fixed = read_all(
+        copy_as(real_samples / "cms-pfs-rvu" / "fixed-width" / "PPRRVU2025_sample.txt", tmp_path, "PPRRVU2025_Oct.txt"),
+        settings,
+    )
     full = read_all(real_samples / "cms-pfs-rvu" / "RVU25D" / "PPRRVU2025_Oct.csv", settings)
     key = ["billing_code", "modifier"]
     columns = [c for c in fixed.columns if c not in ("source_record", "source_layout", "published_date")]

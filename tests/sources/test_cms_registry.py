@@ -10,7 +10,14 @@ from flows.ingest import discover
 from flows.settings import Settings
 from flows.sources import registry
 
-CMS_SOURCES = ["cms_pfs_rvu", "cms_pfs_gpci", "cms_pfs_locality", "cms_opps_cap", "cms_opps_addendum_b", "cms_asc_addenda"]
+CMS_SOURCES = [
+    "cms_pfs_rvu",
+    "cms_pfs_gpci",
+    "cms_pfs_locality",
+    "cms_opps_cap",
+    "cms_opps_addendum_b",
+    "cms_asc_addenda",
+]
 
 
 @pytest.mark.parametrize("source", CMS_SOURCES)

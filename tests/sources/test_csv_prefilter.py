@@ -55,8 +55,9 @@ def scanned(path: Path, block: int) -> list[tuple[int, list[str]]] | None:
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("block", [23, 64, 257, 4096, csv_prefilter.BLOCK_BYTES])
 @pytest.mark.parametrize("slack", [4, csv_prefilter._Windows.SLACK])
-def test_scan_finds_exactly_the_records_a_full_parse_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          seed: int, block: int, slack: int) -> None:
+def test_scan_finds_exactly_the_records_a_full_parse_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, block: int, slack: int
+) -> None:
     monkeypatch.setattr(csv_prefilter, "SLICE_BYTES", 97)  # many RE2 slices per block
     monkeypatch.setattr(csv_prefilter._Windows, "SLACK", slack)  # 4: carries outgrow it, buffers grow
     path = tmp_path / "messy.csv"
@@ -86,13 +87,16 @@ def test_matches_before_the_offset_are_not_candidates(tmp_path: Path) -> None:
     assert [(r.line, r.fields) for r in csv_prefilter.read_at(path, found)] == [(3, ["0440T", "1"])]
 
 
-@pytest.mark.parametrize(("name", "body"), [
-    ("one stray quote", b'cath 12" long,1\n0440T,2\n'),
-    ("two stray quotes around a match", b'cath 12" long,1\n0440T,2\ncath 14" long,3\n0441T,4\n'),
-    ("NUL byte", b"a,\x00\n0440T,2\n"),
-    ("bare CR", b"a,b\rc\n0440T,2\n"),
-    ("unclosed quote", b'0440T,"never closed\n'),
-])
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("one stray quote", b'cath 12" long,1\n0440T,2\n'),
+        ("two stray quotes around a match", b'cath 12" long,1\n0440T,2\ncath 14" long,3\n0441T,4\n'),
+        ("NUL byte", b"a,\x00\n0440T,2\n"),
+        ("bare CR", b"a,b\rc\n0440T,2\n"),
+        ("unclosed quote", b'0440T,"never closed\n'),
+    ],
+)
 def test_scan_declines_files_it_cannot_vouch_for(tmp_path: Path, name: str, body: bytes) -> None:
     path = tmp_path / "odd.csv"
     path.write_bytes(b"h1,h2\n" + body)
@@ -117,7 +121,9 @@ def test_a_record_longer_than_the_limit_falls_back(tmp_path: Path, monkeypatch: 
 def test_full_parse_rejects_what_the_scan_declined(tmp_path: Path) -> None:
     path = tmp_path / "unclosed.csv"
     path.write_bytes(b'h1,h2\n0440T,"never closed\n')
-    with pytest.raises(FileRejected, match=r"unclosed.csv \(record starting on line 2\): the file ends inside a quoted field"):
+    with pytest.raises(
+        FileRejected, match=r"unclosed.csv \(record starting on line 2\): the file ends inside a quoted field"
+    ):
         list(csv_prefilter.iter_records(path))
 
 

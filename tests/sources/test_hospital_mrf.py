@@ -19,23 +19,40 @@ DIR = FIXTURES / "hospital__standard_charge"
 CMS = DIR / "cms-examples"
 HPT = DIR / "hpt-validator"
 CODES = frozenset({"0440T", "0441T", "0442T", "64640", "64624", "64450"})
-PAYER_COLUMNS = ["billing_code", "payer_name", "plan_name", "negotiated_dollar_usd", "negotiated_percent",
-                 "negotiated_algorithm", "median_amount_usd", "percentile_10th_usd", "percentile_90th_usd",
-                 "allowed_amount_count", "methodology"]
+PAYER_COLUMNS = [
+    "billing_code",
+    "payer_name",
+    "plan_name",
+    "negotiated_dollar_usd",
+    "negotiated_percent",
+    "negotiated_algorithm",
+    "median_amount_usd",
+    "percentile_10th_usd",
+    "percentile_90th_usd",
+    "allowed_amount_count",
+    "methodology",
+]
 
 
-def read(path: Path, settings: Settings, codes: frozenset[str] = frozenset(), fast: bool | None = None,
-         payers: bool = False) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+def read(
+    path: Path, settings: Settings, codes: frozenset[str] = frozenset(), fast: bool | None = None, payers: bool = False
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
     """(hospital__file row, hospital__standard_charge rows, adapter rejects) of one file."""
-    ctx = ReadContext(settings=settings, codes_of_interest=codes,
-                      payers=PayerDirectory.from_file(settings.payer_alias_file) if payers else None)
+    ctx = ReadContext(
+        settings=settings,
+        codes_of_interest=codes,
+        payers=PayerDirectory.from_file(settings.payer_alias_file) if payers else None,
+    )
     batches = list(hospital_mrf.read_file(path, ctx, fast=fast))
     files = [b.frame for b in batches if b.dataset == "hospital__file"]
     assert len(files) == 1
     charges = [b.frame for b in batches if b.dataset == "hospital__standard_charge"]
     rejects = [b.rejects for b in batches if b.rejects is not None]
-    return (files[0].iloc[0], pd.concat(charges, ignore_index=True) if charges else pd.DataFrame(columns=hospital_mrf.COLUMNS),
-            pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=["source_record", "check"]))
+    return (
+        files[0].iloc[0],
+        pd.concat(charges, ignore_index=True) if charges else pd.DataFrame(columns=hospital_mrf.COLUMNS),
+        pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=["source_record", "check"]),
+    )
 
 
 def payer_rows(frame: pd.DataFrame) -> list[tuple]:
@@ -44,18 +61,33 @@ def payer_rows(frame: pd.DataFrame) -> list[tuple]:
 
 
 # --- the CMS example files: every layout and both generations --------------------------------------
-@pytest.mark.parametrize(("name", "layout", "generation", "version", "updated", "independent", "payer"), [
-    ("V3.0.0_Tall_CSV_Format_Example.csv", "csv_tall", "v3", "3.0.0", "2026-04-01", 12, 18),
-    ("V3.0.0_Wide_CSV_Format_Example.csv", "csv_wide", "v3", "3.0.0", "2026-04-01", 11, 18),
-    ("v3_json_format_example.json", "json", "v3", "3.0.0", "2026-04-01", 11, 18),
-    ("V2.0.0_Tall_CSV_Format_Example.csv", "csv_tall", "v2", "2.0.0", "2024-07-01", 7, 10),
-    ("V2.0.0_Wide_CSV_Format_Example.csv", "csv_wide", "v2", "2.0.0", "2024-07-01", 7, 10),
-    ("V2.0.0_JSON_Format_Example.json", "json", "v2", "2.0.0", "2024-07-01", 4, 10),
-])
-def test_cms_examples_read_with_correct_counts(settings: Settings, name: str, layout: str, generation: str,
-                                               version: str, updated: str, independent: int, payer: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "layout", "generation", "version", "updated", "independent", "payer"),
+    [
+        ("V3.0.0_Tall_CSV_Format_Example.csv", "csv_tall", "v3", "3.0.0", "2026-04-01", 12, 18),
+        ("V3.0.0_Wide_CSV_Format_Example.csv", "csv_wide", "v3", "3.0.0", "2026-04-01", 11, 18),
+        ("v3_json_format_example.json", "json", "v3", "3.0.0", "2026-04-01", 11, 18),
+        ("V2.0.0_Tall_CSV_Format_Example.csv", "csv_tall", "v2", "2.0.0", "2024-07-01", 7, 10),
+        ("V2.0.0_Wide_CSV_Format_Example.csv", "csv_wide", "v2", "2.0.0", "2024-07-01", 7, 10),
+        ("V2.0.0_JSON_Format_Example.json", "json", "v2", "2.0.0", "2024-07-01", 4, 10),
+    ],
+)
+def test_cms_examples_read_with_correct_counts(
+    settings: Settings,
+    name: str,
+    layout: str,
+    generation: str,
+    version: str,
+    updated: str,
+    independent: int,
+    payer: int,
+) -> None:
     facts, rows, rejects = read(CMS / name, settings)
-    assert (facts["file_layout"], facts["template_generation"], facts["template_version"]) == (layout, generation, version)
+    assert (facts["file_layout"], facts["template_generation"], facts["template_version"]) == (
+        layout,
+        generation,
+        version,
+    )
     assert facts["hospital_name"] == "West Mercy Hospital" and facts["last_updated_on"] == updated
     assert facts["license_number"] == "50056" and facts["license_state"] == "CA"
     assert facts["location_name"] == "West Mercy Hospital|West Mercy Surgical Center"
@@ -95,26 +127,73 @@ def test_our_three_layouts_give_identical_rows(settings: Settings) -> None:
         pd.testing.assert_frame_equal(canonical(other), canonical(tall))
 
 
-@pytest.mark.parametrize(("name", "record", "expected"), [
-    # values a person can check in the file at the named line / path
-    ("V3.0.0_Tall_CSV_Format_Example.csv", "line 22",
-     {"billing_code": "99283", "payer_name": "Platform Health Insurance", "negotiated_percent": "80",
-      "negotiated_dollar_usd": None, "negotiated_type": "percentage", "negotiated_dollar_reason": "expressed_as_percentage",
-      "median_amount_usd": "12000.12", "allowed_amount_count": "299", "methodology": "percent_of_total_billed_charges"}),
-    ("V3.0.0_Wide_CSV_Format_Example.csv", "line 10, Region Health Insurance | HMO",
-     {"billing_code": "C1785", "negotiated_algorithm": "Allowed amount for service is 120% of the actual cost, based on supplier invoice.",
-      "negotiated_type": "algorithm", "median_amount_usd": "25086.61", "percentile_90th_usd": "60762.44", "allowed_amount_count": "37"}),
-    ("v3_json_format_example.json", "$.standard_charge_information[11].standard_charges[0].payers_information[0]",
-     {"billing_code": "H0017", "plan_name": "HMO", "negotiated_dollar_usd": "2000", "methodology": "per_diem"}),
-    ("V2.0.0_Tall_CSV_Format_Example.csv", "line 9",
-     {"billing_code": "92626", "payer_name": "Region Health Insurance", "negotiated_percent": "115",
-      "estimated_amount_usd": "105.34", "additional_notes": "115% of the state's workers' compensation amount."}),
-    ("V2.0.0_Wide_CSV_Format_Example.csv", "line 7, Platform_Health_Insurance | PPO",
-     {"billing_code": "92626", "payer_name": "Platform_Health_Insurance", "negotiated_dollar_usd": "98.98"}),
-    ("V2.0.0_JSON_Format_Example.json", "$.standard_charge_information[1].standard_charges[0]",
-     {"billing_code": "92626", "charge_scope": "payer_independent", "gross_charge_usd": "150", "discounted_cash_usd": "125",
-      "minimum_usd": "98.98", "maximum_usd": "98.98", "charges_missing": None}),
-])
+@pytest.mark.parametrize(
+    ("name", "record", "expected"),
+    [
+        # values a person can check in the file at the named line / path
+        (
+            "V3.0.0_Tall_CSV_Format_Example.csv",
+            "line 22",
+            {
+                "billing_code": "99283",
+                "payer_name": "Platform Health Insurance",
+                "negotiated_percent": "80",
+                "negotiated_dollar_usd": None,
+                "negotiated_type": "percentage",
+                "negotiated_dollar_reason": "expressed_as_percentage",
+                "median_amount_usd": "12000.12",
+                "allowed_amount_count": "299",
+                "methodology": "percent_of_total_billed_charges",
+            },
+        ),
+        (
+            "V3.0.0_Wide_CSV_Format_Example.csv",
+            "line 10, Region Health Insurance | HMO",
+            {
+                "billing_code": "C1785",
+                "negotiated_algorithm": "Allowed amount for service is 120% of the actual cost, based on supplier invoice.",
+                "negotiated_type": "algorithm",
+                "median_amount_usd": "25086.61",
+                "percentile_90th_usd": "60762.44",
+                "allowed_amount_count": "37",
+            },
+        ),
+        (
+            "v3_json_format_example.json",
+            "$.standard_charge_information[11].standard_charges[0].payers_information[0]",
+            {"billing_code": "H0017", "plan_name": "HMO", "negotiated_dollar_usd": "2000", "methodology": "per_diem"},
+        ),
+        (
+            "V2.0.0_Tall_CSV_Format_Example.csv",
+            "line 9",
+            {
+                "billing_code": "92626",
+                "payer_name": "Region Health Insurance",
+                "negotiated_percent": "115",
+                "estimated_amount_usd": "105.34",
+                "additional_notes": "115% of the state's workers' compensation amount.",
+            },
+        ),
+        (
+            "V2.0.0_Wide_CSV_Format_Example.csv",
+            "line 7, Platform_Health_Insurance | PPO",
+            {"billing_code": "92626", "payer_name": "Platform_Health_Insurance", "negotiated_dollar_usd": "98.98"},
+        ),
+        (
+            "V2.0.0_JSON_Format_Example.json",
+            "$.standard_charge_information[1].standard_charges[0]",
+            {
+                "billing_code": "92626",
+                "charge_scope": "payer_independent",
+                "gross_charge_usd": "150",
+                "discounted_cash_usd": "125",
+                "minimum_usd": "98.98",
+                "maximum_usd": "98.98",
+                "charges_missing": None,
+            },
+        ),
+    ],
+)
 def test_a_value_a_person_can_check(settings: Settings, name: str, record: str, expected: dict[str, object]) -> None:
     _, rows, _ = read(CMS / name, settings)
     found = rows[rows["source_record"] == record]
@@ -130,7 +209,11 @@ def test_the_tall_layout_repeats_item_charges_but_one_payer_independent_row_is_k
     item = rows[(rows["billing_code"] == "0440T") & (rows["charge_scope"] == "payer_independent")]
     assert len(item) == 1 and item.iloc[0]["source_record"] == "line 5"
     assert item.iloc[0][["gross_charge_usd", "discounted_cash_usd", "minimum_usd", "maximum_usd"]].tolist() == [
-        "16000", "3000", "1800", "6500"]
+        "16000",
+        "3000",
+        "1800",
+        "6500",
+    ]
     payers = rows[(rows["billing_code"] == "0440T") & (rows["charge_scope"] == "payer_specific")]
     assert len(payers) == 5 and payers[["gross_charge_usd", "minimum_usd"]].isna().all().all()
     # an item whose file gives different minimums on its payer rows (CMS's own tall example, 80048)
@@ -144,7 +227,10 @@ def test_percentages_and_dollars_never_share_a_column(settings: Settings) -> Non
     _, rows, _ = read(DIR / "valid_v3_tall.csv", settings, CODES)
     bcbs = rows[rows["payer_name"] == "BCBS of Texas"].iloc[0]
     assert (bcbs["negotiated_percent"], bcbs["negotiated_type"], bcbs["negotiated_dollar_reason"]) == (
-        "65", "percentage", "expressed_as_percentage")
+        "65",
+        "percentage",
+        "expressed_as_percentage",
+    )
     assert pd.isna(bcbs["negotiated_dollar_usd"])
     _, v2, _ = read(DIR / "v2_tall_estimated_amount.csv", settings, CODES)
     assert v2.loc[v2["payer_name"] == "BCBS of Texas", "negotiated_percent"].tolist() == ["62"]  # "62%"
@@ -175,8 +261,12 @@ def test_only_codes_of_interest_are_kept(settings: Settings) -> None:
 def test_code_types(settings: Settings) -> None:
     _, rows, _ = read(DIR / "code_type_not_cpt.csv", settings, CODES)
     assert "0440T" not in set(rows["billing_code"])  # typed CDM: the hospital's own number, not CPT 0440T
-    assert rows.loc[rows["billing_code"] == "0441T", "billing_code_type"].unique().tolist() == ["CTP"]  # schema quarantines
-    assert rows.loc[rows["billing_code"] == "0442T", "billing_code_type"].unique().tolist() == ["HCPCS"]  # "0442t", "hcpcs"
+    assert rows.loc[rows["billing_code"] == "0441T", "billing_code_type"].unique().tolist() == [
+        "CTP"
+    ]  # schema quarantines
+    assert rows.loc[rows["billing_code"] == "0442T", "billing_code_type"].unique().tolist() == [
+        "HCPCS"
+    ]  # "0442t", "hcpcs"
 
 
 def test_plan_type_and_other_codes(settings: Settings) -> None:
@@ -187,30 +277,39 @@ def test_plan_type_and_other_codes(settings: Settings) -> None:
     assert set(rows["other_codes"]) == {"RC:0360"}
 
 
-@pytest.mark.parametrize(("payer", "plan", "group", "expected"), [
-    ("UHC Medicare Advantage", "Choice PPO", "unitedhealthcare", "medicare_advantage"),
-    ("Humana", "Gold Plus HMO-POS MAPD", None, "medicare_advantage"),
-    ("Humana Medicare", "Gold Plus", None, "medicare_advantage"),
-    ("Medicare", "Part A", None, "medicare_ffs"),
-    ("Aetna", "Aetna Medicare Premier (PPO)", "aetna", "medicare_advantage"),
-    ("Cigna-HealthSpring", "Preferred D-SNP", "cigna", "medicare_advantage"),
-    ("Medicare", "Medicare", "medicare", "medicare_ffs"),
-    ("Traditional Medicare", "Part B", "medicare", "medicare_ffs"),
-    ("Blue Cross Blue Shield of Texas", "Blue Advantage HMO", "bcbs", None),
-    ("Aetna", "Medicare Supplement Plan G", "aetna", None),
-    ("Superior HealthPlan", "STAR Medicaid", None, "medicaid_managed"),
-    ("Ambetter", "Marketplace Silver", None, "commercial"),
-    ("Aetna", "Commercial PPO", "aetna", "commercial"),
-    ("Aetna", "Choice POS II", "aetna", None),
-])
+@pytest.mark.parametrize(
+    ("payer", "plan", "group", "expected"),
+    [
+        ("UHC Medicare Advantage", "Choice PPO", "unitedhealthcare", "medicare_advantage"),
+        ("Humana", "Gold Plus HMO-POS MAPD", None, "medicare_advantage"),
+        ("Humana Medicare", "Gold Plus", None, "medicare_advantage"),
+        ("Medicare", "Part A", None, "medicare_ffs"),
+        ("Aetna", "Aetna Medicare Premier (PPO)", "aetna", "medicare_advantage"),
+        ("Cigna-HealthSpring", "Preferred D-SNP", "cigna", "medicare_advantage"),
+        ("Medicare", "Medicare", "medicare", "medicare_ffs"),
+        ("Traditional Medicare", "Part B", "medicare", "medicare_ffs"),
+        ("Blue Cross Blue Shield of Texas", "Blue Advantage HMO", "bcbs", None),
+        ("Aetna", "Medicare Supplement Plan G", "aetna", None),
+        ("Superior HealthPlan", "STAR Medicaid", None, "medicaid_managed"),
+        ("Ambetter", "Marketplace Silver", None, "commercial"),
+        ("Aetna", "Commercial PPO", "aetna", "commercial"),
+        ("Aetna", "Choice POS II", "aetna", None),
+    ],
+)
 def test_plan_type_only_when_the_text_says_so(payer: str, plan: str, group: str | None, expected: str | None) -> None:
     assert hospital_mrf._plan_type(payer, plan, group) == expected
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("Code | 1 | Type", "code|1|type"), ("standard_charge | negotiated_dollar", "standard_charge|negotiated_dollar"),
-    ("hospital_ location", "hospital_location"), ("\ufeffhospital_name", "hospital_name"), ("License Number|CA", "license_number|ca"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Code | 1 | Type", "code|1|type"),
+        ("standard_charge | negotiated_dollar", "standard_charge|negotiated_dollar"),
+        ("hospital_ location", "hospital_location"),
+        ("\ufeffhospital_name", "hospital_name"),
+        ("License Number|CA", "license_number|ca"),
+    ],
+)
 def test_header_keys(text: str, key: str) -> None:
     assert hospital_mrf._key(text) == key
 
@@ -223,13 +322,22 @@ def test_metadata_after_the_charges_reads_the_same(settings: Settings) -> None:
     assert late_facts["hospital_name"] == "Fixture Hospital" and late_facts["template_generation"] == "v3"
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("truncated.json", "truncated.json (line 91 column 29): invalid or truncated JSON"),
-    ("third_row_not_header.csv", "third_row_not_header.csv (line 3): line 3 is not the data header (it starts 'Office visit"),
-    ("no_metadata_rows.csv", "no_metadata_rows.csv (line 1): line 1 is the data header: the hospital metadata rows"),
-    ("nul_byte.csv", "nul_byte.csv (line 10): binary content (NUL byte at byte offset"),
-    ("bare_cr_line_endings.csv", "bare_cr_line_endings.csv (record starting on line 1): a bare carriage return"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("truncated.json", "truncated.json (line 91 column 29): invalid or truncated JSON"),
+        (
+            "third_row_not_header.csv",
+            "third_row_not_header.csv (line 3): line 3 is not the data header (it starts 'Office visit",
+        ),
+        (
+            "no_metadata_rows.csv",
+            "no_metadata_rows.csv (line 1): line 1 is the data header: the hospital metadata rows",
+        ),
+        ("nul_byte.csv", "nul_byte.csv (line 10): binary content (NUL byte at byte offset"),
+        ("bare_cr_line_endings.csv", "bare_cr_line_endings.csv (record starting on line 1): a bare carriage return"),
+    ],
+)
 def test_file_defects_reject_naming_the_place(settings: Settings, name: str, message: str) -> None:
     for fast in (True, False):
         with pytest.raises(FileRejected) as caught:
@@ -266,9 +374,13 @@ def test_rows_the_adapter_cannot_align_or_decode_are_rejects(settings: Settings)
 
 
 def test_detect_by_content(tmp_path: Path) -> None:
-    for path in [CMS / "V3.0.0_Tall_CSV_Format_Example.csv", CMS / "v3_json_format_example.json",
-                 CMS / "V2.0.0_Wide_CSV_Format_Example.csv", DIR / "valid_v3_wide.csv",
-                 HPT / "removed-2.0" / "sample-tall-valid-quoted.csv"]:  # a quoted "hospital_name" header
+    for path in [
+        CMS / "V3.0.0_Tall_CSV_Format_Example.csv",
+        CMS / "v3_json_format_example.json",
+        CMS / "V2.0.0_Wide_CSV_Format_Example.csv",
+        DIR / "valid_v3_wide.csv",
+        HPT / "removed-2.0" / "sample-tall-valid-quoted.csv",
+    ]:  # a quoted "hospital_name" header
         renamed = tmp_path / f"download_{path.stem}.txt"
         shutil.copy(path, renamed)
         assert hospital_mrf.detect(renamed), path.name
@@ -302,11 +414,17 @@ def test_fast_and_straightforward_csv_reads_agree(settings: Settings, path: Path
     pd.testing.assert_frame_equal(slow[2], fast[2])
 
 
-@pytest.mark.parametrize(("name", "trusted"), [
-    ("valid_v3_tall.csv", True), ("multiline_quoted_fields.csv", True), ("mixed_line_endings.csv", True),
-    ("stray_quote_in_unquoted_field.csv", False),  # an inch mark flips the quote parity: full parse instead
-    ("nul_byte.csv", False), ("bare_cr_line_endings.csv", False),
-])
+@pytest.mark.parametrize(
+    ("name", "trusted"),
+    [
+        ("valid_v3_tall.csv", True),
+        ("multiline_quoted_fields.csv", True),
+        ("mixed_line_endings.csv", True),
+        ("stray_quote_in_unquoted_field.csv", False),  # an inch mark flips the quote parity: full parse instead
+        ("nul_byte.csv", False),
+        ("bare_cr_line_endings.csv", False),
+    ],
+)
 def test_when_the_prefilter_trusts_itself(name: str, trusted: bool) -> None:
     path = DIR / name
     records = csv_prefilter.iter_records(path)
@@ -321,12 +439,24 @@ def test_when_the_prefilter_trusts_itself(name: str, trusted: bool) -> None:
         assert len(found) > 0 and found.blocks > 1
 
 
-@pytest.mark.parametrize(("name", "group"), [
-    ("Aetna", "aetna"), ("AETNA HMO", "aetna"), ("BCBS of Texas", "bcbs"), ("BCBSTX", "bcbs"), ("Anthem Blue Cross", "bcbs"),
-    ("Blue Cross Blue Shield of Texas", "bcbs"), ("UHC Medicare Advantage", "unitedhealthcare"),
-    ("United Health Care", "unitedhealthcare"), ("AARP Medicare Advantage", "unitedhealthcare"),
-    ("Cigna-HealthSpring", "cigna"), ("Medicare", "medicare"), ("Humana", None), ("Medicare Advantage", None),
-])
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("Aetna", "aetna"),
+        ("AETNA HMO", "aetna"),
+        ("BCBS of Texas", "bcbs"),
+        ("BCBSTX", "bcbs"),
+        ("Anthem Blue Cross", "bcbs"),
+        ("Blue Cross Blue Shield of Texas", "bcbs"),
+        ("UHC Medicare Advantage", "unitedhealthcare"),
+        ("United Health Care", "unitedhealthcare"),
+        ("AARP Medicare Advantage", "unitedhealthcare"),
+        ("Cigna-HealthSpring", "cigna"),
+        ("Medicare", "medicare"),
+        ("Humana", None),
+        ("Medicare Advantage", None),
+    ],
+)
 def test_hospital_payer_names_map_through_the_reference_table(settings: Settings, name: str, group: str | None) -> None:
     assert PayerDirectory.from_file(settings.payer_alias_file).lookup(name) == group
 
@@ -339,20 +469,36 @@ def test_copied_fixtures_are_byte_identical_to_the_public_files(real_samples: Pa
     for line in (real_samples / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
         digest, _, name = line.partition("  ")
         sums[name.strip()] = digest
-    copies = [(p, "validator-fixtures/hpt-validator/test/fixtures/" + str(p.relative_to(HPT))) for p in HPT.rglob("*")
-              if p.is_file()]
-    examples = {p.name: n for n in sums for p in CMS.iterdir() if n.startswith("cms-hospital-price-transparency/")
-                and n.endswith("/" + p.name)}
+    copies = [
+        (p, "validator-fixtures/hpt-validator/test/fixtures/" + str(p.relative_to(HPT)))
+        for p in HPT.rglob("*")
+        if p.is_file()
+    ]
+    examples = {
+        p.name: n
+        for n in sums
+        for p in CMS.iterdir()
+        if n.startswith("cms-hospital-price-transparency/") and n.endswith("/" + p.name)
+    }
     copies += [(CMS / name, source) for name, source in examples.items()]
     assert len(copies) == 73 + 6
     for path, name in copies:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[name], name
 
 
-@pytest.mark.parametrize(("written", "expected"), [
-    ("cpt", "CPT"), ("CPT4", "CPT"), ("CPT\u00ae", "CPT"), ("HCPCS Level II", "HCPCS"), ("hcpcs", "HCPCS"),
-    ("CTP", "CTP"), (" local ", "LOCAL"), (None, None),
-])
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("cpt", "CPT"),
+        ("CPT4", "CPT"),
+        ("CPT\u00ae", "CPT"),
+        ("HCPCS Level II", "HCPCS"),
+        ("hcpcs", "HCPCS"),
+        ("CTP", "CTP"),
+        (" local ", "LOCAL"),
+        (None, None),
+    ],
+)
 def test_code_type_spellings(written: str | None, expected: str | None) -> None:
     assert hospital_mrf._code_type(written) == expected
 

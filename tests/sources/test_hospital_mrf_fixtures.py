@@ -34,7 +34,15 @@ NONE: tuple[str, ...] = ()
 OUTCOMES = [
     # v3.0 fixtures
     ("3.0/alerts-with-errors.json", "loaded", 0, 0, NONE, NONE, ""),  # only an MS-DRG item: no CPT/HCPCS rows
-    ("3.0/allowed-amounts-nine-9s.json", "loaded", 8, 0, NONE, ("allowed_amount_placeholder",), ""),  # 92626 median 999999999 -> NULL + reason
+    (
+        "3.0/allowed-amounts-nine-9s.json",
+        "loaded",
+        8,
+        0,
+        NONE,
+        ("allowed_amount_placeholder",),
+        "",
+    ),  # 92626 median 999999999 -> NULL + reason
     ("3.0/estimated-amount.json", "loaded", 8, 0, NONE, NONE, ""),  # v2 field on an MS-DRG payer only
     ("3.0/false-confirmation.json", "loaded", 8, 0, NONE, ("attestation_confirmed",), ""),  # loads, file flagged
     ("3.0/sample-empty-address.json", "loaded", 8, 0, NONE, NONE, ""),  # blank second address dropped from the list
@@ -51,16 +59,56 @@ OUTCOMES = [
     ("3.0/sample-valid-allowed-amount-zero.json", "loaded", 8, 0, NONE, NONE, ""),
     ("3.0/sample-valid-drug-info.json", "loaded", 0, 0, NONE, NONE, ""),  # an NDC item only
     ("3.0/sample-valid.json", "loaded", 8, 0, NONE, NONE, ""),
-    ("3.0/unexpected-version.json", "loaded", 8, 0, NONE, ("template_version_matches_structure",), ""),  # says 2.0.0, is v3
+    (
+        "3.0/unexpected-version.json",
+        "loaded",
+        8,
+        0,
+        NONE,
+        ("template_version_matches_structure",),
+        "",
+    ),  # says 2.0.0, is v3
     # v2.x fixtures (current repository)
     ("false-confirmation.json", "loaded", 8, 0, NONE, ("attestation_confirmed",), ""),
-    ("sample-bad-header.csv", "loaded", 11, 0, NONE, ("payer_row_has_methodology", "template_version_known"), ""),  # "July 1 2024" is read
-    ("sample-bad-item-header.csv", "rejected", 0, 0, NONE, NONE, "missing required column 'description' (found 'describe')"),
-    ("sample-blank-header.csv", "loaded", 11, 0, NONE, ("template_version_known",), ""),  # blank line before the header skipped
+    (
+        "sample-bad-header.csv",
+        "loaded",
+        11,
+        0,
+        NONE,
+        ("payer_row_has_methodology", "template_version_known"),
+        "",
+    ),  # "July 1 2024" is read
+    (
+        "sample-bad-item-header.csv",
+        "rejected",
+        0,
+        0,
+        NONE,
+        NONE,
+        "missing required column 'description' (found 'describe')",
+    ),
+    (
+        "sample-blank-header.csv",
+        "loaded",
+        11,
+        0,
+        NONE,
+        ("template_version_known",),
+        "",
+    ),  # blank line before the header skipped
     ("sample-empty.json", "rejected", 0, 0, NONE, NONE, "no hospital_name and no standard_charge_information"),
     ("sample-invalid.json", "rejected", 0, 0, NONE, NONE, "(line 5 column 3): invalid or truncated JSON"),
     ("sample-lots-of-alerts.json", "loaded", 8, 0, NONE, ("allowed_amount_placeholder",), ""),
-    ("sample-lots-of-errors.csv", "loaded_with_quarantine", 4, 7, ("greater_than",), ("template_version_known",), ""),  # $0 is no price
+    (
+        "sample-lots-of-errors.csv",
+        "loaded_with_quarantine",
+        4,
+        7,
+        ("greater_than",),
+        ("template_version_known",),
+        "",
+    ),  # $0 is no price
     ("sample-missing-estimate.json", "loaded", 8, 0, NONE, ("allowed_amount_placeholder",), ""),
     ("sample-ndc-no-drug-info.json", "loaded", 8, 0, NONE, NONE, ""),  # the NDC item is not ours
     ("sample-nine-nines.json", "loaded", 8, 0, NONE, NONE, ""),  # nine 9s on an MS-DRG payer only
@@ -80,19 +128,42 @@ OUTCOMES = [
     ("sample-wide-valid.csv", "loaded", 11, 0, NONE, NONE, ""),
     ("sample-wrong-drug-info.json", "loaded", 8, 0, NONE, NONE, ""),
     ("sample-wrong-modifier.json", "loaded", 8, 0, NONE, NONE, ""),
-    ("unexpected-version.json", "loaded", 8, 0, NONE, ("template_version_known", "template_version_matches_structure"), ""),
+    (
+        "unexpected-version.json",
+        "loaded",
+        8,
+        0,
+        NONE,
+        ("template_version_known", "template_version_matches_structure"),
+        "",
+    ),
     # v2.0 fixtures removed from the repository in 2025 (test/fixtures/2.0/)
     ("removed-2.0/error.csv", "loaded", 11, 0, NONE, NONE, ""),  # no drug_unit_of_measurement column: not needed
     ("removed-2.0/sample-2025-properties.json", "loaded", 8, 0, NONE, NONE, ""),  # "105.34" as text is a number
     ("removed-2.0/sample-conditional-error-estimate.json", "loaded", 8, 0, NONE, NONE, ""),
     ("removed-2.0/sample-conditional-error-minimum.json", "loaded", 8, 0, NONE, NONE, ""),
     ("removed-2.0/sample-conditional-error-ndc.json", "loaded", 8, 0, NONE, NONE, ""),
-    ("removed-2.0/sample-conditional-error-standardcharge.json", "loaded_with_quarantine", 7, 1,
-     ("payer_row_has_negotiated_charge",), NONE, ""),
+    (
+        "removed-2.0/sample-conditional-error-standardcharge.json",
+        "loaded_with_quarantine",
+        7,
+        1,
+        ("payer_row_has_negotiated_charge",),
+        NONE,
+        "",
+    ),
     ("removed-2.0/sample-conditional-error-wrong-code-information.json", "loaded", 8, 0, NONE, NONE, ""),  # MS-DRG item
     ("removed-2.0/sample-conditional-errors.json", "loaded", 8, 0, NONE, NONE, ""),  # no gross: charges_missing
     ("removed-2.0/sample-conditional-valid-minimum.json", "loaded", 0, 0, NONE, NONE, ""),
-    ("removed-2.0/sample-empty.json", "rejected", 0, 0, NONE, NONE, "no hospital_name and no standard_charge_information"),
+    (
+        "removed-2.0/sample-empty.json",
+        "rejected",
+        0,
+        0,
+        NONE,
+        NONE,
+        "no hospital_name and no standard_charge_information",
+    ),
     ("removed-2.0/sample-errors.json", "loaded", 8, 0, NONE, NONE, ""),
     ("removed-2.0/sample-invalid.json", "rejected", 0, 0, NONE, NONE, "(line 5 column 3): invalid or truncated JSON"),
     ("removed-2.0/sample-nine-nines.json", "loaded", 8, 0, NONE, ("allowed_amount_placeholder",), ""),
@@ -102,12 +173,35 @@ OUTCOMES = [
     ("removed-2.0/sample-valid-bom.json", "loaded", 8, 0, NONE, NONE, ""),
     ("removed-2.0/sample-valid.json", "loaded", 8, 0, NONE, NONE, ""),
     ("removed-2.0/sample-wide-error-bad-enum.csv", "loaded", 11, 0, NONE, NONE, ""),  # "MS-DRGG" on an MS-DRG item
-    ("removed-2.0/sample-wide-error-header-standardcharge.csv", "rejected", 0, 0, NONE, NONE,
-     "column 12 'standard_charge|Platform_Health_Insurance|PPO|negotiated_dollarr' is a charge column"),
-    ("removed-2.0/sample-wide-error-header.csv", "loaded", 11, 0, NONE, NONE, ""),  # "hospital_ location", attestation "yes"
+    (
+        "removed-2.0/sample-wide-error-header-standardcharge.csv",
+        "rejected",
+        0,
+        0,
+        NONE,
+        NONE,
+        "column 12 'standard_charge|Platform_Health_Insurance|PPO|negotiated_dollarr' is a charge column",
+    ),
+    (
+        "removed-2.0/sample-wide-error-header.csv",
+        "loaded",
+        11,
+        0,
+        NONE,
+        NONE,
+        "",
+    ),  # "hospital_ location", attestation "yes"
     ("removed-2.0/sample-wide-error-missing-value.csv", "loaded", 11, 0, NONE, NONE, ""),
     ("removed-2.0/sample-wide-error.csv", "loaded", 11, 0, NONE, NONE, ""),
-    ("removed-2.0/sample-wide-header-empty.csv", "rejected", 0, 0, NONE, NONE, "(line 2): line 2 holds no hospital metadata values"),
+    (
+        "removed-2.0/sample-wide-header-empty.csv",
+        "rejected",
+        0,
+        0,
+        NONE,
+        NONE,
+        "(line 2): line 2 holds no hospital metadata values",
+    ),
     ("removed-2.0/sample-wide-missing-new-columns.csv", "loaded", 11, 0, NONE, NONE, ""),
     ("removed-2.0/sample-wide-valid.csv", "loaded", 11, 0, NONE, NONE, ""),
 ]
@@ -124,12 +218,27 @@ def test_the_table_covers_every_fixture() -> None:
     assert len(on_disk) == 73
 
 
-@pytest.mark.parametrize(("name", "status", "loaded", "quarantined", "checks", "advisories", "error"), OUTCOMES,
-                         ids=[o[0] for o in OUTCOMES])
-def test_fixture_outcome(settings: Settings, name: str, status: str, loaded: int, quarantined: int,
-                         checks: tuple[str, ...], advisories: tuple[str, ...], error: str) -> None:
-    record = load_file(SOURCE, ROOT / name, settings, "20260101T000000Z-hptfix",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file), codes=frozenset())
+@pytest.mark.parametrize(
+    ("name", "status", "loaded", "quarantined", "checks", "advisories", "error"), OUTCOMES, ids=[o[0] for o in OUTCOMES]
+)
+def test_fixture_outcome(
+    settings: Settings,
+    name: str,
+    status: str,
+    loaded: int,
+    quarantined: int,
+    checks: tuple[str, ...],
+    advisories: tuple[str, ...],
+    error: str,
+) -> None:
+    record = load_file(
+        SOURCE,
+        ROOT / name,
+        settings,
+        "20260101T000000Z-hptfix",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        codes=frozenset(),
+    )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
     assert record.rows_read == record.rows_loaded + record.rows_quarantined
     assert _findings(settings, store.QUARANTINE) == set(checks)
@@ -169,15 +278,34 @@ OWN_OUTCOMES = [
 
 
 def test_the_own_table_covers_every_own_fixture() -> None:
-    assert sorted(p.name for p in OWN.iterdir() if p.is_file() and p.suffix != ".md") == sorted(o[0] for o in OWN_OUTCOMES)
+    assert sorted(p.name for p in OWN.iterdir() if p.is_file() and p.suffix != ".md") == sorted(
+        o[0] for o in OWN_OUTCOMES
+    )
 
 
-@pytest.mark.parametrize(("name", "status", "loaded", "quarantined", "checks", "advisories", "error"), OWN_OUTCOMES,
-                         ids=[o[0] for o in OWN_OUTCOMES])
-def test_own_fixture_outcome(settings: Settings, name: str, status: str, loaded: int, quarantined: int,
-                             checks: tuple[str, ...], advisories: tuple[str, ...], error: str) -> None:
-    record = load_file(SOURCE, OWN / name, settings, "20260101T000000Z-ownfix",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file), codes=CODES)
+@pytest.mark.parametrize(
+    ("name", "status", "loaded", "quarantined", "checks", "advisories", "error"),
+    OWN_OUTCOMES,
+    ids=[o[0] for o in OWN_OUTCOMES],
+)
+def test_own_fixture_outcome(
+    settings: Settings,
+    name: str,
+    status: str,
+    loaded: int,
+    quarantined: int,
+    checks: tuple[str, ...],
+    advisories: tuple[str, ...],
+    error: str,
+) -> None:
+    record = load_file(
+        SOURCE,
+        OWN / name,
+        settings,
+        "20260101T000000Z-ownfix",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        codes=CODES,
+    )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
     assert record.rows_read == record.rows_loaded + record.rows_quarantined
     assert _findings(settings, store.QUARANTINE) == set(checks)
@@ -195,15 +323,19 @@ def test_quarantined_placeholder_and_negative_rows_name_line_column_and_value(se
         load_file(SOURCE, OWN / name, settings, "20260101T000000Z-ownfix", payers=payers, codes=CODES)
     parts = sorted((settings.lake_dir / store.QUARANTINE).glob("*/*.parquet"))
     found = pd.concat([pq.read_table(p).to_pandas() for p in parts])
-    rows = sorted(found[["source_file", "source_record", "column_name", "check_name", "failure_value"]]
-                  .itertuples(index=False, name=None))
+    rows = sorted(
+        found[["source_file", "source_record", "column_name", "check_name", "failure_value"]].itertuples(
+            index=False, name=None
+        )
+    )
     assert rows == [
         ("negative_negotiated_charge.csv", "line 11", "negotiated_dollar_usd", "greater_than", "-1250.00"),
         ("placeholder_charge_999999999.csv", "line 11", "negotiated_dollar_usd", "placeholder_amount", "999999999"),
         ("placeholder_charge_999999999.csv", "line 12", "gross_charge_usd", "placeholder_amount", "999999999.00"),
     ]
     assert set(found.loc[found["check_name"] == "placeholder_amount", "reason"]) == {
-        "999999999 is CMS's placeholder for 'no amount', not a price"}
+        "999999999 is CMS's placeholder for 'no amount', not a price"
+    }
 
 
 # --- CMS's published example files, loaded whole (every CPT/HCPCS item) ---------------------------
@@ -220,15 +352,30 @@ CMS_OUTCOMES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "status", "loaded", "quarantined", "checks"), CMS_OUTCOMES, ids=[o[0] for o in CMS_OUTCOMES])
-def test_cms_example_loads(settings: Settings, name: str, status: str, loaded: int, quarantined: int,
-                           checks: tuple[str, ...]) -> None:
-    record = load_file(SOURCE, CMS / name, settings, "20260101T000000Z-cmsexa",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file), codes=frozenset())
+@pytest.mark.parametrize(
+    ("name", "status", "loaded", "quarantined", "checks"), CMS_OUTCOMES, ids=[o[0] for o in CMS_OUTCOMES]
+)
+def test_cms_example_loads(
+    settings: Settings, name: str, status: str, loaded: int, quarantined: int, checks: tuple[str, ...]
+) -> None:
+    record = load_file(
+        SOURCE,
+        CMS / name,
+        settings,
+        "20260101T000000Z-cmsexa",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        codes=frozenset(),
+    )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
     assert _findings(settings, store.QUARANTINE) == set(checks)
     assert _findings(settings, store.ADVISORY) == set()
     # with the configured codes of interest the same file loads only its hospital__file row (not counted)
-    again = load_file(SOURCE, CMS / name, settings.replace(warehouse_dir=settings.warehouse_dir / "filtered"),
-                      "20260101T000000Z-cmsfil", payers=PayerDirectory.from_file(settings.payer_alias_file), codes=CODES)
+    again = load_file(
+        SOURCE,
+        CMS / name,
+        settings.replace(warehouse_dir=settings.warehouse_dir / "filtered"),
+        "20260101T000000Z-cmsfil",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        codes=CODES,
+    )
     assert (again.status, again.rows_loaded, again.rows_quarantined) == ("loaded", 0, 0)

@@ -22,8 +22,10 @@ from tests.conftest import FIXTURES
 ROOT = Path(__file__).resolve().parents[2]
 KB, MB = 1024, 1024 * 1024
 # Brackets and quotes inside strings, escaped quotes, backslash runs before a closing quote, unicode escapes.
-TRICKY = (b'{"a\\"[{": "]]]}}", "list": [{"s": "x\\\\", "t": "\\\\\\"[[[", "u": "\\u005b\\"]"}, [[1, 2.50]], '
-          b'{"deep": [[{"k": ["\\\\\\\\"]}]]}, "caf\xc3\xa9 {", -0.0, 1e400, true, null], "b": {"c": [[]]}}')
+TRICKY = (
+    b'{"a\\"[{": "]]]}}", "list": [{"s": "x\\\\", "t": "\\\\\\"[[[", "u": "\\u005b\\"]"}, [[1, 2.50]], '
+    b'{"deep": [[{"k": ["\\\\\\\\"]}]]}, "caf\xc3\xa9 {", -0.0, 1e400, true, null], "b": {"c": [[]]}}'
+)
 
 
 def guarded(data: bytes, limits: Limits | None = None) -> GuardedJson:
@@ -52,13 +54,19 @@ def reference_offset(data: bytes, max_depth: int) -> int | None:
     return None
 
 
-@pytest.mark.parametrize(("data", "prefix"), [
-    ((FIXTURES / "hospital__standard_charge" / "valid_v3.json").read_bytes(), "standard_charge_information.item"),
-    ((FIXTURES / "hospital__standard_charge" / "metadata_after_charges.json").read_bytes(), "standard_charge_information.item"),
-    ((FIXTURES / "payer__policy" / "valid_wrapped.json").read_bytes(), "policies.item"),
-    (TRICKY, "list.item"),
-    (b"[" + b",".join([b'{"n": 1.10, "s": "' + b"x" * 300 + b'"}'] * 2000) + b"]", "item"),  # many read chunks
-])
+@pytest.mark.parametrize(
+    ("data", "prefix"),
+    [
+        ((FIXTURES / "hospital__standard_charge" / "valid_v3.json").read_bytes(), "standard_charge_information.item"),
+        (
+            (FIXTURES / "hospital__standard_charge" / "metadata_after_charges.json").read_bytes(),
+            "standard_charge_information.item",
+        ),
+        ((FIXTURES / "payer__policy" / "valid_wrapped.json").read_bytes(), "policies.item"),
+        (TRICKY, "list.item"),
+        (b"[" + b",".join([b'{"n": 1.10, "s": "' + b"x" * 300 + b'"}'] * 2000) + b"]", "item"),  # many read chunks
+    ],
+)
 def test_items_are_those_ijson_gives(data: bytes, prefix: str) -> None:
     ours = list(json_guard.items(guarded(data), prefix))
     assert ours == list(ijson.items(io.BytesIO(data), prefix, use_float=False))
@@ -100,8 +108,11 @@ def test_1000_levels_pass_and_1001_are_refused_where_the_1001st_begins() -> None
     while isinstance(item, list):
         item, depth = (item[0] if item else None), depth + 1
     assert depth == 998
-    with pytest.raises(FileRejected, match=r"^t.json \(byte offset 1,005\): JSON nested too deeply \(more than 1,000 "
-                                           r"levels of \[ or \{\); refused as malformed or hostile; expected a good file$"):
+    with pytest.raises(
+        FileRejected,
+        match=r"^t.json \(byte offset 1,005\): JSON nested too deeply \(more than 1,000 "
+        r"levels of \[ or \{\); refused as malformed or hostile; expected a good file$",
+    ):
         list(json_guard.items(guarded(nested(1001)), "a.item"))
 
 
@@ -111,9 +122,12 @@ def test_an_item_past_the_item_limit_is_refused_and_many_small_ones_are_not() ->
     many = b'{"a": [' + b",".join([small] * 3000) + b"]}"  # 3 MB in all, every item far under the limit
     assert len(list(json_guard.items(guarded(many, limits), "a.item"))) == 3000
     big = b'{"a": [' + small + b', {"s": "' + b"y" * MB + b'"}, ' + small + b"]}"
-    with pytest.raises(FileRejected, match=r"^t.json \(byte offset [\d,]+\): one JSON value from about byte [\d,]+ is "
-                                           r"larger than 256 KiB; refused rather than held in memory; expected a good "
-                                           r"file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine$") as caught:
+    with pytest.raises(
+        FileRejected,
+        match=r"^t.json \(byte offset [\d,]+\): one JSON value from about byte [\d,]+ is "
+        r"larger than 256 KiB; refused rather than held in memory; expected a good "
+        r"file, or a higher PAYERBENCH_MAX_ITEM_BYTES if this one is genuine$",
+    ) as caught:
         list(json_guard.items(guarded(big, limits), "a.item"))
     start = int(caught.value.problem.split("about byte ")[1].split()[0].replace(",", ""))
     assert start <= big.index(b', {"s": "y') < start + 64 * KB + 1  # where the held value began, to within one read
@@ -123,17 +137,23 @@ def test_a_string_past_16_mib_is_refused_in_about_a_second_whatever_the_item_lim
     """yajl re-reads a string that spans its buffers (256 MB: ~160 s), so strings stop at 16 MiB."""
     data = b'{"a": [{"ok": "' + b"x" * (15 * MB) + b'"}, {"x": "' + b"a" * (17 * MB) + b'"}]}'
     started = time.perf_counter()
-    with pytest.raises(FileRejected, match=r"^t.json \(byte offset [\d,]+\): a JSON string from byte 15,728,665 is "
-                                           r"longer than 16 MiB; refused rather than held in memory; expected a good "
-                                           r"file \(no text field that long\)$"):
+    with pytest.raises(
+        FileRejected,
+        match=r"^t.json \(byte offset [\d,]+\): a JSON string from byte 15,728,665 is "
+        r"longer than 16 MiB; refused rather than held in memory; expected a good "
+        r"file \(no text field that long\)$",
+    ):
         list(json_guard.items(guarded(data), "a.item"))
     assert time.perf_counter() - started < 5
 
 
 def test_a_file_past_the_size_limit_is_refused() -> None:
     data = nested(10)
-    with pytest.raises(FileRejected, match=r"holds more than 20 bytes \(25 bytes read so far\); refused before reading "
-                                           r"on; expected a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES"):
+    with pytest.raises(
+        FileRejected,
+        match=r"holds more than 20 bytes \(25 bytes read so far\); refused before reading "
+        r"on; expected a smaller file, or a higher PAYERBENCH_MAX_UNCOMPRESSED_BYTES",
+    ):
         list(json_guard.items(guarded(data, Limits(max_uncompressed_bytes=20)), "a.item"))
 
 
@@ -175,22 +195,42 @@ MEMORY_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize(("name", "middle", "item_limit", "outcome"), [
-    ("deep", (b"[", 200_000, b"]", 200_000), 256 * MB, "REFUSED deep.json (byte offset 1,745): JSON nested too deeply"),
-    ("blank", (b" ", 60 * MB, b"1", 1), 256 * MB, "loaded"),  # blank space is streamed, never held
-    ("string", (b'"', 1, b"a" * 40 * MB + b'"', 1), 8 * MB, "REFUSED string.json (byte offset"),
-])
-def test_hostile_hospital_json_is_handled_in_flat_memory(tmp_path: Path, name: str, middle: tuple, item_limit: int,
-                                                         outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "middle", "item_limit", "outcome"),
+    [
+        (
+            "deep",
+            (b"[", 200_000, b"]", 200_000),
+            256 * MB,
+            "REFUSED deep.json (byte offset 1,745): JSON nested too deeply",
+        ),
+        ("blank", (b" ", 60 * MB, b"1", 1), 256 * MB, "loaded"),  # blank space is streamed, never held
+        ("string", (b'"', 1, b"a" * 40 * MB + b'"', 1), 8 * MB, "REFUSED string.json (byte offset"),
+    ],
+)
+def test_hostile_hospital_json_is_handled_in_flat_memory(
+    tmp_path: Path, name: str, middle: tuple, item_limit: int, outcome: str
+) -> None:
     """200,000 levels of `[`, 60 MB of blank space inside an item, a 40 MB string: memory stays flat."""
     valid = (FIXTURES / "hospital__standard_charge" / "valid_v3.json").read_bytes()
     anchor = b'"description": "Office visit (unrelated item)"'
     opening, n_open, closing, n_close = middle
     path = tmp_path / f"{name}.json"
     path.write_bytes(valid.replace(anchor, anchor + b', "x": ' + opening * n_open + closing * n_close))
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path), str(item_limit),
-                          str(FIXTURES / "hospital__standard_charge" / "valid_v3.json")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEMORY_CHILD,
+            str(path),
+            str(item_limit),
+            str(FIXTURES / "hospital__standard_charge" / "valid_v3.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {"stderr": out.stderr[-2000:]}
     assert result.get("outcome", "").startswith(outcome), result
     assert result["growth_mb"] < 50, result

@@ -40,7 +40,10 @@ def test_bom_header_reads_like_plain_csv(settings: Settings) -> None:
 def test_us_dates_are_rewritten_to_iso(settings: Settings) -> None:
     frame = read_all(fixture(DATASET, "us_dates.csv"), settings)
     assert frame.loc[0, ["effective_date", "last_reviewed_date", "retrieved_date"]].tolist() == [
-        "2024-06-28", "2024-05-09", "2026-11-26"]
+        "2024-06-28",
+        "2024-05-09",
+        "2026-11-26",
+    ]
 
 
 def test_json_array_and_wrapped_forms_match_csv(settings: Settings) -> None:
@@ -50,7 +53,9 @@ def test_json_array_and_wrapped_forms_match_csv(settings: Settings) -> None:
         assert frame["billing_code"].tolist() == csv_frame["billing_code"].tolist()
         assert frame["payer_name"].tolist() == csv_frame["payer_name"].tolist()
     assert read_all(fixture(DATASET, "valid_wrapped.json"), settings)["source_record"].tolist() == [
-        "$.policies[0]", "$.policies[1]"]
+        "$.policies[0]",
+        "$.policies[1]",
+    ]
 
 
 def test_xlsx_with_same_columns_matches_csv(settings: Settings, tmp_path: Path) -> None:
@@ -88,7 +93,10 @@ def test_format_is_told_by_content_not_name(settings: Settings, tmp_path: Path) 
         ("empty.csv", r"empty.csv: file is empty \(0 bytes\)"),
         ("header_only.csv", r"header_only.csv \(header on line 1\): header only, no data rows"),
         ("missing_required_column.csv", r"missing required column 'coverage_status'"),
-        ("cp1252_bytes.csv", r"cp1252_bytes.csv \(line 3\): not valid UTF-8 \(byte 0x92 at byte offset \d+\).*CSV UTF-8"),
+        (
+            "cp1252_bytes.csv",
+            r"cp1252_bytes.csv \(line 3\): not valid UTF-8 \(byte 0x92 at byte offset \d+\).*CSV UTF-8",
+        ),
         ("truncated_quote.csv", r"ends inside a quoted field: truncated, or a quote is never closed"),
         ("binary_named.csv", r"binary_named.csv \(line 3\): binary content \(NUL byte at byte offset 8\)"),
         ("json_wrong_shape.json", r"no records found at \$.policies; expected a JSON array of policy objects"),
@@ -149,13 +157,24 @@ def test_json_verdict_does_not_depend_on_chunk_size(settings: Settings, tmp_path
     import json
 
     records = json.loads(fixture(DATASET, "valid_array.json").read_text(encoding="utf-8"))
-    records.append({"payer_name": "UnitedHealthcare", "plan_type": "commercial", "billing_code": "0440T",
-                    "code_type": "CPT", "coverage_status": "no_policy_found", "prior_authorization": "unknown",
-                    "retrieved_date": "2026-11-26", "source_confidence": "not_found"})  # null keys omitted
+    records.append(
+        {
+            "payer_name": "UnitedHealthcare",
+            "plan_type": "commercial",
+            "billing_code": "0440T",
+            "code_type": "CPT",
+            "coverage_status": "no_policy_found",
+            "prior_authorization": "unknown",
+            "retrieved_date": "2026-11-26",
+            "source_confidence": "not_found",
+        }
+    )  # null keys omitted
     path = tmp_path / "sparse.json"
     path.write_text(json.dumps(records), encoding="utf-8")
     for rows in (1, 2, 1000):
-        frame = read_all(path, Settings(raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir, chunk_rows=rows))
+        frame = read_all(
+            path, Settings(raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir, chunk_rows=rows)
+        )
         assert len(frame) == 3 and pd.isna(frame.iloc[2]["policy_id"])
     del records[0]["policy_id"], records[1]["policy_id"]  # now no record carries the key
     path.write_text(json.dumps(records), encoding="utf-8")

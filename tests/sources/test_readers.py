@@ -30,7 +30,9 @@ def read(path: Path, chunk_rows: int = 2, **kwargs: object) -> pd.DataFrame:
 
 
 def test_filter_keeps_matching_rows_with_their_physical_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, 'HCPCS_Cd,desc\n99213,"visit,\nestablished"\n0440t,cryo\n20610,inj\n64640,"destroy, nerve"\n')
+    path = write(
+        tmp_path, 'HCPCS_Cd,desc\n99213,"visit,\nestablished"\n0440t,cryo\n20610,inj\n64640,"destroy, nerve"\n'
+    )
     stats = ReadStats()
     frame = read(path, row_filter=KEEP, stats=stats)
     assert frame["hcpcs_cd"].tolist() == ["0440t", "64640"]
@@ -65,7 +67,6 @@ def test_without_a_filter_every_row_is_counted(tmp_path: Path) -> None:
     assert (stats.data_rows, stats.skipped_rows) == (3, 0)
 
 
-
 # The top of CMS's PPRRVU2025_Oct.csv shape: a title, then a header split over three records.
 SPLIT_HEADER = (
     ",,2025 National Physician Fee Schedule Relative Value File October Release,,\n"
@@ -79,8 +80,11 @@ SPLIT_HEADER = (
 def test_a_header_split_over_records_is_joined_per_column(tmp_path: Path) -> None:
     path = tmp_path / "split.csv"
     path.write_text(SPLIT_HEADER, encoding="utf-8")
-    chunks = list(read_csv_chunks(path, required=["hcpcs", "status_code", "non_fac_pe_rvu"], chunk_rows=10,
-                                  skip_lines=1, header_rows=3))
+    chunks = list(
+        read_csv_chunks(
+            path, required=["hcpcs", "status_code", "non_fac_pe_rvu"], chunk_rows=10, skip_lines=1, header_rows=3
+        )
+    )
     frame = chunks[0].frame
     assert list(frame.columns[:5]) == ["hcpcs", "mod", "status_code", "non_fac_pe_rvu", "mp_rvu"]
     assert frame.loc[0, "non_fac_pe_rvu"] == "5.26" and frame.loc[0, "source_record"] == "line 5"
@@ -123,15 +127,27 @@ def test_a_utf8_byte_order_mark_overrides_the_declared_encoding(tmp_path: Path) 
 
 def test_head_records_reports_the_line_each_record_starts_on(tmp_path: Path) -> None:
     path = tmp_path / "aa.csv"  # CMS's 2026 ASC title is a quoted field spanning two lines
-    path.write_bytes(b'"Addendum AA -- ASC Covered Surgical Procedures for CY 2026 \n(Including ...)",,\r\n'
-                     b"CPT codes \xff copyright,,\r\n,,\r\nHCPCS Code,,Short Descriptor\r\n")
+    path.write_bytes(
+        b'"Addendum AA -- ASC Covered Surgical Procedures for CY 2026 \n(Including ...)",,\r\n'
+        b"CPT codes \xff copyright,,\r\n,,\r\nHCPCS Code,,Short Descriptor\r\n"
+    )
     records = head_records(path, limit=3, encoding="cp1252")
     assert [line for line, _ in records] == [1, 3, 4]
     assert records[0][1][0].startswith("Addendum AA") and "\n" in records[0][1][0]
 
 
-@pytest.mark.parametrize("code, valid", [("0001A", True), ("0440T", True), ("64640", True), ("G0465", True),
-                                         ("0001B", False), ("440T", False), ("W1234", False)])
+@pytest.mark.parametrize(
+    "code, valid",
+    [
+        ("0001A", True),
+        ("0440T", True),
+        ("64640", True),
+        ("G0465", True),
+        ("0001B", False),
+        ("440T", False),
+        ("W1234", False),
+    ],
+)
 def test_billing_code_pattern_accepts_cpt_vaccine_administration_codes(code: str, valid: bool) -> None:
     assert bool(BILLING_CODE_RE.match(code)) is valid
     assert bool(re.fullmatch(r"\d{4}A", code)) <= valid
@@ -148,4 +164,8 @@ def test_xlsx_numbers_read_as_excel_shows_them(tmp_path: Path) -> None:
     book.active.append(["64640", 71.05000000000001, 1797.52, 3.0])
     book.save(path)
     frame = next(read_xlsx_chunks(path, required=["hcpcs_code"], chunk_rows=10)).frame
-    assert frame.loc[0, ["minimum_unadjusted_copayment", "payment_rate", "weight"]].tolist() == ["71.05", "1797.52", "3"]
+    assert frame.loc[0, ["minimum_unadjusted_copayment", "payment_rate", "weight"]].tolist() == [
+        "71.05",
+        "1797.52",
+        "3",
+    ]

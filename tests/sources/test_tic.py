@@ -70,15 +70,21 @@ def test_uhc_ny_rates_for_0440t(settings: Settings) -> None:
     """UnitedHealthcare Insurance Company of New York, file dated 2022-09-01 (verified in the file)."""
     rows = read_rows(RAW_TIC / "uhc-ny_TEST_FILE_excerpt.json.gz", settings)[DATASET]
     cryo = [r for r in rows if r["billing_code"] == "0440T"]
-    assert sorted(r["negotiated_rate_usd"] for r in cryo) == [Decimal("596.75"), Decimal("702.83"), Decimal("702.83"),
-                                                               Decimal("702.83")]
+    assert sorted(r["negotiated_rate_usd"] for r in cryo) == [
+        Decimal("596.75"),
+        Decimal("702.83"),
+        Decimal("702.83"),
+        Decimal("702.83"),
+    ]
     assert {r["billing_class"] for r in cryo} == {"professional"}
     assert {tuple(r["service_codes"]) for r in cryo} == {("11",)}
     assert {r["negotiated_percentage"] for r in cryo} == {None}
     first = next(r for r in cryo if r["negotiated_rate_usd"] == Decimal("596.75"))
     assert first["npis"] == ["1730666900", "1114284668", "1104985373"] and first["tin_value"] == "113026610"
     assert first["provider_group_status"] == "resolved" and first["expiration_date"] == "9999-12-31"
-    assert first["source_record"].endswith(".negotiated_rates[0].negotiated_prices[0].provider_references[0].provider_groups[0]")
+    assert first["source_record"].endswith(
+        ".negotiated_rates[0].negotiated_prices[0].provider_references[0].provider_groups[0]"
+    )
     assert {r["billing_code"] for r in rows} == {"0440T", "0441T", "0442T", "64640", "64624", "64450"}
 
 
@@ -110,14 +116,25 @@ def test_remote_reference_is_read_from_a_local_copy(settings: Settings) -> None:
     assert by_group["4"]["provider_group_status"] == "remote_unresolved" and by_group["4"]["npis"] is None
 
 
-@pytest.mark.parametrize(("local_copy", "changes", "message"), [
-    (b'{"provider_groups": [{"npi": [1111111111], "x": ' + b"[" * 8_000 + b"]" * 8_000 + b"}]}", {},
-     r"group_3.json \(byte offset 1,045\): JSON nested too deeply \(more than 1,000 levels"),
-    (b'{"provider_groups": [{"npi": [1111111111], "x": "' + b"a" * (3 << 20) + b'"}]}', {"max_item_bytes": 1 << 20},
-     r"group_3.json \(byte offset [\d,]+\): one JSON value from about uncompressed byte [\d,]+ is larger than 1 MiB"),
-], ids=["deep", "huge_value"])
-def test_a_hostile_local_copy_of_a_remote_reference_is_refused(settings: Settings, tmp_path: Path, local_copy: bytes,
-                                                               changes: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    ("local_copy", "changes", "message"),
+    [
+        (
+            b'{"provider_groups": [{"npi": [1111111111], "x": ' + b"[" * 8_000 + b"]" * 8_000 + b"}]}",
+            {},
+            r"group_3.json \(byte offset 1,045\): JSON nested too deeply \(more than 1,000 levels",
+        ),
+        (
+            b'{"provider_groups": [{"npi": [1111111111], "x": "' + b"a" * (3 << 20) + b'"}]}',
+            {"max_item_bytes": 1 << 20},
+            r"group_3.json \(byte offset [\d,]+\): one JSON value from about uncompressed byte [\d,]+ is larger than 1 MiB",
+        ),
+    ],
+    ids=["deep", "huge_value"],
+)
+def test_a_hostile_local_copy_of_a_remote_reference_is_refused(
+    settings: Settings, tmp_path: Path, local_copy: bytes, changes: dict, message: str
+) -> None:
     """The local copy is held to the file's limits (ijson's path strings made 8,000 levels cost ~280 MB)."""
     (tmp_path / "remote_references.json").write_bytes((FIX / "remote_references.json").read_bytes())
     (tmp_path / "group_3.json").write_bytes(local_copy)
@@ -128,7 +145,9 @@ def test_a_hostile_local_copy_of_a_remote_reference_is_refused(settings: Setting
 def test_reference_problems_keep_the_rate_with_null_providers(settings: Settings) -> None:
     unknown = read_rows(FIX / "unknown_provider_reference.json", settings)[DATASET]
     assert {(r["negotiated_rate_usd"], r["provider_group_status"]) for r in unknown} == {
-        (Decimal("596.75"), "unknown_reference"), (Decimal("702.83"), "resolved")}
+        (Decimal("596.75"), "unknown_reference"),
+        (Decimal("702.83"), "resolved"),
+    }
     duplicate = read_rows(FIX / "duplicate_provider_group_id.json", settings)[DATASET]
     by_id = {r["provider_group_id"]: r for r in duplicate}  # the file defines id 0 twice and no id 1
     assert by_id["0"]["provider_group_status"] == "duplicate_reference_id" and by_id["0"]["npis"] is None
@@ -143,13 +162,16 @@ def test_float_npis_and_ids(settings: Settings) -> None:
 def test_allowed_amounts_rows(settings: Settings) -> None:
     rows = read_rows(FIX / "allowed_amounts_target.json", settings)["tic__allowed_amount"]
     assert [(r["allowed_amount_usd"], r["billed_charge_usd"], r["npi_count"]) for r in rows] == [
-        (Decimal("812.40"), Decimal("1500.00"), 1), (Decimal("812.40"), Decimal("1700.00"), 2)]
+        (Decimal("812.40"), Decimal("1500.00"), 1),
+        (Decimal("812.40"), Decimal("1700.00"), 2),
+    ]
     assert rows[0]["billing_code_modifiers"] == ["RT"] and rows[0]["service_codes"] == ["22"]
 
 
 def test_table_of_contents_rows(settings: Settings) -> None:
-    rows = read_rows(FIX / "cms_examples" / "v1.6.2" / "table-of-contents" / "table-of-contents-sample.json",
-                     settings)["tic__toc_file"]
+    rows = read_rows(FIX / "cms_examples" / "v1.6.2" / "table-of-contents" / "table-of-contents-sample.json", settings)[
+        "tic__toc_file"
+    ]
     assert len(rows) == 2 * 3 + 1 * 2  # 2 plans x (2 in-network + 1 allowed) + 1 plan x 2 files
     assert {r["file_type"] for r in rows} == {"in_network", "allowed_amount"}
     assert rows[0]["file_location"] == "https://www.some_site.com/files/in-network-file-123456.json"
@@ -166,9 +188,12 @@ def test_billing_code_0440_is_not_0440t(settings: Settings) -> None:
     ("name", "message"),
     [
         # valid_minimal.json gzipped and cut after 352 of its 529 compressed bytes: 627 bytes decode
-        ("truncated.json.gz", r"truncated.json.gz \(the data ends at compressed byte offset 352 of 352, after 627 "
-                              r"uncompressed bytes; the scan was reading the value that starts at uncompressed byte 189\): "
-                              r"the gzip stream is truncated: it ends before the gzip end-of-stream marker"),
+        (
+            "truncated.json.gz",
+            r"truncated.json.gz \(the data ends at compressed byte offset 352 of 352, after 627 "
+            r"uncompressed bytes; the scan was reading the value that starts at uncompressed byte 189\): "
+            r"the gzip stream is truncated: it ends before the gzip end-of-stream marker",
+        ),
         ("truncated.json", r"truncated.json \(the stream ends at uncompressed byte 1,435\): invalid or truncated JSON"),
         ("html_error_page.json.gz", r"an HTML page, not JSON"),
         ("html_error_page_not_gzipped.json.gz", r"an HTML page, not JSON"),
@@ -181,10 +206,12 @@ def test_broken_files_are_rejected_saying_where(settings: Settings, name: str, m
 
 MB = 1024 * 1024
 PREFIX = b'{"reporting_entity_name": "x", "version": "1.0.0", "in_network": ['
-TARGET = (b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type": "CPT", "billing_code_type_version": "2022", '
-          b'"billing_code": "0440T", "description": "x", "negotiated_rates": [{"provider_groups": [{"npi": [1234567893], '
-          b'"tin": {"type": "ein", "value": "111111111"}}], "negotiated_prices": [{"negotiated_type": "negotiated", '
-          b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}')
+TARGET = (
+    b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type": "CPT", "billing_code_type_version": "2022", '
+    b'"billing_code": "0440T", "description": "x", "negotiated_rates": [{"provider_groups": [{"npi": [1234567893], '
+    b'"tin": {"type": "ein", "value": "111111111"}}], "negotiated_prices": [{"negotiated_type": "negotiated", '
+    b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}'
+)
 OTHER = TARGET.replace(b'"0440T"', b'"99213"')
 
 
@@ -229,9 +256,12 @@ def test_a_gzip_bomb_is_refused_as_soon_as_it_passes_the_ratio(tmp_path: Path) -
     is judged against the compressed bytes read so far, so it trips just past the 64 MiB floor."""
     bomb = write_gz(tmp_path / "bomb.json.gz", PREFIX, TARGET, b",", (b" " * MB, 200), OTHER, b"]}")
     out = in_subprocess(bomb)
-    assert re.search(r"bomb.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte offset [\d,]+\): "
-                     r"decompressed to [\d,]+x the compressed bytes read so far .*limit 500x\); refused as a possible "
-                     r"decompression bomb; expected .*PAYERBENCH_TIC_MAX_EXPANSION", out["rejected"]), out
+    assert re.search(
+        r"bomb.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte offset [\d,]+\): "
+        r"decompressed to [\d,]+x the compressed bytes read so far .*limit 500x\); refused as a possible "
+        r"decompression bomb; expected .*PAYERBENCH_TIC_MAX_EXPANSION",
+        out["rejected"],
+    ), out
     reached = int(re.search(r"uncompressed byte offset ([\d,]+)", out["rejected"]).group(1).replace(",", ""))
     assert 64 * MB < reached <= 72 * MB  # refused one chunk past the floor, not at the end of the file
     assert out["seconds"] < 5 and out["rss_mb"] < 150, out
@@ -240,8 +270,18 @@ def test_a_gzip_bomb_is_refused_as_soon_as_it_passes_the_ratio(tmp_path: Path) -
 def test_blank_space_is_let_go_as_it_streams(tmp_path: Path) -> None:
     """Runs of blank space at the top level, before the first item and between items (60 MB each) are skipped
     at memory speed in a bounded window: the file loads (ratio rule off so the blanks are really read)."""
-    path = write_gz(tmp_path / "blank_runs.json.gz", b'{"reporting_entity_name": "x",', (b" " * MB, 60),
-                    b'"in_network": [', (b"\n" * MB, 60), OTHER, b",", (b"\t" * MB, 60), TARGET, b"]}")
+    path = write_gz(
+        tmp_path / "blank_runs.json.gz",
+        b'{"reporting_entity_name": "x",',
+        (b" " * MB, 60),
+        b'"in_network": [',
+        (b"\n" * MB, 60),
+        OTHER,
+        b",",
+        (b"\t" * MB, 60),
+        TARGET,
+        b"]}",
+    )
     out = in_subprocess(path, "Limits(max_expansion=1e9)")
     assert out.get("items") == ["0440T"], out
     assert out["seconds"] < 10 and out["rss_mb"] < 120, out  # was ~100 s and the whole run in memory
@@ -250,19 +290,29 @@ def test_blank_space_is_let_go_as_it_streams(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("parts", "message"),
     [
-        ((b'{"reporting_entity_name": "x",', (b" " * MB, 3), b'"in_network": []}'),
-         r"more than 2 MiB of blank space .* in a row from uncompressed byte 30; refused as a possible decompression "
-         r"bomb; expected .*PAYERBENCH_MAX_ITEM_BYTES"),
-        ((b'{"reporting_entity_name": "', (b"a" * MB, 3), b'", "in_network": []}'),
-         r"one JSON value .* from uncompressed byte 26 is larger than 2 MiB; refused rather than held in memory; "
-         r"expected .*PAYERBENCH_MAX_ITEM_BYTES"),
-        ((PREFIX, TARGET[:-3], b', "x": "', (b"a" * MB, 3), b'"}]}'),
-         r"the in_network item for a code of interest at uncompressed byte 66 is larger than 2 MiB; refused rather "
-         r"than held in memory; expected .*PAYERBENCH_MAX_ITEM_BYTES"),
-        ((PREFIX, TARGET[:-3], b",", (b" " * MB, 3), b"}]}"),
-         r"(more than 2 MiB of blank space|the in_network item for a code of interest at uncompressed byte 66 is larger)"),
-        ((b'{"reporting_entity_name": "x", "extra": ', b"[" * 100_000, b"]" * 100_000, b', "in_network": []}'),
-         r"uncompressed byte offset 40\): JSON nested too deeply \(more than 1,000 levels"),
+        (
+            (b'{"reporting_entity_name": "x",', (b" " * MB, 3), b'"in_network": []}'),
+            r"more than 2 MiB of blank space .* in a row from uncompressed byte 30; refused as a possible decompression "
+            r"bomb; expected .*PAYERBENCH_MAX_ITEM_BYTES",
+        ),
+        (
+            (b'{"reporting_entity_name": "', (b"a" * MB, 3), b'", "in_network": []}'),
+            r"one JSON value .* from uncompressed byte 26 is larger than 2 MiB; refused rather than held in memory; "
+            r"expected .*PAYERBENCH_MAX_ITEM_BYTES",
+        ),
+        (
+            (PREFIX, TARGET[:-3], b', "x": "', (b"a" * MB, 3), b'"}]}'),
+            r"the in_network item for a code of interest at uncompressed byte 66 is larger than 2 MiB; refused rather "
+            r"than held in memory; expected .*PAYERBENCH_MAX_ITEM_BYTES",
+        ),
+        (
+            (PREFIX, TARGET[:-3], b",", (b" " * MB, 3), b"}]}"),
+            r"(more than 2 MiB of blank space|the in_network item for a code of interest at uncompressed byte 66 is larger)",
+        ),
+        (
+            (b'{"reporting_entity_name": "x", "extra": ', b"[" * 100_000, b"]" * 100_000, b', "in_network": []}'),
+            r"uncompressed byte offset 40\): JSON nested too deeply \(more than 1,000 levels",
+        ),
     ],
     ids=["blank_run", "huge_header_string", "huge_target_item", "blank_inside_target", "deep_nesting"],
 )
@@ -275,8 +325,9 @@ def test_values_past_the_item_limit_are_refused(settings: Settings, tmp_path: Pa
 
 def test_the_exact_path_is_bounded_too(tmp_path: Path) -> None:
     """The ijson fallback refuses deep nesting (its prefixes cost depth squared) and values past the item limit."""
-    deep = write_gz(tmp_path / "deep.json.gz", b'{"in_network": [', OTHER[:-1], b', "x": ', b"[" * 50_000, b"]" * 50_000,
-                    b"}]}")
+    deep = write_gz(
+        tmp_path / "deep.json.gz", b'{"in_network": [', OTHER[:-1], b', "x": ', b"[" * 50_000, b"]" * 50_000, b"}]}"
+    )
     with pytest.raises(FileRejected, match=r"deep.json.gz \(uncompressed byte offset [\d,]+\): JSON nested too deeply"):
         reference_extract(deep, CODES)
     big = write_gz(tmp_path / "big.json.gz", PREFIX, OTHER[:-1], b', "x": "', (b"a" * MB, 40), b'"}]}')
@@ -286,8 +337,11 @@ def test_the_exact_path_is_bounded_too(tmp_path: Path) -> None:
 
 def test_a_file_past_the_uncompressed_limit_is_refused(settings: Settings, tmp_path: Path) -> None:
     path = write_gz(tmp_path / "long.json.gz", PREFIX, b",".join([OTHER] * 4000), b"]}")
-    with pytest.raises(FileRejected, match=r"long.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte "
-                                           r"offset [\d,]+\): decompresses to more than 256 KiB .*PAYERBENCH_MAX_UNCOMPRESSED_BYTES"):
+    with pytest.raises(
+        FileRejected,
+        match=r"long.json.gz \(compressed byte offset [\d,]+ of [\d,]+, uncompressed byte "
+        r"offset [\d,]+\): decompresses to more than 256 KiB .*PAYERBENCH_MAX_UNCOMPRESSED_BYTES",
+    ):
         read_rows(path, settings.replace(max_uncompressed_bytes=256 * 1024))
     assert list(read_rows(path, settings)) == ["tic__file"]  # within the default limits it loads (no target item)
 
@@ -295,15 +349,21 @@ def test_a_file_past_the_uncompressed_limit_is_refused(settings: Settings, tmp_p
 def test_a_single_line_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     """No newline anywhere and one 60 MB item: memory stays bounded (measured in a fresh process)."""
     path = tmp_path / "one_line.json"
-    big_rate = b'{"provider_references":[0],"negotiated_prices":[{"negotiated_type":"negotiated","negotiated_rate":1.5,' \
-               b'"expiration_date":"9999-12-31","billing_class":"institutional"}]}'
+    big_rate = (
+        b'{"provider_references":[0],"negotiated_prices":[{"negotiated_type":"negotiated","negotiated_rate":1.5,'
+        b'"expiration_date":"9999-12-31","billing_class":"institutional"}]}'
+    )
     with path.open("wb") as handle:
         handle.write(b'{"reporting_entity_name":"Aetna Life Insurance Company","version":"1.0.0","in_network":[')
-        handle.write(b'{"negotiation_arrangement":"ffs","name":"big","billing_code_type":"CPT","billing_code_type_version":"1",'
-                     b'"billing_code":"99213","description":"x","negotiated_rates":[')
+        handle.write(
+            b'{"negotiation_arrangement":"ffs","name":"big","billing_code_type":"CPT","billing_code_type_version":"1",'
+            b'"billing_code":"99213","description":"x","negotiated_rates":['
+        )
         handle.write(b",".join([big_rate] * 400_000))
-        handle.write(b']},{"negotiation_arrangement":"ffs","name":"t","billing_code_type":"CPT","billing_code_type_version":"1",'
-                     b'"billing_code":"0440T","description":"x","negotiated_rates":[' + big_rate + b"]}]}")
+        handle.write(
+            b']},{"negotiation_arrangement":"ffs","name":"t","billing_code_type":"CPT","billing_code_type_version":"1",'
+            b'"billing_code":"0440T","description":"x","negotiated_rates":[' + big_rate + b"]}]}"
+        )
     assert b"\n" not in path.read_bytes()
     script = textwrap.dedent(f"""
         import json, re

@@ -34,10 +34,12 @@ def loaded(settings: Settings) -> Settings:
 
 
 def test_the_next_writer_removes_what_a_killed_build_load_and_tic_scan_left(
-        loaded: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    loaded: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     wh, lake, pid = loaded.warehouse_dir, loaded.lake_dir, dead_pid()
     left = {
-        wh / f".payerbench.duckdb.tmp-{pid}": 4096, wh / f".payerbench.duckdb.tmp-{pid}.wal": 100,
+        wh / f".payerbench.duckdb.tmp-{pid}": 4096,
+        wh / f".payerbench.duckdb.tmp-{pid}.wal": 100,
         wh / f".build_state.json.tmp-{pid}": 10,
         wh / "tic-provider-refs-k2j3h4.json": 250_000,  # a killed TiC scan's spill
         lake / "_load_log" / f".20261101T000000Z-abc-123.parquet.tmp-{pid}": 50,
@@ -76,8 +78,17 @@ def test_a_started_run_whose_process_is_gone_is_marked_crashed_by_the_next_write
         "elsewhere": {"pid": dead_pid(), "host": "another-host"},  # cannot be judged from here
     }
     for name, proc in records.items():
-        (runs / f"{name}.json").write_text(json.dumps({"run_id": name, "flow": "ingest_source", "status": "started",
-                                                       "started_at": "2026-11-01T00:00:00+00:00", **proc}))
+        (runs / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "run_id": name,
+                    "flow": "ingest_source",
+                    "status": "started",
+                    "started_at": "2026-11-01T00:00:00+00:00",
+                    **proc,
+                }
+            )
+        )
     with warehouse_lock(settings.warehouse_dir, timeout=1):
         pass
     status = {name: json.loads((runs / f"{name}.json").read_text())["status"] for name in records}

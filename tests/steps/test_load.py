@@ -47,15 +47,27 @@ def loaded_rows(settings: Settings) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("invalid_code.csv", [("line 3", "billing_code", "str_matches", "440T"),
-                              ("line 4", "billing_code", "str_matches", "0440")]),
+        (
+            "invalid_code.csv",
+            [("line 3", "billing_code", "str_matches", "440T"), ("line 4", "billing_code", "str_matches", "0440")],
+        ),
         ("unknown_payer.csv", [("line 3", "payer_name", "payer_name_in_reference", "Acme Health Plan")]),
-        ("unparseable_date.csv", [("line 3", "effective_date", "coerce_dtype", "2026-13-45"),
-                                  ("line 4", "effective_date", "coerce_dtype", "sometime in 2024")]),
+        (
+            "unparseable_date.csv",
+            [
+                ("line 3", "effective_date", "coerce_dtype", "2026-13-45"),
+                ("line 4", "effective_date", "coerce_dtype", "sometime in 2024"),
+            ],
+        ),
         ("status_not_in_enum.csv", [("line 3", "coverage_status", "isin", "maybe_covered")]),
-        ("duplicate_key.csv", [("line 4", "payer_name,plan_type,policy_id,billing_code", "unique_key (first seen at line 2)", None)]),
-        ("blank_required_field.csv", [("line 3", "payer_name", "not_nullable", None),
-                                      ("line 4", "retrieved_date", "not_nullable", None)]),
+        (
+            "duplicate_key.csv",
+            [("line 4", "payer_name,plan_type,policy_id,billing_code", "unique_key (first seen at line 2)", None)],
+        ),
+        (
+            "blank_required_field.csv",
+            [("line 3", "payer_name", "not_nullable", None), ("line 4", "retrieved_date", "not_nullable", None)],
+        ),
         ("extra_fields_row.csv", [("line 3", None, "field_count", "17 fields")]),
         ("reviewed_after_retrieved.csv", [("line 2", None, "reviewed_before_retrieved", None)]),
         ("stance_without_policy_id.csv", [("line 2", None, "stance_needs_policy_id", None)]),
@@ -100,17 +112,21 @@ def test_bom_file_loads_and_rows_carry_lineage(settings: Settings) -> None:
 
 def test_rejected_file_loads_nothing_and_leaves_earlier_data(settings: Settings) -> None:
     good = load(settings, "valid_minimal.csv")
-    before = sorted(p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet")
-                    if store.LOAD_LOG not in p.parts)
+    before = sorted(
+        p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet") if store.LOAD_LOG not in p.parts
+    )
     bad = load(settings, "truncated_quote.csv")
-    after = sorted(p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet")
-                   if store.LOAD_LOG not in p.parts)
+    after = sorted(
+        p.relative_to(settings.lake_dir) for p in settings.lake_dir.rglob("*.parquet") if store.LOAD_LOG not in p.parts
+    )
     assert good.status == "loaded" and bad.status == "rejected"
     assert before == after
     assert (bad.rows_read, bad.rows_loaded, bad.rows_quarantined) == (0, 0, 0)
     log = load_log.read(settings.lake_dir)
     assert list(log["status"]) == ["loaded", "rejected"]
-    assert "truncated_quote.csv (record starting on line 3): the file ends inside a quoted field" in log.iloc[1]["error"]
+    assert (
+        "truncated_quote.csv (record starting on line 3): the file ends inside a quoted field" in log.iloc[1]["error"]
+    )
     assert not (settings.lake_dir / ".staging").exists() or not any((settings.lake_dir / ".staging").iterdir())
 
 
@@ -127,8 +143,15 @@ def test_same_file_twice_is_unchanged(settings: Settings, tmp_path: Path) -> Non
 @pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
 def test_every_load_log_row_reconciles(settings: Settings, chunk_rows: int) -> None:
     settings = Settings(raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir, chunk_rows=chunk_rows)
-    for name in ["valid_minimal.csv", "invalid_code.csv", "duplicate_key.csv", "empty.csv", "extra_fields_row.csv",
-                 "unknown_payer.csv", "valid_minimal.csv"]:
+    for name in [
+        "valid_minimal.csv",
+        "invalid_code.csv",
+        "duplicate_key.csv",
+        "empty.csv",
+        "extra_fields_row.csv",
+        "unknown_payer.csv",
+        "valid_minimal.csv",
+    ]:
         load(settings, name)
     log = load_log.read(settings.lake_dir)
     assert len(log) == 7
@@ -157,7 +180,8 @@ def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, m
     assert len(orphans) == 2  # the committed load and the orphan
     committed = set(load_log.read(settings.lake_dir)["load_id"])
     assert [p.name for p in store.orphans(settings.lake_dir, committed) if p.parent.name == DATASET] == [
-        next(p.name for p in orphans if p.name not in committed)]
+        next(p.name for p in orphans if p.name not in committed)
+    ]
     warehouse.build(settings)  # the next writer removes the orphan as it takes the lock
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     assert con.execute(f"select count(*) from {DATASET}").fetchone()[0] == 2  # only the committed load
@@ -182,8 +206,10 @@ def test_quarantine_shows_values_as_the_file_wrote_them(settings: Settings) -> N
 def test_raw_value_is_kept_when_the_adapter_normalised_it(settings: Settings, tmp_path: Path) -> None:
     text = fixture(DATASET, "valid_minimal.csv").read_text(encoding="utf-8")
     path = tmp_path / "typed_by_hand.csv"
-    path.write_text(text.replace("experimental_investigational,unknown,2026-04-21", "Maybe Covered,unknown,2026-04-21"),
-                    encoding="utf-8")
+    path.write_text(
+        text.replace("experimental_investigational,unknown,2026-04-21", "Maybe Covered,unknown,2026-04-21"),
+        encoding="utf-8",
+    )
     load(settings, path)
     found = quarantine(settings).iloc[0]
     assert found["failure_value"] == "Maybe Covered"  # not the normalised maybe_covered
@@ -204,8 +230,9 @@ def test_a_file_that_changes_while_read_is_rejected(settings: Settings, tmp_path
                 handle.write("more,rows\n")
             yield batch
 
-    source = Source(SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.datasets,
-                             payer_column="payer_name")
+    source = Source(
+        SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.datasets, payer_column="payer_name"
+    )
     record = load_file(source, path, settings, "run-x", payers=PayerDirectory.from_file(settings.payer_alias_file))
     assert record.status == "rejected" and "changed while it was being read" in record.error
     assert not (settings.lake_dir / DATASET).exists()
@@ -227,10 +254,13 @@ def _facts_source(year: str):  # type: ignore[no-untyped-def]
 
     def read(p, ctx):  # type: ignore[no-untyped-def]
         yield from payer_policy.read(p, ctx)
-        yield Batch("test__file_fact", pd.DataFrame({"data_year": [year], "source_record": ["file name"]}),
-                    describes_file=True)
+        yield Batch(
+            "test__file_fact", pd.DataFrame({"data_year": [year], "source_record": ["file name"]}), describes_file=True
+        )
 
-    return Source(SOURCE.name, SOURCE.description, read, (*SOURCE.datasets, "test__file_fact"), payer_column="payer_name")
+    return Source(
+        SOURCE.name, SOURCE.description, read, (*SOURCE.datasets, "test__file_fact"), payer_column="payer_name"
+    )
 
 
 def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +270,9 @@ def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monke
     assert record.status == "loaded" and (record.rows_read, record.rows_loaded, record.rows_quarantined) == (2, 2, 0)
     assert "test__file_fact" in record.datasets
     facts = pq.read_table(next((settings.lake_dir / "test__file_fact").glob("*/*.parquet"))).to_pandas()
-    assert facts[["data_year", "source_record", "source_file"]].values.tolist() == [[2023, "file name", "valid_minimal.csv"]]
+    assert facts[["data_year", "source_record", "source_file"]].values.tolist() == [
+        [2023, "file name", "valid_minimal.csv"]
+    ]
 
 
 def test_an_invalid_file_fact_rejects_the_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,10 +294,22 @@ def test_options_reach_the_adapter(settings: Settings) -> None:
         seen.update(ctx.options)
         yield from payer_policy.read(p, ctx)
 
-    source = Source(SOURCE.name, SOURCE.description, read, SOURCE.datasets, payer_column="payer_name",
-                    options=(("data_year", "the year"),))
-    record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-o",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file), options={"data_year": "2022"})
+    source = Source(
+        SOURCE.name,
+        SOURCE.description,
+        read,
+        SOURCE.datasets,
+        payer_column="payer_name",
+        options=(("data_year", "the year"),),
+    )
+    record = load_file(
+        source,
+        fixture(DATASET, "valid_minimal.csv"),
+        settings,
+        "run-o",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        options={"data_year": "2022"},
+    )
     assert record.status == "loaded" and seen == {"data_year": "2022"}
     with pytest.raises(ConfigurationError, match="takes no option 'year'; options it takes: data_year \\(the year\\)"):
         source.check_options({"year": "2022"})
@@ -282,22 +326,25 @@ class _Rates(pa_model.DataFrameModel):
 
 
 def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungrouped(
-        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A source declaring unknown_payer='other' keeps unknown names under `other`; a row naming no payer
     (a payer-independent charge) gets no payer group rather than `other`."""
 
     def read(path, ctx):  # type: ignore[no-untyped-def]
-        frame = pd.DataFrame({"payer_name": ["Aetna", "Acme Health Plan", None],
-                              "source_record": ["line 2", "line 3", "line 4"]}, dtype="str")
+        frame = pd.DataFrame(
+            {"payer_name": ["Aetna", "Acme Health Plan", None], "source_record": ["line 2", "line 3", "line 4"]},
+            dtype="str",
+        )
         yield Batch("test__rates", frame)
 
     monkeypatch.setitem(registry.SCHEMAS, "test__rates", _Rates)
-    source = dataclasses.replace(SOURCE, name="test_rates", read=read, datasets=("test__rates",),
-                                 unknown_payer="other")
+    source = dataclasses.replace(SOURCE, name="test_rates", read=read, datasets=("test__rates",), unknown_payer="other")
     path = tmp_path / "rates.csv"
     path.write_text("payer_name\n")
-    record = load_file(source, path, settings, "20260101T000000Z-other1",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file))
+    record = load_file(
+        source, path, settings, "20260101T000000Z-other1", payers=PayerDirectory.from_file(settings.payer_alias_file)
+    )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == ("loaded", 3, 0)
     parts = sorted((settings.lake_dir / "test__rates").glob("*/*.parquet"))
     rows = pd.concat([pq.read_table(p).to_pandas() for p in parts]).sort_values("source_record")
@@ -310,20 +357,38 @@ def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settin
     from flows.sources.readers import REJECT_COLUMNS
 
     def read(p, ctx):  # type: ignore[no-untyped-def]
-        note = pd.DataFrame([{"source_record": "file name", "column": "plan_type", "check": "test_note",
-                              "failure_value": "commercial", "reason": "a note about the whole file",
-                              "raw_record": None}], columns=REJECT_COLUMNS)
+        note = pd.DataFrame(
+            [
+                {
+                    "source_record": "file name",
+                    "column": "plan_type",
+                    "check": "test_note",
+                    "failure_value": "commercial",
+                    "reason": "a note about the whole file",
+                    "raw_record": None,
+                }
+            ],
+            columns=REJECT_COLUMNS,
+        )
         for number, batch in enumerate(payer_policy.read(p, ctx)):
             yield dataclasses.replace(batch, advisories=note if number == 0 else None)
 
     source = dataclasses.replace(SOURCE, read=read)
-    record = load_file(source, fixture(DATASET, "valid_minimal.csv"), settings, "run-n",
-                       payers=PayerDirectory.from_file(settings.payer_alias_file))
+    record = load_file(
+        source,
+        fixture(DATASET, "valid_minimal.csv"),
+        settings,
+        "run-n",
+        payers=PayerDirectory.from_file(settings.payer_alias_file),
+    )
     assert (record.status, record.rows_read, record.rows_loaded, record.advisories) == ("loaded", 2, 2, 1)
     parts = sorted((settings.lake_dir / store.ADVISORY).glob("*/*.parquet"))
     found = pd.concat([pq.read_table(p).to_pandas() for p in parts])
-    assert found[["source_record", "column_name", "check_name", "failure_value", "reason", "source_file"]].values.tolist() == [
-        ["file name", "plan_type", "test_note", "commercial", "a note about the whole file", "valid_minimal.csv"]]
+    assert found[
+        ["source_record", "column_name", "check_name", "failure_value", "reason", "source_file"]
+    ].values.tolist() == [
+        ["file name", "plan_type", "test_note", "commercial", "a note about the whole file", "valid_minimal.csv"]
+    ]
 
 
 # --- links under raw/ (issue 12.6) --------------------------------------------------------------------

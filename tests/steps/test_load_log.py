@@ -20,9 +20,18 @@ from flows.steps.store import LOAD_LOG, write_table_atomic
 
 def attempt(lake: Path, number: int, status: str = "unchanged") -> load_log.LoadRecord:
     started = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=number)
-    record = load_log.LoadRecord(load_id=f"load-{number:04d}", run_id=f"run-{number // 10}", source="payer_policy",
-                                 source_file=f"file_{number % 7}.csv", source_path="raw/payer_policy", source_sha256="ab" * 32,
-                                 file_bytes=100, started_at=started, status=status, ended_at=started)
+    record = load_log.LoadRecord(
+        load_id=f"load-{number:04d}",
+        run_id=f"run-{number // 10}",
+        source="payer_policy",
+        source_file=f"file_{number % 7}.csv",
+        source_path="raw/payer_policy",
+        source_sha256="ab" * 32,
+        file_bytes=100,
+        started_at=started,
+        status=status,
+        ended_at=started,
+    )
     load_log.append(lake, record)
     return record
 
@@ -141,8 +150,10 @@ def test_a_lake_from_before_generations_reads_and_migrates_on_its_first_merge(se
         attempt(lake, number)  # no CURRENT: the flat layout of every lake written before generations
     # the old compaction's merged file, with two rows still also in their parts (it was cut short)
     rows = load_log.read(lake)
-    write_table_atomic(pa.Table.from_pandas(rows.iloc[:2], schema=load_log.LOG_SCHEMA, preserve_index=False),
-                       lake / LOAD_LOG / "compacted-20260101T000000000000Z.parquet")
+    write_table_atomic(
+        pa.Table.from_pandas(rows.iloc[:2], schema=load_log.LOG_SCHEMA, preserve_index=False),
+        lake / LOAD_LOG / "compacted-20260101T000000000000Z.parquet",
+    )
     assert list(load_log.read(lake)["load_id"]) == ids(range(5))
     warehouse.build(settings)
     state = settings.warehouse_dir / warehouse.STATE_NAME
@@ -160,8 +171,9 @@ def test_a_lake_from_before_generations_reads_and_migrates_on_its_first_merge(se
 
 
 @pytest.mark.parametrize("killed_at", ["writing the merged file", "swapping CURRENT"])
-def test_a_compaction_killed_halfway_leaves_readers_consistent(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-                                                               killed_at: str) -> None:
+def test_a_compaction_killed_halfway_leaves_readers_consistent(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, killed_at: str
+) -> None:
     lake = settings.lake_dir
     for number in range(5):
         attempt(lake, number)
@@ -175,8 +187,11 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(settings: Setting
     def killed_swapping(lake_dir: Path, generation: int) -> None:  # the merged file is complete, CURRENT unchanged
         raise KeyboardInterrupt("killed swapping CURRENT")
 
-    target, killed = ("write_table_atomic", killed_writing) if killed_at == "writing the merged file" else \
-        ("_point_to", killed_swapping)
+    target, killed = (
+        ("write_table_atomic", killed_writing)
+        if killed_at == "writing the merged file"
+        else ("_point_to", killed_swapping)
+    )
     monkeypatch.setattr(load_log, target, killed)
     with pytest.raises(KeyboardInterrupt):
         warehouse.compact_load_log(settings, at=2)

@@ -42,8 +42,10 @@ def test_bar_shows_file_bytes_and_rows(tmp_path: Path) -> None:
     path.write_bytes(b"x" * 2_000_000)
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=150)
-    with path.open("rb", buffering=0) as handle, \
-            FileProgress(path, show=True, console=console, delay=0, interval=0.02) as tracker:
+    with (
+        path.open("rb", buffering=0) as handle,
+        FileProgress(path, show=True, console=console, delay=0, interval=0.02) as tracker,
+    ):
         tracker.stage("loading")
         handle.read(1_000_000)
         tracker.add_rows(1234)
@@ -58,8 +60,10 @@ def test_a_download_is_measured_against_its_expected_size(tmp_path: Path) -> Non
     path = tmp_path / "in-network.json.gz.part"
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=150)
-    with path.open("wb", buffering=0) as handle, \
-            FileProgress(path, "downloading", show=True, console=console, delay=0, interval=0.02, total=4_000_000):
+    with (
+        path.open("wb", buffering=0) as handle,
+        FileProgress(path, "downloading", show=True, console=console, delay=0, interval=0.02, total=4_000_000),
+    ):
         handle.write(b"x" * 1_000_000)
         time.sleep(0.3)
     assert "downloading in-network.json.gz.part" in out.getvalue() and "4.0 MB" in out.getvalue()

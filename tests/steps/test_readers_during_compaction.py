@@ -22,8 +22,9 @@ def test_readers_never_fail_through_many_compactions_and_builds(tmp_path: Path) 
     assert not any(r.backwards or r.duplicates for r in result.readers), result.summary()
 
 
-def test_a_report_being_rewritten_is_never_seen_half_written(settings: Settings, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_report_being_rewritten_is_never_seen_half_written(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import nbformat
     import papermill
 
@@ -31,9 +32,11 @@ def test_a_report_being_rewritten_is_never_seen_half_written(settings: Settings,
 
     def executed(text: str):  # type: ignore[no-untyped-def]
         def execute_notebook(notebook: str, output: str, **_: object) -> None:  # instead of running the kernel
-            cell = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
-                "display_data", data={"text/markdown": text, "text/plain": text})])
+            cell = nbformat.v4.new_code_cell(
+                "", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text})]
+            )
             nbformat.write(nbformat.v4.new_notebook(cells=[cell]), output)
+
         return execute_notebook
 
     out = tmp_path / "reports"

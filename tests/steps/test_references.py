@@ -36,7 +36,9 @@ def test_names_as_sources_write_them_resolve(payers: PayerDirectory, name: str, 
     assert payers.lookup(name) == group
 
 
-@pytest.mark.parametrize("name", ["Aetnacare Plus", "Medicare Advantage", "Acme Health Plan", "Kaiser Permanente", "", None])
+@pytest.mark.parametrize(
+    "name", ["Aetnacare Plus", "Medicare Advantage", "Acme Health Plan", "Kaiser Permanente", "", None]
+)
 def test_unknown_names_are_not_guessed(payers: PayerDirectory, name: object) -> None:
     assert payers.lookup(name) is None
 
@@ -55,7 +57,9 @@ def test_codes_of_interest_come_from_the_reference_file(settings: Settings) -> N
     assert {"0440T", "0441T", "0442T", "64640", "64624", "64450"} <= codes
     settings.billing_code_file.write_text(
         settings.billing_code_file.read_text(encoding="utf-8")
-        + "J1234,HCPCS,hcpcs_level_ii,comparator,test,test code,\n", encoding="utf-8")
+        + "J1234,HCPCS,hcpcs_level_ii,comparator,test,test code,\n",
+        encoding="utf-8",
+    )
     assert "J1234" in codes_of_interest(settings)  # configuration, not code
 
 

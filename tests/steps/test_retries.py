@@ -30,13 +30,22 @@ def every_task() -> list[Task]:
     return [found[k] for k in sorted(found)]
 
 
-DATA_ERRORS = [FileRejected("x.csv", "missing required column 'billing_code'"), ValueError("bad value"),
-               KeyError("billing_code"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
-               NoWarehouse("no warehouse"), ConfigurationError("PAYERBENCH_CHUNK_ROWS='ten' is not a number"),
-               urllib.error.HTTPError("https://x", 404, "Not Found", None, None)]  # type: ignore[arg-type]
-TRANSIENT = [OSError(errno.EIO, "I/O error"), OSError(errno.ESTALE, "Stale file handle"), TimeoutError("read timed out"),
-             urllib.error.HTTPError("https://x", 503, "Service Unavailable", None, None),  # type: ignore[arg-type]
-             urllib.error.URLError(ConnectionResetError(errno.ECONNRESET, "reset"))]
+DATA_ERRORS = [
+    FileRejected("x.csv", "missing required column 'billing_code'"),
+    ValueError("bad value"),
+    KeyError("billing_code"),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    NoWarehouse("no warehouse"),
+    ConfigurationError("PAYERBENCH_CHUNK_ROWS='ten' is not a number"),
+    urllib.error.HTTPError("https://x", 404, "Not Found", None, None),
+]  # type: ignore[arg-type]
+TRANSIENT = [
+    OSError(errno.EIO, "I/O error"),
+    OSError(errno.ESTALE, "Stale file handle"),
+    TimeoutError("read timed out"),
+    urllib.error.HTTPError("https://x", 503, "Service Unavailable", None, None),  # type: ignore[arg-type]
+    urllib.error.URLError(ConnectionResetError(errno.ECONNRESET, "reset")),
+]
 
 
 def test_the_tasks_are_found() -> None:

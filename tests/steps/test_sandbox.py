@@ -35,42 +35,47 @@ def test_every_view_of_the_catalog_reads_under_the_sandbox(bundled_warehouse: Se
     assert len(names) > 40 and counts["payer__policy"] > 0 and counts["benchmark_rate"] > 0 and counts["load_log"] > 0
 
 
-@pytest.mark.parametrize("sql", [
-    "select * from read_csv('{outside}')",
-    "select * from read_blob('{outside}')",
-    "select * from read_text('{outside}')",
-    "select * from read_csv('/etc/passwd')",
-    "select * from read_blob('/etc/passwd')",
-    "select * from glob('{outside_dir}/*')",
-    "select * from glob('/root/*')",
-    "select * from sniff_csv('{outside}')",
-    "select * from read_csv('{lake}/../../outside/secret.csv')",  # `..` out of the lake
-    "copy (select 1) to '{outside_dir}/written.csv'",
-    "export database '{outside_dir}/export'",
-    "attach '{outside_dir}/other.duckdb'",
-    "install httpfs",
-    "load httpfs",
-    "set enable_external_access = true",
-    "set lock_configuration = false",
-    "reset enable_external_access",
-    "reset lock_configuration",
-    "set allowed_directories = ['/']",
-    "set autoinstall_known_extensions = true",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from read_csv('{outside}')",
+        "select * from read_blob('{outside}')",
+        "select * from read_text('{outside}')",
+        "select * from read_csv('/etc/passwd')",
+        "select * from read_blob('/etc/passwd')",
+        "select * from glob('{outside_dir}/*')",
+        "select * from glob('/root/*')",
+        "select * from sniff_csv('{outside}')",
+        "select * from read_csv('{lake}/../../outside/secret.csv')",  # `..` out of the lake
+        "copy (select 1) to '{outside_dir}/written.csv'",
+        "export database '{outside_dir}/export'",
+        "attach '{outside_dir}/other.duckdb'",
+        "install httpfs",
+        "load httpfs",
+        "set enable_external_access = true",
+        "set lock_configuration = false",
+        "reset enable_external_access",
+        "reset lock_configuration",
+        "set allowed_directories = ['/']",
+        "set autoinstall_known_extensions = true",
+    ],
+)
 def test_the_connection_itself_refuses(bundled_warehouse: Settings, outside_file: Path, sql: str) -> None:
     con = connect_read_only(bundled_warehouse)
     try:
         with pytest.raises(duckdb.Error):
-            con.execute(sql.format(outside=outside_file, outside_dir=outside_file.parent,
-                                   lake=bundled_warehouse.lake_dir)).fetchall()
+            con.execute(
+                sql.format(outside=outside_file, outside_dir=outside_file.parent, lake=bundled_warehouse.lake_dir)
+            ).fetchall()
         assert con.execute("select current_setting('enable_external_access')").fetchone()[0] is False
     finally:
         con.close()
     assert sorted(p.name for p in outside_file.parent.iterdir()) == ["secret.csv"]  # nothing written beside it
 
 
-def test_a_url_neither_downloads_an_extension_nor_creates_its_folder(bundled_warehouse: Settings, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_url_neither_downloads_an_extension_nor_creates_its_folder(
+    bundled_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # DuckDB would install httpfs under ~/.duckdb/extensions
     con = connect_read_only(bundled_warehouse)
     try:

@@ -29,17 +29,25 @@ class Priced(pa.DataFrameModel):
 
 
 def test_money_is_exact_decimal_through_to_parquet() -> None:
-    frame = pd.DataFrame({"billing_code": ["0440T", "0441T", "0442T", "64640"],
-                          "payment_usd": ["1475.61", "-1", "1,4x5.61", None],
-                          "is_device_intensive": ["Y", "no", "maybe", None],
-                          "source_record": ["line 2", "line 3", "line 4", "line 5"]}, dtype="str")
+    frame = pd.DataFrame(
+        {
+            "billing_code": ["0440T", "0441T", "0442T", "64640"],
+            "payment_usd": ["1475.61", "-1", "1,4x5.61", None],
+            "is_device_intensive": ["Y", "no", "maybe", None],
+            "source_record": ["line 2", "line 3", "line 4", "line 5"],
+        },
+        dtype="str",
+    )
     validator = DatasetValidator(Priced)
     result = validator.check(frame, Path("x.csv"))
     assert list(result.valid["billing_code"]) == ["0440T", "64640"]
     assert result.valid.iloc[0]["payment_usd"] == decimal.Decimal("1475.6100")
     failures = {(r.column, r.check.split("(")[0]) for r in result.failures.itertuples()}
-    assert failures == {("payment_usd", "greater_than_or_equal_to"), ("payment_usd", "coerce_dtype"),
-                        ("is_device_intensive", "coerce_dtype")}
+    assert failures == {
+        ("payment_usd", "greater_than_or_equal_to"),
+        ("payment_usd", "coerce_dtype"),
+        ("is_device_intensive", "coerce_dtype"),
+    }
     schema = pa_arrow.schema(validator.arrow_fields + LINEAGE_FIELDS)
     assert schema.field("payment_usd").type == pa_arrow.decimal128(18, 4)
     table = frame_to_table(result.valid, schema)

@@ -50,14 +50,24 @@ def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Setting
 def test_a_load_reaches_other_marts_through_the_synthetic_lookup_only_when_its_sql_changes(tmp_path: Path) -> None:
     (tmp_path / "stg_source_file.sql").write_text("-- Lookup.\nselect load_id from load_log", encoding="utf-8")
     (tmp_path / "policy_mart.sql").write_text(
-        "-- A.\nselect * from payer__policy join stg_source_file using (load_id)", encoding="utf-8")
+        "-- A.\nselect * from payer__policy join stg_source_file using (load_id)", encoding="utf-8"
+    )
     (tmp_path / "rate_mart.sql").write_text(
-        "-- B.\nselect * from cms__pfs_rvu join stg_source_file using (load_id)", encoding="utf-8")
+        "-- B.\nselect * from cms__pfs_rvu join stg_source_file using (load_id)", encoding="utf-8"
+    )
     (tmp_path / "log_mart.sql").write_text("-- C.\nselect * from load_log", encoding="utf-8")
     # a new policy load: the lookup and the log change, the rate mart shows the same rows
-    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}) == ["log_mart", "stg_source_file", "policy_mart"]
+    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}) == [
+        "log_mart",
+        "stg_source_file",
+        "policy_mart",
+    ]
     # the lookup's own rule changed: every reader of it
-    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"})) == {"stg_source_file", "policy_mart", "rate_mart"}
+    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"})) == {
+        "stg_source_file",
+        "policy_mart",
+        "rate_mart",
+    }
 
 
 def test_sql_views_are_built_in_dependency_order(tmp_path: Path) -> None:
@@ -72,8 +82,10 @@ def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None
     load_file(registry.get("reference"), settings.billing_code_file, settings, "run-1")
     warehouse.build(settings)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    rows = con.execute("select billing_code, count(*), count(coverage_status), min(availability_reason) "
-                       "from coverage_matrix group by 1 order by 1").fetchall()
+    rows = con.execute(
+        "select billing_code, count(*), count(coverage_status), min(availability_reason) "
+        "from coverage_matrix group by 1 order by 1"
+    ).fetchall()
     con.close()
     assert len(rows) == 6 and all(r[1:] == (5, 0, "not_loaded") for r in rows)
 
@@ -83,7 +95,9 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
     before = settings.duckdb_path.stat().st_mtime_ns
     project = tmp_path / "project"
     (project / "warehouse" / "sql").mkdir(parents=True)
-    (project / "warehouse" / "sql" / "broken.sql").write_text("-- A broken mart.\nselect nope from nowhere", encoding="utf-8")
+    (project / "warehouse" / "sql" / "broken.sql").write_text(
+        "-- A broken mart.\nselect nope from nowhere", encoding="utf-8"
+    )
     broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/broken.sql does not build"):
         warehouse.build(broken)
@@ -98,8 +112,9 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
     import shutil
 
     payers = PayerDirectory.from_file(settings.payer_alias_file)
-    record = load_file(registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r",
-                       payers=payers)
+    record = load_file(
+        registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
+    )
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     with pytest.raises(WarehouseCorrupt, match="committed load.*Parquet files are missing"):
         warehouse.build(settings)
@@ -152,8 +167,11 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
         pq.write_table(pq.read_table(part).drop_columns(["policy_title"]), part)
     warehouse.build(settings)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    rows = con.execute("select load_id = ?, count(*), count(policy_title), count(billing_code) from payer__policy "
-                       "group by 1 order by 1", [old.load_id]).fetchall()
+    rows = con.execute(
+        "select load_id = ?, count(*), count(policy_title), count(billing_code) from payer__policy "
+        "group by 1 order by 1",
+        [old.load_id],
+    ).fetchall()
     columns = [r[0] for r in con.execute("describe payer__policy").fetchall()]
     con.close()
     assert rows[1] == (True, 2, 0, 2)  # the old part's rows, policy_title NULL
