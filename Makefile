@@ -22,10 +22,11 @@ run: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# ruff's rules and width are in pyproject.toml. `make format` rewrites; `make lint` only checks.
+# ruff's and sqlfluff's rules are in pyproject.toml. `make format` rewrites Python; `make lint` only checks.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint warehouse/sql
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
