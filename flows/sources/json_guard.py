@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flows.sources.base import FileRejected
-from flows.sources.tic_stream import Limits, size_text
+from flows.sources.tic_stream import GuardedReader, Limits, size_text
 
 MAX_DEPTH = 1000  # deepest nesting followed (msgspec's own limit; real TiC and hospital files nest < 10 levels)
 CHUNK = 1024 * 1024  # bytes read (and scanned) at a time
@@ -243,6 +243,21 @@ class GuardedJson(io.RawIOBase):
         if not self.closed:
             self.inner.close()
         super().close()
+
+
+def decompressed(path: Path, limits: Limits | None, expected: str, *, scan_depth: bool = True) -> GuardedJson:
+    """A TiC file (.json, .json.gz, .zip) decompressed and held to the limits, offsets told in
+    uncompressed and compressed bytes (`GuardedReader`); closing it closes the file."""
+    raw = GuardedReader(path, limits)
+    return GuardedJson(
+        raw,
+        path,
+        raw.guard.limits,
+        expected,
+        where=raw.guard.where,
+        byte_word="uncompressed byte",
+        scan_depth=scan_depth,
+    )
 
 
 def read_size(limits: Limits) -> int:

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.json_guard import GuardedJson
+from flows.sources.json_guard import decompressed
 from flows.sources.json_guard import items as json_items
 from flows.sources.tic_scan import Extract, extract, id_text
-from flows.sources.tic_stream import GuardedReader, Limits, open_raw
+from flows.sources.tic_stream import Limits, open_raw
 
 RATE = "tic__in_network_rate"
 ALLOWED = "tic__allowed_amount"
@@ -325,15 +325,7 @@ def _remote_groups(
     groups = None
     for candidate in candidates:
         if candidate.is_file():
-            raw = GuardedReader(candidate, limits)
-            with GuardedJson(
-                raw,
-                candidate,
-                raw.guard.limits,
-                "a real TiC provider-reference file",
-                where=raw.guard.where,
-                byte_word="uncompressed byte",
-            ) as stream:
+            with decompressed(candidate, limits, "a real TiC provider-reference file") as stream:
                 groups = list(json_items(stream, "provider_groups.item"))
             break
     cache[location] = groups

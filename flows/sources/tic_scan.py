@@ -40,8 +40,8 @@ import msgspec
 
 from flows.sources import json_guard
 from flows.sources.base import FileRejected
-from flows.sources.json_guard import GuardedJson, build_value, skip_container, top_level
-from flows.sources.tic_stream import CHUNK, GuardedReader, Limits, Window, _sz, open_window, size_text
+from flows.sources.json_guard import GuardedJson, build_value, decompressed, skip_container, top_level
+from flows.sources.tic_stream import CHUNK, Limits, Window, _sz, open_window, size_text
 
 ITEM_SECTIONS = ("in_network", "out_of_network")
 PR_SECTION = "provider_references"
@@ -1122,16 +1122,7 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
 @contextmanager
 def _reader(path: Path, limits: Limits | None = None) -> Iterator[GuardedJson]:
     """The decompressed stream, each held value bounded by the item limit (depth is counted by events)."""
-    raw = GuardedReader(path, limits)
-    handle = GuardedJson(
-        raw,
-        path,
-        raw.guard.limits,
-        "a real TiC file",
-        where=raw.guard.where,
-        byte_word="uncompressed byte",
-        scan_depth=False,
-    )
+    handle = decompressed(path, limits, "a real TiC file", scan_depth=False)
     handle.mark = None  # nothing is held until a value starts
     try:
         yield handle

@@ -144,18 +144,7 @@ def load_file(
     """
     link = link_under_raw(Path(path), settings.raw_dir)
     if link:  # never read through a link: it may lead out of raw/, or nowhere
-        lexical = Path(os.path.abspath(path))
-        record = LoadRecord(
-            load_id=f"{run_id}-{secrets.token_hex(6)}",
-            run_id=run_id,
-            source=source.name,
-            source_file=lexical.name,
-            source_path=str(lexical),
-            source_sha256=None,
-            file_bytes=None,
-            started_at=now_utc(),
-        )
-        return _finish(settings.lake_dir, record, "rejected", link)
+        return reject_file(source, path, settings, run_id, link)
     path = Path(path).resolve()
     with FileProgress(path) as progress:
         return _load_file(source, path, settings, run_id, payers, codes, already_loaded, options, progress)
@@ -265,8 +254,9 @@ def _stamp_of(path: Path) -> tuple[int, int, int, int]:
 
 
 def reject_file(source: Source, path: Path, settings: Settings, run_id: str, error: str) -> LoadRecord:
-    """Log a file as rejected without reading it (e.g. the reference tables it needs are broken)."""
-    path = Path(path).resolve()
+    """Log a file as rejected without reading it (e.g. the reference tables it needs are broken, or it
+    is a link). Its path is the one under raw/, never a link's target."""
+    path = Path(os.path.abspath(path))
     record = LoadRecord(
         load_id=f"{run_id}-{secrets.token_hex(6)}",
         run_id=run_id,

@@ -21,18 +21,11 @@ from flows.steps import load_log, store
 from flows.steps.load import load_file
 from flows.steps.references import PayerDirectory
 from tests.conftest import FIXTURES
+from tests.tic_shapes import MB, PREFIX, TARGET
 
-MB = 1024 * 1024
 CODES = frozenset({"0440T", "0441T", "0442T"})
 TIC = FIXTURES / "tic__in_network_rate"
 VALID_TIC = (TIC / "valid_minimal.json").read_bytes()
-PREFIX = b'{"reporting_entity_name": "x", "version": "1.0.0", "in_network": ['
-TARGET = (
-    b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type": "CPT", "billing_code_type_version": "2022", '
-    b'"billing_code": "0440T", "description": "x", "negotiated_rates": [{"provider_groups": [{"npi": [1234567893], '
-    b'"tin": {"type": "ein", "value": "111111111"}}], "negotiated_prices": [{"negotiated_type": "negotiated", '
-    b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}'
-)
 
 
 HOSPITAL_JSON = (FIXTURES / "hospital__standard_charge" / "valid_v3.json").read_bytes()

@@ -17,6 +17,7 @@ from flows.sources import tic, tic_scan, tic_stream
 from flows.sources.base import FileRejected, ReadContext
 from flows.sources.tic_scan import Anomaly, extract, fast_extract, reference_extract
 from tests.conftest import BUNDLED_RAW, FIXTURES
+from tests.tic_shapes import MB, OTHER, PREFIX, TARGET
 
 DATASET = "tic__in_network_rate"
 FIX = FIXTURES / DATASET
@@ -202,17 +203,6 @@ def test_billing_code_0440_is_not_0440t(settings: Settings) -> None:
 def test_broken_files_are_rejected_saying_where(settings: Settings, name: str, message: str) -> None:
     with pytest.raises(FileRejected, match=message):
         read_rows(FIX / name, settings)
-
-
-MB = 1024 * 1024
-PREFIX = b'{"reporting_entity_name": "x", "version": "1.0.0", "in_network": ['
-TARGET = (
-    b'{"negotiation_arrangement": "ffs", "name": "t", "billing_code_type": "CPT", "billing_code_type_version": "2022", '
-    b'"billing_code": "0440T", "description": "x", "negotiated_rates": [{"provider_groups": [{"npi": [1234567893], '
-    b'"tin": {"type": "ein", "value": "111111111"}}], "negotiated_prices": [{"negotiated_type": "negotiated", '
-    b'"negotiated_rate": 596.75, "expiration_date": "9999-12-31", "billing_class": "professional"}]}]}'
-)
-OTHER = TARGET.replace(b'"0440T"', b'"99213"')
 
 
 def write_gz(path: Path, *parts: bytes | tuple[bytes, int]) -> Path:
