@@ -19,7 +19,7 @@ valid TiC prefix followed by:
 The hospital rows run flows.sources.hospital_mrf.read_file in a process capped at 2 GB of address
 space (RLIMIT_AS), so code from before the fix fails with MemoryError instead of taking the machine.
 
-Each file is extracted in its own process (flows.sources.tic_scan.extract, the settings from the
+Each file is extracted in its own process (flows.engines.tic_scan.extract, the settings from the
 environment); it prints the outcome, wall seconds, peak RSS (VmHWM) and the time as a multiple of
 the normal file's scan. `--code-dir` runs another checkout (e.g. `git archive <old commit>`
 unpacked) on the same files: the before/after comparison. Targets: every bomb refused within a few
@@ -48,10 +48,10 @@ if sys.argv[2] == "hospital":  # the pre-fix hospital reader needs ~10 GB for 64
 t0 = time.perf_counter()
 from pathlib import Path
 from flows.sources.base import FileRejected
-from flows.sources.tic_scan import extract
+from flows.engines.tic_scan import extract
 try:
     from flows.settings import from_env
-    from flows.sources.tic_stream import Limits
+    from flows.engines.tic_stream import Limits
     options = {"limits": Limits.of(from_env())}
 except ImportError:  # a checkout from before the limits existed
     import os

@@ -225,7 +225,7 @@ elif mode == "load":
     from flows.settings import Settings
     from flows.sources import registry
     from flows.steps.load import load_file
-    from flows.steps.references import PayerDirectory
+    from flows.steps.payer_directory import PayerDirectory
     s = Settings(warehouse_dir=Path(tempfile.mkdtemp()))
     payers = PayerDirectory.from_file(s.payer_alias_file)
     imported = time.perf_counter()

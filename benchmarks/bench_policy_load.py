@@ -88,7 +88,7 @@ t0 = time.perf_counter()
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps.load import load_file
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 root = Path(sys.argv[2])
 s = Settings(warehouse_dir=root)
 payers = PayerDirectory.from_file(s.payer_alias_file)

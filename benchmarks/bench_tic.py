@@ -9,7 +9,7 @@ in_network; a 200 MB variant with provider_references after in_network checks co
 each in its own process and measured in the same run:
 
   isal      python-isal decompression of the .gz to nothing (the ceiling for a .gz input)
-  fast      payerbench's extractor (flows/sources/tic_scan.extract) on the .gz, building the rows
+  fast      payerbench's extractor (flows/engines/tic_scan.extract) on the .gz, building the rows
   fast-json the same on the uncompressed .json
   ijson     the common Python approach: ijson (yajl2_c) items() over in_network and
             provider_references, same codes, same row builder
@@ -55,7 +55,7 @@ FAST = (
     COMMON
     + """
 from flows.sources.tic import in_network_rows
-from flows.sources.tic_scan import extract
+from flows.engines.tic_scan import extract
 path = Path(sys.argv[1])
 ex = extract(path, CODES)
 n, h = digest(in_network_rows(ex, path.parent))
@@ -69,8 +69,8 @@ IJSON = (
     + """
 import ijson
 from flows.sources.tic import in_network_rows
-from flows.sources.tic_scan import Extract, id_text
-from flows.sources.tic_stream import open_raw
+from flows.engines.tic_scan import Extract, id_text
+from flows.engines.tic_stream import open_raw
 path = Path(sys.argv[1])
 ex = Extract(kind="in_network", path_used="ijson")
 wanted = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows import run_report
+from flows.ops import run_summary
 from flows.settings import Settings, from_env
 from flows.steps import warehouse
 
@@ -17,7 +17,7 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
     file was built (an incremental run); the result then says `rebuilt=False`.
     """
     settings = settings or from_env()
-    with run_report.tracking("build_warehouse", settings) as run:
+    with run_summary.tracking("build_warehouse", settings) as run:
         result = warehouse.build_if_changed(settings) if if_changed else warehouse.build(settings)
         run.add_build(result)
     logger = get_run_logger()

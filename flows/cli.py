@@ -419,8 +419,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from flows import run_report
-    from flows import status as status_mod
+    from flows.ops import run_summary
+    from flows.ops import status as status_mod
     from flows.steps import load_log
 
     settings = _settings(args)
@@ -501,7 +501,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs.add_column(column)
         for flow, run in sorted(report.last_runs.items()):
             files = run.get("files") or {}
-            state = run_report.effective_status(run)
+            state = run_summary.effective_status(run)
             runs.add_row(
                 Text(safe_name(flow)),
                 Text(safe_name(run.get("run_id"))),
@@ -596,7 +596,7 @@ def cmd_land(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows import deployments
+    from flows.ops import deployments
 
     return deployments.serve(Path(args.file) if args.file else None, only=args.only or None)
 
@@ -752,7 +752,7 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
     """Without a Prefect server (no PREFECT_API_URL), flows run on a throwaway local API: flow-run
     heartbeats (a server's crashed-run detection) serve nothing there, and each flow's exit waits up
     to a second for the heartbeat thread, about 10 s per `run`. The temporary server Prefect starts
-    for that API is stopped when this process dies, even by SIGKILL (flows/local_server.py). With a
+    for that API is stopped when this process dies, even by SIGKILL (flows/ops/local_server.py). With a
     server, nothing changes."""
     if not runs_flows:  # `query`, `status`, `sources`: no flow, no Prefect import (about 0.7 s)
         yield
@@ -762,7 +762,7 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
     if PREFECT_API_URL.value():
         yield
         return
-    from flows import local_server
+    from flows.ops import local_server
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), local_server.dies_with_this_process():
         yield

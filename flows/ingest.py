@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import run_report
+from flows.ops import run_summary as run_report
 from flows.settings import Settings, from_env, with_folders
 from flows.sources import registry
 from flows.sources.base import FileRejected, Source
@@ -17,7 +17,7 @@ from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
 from flows.steps.names import safe_name
-from flows.steps.references import PayerDirectory, codes_of_interest
+from flows.steps.payer_directory import PayerDirectory, codes_of_interest
 
 IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
 

@@ -18,13 +18,13 @@ from urllib.parse import urlparse
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import run_report
 from flows.build_warehouse import build_warehouse
+from flows.engines.tic_scan import extract as tic_extract
 from flows.errors import ConfigurationError
 from flows.ingest import discover, ingest_source
+from flows.ops import run_summary as run_report
 from flows.settings import Settings, with_folders
 from flows.sources import registry
-from flows.sources.tic_scan import extract as tic_extract
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
 from flows.steps.names import safe_name

@@ -7,8 +7,9 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import report, run_report
+from flows import report
 from flows.errors import NoWarehouse
+from flows.ops import run_summary as run_report
 from flows.settings import Settings, from_env
 
 

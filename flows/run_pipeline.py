@@ -12,11 +12,11 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows import run_report
 from flows.build_warehouse import build_warehouse
 from flows.ingest import ingest_source
 from flows.ingest_tic import ingest_tic
 from flows.land_inbox import land_inbox
+from flows.ops import run_summary
 from flows.render_report import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.sources import registry
@@ -61,7 +61,7 @@ def run_pipeline(
     """
     settings = with_folders(settings, raw_dir=raw_dir, inbox_dir=inbox_dir)
     summary = RunSummary(run_id=new_run_id())
-    with run_report.tracking("run_pipeline", settings, summary.run_id):
+    with run_summary.tracking("run_pipeline", settings, summary.run_id):
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)

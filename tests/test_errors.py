@@ -28,7 +28,7 @@ from flows.sources.base import FileRejected
 from flows.steps import sandbox, warehouse
 from flows.steps.load import load_file
 from flows.steps.lock import lock_path
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import fixture
 
 # Only these may end the process: the console script and `python -m flows`.

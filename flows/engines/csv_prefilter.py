@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from flows.engines.readers import FIELD_LIMIT
 from flows.sources.base import FileRejected
-from flows.sources.readers import FIELD_LIMIT
 
 csv.field_size_limit(FIELD_LIMIT)
 

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from flows.engines.tic_stream import GuardedReader, Limits, size_text
 from flows.sources.base import FileRejected
-from flows.sources.tic_stream import GuardedReader, Limits, size_text
 
 MAX_DEPTH = 1000  # deepest nesting followed (msgspec's own limit; real TiC and hospital files nest < 10 levels)
 CHUNK = 1024 * 1024  # bytes read (and scanned) at a time

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.sources import json_guard
+from flows.engines import json_guard
+from flows.engines.tic_stream import Limits, size_text
 from flows.sources.base import RECORD_COLUMN, FileRejected
-from flows.sources.tic_stream import Limits, size_text
 
 SNIFF_BYTES = 64 * 1024
 REJECT_COLUMNS = ["source_record", "column", "check", "failure_value", "reason", "raw_record"]

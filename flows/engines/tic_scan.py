@@ -38,10 +38,10 @@ from pathlib import Path
 
 import msgspec
 
-from flows.sources import json_guard
+from flows.engines import json_guard
+from flows.engines.json_guard import GuardedJson, build_value, decompressed, skip_container, top_level
+from flows.engines.tic_stream import CHUNK, Limits, Window, _sz, open_window, size_text
 from flows.sources.base import FileRejected
-from flows.sources.json_guard import GuardedJson, build_value, decompressed, skip_container, top_level
-from flows.sources.tic_stream import CHUNK, Limits, Window, _sz, open_window, size_text
 
 ITEM_SECTIONS = ("in_network", "out_of_network")
 PR_SECTION = "provider_references"

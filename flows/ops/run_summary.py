@@ -13,7 +13,7 @@ it ends is not silent: the next writer finds the pid gone and marks the record `
 - publishes the Markdown as a Prefect artifact keyed `payerbench-<flow>` (its history is the
   run history in the Prefect UI).
 
-`to_markdown` is a plain function of a `RunReport`, so its content is unit-tested.
+`to_markdown` is a plain function of a `RunSummary`, so its content is unit-tested.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class QuarantineReason:
 
 
 @dataclass
-class RunReport:
+class RunSummary:
     """Everything the artifact shows; built by `collect`, rendered by `to_markdown`."""
 
     flow: str
@@ -175,9 +175,9 @@ class RunReport:
         return "problems" if self.problems else "ok"
 
 
-def collect(tracker: RunTracker) -> RunReport:
-    """The run's report, with per-dataset rows and quarantine reasons read from this run's loads."""
-    report = RunReport(
+def collect(tracker: RunTracker) -> RunSummary:
+    """The run's summary, with per-dataset rows and quarantine reasons read from this run's loads."""
+    report = RunSummary(
         tracker.flow,
         tracker.run_id,
         tracker.started_at,
@@ -248,8 +248,8 @@ def _table(header: list[str], rows: list[list[object]], right: set[int] = frozen
     return "\n".join(lines)
 
 
-def to_markdown(report: RunReport) -> str:
-    """The run report as Markdown: files, rows per dataset, quarantine reasons, warehouse, reports."""
+def to_markdown(report: RunSummary) -> str:
+    """The run summary as Markdown: files, rows per dataset, quarantine reasons, warehouse, reports."""
     out = [
         f"# payerbench {report.flow}: {report.status}",
         f"Run `{report.run_id}`, started {report.started_at:%Y-%m-%d %H:%M:%S} UTC, elapsed {report.elapsed_s:.1f} s.",
@@ -347,7 +347,7 @@ def to_markdown(report: RunReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def record(report: RunReport) -> dict[str, object]:
+def record(report: RunSummary) -> dict[str, object]:
     """The run as JSON (what `payerbench status` reads)."""
     ended = report.started_at + dt.timedelta(seconds=report.elapsed_s)
     return {
@@ -406,7 +406,7 @@ def _write(target: Path, text: str) -> None:
     os.replace(partial, target)
 
 
-def publish(report: RunReport, settings: Settings) -> None:
+def publish(report: RunSummary, settings: Settings) -> None:
     """Write runs/<run_id>.json and .md, and the Prefect artifact (when inside a flow run)."""
     markdown = to_markdown(report)
     folder = settings.runs_dir

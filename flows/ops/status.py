@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows import run_report
+from flows.ops import run_summary
 from flows.settings import Settings
 from flows.sources import registry
 from flows.sources.cadence import CADENCES
@@ -91,7 +91,7 @@ class Status:
             if s.verdict == "stale"
         ]
         for flow, run in sorted(self.last_runs.items()):
-            state = run_report.effective_status(run)
+            state = run_summary.effective_status(run)
             if state == "crashed":
                 lines.append(
                     f"last {flow} run {run.get('run_id')} (started {str(run.get('started_at'))[:16]}) crashed: "
@@ -154,9 +154,9 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
         for r in bad.itertuples(index=False)
         if Path(r.source_path).exists()
     ]
-    runs = run_report.read_runs(settings)
+    runs = run_summary.read_runs(settings)
     since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()
-    crashed = [r for r in runs if str(r.get("started_at")) >= since and run_report.effective_status(r) == "crashed"]
+    crashed = [r for r in runs if str(r.get("started_at")) >= since and run_summary.effective_status(r) == "crashed"]
     return Status(now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed)
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only 
     import pandas as pd
 
     from flows.settings import Settings
-    from flows.steps.references import PayerDirectory
+    from flows.steps.payer_directory import PayerDirectory
 
 RECORD_COLUMN = "source_record"
 """Column every batch carries: where in the file the row came from ("line 12", "$[3]")."""

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import TEXT, detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import (
     MONTH_WORD,
@@ -40,7 +41,6 @@ from flows.sources.cms_common import (
     month_year_in,
     release_from_name,
 )
-from flows.sources.readers import TEXT, detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from schemas.cms_asc_addenda import AA_DATASET, FF_DATASET
 from schemas.fields import blank_to_null
 

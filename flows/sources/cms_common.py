@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import REJECT_COLUMNS, TEXT
 from flows.sources.base import RECORD_COLUMN, FileRejected
-from flows.sources.readers import REJECT_COLUMNS, TEXT
 
 MONTHS = {
     name: number

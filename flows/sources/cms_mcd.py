@@ -53,8 +53,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import REJECT_COLUMNS, ReadStats, RowFilter, normalize_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
-from flows.sources.readers import REJECT_COLUMNS, ReadStats, RowFilter, normalize_header, read_csv_chunks, sniff
 from schemas.fields import blank_to_null, normalize_dates
 
 SOURCE = "cms_mcd"

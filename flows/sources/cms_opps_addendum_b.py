@@ -26,6 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import (
+    TEXT,
+    detect_format,
+    head_records,
+    normalize_header,
+    read_csv_chunks,
+    read_xlsx_chunks,
+    sniff,
+)
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import (
     Number,
@@ -35,15 +44,6 @@ from flows.sources.cms_common import (
     drop_note_rows,
     merge_rejects,
     month_year_in,
-)
-from flows.sources.readers import (
-    TEXT,
-    detect_format,
-    head_records,
-    normalize_header,
-    read_csv_chunks,
-    read_xlsx_chunks,
-    sniff,
 )
 from schemas.cms_opps_addendum_b import DATASET
 from schemas.fields import blank_to_null

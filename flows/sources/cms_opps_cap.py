@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows.engines.readers import detect_format, peek_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import Number, agree, check_numbers, merge_rejects, release_from_name
-from flows.sources.readers import detect_format, peek_header, read_csv_chunks, sniff
 from schemas.cms_opps_cap import DATASET
 from schemas.fields import blank_to_null
 

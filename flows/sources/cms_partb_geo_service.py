@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import ReadStats, RowFilter, detect_format, peek_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
-from flows.sources.readers import ReadStats, RowFilter, detect_format, peek_header, read_csv_chunks, sniff
 from schemas.cms_partb_geo_service import DATASET, SCOPE_DATASET
 from schemas.fields import blank_to_null
 

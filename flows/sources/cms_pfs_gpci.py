@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows.engines.readers import detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import (
     Number,
@@ -29,7 +30,6 @@ from flows.sources.cms_common import (
     merge_rejects,
     release_from_name,
 )
-from flows.sources.readers import detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from schemas.cms_pfs_gpci import DATASET
 from schemas.fields import blank_to_null
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import Release, agree, drop_note_rows, release_from_name
-from flows.sources.readers import detect_format, head_records, normalize_header, read_csv_chunks, sniff
 from schemas.cms_pfs_locality import DATASET
 from schemas.fields import blank_to_null
 

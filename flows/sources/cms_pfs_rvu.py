@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.engines.readers import REJECT_COLUMNS, TEXT, detect_format, head_records, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from flows.sources.cms_common import (
     Number,
@@ -50,7 +51,6 @@ from flows.sources.cms_common import (
     month_year_in,
     release_from_name,
 )
-from flows.sources.readers import REJECT_COLUMNS, TEXT, detect_format, head_records, read_csv_chunks, sniff
 from schemas.cms_pfs_rvu import DATASET
 from schemas.fields import blank_to_null
 

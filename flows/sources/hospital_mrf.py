@@ -25,7 +25,7 @@ Only items carrying a code of interest (ctx.codes_of_interest) are kept; an empt
 CPT/HCPCS item (tests, exploring a file). A code counts when typed CPT or HCPCS, or typed with
 something that is not a CMS code type (then the row is quarantined for its type); the same digits
 typed RC, CDM, LOCAL, NDC, ... are another code system and are skipped. CSV files are
-prefiltered at byte level (flows/sources/csv_prefilter.py) with a full csv parse as the fallback.
+prefiltered at byte level (flows/engines/csv_prefilter.py) with a full csv parse as the fallback.
 
 Quirks handled: a BOM; pipes written with spaces ("code | 1"); header typos in spacing or case
 ("hospital_ location"); dates as M/D/YYYY or "July 1 2024"; attestation written TRUE/true/yes;
@@ -56,10 +56,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.sources import csv_prefilter, json_guard
+from flows.engines import csv_prefilter, json_guard
+from flows.engines.readers import REJECT_COLUMNS, TEXT, detect_format, sniff
+from flows.engines.tic_stream import Limits
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
-from flows.sources.readers import REJECT_COLUMNS, TEXT, detect_format, sniff
-from flows.sources.tic_stream import Limits
 from schemas.fields import BILLING_CODE_RE, normalize_dates
 from schemas.hospital_mrf import DATASET, FILE_DATASET, PLACEHOLDER_AMOUNT
 

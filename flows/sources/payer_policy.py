@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.readers import (
+from flows.engines.readers import (
     detect_format,
     peek_header,
     read_csv_chunks,
@@ -29,7 +28,8 @@ from flows.sources.readers import (
     read_xlsx_chunks,
     sniff,
 )
-from flows.sources.tic_stream import Limits
+from flows.engines.tic_stream import Limits
+from flows.sources.base import Batch, FileRejected, ReadContext
 from schemas.fields import blank_to_null, normalize_dates, normalize_enum
 from schemas.payer_policy import DATASET
 

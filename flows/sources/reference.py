@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows.engines.readers import peek_header, read_csv_chunks
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.readers import peek_header, read_csv_chunks
 from schemas.fields import blank_to_null
 
 # dataset -> (columns that identify the table, columns the file must have)

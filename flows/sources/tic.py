@@ -16,7 +16,7 @@ in_network, or absent; v1 remote references (`location` URLs, resolved from a lo
 referenced file kept next to the in-network file, else kept with NULL NPIs and a reason);
 `expiration_date` 9999-12-31 for "no end"; NPIs written as floats; billing codes written as numbers.
 Only items for the codes of interest are kept (raw/reference/billing_codes.csv); provider groups
-are kept only for the rates kept. Extraction: see flows/sources/tic_scan.py.
+are kept only for the rates kept. Extraction: see flows/engines/tic_scan.py.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from flows.engines.json_guard import decompressed
+from flows.engines.json_guard import items as json_items
+from flows.engines.tic_scan import Extract, extract, id_text
+from flows.engines.tic_stream import Limits, open_raw
 from flows.sources.base import Batch, FileRejected, ReadContext
-from flows.sources.json_guard import decompressed
-from flows.sources.json_guard import items as json_items
-from flows.sources.tic_scan import Extract, extract, id_text
-from flows.sources.tic_stream import Limits, open_raw
 
 RATE = "tic__in_network_rate"
 ALLOWED = "tic__allowed_amount"

@@ -35,7 +35,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(\.wal)?$")  # write_table_atomic, the DuckDB rebuild, run records
-SPILL_GLOB = "tic-provider-refs-*"  # flows/sources/tic_scan.py's NamedTemporaryFile prefix
+SPILL_GLOB = "tic-provider-refs-*"  # flows/engines/tic_scan.py's NamedTemporaryFile prefix
 STARTED, CRASHED = "started", "crashed"
 
 

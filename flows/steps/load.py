@@ -28,8 +28,8 @@ from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, 
 from flows.steps import load_log
 from flows.steps.load_log import LoadRecord, now_utc
 from flows.steps.names import safe_name
+from flows.steps.payer_directory import PayerDirectory
 from flows.steps.progress import FileProgress
-from flows.steps.references import PayerDirectory
 from flows.steps.store import ADVISORY, QUARANTINE, LoadWriter, frame_to_table
 from flows.steps.validate import DatasetValidator
 from schemas.fields import OTHER_PAYER_GROUP

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.sources import csv_prefilter
+from flows.engines import csv_prefilter
 from flows.sources.base import FileRejected
 
 CODES = ["0440T", "0441T", "64450"]

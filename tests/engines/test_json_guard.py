@@ -13,10 +13,10 @@ from pathlib import Path
 import ijson
 import pytest
 
-from flows.sources import json_guard
+from flows.engines import json_guard
+from flows.engines.json_guard import DepthScanner, GuardedJson
+from flows.engines.tic_stream import Limits
 from flows.sources.base import FileRejected
-from flows.sources.json_guard import DepthScanner, GuardedJson
-from flows.sources.tic_stream import Limits
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.engines.readers import ReadStats, RowFilter, head_records, peek_header, read_csv_chunks
 from flows.sources.base import FileRejected
-from flows.sources.readers import ReadStats, RowFilter, head_records, peek_header, read_csv_chunks
 from schemas.fields import BILLING_CODE_RE
 
 CODES = {"0440T", "64640"}
@@ -156,7 +156,7 @@ def test_billing_code_pattern_accepts_cpt_vaccine_administration_codes(code: str
 def test_xlsx_numbers_read_as_excel_shows_them(tmp_path: Path) -> None:
     import openpyxl
 
-    from flows.sources.readers import read_xlsx_chunks
+    from flows.engines.readers import read_xlsx_chunks
 
     path = tmp_path / "rates.xlsx"  # a formula result cached with binary noise, as in CMS's Addendum B
     book = openpyxl.Workbook()

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil  # installed with Prefect's dask and ipykernel dependencies
 import pytest
 
-from flows import status
+from flows.ops import status
 from flows.settings import PROJECT_DIR, Settings
 from tests.conftest import BUNDLED_RAW, fixture
 from tests.crashes import Forker, damage, dataset_rows, generate_tic, kill_at_random, run_records

@@ -11,7 +11,7 @@ from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES, query
 
 FIX = FIXTURES / "tic__in_network_rate"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows import deployments
 from flows.errors import ConfigurationError
 from flows.ingest_medicare_rates import MEDICARE_SOURCES
+from flows.ops import deployments
 from flows.settings import PROJECT_DIR
 from flows.sources import registry
 from flows.sources.cadence import CADENCES

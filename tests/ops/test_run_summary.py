@@ -1,4 +1,4 @@
-"""The run report each flow run publishes: its Markdown content, and the numbers behind it."""
+"""The run summary each flow run publishes: its Markdown content, and the numbers behind it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from flows import run_report
 from flows.ingest_payer_policies import ingest_payer_policies
-from flows.run_report import DatasetRows, QuarantineReason, RunReport, to_markdown
+from flows.ops import run_summary
+from flows.ops.run_summary import DatasetRows, QuarantineReason, RunSummary, to_markdown
 from flows.settings import Settings
 from flows.steps.land import Landing
 from flows.steps.load_log import LoadRecord
@@ -45,8 +45,8 @@ def record(
 
 
 @pytest.fixture
-def report() -> RunReport:
-    return RunReport(
+def report() -> RunSummary:
+    return RunSummary(
         flow="run_pipeline",
         run_id="20261102T120000Z-abc123",
         started_at=STARTED,
@@ -70,7 +70,7 @@ def report() -> RunReport:
     )
 
 
-def test_markdown_states_files_rows_reasons_marts_reports_and_time(report: RunReport) -> None:
+def test_markdown_states_files_rows_reasons_marts_reports_and_time(report: RunSummary) -> None:
     text = to_markdown(report)
     assert text.startswith("# payerbench run_pipeline: problems\n")
     assert "elapsed 12.3 s" in text and "20261102T120000Z-abc123" in text
@@ -89,7 +89,7 @@ def test_markdown_states_files_rows_reasons_marts_reports_and_time(report: RunRe
 
 
 def test_a_quiet_run_says_nothing_was_rebuilt() -> None:
-    quiet = RunReport(
+    quiet = RunSummary(
         flow="ingest_tic",
         run_id="r2",
         started_at=STARTED,
@@ -128,7 +128,7 @@ def test_the_artifact_is_published_under_the_flows_key(settings: Settings) -> No
     from prefect.artifacts import Artifact
 
     ingest_payer_policies([fixture("payer__policy", "valid_minimal.csv")], settings)
-    artifact = Artifact.get(run_report.artifact_key("ingest_payer_policies"))
+    artifact = Artifact.get(run_summary.artifact_key("ingest_payer_policies"))
     assert artifact is not None and artifact.type == "markdown"
     assert "# payerbench ingest_payer_policies: ok" in artifact.data and "valid_minimal.csv" in artifact.data
 
@@ -137,10 +137,10 @@ def test_a_run_says_it_started_before_it_ends(settings: Settings) -> None:
     """So a run killed on the way is not silent: its record stays `started` with a pid to judge."""
     import os
 
-    with run_report.tracking("ingest_source", settings, run_id="20261102T120000Z-abc123"):
+    with run_summary.tracking("ingest_source", settings, run_id="20261102T120000Z-abc123"):
         started = json.loads((settings.runs_dir / "20261102T120000Z-abc123.json").read_text(encoding="utf-8"))
         assert started["status"] == "started" and started["ended_at"] is None
         assert started["pid"] == os.getpid() and started["host"] and started["command"]
-        assert run_report.effective_status(started) == "running"
+        assert run_summary.effective_status(started) == "running"
     ended = json.loads((settings.runs_dir / "20261102T120000Z-abc123.json").read_text(encoding="utf-8"))
     assert ended["status"] == "ok" and ended["pid"] == os.getpid() and ended["started_at"] == started["started_at"]

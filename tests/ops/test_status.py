@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from flows import cli, status
+from flows import cli
 from flows.ingest_payer_policies import ingest_payer_policies
+from flows.ops import status
 from flows.settings import Settings
 from tests.conftest import fixture
 

@@ -19,7 +19,7 @@ from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import load_log, store
 from flows.steps.load import load_file
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 from tests.tic_shapes import MB, PREFIX, TARGET
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.engines import csv_prefilter
 from flows.settings import Settings
-from flows.sources import csv_prefilter, hospital_mrf
+from flows.sources import hospital_mrf
 from flows.sources.base import FileRejected, ReadContext
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 
 DIR = FIXTURES / "hospital__standard_charge"

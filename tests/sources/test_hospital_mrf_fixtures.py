@@ -24,7 +24,7 @@ from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import store
 from flows.steps.load import load_file
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 
 ROOT = FIXTURES / "hospital__standard_charge" / "hpt-validator"

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from flows.engines import tic_scan, tic_stream
+from flows.engines.tic_scan import Anomaly, extract, fast_extract, reference_extract
 from flows.settings import Settings
-from flows.sources import tic, tic_scan, tic_stream
+from flows.sources import tic
 from flows.sources.base import FileRejected, ReadContext
-from flows.sources.tic_scan import Anomaly, extract, fast_extract, reference_extract
 from tests.conftest import BUNDLED_RAW, FIXTURES
 from tests.tic_shapes import MB, OTHER, PREFIX, TARGET
 
@@ -225,8 +226,8 @@ def in_subprocess(path: Path, limits: str = "Limits()", timeout: float = 60) -> 
         import json, re, time
         from pathlib import Path
         from flows.sources.base import FileRejected
-        from flows.sources.tic_scan import extract
-        from flows.sources.tic_stream import Limits
+        from flows.engines.tic_scan import extract
+        from flows.engines.tic_stream import Limits
         started = time.perf_counter()
         try:
             ex = extract(Path({str(path)!r}), frozenset(["0440T"]), limits={limits})
@@ -358,7 +359,7 @@ def test_a_single_line_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import json, re
         from pathlib import Path
-        from flows.sources.tic_scan import fast_extract
+        from flows.engines.tic_scan import fast_extract
         ex = fast_extract(Path({str(path)!r}), frozenset(["0440T"]))
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking (pytest) process
         peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024

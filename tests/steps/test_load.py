@@ -20,7 +20,7 @@ from flows.sources import registry
 from flows.sources.base import Batch
 from flows.steps import load_log, store, warehouse
 from flows.steps.load import load_file
-from flows.steps.references import PayerDirectory
+from flows.steps.payer_directory import PayerDirectory
 from schemas.fields import ALL_PAYER_GROUPS
 from tests.conftest import fixture
 
@@ -353,8 +353,8 @@ def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungro
 
 def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settings) -> None:
     """Batch.advisories: a finding about the file the adapter makes itself (once, not once per row)."""
+    from flows.engines.readers import REJECT_COLUMNS
     from flows.sources import payer_policy
-    from flows.sources.readers import REJECT_COLUMNS
 
     def read(p, ctx):  # type: ignore[no-untyped-def]
         note = pd.DataFrame(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from flows.settings import Settings
-from flows.steps.references import PayerDirectory, codes_of_interest, normalize_payer_name
+from flows.steps.payer_directory import PayerDirectory, codes_of_interest, normalize_payer_name
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_codes_of_interest_come_from_the_reference_file(settings: Settings) -> N
 
 
 def test_geography_reference_lists_each_state_dc_and_territories(settings: Settings) -> None:
-    from flows.steps.references import read_reference
+    from flows.steps.payer_directory import read_reference
 
     geos = read_reference(settings.reference_dir / "us_geographies.csv", "ref__geography")
     assert len(geos) == 56 and geos["geo_fips"].is_unique
