@@ -225,9 +225,9 @@ elif mode == "load":
     from flows.settings import Settings
     from flows.sources import registry
     from flows.steps.load import load_file
-    from flows.steps.payer_directory import PayerDirectory
+    from flows.lookups import payer_directory
     s = Settings(warehouse_dir=Path(tempfile.mkdtemp()))
-    payers = PayerDirectory.from_file(s.payer_alias_file)
+    payers = payer_directory(s.payer_alias_file)
     imported = time.perf_counter()
     r = load_file(registry.get("hospital_mrf"), Path(path), s, "bench", payers=payers, codes=frozenset(codes))
     rows, extra = r.rows_loaded, {"status": r.status, "quarantined": r.rows_quarantined}

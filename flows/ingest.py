@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.lookups import codes_of_interest, payer_directory
 from flows.ops import run_summary as run_report
 from flows.settings import Settings, from_env, with_folders
 from flows.sources import registry
@@ -17,7 +18,7 @@ from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
 from flows.steps.names import safe_name
-from flows.steps.payer_directory import PayerDirectory, codes_of_interest
+from flows.steps.payer_directory import PayerDirectory
 
 IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
 
@@ -158,9 +159,7 @@ def _ingest(
     parallel: bool = False,
 ) -> list[LoadRecord]:
     try:
-        payers = (
-            PayerDirectory.from_file(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
-        )
+        payers = payer_directory(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
     except FileRejected as exc:  # the reference tables themselves are broken: nothing can be resolved
         get_run_logger().error("reference table unusable: %s", exc.message)

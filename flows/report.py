@@ -267,7 +267,7 @@ def inputs_key(
 
 def report_codes(settings: Settings) -> list[str]:
     """The codes reports are rendered for: the `target` codes of raw/reference/billing_codes.csv."""
-    from flows.steps.payer_directory import read_reference
+    from flows.lookups import read_reference
 
     codes = read_reference(settings.billing_code_file, "ref__billing_code", settings.chunk_rows)
     return sorted(codes.loc[codes["role"] == "target", "billing_code"])

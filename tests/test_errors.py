@@ -22,13 +22,13 @@ from flows.errors import (
     WarehouseBusy,
     WarehouseCorrupt,
 )
+from flows.lookups import payer_directory
 from flows.settings import PROJECT_DIR, Settings, from_env
 from flows.sources import registry
 from flows.sources.base import FileRejected
 from flows.steps import sandbox, warehouse
 from flows.steps.load import load_file
 from flows.steps.lock import lock_path
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import fixture
 
 # Only these may end the process: the console script and `python -m flows`.
@@ -205,7 +205,7 @@ def test_a_lake_missing_committed_parts_exits_1(settings: Settings, capsys: pyte
         fixture("payer__policy", "valid_minimal.csv"),
         settings,
         "r",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
     )
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     assert run_cli(settings, "build") == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from flows.errors import ConfigurationError, PayerbenchError
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only 
     import pandas as pd
 
     from flows.settings import Settings
-    from flows.steps.payer_directory import PayerDirectory
 
 RECORD_COLUMN = "source_record"
 """Column every batch carries: where in the file the row came from ("line 12", "$[3]")."""
@@ -66,13 +65,21 @@ class Batch:
     advisories: pd.DataFrame | None = None
 
 
+class PayerLookup(Protocol):
+    """What an adapter may ask of the payer directory (flows/steps/payer_directory.py implements it)."""
+
+    def lookup(self, name: object) -> str | None:
+        """Payer group for a payer name as the source writes it, or None when the directory does not know it."""
+        ...
+
+
 @dataclass
 class ReadContext:
     """What an adapter may consult while parsing (never the warehouse)."""
 
     settings: Settings
     codes_of_interest: frozenset[str] = frozenset()
-    payers: PayerDirectory | None = None
+    payers: PayerLookup | None = None
     # Facts the user states about the files of one ingest (`payerbench ingest SRC FILE -o
     # data_year=2022`) when the file itself cannot tell; only keys the source declares in
     # `Source.options` are accepted.

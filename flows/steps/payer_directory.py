@@ -1,38 +1,35 @@
-"""Reference data every source resolves against, read strictly from raw/reference/.
-
-The payer directory maps payer names as sources write them to the payer groups.
+"""The payer directory: payer names as sources write them -> payer groups; and the strict check of a
+reference table it is built from.
 
 Every source that names a payer resolves it here, so "Anthem Blue Cross", "AETNA HMO" and
 "UnitedHealthcare Insurance Company of New York" land in the same groups everywhere. Matching
 is exact or whole-word prefix on a normalised name, never fuzzy: a name the table does not know
 is reported (quarantined, or kept as `other`, as the source declares), not guessed.
+
+This is a step: it gets the parsed table and its schema from the caller (flows/lookups.py reads
+raw/reference/ through the reference adapter), and imports no adapter and no catalog.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
+from pandera.api.pandas.model import DataFrameModel
 
-from flows.sources.base import FileRejected
-
-if TYPE_CHECKING:  # pragma: no cover
-    from flows.settings import Settings
+from flows.sources.base import Batch, FileRejected
+from flows.steps.validate import DatasetValidator
 
 
-def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.DataFrame:
-    """Read and validate a reference CSV; any invalid row stops the run (mappings must be clean)."""
-    from flows.sources import reference
-    from flows.sources.registry import SCHEMAS
-    from flows.steps.validate import DatasetValidator
-
-    validator = DatasetValidator(SCHEMAS[dataset])
+def validated_table(batches: Iterable[Batch], path: Path, dataset: str, schema: type[DataFrameModel]) -> pd.DataFrame:
+    """The parsed batches of a reference CSV, validated; any invalid row stops the run (mappings must be clean)."""
+    validator = DatasetValidator(schema)
     frames = []
-    for batch in reference.read_file(path, chunk_rows):
+    for batch in batches:
         if batch.dataset != dataset:
             raise FileRejected(path, f"holds {batch.dataset}, not {dataset}", f"the {dataset} table")
         if batch.rejects is not None and len(batch.rejects):
@@ -57,12 +54,6 @@ def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.Dat
     return pd.concat(frames, ignore_index=True)
 
 
-def codes_of_interest(settings: Settings) -> frozenset[str]:
-    """The billing codes adapters keep from large files (targets and comparators)."""
-    codes = read_reference(settings.billing_code_file, "ref__billing_code", settings.chunk_rows)
-    return frozenset(codes["billing_code"])
-
-
 def normalize_payer_name(name: str) -> str:
     """Case-fold, read '&' as 'and', fold punctuation to spaces: 'Blue Cross & Blue Shield, Inc.'
     -> 'blue cross and blue shield inc'."""
@@ -81,16 +72,12 @@ class PayerDirectory:
 
     @classmethod
     def from_frame(cls, aliases: pd.DataFrame, source_file: str = "") -> PayerDirectory:
+        """Directory from a validated `ref__payer_alias` table (see flows/lookups.py for reading one)."""
         exact: dict[str, str] = {}
         prefix: dict[str, str] = {}
         for alias, match_type, group in aliases[["alias", "match_type", "payer_group"]].itertuples(index=False):
             (exact if match_type == "exact" else prefix)[normalize_payer_name(alias)] = group
         return cls(exact=exact, prefix=prefix, source_file=source_file)
-
-    @classmethod
-    def from_file(cls, path: Path, chunk_rows: int = 20_000) -> PayerDirectory:
-        """Directory from a validated payer alias CSV."""
-        return cls.from_frame(read_reference(path, "ref__payer_alias", chunk_rows), source_file=path.name)
 
     def lookup(self, name: object) -> str | None:
         """Payer group for a payer name as written, or None when the table does not know it."""

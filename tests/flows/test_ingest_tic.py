@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from flows.ingest_tic import ingest_tic
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES, query
 
 FIX = FIXTURES / "tic__in_network_rate"
@@ -73,7 +73,7 @@ def test_bad_rates_are_quarantined_and_good_rates_of_the_file_load(settings: Set
 
 
 def test_a_code_that_is_not_a_billing_code_is_quarantined(settings: Settings) -> None:
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     record = load_file(
         registry.get("tic"),
         FIX / "billing_code_0440.json",

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import load_log, store
 from flows.steps.load import load_file
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 from tests.tic_shapes import MB, PREFIX, TARGET
 
@@ -356,7 +356,7 @@ def test_a_bad_file_is_rejected_in_one_line_and_loads_nothing(
     path.parent.mkdir()
     path.write_bytes(content())
     limited = settings.replace(**changes)
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     record = load_file(registry.get(source), path, limited, "20260101T000000Z-badfil", payers=payers, codes=CODES)
 
     assert record.status == "rejected", record.error

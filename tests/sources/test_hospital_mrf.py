@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from flows.engines import csv_prefilter
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import hospital_mrf
 from flows.sources.base import FileRejected, ReadContext
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 
 DIR = FIXTURES / "hospital__standard_charge"
@@ -42,7 +42,7 @@ def read(
     ctx = ReadContext(
         settings=settings,
         codes_of_interest=codes,
-        payers=PayerDirectory.from_file(settings.payer_alias_file) if payers else None,
+        payers=payer_directory(settings.payer_alias_file) if payers else None,
     )
     batches = list(hospital_mrf.read_file(path, ctx, fast=fast))
     files = [b.frame for b in batches if b.dataset == "hospital__file"]
@@ -459,7 +459,7 @@ def test_when_the_prefilter_trusts_itself(name: str, trusted: bool) -> None:
     ],
 )
 def test_hospital_payer_names_map_through_the_reference_table(settings: Settings, name: str, group: str | None) -> None:
-    assert PayerDirectory.from_file(settings.payer_alias_file).lookup(name) == group
+    assert payer_directory(settings.payer_alias_file).lookup(name) == group
 
 
 def test_copied_fixtures_are_byte_identical_to_the_public_files(real_samples: Path) -> None:

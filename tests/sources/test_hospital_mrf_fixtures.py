@@ -20,11 +20,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import store
 from flows.steps.load import load_file
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import FIXTURES
 
 ROOT = FIXTURES / "hospital__standard_charge" / "hpt-validator"
@@ -236,7 +236,7 @@ def test_fixture_outcome(
         ROOT / name,
         settings,
         "20260101T000000Z-hptfix",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
         codes=frozenset(),
     )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
@@ -303,7 +303,7 @@ def test_own_fixture_outcome(
         OWN / name,
         settings,
         "20260101T000000Z-ownfix",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
         codes=CODES,
     )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
@@ -318,7 +318,7 @@ def test_own_fixture_outcome(
 
 
 def test_quarantined_placeholder_and_negative_rows_name_line_column_and_value(settings: Settings) -> None:
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     for name in ("placeholder_charge_999999999.csv", "negative_negotiated_charge.csv"):
         load_file(SOURCE, OWN / name, settings, "20260101T000000Z-ownfix", payers=payers, codes=CODES)
     parts = sorted((settings.lake_dir / store.QUARANTINE).glob("*/*.parquet"))
@@ -363,7 +363,7 @@ def test_cms_example_loads(
         CMS / name,
         settings,
         "20260101T000000Z-cmsexa",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
         codes=frozenset(),
     )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == (status, loaded, quarantined), record.error
@@ -375,7 +375,7 @@ def test_cms_example_loads(
         CMS / name,
         settings.replace(warehouse_dir=settings.warehouse_dir / "filtered"),
         "20260101T000000Z-cmsfil",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
         codes=CODES,
     )
     assert (again.status, again.rows_loaded, again.rows_quarantined) == ("loaded", 0, 0)

@@ -15,12 +15,12 @@ import pytest
 from pandera.typing import Series
 
 from flows.errors import ConfigurationError
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import registry
 from flows.sources.base import Batch
 from flows.steps import load_log, store, warehouse
 from flows.steps.load import load_file
-from flows.steps.payer_directory import PayerDirectory
 from schemas.fields import ALL_PAYER_GROUPS
 from tests.conftest import fixture
 
@@ -30,7 +30,7 @@ SOURCE = registry.get("payer_policy")
 
 def load(settings: Settings, name: str | Path, run_id: str = "20260101T000000Z-test01"):  # type: ignore[no-untyped-def]
     path = name if isinstance(name, Path) else fixture(DATASET, name)
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     return load_file(SOURCE, path, settings, run_id, payers=payers)
 
 
@@ -193,7 +193,7 @@ def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, m
 def test_reference_tables_unusable_rejects_files_with_the_reason(settings: Settings) -> None:
     settings.payer_alias_file.write_text("alias,match_type,payer_group\nAetna,fuzzy,aetna\n", encoding="utf-8")
     with pytest.raises(Exception, match=r"payer_aliases.csv \(line 2\): invalid row: match_type fails isin"):
-        PayerDirectory.from_file(settings.payer_alias_file)
+        payer_directory(settings.payer_alias_file)
 
 
 def test_quarantine_shows_values_as_the_file_wrote_them(settings: Settings) -> None:
@@ -233,7 +233,7 @@ def test_a_file_that_changes_while_read_is_rejected(settings: Settings, tmp_path
     source = Source(
         SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.datasets, payer_column="payer_name"
     )
-    record = load_file(source, path, settings, "run-x", payers=PayerDirectory.from_file(settings.payer_alias_file))
+    record = load_file(source, path, settings, "run-x", payers=payer_directory(settings.payer_alias_file))
     assert record.status == "rejected" and "changed while it was being read" in record.error
     assert not (settings.lake_dir / DATASET).exists()
 
@@ -265,7 +265,7 @@ def _facts_source(year: str):  # type: ignore[no-untyped-def]
 
 def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     record = load_file(_facts_source("2023"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
     assert record.status == "loaded" and (record.rows_read, record.rows_loaded, record.rows_quarantined) == (2, 2, 0)
     assert "test__file_fact" in record.datasets
@@ -277,7 +277,7 @@ def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monke
 
 def test_an_invalid_file_fact_rejects_the_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     record = load_file(_facts_source("1999"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
     assert record.status == "rejected" and record.rows_read == 0
     assert "facts read about the file are invalid" in record.error and "data_year" in record.error
@@ -307,7 +307,7 @@ def test_options_reach_the_adapter(settings: Settings) -> None:
         fixture(DATASET, "valid_minimal.csv"),
         settings,
         "run-o",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
         options={"data_year": "2022"},
     )
     assert record.status == "loaded" and seen == {"data_year": "2022"}
@@ -343,7 +343,7 @@ def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungro
     path = tmp_path / "rates.csv"
     path.write_text("payer_name\n")
     record = load_file(
-        source, path, settings, "20260101T000000Z-other1", payers=PayerDirectory.from_file(settings.payer_alias_file)
+        source, path, settings, "20260101T000000Z-other1", payers=payer_directory(settings.payer_alias_file)
     )
     assert (record.status, record.rows_loaded, record.rows_quarantined) == ("loaded", 3, 0)
     parts = sorted((settings.lake_dir / "test__rates").glob("*/*.parquet"))
@@ -379,7 +379,7 @@ def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settin
         fixture(DATASET, "valid_minimal.csv"),
         settings,
         "run-n",
-        payers=PayerDirectory.from_file(settings.payer_alias_file),
+        payers=payer_directory(settings.payer_alias_file),
     )
     assert (record.status, record.rows_read, record.rows_loaded, record.advisories) == ("loaded", 2, 2, 1)
     parts = sorted((settings.lake_dir / store.ADVISORY).glob("*/*.parquet"))

@@ -1,17 +1,22 @@
-"""Payer-name resolution and the codes-of-interest configuration."""
+"""Payer-name resolution, and the strict check of the reference table the directory is built from."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from flows.lookups import payer_directory
 from flows.settings import Settings
-from flows.steps.payer_directory import PayerDirectory, codes_of_interest, normalize_payer_name
+from flows.sources.base import Batch, FileRejected
+from flows.steps.payer_directory import PayerDirectory, normalize_payer_name, validated_table
+from schemas.reference import PayerAlias
 
 
 @pytest.fixture
 def payers(settings: Settings) -> PayerDirectory:
-    return PayerDirectory.from_file(settings.payer_alias_file)
+    return payer_directory(settings.payer_alias_file)
 
 
 @pytest.mark.parametrize(
@@ -52,21 +57,25 @@ def test_resolve_is_vectorised_and_keeps_nulls(payers: PayerDirectory) -> None:
     assert payers.resolve(names).tolist() == ["aetna", None, None, "aetna"]
 
 
-def test_codes_of_interest_come_from_the_reference_file(settings: Settings) -> None:
-    codes = codes_of_interest(settings)
-    assert {"0440T", "0441T", "0442T", "64640", "64624", "64450"} <= codes
-    settings.billing_code_file.write_text(
-        settings.billing_code_file.read_text(encoding="utf-8")
-        + "J1234,HCPCS,hcpcs_level_ii,comparator,test,test code,\n",
-        encoding="utf-8",
-    )
-    assert "J1234" in codes_of_interest(settings)  # configuration, not code
+def _aliases(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["alias", "match_type", "payer_group"], dtype=object)
+    frame["source_record"] = [f"line {i + 2}" for i in range(len(frame))]
+    return frame
 
 
-def test_geography_reference_lists_each_state_dc_and_territories(settings: Settings) -> None:
-    from flows.steps.payer_directory import read_reference
+def test_a_validated_table_is_the_valid_rows_of_every_batch(tmp_path: Path) -> None:
+    path = tmp_path / "payer_aliases.csv"
+    batches = [Batch("ref__payer_alias", _aliases(("Aetna", "prefix", "aetna"))), Batch("ref__payer_alias", _aliases())]
+    table = validated_table(batches, path, "ref__payer_alias", PayerAlias)
+    assert table[["alias", "match_type", "payer_group"]].values.tolist() == [["Aetna", "prefix", "aetna"]]
+    assert PayerDirectory.from_frame(table, source_file=path.name).lookup("AETNA HMO") == "aetna"
 
-    geos = read_reference(settings.reference_dir / "us_geographies.csv", "ref__geography")
-    assert len(geos) == 56 and geos["geo_fips"].is_unique
-    assert (geos["geo_type"] == "state").sum() == 50
-    assert geos.set_index("state_abbrev").loc["PR", "geo_fips"] == "72"
+
+def test_a_reference_table_with_one_bad_row_or_another_table_stops_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "payer_aliases.csv"
+    bad = [Batch("ref__payer_alias", _aliases(("Aetna", "prefix", "aetna"), ("Cigna", "fuzzy", "cigna")))]
+    with pytest.raises(FileRejected, match=r"payer_aliases.csv \(line 3\): invalid row: match_type fails isin"):
+        validated_table(bad, path, "ref__payer_alias", PayerAlias)
+    other = [Batch("ref__billing_code", _aliases())]
+    with pytest.raises(FileRejected, match="holds ref__billing_code, not ref__payer_alias"):
+        validated_table(other, path, "ref__payer_alias", PayerAlias)

@@ -9,11 +9,11 @@ import duckdb
 import pytest
 
 from flows.errors import SqlBuildError, WarehouseCorrupt
+from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import registry
 from flows.steps import warehouse
 from flows.steps.load import load_file
-from flows.steps.payer_directory import PayerDirectory
 from tests.conftest import fixture
 
 
@@ -31,7 +31,7 @@ def test_views_exist_with_types_before_anything_is_loaded(settings: Settings) ->
 
 
 def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Settings) -> None:
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     source = registry.get("payer_policy")
     load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
     warehouse.build(settings)
@@ -111,7 +111,7 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
 def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
     import shutil
 
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     record = load_file(
         registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
     )
@@ -121,7 +121,7 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
 
 
 def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> None:
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     source = registry.get("payer_policy")
     first = warehouse.build_if_changed(settings)
     assert first.rebuilt and first.reason == "no warehouse built yet"
@@ -159,7 +159,7 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
     """A lake written by an older schema: the view reads its parts by name, the new column NULL."""
     import pyarrow.parquet as pq
 
-    payers = PayerDirectory.from_file(settings.payer_alias_file)
+    payers = payer_directory(settings.payer_alias_file)
     source = registry.get("payer_policy")
     old = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-old", payers=payers)
     load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-new", payers=payers)
