@@ -17,7 +17,7 @@ from flows.build_warehouse import build_warehouse
 from flows.ingest import ingest_source
 from flows.ingest_tic import ingest_tic
 from flows.land_inbox import land_inbox
-from flows.render_report import render_benchmark_reports
+from flows.report.flow import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.sources import registry
 from flows.steps import load_log, store, warehouse
