@@ -21,13 +21,13 @@ def test_the_payer_filter_keeps_the_groups_asked_rows_of_no_group_and_medicares_
         }
     )
     kept = keep_payers(frame, ["aetna"])
-    assert kept["payer_group"].tolist() == ["aetna", None, "medicare", "cigna"]
+    assert kept["payer_group"].fillna("no group").tolist() == ["aetna", "no group", "medicare", "cigna"]
     assert kept.index.tolist() == [0, 1, 2, 3]
     assert keep_payers(frame, None) is frame
     no_group = pd.DataFrame({"x": [1, 2]})
     assert keep_payers(no_group, ["aetna"]) is no_group
     without_source = frame.drop(columns="source")
-    assert keep_payers(without_source, ["aetna"])["payer_group"].tolist() == ["aetna", None]
+    assert keep_payers(without_source, ["aetna"])["payer_group"].fillna("no group").tolist() == ["aetna", "no group"]
 
 
 def test_the_codes_to_render_come_from_the_warehouse_not_raw(bundled_warehouse: Settings, tmp_path: Path) -> None:
