@@ -233,7 +233,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from flows.render_report import render_benchmark_reports
+    from flows.report.flow import render_benchmark_reports
 
     settings = _settings(args)
     if args.out:
@@ -246,7 +246,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     as_of = args.as_of
-    from flows.report_text import check_payers
+    from flows.report.data import check_payers
 
     payers = [p.strip().lower() for p in args.payer] if args.payer else None
     try:

@@ -17,7 +17,7 @@ from flows.ingest import ingest_source
 from flows.ingest_tic import ingest_tic
 from flows.land_inbox import land_inbox
 from flows.ops import run_summary
-from flows.render_report import render_benchmark_reports
+from flows.report.flow import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.sources import registry
 from flows.steps import load_log, store, warehouse

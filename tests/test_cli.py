@@ -207,7 +207,7 @@ def test_report_refuses_a_code_that_is_not_a_code(
 
 
 def test_render_report_raises_on_a_path_for_a_code(shared: Settings) -> None:
-    from flows.report import render_report
+    from flows.report.render import render_report
 
     with pytest.raises(ValueError, match="not a CPT/HCPCS code"):
         render_report(shared, "../evil")

@@ -257,7 +257,7 @@ def test_a_broken_reference_table_stops_the_report_with_exit_1(
 
 def test_a_flow_fails_with_the_typed_error(settings: Settings) -> None:
     """Prefect re-raises the library's error from the flow: a caller catches NoWarehouse, not one text per code."""
-    from flows.render_report import render_benchmark_reports
+    from flows.report.flow import render_benchmark_reports
 
     with pytest.raises(NoWarehouse, match=f"no warehouse at {settings.duckdb_path}"):
         render_benchmark_reports(settings, ["0440T", "0441T"], only_changed=True)

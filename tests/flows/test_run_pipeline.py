@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from flows import report
 from flows.ingest_payer_policies import ingest_payer_policies
-from flows.render_report import render_benchmark_reports
+from flows.report import render as report
+from flows.report.flow import render_benchmark_reports
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse

@@ -28,7 +28,7 @@ def test_a_report_being_rewritten_is_never_seen_half_written(
     import nbformat
     import papermill
 
-    from flows import report
+    from flows.report import render as report
 
     def executed(text: str):  # type: ignore[no-untyped-def]
         def execute_notebook(notebook: str, output: str, **_: object) -> None:  # instead of running the kernel

@@ -148,7 +148,7 @@ def test_a_locked_instance_that_is_not_the_sandbox_is_refused(bundled_warehouse:
 
 
 def test_the_reports_queries_run_in_the_same_sandbox(bundled_warehouse: Settings, outside_file: Path) -> None:
-    from flows.report import ReportData
+    from flows.report.data import ReportData
 
     data = ReportData(bundled_warehouse, "0440T")
     try:  # its queries still run (the rendering tests run them all)

@@ -1,3 +1,7 @@
--- The coverage matrix for the code: one row per payer group.
-select * from coverage_matrix where billing_code = $code order by case payer_group
-    when 'aetna' then 1 when 'bcbs' then 2 when 'cigna' then 3 when 'unitedhealthcare' then 4 else 5 end
+-- The coverage matrix for the code: one row per payer group, in the payer groups' own order
+-- (enum_payer_group.sort_order, from schemas/fields.py).
+select c.*
+from coverage_matrix as c
+inner join enum_payer_group as g on c.payer_group = g.payer_group
+where c.billing_code = $code
+order by g.sort_order

@@ -1,22 +1,53 @@
-"""Words and tables of the benchmark report, built from the report queries' results.
+"""The ten sections of the benchmark report, as Markdown, written from the loaded `ReportContext`.
 
-Each `section_*` function returns Markdown for one section of notebooks/benchmark_report.ipynb.
-Nothing here holds a number: every figure, date and name comes from a `ReportData` query, and a
+Each `section_*` function returns Markdown for one section of notebooks/benchmark_report.ipynb (in `SECTIONS`
+order). Nothing here holds a number: every figure, date and name comes from a `ReportData` query, and a
 missing value is printed as "data not available" with the reason the marts give for it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import math
-import re
-from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
-
 import pandas as pd
 
-from flows.report import ReportData
+from flows.report.data import ReportContext
+from flows.report.labels import (
+    COMMERCIAL_PLAN_TYPES,
+    CONFIDENCE,
+    CONFIDENCE_ORDER,
+    FILE_KINDS,
+    GROUPS,
+    LINES,
+    NA,
+    PLAN_TYPES,
+    SETTINGS,
+    SOURCES,
+    STANCES,
+    source_description,
+)
+from flows.report.medicare import (
+    latest_medicare,
+    medicare_contractors,
+    medicare_phrase,
+    older_release_note,
+    short_release,
+)
+from flows.report.text import (
+    Md,
+    confidence,
+    date,
+    flag,
+    link,
+    listing,
+    missing,
+    money,
+    named,
+    number,
+    percent,
+    reason,
+    source_link,
+    table,
+    text,
+)
 
 SECTION_TITLES = [
     "1. Summary",
@@ -31,385 +62,6 @@ SECTION_TITLES = [
     "10. Sources",
 ]
 
-REASONS = {
-    "reported": "reported",
-    "contractor_priced": "contractor-priced: no national amount (each Medicare contractor sets the payment)",
-    "not_payable": "not payable by Medicare in this setting",
-    "packaged": "packaged into another service: no separate Medicare payment",
-    "not_in_release": "not listed in the loaded release",
-    "unknown_indicator": "data not available: the file's status indicator is not one payerbench knows (see medicare_indicator)",
-    "not_loaded": "data not available: no file of this source is loaded for the period",
-    "no_rates_found": "data not available: the loaded files hold no rate for this code",
-    "source_not_loaded": "data not available: no file of this source dated on or before the as-of date is loaded",
-    "percentage_only": "only percentage-of-charges rates (no dollar amount)",
-    "effective_date_not_stated": "data not available: the policy extract gives no effective date",
-    "formula_only": "only rates given as a formula (no dollar amount or percentage; listed in section 6)",
-    "not_applicable": "not applicable",
-    "no_policy_found": "no policy found",
-    "not_in_extract": "no row in the loaded policy extract",
-    "no_lcd_or_article": "no LCD or coverage article lists the code",
-    "not_published_small_cell": "not published by CMS (fewer than 11 beneficiaries)",
-    "partial_small_cell": "partly published (one place of service suppressed by CMS)",
-    "partially_loaded": "data not available: only part of the coverage database is loaded",
-    "listed": "listed in a current LCD or coverage article",
-}
-STANCES = {
-    "covered": "covered",
-    "covered_with_criteria": "covered with criteria",
-    "not_covered": "not covered",
-    "experimental_investigational": "experimental / investigational",
-    "not_medically_necessary": "not medically necessary",
-    "case_by_case": "case by case",
-    "no_policy_found": "no policy found",
-    "mixed": "mixed (policies disagree)",
-}
-SETTINGS = {
-    "physician_nonfacility": "Physician, office (non-facility)",
-    "physician_facility": "Physician, facility",
-    "hopd_opps": "Hospital outpatient (OPPS)",
-    "asc": "Ambulatory surgical center",
-    "professional_office": "Professional, office",
-    "professional_facility": "Professional, facility",
-    "hospital_outpatient": "Hospital outpatient",
-}
-SOURCES = {
-    "medicare_fee_schedule": "Medicare fee schedule",
-    "payer_tic": "Payer TiC files",
-    "hospital_mrf": "Hospital price files",
-}
-GROUPS = {
-    "aetna": "Aetna",
-    "bcbs": "Blue Cross Blue Shield plans",
-    "cigna": "Cigna",
-    "unitedhealthcare": "UnitedHealthcare",
-    "medicare": "Medicare",
-    "other": "Other payers",
-}
-CONFIDENCE_ORDER = {"verified": 1, "verified_third_party": 2, "inferred": 3, "not_found": 4}
-LINES = {
-    "commercial": "commercial plans",
-    "medicare_ffs": "traditional Medicare",
-    "medicare_advantage": "Medicare Advantage",
-}
-CONFIDENCE = {
-    "verified": "verified",
-    "verified_third_party": "verified (third party)",
-    "inferred": "inferred",
-    "not_found": "not found",
-}
-NA = "data not available"
-
-
-# --- data as text --------------------------------------------------------------------------------------
-# Every value a query returns is data (a payer's policy title, a file name, a URL) and reaches the report only
-# as text: `text` is the one place it enters Markdown, and everything this module writes is `Md`. The HTML page
-# is made from this Markdown by nbconvert, whose renderer passes raw HTML through, so escaping here is what keeps
-# a title such as `<img src=x onerror=...>` a title in the HTML page and in the Markdown twin alike.
-class Md(str):
-    """Markdown this module wrote: its own wording, or data already passed through `text`. Never escaped again."""
-
-    __slots__ = ()
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# what builds code spans, emphasis, links and images ([ ]) and table cells (|) in nbconvert's Markdown, and the
-# backslash that would escape an escape; `<` `>` `&` become HTML entities instead. (`_` and `~` are left: they only
-# emphasise or strike through, are common in file names and URLs, and the renderer's bare-URL autolink would show
-# a backslash before them.)
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*\[\]|])")
-
-
-def text(value: object, empty: str = NA) -> Md:
-    """A value from data as Markdown text that renders as exactly its characters: `& < >` as HTML entities (no
-    tag, comment or entity can form), the Markdown punctuation that builds code, emphasis, links, images and table
-    cells backslash-escaped, line breaks and control characters as one space (no new block).
-    Quotes need nothing: data never lands inside an attribute (link targets go through `web_address`)."""
-    if isinstance(value, Md):
-        return value
-    if missing(value):
-        return Md(empty)
-    escaped = _CONTROL.sub(" ", str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Md(_MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped))
-
-
-def named(words: dict[str, str], value: object, empty: str = NA) -> Md:
-    """The words for a value of an enumeration (`GROUPS`, `SETTINGS`, ...), else the value itself as text."""
-    return Md(empty) if missing(value) else text(words.get(str(value), value))
-
-
-_PERCENT_NOT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# what stays as written in a link target; every other character (space, ( ) < > " ' ` \ | [ ] { } ^, non-ASCII)
-# is percent-encoded, so the target cannot end the Markdown link early or leave the href attribute
-_URL_KEEP = ":/?#@!$&+,;=%*~"
-
-
-def web_address(url: object) -> str | None:
-    """An absolute http(s) URL percent-encoded for a Markdown link target, or None for anything else (missing,
-    `javascript:`, `data:`, `vbscript:`, relative, no host, control characters)."""
-    if missing(url):
-        return None
-    raw = str(url).strip()
-    if not raw or _CONTROL.search(raw):
-        return None
-    try:
-        parts = urlsplit(raw)
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    return quote(_PERCENT_NOT_ESCAPE.sub("%25", raw), safe=_URL_KEEP)
-
-
-def link(label: object, url: object) -> Md:
-    """`[label](url)` for an http(s) URL; any other address is shown as text beside the label, never as a link."""
-    target = web_address(url)
-    if target is not None:
-        return Md(f"[{text(label)}]({target})")
-    if missing(url) or str(label).strip() == str(url).strip():
-        return text(label)
-    return Md(f"{text(label)} (address not linked, not http or https: {text(url)})")
-
-
-# --- formatting ------------------------------------------------------------------------------------
-def missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def flag(value: object) -> bool:
-    """True only for a true flag: NULL / NA (a column with no answer) is never True and never raises."""
-    return not missing(value) and bool(value)
-
-
-def money(value: object) -> Md:
-    return Md(NA if missing(value) else f"${float(value):,.2f}")
-
-
-def percent(value: object, digits: int = 1) -> Md:
-    return Md(NA if missing(value) else f"{float(value):,.{digits}f}%")
-
-
-def number(value: object) -> Md:
-    if missing(value):
-        return Md(NA)
-    value = float(value)
-    return Md(f"{value:,.0f}" if value == math.floor(value) else f"{value:,.1f}")
-
-
-def date(value: object) -> Md:
-    if missing(value):
-        return Md(NA)
-    if isinstance(value, dt.datetime):  # pandas Timestamps too: a date column read back as midnight
-        return Md(value.date().isoformat())
-    return Md(value.isoformat()) if isinstance(value, dt.date) else text(str(value)[:10])
-
-
-def reason(value: object) -> Md:
-    return Md(NA) if missing(value) else text(REASONS.get(str(value), str(value).replace("_", " ")))
-
-
-def confidence(value: object) -> Md:
-    """The evidence level in words (verified, verified (third party), inferred, not found)."""
-    return named(CONFIDENCE, value)
-
-
-def listing(values: object, empty: str = NA) -> Md:
-    if values is None or (not isinstance(values, (list, tuple)) and missing(values)):
-        return Md(empty)
-    items = [text(v) for v in list(values) if not missing(v)]
-    return Md(", ".join(items) if items else empty)
-
-
-def cell(value: object) -> Md:
-    """One Markdown table cell: `Md` as written (on one line), any other value as `text`."""
-    return Md(value.replace("\n", " ")) if isinstance(value, Md) else text(value)
-
-
-def table(rows: list[list[object]], header: list[str]) -> Md:
-    """A Markdown table (every cell that is not already `Md` escaped as text)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return Md("\n".join(lines))
-
-
-CODE_IN_URL = re.compile(r"(?<![0-9A-Za-z])(\d{4}[A-Za-z]|\d{5})(?![0-9A-Za-z])")
-
-
-def source_link(url: object, code: str) -> Md:
-    """ " ([source](url))", naming the page's code when the page is another code's ("the 0441T page")."""
-    if missing(url):
-        return Md("")
-    other = [c.upper() for c in CODE_IN_URL.findall(str(url)) if c.upper() != code.upper()]
-    label = f"source: the {other[0]} page" if other and code.upper() not in str(url).upper() else "source"
-    return Md(f" ({link(label, url)})")
-
-
-FILE_KINDS = {
-    "asc_addendum_aa": "CMS ASC Addendum AA",
-    "opps_addendum_b": "CMS OPPS Addendum B",
-    "pfs_rvu": "CMS PFS relative value file (PPRRVU)",
-    "asc_addendum_ff": "CMS ASC Addendum FF",
-}
-
-
-# --- the report's data, loaded once -------------------------------------------------------------------
-def check_payers(payers: list[str] | None) -> None:
-    """ValueError naming any payer group the report does not know (None: every group)."""
-    unknown = sorted(set(payers or []) - set(GROUPS))
-    if unknown:
-        raise ValueError(f"unknown payer group {', '.join(unknown)}; use some of {', '.join(GROUPS)}")
-
-
-@dataclass
-class ReportContext:
-    code: str
-    as_of: dt.date
-    payers: list[str]
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    rendered_on: dt.date = field(default_factory=dt.date.today)
-
-    @classmethod
-    def load(cls, data: ReportData, payers: list[str] | None = None) -> ReportContext:
-        """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
-        rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
-        check_payers(payers)
-        # the code is a parameter (the CLI's --code), printed in most sections: text like any value from outside
-        ctx = cls(
-            code=text(data.billing_code), as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on
-        )
-        for name in [
-            "code_profile",
-            "code_facts",
-            "diagnoses",
-            "modifiers",
-            "comparators",
-            "coverage",
-            "medicare_rates",
-            "medicare_localities",
-            "benchmark",
-            "commercial_rates",
-            "utilization_trend",
-            "utilization_cells",
-            "data_availability",
-            "source_files",
-            "policy_sources",
-            "medicare_file_listings",
-        ]:
-            frame = data.q(name)
-            if payers and "payer_group" in frame.columns:
-                keep = frame["payer_group"].isin(payers) | frame["payer_group"].isna()
-                if "source" in frame.columns:  # Medicare's fee-schedule rows are every benchmark's reference
-                    keep |= frame["source"].eq("medicare_fee_schedule")
-                frame = frame[keep.fillna(False).astype(bool)].reset_index(drop=True)
-            ctx.frames[name] = frame
-        return ctx
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        return self.frames[name]
-
-    def facts(self, topic: str) -> pd.DataFrame:
-        facts = self["code_facts"]
-        return facts[facts["topic"] == topic]
-
-    def fact(self, topic: str) -> str | None:
-        rows = self.facts(topic)
-        return None if rows.empty else str(rows.iloc[0]["fact"])
-
-    def medicare_listings(self) -> pd.DataFrame:
-        """The loaded Medicare payment files that list the code (warehouse/sql/report/medicare_file_listings.sql)."""
-        return self.frames.get("medicare_file_listings", pd.DataFrame())
-
-    @property
-    def known(self) -> bool:
-        """Is the code configured or present in any mart?"""
-        return not self["code_profile"].empty or int(self["benchmark"]["rate_count"].sum() or 0) > 0
-
-    def latest_medicare(self) -> pd.DataFrame:
-        """Per setting, the latest release with an answer (else the latest row)."""
-        rates = self["medicare_rates"]
-        if rates.empty:
-            return rates
-        rates = rates.assign(_loaded=rates["availability_reason"].fillna("reported") != "not_loaded")
-        rates = rates.sort_values(["_loaded", "period_start_date"])
-        return rates.groupby("setting", sort=False).tail(1).drop(columns="_loaded").set_index("setting")
-
-    def newest_medicare_release(self) -> tuple[int, int] | None:
-        """(year, quarter) of the newest Medicare release loaded for any setting, up to the as-of date."""
-        rates = self["medicare_rates"]
-        loaded = rates[rates["availability_reason"].fillna("reported") != "not_loaded"]
-        if loaded.empty:
-            return None
-        newest = loaded.sort_values("period_start_date").iloc[-1]
-        return int(newest["release_year"]), int(newest["release_quarter"])
-
-
-STALE_QUARTERS = 4
-"""A Medicare release more than this many quarters from what it is compared with is flagged."""
-
-
-def quarters_between(year: int, quarter: int, other_year: int, other_quarter: int) -> int:
-    """How many quarters (year, quarter) lies before (other_year, other_quarter)."""
-    return (other_year * 4 + other_quarter) - (year * 4 + quarter)
-
-
-def release_name(row: pd.Series) -> Md:
-    """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
-    label = row.get("rate_label")
-    return text(label) if not missing(label) else text(row["release_period"])
-
-
-def older_release_note(ctx: ReportContext, row: pd.Series) -> Md:
-    """'; an older release: ...' when the row's release lies more than STALE_QUARTERS before the newest loaded one."""
-    newest = ctx.newest_medicare_release()
-    if newest is None or missing(row.get("release_year")):
-        return Md("")
-    lag = quarters_between(int(row["release_year"]), int(row["release_quarter"]), *newest)
-    if lag <= STALE_QUARTERS:
-        return Md("")
-    return Md(
-        f"; an older release, {lag} quarters before the newest loaded Medicare release "
-        f"({newest[0]}-Q{newest[1]}): no later file of this payment system is loaded"
-    )
-
-
-def _medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
-    where = {
-        "asc": "an ambulatory surgical center",
-        "hopd_opps": "a hospital outpatient department",
-        "physician_nonfacility": "a physician's office",
-        "physician_facility": "a facility (physician fee)",
-    }[setting]
-    if not missing(row["payment_usd"]):
-        extra = []
-        if not missing(row.get("status_indicator")):
-            extra.append(
-                f"status {text(row['status_indicator'])}"
-                if setting != "asc"
-                else f"payment indicator {text(row['status_indicator'])}"
-            )
-        if not missing(row.get("apc")) and "APC" not in release_name(row):
-            extra.append(f"APC {text(row['apc'])}")
-        return Md(
-            f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
-            f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})"
-        )
-    if row["availability_reason"] == "contractor_priced":
-        return Md(
-            f"the physician fee is contractor-priced, with no national amount (PFS status "
-            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})"
-        )
-    return Md(f"nothing in {where}: {reason(row['availability_reason'])} ({text(row['release_period'])})")
-
-
-def short_release(row: pd.Series) -> Md:
-    """ "CMS OPPS 2026-Q1, national unadjusted" without the file detail after the colon."""
-    return Md(release_name(row).split(": ")[0])
-
 
 # --- sections ------------------------------------------------------------------------------------
 def title(ctx: ReportContext) -> Md:
@@ -421,28 +73,6 @@ def title(ctx: ReportContext) -> Md:
         f"dated on or before it, Part B data years CMS had released by then. Rendered on "
         f"{ctx.rendered_on.isoformat()} from the payerbench warehouse."
     )
-
-
-def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> Md:
-    """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
-    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
-    policies = ctx["policy_sources"]
-    if policies.empty or "coverage_status" not in policies:
-        return Md("")
-    rows = policies[
-        (policies["payer_group"] == "medicare")
-        & (policies["plan_type"] == "medicare_ffs")
-        & (policies["coverage_status"] == status)
-    ]
-    rows = rows.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER))
-    contractors = []
-    for _, r in rows.drop_duplicates("payer_name").iterrows():
-        jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
-        where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
-        contractors.append(
-            f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})"
-        )
-    return Md(joiner.join(contractors))
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -554,9 +184,9 @@ def section_summary(ctx: ReportContext) -> str:
         else:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
-    latest = ctx.latest_medicare()
+    latest = latest_medicare(ctx)
     phrases = [
-        _medicare_phrase(ctx, latest.loc[s], s)
+        medicare_phrase(ctx, latest.loc[s], s)
         for s in ("asc", "hopd_opps", "physician_nonfacility")
         if s in latest.index
     ]
@@ -947,17 +577,6 @@ def section_medicare(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
-PLAN_TYPES = {
-    "commercial": "commercial",
-    "not_stated": "not stated in the file",
-    "medicare_advantage": "Medicare Advantage",
-    "medicaid_managed": "Medicaid managed care",
-    "medicare_ffs": "traditional Medicare",
-}
-COMMERCIAL_PLAN_TYPES = ("commercial", "not_stated")
-"""Plan types section 6 shows as commercial rates: stated commercial, and hospital rows whose file does not say (labelled)."""
-
-
 def _source_cell(r) -> Md:  # type: ignore[no-untyped-def]
     return Md(named(SOURCES, r.source) + (" — **synthetic sample**" if flag(r.includes_synthetic) else ""))
 
@@ -1164,120 +783,6 @@ def pct_of_medicare(r) -> Md:  # type: ignore[no-untyped-def]
     return Md(words)
 
 
-MEDICARE_SETTING = {
-    "professional_office": "physician_nonfacility",
-    "professional_facility": "physician_facility",
-    "hospital_outpatient": "hopd_opps",
-    "asc": "asc",
-}
-"""The Medicare setting whose amount a benchmark setting is compared with (a professional fee with the PFS, never a facility rate)."""
-
-
-def _figure_rates(ctx: ReportContext) -> pd.DataFrame:
-    rates = ctx["commercial_rates"]
-    return rates[
-        (rates["rate_kind"] == "dollars")
-        & rates["plan_type"].isin(COMMERCIAL_PLAN_TYPES)
-        & (rates["payer_group"] != "medicare")
-    ]
-
-
-def commercial_figure(ctx: ReportContext):  # type: ignore[no-untyped-def]
-    """Strip plot of every commercial negotiated dollar rate by payer group and setting, each row marked with
-    Medicare's national amount for the same setting (a professional fee is never drawn against a facility rate)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    dollars = _figure_rates(ctx)
-    if dollars.empty:
-        return None
-    # the figure is drawn as pixels (its words are not Markdown or HTML), so its labels are the data as written
-    dollars = dollars.assign(
-        label=[f"{GROUPS.get(g, g)}\n{SETTINGS.get(s, s)}" for g, s in zip(dollars["payer_group"], dollars["setting"])]
-    )
-    order = dollars.sort_values(["setting", "payer_group"]).drop_duplicates("label")
-    labels, row_settings = list(order["label"]), list(order["setting"])
-    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.9 * len(labels)))
-    synthetic_flags = dollars["is_synthetic"].fillna(False).astype(bool)
-    legend_done = False
-    for i, label in enumerate(labels):
-        for is_synthetic, style in (
-            (False, {"color": "#0969da"}),
-            (True, {"facecolors": "none", "edgecolors": "#6e7781"}),
-        ):
-            mask = (dollars["label"] == label) & (synthetic_flags == is_synthetic)
-            values = dollars.loc[mask, "rate_usd"].astype(float).tolist()
-            if not values:
-                continue
-            jitter = [(j % 7 - 3) * 0.04 for j in range(len(values))]
-            legend = "synthetic sample (not real rates)" if is_synthetic and not legend_done else None
-            legend_done = legend_done or is_synthetic
-            ax.scatter(values, [i + d for d in jitter], s=36, alpha=0.8, zorder=3, label=legend, **style)
-    latest = ctx.latest_medicare()
-    marked: set[str] = set()
-    for i, setting in enumerate(row_settings):
-        medicare_setting = MEDICARE_SETTING[setting]
-        if medicare_setting in latest.index and not missing(latest.loc[medicare_setting, "payment_usd"]):
-            row = latest.loc[medicare_setting]
-            value = float(row["payment_usd"])
-            release = row.get("rate_label") if not missing(row.get("rate_label")) else row["release_period"]
-            label = (
-                f"Medicare, {SETTINGS.get(medicare_setting, medicare_setting)}: {money(value)} "
-                f"({str(release).split(': ')[0]})"
-                if medicare_setting not in marked
-                else None
-            )
-            marked.add(medicare_setting)
-            ax.vlines(
-                value, i - 0.35, i + 0.35, colors="#cf222e", linestyles="--", linewidth=1.8, zorder=2, label=label
-            )
-        else:
-            why = (
-                html.unescape(reason(latest.loc[medicare_setting, "availability_reason"])).split(":")[0]
-                if medicare_setting in latest.index
-                else NA
-            )
-            ax.annotate(
-                f"Medicare {SETTINGS.get(medicare_setting, medicare_setting).lower()}: {why}",
-                (1.0, i),
-                xycoords=("axes fraction", "data"),
-                xytext=(-4, 10),
-                textcoords="offset points",
-                ha="right",
-                fontsize=7,
-                color="#57606a",
-            )
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlabel("Negotiated rate per service (USD)")
-    ax.set_title(f"{ctx.code}: commercial negotiated dollar rates by payer group and setting")
-    ax.grid(axis="x", alpha=0.3)
-    handles, names = ax.get_legend_handles_labels()
-    height = fig.get_figheight()
-    bottom = (0.15 + 0.2 * len(names)) / height if names else 0
-    if names:  # below the axes and its label, so it never hides a rate
-        fig.legend(handles, names, loc="lower center", ncol=1, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
-
-
-def commercial_figure_caption(ctx: ReportContext) -> str:
-    """What the figure compares, in words (shown under it)."""
-    rates = _figure_rates(ctx)
-    if rates.empty:
-        return ""
-    hollow = " (hollow: synthetic sample, not real)" if rates["is_synthetic"].fillna(False).astype(bool).any() else ""
-    return (
-        f"*Figure:* each dot is one commercial negotiated price per service{hollow}. The dashed tick "
-        "on each row is Medicare's national unadjusted amount for that row's own setting: the physician fee schedule "
-        "for professional rows, the OPPS for hospital outpatient, the ASC rate for ASC rows. A professional fee is "
-        "paid on top of a facility payment and is never compared with a facility rate; where Medicare has no "
-        "national amount for the setting (e.g. a contractor-priced physician fee) the row says so instead."
-    )
-
-
 def section_utilization(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[6]}"]
     trend = ctx["utilization_trend"]
@@ -1374,7 +879,7 @@ def section_utilization(ctx: ReportContext) -> str:
 def section_billing(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[7]}"]
     bullets = []
-    latest = ctx.latest_medicare()
+    latest = latest_medicare(ctx)
     if (
         "physician_nonfacility" in latest.index
         and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced"
@@ -1479,8 +984,6 @@ def section_availability(ctx: ReportContext) -> str:
 
 
 def section_sources(ctx: ReportContext) -> str:
-    from flows.sources import registry
-
     out = [f"## {SECTION_TITLES[9]}", "### Files loaded"]
     files = ctx["source_files"]
     if files.empty:
@@ -1490,7 +993,7 @@ def section_sources(ctx: ReportContext) -> str:
             table(
                 [
                     [
-                        registry.SOURCES[r.source].description if r.source in registry.SOURCES else r.source,
+                        source_description(r.source),
                         r.source_file,
                         r.sha256_prefix,
                         date(r.loaded_on),

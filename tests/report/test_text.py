@@ -15,8 +15,10 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from flows import report_text as rt
-from flows.report import CONTENT_SECURITY_POLICY, ReportData, render_report
+from flows.report import figure, sections
+from flows.report import text as rt
+from flows.report.data import ReportContext, ReportData
+from flows.report.render import CONTENT_SECURITY_POLICY, render_report
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from tests.conftest import BUNDLED_RAW
@@ -195,15 +197,15 @@ PAYLOAD = f" {IMG}[x](javascript:alert(3))`c`|\n\n<script>alert(4)</script>&lt;i
 
 
 @pytest.fixture(scope="module")
-def bundled_context(bundled_warehouse: Settings) -> rt.ReportContext:
+def bundled_context(bundled_warehouse: Settings) -> ReportContext:
     data = ReportData(bundled_warehouse, "0440T")
     try:
-        return rt.ReportContext.load(data)
+        return ReportContext.load(data)
     finally:
         data.close()
 
 
-def hostile(ctx: rt.ReportContext, columns: set[tuple[str, str]] | None) -> rt.ReportContext:
+def hostile(ctx: ReportContext, columns: set[tuple[str, str]] | None) -> ReportContext:
     """A copy of the context whose string values (of the given (frame, column) pairs; None: all) end in PAYLOAD, and
     whose URL columns are `javascript:` when every value is hostile."""
     frames = {}
@@ -218,12 +220,10 @@ def hostile(ctx: rt.ReportContext, columns: set[tuple[str, str]] | None) -> rt.R
             elif values.map(lambda v: hasattr(v, "__len__") and not isinstance(v, str) and len(v) > 0).any():
                 frame[column] = values.map(lambda v: [str(x) + PAYLOAD for x in v] if hasattr(v, "__len__") else v)
         frames[name] = frame
-    return rt.ReportContext(
-        code=ctx.code, as_of=ctx.as_of, payers=ctx.payers, frames=frames, rendered_on=ctx.rendered_on
-    )
+    return ReportContext(code=ctx.code, as_of=ctx.as_of, payers=ctx.payers, frames=frames, rendered_on=ctx.rendered_on)
 
 
-def string_columns(ctx: rt.ReportContext) -> list[tuple[str, str]]:
+def string_columns(ctx: ReportContext) -> list[tuple[str, str]]:
     return [
         (name, column)
         for name, frame in ctx.frames.items()
@@ -241,14 +241,14 @@ def is_enumeration(values: pd.Series) -> bool:
     )
 
 
-def render_all(ctx: rt.ReportContext) -> str:
+def render_all(ctx: ReportContext) -> str:
     markdown = "\n\n".join(
-        [rt.title(ctx), *(section(ctx) for section in rt.SECTIONS), rt.commercial_figure_caption(ctx)]
+        [sections.title(ctx), *(section(ctx) for section in sections.SECTIONS), figure.commercial_figure_caption(ctx)]
     )
     return markdown
 
 
-def test_every_value_in_every_section_stays_text(bundled_context: rt.ReportContext) -> None:
+def test_every_value_in_every_section_stays_text(bundled_context: ReportContext) -> None:
     """Every free-text value of every report query ends in markup (the enumerations the report branches on kept, so
     every branch the real data takes is taken), then every string value at once; nothing renders as an element, and
     the markup reads as text."""
@@ -267,13 +267,13 @@ def test_every_value_in_every_section_stays_text(bundled_context: rt.ReportConte
         assert "<script>alert(4)</script>&lt;i&gt;" in page_text  # the whole value, as written, on one line
 
 
-def test_javascript_urls_in_the_data_are_never_links(bundled_context: rt.ReportContext) -> None:
+def test_javascript_urls_in_the_data_are_never_links(bundled_context: ReportContext) -> None:
     frames = {name: frame.copy() for name, frame in bundled_context.frames.items()}
     for frame in frames.values():
         for column in frame.columns:
             if column.endswith("_url"):
                 frame[column] = frame[column].map(lambda v: "javascript:alert(14)" if isinstance(v, str) else v)
-    ctx = rt.ReportContext(
+    ctx = ReportContext(
         code=bundled_context.code,
         as_of=bundled_context.as_of,
         payers=bundled_context.payers,

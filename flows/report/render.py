@@ -21,17 +21,14 @@ import datetime as dt
 import hashlib
 import html
 import json
-import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from flows.report.data import ReportContext, ReportData, report_codes
 from flows.settings import Settings, from_env
-from flows.steps.sandbox import connect_read_only
 from flows.steps.store import write_file_atomic
 from schemas.fields import BILLING_CODE_RE
 
@@ -39,42 +36,8 @@ if TYPE_CHECKING:
     import nbformat
 
 NOTEBOOK = "benchmark_report.ipynb"
-
-
-class ReportData:
-    """Read-only access to the marts for one report: `q("name", ...)` runs warehouse/sql/report/name.sql.
-
-    The session answers as of `as_of` (default today): the DuckDB variable `as_of` is set, so the marts
-    take Medicare releases in effect then and payer / hospital / Part B files published by then."""
-
-    def __init__(self, settings: Settings, billing_code: str, as_of: dt.date | None = None) -> None:
-        self.settings = settings
-        self.billing_code = billing_code.strip().upper()
-        self.as_of = as_of or dt.date.today()
-        self.sql_dir = settings.sql_dir / "report"
-        # the analysts' sandbox: read-only, no file outside the lake, no URL, no extension, settings locked
-        self.con = connect_read_only(settings)
-        # every mart answers as of this date (warehouse/sql/stg_as_of.sql), not only the queries that take $as_of
-        self.con.execute("SET VARIABLE as_of = ?", [self.as_of])
-        self.rendered_on = dt.date.today()
-
-    @classmethod
-    def open(
-        cls, warehouse_dir: str | None, project_dir: str | None, billing_code: str, as_of: str | None = None
-    ) -> ReportData:
-        """For the notebook's parameters (plain strings, as papermill passes them)."""
-        settings = from_env().replace(warehouse_dir=warehouse_dir, project_dir=project_dir)
-        return cls(settings, billing_code, dt.date.fromisoformat(as_of) if as_of else None)
-
-    def q(self, name: str, **params: object) -> pd.DataFrame:
-        """Rows of one report query, with $code and $as_of bound (and any extra named parameters)."""
-        sql = (self.sql_dir / f"{name}.sql").read_text(encoding="utf-8")
-        values = {"code": self.billing_code, "as_of": self.as_of, **params}
-        used = {k: v for k, v in values.items() if re.search(rf"\${k}\b", sql)}
-        return self.con.execute(sql, used).df()
-
-    def close(self) -> None:
-        self.con.close()
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""flows/report/: every file in it is part of the report's code (see `code_files`)."""
 
 
 @dataclass
@@ -167,13 +130,11 @@ def fingerprint(
 
     The as-of date is not in it: a later day whose queries return the same rows gives the same report.
     """
-    from flows import report_text
-
     digest = _code_digest(settings)
     digest.update(json.dumps(sorted(payers) if payers else None).encode())
     data = ReportData(settings, billing_code, as_of)
     try:
-        context = report_text.ReportContext.load(data, payers)
+        context = ReportContext.load(data, payers)
     finally:
         data.close()
     for name in sorted(context.frames):
@@ -187,18 +148,24 @@ def fingerprint(
     return digest.hexdigest()
 
 
-def _code_digest(settings: Settings) -> hashlib._Hash:
-    """sha256 begun over the report's code: the notebook, this module, its wording and its SQL."""
-    from flows import report_text
+def code_files(settings: Settings) -> dict[str, Path]:
+    """Every file the report's code is, by its place in the project: the notebook, each file of this package
+    (flows/report/) and each file of its SQL (warehouse/sql/report/), whatever their names, so a module added,
+    split or edited changes the key."""
+    files = {f"notebooks/{NOTEBOOK}": settings.project_dir / "notebooks" / NOTEBOOK}
+    for label, folder in (("flows/report", PACKAGE_DIR), ("warehouse/sql/report", settings.sql_dir / "report")):
+        for path in sorted(folder.rglob("*")):
+            inside = path.relative_to(folder)
+            if path.is_file() and "__pycache__" not in inside.parts:
+                files[f"{label}/{inside.as_posix()}"] = path
+    return files
 
+
+def _code_digest(settings: Settings) -> hashlib._Hash:
+    """sha256 begun over the report's code (`code_files`: notebook, package, SQL), each file with its name."""
     digest = hashlib.sha256()
-    for path in [
-        settings.project_dir / "notebooks" / NOTEBOOK,
-        Path(__file__),
-        Path(report_text.__file__),
-        *sorted((settings.sql_dir / "report").glob("*.sql")),
-    ]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in code_files(settings).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest
 
 
@@ -265,14 +232,6 @@ def inputs_key(
     return digest.hexdigest()
 
 
-def report_codes(settings: Settings) -> list[str]:
-    """The codes reports are rendered for: the `target` codes of raw/reference/billing_codes.csv."""
-    from flows.lookups import read_reference
-
-    codes = read_reference(settings.billing_code_file, "ref__billing_code", settings.chunk_rows)
-    return sorted(codes.loc[codes["role"] == "target", "billing_code"])
-
-
 def render_reports(settings: Settings | None = None, codes: list[str] | None = None) -> list[ReportResult]:
     """One report per code (default: every target code)."""
     settings = settings or from_env()
@@ -295,12 +254,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 )
 """What the page may load: its inline CSS and its embedded (data: URI) figures, nothing else; no script of any kind
-runs, even one a value from data might carry past the escaping in flows/report_text.py."""
+runs, even one a value from data might carry past the escaping in flows/report/text.py."""
 
 
 def _page(code: str, body: str) -> str:
     """A self-contained HTML page: inline CSS, figures already embedded as data URIs, scripts forbidden by its
-    Content-Security-Policy. Every value from data in `body` is already text (escaped by report_text.text)."""
+    Content-Security-Policy. Every value from data in `body` is already text (escaped by flows.report.text.text)."""
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'

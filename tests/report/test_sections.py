@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from flows import cli
-from flows.report import render_report, report_codes
-from flows.report_text import NA, SECTION_TITLES, money, percent, reason
+from flows.report.data import report_codes
+from flows.report.labels import NA
+from flows.report.render import render_report
+from flows.report.sections import SECTION_TITLES
+from flows.report.text import money, percent, reason
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from tests.conftest import BUNDLED_RAW
@@ -173,7 +176,8 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
 
     import pandas as pd
 
-    from flows.report_text import ReportContext, section_summary
+    from flows.report.data import ReportContext
+    from flows.report.sections import section_summary
 
     rates = pd.DataFrame(
         [
@@ -417,7 +421,8 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 
     import pandas as pd
 
-    from flows.report_text import ReportContext, section_utilization
+    from flows.report.data import ReportContext
+    from flows.report.sections import section_utilization
 
     trend = pd.DataFrame(
         [
@@ -465,8 +470,8 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     warehouse: Settings, report_0440t: tuple[str, str]
 ) -> None:
-    from flows.report import ReportData
-    from flows.report_text import ReportContext, commercial_figure
+    from flows.report.data import ReportContext, ReportData
+    from flows.report.figure import commercial_figure
 
     data = ReportData(warehouse, "0440T")
     try:
@@ -606,8 +611,7 @@ def test_payers_limit_coverage_and_negotiated_rates_but_keep_medicare_as_the_ref
 
 
 def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
-    from flows.report import ReportData
-    from flows.report_text import ReportContext
+    from flows.report.data import ReportContext, ReportData
 
     data = ReportData(warehouse, "0440T")
     try:
@@ -623,7 +627,7 @@ def test_an_unchanged_warehouse_and_day_skip_the_queries(
 ) -> None:
     import datetime as dt
 
-    from flows import report
+    from flows.report import render as report
 
     first = report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path)
     assert first.rendered

@@ -7,9 +7,10 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import report
+from flows.ops import run_summary
 from flows.errors import NoWarehouse
-from flows.ops import run_summary as run_report
+from flows.report import render
+from flows.report.data import report_codes
 from flows.settings import Settings, from_env
 
 
@@ -20,15 +21,15 @@ def render_report_task(
     as_of: dt.date | None = None,
     only_changed: bool = False,
     payers: list[str] | None = None,
-) -> report.ReportResult:
+) -> render.ReportResult:
     """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries).
 
     `only_changed` keeps a report whose data and code have not changed since it was last rendered.
     """
     if only_changed:
-        result = report.render_report_if_changed(settings, billing_code, as_of=as_of, payers=payers)
+        result = render.render_report_if_changed(settings, billing_code, as_of=as_of, payers=payers)
     else:
-        result = report.render_report(settings, billing_code, as_of=as_of, payers=payers)
+        result = render.render_report(settings, billing_code, as_of=as_of, payers=payers)
     if result.rendered:
         get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
     else:
@@ -43,13 +44,13 @@ def render_benchmark_reports(
     as_of: dt.date | None = None,
     only_changed: bool = False,
     payers: list[str] | None = None,
-) -> list[report.ReportResult | str]:
+) -> list[render.ReportResult | str]:
     """One report per code (default: every target code); an error is returned as text, not raised.
     `payers` limits coverage and negotiated rates to those payer groups (default: every group)."""
     settings = settings or from_env()
-    results: list[report.ReportResult | str] = []
-    with run_report.tracking("render_benchmark_reports", settings) as run:
-        for code in codes or report.report_codes(settings):
+    results: list[render.ReportResult | str] = []
+    with run_summary.tracking("render_benchmark_reports", settings) as run:
+        for code in codes or report_codes(settings):
             try:
                 result = render_report_task(settings, code, as_of, only_changed, payers)
                 results.append(result)

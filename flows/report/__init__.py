@@ -1,0 +1,14 @@
+"""The benchmark report: one Markdown + HTML report per billing code, rendered from the warehouse marts.
+
+Modules, each importing only those above it in this list (no cycle):
+- labels.py    the words for the values shown (derived from schemas/fields.py where it declares them)
+- text.py      values as Markdown text: escaping, money, numbers, dates, reasons, tables
+- data.py      ReportData (the queries in warehouse/sql/report/), the payer filter, ReportContext
+- medicare.py  Medicare release logic: latest release per setting, stale releases, contractors
+- sections.py  the ten sections, as Markdown
+- figure.py    the commercial-rates figure and its caption
+- render.py    papermill + nbconvert rendering of notebooks/benchmark_report.ipynb, the page, the cache key
+- flow.py      the Prefect flow `render_benchmark_reports`
+
+Nothing is imported here: `from flows.report import render` loads only what rendering needs.
+"""
