@@ -7,8 +7,8 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.ops import run_summary
 from flows.errors import NoWarehouse
+from flows.ops import run_summary
 from flows.report import render
 from flows.report.data import report_codes
 from flows.settings import Settings, from_env
