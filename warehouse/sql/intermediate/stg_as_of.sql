@@ -4,4 +4,4 @@
 -- tic_rate_summary, hospital_rate_summary and their staging views answer as of that date: Medicare
 -- releases in effect then (period start on or before it), payer and hospital files dated on or
 -- before it (last_updated_on). The report sets it to its --as-of date.
-select coalesce(try_cast(getvariable('as_of') as date), date '9999-12-31') as as_of_date
+select as_of_date() as as_of_date

@@ -6,19 +6,11 @@
 -- contractor columns. is_synthetic is true when any file behind the row is synthetic (stg_source_file).
 with article_snapshot as (
     select *, max(article_version) over (partition by article_id) as newest_version
-    from (
-        select *, dense_rank() over (order by loaded_at desc, load_id desc) as snapshot_rank
-        from cms__mcd_article
-    )
-    where snapshot_rank = 1
+    from stg_mcd_article
 ),
 lcd_snapshot as (
     select *, max(lcd_version) over (partition by lcd_id) as newest_version
-    from (
-        select *, dense_rank() over (order by loaded_at desc, load_id desc) as snapshot_rank
-        from cms__mcd_lcd
-    )
-    where snapshot_rank = 1
+    from stg_mcd_lcd
 ),
 documents as (
     select 'article' as document_type, article_id as document_id, article_version as document_version,
@@ -43,36 +35,26 @@ documents as (
 codes as (
     select 'article' as document_type, article_id as document_id, article_version as document_version,
            hcpc_code_group, hcpc_code_id as billing_code, source_file as code_file
-    from cms__mcd_article_hcpc_code
-    qualify row_number() over (partition by article_id, article_version, hcpc_code_group, hcpc_code_id
-                               order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_article_hcpc_code
     union all
     select 'lcd', lcd_id, lcd_version, hcpc_code_group, hcpc_code_id, source_file
-    from cms__mcd_lcd_hcpc_code
-    qualify row_number() over (partition by lcd_id, lcd_version, hcpc_code_group, hcpc_code_id
-                               order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_lcd_hcpc_code
 ),
 code_groups as (
     select 'article' as document_type, article_id as document_id, article_version as document_version, hcpc_code_group,
            listing_class, listing_class_phrase, paragraph_text, source_file as group_file
-    from cms__mcd_article_hcpc_code_group
-    qualify row_number() over (partition by article_id, article_version, hcpc_code_group order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_article_hcpc_code_group
     union all
     select 'lcd', lcd_id, lcd_version, hcpc_code_group, listing_class, listing_class_phrase, paragraph_text, source_file
-    from cms__mcd_lcd_hcpc_code_group
-    qualify row_number() over (partition by lcd_id, lcd_version, hcpc_code_group order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_lcd_hcpc_code_group
 ),
 issuers as (
     select 'article' as document_type, article_id as document_id, article_version as document_version,
            contractor_id, contractor_type_id, contractor_version, source_file as issuer_file
-    from cms__mcd_article_contractor
-    qualify row_number() over (partition by article_id, article_version, contractor_id, contractor_type_id, contractor_version
-                               order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_article_contractor
     union all
     select 'lcd', lcd_id, lcd_version, contractor_id, contractor_type_id, contractor_version, source_file
-    from cms__mcd_lcd_contractor
-    qualify row_number() over (partition by lcd_id, lcd_version, contractor_id, contractor_type_id, contractor_version
-                               order by loaded_at desc, load_id desc) = 1
+    from stg_mcd_lcd_contractor
 ),
 listings as (
     select

@@ -124,7 +124,7 @@ mcd_scope as (
         bool_or(code_table = 'lcd_x_hcpc_code') as lcds_read,
         list(distinct source_file order by source_file) as source_files,
         bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
-    from cms__mcd_code_scope
+    from stg_mcd_code_scope
     left join (select load_id, is_synthetic from stg_source_file) sf using (load_id)
     group by billing_code
 ),

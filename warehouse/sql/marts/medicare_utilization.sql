@@ -26,22 +26,6 @@ geographies as (
 places as (
     select * from (values ('F', 'facility'), ('O', 'office')) as p(place_of_service, place_of_service_name)
 ),
-quarantined as (  -- cells whose row the file held but failed validation, in the load the grid reads
-    select distinct
-        s.data_year, s.billing_code,
-        case when lower(trim(json_extract_string(q.raw_record, '$.geo_level'))) = 'national' then 'US'
-             else coalesce(by_code.geo_fips, by_name.geo_fips,
-                           'other:' || trim(json_extract_string(q.raw_record, '$.geo_name'))) end as geo_key,
-        upper(trim(json_extract_string(q.raw_record, '$.place_of_service'))) as place_of_service
-    from quarantine q
-    join stg_partb_geo_service_scope s
-        on s.load_id = q.load_id
-        and s.billing_code = upper(trim(json_extract_string(q.raw_record, '$.billing_code')))
-        and s.data_year = try_cast(trim(json_extract_string(q.raw_record, '$.data_year')) as integer)
-    left join stg_geography by_code on by_code.geo_fips = trim(json_extract_string(q.raw_record, '$.geo_code'))
-    left join stg_geography by_name on lower(by_name.geo_name) = lower(trim(json_extract_string(q.raw_record, '$.geo_name')))
-    where q.dataset = 'cms__partb_geo_service' and json_valid(q.raw_record) and q.raw_record like '{%'
-),
 grid as (
     select c.billing_code, y.data_year, g.*, p.*
     from codes c cross join years y cross join geographies g cross join places p
@@ -82,7 +66,7 @@ left join stg_source_file sf on sf.load_id = s.load_id
 left join stg_partb_geo_service d
     on d.data_year = g.data_year and d.billing_code = g.billing_code and d.geo_key = g.geo_key
     and d.place_of_service = g.place_of_service
-left join quarantined q
+left join stg_partb_geo_service_quarantined q
     on q.data_year = g.data_year and q.billing_code = g.billing_code and q.geo_key = g.geo_key
     and q.place_of_service = g.place_of_service
 order by g.billing_code, g.data_year, g.geo_sort, g.geo_name, g.place_of_service

@@ -5,7 +5,7 @@ with listed as (
     select distinct reporting_entity_name, file_type, file_location,
            regexp_extract(regexp_replace(file_location, '[?#].*$', ''), '[^/]+$') as file_name,
            source_file as toc_file
-    from tic__toc_file
+    from stg_tic_toc_file
 )
 select
     l.reporting_entity_name,

@@ -28,7 +28,7 @@ select
     ) as snapshot_rank,
     snapshot_rank = 1 and f.published_by_as_of as is_latest
 from (
-    select files.*, files.last_updated_on is null or files.last_updated_on <= (select as_of_date from stg_as_of)
+    select files.*, files.last_updated_on is null or files.last_updated_on <= as_of_date()
         as published_by_as_of
     from files
 ) f

@@ -13,4 +13,4 @@ from (
         row_number() over (partition by data_year, billing_code order by loaded_at desc, load_id desc) as row_rank
     from cms__partb_geo_service_scope
 )
-where row_rank = 1 and release_year <= year((select as_of_date from stg_as_of))
+where row_rank = 1 and release_year <= year(as_of_date())

@@ -3,12 +3,9 @@
 -- of the same year lists it (NULL when no crosswalk is loaded for the year): a GPCI row for a
 -- locality CMS's crosswalk does not know is kept, and flagged, not dropped.
 with latest as (
-    select * exclude (load_rank)
-    from (
-        select *, dense_rank() over (partition by release_year order by loaded_at desc, load_id desc) as load_rank
-        from cms__pfs_gpci
-    )
-    where load_rank = 1
+    select *
+    from cms__pfs_gpci
+    qualify is_latest_load(release_year, loaded_at, load_id)
 ),
 crosswalk_years as (
     select distinct release_year from stg_pfs_locality

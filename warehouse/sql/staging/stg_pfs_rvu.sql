@@ -16,14 +16,9 @@ with tracked as (
     from cms__pfs_rvu
 ),
 latest as (
-    select * exclude (load_rank)
-    from (
-        select *,
-            dense_rank() over (partition by release_year, release_quarter, payment_track
-                               order by loaded_at desc, load_id desc) as load_rank
-        from tracked
-    )
-    where load_rank = 1
+    select *
+    from tracked
+    qualify is_latest_load((release_year, release_quarter, payment_track), loaded_at, load_id)
 )
 select * exclude (track_rank)
 from (

@@ -5,8 +5,8 @@
 with latest_load as (
     select *
     from tic__in_network_rate
-    where last_updated_on is null or last_updated_on <= (select as_of_date from stg_as_of)
-    qualify dense_rank() over (partition by source_file order by loaded_at desc, load_id desc) = 1
+    where last_updated_on is null or last_updated_on <= as_of_date()
+    qualify is_latest_load(source_file, loaded_at, load_id)
 ),
 keyed as (
     select *, coalesce(plan_id, plan_name, '') as plan_key
