@@ -4,7 +4,11 @@ unset and set to each date given; the report's queries (warehouse/sql/report/*.s
 run against its own warehouse for every code of interest) must return the same rows too.
 
     python benchmarks/compare_warehouses.py BEFORE.duckdb AFTER.duckdb \
-        [--report-sql BEFORE_SQL_DIR AFTER_SQL_DIR] [--as-of 2025-06-01 ...]
+        [--report-sql BEFORE_SQL_DIR AFTER_SQL_DIR] [--as-of 2025-06-01 ...] [--ignore-columns REGEX]
+
+Two warehouses built over the same lake (copy the lake, rebuild only the DuckDB file) compare as is.
+Two separate `payerbench run`s differ in what each run stamps (load ids, timestamps, paths): leave
+those columns out with --ignore-columns (a regex on column names).
 
 Prints one line per relation and a summary; exits 1 when anything differs.
 """
@@ -44,7 +48,9 @@ def _differs(before: list[tuple], after: list[tuple]) -> str:
     return f"{len(before)} vs {len(after)} rows; only before: {len(a - b)}, only after: {len(b - a)}"
 
 
-def compare(before: Path, after: Path, as_of: list[dt.date], report_sql: tuple[Path, Path] | None) -> int:
+def compare(
+    before: Path, after: Path, as_of: list[dt.date], report_sql: tuple[Path, Path] | None, ignore: str | None = None
+) -> int:
     cons = [duckdb.connect(str(p), read_only=True) for p in (before, after)]
     names = [_relations(c) for c in cons]
     common = sorted(names[0] & names[1])
@@ -57,8 +63,12 @@ def compare(before: Path, after: Path, as_of: list[dt.date], report_sql: tuple[P
         label = "as of (unset)" if when is None else f"as of {when}"
         checked = 0
         for name in common:
-            rows = [_rows(c, f'select * from "{name}"') for c in cons]
             cols = [[d[0] for d in c.execute(f'select * from "{name}" limit 0').description] for c in cons]
+            kept = [[col for col in cs if not (ignore and re.fullmatch(ignore, col))] for cs in cols]
+            rows = [
+                _rows(c, f'select {", ".join(f"{chr(34)}{k}{chr(34)}" for k in ks) or "1"} from "{name}"')
+                for c, ks in zip(cons, kept)
+            ]
             diff = _differs(*rows) if cols[0] == cols[1] else f"columns differ: {cols[0]} vs {cols[1]}"
             if diff and name in DESCRIPTIVE:
                 print(f"  {label}: {name}: differs (descriptive, not counted): {diff}")
@@ -98,8 +108,10 @@ def main() -> int:
     parser.add_argument("after", type=Path)
     parser.add_argument("--report-sql", nargs=2, type=Path, metavar=("BEFORE_DIR", "AFTER_DIR"))
     parser.add_argument("--as-of", nargs="*", type=dt.date.fromisoformat, default=[])
+    parser.add_argument("--ignore-columns", help="regex: columns left out of the comparison (run stamps)")
     args = parser.parse_args()
-    return compare(args.before, args.after, args.as_of, tuple(args.report_sql) if args.report_sql else None)
+    report_sql = tuple(args.report_sql) if args.report_sql else None
+    return compare(args.before, args.after, args.as_of, report_sql, args.ignore_columns)
 
 
 if __name__ == "__main__":
