@@ -2,7 +2,7 @@
 
 The lists are CMS's own, as its files' documentation defines them (the PFS RVU file's
 record layout, OPPS Addendum D1, ASC Addendum DD1). A value outside a list is quarantined:
-a new CMS code is then added here, on purpose, with its meaning in warehouse/sql/medicare_indicator.sql.
+a new CMS code is then added here, on purpose, with its meaning in warehouse/sql/marts/medicare_indicator.sql.
 """
 
 from __future__ import annotations

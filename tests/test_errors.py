@@ -219,13 +219,13 @@ def test_sql_that_does_not_build_exits_1(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = tmp_path / "project"
-    (project / "warehouse" / "sql").mkdir(parents=True)
-    (project / "warehouse" / "sql" / "broken.sql").write_text(
-        "-- A broken mart.\nselect nope from nowhere", encoding="utf-8"
+    (project / "warehouse" / "sql" / "staging").mkdir(parents=True)
+    (project / "warehouse" / "sql" / "staging" / "broken.sql").write_text(
+        "-- A broken view.\nselect nope from payer__policy", encoding="utf-8"
     )
     monkeypatch.setenv("PAYERBENCH_HOME", str(project))
     assert run_cli(settings, "build") == 1
-    assert capsys.readouterr().err.startswith("payerbench build: warehouse/sql/broken.sql does not build: ")
+    assert capsys.readouterr().err.startswith("payerbench build: warehouse/sql/staging/broken.sql does not build: ")
     assert not settings.duckdb_path.exists()
 
 

@@ -30,8 +30,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow.parquet as pq
@@ -102,36 +104,142 @@ def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> li
     return parts
 
 
-def sql_views(sql_dir: Path) -> list[tuple[str, str, str]]:
-    """(name, sql, leading comment) for each warehouse/sql/*.sql file, in dependency order."""
-    files = {p.stem: p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.sql"))}
-    deps = {
-        name: {
-            other for other in files if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(sql))
-        }
-        for name, sql in files.items()
-    }
+# The SQL layers, in build order: a file may read the relations of its own layer and of the layers
+# before it (and the build's own relations, BUILTIN_RELATIONS); only staging reads the datasets.
+# warehouse/sql/report/ holds the report's queries (run by flows/report.py, not built as views):
+# they may read any view but no dataset either. macros/ holds DuckDB macros (one per file, named
+# as the file), created before every view.
+LAYERS = {"staging": "staging", "intermediate": "intermediate", "marts": "mart"}  # folder -> catalog kind
+REPORT_DIR = "report"
+MACRO_DIR = "macros"
+# Relations the build itself makes from the load log and schemas/fields.py: readable from every layer.
+BUILTIN_RELATIONS = frozenset({*SYSTEM_VIEWS, "enum_payer_group", "enum_coverage_status", "enum_source_confidence"})
+
+
+class SqlView(NamedTuple):
+    name: str
+    sql: str
+    doc: str  # the file's leading comment: its grain
+    layer: str  # staging / intermediate / marts
+    reads: frozenset[str]  # relations and macros the SQL names (parsed, CTEs left out)
+
+
+def _parse(con: duckdb.DuckDBPyConnection, label: str, sql: str) -> tuple[set[str], set[str]]:
+    """(tables, functions) one SELECT names, parsed by DuckDB itself (json_serialize_sql)."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise SqlBuildError(f"warehouse/sql/{label} does not parse: {tree.get('error_message')}")
+    if len(tree["statements"]) != 1:
+        raise SqlBuildError(f"warehouse/sql/{label} must hold exactly one SELECT")
+    tables: set[str] = set()
+    functions: set[str] = set()
+    ctes: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                tables.add(node["table_name"].lower())
+            if "function_name" in node:
+                functions.add(str(node["function_name"]).lower())
+            for entry in (node.get("cte_map") or {}).get("map", []):
+                ctes.add(entry["key"].lower())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree["statements"])
+    return tables - ctes, functions
+
+
+def sql_macros(sql_dir: Path) -> list[tuple[str, str]]:
+    """(name, sql) for each warehouse/sql/macros/*.sql file, each defining the macro named as the file."""
+    macros = [(p.stem, p.read_text(encoding="utf-8")) for p in sorted((sql_dir / MACRO_DIR).glob("*.sql"))]
+    for name, sql in macros:
+        if not re.search(rf"(?is)^\s*(--[^\n]*\n\s*)*create\s+(or\s+replace\s+)?macro\s+{re.escape(name)}\s*\(", sql):
+            raise SqlBuildError(f"warehouse/sql/{MACRO_DIR}/{name}.sql must define the macro {name}")
+    return macros
+
+
+def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
+    """The views of warehouse/sql/{staging,intermediate,marts}/*.sql in dependency order, taken from
+    the relations each file's SQL reads (parsed, not guessed from names). Raises `SqlBuildError`,
+    naming the file, on SQL that does not parse, a relation that is neither a dataset, a built-in
+    relation nor another SQL file, a layer reading a later one or a dataset outside staging, and a cycle.
+    `datasets`: the names of the dataset views (from the caller's schemas)."""
+    datasets = frozenset(datasets)
+    macros = {name for name, _ in sql_macros(sql_dir)}
+    stray = sorted(
+        str(p.relative_to(sql_dir))
+        for p in sql_dir.rglob("*.sql")
+        if p.relative_to(sql_dir).parts[0] not in (*LAYERS, REPORT_DIR, MACRO_DIR)
+        or len(p.relative_to(sql_dir).parts) != 2
+    )
+    if stray:
+        raise SqlBuildError(
+            f"warehouse/sql/{stray[0]} is in no layer folder ({', '.join((*LAYERS, REPORT_DIR, MACRO_DIR))})"
+        )
+    paths: dict[str, tuple[str, Path]] = {}
+    for folder in LAYERS:
+        for path in sorted((sql_dir / folder).glob("*.sql")):
+            if path.stem in paths or path.stem in datasets | BUILTIN_RELATIONS | macros:
+                raise SqlBuildError(f"warehouse/sql/{folder}/{path.name}: the name {path.stem} is taken twice")
+            paths[path.stem] = (folder, path)
+    con = duckdb.connect()
+    views: dict[str, SqlView] = {}
+    try:
+        for name, (folder, path) in paths.items():
+            sql = path.read_text(encoding="utf-8")
+            tables, functions = _parse(con, f"{folder}/{path.name}", sql)
+            views[name] = SqlView(name, sql, _leading_comment(sql), folder, frozenset(tables | (functions & macros)))
+        for path in sorted((sql_dir / REPORT_DIR).glob("*.sql")):
+            tables, _ = _parse(con, f"{REPORT_DIR}/{path.name}", path.read_text(encoding="utf-8"))
+            _check_reads(f"{REPORT_DIR}/{path.name}", REPORT_DIR, tables, views, datasets)
+    finally:
+        con.close()
+    for view in views.values():
+        _check_reads(f"{view.layer}/{view.name}.sql", view.layer, view.reads - macros, views, datasets)
+
     ordered: list[str] = []
-    visiting: set[str] = set()
+    visiting: list[str] = []
 
     def visit(name: str) -> None:
         if name in ordered:
             return
         if name in visiting:
-            raise SqlBuildError(f"warehouse/sql: circular reference involving {name}.sql")
-        visiting.add(name)
-        for dep in sorted(deps[name]):
+            cycle = " -> ".join(f"{n}.sql" for n in visiting[visiting.index(name) :] + [name])
+            raise SqlBuildError(f"warehouse/sql/{views[name].layer}/{name}.sql: circular reference: {cycle}")
+        visiting.append(name)
+        for dep in sorted(views[name].reads & views.keys()):
             visit(dep)
-        visiting.discard(name)
+        visiting.pop()
         ordered.append(name)
 
-    for name in files:
+    for name in views:
         visit(name)
-    return [(name, files[name], _leading_comment(files[name])) for name in ordered]
+    return [views[name] for name in ordered]
 
 
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
+def _check_reads(
+    label: str, layer: str, reads: Iterable[str], views: dict[str, SqlView], datasets: frozenset[str]
+) -> None:
+    layers = list(LAYERS)
+    for relation in sorted(reads):
+        if relation in BUILTIN_RELATIONS:
+            continue
+        if relation in datasets:
+            if layer != "staging":
+                raise SqlBuildError(
+                    f"warehouse/sql/{label} reads the dataset {relation} directly: "
+                    f"only staging/ reads datasets, read it through a staging view"
+                )
+        elif relation in views:
+            other = views[relation].layer
+            if layer != REPORT_DIR and layers.index(other) > layers.index(layer):
+                raise SqlBuildError(f"warehouse/sql/{label} reads {other}/{relation}.sql, a later layer than {layer}/")
+        else:
+            raise SqlBuildError(f"warehouse/sql/{label} reads {relation}, which is no dataset, view or SQL file")
 
 
 def _leading_comment(sql: str) -> str:
@@ -212,7 +320,8 @@ def _state(settings: Settings, log, log_generation: int) -> dict[str, object]:  
     inputs["quarantine"] = _digest(*sorted(done.loc[done["rows_quarantined"] > 0, "load_id"]))
     inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
     inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
-    inputs.update({f"sql:{name}": _digest(sql) for name, sql, _ in sql_views(settings.sql_dir)})
+    inputs.update({f"sql:{name}": _digest(sql) for name, sql in sql_macros(settings.sql_dir)})
+    inputs.update({f"sql:{v.name}": _digest(v.sql) for v in sql_views(settings.sql_dir, registry.SCHEMAS)})
     schema = _digest(
         *(f"{d}={dataset_arrow_schema(d)}" for d in registry.SCHEMAS),
         FINDING_SCHEMA,
@@ -268,22 +377,25 @@ def plan(settings: Settings) -> BuildPlan:
     return BuildPlan(True, "; ".join(r for r in reasons if r), changed, state)
 
 
-# Per-file lookups: a view reads them only for the files behind its own rows (e.g. stg_source_file's
-# is_synthetic, joined by load_id), so a new load of another source changes the lookup but not what
-# the reading view shows. A change reaches a reader through a lookup only when the lookup's own SQL
-# changed; the reader's own datasets (a new load of them) still mark it as changed directly.
-LOOKUP_VIEWS = frozenset({"stg_source_file"})
+# The load log is a per-file lookup: one row per load, which a view reads only for the files behind
+# its own rows (stg_source_file's is_synthetic, joined by load_id). Every load changes it, but not
+# what a view joining through it shows: a view that reads the log directly is rebuilt on every load,
+# and passes that on to its readers only when its own SQL changed (its other inputs, e.g. a new load
+# of its own datasets, still do).
+PER_FILE_LOOKUP = "load_log"
 
 
-def affected_views(sql_dir: Path, changed: set[str]) -> list[str]:
-    """SQL views (dependency order) that read, directly or through other views, anything in `changed`,
-    plus those whose own SQL changed (`LOOKUP_VIEWS` pass a change on only when their SQL changed)."""
+def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) -> list[str]:
+    """SQL views (dependency order) that read, directly or through other views or macros, anything in
+    `changed`, plus those whose own SQL changed (a change of the load log reaches direct readers only)."""
     affected: list[str] = []
-    for name, sql, _ in sql_views(sql_dir):
-        text = _strip_comments(sql)
-        sources = [n for n in (*changed, *affected) if n not in LOOKUP_VIEWS or n in changed]
-        if name in changed or any(re.search(rf"\b{re.escape(n)}\b", text) for n in sources):
-            affected.append(name)
+    passing = set(changed) - {PER_FILE_LOOKUP}  # what passes a change on to its readers
+    for view in sql_views(sql_dir, datasets):
+        if view.name in changed or view.reads & passing:
+            affected.append(view.name)
+            passing.add(view.name)
+        elif PER_FILE_LOOKUP in changed and PER_FILE_LOOKUP in view.reads:
+            affected.append(view.name)
     return affected
 
 
@@ -346,14 +458,19 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             catalog.append((name, "enumeration", doc))
             views.append(name)
 
-        for name, sql, doc in sql_views(settings.sql_dir):
+        for name, sql in sql_macros(settings.sql_dir):
             try:
-                con.execute(f"CREATE VIEW {name} AS\n{sql.rstrip().rstrip(';')}")
+                con.execute(sql)
             except duckdb.Error as exc:
-                raise SqlBuildError(f"warehouse/sql/{name}.sql does not build: {exc}") from None
-            con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
-            catalog.append((name, "staging" if name.startswith("stg_") else "mart", doc))
-            views.append(name)
+                raise SqlBuildError(f"warehouse/sql/{MACRO_DIR}/{name}.sql does not build: {exc}") from None
+        for view in sql_views(settings.sql_dir, registry.SCHEMAS):
+            try:
+                con.execute(f"CREATE VIEW {view.name} AS\n{view.sql.rstrip().rstrip(';')}")
+            except duckdb.Error as exc:
+                raise SqlBuildError(f"warehouse/sql/{view.layer}/{view.name}.sql does not build: {exc}") from None
+            con.execute(f"COMMENT ON VIEW {view.name} IS {_quote(view.doc)}")
+            catalog.append((view.name, LAYERS[view.layer], view.doc))
+            views.append(view.name)
 
         con.execute("CREATE TABLE catalog (name VARCHAR, kind VARCHAR, description VARCHAR)")
         con.executemany("INSERT INTO catalog VALUES (?, ?, ?)", catalog)
@@ -378,7 +495,7 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         views=views,
         files=files,
         rebuilt=True,
-        marts_rebuilt=affected_views(settings.sql_dir, current.changed),
+        marts_rebuilt=affected_views(settings.sql_dir, current.changed, registry.SCHEMAS),
         reason=current.reason,
     )
 

@@ -314,4 +314,8 @@ def test_reasons_are_the_documented_enumerations(loaded: Settings) -> None:
     )
     kinds = dict(query(loaded, "select name, kind from catalog"))
     assert kinds["medicare_utilization"] == kinds["medicare_utilization_trend"] == "mart"
-    assert kinds["stg_mcd_code_listing"] == "staging" and kinds["cms__partb_geo_service"] == "dataset"
+    assert (
+        kinds["stg_mcd_code_listing"] == "intermediate"
+        and kinds["stg_mcd_article"] == "staging"
+        and kinds["cms__partb_geo_service"] == "dataset"
+    )

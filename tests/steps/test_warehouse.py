@@ -47,35 +47,120 @@ def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Setting
     fresh.close()
 
 
-def test_a_load_reaches_other_marts_through_the_synthetic_lookup_only_when_its_sql_changes(tmp_path: Path) -> None:
-    (tmp_path / "stg_source_file.sql").write_text("-- Lookup.\nselect load_id from load_log", encoding="utf-8")
-    (tmp_path / "policy_mart.sql").write_text(
-        "-- A.\nselect * from payer__policy join stg_source_file using (load_id)", encoding="utf-8"
-    )
-    (tmp_path / "rate_mart.sql").write_text(
-        "-- B.\nselect * from cms__pfs_rvu join stg_source_file using (load_id)", encoding="utf-8"
-    )
-    (tmp_path / "log_mart.sql").write_text("-- C.\nselect * from load_log", encoding="utf-8")
+def _sql(root: Path, layer: str, name: str, text: str) -> None:
+    (root / layer).mkdir(parents=True, exist_ok=True)
+    (root / layer / f"{name}.sql").write_text(text, encoding="utf-8")
+
+
+def test_a_load_reaches_other_marts_through_the_load_log_lookup_only_when_its_sql_changes(tmp_path: Path) -> None:
+    _sql(tmp_path, "intermediate", "stg_source_file", "-- Lookup.\nselect load_id from load_log")
+    _sql(tmp_path, "staging", "stg_policy", "-- S.\nselect * from payer__policy")
+    _sql(tmp_path, "staging", "stg_rvu", "-- S.\nselect * from cms__pfs_rvu")
+    _sql(tmp_path, "marts", "policy_mart", "-- A.\nselect * from stg_policy join stg_source_file using (load_id)")
+    _sql(tmp_path, "marts", "rate_mart", "-- B.\nselect * from stg_rvu join stg_source_file using (load_id)")
+    _sql(tmp_path, "marts", "log_mart", "-- C.\nselect * from load_log")
     # a new policy load: the lookup and the log change, the rate mart shows the same rows
-    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}) == [
-        "log_mart",
+    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}, registry.SCHEMAS) == [
+        "stg_policy",
         "stg_source_file",
+        "log_mart",
         "policy_mart",
     ]
     # the lookup's own rule changed: every reader of it
-    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"})) == {
+    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"}, registry.SCHEMAS)) == {
         "stg_source_file",
         "policy_mart",
         "rate_mart",
     }
 
 
-def test_sql_views_are_built_in_dependency_order(tmp_path: Path) -> None:
-    (tmp_path / "a_mart.sql").write_text("-- A mart.\nselect * from stg_z", encoding="utf-8")
-    (tmp_path / "stg_z.sql").write_text("-- Staging.\nselect 1 as x", encoding="utf-8")
-    ordered = [name for name, _, _ in warehouse.sql_views(tmp_path)]
-    assert ordered == ["stg_z", "a_mart"]
-    assert warehouse.sql_views(tmp_path)[1][2] == "A mart."
+def test_build_order_comes_from_the_sql_references_not_the_names(tmp_path: Path) -> None:
+    # a_mart sorts first by every name rule (layer folder aside) yet reads z_inter, which reads stg_z
+    _sql(tmp_path, "marts", "a_mart", "-- A mart.\nwith stg_z as (select 1 as y) select * from z_inter, stg_z")
+    _sql(tmp_path, "marts", "b_mart", "-- B.\nselect * from a_mart")
+    _sql(tmp_path, "intermediate", "z_inter", "-- Inter.\nselect * from (select * from stg_z) where x = 1")
+    _sql(tmp_path, "staging", "stg_z", "-- Staging.\nselect 1 as x")
+    ordered = warehouse.sql_views(tmp_path, registry.SCHEMAS)
+    assert [v.name for v in ordered] == ["stg_z", "z_inter", "a_mart", "b_mart"]
+    assert ordered[2].doc == "A mart." and ordered[2].reads == {"z_inter"}  # the CTE named stg_z is no reference
+    assert [v.layer for v in ordered] == ["staging", "intermediate", "marts", "marts"]
+
+
+def test_a_mart_listed_before_the_mart_it_reads_still_builds(settings: Settings, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
+    _sql(project / "warehouse" / "sql", "marts", "aaa_first", "-- Reads a later file.\nselect * from zzz_last")
+    _sql(
+        project / "warehouse" / "sql",
+        "marts",
+        "zzz_last",
+        "-- Reads the benchmark.\nselect count(*) as n from reimbursement_benchmark",
+    )
+    warehouse.build(settings.replace(project_dir=project))
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute("select n from aaa_first").fetchall() == [(0,)]  # built, over the empty warehouse
+    con.close()
+
+
+def test_an_unknown_relation_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    _sql(tmp_path, "staging", "stg_a", "-- A.\nselect * from payer__policy")
+    _sql(tmp_path, "marts", "typo_mart", "-- Typo.\nselect * from stg_a join stg_b using (load_id)")
+    with pytest.raises(SqlBuildError, match=r"warehouse/sql/marts/typo_mart.sql reads stg_b, which is no dataset"):
+        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+
+
+def test_a_cycle_is_an_error_naming_the_files(tmp_path: Path) -> None:
+    _sql(tmp_path, "marts", "m_one", "-- 1.\nselect * from m_two")
+    _sql(tmp_path, "marts", "m_two", "-- 2.\nselect * from (select * from m_one)")
+    with pytest.raises(SqlBuildError, match=r"circular reference: m_one.sql -> m_two.sql -> m_one.sql"):
+        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+
+
+@pytest.mark.parametrize("layer", ["marts", "intermediate", "report"])
+def test_reading_a_raw_dataset_outside_staging_is_an_error_naming_file_and_dataset(tmp_path: Path, layer: str) -> None:
+    _sql(tmp_path, "staging", "stg_policy", "-- S.\nselect * from payer__policy")
+    _sql(tmp_path, layer, "direct", "-- Reads raw.\nselect * from stg_policy join hospital__file using (load_id)")
+    with pytest.raises(
+        SqlBuildError, match=rf"warehouse/sql/{layer}/direct.sql reads the dataset hospital__file directly"
+    ):
+        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+
+
+def test_staging_never_reads_a_later_layer(tmp_path: Path) -> None:
+    _sql(tmp_path, "intermediate", "stg_lookup", "-- L.\nselect 1 as x")
+    _sql(tmp_path, "staging", "stg_policy", "-- S.\nselect * from payer__policy, stg_lookup")
+    with pytest.raises(SqlBuildError, match=r"staging/stg_policy.sql reads intermediate/stg_lookup.sql, a later layer"):
+        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+
+
+def test_the_project_sql_keeps_its_layers_and_grain_comments(settings: Settings) -> None:
+    views = warehouse.sql_views(settings.sql_dir, registry.SCHEMAS)  # raises on any layer breach
+    assert all(v.doc.startswith("One row") for v in views), [v.name for v in views if not v.doc.startswith("One row")]
+    datasets = set(registry.SCHEMAS)
+    assert all(not (v.reads & datasets) for v in views if v.layer != "staging")
+
+
+def test_the_rate_statistics_and_the_latest_load_rule_are_written_once(settings: Settings) -> None:
+    views = {v.name: v for v in warehouse.sql_views(settings.sql_dir, registry.SCHEMAS)}
+    macros = dict(warehouse.sql_macros(settings.sql_dir))
+    assert {"rate_distribution", "is_latest_load", "as_of_date"} <= macros.keys()
+    for mart in ("reimbursement_benchmark", "tic_rate_summary", "hospital_rate_summary"):
+        assert "rate_distribution" in views[mart].reads
+        assert "quantile_cont(" not in views[mart].sql and "median(" not in views[mart].sql
+    for view in views.values():  # no view spells out the latest-load window itself
+        assert (
+            "order by loaded_at desc, load_id desc) = 1" not in view.sql.replace("\n", " ") or "row_number" in view.sql
+        )
+    assert sum("is_latest_load" in v.reads for v in views.values()) >= 10
+
+
+def test_the_rate_distribution_macro_gives_the_statistics_it_replaced(settings: Settings) -> None:
+    con = duckdb.connect()
+    con.execute(dict(warehouse.sql_macros(settings.sql_dir))["rate_distribution"])
+    got = con.execute(
+        "select rate_distribution(v) from (values (10.0::decimal(18, 4)), (20.0), (40.0), (null)) t(v)"
+    ).fetchone()[0]
+    assert got == {"min": 10, "p25": 15, "median": 20, "p75": 30, "max": 40}
 
 
 def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None:
@@ -94,12 +179,9 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
     warehouse.build(settings)
     before = settings.duckdb_path.stat().st_mtime_ns
     project = tmp_path / "project"
-    (project / "warehouse" / "sql").mkdir(parents=True)
-    (project / "warehouse" / "sql" / "broken.sql").write_text(
-        "-- A broken mart.\nselect nope from nowhere", encoding="utf-8"
-    )
+    _sql(project / "warehouse" / "sql", "staging", "broken", "-- A broken view.\nselect nope from payer__policy")
     broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
-    with pytest.raises(SqlBuildError, match=r"warehouse/sql/broken.sql does not build"):
+    with pytest.raises(SqlBuildError, match=r"warehouse/sql/staging/broken.sql does not build"):
         warehouse.build(broken)
     assert settings.duckdb_path.stat().st_mtime_ns == before
     assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
@@ -147,7 +229,7 @@ def test_a_changed_sql_file_rebuilds_that_view_and_its_dependents(settings: Sett
     shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
     edited = settings.replace(project_dir=project)
     warehouse.build(edited)
-    stg = project / "warehouse" / "sql" / "stg_pfs_rvu.sql"
+    stg = project / "warehouse" / "sql" / "staging" / "stg_pfs_rvu.sql"
     stg.write_text(stg.read_text(encoding="utf-8") + "\n-- a comment changes the text\n", encoding="utf-8")
     result = warehouse.build_if_changed(edited)
     assert result.rebuilt and result.reason == "SQL changed: stg_pfs_rvu"
@@ -177,3 +259,9 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
     assert rows[1] == (True, 2, 0, 2)  # the old part's rows, policy_title NULL
     assert rows[0] == (False, 2, 2, 2)
     assert columns[-6:] == ["source_file", "source_sha256", "source_record", "load_id", "run_id", "loaded_at"]
+
+
+def test_a_sql_file_outside_the_layer_folders_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "loose.sql").write_text("-- Loose.\nselect 1 as x", encoding="utf-8")
+    with pytest.raises(SqlBuildError, match=r"warehouse/sql/loose.sql is in no layer folder"):
+        warehouse.sql_views(tmp_path, registry.SCHEMAS)

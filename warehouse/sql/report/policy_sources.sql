@@ -2,8 +2,7 @@
 -- for a Medicare contractor (MAC) its jurisdictions as the payer-alias reference notes them (e.g. CGS: J15), so a
 -- contractor's instruction is never read as all of Medicare's.
 with aliases as (
-    select * from ref__payer_alias
-    qualify dense_rank() over (order by loaded_at desc, load_id desc) = 1
+    select * from stg_payer_alias
 )
 select p.payer_group, p.payer_name, p.plan_type, p.policy_id, p.policy_title, p.policy_url, p.source_confidence,
        p.retrieved_date, p.coverage_status,
