@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows import run_report
+from flows import catalog, run_report
 from flows.settings import Settings, from_env
 from flows.steps import warehouse
 
@@ -18,7 +18,11 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
     """
     settings = settings or from_env()
     with run_report.tracking("build_warehouse", settings) as run:
-        result = warehouse.build_if_changed(settings) if if_changed else warehouse.build(settings)
+        result = (
+            warehouse.build_if_changed(settings, catalog.SCHEMAS)
+            if if_changed
+            else warehouse.build(settings, catalog.SCHEMAS)
+        )
         run.add_build(result)
     logger = get_run_logger()
     if result.rebuilt:

@@ -1479,7 +1479,7 @@ def section_availability(ctx: ReportContext) -> str:
 
 
 def section_sources(ctx: ReportContext) -> str:
-    from flows.sources import registry
+    from flows import catalog as registry
 
     out = [f"## {SECTION_TITLES[9]}", "### Files loaded"]
     files = ctx["source_files"]

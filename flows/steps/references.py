@@ -27,10 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
 def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.DataFrame:
     """Read and validate a reference CSV; any invalid row stops the run (mappings must be clean)."""
     from flows.sources import reference
-    from flows.sources.registry import SCHEMAS
     from flows.steps.validate import DatasetValidator
+    from schemas.reference import TABLES
 
-    validator = DatasetValidator(SCHEMAS[dataset])
+    validator = DatasetValidator(TABLES[dataset])
     frames = []
     for batch in reference.read_file(path, chunk_rows):
         if batch.dataset != dataset:

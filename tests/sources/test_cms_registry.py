@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from flows import catalog
 from flows.ingest import discover
 from flows.settings import Settings
-from flows.sources import registry
 
 CMS_SOURCES = [
     "cms_pfs_rvu",
@@ -22,16 +22,16 @@ CMS_SOURCES = [
 
 @pytest.mark.parametrize("source", CMS_SOURCES)
 def test_each_bundled_file_is_detected_by_its_source_only(source: str) -> None:
-    files = discover(Settings(), registry.get(source))
+    files = discover(Settings(), catalog.get(source))
     assert files, f"raw/{source} holds no file"
     for path in files:
-        assert registry.detect_source(path) == [source], path
+        assert catalog.detect_source(path) == [source], path
 
 
 def test_every_cms_dataset_has_a_schema_named_after_it() -> None:
     for source in CMS_SOURCES:
-        for dataset in registry.get(source).datasets:
-            assert registry.SCHEMAS[dataset].Config.name == dataset and dataset.startswith("cms__")
+        for dataset in catalog.get(source).datasets:
+            assert catalog.SCHEMAS[dataset].Config.name == dataset and dataset.startswith("cms__")
 
 
 def test_full_real_files_are_detected(real_samples: Path) -> None:
@@ -46,5 +46,5 @@ def test_full_real_files_are_detected(real_samples: Path) -> None:
         "cms-asc-addenda/2025/20251001/FF.csv": "cms_asc_addenda",
     }
     for name, source in expected.items():
-        assert registry.detect_source(real_samples / name) == [source], name
-    assert registry.detect_source(real_samples / "cms-asc-addenda/2026/20260101/BB.csv") == []
+        assert catalog.detect_source(real_samples / name) == [source], name
+    assert catalog.detect_source(real_samples / "cms-asc-addenda/2026/20260101/BB.csv") == []

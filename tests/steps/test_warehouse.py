@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows import catalog
 from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import warehouse
 from flows.steps.load import load_file
 from flows.steps.references import PayerDirectory
@@ -18,7 +18,7 @@ from tests.conftest import fixture
 
 
 def test_views_exist_with_types_before_anything_is_loaded(settings: Settings) -> None:
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     types = dict(con.execute("select column_name, column_type from (describe payer__policy)").fetchall())
     assert types["effective_date"] == "DATE" and types["billing_code"] == "VARCHAR"
@@ -32,14 +32,14 @@ def test_views_exist_with_types_before_anything_is_loaded(settings: Settings) ->
 
 def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Settings) -> None:
     payers = PayerDirectory.from_file(settings.payer_alias_file)
-    source = registry.get("payer_policy")
+    source = catalog.get("payer_policy")
     load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     reader = duckdb.connect(str(settings.duckdb_path), read_only=True)  # an analyst's open session
     assert reader.execute("select count(*) from payer__policy").fetchone()[0] == 2
 
     load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-2", payers=payers)
-    warehouse.build(settings)  # must not fail on the analyst's lock, must not disturb the analyst
+    warehouse.build(settings, catalog.SCHEMAS)  # must not fail on the analyst's lock, must not disturb the analyst
     assert reader.execute("select count(*) from payer__policy").fetchone()[0] == 2
     reader.close()
     fresh = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -79,8 +79,8 @@ def test_sql_views_are_built_in_dependency_order(tmp_path: Path) -> None:
 
 
 def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None:
-    load_file(registry.get("reference"), settings.billing_code_file, settings, "run-1")
-    warehouse.build(settings)
+    load_file(catalog.get("reference"), settings.billing_code_file, settings, "run-1")
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     rows = con.execute(
         "select billing_code, count(*), count(coverage_status), min(availability_reason) "
@@ -91,7 +91,7 @@ def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None
 
 
 def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path: Path) -> None:
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     before = settings.duckdb_path.stat().st_mtime_ns
     project = tmp_path / "project"
     (project / "warehouse" / "sql").mkdir(parents=True)
@@ -100,7 +100,7 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
     )
     broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/broken.sql does not build"):
-        warehouse.build(broken)
+        warehouse.build(broken, catalog.SCHEMAS)
     assert settings.duckdb_path.stat().st_mtime_ns == before
     assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -113,22 +113,22 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
 
     payers = PayerDirectory.from_file(settings.payer_alias_file)
     record = load_file(
-        registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
+        catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
     )
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     with pytest.raises(WarehouseCorrupt, match="committed load.*Parquet files are missing"):
-        warehouse.build(settings)
+        warehouse.build(settings, catalog.SCHEMAS)
 
 
 def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> None:
     payers = PayerDirectory.from_file(settings.payer_alias_file)
-    source = registry.get("payer_policy")
-    first = warehouse.build_if_changed(settings)
+    source = catalog.get("payer_policy")
+    first = warehouse.build_if_changed(settings, catalog.SCHEMAS)
     assert first.rebuilt and first.reason == "no warehouse built yet"
-    assert warehouse.build_if_changed(settings).rebuilt is False  # nothing new: the file stays
+    assert warehouse.build_if_changed(settings, catalog.SCHEMAS).rebuilt is False  # nothing new: the file stays
 
     load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
-    result = warehouse.build_if_changed(settings)
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
     assert result.rebuilt and result.reason == "new loads of payer__policy"
     assert {"stg_payer_policy", "coverage_matrix"} <= set(result.marts_rebuilt)
     assert "medicare_rate" not in result.marts_rebuilt and "stg_pfs_rvu" not in result.marts_rebuilt
@@ -136,7 +136,7 @@ def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> N
 
     again = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-2", payers=payers)
     assert again.status == "unchanged"
-    assert warehouse.build_if_changed(settings).rebuilt is False
+    assert warehouse.build_if_changed(settings, catalog.SCHEMAS).rebuilt is False
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # the log view reads every attempt at once
     assert con.execute("select status from load_log where run_id = 'run-2'").fetchall() == [("unchanged",)]
     con.close()
@@ -146,10 +146,10 @@ def test_a_changed_sql_file_rebuilds_that_view_and_its_dependents(settings: Sett
     project = tmp_path / "project"
     shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
     edited = settings.replace(project_dir=project)
-    warehouse.build(edited)
+    warehouse.build(edited, catalog.SCHEMAS)
     stg = project / "warehouse" / "sql" / "stg_pfs_rvu.sql"
     stg.write_text(stg.read_text(encoding="utf-8") + "\n-- a comment changes the text\n", encoding="utf-8")
-    result = warehouse.build_if_changed(edited)
+    result = warehouse.build_if_changed(edited, catalog.SCHEMAS)
     assert result.rebuilt and result.reason == "SQL changed: stg_pfs_rvu"
     assert result.marts_rebuilt[0] == "stg_pfs_rvu" and "medicare_rate" in result.marts_rebuilt
     assert "coverage_matrix" not in result.marts_rebuilt
@@ -160,12 +160,12 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
     import pyarrow.parquet as pq
 
     payers = PayerDirectory.from_file(settings.payer_alias_file)
-    source = registry.get("payer_policy")
+    source = catalog.get("payer_policy")
     old = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-old", payers=payers)
     load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-new", payers=payers)
     for part in (settings.lake_dir / "payer__policy" / old.load_id).glob("*.parquet"):  # as an older schema wrote it
         pq.write_table(pq.read_table(part).drop_columns(["policy_title"]), part)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     rows = con.execute(
         "select load_id = ?, count(*), count(policy_title), count(billing_code) from payer__policy "
