@@ -467,9 +467,10 @@ def refused_flags(source: Source, flags: Iterable[str]) -> str | None:
     for hook, (names, does) in HOOK_FLAGS.items():
         used = [n for n in names if n in flags]
         if used and getattr(source, hook) is None:
+            verb = "apply" if len(used) > 1 else "applies"
             reasons.append(
-                f"{' and '.join(used)} apply to sources that {does} ({', '.join(with_hook(hook)) or 'none'}), "
-                f"not {source.name}"
+                f"{' and '.join(used)} {verb} only to sources that {does} "
+                f"({', '.join(with_hook(hook)) or 'none'}), not {source.name}"
             )
     return "; ".join(reasons) or None
 
@@ -520,7 +521,7 @@ def deployments() -> list[Deployment]:
             g.tags,
             {"target": g.name, "raw_dir": "raw", "build": g.build},
             members(g.name),
-            f"`ingest` `{g.name}`",
+            f"`ingest`, target `{g.name}`",
             g.why,
             g.cron_note,
         )

@@ -120,7 +120,7 @@ def ingest_source(
     with run_report.tracking("ingest_source", settings, run_id) as run:
         files = [Path(p) for p in paths] if paths else discover(settings, source)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-            warehouse.compact_load_log(settings)
+            warehouse.compact_load_log(settings, catalog.SCHEMAS)
             records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
             run.records += records
             if build:

@@ -62,7 +62,7 @@ def run_pipeline(
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)
-            warehouse.compact_load_log(settings)
+            warehouse.compact_load_log(settings, catalog.SCHEMAS)
             log = load_log.read(settings.lake_dir)
             store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
             for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)

@@ -409,7 +409,7 @@ def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
     return generation, float(since)
 
 
-def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
+def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = load_log.COMPACT_AT) -> int:
     """Merge the load log into a new generation once `at` parts pile up, move the DuckDB `load_log`
     view onto it, and remove generations that no build reads and that were superseded longer than
     `settings.log_grace_seconds` ago. Held under the writer lock (re-entered by `run` and `ingest`).
@@ -420,8 +420,8 @@ def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         merged = load_log.compact(settings.lake_dir, at)
         if merged and settings.duckdb_path.exists():
-            current = plan(settings)
+            current = plan(settings, schemas)
             if current.changed == {LOG_GENERATION}:
-                _build(settings, current)
+                _build(settings, current, schemas)
         load_log.prune(settings.lake_dir, settings.log_grace_seconds, log_generation_in_use(settings))
         return merged

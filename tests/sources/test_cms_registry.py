@@ -1,4 +1,4 @@
-"""The CMS sources in the registry: every bundled file is recognised by exactly its own source."""
+"""The CMS payment sources in the catalog: every bundled file is recognised by exactly its own source."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from flows import catalog
 from flows.ingest import discover
 from flows.settings import Settings
 
-CMS_SOURCES = [
-    "cms_pfs_rvu",
-    "cms_pfs_gpci",
-    "cms_pfs_locality",
-    "cms_opps_cap",
-    "cms_opps_addendum_b",
-    "cms_asc_addenda",
-]
+CMS_SOURCES = [name for name in catalog.members("medicare_rates") if not catalog.get(name).is_reference]
+
+
+def test_the_medicare_rates_group_holds_cms_payment_sources() -> None:
+    assert len(CMS_SOURCES) >= 6 and all(name.startswith("cms_") for name in CMS_SOURCES)
 
 
 @pytest.mark.parametrize("source", CMS_SOURCES)

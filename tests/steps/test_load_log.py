@@ -70,10 +70,12 @@ def test_the_pointer_flips_generation_after_generation_and_the_view_follows(sett
     for number in range(5):
         attempt(lake, number)
     warehouse.build(settings, catalog.SCHEMAS)
-    assert warehouse.compact_load_log(settings, at=3) == 5
+    assert warehouse.compact_load_log(settings, catalog.SCHEMAS, at=3) == 5
     for number in range(5, 9):
         attempt(lake, number)
-    assert warehouse.compact_load_log(settings, at=3) == 5  # generation 1's merged file and its 4 new parts
+    assert (
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=3) == 5
+    )  # generation 1's merged file and its 4 new parts
     assert load_log.current_generation(lake) == 2 and load_log.generations(lake) == [0, 1, 2]
     assert list(load_log.read(lake)["load_id"]) == ids(range(9))
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # moved at once: nothing else changed
@@ -134,7 +136,9 @@ def test_compact_load_log_prunes_with_the_configured_grace(settings: Settings) -
     for number in range(3):
         attempt(settings.lake_dir, number)
     warehouse.build(settings, catalog.SCHEMAS)
-    warehouse.compact_load_log(settings, at=2)  # moves the build to generation 1, then prunes 0 (grace 0)
+    warehouse.compact_load_log(
+        settings, catalog.SCHEMAS, at=2
+    )  # moves the build to generation 1, then prunes 0 (grace 0)
     assert load_log.generations(settings.lake_dir) == [1] and view_counts(settings) == (3, 3)
 
 
@@ -195,12 +199,14 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(
     )
     monkeypatch.setattr(load_log, target, killed)
     with pytest.raises(KeyboardInterrupt):
-        warehouse.compact_load_log(settings, at=2)
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2)
     monkeypatch.undo()
     assert load_log.current_generation(lake) == 0
     assert list(load_log.read(lake)["load_id"]) == ids(range(5)) and view_counts(settings) == (5, 5)
     attempt(lake, 5)
-    assert warehouse.compact_load_log(settings, at=2) == 6  # the next run merges, past the stray folder
+    assert (
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2) == 6
+    )  # the next run merges, past the stray folder
     assert load_log.current_generation(lake) == 2
     assert list(load_log.read(lake)["load_id"]) == ids(range(6)) and view_counts(settings) == (6, 6)
     assert load_log.prune(lake, 0, (2, 0.0)) == [0, 1] and load_log.generations(lake) == [2]
