@@ -223,13 +223,13 @@ elif mode == "load":
     import tempfile
     from pathlib import Path
     from flows.settings import Settings
-    from flows.sources import registry
+    from flows import catalog
     from flows.steps.load import load_file
     from flows.lookups import payer_directory
     s = Settings(warehouse_dir=Path(tempfile.mkdtemp()))
     payers = payer_directory(s.payer_alias_file)
     imported = time.perf_counter()
-    r = load_file(registry.get("hospital_mrf"), Path(path), s, "bench", payers=payers, codes=frozenset(codes))
+    r = load_file(catalog.get("hospital_mrf"), Path(path), s, "bench", payers=payers, codes=frozenset(codes))
     rows, extra = r.rows_loaded, {"status": r.status, "quarantined": r.rows_quarantined}
     import shutil
     shutil.rmtree(s.warehouse_dir)

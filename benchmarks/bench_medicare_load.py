@@ -54,13 +54,13 @@ CHILD_LOADER = (
 import json, sys, tempfile, time
 from pathlib import Path
 from flows.settings import Settings
-from flows.sources import registry
+from flows import catalog
 from flows.steps.load import load_file
 startup = rss_mb()
 with tempfile.TemporaryDirectory() as tmp:
     t0 = time.perf_counter()
     settings = Settings(warehouse_dir=Path(tmp), chunk_rows=int(sys.argv[3]))
-    r = load_file(registry.get(sys.argv[1]), Path(sys.argv[2]), settings, "bench")
+    r = load_file(catalog.get(sys.argv[1]), Path(sys.argv[2]), settings, "bench")
     seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "startup_mb": startup, "rows": r.rows_loaded,
                   "detail": f"{r.status}: read {r.rows_read:,}, loaded {r.rows_loaded:,}, quarantined {r.rows_quarantined:,}"}))

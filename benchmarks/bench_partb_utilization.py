@@ -43,11 +43,11 @@ import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from flows.settings import Settings
-from flows.sources import registry
+from flows import catalog
 from flows.steps.load import load_file
 from flows.lookups import codes_of_interest
 s = Settings(warehouse_dir=Path(sys.argv[2]))
-r = load_file(registry.get("cms_partb_geo_service"), Path(sys.argv[1]), s, "bench", codes=codes_of_interest(s))
+r = load_file(catalog.get("cms_partb_geo_service"), Path(sys.argv[1]), s, "bench", codes=codes_of_interest(s))
 print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "kept": r.rows_loaded, "quarantined": r.rows_quarantined, "status": r.status}))
 """

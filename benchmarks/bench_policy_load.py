@@ -86,13 +86,13 @@ import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from flows.settings import Settings
-from flows.sources import registry
+from flows import catalog
 from flows.steps.load import load_file
 from flows.lookups import payer_directory
 root = Path(sys.argv[2])
 s = Settings(warehouse_dir=root)
 payers = payer_directory(s.payer_alias_file)
-r = load_file(registry.get("payer_policy"), Path(sys.argv[1]), s, "bench", payers=payers)
+r = load_file(catalog.get("payer_policy"), Path(sys.argv[1]), s, "bench", payers=payers)
 print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "loaded": r.rows_loaded, "quarantined": r.rows_quarantined, "status": r.status}))
 """

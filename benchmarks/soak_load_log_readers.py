@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from flows import catalog  # noqa: E402
 from flows.settings import Settings  # noqa: E402
 from flows.steps import load_log, warehouse  # noqa: E402
 from flows.steps.lock import warehouse_lock  # noqa: E402
@@ -168,7 +169,7 @@ def soak(
     number = 0
     for number in range(4):
         _attempt(lake, number)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB and Arrow threads
     stop, out = context.Event(), context.Queue()
     workers = []
@@ -197,7 +198,7 @@ def soak(
                     appends += 1
                 compactions += bool(load_log.compact(lake, at))
                 if time.monotonic() - last_build >= build_every:
-                    builds += warehouse.build_if_changed(settings).rebuilt
+                    builds += warehouse.build_if_changed(settings, catalog.SCHEMAS).rebuilt
                     last_build = time.monotonic()
                 pruned += len(
                     load_log.prune(lake, settings.log_grace_seconds, warehouse.log_generation_in_use(settings))

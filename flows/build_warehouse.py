@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows import catalog
 from flows.ops import run_summary
 from flows.settings import Settings, from_env
 from flows.steps import warehouse
@@ -18,7 +19,11 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
     """
     settings = settings or from_env()
     with run_summary.tracking("build_warehouse", settings) as run:
-        result = warehouse.build_if_changed(settings) if if_changed else warehouse.build(settings)
+        result = (
+            warehouse.build_if_changed(settings, catalog.SCHEMAS)
+            if if_changed
+            else warehouse.build(settings, catalog.SCHEMAS)
+        )
         run.add_build(result)
     logger = get_run_logger()
     if result.rebuilt:

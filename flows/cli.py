@@ -184,11 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from flows.ingest import ingest_source
-    from flows.sources import registry
+    from flows import catalog
+    from flows.ingest import ingest
 
     settings = _settings(args)
-    source = registry.get(args.source)
+    source = catalog.get(args.source)
     options: dict[str, str] = {}
     for item in args.option or []:
         name, sep, value = item.partition("=")
@@ -202,32 +202,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     if not args.paths and not args.toc:
-        print("payerbench ingest: give the files to load (or --toc for tic)", file=sys.stderr)
+        with_toc = ", ".join(catalog.with_hook("expand"))
+        print(f"payerbench ingest: give the files to load (or --toc for {with_toc})", file=sys.stderr)
         return EXIT_USAGE
-    if args.source == "tic":
-        from flows.ingest_tic import ingest_tic
-
-        records = ingest_tic(
-            [Path(p) for p in args.paths] or None,
-            Path(args.toc) if args.toc else None,
-            settings,
-            dask_address=args.dask_address,
-            download_missing=args.download,
-            force=args.force,
-            build=not args.no_build,
-        )
-    elif args.toc or args.dask_address or args.download:
-        print("payerbench ingest: --toc, --download and --dask-address apply to the tic source only", file=sys.stderr)
+    flags = [
+        f
+        for f, given in (("--toc", args.toc), ("--download", args.download), ("--dask-address", args.dask_address))
+        if given
+    ]
+    if refusal := catalog.refused_flags(source, flags):
+        print(f"payerbench ingest: {refusal}", file=sys.stderr)
         return EXIT_USAGE
-    else:
-        records = ingest_source(
-            args.source,
-            [Path(p) for p in args.paths],
-            settings,
-            force=args.force,
-            options=options,
-            build=not args.no_build,
-        )
+    records = ingest(
+        args.source,
+        [Path(p) for p in args.paths] or None,
+        settings,
+        build=not args.no_build,
+        force=args.force,
+        options=options,
+        toc=Path(args.toc) if args.toc else None,
+        download=args.download,
+        dask_address=args.dask_address,
+    )
     print_load_table(records, f"payerbench ingest {args.source}")
     return _exit_for(records)
 
@@ -272,9 +268,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from flows import catalog
     from flows.steps import warehouse
 
-    result = warehouse.build(_settings(args))
+    result = warehouse.build(_settings(args), catalog.SCHEMAS)
     print(f"built {result.path}: {len(result.views)} tables and views over {result.files} Parquet files")
     return EXIT_OK
 
@@ -602,10 +599,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from flows.sources import registry
+    from flows import catalog
 
     settings = _settings(args)
-    for source in registry.SOURCES.values():
+    for source in catalog.SOURCES.values():
         print(f"{source.name:<14} {source.description}")
         print(f"{'':<14} datasets: {', '.join(source.datasets)}; files: {settings.source_dir(source.name)}")
         for name, meaning in source.options:

@@ -38,7 +38,8 @@ class WarehouseBusy(PayerbenchError):
 
 
 class WarehouseCorrupt(PayerbenchError):
-    """The lake does not match its load log (committed loads whose Parquet is gone): rebuild it (exit 1)."""
+    """The lake does not match its load log (committed loads whose Parquet is gone), or the DuckDB file is not a
+    database: rebuild it (exit 1)."""
 
 
 class SqlBuildError(PayerbenchError):

@@ -1,4 +1,11 @@
-"""Prefect wiring shared by every ingest flow: find a source's files, load each as a task."""
+"""The one ingest flow: `ingest(target)` loads a source, or a deployment group of sources, from the
+catalog (flows/catalog.py); each file is one task.
+
+A source's hooks, when its catalog entry declares them, add what only it needs: `expand` turns a
+table of contents into the files it lists (`toc`, `download`), `runner` runs the files in
+parallel on a task runner such as a Dask cluster (`dask_address`). `ingest_source` is the
+per-source subflow the flow runs (and `run_pipeline` runs for every source).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import catalog
+from flows.errors import ConfigurationError
 from flows.lookups import codes_of_interest, payer_directory
-from flows.ops import run_summary as run_report
+from flows.ops import run_summary
 from flows.settings import Settings, from_env, with_folders
-from flows.sources import registry
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse
 from flows.steps.load import load_file, reject_file
@@ -64,7 +72,7 @@ def load_file_task(
 ) -> LoadRecord:
     """Validate and store one file (no retries: a local file that fails will fail again)."""
     record = load_file(
-        registry.get(source_name),
+        catalog.get(source_name),
         path,
         settings,
         run_id,
@@ -109,12 +117,12 @@ def ingest_source(
     `build` then rebuilds the DuckDB file, only if something was loaded (or its SQL changed).
     """
     settings = settings or from_env()
-    source = registry.get(source_name)
+    source = catalog.get(source_name)
     source.check_options(options or {})
-    with run_report.tracking("ingest_source", settings, run_id) as run:
+    with run_summary.tracking("ingest_source", settings, run_id) as run:
         files = [Path(p) for p in paths] if paths else discover(settings, source)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-            warehouse.compact_load_log(settings)
+            warehouse.compact_load_log(settings, catalog.SCHEMAS)
             records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
             run.records += records
             if build:
@@ -124,29 +132,80 @@ def ingest_source(
         return records
 
 
-def ingest_sources(
-    flow_name: str,
-    sources: tuple[str, ...],
-    paths: list[Path] | None,
-    settings: Settings | None,
-    run_id: str | None,
-    raw_dir: str | None,
-    build: bool,
+@flow(name="ingest", flow_run_name="ingest {target}")
+def ingest(
+    target: str,
+    paths: list[Path] | None = None,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    raw_dir: str | None = None,
+    build: bool = False,
+    force: bool = False,
     options: dict[str, str] | None = None,
+    toc: Path | None = None,
+    download: bool = False,
+    dask_address: str | None = None,
 ) -> list[LoadRecord]:
-    """Body of the per-source flows: their sources' files (default: their raw folders), then, with
-    `build`, the DuckDB file if anything changed. One tracked run, one artifact."""
+    """Load a source's files, or every source of a deployment group (catalog.GROUPS), one tracked run.
+
+    `paths` (one source only) are the files to load, default its raw folder; `raw_dir` (a deployment
+    parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded; `force` reloads
+    files already loaded; `options` state facts about the files (e.g. `data_year`). For a source
+    whose entry declares the hook: `toc` a table of contents whose listed files load too
+    (`download` fetches those not found locally), `dask_address` a Dask scheduler for the files.
+    """
     settings = with_folders(settings, raw_dir=raw_dir)
-    with run_report.tracking(flow_name, settings, run_id) as run:
+    run_name, sources = catalog.resolve(target)
+    flags = [f for f, given in (("--toc", toc), ("--download", download), ("--dask-address", dask_address)) if given]
+    for source in sources:
+        if refusal := catalog.refused_flags(source, flags):
+            raise ConfigurationError(refusal)
+        source.check_options(options or {})
+    if paths and len(sources) > 1:
+        raise ConfigurationError(f"files can be given for one source, not group {target!r} ({len(sources)} sources)")
+    with run_summary.tracking(run_name, settings, run_id) as run:
+        # downloads happen outside the writer lock; without paths or a table of contents, each
+        # source's raw folder is listed under the lock
+        files = {s.name: _files(s, paths, toc, settings, download) for s in sources}
         records: list[LoadRecord] = []
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-            for name in sources:
-                records += ingest_source(name, paths, settings, run.run_id, options=options)
+            for source in sources:
+                records += load_source(
+                    source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
+                )
             if build:
                 from flows.build_warehouse import build_warehouse
 
                 build_warehouse(settings, if_changed=True)
         return records
+
+
+def _files(
+    source: Source, paths: list[Path] | None, toc: Path | None, settings: Settings, download: bool
+) -> list[Path] | None:
+    """The files given, plus a table of contents and what it lists (the source's `expand` hook)."""
+    if toc is None or source.expand is None:
+        return [Path(p) for p in paths] if paths else None
+    return [Path(p) for p in paths or []] + source.expand(source, Path(toc), settings, download)
+
+
+def load_source(
+    source: Source,
+    files: list[Path] | None,
+    settings: Settings,
+    run_id: str,
+    force: bool = False,
+    options: dict[str, str] | None = None,
+    dask_address: str | None = None,
+) -> list[LoadRecord]:
+    """One source's files (None: its raw folder) through `ingest_source`, on the task runner its
+    `runner` hook gives (e.g. a Dask cluster, every file submitted at once) or one after another."""
+    runner = source.runner(settings, dask_address) if source.runner is not None else None
+    if runner is not None:
+        return ingest_source.with_options(task_runner=runner)(
+            source.name, files, settings, run_id, force, options, parallel=True
+        )
+    return ingest_source(source.name, files, settings, run_id, force, options)
 
 
 def _ingest(

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import catalog
 from flows.ops import run_summary
 from flows.settings import Settings, with_folders
 from flows.steps import land
@@ -25,7 +26,7 @@ from flows.steps.retries import BACKOFF_SECONDS, retry_transient_io
 def land_files(settings: Settings, inbox: Path, settle_seconds: float) -> list[land.Landing]:
     """Detect and move every inbox file. File-system I/O (an inbox on a network share) may fail
     transiently and is retried; landing again is safe, since files already moved are gone from the inbox."""
-    return land.land(settings, inbox, settle_seconds=settle_seconds)
+    return land.land(settings, inbox, list(catalog.SOURCES.values()), settle_seconds=settle_seconds)
 
 
 @flow(name="land_inbox")

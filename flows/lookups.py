@@ -14,13 +14,13 @@ import pandas as pd
 
 from flows.settings import Settings
 from flows.sources import reference
-from flows.sources.registry import SCHEMAS  # the catalog: becomes flows.catalog when it lands
 from flows.steps.payer_directory import PayerDirectory, validated_table
+from schemas.reference import TABLES
 
 
 def read_reference(path: Path, dataset: str, chunk_rows: int = 20_000) -> pd.DataFrame:
     """Read and validate a reference CSV; any invalid row stops the run (mappings must be clean)."""
-    return validated_table(reference.read_file(path, chunk_rows), path, dataset, SCHEMAS[dataset])
+    return validated_table(reference.read_file(path, chunk_rows), path, dataset, TABLES[dataset])
 
 
 def codes_of_interest(settings: Settings) -> frozenset[str]:

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows import catalog
 from flows.build_warehouse import build_warehouse
-from flows.ingest import ingest_source
-from flows.ingest_tic import ingest_tic
+from flows.ingest import load_source
 from flows.land_inbox import land_inbox
 from flows.ops import run_summary
 from flows.report.flow import render_benchmark_reports
 from flows.settings import Settings, with_folders
-from flows.sources import registry
 from flows.steps import load_log, store, warehouse
 from flows.steps.land import Landing
 from flows.steps.load import new_run_id
@@ -45,9 +44,8 @@ class RunSummary:
 
 
 def source_order() -> list[str]:
-    """Reference sources first (others resolve against them), then the rest as registered."""
-    sources = list(registry.SOURCES.values())
-    return [s.name for s in sources if s.is_reference] + [s.name for s in sources if not s.is_reference]
+    """Reference sources first (others resolve against them), then the rest in catalog order."""
+    return catalog.load_order()
 
 
 @flow(name="run_pipeline")
@@ -65,14 +63,11 @@ def run_pipeline(
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)
-            warehouse.compact_load_log(settings)
+            warehouse.compact_load_log(settings, catalog.SCHEMAS)
             log = load_log.read(settings.lake_dir)
             store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
-            for name in source_order():
-                if name == "tic":  # may fan out over a Dask cluster (PAYERBENCH_DASK_ADDRESS)
-                    summary.records += ingest_tic(None, None, settings, summary.run_id)
-                else:
-                    summary.records += ingest_source(name, None, settings, summary.run_id)
+            for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
+                summary.records += load_source(catalog.get(name), None, settings, summary.run_id)
             summary.build = build_warehouse(settings, if_changed=True)
         if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
             for result in render_benchmark_reports(settings, only_changed=True):

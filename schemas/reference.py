@@ -145,3 +145,9 @@ class CodeDiagnosis(pa.DataFrameModel):
         name = "ref__code_diagnosis"
         coerce = True
         unique = ["billing_code", "icd10_code"]
+
+
+TABLES: dict[str, type[pa.DataFrameModel]] = {
+    model.Config.name: model for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis)
+}
+"""Dataset -> schema of every reference table (the catalog's reference entry; read strictly by steps)."""

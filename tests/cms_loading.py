@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from flows import catalog
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import store
 from flows.steps.load import load_file
 from flows.steps.load_log import LoadRecord
@@ -22,7 +22,7 @@ def load(
 
     `force` loads it even when the same bytes were loaded before (as `ingest --force` does).
     """
-    record = load_file(registry.get(source), path, settings, run_id, already_loaded=set() if force else None)
+    record = load_file(catalog.get(source), path, settings, run_id, already_loaded=set() if force else None)
     assert record.reconciled, record
     return record
 

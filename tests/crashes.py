@@ -36,7 +36,7 @@ from flows.steps.lock import lock_path
 FORKER = textwrap.dedent("""
     import json, os, signal, sys
     from flows import cli
-    import flows.ingest, flows.ingest_tic, flows.run_pipeline, flows.ops.status, flows.steps.warehouse  # noqa: F401
+    import flows.catalog, flows.ingest, flows.run_pipeline, flows.ops.status, flows.steps.warehouse  # noqa: F401
     print("ready", flush=True)
     for line in sys.stdin:
         order = json.loads(line)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows import cli, errors
+from flows import catalog, cli, errors
 from flows.errors import (
     ConfigurationError,
     NoWarehouse,
@@ -24,7 +24,6 @@ from flows.errors import (
 )
 from flows.lookups import payer_directory
 from flows.settings import PROJECT_DIR, Settings, from_env
-from flows.sources import registry
 from flows.sources.base import FileRejected
 from flows.steps import sandbox, warehouse
 from flows.steps.load import load_file
@@ -147,9 +146,9 @@ def test_opening_a_missing_warehouse_raises_no_warehouse(settings: Settings) -> 
 
 def test_an_unknown_source_or_option_raises_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="unknown source 'nope'; known sources: "):
-        registry.get("nope")
+        catalog.get("nope")
     with pytest.raises(ConfigurationError, match="source 'payer_policy' takes no option 'data_year'"):
-        registry.get("payer_policy").check_options({"data_year": "2022"})
+        catalog.get("payer_policy").check_options({"data_year": "2022"})
 
 
 # --- each type through `main`: its exit code and `payerbench <command>: <message>` on stderr ------------------
@@ -201,7 +200,7 @@ def test_a_held_lock_exits_3(
 
 def test_a_lake_missing_committed_parts_exits_1(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     record = load_file(
-        registry.get("payer_policy"),
+        catalog.get("payer_policy"),
         fixture("payer__policy", "valid_minimal.csv"),
         settings,
         "r",
@@ -232,7 +231,7 @@ def test_sql_that_does_not_build_exits_1(
 def test_a_warehouse_held_open_outside_the_sandbox_exits_1(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     plain = duckdb.connect(str(settings.duckdb_path), read_only=True)
     plain.execute("set lock_configuration = true")  # locked with external access still on
     try:
@@ -245,14 +244,16 @@ def test_a_warehouse_held_open_outside_the_sandbox_exits_1(
     )
 
 
-def test_a_broken_reference_table_stops_the_report_with_exit_1(
+def test_a_warehouse_file_that_is_no_database_stops_the_report_with_exit_1(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings.warehouse_dir.mkdir()
-    settings.duckdb_path.touch()  # a warehouse is there; the report first reads which codes to render
-    settings.billing_code_file.write_text("nonsense\n1\n", encoding="utf-8")
+    settings.duckdb_path.write_bytes(b"not a database")  # the report first reads which codes to render from it
     assert run_cli(settings, "report") == 1
-    assert last_error(capsys).startswith(f"payerbench report: {settings.billing_code_file.name}")
+    assert last_error(capsys) == (
+        f"payerbench report: {settings.duckdb_path} is not a DuckDB database; delete it and run "
+        "`payerbench build` to rebuild it from the lake"
+    )
 
 
 def test_a_flow_fails_with_the_typed_error(settings: Settings) -> None:

@@ -2,8 +2,8 @@
 
 Per dataset: the last successful load, files, rows (every loaded snapshot, as its view shows),
 quarantined rows, the newest period the data states, and the freshness verdict of its source
-(see flows/sources/cadence.py for what "stale" means and why). Problems, each of which makes
-the exit code 1 so a cron job or monitor can alert:
+(see flows/sources/cadence.py for what "stale" means and why; flows/catalog.py declares each
+source's cadence). Problems, each of which makes the exit code 1 so a cron job or monitor can alert:
 - a source is stale (no new file loaded for longer than its cadence allows);
 - the latest run of a flow failed, or had problems (a rejected file, a file left in the inbox,
   a report that did not render), or crashed: it was killed before it ended (its record still says
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import duckdb
 
+from flows import catalog
 from flows.ops import run_summary
 from flows.settings import Settings
-from flows.sources import registry
-from flows.sources.cadence import CADENCES
 from flows.steps import leftovers, load_log
 from flows.steps.load_log import COMMITTED
 from flows.steps.store import QUARANTINE
@@ -116,12 +115,12 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     now = now or dt.datetime.now(dt.UTC)
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(COMMITTED)]
-    sources = {name: _freshness(name, log, done, now) for name in registry.SOURCES}
+    sources = {name: _freshness(name, log, done, now) for name in catalog.SOURCES}
     quarantined = _quarantined_rows(settings.lake_dir, done)
     con = duckdb.connect()
     datasets = []
     try:
-        for source in registry.SOURCES.values():
+        for source in catalog.SOURCES.values():
             for dataset in source.datasets:
                 mask = done["datasets"].map(lambda names, d=dataset: names is not None and d in list(names))
                 loads = done[mask & (done["source"] == source.name)]
@@ -130,7 +129,7 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
                     for load_id in loads["load_id"]
                     for p in sorted((settings.lake_dir / dataset / load_id).glob("*.parquet"))
                 ]
-                rows, period = _rows_and_period(con, parts, CADENCES.get(source.name), dataset)
+                rows, period = _rows_and_period(con, parts, source.cadence, dataset)
                 newest = loads.iloc[-1] if len(loads) else None
                 datasets.append(
                     DatasetStatus(
@@ -169,7 +168,7 @@ def crash_detail(run: dict[str, object]) -> str:
 
 
 def _freshness(source: str, log, done, now: dt.datetime) -> SourceFreshness:  # type: ignore[no-untyped-def]
-    cadence = CADENCES.get(source)
+    cadence = catalog.SOURCES[source].cadence if source in catalog.SOURCES else None
     loaded = done.loc[done["source"] == source, "ended_at"]
     checked = log.loc[log["source"] == source, "ended_at"]
     last_loaded = loaded.max().to_pydatetime() if len(loaded) else None

@@ -97,6 +97,6 @@ def source_description(source: str) -> str:
     """Who publishes a source, as the "Files loaded" table names it (the source's own name when it is not declared).
 
     The one place the report reads the source declarations."""
-    from flows.sources import registry  # imports every adapter: only when the sources section is written
+    from flows import catalog  # imports every adapter: only when the sources section is written
 
-    return registry.SOURCES[source].description if source in registry.SOURCES else source
+    return catalog.SOURCES[source].description if source in catalog.SOURCES else source

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flows.errors import ConfigurationError, PayerbenchError
+from flows.sources.cadence import Cadence, Group
 
 if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only scan bytes
     import pandas as pd
@@ -92,12 +93,17 @@ Detector = Callable[[Path], bool]
 
 @dataclass(frozen=True)
 class Source:
-    """One source: its adapter, the datasets it feeds and how payer names are resolved."""
+    """One source as flows/catalog.py declares it: its adapter, the datasets it feeds with their
+    schemas, how payer names are resolved, its calendar and labels, and the hooks only some need.
+
+    Steps receive a `Source` from their caller; they never look one up themselves.
+    """
 
     name: str
     description: str
     read: Reader
-    datasets: tuple[str, ...]
+    # dataset -> the pandera DataFrameModel that validates it, in the order the adapter yields them
+    schemas: Mapping[str, type]
     detect: Detector | None = None
     # Column holding a payer name as the source writes it, resolved to `payer_group` by the
     # loader through the shared payer reference table; None when the source names no payer.
@@ -110,6 +116,29 @@ class Source:
     file_globs: tuple[str, ...] = field(default=("*",))
     # Options `payerbench ingest` accepts for this source, as (name, what it means) pairs.
     options: tuple[tuple[str, str], ...] = ()
+    # --- calendar and labels (status, deployments, README, report)
+    cadence: Cadence | None = None
+    group: Group | None = None  # the deployment group that loads it on a schedule
+    labels: Mapping[str, str] = field(default_factory=dict)  # dataset -> label a reader understands
+    formats: str = ""  # README: the format versions the adapter reads
+    grain: str = ""  # README: one row per ...
+    engines: tuple[str, ...] = ()  # README: engine modules the adapter streams through
+    # --- hooks, for what only some sources need (None: the source does not need it)
+    # expand(toc, settings, download) -> [toc, *files it lists]: a table of contents becomes files
+    expand: Callable[..., list[Path]] | None = None
+    # runner(settings, address) -> a Prefect task runner (None: files load one after another here)
+    runner: Callable[..., Any] | None = None
+    # fetch(settings) -> files downloaded into raw/<source>/: where and how the source is fetched
+    # (the next issue fills it in; no source declares one yet)
+    fetch: Callable[..., list[Path]] | None = None
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(self.schemas)
+
+    def label(self, dataset: str) -> str:
+        """The dataset's human label, or its name when the catalog gives none."""
+        return self.labels.get(dataset, dataset)
 
     def check_options(self, options: Mapping[str, str]) -> None:
         """ConfigurationError naming an option this source does not take, and the ones it does."""

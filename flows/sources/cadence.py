@@ -1,8 +1,10 @@
-"""How often each source publishes, when it counts as stale, and which period each dataset covers.
+"""The vocabulary of a source's calendar: how often it publishes (`Cadence`), when it counts as
+stale, which period each dataset covers (`Period`), and the deployment group that loads it on a
+schedule (`Group`).
 
-One table, keyed by source name (a test checks every registered source has a line). It drives
-`payerbench status`; the schedules in prefect.yaml follow the same cadences (a test checks each
-deployment runs at least as often as the sources it loads publish).
+The values are declared per source in flows/catalog.py. They drive `payerbench status`; the
+schedules in prefect.yaml are the groups' (a test checks each deployment runs at least as often as
+the sources it loads publish).
 
 Freshness is judged on **time since the source's newest successful load**, not on the period the
 data describes. A scheduled run that finds nothing new for longer than the source's cadence
@@ -34,6 +36,7 @@ class Cadence:
     every: str  # weekly, monthly, quarterly, yearly, on change
     stale_after: dt.timedelta | None  # None: never stale (updated when someone edits it)
     periods: dict[str, Period] = field(default_factory=dict)  # dataset -> newest period
+    said: str = ""  # how the README states the cadence when `every` says too little
 
     @property
     def interval(self) -> dt.timedelta | None:
@@ -58,45 +61,28 @@ YEAR = Period("max(release_year)::varchar", "release year")
 MCD_UPDATED = Period("max(last_updated)::varchar", "last updated")
 LAST_UPDATED_ON = Period("max(last_updated_on)::varchar", "last_updated_on")
 
-CADENCES: dict[str, Cadence] = {
-    "reference": Cadence("on change", None),
-    "payer_policy": Cadence("weekly", WEEKLY, {"payer__policy": Period("max(retrieved_date)::varchar", "retrieved")}),
-    "cms_pfs_rvu": Cadence("quarterly", QUARTERLY, {"cms__pfs_rvu": QUARTER}),
-    "cms_pfs_gpci": Cadence("yearly", YEARLY, {"cms__pfs_gpci": YEAR}),
-    "cms_pfs_locality": Cadence("yearly", YEARLY, {"cms__pfs_locality": YEAR}),
-    "cms_opps_cap": Cadence("quarterly", QUARTERLY, {"cms__opps_cap": QUARTER}),
-    "cms_opps_addendum_b": Cadence("quarterly", QUARTERLY, {"cms__opps_addendum_b": QUARTER}),
-    "cms_asc_addenda": Cadence(
-        "quarterly", QUARTERLY, {"cms__asc_addendum_aa": QUARTER, "cms__asc_addendum_ff": QUARTER}
-    ),
-    "cms_mcd": Cadence(
-        "weekly",
-        WEEKLY,
-        {
-            "cms__mcd_article": MCD_UPDATED,
-            "cms__mcd_lcd": MCD_UPDATED,
-            "cms__mcd_contractor": MCD_UPDATED,
-            "cms__mcd_article_hcpc_code": MCD_UPDATED,
-            "cms__mcd_article_hcpc_code_group": MCD_UPDATED,
-            "cms__mcd_article_contractor": MCD_UPDATED,
-            "cms__mcd_lcd_hcpc_code": MCD_UPDATED,
-            "cms__mcd_lcd_hcpc_code_group": MCD_UPDATED,
-            "cms__mcd_lcd_contractor": MCD_UPDATED,
-            "cms__mcd_document": Period("max(updated_on)::varchar", "updated on"),
-        },
-    ),
-    "cms_partb_geo_service": Cadence(
-        "yearly",
-        YEARLY,
-        {
-            "cms__partb_geo_service": Period("max(data_year)::varchar", "data year"),
-            "cms__partb_geo_service_scope": Period("max(data_year)::varchar", "data year"),
-        },
-    ),
-    "tic": Cadence(
-        "monthly",
-        MONTHLY,
-        {"tic__in_network_rate": LAST_UPDATED_ON, "tic__allowed_amount": LAST_UPDATED_ON, "tic__file": LAST_UPDATED_ON},
-    ),
-    "hospital_mrf": Cadence("yearly", YEARLY, {"hospital__file": LAST_UPDATED_ON}),
-}
+
+@dataclass(frozen=True)
+class Group:
+    """A deployment group: sources loaded together on one schedule by the `ingest` flow.
+
+    `name` is what `ingest(target=...)` and prefect.yaml's `target` parameter take; the run is
+    tracked (artifact, run record, `payerbench status`) as `ingest_<name>`.
+    """
+
+    name: str
+    deployment: str  # prefect.yaml deployment name
+    cron: str
+    description: str  # prefect.yaml description
+    tags: tuple[str, ...]
+    why: str  # README: why it runs then
+    cron_note: str = ""  # README: the cron in words, when it helps ("Mondays")
+    timezone: str = "America/New_York"
+    # the reference tables load first (when changed): the group's sources resolve against them
+    reference_first: bool = False
+    build: bool = True  # the deployment rebuilds DuckDB when a file loaded
+
+    @property
+    def flow_run(self) -> str:
+        """The name a run of this group is tracked under (the per-group flow's name before the catalog)."""
+        return f"ingest_{self.name}"

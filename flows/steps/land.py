@@ -37,12 +37,12 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from flows.settings import Settings
-from flows.sources import registry
+from flows.sources.base import Source
 from flows.steps import names
 from flows.steps.load import HASH_CHUNK, FileIdentity, FileReplaced, file_digest, open_regular
 from flows.steps.names import safe_name
@@ -176,10 +176,10 @@ def candidates(inbox: Path) -> list[Path]:
     return [entry.path for entry in scan(inbox)[0]]
 
 
-def claims(path: Path) -> list[str]:
+def claims(path: Path, sources: Iterable[Source]) -> list[str]:
     """Sources whose detector recognises the file's content (a detector that errors does not claim it)."""
     names_ = []
-    for source in registry.SOURCES.values():
+    for source in sources:
         if source.detect is None:
             continue
         try:
@@ -201,14 +201,14 @@ def _stamp(path: Path) -> tuple[int, int, int, int]:
     return info.st_size, info.st_mtime_ns, info.st_dev, info.st_ino
 
 
-def inspect(path: Path, inbox: Path, settle_seconds: float, now: dt.datetime) -> Landing:
+def inspect(path: Path, inbox: Path, sources: Sequence[Source], settle_seconds: float, now: dt.datetime) -> Landing:
     """Identify one inbox file: its source (by content), sha256 and size; or why it must stay."""
     entry = _Entry(path, path, Landing(path.relative_to(inbox).as_posix(), "left"))
-    _inspect(entry, settle_seconds, now)
+    _inspect(entry, sources, settle_seconds, now)
     return entry.landing
 
 
-def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
+def _inspect(entry: _Entry, sources: Sequence[Source], settle_seconds: float, now: dt.datetime) -> None:
     landing, path = entry.landing, entry.read_from
     age = now.timestamp() - os.lstat(path).st_mtime
     if age < settle_seconds:
@@ -228,7 +228,7 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
         landing.message = "changed while it was read (still being written?); it lands on a later run"
         return
     entry.identity = before[2:]
-    found = claims(path)
+    found = claims(path, sources)
     landing.sha256, landing.bytes = sha, size
     if not found:
         landing.message = (
@@ -241,8 +241,8 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
             f"its content matches more than one source ({', '.join(found)}); move it into the right "
             f"raw/<source>/ folder yourself"
         )
-    elif found == ["reference"]:
-        landing.source = "reference"
+    elif all(s.is_reference for s in sources if s.name in found):
+        landing.source = found[0]
         landing.message = (
             "a reference table: edit raw/reference/ in place (it is configuration under version "
             "control), then run again"
@@ -255,17 +255,19 @@ def _inspect(entry: _Entry, settle_seconds: float, now: dt.datetime) -> None:
 def land(
     settings: Settings,
     inbox: Path,
+    sources: Sequence[Source],
     *,
     settle_seconds: float = 10.0,
     now: dt.datetime | None = None,
     move: Callable[..., None] | None = None,
 ) -> list[Landing]:
-    """Move every recognisable file of the inbox into its source's raw folder (see the module doc)."""
+    """Move every recognisable file of the inbox into its source's raw folder (see the module doc);
+    `sources` are the sources whose detectors tell a file's source (the caller's catalog)."""
     now = now or dt.datetime.now(dt.UTC)
     move = move or move_file
     found, refused = scan(inbox, settle_seconds, now, settings.inbox_allow_links_from)
     for entry in found:
-        _inspect(entry, settle_seconds, now)
+        _inspect(entry, sources, settle_seconds, now)
     # A drop is one top-level inbox entry (a file, or a folder) and one source: it lands as a unit.
     drops: dict[tuple[str, str], list[_Entry]] = {}
     for entry in found:

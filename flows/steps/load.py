@@ -23,7 +23,6 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from flows.settings import Settings
-from flows.sources import registry
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
 from flows.steps.load_log import LoadRecord, now_utc
@@ -111,9 +110,9 @@ def file_digest(path: Path, identity: FileIdentity | None = None) -> tuple[str, 
     return digest.hexdigest(), size
 
 
-def dataset_arrow_schema(dataset: str) -> pa_arrow.Schema:
-    """The exact Parquet schema of a dataset: its schema's columns, then the lineage columns."""
-    return pa_arrow.schema(DatasetValidator(registry.SCHEMAS[dataset]).arrow_fields + LINEAGE_FIELDS)
+def dataset_arrow_schema(model: type) -> pa_arrow.Schema:
+    """The exact Parquet schema of a dataset: its schema model's columns, then the lineage columns."""
+    return pa_arrow.schema(DatasetValidator(model).arrow_fields + LINEAGE_FIELDS)
 
 
 @dataclass
@@ -292,7 +291,7 @@ def _validator(source: Source, dataset: str, payers: PayerDirectory | None) -> D
                 error=f"payer name not in the payer reference table ({payers.source_file}); add an alias there",
             )
         ]
-    return DatasetValidator(registry.SCHEMAS[dataset], extra_checks=extra)
+    return DatasetValidator(source.schemas[dataset], extra_checks=extra)
 
 
 def _load_batch(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import duckdb
 
-from flows.errors import NoWarehouse, SandboxError
+from flows.errors import NoWarehouse, SandboxError, WarehouseCorrupt
 from flows.settings import Settings
 
 # Applied in this order: the allowed folders can only be set while external access is still on,
@@ -48,7 +48,15 @@ def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the analysts' database that can read nothing but the warehouse."""
     if not settings.duckdb_path.exists():
         raise NoWarehouse(f"no warehouse at {settings.duckdb_path}; run `payerbench run` (or `make run`) first")
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "not a valid DuckDB database file" not in str(exc):
+            raise
+        raise WarehouseCorrupt(
+            f"{settings.duckdb_path} is not a DuckDB database; delete it and run `payerbench build` to rebuild it "
+            "from the lake"
+        ) from None
     try:
         _sandbox(con, allowed_directories(settings))
     except BaseException:

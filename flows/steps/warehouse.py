@@ -30,7 +30,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -40,7 +40,6 @@ import pyarrow.parquet as pq
 
 from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import load_log
 from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
@@ -252,8 +251,8 @@ def _leading_comment(sql: str) -> str:
     return " ".join(lines).strip()
 
 
-def _model_doc(dataset: str) -> str:
-    doc = (registry.SCHEMAS[dataset].__doc__ or "").strip()
+def _model_doc(model: type) -> str:
+    doc = (model.__doc__ or "").strip()
     return " ".join(doc.split("\n\n")[0].split())
 
 
@@ -286,19 +285,21 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return [(name, doc) for name, (doc, _, _) in tables.items()]
 
 
-def build(settings: Settings) -> BuildResult:
-    """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically."""
+def build(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
+    """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically.
+
+    `schemas` maps every dataset to its schema model (the caller's catalog: steps never look it up)."""
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        return _build(settings, plan(settings))
+        return _build(settings, plan(settings, schemas), schemas)
 
 
-def build_if_changed(settings: Settings) -> BuildResult:
+def build_if_changed(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
     """Rebuild only when a load committed, a SQL file or a schema changed, or the file is missing."""
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        current = plan(settings)
+        current = plan(settings, schemas)
         if not current.needed:
             return BuildResult(path=settings.duckdb_path, views=[], files=0, rebuilt=False, reason=current.reason)
-        return _build(settings, current)
+        return _build(settings, current, schemas)
 
 
 def _digest(*parts: object) -> str:
@@ -309,21 +310,21 @@ LOG_GENERATION = "load_log generation"
 """In `BuildPlan.changed` when the log was merged into a new generation (no view's rows changed)."""
 
 
-def _state(settings: Settings, log, log_generation: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, type]) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """What the DuckDB file is built from: per input a digest (see `plan`)."""
     done = log[log["status"].isin(COMMITTED)]
-    loads: dict[str, list[str]] = {dataset: [] for dataset in registry.SCHEMAS}
+    loads: dict[str, list[str]] = {dataset: [] for dataset in schemas}
     for load_id, datasets in zip(done["load_id"], done["datasets"]):
         for dataset in datasets if datasets is not None else ():
             loads.setdefault(dataset, []).append(load_id)
-    inputs = {dataset: _digest(*sorted(ids)) for dataset, ids in loads.items() if dataset in registry.SCHEMAS}
+    inputs = {dataset: _digest(*sorted(ids)) for dataset, ids in loads.items() if dataset in schemas}
     inputs["quarantine"] = _digest(*sorted(done.loc[done["rows_quarantined"] > 0, "load_id"]))
     inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
     inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in sql_macros(settings.sql_dir)})
-    inputs.update({f"sql:{v.name}": _digest(v.sql) for v in sql_views(settings.sql_dir, registry.SCHEMAS)})
+    inputs.update({f"sql:{v.name}": _digest(v.sql) for v in sql_views(settings.sql_dir, schemas)})
     schema = _digest(
-        *(f"{d}={dataset_arrow_schema(d)}" for d in registry.SCHEMAS),
+        *(f"{d}={dataset_arrow_schema(model)}" for d, model in schemas.items()),
         FINDING_SCHEMA,
         LOG_SCHEMA,
         fields.ALL_PAYER_GROUPS,
@@ -337,10 +338,10 @@ def _state(settings: Settings, log, log_generation: int) -> dict[str, object]:  
     return {"schema": schema, "load_log": bool(len(log)), "log_generation": log_generation, "inputs": inputs}
 
 
-def plan(settings: Settings) -> BuildPlan:
+def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
     """Compare the inputs now with those the current DuckDB file was built from."""
     generation, log = load_log.read_generation(settings.lake_dir)
-    state = _state(settings, log, generation)
+    state = _state(settings, log, generation, schemas)
     inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
     everything = {k.removeprefix("sql:") for k in inputs}
     state_file = settings.warehouse_dir / STATE_NAME
@@ -363,7 +364,7 @@ def plan(settings: Settings) -> BuildPlan:
         changed = {"catalog"}  # a SQL file was removed: its view must go
     if not changed:
         return BuildPlan(False, "up to date: no new loads, SQL or schema changes", set(), state)
-    loaded = sorted(c for c in changed if c in registry.SCHEMAS)
+    loaded = sorted(c for c in changed if c in schemas)
     sql = sorted(c for c in changed if f"sql:{c}" in inputs or f"sql:{c}" in old)
     reasons = [f"new loads of {', '.join(loaded)}" if loaded else "", f"SQL changed: {', '.join(sql)}" if sql else ""]
     if not any(reasons):
@@ -399,7 +400,7 @@ def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) ->
     return affected
 
 
-def _build(settings: Settings, current: BuildPlan) -> BuildResult:
+def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) -> BuildResult:
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     log = load_log.read(settings.lake_dir)
     done = log[log["status"].isin(COMMITTED)]
@@ -423,8 +424,8 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
     catalog: list[tuple[str, str, str]] = []
     con = duckdb.connect(str(tmp))
     try:
-        for dataset in registry.SCHEMAS:
-            parts = [_empty_file(settings, dataset, dataset_arrow_schema(dataset))]
+        for dataset, model in schemas.items():
+            parts = [_empty_file(settings, dataset, dataset_arrow_schema(model))]
             parts += _committed_parts(settings, dataset, committed)
             files += len(parts) - 1
             # By column name: a part written before a column was added to the schema reads it as NULL
@@ -432,7 +433,7 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
             con.execute(
                 f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)"
             )
-            doc = _model_doc(dataset)
+            doc = _model_doc(model)
             con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
             catalog.append((dataset, "dataset", doc))
             views.append(dataset)
@@ -463,7 +464,7 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
                 con.execute(sql)
             except duckdb.Error as exc:
                 raise SqlBuildError(f"warehouse/sql/{MACRO_DIR}/{name}.sql does not build: {exc}") from None
-        for view in sql_views(settings.sql_dir, registry.SCHEMAS):
+        for view in sql_views(settings.sql_dir, schemas):
             try:
                 con.execute(f"CREATE VIEW {view.name} AS\n{view.sql.rstrip().rstrip(';')}")
             except duckdb.Error as exc:
@@ -495,7 +496,7 @@ def _build(settings: Settings, current: BuildPlan) -> BuildResult:
         views=views,
         files=files,
         rebuilt=True,
-        marts_rebuilt=affected_views(settings.sql_dir, current.changed, registry.SCHEMAS),
+        marts_rebuilt=affected_views(settings.sql_dir, current.changed, schemas),
         reason=current.reason,
     )
 
@@ -524,7 +525,7 @@ def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
     return generation, float(since)
 
 
-def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
+def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = load_log.COMPACT_AT) -> int:
     """Merge the load log into a new generation once `at` parts pile up, move the DuckDB `load_log`
     view onto it, and remove generations that no build reads and that were superseded longer than
     `settings.log_grace_seconds` ago. Held under the writer lock (re-entered by `run` and `ingest`).
@@ -535,8 +536,8 @@ def compact_load_log(settings: Settings, at: int = load_log.COMPACT_AT) -> int:
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         merged = load_log.compact(settings.lake_dir, at)
         if merged and settings.duckdb_path.exists():
-            current = plan(settings)
+            current = plan(settings, schemas)
             if current.changed == {LOG_GENERATION}:
-                _build(settings, current)
+                _build(settings, current, schemas)
         load_log.prune(settings.lake_dir, settings.log_grace_seconds, log_generation_in_use(settings))
         return merged

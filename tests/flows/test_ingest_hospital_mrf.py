@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.ingest_hospital_mrf import ingest_hospital_mrf
+from flows import catalog
+from flows.ingest import ingest
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
@@ -204,10 +205,10 @@ def republish(source: Path, target: Path, updated: str, old_amount: str, new_amo
 def test_a_republished_file_replaces_its_earlier_snapshot(loaded: Settings, tmp_path: Path) -> None:
     bundled = loaded.raw_dir / "hospital_mrf" / BUNDLED
     newer = republish(bundled, tmp_path / "republished.csv", "9/1/2026", ",4210.50,", ",4300.00,")
-    assert ingest_hospital_mrf([newer], loaded)[0].status == "loaded"
+    assert ingest("hospital_mrf", [newer], loaded)[0].status == "loaded"
     older = republish(bundled, tmp_path / "old_archive_copy.csv", "1/1/2026", ",4210.50,", ",3999.00,")
-    assert ingest_hospital_mrf([older], loaded)[0].status == "loaded"  # loaded last, but an older snapshot
-    warehouse.build(loaded)
+    assert ingest("hospital_mrf", [older], loaded)[0].status == "loaded"  # loaded last, but an older snapshot
+    warehouse.build(loaded, catalog.SCHEMAS)
     assert query(loaded, "select count(*) from hospital__file") == [(3,)]
     assert query(loaded, "select source_file, last_updated_on::varchar from stg_hospital_file where is_latest") == [
         ("republished.csv", "2026-09-01")
@@ -235,11 +236,11 @@ def test_an_unattested_file_loads_flagged(settings: Settings) -> None:
 
 
 def test_a_truncated_json_loads_nothing(settings: Settings, tmp_path: Path) -> None:
-    records = ingest_hospital_mrf([DIR / "valid_v3.json", DIR / "truncated.json"], settings)
+    records = ingest("hospital_mrf", [DIR / "valid_v3.json", DIR / "truncated.json"], settings)
     assert [r.status for r in records] == ["loaded", "rejected"]
     assert records[1].error.startswith("truncated.json (line 91 column 29): invalid or truncated JSON")
     assert (records[1].rows_read, records[1].rows_loaded) == (0, 0)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     assert query(settings, "select distinct source_file from hospital__standard_charge") == [("valid_v3.json",)]
 
 

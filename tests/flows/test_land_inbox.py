@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from flows import cli
-from flows.ingest_payer_policies import ingest_payer_policies
-from flows.ingest_tic import ingest_tic
+from flows import catalog, cli
+from flows.ingest import ingest
 from flows.land_inbox import land_inbox
 from flows.settings import Settings
-from flows.sources import registry
+from flows.sources.base import Source
 from flows.steps import land, names
 from tests.conftest import BUNDLED_RAW, fixture
+
+
+def sources() -> list[Source]:
+    """The catalog's sources as `land` takes them (read at call time: a test may patch one)."""
+    return list(catalog.SOURCES.values())
+
 
 TIC = BUNDLED_RAW / "tic" / "healthscope_examplefile2_excerpt.json.gz"
 
@@ -53,8 +58,8 @@ def test_files_are_placed_by_content_not_name(settings: Settings, inbox: Path) -
     assert row["landed_at"].startswith("20")
 
     # and the landed files load: ingest discovers them in their source folders, told again by content
-    assert [r.status for r in ingest_payer_policies(None, settings)] == ["loaded"]
-    assert [r.status for r in ingest_tic(None, None, settings)] == ["loaded"]
+    assert [r.status for r in ingest("payer_policies", None, settings)] == ["loaded"]
+    assert [r.status for r in ingest("tic", None, settings)] == ["loaded"]
 
 
 def test_unrecognised_ambiguous_and_reference_files_stay_with_the_reason(
@@ -63,10 +68,10 @@ def test_unrecognised_ambiguous_and_reference_files_stay_with_the_reason(
     (inbox / "notes.csv").write_text("what,ever\n1,2\n", encoding="utf-8")
     shutil.copy(settings.payer_alias_file, inbox / "payer_aliases.csv")
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
-    hospital = registry.SOURCES["hospital_mrf"]  # a detector that also claims policy extracts
+    hospital = catalog.SOURCES["hospital_mrf"]  # a detector that also claims policy extracts
     greedy = dataclasses.replace(hospital, detect=lambda path: path.name == "policies.csv" or hospital.detect(path))
-    monkeypatch.setitem(registry.SOURCES, "hospital_mrf", greedy)
-    found = {item.inbox_path: item for item in land.land(settings, inbox, settle_seconds=0)}
+    monkeypatch.setitem(catalog.SOURCES, "hospital_mrf", greedy)
+    found = {item.inbox_path: item for item in land.land(settings, inbox, sources(), settle_seconds=0)}
     assert found["notes.csv"].status == "left" and "no source recognises its content" in found["notes.csv"].message
     assert found["payer_aliases.csv"].status == "left" and "reference table" in found["payer_aliases.csv"].message
     assert found["policies.csv"].status == "left"
@@ -84,7 +89,7 @@ def test_a_taken_name_is_never_overwritten_and_a_drop_folder_stays_together(sett
         fixture("payer__policy", "valid_minimal.csv"), inbox / "extract" / "policies.csv"
     )  # same name, new bytes
     shutil.copy(fixture("payer__policy", "bom_header.csv"), inbox / "extract" / "more.csv")
-    found = {item.inbox_path: item for item in land.land(settings, inbox, settle_seconds=0)}
+    found = {item.inbox_path: item for item in land.land(settings, inbox, sources(), settle_seconds=0)}
     assert existing.read_bytes() == fixture("payer__policy", "us_dates.csv").read_bytes()  # untouched
     target = Path(found["extract/policies.csv"].target_path)
     assert target.parts[1].startswith("landed-") and target.parts[2:] == ("extract", "policies.csv")
@@ -98,10 +103,10 @@ def test_a_fresh_file_waits_and_an_identical_one_is_a_duplicate(settings: Settin
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), settings.source_dir("payer_policy") / "policies.csv")
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
     (inbox / "big.json.part").write_text("{", encoding="utf-8")  # a download in progress is not even looked at
-    waiting = land.land(settings, inbox, settle_seconds=3600)  # just copied: maybe still being written
+    waiting = land.land(settings, inbox, sources(), settle_seconds=3600)  # just copied: maybe still being written
     assert [(w.inbox_path, w.status) for w in waiting] == [("policies.csv", "waiting")]
     assert not waiting[0].needs_attention and (inbox / "policies.csv").exists()
-    [found] = land.land(settings, inbox, settle_seconds=0)
+    [found] = land.land(settings, inbox, sources(), settle_seconds=0)
     assert found.status == "duplicate" and not (inbox / "policies.csv").exists()
     assert manifest(settings, "payer_policy")[0]["note"].startswith("identical to the file already there")
     assert [p.name for p in inbox.iterdir()] == ["big.json.part"]
@@ -143,7 +148,7 @@ def test_a_symbolic_link_is_refused_whatever_it_points_to(settings: Settings, in
     (inbox / "relative_link.csv").symlink_to(Path("..") / "elsewhere" / "else.csv")  # relative
     (inbox / "broken_link.csv").symlink_to("no_such_file.csv")
     (inbox / "linked_folder").symlink_to(outside, target_is_directory=True)
-    found = {item.inbox_path: item for item in land.land(settings, inbox, settle_seconds=0)}
+    found = {item.inbox_path: item for item in land.land(settings, inbox, sources(), settle_seconds=0)}
 
     assert sorted(found) == ["broken_link.csv", "linked_folder", "outside_link.csv", "relative_link.csv"]
     assert {item.status for item in found.values()} == {"refused"}
@@ -162,7 +167,7 @@ def test_a_link_into_an_allowed_folder_lands_a_copy_of_the_file_never_the_link(
 ) -> None:
     settings = settings.replace(inbox_allow_links_from=(outside,))
     (inbox / "outside_link.csv").symlink_to(outside / "else.csv")
-    [found] = land.land(settings, inbox, settle_seconds=0)
+    [found] = land.land(settings, inbox, sources(), settle_seconds=0)
     landed = settings.raw_dir / "payer_policy" / "outside_link.csv"
     assert (found.status, found.target_path) == ("landed", "payer_policy/outside_link.csv")
     assert not landed.is_symlink() and landed.read_bytes() == (outside / "else.csv").read_bytes()
@@ -170,7 +175,7 @@ def test_a_link_into_an_allowed_folder_lands_a_copy_of_the_file_never_the_link(
     assert manifest(settings, "payer_policy")[0]["sha256"] == hashlib.sha256(landed.read_bytes()).hexdigest()
     # a link to anywhere else is still refused
     (inbox / "other.csv").symlink_to(fixture("payer__policy", "valid_minimal.csv"))
-    assert [item.status for item in land.land(settings, inbox, settle_seconds=0)] == ["refused"]
+    assert [item.status for item in land.land(settings, inbox, sources(), settle_seconds=0)] == ["refused"]
 
 
 def test_allowed_link_folders_come_from_the_environment(tmp_path: Path) -> None:
@@ -187,14 +192,14 @@ def test_a_file_swapped_for_a_link_after_it_was_inspected_does_not_land(
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / "policies.csv")
     detect = land.claims
 
-    def swap_then_detect(path: Path) -> list[str]:  # the race: the name now leads outside the inbox
-        claimed = detect(path)
+    def swap_then_detect(path: Path, sources: list[Source]) -> list[str]:  # the race: the name now leads outside
+        claimed = detect(path, sources)
         path.unlink()
         path.symlink_to(outside / "else.csv")
         return claimed
 
     monkeypatch.setattr(land, "claims", swap_then_detect)
-    [found] = land.land(settings, inbox, settle_seconds=0)
+    [found] = land.land(settings, inbox, sources(), settle_seconds=0)
     assert found.status == "refused" and "replaced while it was landed" in found.message
     folder = settings.source_dir("payer_policy")
     assert not folder.exists() or not [p for p in folder.rglob("*") if p.name != "manifest.csv"]  # nothing landed
@@ -207,10 +212,12 @@ def test_dot_dot_hidden_names_and_pipes_are_listed_as_refused(settings: Settings
     (inbox / ".stash").mkdir()
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / ".stash" / "policies.csv")
     os.mkfifo(inbox / "pipe.csv")  # opening it to read would block the landing forever
-    fresh = land.land(settings, inbox, settle_seconds=3600)  # hidden names just written (rsync's temp files) wait
+    fresh = land.land(
+        settings, inbox, sources(), settle_seconds=3600
+    )  # hidden names just written (rsync's temp files) wait
     assert [(item.inbox_path, item.status) for item in fresh] == [("pipe.csv", "refused")]
 
-    found = {item.inbox_path: item for item in land.land(settings, inbox, settle_seconds=0)}
+    found = {item.inbox_path: item for item in land.land(settings, inbox, sources(), settle_seconds=0)}
     assert sorted(found) == ["..policies.csv", ".hidden.csv", ".stash/", "pipe.csv"]
     assert {item.status for item in found.values()} == {"refused"}
     assert "starts with '..'" in found["..policies.csv"].message
@@ -258,6 +265,6 @@ def test_control_characters_in_names_are_escaped_in_land_output(
 
 def test_a_landed_name_keeps_its_real_bytes_in_raw_and_the_manifest(settings: Settings, inbox: Path) -> None:
     shutil.copy(fixture("payer__policy", "valid_minimal.csv"), inbox / EVIL)
-    [found] = land.land(settings, inbox, settle_seconds=0)
+    [found] = land.land(settings, inbox, sources(), settle_seconds=0)
     assert found.status == "landed" and (settings.source_dir("payer_policy") / EVIL).is_file()
     assert manifest(settings, "payer_policy")[0]["original_name"] == EVIL

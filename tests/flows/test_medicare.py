@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flows import catalog
 from flows.ingest import ingest_source
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
@@ -138,7 +139,7 @@ def test_mcd_not_loaded_and_partially_loaded_are_told_apart(settings: Settings) 
     for path in articles_only:
         shutil.copy(path, folder / path.name)
     ingest_source("cms_mcd", [folder / p.name for p in articles_only], settings)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     rows = {r[0]: r[1:] for r in query(settings, medicare_rows)}
     assert rows["0440T"] == (
         "partially_loaded",
@@ -291,14 +292,16 @@ def test_gap_year_quarantined_cell_and_late_code_are_not_loaded(settings: Settin
 
 
 def test_thin_flows_load_their_source(settings: Settings) -> None:
-    from flows.ingest_medicare_coverage import ingest_medicare_coverage
-    from flows.ingest_partb_utilization import ingest_partb_utilization
+    from flows.ingest import ingest
 
-    records = ingest_partb_utilization(
-        [fixture("cms__partb_geo_service", "no_year_in_name.csv")], settings, data_year=2019
+    records = ingest(
+        "partb_utilization",
+        [fixture("cms__partb_geo_service", "no_year_in_name.csv")],
+        settings,
+        options={"data_year": "2019"},
     )
     assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 1)]
-    records = ingest_medicare_coverage([fixture("cms__mcd_document", "documents_latest_excerpt.csv")], settings)
+    records = ingest("medicare_coverage", [fixture("cms__mcd_document", "documents_latest_excerpt.csv")], settings)
     assert [(r.status, r.rows_loaded) for r in records] == [("loaded", 12)]
 
 

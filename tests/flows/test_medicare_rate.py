@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.ingest_medicare_rates import MEDICARE_SOURCES, ingest_medicare_rates
+from flows import catalog
+from flows.ingest import ingest
 from flows.land_inbox import land_inbox
 from flows.run_pipeline import run_pipeline
 from flows.settings import PROJECT_DIR, Settings
-from flows.sources import registry
 from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
 from schemas.cms_asc_addenda import UNPAID_INDICATORS
@@ -30,7 +30,7 @@ CODES = 6  # raw/reference/billing_codes.csv: 0440T, 0441T, 0442T, 64640, 64624,
 def medicare_only(tmp_path: Path) -> Settings:
     """Settings over a copy of the reference tables and the bundled CMS folders only."""
     raw = tmp_path / "raw"
-    for name in ("reference", *MEDICARE_SOURCES):
+    for name in catalog.members("medicare_rates"):
         shutil.copytree(PROJECT_DIR / "raw" / name, raw / name)
     return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", chunk_rows=1000, render_reports=False)
 
@@ -193,7 +193,7 @@ def test_indicator_meanings_cover_the_schema_lists(bundled: Settings) -> None:
 # --- tests that change what is loaded ----------------------------------------------------------------
 def test_same_release_loaded_twice_gives_no_duplicates(tmp_path: Path) -> None:
     settings = medicare_only(tmp_path)
-    ingest_medicare_rates(settings)
+    ingest("medicare_rates", settings=settings, build=True)
     before = query(settings, "select * exclude (source_file, load_id) from medicare_rate")
     assert len(before) == CODES * 230
     # Re-downloaded copies of two releases: the same rows, different bytes (so a new sha256 and a new load).
@@ -203,7 +203,7 @@ def test_same_release_loaded_twice_gives_no_duplicates(tmp_path: Path) -> None:
     ):
         original = settings.raw_dir / folder / name
         (original.parent / f"redownload_{name}").write_bytes(original.read_bytes() + b"\r\n")
-    records = ingest_medicare_rates(settings)
+    records = ingest("medicare_rates", settings=settings, build=True)
     assert sorted(r.source_file for r in records if r.status == "loaded") == [
         "redownload_AA_January_2026_excerpt.csv",
         "redownload_PPRRVU2025_Oct_excerpt.csv",
@@ -227,7 +227,7 @@ def test_codes_of_interest_are_configuration(tmp_path: Path) -> None:
     with settings.billing_code_file.open("a", encoding="utf-8") as handle:
         handle.write("93990,CPT,category_i,comparator,doppler,Doppler flow study (test of the OPPS cap),\n")
         handle.write("99213,CPT,category_i,comparator,office visit,Office visit (not in the excerpts),\n")
-    ingest_medicare_rates(settings)
+    ingest("medicare_rates", settings=settings, build=True)
     capped = {
         (r[0], r[1]): r[2:]
         for r in query(
@@ -279,7 +279,7 @@ def test_gpci_locality_missing_from_the_crosswalk_is_flagged(tmp_path: Path) -> 
     shutil.copy(
         fixture("cms__pfs_gpci", "unknown_locality.csv"), settings.raw_dir / "cms_pfs_gpci" / "GPCI2025_extra.csv"
     )
-    records = ingest_medicare_rates(settings)
+    records = ingest("medicare_rates", settings=settings, build=True)
     assert {r.source_file: r.rows_quarantined for r in records}["GPCI2025_extra.csv"] == 2
     flags = {
         (r[0], r[1]): r[2]
@@ -307,11 +307,11 @@ NON_QPP_64640 = {
 
 def load_pfs(settings: Settings, *paths: Path) -> list:
     """The codes of interest, then each PPRRVU file in the order given, then the DuckDB build."""
-    load_file(registry.get("reference"), settings.billing_code_file, settings, "20260101T000000Z-ref001")
+    load_file(catalog.get("reference"), settings.billing_code_file, settings, "20260101T000000Z-ref001")
     records = [
         cms_load(settings, "cms_pfs_rvu", path, run_id=f"20260101T00000{n}Z-pfs{n:03d}") for n, path in enumerate(paths)
     ]
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     return records
 
 
@@ -384,7 +384,9 @@ def test_both_files_of_an_rvu26a_drop_land_and_load(settings: Settings) -> None:
         ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_QPP.csv"),
         ("landed", "cms_pfs_rvu/RVU26A/PPRRVU2026_Jan_nonQPP.csv"),
     ]
-    records = {r.source_file: r for r in ingest_medicare_rates(settings) if r.source == "cms_pfs_rvu"}
+    records = {
+        r.source_file: r for r in ingest("medicare_rates", settings=settings, build=True) if r.source == "cms_pfs_rvu"
+    }
     assert {name: (r.status, r.advisories) for name, r in records.items()} == {
         "PPRRVU2026_Jan_QPP.csv": ("loaded", 1),
         "PPRRVU2026_Jan_nonQPP.csv": ("loaded", 0),
@@ -405,7 +407,7 @@ def test_loads_made_before_payment_track_existed_still_read(settings: Settings) 
     assert len(parts) == 3
     for part in parts:
         pq.write_table(pq.read_table(part).drop_columns(["payment_track"]), part)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     assert query(settings, "select count(*), count(payment_track) from cms__pfs_rvu") == [(20, 0)]
     assert physician_64640(settings) == NON_QPP_64640  # the QPP file loaded last, yet the non-QPP amounts
     assert physician_64640(settings, "2025-Q4")["physician_nonfacility"][0:3] == (

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.ingest_payer_policies import ingest_payer_policies
+from flows import catalog
+from flows.ingest import ingest
 from flows.report import render as report
 from flows.report.flow import render_benchmark_reports
 from flows.run_pipeline import run_pipeline
@@ -104,9 +105,9 @@ def test_newer_snapshot_of_one_payer_replaces_only_that_payer(loaded: Settings, 
         + "\n",
         encoding="utf-8",
     )
-    records = ingest_payer_policies([newer], loaded)
+    records = ingest("payer_policies", [newer], loaded)
     assert records[0].status == "loaded"
-    warehouse.build(loaded)
+    warehouse.build(loaded, catalog.SCHEMAS)
     rows = dict(query(loaded, "select payer_group, coverage_status from coverage_matrix where billing_code = '0440T'"))
     assert rows["aetna"] == "covered_with_criteria"  # the newer Aetna snapshot wins
     assert rows["cigna"] == "experimental_investigational"  # other payers keep the bundled extract
@@ -163,9 +164,9 @@ def test_snapshot_date_is_per_payer_group_not_per_file(settings: Settings, tmp_p
         + "\n",
         encoding="utf-8",
     )
-    ingest_payer_policies([aetna_only], settings)
-    ingest_payer_policies([all_payers], settings)  # loaded last, but its Aetna rows are older
-    warehouse.build(settings)
+    ingest("payer_policies", [aetna_only], settings)
+    ingest("payer_policies", [all_payers], settings)  # loaded last, but its Aetna rows are older
+    warehouse.build(settings, catalog.SCHEMAS)
     rows = dict(
         query(
             settings,

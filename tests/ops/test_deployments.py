@@ -1,4 +1,8 @@
-"""prefect.yaml: one scheduled deployment per ingest flow and the pipeline, each on its source's cadence."""
+"""prefect.yaml: one scheduled deployment per catalog group and the pipeline, each on its sources' cadence.
+
+The expectation is derived from flows/catalog.py: a deployment prefect.yaml declares differently
+(or forgets, or adds) fails here.
+"""
 
 from __future__ import annotations
 
@@ -11,44 +15,38 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows import catalog
 from flows.errors import ConfigurationError
-from flows.ingest_medicare_rates import MEDICARE_SOURCES
 from flows.ops import deployments
 from flows.settings import PROJECT_DIR
-from flows.sources import registry
-from flows.sources.cadence import CADENCES
 
-# flow -> (cron, time zone, the sources it loads): the cadences the issue gives
-EXPECTED = {
-    "ingest_reference_tables": ("30 5 * * *", ("reference",)),
-    "ingest_payer_policies": ("0 6 * * 1", ("payer_policy",)),
-    "ingest_medicare_rates": ("0 6 1,15 1,4,7,10 *", ("reference", *MEDICARE_SOURCES)),
-    "ingest_medicare_coverage": ("0 6 * * 5", ("cms_mcd",)),
-    "ingest_partb_utilization": ("0 6 1 7 *", ("cms_partb_geo_service",)),
-    "ingest_tic": ("0 9 1 * *", ("tic",)),
-    "ingest_hospital_mrf": ("0 6 15 * *", ("hospital_mrf",)),
-    "run_pipeline": ("0 7 * * *", tuple(registry.SOURCES)),
-}
+EXPECTED = {d.name: d for d in catalog.deployments()}
 
 
-def flow_name(entrypoint: str) -> str:
-    return entrypoint.partition(":")[2]
-
-
-def test_every_ingest_flow_and_the_pipeline_has_one_deployment() -> None:
+def test_every_group_and_the_pipeline_has_one_deployment() -> None:
     raw = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text(encoding="utf-8"))
-    entrypoints = [d["entrypoint"] for d in raw["deployments"]]
-    modules = sorted(p.stem for p in (PROJECT_DIR / "flows").glob("ingest_*.py")) + ["run_pipeline"]
-    assert sorted(flow_name(e) for e in entrypoints) == sorted(modules)  # one each, none forgotten
+    assert [d["name"] for d in raw["deployments"]] == list(EXPECTED)  # one each, none forgotten, same order
+    assert len(EXPECTED) == len(catalog.GROUPS) + 1
     for entry in raw["deployments"]:
         assert entry["work_pool"]["name"] == "payerbench"  # `prefect deploy --all` needs one
 
 
 @pytest.mark.parametrize("definition", deployments.definitions(), ids=lambda d: d.name)
-def test_cron_and_time_zone_match_the_cadence(definition: deployments.Definition) -> None:
-    cron, _ = EXPECTED[flow_name(definition.entrypoint)]
-    assert definition.cron == cron
+def test_each_deployment_is_the_catalogs(definition: deployments.Definition) -> None:
+    expected = EXPECTED[definition.name]
+    assert definition.entrypoint == expected.entrypoint
+    assert (definition.cron, definition.timezone) == (expected.cron, expected.timezone)
     assert definition.timezone == "America/New_York"
+    assert definition.description == expected.description
+    assert definition.tags == expected.tags
+    assert definition.parameters == expected.parameters
+
+
+def test_a_deployment_that_disagrees_with_the_catalog_is_caught(tmp_path: Path) -> None:
+    text = (PROJECT_DIR / "prefect.yaml").read_text(encoding="utf-8").replace('"0 6 * * 1"', '"0 6 * * 2"')
+    (tmp_path / "prefect.yaml").write_text(text, encoding="utf-8")
+    edited = {d.name: d for d in deployments.definitions(tmp_path / "prefect.yaml")}
+    assert edited["payer-policies-weekly"].cron != EXPECTED["payer-policies-weekly"].cron
 
 
 @pytest.mark.parametrize("definition", deployments.definitions(), ids=lambda d: d.name)
@@ -61,8 +59,9 @@ def test_schedule_runs_at_least_as_often_as_its_sources_publish(definition: depl
     start = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     dates = asyncio.run(schedule.get_dates(n=1000, start=start, end=start + dt.timedelta(days=731)))
     gap = max(b - a for a, b in zip(dates, dates[1:]))
-    for source in EXPECTED[flow_name(definition.entrypoint)][1]:
-        cadence = CADENCES[source]
+    for source in EXPECTED[definition.name].sources:
+        cadence = catalog.get(source).cadence
+        assert cadence is not None, source
         if cadence.interval is not None:
             assert gap <= cadence.interval + dt.timedelta(hours=1), (source, gap)  # +1 h: the autumn DST change
         if cadence.stale_after is not None:
@@ -101,6 +100,15 @@ def test_a_deployment_without_an_explicit_time_zone_is_refused(tmp_path: Path) -
 
 
 def test_every_source_declares_its_cadence_and_periods_of_its_own_datasets() -> None:
-    assert set(CADENCES) == set(registry.SOURCES)
-    for name, cadence in CADENCES.items():
-        assert set(cadence.periods) <= set(registry.SOURCES[name].datasets), name
+    for source in catalog.SOURCES.values():
+        assert source.cadence is not None, source.name
+        assert set(source.cadence.periods) <= set(source.datasets), source.name
+
+
+def test_every_source_belongs_to_a_group_and_the_pipeline_loads_them_all() -> None:
+    assert all(s.group is not None for s in catalog.SOURCES.values())
+    assert set(EXPECTED["pipeline-daily"].sources) == set(catalog.SOURCES)
+    assert {s for g in catalog.GROUPS for s in catalog.members(g)} == set(catalog.SOURCES)
+    for group in catalog.GROUPS:  # a group named like a source loads exactly that source
+        if group in catalog.SOURCES:
+            assert catalog.members(group) == (group,)

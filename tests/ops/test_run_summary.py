@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flows.ingest_payer_policies import ingest_payer_policies
+from flows.ingest import ingest
 from flows.ops import run_summary
 from flows.ops.run_summary import DatasetRows, QuarantineReason, RunSummary, to_markdown
 from flows.settings import Settings
@@ -106,7 +106,7 @@ def test_a_quiet_run_says_nothing_was_rebuilt() -> None:
 
 
 def test_a_flow_run_records_what_its_loads_wrote(settings: Settings) -> None:
-    records = ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], settings, build=True)
+    records = ingest("payer_policies", [fixture("payer__policy", "invalid_code.csv")], settings, build=True)
     assert [r.status for r in records] == ["loaded_with_quarantine"]
     [saved] = list(settings.runs_dir.glob("*.json"))
     run = json.loads(saved.read_text(encoding="utf-8"))
@@ -127,7 +127,7 @@ def test_a_flow_run_records_what_its_loads_wrote(settings: Settings) -> None:
 def test_the_artifact_is_published_under_the_flows_key(settings: Settings) -> None:
     from prefect.artifacts import Artifact
 
-    ingest_payer_policies([fixture("payer__policy", "valid_minimal.csv")], settings)
+    ingest("payer_policies", [fixture("payer__policy", "valid_minimal.csv")], settings)
     artifact = Artifact.get(run_summary.artifact_key("ingest_payer_policies"))
     assert artifact is not None and artifact.type == "markdown"
     assert "# payerbench ingest_payer_policies: ok" in artifact.data and "valid_minimal.csv" in artifact.data

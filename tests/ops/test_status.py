@@ -8,7 +8,7 @@ import json
 import pytest
 
 from flows import cli
-from flows.ingest_payer_policies import ingest_payer_policies
+from flows.ingest import ingest
 from flows.ops import status
 from flows.settings import Settings
 from tests.conftest import fixture
@@ -21,7 +21,7 @@ def run_cli(settings: Settings, *args: str) -> int:
 @pytest.fixture
 def loaded(settings: Settings) -> Settings:
     """Reference tables and one policy extract (one row quarantined), loaded now."""
-    records = ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], settings, build=True)
+    records = ingest("payer_policies", [fixture("payer__policy", "invalid_code.csv")], settings, build=True)
     assert [r.status for r in records] == ["loaded_with_quarantine"]
     return settings
 
@@ -55,7 +55,7 @@ def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(
     broken = loaded.raw_dir / "payer_policy" / "broken.csv"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(fixture("payer__policy", "missing_required_column.csv").read_bytes())
-    ingest_payer_policies(None, loaded)
+    ingest("payer_policies", None, loaded)
     capsys.readouterr()
     assert run_cli(loaded, "--format", "json") == 1
     problems = json.loads(capsys.readouterr().out)["problems"]
@@ -64,12 +64,12 @@ def test_exit_code_1_when_the_last_run_failed_until_a_run_succeeds(
     )
     assert any(p.startswith("rejected: payer_policy/broken.csv") for p in problems)
     broken.unlink()  # fixed: the file is removed and the next run is clean
-    ingest_payer_policies(None, loaded)
+    ingest("payer_policies", None, loaded)
     assert run_cli(loaded) == 0
 
 
 def test_status_all_keeps_every_attempt(loaded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    ingest_payer_policies([fixture("payer__policy", "invalid_code.csv")], loaded)  # unchanged the second time
+    ingest("payer_policies", [fixture("payer__policy", "invalid_code.csv")], loaded)  # unchanged the second time
     capsys.readouterr()
     assert run_cli(loaded, "--all") == 0
     out = capsys.readouterr().out
@@ -112,7 +112,7 @@ def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started
         for p in shown["problems"]
     )
     assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"]
-    ingest_payer_policies(None, loaded)  # a later run of the same flow succeeds: listed, no longer alerting
+    ingest("payer_policies", None, loaded)  # a later run of the same flow succeeds: listed, no longer alerting
     assert run_cli(loaded, "--format", "json") == 0
     shown = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"] and shown["problems"] == []

@@ -44,8 +44,8 @@ def test_every_availability_value_the_schemas_declare_has_a_reason_in_words() ->
 
 
 def test_a_source_is_described_by_its_declaration_or_named_as_it_is() -> None:
-    from flows.sources import registry
+    from flows import catalog
 
-    name, source = next(iter(registry.SOURCES.items()))
+    name, source = next(iter(catalog.SOURCES.items()))
     assert labels.source_description(name) == source.description != name
     assert labels.source_description("no_such_source") == "no_such_source"

@@ -325,6 +325,7 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, 
     """A warehouse whose payer-policy extract carries markup in titles, ids, evidence and notes and a URL that breaks out
     of a Markdown link, and
     whose inbox held a policy file named `<img src=x onerror=alert(77)>.csv`; the 0440T report rendered from it."""
+    from flows import catalog
     from flows.steps.land import land
 
     root = tmp_path_factory.mktemp("hostile")
@@ -364,7 +365,10 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, 
     )
     past = dt.datetime.now().timestamp() - 3600
     os.utime(dropped, (past, past))
-    assert [landing.status for landing in land(settings, settings.inbox_dir, settle_seconds=0)] == ["landed"]
+    assert [
+        landing.status
+        for landing in land(settings, settings.inbox_dir, list(catalog.SOURCES.values()), settle_seconds=0)
+    ] == ["landed"]
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
     result = render_report(settings, "0440T")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows import catalog
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps.load import load_file
 from flows.steps.validate import DatasetValidator
 from schemas import cms_mcd as m
@@ -172,5 +172,5 @@ def test_contract_number_keeps_leading_zeros() -> None:
 
 
 def test_article_rules_through_the_loader(settings: Settings) -> None:
-    record = load_file(registry.get("cms_mcd"), fixture("cms__mcd_article", "end_before_start.csv"), settings, "run-s")
+    record = load_file(catalog.get("cms_mcd"), fixture("cms__mcd_article", "end_before_start.csv"), settings, "run-s")
     assert (record.rows_read, record.rows_loaded, record.rows_quarantined) == (3, 1, 2)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from flows import catalog
 from flows.lookups import payer_directory
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import load_log, store
 from flows.steps.load import load_file
 from tests.conftest import FIXTURES
@@ -357,7 +357,7 @@ def test_a_bad_file_is_rejected_in_one_line_and_loads_nothing(
     path.write_bytes(content())
     limited = settings.replace(**changes)
     payers = payer_directory(settings.payer_alias_file)
-    record = load_file(registry.get(source), path, limited, "20260101T000000Z-badfil", payers=payers, codes=CODES)
+    record = load_file(catalog.get(source), path, limited, "20260101T000000Z-badfil", payers=payers, codes=CODES)
 
     assert record.status == "rejected", record.error
     error = record.error or ""

@@ -11,15 +11,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from flows import catalog
 from flows.settings import Settings
-from flows.sources import cms_mcd, registry
+from flows.sources import cms_mcd
 from flows.sources.base import FileRejected, ReadContext
 from flows.steps import store
 from flows.steps.load import load_file
 from tests.conftest import BUNDLED_RAW, fixture
 
 CODES = frozenset({"0440T", "0441T", "0442T", "64640", "64624", "64450"})
-SOURCE = registry.get("cms_mcd")
+SOURCE = catalog.get("cms_mcd")
 RELEASE = BUNDLED_RAW / "cms_mcd" / "synthetic_mcd_release"
 
 
@@ -240,7 +241,7 @@ def test_detect_by_content(settings: Settings, tmp_path: Path) -> None:
     assert cms_mcd.detect(export_zip(tmp_path, RELEASE))
     assert not cms_mcd.detect(fixture("payer__policy", "valid_minimal.csv"))
     assert not cms_mcd.detect(settings.billing_code_file)
-    assert registry.detect_source(RELEASE / "synthetic_lcd.csv") == ["cms_mcd"]
+    assert catalog.detect_source(RELEASE / "synthetic_lcd.csv") == ["cms_mcd"]
 
 
 def test_full_documents_listing_loads_and_reconciles(settings: Settings, real_samples: Path) -> None:

@@ -9,10 +9,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from flows import cli
+from flows import catalog, cli
 from flows.settings import Settings
 from flows.sources import cms_partb_geo_service as partb
-from flows.sources import registry
 from flows.sources.base import FileRejected, ReadContext
 from flows.steps import store
 from flows.steps.load import load_file
@@ -20,7 +19,7 @@ from tests.conftest import BUNDLED_RAW, fixture
 
 DATASET = "cms__partb_geo_service"
 CODES = frozenset({"0440T", "0441T", "0442T", "64640", "64624", "64450"})
-SOURCE = registry.get("cms_partb_geo_service")
+SOURCE = catalog.get("cms_partb_geo_service")
 
 
 def read_all(path: Path, settings: Settings, codes: frozenset[str] = CODES, **options: str) -> dict[str, pd.DataFrame]:
@@ -164,7 +163,7 @@ def test_bad_rows_are_quarantined_with_the_rule_and_raw_value(
 def test_detect_by_header(settings: Settings) -> None:
     assert partb.detect(fixture(DATASET, "no_year_in_name.csv"))
     assert not partb.detect(fixture("payer__policy", "valid_minimal.csv"))
-    assert registry.detect_source(
+    assert catalog.detect_source(
         BUNDLED_RAW / "cms_partb_geo_service" / "synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv"
     ) == ["cms_partb_geo_service"]
 

@@ -1,4 +1,4 @@
-"""The CMS sources in the registry: every bundled file is recognised by exactly its own source."""
+"""The CMS payment sources in the catalog: every bundled file is recognised by exactly its own source."""
 
 from __future__ import annotations
 
@@ -6,32 +6,29 @@ from pathlib import Path
 
 import pytest
 
+from flows import catalog
 from flows.ingest import discover
 from flows.settings import Settings
-from flows.sources import registry
 
-CMS_SOURCES = [
-    "cms_pfs_rvu",
-    "cms_pfs_gpci",
-    "cms_pfs_locality",
-    "cms_opps_cap",
-    "cms_opps_addendum_b",
-    "cms_asc_addenda",
-]
+CMS_SOURCES = [name for name in catalog.members("medicare_rates") if not catalog.get(name).is_reference]
+
+
+def test_the_medicare_rates_group_holds_cms_payment_sources() -> None:
+    assert len(CMS_SOURCES) >= 6 and all(name.startswith("cms_") for name in CMS_SOURCES)
 
 
 @pytest.mark.parametrize("source", CMS_SOURCES)
 def test_each_bundled_file_is_detected_by_its_source_only(source: str) -> None:
-    files = discover(Settings(), registry.get(source))
+    files = discover(Settings(), catalog.get(source))
     assert files, f"raw/{source} holds no file"
     for path in files:
-        assert registry.detect_source(path) == [source], path
+        assert catalog.detect_source(path) == [source], path
 
 
 def test_every_cms_dataset_has_a_schema_named_after_it() -> None:
     for source in CMS_SOURCES:
-        for dataset in registry.get(source).datasets:
-            assert registry.SCHEMAS[dataset].Config.name == dataset and dataset.startswith("cms__")
+        for dataset in catalog.get(source).datasets:
+            assert catalog.SCHEMAS[dataset].Config.name == dataset and dataset.startswith("cms__")
 
 
 def test_full_real_files_are_detected(real_samples: Path) -> None:
@@ -46,5 +43,5 @@ def test_full_real_files_are_detected(real_samples: Path) -> None:
         "cms-asc-addenda/2025/20251001/FF.csv": "cms_asc_addenda",
     }
     for name, source in expected.items():
-        assert registry.detect_source(real_samples / name) == [source], name
-    assert registry.detect_source(real_samples / "cms-asc-addenda/2026/20260101/BB.csv") == []
+        assert catalog.detect_source(real_samples / name) == [source], name
+    assert catalog.detect_source(real_samples / "cms-asc-addenda/2026/20260101/BB.csv") == []

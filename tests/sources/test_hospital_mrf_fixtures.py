@@ -20,15 +20,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from flows import catalog
 from flows.lookups import payer_directory
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import store
 from flows.steps.load import load_file
 from tests.conftest import FIXTURES
 
 ROOT = FIXTURES / "hospital__standard_charge" / "hpt-validator"
-SOURCE = registry.get("hospital_mrf")
+SOURCE = catalog.get("hospital_mrf")
 NONE: tuple[str, ...] = ()
 
 OUTCOMES = [

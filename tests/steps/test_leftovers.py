@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from flows.ingest_payer_policies import ingest_payer_policies
+from flows.ingest import ingest
 from flows.settings import Settings
 from flows.steps import leftovers, load_log
 from flows.steps.lock import warehouse_lock
@@ -28,7 +28,7 @@ def dead_pid() -> int:
 @pytest.fixture
 def loaded(settings: Settings) -> Settings:
     """One committed policy load and a built warehouse."""
-    [record] = ingest_payer_policies([fixture("payer__policy", "valid_minimal.csv")], settings, build=True)
+    [record] = ingest("payer_policies", [fixture("payer__policy", "valid_minimal.csv")], settings, build=True)
     assert record.status == "loaded"
     return settings
 

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from pandera.typing import Series
 
+from flows import catalog
 from flows.errors import ConfigurationError
 from flows.lookups import payer_directory
 from flows.settings import Settings
-from flows.sources import registry
 from flows.sources.base import Batch
 from flows.steps import load_log, store, warehouse
 from flows.steps.load import load_file
@@ -25,7 +25,7 @@ from schemas.fields import ALL_PAYER_GROUPS
 from tests.conftest import fixture
 
 DATASET = "payer__policy"
-SOURCE = registry.get("payer_policy")
+SOURCE = catalog.get("payer_policy")
 
 
 def load(settings: Settings, name: str | Path, run_id: str = "20260101T000000Z-test01"):  # type: ignore[no-untyped-def]
@@ -163,7 +163,7 @@ def test_every_load_log_row_reconciles(settings: Settings, chunk_rows: int) -> N
 
 def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     load(settings, "valid_minimal.csv")
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
 
     real_write = store.write_table_atomic
 
@@ -182,7 +182,7 @@ def test_crash_between_data_and_log_leaves_no_visible_rows(settings: Settings, m
     assert [p.name for p in store.orphans(settings.lake_dir, committed) if p.parent.name == DATASET] == [
         next(p.name for p in orphans if p.name not in committed)
     ]
-    warehouse.build(settings)  # the next writer removes the orphan as it takes the lock
+    warehouse.build(settings, catalog.SCHEMAS)  # the next writer removes the orphan as it takes the lock
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     assert con.execute(f"select count(*) from {DATASET}").fetchone()[0] == 2  # only the committed load
     con.close()
@@ -231,7 +231,7 @@ def test_a_file_that_changes_while_read_is_rejected(settings: Settings, tmp_path
             yield batch
 
     source = Source(
-        SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.datasets, payer_column="payer_name"
+        SOURCE.name, SOURCE.description, read_while_download_continues, SOURCE.schemas, payer_column="payer_name"
     )
     record = load_file(source, path, settings, "run-x", payers=payer_directory(settings.payer_alias_file))
     assert record.status == "rejected" and "changed while it was being read" in record.error
@@ -259,12 +259,15 @@ def _facts_source(year: str):  # type: ignore[no-untyped-def]
         )
 
     return Source(
-        SOURCE.name, SOURCE.description, read, (*SOURCE.datasets, "test__file_fact"), payer_column="payer_name"
+        SOURCE.name,
+        SOURCE.description,
+        read,
+        {**SOURCE.schemas, "test__file_fact": _FileFact},
+        payer_column="payer_name",
     )
 
 
 def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
     payers = payer_directory(settings.payer_alias_file)
     record = load_file(_facts_source("2023"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
     assert record.status == "loaded" and (record.rows_read, record.rows_loaded, record.rows_quarantined) == (2, 2, 0)
@@ -276,7 +279,6 @@ def test_file_facts_are_stored_but_not_counted_as_rows(settings: Settings, monke
 
 
 def test_an_invalid_file_fact_rejects_the_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.SCHEMAS, "test__file_fact", _FileFact)
     payers = payer_directory(settings.payer_alias_file)
     record = load_file(_facts_source("1999"), fixture(DATASET, "valid_minimal.csv"), settings, "run-f", payers=payers)
     assert record.status == "rejected" and record.rows_read == 0
@@ -298,7 +300,7 @@ def test_options_reach_the_adapter(settings: Settings) -> None:
         SOURCE.name,
         SOURCE.description,
         read,
-        SOURCE.datasets,
+        SOURCE.schemas,
         payer_column="payer_name",
         options=(("data_year", "the year"),),
     )
@@ -338,8 +340,9 @@ def test_unknown_payer_other_keeps_unknown_names_and_leaves_payerless_rows_ungro
         )
         yield Batch("test__rates", frame)
 
-    monkeypatch.setitem(registry.SCHEMAS, "test__rates", _Rates)
-    source = dataclasses.replace(SOURCE, name="test_rates", read=read, datasets=("test__rates",), unknown_payer="other")
+    source = dataclasses.replace(
+        SOURCE, name="test_rates", read=read, schemas={"test__rates": _Rates}, unknown_payer="other"
+    )
     path = tmp_path / "rates.csv"
     path.write_text("payer_name\n")
     record = load_file(
@@ -393,7 +396,7 @@ def test_an_adapters_own_advisory_is_recorded_and_the_rows_load(settings: Settin
 
 # --- links under raw/ (issue 12.6) --------------------------------------------------------------------
 def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(settings: Settings, tmp_path: Path) -> None:
-    from flows.ingest_payer_policies import ingest_payer_policies
+    from flows.ingest import ingest
 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -405,7 +408,7 @@ def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(setting
     (folder / "linked_folder").symlink_to(outside, target_is_directory=True)
     shutil.copy(fixture(DATASET, "valid_minimal.csv"), folder / "policies.csv")
 
-    records = {r.source_file: r for r in ingest_payer_policies(None, settings)}
+    records = {r.source_file: r for r in ingest("payer_policies", None, settings)}
     assert records["policies.csv"].status == "loaded"
     links = ["broken_link.csv", "linked_folder", "outside_link.csv"]
     assert sorted(set(records) - {"policies.csv"}) == links

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from flows import catalog
 from flows.errors import ConfigurationError
 from flows.settings import Settings, from_env
 from flows.steps import load_log, warehouse
@@ -68,11 +69,13 @@ def test_the_pointer_flips_generation_after_generation_and_the_view_follows(sett
     lake = settings.lake_dir
     for number in range(5):
         attempt(lake, number)
-    warehouse.build(settings)
-    assert warehouse.compact_load_log(settings, at=3) == 5
+    warehouse.build(settings, catalog.SCHEMAS)
+    assert warehouse.compact_load_log(settings, catalog.SCHEMAS, at=3) == 5
     for number in range(5, 9):
         attempt(lake, number)
-    assert warehouse.compact_load_log(settings, at=3) == 5  # generation 1's merged file and its 4 new parts
+    assert (
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=3) == 5
+    )  # generation 1's merged file and its 4 new parts
     assert load_log.current_generation(lake) == 2 and load_log.generations(lake) == [0, 1, 2]
     assert list(load_log.read(lake)["load_id"]) == ids(range(9))
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # moved at once: nothing else changed
@@ -84,15 +87,15 @@ def test_the_pointer_flips_generation_after_generation_and_the_view_follows(sett
     assert view_counts(settings) == (9, 9)
     attempt(lake, 9)  # visible without a rebuild
     assert view_counts(settings) == (10, 10)
-    assert warehouse.plan(settings).needed is False
+    assert warehouse.plan(settings, catalog.SCHEMAS).needed is False
 
 
 def test_a_new_generation_alone_rebuilds_without_calling_any_mart_changed(settings: Settings) -> None:
     for number in range(3):
         attempt(settings.lake_dir, number)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     load_log.compact(settings.lake_dir, at=2)  # the flow's own build (not compact_load_log) moves the view
-    result = warehouse.build_if_changed(settings)
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
     assert result.rebuilt and result.reason == "the load log was merged (generation 1)" and result.marts_rebuilt == []
 
 
@@ -100,19 +103,19 @@ def test_old_generations_go_only_after_the_grace_period_and_once_no_build_reads_
     lake = settings.lake_dir
     for number in range(4):
         attempt(lake, number)
-    warehouse.build(settings)  # its view globs generation 0
+    warehouse.build(settings, catalog.SCHEMAS)  # its view globs generation 0
     load_log.compact(lake, at=2)
     hours_ago = time.time() - 7200
     os.utime(lake / LOAD_LOG / "g000001" / "compacted.parquet", (hours_ago, hours_ago))  # merged two hours ago
     assert warehouse.log_generation_in_use(settings)[0] == 0
     assert load_log.prune(lake, 3600, warehouse.log_generation_in_use(settings)) == []
     assert view_counts(settings) == (4, 4)  # the build still reads generation 0, long after the merge
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     in_use = warehouse.log_generation_in_use(settings)
     assert in_use[0] == 1
     assert load_log.prune(lake, 3600, in_use) == []  # sessions opened on the previous build may still read it
     assert len(load_log.generation_files(lake, 0)) == 4
-    warehouse.build(settings)  # a later build on the same generation does not postpone the removal
+    warehouse.build(settings, catalog.SCHEMAS)  # a later build on the same generation does not postpone the removal
     assert warehouse.log_generation_in_use(settings) == in_use
     assert load_log.prune(lake, 3600, in_use, now=time.time() + 3601) == [0]
     assert load_log.generation_files(lake, 0) == [] and load_log.generations(lake) == [1]
@@ -132,14 +135,16 @@ def test_compact_load_log_prunes_with_the_configured_grace(settings: Settings) -
     settings = settings.replace(log_grace_seconds=0.0)
     for number in range(3):
         attempt(settings.lake_dir, number)
-    warehouse.build(settings)
-    warehouse.compact_load_log(settings, at=2)  # moves the build to generation 1, then prunes 0 (grace 0)
+    warehouse.build(settings, catalog.SCHEMAS)
+    warehouse.compact_load_log(
+        settings, catalog.SCHEMAS, at=2
+    )  # moves the build to generation 1, then prunes 0 (grace 0)
     assert load_log.generations(settings.lake_dir) == [1] and view_counts(settings) == (3, 3)
 
 
 def test_no_warehouse_means_no_generation_is_in_use(settings: Settings) -> None:
     assert warehouse.log_generation_in_use(settings) is None
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     (settings.warehouse_dir / warehouse.STATE_NAME).unlink()  # unknown: keep every generation
     assert warehouse.log_generation_in_use(settings)[0] == 0
 
@@ -155,17 +160,17 @@ def test_a_lake_from_before_generations_reads_and_migrates_on_its_first_merge(se
         lake / LOAD_LOG / "compacted-20260101T000000000000Z.parquet",
     )
     assert list(load_log.read(lake)["load_id"]) == ids(range(5))
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     state = settings.warehouse_dir / warehouse.STATE_NAME
     old_state = state.read_text(encoding="utf-8").replace('"log_generation": 0', '"_": 0')
     state.write_text(old_state, encoding="utf-8")  # as an older build wrote it
-    assert warehouse.plan(settings).needed  # rebuilt once, recording its generation
+    assert warehouse.plan(settings, catalog.SCHEMAS).needed  # rebuilt once, recording its generation
     assert view_counts(settings) == (5, 5)
     assert load_log.compact(lake, at=64) == 0
     assert load_log.compact(lake, at=6) == 6
     assert [p.name for p in load_log.generation_files(lake, 1)] == ["compacted.parquet"]
     assert list(load_log.read(lake)["load_id"]) == ids(range(5))
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     assert view_counts(settings) == (5, 5)
     assert load_log.prune(lake, 0, (1, 0.0)) == [0] and not list((lake / LOAD_LOG).glob("*.parquet"))
 
@@ -177,7 +182,7 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(
     lake = settings.lake_dir
     for number in range(5):
         attempt(lake, number)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
 
     def killed_writing(table: pa.Table, dest: Path) -> None:  # what a kill leaves: part of a file, under a temp name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -194,12 +199,14 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(
     )
     monkeypatch.setattr(load_log, target, killed)
     with pytest.raises(KeyboardInterrupt):
-        warehouse.compact_load_log(settings, at=2)
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2)
     monkeypatch.undo()
     assert load_log.current_generation(lake) == 0
     assert list(load_log.read(lake)["load_id"]) == ids(range(5)) and view_counts(settings) == (5, 5)
     attempt(lake, 5)
-    assert warehouse.compact_load_log(settings, at=2) == 6  # the next run merges, past the stray folder
+    assert (
+        warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2) == 6
+    )  # the next run merges, past the stray folder
     assert load_log.current_generation(lake) == 2
     assert list(load_log.read(lake)["load_id"]) == ids(range(6)) and view_counts(settings) == (6, 6)
     assert load_log.prune(lake, 0, (2, 0.0)) == [0, 1] and load_log.generations(lake) == [2]

@@ -8,17 +8,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows import catalog
 from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.lookups import payer_directory
 from flows.settings import Settings
-from flows.sources import registry
 from flows.steps import warehouse
 from flows.steps.load import load_file
 from tests.conftest import fixture
 
 
 def test_views_exist_with_types_before_anything_is_loaded(settings: Settings) -> None:
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     types = dict(con.execute("select column_name, column_type from (describe payer__policy)").fetchall())
     assert types["effective_date"] == "DATE" and types["billing_code"] == "VARCHAR"
@@ -32,14 +32,14 @@ def test_views_exist_with_types_before_anything_is_loaded(settings: Settings) ->
 
 def test_reader_keeps_its_snapshot_while_the_pipeline_rebuilds(settings: Settings) -> None:
     payers = payer_directory(settings.payer_alias_file)
-    source = registry.get("payer_policy")
+    source = catalog.get("payer_policy")
     load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     reader = duckdb.connect(str(settings.duckdb_path), read_only=True)  # an analyst's open session
     assert reader.execute("select count(*) from payer__policy").fetchone()[0] == 2
 
     load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-2", payers=payers)
-    warehouse.build(settings)  # must not fail on the analyst's lock, must not disturb the analyst
+    warehouse.build(settings, catalog.SCHEMAS)  # must not fail on the analyst's lock, must not disturb the analyst
     assert reader.execute("select count(*) from payer__policy").fetchone()[0] == 2
     reader.close()
     fresh = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -60,14 +60,14 @@ def test_a_load_reaches_other_marts_through_the_load_log_lookup_only_when_its_sq
     _sql(tmp_path, "marts", "rate_mart", "-- B.\nselect * from stg_rvu join stg_source_file using (load_id)")
     _sql(tmp_path, "marts", "log_mart", "-- C.\nselect * from load_log")
     # a new policy load: the lookup and the log change, the rate mart shows the same rows
-    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}, registry.SCHEMAS) == [
+    assert warehouse.affected_views(tmp_path, {"payer__policy", "load_log"}, catalog.SCHEMAS) == [
         "stg_policy",
         "stg_source_file",
         "log_mart",
         "policy_mart",
     ]
     # the lookup's own rule changed: every reader of it
-    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"}, registry.SCHEMAS)) == {
+    assert set(warehouse.affected_views(tmp_path, {"stg_source_file"}, catalog.SCHEMAS)) == {
         "stg_source_file",
         "policy_mart",
         "rate_mart",
@@ -80,7 +80,7 @@ def test_build_order_comes_from_the_sql_references_not_the_names(tmp_path: Path)
     _sql(tmp_path, "marts", "b_mart", "-- B.\nselect * from a_mart")
     _sql(tmp_path, "intermediate", "z_inter", "-- Inter.\nselect * from (select * from stg_z) where x = 1")
     _sql(tmp_path, "staging", "stg_z", "-- Staging.\nselect 1 as x")
-    ordered = warehouse.sql_views(tmp_path, registry.SCHEMAS)
+    ordered = warehouse.sql_views(tmp_path, catalog.SCHEMAS)
     assert [v.name for v in ordered] == ["stg_z", "z_inter", "a_mart", "b_mart"]
     assert ordered[2].doc == "A mart." and ordered[2].reads == {"z_inter"}  # the CTE named stg_z is no reference
     assert [v.layer for v in ordered] == ["staging", "intermediate", "marts", "marts"]
@@ -96,7 +96,7 @@ def test_a_mart_listed_before_the_mart_it_reads_still_builds(settings: Settings,
         "zzz_last",
         "-- Reads the benchmark.\nselect count(*) as n from reimbursement_benchmark",
     )
-    warehouse.build(settings.replace(project_dir=project))
+    warehouse.build(settings.replace(project_dir=project), catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     assert con.execute("select n from aaa_first").fetchall() == [(0,)]  # built, over the empty warehouse
     con.close()
@@ -106,14 +106,14 @@ def test_an_unknown_relation_is_an_error_naming_the_file(tmp_path: Path) -> None
     _sql(tmp_path, "staging", "stg_a", "-- A.\nselect * from payer__policy")
     _sql(tmp_path, "marts", "typo_mart", "-- Typo.\nselect * from stg_a join stg_b using (load_id)")
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/marts/typo_mart.sql reads stg_b, which is no dataset"):
-        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+        warehouse.sql_views(tmp_path, catalog.SCHEMAS)
 
 
 def test_a_cycle_is_an_error_naming_the_files(tmp_path: Path) -> None:
     _sql(tmp_path, "marts", "m_one", "-- 1.\nselect * from m_two")
     _sql(tmp_path, "marts", "m_two", "-- 2.\nselect * from (select * from m_one)")
     with pytest.raises(SqlBuildError, match=r"circular reference: m_one.sql -> m_two.sql -> m_one.sql"):
-        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+        warehouse.sql_views(tmp_path, catalog.SCHEMAS)
 
 
 @pytest.mark.parametrize("layer", ["marts", "intermediate", "report"])
@@ -123,25 +123,25 @@ def test_reading_a_raw_dataset_outside_staging_is_an_error_naming_file_and_datas
     with pytest.raises(
         SqlBuildError, match=rf"warehouse/sql/{layer}/direct.sql reads the dataset hospital__file directly"
     ):
-        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+        warehouse.sql_views(tmp_path, catalog.SCHEMAS)
 
 
 def test_staging_never_reads_a_later_layer(tmp_path: Path) -> None:
     _sql(tmp_path, "intermediate", "stg_lookup", "-- L.\nselect 1 as x")
     _sql(tmp_path, "staging", "stg_policy", "-- S.\nselect * from payer__policy, stg_lookup")
     with pytest.raises(SqlBuildError, match=r"staging/stg_policy.sql reads intermediate/stg_lookup.sql, a later layer"):
-        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+        warehouse.sql_views(tmp_path, catalog.SCHEMAS)
 
 
 def test_the_project_sql_keeps_its_layers_and_grain_comments(settings: Settings) -> None:
-    views = warehouse.sql_views(settings.sql_dir, registry.SCHEMAS)  # raises on any layer breach
+    views = warehouse.sql_views(settings.sql_dir, catalog.SCHEMAS)  # raises on any layer breach
     assert all(v.doc.startswith("One row") for v in views), [v.name for v in views if not v.doc.startswith("One row")]
-    datasets = set(registry.SCHEMAS)
+    datasets = set(catalog.SCHEMAS)
     assert all(not (v.reads & datasets) for v in views if v.layer != "staging")
 
 
 def test_the_rate_statistics_and_the_latest_load_rule_are_written_once(settings: Settings) -> None:
-    views = {v.name: v for v in warehouse.sql_views(settings.sql_dir, registry.SCHEMAS)}
+    views = {v.name: v for v in warehouse.sql_views(settings.sql_dir, catalog.SCHEMAS)}
     macros = dict(warehouse.sql_macros(settings.sql_dir))
     assert {"rate_distribution", "is_latest_load", "as_of_date"} <= macros.keys()
     for mart in ("reimbursement_benchmark", "tic_rate_summary", "hospital_rate_summary"):
@@ -164,8 +164,8 @@ def test_the_rate_distribution_macro_gives_the_statistics_it_replaced(settings: 
 
 
 def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None:
-    load_file(registry.get("reference"), settings.billing_code_file, settings, "run-1")
-    warehouse.build(settings)
+    load_file(catalog.get("reference"), settings.billing_code_file, settings, "run-1")
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     rows = con.execute(
         "select billing_code, count(*), count(coverage_status), min(availability_reason) "
@@ -176,13 +176,13 @@ def test_empty_warehouse_still_has_the_coverage_grid(settings: Settings) -> None
 
 
 def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path: Path) -> None:
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     before = settings.duckdb_path.stat().st_mtime_ns
     project = tmp_path / "project"
     _sql(project / "warehouse" / "sql", "staging", "broken", "-- A broken view.\nselect nope from payer__policy")
     broken = Settings(project_dir=project, raw_dir=settings.raw_dir, warehouse_dir=settings.warehouse_dir)
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/staging/broken.sql does not build"):
-        warehouse.build(broken)
+        warehouse.build(broken, catalog.SCHEMAS)
     assert settings.duckdb_path.stat().st_mtime_ns == before
     assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -195,22 +195,22 @@ def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
 
     payers = payer_directory(settings.payer_alias_file)
     record = load_file(
-        registry.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
+        catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r", payers=payers
     )
     shutil.rmtree(settings.lake_dir / "payer__policy" / record.load_id)
     with pytest.raises(WarehouseCorrupt, match="committed load.*Parquet files are missing"):
-        warehouse.build(settings)
+        warehouse.build(settings, catalog.SCHEMAS)
 
 
 def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> None:
     payers = payer_directory(settings.payer_alias_file)
-    source = registry.get("payer_policy")
-    first = warehouse.build_if_changed(settings)
+    source = catalog.get("payer_policy")
+    first = warehouse.build_if_changed(settings, catalog.SCHEMAS)
     assert first.rebuilt and first.reason == "no warehouse built yet"
-    assert warehouse.build_if_changed(settings).rebuilt is False  # nothing new: the file stays
+    assert warehouse.build_if_changed(settings, catalog.SCHEMAS).rebuilt is False  # nothing new: the file stays
 
     load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-1", payers=payers)
-    result = warehouse.build_if_changed(settings)
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
     assert result.rebuilt and result.reason == "new loads of payer__policy"
     assert {"stg_payer_policy", "coverage_matrix"} <= set(result.marts_rebuilt)
     assert "medicare_rate" not in result.marts_rebuilt and "stg_pfs_rvu" not in result.marts_rebuilt
@@ -218,7 +218,7 @@ def test_incremental_build_rebuilds_only_after_a_commit(settings: Settings) -> N
 
     again = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-2", payers=payers)
     assert again.status == "unchanged"
-    assert warehouse.build_if_changed(settings).rebuilt is False
+    assert warehouse.build_if_changed(settings, catalog.SCHEMAS).rebuilt is False
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)  # the log view reads every attempt at once
     assert con.execute("select status from load_log where run_id = 'run-2'").fetchall() == [("unchanged",)]
     con.close()
@@ -228,10 +228,10 @@ def test_a_changed_sql_file_rebuilds_that_view_and_its_dependents(settings: Sett
     project = tmp_path / "project"
     shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
     edited = settings.replace(project_dir=project)
-    warehouse.build(edited)
+    warehouse.build(edited, catalog.SCHEMAS)
     stg = project / "warehouse" / "sql" / "staging" / "stg_pfs_rvu.sql"
     stg.write_text(stg.read_text(encoding="utf-8") + "\n-- a comment changes the text\n", encoding="utf-8")
-    result = warehouse.build_if_changed(edited)
+    result = warehouse.build_if_changed(edited, catalog.SCHEMAS)
     assert result.rebuilt and result.reason == "SQL changed: stg_pfs_rvu"
     assert result.marts_rebuilt[0] == "stg_pfs_rvu" and "medicare_rate" in result.marts_rebuilt
     assert "coverage_matrix" not in result.marts_rebuilt
@@ -242,12 +242,12 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
     import pyarrow.parquet as pq
 
     payers = payer_directory(settings.payer_alias_file)
-    source = registry.get("payer_policy")
+    source = catalog.get("payer_policy")
     old = load_file(source, fixture("payer__policy", "valid_minimal.csv"), settings, "run-old", payers=payers)
     load_file(source, fixture("payer__policy", "us_dates.csv"), settings, "run-new", payers=payers)
     for part in (settings.lake_dir / "payer__policy" / old.load_id).glob("*.parquet"):  # as an older schema wrote it
         pq.write_table(pq.read_table(part).drop_columns(["policy_title"]), part)
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     rows = con.execute(
         "select load_id = ?, count(*), count(policy_title), count(billing_code) from payer__policy "
@@ -264,4 +264,4 @@ def test_parts_written_before_a_column_was_added_still_read(settings: Settings) 
 def test_a_sql_file_outside_the_layer_folders_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "loose.sql").write_text("-- Loose.\nselect 1 as x", encoding="utf-8")
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/loose.sql is in no layer folder"):
-        warehouse.sql_views(tmp_path, registry.SCHEMAS)
+        warehouse.sql_views(tmp_path, catalog.SCHEMAS)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import duckdb
 
+from flows import catalog
+from flows.ingest import ingest
 from flows.settings import PROJECT_DIR, Settings
 from tests.conftest import query
 
@@ -178,7 +180,7 @@ def test_a_medicare_release_out_of_step_with_the_rates_is_flagged(bundled_wareho
 
 # --- coverage_matrix ------------------------------------------------------------------------------------------
 def test_a_medicare_advantage_policy_never_sets_the_commercial_stance(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from flows.ingest_payer_policies import ingest_payer_policies
+    from flows.ingest import ingest
     from flows.steps import warehouse
     from tests.conftest import fixture
 
@@ -190,8 +192,8 @@ def test_a_medicare_advantage_policy_never_sets_the_commercial_stance(settings: 
     ]
     extract = tmp_path / "extract.csv"
     extract.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    assert ingest_payer_policies([extract], settings)[0].status == "loaded"
-    warehouse.build(settings)
+    assert ingest("payer_policies", [extract], settings)[0].status == "loaded"
+    warehouse.build(settings, catalog.SCHEMAS)
     got = {
         r[0]: r[1:]
         for r in query(
@@ -232,13 +234,12 @@ def test_a_tic_price_counts_once_however_many_tins_it_applies_to(bundled_warehou
 
 # --- units in column names ------------------------------------------------------------------------------------
 def test_dollars_per_diem_and_percentages_never_share_a_column(settings: Settings) -> None:
-    from flows.ingest_tic import ingest_tic
     from flows.steps import warehouse
     from tests.conftest import FIXTURES
 
-    (record,) = ingest_tic([FIXTURES / "tic__in_network_rate" / "per_diem_rate.json"], None, settings)
+    (record,) = ingest("tic", [FIXTURES / "tic__in_network_rate" / "per_diem_rate.json"], settings)
     assert record.status == "loaded"
-    warehouse.build(settings)
+    warehouse.build(settings, catalog.SCHEMAS)
     summary = {
         r[0]: r[1:]
         for r in query(
