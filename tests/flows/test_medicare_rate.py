@@ -441,6 +441,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, real_samples: Path) -> Settin
     return settings
 
 
+@pytest.mark.slow
 def test_full_files_give_the_same_answers(full: Settings) -> None:
     log = load_log.read(full.lake_dir)
     assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()

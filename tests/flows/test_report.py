@@ -303,6 +303,7 @@ def copy_raw(root: Path, *, without: tuple[str, ...] = (), ignore: str | None = 
     return Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports")
 
 
+@pytest.mark.slow
 def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> None:
     """The reviewer's second warehouse: no synthetic MCD release, Part B years or hospital file (bool(pd.NA) crashed)."""
     settings = copy_raw(tmp_path, ignore="synthetic_*")
@@ -318,6 +319,7 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
 
 
+@pytest.mark.slow
 def test_a_report_renders_without_the_asc_addenda(tmp_path: Path) -> None:
     settings = copy_raw(tmp_path, without=("cms_asc_addenda",))
     settings = settings.replace(render_reports=False)
