@@ -624,6 +624,7 @@ def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
 
 
 # --- re-render only when something changed --------------------------------------------------------------------
+@pytest.mark.writes_warehouse  # touches the build state
 def test_an_unchanged_warehouse_and_day_skip_the_queries(
     warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
