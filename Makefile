@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/payerbench run
 
+# One pytest worker per core (pytest-xdist); --dist loadfile keeps each test module on one worker, so a
+# module's fixtures are built once, and each worker runs the session's bundled pipeline once.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # ruff's and sqlfluff's rules are in pyproject.toml. `make format` rewrites Python; `make lint` only checks.
 lint: $(STAMP)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.settings import PROJECT_DIR, Settings  # noqa: E402
+from flows.steps.lock import LOCK_NAME  # noqa: E402
+
+FOLDERS = ("raw_dir", "warehouse_dir", "reports_dir", "inbox_dir")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLED_RAW = PROJECT_DIR / "raw"
@@ -68,18 +73,82 @@ def bundled_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def bundled_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One run over a copy of the whole bundled raw/ folder, shared read-only by the mart and report tests."""
+def bundled_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One run over a copy of the whole bundled raw/ folder, shared read-only by every test that only reads it.
+
+    A test that changes the warehouse or raw/ takes `warehouse_copy` (or is marked `writes_warehouse`
+    where its module's fixture hands it the run): a test that writes here without saying so fails
+    the session at the end, naming what changed.
+    """
     from flows.run_pipeline import run_pipeline
 
     root = tmp_path_factory.mktemp("bundled")
     shutil.copytree(BUNDLED_RAW, root / "raw")
-    settings = Settings(
-        raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports", render_reports=False
-    )
+    settings = _settings_under(root)
     summary = run_pipeline(settings)
     assert summary.ok, [r.error for r in summary.records]
+    before = _tree_state(settings.raw_dir, settings.warehouse_dir)
+    yield settings
+    after = _tree_state(settings.raw_dir, settings.warehouse_dir)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a test wrote to the shared bundled warehouse (use warehouse_copy): {changed[:10]}"
+
+
+def _settings_under(root: Path) -> Settings:
+    return Settings(
+        raw_dir=root / "raw",
+        warehouse_dir=root / "warehouse",
+        reports_dir=root / "reports",
+        inbox_dir=root / "inbox",
+        render_reports=False,
+    )
+
+
+def _tree_state(*folders: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under the folders: what a write would change."""
+    return {
+        str(path): (stat.st_size, stat.st_mtime_ns)
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and path.name != LOCK_NAME
+        for stat in [path.stat()]
+    }
+
+
+def copy_warehouse(source: Settings, root: Path) -> Settings:
+    """A copy of `source`'s raw/ and warehouse (lake, load log, run records, DuckDB file) under `root`.
+
+    The DuckDB views name the lake by its absolute path, so the copy is rebuilt once (about a second,
+    against some ten for a pipeline run) to read its own lake; after that it is what a pipeline run
+    over a copy of raw/ would have left: a second run finds every file unchanged.
+    """
+    from flows.steps import warehouse
+
+    shutil.copytree(source.raw_dir, root / "raw", symlinks=True)
+    shutil.copytree(source.warehouse_dir, root / "warehouse", symlinks=True, ignore=shutil.ignore_patterns(LOCK_NAME))
+    settings = replace(source, **{f: getattr(_settings_under(root), f) for f in FOLDERS})
+    result = warehouse.build(settings)
+    assert result.rebuilt
+    lake = str(source.lake_dir).replace("'", "''")
+    assert query(settings, f"select count(*) from duckdb_views() where sql like '%{lake}/%'") == [(0,)]
+    assert not warehouse.plan(settings).needed  # a run over the copy rebuilds only what its own loads feed
+    same = "select (select count(*) from load_log), (select count(*) from coverage_matrix), (select count(*) from medicare_rate)"
+    assert query(settings, same) == query(source, same)
     return settings
+
+
+@pytest.fixture
+def warehouse_copy(bundled_warehouse: Settings, tmp_path: Path) -> Settings:
+    """The session's bundled run, copied for a test that changes it (not a rerun: see `copy_warehouse`)."""
+    return copy_warehouse(bundled_warehouse, tmp_path)
+
+
+@pytest.fixture
+def bundled_run(request: pytest.FixtureRequest, bundled_warehouse: Settings, tmp_path: Path) -> Settings:
+    """The session's bundled run for a test that only reads it; a copy of its own for one marked `writes_warehouse`."""
+    if request.node.get_closest_marker("writes_warehouse"):
+        return copy_warehouse(bundled_warehouse, tmp_path)
+    return bundled_warehouse
 
 
 def fixture(dataset: str, name: str) -> Path:

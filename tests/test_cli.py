@@ -13,7 +13,7 @@ import pytest
 
 from flows import cli
 from flows.settings import Settings
-from tests.conftest import BUNDLED_RAW, fixture
+from tests.conftest import fixture
 
 
 def run_cli(settings: Settings, *args: str) -> int:
@@ -21,22 +21,27 @@ def run_cli(settings: Settings, *args: str) -> int:
 
 
 @pytest.fixture
-def built(bundled_settings: Settings) -> Settings:
-    """A warehouse of the bundled data that the test may change."""
+def run_by_cli(bundled_settings: Settings) -> Settings:
+    """A warehouse of the bundled data built by `payerbench run` itself, from scratch."""
     assert run_cli(bundled_settings, "run", "--no-report") == 0
     return bundled_settings
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One warehouse of the bundled data for the read-only tests of this module."""
-    root = tmp_path_factory.mktemp("cli")
-    settings = Settings(raw_dir=BUNDLED_RAW, warehouse_dir=root / "warehouse", reports_dir=root / "reports")
-    assert run_cli(settings, "run", "--no-report") == 0
-    return settings
+@pytest.fixture
+def built(warehouse_copy: Settings) -> Settings:
+    """A warehouse of the bundled data that the test may change (a copy of the session's run)."""
+    return warehouse_copy
 
 
-def test_run_prints_a_summary_per_file(built: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def shared(bundled_warehouse: Settings) -> Settings:
+    """One warehouse of the bundled data (the session's run) for the read-only tests of this module."""
+    return bundled_warehouse
+
+
+@pytest.mark.slow  # `payerbench run` from scratch, then again
+def test_run_prints_a_summary_per_file(run_by_cli: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    built = run_by_cli
     assert run_cli(built, "run", "--no-report") == 0
     out = capsys.readouterr().out
     assert "payer_policies_0440T-0442T.csv" in out and "unchanged" in out

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from flows import cli
 from flows.settings import Settings
@@ -69,6 +70,7 @@ def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_load_each_file_once(settings: Settings, tmp_path: Path) -> None:
     policies = settings.raw_dir / "payer_policy"
     policies.mkdir()

@@ -52,6 +52,7 @@ def cli_env() -> dict[str, str]:
     }  # the test session's Prefect server
 
 
+@pytest.mark.slow
 def test_random_kills_lose_duplicate_and_leave_nothing(raw: Settings, tmp_path: Path) -> None:
     where = ["--warehouse", str(raw.warehouse_dir), "--raw-dir", str(raw.raw_dir)]
     tic = [str(p) for p in sorted((raw.raw_dir / "tic").glob("*.json"))]

@@ -21,17 +21,10 @@ RELEASE = BUNDLED_RAW / "cms_mcd" / "synthetic_mcd_release"
 GEOGRAPHIES = 1 + 56  # national + states, DC and territories of raw/reference/us_geographies.csv
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One run over a copy of the whole bundled raw/ folder, shared by the read-only tests here."""
-    root = tmp_path_factory.mktemp("medicare")
-    shutil.copytree(BUNDLED_RAW, root / "raw")
-    settings = Settings(
-        raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports", render_reports=False
-    )
-    summary = run_pipeline(settings)
-    assert summary.ok, [r.error for r in summary.records]
-    return settings
+@pytest.fixture
+def loaded(bundled_warehouse: Settings) -> Settings:
+    """The session's run over the bundled raw/ folder, shared by the read-only tests here."""
+    return bundled_warehouse
 
 
 def test_every_mcd_and_partb_file_loads_and_reconciles(loaded: Settings) -> None:

@@ -35,15 +35,10 @@ def medicare_only(tmp_path: Path) -> Settings:
     return Settings(raw_dir=raw, warehouse_dir=tmp_path / "warehouse", chunk_rows=1000, render_reports=False)
 
 
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """`make run` on a copy of the bundled raw/ folder, once for the read-only tests of this module."""
-    root = tmp_path_factory.mktemp("bundled")
-    shutil.copytree(PROJECT_DIR / "raw", root / "raw")
-    settings = Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", render_reports=False)
-    summary = run_pipeline(settings)
-    assert summary.ok, [r.error for r in summary.records]
-    return settings
+@pytest.fixture
+def bundled(bundled_warehouse: Settings) -> Settings:
+    """`make run` on a copy of the bundled raw/ folder: the session's run, for the read-only tests of this module."""
+    return bundled_warehouse
 
 
 def test_0440t_physician_fee_is_contractor_priced_in_every_locality(bundled: Settings) -> None:
@@ -448,6 +443,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, real_samples: Path) -> Settin
     return settings
 
 
+@pytest.mark.slow
 def test_full_files_give_the_same_answers(full: Settings) -> None:
     log = load_log.read(full.lake_dir)
     assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()

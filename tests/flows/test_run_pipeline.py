@@ -21,10 +21,9 @@ from tests.conftest import fixture, query
 
 
 @pytest.fixture
-def loaded(bundled_settings: Settings) -> Settings:
-    summary = run_pipeline(bundled_settings)
-    assert summary.ok, [r.error for r in summary.records]
-    return bundled_settings
+def loaded(bundled_run: Settings) -> Settings:
+    """The session's run over the bundled raw/ (a copy of it for a test marked writes_warehouse)."""
+    return bundled_run
 
 
 def test_every_bundled_file_loads_and_reconciles(loaded: Settings) -> None:
@@ -81,6 +80,7 @@ def test_coverage_matrix_values_match_the_extract(loaded: Settings) -> None:
     assert comparators == [("not_loaded", None)]
 
 
+@pytest.mark.writes_warehouse
 def test_second_run_changes_nothing(loaded: Settings) -> None:
     before = query(loaded, "select count(*) from payer__policy")[0][0]
     summary = run_pipeline(loaded)
@@ -89,6 +89,7 @@ def test_second_run_changes_nothing(loaded: Settings) -> None:
     assert query(loaded, "select count(*) from coverage_matrix where billing_code = '0440T'")[0][0] == 5
 
 
+@pytest.mark.writes_warehouse
 def test_newer_snapshot_of_one_payer_replaces_only_that_payer(loaded: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     newer = tmp_path / "aetna_update.csv"
     lines = fixture("payer__policy", "valid_minimal.csv").read_text(encoding="utf-8").splitlines()
@@ -135,6 +136,7 @@ def test_no_policy_found_and_not_loaded_are_told_apart(settings: Settings) -> No
     assert len(rows) == 5
 
 
+@pytest.mark.slow  # a whole pipeline run from scratch: every bundled file must load beside the broken one
 def test_a_rejected_file_does_not_stop_the_run(bundled_settings: Settings) -> None:
     shutil.copy(
         fixture("payer__policy", "truncated_quote.csv"), bundled_settings.raw_dir / "payer_policy" / "broken.csv"
@@ -178,6 +180,7 @@ def test_snapshot_date_is_per_payer_group_not_per_file(settings: Settings, tmp_p
     assert rows["medicare"] == "no_policy_found"
 
 
+@pytest.mark.writes_warehouse
 def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
     loaded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,21 +19,23 @@ from flows.settings import Settings
 from tests.conftest import BUNDLED_RAW
 
 
-@pytest.fixture(scope="module")
-def warehouse(bundled_warehouse: Settings) -> Settings:
-    return bundled_warehouse
+@pytest.fixture
+def warehouse(bundled_run: Settings) -> Settings:
+    """The session's bundled run (a copy for a test marked writes_warehouse: a flow run writes its run record)."""
+    return bundled_run
 
 
 @pytest.fixture(scope="module")
-def report_0440t(warehouse: Settings) -> tuple[str, str]:
+def report_0440t(bundled_warehouse: Settings) -> tuple[str, str]:
+    warehouse = bundled_warehouse
     result = render_report(warehouse, "0440T")
     assert result.html.name == "0440T_benchmark.html" and result.markdown.name == "0440T_benchmark.md"
     return result.html.read_text(encoding="utf-8"), result.markdown.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def report_0442t(warehouse: Settings) -> str:
-    return render_report(warehouse, "0442T").markdown.read_text(encoding="utf-8")
+def report_0442t(bundled_warehouse: Settings) -> str:
+    return render_report(bundled_warehouse, "0442T").markdown.read_text(encoding="utf-8")
 
 
 def sections(markdown: str) -> dict[str, str]:
@@ -115,6 +117,7 @@ def test_a_code_without_data_renders_and_says_not_available(warehouse: Settings,
     assert "$" not in "".join(found[t] for t in SECTION_TITLES[:8])
 
 
+@pytest.mark.writes_warehouse
 def test_report_command_writes_each_target_code(
     warehouse: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -304,6 +307,7 @@ def copy_raw(root: Path, *, without: tuple[str, ...] = (), ignore: str | None = 
     return Settings(raw_dir=root / "raw", warehouse_dir=root / "warehouse", reports_dir=root / "reports")
 
 
+@pytest.mark.slow
 def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> None:
     """The reviewer's second warehouse: no synthetic MCD release, Part B years or hospital file (bool(pd.NA) crashed)."""
     settings = copy_raw(tmp_path, ignore="synthetic_*")
@@ -319,6 +323,7 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
 
 
+@pytest.mark.slow
 def test_a_report_renders_without_the_asc_addenda(tmp_path: Path) -> None:
     settings = copy_raw(tmp_path, without=("cms_asc_addenda",))
     settings = settings.replace(render_reports=False)
@@ -331,6 +336,7 @@ def test_a_report_renders_without_the_asc_addenda(tmp_path: Path) -> None:
     assert "multiple-procedure discounting" not in sections(markdown)["8. Billing considerations"]
 
 
+@pytest.mark.writes_warehouse
 def test_a_report_renders_as_of_a_date_before_the_asc_releases(
     warehouse: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -622,6 +628,7 @@ def test_an_unknown_payer_group_is_refused(warehouse: Settings) -> None:
 
 
 # --- re-render only when something changed --------------------------------------------------------------------
+@pytest.mark.writes_warehouse  # touches the build state
 def test_an_unchanged_warehouse_and_day_skip_the_queries(
     warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
