@@ -122,16 +122,17 @@ def copy_warehouse(source: Settings, root: Path) -> Settings:
     against some ten for a pipeline run) to read its own lake; after that it is what a pipeline run
     over a copy of raw/ would have left: a second run finds every file unchanged.
     """
+    from flows import catalog
     from flows.steps import warehouse
 
     shutil.copytree(source.raw_dir, root / "raw", symlinks=True)
     shutil.copytree(source.warehouse_dir, root / "warehouse", symlinks=True, ignore=shutil.ignore_patterns(LOCK_NAME))
     settings = replace(source, **{f: getattr(_settings_under(root), f) for f in FOLDERS})
-    result = warehouse.build(settings)
+    result = warehouse.build(settings, catalog.SCHEMAS)
     assert result.rebuilt
     lake = str(source.lake_dir).replace("'", "''")
     assert query(settings, f"select count(*) from duckdb_views() where sql like '%{lake}/%'") == [(0,)]
-    assert not warehouse.plan(settings).needed  # a run over the copy rebuilds only what its own loads feed
+    assert not warehouse.plan(settings, catalog.SCHEMAS).needed  # a run over the copy rebuilds only what its own loads feed
     same = "select (select count(*) from load_log), (select count(*) from coverage_matrix), (select count(*) from medicare_rate)"
     assert query(settings, same) == query(source, same)
     return settings
