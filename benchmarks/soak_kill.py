@@ -2,7 +2,7 @@
 
     python benchmarks/soak_kill.py [--kills 57] [--seed 7] [--tic-mb 40]
 
-Same harness as tests/flows/test_crash_recovery.py (tests/crashes.py), longer: runs, TiC ingests of
+Same harness as tests/e2e/test_crash_recovery.py (tests/crashes.py), longer: runs, TiC ingests of
 two synthetic files and builds, each killed 0-2 s after it takes the writer lock; after every kill
 the DuckDB file must open read-only and the lock be free within a second. Then one run to the end
 and a clean run in another warehouse. Prints kills, losses (committed rows missing compared with the

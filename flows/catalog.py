@@ -8,7 +8,7 @@ report, `payerbench sources`) and the hooks only some sources need (a table of c
 into files, files run in parallel on Dask, and - for the next issue - where and how it is fetched).
 
 Everything else is derived from the entries: `SOURCES`, `SCHEMAS`, the deployment `GROUPS` and
-their members, the deployments prefect.yaml must declare (tests/flows/test_deployments.py compares)
+their members, the deployments prefect.yaml must declare (tests/ops/test_deployments.py compares)
 and the README's source and schedule tables (`python -m flows.catalog --readme` prints them;
 tests/test_catalog.py fails when the README disagrees).
 

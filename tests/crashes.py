@@ -1,6 +1,6 @@
 """Kill writers with SIGKILL at random moments, then check the warehouse lost, duplicated and kept nothing.
 
-Shared by tests/flows/test_crash_recovery.py (a few kills) and benchmarks/soak_kill.py (many).
+Shared by tests/e2e/test_crash_recovery.py (a few kills) and benchmarks/soak_kill.py (many).
 
 Each writer is a real process running the CLI (`payerbench run / ingest / build`, the code path of
 `python -m flows`). Starting Python and importing Prefect, pandas and DuckDB takes 2-9 s on a busy

@@ -39,7 +39,7 @@ def test_unknown_locality_in_gpci_is_quarantined_or_flagged(settings: Settings) 
     record = load(settings, "cms_pfs_gpci", fixture("cms__pfs_gpci", "unknown_locality.csv"))
     assert (record.rows_read, record.rows_loaded, record.rows_quarantined) == (5, 3, 2)
     assert findings(settings) == [("line 6", "state", "isin", "ZZ"), ("line 7", "locality_number", "str_matches", "7A")]
-    # 10112-77 is well formed: it loads, and stg_pfs_gpci flags it against CMS's crosswalk (tests/flows).
+    # 10112-77 is well formed: it loads, and stg_pfs_gpci flags it against CMS's crosswalk (tests/e2e/test_medicare_rate.py).
     assert ("10112", "77") in set(
         zip(rows(settings, "cms__pfs_gpci")["mac"], rows(settings, "cms__pfs_gpci")["locality_number"])
     )
