@@ -45,3 +45,41 @@ def test_coverage_rows_follow_the_payer_groups_order(bundled_warehouse: Settings
         assert data.q("coverage")["payer_group"].tolist() == list(PAYER_GROUPS)
     finally:
         data.close()
+
+
+@pytest.mark.parametrize(("code", "as_of"), [("0440T", None), ("0442T", "2025-06-01")])
+def test_the_marts_snapshot_answers_every_query_as_the_views_do(
+    bundled_warehouse: Settings, code: str, as_of: str | None
+) -> None:
+    """A report's session computes each mart it reads once (a temporary table shadowing the view); every
+    query must return exactly what it returns from the views themselves, at the session's as-of date."""
+    import datetime as dt
+
+    from flows.report.data import QUERIES
+
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    data = ReportData(bundled_warehouse, code, day)
+    plain = ReportData.__new__(ReportData)  # the same session without the snapshot: the views answer
+    plain.settings, plain.billing_code, plain.as_of, plain.sql_dir = (
+        data.settings,
+        data.billing_code,
+        data.as_of,
+        data.sql_dir,
+    )
+    from flows.steps.sandbox import connect_read_only
+
+    plain.con = connect_read_only(bundled_warehouse)
+    plain.con.execute("SET VARIABLE as_of = ?", [plain.as_of])
+    try:
+        shadowed = {name for (name,) in data.con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+        assert {"medicare_rate", "reimbursement_benchmark", "coverage_matrix"} <= shadowed
+        assert not {name for (name,) in plain.con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+        rows = 0
+        for name in QUERIES:
+            snapshot, views = data.q(name), plain.q(name)
+            pd.testing.assert_frame_equal(snapshot, views, check_exact=True, obj=name)
+            rows += len(views)
+        assert rows > 50  # the queries returned rows: an empty warehouse would compare equal too
+    finally:
+        data.close()
+        plain.close()
