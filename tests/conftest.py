@@ -132,7 +132,9 @@ def copy_warehouse(source: Settings, root: Path) -> Settings:
     assert result.rebuilt
     lake = str(source.lake_dir).replace("'", "''")
     assert query(settings, f"select count(*) from duckdb_views() where sql like '%{lake}/%'") == [(0,)]
-    assert not warehouse.plan(settings, catalog.SCHEMAS).needed  # a run over the copy rebuilds only what its own loads feed
+    assert not warehouse.plan(
+        settings, catalog.SCHEMAS
+    ).needed  # a run over the copy rebuilds only what its own loads feed
     same = "select (select count(*) from load_log), (select count(*) from coverage_matrix), (select count(*) from medicare_rate)"
     assert query(settings, same) == query(source, same)
     return settings

@@ -71,9 +71,13 @@ def test_the_marts_snapshot_answers_every_query_as_the_views_do(
     plain.con = connect_read_only(bundled_warehouse)
     plain.con.execute("SET VARIABLE as_of = ?", [plain.as_of])
     try:
-        shadowed = {name for (name,) in data.con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+        shadowed = {
+            name for (name,) in data.con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        }
         assert {"medicare_rate", "reimbursement_benchmark", "coverage_matrix"} <= shadowed
-        assert not {name for (name,) in plain.con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+        assert not {
+            name for (name,) in plain.con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        }
         rows = 0
         for name in QUERIES:
             snapshot, views = data.q(name), plain.q(name)
