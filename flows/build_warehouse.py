@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
-
 from flows import catalog
 from flows.ops import run_summary
+from flows.orchestration import flow, run_logger
 from flows.settings import Settings, from_env
 from flows.steps import warehouse
 
@@ -25,7 +24,7 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
             else warehouse.build(settings, catalog.SCHEMAS)
         )
         run.add_build(result)
-    logger = get_run_logger()
+    logger = run_logger()
     if result.rebuilt:
         logger.info(
             "built %s: %d views over %d Parquet files (%s); views whose inputs changed: %s",

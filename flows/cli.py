@@ -746,11 +746,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _local_prefect(runs_flows: bool) -> Iterator[None]:
-    """Without a Prefect server (no PREFECT_API_URL), flows run on a throwaway local API: flow-run
-    heartbeats (a server's crashed-run detection) serve nothing there, and each flow's exit waits up
-    to a second for the heartbeat thread, about 10 s per `run`. The temporary server Prefect starts
-    for that API is stopped when this process dies, even by SIGKILL (flows/ops/local_server.py). With a
-    server, nothing changes."""
+    """Without a Prefect server (no PREFECT_API_URL), flows run as plain calls (flows/orchestration.py):
+    no API is started for them. Where Prefect itself is needed all the same (a Dask task runner), it starts
+    a temporary server, which is stopped when this process dies, even by SIGKILL (flows/ops/local_server.py),
+    and flow-run heartbeats (a server's crashed-run detection) are off: each flow's exit would wait up to a
+    second for their thread. With a server, nothing changes."""
     if not runs_flows:  # `query`, `status`, `sources`: no flow, no Prefect import (about 0.7 s)
         yield
         return

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import catalog
 from flows.errors import ConfigurationError
 from flows.lookups import codes_of_interest, payer_directory
 from flows.ops import run_summary
+from flows.orchestration import flow, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse
@@ -81,7 +81,7 @@ def load_file_task(
         already_loaded=already,
         options=options,
     )
-    logger = get_run_logger()
+    logger = run_logger()
     if record.status in ("rejected", "failed"):  # names are data: escaped before they reach a log line
         logger.error("%s %s: %s", record.status, safe_name(record.source_file), safe_name(record.error))
     else:
@@ -221,7 +221,7 @@ def _ingest(
         payers = payer_directory(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
         codes = frozenset() if source.is_reference else codes_of_interest(settings)
     except FileRejected as exc:  # the reference tables themselves are broken: nothing can be resolved
-        get_run_logger().error("reference table unusable: %s", exc.message)
+        run_logger().error("reference table unusable: %s", exc.message)
         return [
             reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files
         ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import catalog
 from flows.ops import run_summary
+from flows.orchestration import flow, run_logger, task
 from flows.settings import Settings, with_folders
 from flows.steps import land
 from flows.steps.lock import warehouse_lock
@@ -38,7 +38,7 @@ def land_inbox(
 ) -> list[land.Landing]:
     """Land the inbox (default PAYERBENCH_INBOX_DIR) into raw/; files it cannot place stay, with the reason."""
     settings = with_folders(settings, inbox_dir=inbox_dir, raw_dir=raw_dir)
-    logger = get_run_logger()
+    logger = run_logger()
     with run_summary.tracking("land_inbox", settings) as run:
         # under the writer lock: a run never discovers a drop folder half moved
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefect import flow
-
 from flows import catalog
 from flows.build_warehouse import build_warehouse
 from flows.ingest import load_source
 from flows.land_inbox import land_inbox
 from flows.ops import run_summary
+from flows.orchestration import flow
 from flows.report.flow import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.steps import load_log, store, warehouse

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.engines.tic_scan import extract as tic_extract
 from flows.errors import ConfigurationError
+from flows.orchestration import run_logger, task
 from flows.settings import Settings
 from flows.sources.base import Source
 from flows.steps.names import safe_name
@@ -90,7 +90,7 @@ def download(location: str, folder: Path) -> Path:
 def expand_toc(source: Source, toc: Path, settings: Settings, download_missing: bool = False) -> list[Path]:
     """The table of contents itself, then every file it lists that is available locally (or, with
     `download_missing`, downloaded into the source's raw folder); a missing one is logged and skipped."""
-    logger = get_run_logger()
+    logger = run_logger()
     toc = Path(toc)
     folder = settings.source_dir(source.name)
     files = [toc]

@@ -26,8 +26,19 @@ REAL_SAMPLES = Path(os.environ.get("PAYERBENCH_REAL_SAMPLES", PROJECT_DIR.parent
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_harness():
-    """One temporary Prefect API for the whole session (flows run without a configured server).
+def no_prefect_api():
+    """No Prefect API for the session, whatever the machine's Prefect profile says: flows run as plain calls."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: None}):
+        yield
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(no_prefect_api: None):
+    """A temporary Prefect API, started once per test module for the tests that need Prefect itself: artifacts,
+    a Dask task runner, CLI subprocesses that share one server. Every other test calls the flows with no
+    API configured, so they run as plain calls (flows/orchestration.py), as a program or notebook would.
 
     Flow-run heartbeats are off: they serve a server's crashed-run detection, which tests do not
     use, and each flow run's exit waits up to a second for the heartbeat thread (about 10 s per

@@ -39,6 +39,7 @@ LAYERS: tuple[Layer, ...] = (
         (
             "flows.errors",
             "flows.settings",
+            "flows.orchestration",
             "schemas",
             "schemas.*",
             "flows",

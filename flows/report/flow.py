@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.errors import NoWarehouse
 from flows.ops import run_summary
+from flows.orchestration import flow, run_logger, task
 from flows.report import render
 from flows.report.data import report_codes
 from flows.settings import Settings, from_env
@@ -31,9 +31,9 @@ def render_report_task(
     else:
         result = render.render_report(settings, billing_code, as_of=as_of, payers=payers)
     if result.rendered:
-        get_run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
+        run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
     else:
-        get_run_logger().info("%s unchanged (no mart behind it changed): kept %s", billing_code, result.html)
+        run_logger().info("%s unchanged (no mart behind it changed): kept %s", billing_code, result.html)
     return result
 
 
@@ -58,7 +58,7 @@ def render_benchmark_reports(
             except NoWarehouse:  # the same for every code: the flow fails on it, as it always has
                 raise
             except Exception as exc:  # noqa: BLE001 - one broken report must not hide the others
-                get_run_logger().error("report %s failed: %s", code, exc)
+                run_logger().error("report %s failed: %s", code, exc)
                 results.append(f"report {code}: {type(exc).__name__}: {exc}")
                 run.report_errors.append(results[-1])
     return results

@@ -35,14 +35,11 @@ HOLDER = textwrap.dedent("""
 
 
 def start_run(settings: Settings, log: Path, timeout: float) -> subprocess.Popen:
-    from prefect.settings import PREFECT_API_URL
-
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
         "PAYERBENCH_LOCK_TIMEOUT": str(timeout),
         "CI": "true",
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-    }  # the test session's Prefect server
+    }  # no Prefect API: each run is a plain process, as `payerbench run` from a terminal
     return subprocess.Popen(
         [
             sys.executable,

@@ -4,11 +4,13 @@ After every kill the DuckDB file opens read-only and the writer lock is free wit
 the kills, one run to the end: the load log reconciles, every committed load has its Parquet parts,
 no file is committed twice, the rows equal a clean run's, nothing a killed run left remains, and
 every killed run is recorded as crashed and listed by `status`. A longer soak of the same kind is
-benchmarks/soak_kill.py. The temporary Prefect server of a killed `python -m flows` dies with it.
+benchmarks/soak_kill.py. A CLI run without a Prefect API starts no Prefect server; the temporary one
+Prefect starts where it is needed (a Dask task runner) dies with a killed process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -42,14 +44,12 @@ def raw(settings: Settings, tmp_path: Path) -> Settings:
 
 
 def cli_env() -> dict[str, str]:
-    from prefect.settings import PREFECT_API_URL
-
+    """A terminal's environment: no Prefect API configured, so flows run as plain calls."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
         "PYTHONPATH": str(PROJECT_DIR),
         "CI": "true",
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-    }  # the test session's Prefect server
+    }
 
 
 @pytest.mark.slow
@@ -80,39 +80,45 @@ def test_random_kills_lose_duplicate_and_leave_nothing(raw: Settings, tmp_path: 
     assert {records[pid]["run_id"] for pid in flows} <= listed
 
 
-def test_the_temporary_prefect_server_dies_with_a_killed_run(settings: Settings, tmp_path: Path) -> None:
-    env = {k: v for k, v in cli_env().items() if k != "PREFECT_API_URL"}  # no server: Prefect starts its own
-    env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its database, not the user's
+def test_a_cli_run_without_a_prefect_api_starts_no_server(settings: Settings, tmp_path: Path) -> None:
+    env = {**cli_env(), "PREFECT_HOME": str(tmp_path / "prefect")}  # its database, were one made: not the user's
     policy = BUNDLED_RAW / "payer_policy" / "payer_policies_0440T-0442T.csv"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flows",
-            "ingest",
-            "payer_policy",
-            str(policy),
-            "--warehouse",
-            str(settings.warehouse_dir),
-            "--raw-dir",
-            str(settings.raw_dir),
-        ],
-        env=env,
-        cwd=PROJECT_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "flows", "ingest", "payer_policy", str(policy)]
+    command += ["--warehouse", str(settings.warehouse_dir), "--raw-dir", str(settings.raw_dir)]
+    proc = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 120
-    children: list[psutil.Process] = []
-    while proc.poll() is None and time.monotonic() < deadline:
-        children = parent.children(recursive=True)
-        if any("uvicorn" in c.cmdline() for c in children):
-            break
+    servers: list[list[str]] = []
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            servers += [c.cmdline()[:4] for c in parent.children(recursive=True) if "uvicorn" in c.cmdline()]
         time.sleep(0.05)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    assert servers == []
+    assert run_records(settings) and all(r["status"] == "ok" for r in run_records(settings).values())
+
+
+WITH_A_PREFECT_SERVER = """
+import sys, time
+from flows.ops import local_server
+from prefect.client.orchestration import get_client
+with local_server.dies_with_this_process():
+    with get_client(sync_client=True) as client:  # no API configured: Prefect starts its temporary server
+        client.hello()
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_temporary_prefect_server_dies_with_a_killed_process(tmp_path: Path) -> None:
+    env = {**cli_env(), "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WITH_A_PREFECT_SERVER], env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
+    )
+    children: list[psutil.Process] = []
     try:
-        assert any("uvicorn" in c.cmdline() for c in children), "the run started no temporary server"
-        time.sleep(0.5)  # the run is waiting for the server to answer (its watchdog starts right after it)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert any("uvicorn" in c.cmdline() for c in children), "no temporary server was started"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=10)
@@ -121,3 +127,5 @@ def test_the_temporary_prefect_server_dies_with_a_killed_run(settings: Settings,
         for child in children:
             if child.is_running():
                 child.kill()
+        if proc.poll() is None:
+            proc.kill()

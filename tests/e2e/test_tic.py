@@ -14,6 +14,8 @@ from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
 from tests.conftest import FIXTURES, query
 
+pytestmark = pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
+
 FIX = FIXTURES / "tic__in_network_rate"
 
 

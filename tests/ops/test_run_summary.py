@@ -15,6 +15,8 @@ from flows.steps.land import Landing
 from flows.steps.load_log import LoadRecord
 from tests.conftest import fixture
 
+pytestmark = pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
+
 STARTED = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
