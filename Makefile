@@ -28,7 +28,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint warehouse/sql
+	$(BIN)/sqlfluff lint --processes 2 warehouse/sql
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

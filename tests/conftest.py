@@ -34,11 +34,12 @@ def no_prefect_api():
         yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prefect_harness(no_prefect_api: None):
-    """A temporary Prefect API, started once per test module for the tests that need Prefect itself: artifacts,
-    a Dask task runner, CLI subprocesses that share one server. Every other test calls the flows with no
-    API configured, so they run as plain calls (flows/orchestration.py), as a program or notebook would.
+    """A temporary Prefect API for the tests that need Prefect itself (artifacts, a Dask task runner),
+    started at most once per session (per xdist worker) and configured only while such a test runs;
+    every other test calls the flows with no API configured (`plain_flows_unless_prefect`), so they run
+    as plain calls (flows/orchestration.py), as a program or notebook would.
 
     Flow-run heartbeats are off: they serve a server's crashed-run detection, which tests do not
     use, and each flow run's exit waits up to a second for the heartbeat thread (about 10 s per
@@ -51,6 +52,18 @@ def prefect_harness(no_prefect_api: None):
         prefect_test_harness(server_startup_timeout=120),
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def plain_flows_unless_prefect(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No Prefect API during a test that does not ask for `prefect_harness`, even after one started it."""
+    if "prefect_harness" in request.fixturenames:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: None}):
         yield
 
 

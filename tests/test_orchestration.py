@@ -51,19 +51,17 @@ def test_the_decorated_objects_stay_prefect_flows_and_tasks() -> None:
     assert isinstance(outer.with_options(name="renamed"), prefect.Flow)
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_with_an_api_they_run_through_prefect() -> None:
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with (
-        prefect_test_harness(server_startup_timeout=120),
-        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
-        assert not orchestration.plain_call()
-        result = outer(3)
+    assert not orchestration.plain_call()
+    result = outer(3)
     assert result["in_run"] is True and result["inner_in_run"] is True
     assert (result["inner"], result["submitted"]) == (6, 8)
     assert result["logger"] is not logging.getLogger("payerbench")  # Prefect's run logger
+
+
+def test_after_a_prefect_test_the_next_one_has_no_api_again() -> None:
+    assert orchestration.plain_call()  # the autouse fixture: no API, even once a harness started
 
 
 def test_a_plain_submit_hands_back_its_result_at_once() -> None:

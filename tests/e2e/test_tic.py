@@ -14,8 +14,6 @@ from flows.steps import load_log, warehouse
 from flows.steps.load import load_file
 from tests.conftest import FIXTURES, query
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
-
 FIX = FIXTURES / "tic__in_network_rate"
 
 
@@ -107,6 +105,7 @@ def test_table_of_contents_expands_to_local_copies(bundled_settings: Settings) -
     assert coverage == {"uhc-ny_TEST_FILE_excerpt.json.gz": "loaded", "not_downloaded.json.gz": "not_loaded"}
 
 
+@pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
 def test_files_load_on_a_two_worker_dask_cluster(bundled_settings: Settings) -> None:
     distributed = pytest.importorskip("distributed")
     files = sorted((bundled_settings.raw_dir / "tic").glob("*.json.gz")) + [FIX / "valid_minimal.json"]
