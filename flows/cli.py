@@ -748,9 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _local_prefect(runs_flows: bool) -> Iterator[None]:
     """Without a Prefect server (no PREFECT_API_URL), flows run as plain calls (flows/orchestration.py):
     no API is started for them. Where Prefect itself is needed all the same (a Dask task runner), it starts
-    a temporary server, which is stopped when this process dies, even by SIGKILL (flows/ops/local_server.py),
-    and flow-run heartbeats (a server's crashed-run detection) are off: each flow's exit would wait up to a
-    second for their thread. With a server, nothing changes."""
+    a temporary server (stopped when this process dies: flows/ingest.py `load_source`), and flow-run
+    heartbeats (a server's crashed-run detection) are off: each flow's exit would wait up to a second for
+    their thread. With a server, nothing changes."""
     if not runs_flows:  # `query`, `status`, `sources`: no flow, no Prefect import (about 0.7 s)
         yield
         return
@@ -759,9 +759,7 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
     if PREFECT_API_URL.value():
         yield
         return
-    from flows.ops import local_server
-
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), local_server.dies_with_this_process():
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 
 

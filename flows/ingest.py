@@ -9,6 +9,7 @@ per-source subflow the flow runs (and `run_pipeline` runs for every source).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from flows import catalog
 from flows.errors import ConfigurationError
 from flows.lookups import codes_of_interest, payer_directory
 from flows.ops import run_summary
-from flows.orchestration import flow, run_logger, task
+from flows.orchestration import flow, plain_call, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse
@@ -201,10 +202,14 @@ def load_source(
     """One source's files (None: its raw folder) through `ingest_source`, on the task runner its
     `runner` hook gives (e.g. a Dask cluster, every file submitted at once) or one after another."""
     runner = source.runner(settings, dask_address) if source.runner is not None else None
-    if runner is not None:
-        return ingest_source.with_options(task_runner=runner)(
-            source.name, files, settings, run_id, force, options, parallel=True
-        )
+    if runner is not None:  # a task runner needs Prefect: without an API, the temporary server it starts
+        from flows.ops import local_server  # is stopped when this process dies, even by SIGKILL
+
+        watched = local_server.dies_with_this_process() if plain_call() else contextlib.nullcontext()
+        with watched:
+            return ingest_source.with_options(task_runner=runner)(
+                source.name, files, settings, run_id, force, options, parallel=True
+            )
     return ingest_source(source.name, files, settings, run_id, force, options)
 
 

@@ -1,4 +1,5 @@
-"""The temporary Prefect server a CLI run starts, stopped when the run's process dies, even by SIGKILL.
+"""The temporary Prefect server Prefect starts when it runs without an API (a Dask task runner), stopped
+when the run's process dies, even by SIGKILL.
 
 Without PREFECT_API_URL, Prefect 3 starts `python -m uvicorn ... prefect.server.api.server:create_app`
 as a child process on the first API call (`SubprocessASGIServer`) and stops it from an `atexit`
