@@ -28,6 +28,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "render_reports",
         "1 (default) renders the reports at the end of `run`; 0 skips them",
     ),
+    "PAYERBENCH_REPORT_KERNEL": (
+        "report_kernel",
+        "Jupyter kernel (e.g. python3) to execute the report notebook in; default none: its cells run in the command's own process (same outputs, no kernel to start)",
+    ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
@@ -67,6 +71,7 @@ class Settings:
     lock_timeout: float = 600.0
     render_reports: bool = True
     dask_address: str | None = None
+    report_kernel: str | None = None  # flows/report/execute.py: None runs the notebook in this process
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
     log_grace_seconds: float = 3600.0  # flows/steps/load_log.py: generations outlive a merge this long

@@ -7,7 +7,8 @@ Modules, each importing only those above it in this list (no cycle):
 - medicare.py  Medicare release logic: latest release per setting, stale releases, contractors
 - sections.py  the ten sections, as Markdown
 - figure.py    the commercial-rates figure and its caption
-- render.py    papermill + nbconvert rendering of notebooks/benchmark_report.ipynb, the page, the cache key
+- execute.py   runs the notebook headless: in this process's IPython shell (default) or a Jupyter kernel
+- render.py    nbconvert export of notebooks/benchmark_report.ipynb, the page, the cache key
 - flow.py      the Prefect flow `render_benchmark_reports`
 
 Nothing is imported here: `from flows.report import render` loads only what rendering needs.

@@ -1,7 +1,7 @@
 """The benchmark report: run notebooks/benchmark_report.ipynb headless, export HTML and Markdown.
 
-`render_report` executes the notebook with papermill (parameters: billing code, as-of date,
-payer groups), then converts the executed notebook, without its code, into
+`render_report` executes the notebook (`execute.py`: in this process by default, or in a Jupyter kernel;
+parameters: billing code, as-of date, payer groups), then converts the executed notebook, without its code, into
 `reports/<code>_benchmark.html` (one self-contained file: figures are embedded, no external
 scripts or styles) and `reports/<code>_benchmark.md` (figures beside it in `<code>_benchmark_files/`).
 The notebook reads the warehouse only through `ReportData`, whose queries live in
@@ -21,7 +21,6 @@ import datetime as dt
 import hashlib
 import html
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +72,9 @@ def render_report(
     out_dir: Path | None = None,
 ) -> ReportResult:
     """Execute the report notebook for one code and write its HTML and Markdown."""
-    import nbformat
-    import papermill
     from nbconvert import HTMLExporter, MarkdownExporter
+
+    from flows.report import execute
 
     started = time.perf_counter()
     code = billing_code.strip().upper()
@@ -85,27 +84,18 @@ def render_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = settings.project_dir / "notebooks" / NOTEBOOK
     _fingerprint_file(out_dir, code).unlink(missing_ok=True)  # what is rendered now may differ (e.g. its as-of)
-    with tempfile.TemporaryDirectory() as tmp:
-        executed = Path(tmp) / f"{code}_benchmark.ipynb"
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(settings.project_dir),
-            # the local kernel's own log ("running over TCP without encryption", "KeyboardInterrupt caught" at shut-down)
-            # is not the user's concern; errors in the notebook's cells still fail the render
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            parameters={
-                "billing_code": code,
-                "as_of_date": (as_of or dt.date.today()).isoformat(),
-                "payers": payers,
-                "warehouse_dir": str(settings.warehouse_dir),
-                "project_dir": str(settings.project_dir),
-            },
-        )
-        nb = nbformat.read(executed, as_version=4)
+    nb = execute.run_notebook(
+        notebook,
+        {
+            "billing_code": code,
+            "as_of_date": (as_of or dt.date.today()).isoformat(),
+            "payers": payers,
+            "warehouse_dir": str(settings.warehouse_dir),
+            "project_dir": str(settings.project_dir),
+        },
+        kernel=settings.report_kernel,
+        cwd=settings.project_dir,
+    )
     _describe_images(nb, code)
     html_exporter = HTMLExporter(
         template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True

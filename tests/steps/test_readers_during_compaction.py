@@ -26,24 +26,24 @@ def test_a_report_being_rewritten_is_never_seen_half_written(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import nbformat
-    import papermill
 
+    from flows.report import execute
     from flows.report import render as report
 
     def executed(text: str):  # type: ignore[no-untyped-def]
-        def execute_notebook(notebook: str, output: str, **_: object) -> None:  # instead of running the kernel
+        def run_notebook(notebook: Path, parameters: object, **_: object) -> nbformat.NotebookNode:  # not executed
             cell = nbformat.v4.new_code_cell(
                 "", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text})]
             )
-            nbformat.write(nbformat.v4.new_notebook(cells=[cell]), output)
+            return nbformat.v4.new_notebook(cells=[cell])
 
-        return execute_notebook
+        return run_notebook
 
     out = tmp_path / "reports"
-    monkeypatch.setattr(papermill, "execute_notebook", executed("first rendering " * 2000))
+    monkeypatch.setattr(execute, "run_notebook", executed("first rendering " * 2000))
     html = report.render_report(settings, "0440T", out_dir=out).html
     with html.open(encoding="utf-8") as reader:  # a browser or a web server in the middle of reading it
-        monkeypatch.setattr(papermill, "execute_notebook", executed("second rendering"))
+        monkeypatch.setattr(execute, "run_notebook", executed("second rendering"))
         report.render_report(settings, "0440T", out_dir=out)
         assert reader.read().count("first rendering") == 2000  # the old file, whole, not truncated under it
     assert "second rendering" in html.read_text(encoding="utf-8")
@@ -51,7 +51,7 @@ def test_a_report_being_rewritten_is_never_seen_half_written(
     def killed(source: object, dest: object) -> None:
         raise KeyboardInterrupt("killed while publishing")
 
-    monkeypatch.setattr(papermill, "execute_notebook", executed("third rendering"))
+    monkeypatch.setattr(execute, "run_notebook", executed("third rendering"))
     monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         report.render_report(settings, "0440T", out_dir=out)
