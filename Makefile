@@ -21,8 +21,9 @@ run: $(STAMP)
 
 # One pytest worker per core (pytest-xdist); --dist loadfile keeps each test module on one worker, so a
 # module's fixtures are built once, and each worker runs the session's bundled pipeline once.
+# --no-loadscope-reorder keeps tests/conftest.py's order: modules with the most `slow` tests go out first.
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # ruff's and sqlfluff's rules are in pyproject.toml. `make format` rewrites Python; `make lint` only checks.
 lint: $(STAMP)

@@ -51,6 +51,7 @@ def test_the_decorated_objects_stay_prefect_flows_and_tasks() -> None:
     assert isinstance(outer.with_options(name="renamed"), prefect.Flow)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_with_an_api_they_run_through_prefect() -> None:
     assert not orchestration.plain_call()

@@ -109,6 +109,7 @@ with local_server.dies_with_this_process():
 """
 
 
+@pytest.mark.slow
 def test_the_temporary_prefect_server_dies_with_a_killed_process(tmp_path: Path) -> None:
     env = {**cli_env(), "PREFECT_HOME": str(tmp_path / "prefect")}
     proc = subprocess.Popen(

@@ -105,6 +105,7 @@ def test_table_of_contents_expands_to_local_copies(bundled_settings: Settings) -
     assert coverage == {"uhc-ny_TEST_FILE_excerpt.json.gz": "loaded", "not_downloaded.json.gz": "not_loaded"}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
 def test_files_load_on_a_two_worker_dask_cluster(bundled_settings: Settings) -> None:
     distributed = pytest.importorskip("distributed")

@@ -13,6 +13,7 @@ from benchmarks.soak_load_log_readers import soak
 from flows.settings import Settings
 
 
+@pytest.mark.slow
 def test_readers_never_fail_through_many_compactions_and_builds(tmp_path: Path) -> None:
     result = soak(tmp_path, seconds=6, readers=1, at=4, grace=1.5, build_every=2.0, min_builds=2, min_pruned=1)
     print(result.summary())
