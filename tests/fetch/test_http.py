@@ -17,7 +17,9 @@ BODY = b"PK\x03\x04" + b"synthetic zip body" * 100
 def test_a_download_lands_whole_with_its_sha256_and_validators(tmp_path: Path) -> None:
     def serve(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            200, content=BODY, headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Dec 2025 00:00:00 GMT"}
+            200,
+            stream=httpx.ByteStream(BODY),
+            headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Dec 2025 00:00:00 GMT"},
         )
 
     with HttpFetcher(Settings(), transport=httpx.MockTransport(serve)) as fetcher:
@@ -56,7 +58,5 @@ def test_the_mirror_serves_every_url_and_the_manifest_keeps_the_origin(tmp_path:
     settings = Settings(mirror="http://127.0.0.1:8999/m")
     with HttpFetcher(settings, transport=httpx.MockTransport(serve)) as fetcher:
         page = fetcher.get("https://data.cms.gov/data-api/v1/dataset/x/data?filter[HCPCS_Cd]=0440T&size=5000")
-    assert asked == [
-        "http://127.0.0.1:8999/m/data.cms.gov/data-api/v1/dataset/x/data?filter%5BHCPCS_Cd%5D=0440T&size=5000"
-    ]
+    assert asked == ["http://127.0.0.1:8999/m/data.cms.gov/data-api/v1/dataset/x/data?filter[HCPCS_Cd]=0440T&size=5000"]
     assert page.final_url.startswith("https://data.cms.gov/data-api/v1/dataset/x/data?")
