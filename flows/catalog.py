@@ -38,6 +38,7 @@ from flows.sources import (
     cms_pfs_gpci,
     cms_pfs_locality,
     cms_pfs_rvu,
+    fetch_manifest,
     hospital_mrf,
     payer_policy,
     reference,
@@ -65,6 +66,7 @@ from schemas import cms_partb_geo_service as partb_schema
 from schemas import cms_pfs_gpci as cms_pfs_gpci_schema
 from schemas import cms_pfs_locality as cms_pfs_locality_schema
 from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
+from schemas import fetch_manifest as fetch_manifest_schema
 from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
@@ -400,6 +402,17 @@ ENTRIES: tuple[Source, ...] = (
         grain="one row per hospital file × code × item × setting × modifiers × payer × plan × terms, plus one "
         "payer-independent row per item (gross, cash, min, max); one row per file",
         engines=(csv_prefilter,),
+    ),
+    Source(
+        "fetch_manifest",
+        "What `payerbench fetch` asked and got: one row per URL asked or file landed",
+        fetch_manifest.read,
+        {fetch_manifest_schema.DATASET: fetch_manifest_schema.FetchManifest},
+        detect=fetch_manifest.detect,
+        cadence=Cadence("on change", None),
+        labels={fetch_manifest_schema.DATASET: "fetch manifest"},
+        formats="`raw/fetch_manifest/fetch_manifest.csv`, appended by every fetch run ([columns](#fetching))",
+        grain="one row per fetch run × URL asked or file landed",
     ),
 )
 

@@ -101,7 +101,12 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return from_env().replace(warehouse_dir=args.warehouse, raw_dir=args.raw_dir)
+    settings = from_env().replace(warehouse_dir=args.warehouse, raw_dir=args.raw_dir)
+    if getattr(args, "accept_cms_license", False):
+        settings = settings.replace(accept_cms_license=True)
+    if getattr(args, "mirror", None):
+        settings = settings.replace(mirror=args.mirror)
+    return settings
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -162,8 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.inbox:
         settings = settings.replace(inbox_dir=args.inbox)
     started = dt.datetime.now()
-    summary = run_pipeline(settings, land=args.land or bool(args.inbox))
+    summary = run_pipeline(settings, land=args.land or bool(args.inbox), fetch=args.fetch, offline=args.offline)
     elapsed = (dt.datetime.now() - started).total_seconds()
+    if summary.fetch is not None:
+        print_fetch(summary.fetch)
     if summary.landings:
         print_landings(summary.landings, settings)
     print_load_table(summary.records, f"payerbench run {summary.run_id}")
@@ -180,7 +187,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     for error in summary.report_errors:
         console.print(Text(f"report failed: {safe_name(error)}", style="red"), highlight=False)
     code = _exit_for(summary.records)
-    return code if code != EXIT_OK or not summary.report_errors else EXIT_DATA
+    return code if code != EXIT_OK or (not summary.report_errors and summary.ok) else EXIT_DATA
+
+
+def print_fetch(report) -> None:  # type: ignore[no-untyped-def]
+    """One line per fetch step, then what needs a person (the licence line once)."""
+    from rich.text import Text
+
+    console = _console()
+    for line in report.lines:
+        console.print(Text(f"fetch: {safe_name(line)}"), highlight=False)
+    for problem in report.problems:
+        console.print(Text(f"fetch problem: {safe_name(problem)}", style="red"), highlight=False)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from flows.fetch_sources import fetch_sources
+
+    settings = _settings(args)
+    report = fetch_sources(args.targets or None, settings, offline=args.offline)
+    print_fetch(report)
+    return EXIT_DATA if report.problems else EXIT_OK
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -637,9 +664,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports"
+    fetching = argparse.ArgumentParser(add_help=False)
+    fetching.add_argument(
+        "--accept-cms-license",
+        action="store_true",
+        help="you have read and accept the AMA CPT licence CMS shows before its PFS, OPPS and ASC files "
+        "(https://www.cms.gov/license/ama); recorded in the fetch manifest (or PAYERBENCH_ACCEPT_CMS_LICENSE=yes)",
     )
+    fetching.add_argument(
+        "--mirror",
+        metavar="URL_OR_DIR",
+        help="read every fetched URL https://HOST/PATH?QUERY from URL_OR_DIR/HOST/PATH?QUERY (or PAYERBENCH_MIRROR)",
+    )
+    fetching.add_argument("--offline", action="store_true", help="fetch nothing; say what would be fetched")
+
+    p = sub.add_parser(
+        "fetch",
+        parents=[common, fetching],
+        help="download the sources' new releases from CMS into raw/<source>/fetched/ (no load)",
+    )
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="SOURCE",
+        help="sources or deployment groups to fetch (default: every source that has a fetch step)",
+    )
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
+        "run",
+        parents=[common, fetching],
+        help="ingest every source's raw files, build the warehouse, render reports",
+    )
+    p.add_argument("--fetch", action="store_true", help="first fetch every source's new releases (see `fetch`)")
     p.add_argument("--no-report", action="store_true", help="skip rendering the benchmark reports")
     p.add_argument("--land", action="store_true", help="first move the files dropped in the inbox into raw/")
     p.add_argument(
@@ -763,7 +820,7 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
         yield
 
 
-FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report}
+FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report, cmd_fetch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,6 +71,7 @@ LAYERS: tuple[Layer, ...] = (
         "flows",
         (
             "flows.ingest",
+            "flows.fetch_sources",
             "flows.run_pipeline",
             "flows.build_warehouse",
             "flows.land_inbox",

@@ -5,7 +5,7 @@ Modules (each importing only those above it):
                host, retries on transient failures only (Retry-After honoured), size caps, streaming to
                `<name>.part` with sha256 on the way, Range + If-Range resume, content checks, the mirror
 - archive.py   safe zip reading: no path traversal, no zip bombs, nested zips
-- manifest.py  the fetch manifest (raw/fetch_manifest/manifest.csv, loaded as dataset fetch__manifest):
+- manifest.py  the fetch manifest (raw/fetch_manifest/fetch_manifest.csv, loaded as dataset fetch__manifest):
                what was asked, what came back, where it landed; the previous row gives conditional headers
 - cms_quarterly.py  PFS RVU zip (PPRRVU, GPCI, LOCCO, OPPSCAP), ASC Addenda, OPPS Addendum B: landing page ->
                release page -> zip -> the members the adapters read

@@ -1,4 +1,4 @@
-"""The fetch manifest: one row per URL asked or file landed, appended to raw/fetch_manifest/manifest.csv.
+"""The fetch manifest: one row per URL asked or file landed, appended to raw/fetch_manifest/fetch_manifest.csv.
 
 It is a source like any other (catalog entry `fetch_manifest`, schema schemas/fetch_manifest.py, view
 `fetch_manifest`), so analysts query it and `payerbench status` reads it. The fetch layer also reads it
@@ -26,19 +26,10 @@ import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.fetch_manifest import OUTCOMES  # noqa: F401 - the outcomes, declared with the dataset's schema
+
 MANIFEST_DIR = "fetch_manifest"  # raw/fetch_manifest/
-MANIFEST_FILE = "manifest.csv"
-OUTCOMES = (
-    "downloaded",
-    "reissued",
-    "unchanged",
-    "not_modified",
-    "discovered",
-    "licence_required",
-    "refused",
-    "failed",
-    "offline",
-)
+MANIFEST_FILE = "fetch_manifest.csv"  # not manifest.csv: that name is the landing record, never loaded
 
 
 @dataclass

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flows.errors import PayerbenchError
 from flows.fetch import manifest as manifest_module
 from flows.fetch.http import Conditional, FetchError, HttpFetcher
 from flows.fetch.manifest import Manifest, ManifestRow
@@ -110,5 +111,9 @@ def run_fetch(
                     fetch_id, names[0], key, None, exc.url, "failed", http_status=exc.status, message=str(exc)
                 )
                 results.append(FetchResult(key, tuple(names), [row], error=str(exc)))
+            except (PayerbenchError, OSError) as exc:  # one broken step must not stop the others; the manifest says
+                problem = f"{type(exc).__name__}: {exc}"
+                row = ManifestRow(fetch_id, names[0], key, None, step.home, "failed", message=problem)  # type: ignore[attr-defined]
+                results.append(FetchResult(key, tuple(names), [row], error=problem))
             manifest_module.append(settings.raw_dir, results[-1].rows)
     return results

@@ -102,6 +102,7 @@ class FetchStep:
     # run(context: flows.fetch.run.FetchContext) -> [flows.fetch.manifest.ManifestRow, ...]
     run: Callable[..., list[Any]]
     discovery: str  # README: where it is published and how its newest release is found
+    home: str  # the page or document discovery starts from (the manifest's URL when a step fails before asking)
     every: str  # README: how often the scheduled fetch checks it, and what request it makes
     licence: str | None = None  # "cms_ama": downloads need PAYERBENCH_ACCEPT_CMS_LICENSE=yes
 

@@ -33,7 +33,7 @@ def test_a_step_shared_by_sources_runs_once_and_its_rows_reach_the_manifest(tmp_
         return [ManifestRow(context.fetch_id, "a", "zip:R1", "R1", "https://example.org/z.zip", "downloaded",
                             landed_path=context.relative(target))]  # fmt: skip
 
-    step = FetchStep("zip", run, "a page", "weekly")
+    step = FetchStep("zip", run, "a page", "https://example.org/", "weekly")
     results = run_fetch(settings(tmp_path), [source("a", step), source("b", step), source("c", None)], "f1")
     assert len(calls) == 1 and [r.sources for r in results] == [("a", "b")]
     assert results[0].landed == [Path("a/fetched/R1/file.csv")]
@@ -45,7 +45,9 @@ def test_a_failed_step_is_a_manifest_row_and_a_line_not_an_exception(tmp_path: P
     def run(context: FetchContext) -> list[ManifestRow]:
         raise FetchError("https://example.org/page", "HTTP 404", "check the landing page", 404)
 
-    results = run_fetch(settings(tmp_path), [source("a", FetchStep("page", run, "", ""))], "f1")
+    results = run_fetch(
+        settings(tmp_path), [source("a", FetchStep("page", run, "", "https://example.org/page", ""))], "f1"
+    )
     assert results[0].line() == "a: failed: https://example.org/page: HTTP 404; check the landing page"
     (logged,) = manifest.read(tmp_path / "raw")
     assert (logged.outcome, logged.http_status, logged.url) == ("failed", 404, "https://example.org/page")
@@ -57,5 +59,32 @@ def test_nothing_new_upstream_is_said_in_one_line(tmp_path: Path) -> None:
         return [ManifestRow(context.fetch_id, "a", "json", None, page.url, "not_modified", http_status=page.status)]
 
     transport = httpx.MockTransport(lambda request: httpx.Response(304))
-    results = run_fetch(settings(tmp_path), [source("a", FetchStep("json", run, "", ""))], "f1", transport=transport)
+    results = run_fetch(
+        settings(tmp_path),
+        [source("a", FetchStep("json", run, "", "https://example.org/data.json", ""))],
+        "f1",
+        transport=transport,
+    )
     assert results[0].line() == "a: nothing new upstream (1 not modified)"
+
+
+def test_a_step_that_breaks_otherwise_is_a_failed_row_and_the_next_step_runs(tmp_path: Path) -> None:
+    def broken(context: FetchContext) -> list[ManifestRow]:
+        raise OSError(28, "No space left on device")
+
+    def fine(context: FetchContext) -> list[ManifestRow]:
+        return [ManifestRow(context.fetch_id, "b", "b", None, "https://example.org/b", "not_modified", http_status=304)]
+
+    steps = [
+        source("a", FetchStep("a", broken, "", "https://example.org/a", "")),
+        source("b", FetchStep("b", fine, "", "", "")),
+    ]
+    results = run_fetch(settings(tmp_path), steps, "f1")
+    assert [r.line() for r in results] == [
+        "a: failed: OSError: [Errno 28] No space left on device",
+        "b: nothing new upstream (1 not modified)",
+    ]
+    assert [(r.url, r.outcome) for r in manifest.read(tmp_path / "raw")] == [
+        ("https://example.org/a", "failed"),
+        ("https://example.org/b", "not_modified"),
+    ]
