@@ -530,7 +530,8 @@ def deployments() -> list[Deployment]:
             g.timezone,
             g.description,
             g.tags,
-            {"target": g.name, "raw_dir": "raw", "build": g.build},
+            {"target": g.name, "raw_dir": "raw", "build": g.build}
+            | ({"fetch": True} if any(SOURCES[m].fetch is not None for m in members(g.name)) else {}),
             members(g.name),
             f"`ingest`, target `{g.name}`",
             g.why,
@@ -572,9 +573,26 @@ def schedules_table() -> str:
     return "\n".join(rows)
 
 
+def fetch_table() -> str:
+    """The README's Fetching table: per fetch step, the sources it feeds, where it looks and how often."""
+    rows = ["| fetch step | sources | where it is published and how the newest release is found | checked | licence |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    steps: dict[str, list[Source]] = {}
+    for s in ENTRIES:
+        if s.fetch is not None:
+            steps.setdefault(s.fetch.key, []).append(s)
+    for key, sources in steps.items():
+        step = sources[0].fetch
+        assert step is not None
+        licence = "CMS/AMA CPT acknowledgement" if step.licence == "cms_ama" else "none"
+        names = ", ".join(f"`{s.name}`" for s in sources)
+        rows.append(f"| `{key}` | {names} | {step.discovery} | {step.every} | {licence} |")
+    return "\n".join(rows)
+
+
 def readme_tables() -> dict[str, str]:
     """Every README table the catalog owns, by name."""
-    return {"sources": sources_table(), "schedules": schedules_table()}
+    return {"sources": sources_table(), "schedules": schedules_table(), "fetching": fetch_table()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import decimal
 import io
@@ -535,6 +536,23 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{float(run.get('elapsed_s') or 0):.1f} s",
             )
         console.print(runs)
+    if any(f.last_checked_at for f in report.fetches.values()):
+        fetched = Table(title="fetched from the publishers (raw/fetch_manifest/)", title_justify="left")
+        for column in ["source", "last check (UTC)", "last change upstream", "newest listed", "loaded", "note"]:
+            fetched.add_column(column)
+        for f in report.fetches.values():
+            fetched.add_row(
+                Text(f.source),
+                (f.last_checked_at or "never")[:16].replace("T", " "),
+                (f.last_changed_at or "never")[:16].replace("T", " "),
+                Text(f.published or ""),
+                Text(f.loaded or ""),
+                Text(
+                    f"publisher lists {f.published}; loaded: {f.loaded or 'none'}" if f.newer_published else "",
+                    style="yellow",
+                ),
+            )
+        console.print(fetched)
     for run in report.crashed_runs:
         console.print(
             Text.assemble(
@@ -575,6 +593,9 @@ def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
         ],
         "last_runs": report.last_runs,
         "crashed_runs": report.crashed_runs,
+        "fetches": {
+            name: {**dataclasses.asdict(f), "newer_published": f.newer_published} for name, f in report.fetches.items()
+        },
     }
 
 
