@@ -28,6 +28,8 @@ from pandera.api.pandas.model import DataFrameModel
 from flows import tic_hooks
 from flows.engines import csv_prefilter, tic_scan, tic_stream
 from flows.errors import ConfigurationError
+from flows.fetch import cms_mcd as fetch_mcd
+from flows.fetch import cms_partb as fetch_partb
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -44,7 +46,7 @@ from flows.sources import (
     reference,
     tic,
 )
-from flows.sources.base import Source
+from flows.sources.base import FetchStep, Source
 from flows.sources.cadence import (
     LAST_UPDATED_ON,
     MCD_UPDATED,
@@ -113,12 +115,14 @@ MEDICARE_COVERAGE = Group(
 )
 PARTB_UTILIZATION = Group(
     "partb_utilization",
-    deployment="partb-utilization-yearly",
-    cron="0 6 1 7 *",
-    cron_note="July 1st",
-    description="Medicare Part B utilization by geography and service, one file per data year (yearly).",
+    deployment="partb-utilization-monthly",
+    cron="0 6 1 * *",
+    cron_note="the 1st of each month",
+    description="Medicare Part B utilization by geography and service, one file per data year; data.cms.gov's "
+    "catalog is asked monthly for a new data year or a revised one.",
     tags=("payerbench", "cms_partb"),
-    why="one file per data year",
+    why="a new data year appears about mid-year (data year Y in Y+2) on no fixed day, and a year can be revised: "
+    "one conditional request a month finds it",
 )
 TIC = Group(
     "tic",
@@ -298,6 +302,9 @@ ENTRIES: tuple[Source, ...] = (
             },
         ),
         group=MEDICARE_COVERAGE,
+        fetch=FetchStep(
+            fetch_mcd.STEP, fetch_mcd.fetch_mcd_exports, fetch_mcd.DISCOVERY, fetch_mcd.BASE, fetch_mcd.EVERY
+        ),
         labels={
             "cms__mcd_contractor": "MCD Medicare administrative contractors",
             "cms__mcd_article": "MCD local coverage articles",
@@ -335,6 +342,13 @@ ENTRIES: tuple[Source, ...] = (
             },
         ),
         group=PARTB_UTILIZATION,
+        fetch=FetchStep(
+            fetch_partb.STEP,
+            fetch_partb.fetch_partb_geo_service,
+            fetch_partb.DISCOVERY,
+            fetch_partb.DATA_JSON,
+            fetch_partb.EVERY,
+        ),
         labels={
             partb_schema.DATASET: "Medicare Part B utilization by geography and service",
             partb_schema.SCOPE_DATASET: "Part B utilization codes scanned for",
@@ -417,6 +431,7 @@ ENTRIES: tuple[Source, ...] = (
 )
 
 # --- derived ------------------------------------------------------------------------------------------------
+FETCH_MANIFEST = "fetch_manifest"  # in no group: each deployment that fetches loads it after fetching
 SOURCES: dict[str, Source] = {s.name: s for s in ENTRIES}
 SCHEMAS: dict[str, type[DataFrameModel]] = {d: model for s in ENTRIES for d, model in s.schemas.items()}
 GROUPS: dict[str, Group] = {s.group.name: s.group for s in ENTRIES if s.group is not None}

@@ -176,7 +176,7 @@ def ingest(
             from flows.fetch_sources import fetch_sources
 
             fetch_sources([s.name for s in sources if s.fetch is not None], settings)
-            sources = [*sources, catalog.get("fetch_manifest")]  # what was asked and got, queryable
+            sources = [*sources, catalog.get(catalog.FETCH_MANIFEST)]  # what was asked and got, queryable
         # downloads happen outside the writer lock; without paths or a table of contents, each
         # source's raw folder is listed under the lock
         files = {s.name: _files(s, paths, toc, settings, download) for s in sources}
