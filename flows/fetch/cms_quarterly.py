@@ -245,7 +245,7 @@ def _page_links(context: FetchContext, url: str) -> list[tuple[str, str]]:
 def _discover_pfs(context: FetchContext, today: dt.date) -> list[Offer]:
     releases: dict[str, str] = {}
     for url, _ in _page_links(context, PFS_LANDING):
-        found = re.search(r"(?i)/pfs-relative-value-files/(rvu(\d{2})([a-d]))/?$", urlsplit(url).path)
+        found = re.search(r"(?i)/pfs-relative-value-files/(rvu(\d{2})([a-d]))(?:-[^/]*)?/?$", urlsplit(url).path)
         if found and found.group(1).upper() not in releases:
             releases[found.group(1).upper()] = url
     offers = []
@@ -312,7 +312,8 @@ def _discover_opps(context: FetchContext, today: dt.date) -> list[Offer]:
             offers.append(Offer(label, folder, year, None, page, error=exc))
             continue
         named = [z for z in zips if re.search(r"(?i)addendum[\s_-]*b", zip_slug(z))] or zips
-        own = [z for z in named if month_year(zip_slug(z)) in (None, *_same_quarter(label))] or named
+        exact = [z for z in named if month_year(zip_slug(z)) in _same_quarter(label)]
+        own = exact or [z for z in named if month_year(zip_slug(z)) is None] or named  # a final rule's: last
         offers.append(_offer(label, folder, year, page, own))
     return offers
 
@@ -461,7 +462,7 @@ def _run(context: FetchContext, step: Step, today: dt.date) -> list[ManifestRow]
                  license_acknowledged=None, message=str(exc))  # fmt: skip
         return rows.out
     if not offers:
-        rows.add(step.source, f"{step.key}:landing", None, step.landing, "discovered", license_acknowledged=None,
+        rows.add(step.source, f"{step.key}:landing", None, step.landing, "failed", license_acknowledged=None,
                  message=f"no release of {today.year - 1} or {today.year} linked from the page; "
                  "check it (CMS may have changed its layout)")  # fmt: skip
     for offer in offers:

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from flows.fetch import cms_quarterly, manifest
+from flows.fetch.archive import ZipEntry
 from flows.fetch.cms_quarterly import fetch_asc_addenda, fetch_opps_addendum_b, fetch_pfs_rvu_zip
 from flows.fetch.http import HttpFetcher
 from flows.fetch.manifest import Manifest, ManifestRow
@@ -432,3 +433,64 @@ def test_opps_addendum_b_lands_under_a_name_that_keeps_the_release(tmp_path: Pat
 )
 def test_the_date_a_reposted_slug_carries(slug: str, expected: dt.date | None) -> None:
     assert cms_quarterly._slug_date(slug) == expected
+
+
+def entries(*names: str) -> list[ZipEntry]:
+    return [ZipEntry(name, name, 10, 5) for name in names]
+
+
+def test_both_payment_tracks_of_a_2026_zip_land_as_csv() -> None:
+    offer = cms_quarterly.Offer("RVU26A", "RVU26A", 2026, f"{CMS}/files/zip/rvu26a.zip", f"{PFS_PAGE}/rvu26a")
+    picked = cms_quarterly._pick_pfs(offer, entries(
+        "PPRRVU2026_Jan_nonQPP.csv", "PPRRVU2026_Jan_nonQPP.txt", "PPRRVU2026_Jan_nonQPP.xlsx",
+        "PPRRVU2026_Jan_QPP.txt", "PPRRVU2026_Jan_QPP.csv", "GPCI2026.csv", "GPCI2026.xlsx", "26LOCCO.csv",
+        "26LOCCO.txt", "OPPSCAP_Jan.csv", "ANES2026.csv", "RVU26A.pdf",
+    ))  # fmt: skip
+    assert sorted((c.source, c.name) for c in picked) == [
+        ("cms_opps_cap", "OPPSCAP_Jan.csv"),
+        ("cms_pfs_gpci", "GPCI2026.csv"),
+        ("cms_pfs_locality", "26LOCCO.csv"),
+        ("cms_pfs_rvu", "PPRRVU2026_Jan_QPP.csv"),
+        ("cms_pfs_rvu", "PPRRVU2026_Jan_nonQPP.csv"),
+    ]
+
+
+def test_a_txt_only_pprrvu_lands_and_a_zip_without_known_members_is_refused() -> None:
+    offer = cms_quarterly.Offer("RVU25D", "RVU25D", 2025, f"{CMS}/files/zip/rvu25d.zip", f"{PFS_PAGE}/rvu25d")
+    (picked,) = cms_quarterly._pick_pfs(offer, entries("PPRRVU2025_Oct.txt", "PPRRVU2025_Oct.xlsx"))
+    assert picked.name == "PPRRVU2025_Oct.txt"
+    with pytest.raises(cms_quarterly.NothingToLand, match=r"members: readme\.pdf"):
+        cms_quarterly._pick_pfs(offer, entries("readme.pdf"))
+
+
+def test_an_addendum_b_member_in_a_folder_keeps_cms_name_when_it_names_the_release() -> None:
+    offer = cms_quarterly.Offer("2026-04", "20260401", 2026, f"{CMS}/files/zip/x.zip", OPPS_PAGE)
+    (picked,) = cms_quarterly._pick_opps(offer, entries(
+        "508 Version April 2026 Web Addendum B/2026 April Web Addendum B.03.23.26.csv",
+        "April 2026 Web Addendum B.03.23.26.xlsx",
+    ))  # fmt: skip
+    assert (picked.name, picked.member.startswith("508 Version")) == ("2026 April Web Addendum B.03.23.26.csv", True)
+
+
+def test_a_quarter_page_prefers_its_own_zip_to_the_final_rule_addendum() -> None:
+    site = Site()
+    site.page(OPPS_PAGE, f"{OPPS_PAGE}/january-2026-addendum-b")
+    site.page(f"{OPPS_PAGE}/january-2026-addendum-b", "/files/zip/cy2026-opps-final-addendum-b-updated-12-01-2025.zip",
+              "/files/zip/january-2026-opps-addendum-b.zip")  # fmt: skip
+    with HttpFetcher(Settings(fetch_interval=0), transport=httpx.MockTransport(site.handler)) as fetcher:
+        context = FetchContext(Settings(fetch_interval=0), fetcher, Manifest([]), "f1")
+        (offer,) = cms_quarterly._discover_opps(context, dt.date(2026, 2, 1))
+    assert offer.url == f"{CMS}/files/zip/january-2026-opps-addendum-b.zip"
+
+
+def test_a_release_whose_landed_files_were_deleted_is_fetched_again_unconditionally(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    site = pfs_site()
+    run(fetch_pfs_rvu_zip, settings, site, "f1", PFS_TODAY)
+    (settings.raw_dir / "cms_pfs_gpci/fetched/RVU25D/GPCI2025.csv").unlink()
+    site.asked.clear()
+    zip_row, *members = run(fetch_pfs_rvu_zip, settings, site, "f2", PFS_TODAY)
+    assert "If-None-Match" not in next(r for r in site.asked if str(r.url) == RVU25D_ZIP).headers
+    assert zip_row.outcome == "downloaded"
+    assert [(m.source, m.outcome) for m in members if m.outcome == "downloaded"] == [("cms_pfs_gpci", "downloaded")]
+    assert len(landed_files(settings)) == 4
