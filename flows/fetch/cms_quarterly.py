@@ -563,8 +563,16 @@ def _fetch_offer(rows: _Rows, offer: Offer, key: str, today: dt.date) -> None:
         folder = (
             _free_folder(context, candidates, f"{offer.folder}-reissued-{today:%Y%m%d}") if reissue else offer.folder
         )
+        start = len(rows.out)
+        try:
+            members = _land(rows, scratch, offer, key, folder, candidates, past, reissue)
+        except UnsafeArchive as exc:  # a member inflating past its declared size: nothing of the zip lands
+            del rows.out[start:]
+            rows.add(step.source, key, offer.label, offer.url, "refused", **http,
+                     message=f"{zip_slug(offer.url)}: {exc}; nothing landed")  # fmt: skip
+            return
         zip_row = rows.add(step.source, key, offer.label, offer.url, "reissued" if reissue else "downloaded", **http)
-        members = _land(rows, scratch, offer, key, folder, candidates, past, reissue)
+        rows.out.insert(start, rows.out.pop())  # the zip's row before its members'
         landed = [m for m in members if m.outcome in ("downloaded", "reissued")]
         if not landed:
             zip_row.outcome = "unchanged" if any(m.outcome == "unchanged" for m in members) else "refused"

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from flows.fetch import cms_quarterly, manifest
-from flows.fetch.archive import ZipEntry
+from flows.fetch.archive import UnsafeArchive, ZipEntry
 from flows.fetch.cms_quarterly import fetch_asc_addenda, fetch_opps_addendum_b, fetch_pfs_rvu_zip
 from flows.fetch.http import HttpFetcher
 from flows.fetch.manifest import Manifest, ManifestRow
@@ -494,3 +494,20 @@ def test_a_release_whose_landed_files_were_deleted_is_fetched_again_unconditiona
     assert zip_row.outcome == "downloaded"
     assert [(m.source, m.outcome) for m in members if m.outcome == "downloaded"] == [("cms_pfs_gpci", "downloaded")]
     assert len(landed_files(settings)) == 4
+
+
+def test_a_member_failing_mid_extraction_lands_nothing_of_the_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path)
+    real = cms_quarterly.extract_member
+
+    def extract(path: Path, member: str, dest: Path, *, max_bytes: int) -> tuple[str, int]:
+        if member.startswith("GPCI"):  # after PPRRVU was extracted: as a member whose header lies about its size
+            raise UnsafeArchive(f"{member}: inflates past its declared 10 bytes; refused")
+        return real(path, member, dest, max_bytes=max_bytes)
+
+    monkeypatch.setattr(cms_quarterly, "extract_member", extract)
+    (row,) = run(fetch_pfs_rvu_zip, settings, pfs_site(), "f1", PFS_TODAY)
+    assert row.outcome == "refused" and "GPCI2025.csv: inflates past" in row.message
+    assert landed_files(settings) == [] and not list(settings.raw_dir.rglob(".*staged*"))
