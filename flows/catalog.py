@@ -30,6 +30,7 @@ from flows.engines import csv_prefilter, tic_scan, tic_stream
 from flows.errors import ConfigurationError
 from flows.fetch import cms_mcd as fetch_mcd
 from flows.fetch import cms_partb as fetch_partb
+from flows.fetch import cms_quarterly
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -142,6 +143,16 @@ HOSPITAL_MRF = Group(
     why="hospitals update when they choose (at least yearly)",
 )
 
+# --- fetch steps shared by several sources -----------------------------------------------------------------
+PFS_RVU_ZIP = FetchStep(
+    "cms_pfs_rvu_zip",
+    cms_quarterly.fetch_pfs_rvu_zip,
+    cms_quarterly.PFS_DISCOVERY,
+    cms_quarterly.PFS_LANDING,
+    cms_quarterly.EVERY,
+    licence="cms_ama",
+)
+
 # --- the sources --------------------------------------------------------------------------------------------
 ENTRIES: tuple[Source, ...] = (
     Source(
@@ -189,6 +200,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_rvu.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_pfs_rvu_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_rvu_schema.DATASET: "CMS PFS relative value file (PPRRVU)"},
         formats="CMS `PPRRVU<YYYY>_<Mon>.csv` (9 preamble rows, header split over 5) and the fixed-width `.txt` "
         "(CY 2025 layout); from CY 2026 two files per release, `PPRRVU2026_Jan_nonQPP` and `PPRRVU2026_Jan_QPP` "
@@ -204,6 +216,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_gpci.detect,
         cadence=Cadence("yearly", YEARLY, {cms_pfs_gpci_schema.DATASET: YEAR}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_gpci_schema.DATASET: "CMS PFS geographic practice cost indices (GPCI)"},
         formats="CMS `GPCI<YYYY>.csv` (PFS Addendum E)",
         grain="one row per payment locality (MAC, locality) per year",
@@ -216,6 +229,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_locality.detect,
         cadence=Cadence("yearly", YEARLY, {cms_pfs_locality_schema.DATASET: YEAR}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_locality_schema.DATASET: "CMS PFS locality-county crosswalk"},
         formats="CMS `<YY>LOCCO.csv` locality-county crosswalk",
         grain="one row per payment locality per year, with its counties",
@@ -228,6 +242,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_opps_cap.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_opps_cap_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_opps_cap_schema.DATASET: "CMS PFS OPPS payment cap"},
         formats="CMS `OPPSCAP_<Mon>.csv` (release year from its `RVU<YY><A-D>/` folder)",
         grain="one row per code, modifier and locality where the OPPS cap applies",
@@ -240,6 +255,14 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_opps_addendum_b.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_opps_addendum_b_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=FetchStep(
+            "cms_opps_addendum_b_zip",
+            cms_quarterly.fetch_opps_addendum_b,
+            cms_quarterly.OPPS_DISCOVERY,
+            cms_quarterly.OPPS_LANDING,
+            cms_quarterly.EVERY,
+            licence="cms_ama",
+        ),
         labels={cms_opps_addendum_b_schema.DATASET: "CMS OPPS Addendum B"},
         formats="CMS OPPS Addendum B `.xlsx` (header on row 4) and its CSV edition (Windows-1252)",
         grain="one row per HCPCS code per release",
@@ -259,6 +282,14 @@ ENTRIES: tuple[Source, ...] = (
             {cms_asc_addenda_schema.AA_DATASET: QUARTER, cms_asc_addenda_schema.FF_DATASET: QUARTER},
         ),
         group=MEDICARE_RATES,
+        fetch=FetchStep(
+            "cms_asc_addenda_zip",
+            cms_quarterly.fetch_asc_addenda,
+            cms_quarterly.ASC_DISCOVERY,
+            cms_quarterly.ASC_LANDING,
+            cms_quarterly.EVERY,
+            licence="cms_ama",
+        ),
         labels={
             cms_asc_addenda_schema.AA_DATASET: "CMS ASC Addendum AA",
             cms_asc_addenda_schema.FF_DATASET: "CMS ASC Addendum FF",

@@ -61,6 +61,25 @@ RELEASE_WINDOW = (
     "(so year-over-year comparisons have both years)"
 )
 WINDOW_YEARS = 2  # RELEASE_WINDOW: this year and the year before
+PFS_DISCOVERY = (
+    f"{PFS_LANDING}: each `rvu<YY><a-d>` release page of the current and the previous calendar year is read, and "
+    "the `.zip` it links (AMA licence prefix stripped) is opened for PPRRVU (CSV, else TXT, both QPP and non-QPP), "
+    "GPCI, LOCCO and OPPSCAP, which land in `raw/<source>/fetched/RVU<YY><A-D>/`"
+)
+ASC_DISCOVERY = (
+    f"{ASC_LANDING}: each quarter zip of the current and the previous calendar year is found by the month and year "
+    "in its link, and the CSV members the adapter recognises as Addendum AA or FF land in "
+    "`raw/cms_asc_addenda/fetched/<YYYYMM01>/`"
+)
+OPPS_DISCOVERY = (
+    f"{OPPS_LANDING}: each `<month>-<yyyy>-addendum-b` page of the current and the previous calendar year is read, "
+    "and the Addendum B member (CSV, else XLSX) of the zip it links lands in "
+    "`raw/cms_opps_addendum_b/fetched/<YYYYMM01>/` under a name carrying the release's month and year"
+)
+EVERY = (
+    "on the 1st and 15th of each quarter's first month (the deployment): the landing page and release pages; a "
+    "zip already landed is asked again only under its known link, conditionally"
+)
 LICENCE_URL = "https://www.cms.gov/license/ama"
 LICENCE_MESSAGE = (
     f"CMS's AMA CPT licence is not acknowledged: read {LICENCE_URL}, then accept it with "
