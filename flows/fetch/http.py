@@ -121,7 +121,7 @@ class Download:
     status: int
     etag: str | None
     last_modified: str | None
-    content_length: int | None  # of the whole file
+    content_length: int | None  # of the whole file, as the server declared it (None when it did not)
     content_type: str | None
     bytes_received: int  # body bytes of the response that completed the file (a resume counts only the new part)
     sha256: str | None  # of the whole file; None for 304
@@ -180,7 +180,10 @@ class HttpFetcher:
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = ATTEMPTS,
         retry_timeout: float = RETRY_TIMEOUT,
+        progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
+        """`progress(url, bytes_of_the_file_so_far, whole_size_or_None)` is called as a download streams (a
+        terminal's progress bar; the CLI passes one); `clock`/`sleep` time the per-host interval and Retry-After."""
         self.settings = settings
         self._transport = transport
         self._folder = _mirror_folder(settings.mirror)
@@ -190,6 +193,7 @@ class HttpFetcher:
         self._gate = _HostGate(interval, clock, sleep)
         self._attempts = attempts
         self._retry_timeout = retry_timeout
+        self._progress = progress
         self._clients: dict[str, httpx.Client] = {}
 
     # --- the API ------------------------------------------------------------------------------------
@@ -344,6 +348,8 @@ class HttpFetcher:
                     received += len(chunk)
                     if max_bytes is not None and offset + received > max_bytes:
                         raise self._too_big(url, offset + received, max_bytes)
+                    if self._progress is not None:
+                        self._progress(url, offset + received, total)
                     if not checked and len(head) < HEAD:
                         head += chunk[: HEAD - len(head)]
                     if not checked and len(head) >= HEAD:
@@ -360,7 +366,7 @@ class HttpFetcher:
                 self._check_content(url, expect, bytes(head))
         os.replace(part, dest)
         return Download(
-            url, final, 206 if offset else resp.status_code, h.get("etag"), h.get("last-modified"), size,
+            url, final, 206 if offset else resp.status_code, h.get("etag"), h.get("last-modified"), total,
             h.get("content-type"), received, digest.hexdigest(), dest, now,
         )  # fmt: skip
 
