@@ -14,13 +14,16 @@
 - **Resume.** When a body is cut and the server said `Accept-Ranges: bytes` and gave a validator (ETag or
   Last-Modified), the next attempt asks `Range: bytes=<n>-` with `If-Range: <validator>`; a 206 starting
   at byte n is appended (the kept prefix is rehashed so sha256 is of the whole file), a 200 (the file
-  changed) restarts from byte 0. Without range support the download restarts cleanly.
+  changed) restarts from byte 0. Without range support the download restarts cleanly. Resuming happens
+  within one `download` call; a `.part` left by a killed run is deleted (its validator is not known).
 - **Size caps.** `max_bytes` (download) / `PAGE_LIMIT` (get): a Content-Length above the cap is refused
   before reading, a body that passes it is stopped at once.
 - **Content checks.** `expect="zip"` wants `PK\\x03\\x04`, `"gzip"` `\\x1f\\x8b`, `"json"` `{` or `[` first,
   `"csv"` anything but HTML. HTML where data was expected (Content-Type text/html, or a body opening with
   `<!DOCTYPE` / `<html`) raises `LicencePage`: it is a licence click-through (CMS's AMA CPT page) or an
   error page, not the file.
+- **Progress.** `HttpFetcher(..., progress=callback)` hears `(url, bytes so far, whole size)` as a file streams;
+  the CLI draws a bar with it on a terminal. One fetcher serves one thread.
 - **Redirects** are followed (at most 10; more, or a loop, is a FetchError). `final_url` is the URL after
   redirects, in its origin's form.
 
