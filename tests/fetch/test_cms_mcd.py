@@ -75,7 +75,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def fetch(tmp_path: Path, server: Server, fetch_id: str) -> dict[str, manifest.ManifestRow]:
-    step = FetchStep(cms_mcd.STEP, cms_mcd.fetch_mcd_exports, cms_mcd.DISCOVERY, cms_mcd.EVERY)
+    step = FetchStep(cms_mcd.STEP, cms_mcd.fetch_mcd_exports, cms_mcd.DISCOVERY, cms_mcd.BASE, cms_mcd.EVERY)
     source = Source("cms_mcd", "cms_mcd", lambda path, context: iter(()), {}, fetch=step)
     (result,) = run_fetch(settings(tmp_path), [source], fetch_id, transport=httpx.MockTransport(server))
     assert result.error is None, result.error
@@ -204,7 +204,7 @@ def test_the_licence_html_where_the_zip_was_expected_is_refused_and_nothing_land
 
 def test_offline_asks_nothing_and_says_what_it_would_ask(tmp_path: Path) -> None:
     server = Server()
-    step = FetchStep(cms_mcd.STEP, cms_mcd.fetch_mcd_exports, cms_mcd.DISCOVERY, cms_mcd.EVERY)
+    step = FetchStep(cms_mcd.STEP, cms_mcd.fetch_mcd_exports, cms_mcd.DISCOVERY, cms_mcd.BASE, cms_mcd.EVERY)
     source = Source("cms_mcd", "cms_mcd", lambda path, context: iter(()), {}, fetch=step)
     (result,) = run_fetch(settings(tmp_path), [source], "f1", offline=True, transport=httpx.MockTransport(server))
     assert server.asked == []

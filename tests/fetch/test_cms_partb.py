@@ -110,7 +110,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def fetch(tmp_path: Path, server: Server, fetch_id: str, codes: frozenset[str] = CODES) -> FetchResult:
-    step = FetchStep(cms_partb.STEP, cms_partb.fetch_partb_geo_service, cms_partb.DISCOVERY, cms_partb.EVERY)
+    step = FetchStep(
+        cms_partb.STEP, cms_partb.fetch_partb_geo_service, cms_partb.DISCOVERY, cms_partb.DATA_JSON, cms_partb.EVERY
+    )
     source = Source("cms_partb_geo_service", "x", lambda path, context: iter(()), {}, fetch=step)
     (result,) = run_fetch(settings(tmp_path), [source], fetch_id, codes=codes, transport=httpx.MockTransport(server))
     assert result.error is None, result.error
@@ -252,7 +254,9 @@ def test_the_dataset_is_found_by_its_title_normalised_else_by_its_landing_page()
 def test_a_data_json_without_the_dataset_is_a_failed_step_saying_what_to_do(tmp_path: Path) -> None:
     server = Server()
     server.catalog = {"dataset": [{"title": "Something else"}]}
-    step = FetchStep(cms_partb.STEP, cms_partb.fetch_partb_geo_service, cms_partb.DISCOVERY, cms_partb.EVERY)
+    step = FetchStep(
+        cms_partb.STEP, cms_partb.fetch_partb_geo_service, cms_partb.DISCOVERY, cms_partb.DATA_JSON, cms_partb.EVERY
+    )
     source = Source("cms_partb_geo_service", "x", lambda path, context: iter(()), {}, fetch=step)
     (result,) = run_fetch(settings(tmp_path), [source], "f1", codes=CODES, transport=httpx.MockTransport(server))
     assert result.error is not None and "lists no dataset titled" in result.error and "renamed" in result.error
