@@ -48,6 +48,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "fetch_interval",
         "least seconds between two requests to the same host (default 1)",
     ),
+    "PAYERBENCH_FETCH_YEARS": (
+        "fetch_years",
+        "calendar years of CMS's quarterly releases `fetch` gets, back to the current one (default 2: this year and the last; 5 backfills five)",
+    ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
@@ -90,6 +94,7 @@ class Settings:
     accept_cms_license: bool = False  # flows/fetch: the AMA CPT licence CMS gates its PFS/OPPS/ASC files behind
     mirror: str | None = None  # flows/fetch/http.py: every fetched URL read from this mirror instead
     contact: str | None = None  # flows/fetch/http.py: in the User-Agent
+    fetch_years: int = 2  # flows/fetch/cms_quarterly.py: releases of this many calendar years, to the current one
     fetch_interval: float = 1.0  # flows/fetch/http.py: least seconds between two requests to one host
     report_kernel: str | None = None  # flows/report/execute.py: None runs the notebook in this process
     tic_max_expansion: float = 500.0
@@ -185,8 +190,16 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if field in ("max_uncompressed_bytes", "max_item_bytes"):
             changes[field] = parse_bytes(var, value)
             continue
-        if field in ("chunk_rows", "lock_timeout", "tic_max_expansion", "log_grace_seconds", "fetch_interval"):
+        if field in (
+            "chunk_rows",
+            "lock_timeout",
+            "tic_max_expansion",
+            "log_grace_seconds",
+            "fetch_interval",
+            "fetch_years",
+        ):
             example = {
+                "fetch_years": "2 (calendar years)",
                 "fetch_interval": "1 (seconds)",
                 "chunk_rows": "20000 (rows)",
                 "lock_timeout": "600 (seconds)",
@@ -194,7 +207,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 "log_grace_seconds": "3600 (seconds)",
             }[field]
             try:
-                number = int(value) if field == "chunk_rows" else float(value)
+                number = int(value) if field in ("chunk_rows", "fetch_years") else float(value)
             except ValueError:
                 raise ConfigurationError(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
             if not (number >= 0 if field in ("log_grace_seconds", "fetch_interval") else number > 0):

@@ -62,17 +62,17 @@ RELEASE_WINDOW = (
 )
 WINDOW_YEARS = 2  # RELEASE_WINDOW: this year and the year before
 PFS_DISCOVERY = (
-    f"{PFS_LANDING}: each `rvu<YY><a-d>` release page of the current and the previous calendar year is read, and "
+    f"{PFS_LANDING}: each `rvu<YY><a-d>` release page of the current and the previous calendar year (PAYERBENCH_FETCH_YEARS) is read, and "
     "the `.zip` it links (AMA licence prefix stripped) is opened for PPRRVU (CSV, else TXT, both QPP and non-QPP), "
     "GPCI, LOCCO and OPPSCAP, which land in `raw/<source>/fetched/RVU<YY><A-D>/`"
 )
 ASC_DISCOVERY = (
-    f"{ASC_LANDING}: each quarter zip of the current and the previous calendar year is found by the month and year "
+    f"{ASC_LANDING}: each quarter zip of the current and the previous calendar year (PAYERBENCH_FETCH_YEARS) is found by the month and year "
     "in its link, and the CSV members the adapter recognises as Addendum AA or FF land in "
     "`raw/cms_asc_addenda/fetched/<YYYYMM01>/`"
 )
 OPPS_DISCOVERY = (
-    f"{OPPS_LANDING}: each `<month>-<yyyy>-addendum-b` page of the current and the previous calendar year is read, "
+    f"{OPPS_LANDING}: each `<month>-<yyyy>-addendum-b` page of the current and the previous calendar year (PAYERBENCH_FETCH_YEARS) is read, "
     "and the Addendum B member (CSV, else XLSX) of the zip it links lands in "
     "`raw/cms_opps_addendum_b/fetched/<YYYYMM01>/` under a name carrying the release's month and year"
 )
@@ -251,9 +251,10 @@ class Step:
     would: str  # offline: what would have been asked
 
 
-def in_window(year: int, today: dt.date) -> bool:
-    """RELEASE_WINDOW: the current and the previous calendar year."""
-    return today.year - WINDOW_YEARS < year <= today.year
+def in_window(year: int, today: dt.date, years: int = WINDOW_YEARS) -> bool:
+    """RELEASE_WINDOW: the current and the previous calendar year (`years` calendar years back to this one:
+    PAYERBENCH_FETCH_YEARS, e.g. 5 to backfill five years)."""
+    return today.year - years < year <= today.year
 
 
 def _page_links(context: FetchContext, url: str) -> list[tuple[str, str]]:
@@ -270,7 +271,7 @@ def _discover_pfs(context: FetchContext, today: dt.date) -> list[Offer]:
     offers = []
     for label, page in releases.items():
         year = 2000 + int(label[3:5])
-        if not in_window(year, today):
+        if not in_window(year, today, context.settings.fetch_years):
             continue
         try:
             zips = [z for u, _ in _page_links(context, page) if is_zip(z := strip_licence(u))]
@@ -306,7 +307,7 @@ def _discover_asc(context: FetchContext, today: dt.date) -> list[Offer]:
         if not is_zip(url):
             continue
         found = month_year(zip_slug(url)) or month_year(text)  # the NPRM/final-rule addenda name no month
-        if found and in_window(found[0], today):
+        if found and in_window(found[0], today, context.settings.fetch_years):
             grouped.setdefault(_label(*found)[0], []).append(url)
     return [_offer(label, label.replace("-", "") + "01", int(label[:4]), ASC_LANDING, zips)
             for label, zips in grouped.items()]  # fmt: skip
@@ -323,7 +324,7 @@ def _discover_opps(context: FetchContext, today: dt.date) -> list[Offer]:
     offers = []
     for label, page in pages.items():
         year, folder = int(label[:4]), label.replace("-", "") + "01"
-        if not in_window(year, today):
+        if not in_window(year, today, context.settings.fetch_years):
             continue
         try:
             zips = [z for u, _ in _page_links(context, page) if is_zip(z := strip_licence(u))]
@@ -482,7 +483,7 @@ def _run(context: FetchContext, step: Step, today: dt.date) -> list[ManifestRow]
         return rows.out
     if not offers:
         rows.add(step.source, f"{step.key}:landing", None, step.landing, "failed", license_acknowledged=None,
-                 message=f"no release of {today.year - 1} or {today.year} linked from the page; "
+                 message=f"no release of {today.year - context.settings.fetch_years + 1}-{today.year} linked from the page; "
                  "check it (CMS may have changed its layout)")  # fmt: skip
     for offer in offers:
         key = f"{step.key}:{offer.label}"
