@@ -168,7 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.inbox:
         settings = settings.replace(inbox_dir=args.inbox)
     started = dt.datetime.now()
-    summary = run_pipeline(settings, land=args.land or bool(args.inbox), fetch=args.fetch, offline=args.offline)
+    with _download_bars() if args.fetch else contextlib.nullcontext():
+        summary = run_pipeline(settings, land=args.land or bool(args.inbox), fetch=args.fetch, offline=args.offline)
     elapsed = (dt.datetime.now() - started).total_seconds()
     if summary.fetch is not None:
         print_fetch(summary.fetch)
@@ -202,11 +203,41 @@ def print_fetch(report) -> None:  # type: ignore[no-untyped-def]
         console.print(Text(f"fetch problem: {safe_name(problem)}", style="red"), highlight=False)
 
 
+@contextlib.contextmanager
+def _download_bars() -> Iterator[None]:
+    """A progress bar per download while it streams, on a terminal only (stderr: stdout stays the summary)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from flows.fetch.run import PROGRESS
+
+    bars: dict[str, object] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as progress:  # fmt: skip
+
+        def heard(url: str, done: int, total: int | None) -> None:
+            if url not in bars:
+                bars[url] = progress.add_task(safe_name(url.rsplit("/", 1)[-1])[:40], total=total)
+            progress.update(bars[url], completed=done, total=total)  # type: ignore[arg-type]
+
+        token = PROGRESS.set(heard)
+        try:
+            yield
+        finally:
+            PROGRESS.reset(token)
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from flows.fetch_sources import fetch_sources
 
     settings = _settings(args)
-    report = fetch_sources(args.targets or None, settings, offline=args.offline)
+    with _download_bars():
+        report = fetch_sources(args.targets or None, settings, offline=args.offline)
     print_fetch(report)
     return EXIT_DATA if report.problems else EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from flows.sources.base import Source
 
 log = logging.getLogger(__name__)
+
+PROGRESS: ContextVar[Callable[[str, int, int | None], None] | None] = ContextVar("fetch_progress", default=None)
+"""Who hears `(url, bytes so far, whole size)` as a download streams: the CLI sets it to a progress bar when its
+output is a terminal (a contextvar, not a flow parameter: a callback is not a value a Prefect run can record)."""
 
 FETCHED = "fetched"  # raw/<source>/fetched/: what fetch lands (git-ignored; the bundled excerpts sit beside it)
 
@@ -97,7 +102,7 @@ def run_fetch(
             continue
         steps.setdefault(source.fetch.key, (source.fetch, []))[1].append(source.name)
     results = []
-    with HttpFetcher(settings, transport=transport) as fetcher:
+    with HttpFetcher(settings, transport=transport, progress=PROGRESS.get()) as fetcher:
         for key, (step, names) in steps.items():
             context = FetchContext(
                 settings, fetcher, Manifest(manifest_module.read(settings.raw_dir)), fetch_id, codes, offline,

@@ -88,3 +88,25 @@ def test_a_step_that_breaks_otherwise_is_a_failed_row_and_the_next_step_runs(tmp
         ("https://example.org/a", "failed"),
         ("https://example.org/b", "not_modified"),
     ]
+
+
+def test_a_progress_listener_hears_each_download_as_it_streams(tmp_path: Path) -> None:
+    from flows.fetch.run import PROGRESS
+
+    heard: list[tuple[str, int, int | None]] = []
+    body = b"PK\x03\x04" + b"z" * 300_000
+
+    def run(context: FetchContext) -> list[ManifestRow]:
+        got = context.fetcher.download("https://example.org/a.zip", context.landing_dir("a", "a.zip"), expect="zip")
+        return [ManifestRow(context.fetch_id, "a", "a", None, got.url, "downloaded", sha256=got.sha256)]
+
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, stream=httpx.ByteStream(body), headers={"Content-Length": str(len(body))})
+    )
+    token = PROGRESS.set(lambda url, done, total: heard.append((url, done, total)))
+    try:
+        run_fetch(settings(tmp_path), [source("a", FetchStep("a", run, "", "", ""))], "f1", transport=transport)
+    finally:
+        PROGRESS.reset(token)
+    assert heard and heard[-1] == ("https://example.org/a.zip", len(body), len(body))
+    assert [done for _, done, _ in heard] == sorted(done for _, done, _ in heard)  # it only moves forward
