@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 
 from flows.fetch.archive import UnsafeArchive, check_zip
 from flows.fetch.http import FetchError, LicencePage
-from flows.fetch.manifest import ManifestRow
+from flows.fetch.manifest import ManifestRow, download_fields
 
 if TYPE_CHECKING:
-    from flows.fetch.http import Download
     from flows.fetch.run import FetchContext
 
 SOURCE = "cms_mcd"
@@ -77,19 +76,6 @@ def _row(context: FetchContext, name: str, outcome: str, **fields: object) -> Ma
                        outcome, **fields)  # type: ignore[arg-type]  # fmt: skip
 
 
-def _from_download(download: Download) -> dict[str, object]:
-    return {
-        "final_url": download.final_url,
-        "http_status": download.status,
-        "etag": download.etag,
-        "last_modified": download.last_modified,
-        "content_length": download.content_length,
-        "bytes_received": download.bytes_received,
-        "sha256": download.sha256,
-        "fetched_at": download.fetched_at.isoformat(timespec="seconds"),
-    }
-
-
 def _fetch_export(context: FetchContext, name: str) -> ManifestRow:
     url = export_url(name)
     conditional = context.conditional(url)
@@ -107,7 +93,7 @@ def _fetch_export(context: FetchContext, name: str) -> ManifestRow:
             return _row(context, name, "refused", http_status=exc.status, message=str(exc))
         except FetchError as exc:
             return _row(context, name, "failed", http_status=exc.status, message=str(exc))
-        fields = _from_download(download)
+        fields = download_fields(download)
         if download.status == 304 or download.path is None:
             return _row(context, name, "not_modified", **fields, message="not modified since the last fetch")
         release = export_date(download.last_modified, download.fetched_at)

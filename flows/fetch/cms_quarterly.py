@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 from flows.fetch.archive import UnsafeArchive, ZipEntry, check_zip, extract_member
 from flows.fetch.http import FetchError, LicencePage
-from flows.fetch.manifest import ManifestRow
+from flows.fetch.manifest import ManifestRow, download_fields
 from flows.sources import (
     cms_asc_addenda,
     cms_opps_addendum_b,
@@ -45,7 +45,6 @@ from flows.sources import (
 from flows.sources.cms_common import MONTH_WORD, MONTHS, month_year_in
 
 if TYPE_CHECKING:
-    from flows.fetch.http import Download
     from flows.fetch.run import FetchContext
 
 PFS_LANDING = "https://www.cms.gov/medicare/payment/fee-schedules/physician/pfs-relative-value-files"
@@ -551,7 +550,7 @@ def _fetch_offer(rows: _Rows, offer: Offer, key: str, today: dt.date) -> None:
         except FetchError as exc:
             rows.add(step.source, key, offer.label, offer.url, "failed", http_status=exc.status, message=str(exc))
             return
-        http = _http(got)
+        http = download_fields(got)
         if got.status == 304:
             why = "unchanged since the last check" if past.intact else "unchanged since it was refused"
             rows.add(step.source, key, offer.label, offer.url, "not_modified", **http,
@@ -670,18 +669,6 @@ def _free_folder(context: FetchContext, candidates: list[Candidate], folder: str
         n += 1
         name = f"{folder}-{n}"
     return name
-
-
-def _http(got: Download) -> dict[str, object]:
-    return {
-        "final_url": got.final_url,
-        "http_status": got.status,
-        "etag": got.etag,
-        "last_modified": got.last_modified,
-        "content_length": got.content_length,
-        "bytes_received": got.bytes_received,
-        "sha256": got.sha256,
-    }
 
 
 def _starts_zip(path: Path) -> bool:

@@ -25,6 +25,10 @@ import datetime as dt
 import fcntl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flows.fetch.http import Download
 
 from schemas.fetch_manifest import OUTCOMES  # noqa: F401 - the outcomes, declared with the dataset's schema
 
@@ -56,6 +60,20 @@ class ManifestRow:
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ManifestRow)]
+
+
+def download_fields(download: Download) -> dict[str, object]:
+    """The manifest columns a download fills (what came back, its validators, its size and sha256)."""
+    return {
+        "final_url": download.final_url,
+        "http_status": download.status,
+        "etag": download.etag,
+        "last_modified": download.last_modified,
+        "content_length": download.content_length,
+        "bytes_received": download.bytes_received,
+        "sha256": download.sha256,
+        "fetched_at": download.fetched_at.isoformat(timespec="seconds"),
+    }
 
 
 def manifest_path(raw_dir: Path) -> Path:
