@@ -89,6 +89,16 @@ UNPACKED_LIMIT = 2 * 1000**3  # everything inside it
 MEMBER_LIMIT = 1000**3  # one member landed
 ZIP_MAGIC = b"PK\x03\x04"
 DOWNLOADS = ".downloads"  # raw/<source>/fetched/.downloads/: the zip while its members land (hidden: never read)
+AGREEMENT = "agree=yes&next=Accept"
+"""What CMS's AMA licence form submits: public downloaders append it to a zip's URL when the plain URL answers with
+the licence page (acquisition notes, section 0.2). Asked only after the operator accepted the licence."""
+
+
+def agreed(url: str) -> str:
+    """The zip's URL with the licence form's answer appended (`?agree=yes&next=Accept`)."""
+    return url + ("&" if "?" in url else "?") + AGREEMENT
+
+
 LICENCE_PATHS = ("/license/ama", "/apps/ama/license.asp")
 MONTH_NAMES = [
     "",
@@ -543,10 +553,14 @@ def _fetch_offer(rows: _Rows, offer: Offer, key: str, today: dt.date) -> None:
             got = context.fetcher.download(
                 offer.url, scratch, expect="zip", max_bytes=ZIP_LIMIT, conditional=conditional
             )
-        except LicencePage as exc:
-            rows.add(step.source, key, offer.label, offer.url, "refused", http_status=exc.status,
-                     message=f"{exc} (an HTML page, not the zip: CMS's licence or error page); nothing landed")  # fmt: skip
-            return
+        except LicencePage as exc:  # the licence is accepted (gated above): answer the click-through as its form does
+            try:
+                got = context.fetcher.download(agreed(offer.url), scratch, expect="zip", max_bytes=ZIP_LIMIT)
+            except FetchError as again:
+                rows.add(step.source, key, offer.label, offer.url, "refused", http_status=exc.status,
+                         message=f"{exc} (an HTML page, not the zip: CMS's licence or error page; asked again with "
+                         f"?{AGREEMENT}: {again.problem}); nothing landed")  # fmt: skip
+                return
         except FetchError as exc:
             rows.add(step.source, key, offer.label, offer.url, "failed", http_status=exc.status, message=str(exc))
             return

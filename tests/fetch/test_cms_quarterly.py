@@ -511,3 +511,16 @@ def test_a_member_failing_mid_extraction_lands_nothing_of_the_zip(
     (row,) = run(fetch_pfs_rvu_zip, settings, pfs_site(), "f1", PFS_TODAY)
     assert row.outcome == "refused" and "GPCI2025.csv: inflates past" in row.message
     assert landed_files(settings) == [] and not list(settings.raw_dir.rglob(".*staged*"))
+
+
+def test_a_licence_page_is_answered_as_the_licence_form_does_when_the_licence_is_accepted(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    site = pfs_site()
+    licence = b"<!DOCTYPE html><html><title>License Agreement (synthetic)</title><form>Accept</form></html>"
+    site.file(RVU25D_ZIP, licence, content_type="text/html")
+    site.file(RVU25D_ZIP + "?agree=yes&next=Accept", zipped(pfs_members()))
+    rows = run(fetch_pfs_rvu_zip, settings, site, "f1", PFS_TODAY)
+    zip_row = next(r for r in rows if r.logical_key == "cms_pfs_rvu_zip:RVU25D")
+    assert (zip_row.outcome, zip_row.url) == ("downloaded", RVU25D_ZIP)  # the release's link, as discovered
+    assert zip_row.final_url == RVU25D_ZIP + "?agree=yes&next=Accept" and zip_row.license_acknowledged is True
+    assert "cms_opps_cap/fetched/RVU25D/OPPSCAP_Oct.csv" in landed_files(settings)
