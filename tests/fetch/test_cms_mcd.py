@@ -8,8 +8,6 @@ holding `current_article_csv.zip` of CSV tables and a readme)."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -21,31 +19,13 @@ from flows.settings import Settings
 from flows.sources.base import FetchStep, Source
 from tests import cms_loading
 from tests.conftest import BUNDLED_RAW
+from tests.fetch.mirror_tree import synthetic_export
 
 SYNTHETIC = BUNDLED_RAW / "cms_mcd" / "synthetic_mcd_release"
 ARTICLE_URL = cms_mcd.export_url("current_article.zip")
 LCD_URL = cms_mcd.export_url("current_lcd.zip")
 WEEK1 = "Thu, 08 Jan 2026 14:00:00 GMT"
 WEEK2 = "Thu, 15 Jan 2026 14:00:00 GMT"
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def synthetic_export(kind: str, extra: dict[str, bytes] | None = None, readme: str = "synthetic week 1") -> bytes:
-    """current_<kind>.zip > current_<kind>_csv.zip > the synthetic <kind> tables and the contractor table."""
-    tables = {
-        p.name.removeprefix("synthetic_"): p.read_bytes()
-        for p in sorted(SYNTHETIC.glob("*.csv"))
-        if p.name.startswith((f"synthetic_{kind}", "synthetic_contractor"))
-    }
-    inner = zipped({**tables, **(extra or {})})
-    return zipped({f"current_{kind}_csv.zip": inner, "readme_first.txt": f"SYNTHETIC MCD export ({readme})\n".encode()})
 
 
 class Server:

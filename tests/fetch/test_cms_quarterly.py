@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from flows.sources import (
     cms_pfs_rvu,
 )
 from flows.sources.base import ReadContext
+from tests.fetch.mirror_tree import html, zipped
 
 BUNDLED = Path(__file__).resolve().parents[2] / "raw"
 CMS = "https://www.cms.gov"
@@ -86,14 +85,6 @@ def opps_members() -> dict[str, bytes]:
     return {"Web Addendum B.12212022.xlsx": xlsx, "Addendum B readme.pdf": b"%PDF synthetic"}
 
 
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def releases(read: Callable[..., object], path: Path, settings: Settings) -> set[tuple[int, object]]:
     """(release_year, release_quarter) of every row the real adapter reads from a landed file."""
     frame = pd.concat([batch.frame for batch in read(path, ReadContext(settings))])  # type: ignore[attr-defined]
@@ -102,11 +93,6 @@ def releases(read: Callable[..., object], path: Path, settings: Settings) -> set
 
 
 # --- a site shaped like cms.gov (SYNTHETIC pages) ---------------------------------------------------------
-def html(*hrefs: str) -> str:
-    items = "".join(f'<li><a href="{h}">link {n}</a></li>' for n, h in enumerate(hrefs))
-    return f"<html><body><h1>Synthetic page shaped like cms.gov</h1><ul>{items}</ul></body></html>"
-
-
 class Site:
     """url -> response; counts what was asked (a download answers 304 to its own ETag)."""
 
