@@ -1,7 +1,7 @@
 """The fetch manifest: one row per URL asked or file landed, appended to raw/fetch_manifest/fetch_manifest.csv.
 
-It is a source like any other (catalog entry `fetch_manifest`, schema schemas/fetch_manifest.py, view
-`fetch_manifest`), so analysts query it and `payerbench status` reads it. The fetch layer also reads it
+It is a source like any other (catalog entry `fetch_manifest`, schema schemas/fetch_manifest.py, dataset
+`fetch__manifest`; view `stg_fetch_manifest`, its latest load: the whole history), so analysts query it and `payerbench status` reads it. The fetch layer also reads it
 back: the last row of a URL gives the conditional headers of the next request (ETag, Last-Modified), and
 the last sha256 of a logical key tells a re-cut file from an unchanged one.
 
