@@ -16,23 +16,9 @@ import random
 import sys
 from pathlib import Path
 
-HEADER = [
-    "Rndrng_Prvdr_Geo_Lvl",
-    "Rndrng_Prvdr_Geo_Cd",
-    "Rndrng_Prvdr_Geo_Desc",
-    "HCPCS_Cd",
-    "HCPCS_Desc",
-    "HCPCS_Drug_Ind",
-    "Place_Of_Srvc",
-    "Tot_Rndrng_Prvdrs",
-    "Tot_Benes",
-    "Tot_Srvcs",
-    "Tot_Bene_Day_Srvcs",
-    "Avg_Sbmtd_Chrg",
-    "Avg_Mdcr_Alowd_Amt",
-    "Avg_Mdcr_Pymt_Amt",
-    "Avg_Mdcr_Stdzd_Amt",
-]
+from flows.fetch.cms_partb import COLUMNS
+
+HEADER = list(COLUMNS)  # CMS's 15 columns, as fetch writes them (flows/fetch/cms_partb.py)
 
 STATES = [
     ("01", "Alabama"),

@@ -28,6 +28,9 @@ from pandera.api.pandas.model import DataFrameModel
 from flows import tic_hooks
 from flows.engines import csv_prefilter, tic_scan, tic_stream
 from flows.errors import ConfigurationError
+from flows.fetch import cms_mcd as fetch_mcd
+from flows.fetch import cms_partb as fetch_partb
+from flows.fetch import cms_quarterly
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -38,12 +41,13 @@ from flows.sources import (
     cms_pfs_gpci,
     cms_pfs_locality,
     cms_pfs_rvu,
+    fetch_manifest,
     hospital_mrf,
     payer_policy,
     reference,
     tic,
 )
-from flows.sources.base import Source
+from flows.sources.base import FetchStep, Source
 from flows.sources.cadence import (
     LAST_UPDATED_ON,
     MCD_UPDATED,
@@ -65,6 +69,7 @@ from schemas import cms_partb_geo_service as partb_schema
 from schemas import cms_pfs_gpci as cms_pfs_gpci_schema
 from schemas import cms_pfs_locality as cms_pfs_locality_schema
 from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
+from schemas import fetch_manifest as fetch_manifest_schema
 from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
@@ -111,12 +116,14 @@ MEDICARE_COVERAGE = Group(
 )
 PARTB_UTILIZATION = Group(
     "partb_utilization",
-    deployment="partb-utilization-yearly",
-    cron="0 6 1 7 *",
-    cron_note="July 1st",
-    description="Medicare Part B utilization by geography and service, one file per data year (yearly).",
+    deployment="partb-utilization-monthly",
+    cron="0 6 1 * *",
+    cron_note="the 1st of each month",
+    description="Medicare Part B utilization by geography and service, one file per data year; data.cms.gov's "
+    "catalog is asked monthly for a new data year or a revised one.",
     tags=("payerbench", "cms_partb"),
-    why="one file per data year",
+    why="a new data year appears about mid-year (data year Y in Y+2) on no fixed day, and a year can be revised: "
+    "one conditional request a month finds it",
 )
 TIC = Group(
     "tic",
@@ -134,6 +141,16 @@ HOSPITAL_MRF = Group(
     "so checked monthly.",
     tags=("payerbench", "hospital_mrf"),
     why="hospitals update when they choose (at least yearly)",
+)
+
+# --- fetch steps shared by several sources -----------------------------------------------------------------
+PFS_RVU_ZIP = FetchStep(
+    "cms_pfs_rvu_zip",
+    cms_quarterly.fetch_pfs_rvu_zip,
+    cms_quarterly.PFS_DISCOVERY,
+    cms_quarterly.PFS_LANDING,
+    cms_quarterly.EVERY,
+    licence="cms_ama",
 )
 
 # --- the sources --------------------------------------------------------------------------------------------
@@ -183,6 +200,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_rvu.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_pfs_rvu_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_rvu_schema.DATASET: "CMS PFS relative value file (PPRRVU)"},
         formats="CMS `PPRRVU<YYYY>_<Mon>.csv` (9 preamble rows, header split over 5) and the fixed-width `.txt` "
         "(CY 2025 layout); from CY 2026 two files per release, `PPRRVU2026_Jan_nonQPP` and `PPRRVU2026_Jan_QPP` "
@@ -198,6 +216,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_gpci.detect,
         cadence=Cadence("yearly", YEARLY, {cms_pfs_gpci_schema.DATASET: YEAR}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_gpci_schema.DATASET: "CMS PFS geographic practice cost indices (GPCI)"},
         formats="CMS `GPCI<YYYY>.csv` (PFS Addendum E)",
         grain="one row per payment locality (MAC, locality) per year",
@@ -210,6 +229,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_pfs_locality.detect,
         cadence=Cadence("yearly", YEARLY, {cms_pfs_locality_schema.DATASET: YEAR}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_pfs_locality_schema.DATASET: "CMS PFS locality-county crosswalk"},
         formats="CMS `<YY>LOCCO.csv` locality-county crosswalk",
         grain="one row per payment locality per year, with its counties",
@@ -222,6 +242,7 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_opps_cap.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_opps_cap_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=PFS_RVU_ZIP,
         labels={cms_opps_cap_schema.DATASET: "CMS PFS OPPS payment cap"},
         formats="CMS `OPPSCAP_<Mon>.csv` (release year from its `RVU<YY><A-D>/` folder)",
         grain="one row per code, modifier and locality where the OPPS cap applies",
@@ -234,6 +255,14 @@ ENTRIES: tuple[Source, ...] = (
         detect=cms_opps_addendum_b.detect,
         cadence=Cadence("quarterly", QUARTERLY, {cms_opps_addendum_b_schema.DATASET: QUARTER}),
         group=MEDICARE_RATES,
+        fetch=FetchStep(
+            "cms_opps_addendum_b_zip",
+            cms_quarterly.fetch_opps_addendum_b,
+            cms_quarterly.OPPS_DISCOVERY,
+            cms_quarterly.OPPS_LANDING,
+            cms_quarterly.EVERY,
+            licence="cms_ama",
+        ),
         labels={cms_opps_addendum_b_schema.DATASET: "CMS OPPS Addendum B"},
         formats="CMS OPPS Addendum B `.xlsx` (header on row 4) and its CSV edition (Windows-1252)",
         grain="one row per HCPCS code per release",
@@ -253,6 +282,14 @@ ENTRIES: tuple[Source, ...] = (
             {cms_asc_addenda_schema.AA_DATASET: QUARTER, cms_asc_addenda_schema.FF_DATASET: QUARTER},
         ),
         group=MEDICARE_RATES,
+        fetch=FetchStep(
+            "cms_asc_addenda_zip",
+            cms_quarterly.fetch_asc_addenda,
+            cms_quarterly.ASC_DISCOVERY,
+            cms_quarterly.ASC_LANDING,
+            cms_quarterly.EVERY,
+            licence="cms_ama",
+        ),
         labels={
             cms_asc_addenda_schema.AA_DATASET: "CMS ASC Addendum AA",
             cms_asc_addenda_schema.FF_DATASET: "CMS ASC Addendum FF",
@@ -296,6 +333,9 @@ ENTRIES: tuple[Source, ...] = (
             },
         ),
         group=MEDICARE_COVERAGE,
+        fetch=FetchStep(
+            fetch_mcd.STEP, fetch_mcd.fetch_mcd_exports, fetch_mcd.DISCOVERY, fetch_mcd.BASE, fetch_mcd.EVERY
+        ),
         labels={
             "cms__mcd_contractor": "MCD Medicare administrative contractors",
             "cms__mcd_article": "MCD local coverage articles",
@@ -333,6 +373,13 @@ ENTRIES: tuple[Source, ...] = (
             },
         ),
         group=PARTB_UTILIZATION,
+        fetch=FetchStep(
+            fetch_partb.STEP,
+            fetch_partb.fetch_partb_geo_service,
+            fetch_partb.DISCOVERY,
+            fetch_partb.DATA_JSON,
+            fetch_partb.EVERY,
+        ),
         labels={
             partb_schema.DATASET: "Medicare Part B utilization by geography and service",
             partb_schema.SCOPE_DATASET: "Part B utilization codes scanned for",
@@ -401,9 +448,21 @@ ENTRIES: tuple[Source, ...] = (
         "payer-independent row per item (gross, cash, min, max); one row per file",
         engines=(csv_prefilter,),
     ),
+    Source(
+        "fetch_manifest",
+        "What `payerbench fetch` asked and got: one row per URL asked or file landed",
+        fetch_manifest.read,
+        {fetch_manifest_schema.DATASET: fetch_manifest_schema.FetchManifest},
+        detect=fetch_manifest.detect,
+        cadence=Cadence("on change", None),
+        labels={fetch_manifest_schema.DATASET: "fetch manifest"},
+        formats="`raw/fetch_manifest/fetch_manifest.csv`, appended by every fetch run ([columns](#fetching))",
+        grain="one row per fetch run × URL asked or file landed",
+    ),
 )
 
 # --- derived ------------------------------------------------------------------------------------------------
+FETCH_MANIFEST = "fetch_manifest"  # in no group: each deployment that fetches loads it after fetching
 SOURCES: dict[str, Source] = {s.name: s for s in ENTRIES}
 SCHEMAS: dict[str, type[DataFrameModel]] = {d: model for s in ENTRIES for d, model in s.schemas.items()}
 GROUPS: dict[str, Group] = {s.group.name: s.group for s in ENTRIES if s.group is not None}
@@ -517,7 +576,8 @@ def deployments() -> list[Deployment]:
             g.timezone,
             g.description,
             g.tags,
-            {"target": g.name, "raw_dir": "raw", "build": g.build},
+            {"target": g.name, "raw_dir": "raw", "build": g.build}
+            | ({"fetch": True} if any(SOURCES[m].fetch is not None for m in members(g.name)) else {}),
             members(g.name),
             f"`ingest`, target `{g.name}`",
             g.why,
@@ -559,9 +619,26 @@ def schedules_table() -> str:
     return "\n".join(rows)
 
 
+def fetch_table() -> str:
+    """The README's Fetching table: per fetch step, the sources it feeds, where it looks and how often."""
+    rows = ["| fetch step | sources | where it is published and how the newest release is found | checked | licence |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    steps: dict[str, list[Source]] = {}
+    for s in ENTRIES:
+        if s.fetch is not None:
+            steps.setdefault(s.fetch.key, []).append(s)
+    for key, sources in steps.items():
+        step = sources[0].fetch
+        assert step is not None
+        licence = "CMS/AMA CPT acknowledgement" if step.licence == "cms_ama" else "none"
+        names = ", ".join(f"`{s.name}`" for s in sources)
+        rows.append(f"| `{key}` | {names} | {step.discovery} | {step.every} | {licence} |")
+    return "\n".join(rows)
+
+
 def readme_tables() -> dict[str, str]:
     """Every README table the catalog owns, by name."""
-    return {"sources": sources_table(), "schedules": schedules_table()}
+    return {"sources": sources_table(), "schedules": schedules_table(), "fetching": fetch_table()}
 
 
 def main(argv: list[str] | None = None) -> None:

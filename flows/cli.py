@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import decimal
 import io
@@ -101,7 +102,12 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return from_env().replace(warehouse_dir=args.warehouse, raw_dir=args.raw_dir)
+    settings = from_env().replace(warehouse_dir=args.warehouse, raw_dir=args.raw_dir)
+    if getattr(args, "accept_cms_license", False):
+        settings = settings.replace(accept_cms_license=True)
+    if getattr(args, "mirror", None):
+        settings = settings.replace(mirror=args.mirror)
+    return settings
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -162,8 +168,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.inbox:
         settings = settings.replace(inbox_dir=args.inbox)
     started = dt.datetime.now()
-    summary = run_pipeline(settings, land=args.land or bool(args.inbox))
+    with _download_bars() if args.fetch else contextlib.nullcontext():
+        summary = run_pipeline(settings, land=args.land or bool(args.inbox), fetch=args.fetch, offline=args.offline)
     elapsed = (dt.datetime.now() - started).total_seconds()
+    if summary.fetch is not None:
+        print_fetch(summary.fetch)
     if summary.landings:
         print_landings(summary.landings, settings)
     print_load_table(summary.records, f"payerbench run {summary.run_id}")
@@ -180,7 +189,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     for error in summary.report_errors:
         console.print(Text(f"report failed: {safe_name(error)}", style="red"), highlight=False)
     code = _exit_for(summary.records)
-    return code if code != EXIT_OK or not summary.report_errors else EXIT_DATA
+    return code if code != EXIT_OK or (not summary.report_errors and summary.ok) else EXIT_DATA
+
+
+def print_fetch(report) -> None:  # type: ignore[no-untyped-def]
+    """One line per fetch step, then what needs a person (the licence line once)."""
+    from rich.text import Text
+
+    console = _console()
+    for line in report.lines:
+        console.print(Text(f"fetch: {safe_name(line)}"), highlight=False)
+    for problem in report.problems:
+        console.print(Text(f"fetch problem: {safe_name(problem)}", style="red"), highlight=False)
+
+
+@contextlib.contextmanager
+def _download_bars() -> Iterator[None]:
+    """A progress bar per download while it streams, on a terminal only (stderr: stdout stays the summary)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from flows.fetch.run import PROGRESS
+
+    bars: dict[str, object] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as progress:  # fmt: skip
+
+        def heard(url: str, done: int, total: int | None) -> None:
+            if url not in bars:
+                bars[url] = progress.add_task(safe_name(url.rsplit("/", 1)[-1])[:40], total=total)
+            progress.update(bars[url], completed=done, total=total)  # type: ignore[arg-type]
+
+        token = PROGRESS.set(heard)
+        try:
+            yield
+        finally:
+            PROGRESS.reset(token)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from flows.fetch_sources import fetch_sources
+
+    settings = _settings(args)
+    with _download_bars():
+        report = fetch_sources(args.targets or None, settings, offline=args.offline)
+    print_fetch(report)
+    return EXIT_DATA if report.problems else EXIT_OK
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -508,6 +567,23 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{float(run.get('elapsed_s') or 0):.1f} s",
             )
         console.print(runs)
+    if any(f.last_checked_at for f in report.fetches.values()):
+        fetched = Table(title="fetched from the publishers (raw/fetch_manifest/)", title_justify="left")
+        for column in ["source", "last check (UTC)", "last change upstream", "newest listed", "loaded", "note"]:
+            fetched.add_column(column)
+        for f in report.fetches.values():
+            fetched.add_row(
+                Text(f.source),
+                (f.last_checked_at or "never")[:16].replace("T", " "),
+                (f.last_changed_at or "never")[:16].replace("T", " "),
+                Text(f.published or ""),
+                Text(f.loaded or ""),
+                Text(
+                    f"publisher lists {f.published}; loaded: {f.loaded or 'none'}" if f.newer_published else "",
+                    style="yellow",
+                ),
+            )
+        console.print(fetched)
     for run in report.crashed_runs:
         console.print(
             Text.assemble(
@@ -548,6 +624,9 @@ def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
         ],
         "last_runs": report.last_runs,
         "crashed_runs": report.crashed_runs,
+        "fetches": {
+            name: {**dataclasses.asdict(f), "newer_published": f.newer_published} for name, f in report.fetches.items()
+        },
     }
 
 
@@ -637,9 +716,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "run", parents=[common], help="ingest every source's raw files, build the warehouse, render reports"
+    fetching = argparse.ArgumentParser(add_help=False)
+    fetching.add_argument(
+        "--accept-cms-license",
+        action="store_true",
+        help="you have read and accept the AMA CPT licence CMS shows before its PFS, OPPS and ASC files "
+        "(https://www.cms.gov/license/ama); recorded in the fetch manifest (or PAYERBENCH_ACCEPT_CMS_LICENSE=yes)",
     )
+    fetching.add_argument(
+        "--mirror",
+        metavar="URL_OR_DIR",
+        help="read every fetched URL https://HOST/PATH?QUERY from URL_OR_DIR/HOST/PATH?QUERY (or PAYERBENCH_MIRROR)",
+    )
+    fetching.add_argument("--offline", action="store_true", help="fetch nothing; say what would be fetched")
+
+    p = sub.add_parser(
+        "fetch",
+        parents=[common, fetching],
+        help="download the sources' new releases from CMS into raw/<source>/fetched/ (no load)",
+    )
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="SOURCE",
+        help="sources or deployment groups to fetch (default: every source that has a fetch step)",
+    )
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
+        "run",
+        parents=[common, fetching],
+        help="ingest every source's raw files, build the warehouse, render reports",
+    )
+    p.add_argument("--fetch", action="store_true", help="first fetch every source's new releases (see `fetch`)")
     p.add_argument("--no-report", action="store_true", help="skip rendering the benchmark reports")
     p.add_argument("--land", action="store_true", help="first move the files dropped in the inbox into raw/")
     p.add_argument(
@@ -763,7 +872,7 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
         yield
 
 
-FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report}
+FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report, cmd_fetch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from flows.orchestration import flow, plain_call, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse
+from flows.steps.land import PARTIAL_SUFFIXES
 from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
@@ -44,11 +45,13 @@ def discover(settings: Settings, source: Source) -> list[Path]:
     found = []
     for root, folders, files in os.walk(folder):  # followlinks=False: linked folders are listed, not entered
         found += [Path(root, name) for name in folders if Path(root, name).is_symlink()]
+        folders[:] = [name for name in folders if not name.startswith(".")]  # fetch's scratch space (.downloads/)
         for name in files:
             path = Path(root, name)
             if (
                 not name.startswith(".")
                 and name.lower() not in IGNORED_NAMES
+                and not name.lower().endswith(PARTIAL_SUFFIXES)  # a download still being written
                 and any(path.match(glob) for glob in source.file_globs)
             ):
                 found.append(path)
@@ -146,8 +149,12 @@ def ingest(
     toc: Path | None = None,
     download: bool = False,
     dask_address: str | None = None,
+    fetch: bool = False,
 ) -> list[LoadRecord]:
     """Load a source's files, or every source of a deployment group (catalog.GROUPS), one tracked run.
+
+    `fetch` (the scheduled deployments set it) first fetches the new releases of the sources that have a
+    fetch step (flows/fetch_sources.py) into raw/<source>/fetched/, then loads them and the fetch manifest.
 
     `paths` (one source only) are the files to load, default its raw folder; `raw_dir` (a deployment
     parameter) is the raw folder root; `build` rebuilds DuckDB if a file loaded; `force` reloads
@@ -165,6 +172,11 @@ def ingest(
     if paths and len(sources) > 1:
         raise ConfigurationError(f"files can be given for one source, not group {target!r} ({len(sources)} sources)")
     with run_summary.tracking(run_name, settings, run_id) as run:
+        if fetch and any(s.fetch is not None for s in sources):
+            from flows.fetch_sources import fetch_sources
+
+            fetch_sources([s.name for s in sources if s.fetch is not None], settings)
+            sources = [*sources, catalog.get(catalog.FETCH_MANIFEST)]  # what was asked and got, queryable
         # downloads happen outside the writer lock; without paths or a table of contents, each
         # source's raw folder is listed under the lock
         files = {s.name: _files(s, paths, toc, settings, download) for s in sources}

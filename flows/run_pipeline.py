@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows import catalog
 from flows.build_warehouse import build_warehouse
@@ -25,6 +26,9 @@ from flows.steps.load_log import LoadRecord
 from flows.steps.lock import warehouse_lock
 from flows.steps.warehouse import BuildResult
 
+if TYPE_CHECKING:
+    from flows.fetch_sources import FetchReport
+
 
 @dataclass
 class RunSummary:
@@ -35,11 +39,13 @@ class RunSummary:
     reports_unchanged: list[Path] = field(default_factory=list)
     landings: list[Landing] = field(default_factory=list)
     build: BuildResult | None = None
+    fetch: FetchReport | None = None  # with --fetch: what each fetch step asked and got
 
     @property
     def ok(self) -> bool:
-        """True when no file was rejected, nothing failed and every report rendered."""
-        return all(r.status not in ("rejected", "failed") for r in self.records) and not self.report_errors
+        """True when no file was rejected, nothing failed, every report rendered and every fetch went through."""
+        fetched = self.fetch is None or not self.fetch.problems
+        return all(r.status not in ("rejected", "failed") for r in self.records) and not self.report_errors and fetched
 
 
 def source_order() -> list[str]:
@@ -49,16 +55,26 @@ def source_order() -> list[str]:
 
 @flow(name="run_pipeline")
 def run_pipeline(
-    settings: Settings | None = None, raw_dir: str | None = None, land: bool = False, inbox_dir: str | None = None
+    settings: Settings | None = None,
+    raw_dir: str | None = None,
+    land: bool = False,
+    inbox_dir: str | None = None,
+    fetch: bool = False,
+    offline: bool = False,
 ) -> RunSummary:
     """Ingest every bundled or landed file of every source, rebuild the warehouse, render the reports.
 
     Deployment parameters: `raw_dir` (raw folder root), `land` (first move the inbox's files into
-    raw/), `inbox_dir` (default PAYERBENCH_INBOX_DIR).
+    raw/), `inbox_dir` (default PAYERBENCH_INBOX_DIR), `fetch` (first fetch every source's new releases from
+    its publisher: flows/fetch_sources.py; `offline` says what it would fetch and fetches nothing).
     """
     settings = with_folders(settings, raw_dir=raw_dir, inbox_dir=inbox_dir)
     summary = RunSummary(run_id=new_run_id())
     with run_summary.tracking("run_pipeline", settings, summary.run_id):
+        if fetch:  # outside the lock: downloads take minutes, readers and other runs go on meanwhile
+            from flows.fetch_sources import fetch_sources
+
+            summary.fetch = fetch_sources(None, settings, offline=offline)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             if land:
                 summary.landings = land_inbox(settings)

@@ -32,6 +32,26 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "report_kernel",
         "Jupyter kernel (e.g. python3) to execute the report notebook in; default none: its cells run in the command's own process (same outputs, no kernel to start)",
     ),
+    "PAYERBENCH_ACCEPT_CMS_LICENSE": (
+        "accept_cms_license",
+        "yes: you have read and accept the AMA CPT licence CMS shows before its PFS, OPPS and ASC files (https://www.cms.gov/license/ama); `fetch` downloads them only then, and records the acknowledgement in the fetch manifest",
+    ),
+    "PAYERBENCH_MIRROR": (
+        "mirror",
+        "serve every fetched URL from a mirror: https://HOST/PATH?QUERY is read from $PAYERBENCH_MIRROR/HOST/PATH?QUERY (an http(s) URL or a folder); for air-gapped installs and tests",
+    ),
+    "PAYERBENCH_CONTACT": (
+        "contact",
+        "who to contact about payerbench's requests (an e-mail or URL), sent in the User-Agent of every fetch",
+    ),
+    "PAYERBENCH_FETCH_INTERVAL": (
+        "fetch_interval",
+        "least seconds between two requests to the same host (default 1)",
+    ),
+    "PAYERBENCH_FETCH_YEARS": (
+        "fetch_years",
+        "calendar years of CMS's quarterly releases `fetch` gets, back to the current one (default 2: this year and the last; 5 backfills five)",
+    ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
@@ -71,6 +91,11 @@ class Settings:
     lock_timeout: float = 600.0
     render_reports: bool = True
     dask_address: str | None = None
+    accept_cms_license: bool = False  # flows/fetch: the AMA CPT licence CMS gates its PFS/OPPS/ASC files behind
+    mirror: str | None = None  # flows/fetch/http.py: every fetched URL read from this mirror instead
+    contact: str | None = None  # flows/fetch/http.py: in the User-Agent
+    fetch_years: int = 2  # flows/fetch/cms_quarterly.py: releases of this many calendar years, to the current one
+    fetch_interval: float = 1.0  # flows/fetch/http.py: least seconds between two requests to one host
     report_kernel: str | None = None  # flows/report/execute.py: None runs the notebook in this process
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
@@ -155,27 +180,38 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if var == "PAYERBENCH_HOME" or not env.get(var):
             continue
         value = env[var]
-        if field == "render_reports":
+        if field in ("render_reports", "accept_cms_license"):
             if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
-                raise ConfigurationError(f"{var}={value!r}: use 1 or 0")
+                raise ConfigurationError(
+                    f"{var}={value!r}: use {'yes or no' if field == 'accept_cms_license' else '1 or 0'}"
+                )
             changes[field] = value.strip().lower() in ("1", "true", "yes")
             continue
         if field in ("max_uncompressed_bytes", "max_item_bytes"):
             changes[field] = parse_bytes(var, value)
             continue
-        if field in ("chunk_rows", "lock_timeout", "tic_max_expansion", "log_grace_seconds"):
+        if field in (
+            "chunk_rows",
+            "lock_timeout",
+            "tic_max_expansion",
+            "log_grace_seconds",
+            "fetch_interval",
+            "fetch_years",
+        ):
             example = {
+                "fetch_years": "2 (calendar years)",
+                "fetch_interval": "1 (seconds)",
                 "chunk_rows": "20000 (rows)",
                 "lock_timeout": "600 (seconds)",
                 "tic_max_expansion": "500 (ratio)",
                 "log_grace_seconds": "3600 (seconds)",
             }[field]
             try:
-                number = int(value) if field == "chunk_rows" else float(value)
+                number = int(value) if field in ("chunk_rows", "fetch_years") else float(value)
             except ValueError:
                 raise ConfigurationError(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
-            if not (number >= 0 if field == "log_grace_seconds" else number > 0):
-                least = "0 or more" if field == "log_grace_seconds" else "greater than 0"
+            if not (number >= 0 if field in ("log_grace_seconds", "fetch_interval") else number > 0):
+                least = "0 or more" if field in ("log_grace_seconds", "fetch_interval") else "greater than 0"
                 raise ConfigurationError(f"{var}={value!r} must be {least}; set it to e.g. {example}")
             changes[field] = number
         elif field == "inbox_allow_links_from":

@@ -217,3 +217,17 @@ def test_render_report_raises_on_a_path_for_a_code(shared: Settings) -> None:
 
     with pytest.raises(ValueError, match="not a CPT/HCPCS code"):
         render_report(shared, "../evil")
+
+
+def test_downloads_show_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.fetch.run import PROGRESS
+
+    with cli._download_bars():
+        assert PROGRESS.get() is None  # not a terminal (pytest captures stderr): plain lines only
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with cli._download_bars():
+        listener = PROGRESS.get()
+        assert listener is not None
+        listener("https://www.cms.gov/files/zip/rvu26a.zip", 10, 100)
+        listener("https://www.cms.gov/files/zip/rvu26a.zip", 100, 100)
+    assert PROGRESS.get() is None

@@ -60,6 +60,9 @@ LAYERS: tuple[Layer, ...] = (
     # load, store, validate, load log, lock, warehouse build: they get the source and its schema from
     # the caller, so never an adapter (and the catalog sits above them)
     Layer("steps", ("flows.steps.*",), skips=frozenset({"adapters"})),
+    # fetch: HTTP, the manifest and each source's fetch step (flows/fetch/); it lands files under raw/ and may
+    # use the steps' atomic writes and an adapter's column names, never the catalog
+    Layer("fetch", ("flows.fetch", "flows.fetch.*")),
     # the one declaration of every source (flows/catalog.py) and the hooks its entries name
     # (tic_hooks.py: a table of contents expanded to files, files run on Dask)
     Layer("catalog", ("flows.catalog", "flows.tic_hooks")),
@@ -68,6 +71,7 @@ LAYERS: tuple[Layer, ...] = (
         "flows",
         (
             "flows.ingest",
+            "flows.fetch_sources",
             "flows.run_pipeline",
             "flows.build_warehouse",
             "flows.land_inbox",

@@ -56,6 +56,8 @@ class RunTracker:
     started: float = field(default_factory=time.perf_counter)
     records: list[LoadRecord] = field(default_factory=list)
     landings: list[Landing] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)  # one line per fetch step ("cms_mcd: nothing new upstream ...")
+    fetch_problems: list[str] = field(default_factory=list)  # a failed, refused or licence-stopped fetch
     build: BuildResult | None = None
     reports_rendered: list[str] = field(default_factory=list)
     reports_unchanged: list[str] = field(default_factory=list)
@@ -144,6 +146,8 @@ class RunSummary:
     reports_unchanged: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
     landings: list[Landing] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    fetch_problems: list[str] = field(default_factory=list)
     error: str | None = None
     process: dict[str, object] = field(default_factory=dict)
     command: str = ""
@@ -163,6 +167,7 @@ class RunSummary:
             f"inbox: {lnd.inbox_path} left in the inbox: {lnd.message}" for lnd in self.landings if lnd.needs_attention
         ]
         lines += [f"report failed: {e}" for e in self.report_errors]
+        lines += [f"fetch: {p}" for p in self.fetch_problems]
         if self.error:
             lines.insert(0, f"the run failed: {self.error}")
         return lines
@@ -187,6 +192,8 @@ def collect(tracker: RunTracker) -> RunSummary:
         reports_unchanged=list(tracker.reports_unchanged),
         report_errors=list(tracker.report_errors),
         landings=list(tracker.landings),
+        fetched=list(tracker.fetched),
+        fetch_problems=list(tracker.fetch_problems),
         error=tracker.error,
         process=dict(tracker.process),
         command=tracker.command,
@@ -335,6 +342,8 @@ def to_markdown(report: RunSummary) -> str:
             "Unchanged, not re-rendered: " + (", ".join(report.reports_unchanged) or "none") + ".",
         ]
         out += [f"- failed: {_cell(e)}" for e in report.report_errors]
+    if report.fetched:
+        out += ["", "## Fetched", *[f"- {_cell(line)}" for line in report.fetched]]
     if report.landings:
         out += [
             "",
@@ -377,6 +386,7 @@ def record(report: RunSummary) -> dict[str, object]:
             "errors": report.report_errors,
         },
         "inbox": [asdict(lnd) for lnd in report.landings],
+        "fetched": report.fetched,
         "problems": report.problems,
         **report.process,
         "command": report.command,

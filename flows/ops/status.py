@@ -72,6 +72,56 @@ class DatasetStatus:
 
 
 @dataclass
+class FetchStatus:
+    """What the fetch manifest says about one source that has a fetch step."""
+
+    source: str
+    last_checked_at: str | None  # newest row of any outcome: the last time the publisher was asked
+    last_changed_at: str | None  # newest row whose file landed (downloaded or re-issued): the last change upstream
+    published: str | None  # newest release the publisher lists (seen by discovery, downloaded or not)
+    loaded: str | None  # newest release whose landed file is loaded (its sha256 in a committed load)
+    last_outcome: str | None
+
+    @property
+    def newer_published(self) -> bool:
+        return self.published is not None and (self.loaded is None or self.published > self.loaded)
+
+    def describe(self) -> str:
+        """e.g. 'checked 2026-12-04, changed 2026-10-02; publisher lists RVU26B; loaded: RVU26A'."""
+        if self.last_checked_at is None:
+            return "never fetched"
+        parts = [f"checked {self.last_checked_at[:10]}", f"changed {(self.last_changed_at or 'never')[:10]}"]
+        if self.newer_published:
+            parts.append(f"publisher lists {self.published}; loaded: {self.loaded or 'none'}")
+        elif self.loaded:
+            parts.append(f"loaded {self.loaded} (the newest listed)")
+        return "; ".join(parts)
+
+
+def fetch_status(settings: Settings, done) -> dict[str, FetchStatus]:  # type: ignore[no-untyped-def]
+    """Per source with a fetch step: last check, last change upstream, newest release listed vs loaded."""
+    from flows.fetch import manifest
+
+    rows = manifest.read(settings.raw_dir)
+    found = {}
+    for name in catalog.with_hook("fetch"):
+        mine = [r for r in rows if r.source == name]
+        landed = [r for r in mine if r.outcome in ("downloaded", "reissued")]
+        loaded_shas = set(done.loc[done["source"] == name, "source_sha256"])
+        releases = [r.release for r in mine if r.release and r.outcome not in ("failed", "offline")]
+        loaded = [r.release for r in landed if r.release and r.sha256 in loaded_shas]
+        found[name] = FetchStatus(
+            name,
+            max((r.fetched_at for r in mine), default=None),
+            max((r.fetched_at for r in landed), default=None),
+            max(releases, default=None),
+            max(loaded, default=None),
+            mine[-1].outcome if mine else None,
+        )
+    return found
+
+
+@dataclass
 class Status:
     now: dt.datetime
     datasets: list[DatasetStatus]
@@ -79,6 +129,7 @@ class Status:
     bad_files: list[dict[str, object]]
     last_runs: dict[str, dict[str, object]]
     crashed_runs: list[dict[str, object]] = field(default_factory=list)  # the last CRASH_DAYS days, oldest first
+    fetches: dict[str, FetchStatus] = field(default_factory=dict)  # sources with a fetch step
 
     @property
     def problems(self) -> list[str]:
@@ -156,7 +207,9 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     runs = run_summary.read_runs(settings)
     since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()
     crashed = [r for r in runs if str(r.get("started_at")) >= since and run_summary.effective_status(r) == "crashed"]
-    return Status(now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed)
+    return Status(
+        now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed, fetch_status(settings, done)
+    )
 
 
 def crash_detail(run: dict[str, object]) -> str:

@@ -92,6 +92,22 @@ Detector = Callable[[Path], bool]
 
 
 @dataclass(frozen=True)
+class FetchStep:
+    """Where and how a source's files are fetched, as its catalog entry declares it.
+
+    Sources whose entries share a step (same `key`) share its downloads: the PFS RVU zip feeds four sources.
+    """
+
+    key: str  # the step's name, also the prefix of its manifest logical keys ("cms_pfs_rvu_zip")
+    # run(context: flows.fetch.run.FetchContext) -> [flows.fetch.manifest.ManifestRow, ...]
+    run: Callable[..., list[Any]]
+    discovery: str  # README: where it is published and how its newest release is found
+    home: str  # the page or document discovery starts from (the manifest's URL when a step fails before asking)
+    every: str  # README: how often the scheduled fetch checks it, and what request it makes
+    licence: str | None = None  # "cms_ama": downloads need PAYERBENCH_ACCEPT_CMS_LICENSE=yes
+
+
+@dataclass(frozen=True)
 class Source:
     """One source as flows/catalog.py declares it: its adapter, the datasets it feeds with their
     schemas, how payer names are resolved, its calendar and labels, and the hooks only some need.
@@ -128,9 +144,8 @@ class Source:
     expand: Callable[..., list[Path]] | None = None
     # runner(settings, address) -> a Prefect task runner (None: files load one after another here)
     runner: Callable[..., Any] | None = None
-    # fetch(settings) -> files downloaded into raw/<source>/: where and how the source is fetched
-    # (the next issue fills it in; no source declares one yet)
-    fetch: Callable[..., list[Path]] | None = None
+    # where and how the source is fetched (flows/fetch/); None: it is only read from raw/ and the inbox
+    fetch: FetchStep | None = None
 
     @property
     def datasets(self) -> tuple[str, ...]:

@@ -23,6 +23,10 @@ Data year, first found of: an ingest option (`-o data_year=2022`); a `Data_Year`
   (per row); the file name (CMS's D22 token, or one 4-digit year: `partb_geo_2022.csv`); the name
   of the folder holding the file (`2022/`). Otherwise the file is rejected, saying how to name it or
   pass the year.
+Fetched files (flows/fetch/cms_partb.py) hold only the rows of the codes they were fetched for and say
+  so on a first line above the header, `# payerbench: HCPCS_Cd scanned: 0440T 0441T; ...`: their scope
+  rows name exactly those codes (those of them still of interest), so a code added to
+  billing_codes.csv since reads "not scanned", never "not published".
 """
 
 from __future__ import annotations
@@ -71,11 +75,21 @@ NUMBER_COLUMNS = [
 THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 CMS_YEAR_TOKEN = re.compile(r"(?:^|[_\-\s.])D(\d{2})(?=$|[_\-\s.])", re.IGNORECASE)
 FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+SCANNED_MARK = "# payerbench: HCPCS_Cd scanned:"  # first line of a fetched file, above the header
 HOW_TO_NAME = (
     "a name carrying the data year as CMS writes it (MUP_PHY_R24_P05_V10_D22_Geo.csv = data year 2022) "
     "or as one 4-digit year (partb_geo_service_2022.csv), a folder named 2022, or pass it: "
     "payerbench ingest cms_partb_geo_service FILE -o data_year=2022"
 )
+
+
+def scanned_codes(head: bytes) -> frozenset[str] | None:
+    """The codes a fetched file holds rows for (its `# payerbench: HCPCS_Cd scanned:` line), or None."""
+    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+    if not first.startswith(SCANNED_MARK):
+        return None
+    listed = first[len(SCANNED_MARK) :].split(";", 1)[0]
+    return frozenset(code.strip().upper() for code in listed.replace(",", " ").split() if code.strip())
 
 
 def detect(path: Path) -> bool:
@@ -84,7 +98,10 @@ def detect(path: Path) -> bool:
         head = sniff(path)
         if detect_format(path, head) != "csv":
             return False
-        return {"rndrng_prvdr_geo_lvl", "hcpcs_cd", "place_of_srvc", "tot_srvcs"} <= set(peek_header(path))
+        skip = 1 if scanned_codes(head) is not None else 0
+        return {"rndrng_prvdr_geo_lvl", "hcpcs_cd", "place_of_srvc", "tot_srvcs"} <= set(
+            peek_header(path, skip_lines=skip)
+        )
     except FileRejected:
         return False
 
@@ -139,7 +156,9 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     fmt = detect_format(path, head)
     if fmt != "csv":
         raise FileRejected(path, f"{fmt} content, not the CSV CMS publishes", "the CSV downloaded from data.cms.gov")
-    header = peek_header(path)
+    scanned = scanned_codes(head)
+    skip = 1 if scanned is not None else 0
+    header = peek_header(path, skip_lines=skip)
     year, year_how = file_year(path, header, dict(ctx.options))
     year_column = next((c for c in YEAR_COLUMNS if c in header), None)
     codes = ctx.codes_of_interest
@@ -150,7 +169,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     years_seen: dict[int, str] = {year: year_how} if year is not None and year_column is None else {}  # type: ignore[dict-item]
     required = REQUIRED + ([year_column] if year_column else [])
     for chunk in read_csv_chunks(
-        path, required=required, chunk_rows=ctx.settings.chunk_rows, row_filter=row_filter, stats=stats
+        path, required=required, chunk_rows=ctx.settings.chunk_rows, skip_lines=skip, row_filter=row_filter, stats=stats
     ):
         raw = chunk.frame.rename(columns={**COLUMNS, **({year_column: "data_year"} if year_column else {})})
         if year_column is None:
@@ -161,7 +180,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
             years_seen.setdefault(int(y), "column")
         kept.update((int(y), c) for y, c in zip(valid, frame["billing_code"]) if pd.notna(y) and pd.notna(c))
         yield Batch(DATASET, frame, chunk.rejects, raw=raw)
-    scope = _scope(years_seen, codes or frozenset(c for _, c in kept), kept, stats)
+    scope_codes = codes or frozenset(c for _, c in kept)
+    if scanned is not None:  # a fetched file: scanned for exactly the codes it was fetched for
+        scope_codes = scanned & codes if codes else scanned
+    scope = _scope(years_seen, scope_codes, kept, stats)
     if len(scope):
         yield Batch(SCOPE_DATASET, scope, describes_file=True)
 

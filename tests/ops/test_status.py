@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,30 @@ def test_a_run_killed_before_it_ended_is_a_problem_naming_it_and_when_it_started
     assert run_cli(loaded, "--format", "json") == 0
     shown = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in shown["crashed_runs"]] == ["20261102T120000Z-dead01"] and shown["problems"] == []
+
+
+def test_a_newer_release_listed_than_loaded_is_told(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from flows.fetch import manifest
+    from flows.fetch.manifest import ManifestRow
+    from flows.ops.status import fetch_status
+
+    raw = tmp_path / "raw"
+    zip_a, zip_b = "https://www.cms.gov/files/zip/rvu26a.zip", "https://www.cms.gov/files/zip/rvu26b.zip"
+    manifest.append(raw, [
+        ManifestRow("f1", "cms_pfs_rvu", "cms_pfs_rvu_zip:RVU26A:P.csv", "RVU26A", zip_a, "downloaded",
+                    sha256="a" * 64, fetched_at="2026-01-05T06:00:00+00:00"),
+        ManifestRow("f2", "cms_pfs_rvu", "cms_pfs_rvu_zip:RVU26A", "RVU26A", zip_a, "not_modified", http_status=304,
+                    fetched_at="2026-04-01T06:00:00+00:00"),
+        ManifestRow("f2", "cms_pfs_rvu", "cms_pfs_rvu_zip:RVU26B", "RVU26B", zip_b, "licence_required",
+                    license_acknowledged=False, fetched_at="2026-04-01T06:00:01+00:00"),
+    ])  # fmt: skip
+    done = pd.DataFrame({"source": ["cms_pfs_rvu"], "source_sha256": ["a" * 64]})
+    found = fetch_status(Settings(raw_dir=raw, warehouse_dir=tmp_path / "w"), done)
+    rvu = found["cms_pfs_rvu"]
+    assert (rvu.published, rvu.loaded, rvu.newer_published) == ("RVU26B", "RVU26A", True)
+    assert rvu.describe() == "checked 2026-04-01; changed 2026-01-05; publisher lists RVU26B; loaded: RVU26A"
+    assert found["cms_mcd"].describe() == "never fetched" and not found["cms_mcd"].newer_published
+    nothing_loaded = fetch_status(Settings(raw_dir=raw), done.iloc[0:0])["cms_pfs_rvu"]
+    assert (nothing_loaded.loaded, nothing_loaded.newer_published) == (None, True)

@@ -199,3 +199,17 @@ def test_chunking_does_not_change_the_result(settings: Settings, tmp_path: Path)
     a, b = read_all(path, settings), read_all(path, small)
     pd.testing.assert_frame_equal(a[DATASET], b[DATASET])
     pd.testing.assert_frame_equal(a["cms__partb_geo_service_scope"], b["cms__partb_geo_service_scope"])
+
+
+def test_a_fetched_file_is_scanned_for_the_codes_its_first_line_names(tmp_path: Path, settings: Settings) -> None:
+    source = fixture(DATASET, "quirks_2022.csv").read_text(encoding="utf-8").splitlines()
+    body = [line for line in source[1:] if ",0440T," in line]
+    path = tmp_path / "MUP_PHY_API_D22_Geo.csv"
+    path.write_text(f"{partb.SCANNED_MARK} 0440T 64640; synthetic test file\n{source[0]}\n" + "\n".join(body) + "\n")
+    assert partb.detect(path)
+    found = read_all(path, settings)  # CODES: six codes of interest, the file fetched for two of them
+    assert set(found[DATASET]["billing_code"]) == {"0440T"}
+    assert found[DATASET]["source_record"].tolist()[0] == "line 3"
+    scope = found["cms__partb_geo_service_scope"]
+    assert scope[["data_year", "billing_code", "code_rows"]].values.tolist() == [["2022", "0440T", str(len(body))], ["2022", "64640", "0"]]  # fmt: skip
+    assert partb.scanned_codes(b"Rndrng_Prvdr_Geo_Lvl,HCPCS_Cd\n") is None  # CMS's own files: the codes of interest
