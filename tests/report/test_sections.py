@@ -26,16 +26,19 @@ def warehouse(bundled_run: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def report_0440t(bundled_warehouse: Settings) -> tuple[str, str]:
+def report_0440t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """Rendered into a folder of its own: the session's warehouse is shared, and other modules (tests/test_cli.py)
+    check that nothing renders into its reports folder."""
     warehouse = bundled_warehouse
-    result = render_report(warehouse, "0440T")
+    result = render_report(warehouse, "0440T", out_dir=tmp_path_factory.mktemp("reports_0440t"))
     assert result.html.name == "0440T_benchmark.html" and result.markdown.name == "0440T_benchmark.md"
     return result.html.read_text(encoding="utf-8"), result.markdown.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def report_0442t(bundled_warehouse: Settings) -> str:
-    return render_report(bundled_warehouse, "0442T").markdown.read_text(encoding="utf-8")
+def report_0442t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("reports_0442t")
+    return render_report(bundled_warehouse, "0442T", out_dir=out).markdown.read_text(encoding="utf-8")
 
 
 def sections(markdown: str) -> dict[str, str]:
@@ -402,7 +405,7 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
 
 # --- utilization totals -------------------------------------------------------------------------------------
 def test_a_total_with_a_suppressed_setting_reads_as_at_least(
-    report_0440t: tuple[str, str], warehouse: Settings
+    report_0440t: tuple[str, str], warehouse: Settings, tmp_path: Path
 ) -> None:
     # raw/cms_partb_geo_service/synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv: 0440T national office 13 beneficiaries,
     # 21 services, $300.46 allowed; no national facility row (suppressed). 2021: neither setting published.
@@ -418,7 +421,9 @@ def test_a_total_with_a_suppressed_setting_reads_as_at_least(
     assert "a beneficiary treated in both counts twice" in utilization
     assert "≥ n, partial (2022, 2023): the facility cell is not published by CMS" in utilization
     # 0441T 2022: both settings published, so the total is exact
-    both = sections(render_report(warehouse, "0441T").markdown.read_text(encoding="utf-8"))["7. Utilization"]
+    both = sections(render_report(warehouse, "0441T", out_dir=tmp_path).markdown.read_text(encoding="utf-8"))[
+        "7. Utilization"
+    ]
     assert re.search(r"^\| 2022 \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \$[\d,.]+ \|$", both, flags=re.M)
 
 
