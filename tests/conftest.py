@@ -39,6 +39,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_retry_waits() -> Iterator[None]:
+    """Fetch retries (stamina) retry as configured but without their backoff waits: a test of a 503 takes
+    milliseconds, not the seconds a polite client waits. Retry-After waits go through each fetcher's own
+    injectable sleep (tests/fetch/test_http.py)."""
+    import stamina
+
+    stamina.set_testing(True, attempts=5, cap=True)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_prefect_api():
     """No Prefect API for the session, whatever the machine's Prefect profile says: flows run as plain calls."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -152,6 +164,9 @@ def _tree_state(*folders: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+_COPIES_CHECKED: set[Path] = set()
+
+
 def copy_warehouse(source: Settings, root: Path) -> Settings:
     """A copy of `source`'s raw/ and warehouse (lake, load log, run records, DuckDB file) under `root`.
 
@@ -167,6 +182,9 @@ def copy_warehouse(source: Settings, root: Path) -> Settings:
     settings = replace(source, **{f: getattr(_settings_under(root), f) for f in FOLDERS})
     result = warehouse.build(settings, catalog.SCHEMAS)
     assert result.rebuilt
+    if source.warehouse_dir in _COPIES_CHECKED:  # the copy mechanism is checked once per source and worker
+        return settings
+    _COPIES_CHECKED.add(source.warehouse_dir)
     lake = str(source.lake_dir).replace("'", "''")
     assert query(settings, f"select count(*) from duckdb_views() where sql like '%{lake}/%'") == [(0,)]
     assert not warehouse.plan(

@@ -123,8 +123,20 @@ class SqlView(NamedTuple):
     reads: frozenset[str]  # relations and macros the SQL names (parsed, CTEs left out)
 
 
+_PARSED: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+"""SQL text -> what it names: a process plans and builds several times (plan, build, the report's checks), and
+parsing every file each time is most of a plan's cost."""
+
+
 def _parse(con: duckdb.DuckDBPyConnection, label: str, sql: str) -> tuple[set[str], set[str]]:
-    """(tables, functions) one SELECT names, parsed by DuckDB itself (json_serialize_sql)."""
+    """(tables, functions) one SELECT names, parsed by DuckDB itself (json_serialize_sql); remembered per text."""
+    if sql not in _PARSED:
+        _PARSED[sql] = tuple(frozenset(found) for found in _parse_now(con, label, sql))  # type: ignore[assignment]
+    tables, functions = _PARSED[sql]
+    return set(tables), set(functions)
+
+
+def _parse_now(con: duckdb.DuckDBPyConnection, label: str, sql: str) -> tuple[set[str], set[str]]:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise SqlBuildError(f"warehouse/sql/{label} does not parse: {tree.get('error_message')}")

@@ -124,6 +124,7 @@ def test_a_flow_run_records_what_its_loads_wrote(settings: Settings) -> None:
     assert "## Top quarantine reasons" in markdown and "| payer__policy | billing_code |" in markdown
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")  # Prefect itself is under test here
 def test_the_artifact_is_published_under_the_flows_key(settings: Settings) -> None:
     from prefect.artifacts import Artifact
