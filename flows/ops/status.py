@@ -105,7 +105,12 @@ def fetch_status(settings: Settings, done) -> dict[str, FetchStatus]:  # type: i
     rows = manifest.read(settings.raw_dir)
     found = {}
     for name in catalog.with_hook("fetch"):
-        mine = [r for r in rows if r.source == name]
+        step = catalog.SOURCES[name].fetch
+        assert step is not None
+        # its own rows, and the rows of the download it shares with other sources (the PFS zip's 304, say)
+        mine = [
+            r for r in rows if r.source == name or r.logical_key.split(":")[0] == step.key and r.landed_path is None
+        ]
         landed = [r for r in mine if r.outcome in ("downloaded", "reissued")]
         loaded_shas = set(done.loc[done["source"] == name, "source_sha256"])
         releases = [r.release for r in mine if r.release and r.outcome not in ("failed", "offline")]

@@ -142,5 +142,7 @@ def test_a_newer_release_listed_than_loaded_is_told(tmp_path: Path) -> None:
     assert (rvu.published, rvu.loaded, rvu.newer_published) == ("RVU26B", "RVU26A", True)
     assert rvu.describe() == "checked 2026-04-01; changed 2026-01-05; publisher lists RVU26B; loaded: RVU26A"
     assert found["cms_mcd"].describe() == "never fetched" and not found["cms_mcd"].newer_published
+    # GPCI comes in the same zip: its last check is the zip's, though the 304 row is filed under cms_pfs_rvu
+    assert found["cms_pfs_gpci"].last_checked_at == "2026-04-01T06:00:01+00:00"
     nothing_loaded = fetch_status(Settings(raw_dir=raw), done.iloc[0:0])["cms_pfs_rvu"]
     assert (nothing_loaded.loaded, nothing_loaded.newer_published) == (None, True)
