@@ -70,6 +70,7 @@ from schemas import cms_pfs_gpci as cms_pfs_gpci_schema
 from schemas import cms_pfs_locality as cms_pfs_locality_schema
 from schemas import cms_pfs_rvu as cms_pfs_rvu_schema
 from schemas import fetch_manifest as fetch_manifest_schema
+from schemas import hospital_hpt as hospital_hpt_schema
 from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
 from schemas import reference as reference_schema
@@ -171,10 +172,11 @@ ENTRIES: tuple[Source, ...] = (
             "ref__code_fact": "code facts",
             "ref__code_modifier": "code modifiers",
             "ref__code_diagnosis": "code diagnoses",
+            "ref__hospital": "hospitals watched for cms-hpt.txt",
         },
         formats="project CSVs ([list](raw/reference/README.md))",
         grain="one row per payer alias; per code of interest; per state or territory; per code × fact topic; "
-        "per modifier; per code × ICD-10-CM code",
+        "per modifier; per code × ICD-10-CM code; per hospital web root watched",
     ),
     Source(
         "payer_policy",
@@ -427,6 +429,7 @@ ENTRIES: tuple[Source, ...] = (
         {
             hospital_mrf_schema.DATASET: hospital_mrf_schema.HospitalStandardCharge,
             hospital_mrf_schema.FILE_DATASET: hospital_mrf_schema.HospitalFile,
+            hospital_hpt_schema.DATASET: hospital_hpt_schema.HptEntry,
         },
         detect=hospital_mrf.detect,
         payer_column="payer_name",
@@ -441,11 +444,13 @@ ENTRIES: tuple[Source, ...] = (
         labels={
             hospital_mrf_schema.DATASET: "hospital standard charges",
             hospital_mrf_schema.FILE_DATASET: "hospital price-transparency files",
+            hospital_hpt_schema.DATASET: "hospital cms-hpt.txt entries",
         },
         formats="CMS hospital price-transparency template v2.0–2.2 and v3.0, as CSV tall, CSV wide or JSON "
         "(version told by the file's structure)",
         grain="one row per hospital file × code × item × setting × modifiers × payer × plan × terms, plus one "
-        "payer-independent row per item (gross, cash, min, max); one row per file",
+        "payer-independent row per item (gross, cash, min, max); one row per file; one row per hospital web root × "
+        "cms-hpt.txt entry",
         engines=(csv_prefilter,),
     ),
     Source(

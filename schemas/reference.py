@@ -147,7 +147,33 @@ class CodeDiagnosis(pa.DataFrameModel):
         unique = ["billing_code", "icd10_code"]
 
 
+WEB_ROOT_PATTERN = r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+"""A bare lower-case host name: no scheme, no path, no port (`examplehealth.org`, not `https://examplehealth.org/`)."""
+
+
+class Hospital(pa.DataFrameModel):
+    """One row per hospital web root watched for `cms-hpt.txt` (`payerbench fetch hospital_mrf`).
+
+    `web_root` is the domain whose root serves cms-hpt.txt (CMS: the host of the hospital's MRF page);
+    the fetch asks https://<web_root>/cms-hpt.txt, then https://www.<web_root>/cms-hpt.txt. `source` says
+    where the web root comes from; example rows use the reserved `.example` domain and say so.
+    """
+
+    hospital_name: Series[str] = pa.Field(str_length={"min_value": 2})
+    state_abbrev: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}$")
+    web_root: Series[str] = pa.Field(str_matches=WEB_ROOT_PATTERN)
+    source: Series[str] = pa.Field(str_length={"min_value": 3})
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    notes: Series[str] | None = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__hospital"
+        coerce = True
+        unique = ["web_root"]
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
-    model.Config.name: model for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis)
+    model.Config.name: model
+    for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis, Hospital)
 }
 """Dataset -> schema of every reference table (the catalog's reference entry; read strictly by steps)."""

@@ -59,6 +59,7 @@ import pandas as pd
 from flows.engines import csv_prefilter, json_guard
 from flows.engines.readers import REJECT_COLUMNS, TEXT, detect_format, sniff
 from flows.engines.tic_stream import Limits
+from flows.sources import hospital_hpt
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from schemas.fields import BILLING_CODE_RE, normalize_dates
 from schemas.hospital_mrf import DATASET, FILE_DATASET, PLACEHOLDER_AMOUNT
@@ -250,7 +251,10 @@ COMMERCIAL = re.compile(r"\bcommercial\b|\bexchange\b|\bmarketplace\b|\bemployer
 
 # --- detection ----------------------------------------------------------------------------------
 def detect(path: Path) -> bool:
-    """True when the file's content is a CMS hospital price-transparency file (CSV or JSON)."""
+    """True when the file's content is a CMS hospital price-transparency file (CSV or JSON), or the cms-hpt.txt
+    entries file the fetch step writes (flows/sources/hospital_hpt.py)."""
+    if hospital_hpt.is_entries_file(path):
+        return True
     try:
         head = sniff(path)
         fmt = detect_format(path, head)
@@ -274,7 +278,11 @@ def detect(path: Path) -> bool:
 
 # --- entry point --------------------------------------------------------------------------------
 def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
-    """Parse a hospital file into hospital__file (one row) and hospital__standard_charge batches."""
+    """Parse a hospital file into hospital__file (one row) and hospital__standard_charge batches (a cms-hpt.txt
+    entries file into hospital__hpt_entry rows)."""
+    if hospital_hpt.is_entries_file(path):
+        yield from hospital_hpt.read_entries(path, ctx)
+        return
     yield from read_file(path, ctx)
 
 

@@ -36,6 +36,10 @@ TABLES: dict[str, tuple[set[str], list[str]]] = {
         {"icd10_code", "diagnosis_group"},
         ["billing_code", "icd10_code", "description", "diagnosis_group", "source", "source_confidence"],
     ),
+    "ref__hospital": (
+        {"hospital_name", "web_root"},
+        ["hospital_name", "state_abbrev", "web_root", "source", "source_confidence"],
+    ),
 }
 
 
@@ -68,6 +72,8 @@ def read_file(path: Path, chunk_rows: int) -> Iterator[Batch]:
         for column in ("billing_code", "icd10_code", "modifier"):
             if column in frame:
                 frame[column] = frame[column].str.upper()
+        if "web_root" in frame:  # host names are case-insensitive: compare and fetch them lower-case
+            frame["web_root"] = frame["web_root"].str.lower()
         yield Batch(dataset, frame, chunk.rejects)
 
 
