@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from flows.steps.validate import DatasetValidator
-from schemas.reference import BillingCode, Geography, PayerAlias
+from schemas.reference import BillingCode, Geography, Hospital, PayerAlias
 
 ALIAS = {"alias": "Aetna", "match_type": "prefix", "payer_group": "aetna", "notes": None, "source_record": "line 2"}
 CODE = {
@@ -18,6 +18,15 @@ CODE = {
     "role": "target",
     "code_family": "peripheral nerve cryoablation",
     "label": "upper extremity",
+    "notes": None,
+    "source_record": "line 2",
+}
+HOSPITAL = {
+    "hospital_name": "Example General Hospital (SYNTHETIC)",
+    "state_abbrev": "TX",
+    "web_root": "general-hospital.example",
+    "source": "synthetic example row",
+    "source_confidence": "not_found",
     "notes": None,
     "source_record": "line 2",
 }
@@ -48,6 +57,12 @@ def run(model, row):  # type: ignore[no-untyped-def]
         (Geography, GEO, {"geo_fips": "1"}, "geo_fips", "str_matches"),
         (Geography, GEO, {"state_abbrev": "Ala"}, "state_abbrev", "str_matches"),
         (Geography, GEO, {"geo_type": "county"}, "geo_type", "isin"),
+        (Hospital, HOSPITAL, {"web_root": "https://general-hospital.example/"}, "web_root", "str_matches"),
+        (Hospital, HOSPITAL, {"web_root": "localhost"}, "web_root", "str_matches"),
+        (Hospital, HOSPITAL, {"state_abbrev": "tx"}, "state_abbrev", "str_matches"),
+        (Hospital, HOSPITAL, {"hospital_name": "A"}, "hospital_name", "str_length"),
+        (Hospital, HOSPITAL, {"source": None}, "source", "not_nullable"),
+        (Hospital, HOSPITAL, {"source_confidence": "sure"}, "source_confidence", "isin"),
     ],
 )
 def test_reference_rule_fails(model, base, changes, column, check_prefix) -> None:  # type: ignore[no-untyped-def]
@@ -66,6 +81,8 @@ def test_reference_rule_fails(model, base, changes, column, check_prefix) -> Non
         (BillingCode, dict(CODE, billing_code="64640", role="comparator")),
         (Geography, GEO),
         (Geography, dict(GEO, geo_fips="72", state_abbrev="PR", geo_name="Puerto Rico", geo_type="territory")),
+        (Hospital, HOSPITAL),
+        (Hospital, dict(HOSPITAL, web_root="www.regional-medical.example", source_confidence="verified")),
     ],
 )
 def test_reference_rule_passes(model, row) -> None:  # type: ignore[no-untyped-def]
