@@ -30,7 +30,7 @@ from flows.engines import csv_prefilter, tic_scan, tic_stream
 from flows.errors import ConfigurationError
 from flows.fetch import cms_mcd as fetch_mcd
 from flows.fetch import cms_partb as fetch_partb
-from flows.fetch import cms_quarterly
+from flows.fetch import cms_quarterly, hospital_hpt
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -441,6 +441,13 @@ ENTRIES: tuple[Source, ...] = (
             said="as hospitals publish (at least yearly)",
         ),
         group=HOSPITAL_MRF,
+        fetch=FetchStep(
+            hospital_hpt.STEP,
+            hospital_hpt.fetch_hospital_files,
+            hospital_hpt.DISCOVERY,
+            hospital_hpt.HOME,
+            hospital_hpt.EVERY,
+        ),  # fmt: skip
         labels={
             hospital_mrf_schema.DATASET: "hospital standard charges",
             hospital_mrf_schema.FILE_DATASET: "hospital price-transparency files",
