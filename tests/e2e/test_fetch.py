@@ -34,6 +34,12 @@ from tests.conftest import BUNDLED_RAW, query
 from tests.fetch.mirror_tree import GATED_ZIPS, MCD_FOLDER, OPPS_MEMBER, publish
 from tests.fetch.server import MirrorServer, mirror_path
 
+CMS_GROUPS = (
+    "medicare_rates",
+    "medicare_coverage",
+    "partb_utilization",
+)  # the CMS sources (hospitals: their own tests)
+
 pytestmark = pytest.mark.slow
 
 GATED = {"cms_pfs_rvu", "cms_pfs_gpci", "cms_pfs_locality", "cms_opps_cap", "cms_asc_addenda", "cms_opps_addendum_b"}
@@ -148,7 +154,7 @@ def story(mirror: tuple[MirrorServer, dict[str, bytes]], tmp_path_factory: pytes
     settings = fresh_raw(tmp_path_factory.mktemp("fetched"))
     with pytest.MonkeyPatch.context() as monkeypatch:
         mirror_env(monkeypatch, server)
-        fetch1 = cli("fetch", "--accept-cms-license", *folders(settings))
+        fetch1 = cli("fetch", *CMS_GROUPS, "--accept-cms-license", *folders(settings))
         rows1 = manifest.read(settings.raw_dir)
         files1 = landed(settings)
         run1 = cli("run", "--no-report", *folders(settings))
@@ -156,7 +162,7 @@ def story(mirror: tuple[MirrorServer, dict[str, bytes]], tmp_path_factory: pytes
         rates1 = query(settings, RATES)
 
         before = len(server.requests)
-        fetch2 = cli("fetch", "--accept-cms-license", *folders(settings))
+        fetch2 = cli("fetch", *CMS_GROUPS, "--accept-cms-license", *folders(settings))
         asked2 = [r.path for r in server.requests[before:]]
         rows2 = manifest.read(settings.raw_dir)[len(rows1) :]
         files2 = landed(settings)
@@ -264,7 +270,7 @@ def test_without_the_licence_no_gated_zip_is_asked_the_rest_is_fetched_and_one_l
     mirror_env(monkeypatch, server)
     settings = fresh_raw(tmp_path)
     before = len(server.requests)
-    fetch = cli("fetch", *folders(settings))
+    fetch = cli("fetch", *CMS_GROUPS, *folders(settings))
     assert fetch.code == 1, fetch.out
     told = [line for line in fetch.out.splitlines() if "https://www.cms.gov/license/ama" in line]
     assert len(told) == 1 and "PAYERBENCH_ACCEPT_CMS_LICENSE=yes" in told[0] and "--accept-cms-license" in told[0]
@@ -288,7 +294,7 @@ def test_offline_asks_nothing_and_says_what_it_would_fetch(
     mirror_env(monkeypatch, server)
     settings = fresh_raw(tmp_path)
     before = len(server.requests)
-    fetch = cli("fetch", "--offline", "--accept-cms-license", *folders(settings))
+    fetch = cli("fetch", *CMS_GROUPS, "--offline", "--accept-cms-license", *folders(settings))
     assert fetch.code == 0, fetch.out
     assert len(server.requests) == before
     rows = manifest.read(settings.raw_dir)
