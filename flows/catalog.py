@@ -171,10 +171,11 @@ ENTRIES: tuple[Source, ...] = (
             "ref__code_fact": "code facts",
             "ref__code_modifier": "code modifiers",
             "ref__code_diagnosis": "code diagnoses",
+            "ref__payer_index": "TiC payer indexes",
         },
         formats="project CSVs ([list](raw/reference/README.md))",
         grain="one row per payer alias; per code of interest; per state or territory; per code × fact topic; "
-        "per modifier; per code × ICD-10-CM code",
+        "per modifier; per code × ICD-10-CM code; per payer TiC index",
     ),
     Source(
         "payer_policy",

@@ -36,6 +36,7 @@ TABLES: dict[str, tuple[set[str], list[str]]] = {
         {"icd10_code", "diagnosis_group"},
         ["billing_code", "icd10_code", "description", "diagnosis_group", "source", "source_confidence"],
     ),
+    "ref__payer_index": ({"payer", "index_kind"}, ["payer_group", "payer", "index_kind", "index_url", "source"]),
 }
 
 
