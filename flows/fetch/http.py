@@ -171,6 +171,11 @@ class ByteStream(io.RawIOBase):
         self._ended = False
 
     @property
+    def received(self) -> int:
+        """Bytes taken from the connection so far (what was read plus what was peeked)."""
+        return self._received
+
+    @property
     def sha256(self) -> str:
         """Of the bytes read so far (of the whole body once it is read to the end)."""
         return self._digest.hexdigest()
