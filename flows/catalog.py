@@ -173,10 +173,11 @@ ENTRIES: tuple[Source, ...] = (
             "ref__code_modifier": "code modifiers",
             "ref__code_diagnosis": "code diagnoses",
             "ref__hospital": "hospitals watched for cms-hpt.txt",
+            "ref__payer_index": "TiC payer indexes",
         },
         formats="project CSVs ([list](raw/reference/README.md))",
         grain="one row per payer alias; per code of interest; per state or territory; per code × fact topic; "
-        "per modifier; per code × ICD-10-CM code; per hospital web root watched",
+        "per modifier; per code × ICD-10-CM code; per hospital web root watched; per payer TiC index",
     ),
     Source(
         "payer_policy",

@@ -172,8 +172,51 @@ class Hospital(pa.DataFrameModel):
         unique = ["web_root"]
 
 
+INDEX_KINDS = ("uhc_blob_listing", "toc_json", "aetna_metadata", "azure_container_listing", "signed_url_required")
+"""How a payer's TiC index is found (flows/fetch/tic_index.py reads each)."""
+INDEX_CONFIDENCE = ("confirmed", "reported", "unconfirmed")
+"""acquisition.md's marks for a published location: confirmed in a cited source, reported in public code or
+notes, not confirmed at all (probe it)."""
+MONTH_PLACEHOLDER = r"\{YYYY-MM(?:-(?:DD|\d\d))?\}"
+"""`{YYYY-MM}`, `{YYYY-MM-DD}` (DD: the row's publication_day) or `{YYYY-MM-01}` in an index_url."""
+
+
+class PayerIndex(pa.DataFrameModel):
+    """One row per payer index the TiC crawl reads (flows/fetch/tic_index.py), with the filter that keeps the
+    crawl small: the files chosen are those whose name matches `file_name_pattern`, whose description matches
+    `network_pattern`, listed by a plan whose name matches `plan_name_pattern` and market is `market_type`
+    (each blank: no condition), at most `max_files` of them (blank: all)."""
+
+    payer_group: Series[str] = pa.Field(isin=ALL_PAYER_GROUPS)
+    payer: Series[str] = pa.Field(str_matches=r"^[a-z][a-z0-9_]*$")  # folder name under raw/tic/fetched/
+    index_kind: Series[str] = pa.Field(isin=INDEX_KINDS)
+    index_url: Series[str] = pa.Field(nullable=True, str_matches=r"^https://\S+$")
+    publication_day: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, le=31)
+    index_name_pattern: Series[str] | None = pa.Field(nullable=True)
+    max_indexes: Series[pd.Int64Dtype] | None = pa.Field(nullable=True, ge=1)
+    plan_name_pattern: Series[str] | None = pa.Field(nullable=True)
+    market_type: Series[str] | None = pa.Field(nullable=True, isin=["group", "individual"])
+    network_pattern: Series[str] | None = pa.Field(nullable=True)
+    file_name_pattern: Series[str] | None = pa.Field(nullable=True)
+    max_files: Series[pd.Int64Dtype] | None = pa.Field(nullable=True, ge=1)
+    source: Series[str] = pa.Field(str_length={"min_value": 3})
+    source_confidence: Series[str] = pa.Field(isin=INDEX_CONFIDENCE)
+    notes: Series[str] | None = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__payer_index"
+        coerce = True
+        unique = ["payer"]
+
+    @pa.dataframe_check(
+        name="url_unless_signed", error="an index_url is needed unless index_kind is signed_url_required"
+    )
+    def url_unless_signed(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["index_kind"] == "signed_url_required") | df["index_url"].notna()
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     model.Config.name: model
-    for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis, Hospital)
+    for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis, Hospital, PayerIndex)
 }
 """Dataset -> schema of every reference table (the catalog's reference entry; read strictly by steps)."""

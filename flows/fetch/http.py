@@ -22,6 +22,11 @@
   `"csv"` anything but HTML. HTML where data was expected (Content-Type text/html, or a body opening with
   `<!DOCTYPE` / `<html`) raises `LicencePage`: it is a licence click-through (CMS's AMA CPT page) or an
   error page, not the file.
+- **Streams.** `open_stream(url)` is a context manager yielding a `ByteStream`: the body as sent (a `.json.gz`
+  stays gzip), read as a file (`read`, `readinto`), never held whole, sha256 and bytes counted on the way, a body
+  shorter than its Content-Length or cut mid-way raised as a FetchError when read. Opening it has the same
+  retries, mirror, User-Agent, conditional headers (304 -> `status == 304`, an empty stream), content check and
+  size cap as `download`; a cut stream is not resumed (the reader starts again).
 - **Progress.** `HttpFetcher(..., progress=callback)` hears `(url, bytes so far, whole size)` as a file streams;
   the CLI draws a bar with it on a terminal. One fetcher serves one thread.
 - **Redirects** are followed (at most 10; more, or a loop, is a FetchError). `final_url` is the URL after
@@ -43,11 +48,12 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import hashlib
+import io
 import mimetypes
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -130,6 +136,98 @@ class Download:
     sha256: str | None  # of the whole file; None for 304
     path: Path | None  # the file, renamed into place; None for 304
     fetched_at: dt.datetime
+
+
+class ByteStream(io.RawIOBase):
+    """A response body read as a file (`HttpFetcher.open_stream`): bytes as sent, sha256 and count on the way."""
+
+    def __init__(
+        self,
+        url: str,
+        final_url: str,
+        status: int,
+        headers: dict[str, str],
+        chunks: Iterator[bytes],
+        max_bytes: int | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.final_url = final_url
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.etag = self.headers.get("etag")
+        self.last_modified = self.headers.get("last-modified")
+        self.content_type = self.headers.get("content-type")
+        cl = self.headers.get("content-length", "").strip()
+        self.content_length = int(cl) if cl.isdigit() and status != 304 else None
+        self.bytes_read = 0  # handed to the reader so far
+        self._received = 0  # taken from the connection so far (peeked bytes included)
+        self._digest = hashlib.sha256()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self._max = max_bytes
+        self._progress = progress
+        self._ended = False
+
+    @property
+    def received(self) -> int:
+        """Bytes taken from the connection so far (what was read plus what was peeked)."""
+        return self._received
+
+    @property
+    def sha256(self) -> str:
+        """Of the bytes read so far (of the whole body once it is read to the end)."""
+        return self._digest.hexdigest()
+
+    def readable(self) -> bool:
+        return True
+
+    def _next(self) -> bytes:
+        """The next chunk from the connection ("" at the end, checked against Content-Length)."""
+        if self._ended:
+            return b""
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self._received += len(chunk)
+            if self._max is not None and self._received > self._max:
+                raise FetchError(
+                    self.url, f"more than this source's cap of {self._max:,} bytes",
+                    "if the file really is this large now, raise the cap",
+                )  # fmt: skip
+            self._digest.update(chunk)
+            if self._progress is not None:
+                self._progress(self.url, self._received, self.content_length)
+            return chunk
+        self._ended = True
+        if self.content_length is not None and self._received < self.content_length:
+            raise FetchError(
+                self.url, f"the body ended after {self._received:,} of {self.content_length:,} bytes",
+                "the connection was cut: try again",
+            )  # fmt: skip
+        return b""
+
+    def peek(self, n: int) -> bytes:
+        """Up to `n` bytes from the start of what is left, without consuming them."""
+        while len(self._pending) < n:
+            chunk = self._next()
+            if not chunk:
+                break
+            self._pending = memoryview(bytes(self._pending) + chunk)
+        return bytes(self._pending[:n])
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        if not self._pending:
+            self._pending = memoryview(self._next())
+            if not self._pending:
+                return 0
+        view = memoryview(b).cast("B")
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        self.bytes_read += n
+        return n
 
 
 class _Transient(Exception):
@@ -246,6 +344,51 @@ class HttpFetcher:
         finally:
             part.unlink(missing_ok=True)  # gone after the rename; after a failure nothing partial stays
         return got
+
+    @contextmanager
+    def open_stream(
+        self,
+        url: str,
+        *,
+        expect: str | None = None,
+        max_bytes: int | None = None,
+        conditional: Conditional | None = None,
+    ) -> Iterator[ByteStream]:
+        """The body of `url` as a file-like stream of its bytes as sent (see the module docstring)."""
+        if expect is not None and expect not in MAGIC:
+            raise ValueError(f"expect={expect!r}: use one of {sorted(MAGIC)}")
+        headers = {"Accept-Encoding": "identity"} | self._conditional(conditional)
+
+        def attempt() -> tuple[ExitStack, ByteStream]:
+            stack = ExitStack()
+            try:
+                resp = stack.enter_context(self._stream(url, headers))
+                final = self.origin_url(str(resp.url))
+                h = resp.headers
+                if resp.status_code != 304:
+                    self._raise_for_status(url, resp)
+                    if expect is not None and _is_html_type(h.get("content-type")):
+                        raise self._licence(url, expect, f"Content-Type {h.get('content-type')}")
+                    length = _content_length(resp)
+                    if max_bytes is not None and length is not None and length > max_bytes:
+                        raise self._too_big(url, length, max_bytes)
+                chunks = iter(()) if resp.status_code == 304 else self._read(resp, decoded=False)
+                stream = ByteStream(url, final, resp.status_code, dict(h), chunks, max_bytes, self._progress)
+                if resp.status_code != 304:
+                    self._check_content(url, expect, stream.peek(HEAD))
+                return stack, stream
+            except BaseException:
+                stack.close()
+                raise
+
+        stack, stream = self._retrying(url, attempt)
+        with stack:
+            try:
+                yield stream
+            except (_Transient, httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                problem = exc.problem if isinstance(exc, _Transient) else f"{type(exc).__name__}: {exc}"
+                raise FetchError(url, f"the stream broke after {stream.bytes_read:,} bytes: {problem}",
+                                 "try again; nothing partial was kept") from exc  # fmt: skip
 
     def close(self) -> None:
         for client in self._clients.values():

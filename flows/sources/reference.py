@@ -40,6 +40,7 @@ TABLES: dict[str, tuple[set[str], list[str]]] = {
         {"hospital_name", "web_root"},
         ["hospital_name", "state_abbrev", "web_root", "source", "source_confidence"],
     ),
+    "ref__payer_index": ({"payer", "index_kind"}, ["payer_group", "payer", "index_kind", "index_url", "source"]),
 }
 
 

@@ -502,3 +502,62 @@ def test_the_loopback_server_serves_query_files_and_refuses_dot_dot(tmp_path: Pa
             assert again.status == 304
         with httpx.Client() as raw:
             assert raw.get(server.url + "/www.cms.gov/%2e%2e/%2e%2e/etc/passwd").status_code == 400
+
+
+# --- open_stream: a body read as a file, never held whole ----------------------------------------------------------
+def test_open_stream_reads_the_body_as_sent_in_small_reads_with_its_sha256_and_validators(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(URL, BIG)
+        server.script(URL, Status(503))  # opening is retried like any request
+        fetcher = HttpFetcher(Settings(mirror=server.url, fetch_interval=0))
+        with fetcher, fetcher.open_stream(URL, expect="zip") as stream:
+            assert stream.status == 200 and stream.etag and stream.content_length == len(BIG)
+            pieces = list(iter(lambda: stream.read(1000), b""))
+            got = b"".join(pieces)
+            assert len(pieces) > 100 and max(len(p) for p in pieces) == 1000  # read piecewise, not whole
+        assert len(server.seen(URL)) == 2
+        assert server.seen(URL)[-1].headers["accept-encoding"] == "identity"
+    assert got == BIG and stream.sha256 == hashlib.sha256(BIG).hexdigest() and stream.bytes_read == len(BIG)
+
+
+def test_open_stream_answers_304_with_an_empty_stream(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(URL, BODY)
+        with HttpFetcher(Settings(mirror=server.url, fetch_interval=0)) as fetcher:
+            with fetcher.open_stream(URL) as first:
+                first.read()
+            with fetcher.open_stream(URL, conditional=Conditional(first.etag)) as second:
+                assert second.status == 304 and second.read() == b""
+
+
+def test_open_stream_refuses_an_html_page_and_a_wrong_magic_before_reading_on(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(URL, AMA_PAGE)
+        with HttpFetcher(Settings(mirror=server.url, fetch_interval=0)) as fetcher:
+            with pytest.raises(LicencePage, match="rvu26a.zip"), fetcher.open_stream(URL, expect="gzip"):
+                pass
+            server.put(URL, b"not gzip at all" * 10)
+            with pytest.raises(FetchError, match="not a gzip file"), fetcher.open_stream(URL, expect="gzip"):
+                pass
+
+
+def test_a_stream_cut_mid_body_is_a_fetch_error_when_read_not_a_silent_short_file(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(URL, BIG)
+        server.script(URL, Cut(at=5000))
+        fetcher = HttpFetcher(Settings(mirror=server.url, fetch_interval=0))
+        with (
+            fetcher,
+            pytest.raises(FetchError, match=r"rvu26a.zip: .*(ended after|broke after)"),
+            fetcher.open_stream(URL) as stream,
+        ):
+            while stream.read(1000):
+                pass
+
+
+def test_open_stream_stops_at_the_size_cap(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(URL, BIG)
+        fetcher = HttpFetcher(Settings(mirror=server.url, fetch_interval=0))
+        with fetcher, pytest.raises(FetchError, match="cap of 1,000"), fetcher.open_stream(URL, max_bytes=1000):
+            pass
