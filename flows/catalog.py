@@ -30,7 +30,7 @@ from flows.engines import csv_prefilter, tic_scan, tic_stream
 from flows.errors import ConfigurationError
 from flows.fetch import cms_mcd as fetch_mcd
 from flows.fetch import cms_partb as fetch_partb
-from flows.fetch import cms_quarterly, hospital_hpt
+from flows.fetch import cms_quarterly, hospital_hpt, tic_index
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -410,6 +410,8 @@ ENTRIES: tuple[Source, ...] = (
             {tic.RATE: LAST_UPDATED_ON, tic.ALLOWED: LAST_UPDATED_ON, tic.FILE: LAST_UPDATED_ON},
         ),
         group=TIC,
+        fetch=FetchStep(tic_index.STEP, tic_index.crawl_indexes, tic_index.DISCOVERY, tic_index.HOME, tic_index.EVERY),
+        file_globs=("*.json", "*.json.gz", "*.gz", "*.zip"),  # not the crawl's plan CSVs beside its compact ToCs
         labels={
             tic.RATE: "TiC in-network rates",
             tic.ALLOWED: "TiC allowed amounts",
