@@ -31,6 +31,8 @@ import contextlib
 import hashlib
 import io
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
@@ -43,6 +45,7 @@ Opener = Callable[[dict[str, str]], AbstractContextManager[httpx.Response]]
 context. The fetch layer's opener adds the mirror, politeness, retries of the first request and
 raises its own typed errors for 4xx/5xx answers (flows/fetch/stream.py)."""
 
+PREFETCH = 64  # received pieces (up to 64 KiB each from httpx) held ahead of the reader
 MAX_RESUMES = 20  # per pass: a connection that keeps dropping is restarted (and the restarts are bounded)
 
 
@@ -188,7 +191,9 @@ class RemoteStream(io.RawIOBase):
         self._chunks: Iterator[bytes] | None = None
         self._end: int | None = None  # body length this pass must reach (Content-Length), if known
         self._resumes = 0
-        self._eof = False
+        self._eof = False  # the reader has seen the end (or the failure)
+        self._done = False  # the receiving thread has finished the pass
+        self._error: BaseException | None = None
         self._tee = None
         if remote.sha256 is None and remote.keep is not None:  # the first pass (again, after a restart)
             remote.keep.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +203,48 @@ class RemoteStream(io.RawIOBase):
             pending = remote._get({})
             remote._learn(pending[1])
         self._attach(*pending)
+        # the body is received by a thread of its own, a few MB ahead: socket reads (which release the GIL)
+        # overlap with inflating and scanning instead of taking turns with them
+        self._queue: queue.Queue = queue.Queue(PREFETCH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name=f"receive {remote.name}", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = self._next_chunk()
+                if not chunk:
+                    self._finish()
+                    self._put(None)
+                    return
+                if not self._put(chunk):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            self._put(exc)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _pull(self) -> bytes:
+        """The next received piece (b"" at the end); a failure of the receiving thread is raised here."""
+        if self._eof:
+            return b""
+        item = self._queue.get()
+        if item is None:
+            self._eof = True
+            return b""
+        if isinstance(item, BaseException):
+            self._eof = True
+            self._error = item
+            raise item
+        return item
 
     def _attach(self, cm: AbstractContextManager[httpx.Response], resp: httpx.Response) -> None:
         self._cm = cm
@@ -277,9 +324,8 @@ class RemoteStream(io.RawIOBase):
     def peek(self, n: int) -> bytes:
         """The next `n` bytes (fewer at the end) without consuming them."""
         while len(self._piece) < n and not self._eof:
-            chunk = self._next_chunk()
+            chunk = self._pull()
             if not chunk:
-                self._finish()
                 break
             self._piece = memoryview(bytes(self._piece) + chunk)
         return bytes(self._piece[:n])
@@ -289,11 +335,10 @@ class RemoteStream(io.RawIOBase):
         want, filled = len(target), 0
         while filled < want:
             if not self._piece:
-                if self._eof:
+                if self._eof or (filled and self._queue.empty()):  # hand out what is here rather than wait
                     break
-                chunk = self._next_chunk()
+                chunk = self._pull()
                 if not chunk:
-                    self._finish()
                     break
                 self._piece = memoryview(chunk)
             k = min(len(self._piece), want - filled)
@@ -305,9 +350,9 @@ class RemoteStream(io.RawIOBase):
 
     def _finish(self) -> None:
         """The body ended whole: record the pass's sha256 (and land the kept copy)."""
-        if self._eof:
+        if self._done:
             return
-        self._eof = True
+        self._done = True
         self._detach()
         remote = self.remote
         remote.bytes_read += self.pos
@@ -335,6 +380,13 @@ class RemoteStream(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
+            self._stop.set()
+            while True:  # unblock the receiving thread
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._thread.join(timeout=5)
             self._detach()
             if self._tee is not None:  # an unfinished copy never stays
                 self._tee.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,9 +25,10 @@ from flows.engines.remote import RemoteFile, url_name
 from flows.fetch.http import HttpFetcher
 from flows.settings import Settings
 from flows.sources.base import Source
-from flows.steps.load import load_remote
-from flows.steps.load_log import LoadRecord
-from flows.steps.payer_directory import PayerDirectory
+
+if TYPE_CHECKING:  # the loader (pandas, pandera) is imported by load_url alone: open_url stays light
+    from flows.steps.load_log import LoadRecord
+    from flows.steps.payer_directory import PayerDirectory
 
 
 class _Request(AbstractContextManager[httpx.Response]):
@@ -85,6 +87,8 @@ def load_url(
     fetcher: HttpFetcher | None = None,
 ) -> LoadRecord:
     """Stream one file from `url` through `source`'s reader into the lake (see `load_remote`)."""
+    from flows.steps.load import load_remote
+
     remote = open_url(url, settings, fetcher, kept_path(settings, source, url) if keep else None)
     try:
         return load_remote(
