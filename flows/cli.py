@@ -256,6 +256,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         options[name.strip()] = value.strip()
     source.check_options(options)
+    urls = [p for p in args.paths if p.lower().startswith(("http://", "https://"))]
+    if urls:  # streamed from the network, never written to disk (unless --keep)
+        if len(urls) != len(args.paths) or args.toc or args.download or args.dask_address:
+            print(
+                "payerbench ingest: give either URLs or files (URLs take no --toc/--download/--dask-address)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        from flows.ingest import ingest_urls
+
+        records = ingest_urls(
+            args.source, urls, settings, keep=args.keep, force=args.force, options=options, build=not args.no_build
+        )
+        print_load_table(records, f"payerbench ingest {args.source}")
+        return _exit_for(records)
+    if args.keep:
+        print("payerbench ingest: --keep applies to URLs (a copy of each file as it streams)", file=sys.stderr)
+        return EXIT_USAGE
     missing = [p for p in args.paths + ([args.toc] if args.toc else []) if not Path(p).exists()]
     if missing:
         print(f"payerbench ingest: no such file: {', '.join(missing)}", file=sys.stderr)
@@ -803,7 +821,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="load the given files of one source, then rebuild")
     p.add_argument("source", help="source name (see `payerbench sources`)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="files to load")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files to load, or https:// URLs read as they stream (tic; never written to disk unless --keep)",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="with URLs: also keep a copy of each file in raw/<source>/fetched/"
+    )
     p.add_argument("--no-build", action="store_true", help="skip rebuilding the DuckDB file")
     p.add_argument("--force", action="store_true", help="load files again even if their sha256 was loaded before")
     p.add_argument("--toc", metavar="FILE", help="tic: a table of contents; load the files it lists (local copies)")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from flows.engines.remote import RemoteFile
 from flows.settings import Settings
 from flows.sources.base import FileRejected
 
@@ -93,10 +94,11 @@ class GzipStream(io.RawIOBase):
     OUT_BLOCK = 1024 * 1024
     QUEUE = 8
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | RemoteFile, handle: BinaryIO | None = None, size: int | None = None) -> None:
+        """`handle`: an opened byte source to inflate instead of opening `path` (a RemoteFile's stream)."""
         super().__init__()
         self.path = path
-        self.size = path.stat().st_size
+        self.size = (size or 0) if handle is not None else path.stat().st_size  # type: ignore[union-attr]
         self.compressed_pos = 0
         self.pos = 0
         self._piece = memoryview(b"")
@@ -106,7 +108,7 @@ class GzipStream(io.RawIOBase):
         self._done = False
         self._at = 0  # compressed bytes consumed by the inflating thread
         self._block_end = 0  # compressed offset just past the bytes being decompressed
-        self._handle = path.open("rb")
+        self._handle = handle if handle is not None else path.open("rb")  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._run, name=f"gunzip {path.name}", daemon=True)
         self._thread.start()
 
@@ -257,8 +259,13 @@ class _ZipStream(io.RawIOBase):
         super().close()
 
 
-def open_raw(path: Path) -> tuple[BinaryIO, str, int]:
-    """Open a TiC file for reading decompressed bytes: (stream, container kind, compressed size)."""
+def open_raw(path: Path | RemoteFile) -> tuple[BinaryIO, str, int]:
+    """Open a TiC file for reading decompressed bytes: (stream, container kind, compressed size).
+
+    A `RemoteFile` (flows/engines/remote.py) is read as its body streams: gzip and plain JSON; a zip
+    cannot be (its index is at its end)."""
+    if isinstance(path, RemoteFile):
+        return _open_remote(path)
     if not path.exists():
         raise FileRejected(path, "file not found", "an existing .json or .json.gz file")
     size = path.stat().st_size
@@ -271,6 +278,29 @@ def open_raw(path: Path) -> tuple[BinaryIO, str, int]:
     if magic == b"PK\x03\x04":
         return _open_zip(path), "zip", size
     return path.open("rb"), "json", size
+
+
+def _open_remote(remote: RemoteFile) -> tuple[BinaryIO, str, int]:
+    stream = remote.open()
+    try:
+        magic = stream.peek(4)
+    except BaseException:
+        stream.close()
+        raise
+    size = remote.size or 0
+    if not magic:
+        stream.close()
+        raise FileRejected(remote, "the server sent an empty body (0 bytes)", "a Transparency-in-Coverage JSON file")
+    if magic[:2] == b"\x1f\x8b":
+        return GzipStream(remote, stream, size), "gzip", size  # type: ignore[arg-type, return-value]
+    if magic == b"PK\x03\x04":
+        stream.close()
+        raise FileRejected(
+            remote,
+            "a .zip cannot be read as it streams (its index is at its end)",
+            "a .json or .json.gz URL; or ingest the URL with --keep and then the local copy",
+        )
+    return stream, "json", size  # type: ignore[return-value]
 
 
 def _open_zip(path: Path) -> BinaryIO:

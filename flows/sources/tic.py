@@ -84,7 +84,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     )
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":
-        yield from _batches(RATE, in_network_rows(result, path.parent, Limits.of(ctx.settings)), rows)
+        # remote provider references are resolved from local copies next to a local file; a file read from
+        # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
+        folder = path.parent if isinstance(path, Path) else None
+        yield from _batches(RATE, in_network_rows(result, folder, Limits.of(ctx.settings)), rows)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -201,7 +204,7 @@ def _code_columns(item: dict) -> dict[str, object]:
 
 
 # --- in-network ---------------------------------------------------------------------------------------
-def in_network_rows(ex: Extract, folder: Path, limits: Limits | None = None) -> Iterator[dict]:
+def in_network_rows(ex: Extract, folder: Path | None, limits: Limits | None = None) -> Iterator[dict]:
     """One row per billing code x negotiated price x provider group (NPI list and TIN)."""
     header = _header(ex)
     remote: dict[str, list[dict] | None] = {}
@@ -275,7 +278,7 @@ def _group_cols(
 
 
 def _groups_of(
-    rate: dict, ex: Extract, folder: Path, remote: dict[str, list[dict] | None], limits: Limits | None = None
+    rate: dict, ex: Extract, folder: Path | None, remote: dict[str, list[dict] | None], limits: Limits | None = None
 ) -> Iterator[tuple[str, dict]]:
     """(locator suffix, provider-group columns) for every provider group a rate applies to."""
     any_group = False
@@ -314,12 +317,14 @@ def _groups_of(
 
 
 def _remote_groups(
-    location: str, folder: Path, cache: dict[str, list[dict] | None], limits: Limits | None = None
+    location: str, folder: Path | None, cache: dict[str, list[dict] | None], limits: Limits | None = None
 ) -> list[dict] | None:
     """Provider groups of a remote reference, from a local copy named like the URL's file (never fetched).
     The copy is held to the same limits as the file itself (size, ratio, one value, nesting depth)."""
     if location in cache:
         return cache[location]
+    if folder is None:
+        return None
     name = Path(urlparse(location).path).name
     candidates = [folder / name, folder / f"{name}.gz", folder / "provider_references" / name]
     groups = None

@@ -257,3 +257,11 @@ def loaded_sha256s(log: pd.DataFrame, source: str) -> set[str]:
     """Files (by content hash) already committed for a source."""
     done = log[(log["source"] == source) & log["status"].isin(COMMITTED)]
     return set(done["source_sha256"].dropna())
+
+
+def loaded_identities(log: pd.DataFrame, source: str) -> dict[str, str]:
+    """Files read from a URL already committed for a source: identity (the load log's `source_path`: URL
+    path + `#etag=...` or `#size=...&modified=...`, flows/engines/remote.py) -> sha256."""
+    done = log[(log["source"] == source) & log["status"].isin(COMMITTED)]
+    done = done[done["source_path"].str.match(r"https?://[^#]+#(etag|size)=")]
+    return dict(zip(done["source_path"], done["source_sha256"], strict=True))
