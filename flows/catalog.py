@@ -411,6 +411,7 @@ ENTRIES: tuple[Source, ...] = (
         ),
         group=TIC,
         fetch=FetchStep(tic_index.STEP, tic_index.crawl_indexes, tic_index.DISCOVERY, tic_index.HOME, tic_index.EVERY),
+        remote=tic_index.planned_urls,
         file_globs=("*.json", "*.json.gz", "*.gz", "*.zip"),  # not the crawl's plan CSVs beside its compact ToCs
         labels={
             tic.RATE: "TiC in-network rates",
@@ -524,6 +525,7 @@ def resolve(target: str) -> tuple[str, list[Source]]:
 HOOK_FLAGS: dict[str, tuple[tuple[str, ...], str]] = {
     "expand": (("--toc", "--download"), "expand a table of contents into files"),
     "runner": (("--dask-address",), "run files in parallel on Dask"),
+    "remote": (("--keep",), "stream files from URLs"),
 }
 
 

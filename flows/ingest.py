@@ -30,7 +30,6 @@ from flows.steps.lock import warehouse_lock
 from flows.steps.names import safe_name
 from flows.steps.payer_directory import PayerDirectory
 
-STREAMABLE = {"tic"}
 """Sources whose reader takes a flows/engines/remote.RemoteFile (it reads the whole body before its first batch)."""
 IGNORED_NAMES = {"readme.md", "sources.md", "manifest.csv"}
 
@@ -188,6 +187,9 @@ def ingest(
                 records += load_source(
                     source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
                 )
+                if fetch and source.remote is not None:  # what the fetch step planned, streamed from the network
+                    # (a Dask runner, when given, takes the local files; URLs stream here, one after another)
+                    records += load_urls(source, source.remote(settings), settings, run_id or run.run_id, force=force)
             if build:
                 from flows.build_warehouse import build_warehouse
 
@@ -210,47 +212,56 @@ def ingest_urls(
     the source's reader and is never written to disk, unless `keep` lands a copy in raw/<source>/fetched/
     (flows/fetch/stream.py `load_url`: resume with Range + If-Range, clean restarts, identity by URL
     path + ETag). One tracked run under the writer lock, like `ingest_source`."""
-    from flows.fetch.http import HttpFetcher
-    from flows.fetch.stream import load_url
 
     settings = settings or from_env()
     source = catalog.get(source_name)
     source.check_options(options or {})
-    if source.name not in STREAMABLE:
+    if source.remote is None:
         raise ConfigurationError(
-            f"{source.name} files cannot be read from a URL as they stream (only {', '.join(sorted(STREAMABLE))}); "
-            "fetch them to a local file and ingest that"
+            f"{source.name} files cannot be read from a URL as they stream (only "
+            f"{', '.join(catalog.with_hook('remote'))}); fetch them to a local file and ingest that"
         )
-    with run_summary.tracking("ingest_urls", settings, run_id) as run, HttpFetcher(settings) as fetcher:
+    with run_summary.tracking("ingest_urls", settings, run_id) as run:
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
-            payers = payer_directory(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
-            codes = frozenset() if source.is_reference else codes_of_interest(settings)
-            already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
-            records = []
-            for url in urls:
-                record = load_url(
-                    source,
-                    url,
-                    settings,
-                    run_id or run.run_id,
-                    payers=payers,
-                    codes=codes,
-                    already_loaded=already,
-                    options=options,
-                    force=force,
-                    keep=keep,
-                    fetcher=fetcher,
-                )
-                if record.source_sha256 and record.status in load_log.COMMITTED:
-                    already.add(record.source_sha256)
-                records.append(record)
+            records = load_urls(source, urls, settings, run_id or run.run_id, keep=keep, force=force, options=options)
             run.records += records
             if build and any(r.status in load_log.COMMITTED for r in records):
                 from flows.build_warehouse import build_warehouse
 
                 build_warehouse(settings, if_changed=True)
         return records
+
+
+def load_urls(
+    source: Source,
+    urls: list[str],
+    settings: Settings,
+    run_id: str,
+    *,
+    keep: bool = False,
+    force: bool = False,
+    options: dict[str, str] | None = None,
+) -> list[LoadRecord]:
+    """Each URL streamed through the source's reader (flows/fetch/stream.py `load_url`), one after another;
+    the caller holds the writer lock. A file already loaded (its URL path and ETag, or its sha256) is `unchanged`."""
+    from flows.fetch.http import HttpFetcher
+    from flows.fetch.stream import load_url
+
+    payers = payer_directory(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
+    codes = frozenset() if source.is_reference else codes_of_interest(settings)
+    already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    records = []
+    with HttpFetcher(settings) as fetcher:
+        for url in urls:
+            record = load_url(
+                source, url, settings, run_id, payers=payers, codes=codes, already_loaded=already,
+                options=options, force=force, keep=keep, fetcher=fetcher,
+            )  # fmt: skip
+            if record.source_sha256 and record.status in load_log.COMMITTED:
+                already.add(record.source_sha256)
+            records.append(record)
+    return records
 
 
 def _files(

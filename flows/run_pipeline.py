@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from flows import catalog
 from flows.build_warehouse import build_warehouse
-from flows.ingest import load_source
+from flows.ingest import load_source, load_urls
 from flows.land_inbox import land_inbox
 from flows.ops import run_summary
 from flows.orchestration import flow
@@ -82,7 +82,10 @@ def run_pipeline(
             log = load_log.read(settings.lake_dir)
             store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
             for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
-                summary.records += load_source(catalog.get(name), None, settings, summary.run_id)
+                source = catalog.get(name)
+                summary.records += load_source(source, None, settings, summary.run_id)
+                if fetch and source.remote is not None and not offline:  # the planned files, streamed
+                    summary.records += load_urls(source, source.remote(settings), settings, summary.run_id)
             summary.build = build_warehouse(settings, if_changed=True)
         if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
             for result in render_benchmark_reports(settings, only_changed=True):

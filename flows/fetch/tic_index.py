@@ -366,6 +366,20 @@ def read_plan(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def planned_urls(settings: Settings) -> list[str]:
+    """The URLs the newest plan of each payer chose (raw/tic/fetched/<payer>/<date>_plan.csv), in plan order:
+    what a fetching run streams after the crawl (the loader skips those already loaded, by URL path + ETag)."""
+    from flows.fetch.run import FETCHED
+
+    root = settings.source_dir("tic") / FETCHED
+    urls: list[str] = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
+        plans = sorted(folder.glob("*_plan.csv"))
+        if plans:
+            urls += [row["url"] for row in read_plan(plans[-1]) if row.get("url")]
+    return list(dict.fromkeys(urls))
+
+
 def _plan_bytes(rows: list[dict[str, object]]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, PLAN_COLUMNS, lineterminator="\n")

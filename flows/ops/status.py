@@ -207,7 +207,7 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     bad_files = [
         {"source": r.source, "source_file": r.source_file, "status": r.status, "error": r.error}
         for r in bad.itertuples(index=False)
-        if Path(r.source_path).exists()
+        if Path(r.source_path).exists() or "://" in str(r.source_path)  # a URL load: still listed upstream
     ]
     runs = run_summary.read_runs(settings)
     since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()

@@ -146,6 +146,9 @@ class Source:
     runner: Callable[..., Any] | None = None
     # where and how the source is fetched (flows/fetch/); None: it is only read from raw/ and the inbox
     fetch: FetchStep | None = None
+    # remote(settings) -> the URLs its fetch step planned, streamed straight from the network after a fetch
+    # (never stored whole: TiC in-network files); None: the source's files are read from raw/ only
+    remote: Callable[..., list[str]] | None = None
 
     @property
     def datasets(self) -> tuple[str, ...]:
