@@ -187,7 +187,7 @@ def ingest(
                 records += load_source(
                     source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
                 )
-                if fetch and source.remote is not None:  # what the fetch step planned, streamed from the network
+                if source.remote is not None and not paths and toc is None:  # what a fetch planned, streamed
                     # (a Dask runner, when given, takes the local files; URLs stream here, one after another)
                     records += load_urls(source, source.remote(settings), settings, run_id or run.run_id, force=force)
             if build:

@@ -84,7 +84,7 @@ def run_pipeline(
             for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
                 source = catalog.get(name)
                 summary.records += load_source(source, None, settings, summary.run_id)
-                if fetch and source.remote is not None and not offline:  # the planned files, streamed
+                if source.remote is not None and not offline:  # the files a fetch planned (raw/tic/fetched/), streamed
                     summary.records += load_urls(source, source.remote(settings), settings, summary.run_id)
             summary.build = build_warehouse(settings, if_changed=True)
         if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
