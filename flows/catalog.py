@@ -216,7 +216,8 @@ ENTRIES: tuple[Source, ...] = (
         detect=payer_policy_snapshot.detect,
         file_globs=("*.json",),
         cadence=Cadence("on change", None, said="a snapshot per new page version; pages checked weekly"),
-        group=PAYER_POLICIES,
+        # in no group (a group given files must be one source); the payer_policies deployment fetches the pages
+        # (the step it shares with payer_policy) and then loads these too
         fetch=POLICY_PAGES,
         labels={
             policy_snapshot_schema.SNAPSHOT_DATASET: "payer policy page snapshot",

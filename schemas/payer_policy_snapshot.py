@@ -143,8 +143,9 @@ class PolicyChange(pa.DataFrameModel):
     )
     def stance_changed_agrees(cls, df: pd.DataFrame) -> Series[bool]:
         before, after = df["previous_stance"].fillna(""), df["new_stance"].fillna("")
-        return df["stance_changed"].astype(bool) == (before != after)
+        said = df["stance_changed"].astype("boolean")  # a missing value fails not_nullable, not this
+        return (said == (before != after)).fillna(True).astype(bool)
 
     @pa.dataframe_check(name="relevant_change_has_diff", error="relevant_changed without a diff")
     def relevant_change_has_diff(cls, df: pd.DataFrame) -> Series[bool]:
-        return ~df["relevant_changed"].astype(bool) | df["diff"].notna()
+        return ~df["relevant_changed"].astype("boolean").fillna(False).astype(bool) | df["diff"].notna()
