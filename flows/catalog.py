@@ -31,6 +31,7 @@ from flows.errors import ConfigurationError
 from flows.fetch import cms_mcd as fetch_mcd
 from flows.fetch import cms_partb as fetch_partb
 from flows.fetch import cms_quarterly, hospital_hpt, tic_index
+from flows.fetch import policy_pages as fetch_policy_pages
 from flows.settings import PROJECT_DIR
 from flows.sources import (
     cms_asc_addenda,
@@ -44,6 +45,7 @@ from flows.sources import (
     fetch_manifest,
     hospital_mrf,
     payer_policy,
+    payer_policy_snapshot,
     reference,
     tic,
 )
@@ -73,6 +75,7 @@ from schemas import fetch_manifest as fetch_manifest_schema
 from schemas import hospital_hpt as hospital_hpt_schema
 from schemas import hospital_mrf as hospital_mrf_schema
 from schemas import payer_policy as payer_policy_schema
+from schemas import payer_policy_snapshot as policy_snapshot_schema
 from schemas import reference as reference_schema
 from schemas import tic as tic_schema
 
@@ -153,6 +156,15 @@ PFS_RVU_ZIP = FetchStep(
     cms_quarterly.EVERY,
     licence="cms_ama",
 )
+# The extract's policy pages: on the extract's entry (`payerbench fetch payer_policy`) and on the snapshots'
+# (whose folder the pages land in), one run for both.
+POLICY_PAGES = FetchStep(
+    fetch_policy_pages.STEP,
+    fetch_policy_pages.watch_policy_pages,
+    fetch_policy_pages.DISCOVERY,
+    fetch_policy_pages.HOME,
+    fetch_policy_pages.EVERY,
+)
 
 # --- the sources --------------------------------------------------------------------------------------------
 ENTRIES: tuple[Source, ...] = (
@@ -191,9 +203,31 @@ ENTRIES: tuple[Source, ...] = (
             "weekly", WEEKLY, {payer_policy_schema.DATASET: Period("max(retrieved_date)::varchar", "retrieved")}
         ),
         group=PAYER_POLICIES,
+        fetch=POLICY_PAGES,
         labels={payer_policy_schema.DATASET: "payer medical-policy extract"},
         formats="extract v1 as CSV, XLSX or JSON ([format](raw/payer_policy/README.md))",
         grain="one row per payer, plan type, policy and billing code",
+    ),
+    Source(
+        "payer_policy_snapshot",
+        "Payer policy pages as fetched: a snapshot per page version, a change row per new version",
+        payer_policy_snapshot.read,
+        {
+            policy_snapshot_schema.SNAPSHOT_DATASET: policy_snapshot_schema.PolicySnapshot,
+            policy_snapshot_schema.CHANGE_DATASET: policy_snapshot_schema.PolicyChange,
+        },
+        detect=payer_policy_snapshot.detect,
+        file_globs=("*.json",),
+        cadence=Cadence("on change", None, said="a snapshot per new page version; pages checked weekly"),
+        # in no group (a group given files must be one source); the payer_policies deployment fetches the pages
+        # (the step it shares with payer_policy) and then loads these too
+        fetch=POLICY_PAGES,
+        labels={
+            policy_snapshot_schema.SNAPSHOT_DATASET: "payer policy page snapshot",
+            policy_snapshot_schema.CHANGE_DATASET: "payer policy page change",
+        },
+        formats="snapshot files `payerbench fetch payer_policy` writes (JSON, `payerbench.policy_snapshot/1`)",
+        grain="one row per policy page version; one change row per new version of a page seen before",
     ),
     Source(
         "cms_pfs_rvu",

@@ -177,7 +177,11 @@ def ingest(
             from flows.fetch_sources import fetch_sources
 
             fetch_sources([s.name for s in sources if s.fetch is not None], settings)
-            sources = [*sources, catalog.get(catalog.FETCH_MANIFEST)]  # what was asked and got, queryable
+            steps = {s.fetch.key for s in sources if s.fetch is not None}
+            fed = [s for s in catalog.ENTRIES if s.fetch and s.fetch.key in steps and s not in sources]
+            # what the steps landed for sources outside the group (policy pages -> payer_policy_snapshot),
+            # and what was asked and got, queryable
+            sources = [*sources, *fed, catalog.get(catalog.FETCH_MANIFEST)]
         # downloads happen outside the writer lock; without paths or a table of contents, each
         # source's raw folder is listed under the lock
         files = {s.name: _files(s, paths, toc, settings, download) for s in sources}

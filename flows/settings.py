@@ -48,6 +48,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "fetch_interval",
         "least seconds between two requests to the same host (default 1)",
     ),
+    "PAYERBENCH_POLICY_FETCH_INTERVAL": (
+        "policy_fetch_interval",
+        "least seconds between two payer policy pages asked of the same host (default 5; payers' sites are not file servers)",
+    ),
     "PAYERBENCH_FETCH_YEARS": (
         "fetch_years",
         "calendar years of CMS's quarterly releases `fetch` gets, back to the current one (default 2: this year and the last; 5 backfills five)",
@@ -96,6 +100,7 @@ class Settings:
     contact: str | None = None  # flows/fetch/http.py: in the User-Agent
     fetch_years: int = 2  # flows/fetch/cms_quarterly.py: releases of this many calendar years, to the current one
     fetch_interval: float = 1.0  # flows/fetch/http.py: least seconds between two requests to one host
+    policy_fetch_interval: float = 5.0  # flows/fetch/policy_pages.py: the same, for payers' policy pages
     report_kernel: str | None = None  # flows/report/execute.py: None runs the notebook in this process
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one
@@ -196,11 +201,13 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             "tic_max_expansion",
             "log_grace_seconds",
             "fetch_interval",
+            "policy_fetch_interval",
             "fetch_years",
         ):
             example = {
                 "fetch_years": "2 (calendar years)",
                 "fetch_interval": "1 (seconds)",
+                "policy_fetch_interval": "5 (seconds)",
                 "chunk_rows": "20000 (rows)",
                 "lock_timeout": "600 (seconds)",
                 "tic_max_expansion": "500 (ratio)",
@@ -210,8 +217,14 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 number = int(value) if field in ("chunk_rows", "fetch_years") else float(value)
             except ValueError:
                 raise ConfigurationError(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
-            if not (number >= 0 if field in ("log_grace_seconds", "fetch_interval") else number > 0):
-                least = "0 or more" if field in ("log_grace_seconds", "fetch_interval") else "greater than 0"
+            if not (
+                number >= 0 if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval") else number > 0
+            ):
+                least = (
+                    "0 or more"
+                    if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval")
+                    else "greater than 0"
+                )
                 raise ConfigurationError(f"{var}={value!r} must be {least}; set it to e.g. {example}")
             changes[field] = number
         elif field == "inbox_allow_links_from":

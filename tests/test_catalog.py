@@ -67,13 +67,14 @@ def test_resolve_a_group_a_source_or_neither() -> None:
 
 def test_hook_flags_are_accepted_only_where_the_entry_declares_the_hook() -> None:
     assert catalog.with_hook("expand") == catalog.with_hook("runner") == ["tic"]
-    assert catalog.with_hook("fetch") == [  # every CMS source; payers', hospitals' and policy pages: next issue
+    assert catalog.with_hook("fetch") == [  # every CMS source and the policy pages; payers' and hospitals': issue 15
+        "payer_policy", "payer_policy_snapshot",
         "cms_pfs_rvu", "cms_pfs_gpci", "cms_pfs_locality", "cms_opps_cap", "cms_opps_addendum_b", "cms_asc_addenda",
         "cms_mcd", "cms_partb_geo_service", "tic", "hospital_mrf",
     ]  # fmt: skip
     steps = {s.fetch.key for s in catalog.ENTRIES if s.fetch is not None}
     assert steps == {"cms_pfs_rvu_zip", "cms_opps_addendum_b_zip", "cms_asc_addenda_zip", "cms_mcd_exports",
-                     "cms_partb_geo_service_api", "tic_indexes", "hospital_cms_hpt"}  # fmt: skip
+                     "cms_partb_geo_service_api", "tic_indexes", "hospital_cms_hpt", "payer_policy_pages"}  # fmt: skip
     gated = {s.name for s in catalog.ENTRIES if s.fetch is not None and s.fetch.licence == "cms_ama"}
     assert gated == {"cms_pfs_rvu", "cms_pfs_gpci", "cms_pfs_locality", "cms_opps_cap", "cms_opps_addendum_b",
                      "cms_asc_addenda"}  # fmt: skip

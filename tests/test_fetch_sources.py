@@ -22,8 +22,11 @@ def test_targets_are_sources_or_groups_and_default_to_every_fetched_source() -> 
     assert everything == catalog.with_hook("fetch") and {"cms_mcd", "cms_partb_geo_service"} <= set(everything)
     assert [s.name for s in fetchable(["medicare_coverage"])] == ["cms_mcd"]  # a group: its fetched members
     assert [s.name for s in fetchable(["cms_partb_geo_service", "cms_mcd"])] == ["cms_mcd", "cms_partb_geo_service"]
-    with pytest.raises(ConfigurationError, match="'payer_policy' has no fetch step; sources that are fetched: "):
-        fetchable(["payer_policy"])
+    assert [s.name for s in fetchable(["payer_policies"])] == [
+        "payer_policy"
+    ]  # its step feeds payer_policy_snapshot too
+    with pytest.raises(ConfigurationError, match="'reference' has no fetch step; sources that are fetched: "):
+        fetchable(["reference"])
     with pytest.raises(ConfigurationError, match="unknown source or group 'nope'"):
         fetchable(["nope"])
 
