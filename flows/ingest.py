@@ -23,6 +23,7 @@ from flows.orchestration import flow, plain_call, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse
+from flows.steps.lake import lake_root
 from flows.steps.land import PARTIAL_SUFFIXES
 from flows.steps.load import load_file, reject_file
 from flows.steps.load_log import LoadRecord
@@ -317,7 +318,7 @@ def _ingest(
         return [
             reject_file(source, path, settings, run_id, f"reference table unusable: {exc.message}") for path in files
         ]
-    already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    already = set() if force else load_log.loaded_sha256s(load_log.read(lake_root(settings)), source.name)
     if parallel:
         # the same file once (by where it leads), passed as named: the loader refuses links under raw/
         seen: set[Path] = set()

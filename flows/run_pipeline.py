@@ -20,6 +20,7 @@ from flows.orchestration import flow
 from flows.report.flow import render_benchmark_reports
 from flows.settings import Settings, with_folders
 from flows.steps import load_log, store, warehouse
+from flows.steps.lake import lake_root
 from flows.steps.land import Landing
 from flows.steps.load import new_run_id
 from flows.steps.load_log import LoadRecord
@@ -79,8 +80,8 @@ def run_pipeline(
             if land:
                 summary.landings = land_inbox(settings)
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
-            log = load_log.read(settings.lake_dir)
-            store.sweep_orphans(settings.lake_dir, set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
+            log = load_log.read(lake_root(settings))
+            store.sweep_orphans(lake_root(settings), set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
             for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
                 source = catalog.get(name)
                 summary.records += load_source(source, None, settings, summary.run_id)

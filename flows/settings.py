@@ -58,6 +58,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
+    "PAYERBENCH_LAKE_URL": (
+        "lake_url",
+        "keep the lake (Parquet parts, quarantine, load log) at this URL instead of warehouse/lake, e.g. s3://bucket/prefix (endpoint and keys from the standard AWS_* variables, e.g. AWS_ENDPOINT_URL for an S3-compatible server); the DuckDB file stays local",
+    ),
     "PAYERBENCH_DASK_ADDRESS": ("dask_address", "Dask scheduler (tcp://host:8786) that loads TiC files in parallel"),
     "PAYERBENCH_INBOX_ALLOW_LINKS_FROM": (
         "inbox_allow_links_from",
@@ -95,6 +99,7 @@ class Settings:
     lock_timeout: float = 600.0
     render_reports: bool = True
     dask_address: str | None = None
+    lake_url: str | None = None  # flows/steps/lake.py: the lake in an object store (None: lake_dir)
     accept_cms_license: bool = False  # flows/fetch: the AMA CPT licence CMS gates its PFS/OPPS/ASC files behind
     mirror: str | None = None  # flows/fetch/http.py: every fetched URL read from this mirror instead
     contact: str | None = None  # flows/fetch/http.py: in the User-Agent
@@ -121,6 +126,12 @@ class Settings:
     def lake_dir(self) -> Path:
         """Immutable Parquet parts, one folder per dataset."""
         return self.warehouse_dir / "lake"
+
+    @property
+    def lake_read_dir(self) -> Path:
+        """The local folder the DuckDB views read Parquet from: the lake itself, or (with `lake_url`)
+        the build's local copy of the committed parts it needs (flows/steps/warehouse.py)."""
+        return self.lake_dir if not self.lake_url else self.warehouse_dir / "lake-copy"
 
     @property
     def duckdb_path(self) -> Path:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from flows.settings import Settings
 from flows.steps import leftovers
+from flows.steps.lake import LakePath, lake_root
 from flows.steps.load_log import COMMITTED, LoadRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,29 +203,29 @@ def collect(tracker: RunTracker) -> RunSummary:
         report.warehouse_rebuilt = tracker.build.rebuilt
         report.warehouse_reason = tracker.build.reason
         report.marts_rebuilt = list(tracker.build.marts_rebuilt)
-    report.datasets, report.top_reasons = dataset_rows(tracker.settings.lake_dir, tracker.records)
+    report.datasets, report.top_reasons = dataset_rows(lake_root(tracker.settings), tracker.records)
     return report
 
 
-def dataset_rows(lake: Path, records: list[LoadRecord]) -> tuple[list[DatasetRows], list[QuarantineReason]]:
+def dataset_rows(lake: LakePath, records: list[LoadRecord]) -> tuple[list[DatasetRows], list[QuarantineReason]]:
     """Rows loaded and quarantined per dataset by these loads, and the commonest quarantine reasons."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from flows.steps.store import QUARANTINE
+    from flows.steps.store import QUARANTINE, parquet_source
 
     committed = [r for r in records if r.status in COMMITTED]
     rows: dict[str, DatasetRows] = {}
     for record in committed:
         for dataset in record.datasets:
             parts = (lake / dataset / record.load_id).glob("*.parquet")
-            loaded = sum(pq.read_metadata(p).num_rows for p in parts)
+            loaded = sum(pq.read_metadata(parquet_source(p)).num_rows for p in parts)
             rows.setdefault(dataset, DatasetRows(dataset)).rows_loaded += loaded
     findings = [p for r in committed if r.rows_quarantined for p in (lake / QUARANTINE / r.load_id).glob("*.parquet")]
     reasons: list[QuarantineReason] = []
     if findings:
         columns = ["load_id", "dataset", "source_record", "column_name", "check_name", "reason"]
-        frame = pa.concat_tables(pq.read_table(p, columns=columns) for p in findings).to_pandas()
+        frame = pa.concat_tables(pq.read_table(parquet_source(p), columns=columns) for p in findings).to_pandas()
         per_dataset = frame.drop_duplicates(["load_id", "dataset", "source_record"]).groupby("dataset").size()
         for dataset, count in per_dataset.items():
             rows.setdefault(str(dataset), DatasetRows(str(dataset))).rows_quarantined += int(count)

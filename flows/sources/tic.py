@@ -76,11 +76,14 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
     """Extract the codes of interest from one TiC file and yield its rows (and one file row)."""
+    # spilled provider references go beside the warehouse (leftovers.recover sweeps them); with the lake
+    # in an object store the reader may be a Dask worker on another machine: its own temporary folder
+    local = not ctx.settings.lake_url and ctx.settings.warehouse_dir.exists()
     result = extract(
         path,
         ctx.codes_of_interest,
         limits=Limits.of(ctx.settings),
-        spill_dir=ctx.settings.warehouse_dir if ctx.settings.warehouse_dir.exists() else None,
+        spill_dir=ctx.settings.warehouse_dir if local else None,
     )
     rows = ctx.settings.chunk_rows
     if result.kind == "in_network":

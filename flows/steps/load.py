@@ -26,6 +26,7 @@ from flows.engines.remote import RemoteFile, RestartNeeded, url_path
 from flows.settings import Settings
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
+from flows.steps.lake import LakePath, lake_root
 from flows.steps.load_log import LoadRecord, now_utc
 from flows.steps.names import safe_name
 from flows.steps.payer_directory import PayerDirectory
@@ -193,7 +194,7 @@ def _load_file(
         file_bytes=None,
         started_at=now_utc(),
     )
-    lake = settings.lake_dir
+    lake = lake_root(settings)  # a local folder, or an object store (PAYERBENCH_LAKE_URL)
     try:
         before = _stamp_of(path)
         sha, size = file_digest(path, identity=before[2:])
@@ -397,10 +398,10 @@ def reject_file(source: Source, path: Path, settings: Settings, run_id: str, err
         file_bytes=None,
         started_at=now_utc(),
     )
-    return _finish(settings.lake_dir, record, "rejected", error)
+    return _finish(lake_root(settings), record, "rejected", error)
 
 
-def _finish(lake: Path, record: LoadRecord, status: str, error: str | None, reset: bool = False) -> LoadRecord:
+def _finish(lake: LakePath, record: LoadRecord, status: str, error: str | None, reset: bool = False) -> LoadRecord:
     if reset:  # nothing from the file is kept, so nothing was loaded or quarantined
         record.rows_loaded = record.rows_quarantined = record.advisories = 0
         record.rows_read = 0

@@ -20,22 +20,24 @@ follows the generation (it is part of the build's recorded state). A compaction 
 CURRENT swap leaves a next-generation folder no reader was ever pointed at; the next compaction
 writes a later one, and the stray folder is pruned like any old generation. No generation holds a
 row twice, so readers never see duplicates.
+
+In an object store (flows/steps/lake.py) the layout and the rules are the same: a part, the merged
+file and CURRENT are each one object written by one PUT (CURRENT's flip is that PUT), and a
+generation's "folder" is its key prefix. Every function takes either kind of `lake_dir`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from flows.steps.store import LOAD_LOG, write_table_atomic
+from flows.steps.lake import LakePath, ObjectPath
+from flows.steps.store import LOAD_LOG, read_table, remove_tree, write_file_atomic, write_table_atomic
 
 STATUSES = ("loaded", "loaded_with_quarantine", "rejected", "unchanged", "failed")
 """loaded: every row loaded. loaded_with_quarantine: good rows loaded, bad rows quarantined.
@@ -108,13 +110,13 @@ POINTER = "CURRENT"
 COMPACTED = "compacted.parquet"
 
 
-def generation_dir(lake_dir: Path, generation: int) -> Path:
+def generation_dir(lake_dir: LakePath, generation: int) -> LakePath:
     """Folder of one generation (0: the log folder itself, the layout of a never-compacted lake)."""
     root = lake_dir / LOAD_LOG
     return root if generation == 0 else root / f"g{generation:06d}"
 
 
-def current_generation(lake_dir: Path) -> int:
+def current_generation(lake_dir: LakePath) -> int:
     """The generation CURRENT names (0 when there is none: never compacted, or a lake from before)."""
     pointer = lake_dir / LOAD_LOG / POINTER
     try:
@@ -129,13 +131,13 @@ def current_generation(lake_dir: Path) -> int:
     return int(text[1:])
 
 
-def generation_files(lake_dir: Path, generation: int) -> list[Path]:
+def generation_files(lake_dir: LakePath, generation: int) -> list[LakePath]:
     """The Parquet files of one generation (its glob, `<folder>/*.parquet`, matches exactly these)."""
     folder = generation_dir(lake_dir, generation)
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def generations(lake_dir: Path) -> list[int]:
+def generations(lake_dir: LakePath) -> list[int]:
     """Every generation with files on disk, oldest first (superseded ones stay until `prune`)."""
     root = lake_dir / LOAD_LOG
     if not root.is_dir():
@@ -150,27 +152,27 @@ def generations(lake_dir: Path) -> list[int]:
     return sorted(found)
 
 
-def part_path(lake_dir: Path, load_id: str) -> Path:
+def part_path(lake_dir: LakePath, load_id: str) -> LakePath:
     """Where the log row of a new attempt goes: its own file in the current generation."""
     return generation_dir(lake_dir, current_generation(lake_dir)) / f"{load_id}.parquet"
 
 
-def append(lake_dir: Path, record: LoadRecord) -> None:
+def append(lake_dir: LakePath, record: LoadRecord) -> None:
     """Write a load-log row for an attempt that committed no data (rejected, unchanged, failed)."""
     write_table_atomic(record.to_table(), part_path(lake_dir, record.load_id))
 
 
-def _frame(files: list[Path]) -> pd.DataFrame:
+def _frame(files: list[LakePath]) -> pd.DataFrame:
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
-    frame = pa.concat_tables(pq.read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
+    frame = pa.concat_tables(read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
     # a generation never holds a row twice, but a lake from before generations can (a merge of the old
     # kind cut short between writing its merged file and removing the parts)
     frame = frame.drop_duplicates("load_id", keep="first")
     return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
 
 
-def read_generation(lake_dir: Path) -> tuple[int, pd.DataFrame]:
+def read_generation(lake_dir: LakePath) -> tuple[int, pd.DataFrame]:
     """The current generation and its rows (every load-log row), oldest first."""
     for attempt in range(3):
         generation = current_generation(lake_dir)
@@ -182,13 +184,16 @@ def read_generation(lake_dir: Path) -> tuple[int, pd.DataFrame]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read(lake_dir: Path) -> pd.DataFrame:
+def read(lake_dir: LakePath) -> pd.DataFrame:
     """Every load-log row, oldest first (an empty frame with the log's columns when none)."""
     return read_generation(lake_dir)[1]
 
 
-def _point_to(lake_dir: Path, generation: int) -> None:
+def _point_to(lake_dir: LakePath, generation: int) -> None:
     pointer = lake_dir / LOAD_LOG / POINTER
+    if isinstance(pointer, ObjectPath):  # one PUT of a small object: the flip is atomic
+        write_file_atomic(pointer, f"g{generation:06d}\n")
+        return
     partial = pointer.with_name(f".{POINTER}.tmp-{os.getpid()}")
     with partial.open("w", encoding="utf-8") as handle:
         handle.write(f"g{generation:06d}\n")
@@ -197,7 +202,7 @@ def _point_to(lake_dir: Path, generation: int) -> None:
     os.replace(partial, pointer)
 
 
-def compact(lake_dir: Path, at: int = COMPACT_AT) -> int:
+def compact(lake_dir: LakePath, at: int = COMPACT_AT) -> int:
     """Merge the current generation's files into a new generation when there are `at` or more (each
     attempt writes one, so a scheduled install would otherwise read thousands). Call it holding the
     writer lock. The new generation's merged file is written first, then CURRENT is swapped to it;
@@ -218,7 +223,7 @@ def compact(lake_dir: Path, at: int = COMPACT_AT) -> int:
 
 
 def prune(
-    lake_dir: Path, grace_seconds: float, in_use: tuple[int, float] | None, now: float | None = None
+    lake_dir: LakePath, grace_seconds: float, in_use: tuple[int, float] | None, now: float | None = None
 ) -> list[int]:
     """Remove the superseded generations no reader can still be on. Call it holding the writer lock.
 
@@ -248,7 +253,7 @@ def prune(
             for path in generation_files(lake_dir, 0):
                 path.unlink(missing_ok=True)
         else:
-            shutil.rmtree(generation_dir(lake_dir, generation), ignore_errors=True)
+            remove_tree(generation_dir(lake_dir, generation))
         removed.append(generation)
     return removed
 

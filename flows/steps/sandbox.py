@@ -34,7 +34,7 @@ LOCKED_OFF = ("autoinstall_known_extensions", "autoload_known_extensions", "allo
 
 def allowed_directories(settings: Settings) -> list[str]:
     """Folders the analysts' connection may read: the lake, as written in the views and as resolved."""
-    lake = settings.lake_dir
+    lake = settings.lake_read_dir  # the lake, or the build's local copy of an object-store lake
     # DuckDB compares path strings (it does not follow symlinks): allow both spellings of the lake
     forms = {str(lake.absolute()), str(lake.resolve())}
     return sorted(form.rstrip("/") + "/" for form in forms)
@@ -103,7 +103,7 @@ def describe_refusal(exc: BaseException, settings: Settings) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     first = first.replace(" - file system operations are disabled by configuration", "")
     first = first.removeprefix("Permission Error: ").removeprefix("Invalid Input Error: ")
-    lake = settings.lake_dir.absolute()
+    lake = settings.lake_read_dir.absolute()
     moved = " (if this warehouse folder was moved or copied, run `payerbench build` first)" if "/lake/" in first else ""
     return (
         f"refused: {first}; queries read only this warehouse (its lake {lake}), never other files, "

@@ -13,6 +13,11 @@ place (a same-filesystem rename is atomic) and writes the load-log row last: unt
 exists the load does not exist for the warehouse, which lists Parquet files from the log,
 never by globbing. A crash at any point leaves the previous state readable; the next writer
 removes folders of loads that never committed (`orphans`, through `leftovers.recover`).
+
+In an object store (`PAYERBENCH_LAKE_URL`, flows/steps/lake.py) there is no rename and no staging:
+parts are written straight to `<folder>/<load_id>/`, where no reader looks until the load-log row
+(one object, one PUT) commits that load id; a load that fails deletes them, one that crashed leaves
+them for `sweep_orphans`, exactly as a renamed folder without its log row on disk.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.steps.lake import LakePath, ObjectPath
+
 QUARANTINE = "_quarantine"
 ADVISORY = "_advisory"
 LOAD_LOG = "_load_log"
@@ -33,17 +40,25 @@ SYSTEM_FOLDERS = (QUARANTINE, ADVISORY, LOAD_LOG, ".staging")
 PARQUET_OPTIONS = {"compression": "zstd"}
 
 
-def write_table_atomic(table: pa.Table, dest: Path) -> None:
-    """Write a Parquet file under a temporary name and rename it into place."""
+def write_table_atomic(table: pa.Table, dest: LakePath) -> None:
+    """Write a Parquet file under a temporary name and rename it into place (in an object store:
+    write the object, which appears whole when its upload completes)."""
+    if isinstance(dest, ObjectPath):
+        pq.write_table(table, dest.path, filesystem=dest.fs, **PARQUET_OPTIONS)
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, **PARQUET_OPTIONS)
     os.replace(tmp, dest)
 
 
-def write_file_atomic(dest: Path, data: str | bytes) -> None:
+def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
     """Write a file (a report, a state file) under a temporary name beside it and rename it into
-    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old."""
+    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old.
+    (In an object store: one PUT, which has the same property.)"""
+    if isinstance(dest, ObjectPath):
+        dest.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
@@ -52,6 +67,26 @@ def write_file_atomic(dest: Path, data: str | bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_table(path: LakePath, schema: pa.Schema | None = None) -> pa.Table:
+    """One Parquet file of the lake, local or in an object store."""
+    if isinstance(path, ObjectPath):
+        return pq.read_table(path.path, filesystem=path.fs, schema=schema)
+    return pq.read_table(path, schema=schema)
+
+
+def parquet_source(path: LakePath) -> Path | pa.NativeFile:
+    """What `pq.read_metadata` / `pq.read_table` take for a file of the lake, local or in an object store."""
+    return path.fs.open_input_file(path.path) if isinstance(path, ObjectPath) else path
+
+
+def remove_tree(path: LakePath) -> None:
+    """Delete a folder of the lake and everything in it (nothing when it is not there)."""
+    if isinstance(path, ObjectPath):
+        path.remove_tree()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -73,11 +108,15 @@ def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 class LoadWriter:
     """Accumulates the Parquet parts of one file load in its staging folder."""
 
-    def __init__(self, lake_dir: Path, load_id: str) -> None:
+    def __init__(self, lake_dir: LakePath, load_id: str) -> None:
         self.lake_dir = lake_dir
         self.load_id = load_id
+        self.direct = isinstance(lake_dir, ObjectPath)  # no rename there: parts go to their final place
         self.staging = lake_dir / ".staging" / load_id
         self._parts: dict[str, int] = {}
+
+    def _folder(self, folder: str) -> LakePath:
+        return self.lake_dir / folder / self.load_id if self.direct else self.staging / folder
 
     def write(self, folder: str, table: pa.Table) -> None:
         """Stage one part of `folder` (a dataset name, or _quarantine / _advisory)."""
@@ -85,15 +124,19 @@ class LoadWriter:
             return
         number = self._parts.get(folder, 0)
         self._parts[folder] = number + 1
-        write_table_atomic(table, self.staging / folder / f"part-{number:05d}.parquet")
+        write_table_atomic(table, self._folder(folder) / f"part-{number:05d}.parquet")
 
     @property
     def folders(self) -> list[str]:
         return sorted(self._parts)
 
-    def commit(self, log_row: pa.Table, log_path: Path) -> None:
+    def commit(self, log_row: pa.Table, log_path: LakePath) -> None:
         """Move every staged folder into the lake, then write the load-log row (the commit) to
-        `log_path` (load_log.part_path: a file in the log's current generation)."""
+        `log_path` (load_log.part_path: a file in the log's current generation). In an object store
+        the parts are in place already: the log row alone commits them."""
+        if self.direct:
+            write_table_atomic(log_row, log_path)
+            return
         for folder in self.folders:
             target = self.lake_dir / folder / self.load_id
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,13 +148,17 @@ class LoadWriter:
 
     def discard(self) -> None:
         """Forget everything staged (a rejected file loads nothing)."""
+        if self.direct:
+            for folder in self.folders:
+                remove_tree(self._folder(folder))
+            return
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
+def orphans(lake_dir: LakePath, committed: set[str]) -> list[LakePath]:
     """What a load that never committed left: everything staged, and lake folders of load ids with no
     committed load-log row (a crash between the folder's rename and the log row)."""
-    found: list[Path] = []
+    found: list[LakePath] = []
     if not lake_dir.exists():
         return found
     staging = lake_dir / ".staging"
@@ -124,11 +171,11 @@ def orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
     return found
 
 
-def sweep_orphans(lake_dir: Path, committed: set[str]) -> list[Path]:
+def sweep_orphans(lake_dir: LakePath, committed: set[str]) -> list[LakePath]:
     """Delete lake folders whose load never committed (a crash between rename and log)."""
     removed = []
     for path in orphans(lake_dir, committed):
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         if path.parent.name != ".staging":
             removed.append(path)
     return removed

@@ -21,6 +21,17 @@ Incremental: `plan` compares what the file was built from (the committed loads o
 the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
 beside it) with what is there now. `build_if_changed` rebuilds only when something differs and
 reports the SQL views whose inputs changed (`marts_rebuilt`), following the SQL files' references.
+
+A lake in an object store (PAYERBENCH_LAKE_URL, flows/steps/lake.py): the build copies the Parquet
+files its views list (the committed parts, the load log's current generation) into a local folder,
+`settings.lake_read_dir` (warehouse/lake-copy/, same layout), and the views read those copies. Why
+not DuckDB's httpfs extension reading s3:// directly: the duckdb wheel does not bundle httpfs, and
+`INSTALL httpfs` downloads it from DuckDB's extension repository at run time, which an offline
+install or CI cannot do; the analysts' sandbox (flows/steps/sandbox.py) also turns extension loading
+and remote access off on purpose. The copy is cheap to keep current: a part never changes once its
+load committed (its name carries the load id), so each one is downloaded once, by the first build
+that lists it. The `load_log` view then shows the log as of the build (locally it reads the
+current generation by glob, so attempts after the build show at once).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ import pyarrow.parquet as pq
 from flows.errors import SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
+from flows.steps.lake import ObjectPath, lake_root
 from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
 from flows.steps.lock import warehouse_lock
@@ -90,17 +102,33 @@ def _parquet_list(paths: list[Path]) -> str:
 def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
     """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
     # named by its schema, never rewritten: a session on an older build keeps reading the file it lists
-    path = settings.lake_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
+    path = settings.lake_read_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
     if not path.exists() or pq.read_schema(path) != schema:
         write_table_atomic(schema.empty_table(), path)
     return path
 
 
 def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> list[Path]:
+    lake = lake_root(settings)
     parts: list[Path] = []
     for load_id in load_ids:
-        parts += sorted((settings.lake_dir / folder / load_id).glob("*.parquet"))
+        parts += _local_files(settings, lake / folder / load_id, f"{folder}/{load_id}")
     return parts
+
+
+def _local_files(settings: Settings, where: Path | ObjectPath, relative: str) -> list[Path]:
+    """The Parquet files directly in one folder of the lake, as local paths the views can list: the
+    files themselves, or (lake in an object store) their copies under `settings.lake_read_dir`,
+    each downloaded once (whole, then renamed into place: a reader never meets part of one)."""
+    if not isinstance(where, ObjectPath):
+        return sorted(where.glob("*.parquet"))
+    local = []
+    for remote in sorted(where.glob("*.parquet")):
+        target = settings.lake_read_dir / relative / remote.name
+        if not target.exists():
+            write_file_atomic(target, remote.read_bytes())
+        local.append(target)
+    return local
 
 
 # The SQL layers, in build order: a file may read the relations of its own layer and of the layers
@@ -345,14 +373,14 @@ def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, t
         fields.COVERAGE_POSITION,
         fields.SOURCE_CONFIDENCE,
         Path(__file__).read_bytes(),
-        settings.lake_dir,
+        str(lake_root(settings)),
     )
     return {"schema": schema, "load_log": bool(len(log)), "log_generation": log_generation, "inputs": inputs}
 
 
 def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
     """Compare the inputs now with those the current DuckDB file was built from."""
-    generation, log = load_log.read_generation(settings.lake_dir)
+    generation, log = load_log.read_generation(lake_root(settings))
     state = _state(settings, log, generation, schemas)
     inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
     everything = {k.removeprefix("sql:") for k in inputs}
@@ -414,13 +442,14 @@ def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) ->
 
 def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) -> BuildResult:
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    log = load_log.read(settings.lake_dir)
+    lake = lake_root(settings)
+    log = load_log.read(lake)
     done = log[log["status"].isin(COMMITTED)]
     committed = list(done["load_id"])
     lost = [
         r.load_id
         for r in done.itertuples()
-        if r.rows_loaded > 0 and not any((settings.lake_dir / d / r.load_id).is_dir() for d in r.datasets)
+        if r.rows_loaded > 0 and not any((lake / d / r.load_id).is_dir() for d in r.datasets)
     ]
     if lost:
         raise WarehouseCorrupt(
@@ -453,7 +482,11 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
         if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
             # this generation only: its files stay while this build is current (load_log.prune)
-            log_parts.append(load_log.generation_dir(settings.lake_dir, current.state["log_generation"]) / "*.parquet")
+            generation = load_log.generation_dir(lake, current.state["log_generation"])
+            if isinstance(generation, ObjectPath):  # its files as of now, copied (see the module's docstring)
+                copied = _local_files(settings, generation, generation.path.removeprefix(lake.path + "/"))
+                generation = copied[0].parent if copied else generation
+            log_parts.append(generation / "*.parquet")
         # one row per attempt (a generation never holds a row twice; this only guards the view)
         con.execute(
             f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
@@ -546,10 +579,10 @@ def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = 
     The view moves at once only when the merge is all that changed: otherwise the flow's own build
     (or the next `build`) moves it together with the new loads."""
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-        merged = load_log.compact(settings.lake_dir, at)
+        merged = load_log.compact(lake_root(settings), at)
         if merged and settings.duckdb_path.exists():
             current = plan(settings, schemas)
             if current.changed == {LOG_GENERATION}:
                 _build(settings, current, schemas)
-        load_log.prune(settings.lake_dir, settings.log_grace_seconds, log_generation_in_use(settings))
+        load_log.prune(lake_root(settings), settings.log_grace_seconds, log_generation_in_use(settings))
         return merged
