@@ -498,9 +498,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from flows.steps import load_log
 
     settings = _settings(args)
-    log = load_log.read(settings.lake_dir)
+    from flows.steps.lake import lake_root
+
+    log = load_log.read(lake_root(settings))
     if log.empty:
-        print(f"no loads recorded under {settings.lake_dir}; run `payerbench run` first")
+        print(f"no loads recorded under {settings.lake_url or settings.lake_dir}; run `payerbench run` first")
         return EXIT_DATA
     now = None
     if args.now:

@@ -169,10 +169,13 @@ class Status:
 def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     """Read the load log, the lake and the run records; judge each source's freshness at `now`."""
     now = now or dt.datetime.now(dt.UTC)
-    log = load_log.read(settings.lake_dir)
+    from flows.steps.lake import lake_root
+
+    log = load_log.read(lake_root(settings))  # the lake itself (local or s3://): what is committed now
     done = log[log["status"].isin(COMMITTED)]
     sources = {name: _freshness(name, log, done, now) for name in catalog.SOURCES}
-    quarantined = _quarantined_rows(settings.lake_dir, done)
+    # row counts from the parts DuckDB reads: the local lake, or the build's local copies of an s3:// lake's parts
+    quarantined = _quarantined_rows(settings.lake_read_dir, done)
     con = duckdb.connect()
     datasets = []
     try:
@@ -183,7 +186,7 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
                 parts = [
                     p
                     for load_id in loads["load_id"]
-                    for p in sorted((settings.lake_dir / dataset / load_id).glob("*.parquet"))
+                    for p in sorted((settings.lake_read_dir / dataset / load_id).glob("*.parquet"))
                 ]
                 rows, period = _rows_and_period(con, parts, source.cadence, dataset)
                 newest = loads.iloc[-1] if len(loads) else None

@@ -133,6 +133,13 @@ def test_the_build_reads_local_copies_and_answers_as_a_local_lake(settings: Sett
     )
     assert "tic__in_network_rate" in copies and "_load_log" in copies
     assert warehouse.plan(s3_settings, catalog.SCHEMAS).needed is False  # nothing new: no rebuild
+    from flows.ops import status
+
+    def rows(found: status.Status) -> dict[str, tuple[int, int, int]]:
+        return {d.dataset: (d.files, d.rows, d.rows_quarantined) for d in found.datasets if d.source == "tic"}
+
+    assert rows(status.collect(s3_settings)) == rows(status.collect(local))  # `payerbench status` reads it too
+    assert rows(status.collect(local))["tic__in_network_rate"][1] > 0
 
 
 def test_an_object_path_reads_writes_and_lists_like_a_path(s3_settings: Settings) -> None:
