@@ -201,6 +201,8 @@ def print_fetch(report) -> None:  # type: ignore[no-untyped-def]
         console.print(Text(f"fetch: {safe_name(line)}"), highlight=False)
     for problem in report.problems:
         console.print(Text(f"fetch problem: {safe_name(problem)}", style="red"), highlight=False)
+    for change in report.policy_changes:  # the extract stays the reviewed truth: a person compares the draft
+        console.print(Text(f"review: {safe_name(change)}", style="yellow"), highlight=False)
 
 
 @contextlib.contextmanager
@@ -604,6 +606,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ),
             )
         console.print(fetched)
+    for change in report.policy_changes:
+        console.print(Text.assemble(("policy page changed", "yellow"), " ", safe_name(change)), highlight=False)
     for run in report.crashed_runs:
         console.print(
             Text.assemble(
@@ -644,6 +648,7 @@ def _status_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
         ],
         "last_runs": report.last_runs,
         "crashed_runs": report.crashed_runs,
+        "policy_changes": report.policy_changes,
         "fetches": {
             name: {**dataclasses.asdict(f), "newer_published": f.newer_published} for name, f in report.fetches.items()
         },

@@ -32,6 +32,8 @@ LICENCE_LINE = (
 @dataclass
 class FetchReport:
     results: list[FetchResult] = field(default_factory=list)
+    # policy pages whose text changed in this fetch: one line each (flows/fetch/policy_pages.py), for a person
+    policy_changes: list[str] = field(default_factory=list)
 
     @property
     def lines(self) -> list[str]:

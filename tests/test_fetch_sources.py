@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,33 @@ def test_the_run_record_carries_the_lines_and_the_problems(settings: Settings) -
     fetch_sources(["cms_mcd"], settings, offline=True)
     (record,) = [json.loads(p.read_text()) for p in Path(settings.runs_dir).glob("*.json")]
     assert record["flow"] == "fetch_sources" and record["fetched"] and record["fetched"][0].startswith("cms_mcd: ")
+
+
+def test_a_changed_policy_page_is_a_line_for_a_person_in_the_report_and_the_run_record(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from flows.fetch import policy_pages
+
+    def changed(context: FetchContext) -> list[ManifestRow]:
+        folder = context.settings.source_dir("payer_policy_snapshot") / "fetched" / "anthem" / "SURG.00155"
+        folder.mkdir(parents=True)
+        when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        change = {"fetched_at": when, "previous_stance": "experimental_investigational",
+                  "new_stance": "covered_with_criteria", "stance_changed": True, "relevant_changed": True,
+                  "draft_path": None, "payer_name": "Anthem", "policy_id": "SURG.00155", "url": "https://e.org/p"}  # fmt: skip
+        (folder / "v2.json").write_text(json.dumps({"change": change}), encoding="utf-8")
+        return [ManifestRow(context.fetch_id, "payer_policy", "payer_policy_pages:p", None, "https://e.org/p",
+                            "downloaded", message="CHANGED: ...")]  # fmt: skip
+
+    step = FetchStep(policy_pages.STEP, changed, "", "https://e.org/", "")
+    entries = tuple(dataclasses.replace(s, fetch=step) if s.name == "payer_policy" else s for s in catalog.ENTRIES)
+    monkeypatch.setattr(catalog, "ENTRIES", entries)
+    monkeypatch.setattr(catalog, "SOURCES", {s.name: s for s in entries})
+    report = fetch_sources(["payer_policy"], settings)
+    (line,) = report.policy_changes
+    assert "Anthem SURG.00155 https://e.org/p: stance experimental_investigational -> covered_with_criteria" in line
+    assert not report.problems  # a change is not a failure: the run record flags it for review
+    (record,) = [json.loads(p.read_text()) for p in settings.runs_dir.glob("*.json")]
+    assert record["status"] == "problems" and any("policy change" in p for p in record["problems"])

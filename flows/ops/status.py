@@ -31,6 +31,7 @@ from flows.steps.load_log import COMMITTED
 from flows.steps.store import QUARANTINE
 
 CRASH_DAYS = 7
+POLICY_DAYS = 30  # policy page changes listed (the fetch run that found each flagged it for review)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Status:
     last_runs: dict[str, dict[str, object]]
     crashed_runs: list[dict[str, object]] = field(default_factory=list)  # the last CRASH_DAYS days, oldest first
     fetches: dict[str, FetchStatus] = field(default_factory=dict)  # sources with a fetch step
+    policy_changes: list[str] = field(default_factory=list)  # policy pages changed in the last POLICY_DAYS days
 
     @property
     def problems(self) -> list[str]:
@@ -215,9 +217,13 @@ def collect(settings: Settings, now: dt.datetime | None = None) -> Status:
     runs = run_summary.read_runs(settings)
     since = (now - dt.timedelta(days=CRASH_DAYS)).isoformat()
     crashed = [r for r in runs if str(r.get("started_at")) >= since and run_summary.effective_status(r) == "crashed"]
+    from flows.fetch.policy_pages import policy_changes
+
+    changes = policy_changes(settings, since=now - dt.timedelta(days=POLICY_DAYS))
     return Status(
-        now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed, fetch_status(settings, done)
-    )
+        now, datasets, sources, bad_files, {str(r["flow"]): r for r in runs}, crashed, fetch_status(settings, done),
+        changes,
+    )  # fmt: skip
 
 
 def crash_detail(run: dict[str, object]) -> str:

@@ -146,3 +146,21 @@ def test_a_newer_release_listed_than_loaded_is_told(tmp_path: Path) -> None:
     assert found["cms_pfs_gpci"].last_checked_at == "2026-04-01T06:00:01+00:00"
     nothing_loaded = fetch_status(Settings(raw_dir=raw), done.iloc[0:0])["cms_pfs_rvu"]
     assert (nothing_loaded.loaded, nothing_loaded.newer_published) == (None, True)
+
+
+def test_policy_pages_changed_in_the_last_month_are_listed(tmp_path: Path) -> None:
+    from flows.ops.status import POLICY_DAYS
+
+    settings = Settings(raw_dir=tmp_path / "raw", warehouse_dir=tmp_path / "w")
+    folder = settings.source_dir("payer_policy_snapshot") / "fetched" / "anthem" / "SURG.00155"
+    folder.mkdir(parents=True)
+    now = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
+    for days, stance in ((3, "covered_with_criteria"), (POLICY_DAYS + 5, "not_covered")):
+        when = (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
+        change = {"fetched_at": when, "previous_stance": "experimental_investigational", "new_stance": stance,
+                  "stance_changed": True, "relevant_changed": True, "draft_path": "payer_policy_drafts/x.csv",
+                  "payer_name": "Anthem", "policy_id": "SURG.00155", "url": "https://example.org/p.html"}  # fmt: skip
+        (folder / f"{when[:10]}.json").write_text(json.dumps({"change": change}), encoding="utf-8")
+    (line,) = status.collect(settings, now).policy_changes  # the older change is past the window
+    assert line.startswith(f"policy change {(now - dt.timedelta(days=3)):%Y-%m-%d}: Anthem SURG.00155 ")
+    assert "experimental_investigational -> covered_with_criteria" in line and "payer_policy_drafts/x.csv" in line
