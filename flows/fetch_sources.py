@@ -10,11 +10,13 @@ the hidden scratch folders are not listed as raw files).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flows import catalog
 from flows.errors import ConfigurationError
+from flows.fetch import policy_pages
 from flows.fetch.run import FetchResult, run_fetch
 from flows.lookups import codes_of_interest
 from flows.ops import run_summary
@@ -96,13 +98,16 @@ def fetch_sources(
     sources = fetchable(targets)
     with run_summary.tracking("fetch_sources", settings) as run:
         logger = run_logger()
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the snapshots write whole seconds
         report = FetchReport(
             run_fetch(
                 settings, sources, run.run_id, codes=codes_of_interest(settings), offline=offline, say=logger.info
             )
         )
-        for line in report.lines:
+        if any(s.fetch is not None and s.fetch.key == policy_pages.STEP for s in sources):
+            report.policy_changes = policy_pages.policy_changes(settings, since=started)
+        for line in report.lines + report.policy_changes:
             logger.info("%s", line)
         run.fetched += report.lines
-        run.fetch_problems += report.problems
+        run.fetch_problems += report.problems + report.policy_changes  # a changed policy needs a person's review
     return report
