@@ -56,6 +56,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "fetch_years",
         "calendar years of CMS's quarterly releases `fetch` gets, back to the current one (default 2: this year and the last; 5 backfills five)",
     ),
+    "PAYERBENCH_TIC_SIGNED_URLS": (
+        "tic_signed_urls",
+        "signed table-of-contents URLs the TiC crawl cannot discover (Cigna's), pasted as space-separated `payer=URL` words; the signature is never written to the manifest",
+    ),
     "PAYERBENCH_CHUNK_ROWS": ("chunk_rows", "rows per validated chunk (bounds memory per file)"),
     "PAYERBENCH_LOCK_TIMEOUT": ("lock_timeout", "seconds a writer waits for another run to finish"),
     "PAYERBENCH_LAKE_URL": (
@@ -106,6 +110,7 @@ class Settings:
     fetch_years: int = 2  # flows/fetch/cms_quarterly.py: releases of this many calendar years, to the current one
     fetch_interval: float = 1.0  # flows/fetch/http.py: least seconds between two requests to one host
     policy_fetch_interval: float = 5.0  # flows/fetch/policy_pages.py: the same, for payers' policy pages
+    tic_signed_urls: str | None = None  # flows/fetch/tic_index.py: "payer=URL ..." (secret: never logged)
     report_kernel: str | None = None  # flows/report/execute.py: None runs the notebook in this process
     tic_max_expansion: float = 500.0
     inbox_allow_links_from: tuple[Path, ...] = ()  # a link in the inbox is refused unless it points into one

@@ -562,7 +562,7 @@ def crawl_indexes(
     """Every payer of raw/reference/payer_indexes.csv (or `rows`): manifest rows, one per index asked."""
     today = today or dt.datetime.now(dt.UTC).date()
     rows = read_payer_indexes(context.settings) if rows is None else rows
-    pasted = operator_urls(os.environ.get(SIGNED_URLS_ENV))
+    pasted = operator_urls(context.settings.tic_signed_urls)
     out: list[ManifestRow] = []
     for row in rows:
         out += crawl_payer(context, row, today, pasted.get(row.payer))

@@ -353,8 +353,7 @@ def test_cigna_with_a_pasted_signed_url_is_read_and_its_signature_never_recorded
                                     "in_network_files": [{"description": "OAP", "location": "https://c.example/oap_in-network-rates.json.gz?Expires=9"}]}])  # fmt: skip
     with MirrorServer(tmp_path / "mirror") as server:
         server.put(signed, body)
-        settings = mirror_settings(tmp_path, server)
-        monkeypatch.setenv(tic_index.SIGNED_URLS_ENV, f"cigna={signed}")
+        settings = mirror_settings(tmp_path, server).replace(tic_signed_urls=f"cigna={signed}")
         (row,) = crawl(settings, [replace(CIGNA_ROW, file_name_pattern="in-network-rates")])
     assert row.outcome == "downloaded" and row.release == "2026-08-01"
     assert "SECRET" not in json.dumps(row.__dict__) and row.url == signed.split("?")[0]
