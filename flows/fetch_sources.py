@@ -56,6 +56,13 @@ class FetchReport:
         return found
 
     @property
+    def changes(self) -> list[str]:
+        """One line per watched page whose content changed in this fetch (the policy pages' `CHANGED: ...` rows)."""
+        return [
+            f"{r.message}: {r.url}" for result in self.results for r in result.rows if r.message.startswith("CHANGED")
+        ]
+
+    @property
     def licence_required(self) -> bool:
         return any(r.outcome == "licence_required" for result in self.results for r in result.rows)
 
@@ -101,6 +108,6 @@ def fetch_sources(
         )
         for line in report.lines:
             logger.info("%s", line)
-        run.fetched += report.lines
+        run.fetched += report.lines + report.changes  # the run summary names each changed page
         run.fetch_problems += report.problems
     return report

@@ -11,8 +11,8 @@ from flows import catalog
 from flows.errors import ConfigurationError
 from flows.fetch import manifest
 from flows.fetch.manifest import ManifestRow
-from flows.fetch.run import FetchContext
-from flows.fetch_sources import LICENCE_LINE, fetch_sources, fetchable
+from flows.fetch.run import FetchContext, FetchResult
+from flows.fetch_sources import LICENCE_LINE, FetchReport, fetch_sources, fetchable
 from flows.settings import Settings
 from flows.sources.base import FetchStep
 
@@ -67,3 +67,15 @@ def test_the_run_record_carries_the_lines_and_the_problems(settings: Settings) -
     fetch_sources(["cms_mcd"], settings, offline=True)
     (record,) = [json.loads(p.read_text()) for p in Path(settings.runs_dir).glob("*.json")]
     assert record["flow"] == "fetch_sources" and record["fetched"] and record["fetched"][0].startswith("cms_mcd: ")
+
+
+def test_a_changed_page_is_a_line_of_its_own_and_an_unchanged_one_is_not() -> None:
+    def row(url: str, message: str) -> ManifestRow:
+        return ManifestRow("f1", "payer_policy_snapshot", url, None, url, "downloaded", message=message)
+
+    changed = row(
+        "https://p.example/a.html", "CHANGED: stance experimental_investigational -> covered_with_criteria (X 1)"
+    )
+    report = FetchReport([FetchResult("policy", ("payer_policy",), [changed, row("https://p.example/b.pdf", "first")])])
+    assert report.changes == [f"{changed.message}: https://p.example/a.html"]
+    assert FetchReport([FetchResult("policy", ("payer_policy",), [row("https://p.example/b.pdf", "")])]).changes == []
