@@ -10,6 +10,10 @@ policy extract whose policy_url points at mirrored pages:
   streams the five files (never written to raw/ or the temp folder) and loads exactly the rows
   `payerbench ingest tic <the same files, local>` loads;
 - the same with one file cut mid-body on a host with Range support and another cut without: same rows;
+- the same run with PAYERBENCH_LAKE_URL on a loopback S3 server (moto): every part and the load log land in
+  the bucket (none in the local lake folder) and `payerbench query` answers the count. Not over Dask: the URLs
+  a fetch planned are streamed one after another by the coordinating process (flows/ingest.py `load_urls`);
+  tests/e2e/test_lake_on_s3.py covers Dask workers writing local files into the S3 lake;
 - two hospitals: one good cms-hpt.txt, one answering with HTML (a finding, not a crash);
 - two policy pages (HTML and PDF) whose stance changes between two fetches: a change with its diff and a
   draft extract row; `run` loads the snapshots and changes.
@@ -39,12 +43,14 @@ from flows.engines.remote import url_name
 from flows.fetch import manifest, policy_pages, tic_index
 from flows.settings import Settings
 from flows.steps import load_log
+from flows.steps.lake import lake_root
 from tests.conftest import BUNDLED_RAW, query
 from tests.fetch import test_hospital_hpt as hpt
 from tests.fetch import test_policy_pages as pol
 from tests.fetch import test_tic_index as toc
 from tests.fetch.server import Cut, MirrorServer
 from tests.fetch.test_stream import LINEAGE, synthetic_in_network
+from tests.s3_lake import s3_server
 
 pytestmark = pytest.mark.slow
 
@@ -315,3 +321,25 @@ def test_run_loads_the_policy_snapshots_and_changes(story: Story) -> None:
     assert snapshots == 4  # two pages, two versions each
     changes = query(story.settings, "select previous_stance, new_stance from payer__policy_change order by all")
     assert ("experimental_investigational", "covered_with_criteria") in changes
+
+
+# --- 3. the lake on the loopback S3 server (the streamed loads run in this process: see the module's note) --------
+def test_the_streamed_load_into_an_s3_lake_and_query_answers_from_it(
+    story: Story, local_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYERBENCH_MIRROR", story.server.url)
+    monkeypatch.setenv("PAYERBENCH_FETCH_INTERVAL", "0")
+    s3 = story.settings.replace(warehouse_dir=story.root / "warehouse-s3")
+    with s3_server(monkeypatch) as bucket:
+        lake = bucket()
+        monkeypatch.setenv("PAYERBENCH_LAKE_URL", lake)
+        call = cli("run", "--no-report", *where(s3))
+        assert call.code == 0, call.out
+        local_lake = [p.relative_to(s3.lake_dir).as_posix() for p in s3.lake_dir.rglob("*") if p.is_file()]
+        assert local_lake == [], local_lake  # parts and log are in the bucket
+        log = load_log.read(lake_root(s3.replace(lake_url=lake)))
+        streamed = log[log["source_path"].str.startswith("https://")]
+        assert len(streamed) == 5 and set(streamed["status"]) == {"loaded"}
+        answer = cli("query", "--format", "json", f"select count(*) as n from {ROWS}", *where(s3))
+        assert answer.code == 0, answer.out
+    assert json.loads(answer.out) == [{"n": len(local_rows)}]
