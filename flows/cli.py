@@ -199,10 +199,10 @@ def print_fetch(report) -> None:  # type: ignore[no-untyped-def]
     console = _console()
     for line in report.lines:
         console.print(Text(f"fetch: {safe_name(line)}"), highlight=False)
+    for change in report.changes:  # a person reviews the draft extract rows it wrote
+        console.print(Text(f"review: {safe_name(change)}", style="yellow"), highlight=False)
     for problem in report.problems:
         console.print(Text(f"fetch problem: {safe_name(problem)}", style="red"), highlight=False)
-    for change in report.policy_changes:  # the extract stays the reviewed truth: a person compares the draft
-        console.print(Text(f"review: {safe_name(change)}", style="yellow"), highlight=False)
 
 
 @contextlib.contextmanager

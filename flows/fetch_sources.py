@@ -10,13 +10,11 @@ the hidden scratch folders are not listed as raw files).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flows import catalog
 from flows.errors import ConfigurationError
-from flows.fetch import policy_pages
 from flows.fetch.run import FetchResult, run_fetch
 from flows.lookups import codes_of_interest
 from flows.ops import run_summary
@@ -34,8 +32,6 @@ LICENCE_LINE = (
 @dataclass
 class FetchReport:
     results: list[FetchResult] = field(default_factory=list)
-    # policy pages whose text changed in this fetch: one line each (flows/fetch/policy_pages.py), for a person
-    policy_changes: list[str] = field(default_factory=list)
 
     @property
     def lines(self) -> list[str]:
@@ -58,6 +54,14 @@ class FetchReport:
             )
             found.append(f"not downloaded ({', '.join(gated)}): {LICENCE_LINE}")
         return found
+
+    @property
+    def changes(self) -> list[str]:
+        """One line per watched page whose content changed in this fetch (the policy pages' `CHANGED: ...` rows):
+        a person reviews the draft extract rows it wrote (the extract stays the reviewed truth)."""
+        return [
+            f"{r.message}: {r.url}" for result in self.results for r in result.rows if r.message.startswith("CHANGED")
+        ]
 
     @property
     def licence_required(self) -> bool:
@@ -98,16 +102,13 @@ def fetch_sources(
     sources = fetchable(targets)
     with run_summary.tracking("fetch_sources", settings) as run:
         logger = run_logger()
-        started = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the snapshots write whole seconds
         report = FetchReport(
             run_fetch(
                 settings, sources, run.run_id, codes=codes_of_interest(settings), offline=offline, say=logger.info
             )
         )
-        if any(s.fetch is not None and s.fetch.key == policy_pages.STEP for s in sources):
-            report.policy_changes = policy_pages.policy_changes(settings, since=started)
-        for line in report.lines + report.policy_changes:
+        for line in report.lines + report.changes:
             logger.info("%s", line)
-        run.fetched += report.lines
-        run.fetch_problems += report.problems + report.policy_changes  # a changed policy needs a person's review
+        run.fetched += report.lines + report.changes  # the run summary names each changed page
+        run.fetch_problems += report.problems + report.changes  # ... under "Needs attention": a person reviews it
     return report

@@ -297,7 +297,7 @@ def load_remote(
     the file again from byte 0, at most `restarts` times; then (or on an HTTP error) the load is
     `failed`, naming the URL.
     """
-    lake = settings.lake_dir
+    lake = lake_root(settings)  # a local folder, or an object store (PAYERBENCH_LAKE_URL)
     log_rows = load_log.read(lake) if not force else None
     if already_loaded is None:
         already_loaded = set() if log_rows is None else load_log.loaded_sha256s(log_rows, source.name)
