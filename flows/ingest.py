@@ -193,8 +193,11 @@ def ingest(
                     source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
                 )
                 if source.remote is not None and not paths and toc is None:  # what a fetch planned, streamed
-                    # (a Dask runner, when given, takes the local files; URLs stream here, one after another)
-                    records += load_urls(source, source.remote(settings), settings, run_id or run.run_id, force=force)
+                    # (each URL a task on the Dask cluster when one is given: its workers read the URLs themselves)
+                    records += load_urls(
+                        source, source.remote(settings), settings, run_id or run.run_id, force=force,
+                        dask_address=dask_address,
+                    )  # fmt: skip
             if build:
                 from flows.build_warehouse import build_warehouse
 
@@ -212,6 +215,7 @@ def ingest_urls(
     force: bool = False,
     options: dict[str, str] | None = None,
     build: bool = False,
+    dask_address: str | None = None,
 ) -> list[LoadRecord]:
     """Load files straight from their URLs (`payerbench ingest tic https://...`): each body streams through
     the source's reader and is never written to disk, unless `keep` lands a copy in raw/<source>/fetched/
@@ -229,7 +233,10 @@ def ingest_urls(
     with run_summary.tracking("ingest_urls", settings, run_id) as run:
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
-            records = load_urls(source, urls, settings, run_id or run.run_id, keep=keep, force=force, options=options)
+            records = load_urls(
+                source, urls, settings, run_id or run.run_id, keep=keep, force=force, options=options,
+                dask_address=dask_address,
+            )  # fmt: skip
             run.records += records
             if build and any(r.status in load_log.COMMITTED for r in records):
                 from flows.build_warehouse import build_warehouse
@@ -247,15 +254,27 @@ def load_urls(
     keep: bool = False,
     force: bool = False,
     options: dict[str, str] | None = None,
+    dask_address: str | None = None,
 ) -> list[LoadRecord]:
-    """Each URL streamed through the source's reader (flows/fetch/stream.py `load_url`), one after another;
-    the caller holds the writer lock. A file already loaded (its URL path and ETag, or its sha256) is `unchanged`."""
+    """Each URL streamed through the source's reader (flows/fetch/stream.py `load_url`): one after another here,
+    or each a task on a Dask cluster (the source's `runner` hook, `dask_address` or PAYERBENCH_DASK_ADDRESS),
+    whose workers read the URL themselves; the caller holds the writer lock. A file already loaded (its URL
+    path and ETag, or its sha256) is `unchanged`."""
     from flows.fetch.http import HttpFetcher
     from flows.fetch.stream import load_url
 
     payers = payer_directory(settings.payer_alias_file, settings.chunk_rows) if source.payer_column else None
     codes = frozenset() if source.is_reference else codes_of_interest(settings)
-    already = set() if force else load_log.loaded_sha256s(load_log.read(settings.lake_dir), source.name)
+    already = set() if force else load_log.loaded_sha256s(load_log.read(lake_root(settings)), source.name)
+    runner = source.runner(settings, dask_address) if source.runner is not None and urls else None
+    if runner is not None:  # each URL one task on the cluster: the workers stream and write the lake themselves
+        from flows.ops import local_server
+
+        watched = local_server.dies_with_this_process() if plain_call() else contextlib.nullcontext()
+        with watched:
+            return stream_urls.with_options(task_runner=runner)(
+                source.name, urls, settings, run_id, payers, codes, already, options or {}, force, keep
+            )
     records = []
     with HttpFetcher(settings) as fetcher:
         for url in urls:
@@ -267,6 +286,51 @@ def load_urls(
                 already.add(record.source_sha256)
             records.append(record)
     return records
+
+
+@task(name="load_url", cache_policy=NO_CACHE, task_run_name="stream {url}")
+def load_url_task(
+    source_name: str,
+    url: str,
+    settings: Settings,
+    run_id: str,
+    payers: PayerDirectory | None,
+    codes: frozenset[str],
+    already: set[str],
+    options: dict[str, str],
+    force: bool,
+    keep: bool,
+) -> LoadRecord:
+    """One URL streamed and loaded where the task runs (a Dask worker: nothing read from this machine's disk)."""
+    from flows.fetch.stream import load_url
+
+    return load_url(
+        catalog.get(source_name), url, settings, run_id, payers=payers, codes=codes, already_loaded=already,
+        options=options, force=force, keep=keep,
+    )  # fmt: skip
+
+
+@flow(name="stream_urls", flow_run_name="stream {source_name}")
+def stream_urls(
+    source_name: str,
+    urls: list[str],
+    settings: Settings,
+    run_id: str,
+    payers: PayerDirectory | None,
+    codes: frozenset[str],
+    already: set[str],
+    options: dict[str, str],
+    force: bool = False,
+    keep: bool = False,
+) -> list[LoadRecord]:
+    """Every URL submitted at once to the flow's task runner (a Dask cluster); this flow's caller holds the lock.
+    The same file listed twice loads once: tasks run in parallel, so the same sha256 under two URLs may load
+    twice only when the payer serves identical bytes at two paths (the URL path already deduplicates listings)."""
+    futures = [
+        load_url_task.submit(source_name, url, settings, run_id, payers, codes, already, options, force, keep)
+        for url in dict.fromkeys(urls)
+    ]
+    return [future.result() for future in futures]
 
 
 def _files(

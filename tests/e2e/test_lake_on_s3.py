@@ -1,10 +1,10 @@
-"""TiC files loaded by a two-worker Dask cluster into a lake on an S3-compatible server (moto on
-loopback), then `payerbench build` and `payerbench query` answering from it as a local lake would.
+"""TiC files streamed from their URLs by a two-worker Dask cluster into a lake on an S3-compatible server
+(moto on loopback), then `payerbench build` and `payerbench query` answering from it as a local lake would.
 
-The workers get only file paths in a folder of their own (never the coordinator's raw/) and the lake's
-s3:// URL; an audit hook in each worker process records every file it opens, and the test checks that
-none lies under the coordinator's warehouse or raw folders, and that the coordinator's local lake
-folder was never made: the workers' output reaches the coordinator only through the bucket.
+The workers get only the files' URLs (served on loopback, as a payer's host would) and the lake's s3:// URL;
+an audit hook in each worker process records every file it opens, and the test checks that none lies under
+the coordinator's warehouse or raw folders, and that the coordinator's local lake folder was never made: the
+workers' output reaches the coordinator only through the bucket.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import pytest
 
 from flows import catalog
 from flows.cli import main
-from flows.ingest import ingest
+from flows.ingest import ingest, ingest_urls
 from flows.settings import Settings
 from flows.steps import load_log, warehouse
 from flows.steps.lake import lake_root
 from tests.conftest import BUNDLED_RAW, FIXTURES, query
+from tests.fetch.server import MirrorServer
 from tests.s3_lake import s3_server
 
 pytestmark = pytest.mark.slow
@@ -68,8 +69,12 @@ def test_dask_workers_load_into_an_s3_lake_and_query_answers_from_it(
     expected = query(local, sql)
     assert expected[0][0] > 0
 
-    with s3_server(monkeypatch) as bucket:  # AWS_* variables set before the workers start: they inherit them
-        s3 = dataclasses.replace(settings, lake_url=bucket())
+    with s3_server(monkeypatch) as bucket, MirrorServer(tmp_path / "payer-host") as host:
+        # AWS_* variables are set before the workers start: they inherit them; the files are on a "payer's host"
+        urls = [f"https://mrf.payer.example/in-network/{p.name}" for p in files]
+        for url, path in zip(urls, files, strict=True):
+            host.put(url, path.read_bytes())
+        s3 = dataclasses.replace(settings, lake_url=bucket(), mirror=host.url, fetch_interval=0)
         with (
             distributed.LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -77,15 +82,18 @@ def test_dask_workers_load_into_an_s3_lake_and_query_answers_from_it(
             distributed.Client(cluster) as client,
         ):
             client.run(_record_opens)
-            records = ingest("tic", files, s3, dask_address=cluster.scheduler_address)
+            records = ingest_urls("tic", urls, s3, dask_address=cluster.scheduler_address)
             opened = client.run(_opened)
         assert sorted(r.source_file for r in records) == sorted(p.name for p in files)
         assert {r.status for r in records} == {"loaded", "loaded_with_quarantine"}
 
-        # the workers did the loading, reading their own folder and never the coordinator's disk
+        # the workers did the loading, streaming from the host and never reading the coordinator's disk
         worker_reads = [p for paths in opened.values() for p in paths]
         assert len(opened) == 2
-        assert any(p.startswith(str(worker_files)) for p in worker_reads)
+        assert not any(p.startswith(str(worker_files)) for p in worker_reads)  # not the files: their URLs
+        assert {s.path for s in host.requests if s.method == "GET"} >= {
+            f"/mrf.payer.example/in-network/{p.name}" for p in files
+        }
         coordinator = (str(s3.warehouse_dir), str(s3.raw_dir))
         assert "\n".join(p for p in worker_reads if p.startswith(coordinator)) == ""
         assert not s3.lake_dir.exists()  # nothing landed in the coordinator's local lake folder
