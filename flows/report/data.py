@@ -34,6 +34,8 @@ QUERIES = (
     "data_availability",
     "source_files",
     "policy_sources",
+    "policy_pages",
+    "policy_page_changes",
     "medicare_file_listings",
 )
 """The queries (warehouse/sql/report/<name>.sql) behind a report, each run once per report."""

@@ -463,7 +463,94 @@ def section_coverage(ctx: ReportContext) -> str:
         "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
         "that found no policy."
     )
+    out += policy_pages(ctx)
     return "\n\n".join(out)
+
+
+def page_stance(value: object) -> Md:
+    """A page's stance (';'-joined coverage statuses) in words; "no stance sentence found" when it has none."""
+    if missing(value):
+        return Md("no stance sentence found")
+    return Md(" and ".join(named(STANCES, s) for s in str(value).split(";")))
+
+
+def policy_pages(ctx: ReportContext) -> list[str]:
+    """The policy pages behind the coverage rows as fetched by the as-of date (warehouse/sql/report/policy_pages.sql
+    and policy_page_changes.sql): each page's stance, last-reviewed date and code listing, a flag where the page's
+    stance differs from the reviewed extract's, and the page changes up to the as-of date. Nothing when no page of
+    the code has a snapshot by then (the section then reads as it did before pages were watched)."""
+    pages = ctx.frames.get("policy_pages", pd.DataFrame())
+    changes = ctx.frames.get("policy_page_changes", pd.DataFrame())
+    if pages.empty and changes.empty:
+        return []
+    out = [
+        f"### Policy pages as of {ctx.as_of.isoformat()}",
+        "Each cited policy page as last fetched on or before the as-of date (`payerbench fetch payer_policy`): what "
+        "its stance sentences say, the last-review date it shows and whether its code list names "
+        f"{ctx.code}. The extract stays the reviewed truth; a page that reads otherwise is flagged for review.",
+    ]
+    if not pages.empty:
+        rows = []
+        for r in pages.itertuples():
+            listed = "yes" if flag(r.code_listed) else ("no" if flag(r.code_checked) else "not checked")
+            rows.append(
+                [
+                    named(GROUPS, r.payer_group),
+                    named(PLAN_TYPES, r.plan_type),
+                    link(r.policy_id if not missing(r.policy_id) else r.policy_url, r.policy_url),
+                    date(r.fetched_at),
+                    page_stance(r.page_stance),
+                    date(r.page_last_reviewed_date),
+                    Md(listed),
+                    Md(f"{named(STANCES, r.coverage_status)} (reviewed {date(r.retrieved_date)})"),
+                    Md("**review**" if flag(r.stance_differs) else "agrees" if not missing(r.page_stance) else NA),
+                ]
+            )
+        out.append(
+            table(
+                rows,
+                [
+                    "Payer group",
+                    "Plans",
+                    "Policy page",
+                    "Fetched",
+                    "Page stance",
+                    "Page last reviewed",
+                    f"Page lists {ctx.code}",
+                    "Extract stance",
+                    "Check",
+                ],
+            )
+        )
+        differing = pages[pages["stance_differs"].map(flag)]
+        out += [
+            f"**{text(r.payer_name)} {text(r.policy_id)} ({named(GROUPS, r.payer_group)}, "
+            f"{named(PLAN_TYPES, r.plan_type)}): the page now reads {page_stance(r.page_stance)} "
+            f"(fetched {date(r.fetched_at)}); the extract (reviewed {date(r.retrieved_date)}) says "
+            f"{named(STANCES, r.coverage_status)}: review it.**"
+            for r in differing.itertuples()
+        ]
+    if changes.empty:
+        out.append(f"Page changes: none fetched on or before {ctx.as_of.isoformat()}.")
+        return out
+    lines = [f"Page changes fetched on or before {ctx.as_of.isoformat()}, newest first:"]
+    for r in changes.itertuples():
+        stance = (
+            f"stance {page_stance(r.previous_stance)} → {page_stance(r.new_stance)}"
+            if flag(r.stance_changed)
+            else "stance unchanged"
+        )
+        what = "" if flag(r.relevant_changed) else " (only text outside the dates, codes and stance changed)"
+        lines.append(
+            f"- {date(r.fetched_at)} — {text(r.payer_name)} "
+            f"{link(r.policy_id if not missing(r.policy_id) else r.url, r.url)}: {stance}{what}"
+        )
+        for line in str(r.diff).splitlines() if not missing(r.diff) else []:
+            if line.startswith(("+++", "---", "@@")) or not line.startswith(("+", "-")):
+                continue
+            lines.append(f"  - {'added' if line[0] == '+' else 'removed'}: {text(line[1:])}")
+    out.append("\n".join(lines))
+    return out
 
 
 def section_medicare(ctx: ReportContext) -> str:

@@ -657,3 +657,136 @@ def test_an_unchanged_warehouse_and_day_skip_the_queries(
     monkeypatch.undo()
     (warehouse.warehouse_dir / ".build_state.json").touch()  # same bytes: same key
     assert not report.render_report_if_changed(warehouse, "0441T", out_dir=tmp_path).rendered
+
+
+# --- policy pages as of the report's date --------------------------------------------------------------------------
+AETNA_URL = (
+    "http://es.aetna.com/cpb/medical/data/200_299/0297.html"  # the bundled extract's CPB 0297 (reviewed 2026-11-26)
+)
+SHA_OLD, SHA_NEW = "a" * 64, "b" * 64
+
+
+def write_snapshot(raw: Path, fetched_at: str, sha: str, stance: str, sentence: str, reviewed: str, change) -> Path:  # type: ignore[no-untyped-def]
+    """A SYNTHETIC snapshot file in the adapter's format (flows/sources/payer_policy_snapshot.py): CPB 0297 listing
+    0440T and 0441T; the stances are invented for the test, not Aetna's."""
+    import json
+
+    snapshot = {
+        "url": AETNA_URL,
+        "final_url": None,
+        "payer_name": "Aetna",
+        "policy_id": "CPB 0297",
+        "policy_title": "Cryoanalgesia and Therapeutic Cold",
+        "fetch_id": f"synthetic-{fetched_at[:10]}",
+        "fetched_at": fetched_at,
+        "http_status": 200,
+        "content_type": "html",
+        "text_sha256": sha,
+        "text_chars": 1000,
+        "last_reviewed_date": reviewed,
+        "effective_date": None,
+        "published_date": None,
+        "codes_checked": "0440T,0441T,0442T",
+        "codes_listed": "0440T,0441T",
+        "stance": stance,
+        "stance_sentences": sentence,
+        "previous_sha256": change["previous_sha256"] if change else None,
+        "landed_path": f"payer_policy_snapshot/fetched/aetna/cpb_0297/{fetched_at[:10]}.json",
+    }
+    path = raw / "payer_policy_snapshot" / "fetched" / "aetna" / "cpb_0297" / f"{fetched_at[:10]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"format": "payerbench.policy_snapshot/1", "snapshot": snapshot, "change": change, "text": sentence}
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def watched_pages(warehouse_copy: Settings) -> Settings:
+    """The bundled run plus two SYNTHETIC versions of Aetna's CPB 0297 page: fetched 2026-12-01 saying what the
+    extract says (experimental / investigational), and 2026-12-15 saying covered when criteria are met."""
+    from flows import catalog
+    from flows.steps import warehouse as build
+    from tests import cms_loading
+
+    old = "Cryoneurolysis is considered experimental and investigational."
+    new = "Cryoneurolysis is considered medically necessary when the following criteria are met."
+    change = {
+        "url": AETNA_URL,
+        "payer_name": "Aetna",
+        "policy_id": "CPB 0297",
+        "previous_fetched_at": "2026-12-01T06:00:00+00:00",
+        "fetched_at": "2026-12-15T06:00:00+00:00",
+        "previous_sha256": SHA_OLD,
+        "new_sha256": SHA_NEW,
+        "previous_stance": "experimental_investigational",
+        "new_stance": "covered_with_criteria",
+        "stance_changed": True,
+        "relevant_changed": True,
+        "diff": f"--- before\n+++ after\n@@ -1,2 +1,2 @@\n-stance: experimental_investigational\n+stance: covered_with_criteria\n-sentence: {old}\n+sentence: {new} *bold* [x]",
+        "draft_path": None,
+    }
+    raw = warehouse_copy.raw_dir
+    files = [
+        write_snapshot(
+            raw, "2026-12-01T06:00:00+00:00", SHA_OLD, "experimental_investigational", old, "2025-03-10", None
+        ),
+        write_snapshot(raw, "2026-12-15T06:00:00+00:00", SHA_NEW, "covered_with_criteria", new, "2026-12-12", change),
+    ]
+    for path in files:
+        assert cms_loading.load(warehouse_copy, "payer_policy_snapshot", path).status == "loaded"
+    build.build(warehouse_copy, catalog.SCHEMAS)
+    return warehouse_copy
+
+
+def coverage_as_of(settings: Settings, day: str, out: Path, code: str = "0440T") -> str:
+    import datetime as dt
+
+    markdown = render_report(settings, code, as_of=dt.date.fromisoformat(day), out_dir=out).markdown
+    return sections(markdown.read_text(encoding="utf-8"))["4. Payer coverage"]
+
+
+def test_coverage_shows_the_policy_page_as_of_the_report_date_and_flags_a_stance_the_extract_does_not_say(
+    watched_pages: Settings, tmp_path: Path
+) -> None:
+    older = coverage_as_of(watched_pages, "2026-12-05", tmp_path / "older")
+    assert "### Policy pages as of 2026-12-05" in older
+    row = (
+        "| Aetna | commercial | [CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html) | 2026-12-01 | "
+        "experimental / investigational | 2025-03-10 | yes | experimental / investigational (reviewed 2026-11-26) | "
+        "agrees |"
+    )
+    assert row in older
+    assert "review it" not in older and "Page changes: none fetched on or before 2026-12-05." in older
+
+    newer = coverage_as_of(watched_pages, "2026-12-20", tmp_path / "newer")
+    assert (
+        "| 2026-12-15 | covered with criteria | 2026-12-12 | yes | experimental / investigational (reviewed 2026-11-26) | **review** |"
+        in newer
+    )
+    assert (
+        "**Aetna CPB 0297 (Aetna, commercial): the page now reads covered with criteria (fetched 2026-12-15); the "
+        "extract (reviewed 2026-11-26) says experimental / investigational: review it.**"
+    ) in newer
+    assert "- 2026-12-15 — Aetna [CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html): stance " in newer
+    assert "experimental / investigational → covered with criteria" in newer
+    assert "  - added: stance: covered_with_criteria" in newer
+    # diff text is data: escaped like any value from outside
+    assert (
+        "  - added: sentence: Cryoneurolysis is considered medically necessary when the following criteria are met. \\*bold\\* \\[x\\]"
+        in newer
+    )
+    # the coverage table itself still shows the reviewed extract
+    assert "| Aetna | commercial plans | [CPB 0297]" in newer and "| experimental / investigational |" in newer
+
+    # 0442T is checked on the page but not in its code list
+    unlisted = coverage_as_of(watched_pages, "2026-12-20", tmp_path / "unlisted", code="0442T")
+    assert "| 2026-12-15 | covered with criteria | 2026-12-12 | no |" in unlisted
+
+    # before the first fetch there is no page to show: the section reads as without snapshots
+    before = coverage_as_of(watched_pages, "2026-11-30", tmp_path / "before")
+    assert "Policy pages" not in before and "Page changes" not in before
+
+
+def test_the_bundled_reports_show_no_policy_pages_section(report_0440t: tuple[str, str]) -> None:
+    coverage = sections(report_0440t[1])["4. Payer coverage"]
+    assert "Policy pages" not in coverage and "Page changes" not in coverage

@@ -211,7 +211,7 @@ def hostile(ctx: ReportContext, columns: set[tuple[str, str]] | None) -> ReportC
     frames = {}
     for name, frame in ctx.frames.items():
         frame = frame.copy()
-        for column in frame.columns:
+        for column in frame.columns if not frame.empty else ():  # an empty frame holds no text to make hostile
             if columns is not None and (name, column) not in columns:
                 continue
             values = frame[column]
@@ -228,7 +228,8 @@ def string_columns(ctx: ReportContext) -> list[tuple[str, str]]:
         (name, column)
         for name, frame in ctx.frames.items()
         for column in frame.columns
-        if frame[column].map(lambda v: isinstance(v, str) or (hasattr(v, "__len__") and len(v) > 0)).any()
+        if not frame.empty  # an empty frame holds no text (and pandas refuses .any() on an empty datetime column)
+        and frame[column].map(lambda v: isinstance(v, str) or (hasattr(v, "__len__") and len(v) > 0)).any()
     ]
 
 
