@@ -446,7 +446,7 @@ ENTRIES: tuple[Source, ...] = (
         group=TIC,
         fetch=FetchStep(tic_index.STEP, tic_index.crawl_indexes, tic_index.DISCOVERY, tic_index.HOME, tic_index.EVERY),
         remote=tic_index.planned_urls,
-        file_globs=("*.json", "*.json.gz", "*.gz", "*.zip"),  # not the crawl's plan CSVs beside its compact ToCs
+        skip_globs=("fetched/*/*_plan.csv",),  # the crawl's plans: what to stream, not TiC files
         labels={
             tic.RATE: "TiC in-network rates",
             tic.ALLOWED: "TiC allowed amounts",

@@ -55,6 +55,7 @@ def discover(settings: Settings, source: Source) -> list[Path]:
                 and name.lower() not in IGNORED_NAMES
                 and not name.lower().endswith(PARTIAL_SUFFIXES)  # a download still being written
                 and any(path.match(glob) for glob in source.file_globs)
+                and not any(path.match(glob) for glob in source.skip_globs)
             ):
                 found.append(path)
     return sorted(found)

@@ -130,6 +130,8 @@ class Source:
     # Loaded before every other source in `run` (reference tables other sources resolve against).
     is_reference: bool = False
     file_globs: tuple[str, ...] = field(default=("*",))
+    # files in its raw folder that are not its data (the TiC crawl's plans beside the tables of contents it lands)
+    skip_globs: tuple[str, ...] = ()
     # Options `payerbench ingest` accepts for this source, as (name, what it means) pairs.
     options: tuple[tuple[str, str], ...] = ()
     # --- calendar and labels (status, deployments, README, report)
