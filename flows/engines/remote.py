@@ -36,16 +36,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
+if TYPE_CHECKING:  # imported where a body is received: reading a local file (tic_stream) must not pay ~0.12 s
+    import httpx
 
-Opener = Callable[[dict[str, str]], AbstractContextManager[httpx.Response]]
+Opener = Callable[[dict[str, str]], AbstractContextManager["httpx.Response"]]
 """Sends one GET for the file with these extra headers; the response is open (streaming) inside the
 context. The fetch layer's opener adds the mirror, politeness, retries of the first request and
 raises its own typed errors for 4xx/5xx answers (flows/fetch/stream.py)."""
 
-PREFETCH = 64  # received pieces (up to 64 KiB each from httpx) held ahead of the reader
+PIECE = 1024 * 1024  # bytes the receiving thread gathers (from httpx's socket reads) before handing them over
+PREFETCH = 4  # pieces held ahead of the reader: up to 4 MiB received but not yet read
 MAX_RESUMES = 20  # per pass: a connection that keeps dropping is restarted (and the restarts are bounded)
 
 
@@ -176,7 +179,13 @@ class RemoteFile:
 
 
 class RemoteStream(io.RawIOBase):
-    """One pass over a RemoteFile's body: `readinto` gives the bytes in order, resuming when cut."""
+    """One pass over a RemoteFile's body: `read` / `readinto` give the bytes in order, resuming when cut.
+
+    A thread of its own receives the body and hands it over in pieces of about `PIECE` bytes, each hashed
+    (and teed) once: with the GIL, every hand-off between threads can cost the receiver a wait of up to the
+    interpreter's switch interval while the scanner holds the GIL, so few large hand-offs keep the receiver
+    ahead where httpx's 64 KiB chunks one by one fell behind. `read` gives a piece itself when it fits
+    (the gunzip thread reads this way, no copy); `readinto` copies (the plain .json path)."""
 
     def __init__(
         self, remote: RemoteFile, pending: tuple[AbstractContextManager[httpx.Response], httpx.Response] | None
@@ -186,7 +195,8 @@ class RemoteStream(io.RawIOBase):
         self.pos = 0  # body bytes received in this pass
         self.compressed_pos = 0  # what the Guard reads for a plain .json: bytes handed out
         self._digest = hashlib.sha256()
-        self._piece = memoryview(b"")
+        self._data = b""  # the piece being read, from offset `_at`
+        self._at = 0
         self._cm: AbstractContextManager[httpx.Response] | None = None
         self._chunks: Iterator[bytes] | None = None
         self._end: int | None = None  # body length this pass must reach (Content-Length), if known
@@ -211,16 +221,30 @@ class RemoteStream(io.RawIOBase):
         self._thread.start()
 
     def _produce(self) -> None:
+        """The receiving thread: the body in pieces of about PIECE bytes, then None (or the failure)."""
+        gathered: list[bytes] = []
+        size = 0
         try:
             while not self._stop.is_set():
                 chunk = self._next_chunk()
+                if chunk:
+                    gathered.append(chunk)
+                    size += len(chunk)
+                    if size < PIECE:
+                        continue
+                if gathered:
+                    piece = b"".join(gathered)
+                    gathered, size = [], 0
+                    self._take(piece)
+                    if not self._put(piece):
+                        return
                 if not chunk:
                     self._finish()
                     self._put(None)
                     return
-                if not self._put(chunk):
-                    return
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            if gathered:  # what arrived before the failure is read before it
+                self._put(b"".join(gathered))
             self._put(exc)
 
     def _put(self, item: object) -> bool:
@@ -263,7 +287,9 @@ class RemoteStream(io.RawIOBase):
         return True
 
     def _next_chunk(self) -> bytes:
-        """The next piece of the body (b"" at its end), resuming a dropped connection."""
+        """The next chunk of the body as httpx gives it (b"" at its end), resuming a dropped connection."""
+        import httpx  # loaded by the opener already (see the imports at the top)
+
         while True:
             if self._chunks is None:
                 raise self.remote.failure or RemoteError(self.remote.url, "read after the stream failed")
@@ -278,14 +304,14 @@ class RemoteStream(io.RawIOBase):
                 self._resume(f"the connection dropped after {self.pos:,} bytes ({type(exc).__name__}: {exc})")
                 continue
             if chunk:
-                self._take(chunk)
+                self.pos += len(chunk)
                 return chunk
 
-    def _take(self, chunk: bytes) -> None:
-        self.pos += len(chunk)
-        self._digest.update(chunk)
+    def _take(self, piece: bytes) -> None:
+        """Hash (and tee) a piece of the body, in order, before the reader gets it."""
+        self._digest.update(piece)
         if self._tee is not None:
-            self._tee.write(chunk)
+            self._tee.write(piece)
 
     def _resume(self, why: str) -> None:
         remote = self.remote
@@ -323,27 +349,37 @@ class RemoteStream(io.RawIOBase):
 
     def peek(self, n: int) -> bytes:
         """The next `n` bytes (fewer at the end) without consuming them."""
-        while len(self._piece) < n and not self._eof:
-            chunk = self._pull()
-            if not chunk:
+        while len(self._data) - self._at < n and not self._eof:
+            piece = self._pull()
+            if not piece:
                 break
-            self._piece = memoryview(bytes(self._piece) + chunk)
-        return bytes(self._piece[:n])
+            self._data, self._at = self._data[self._at :] + piece, 0
+        return self._data[self._at : self._at + n]
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all of the current piece if negative; b"" at the end): the received piece
+        itself when it fits, else a slice of it."""
+        if self._at >= len(self._data):
+            self._data, self._at = self._pull(), 0
+        data, start = self._data, self._at
+        end = len(data) if size < 0 else min(len(data), start + size)
+        self._at = end
+        self.compressed_pos += end - start
+        return data if start == 0 and end == len(data) else data[start:end]
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
         target = memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b
         want, filled = len(target), 0
         while filled < want:
-            if not self._piece:
+            if self._at >= len(self._data):
                 if self._eof or (filled and self._queue.empty()):  # hand out what is here rather than wait
                     break
-                chunk = self._pull()
-                if not chunk:
+                self._data, self._at = self._pull(), 0
+                if not self._data:
                     break
-                self._piece = memoryview(chunk)
-            k = min(len(self._piece), want - filled)
-            target[filled : filled + k] = self._piece[:k]
-            self._piece = self._piece[k:]
+            k = min(len(self._data) - self._at, want - filled)
+            target[filled : filled + k] = memoryview(self._data)[self._at : self._at + k]
+            self._at += k
             filled += k
         self.compressed_pos += filled
         return filled

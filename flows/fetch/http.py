@@ -77,6 +77,20 @@ TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 T = TypeVar("T")
 MAGIC = {"zip": (b"PK\x03\x04",), "gzip": (b"\x1f\x8b",), "json": (b"{", b"["), "csv": ()}
 
+SOCKET_READ = 1024 * 1024
+"""Bytes asked of the socket per read of a body. httpcore reads 64 KiB at a time (its
+`HTTP11Connection.READ_NUM_BYTES`, not an option: encode/httpcore#135); a TiC file streams tens of GB, and
+every read costs the receiving thread Python work (h11) and a GIL hand-off, so 1 MiB reads take about a
+quarter off its CPU (benchmarks/bench_tic_network.py). A read returns what has arrived, never waits for more."""
+
+
+def _large_socket_reads() -> None:
+    """Raise httpcore's read size to SOCKET_READ for every HTTP/1.1 connection of this process."""
+    import httpcore
+
+    if getattr(httpcore.HTTP11Connection, "READ_NUM_BYTES", SOCKET_READ) < SOCKET_READ:
+        httpcore.HTTP11Connection.READ_NUM_BYTES = SOCKET_READ
+
 
 class FetchError(PayerbenchError):
     """A request that cannot succeed as asked: the message names the URL, what happened and what to do."""
@@ -597,6 +611,7 @@ class HttpFetcher:
             except PackageNotFoundError:  # pragma: no cover - run from a checkout without install
                 ours = "dev"
             contact = f"+{self.settings.contact}" if self.settings.contact else "reimbursement data pipeline"
+            _large_socket_reads()
             self._clients[host] = httpx.Client(
                 transport=self._transport,
                 follow_redirects=True,
