@@ -10,8 +10,9 @@ row per payer, `index_kind`:
 - `toc_json`: one CMS table of contents at a URL (`.json` or `.json.gz`, told by its first bytes), with month
   placeholders (`{YYYY-MM}`, `{YYYY-MM-DD}` = the row's publication_day, `{YYYY-MM-01}`): this month's URL is
   asked, the previous month's when this month's is not out (404) or its day is still to come.
-- `aetna_metadata`: Aetna's healthsparq `latest_metadata.json` (its shape is unconfirmed): every string in it
-  whose name matches `index_name_pattern` is a candidate ToC; the newest by its date prefix is read.
+- `aetna_metadata`: Aetna's healthsparq `latest_metadata.json` (its shape is unconfirmed: an object or an array):
+  every string value in it whose file name matches `index_name_pattern` is a candidate ToC (a relative path is
+  resolved against the listing's URL); the newest by its date prefix is read.
 - `azure_container_listing`: an Azure List Blobs answer (XML, streamed, `NextMarker` pages followed): the
   newest blob matching `index_name_pattern` is the ToC (BCBS Texas: its day is not the 1st, so it is
   discovered, not templated).
@@ -30,7 +31,9 @@ What lands, per payer and index date (`<date>`: the index's own date prefix, els
         structure per distinct file with every plan listing it; the tic adapter loads it into tic__toc_file
     raw/tic/fetched/<payer>/<date>_plan.csv             the files chosen: url, file_type, description,
         plan_count, plans, size_bytes, reason (read by the in-network streaming step)
-The same content already landed lands nothing (`unchanged`); an index answering 304 is `not_modified`.
+The same content already landed lands nothing (`unchanged`); an index answering 304 is `not_modified`. A listing
+that names no ToC, or that refuses the request (Azure's 403), is `failed`, its message saying what to paste in
+`PAYERBENCH_TIC_SIGNED_URLS`.
 Manifest: one row per index asked; the payer's first row carries the counts (files listed, distinct after
 dedupe, chosen) and the landed path.
 """
@@ -94,6 +97,13 @@ DATE_PREFIX = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 class IndexContentError(PayerbenchError):
     """An index whose content is not what its kind promises (HTML, not JSON, a truncated gzip, no ToC found)."""
+
+
+class NoIndexFound(IndexContentError):
+    """A listing read whole that names no table of contents: a `failed` row (its content was fine), not `refused`."""
+
+
+LISTING_KINDS = ("aetna_metadata", "azure_container_listing")  # a refused listing: the operator pastes the ToC URL
 
 
 # --- the table -------------------------------------------------------------------------------------------------
@@ -431,15 +441,18 @@ class _Chain(io.RawIOBase):
         return len(data)
 
 
-def json_body(stream: ByteStream, url: str, limits: Limits) -> tuple[GuardedJson, bytes]:
+def json_body(
+    stream: ByteStream, url: str, limits: Limits, opens: tuple[bytes, ...] = (b"{",)
+) -> tuple[GuardedJson, bytes]:
     """The JSON text of an index (gunzipped when its first bytes are gzip's), held to the TiC limits, and its
-    first HEAD_BYTES (for the entity name). HTML or anything not opening with `{` is an IndexContentError."""
+    first HEAD_BYTES (for the entity name). HTML or anything not opening with one of `opens` (`{`: a ToC or a
+    listing object; a metadata listing of unconfirmed shape may be an array) is an IndexContentError."""
     raw: BinaryIO = io.BufferedReader(stream, READ_SIZE)  # type: ignore[arg-type]
     if stream.peek(2) == b"\x1f\x8b":
         raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
     head = _read_up_to(raw, HEAD_BYTES)
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if start[:1] != b"{":
+    if start[:1] not in opens:
         kind = "an HTML page" if start[:1] == b"<" else f"not JSON (it opens with {start[:12]!r})"
         raise IndexContentError(f"{url}: {kind} where a JSON index was expected; nothing landed. Open it in a browser")
     name = PurePosixPath(urlsplit(url).path).name or url
@@ -498,7 +511,7 @@ def metadata_toc_urls(stream: ByteStream, url: str, limits: Limits, pattern: str
     """Every string in a metadata listing naming a table of contents (`pattern` on its file name), absolute."""
     import ijson
 
-    body, _ = json_body(stream, url, limits)
+    body, _ = json_body(stream, url, limits, opens=(b"{", b"["))
     wanted = re.compile(pattern, re.I)
     found = []
     for _, event, value in ijson.parse(body):
@@ -654,7 +667,7 @@ def crawl_payer(context: FetchContext, row: PayerIndex, today: dt.date, pasted: 
                         crawl.sizes[file_name(name)] = int(blob["size"])  # type: ignore[arg-type,call-overload]
                 finish(a, stream)
             if not tocs:
-                raise IndexContentError(f"{first_url}: the listing names no blob matching /{pattern.pattern}/")
+                raise NoIndexFound(f"{first_url}: the listing names no blob matching /{pattern.pattern}/")
             date = max((_date_in(u) or "" for u in tocs), default="") or _header_date(a.last_modified, today)
             for url in tocs:
                 b, opening = open_index(url, conditional=False)
@@ -676,7 +689,7 @@ def crawl_payer(context: FetchContext, row: PayerIndex, today: dt.date, pasted: 
                     found = _azure_tocs(context, stream, first_url, row, a, finish, asked)
             toc = newest(found)
             if toc is None:
-                raise IndexContentError(
+                raise NoIndexFound(
                     f"{first_url}: no table of contents found in the {kind.replace('_', ' ')}; paste this month's "
                     f"ToC URL in {SIGNED_URLS_ENV} as {row.payer}=<url> and fetch again"
                 )
@@ -700,13 +713,15 @@ def crawl_payer(context: FetchContext, row: PayerIndex, today: dt.date, pasted: 
         ijson.JSONError,
     ) as exc:
         if isinstance(exc, FetchError) and not isinstance(exc, LicencePage):
-            return _failed(asked, manifest_row, str(exc), exc.status)
+            return _failed(asked, manifest_row, str(exc) + _paste_hint(kind, row), exc.status)
+        if isinstance(exc, NoIndexFound):
+            return _failed(asked, manifest_row, str(exc), None)
         what = _content_problem(exc)
         return [manifest_row(a, "refused", f"{what}; nothing landed") for a in asked] or [
             manifest_row(_Asked(first_url, f"tic_index:{row.payer}"), "refused", f"{what}; nothing landed")
         ]
     except FetchError as exc:
-        return _failed(asked, manifest_row, str(exc), exc.status)
+        return _failed(asked, manifest_row, str(exc) + _paste_hint(kind, row), exc.status)
 
     entity = crawl.entity_name or row.payer
     toc = compact_toc(crawl, entity, crawl.entity_type or "health insurance issuer")
@@ -764,6 +779,15 @@ def _failed(asked, manifest_row, message: str, status: int | None) -> list[Manif
     rows = [manifest_row(a, "failed", f"{message}; nothing landed") for a in asked]
     rows[-1].http_status = rows[-1].http_status or status
     return rows
+
+
+def _paste_hint(kind: str, row: PayerIndex) -> str:
+    """What the operator does when a payer's listing refuses anonymous reads (a 403 from Azure, bot protection)."""
+    if kind not in LISTING_KINDS:
+        return ""
+    return (
+        f"; if it stays refused, paste this month's ToC URL in {SIGNED_URLS_ENV} as {row.payer}=<url> and fetch again"
+    )
 
 
 def _content_problem(exc: BaseException) -> str:

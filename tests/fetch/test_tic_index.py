@@ -1,7 +1,9 @@
 """The TiC crawl against a loopback mirror: a UHC-style blob listing whose two employer ToCs share an in-network
 file (one copy signed with another query, one on another host with the same name and size), an Anthem-style gzip
 index of ~10 MB read without ever being held, filters, the compact ToC loaded by the real tic adapter, the plan,
-a second crawl that lands nothing, bad index content refused, Cigna's signed URL asked of the operator.
+a second crawl that lands nothing, bad index content refused, Cigna's signed URL asked of the operator, Aetna's
+metadata listing (newest listed ToC; none listed), BCBS Texas' two-page Azure container listing (newest dated ToC;
+a 403 on the listing).
 
 All payers, plans, EINs and URLs below are SYNTHETIC (invented names on the real hosts' layouts)."""
 
@@ -30,7 +32,7 @@ from flows.sources import tic
 from flows.sources.base import ReadContext
 from flows.steps.validate import DatasetValidator
 from schemas import tic as tic_schema
-from tests.fetch.server import MirrorServer
+from tests.fetch.server import MirrorServer, Status
 
 TODAY = dt.date(2026, 8, 15)
 LISTING = "https://transparency-in-coverage.uhc.com/api/v1/uhc/blobs"
@@ -140,9 +142,11 @@ def context(settings: Settings, fetcher: HttpFetcher, fetch_id: str = "f1") -> F
     return FetchContext(settings, fetcher, Manifest(rows), fetch_id, say=lambda _: None)
 
 
-def crawl(settings: Settings, rows: list[PayerIndex], fetch_id: str = "f1") -> list[manifest_module.ManifestRow]:
+def crawl(
+    settings: Settings, rows: list[PayerIndex], fetch_id: str = "f1", today: dt.date = TODAY
+) -> list[manifest_module.ManifestRow]:
     with HttpFetcher(settings) as fetcher:
-        got = crawl_indexes(context(settings, fetcher, fetch_id), today=TODAY, rows=rows)
+        got = crawl_indexes(context(settings, fetcher, fetch_id), today=today, rows=rows)
     manifest_module.append(settings.raw_dir, got)
     return got
 
@@ -302,6 +306,216 @@ def test_the_same_content_served_again_without_validators_is_unchanged(tmp_path:
     assert {r.outcome for r in again} == {"unchanged"}
     assert again[0].message.startswith("the same index content already landed")
     assert landed(settings, "unitedhealthcare") == ["2026-08-01_plan.csv", "2026-08-01_unitedhealthcare_index.json"]
+
+
+# --- Aetna: the healthsparq metadata listing ------------------------------------------------------------------------
+AETNA_BASE = "https://mrf.healthsparq.com/aetnacvs-egress.nophi.kyruushsq.com/prd/mrf/AETNACVS_I/ALICSI/"
+AETNA_META = AETNA_BASE + "latest_metadata.json"
+AETNA_TOC = "2026-08-05_Aetna-Life-Insurance-Company_index.json.gz"
+AETNA_OLD_TOC = AETNA_BASE + "2026-07-05/tableOfContents/2026-07-05_Aetna-Life-Insurance-Company_index.json.gz"
+AETNA_ROW = PayerIndex(
+    "aetna", "aetna_alicsi", "aetna_metadata", AETNA_META, 5, r"_index\.json(\.gz)?$", 1, max_files=10,
+    source="synthetic",
+)  # fmt: skip
+
+
+def aetna_noise() -> list[dict[str, object]]:
+    """Listing entries that are not tables of contents: in-network files (one dated after every ToC), a checksum
+    of a ToC, the listing itself, numbers; and a key (not a value) that names a ToC."""
+    return [
+        {"fileName": "2026-09-05_1234_Synthetic-Aetna-Entity.json.gz", "fileType": "inNetworkRates", "size": 5},
+        {"fileName": "2026-08-05_Aetna-Life-Insurance-Company_index.json.gz.sha256", "fileType": "checksum"},
+        {"fileName": "latest_metadata.json", "fileType": "metadata", "size": 7_000_000},
+        {"2026-10-05_Aetna-Life-Insurance-Company_index.json": "a key, not a listed file", "count": 12030},
+    ]
+
+
+def aetna_metadata(entries: list[dict[str, object]], wrapped: bool = True) -> bytes:
+    """A SYNTHETIC latest_metadata.json (the real shape is unconfirmed: acquisition.md 7c)."""
+    return json.dumps({"generated": "2026-08-06T03:00:00Z", "files": entries} if wrapped else entries).encode()
+
+
+def aetna_mirror(server: MirrorServer, *, wrapped: bool = True) -> None:
+    """Two ToCs listed: this month's by a path relative to the listing, last month's by an absolute URL (listed
+    after it, to show that the date, not the order, picks); both served."""
+    entries = [
+        {"fileName": AETNA_TOC, "fileType": "tableOfContents", "path": f"2026-08-05/tableOfContents/{AETNA_TOC}"},
+        *aetna_noise(),
+        {"fileName": AETNA_OLD_TOC.rsplit("/", 1)[1], "fileType": "tableOfContents", "url": AETNA_OLD_TOC},
+    ]
+    server.put(AETNA_META, aetna_metadata(entries, wrapped))
+    files = AETNA_BASE + "2026-08-05/inNetworkRates/"
+    body = toc(
+        "Synthetic Aetna Life Insurance Company",
+        [
+            {
+                "reporting_plans": [plan("SYNTHETIC AETNA CHOICE POS II", "444444444")],
+                "in_network_files": [
+                    {"description": "Choice POS II", "location": files + "2026-08-05_1_Synthetic-Entity.json.gz"},
+                    {"description": "Open Access", "location": files + "2026-08-05_2_Synthetic-Entity.json.gz"},
+                ],
+            },
+            {
+                "reporting_plans": [plan("SYNTHETIC AETNA OPEN ACCESS", "555555555")],
+                "in_network_files": [
+                    {"description": "Open Access", "location": files + "2026-08-05_2_Synthetic-Entity.json.gz"}
+                ],
+            },
+        ],
+    )
+    server.put(AETNA_BASE + "2026-08-05/tableOfContents/" + AETNA_TOC, gzip.compress(body))
+    server.put(AETNA_OLD_TOC, gzip.compress(toc("Synthetic Aetna (last month)", [])))
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["object", "array"])
+def test_aetna_metadata_reads_the_newest_listed_toc_and_lands_its_compact_toc_and_plan(
+    tmp_path: Path, wrapped: bool
+) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        aetna_mirror(server, wrapped=wrapped)
+        settings = mirror_settings(tmp_path, server)
+        rows = crawl(settings, [AETNA_ROW])
+        assert server.seen(AETNA_OLD_TOC) == []  # last month's ToC, listed last, is never asked
+    assert [(r.url.rsplit("/", 1)[1], r.outcome, r.http_status, r.release) for r in rows] == [
+        ("latest_metadata.json", "downloaded", 200, "2026-08-05"),
+        (AETNA_TOC, "downloaded", 200, "2026-08-05"),
+    ]
+    assert rows[1].url == AETNA_BASE + "2026-08-05/tableOfContents/" + AETNA_TOC  # the relative path, resolved
+    assert rows[0].message.startswith("3 file listings in 2 index(es), 2 distinct after dedupe, 2 chosen")
+    assert landed(settings, "aetna_alicsi") == ["2026-08-05_aetna_alicsi_index.json", "2026-08-05_plan.csv"]
+    folder = settings.raw_dir / "tic" / "fetched" / "aetna_alicsi"
+    frame = toc_rows(folder / "2026-08-05_aetna_alicsi_index.json", settings)
+    by_file = frame.groupby("file_location")["plan_name"].apply(sorted).to_dict()
+    files = AETNA_BASE + "2026-08-05/inNetworkRates/"
+    assert by_file == {
+        files + "2026-08-05_1_Synthetic-Entity.json.gz": ["SYNTHETIC AETNA CHOICE POS II"],
+        files + "2026-08-05_2_Synthetic-Entity.json.gz": ["SYNTHETIC AETNA CHOICE POS II", "SYNTHETIC AETNA OPEN ACCESS"],
+    }  # fmt: skip
+    assert set(frame["reporting_entity_name"]) == {"Synthetic Aetna Life Insurance Company"}
+    plan_rows = tic_index.read_plan(folder / "2026-08-05_plan.csv")
+    assert [(r["url"].rsplit("/", 1)[1], r["plan_count"]) for r in plan_rows] == [
+        ("2026-08-05_1_Synthetic-Entity.json.gz", "1"),
+        ("2026-08-05_2_Synthetic-Entity.json.gz", "2"),
+    ]
+
+
+def test_aetna_metadata_listing_no_toc_is_a_failed_row_that_says_what_to_paste(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        server.put(AETNA_META, aetna_metadata(aetna_noise()))
+        settings = mirror_settings(tmp_path, server)
+        rows = crawl(settings, [AETNA_ROW])
+    assert [(r.logical_key, r.outcome, r.http_status) for r in rows] == [
+        ("tic_index:aetna_alicsi:latest_metadata.json", "failed", 200)
+    ]
+    assert "no table of contents found" in rows[0].message and "nothing landed" in rows[0].message
+    assert "PAYERBENCH_TIC_SIGNED_URLS as aetna_alicsi=<url>" in rows[0].message
+    assert landed(settings, "aetna_alicsi") == []
+
+
+# --- BCBS Texas: the Azure container listing -------------------------------------------------------------------------
+BCBSTX_CONTAINER = "https://app0004702110a5prdnc868.blob.core.windows.net/toc"
+BCBSTX_LISTING = BCBSTX_CONTAINER + "?restype=container&comp=list"
+BCBSTX_MARKER = "2!96!MDAwMDQ2ITIwMjYtMDYtMjBfQmx1ZS1DcmVzcy1hbmQtQmx1ZS1TaGllbGQtb2YtVGV4YXMhMDAwMDI4IQ--"
+BCBSTX_PAGE_2 = f"{BCBSTX_LISTING}&marker={BCBSTX_MARKER}"
+TEXAS = "_Blue-Cross-and-Blue-Shield-of-Texas"
+BCBSTX_ROW = PayerIndex(
+    "bcbs", "bcbs_texas", "azure_container_listing", BCBSTX_LISTING, None, rf"{TEXAS}_index\.json$", 1,
+    max_files=10, source="synthetic",
+)  # fmt: skip
+
+
+def azure_page(names: list[str], marker: str | None = None, next_marker: str | None = None) -> bytes:
+    """A SYNTHETIC Azure List Blobs page (Microsoft's documented XML, with the UTF-8 BOM Azure sends)."""
+    blobs = "".join(
+        f"<Blob><Name>{name}</Name><Properties><Last-Modified>Thu, 20 Aug 2026 06:00:00 GMT</Last-Modified>"
+        f"<Etag>0x8DC{i:04X}</Etag><Content-Length>{1000 + i}</Content-Length><Content-Type>application/json"
+        "</Content-Type><BlobType>BlockBlob</BlobType></Properties><OrMetadata /></Blob>"
+        for i, name in enumerate(names)
+    )
+    return (
+        '\ufeff<?xml version="1.0" encoding="utf-8"?>'
+        f'<EnumerationResults ServiceEndpoint="https://app0004702110a5prdnc868.blob.core.windows.net/" '
+        f'ContainerName="toc">{f"<Marker>{marker}</Marker>" if marker else ""}<MaxResults>5000</MaxResults>'
+        f"<Blobs>{blobs}</Blobs>{f'<NextMarker>{next_marker}</NextMarker>' if next_marker else '<NextMarker />'}"
+        "</EnumerationResults>"
+    ).encode()
+
+
+def bcbstx_mirror(server: MirrorServer) -> None:
+    """Two listing pages. Page 1: two older dated ToCs, an EIN-specific ToC and an in-network file both dated after
+    every ToC, a readme. Page 2 (after the NextMarker): the newest ToC (the 20th, not the 1st) and last month's."""
+    server.put(
+        BCBSTX_LISTING,
+        azure_page(
+            [
+                f"2025-05-20{TEXAS}_index.json",
+                f"2026-09-01{TEXAS}_161531026_index.json",
+                f"2026-09-01{TEXAS}_in-network-rates.json.gz",
+                f"2026-04-21{TEXAS}_index.json",
+                "README.txt",
+            ],
+            next_marker=BCBSTX_MARKER,
+        ),
+    )
+    server.put(
+        BCBSTX_PAGE_2,
+        azure_page([f"2026-07-21{TEXAS}_index.json", f"2026-08-20{TEXAS}_index.json"], marker=BCBSTX_MARKER),
+    )
+    body = toc(
+        "Synthetic Blue Cross and Blue Shield of Texas",
+        [
+            {
+                "reporting_plans": [plan("SYNTHETIC BLUE CHOICE PPO", "666666666"), plan("SYNTHETIC BLUE ESSENTIALS", "777777777", "individual")],
+                "in_network_files": [
+                    {"description": "BlueChoice PPO", "location": "https://synthetic-bcbstx.example/2026-08-20_BlueChoice_in-network-rates.json.gz?sv=1&sig=A"},
+                ],
+                "allowed_amount_file": {"description": "allowed amounts", "location": "https://synthetic-bcbstx.example/2026-08-20_allowed-amounts.json"},
+            }
+        ],
+    )  # fmt: skip
+    server.put(f"{BCBSTX_CONTAINER}/2026-08-20{TEXAS}_index.json", body)
+    server.put(f"{BCBSTX_CONTAINER}/2026-07-21{TEXAS}_index.json", toc("Synthetic BCBSTX (last month)", []))
+
+
+def test_azure_listing_follows_the_next_marker_and_reads_the_newest_dated_toc(tmp_path: Path) -> None:
+    with MirrorServer(tmp_path / "mirror") as server:
+        bcbstx_mirror(server)
+        settings = mirror_settings(tmp_path, server)
+        rows = crawl(settings, [BCBSTX_ROW], today=dt.date(2026, 8, 25))
+        assert len(server.seen(BCBSTX_PAGE_2)) == 1
+        assert server.seen(f"{BCBSTX_CONTAINER}/2026-07-21{TEXAS}_index.json") == []
+    assert [(r.url, r.outcome, r.http_status, r.release) for r in rows] == [
+        (BCBSTX_LISTING, "downloaded", 200, "2026-08-20"),
+        (BCBSTX_PAGE_2, "downloaded", 200, "2026-08-20"),
+        (f"{BCBSTX_CONTAINER}/2026-08-20{TEXAS}_index.json", "downloaded", 200, "2026-08-20"),
+    ]
+    assert rows[0].message.startswith("2 file listings in 3 index(es), 2 distinct after dedupe, 2 chosen")
+    assert landed(settings, "bcbs_texas") == ["2026-08-20_bcbs_texas_index.json", "2026-08-20_plan.csv"]
+    folder = settings.raw_dir / "tic" / "fetched" / "bcbs_texas"
+    frame = toc_rows(folder / "2026-08-20_bcbs_texas_index.json", settings)
+    assert sorted(set(zip(frame["file_type"], frame["file_location"].str.rsplit("/", n=1).str[1], strict=True))) == [
+        ("allowed_amount", "2026-08-20_allowed-amounts.json"),
+        ("in_network", "2026-08-20_BlueChoice_in-network-rates.json.gz?sv=1&sig=A"),
+    ]
+    assert sorted(set(frame["plan_name"])) == ["SYNTHETIC BLUE CHOICE PPO", "SYNTHETIC BLUE ESSENTIALS"]
+    plan_rows = tic_index.read_plan(folder / "2026-08-20_plan.csv")
+    assert [(r["file_type"], r["plan_count"]) for r in plan_rows] == [("in_network", "2"), ("allowed_amount", "2")]
+
+
+def test_azure_listing_refused_is_a_failed_row_that_says_to_paste_the_toc_url(tmp_path: Path) -> None:
+    refusal = (
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><Error><Code>NoAuthenticationInformation</Code></Error>'
+    )
+    with MirrorServer(tmp_path / "mirror") as server:
+        bcbstx_mirror(server)
+        server.script(BCBSTX_LISTING, Status(403, {"Content-Type": "application/xml"}, refusal))
+        settings = mirror_settings(tmp_path, server)
+        rows = crawl(settings, [BCBSTX_ROW], today=dt.date(2026, 8, 25))
+        assert server.seen(BCBSTX_PAGE_2) == []
+    assert [(r.url, r.outcome, r.http_status) for r in rows] == [(BCBSTX_LISTING, "failed", 403)]
+    assert "HTTP 403" in rows[0].message and "nothing landed" in rows[0].message
+    assert f"{tic_index.SIGNED_URLS_ENV}" in rows[0].message and "bcbs_texas=<url>" in rows[0].message
+    assert landed(settings, "bcbs_texas") == []
 
 
 # --- bad content, signed URLs --------------------------------------------------------------------------------------
