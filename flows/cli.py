@@ -893,8 +893,10 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
     a temporary server (stopped when this process dies: flows/ingest.py `load_source`), and flow-run
     heartbeats (a server's crashed-run detection) are off: each flow's exit would wait up to a second for
     their thread. With a server, nothing changes."""
-    if not runs_flows:  # `query`, `status`, `sources`: no flow, no Prefect import (about 0.7 s)
-        yield
+    from flows.orchestration import api_may_be_configured, prefect_imported
+
+    if not runs_flows or not (prefect_imported() or api_may_be_configured()):  # no Prefect import (about 0.9 s):
+        yield  # `query`, `status`, `sources`, and flows run as plain calls (a Dask runner: flows/ingest.py)
         return
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 

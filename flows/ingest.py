@@ -13,13 +13,11 @@ import contextlib
 import os
 from pathlib import Path
 
-from prefect.cache_policies import NO_CACHE
-
 from flows import catalog
 from flows.errors import ConfigurationError
 from flows.lookups import codes_of_interest, payer_directory
 from flows.ops import run_summary
-from flows.orchestration import flow, plain_call, run_logger, task
+from flows.orchestration import NO_CACHE, flow, plain_call, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
 from flows.steps import load_log, warehouse

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect.cache_policies import NO_CACHE
-
 from flows import catalog
 from flows.ops import run_summary
-from flows.orchestration import flow, run_logger, task
+from flows.orchestration import NO_CACHE, flow, run_logger, task
 from flows.settings import Settings, with_folders
 from flows.steps import land
 from flows.steps.lock import warehouse_lock

@@ -7,32 +7,72 @@ run, a Prefect flow would first start a temporary API server; here such a call r
 body directly instead (Prefect keeps it as `.fn`), as a program, a notebook or a test would expect.
 The project's own run record and summary (flows/ops/run_summary.py) are written either way.
 
-`flow` and `task` are Prefect's decorators, whose objects behave so; `run_logger()` is Prefect's run
-logger inside a Prefect run and the `payerbench` logger outside one.
+Importing Prefect alone takes about a second, so a local run does not: in a process that has not
+imported Prefect, `flow` and `task` give a `Deferred` object, which runs plain calls without it and
+builds the Prefect flow or task on first need (an API configured, a Prefect run around it, or any
+Prefect attribute: `with_options`, `to_deployment`, `name`...). Where Prefect is already imported
+(a worker loading a deployment's entrypoint, `payerbench serve`, the tests) they are Prefect objects
+at once, as Prefect's `load_flow_from_entrypoint` requires. Either way the calls behave the same.
+
+`run_logger()` is Prefect's run logger inside a Prefect run and the `payerbench` logger outside one.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from prefect import Flow, Task
-from prefect import flow as prefect_flow
-from prefect import task as prefect_task
-
 LOGGER = logging.getLogger("payerbench")
+
+NO_CACHE = "NO_CACHE"
+"""`cache_policy=NO_CACHE`: Prefect's `prefect.cache_policies.NO_CACHE`, named without importing Prefect."""
+
+
+def prefect_imported() -> bool:
+    """True once this process imported Prefect (nothing can be in a Prefect run before)."""
+    return "prefect" in sys.modules
 
 
 def in_prefect_run() -> bool:
     """True inside a Prefect flow or task run."""
+    if "prefect.context" not in sys.modules:  # no run without Prefect's run context
+        return False
     from prefect.context import FlowRunContext, TaskRunContext
 
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
+def api_may_be_configured() -> bool:
+    """False only when no Prefect setting can name an API: no PREFECT_API_URL in the environment, no
+    .env, prefect.toml or [tool.prefect] here, no profiles file naming one (Prefect's settings sources,
+    https://docs.prefect.io/v3/develop/settings-and-profiles). True means: ask Prefect."""
+    if any(name.upper() in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH") for name in os.environ):
+        return True
+    if Path(".env").exists() or Path("prefect.toml").exists():
+        return True
+    try:
+        if "tool.prefect" in Path("pyproject.toml").read_text(encoding="utf-8"):
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    try:
+        return "api_url" in (home / "profiles.toml").read_text(encoding="utf-8").lower()
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def prefect_api_configured() -> bool:
     """True when a Prefect API is configured (a server, Prefect Cloud, or the test harness's)."""
+    if not prefect_imported() and not api_may_be_configured():
+        return False
     from prefect.settings import PREFECT_API_URL
 
     return bool(PREFECT_API_URL.value())
@@ -56,49 +96,99 @@ class _Done:
         return None
 
 
-class LocalFlow(Flow):
-    """A Prefect flow that runs its body directly when `plain_call()` (see the module's doc)."""
+@functools.cache
+def _prefect_classes() -> tuple[type, type]:
+    """`LocalFlow` and `LocalTask`: Prefect's Flow and Task, run as plain calls when `plain_call()`."""
+    from prefect import Flow, Task
 
-    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
-        if plain_call() and not return_state and wait_for is None:
-            return self.fn(*args, **kwargs)
-        return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+    class LocalFlow(Flow):
+        def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+            if plain_call() and not return_state and wait_for is None:
+                return self.fn(*args, **kwargs)
+            return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+
+    class LocalTask(Task):
+        def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+            if plain_call() and not return_state and wait_for is None:
+                return self.fn(*args, **kwargs)
+            return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            if plain_call() and not kwargs.get("return_state") and kwargs.get("wait_for") is None:
+                return _Done(self.fn(*args, **kwargs))
+            return super().submit(*args, **kwargs)
+
+    LocalFlow.__module__ = LocalTask.__module__ = __name__
+    return LocalFlow, LocalTask
 
 
-class LocalTask(Task):
-    """A Prefect task that runs its body directly when `plain_call()` (see the module's doc)."""
+def __getattr__(name: str) -> type:
+    """`orchestration.LocalFlow` / `LocalTask` (importing Prefect)."""
+    if name in ("LocalFlow", "LocalTask"):
+        return _prefect_classes()[name == "LocalTask"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
-        if plain_call() and not return_state and wait_for is None:
-            return self.fn(*args, **kwargs)
-        return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+
+def _prefect_object(function: Callable[..., Any], options: dict[str, Any], kind: str) -> Any:
+    """The Prefect flow or task of `function` (a `LocalFlow` / `LocalTask`)."""
+    import prefect
+
+    if options.get("cache_policy") == NO_CACHE:
+        from prefect.cache_policies import NO_CACHE as prefect_no_cache
+
+        options = {**options, "cache_policy": prefect_no_cache}
+    made = getattr(prefect, kind)(**options)(function)
+    made.__class__ = _prefect_classes()[kind == "task"]
+    return made
+
+
+class Deferred:
+    """A flow or task not yet built in Prefect (see the module's doc): plain calls run `fn`, anything
+    else goes to the Prefect object, built on first need."""
+
+    def __init__(self, function: Callable[..., Any], options: dict[str, Any], kind: str) -> None:
+        self.fn = function
+        self._options, self._kind = options, kind
+        functools.update_wrapper(self, function)
+
+    @functools.cached_property
+    def prefect(self) -> Any:
+        """The Prefect flow or task."""
+        return _prefect_object(self.fn, self._options, self._kind)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if plain_call() and not kwargs.get("return_state") and kwargs.get("wait_for") is None:
+            return self.fn(*args, **{k: v for k, v in kwargs.items() if k not in ("return_state", "wait_for")})
+        return self.prefect(*args, **kwargs)
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         if plain_call() and not kwargs.get("return_state") and kwargs.get("wait_for") is None:
-            return _Done(self.fn(*args, **kwargs))
-        return super().submit(*args, **kwargs)
+            return _Done(self.fn(*args, **{k: v for k, v in kwargs.items() if k not in ("return_state", "wait_for")}))
+        return self.prefect.submit(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # only for what is not set here: Prefect's attributes
+        if name.startswith("__") or name in ("prefect", "_options", "_kind"):
+            raise AttributeError(name)
+        return getattr(self.prefect, name)
+
+
+def _decorator(kind: str, fn: Callable[..., Any] | None, options: dict[str, Any]) -> Any:
+    def decorate(function: Callable[..., Any]) -> Any:
+        if prefect_imported():
+            return _prefect_object(function, options, kind)
+        return Deferred(function, options, kind)
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def flow(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """`prefect.flow`, whose flow runs as a plain call outside Prefect (see the module's doc)."""
-
-    def decorate(function: Callable[..., Any]) -> LocalFlow:
-        made = prefect_flow(**options)(function)
-        made.__class__ = LocalFlow
-        return made
-
-    return decorate(fn) if fn is not None else decorate
+    return _decorator("flow", fn, options)
 
 
 def task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """`prefect.task`, whose task runs as a plain call outside Prefect (see the module's doc)."""
-
-    def decorate(function: Callable[..., Any]) -> LocalTask:
-        made = prefect_task(**options)(function)
-        made.__class__ = LocalTask
-        return made
-
-    return decorate(fn) if fn is not None else decorate
+    return _decorator("task", fn, options)
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from prefect.cache_policies import NO_CACHE
-
 from flows.engines.tic_scan import extract as tic_extract
 from flows.errors import ConfigurationError
-from flows.orchestration import run_logger, task
+from flows.orchestration import NO_CACHE, run_logger, task
 from flows.settings import Settings
 from flows.sources.base import Source
 from flows.steps.names import safe_name

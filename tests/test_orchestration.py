@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import prefect
 import pytest
 
 from flows import orchestration
 from flows.orchestration import flow, run_logger, task
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @task(name="double")
@@ -40,15 +46,82 @@ def test_without_an_api_a_flow_and_its_tasks_are_plain_calls() -> None:
     assert PREFECT_API_URL.value() is None  # nothing started an API on the way
 
 
-def test_the_decorated_objects_stay_prefect_flows_and_tasks() -> None:
-    """Deployments (prefect.yaml entrypoints, `payerbench serve`) load them as Prefect objects."""
+def _prefect_of(made: object) -> object:
+    return made.prefect if isinstance(made, orchestration.Deferred) else made
+
+
+def test_the_decorated_objects_are_prefect_flows_and_tasks_when_prefect_is_asked() -> None:
+    """Deployments (prefect.yaml entrypoints, `payerbench serve`) use them as Prefect objects."""
     from flows.ingest import ingest, load_file_task
     from flows.run_pipeline import run_pipeline
 
-    assert isinstance(ingest, prefect.Flow) and isinstance(run_pipeline, prefect.Flow)
-    assert isinstance(load_file_task, prefect.Task)
-    assert isinstance(ingest, orchestration.LocalFlow) and ingest.name == "ingest"
+    assert isinstance(_prefect_of(ingest), prefect.Flow) and isinstance(_prefect_of(run_pipeline), prefect.Flow)
+    assert isinstance(_prefect_of(load_file_task), prefect.Task)
+    assert isinstance(_prefect_of(ingest), orchestration.LocalFlow) and ingest.name == "ingest"
     assert isinstance(outer.with_options(name="renamed"), prefect.Flow)
+
+
+def _python(code: str, cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env={**env, "PYTHONPATH": str(PROJECT)}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without Prefect settings, Prefect's home an empty folder."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
+    return {**env, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+
+
+def test_a_local_process_runs_its_flows_without_importing_prefect(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom flows.orchestration import flow\n@flow(name='f')\ndef f(x): return x + 1\n"
+        "print(f(1), 'prefect' in sys.modules)"
+    )
+    assert _python(code, tmp_path, _clean_env(tmp_path)) == "2 False"
+
+
+def test_a_process_that_imported_prefect_gets_prefect_flows_from_an_entrypoint(tmp_path: Path) -> None:
+    """As a worker running a deployment does: Prefect's loader accepts only a Prefect flow."""
+    code = (
+        "import prefect\nfrom prefect.flows import load_flow_from_entrypoint\n"
+        f"made = load_flow_from_entrypoint({str(PROJECT / 'flows/build_warehouse.py')!r} + ':build_warehouse')\n"
+        "print(isinstance(made, prefect.Flow), made.name)"
+    )
+    assert _python(code, tmp_path, _clean_env(tmp_path)) == "True build_warehouse"
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "expected"),
+    [
+        ("environment", "PREFECT_API_URL", True),
+        ("environment", "PREFECT_PROFILE", True),
+        ("profiles.toml", '[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n', True),
+        ("profiles.toml", '[profiles.ephemeral]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n', False),
+        ("prefect.toml", "[api]\n", True),
+        ("pyproject.toml", "[tool.prefect.api]\nurl = 'http://x'\n", True),
+        ("pyproject.toml", "[project]\nname = 'x'\n", False),
+        ("nowhere", "", False),
+    ],
+)
+def test_an_api_may_be_configured_where_any_prefect_setting_source_could_name_one(
+    where: str, text: str, expected: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("PREFECT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    if where == "environment":
+        monkeypatch.setenv(text, "x")
+    elif where == "profiles.toml":
+        (tmp_path / "home").mkdir()
+        (tmp_path / "home" / where).write_text(text, encoding="utf-8")
+    elif where != "nowhere":
+        (tmp_path / where).write_text(text, encoding="utf-8")
+    assert orchestration.api_may_be_configured() is expected
 
 
 @pytest.mark.slow

@@ -36,8 +36,11 @@ POLL_S = 1.0
 
 @contextlib.contextmanager
 def dies_with_this_process() -> Iterator[None]:
-    """Make the temporary server Prefect starts in this block (if any) stop when this process dies."""
+    """Make the temporary server Prefect starts in this block (if any) stop when this process dies.
+    Flow-run heartbeats (a server's crashed-run detection) are off meanwhile: each flow's exit would
+    wait up to a second for their thread."""
     from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     class WatchedServer(SubprocessASGIServer):
         def _run_uvicorn_command(self) -> subprocess.Popen:  # type: ignore[type-arg]
@@ -50,7 +53,8 @@ def dies_with_this_process() -> Iterator[None]:
         return
     server = WatchedServer()  # registers itself under the key None
     try:
-        yield
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield
     finally:
         if not server.running and SubprocessASGIServer._instances.get(None) is server:
             del SubprocessASGIServer._instances[None]  # never started: leave Prefect as it was

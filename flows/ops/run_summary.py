@@ -423,9 +423,9 @@ def publish(report: RunSummary, settings: Settings) -> None:
     folder = settings.runs_dir
     for suffix, text in ((".md", markdown), (".json", json.dumps(record(report), indent=1, default=str))):
         _write(folder / f"{report.run_id}{suffix}", text)
-    from prefect.context import FlowRunContext
+    from flows.orchestration import in_prefect_run
 
-    if FlowRunContext.get() is None:
+    if not in_prefect_run():
         return
     from prefect.artifacts import create_markdown_artifact
 

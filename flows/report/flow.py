@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect.cache_policies import NO_CACHE
-
 from flows.errors import NoWarehouse
 from flows.ops import run_summary
-from flows.orchestration import flow, run_logger, task
+from flows.orchestration import NO_CACHE, flow, run_logger, task
 from flows.report import render
 from flows.report.data import report_codes
 from flows.settings import Settings, from_env
