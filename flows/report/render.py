@@ -209,17 +209,35 @@ def inputs_key(
     inputs: every committed load, SQL file and schema), the report's code, its parameters and the
     effective as-of date (today by default: a release can take effect overnight). Equal keys mean
     equal results, so `render_report_if_changed` skips running the queries (seconds per report)."""
-    from flows.steps.warehouse import STATE_NAME
-
     digest = _code_digest(settings)
-    state = settings.warehouse_dir / STATE_NAME
-    digest.update(state.read_bytes() if state.exists() and settings.duckdb_path.exists() else b"no build")
+    digest.update(_build_inputs(settings))
     digest.update(
         json.dumps(
             [billing_code.strip().upper(), (as_of or dt.date.today()).isoformat(), sorted(payers) if payers else None]
         ).encode()
     )
     return digest.hexdigest()
+
+
+LOG_PLACEMENT = ("log_generation", "log_generation_since")
+"""Where the build found the load log (a merge of the log moves it: flows/steps/load_log.py), not what it holds."""
+
+
+def _build_inputs(settings: Settings) -> bytes:
+    """The warehouse build's recorded inputs, less `LOG_PLACEMENT`: a build that only followed the load
+    log to a new generation shows the same rows, so its reports need not be asked again."""
+    from flows.steps.warehouse import STATE_NAME
+
+    state = settings.warehouse_dir / STATE_NAME
+    if not (state.exists() and settings.duckdb_path.exists()):
+        return b"no build"
+    try:
+        recorded = json.loads(state.read_bytes())
+    except ValueError:
+        return state.read_bytes()
+    if not isinstance(recorded, dict):
+        return state.read_bytes()
+    return json.dumps({k: v for k, v in recorded.items() if k not in LOG_PLACEMENT}, sort_keys=True).encode()
 
 
 def render_reports(settings: Settings | None = None, codes: list[str] | None = None) -> list[ReportResult]:

@@ -81,3 +81,28 @@ def test_compiled_files_are_not_part_of_the_key(code_copy: Settings) -> None:
     cache.mkdir(exist_ok=True)
     (cache / "text.cpython-312.pyc").write_bytes(b"\0compiled")
     assert key(code_copy) == before
+
+
+def _build_state(settings: Settings, **state: object) -> None:
+    import json
+
+    from flows.steps.warehouse import STATE_NAME
+
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    settings.duckdb_path.write_bytes(b"a build")
+    (settings.warehouse_dir / STATE_NAME).write_text(json.dumps(state), encoding="utf-8")
+
+
+def test_a_build_that_only_followed_the_load_log_to_a_new_generation_keeps_the_key(code_copy: Settings) -> None:
+    """A merge of the load log (every other `payerbench run` with nothing new) moves no row: no query is asked."""
+    inputs = {"tic__file": "d1", "load_log": "l1"}
+    _build_state(code_copy, schema="s", inputs=inputs, log_generation=4, log_generation_since=1.0)
+    before = key(code_copy)
+    _build_state(code_copy, schema="s", inputs=inputs, log_generation=5, log_generation_since=2.0)
+    assert key(code_copy) == before
+    _build_state(code_copy, schema="s", inputs={**inputs, "tic__file": "d2"}, log_generation=5, log_generation_since=2)
+    assert key(code_copy) != before  # a new load: asked again
+    _build_state(code_copy, schema="s2", inputs=inputs, log_generation=5, log_generation_since=2.0)
+    assert key(code_copy) != before  # a schema change: asked again
+    code_copy.duckdb_path.unlink()
+    assert key(code_copy) != before  # no build
