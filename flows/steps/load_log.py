@@ -32,6 +32,7 @@ import datetime as dt
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -162,10 +163,33 @@ def append(lake_dir: LakePath, record: LoadRecord) -> None:
     write_table_atomic(record.to_table(), part_path(lake_dir, record.load_id))
 
 
+_PARTS: dict[Path, tuple[tuple[int, int, int], pa.Table]] = {}
+"""Parts of the log read by this process, by path, with the (size, mtime, inode) they were read at."""
+
+
+def _part(path: LakePath) -> pa.Table:
+    """One file of the log. A local one is read once per process: a part is written once (renamed into
+    place, its name unique to its attempt) and never changed, so one whose size, mtime and inode are
+    those it was read at holds the same rows (a run reads the log once per source: 18 reads of ~70 files)."""
+    if isinstance(path, ObjectPath):
+        return read_table(path, schema=LOG_SCHEMA)
+    info = os.stat(path)
+    stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
+    known = _PARTS.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    table = read_table(path, schema=LOG_SCHEMA)
+    _PARTS[path] = (stamp, table)
+    return table
+
+
 def _frame(files: list[LakePath]) -> pd.DataFrame:
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
-    frame = pa.concat_tables(read_table(p, schema=LOG_SCHEMA) for p in files).to_pandas()
+    tables = [_part(p) for p in files]
+    for gone in set(_PARTS) - {p for p in files if not isinstance(p, ObjectPath)}:  # merged or pruned
+        del _PARTS[gone]
+    frame = pa.concat_tables(tables).to_pandas()
     # a generation never holds a row twice, but a lake from before generations can (a merge of the old
     # kind cut short between writing its merged file and removing the parts)
     frame = frame.drop_duplicates("load_id", keep="first")

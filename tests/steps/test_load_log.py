@@ -217,3 +217,25 @@ def test_the_grace_period_comes_from_the_environment() -> None:
     assert from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "0"}).log_grace_seconds == 0
     with pytest.raises(ConfigurationError, match="PAYERBENCH_LOG_GRACE_SECONDS='-1' must be 0 or more"):
         from_env({"PAYERBENCH_LOG_GRACE_SECONDS": "-1"})
+
+
+def test_a_part_is_read_once_per_process_unless_it_changed_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`read` runs once per source in a run: the parts it read before come from memory, not the disk."""
+    for number in range(3):
+        attempt(tmp_path, number)
+    reads: list[Path] = []
+    real = load_log.read_table
+    monkeypatch.setattr(load_log, "read_table", lambda path, schema=None: reads.append(path) or real(path, schema))
+    assert list(load_log.read(tmp_path)["load_id"]) == ids(range(3))
+    assert len(reads) == 3
+    attempt(tmp_path, 3)
+    assert list(load_log.read(tmp_path)["load_id"]) == ids(range(4))
+    assert len(reads) == 4  # only the new part
+    # a part replaced on disk (not something payerbench does: a restored backup, a hand edit) is read again
+    changed = load_log.part_path(tmp_path, "load-0001")
+    record = attempt(tmp_path, 1, status="failed")
+    assert changed.exists() and record.status == "failed"
+    assert list(load_log.read(tmp_path)["status"]) == ["unchanged", "failed", "unchanged", "unchanged"]
+    assert len(reads) == 5
