@@ -38,6 +38,7 @@ format: $(STAMP)
 # Every benchmark once, at sizes that finish in minutes on a 2-core machine (each script prints
 # throughput, peak memory and its ratio to a baseline measured in the same run; see README).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_commands.py --repeat 3
 	$(BIN)/python benchmarks/bench_policy_load.py
 	$(BIN)/python benchmarks/bench_medicare_load.py
 	$(BIN)/python benchmarks/bench_partb_utilization.py
