@@ -13,6 +13,7 @@ from prefect.states import Failed
 
 import flows
 from flows.errors import ConfigurationError, NoWarehouse
+from flows.orchestration import Deferred
 from flows.sources.base import FileRejected
 from flows.steps.retries import is_transient, retry_transient_io
 
@@ -25,6 +26,8 @@ def every_task() -> list[Task]:
             continue
         loaded = importlib.import_module(module.name)
         for value in vars(loaded).values():
+            if isinstance(value, Deferred):  # a module imported before Prefect was: its real task on demand
+                value = value.prefect
             if isinstance(value, Task):
                 found[f"{value.fn.__module__}.{value.name}"] = value
     return [found[k] for k in sorted(found)]
