@@ -222,16 +222,7 @@ def _load_file(
                 "the file changed while it was being read (still being copied or downloaded?)",
                 "a complete file; run the load again once it is",
             )
-        status = "loaded_with_quarantine" if record.rows_quarantined else "loaded"
-        record.datasets = sorted(d for d in writer.folders if not d.startswith("_"))
-        record.status, record.ended_at = status, now_utc()
-        if not record.reconciled:  # pragma: no cover - guards the invariant against loader bugs
-            raise RuntimeError(
-                f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
-                f"+ quarantined {record.rows_quarantined}"
-            )
-        writer.commit(record.to_table(), load_log.part_path(lake, record.load_id))
-        return record
+        return _commit(lake, record, writer)
     except FileRejected as exc:
         writer.discard()
         return _finish(lake, record, "rejected", exc.message, reset=True)
@@ -348,16 +339,7 @@ def load_remote(
             if remote.sha256 in already_loaded:
                 writer.discard()
                 return _finish(lake, record, "unchanged", None, reset=True)
-            status = "loaded_with_quarantine" if record.rows_quarantined else "loaded"
-            record.datasets = sorted(d for d in writer.folders if not d.startswith("_"))
-            record.status, record.ended_at = status, now_utc()
-            if not record.reconciled:  # pragma: no cover - guards the invariant against loader bugs
-                raise RuntimeError(
-                    f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
-                    f"+ quarantined {record.rows_quarantined}"
-                )
-            writer.commit(record.to_table(), load_log.part_path(lake, record.load_id))
-            return record
+            return _commit(lake, record, writer)
         except Exception as exc:  # noqa: BLE001 - sorted below: restart, network failure, the file, a bug
             writer.discard()
             failure = remote.failure
@@ -399,6 +381,21 @@ def reject_file(source: Source, path: Path, settings: Settings, run_id: str, err
         started_at=now_utc(),
     )
     return _finish(lake_root(settings), record, "rejected", error)
+
+
+def _commit(lake: LakePath, record: LoadRecord, writer: LoadWriter) -> LoadRecord:
+    """A read that went through: its status, its datasets, the reconciliation check, then the commit (the parts
+    become visible with the load-log entry), the same for a local file and a streamed one."""
+    record.status = "loaded_with_quarantine" if record.rows_quarantined else "loaded"
+    record.datasets = sorted(d for d in writer.folders if not d.startswith("_"))
+    record.ended_at = now_utc()
+    if not record.reconciled:  # pragma: no cover - guards the invariant against loader bugs
+        raise RuntimeError(
+            f"reconciliation failed: read {record.rows_read} != loaded {record.rows_loaded} "
+            f"+ quarantined {record.rows_quarantined}"
+        )
+    writer.commit(record.to_table(), load_log.part_path(lake, record.load_id))
+    return record
 
 
 def _finish(lake: LakePath, record: LoadRecord, status: str, error: str | None, reset: bool = False) -> LoadRecord:
