@@ -144,6 +144,21 @@ def normalize_enum(values: pd.Series) -> pd.Series:
     return values.map(mapping).astype("str")
 
 
+def column_names(model: type) -> list[str]:
+    """A schema model's column names in `to_schema().columns` order, read from its annotations (base
+    classes first, a Field's `alias` honoured) without building the schema: adapters need them at import."""
+    names: list[str] = []
+    for klass in reversed(model.__mro__):
+        for name in vars(klass).get("__annotations__", {}):
+            if name.startswith("_") or name == "Config":
+                continue
+            column = getattr(model, name, name)  # a pandera Field reads as its column name (its alias, if any)
+            column = column if isinstance(column, str) else name
+            if column not in names:  # redeclared in a subclass: keeps its first place, as in pandera
+                names.append(column)
+    return names
+
+
 def blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     """Strip surrounding whitespace and turn empty strings into nulls (text columns only)."""
     out = frame.copy()

@@ -12,9 +12,9 @@ from pathlib import Path
 from flows.engines.readers import detect_format, peek_header, read_csv_chunks, sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
 from schemas.fetch_manifest import DATASET, FetchManifest
-from schemas.fields import blank_to_null
+from schemas.fields import blank_to_null, column_names
 
-COLUMNS = list(FetchManifest.to_schema().columns)
+COLUMNS = column_names(FetchManifest)
 
 
 def detect(path: Path) -> bool:

@@ -32,11 +32,11 @@ from urllib.parse import urlsplit
 
 from flows.engines.readers import peek_header, read_csv_chunks
 from flows.sources.base import Batch, FileRejected, ReadContext
-from schemas.fields import blank_to_null
+from schemas.fields import blank_to_null, column_names
 from schemas.hospital_hpt import CMS_HPT_FIELDS, DATASET, HptEntry
 
 ENTRIES_FILE = "cms-hpt.csv"  # raw/hospital_mrf/fetched/<root>/cms-hpt.csv
-ENTRY_COLUMNS = list(HptEntry.to_schema().columns)
+ENTRY_COLUMNS = column_names(HptEntry)
 KEY_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z _-]*?)\s*:\s?(.*)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

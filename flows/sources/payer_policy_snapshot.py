@@ -19,12 +19,13 @@ import pandas as pd
 
 from flows.engines.readers import sniff
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext
+from schemas.fields import column_names
 from schemas.payer_policy_snapshot import CHANGE_DATASET, SNAPSHOT_DATASET, PolicyChange, PolicySnapshot
 
 FORMAT = "payerbench.policy_snapshot/1"
 MAX_FILE = 100 * 1000**2  # the text of a long policy PDF is a few MB
-SNAPSHOT_COLUMNS = list(PolicySnapshot.to_schema().columns)
-CHANGE_COLUMNS = list(PolicyChange.to_schema().columns)
+SNAPSHOT_COLUMNS = column_names(PolicySnapshot)
+CHANGE_COLUMNS = column_names(PolicyChange)
 
 
 def detect(path: Path) -> bool:
