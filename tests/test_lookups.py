@@ -28,3 +28,19 @@ def test_the_payer_directory_is_read_from_the_alias_file_and_names_it(settings: 
     payers = payer_directory(settings.payer_alias_file)
     assert payers.source_file == settings.payer_alias_file.name
     assert payers.lookup("Anthem Blue Cross") is not None and payers.lookup("Not A Payer Inc") is None
+
+
+def test_a_reference_table_is_read_once_per_process_until_its_file_changes(settings: Settings, monkeypatch) -> None:
+    from flows import lookups
+
+    reads: list[str] = []
+    real = lookups.reference.read_file
+    monkeypatch.setattr(lookups.reference, "read_file", lambda path, rows: reads.append(path.name) or real(path, rows))
+    path = settings.billing_code_file
+    first = read_reference(path, "ref__billing_code")
+    first.loc[0, "label"] = "changed by a caller"  # a copy: the next caller never sees it
+    second = read_reference(path, "ref__billing_code")
+    assert reads == [path.name] and second.loc[0, "label"] != "changed by a caller"
+    path.write_text(path.read_text(encoding="utf-8") + "J1234,HCPCS,hcpcs_level_ii,comparator,test,test code,\n")
+    assert "J1234" in set(read_reference(path, "ref__billing_code")["billing_code"])
+    assert reads == [path.name, path.name]  # edited: read again

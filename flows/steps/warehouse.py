@@ -37,6 +37,7 @@ current generation by glob, so attempts after the build show at once).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -47,6 +48,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
+import pandera
+import pyarrow as pa_lib
 import pyarrow.parquet as pq
 
 from flows.errors import SqlBuildError, WarehouseCorrupt
@@ -350,6 +353,39 @@ LOG_GENERATION = "load_log generation"
 """In `BuildPlan.changed` when the log was merged into a new generation (no view's rows changed)."""
 
 
+def _sql_texts(sql_dir: Path) -> list[tuple[str, str]]:
+    """(view name, SQL) of every view file, read but not parsed: parsing all of them (`sql_views`) is most of
+    a plan's cost, and a plan that finds nothing changed needs only their text. A .sql file outside the layer
+    folders, or a name taken twice, is listed under its path, so it counts as a change and the build (which
+    runs `sql_views`) names the error."""
+    found: dict[str, str] = {}
+    for path in sorted(sql_dir.rglob("*.sql")):
+        relative = path.relative_to(sql_dir)
+        if relative.parts[0] in (REPORT_DIR, MACRO_DIR) and len(relative.parts) == 2:
+            continue
+        layered = relative.parts[0] in LAYERS and len(relative.parts) == 2 and path.stem not in found
+        found[path.stem if layered else str(relative)] = path.read_text(encoding="utf-8")
+    return sorted(found.items())
+
+
+def _schema_fingerprint(schemas: Mapping[str, type]) -> str:
+    """What the datasets' Parquet schemas (`dataset_arrow_schema`) are made from, without building them (40
+    Pandera schemas cost ~0.4 s, on every nothing-new run): each dataset's model by name, the text of every
+    module its models live in and of their packages' other modules (shared field types), the code that turns
+    a model into Arrow types and lineage columns (validate.py, load.py), and Pandera's and Arrow's versions."""
+    loader = Path(inspect.getfile(dataset_arrow_schema))
+    files: set[Path] = {loader, loader.with_name("validate.py")}
+    for model in schemas.values():
+        module = Path(inspect.getfile(model))
+        files |= set(module.parent.glob("*.py")) if module.parent.joinpath("__init__.py").exists() else {module}
+    return _digest(
+        *(f"{d}={model.__module__}.{model.__qualname__}" for d, model in schemas.items()),
+        *(f"{f.name}:{hashlib.sha256(f.read_bytes()).hexdigest()}" for f in sorted(files)),
+        pandera.__version__,
+        pa_lib.__version__,
+    )
+
+
 def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, type]) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """What the DuckDB file is built from: per input a digest (see `plan`)."""
     done = log[log["status"].isin(COMMITTED)]
@@ -362,9 +398,9 @@ def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, t
     inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
     inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in sql_macros(settings.sql_dir)})
-    inputs.update({f"sql:{v.name}": _digest(v.sql) for v in sql_views(settings.sql_dir, schemas)})
+    inputs.update({f"sql:{name}": _digest(sql) for name, sql in _sql_texts(settings.sql_dir)})
     schema = _digest(
-        *(f"{d}={dataset_arrow_schema(model)}" for d, model in schemas.items()),
+        _schema_fingerprint(schemas),
         FINDING_SCHEMA,
         LOG_SCHEMA,
         fields.ALL_PAYER_GROUPS,

@@ -265,3 +265,31 @@ def test_a_sql_file_outside_the_layer_folders_is_an_error(tmp_path: Path) -> Non
     (tmp_path / "loose.sql").write_text("-- Loose.\nselect 1 as x", encoding="utf-8")
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/loose.sql is in no layer folder"):
         warehouse.sql_views(tmp_path, catalog.SCHEMAS)
+
+
+def test_a_plan_that_finds_nothing_changed_builds_no_schema_and_parses_no_sql(settings: Settings, monkeypatch) -> None:
+    from pandera.api.dataframe.model import DataFrameModel
+
+    warehouse.build(settings, catalog.SCHEMAS)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the up-to-date check built a schema or parsed SQL")
+
+    monkeypatch.setattr(DataFrameModel, "to_schema", classmethod(refuse))
+    monkeypatch.setattr(warehouse, "_parse_now", refuse)
+    assert warehouse.plan(settings, catalog.SCHEMAS).needed is False
+
+
+def test_another_model_for_a_dataset_or_a_stray_sql_file_is_a_change(settings: Settings, tmp_path: Path) -> None:
+    warehouse.build(settings, catalog.SCHEMAS)
+    swapped = {**catalog.SCHEMAS, "payer__policy": catalog.SCHEMAS["ref__geography"]}
+    assert (
+        warehouse.plan(settings, swapped).reason == "the dataset schemas, the build code or the lake's location changed"
+    )
+    project = tmp_path / "project"
+    shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
+    edited = settings.replace(project_dir=project)
+    warehouse.build(edited, catalog.SCHEMAS)
+    (project / "warehouse" / "sql" / "loose.sql").write_text("-- Loose.\nselect 1 as x", encoding="utf-8")
+    with pytest.raises(SqlBuildError, match=r"warehouse/sql/loose.sql is in no layer folder"):
+        warehouse.build_if_changed(edited, catalog.SCHEMAS)
