@@ -187,16 +187,17 @@ def ingest(
         files = {s.name: _files(s, paths, toc, settings, download) for s in sources}
         records: list[LoadRecord] = []
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
-            for source in sources:
-                records += load_source(
-                    source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
-                )
-                if source.remote is not None and not paths and toc is None:  # what a fetch planned, streamed
-                    # (each URL a task on the Dask cluster when one is given: its workers read the URLs themselves)
-                    records += load_urls(
-                        source, source.remote(settings), settings, run_id or run.run_id, force=force,
-                        dask_address=dask_address,
-                    )  # fmt: skip
+            with load_log.gathered(lake_root(settings)):  # the unchanged files' log rows: one part
+                for source in sources:
+                    records += load_source(
+                        source, files[source.name], settings, run_id or run.run_id, force, options, dask_address
+                    )
+                    if source.remote is not None and not paths and toc is None:  # what a fetch planned, streamed
+                        # (each URL a task on the Dask cluster when one is given: its workers read the URLs)
+                        records += load_urls(
+                            source, source.remote(settings), settings, run_id or run.run_id, force=force,
+                            dask_address=dask_address,
+                        )  # fmt: skip
             if build:
                 from flows.build_warehouse import build_warehouse
 

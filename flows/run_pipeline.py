@@ -82,11 +82,12 @@ def run_pipeline(
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
             log = load_log.read(lake_root(settings))
             store.sweep_orphans(lake_root(settings), set(log.loc[log["status"].isin(load_log.COMMITTED), "load_id"]))
-            for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
-                source = catalog.get(name)
-                summary.records += load_source(source, None, settings, summary.run_id)
-                if source.remote is not None and not offline:  # the files a fetch planned (raw/tic/fetched/), streamed
-                    summary.records += load_urls(source, source.remote(settings), settings, summary.run_id)
+            with load_log.gathered(lake_root(settings)):  # the unchanged files' log rows: one part per run
+                for name in source_order():  # a source with a `runner` hook may fan out (PAYERBENCH_DASK_ADDRESS)
+                    source = catalog.get(name)
+                    summary.records += load_source(source, None, settings, summary.run_id)
+                    if source.remote is not None and not offline:  # what a fetch planned (raw/tic/fetched/), streamed
+                        summary.records += load_urls(source, source.remote(settings), settings, summary.run_id)
             summary.build = build_warehouse(settings, if_changed=True)
         if settings.render_reports:  # outside the lock: reports only read the (swapped-in) DuckDB file
             for result in render_benchmark_reports(settings, only_changed=True):

@@ -239,3 +239,34 @@ def test_a_part_is_read_once_per_process_unless_it_changed_on_disk(
     assert changed.exists() and record.status == "failed"
     assert list(load_log.read(tmp_path)["status"]) == ["unchanged", "failed", "unchanged", "unchanged"]
     assert len(reads) == 5
+
+
+def test_unchanged_attempts_inside_gathered_are_written_as_one_part_when_it_ends(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    with load_log.gathered(lake):
+        for number in range(5):
+            attempt(lake, number)
+        rejected = attempt(lake, 5, status="rejected")  # not an unchanged file: written at once
+        assert [p.name for p in load_log.generation_files(lake, 0)] == [f"{rejected.load_id}.parquet"]
+    parts = load_log.generation_files(lake, 0)
+    assert len(parts) == 2  # five unchanged rows in one part, the rejected row in its own
+    assert sorted(load_log.read(lake)["load_id"]) == ids(range(6))
+    assert "load-0000.parquet" in {p.name for p in parts}
+
+
+def test_gathered_rows_are_written_when_the_block_ends_by_an_exception(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    with pytest.raises(RuntimeError), load_log.gathered(lake):
+        attempt(lake, 1)
+        attempt(lake, 2)
+        raise RuntimeError("a source failed half way")
+    assert sorted(load_log.read(lake)["load_id"]) == ids(range(1, 3))
+    attempt(lake, 3)  # outside the block: one part per attempt again
+    assert len(load_log.generation_files(lake, 0)) == 2
+
+
+def test_gathered_for_another_lake_leaves_this_lakes_rows_alone(tmp_path: Path) -> None:
+    with load_log.gathered(tmp_path / "other"):
+        attempt(tmp_path / "lake", 1)
+        assert len(load_log.generation_files(tmp_path / "lake", 0)) == 1
+    assert not (tmp_path / "other").exists()
