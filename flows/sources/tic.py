@@ -22,6 +22,7 @@ are kept only for the rates kept. Extraction: see flows/engines/tic_scan.py.
 from __future__ import annotations
 
 import decimal
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -402,7 +403,28 @@ def in_network_frames(
     """The rows of `in_network_rows` (same values, same order, same columns), as frames of at most `size`
     rows built column by column: no dict per row. Each item, price and provider group is read once; a
     provider reference is resolved once per file, whichever rates name it; a row is three indices and its
-    locator, and each column of a frame is one `take` over the level it belongs to."""
+    locator, and each column of a frame is one `take` over the level it belongs to.
+
+    The cyclic garbage collector is off while a frame is built (it would walk the whole extract again and
+    again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it."""
+    collecting = gc.isenabled()
+    frames = _in_network_frames(ex, folder, limits, size)
+    try:
+        while True:
+            gc.disable()
+            try:
+                frame = next(frames, None)
+            finally:
+                if collecting:
+                    gc.enable()
+            if frame is None:
+                return
+            yield frame
+    finally:
+        frames.close()
+
+
+def _in_network_frames(ex: Extract, folder: Path | None, limits: Limits | None, size: int) -> Iterator[pd.DataFrame]:
     import numpy as np
     import pandas as pd
 
