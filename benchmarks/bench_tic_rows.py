@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -52,12 +53,12 @@ import pandas, pandera, pyarrow  # imported before the clock starts: imports are
 import flows.steps.validate
 from schemas import tic as _schemas
 
-raw = out / "raw"
-shutil.copytree(Path(root) / "raw" / "reference", raw / "reference")
-settings = Settings(raw_dir=raw, warehouse_dir=out / "warehouse", reports_dir=out / "reports", render_reports=False,
-                    inbox_dir=out / "inbox")
-payers = payer_directory(settings.payer_alias_file)
-codes = frozenset(["0440T", "0441T", "0442T", "64640", "64624", "64450"])
+import os
+paths = [Path(p) for p in str(path).split(os.pathsep)]
+payers = None
+codes = frozenset(["0440T", "0441T", "0442T", "64640", "64624", "64450", "27447", "99214", "97110", "0200", "81.54",
+                   "0000", "1111", "2222", "0440"]) if len(paths) > 1 else frozenset(
+                   ["0440T", "0441T", "0442T", "64640", "64624", "64450"])
 seconds = {}
 real_extract = tic_scan.extract
 def timed_extract(*args, **kwargs):
@@ -68,20 +69,28 @@ def timed_extract(*args, **kwargs):
         seconds["extract"], seconds["extract_cpu"] = time.perf_counter() - t, time.process_time() - c
 import flows.sources.tic as tic_source
 tic_source.extract = timed_extract
-if profile:
-    import cProfile, pstats
-    prof = cProfile.Profile()
-    prof.enable()
-t0, c0 = time.perf_counter(), time.process_time()
-record = load_file(catalog.get("tic"), path, settings, "bench", payers=payers, codes=codes)
-total, cpu = time.perf_counter() - t0, time.process_time() - c0
-if profile:
-    prof.disable()
-    pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
-rss = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
-print(json.dumps(dict(seconds=total, cpu=cpu, extract=seconds.get("extract"), extract_cpu=seconds.get("extract_cpu"), rows=record.rows_read,
-                      loaded=record.rows_loaded, quarantined=record.rows_quarantined, status=record.status,
-                      advisories=record.advisories, rss_mb=rss, lake=str(settings.lake_dir))))
+for n, path in enumerate(paths):
+    here = out / str(n)
+    raw = here / "raw"
+    shutil.copytree(Path(root) / "raw" / "reference", raw / "reference")
+    settings = Settings(raw_dir=raw, warehouse_dir=here / "warehouse", reports_dir=here / "reports",
+                        render_reports=False, inbox_dir=here / "inbox", chunk_rows=20_000 if len(paths) == 1 else 3)
+    payers = payers or payer_directory(settings.payer_alias_file)
+    if profile:
+        import cProfile, pstats
+        prof = cProfile.Profile()
+        prof.enable()
+    t0, c0 = time.perf_counter(), time.process_time()
+    record = load_file(catalog.get("tic"), path, settings, "bench", payers=payers, codes=codes)
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if profile:
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+    rss = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
+    print(json.dumps(dict(seconds=total, cpu=cpu, extract=seconds.get("extract"), extract_cpu=seconds.get("extract_cpu"),
+                          rows=record.rows_read, loaded=record.rows_loaded, quarantined=record.rows_quarantined,
+                          status=record.status, error=record.error, advisories=record.advisories, rss_mb=rss,
+                          lake=str(settings.lake_dir), path=str(path))))
 """
 
 
@@ -139,7 +148,10 @@ def dense(path: Path, rows: int, filler_mb: float, seed: int = 16) -> Path:
     return path
 
 
-def run(root: Path, path: Path, out: Path, profile: bool) -> dict:
+def run(root: Path, path: Path | list[Path], out: Path, profile: bool) -> list[dict]:
+    """Load `path` (or each of a list of paths, into a warehouse each) with the code at `root`, in a child."""
+    if isinstance(path, list):
+        path = os.pathsep.join(map(str, path))
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(root), str(path), str(out), "1" if profile else "0"],
         capture_output=True,
@@ -151,7 +163,7 @@ def run(root: Path, path: Path, out: Path, profile: bool) -> dict:
         raise SystemExit(f"benchmark child failed ({root}):\n{child.stderr[-4000:]}")
     if profile:
         print(child.stderr)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return [json.loads(line) for line in child.stdout.strip().splitlines() if line.startswith("{")]
 
 
 def lake_rows(lake: Path) -> dict[str, list[str]]:
@@ -171,6 +183,31 @@ def lake_rows(lake: Path) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
+def compare_fixtures(before: Path) -> int:
+    import tempfile
+
+    paths = sorted(
+        p
+        for folder in (ROOT / "tests" / "fixtures").glob("tic*")
+        for p in folder.rglob("*.json*")
+        if "truncated" not in p.name and "html" not in p.name
+    ) + sorted((ROOT / "raw" / "tic").glob("*.json.gz"))
+    differ = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        old = run(before, paths, Path(tmp) / "before", False)
+        new = run(ROOT, paths, Path(tmp) / "after", False)
+        for a, b in zip(old, new):
+            keys = ("status", "error", "rows", "loaded", "quarantined", "advisories")
+            same = all(a[k] == b[k] for k in keys) and lake_rows(Path(a["lake"])) == lake_rows(Path(b["lake"]))
+            differ += not same
+            name = Path(a["path"]).relative_to(ROOT)
+            print(
+                f"  {'same' if same else 'DIFFERENT'}  {name}  {a['status']} rows {a['rows']} quarantined {a['quarantined']}"
+            )
+    print(f"{len(paths)} fixtures, {differ} different")
+    return 1 if differ else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=50_000)
@@ -178,8 +215,17 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=Path("/work/main"))
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each load (slower)")
+    parser.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="instead: load every TiC test fixture (tests/fixtures/tic*, raw/tic) in 3-row chunks with both "
+        "checkouts and compare their Parquet and quarantine rows",
+    )
     args = parser.parse_args()
     import tempfile
+
+    if args.fixtures:
+        raise SystemExit(compare_fixtures(args.before))
 
     path = dense(DATA / f"tic_dense_{args.rows}_{args.filler_mb:g}mb.json", args.rows, args.filler_mb)
     size = path.stat().st_size
@@ -190,7 +236,7 @@ def main() -> None:
             best = None
             for i in range(args.repeat):
                 out = Path(tmp) / f"{label}{i}"
-                m = run(root, path, out, args.profile)
+                (m,) = run(root, path, out, args.profile)
                 best = m if best is None or m["seconds"] < best["seconds"] else best
             results[label] = best
             rest = best["seconds"] - best["extract"]
