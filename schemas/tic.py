@@ -36,7 +36,19 @@ PercentValue = decimal_type(12, 4)
 def _each_matches(values: pd.Series, pattern: str) -> pd.Series:
     """True where every element of a list cell matches `pattern` (null cells pass)."""
     compiled = re.compile(pattern)
-    return values.map(lambda v: not isinstance(v, list) or all(compiled.match(str(x)) for x in v)).astype(bool)
+    # rows of one provider group or one price share their list object: each list is read once (by id; the
+    # series holds every list while this runs, so no id is reused)
+    seen: dict[int, bool] = {}
+
+    def matches(v: object) -> bool:
+        if not isinstance(v, list):
+            return True
+        found = seen.get(id(v))
+        if found is None:
+            found = seen[id(v)] = all(compiled.match(str(x)) for x in v)
+        return found
+
+    return values.map(matches).astype(bool)
 
 
 class InNetworkRate(pa.DataFrameModel):

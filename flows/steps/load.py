@@ -500,9 +500,10 @@ def _findings(
     state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame, raw: pd.DataFrame | None
 ) -> pd.DataFrame:
     """Quarantine/advisory rows: values and records as the file held them when the adapter says so."""
-    source = (raw if raw is not None else frame).drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
     rows = failures["row"].tolist()
-    raw_records = source.loc[rows].astype(object).to_dict(orient="records")
+    source = (raw if raw is not None else frame).loc[rows]  # the failing rows only, then their columns
+    source = source.drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
+    raw_records = source.astype(object).to_dict(orient="records")
     values = []
     for _row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
         as_written = record.get(column) if isinstance(column, str) and column in record else value
