@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import random
 import zlib
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,34 @@ def test_a_scan_that_leaves_many_objects_freezes_them_and_a_small_one_does_not(m
         assert len(small) + len(kept) == 20_100
     finally:
         gc.unfreeze()
+
+
+def test_kept_items_read_back_as_the_same_exact_values_each_time() -> None:
+    items = tic_scan.KeptItems()
+    items.keep_json("$.in_network[item at uncompressed byte 10]", b'{"billing_code": "0440T", "rate": 596.75}')
+    items.append(("$.in_network[1]", {"billing_code": "0441T"}))
+    first, second = list(items), list(items)
+    assert (
+        first
+        == second
+        == [
+            ("$.in_network[item at uncompressed byte 10]", {"billing_code": "0440T", "rate": Decimal("596.75")}),
+            ("$.in_network[1]", {"billing_code": "0441T"}),
+        ]
+    )
+    assert first[0][1] is not second[0][1]  # decoded on each read, never held
+    assert len(items) == 2 and items[1] == ("$.in_network[1]", {"billing_code": "0441T"})
+    assert items == first and items != first[:1]
+
+
+def test_the_fast_path_keeps_target_items_as_json_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "two_targets_one_other.json"
+    path.write_bytes(
+        b'{"in_network": [{"billing_code": "0440T", "negotiated_rates": [{"negotiated_prices": [{"negotiated_rate": 1.10}]}]},\n'
+        b' {"billing_code": "99213", "negotiated_rates": []},\n'
+        b' {"billing_code": "0442T", "negotiated_rates": []}]}'
+    )
+    ex = tic_scan.fast_extract(path, frozenset({"0440T", "0442T"}))
+    assert [type(kept) for _, kept in ex.items._kept] == [bytes, bytes]
+    assert [item["billing_code"] for _, item in ex.items] == ["0440T", "0442T"]
+    assert next(iter(ex.items))[1]["negotiated_rates"][0]["negotiated_prices"][0]["negotiated_rate"] == Decimal("1.10")
