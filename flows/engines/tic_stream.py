@@ -1,8 +1,9 @@
 """Decompressed byte window over a Transparency-in-Coverage file (.json, .json.gz, .zip).
 
 Gzip is inflated in-process with python-isal (about 3x stdlib zlib on this machine; the bound
-for a .gz file, which cannot be split) in a background thread (`GzipStream`), which hands out
-1 MiB pieces together with the compressed offset each piece ends at, so every limit is judged
+for a .gz file, which cannot be split) in a background thread (`GzipStream`; isal_zlib lets go
+of the GIL while it inflates, so the thread runs on the second core beside the scanner), which hands out
+256 KiB pieces together with the compressed offset each piece ends at, so every limit is judged
 against the bytes actually read and a truncated stream is reported where its data ended. Bytes
 land in one reusable bytearray filled with `readinto`; consumed bytes are dropped by moving the
 tail to the front, never by building new `bytes` objects.
