@@ -3,7 +3,7 @@
 Gzip is inflated in-process with python-isal (about 3x stdlib zlib on this machine; the bound
 for a .gz file, which cannot be split) in a background thread (`GzipStream`; isal_zlib lets go
 of the GIL while it inflates, so the thread runs on the second core beside the scanner), which hands out
-256 KiB pieces together with the compressed offset each piece ends at, so every limit is judged
+1 MiB pieces together with the compressed offset each piece ends at, so every limit is judged
 against the bytes actually read and a truncated stream is reported where its data ended. Bytes
 land in one reusable bytearray filled with `readinto`; consumed bytes are dropped by moving the
 tail to the front, never by building new `bytes` objects.
@@ -91,12 +91,12 @@ class GzipStream(io.RawIOBase):
     `compressed_pos` is the compressed offset behind the data handed out so far. Everything that
     decodes is handed out before a truncation or corruption is raised (as `StreamError`)."""
 
-    # Measured on the 1 GB benchmark file (benchmarks/bench_tic_ingest.py): isal inflates at ~2.0 GB/s of
-    # one core's time with 64 KiB in / 256 KiB out, but at ~1.1 GB/s with 256 KiB / 1 MiB (pieces that large
-    # leave the L2 cache and are mapped and unmapped by malloc each time). 32 pieces: 8 MiB decoded ahead.
-    IN_BLOCK = 64 * 1024
-    OUT_BLOCK = 256 * 1024
-    QUEUE = 32
+    # Measured in the thread on the 1 GB benchmark file (benchmarks/bench_tic_ingest.py): 256 KiB in / 1 MiB
+    # out inflates 1 GB in ~0.5 s of the thread's CPU (about 2 GB/s) and costs the reader ~0.07 s to copy out;
+    # 64 KiB / 256 KiB pieces were no faster in the thread (0.54-0.57 s) and cost the reader twice as much.
+    IN_BLOCK = 256 * 1024
+    OUT_BLOCK = 1024 * 1024
+    QUEUE = 8
 
     def __init__(self, path: Path | RemoteFile, handle: BinaryIO | None = None, size: int | None = None) -> None:
         """`handle`: an opened byte source to inflate instead of opening `path` (a RemoteFile's stream)."""
