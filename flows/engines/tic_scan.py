@@ -190,28 +190,29 @@ def id_text(value: object) -> str:
     return str(value)
 
 
-FREEZE_ABOVE = 100_000  # objects left tracked by a scan above which they are frozen (see _no_gc)
+PROMOTE_ABOVE = 100_000  # objects left tracked by a scan above which they go to the oldest generation
 
 
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Cyclic GC off while decoding (it dominates object-heavy decode loops, see tic-performance.md).
 
-    A dense file leaves hundreds of thousands of decoded objects (items, rates, prices, provider
-    entries: 527,000 for the 1 GB benchmark file), all still in the youngest generation: the first
-    allocation after the GC is turned back on would walk them all (0.5 s for that file, a third of
-    the scan), and later collections would walk them again. They are plain trees of dicts, lists and
-    scalars, freed by reference counting, never cycles, so above FREEZE_ABOVE they are moved to the
-    permanent generation (`gc.freeze()`, the standard library's way to keep the collector off
-    long-lived objects) before the GC is turned back on. Freed objects leave it as usual."""
+    A dense file leaves hundreds of thousands of decoded objects (provider entries, items: 527,000
+    for the 1 GB benchmark file before items were kept as bytes), all still in the youngest
+    generation: the first allocation after the GC is turned back on would walk them all (0.5 s for
+    that file, a third of the scan). Above PROMOTE_ABOVE they are moved to the oldest generation
+    instead (`gc.freeze()` then `gc.unfreeze()`: the standard library's way to move every tracked
+    object there), which only a full collection walks; they are plain trees freed by reference
+    counting, usually long before one. Nothing stays frozen, so no cycle is kept from the collector."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            if gc.get_count()[0] > FREEZE_ABOVE:
+            if gc.get_count()[0] > PROMOTE_ABOVE:
                 gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
