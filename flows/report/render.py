@@ -113,13 +113,13 @@ def render_report(
 @functools.cache
 def _exporters() -> tuple[HTMLExporter, MarkdownExporter]:
     """The HTML and Markdown exporters, made once per process (each loads its templates: a report for every
-    target code pays it once). An exporter keeps no state from one notebook to the next."""
+    target code pays it once). An exporter keeps no state from one notebook to the next. The notebook is
+    validated once, after all of an exporter's preprocessors, not after each (about ten schema checks)."""
     from nbconvert import HTMLExporter, MarkdownExporter
 
-    return (
-        HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True),
-        MarkdownExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True),
-    )
+    options = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
+    options["optimistic_validation"] = True
+    return HTMLExporter(template_name="basic", **options), MarkdownExporter(**options)
 
 
 def fingerprint(
