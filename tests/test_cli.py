@@ -236,13 +236,13 @@ def test_downloads_show_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.Mo
     assert PROGRESS.get() is None
 
 
-def test_report_imports_only_what_rendering_needs(shared: Settings, tmp_path: Path) -> None:
+def test_report_imports_only_what_rendering_needs(built: Settings, tmp_path: Path) -> None:
     """`payerbench report` with no Prefect API renders without Prefect, the catalog (every adapter and schema),
     pandera, dask or papermill: about two seconds of imports it does not use."""
     heavy = ("prefect", "flows.catalog", "pandera", "dask", "papermill")
     code = (
         "import sys\nfrom flows.cli import main\n"
-        f"code = main(['report', '--code', '0440T', '--warehouse', {str(shared.warehouse_dir)!r}, "
+        f"code = main(['report', '--code', '0440T', '--warehouse', {str(built.warehouse_dir)!r}, "
         f"'--out', {str(tmp_path / 'out')!r}])\n"
         f"print(code, [m for m in {heavy!r} if m in sys.modules])"
     )
