@@ -27,7 +27,7 @@ from flows.settings import Settings
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
 from flows.steps.lake import LakePath, lake_root
-from flows.steps.load_log import LoadRecord, now_utc
+from flows.steps.load_log import LoadRecord, new_run_id, now_utc  # noqa: F401 - new_run_id: callers' name for it
 from flows.steps.names import safe_name
 from flows.steps.payer_directory import PayerDirectory
 from flows.steps.progress import FileProgress
@@ -67,11 +67,6 @@ FINDING_SCHEMA = pa_arrow.schema(
 """Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
-
-
-def new_run_id() -> str:
-    """Sortable, unique id for one pipeline or ingest run."""
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 FileIdentity = tuple[int, int]
