@@ -57,6 +57,8 @@ def _all_match(cells: np.ndarray, pattern: str) -> np.ndarray:
         texts = pyarrow.array(flat, type=pyarrow.string())
         if pc.any(pc.match_substring(texts, "\n")).as_py():
             raise ValueError("a newline: Python's `$` also matches before a final newline")
+        if texts.null_count:
+            raise ValueError("a null element: read as its text ('None'), as before")
         ok = pc.match_substring_regex(texts, f"^(?:{pattern})").to_numpy(zero_copy_only=False)
     except (pyarrow.ArrowException, ValueError, TypeError):
         compiled = re.compile(pattern)

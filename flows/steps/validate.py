@@ -338,7 +338,7 @@ def _mark(check: pa.Check, data: pd.Series | pd.DataFrame, index: pd.Index, fail
         else:
             if isinstance(data, pd.Series) and check.ignore_na and data.hasnans:
                 data = data.dropna()
-            output = check._check_fn(data, **check._check_kwargs)
+            output = _check_fn(check, data)(data, **check._check_kwargs)
         if isinstance(output, (bool, np.bool_)) and output:
             return True
         if not isinstance(output, pd.Series) or not output.index.equals(data.index):
@@ -353,6 +353,17 @@ def _mark(check: pa.Check, data: pd.Series | pd.DataFrame, index: pd.Index, fail
         return False
     failing[positions] = True
     return True
+
+
+def _check_fn(check: pa.Check, data: pd.Series | pd.DataFrame) -> object:
+    """The function `check` runs on `data`, fetched as `Check.__call__` fetches it: a built-in rule
+    (isin, ge, str_matches) holds a dispatcher by type, and the schema's deep copy (see __init__) holds
+    a copy made before Pandera registered its pandas functions; until the current one is fetched
+    (after registering, which `get_backend` does), each built-in rule raised KeyError here, and the
+    first batch of every file was validated whole."""
+    check.get_backend(data)
+    name = getattr(check._check_fn, "__name__", None)
+    return check.get_builtin_check_fn(name) if name is not None and check.is_builtin_check(name) else check._check_fn
 
 
 def _describe(check: str) -> str:
@@ -457,12 +468,12 @@ def _text_to_date(values: pd.Series, fmt: str) -> tuple[pd.Series, list[object]]
             return pd.Series(out, index=values.index, dtype=object), []
     present = values[present_mask]
     mapping = {v: parse(v) for v in present.unique()}
-    parsed = present.map(mapping)
-    bad = list(parsed.index[parsed.map(lambda v: v is ValueError)])
-    out = pd.Series(None, index=values.index, dtype=object)
-    good = parsed.drop(index=bad)
-    out.loc[good.index] = good.astype(object)
-    return out, bad
+    parsed = present.map(mapping).to_numpy(dtype=object)
+    failed = np.fromiter((v is ValueError for v in parsed), dtype=bool, count=len(parsed))
+    # placed by position, not label: an index with repeated labels (which skips the path above) works too
+    out = np.full(len(values), None, dtype=object)
+    out[np.flatnonzero(present_mask)[~failed]] = parsed[~failed]
+    return pd.Series(out, index=values.index, dtype=object), list(present.index[failed])
 
 
 def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:
