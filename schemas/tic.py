@@ -49,20 +49,21 @@ def _each_matches(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def _all_match(cells: np.ndarray, pattern: str) -> np.ndarray:
-    """For each cell: not a list, or a list whose every element matches `pattern` (as `re.match`)."""
+    """For each cell: not a list, or a list whose every element's whole text matches `pattern` (`re.fullmatch`:
+    "1234567893\n" is not an NPI, though `re.match` with a pattern ending in `$` would let it through)."""
     lists = [v for v in cells if isinstance(v, list)]
     lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     flat = list(chain.from_iterable(lists))
-    try:  # every element text without a newline: RE2 over Arrow, where `^(?:p)$` means what re.match(p) does
+    try:  # every element text without a newline: RE2 over Arrow, where `^(?:p)` means what re.fullmatch(p) does
         texts = pyarrow.array(flat, type=pyarrow.string())
         if pc.any(pc.match_substring(texts, "\n")).as_py():
-            raise ValueError("a newline: Python's `$` also matches before a final newline")
+            raise ValueError("a newline: RE2's `$` and Python's differ around a final newline")
         if texts.null_count:
             raise ValueError("a null element: read as its text ('None'), as before")
         ok = pc.match_substring_regex(texts, f"^(?:{pattern})").to_numpy(zero_copy_only=False)
     except (pyarrow.ArrowException, ValueError, TypeError):
         compiled = re.compile(pattern)
-        ok = np.fromiter((compiled.match(str(x)) is not None for x in flat), dtype=bool, count=len(flat))
+        ok = np.fromiter((compiled.fullmatch(str(x)) is not None for x in flat), dtype=bool, count=len(flat))
     bad_so_far = np.concatenate([[0], np.cumsum(~ok)])
     ends = np.cumsum(lengths)
     list_ok = bad_so_far[ends] == bad_so_far[ends - lengths]

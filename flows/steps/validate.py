@@ -370,7 +370,7 @@ def _describe(check: str) -> str:
     """'greater_than_or_equal_to(0)' -> '>= 0': a built-in Pandera check in words."""
     name, _, args = check.partition("(")
     phrase = _PHRASES.get(name)
-    return phrase.format(args.rstrip(")")) if phrase else check
+    return phrase.format(args.removesuffix(")")) if phrase else check  # only the call's own ")": isin((...))
 
 
 def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number: object) -> pa.Check | None:

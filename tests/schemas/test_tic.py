@@ -18,9 +18,9 @@ from schemas.tic import NPI_PATTERN, POS_PATTERN, InNetworkRate, _each_matches
 
 
 def _as_before(values: list, pattern: str) -> list[bool]:
-    """The rule as written before lists were matched in Arrow: `re.match` on each element's text."""
+    """The rule element by element in Python: `re.fullmatch` on each element's text."""
     compiled = re.compile(pattern)
-    return [not isinstance(v, list) or all(compiled.match(str(x)) for x in v) for v in values]
+    return [not isinstance(v, list) or all(compiled.fullmatch(str(x)) for x in v) for v in values]
 
 
 def _matches(values: list, pattern: str) -> list[bool]:
@@ -30,7 +30,7 @@ def _matches(values: list, pattern: str) -> list[bool]:
 GOOD = "1234567893"
 TRICKY_NPIS = [
     [GOOD],
-    [GOOD + "\n"],  # Python's `$` matches before a final newline, RE2's does not
+    [GOOD + "\n"],  # Python's `$` matches before a final newline, RE2's does not: neither is an NPI
     ["12345\n67890"],
     ["\n" + GOOD],
     [1234567893],  # an integer element: matched as its text
@@ -58,11 +58,16 @@ def test_lists_are_matched_as_before(pattern: str) -> None:
     assert _matches(values, pattern) == _as_before(values, pattern)
 
 
-def test_an_npi_ending_in_a_newline_passes_as_it_did_with_re_match() -> None:
-    # The schema's pattern ends in `$`, which Python's re.match lets match before a final "\n": the rule
-    # has always let "1234567893\n" through. The Arrow path must not change that on its own.
+def test_an_npi_ending_in_a_newline_fails() -> None:
+    # The pattern ends in `$`, which re.match lets match before a final "\n": the rule once let "1234567893\n"
+    # through. The whole text must be ten digits.
     assert re.match(NPI_PATTERN, GOOD + "\n") is not None
-    assert _matches([[GOOD + "\n"], [GOOD + "\n", "12"], ["12345\n67890"]], NPI_PATTERN) == [True, False, False]
+    assert _matches([[GOOD + "\n"], [GOOD + "\n", "12"], ["12345\n67890"], [GOOD]], NPI_PATTERN) == [
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_integer_and_null_elements() -> None:
@@ -137,7 +142,7 @@ def _rates() -> pd.DataFrame:
         _rate(negotiated_rate_usd="0"),  # advisory: zero rate
         _rate(service_codes=["1"]),  # advisory: place of service
         _rate(provider_group_status="unknown_reference", npis=None, npi_count=None),  # advisory: unresolved
-        _rate(npis=[GOOD + "\n"]),  # passes, as before
+        _rate(npis=[GOOD + "\n"]),  # not ten digits: a trailing newline
     ]
     frame = pd.DataFrame(rows)
     frame["source_record"] = [f"synthetic item {i}" for i in range(len(frame))]
@@ -165,9 +170,9 @@ def test_quarantine_and_advisories_are_those_of_validating_the_whole_batch(monke
 
 def test_quarantine_reasons_name_each_rule() -> None:
     result = _check(_rates())
-    assert sorted(result.valid.index) == [0, 3, 11, 12, 13, 14]
+    assert sorted(result.valid.index) == [0, 3, 11, 12, 13]
     found = sorted((row, check, reason) for row, _, check, _, reason in result.failures.itertuples(index=False))
-    groups = "('aetna', 'bcbs', 'cigna', 'unitedhealthcare', 'medicare', 'other'"  # sic: the ")" is lost, as before
+    groups = "('aetna', 'bcbs', 'cigna', 'unitedhealthcare', 'medicare', 'other')"
     npi = "an NPI is not 10 digits (or the [0] placeholder)"
     assert found == [
         (1, "isin", f"payer_group must be one of {groups}"),
@@ -184,6 +189,7 @@ def test_quarantine_reasons_name_each_rule() -> None:
         (8, "greater_than_or_equal_to", "negotiated_rate_usd must be >= 0"),
         (9, "coerce_dtype('Decimal(18, 4)')", "negotiated_rate_usd: cannot read 'abc' as Decimal(18, 4)"),
         (10, "coerce_dtype('date')", "expiration_date: cannot read '2024-02-30' as date"),
+        (14, "npis_are_10_digit", npi),
     ]
     values = {(row, column): value for row, column, _, value, _ in result.failures.itertuples(index=False)}
     assert values[(2, "npis")] == [GOOD, "123"] and values[(8, "negotiated_rate_usd")] == Decimal("-1.0000")
