@@ -5,6 +5,11 @@ against a configured Prefect server keep their flow and task runs, retries and a
 in a process that has no Prefect API configured (`PREFECT_API_URL` unset) and outside any Prefect
 run, a Prefect flow would first start a temporary API server; here such a call runs the function's
 body directly instead (Prefect keeps it as `.fn`), as a program, a notebook or a test would expect.
+This is the path Prefect's own documentation gives for running a flow's or task's function without the
+engine ("Test the underlying function without the engine: use .fn() to call the wrapped function
+directly", https://docs.prefect.io/v3/how-to-guides/workflows/test-workflows); the temporary server is
+Prefect's ephemeral mode (`server.ephemeral.enabled`, `PREFECT_SERVER_EPHEMERAL_ENABLED`,
+https://docs.prefect.io/v3/develop/settings-ref), which only starts when a client is asked for.
 The project's own run record and summary (flows/ops/run_summary.py) are written either way.
 
 Importing Prefect alone takes about a second, so a local run does not: in a process that has not
