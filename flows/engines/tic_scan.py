@@ -83,6 +83,11 @@ HEAD_RE = re.compile(
     + rb'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(-?[0-9][0-9.eE+-]*))',
     re.S,
 )
+# HEAD_RE for a head written without blank space or escapes (~2x faster in sre): whatever it matches,
+# HEAD_RE matches with the same code (same pairs, same lazy stop at the first "billing_code" key)
+COMPACT_HEAD_RE = re.compile(
+    rb'\{(?:"[^"\\]*":(?:"[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null),)*?"billing_code":"([^"\\]*)"'
+)
 SCALAR_RE = re.compile(rb"(?:-?[0-9][0-9.eE+-]*|true|false|null)")
 KEY_ARRAY_RE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[")
 FIRST_KEY_RE = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")', re.S)
@@ -510,6 +515,14 @@ class FastScanner:
                 )
 
         while True:
+            if verdict is None and not dropped and cur >= win.base:
+                skipped_to, skipped = self._sweep(anchor, required, cur, search)
+                if skipped:
+                    self.extract.items_seen += skipped
+                    cur, probe_at = skipped_to, CARRY_CAP
+                    counted_to, seen = cur, 0
+                    search = cur + 1
+                    signal_from = max(signal_from, cur)
             self.at = cur
             nxt = self._next_start(anchor, search)
             if nxt is not None:
@@ -572,6 +585,57 @@ class FastScanner:
                 check_item(close)
                 self._finish_last(section, cur, close, verdict, dropped)
                 return close + 1
+
+    def _sweep(self, anchor: bytes, required: bytes, cur: int, search: int) -> tuple[int, int]:
+        """Step over the buffered non-target items from the item at `cur` in one tight loop: returns (start
+        of the first item left to the general loop, items stepped over).
+
+        The general loop spends ~20 us of Python per item (32,000 items per GB of the benchmark file); this
+        one ~4 us, with the same verdicts. An item is stepped over only when: the next item's start is
+        the anchor right after `{` (after `,` or `[` and blank space), as `_next_start` finds it; its head
+        read as `_judge` reads it (COMPACT_HEAD_RE, else HEAD_RE) gives a code written without escapes that
+        is not a target; and it holds the required key exactly once (as `check_item`). Anything else (a
+        target, an escape, a number, a head the regexes cannot read, no next start buffered yet) stops the
+        sweep and the general loop takes that item as before."""
+        win = self.win
+        buf, base, n = win.buf, win.base, win.n
+        finder = win._view()
+        if finder is None:  # pragma: no cover - without StringZilla
+            finder = buf
+        find, count = finder.find, finder.count
+        codes_raw, head_match, compact_head = self.codes_raw, HEAD_RE.match, COMPACT_HEAD_RE.match
+        c = cur - base
+        at = max(search, cur + 1) - base
+        skipped = 0
+        while True:
+            a = find(anchor, at, n)
+            if a < 1:
+                break
+            s = a - 1
+            if s <= c or base + s < search:  # the current item's own anchor: not a next start (as _next_start)
+                at = a + 1
+                continue
+            if buf[s] != 0x7B:  # '{' right before the anchor
+                break
+            k = s - 1
+            while k > c and buf[k] in WS:
+                k -= 1
+            if buf[k] != 0x2C and buf[k] != 0x5B:  # ',' or '['
+                break
+            m = compact_head(buf, c, s)
+            if m is None:  # blank space, escapes or a nested value in the head: read it as _judge does
+                m = head_match(buf, c, min(s, c + HEAD))
+                if m is None or m.end() >= s:
+                    break
+            code = m.group(1)
+            if code is None or b"\\" in code or code in codes_raw:
+                break
+            if count(required, c, s) != 1:
+                break
+            skipped += 1
+            c = s
+            at = a + 1
+        return base + c, skipped
 
     def _next_start(self, anchor: bytes, search: int) -> int | None:
         """Absolute offset of the next '{' that starts an item (anchor right after '[{' or ',{')."""
