@@ -258,6 +258,7 @@ class FastScanner:
         self.spill_len = 0
         self.wanted_refs: set[str] = set()  # referenced provider_group_ids as text (see also ref_values)
         self.ref_values: set[object] = set()  # referenced ids as decoded (made text by `_wanted`)
+        self.spill_pieces: _SpillPieces | None = None  # the spilled entries, decoded while the scan waits
         self.codes_raw = {c.encode() for c in codes}
         self._span = (-1, -1)  # the last item decoded: [start, end) (kept as bytes by _keep)
 
@@ -389,6 +390,8 @@ class FastScanner:
             raise
         finally:
             self.win.close()
+            if self.spill_pieces is not None:
+                self.spill_pieces.close()
             if self.spill is not None:
                 self.spill.close()
         self.extract.uncompressed_bytes = self.win.total
@@ -443,6 +446,9 @@ class FastScanner:
                 pos = self._items(pos + 1, key)
             elif key == PR_SECTION and is_array:
                 pos = self._spill_section(pos + 1)
+                if self.extract.kind == "unknown" and self.spill_len <= SPILL_READ_AHEAD:  # items follow
+                    self.spill_pieces = _SpillPieces(self.spill.name, self.limits.max_item_bytes)  # type: ignore[union-attr]
+                    self.win.idle = self.spill_pieces.step
             elif key == TOC_SECTION and is_array:
                 self.extract.kind = "table_of_contents"
                 pos = self._toc(pos + 1)
@@ -938,7 +944,10 @@ class FastScanner:
             self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115
                 prefix="tic-provider-refs-", suffix=".json", dir=self.spill_dir, delete=True
             )
-        elif self.spill_len:  # a second provider_references array: one stream of entries
+        if self.spill_pieces is not None:  # a second array: read the spill again from its start at the end
+            self.spill_pieces.close()
+            self.spill_pieces, self.win.idle = None, None
+        if self.spill_len:  # a second provider_references array: one stream of entries
             self.spill.write(b",")
             self.spill_len += 1
         written = pos  # absolute offset up to which bytes were spilled
@@ -1078,49 +1087,32 @@ class FastScanner:
         )
 
     def _scan_spill_typed(self, wanted: set[str], keys: set[object]) -> bool:
-        """The spilled entries, a buffer at a time, by two typed msgspec decodes of the whole piece (the
-        entries as Raw, and their ids: int or str) and one decode of the wanted entries together: no
-        Python per entry that is not wanted (0.24 -> ~0.1 s for the benchmark file's 100,000 entries,
-        30,000 wanted). False (nothing kept) when the entries do not fit that shape (an id that is a
-        float or an object, an entry that is not an object): `_scan_spill` then does it exactly."""
+        """The spilled entries by `_SpillPieces` (two typed msgspec decodes per piece: no Python per entry)
+        and one decode of each piece's wanted entries together (0.24 -> ~0.1 s for the benchmark file's
+        100,000 entries, 30,000 wanted). The pieces decoded while the scan waited for data are used as
+        they are. False (nothing kept) when the entries do not fit that shape (an id that is a float or
+        an object, an entry that is not an object, entries not cut at their anchor): `_scan_spill` then
+        does it exactly. `keys`: see `_wanted`."""
         assert self.spill is not None
+        pieces = self.spill_pieces or _SpillPieces(self.spill.name, self.limits.max_item_bytes)
+        self.spill_pieces, self.win.idle = None, None
         found: dict[str, list[dict]] = {}
-        with open(self.spill.name, "rb") as handle:
-            buf = bytearray()
-            anchor: bytes | None = None
-            at_end = False
-            while not at_end:
-                block = handle.read(CHUNK)
-                at_end = not block
-                buf += block
-                if anchor is None:
-                    m = FIRST_KEY_RE.match(buf)
-                    if m is None:
-                        if at_end:
-                            break
-                        continue
-                    anchor = m.group(1)
-                finder = _finder(buf)
-                last = len(buf) if at_end else _prev_pr_start(buf, anchor, len(buf), finder)
-                del finder
-                if last is None or last <= 0:
-                    if len(buf) > self.limits.max_item_bytes + CHUNK:
+        try:
+            while True:
+                more = pieces.step()
+                if pieces.failed:
+                    if pieces.held > self.limits.max_item_bytes:
                         raise self._big_reference()
-                    continue
-                piece = bytes(buf[:last]).rstrip(WS)
-                del buf[:last]
-                if piece.endswith(b","):
-                    piece = piece[:-1]
-                try:
-                    raws = PR_RAWS.decode(b"[" + piece + b"]")
-                    heads = PR_HEADS.decode(b"[" + piece + b"]")
-                except (msgspec.DecodeError, msgspec.ValidationError):
                     return False
-                hits = [raw for raw, head in zip(raws, heads) if head.provider_group_id in keys]
-                if not hits:
-                    continue
-                for entry in DECODE.decode(b"[" + b",".join(hits) + b"]"):
-                    found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                for raws, ids in pieces.take():
+                    hits = [raw for raw, ident in zip(raws, ids) if ident in keys]
+                    if hits:
+                        for entry in DECODE.decode(b"[" + b",".join(hits) + b"]"):
+                            found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                if not more:
+                    break
+        finally:
+            pieces.close()
         for ident, entries in found.items():
             if ident in wanted:
                 self.extract.provider_refs[ident] = entries
@@ -1189,6 +1181,79 @@ class FastScanner:
             index += 1
             pos = end
             self.win.drop_before(pos)
+
+
+SPILL_READ_AHEAD = 64 * 1024 * 1024  # spills up to this size are decoded while the scan waits (memory: ~1x)
+
+
+class _SpillPieces:
+    """The spilled provider_references entries, decoded a block at a time: for each piece (whole entries,
+    cut where the next entry's first key starts), the entries as `msgspec.Raw` and their ids.
+
+    `step` is the unit of work: the Window calls it while the inflating thread has no data ready
+    (`Window.idle`), so a spill that comes before the items is decoded in time the scan would
+    otherwise spend waiting, and the end pass only picks the wanted entries. `failed` when the
+    entries do not fit (see `_scan_spill_typed`); `held` says how much one unfinished entry holds."""
+
+    BLOCK = 1024 * 1024
+
+    def __init__(self, name: str, max_item_bytes: int) -> None:
+        self.max_item_bytes = max_item_bytes
+        self.handle = open(name, "rb")  # noqa: SIM115 - closed by close(), from the scanner's finally
+        self.buf = bytearray()
+        self.anchor: bytes | None = None
+        self.pieces: list[tuple[list, list]] = []
+        self.at_end = False
+        self.failed = False
+        self.held = 0
+
+    def step(self) -> bool:
+        """Read and decode one block; False when nothing is left to do."""
+        if self.at_end or self.failed:
+            return False
+        block = self.handle.read(self.BLOCK)
+        self.at_end = not block
+        buf = self.buf
+        buf += block
+        if self.anchor is None:
+            m = FIRST_KEY_RE.match(buf)
+            if m is None:
+                return not self.at_end
+            self.anchor = m.group(1)
+        if self.at_end:
+            last: int | None = len(buf)
+        else:
+            finder = _finder(buf)
+            last = _prev_pr_start(buf, self.anchor, len(buf), finder)
+            del finder
+        if last is None or last <= 0:
+            self.held = len(buf)
+            if self.held > self.max_item_bytes + CHUNK:
+                self.failed = True
+            return not self.at_end
+        piece = bytes(buf[:last]).rstrip(WS)
+        del buf[:last]
+        if piece.endswith(b","):
+            piece = piece[:-1]
+        if piece:
+            doc = b"[" + piece + b"]"
+            try:
+                raws = PR_RAWS.decode(doc)
+                ids = [head.provider_group_id for head in PR_HEADS.decode(doc)]
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.failed = True
+                self.pieces.clear()
+                return False
+            self.pieces.append((raws, ids))
+        return not self.at_end
+
+    def take(self) -> list[tuple[list, list]]:
+        pieces, self.pieces = self.pieces, []
+        return pieces
+
+    def close(self) -> None:
+        self.handle.close()
+        self.pieces.clear()
 
 
 class _NeedMore(Exception):
