@@ -14,6 +14,7 @@ import pytest
 
 from flows.engines import tic_scan, tic_stream
 from flows.engines.tic_scan import fast_extract, reference_extract
+from flows.sources.base import FileRejected
 
 CODES = frozenset({"0440T", "0441T", "0442T", "64640"})
 
@@ -158,3 +159,19 @@ def test_spilled_references_are_decoded_while_the_scan_waits(tmp_path: Path, mon
     waiting = steps[: steps.index("end")]
     assert len(waiting) > 20 and waiting[-1] is False  # every piece decoded while waiting: the end pass only picks
     assert sorted(result.provider_refs) == ["150", "7"]
+
+
+def test_a_target_item_is_checked_as_utf8_though_its_prices_are_not_built(tmp_path: Path) -> None:
+    bad = item("0440T").encode().replace(b'"professional"', b'"profession\xffal"')
+    path = tmp_path / "bad_utf8.json"
+    path.write_bytes(b'{"version":"1.0.0","in_network":[' + item("99213").encode() + b"," + bad + b"]}")
+    with pytest.raises(FileRejected, match=r"invalid UTF-8 \(byte 0xff"):
+        fast_extract(path, CODES)
+
+
+def test_an_item_the_typed_read_does_not_fit_is_decoded_in_full(tmp_path: Path) -> None:
+    odd = item("0440T", refs=(1,)).replace('"negotiated_rates":[', '"negotiated_rates":[null,"x",')
+    items = [item("99213"), odd, item("0441T", refs=(2,)), item("99214")]
+    result = same(write(tmp_path / "odd_rates.json", [entry(1), entry(2)], items))
+    assert [i["negotiated_rates"][:2] for _, i in result.items][0] == [None, "x"]
+    assert sorted(result.provider_refs) == ["1", "2"]
