@@ -1154,10 +1154,11 @@ class FastScanner:
                         raise self._big_reference()
                     return False
                 for raws, ids in pieces.take():
-                    hits = [raw for raw, ident in zip(raws, ids) if ident in keys]
+                    hits = [(raw, ident) for raw, ident in zip(raws, ids) if ident in keys]
                     if hits:
-                        for entry in DECODE.decode(b"[" + b",".join(hits) + b"]"):
-                            found.setdefault(id_text(entry.get("provider_group_id")), []).append(entry)
+                        entries = DECODE.decode(b"[" + b",".join([raw for raw, _ in hits]) + b"]")
+                        for (_, ident), entry in zip(hits, entries):  # the id as decoded (int or str): its text
+                            found.setdefault(ident if type(ident) is str else str(ident), []).append(entry)
                 if not more:
                     break
         finally:
