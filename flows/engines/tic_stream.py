@@ -24,6 +24,7 @@ import queue
 import re
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -187,6 +188,10 @@ class GzipStream(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def ready(self) -> bool:
+        """Would `readinto` return at once (data, the end or an error waiting)?"""
+        return bool(self._piece) or self._done or not self._queue.empty()
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
         """Copy decompressed bytes into `b`: waits for the first piece, then takes what is ready."""
@@ -471,6 +476,7 @@ class Window:
         self.total = 0  # uncompressed bytes read so far
         self.blank_run = 0  # blank bytes (space, tab, CR, LF) at the end of what was read
         self._finder = None  # a StringZilla view of buf (holds a buffer export: drop before resizing)
+        self.idle: Callable[[], bool] | None = None  # a unit of other work (True: more left), see fill()
 
     # -- search (absolute offsets) -----------------------------------------------------------------
     def _view(self):  # type: ignore[no-untyped-def]
@@ -524,6 +530,10 @@ class Window:
             self._resizing()
             grow = min(max(self.chunk, len(self.buf)), self.cap - len(self.buf))
             self.buf.extend(bytes(grow))  # grow (doubling up to the cap), keep contents
+        if self.idle is not None:  # other work, done while the inflating thread has no data ready
+            ready = getattr(self.raw, "ready", None)
+            while ready is not None and not ready() and self.idle():
+                pass
         start = self.n
         try:
             got = self.raw.readinto(memoryview(self.buf)[start : start + self.chunk])  # type: ignore[attr-defined]

@@ -1,0 +1,178 @@
+"""The TiC scanner's fast loops (flows/engines/tic_scan.py): the sweep over plain non-target items and the
+typed read of spilled provider_references give what the exact (ijson) path gives, and hand everything
+unusual to the exact per-item code. Files are SYNTHETIC, built here, small. The scanner's agreement with the
+exact path on every fixture, its limits and its messages are tested in tests/sources/test_tic.py, and its
+nesting guards in tests/engines/test_json_guard.py."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.engines import tic_scan, tic_stream
+from flows.engines.tic_scan import fast_extract, reference_extract
+from flows.sources.base import FileRejected
+
+CODES = frozenset({"0440T", "0441T", "0442T", "64640"})
+
+
+def rate(*refs: object) -> str:
+    return (
+        '{"provider_references":' + json.dumps(list(refs)) + ',"negotiated_prices":[{"negotiated_type":"negotiated",'
+        '"negotiated_rate":12.50,"expiration_date":"9999-12-31","billing_class":"professional"}]}'
+    )
+
+
+def item(code: str, *, name: str = "SYN [x]", head: str = "", refs: tuple = (1,), raw_code: str | None = None) -> str:
+    """A compact in-network item; `raw_code` is the billing_code value exactly as written."""
+    value = raw_code if raw_code is not None else json.dumps(code)
+    return (
+        '{"negotiation_arrangement":"ffs","name":' + json.dumps(name) + head + ',"billing_code_type":"CPT",'
+        '"billing_code_type_version":"2024","billing_code":' + value + ',"description":"Synthetic service",'
+        '"negotiated_rates":[' + rate(*refs) + "]}"
+    )
+
+
+def write(path: Path, references: list[str], items: list[str]) -> Path:
+    text = (
+        '{"reporting_entity_name":"Synthetic (test)","version":"1.0.0","provider_references":[\n'
+        + ",\n".join(references)
+        + '],"in_network":[\n'
+        + ",\n".join(items)
+        + "]}"
+    ).encode()
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text))
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def entry(ident: object, npi: int = 1234567893) -> str:
+    return '{"provider_group_id":' + json.dumps(ident) + ',"provider_groups":[{"npi":[' + str(npi) + "]}]}"
+
+
+def same(path: Path) -> tic_scan.Extract:
+    fast, exact = fast_extract(path, CODES), reference_extract(path, CODES)
+    assert fast.path_used == "fast"
+    assert [i for _, i in fast.items] == [i for _, i in exact.items]
+    assert fast.provider_refs == exact.provider_refs
+    assert fast.items_seen == exact.items_seen
+    return fast
+
+
+@pytest.fixture
+def swept(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Items each `_sweep` call stepped over."""
+    counts: list[int] = []
+    original = tic_scan.FastScanner._sweep
+
+    def counting(self, *args):  # type: ignore[no-untyped-def]
+        result = original(self, *args)
+        counts.append(result[1])
+        return result
+
+    monkeypatch.setattr(tic_scan.FastScanner, "_sweep", counting)
+    return counts
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_the_sweep_steps_over_plain_items_and_leaves_every_unusual_one_to_the_item_loop(
+    tmp_path: Path, swept: list[int], suffix: str
+) -> None:
+    unusual = [
+        item("0440T", refs=(2, 3)),  # a plain target
+        item("0441T", raw_code='"\\u0030441T"', refs=(4,)),  # escaped: no "0441T" bytes at all
+        item("64640", raw_code="64640", refs=(5,)),  # a number
+        item("0442T", raw_code=' "0442T"'),  # blank space after the colon
+        item("99213", name='see "0440T" [or "0441T"]'),  # decoys in a string (written with escaped quotes)
+        item("99213", head=',"bundled_codes":[{"billing_code_type":"CPT","billing_code":"0442T"}]'),  # nested first
+        item("99213", name="0440T"),  # a target code as the name
+        item("99213", name="a \\ b { c"),  # an escaped backslash and a brace
+    ]
+    items = []
+    for k, odd in enumerate(unusual):
+        items += [item(str(10000 + k * 40 + j), refs=(j % 7,)) for j in range(40)] + [odd]
+    path = write(tmp_path / f"sweep{suffix}", [entry(i) for i in range(8)], items)
+    result = same(path)
+    assert [i["billing_code"] for _, i in result.items] == ["0440T", "0441T", 64640, "0442T"]
+    assert sum(swept) >= 8 * 38  # the plain items went through the sweep
+    assert result.items_seen == len(items)
+
+
+def test_the_sweep_hands_over_an_item_with_two_required_keys(tmp_path: Path, swept: list[int]) -> None:
+    """An item without the anchor key hides inside its neighbour: the item loop's count check decides."""
+    stray = item("0440T").replace('"negotiation_arrangement":"ffs",', "")
+    items = [item(str(20000 + j)) for j in range(30)] + [stray] + [item(str(30000 + j)) for j in range(30)]
+    path = write(tmp_path / "stray.json", [entry(1)], items)
+    result = tic_scan.extract(path, CODES)
+    assert [i["billing_code"] for _, i in result.items] == ["0440T"]  # found, whichever path found it
+    assert [i for _, i in result.items] == [i for _, i in reference_extract(path, CODES).items]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_referenced_ids_find_their_entries_as_ints_or_text(tmp_path: Path, suffix: str) -> None:
+    references = [entry(1), entry("2"), entry(3, 1111111111), entry(3, 2222222222), entry("0004"), entry(5), entry(-6)]
+    items = [
+        item("0440T", refs=(1, 2, 3)),  # int refs; entry "2" is text, 3 is there twice
+        item("0441T", refs=("0004", -6)),  # text ref matches only text written the same way
+        item("99213", refs=(5,)),  # not a target: entry 5 is not wanted
+    ]
+    result = same(write(tmp_path / f"ids{suffix}", references, items))
+    assert sorted(result.provider_refs) == ["-6", "0004", "1", "2", "3"]
+    assert [e["provider_groups"][0]["npi"] for e in result.provider_refs["3"]] == [[1111111111], [2222222222]]
+
+
+def test_float_ids_are_read_by_the_exact_spill_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    typed: list[bool] = []
+    original = tic_scan.FastScanner._scan_spill_typed
+    monkeypatch.setattr(
+        tic_scan.FastScanner, "_scan_spill_typed", lambda self, *a: typed.append(original(self, *a)) or typed[-1]
+    )
+    result = same(write(tmp_path / "floats.json", [entry(1.0), entry(2)], [item("0440T", refs=(1, 2))]))
+    assert typed == [False]  # the typed read gave up (1.0 is not an int) ...
+    assert sorted(result.provider_refs) == ["1", "2"]  # ... and the exact pass found both
+
+
+def test_spilled_references_are_decoded_while_the_scan_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Window.idle runs the pieces' decoding whenever the inflating thread has nothing ready."""
+    steps: list[bool] = []
+    original = tic_scan._SpillPieces.step
+
+    def step(self):  # type: ignore[no-untyped-def]
+        steps.append(original(self))
+        return steps[-1]
+
+    monkeypatch.setattr(tic_scan._SpillPieces, "step", step)
+    end_pass = tic_scan.FastScanner._read_spilled_references
+    monkeypatch.setattr(
+        tic_scan.FastScanner, "_read_spilled_references", lambda self: steps.append("end") or end_pass(self)
+    )
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", 256)
+    never_ready = lambda self: False  # noqa: E731 - the thread never has data ready when asked
+    monkeypatch.setattr(tic_stream.GzipStream, "ready", never_ready, raising=False)
+    references = [entry(i) for i in range(200)]
+    result = same(write(tmp_path / "early.json.gz", references, [item("0440T", refs=(7, 150))]))
+    waiting = steps[: steps.index("end")]
+    assert len(waiting) > 20 and waiting[-1] is False  # every piece decoded while waiting: the end pass only picks
+    assert sorted(result.provider_refs) == ["150", "7"]
+
+
+def test_a_target_item_is_checked_as_utf8_though_its_prices_are_not_built(tmp_path: Path) -> None:
+    bad = item("0440T").encode().replace(b'"professional"', b'"profession\xffal"')
+    path = tmp_path / "bad_utf8.json"
+    tail = b"," + item("99214").encode()  # not last: the last item of a section is decoded in full anyway
+    path.write_bytes(b'{"version":"1.0.0","in_network":[' + item("99213").encode() + b"," + bad + tail + b"]}")
+    with pytest.raises(FileRejected, match=r"invalid UTF-8 \(byte 0xff"):
+        fast_extract(path, CODES)
+
+
+def test_an_item_the_typed_read_does_not_fit_is_decoded_in_full(tmp_path: Path) -> None:
+    odd = item("0440T", refs=(1,)).replace('"negotiated_rates":[', '"negotiated_rates":[null,"x",')
+    items = [item("99213"), odd, item("0441T", refs=(2,)), item("99214")]
+    result = same(write(tmp_path / "odd_rates.json", [entry(1), entry(2)], items))
+    assert [i["negotiated_rates"][:2] for _, i in result.items][0] == [None, "x"]
+    assert sorted(result.provider_refs) == ["1", "2"]
