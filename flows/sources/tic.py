@@ -169,12 +169,14 @@ def _npis(values: object) -> list[str] | None:
         return None
     if not isinstance(values, list):
         values = [values]
-    out = []
-    for v in values:
-        if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
-            v = int(v)
-        out.append(str(v) if not isinstance(v, str) else v)
-    return out
+    # ints and strings (nearly every NPI) without a call each; anything else as `_npi`
+    return [v if type(v) is str else str(v) if type(v) is int else _npi(v) for v in values]
+
+
+def _npi(v: object) -> str:
+    if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
+        v = int(v)
+    return str(v) if not isinstance(v, str) else v
 
 
 def _number(value: object) -> tuple[decimal.Decimal | None, str]:
