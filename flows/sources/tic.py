@@ -87,11 +87,13 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         spill_dir=ctx.settings.warehouse_dir if local else None,
     )
     rows = ctx.settings.chunk_rows
+    codes: set[str] | None = None  # an in-network file's billing codes, gathered as its rows are built
     if result.kind == "in_network":
         # remote provider references are resolved from local copies next to a local file; a file read from
         # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
         folder = path.parent if isinstance(path, Path) else None
-        for frame in in_network_frames(result, folder, Limits.of(ctx.settings), rows):
+        codes = set()
+        for frame in in_network_frames(result, folder, Limits.of(ctx.settings), rows, codes=codes):
             yield Batch(RATE, frame)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
@@ -103,7 +105,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
             "a JSON object without in_network, out_of_network, reporting_structure or provider_groups",
             "a Transparency-in-Coverage file",
         )
-    yield Batch(FILE, _frame([{**file_row(result, path), "source_record": "$"}]), describes_file=True)
+    yield Batch(FILE, _frame([{**file_row(result, path, codes), "source_record": "$"}]), describes_file=True)
 
 
 def _batches(dataset: str, rows: Iterator[dict], size: int) -> Iterator[Batch]:
@@ -167,12 +169,14 @@ def _npis(values: object) -> list[str] | None:
         return None
     if not isinstance(values, list):
         values = [values]
-    out = []
-    for v in values:
-        if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
-            v = int(v)
-        out.append(str(v) if not isinstance(v, str) else v)
-    return out
+    # ints and strings (nearly every NPI) without a call each; anything else as `_npi`
+    return [v if type(v) is str else str(v) if type(v) is int else _npi(v) for v in values]
+
+
+def _npi(v: object) -> str:
+    if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
+        v = int(v)
+    return str(v) if not isinstance(v, str) else v
 
 
 def _number(value: object) -> tuple[decimal.Decimal | None, str]:
@@ -367,38 +371,58 @@ RATE_COLUMNS = [*HEADER_COLUMNS, *ITEM_COLUMNS, *PRICE_COLUMNS, *GROUP_COLUMNS, 
 
 class _Level:
     """The distinct values of one level of the file (items, prices or provider groups), one tuple each; a
-    row refers to one entry of each level by its index, and a frame's column is a numpy `take`."""
+    row refers to one entry of each level by its index, and a frame's column is a numpy `take`.
 
-    def __init__(self, names: list[str]) -> None:
+    A `window` level (items, prices: each one's rows come together, in order) keeps only the entries the
+    rows not yet in a frame may still name (`release_before`), so its memory is one frame's worth, not
+    the file's. Other levels (provider groups: a reference id names the same entries all through the file)
+    keep every entry, converted to columns once and extended as entries come."""
+
+    def __init__(self, names: list[str], *, window: bool = False) -> None:
         self.names = names
+        self.window = window
         self.entries: list[tuple] = []
+        self.base = 0  # index of entries[0]
         self._arrays: list | None = None
-        self._converted = 0
 
     def add(self, values: dict[str, object]) -> int:
         self.entries.append(tuple(values.values()))
-        return len(self.entries) - 1
+        return self.base + len(self.entries) - 1
 
-    def arrays(self) -> list:
-        """One object array per column over every entry so far (converted once, extended as entries come)."""
+    def _columns(self, entries: list[tuple]) -> list:
         import numpy as np
 
-        fresh = self.entries[self._converted :]
-        if fresh or self._arrays is None:
-            columns = [np.fromiter(c, dtype=object, count=len(fresh)) for c in zip(*fresh)] if fresh else []
-            if not columns:
-                columns = [np.empty(0, dtype=object) for _ in self.names]
+        if not entries:
+            return [np.empty(0, dtype=object) for _ in self.names]
+        return [np.fromiter(c, dtype=object, count=len(entries)) for c in zip(*entries)]
+
+    def take(self, where) -> list:  # type: ignore[no-untyped-def]
+        """Each column's values at `where` (indices of entries)."""
+        if self.window:
+            lo = int(where.min()) if len(where) else self.base
+            hi = int(where.max()) + 1 if len(where) else self.base
+            columns = self._columns(self.entries[lo - self.base : hi - self.base])
+            return [column.take(where - lo) for column in columns]
+        if self.entries or self._arrays is None:  # convert the new entries once, then let their tuples go
+            import numpy as np
+
+            fresh = self._columns(self.entries)
             self._arrays = (
-                columns
-                if self._arrays is None
-                else [np.concatenate([old, new]) for old, new in zip(self._arrays, columns)]
+                fresh if self._arrays is None else [np.concatenate([old, new]) for old, new in zip(self._arrays, fresh)]
             )
-            self._converted = len(self.entries)
-        return self._arrays
+            self.base += len(self.entries)
+            self.entries = []
+        return [column.take(where) for column in self._arrays]
+
+    def release_before(self, index: int) -> None:
+        """A window level forgets its entries below `index` (no row left to build names them)."""
+        if self.window and index > self.base:
+            del self.entries[: index - self.base]
+            self.base = index
 
 
 def in_network_frames(
-    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000
+    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
 ) -> Iterator[pd.DataFrame]:
     """The rows of `in_network_rows` (same values, same order, same columns), as frames of at most `size`
     rows built column by column: no dict per row. Each item, price and provider group is read once; a
@@ -406,9 +430,11 @@ def in_network_frames(
     locator, and each column of a frame is one `take` over the level it belongs to.
 
     The cyclic garbage collector is off while a frame is built (it would walk the whole extract again and
-    again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it."""
+    again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it.
+
+    `codes`, when given, receives each item's billing code text (as `file_row` lists them) as it is read."""
     collecting = gc.isenabled()
-    frames = _in_network_frames(ex, folder, limits, size)
+    frames = _in_network_frames(ex, folder, limits, size, set() if codes is None else codes)
     try:
         while True:
             gc.disable()
@@ -424,12 +450,15 @@ def in_network_frames(
         frames.close()
 
 
-def _in_network_frames(ex: Extract, folder: Path | None, limits: Limits | None, size: int) -> Iterator[pd.DataFrame]:
+def _in_network_frames(
+    ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str]
+) -> Iterator[pd.DataFrame]:
     import numpy as np
     import pandas as pd
 
     header = _header(ex)
-    items, prices, groups = _Level(ITEM_COLUMNS), _Level(PRICE_COLUMNS), _Level(GROUP_COLUMNS)
+    items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
+    groups = _Level(GROUP_COLUMNS)
     at_item: list[int] = []
     at_price: list[int] = []
     at_group: list[int] = []
@@ -439,11 +468,17 @@ def _in_network_frames(ex: Extract, folder: Path | None, limits: Limits | None, 
     nobody: list[tuple[str, int]] = []
 
     def frame(count: int) -> pd.DataFrame:
-        data: dict[str, object] = {name: np.full(count, header[name], dtype=object) for name in HEADER_COLUMNS}
+        data: dict[str, object] = {}
+        for name in HEADER_COLUMNS:  # one reference to the header's value per row (np.full would copy a str per row)
+            data[name] = column = np.empty(count, dtype=object)
+            column.fill(header[name])
         for level, at in ((items, at_item), (prices, at_price), (groups, at_group)):
             where = np.fromiter(at[:count], dtype=np.intp, count=count)
             del at[:count]
-            data.update(zip(level.names, (column.take(where) for column in level.arrays())))
+            data.update(zip(level.names, level.take(where)))
+            # the rows still to come name the next row's entry or later, or the newest entry (its item or
+            # price may have more rows)
+            level.release_before(at[0] if at else level.base + len(level.entries) - 1)
         data["source_record"] = np.fromiter(records[:count], dtype=object, count=count)
         del records[:count]
         counts = data["npi_count"]
@@ -456,9 +491,11 @@ def _in_network_frames(ex: Extract, folder: Path | None, limits: Limits | None, 
         return pd.DataFrame(data, dtype=object, copy=False)
 
     for locator, item in ex.items:
+        code_columns = _code_columns(item)
+        codes.add(code_columns["billing_code"] or "")
         i = items.add(
             {
-                **_code_columns(item),
+                **code_columns,
                 "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
                 "bundled_codes": _texts(
                     [c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)]
@@ -587,8 +624,9 @@ def toc_rows(ex: Extract) -> Iterator[dict]:
 
 
 # --- file summary ---------------------------------------------------------------------------------------
-def file_row(ex: Extract, path: Path) -> dict[str, object]:
-    """One row per file: what it is, what was found, and how it was read."""
+def file_row(ex: Extract, path: Path, codes: set[str] | None = None) -> dict[str, object]:
+    """One row per file: what it is, what was found, and how it was read. `codes`: the items' billing
+    code texts when the row builder gathered them already (else, or when empty, each kept item is read again)."""
     header = _header(ex)
     row: dict[str, object] = {
         k: header[k]
@@ -603,14 +641,16 @@ def file_row(ex: Extract, path: Path) -> dict[str, object]:
             "payer_name",
         )
     }
-    codes = sorted({_text(item.get("billing_code")) or "" for _, item in ex.items})
+    if not codes:
+        codes = {_text(item.get("billing_code")) or "" for _, item in ex.items}
+    found = sorted(codes)
     row.update(
         {
             "file_kind": ex.kind,
             "uncompressed_bytes": ex.uncompressed_bytes,
             "items_scanned": ex.items_seen,
             "target_items": len(ex.items),
-            "target_codes_found": codes or None,
+            "target_codes_found": found or None,
             "provider_references_resolved": len(ex.provider_refs),
             "extraction_path": ex.path_used,
             "fallback_reason": ex.fallback_reason,

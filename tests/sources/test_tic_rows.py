@@ -111,8 +111,9 @@ def _lake(settings: Settings) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def _row_frames(ex, folder, limits=None, size=20_000):  # type: ignore[no-untyped-def]
-    """The in-network frames as they were built before the columns: one dict per row, a frame per batch."""
+def _row_frames(ex, folder, limits=None, size=20_000, codes=None):  # type: ignore[no-untyped-def]
+    """The in-network frames as they were built before the columns: one dict per row, a frame per batch
+    (`codes` left empty: the file row then lists the codes from the items, as it did)."""
     return (b.frame for b in tic._batches(tic.RATE, tic.in_network_rows(ex, folder, limits), size))
 
 
