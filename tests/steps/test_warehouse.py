@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -334,3 +335,22 @@ def test_a_build_on_a_later_day_recomputes_the_marts_that_read_the_date_and_copi
         assert ("undated_mart",) in tables
     finally:
         con.close()
+
+
+def test_a_build_with_the_same_schemas_lists_the_empty_files_without_building_a_schema(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse.build(settings, catalog.SCHEMAS)
+    indexes = list((settings.lake_read_dir / "_empty").glob("index-*.json"))
+    assert len(indexes) == 1
+    listed = json.loads(indexes[0].read_text(encoding="utf-8"))
+    assert set(listed) == set(catalog.SCHEMAS) and all((indexes[0].parent / n).exists() for n in listed.values())
+
+    def refuse(settings: Settings, name: str, schema: object) -> None:
+        raise AssertionError(f"a schema was built for {name}")
+
+    monkeypatch.setattr(warehouse, "_empty_file", refuse)
+    warehouse.build(settings, catalog.SCHEMAS)  # the index names every file: no schema is built
+    (indexes[0].parent / listed["payer__policy"]).unlink()  # a file gone: the index is not trusted
+    with pytest.raises(AssertionError, match="a schema was built"):
+        warehouse.build(settings, catalog.SCHEMAS)
