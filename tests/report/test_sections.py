@@ -57,7 +57,9 @@ def test_medicare_values_from_the_cms_files(report_0440t: tuple[str, str]) -> No
     html, markdown = report_0440t
     medicare = sections(markdown)["5. Medicare reimbursement"]
     # ASC Addendum AA, January 2026: 0440T J8 $1,475.61; Addendum B January 2023: J1, APC 5431, $1,797.52
-    assert re.search(r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| OPPS APC 5431 \(Addendum FF\) \|", medicare)
+    assert re.search(
+        r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| OPPS APC 5431 \(Addendum FF\) \|", medicare
+    )
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$1,797\.52 \| J1 \| 5431 \|", medicare)
     # PFS status C: contractor-priced, never $0.00
     assert re.search(
@@ -322,7 +324,10 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
     assert "synthetic" not in markdown.lower()
-    assert "Medicare Coverage Database code lists (CMS's export): data not available" in sections(markdown)["4. Payer coverage"]
+    assert (
+        "Medicare Coverage Database code lists (CMS's export): data not available"
+        in sections(markdown)["4. Payer coverage"]
+    )
     assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
 
 
@@ -776,7 +781,7 @@ def test_coverage_shows_the_policy_page_as_of_the_report_date_and_flags_a_stance
         in newer
     )
     # the coverage table itself still shows the reviewed extract
-    assert "| Aetna | commercial plans | [CPB 0297]" in newer and "| experimental / investigational |" in newer
+    assert "| Aetna | commercial plans | [Aetna CPB 0297]" in newer and "| experimental / investigational |" in newer
 
     # 0442T is checked on the page but not in its code list
     unlisted = coverage_as_of(watched_pages, "2026-12-20", tmp_path / "unlisted", code="0442T")
