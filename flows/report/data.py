@@ -37,6 +37,11 @@ QUERIES = (
     "policy_pages",
     "policy_page_changes",
     "medicare_file_listings",
+    "mcd_documents",
+    "pfs_indicators",
+    "asc_device_offsets",
+    "clinical_context",
+    "coverage_policies",
 )
 """The queries (warehouse/sql/report/<name>.sql) behind a report, each run once per report."""
 

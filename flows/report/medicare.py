@@ -78,7 +78,8 @@ def medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
                 else f"payment indicator {text(row['status_indicator'])}"
             )
         if not missing(row.get("apc")) and "APC" not in release_name(row):
-            extra.append(f"APC {text(row['apc'])}")
+            # ASC payment uses no APC: the one Addendum FF lists is OPPS's
+            extra.append(f"{'OPPS APC (Addendum FF)' if setting == 'asc' else 'APC'} {text(row['apc'])}")
         return Md(
             f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
             f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})"

@@ -10,6 +10,18 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.report.data import ReportContext
+from flows.report.evidence import (
+    RECORDED_NOTE,
+    clinical_context,
+    device_offsets,
+    group_and_policy,
+    mcd_code_lists,
+    mcd_documents,
+    modifier_51_note,
+    policies_behind,
+    policy_owner,
+    release_changes,
+)
 from flows.report.labels import (
     COMMERCIAL_PLAN_TYPES,
     CONFIDENCE,
@@ -112,7 +124,7 @@ def section_summary(ctx: ReportContext) -> str:
     not_covered = stated[stated["coverage_position"] == "not_covered"]
     unstated = commercial[commercial["coverage_position"].isna()]
     evidence = "; ".join(
-        f"{named(GROUPS, r.payer_group)} {text(r.policy_id)}: {confidence(r.source_confidence)}"
+        f"{group_and_policy(ctx, r.payer_group, r.policy_id)}: {confidence(r.source_confidence)}"
         for r in stated.itertuples()
     )
     if len(stated) and len(not_covered) == len(stated):
@@ -336,7 +348,7 @@ def section_code_overview(ctx: ReportContext) -> str:
 
 
 def section_clinical(ctx: ReportContext) -> str:
-    out = [f"## {SECTION_TITLES[2]}", "### Indications (ICD-10-CM)"]
+    out = [f"## {SECTION_TITLES[2]}", *clinical_context(ctx), "### Indications (ICD-10-CM)"]
     dx = ctx["diagnoses"]
     if dx.empty:
         out.append(f"Diagnosis codes: {NA} (none recorded for {ctx.code} in raw/reference/code_diagnoses.csv).")
@@ -357,14 +369,31 @@ def section_clinical(ctx: ReportContext) -> str:
     if mods.empty:
         out.append(f"Modifiers: {NA}.")
     else:
+        pfs_51 = modifier_51_note(ctx)
         out.append(
             table(
                 [
-                    [r.modifier, r.description, r.when_to_use, named(CONFIDENCE, r.source_confidence)]
+                    [
+                        r.modifier,
+                        r.description,
+                        Md(text(r.when_to_use) + (f" {pfs_51}." if r.modifier == "51" and pfs_51 else "")),
+                        named(CONFIDENCE, r.source_confidence),
+                        named(CONFIDENCE, r.use_confidence) if not missing(r.use_confidence) else "not stated",
+                    ]
                     for r in mods.itertuples()
                 ],
-                ["Modifier", "Description", "When to use", "Confidence"],
+                [
+                    "Modifier",
+                    "Description",
+                    "When to use",
+                    "Definition: confidence",
+                    f"Use with {ctx.code}: confidence",
+                ],
             )
+        )
+        out.append(
+            "Two confidences: the modifier's definition (verified where it was read in CMS's HCPCS file) and its use "
+            f"with {ctx.code} (inferred: no {ctx.code}-specific modifier guidance was found)."
         )
     out.append("### Imaging")
     imaging = ctx.fact("imaging")
@@ -417,13 +446,13 @@ def section_coverage(ctx: ReportContext) -> str:
             [
                 named(GROUPS, r.payer_group),
                 named(LINES, r.line_of_business),
-                link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA,
+                link(policy_owner(ctx, r.payer_group, r.policy_id), r.source_url) if not missing(r.policy_id) else NA,
                 r.policy_title,
                 stance,
                 date(r.effective_date) if not missing(r.effective_date) else NA,
                 confidence(r.source_confidence),
                 ma,
-                r.coverage_detail,
+                policies_behind(ctx, r.payer_group),
             ]
         )
     out.append(
@@ -444,17 +473,13 @@ def section_coverage(ctx: ReportContext) -> str:
     )
     medicare = coverage[coverage["payer_group"] == "medicare"]
     if not medicare.empty and "mcd_availability" in medicare.columns:
-        m = medicare.iloc[0]
-        detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
-        if not missing(m.get("mcd_detail")):
-            detail += f" — {text(m['mcd_detail'])}"
-        if flag(m.get("mcd_is_synthetic")):
-            detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
-        out.append(detail + ".")
+        code_lists = mcd_code_lists(medicare.iloc[0])
+        if code_lists:
+            out.append(code_lists)
     retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
     if len(retrieved) and retrieved.max().date() > ctx.as_of:
         out.append(
-            f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
+            f"Policies as recorded in the extract on {date(retrieved.max())} (section 10), after the as-of date {ctx.as_of.isoformat()}: the "
             "report shows the loaded policy versions and does not reconstruct earlier ones."
         )
     out.append(
@@ -463,6 +488,7 @@ def section_coverage(ctx: ReportContext) -> str:
         "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
         "that found no policy."
     )
+    out += mcd_documents(ctx)
     out += policy_pages(ctx)
     return "\n\n".join(out)
 
@@ -597,12 +623,17 @@ def section_medicare(ctx: ReportContext) -> str:
                     r.release_period,
                     amount,
                     r.status_indicator if not missing(r.status_indicator) else NA,
-                    r.apc if not missing(r.apc) else "",
+                    ("" if missing(r.apc) else f"OPPS APC {r.apc} (Addendum FF)" if r.setting == "asc" else r.apc),
                     r.availability_note if not missing(r.availability_note) else "",
                 ]
             )
         out.append("National unadjusted amounts by setting and release (the trend across loaded releases):")
         out.append(table(rows, ["Setting", "Release", "Payment", "Status / indicator", "APC", "Note"]))
+        out.append(
+            "ASC payment does not use APCs: an ASC row's APC is the OPPS APC CMS lists for the code in ASC Addendum FF."
+        )
+        out += release_changes(ctx)
+        out += device_offsets(ctx)
         loc = ctx["medicare_localities"]
         for r in loc.itertuples():
             if r.localities_with_amount:
@@ -1100,10 +1131,11 @@ def section_sources(ctx: ReportContext) -> str:
             "\n".join(
                 f"- {named(GROUPS, r.payer_group)} — {text(r.payer_name)} {text(r.policy_id)}: "
                 f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
-                f"({named(CONFIDENCE, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
+                f"({named(CONFIDENCE, r.source_confidence)}, recorded {date(r.retrieved_date)})"
                 for r in policies.itertuples()
             )
         )
+        out.append(RECORDED_NOTE)
     facts = ctx["code_facts"]
     urls = sorted(set(facts["source_url"].dropna()))
     if urls:

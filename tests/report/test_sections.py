@@ -57,7 +57,9 @@ def test_medicare_values_from_the_cms_files(report_0440t: tuple[str, str]) -> No
     html, markdown = report_0440t
     medicare = sections(markdown)["5. Medicare reimbursement"]
     # ASC Addendum AA, January 2026: 0440T J8 $1,475.61; Addendum B January 2023: J1, APC 5431, $1,797.52
-    assert re.search(r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| 5431 \|", medicare)
+    assert re.search(
+        r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| OPPS APC 5431 \(Addendum FF\) \|", medicare
+    )
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$1,797\.52 \| J1 \| 5431 \|", medicare)
     # PFS status C: contractor-priced, never $0.00
     assert re.search(
@@ -101,7 +103,7 @@ def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:
 def test_coverage_and_code_facts_come_from_the_data(report_0440t: tuple[str, str]) -> None:
     _, markdown = report_0440t
     coverage = sections(markdown)["4. Payer coverage"]
-    assert "[CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html)" in coverage
+    assert "[Aetna CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html)" in coverage  # the plan named
     assert "case by case" in coverage
     overview = sections(markdown)["2. Billing code overview"]
     assert "upper extremity distal/peripheral nerve" in overview and "Category III" in overview
@@ -322,7 +324,10 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
     assert "synthetic" not in markdown.lower()
-    assert "Medicare Coverage Database: data not available" in sections(markdown)["4. Payer coverage"]
+    assert (
+        "Medicare Coverage Database code lists (CMS's export): data not available"
+        in sections(markdown)["4. Payer coverage"]
+    )
     assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
 
 
@@ -518,12 +523,12 @@ def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[st
 
 def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_0440t: tuple[str, str]) -> None:
     # raw/payer_policy: CGS Administrators (cope24853, verified) and Noridian (A55681, inferred) say case by case;
-    # raw/reference/payer_aliases.csv notes CGS as the MAC for J15, Noridian for JE and JF
+    # raw/reference/payer_aliases.csv notes CGS as the MAC for J15; medicare_documents.csv A55681 as Noridian's JF article
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
     assert (
         "Traditional Medicare: case by case according to CGS Administrators, LLC (MAC, J15; cope24853, verified) and "
-        "Noridian Healthcare Solutions (MAC, JE/JF; A55681, inferred): Medicare contractors' instructions for their own "
+        "Noridian Healthcare Solutions (MAC, JF; A55681, inferred): Medicare contractors' instructions for their own "
         "jurisdictions, not a national Medicare policy"
     ) in summary
     assert not re.search(r"(?<!Traditional )Medicare: case by case", summary)  # never all of Medicare
@@ -776,7 +781,7 @@ def test_coverage_shows_the_policy_page_as_of_the_report_date_and_flags_a_stance
         in newer
     )
     # the coverage table itself still shows the reviewed extract
-    assert "| Aetna | commercial plans | [CPB 0297]" in newer and "| experimental / investigational |" in newer
+    assert "| Aetna | commercial plans | [Aetna CPB 0297]" in newer and "| experimental / investigational |" in newer
 
     # 0442T is checked on the page but not in its code list
     unlisted = coverage_as_of(watched_pages, "2026-12-20", tmp_path / "unlisted", code="0442T")
