@@ -444,7 +444,13 @@ def section_coverage(ctx: ReportContext) -> str:
         if not missing(m.get("mcd_detail")):
             detail += f" — {text(m['mcd_detail'])}"
         if flag(m.get("mcd_is_synthetic")):
-            detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
+            # a conclusion drawn from synthetic code lists is no conclusion: said only with --include-synthetic
+            detail = (
+                f"{detail} (**synthetic sample**: the loaded coverage-database code lists are demonstration files)"
+                if ctx.include_synthetic
+                else "Medicare Coverage Database: the loaded code lists (which LCDs and articles list a code) are "
+                "synthetic demonstration files, so they show nothing about the code; see the appendix"
+            )
         out.append(detail + ".")
     retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
     if len(retrieved) and retrieved.max().date() > ctx.as_of:
