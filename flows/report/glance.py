@@ -38,8 +38,9 @@ def real_commercial(ctx: ReportContext, kind: str = "dollars") -> pd.DataFrame:
     """Real commercial-plan rates of one kind (dollars, percentage): never Medicare Advantage, Medicaid, traditional
     Medicare, a hospital file that does not state its plan, or a synthetic file."""
     rates = ctx["commercial_rates"]
-    if rates.empty:
-        return rates
+    needed = {"is_synthetic", "plan_type", "payer_group", "rate_kind", "setting"}
+    if rates.empty or not needed <= set(rates.columns):
+        return rates.iloc[0:0]
     real = ~rates["is_synthetic"].astype("boolean").fillna(False).astype(bool)
     return rates[
         real
@@ -65,7 +66,9 @@ def commercial_ranges(ctx: ReportContext) -> list[tuple[str, Md, Md]]:
     """Per setting (professional and facility apart, professional first): (setting key, "$596.75–$702.83",
     "3 negotiated prices from 1 payer (…), TiC file dated 2022-09-01")."""
     dollars = real_commercial(ctx)
-    out = []
+    out: list[tuple[str, Md, Md]] = []
+    if dollars.empty:
+        return out
     for setting in (*PROFESSIONAL, *FACILITY):
         rows = dollars[dollars["setting"] == setting]
         if rows.empty:
