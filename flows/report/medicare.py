@@ -42,6 +42,22 @@ def newest_medicare_release(ctx: ReportContext) -> tuple[int, int] | None:
     return int(newest["release_year"]), int(newest["release_quarter"])
 
 
+def as_of_quarter(ctx: ReportContext) -> tuple[int, int]:
+    """(year, quarter) of the as-of date: the quarterly release of each payment system in effect then."""
+    return ctx.as_of.year, (ctx.as_of.month - 1) // 3 + 1
+
+
+def in_effect_note(ctx: ReportContext, row: pd.Series) -> Md:
+    """'latest loaded; the 2026-Q4 release in effect on 2026-12-05 is not loaded' when the row's release is not the one
+    in effect on the as-of date (CMS updates each payment system quarterly), '' when it is."""
+    if missing(row.get("release_year")) or missing(row.get("release_quarter")):
+        return Md("")
+    year, quarter = as_of_quarter(ctx)
+    if (int(row["release_year"]), int(row["release_quarter"])) >= (year, quarter):
+        return Md("")
+    return Md(f"latest loaded; the {year}-Q{quarter} release in effect on {ctx.as_of.isoformat()} is not loaded")
+
+
 def release_name(row: pd.Series) -> Md:
     """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
     label = row.get("rate_label")
@@ -80,14 +96,16 @@ def medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
         if not missing(row.get("apc")) and "APC" not in release_name(row):
             # ASC payment uses no APC: the one Addendum FF lists is OPPS's
             extra.append(f"{'OPPS APC (Addendum FF)' if setting == 'asc' else 'APC'} {text(row['apc'])}")
+        note = in_effect_note(ctx, row)
         return Md(
             f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
-            f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})"
+            f"{'; ' + ', '.join(extra) if extra else ''}{'; ' + note if note else ''}{older_release_note(ctx, row)})"
         )
     if row["availability_reason"] == "contractor_priced":
+        note = in_effect_note(ctx, row)
         return Md(
             f"the physician fee is contractor-priced, with no national amount (PFS status "
-            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})"
+            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])}{'; ' + note if note else ''})"
         )
     return Md(f"nothing in {where}: {reason(row['availability_reason'])} ({text(row['release_period'])})")
 

@@ -70,8 +70,10 @@ def render_report(
     as_of: dt.date | None = None,
     payers: list[str] | None = None,
     out_dir: Path | None = None,
+    include_synthetic: bool = False,
 ) -> ReportResult:
-    """Execute the report notebook for one code and write its HTML and Markdown."""
+    """Execute the report notebook for one code and write its HTML and Markdown (and the data-availability CSV);
+    `include_synthetic` shows synthetic demonstration rows inline, marked, instead of only in the appendix."""
     from nbconvert import HTMLExporter, MarkdownExporter
 
     from flows.report import execute
@@ -92,6 +94,8 @@ def render_report(
             "payers": payers,
             "warehouse_dir": str(settings.warehouse_dir),
             "project_dir": str(settings.project_dir),
+            "include_synthetic": include_synthetic,
+            "reports_dir": str(out_dir),
         },
         kernel=settings.report_kernel,
         cwd=settings.project_dir,
@@ -170,6 +174,7 @@ def render_report_if_changed(
     as_of: dt.date | None = None,
     payers: list[str] | None = None,
     out_dir: Path | None = None,
+    include_synthetic: bool = False,
 ) -> ReportResult:
     """Render the report unless its data and code are what they were at its last rendering
     (a missing HTML or Markdown file is always rendered)."""
@@ -185,14 +190,16 @@ def render_report_if_changed(
     except (OSError, ValueError):
         before = {}
     present = html_path.exists() and md_path.exists()
-    key = inputs_key(settings, code, as_of=as_of, payers=payers)
+    key = inputs_key(settings, code, as_of=as_of, payers=payers) + ("+synthetic" if include_synthetic else "")
     if present and before.get("inputs") == key:  # same warehouse build, code, parameters and day: nothing to ask
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
-    now = fingerprint(settings, code, as_of=as_of, payers=payers)
+    now = fingerprint(settings, code, as_of=as_of, payers=payers) + ("+synthetic" if include_synthetic else "")
     if present and before.get("fingerprint") == now:
         write_file_atomic(stored, json.dumps({**before, "inputs": key}))
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
-    result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
+    result = render_report(
+        settings, code, as_of=as_of, payers=payers, out_dir=out_dir, include_synthetic=include_synthetic
+    )
     write_file_atomic(
         stored,
         json.dumps(

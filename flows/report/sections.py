@@ -7,6 +7,8 @@ missing value is printed as "data not available" with the reason the marts give 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from flows.report.data import ReportContext
@@ -21,6 +23,13 @@ from flows.report.evidence import (
     policies_behind,
     policy_owner,
     release_changes,
+)
+from flows.report.glance import (
+    SETTING_FEE,
+    commercial_ranges,
+    headline,
+    medicare_condition,
+    real_commercial,
 )
 from flows.report.labels import (
     COMMERCIAL_PLAN_TYPES,
@@ -37,12 +46,14 @@ from flows.report.labels import (
     source_description,
 )
 from flows.report.medicare import (
+    in_effect_note,
     latest_medicare,
     medicare_contractors,
     medicare_phrase,
     older_release_note,
     short_release,
 )
+from flows.report.synthetic import DEMO_RATES, DEMO_UTILIZATION
 from flows.report.text import (
     Md,
     confidence,
@@ -72,6 +83,7 @@ SECTION_TITLES = [
     "8. Billing considerations",
     "9. Data availability",
     "10. Sources",
+    "Appendix: Demonstration data (synthetic)",
 ]
 
 
@@ -81,9 +93,15 @@ def title(ctx: ReportContext) -> Md:
     return Md(
         f"# {ctx.code} reimbursement benchmark\n\n"
         f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
-        f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
-        f"dated on or before it, Part B data years CMS had released by then. Rendered on "
-        f"{ctx.rendered_on.isoformat()} from the payerbench warehouse."
+        f"Data as of {ctx.as_of.isoformat()}: the latest loaded Medicare release of each payment system dated on or "
+        "before it (each amount names its release, and says so where the release in effect on that date is not "
+        "loaded), payer and hospital files dated on or before it, Part B data years CMS had released by then. "
+        f"Rendered on {ctx.rendered_on.isoformat()} from the payerbench warehouse."
+        + (
+            ""
+            if ctx.include_synthetic
+            else " Real data only: synthetic demonstration files are set apart in the appendix."
+        )
     )
 
 
@@ -203,44 +221,23 @@ def section_summary(ctx: ReportContext) -> str:
         if s in latest.index
     ]
     if phrases:
-        lead.append("Medicare pays " + "; ".join(phrases))
-        paid = latest[latest["payment_usd"].notna()]
-        if len(paid):
-            headline_bits.append(
-                "Medicare pays "
-                + " and ".join(
-                    f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else named(SETTINGS, s)}, "
-                    f"{short_release(r)})"
-                    for s, r in paid.iterrows()
-                )
-            )
-        if (
-            "physician_nonfacility" in latest.index
-            and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced"
-        ):
-            headline_bits.append("the physician fee is contractor-priced")
+        condition = medicare_condition(ctx)
+        lead.append(f"{'If covered, ' if condition else ''}Medicare pays " + "; ".join(phrases))
     else:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
 
     rates = ctx["commercial_rates"]
     is_synthetic = rates["is_synthetic"].fillna(False).astype(bool)
-    real, synthetic = rates[~is_synthetic], rates[is_synthetic]
+    real, synthetic = rates[~is_synthetic], ctx.frames.get(DEMO_RATES, rates[is_synthetic])
     # summary claims count commercial plans only: never Medicare Advantage, Medicaid or traditional Medicare
-    commercial = real[(real["plan_type"] == "commercial") & (real["payer_group"] != "medicare")]
-    dollars = commercial[commercial["rate_kind"] == "dollars"]
-    pct = commercial[commercial["rate_kind"] == "percentage"]
+    dollars = real_commercial(ctx)
+    pct = real_commercial(ctx, "percentage")
     if len(dollars):
-        payers = sorted(set(dollars["payer_name"]))
-        lead.append(
-            f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
-            f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
-            f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
-            f"{', '.join(files_dated(dollars))})"
-        )
-        headline_bits.append(
-            f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
-            f"({'; '.join(files_dated(dollars, short=True))})"
-        )
+        # one range per setting: a professional fee is never in one range with a facility amount
+        lead += [
+            f"Commercial negotiated {SETTING_FEE[setting]} rates: {span} ({qualifier})"
+            for setting, span, qualifier in commercial_ranges(ctx)
+        ]
     else:
         lead.append(
             "No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
@@ -266,13 +263,11 @@ def section_summary(ctx: ReportContext) -> str:
             "apart (sections 5 and 6), never in the commercial figures"
         )
     if len(synthetic):
-        files = [text(f) for f in sorted(set(synthetic["source_file"]))]
         lead.append(
-            f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
-            "data that shows how the report reads such files, not facts, and left out of this summary"
+            "Synthetic demonstration files are loaded too; they state no fact and are left out of this summary "
+            + ("(marked *synthetic sample* where shown)" if ctx.include_synthetic else "(see the appendix)")
         )
-    head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
-    out.append(head)
+    out.append(headline(ctx, headline_bits[0] if headline_bits else None))
     out.append(". ".join(lead) + ".")
     if history:
         out.append("History: " + " ".join(text(h).rstrip(".") + "." for h in history) + " (inferred; see section 2).")
@@ -452,7 +447,7 @@ def section_coverage(ctx: ReportContext) -> str:
                 date(r.effective_date) if not missing(r.effective_date) else NA,
                 confidence(r.source_confidence),
                 ma,
-                policies_behind(ctx, r.payer_group),
+                in_words(policies_behind(ctx, r.payer_group)),
             ]
         )
     out.append(
@@ -491,6 +486,15 @@ def section_coverage(ctx: ReportContext) -> str:
     out += mcd_documents(ctx)
     out += policy_pages(ctx)
     return "\n\n".join(out)
+
+
+_WORDS = {**PLAN_TYPES, **STANCES, **CONFIDENCE, **SETTINGS, **SOURCES}
+_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def in_words(value: Md) -> Md:
+    """A mart's summary text with its enumeration values (`experimental_investigational`) in words."""
+    return Md(_SNAKE.sub(lambda m: _WORDS.get(m[0], m[0].replace("_", " ")), value))
 
 
 def page_stance(value: object) -> Md:
@@ -676,7 +680,7 @@ def section_medicare(ctx: ReportContext) -> str:
                     r["billing_code"],
                     r["label"],
                     named(SETTINGS, r["setting"]) if not missing(r["setting"]) else NA,
-                    Md(text(release) + older_release_note(ctx, r)),
+                    Md(text(release) + _in_effect(ctx, r) + older_release_note(ctx, r)),
                     money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"]),
                 ]
             )
@@ -687,12 +691,17 @@ def section_medicare(ctx: ReportContext) -> str:
                     "Code",
                     "Description",
                     "Setting",
-                    "Release (latest in effect on the as-of date)",
+                    "Release (latest loaded up to the as-of date)",
                     "Medicare national payment",
                 ],
             )
         )
     return "\n\n".join(out)
+
+
+def _in_effect(ctx: ReportContext, row: pd.Series) -> Md:
+    note = in_effect_note(ctx, row)
+    return Md(f" ({note})" if note else "")
 
 
 def _source_cell(r) -> Md:  # type: ignore[no-untyped-def]
@@ -905,7 +914,11 @@ def section_utilization(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[6]}"]
     trend = ctx["utilization_trend"]
     if trend.empty:
-        out.append(f"Medicare utilization: {NA} — no Part B geography-and-service file covering {ctx.code} is loaded.")
+        demo = ctx.frames.get(DEMO_UTILIZATION, pd.DataFrame())
+        out.append(
+            f"Medicare utilization: {NA} — no real Part B geography-and-service file covering {ctx.code} is loaded"
+            + (" (the loaded ones are synthetic demonstrations: see the appendix)." if len(demo) else ".")
+        )
         return "\n\n".join(out)
     if trend["source_is_synthetic"].fillna(False).any():
         out.append(
@@ -987,10 +1000,17 @@ def section_utilization(ctx: ReportContext) -> str:
         states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'
         published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
         hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
-        out.append(
-            f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
-            "published by CMS (cells with fewer than 11 beneficiaries are suppressed)."
-        )
+        left_out = int(states.loc[states["availability_reason"] == "synthetic_small_cell", "cells"].sum())
+        if hidden or not left_out:
+            out.append(
+                f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} "
+                "not published by CMS (cells with fewer than 11 beneficiaries are suppressed)."
+            )
+        if left_out:
+            out.append(
+                f"Synthetic sample, state level: {number(left_out)} year × state × place-of-service cells left out of "
+                "the sample file (it imitates CMS's small-cell rule; not CMS data)."
+            )
     return "\n\n".join(out)
 
 
@@ -1066,6 +1086,60 @@ def section_billing(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+AREAS = {
+    "coverage_matrix": "Payer coverage",
+    "medicare_rate": "Medicare payment",
+    "reimbursement_benchmark": "Negotiated rates",
+    "medicare_utilization_trend": "Medicare Part B volume",
+}
+"""Where an empty value sits, in a reader's words (data_availability.sql's `mart` column)."""
+
+
+def _where(area: str, subject: object) -> Md:
+    """The query's subject in words: "UnitedHealthcare, Medicare Advantage, Hospital outpatient, Hospital price files"."""
+    if missing(subject):
+        return Md(NA)
+    if area == "reimbursement_benchmark":
+        parts = str(subject).split(" / ")
+        if len(parts) == 4:
+            return Md(
+                ", ".join(named(w, v) for w, v in zip((GROUPS, PLAN_TYPES, SETTINGS, SOURCES), parts, strict=True))
+            )
+    if area == "medicare_rate" and " " in str(subject):
+        setting, release = str(subject).rsplit(" ", 1)
+        return Md(f"{named(SETTINGS, setting)}, {text(release)}")
+    return text(subject)
+
+
+def availability_rows(ctx: ReportContext) -> list[list[Md]]:
+    """Every empty value behind the report in words: [area, where, value, reason]."""
+    na = ctx["data_availability"]
+    return [
+        [named(AREAS, r.mart), _where(r.mart, r.subject), text(r.measure), reason(r.reason)] for r in na.itertuples()
+    ]
+
+
+AVAILABILITY_HEADER = ["Area", "Where", "Value", "Reason"]
+
+
+def availability_csv_name(code: str) -> str:
+    return f"{code}_data_availability.csv"
+
+
+def write_availability_csv(ctx: ReportContext, out_dir: str | None) -> None:
+    """The cell-level list of section 9 as CSV beside the report (`<code>_data_availability.csv`), in words."""
+    if not out_dir:
+        return
+    import html
+    from pathlib import Path
+
+    from flows.steps.store import write_file_atomic
+
+    rows = [[html.unescape(str(v)).replace("\\", "") for v in row] for row in availability_rows(ctx)]
+    frame = pd.DataFrame(rows, columns=AVAILABILITY_HEADER)
+    write_file_atomic(Path(out_dir) / availability_csv_name(str(ctx.code)), frame.to_csv(index=False))
+
+
 def section_availability(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[8]}"]
     na = ctx["data_availability"]
@@ -1073,31 +1147,29 @@ def section_availability(ctx: ReportContext) -> str:
         out.append(
             "Every value behind this report is available."
             if ctx.known
-            else f"Nothing is available for {ctx.code}: no mart holds a row for it."
+            else f"Nothing is available for {ctx.code}: no loaded file holds a value for it."
         )
         return "\n\n".join(out)
+    rows = availability_rows(ctx)
     out.append(
-        "The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
-        "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
-        "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
-        "national services, beneficiaries, average allowed amounts and each setting's services "
-        "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
-        "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
-        "not listed again."
+        "The values this report could not fill, counted by reason: coverage stances, policy effective dates and "
+        "Medicare Advantage stances; Medicare's national payments; negotiated dollar rates per payer group, plan, "
+        "setting and source; Medicare Part B services, beneficiaries and average allowed amounts (and totals that "
+        "are lower bounds because a setting is missing). A value empty for the same reason as its row is not "
+        "counted again."
     )
-    summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
+    counts: dict[tuple[str, str], int] = {}
+    for area, _, _, why in rows:
+        counts[(area, why)] = counts.get((area, why), 0) + 1
     out.append(
-        table(
-            [[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()],
-            ["Mart", "Reason", "Empty or partial values"],
-        )
+        table([[a, w, number(n)] for (a, w), n in counts.items()], ["Area", "Reason", "Empty or partial values"])
     )
     out.append(
-        table(
-            [[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()],
-            ["Mart", "Where", "Value", "Reason"],
-        )
+        f"<details><summary>Every empty value, one row each ({number(len(rows))})</summary>\n\n"
+        + table(rows, AVAILABILITY_HEADER)
+        + "\n\n</details>"
     )
+    out.append(f"The same list as a spreadsheet: {availability_csv_name(str(ctx.code))}, beside this report.")
     return "\n\n".join(out)
 
 
@@ -1116,10 +1188,11 @@ def section_sources(ctx: ReportContext) -> str:
                         r.sha256_prefix,
                         date(r.loaded_on),
                         number(r.rows_loaded),
+                        "synthetic (demonstration)" if flag(getattr(r, "is_synthetic", False)) else "real",
                     ]
                     for r in files.itertuples()
                 ],
-                ["Publisher / source", "File", "sha256", "Loaded", "Rows"],
+                ["Publisher / source", "File", "sha256", "Loaded", "Rows", "Real or synthetic"],
             )
         )
     out.append("### Policy documents")
@@ -1144,6 +1217,73 @@ def section_sources(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+def section_demonstration(ctx: ReportContext) -> str:
+    """The one place synthetic rows appear by default: clearly apart, stating no fact."""
+    out = [f"## {SECTION_TITLES[10]}"]
+    files = ctx["source_files"]
+    fake = files[files["is_synthetic"]] if "is_synthetic" in files else files.iloc[0:0]
+    rates = ctx.frames.get(DEMO_RATES, pd.DataFrame())
+    trend = ctx.frames.get(DEMO_UTILIZATION, pd.DataFrame())
+    if fake.empty and rates.empty and trend.empty:
+        out.append("No synthetic file is loaded: everything in this report comes from real files.")
+        return "\n\n".join(out)
+    where = (
+        "They are shown inline above too, marked *synthetic sample* (`--include-synthetic`)."
+        if ctx.include_synthetic
+        else "Nothing above uses them: not the summary, the figure, the percent-of-Medicare figures or the tables."
+    )
+    out.append(
+        "> **Demonstration data, not facts.** The files below are labelled synthetic: sample data bundled to show how "
+        f"payerbench reads that kind of file. Their numbers are made up and say nothing about {ctx.code}. {where}"
+    )
+    if len(fake):
+        out.append("Synthetic files loaded: " + ", ".join(text(f) for f in fake["source_file"]) + ".")
+    if len(rates):
+        rows = []
+        for _, r in rates.iterrows():
+            amount = (
+                money(r["rate_usd"])
+                if r["rate_kind"] == "dollars"
+                else percent(r["rate_pct_of_charges"]) + " of charges"
+                if r["rate_kind"] == "percentage"
+                else Md(f'formula: "{text(r["rate_formula"])}"')
+                if r["rate_kind"] == "formula"
+                else text(r["rate_kind"])
+            )
+            rows.append(
+                [
+                    named(GROUPS, r["payer_group"]),
+                    named(PLAN_TYPES, r["plan_type"]),
+                    named(SETTINGS, r["setting"]),
+                    Md(amount),
+                    text(r["source_file"]),
+                    date(r["as_of_date"]),
+                ]
+            )
+        out.append("Sample negotiated rates:")
+        out.append(table(rows, ["Payer group", "Plans", "Setting", "Sample amount", "File", "Dated"]))
+    if len(trend):
+        out.append("Sample Medicare Part B volume (made in CMS's layout; not CMS's figures):")
+        out.append(
+            table(
+                [
+                    [
+                        int(r["data_year"]),
+                        number(r["service_count"])
+                        if not missing(r["service_count"])
+                        else reason(r["availability_reason"]),
+                        number(r["beneficiary_count"])
+                        if not missing(r["beneficiary_count"])
+                        else reason(r["availability_reason"]),
+                    ]
+                    for _, r in trend.iterrows()
+                ],
+                ["Year", "Sample services", "Sample beneficiaries"],
+            )
+        )
+    return "\n\n".join(out)
+
+
 SECTIONS = [
     section_summary,
     section_code_overview,
@@ -1155,4 +1295,5 @@ SECTIONS = [
     section_billing,
     section_availability,
     section_sources,
+    section_demonstration,
 ]
