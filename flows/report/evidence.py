@@ -44,10 +44,10 @@ GLOBAL_DAYS = {
 """The PFS relative value file's global-surgery periods (field GLOB DAYS)."""
 
 RECORDED_NOTE = (
-    "*Recorded* is the date each policy was recorded in the payer-policy extract (its `retrieved_date`). For the "
+    "*Recorded* is the date each policy was recorded in the payer-policy extract (its retrieval date). For the "
     "bundled extract that is the date the project's notes were compiled into it from stored copies of the pages "
     "(raw/payer_policy/README.md), not the date a live page was read; the page's own dates are in the policy rows "
-    "and, once `payerbench fetch payer_policy` has run, in the policy-page table of section 4."
+    "and, once the policy pages have been fetched (`payerbench fetch`), in the policy-page table of section 4."
 )
 
 
@@ -139,6 +139,19 @@ def mcd_documents(ctx: ReportContext) -> list[str]:
     return out
 
 
+def listed_documents(ctx: ReportContext) -> Md:
+    """The real Coverage-database documents that bear on the code, per contractor ("Noridian Healthcare Solutions,
+    LLC A59752, A59753; WPS Insurance Corporation A56902, L35490"), '' when none is in the loaded listing."""
+    docs = ctx.frames.get("mcd_documents", pd.DataFrame())
+    if docs.empty or "in_listing" not in docs:
+        return Md("")
+    listed = docs[[flag(v) for v in docs["in_listing"]]]
+    per_contractor: dict[str, list[str]] = {}
+    for r in listed.itertuples():
+        per_contractor.setdefault(str(text(r.contractor)), []).append(str(text(r.document_id)))
+    return Md("; ".join(f"{who} {', '.join(ids)}" for who, ids in per_contractor.items()))
+
+
 def mcd_code_lists(m: pd.Series) -> Md:
     """What the loaded Coverage-database code lists say for the code: a conclusion only when they are real."""
     if flag(m.get("mcd_is_synthetic")):
@@ -174,28 +187,61 @@ def modifier_51_note(ctx: ReportContext) -> Md | None:
     )
 
 
-def release_changes(ctx: ReportContext) -> list[str]:
-    """A bullet per setting where the APC changed, or the amount moved by CHANGE_THRESHOLD_PCT or more, between
-    consecutive loaded releases with an amount."""
+def _changes(ctx: ReportContext) -> list[tuple[str, pd.Series, pd.Series, float, bool]]:
+    """(setting, release before, release after, % change, APC changed) for each pair of consecutive loaded releases
+    of a setting with an amount whose APC changed or whose amount moved by CHANGE_THRESHOLD_PCT or more."""
     rates = ctx["medicare_rates"]
     if rates.empty:
         return []
     paid = rates[rates["payment_usd"].notna()].sort_values("period_start_date")
-    lines = []
+    out = []
     for setting, group in paid.groupby("setting", sort=False):
-        rows = list(group.itertuples())
+        rows = [r for _, r in group.iterrows()]
         for before, after in zip(rows, rows[1:], strict=False):
-            change = (float(after.payment_usd) - float(before.payment_usd)) / float(before.payment_usd) * 100
-            apc_changed = not missing(before.apc) and not missing(after.apc) and str(before.apc) != str(after.apc)
-            if not apc_changed and abs(change) < CHANGE_THRESHOLD_PCT:
-                continue
-            apc_label = "OPPS APC (Addendum FF)" if setting == "asc" else "APC"
-            what = f"{apc_label} {text(before.apc)} → {text(after.apc)}; " if apc_changed else ""
-            lines.append(
-                f"- **{named(SETTINGS, setting)}, {text(before.release_period)} → {text(after.release_period)}:** "
-                f"{what}{money(before.payment_usd)} → {money(after.payment_usd)} ({'+' if change >= 0 else '−'}"
-                f"{percent(abs(change), 0)})"
+            change = (float(after["payment_usd"]) - float(before["payment_usd"])) / float(before["payment_usd"]) * 100
+            apc_changed = (
+                not missing(before["apc"]) and not missing(after["apc"]) and str(before["apc"]) != str(after["apc"])
             )
+            if apc_changed or abs(change) >= CHANGE_THRESHOLD_PCT:
+                out.append((str(setting), before, after, change, apc_changed))
+    return out
+
+
+def _change_words(setting: str, before: pd.Series, after: pd.Series, change: float, apc_changed: bool) -> str:
+    """ "OPPS APC (Addendum FF) 5432 → 5433; $4,626.66 → $6,353.37 (+37%)"."""
+    apc_label = "OPPS APC (Addendum FF)" if setting == "asc" else "APC"
+    what = f"{apc_label} {text(before['apc'])} → {text(after['apc'])}; " if apc_changed else ""
+    return (
+        f"{what}{money(before['payment_usd'])} → {money(after['payment_usd'])} "
+        f"({'+' if change >= 0 else '−'}{percent(abs(change), 0)})"
+    )
+
+
+def latest_change(ctx: ReportContext, setting: str, release_period: object) -> Md:
+    """The called-out change into a setting's shown release, in words ("up 37% from $4,626.66 in 2025-Q4, OPPS APC
+    (Addendum FF) 5432 → 5433"), '' when the release shown did not change beyond the threshold."""
+    for s, before, after, change, apc_changed in _changes(ctx):
+        if s == setting and str(after["release_period"]) == str(release_period):
+            direction = "up" if change >= 0 else "down"
+            apc_label = "OPPS APC (Addendum FF)" if setting == "asc" else "APC"
+            apc = f", {apc_label} {text(before['apc'])} → {text(after['apc'])}" if apc_changed else ""
+            return Md(
+                f"{direction} {percent(abs(change), 0)} from {money(before['payment_usd'])} in "
+                f"{text(before['release_period'])}{apc}"
+            )
+    return Md("")
+
+
+def release_changes(ctx: ReportContext) -> list[str]:
+    """A bullet per setting where the APC changed, or the amount moved by CHANGE_THRESHOLD_PCT or more, between
+    consecutive loaded releases with an amount."""
+    if ctx["medicare_rates"].empty:
+        return []
+    lines = [
+        f"- **{named(SETTINGS, setting)}, {text(before['release_period'])} → {text(after['release_period'])}:** "
+        + _change_words(setting, before, after, change, apc_changed)
+        for setting, before, after, change, apc_changed in _changes(ctx)
+    ]
     if not lines:
         return [
             f"Release-to-release changes: no APC change and no amount change of {percent(CHANGE_THRESHOLD_PCT, 0)} "

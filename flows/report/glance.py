@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.report.data import ReportContext
+from flows.report.evidence import latest_change, listed_documents, policy_owner
 from flows.report.labels import GROUPS, LINES, NA, STANCES
 from flows.report.medicare import as_of_quarter, in_effect_note, latest_medicare, medicare_contractors, short_release
 from flows.report.text import Md, confidence, date, flag, missing, money, named, number, percent, reason, table, text
@@ -106,8 +107,8 @@ def medicare_amounts(ctx: ReportContext) -> list[tuple[str, Md, Md]]:
             continue
         row = latest.loc[setting]
         amount = money(row["payment_usd"]) if not missing(row["payment_usd"]) else reason(row["availability_reason"])
-        note = in_effect_note(ctx, row)
-        out.append((setting, amount, Md(f"{short_release(row)}{' (' + note + ')' if note else ''}")))
+        notes = [n for n in (in_effect_note(ctx, row), latest_change(ctx, setting, row["release_period"])) if n]
+        out.append((setting, amount, Md(f"{short_release(row)}{' (' + '; '.join(notes) + ')' if notes else ''}")))
     return out
 
 
@@ -139,13 +140,18 @@ def at_a_glance(ctx: ReportContext) -> Md:
     for r in coverage.itertuples():
         stance = named(STANCES, r.coverage_status) if not missing(r.coverage_status) else reason(r.availability_reason)
         basis = (
-            Md(f"{text(r.policy_id)}, {confidence(r.source_confidence)}")
+            Md(f"{policy_owner(ctx, r.payer_group, r.policy_id)}, {confidence(r.source_confidence)}")
             if not missing(r.policy_id)
             else Md("no policy in the loaded extract")
         )
         if r.payer_group == "medicare" and not missing(r.coverage_status):
             who = medicare_contractors(ctx, r.coverage_status, joiner="; ")
             basis = Md(f"{who}: contractors' instructions, not a national policy") if who else basis
+        if r.payer_group == "medicare" and (documents := listed_documents(ctx)):
+            basis = Md(
+                f"{basis}. Coverage-database documents that bear on the code: {documents} (their code lists are not "
+                "loaded; section 4)"
+            )
         rows.append(
             [Md(f"Coverage: {named(GROUPS, r.payer_group)} ({named(LINES, r.line_of_business)})"), stance, basis]
         )

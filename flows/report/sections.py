@@ -17,6 +17,7 @@ from flows.report.evidence import (
     clinical_context,
     device_offsets,
     group_and_policy,
+    latest_change,
     mcd_code_lists,
     mcd_documents,
     modifier_51_note,
@@ -99,10 +100,27 @@ def title(ctx: ReportContext) -> Md:
         f"Rendered on {ctx.rendered_on.isoformat()} from the payerbench warehouse."
         + (
             ""
+            if not synthetic_loaded(ctx)
+            else " Rows from synthetic demonstration files are shown inline, marked *synthetic sample*; they state no "
+            "fact."
             if ctx.include_synthetic
             else " Real data only: synthetic demonstration files are set apart in the appendix."
         )
     )
+
+
+def synthetic_loaded(ctx: ReportContext, source: str | None = None) -> bool:
+    """Whether a synthetic demonstration file (of one load-log source, or of any) is loaded."""
+    files = ctx["source_files"]
+    if files.empty or "is_synthetic" not in files:
+        return False
+    fake = files[files["is_synthetic"].astype(bool)]
+    return bool(len(fake if source is None else fake[fake["source"] == source]))
+
+
+def real_word(ctx: ReportContext, source: str | None = None) -> str:
+    """ "real " where synthetic files of the source are loaded but walled off, so "no loaded file" is not said of them."""
+    return "real " if not ctx.include_synthetic and synthetic_loaded(ctx, source) else ""
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -215,11 +233,15 @@ def section_summary(ctx: ReportContext) -> str:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
     latest = latest_medicare(ctx)
-    phrases = [
-        medicare_phrase(ctx, latest.loc[s], s)
-        for s in ("asc", "hopd_opps", "physician_nonfacility")
-        if s in latest.index
-    ]
+    phrases = []
+    for s in ("asc", "hopd_opps", "physician_nonfacility"):
+        if s in latest.index:
+            phrase, change = (
+                medicare_phrase(ctx, latest.loc[s], s),
+                latest_change(ctx, s, latest.loc[s, "release_period"]),
+            )
+            # a called-out release-to-release change goes inside the phrase's parenthesis, beside its release
+            phrases.append(Md(f"{phrase[:-1]}; {change})") if change and phrase.endswith(")") else phrase)
     if phrases:
         condition = medicare_condition(ctx)
         lead.append(f"{'If covered, ' if condition else ''}Medicare pays " + "; ".join(phrases))
@@ -769,8 +791,8 @@ def section_commercial(ctx: ReportContext) -> str:
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
         out.append(
-            f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
-            f"for {ctx.code}."
+            f"Negotiated dollar rates: {NA} — no loaded {real_word(ctx)}payer TiC or hospital file holds a commercial "
+            f"dollar rate for {ctx.code}."
         )
     else:
         out.append(
@@ -847,8 +869,8 @@ def section_commercial(ctx: ReportContext) -> str:
     out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
     if apart.empty:
         out.append(
-            f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
-            f"{ctx.code} (Transparency-in-Coverage files do not cover these plans)."
+            f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded {real_word(ctx, 'hospital_mrf')}"
+            f"hospital file lists one for {ctx.code} (Transparency-in-Coverage files do not cover these plans)."
         )
     else:
         apart_dollars = apart[apart["rate_count"] > 0]

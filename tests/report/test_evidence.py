@@ -121,6 +121,19 @@ def test_0442t_apc_and_amount_changes_are_called_out(reports: dict[str, str]) ->
     )
 
 
+def test_a_called_out_change_reaches_the_first_screen_and_the_summary(reports: dict[str, str]) -> None:
+    markdown = reports["0442T"]
+    first = markdown[markdown.index("**At a glance**") : markdown.index("## 1. Summary")]
+    asc = next(line for line in first.splitlines() if "ambulatory surgical center (ASC)" in line)
+    assert "| $6,353.37 |" in asc and "up 37% from $4,626.66 in 2025-Q4, OPPS APC (Addendum FF) 5432 → 5433" in asc
+    opps = next(line for line in first.splitlines() if "hospital outpatient (OPPS)" in line)
+    assert "up 35% from $5,755.32 in 2025-Q4, APC 5432 → 5433" in opps
+    summary = sections(markdown)["1. Summary"]
+    assert "up 37% from $4,626.66 in 2025-Q4, OPPS APC (Addendum FF) 5432 → 5433)" in summary
+    # 0440T's amounts moved less than the threshold with the same APC: nothing to call out
+    assert " from $" not in sections(reports["0440T"])["1. Summary"]
+
+
 def frame_ctx(rates: list[tuple[str, str, str, float, str]]) -> ReportContext:
     frame = pd.DataFrame(rates, columns=["setting", "release_period", "period_start_date", "payment_usd", "apc"])
     return ReportContext(code="0440T", as_of=dt.date(2026, 6, 1), payers=[], frames={"medicare_rates": frame})

@@ -52,8 +52,16 @@ def test_the_first_screen_answers_coverage_medicare_commercial_and_volume_before
     html, markdown, _ = rendered
     first = part(markdown, "**At a glance**", "## 1. Summary")
     assert markdown.index("**At a glance**") < markdown.index("## 1. Summary")
-    assert "| Coverage: Aetna (commercial plans) | experimental / investigational | CPB 0297, verified |" in first
+    # each policy with the plan that publishes it (MP 2.376 is Capital Blue Cross's, not every Blue plan's)
+    assert "| Coverage: Aetna (commercial plans) | experimental / investigational | Aetna CPB 0297, verified |" in first
+    assert "| experimental / investigational | Capital Blue Cross MP 2.376, verified |" in first
     assert re.search(r"\| Coverage: Medicare \(traditional Medicare\) \| case by case \| CGS", first)
+    # the real Coverage-database documents, not a conclusion from the synthetic code lists
+    medicare_row = next(line for line in first.splitlines() if line.startswith("| Coverage: Medicare"))
+    assert (
+        "Coverage-database documents that bear on the code: Noridian Healthcare Solutions, LLC A59752, A59753; "
+        "WPS Insurance Corporation A56902, L35490 (their code lists are not loaded; section 4)"
+    ) in medicare_row
     assert re.search(
         r"\| Medicare, if covered: facility fee, hospital outpatient \(OPPS\) \| \$1,765\.76 \| CMS OPPS 2026-Q1", first
     )
@@ -120,6 +128,8 @@ def test_by_default_synthetic_rows_appear_only_in_the_demonstration_appendix(
     for number in SYNTHETIC_NUMBERS[:6]:
         assert number not in body and number in appendix, number
     assert "synthetic sample" not in body  # no synthetic row inline, so no marker either
+    # the only hospital file is synthetic and lists Medicare Advantage rates: "no loaded hospital file" would be false
+    assert "no loaded real hospital file lists one for 0440T" in part(body, "## 6.", "## 7.")
     assert "not published by CMS" not in markdown  # the Part B files are synthetic: CMS suppressed nothing in them
     assert "left out of the synthetic sample file" in appendix
     # the figure and the % of Medicare figures are given real rows only
