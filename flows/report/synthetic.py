@@ -43,7 +43,7 @@ def _flags(frame: pd.DataFrame, column: str) -> pd.Series:
 def _reword(frame: pd.DataFrame, synthetic: pd.Series) -> pd.DataFrame:
     """Synthetic rows' small-cell reasons as the sample's, not CMS's."""
     frame = frame.copy()
-    for column in [c for c in frame.columns if c == "availability_reason" or c.endswith("_reason")]:
+    for column in [c for c in frame.columns if c in ("availability_reason", "reason") or c.endswith("_reason")]:
         frame.loc[synthetic, column] = frame.loc[synthetic, column].replace(SYNTHETIC_REASONS)
     return frame
 
@@ -127,6 +127,12 @@ def wall_off(frames: dict[str, pd.DataFrame], include_synthetic: bool = False) -
         files = files.assign(is_synthetic=[is_synthetic_file(f) for f in files["source_file"]])
         # real files first, everywhere
         frames["source_files"] = files.sort_values("is_synthetic", kind="stable").reset_index(drop=True)
+    availability = frames.get("data_availability", pd.DataFrame())
+    fake_years = {str(y) for y in frames[DEMO_UTILIZATION].get("data_year", [])}
+    if len(availability) and fake_years:
+        # a synthetic Part B year's empty cells are the sample's, never "not published by CMS" (section 9 included)
+        sample = availability["mart"].eq("medicare_utilization_trend") & availability["subject"].isin(fake_years)
+        frames["data_availability"] = availability = _reword(availability, sample)
     if include_synthetic:
         return frames
     real_rates = rates[~fake_rates].reset_index(drop=True)
@@ -134,9 +140,7 @@ def wall_off(frames: dict[str, pd.DataFrame], include_synthetic: bool = False) -
     frames["benchmark"] = real_benchmark(bench, real_rates, real_sources(files))
     frames["utilization_trend"] = trend[~fake_trend].reset_index(drop=True)
     frames["utilization_cells"] = cells[~fake_cells].reset_index(drop=True)
-    availability = frames.get("data_availability", pd.DataFrame())
     if len(availability):
-        fake_years = {str(y) for y in frames[DEMO_UTILIZATION].get("data_year", [])}
         years = availability["mart"].eq("medicare_utilization_trend") & availability["subject"].isin(fake_years)
         # the benchmark's empty cells are listed again from the recomputed benchmark
         keep = ~availability["mart"].eq("reimbursement_benchmark") & ~years

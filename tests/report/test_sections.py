@@ -36,6 +36,19 @@ def report_0440t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="module")
+def report_0440t_with_synthetic(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`--include-synthetic`: the bundled synthetic rows inline, marked (what the report showed by default before)."""
+    out = tmp_path_factory.mktemp("reports_0440t_synthetic")
+    result = render_report(bundled_warehouse, "0440T", out_dir=out, include_synthetic=True)
+    return result.markdown.read_text(encoding="utf-8")
+
+
+def body(markdown: str) -> str:
+    """The report without its demonstration-data appendix: what states facts."""
+    return markdown.split("## Appendix: Demonstration data (synthetic)")[0]
+
+
+@pytest.fixture(scope="module")
 def report_0442t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("reports_0442t")
     return render_report(bundled_warehouse, "0442T", out_dir=out).markdown.read_text(encoding="utf-8")
@@ -152,23 +165,41 @@ def test_formatting_never_turns_missing_into_zero() -> None:
     assert reason(None) == NA
 
 
-def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(report_0440t: tuple[str, str]) -> None:
+def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv: Cigna Open Access Plus $6,480.00 for 0440T outpatient
     _, markdown = report_0440t
     commercial = sections(markdown)["6. Commercial reimbursement"]
-    assert "Hospital price files — **synthetic sample**" in commercial  # the bundled synthetic hospital file
+    assert "synthetic sample" not in commercial and "$6,480.00" not in commercial  # by default: the appendix only
+    assert "$6,480.00" in sections(markdown)["Appendix: Demonstration data (synthetic)"]
     summary = sections(markdown)["1. Summary"]
-    assert "labelled synthetic" in summary and "synthetic_v3_tall_0440T-0442T.csv" in summary
-    assert "$596.75–$702.83" in summary  # the real (UHC) range only
+    assert (
+        "Synthetic demonstration files are loaded too; they state no fact and are left out of this summary" in summary
+    )
+    assert "$596.75–$702.83" in summary and "$6,480.00" not in summary  # the real (UHC) range only
+    # --include-synthetic: inline and marked, still never in the summary
+    inline = sections(report_0440t_with_synthetic)
+    assert "Hospital price files — **synthetic sample**" in inline["6. Commercial reimbursement"]
+    assert "$6,480.00" in inline["6. Commercial reimbursement"] and "$6,480.00" not in inline["1. Summary"]
+    assert "(marked *synthetic sample* where shown)" in inline["1. Summary"]
 
 
-def test_hospital_outpatient_reference_is_the_current_release_named(report_0442t: str) -> None:
+def test_hospital_outpatient_reference_is_the_current_release_named(
+    report_0442t: str, bundled_warehouse: Settings, tmp_path: Path
+) -> None:
     """No Addendum B for 2026-Q1: ASC Addendum FF January 2026 lists 0442T in APC 5433, OPPS rate $7,754.67."""
     summary = sections(report_0442t)["1. Summary"]
-    assert "Medicare pays $7,754.67 (hospital outpatient, CMS OPPS 2026-Q1, national unadjusted)" in summary
-    assert "APC 5433 rate as printed in ASC Addendum FF" in summary
+    assert (
+        "$7,754.67 in a hospital outpatient department (CMS OPPS 2026-Q1, national unadjusted: APC 5433 rate as "
+        "printed in ASC Addendum FF"
+    ) in summary
+    assert "a facility fee of $7,754.67 (OPPS 2026-Q1) in a hospital outpatient department" in summary  # headline
     assert "$6,178.65" not in summary  # Addendum B 2023-Q1 (APC 5432): history in section 5, not what Medicare pays now
-    assert "$6,353.37 (ASC, CMS ASC 2026-Q1, national unadjusted)" in summary
-    commercial = sections(report_0442t)["6. Commercial reimbursement"]
+    assert "$6,353.37 in an ambulatory surgical center (CMS ASC 2026-Q1, national unadjusted" in summary
+    # the percent of Medicare of a hospital-outpatient rate (only the synthetic hospital file has one) uses it too
+    inline = render_report(bundled_warehouse, "0442T", out_dir=tmp_path, include_synthetic=True)
+    commercial = sections(inline.markdown.read_text(encoding="utf-8"))["6. Commercial reimbursement"]
     assert "of $7,754.67 (CMS OPPS 2026-Q1, national unadjusted)" in commercial
     medicare = sections(report_0442t)["5. Medicare reimbursement"]
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$6,178\.65 \| J1 \| 5432 \|", medicare)
@@ -250,7 +281,8 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
     summary = section_summary(ctx)
     assert (
         "$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
-        "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)"
+        "APC 5432; latest loaded; the 2026-Q1 release in effect on 2026-03-01 is not loaded; an older release, 12 "
+        "quarters before the newest loaded Medicare release (2026-Q1)"
     ) in summary
     assert "an older release" not in summary.split("$6,353.37")[1].split(";")[0]
 
@@ -282,11 +314,16 @@ def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(re
     )
 
 
-def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(report_0440t: tuple[str, str]) -> None:
+def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv, 0440T outpatient: Cigna Open Access Plus $6,480.00 and
     # Cigna-HealthSpring "Cigna Preferred Medicare (HMO)" $1,780.00; UHC's only dollar row is "AARP Medicare Advantage
-    # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare.
-    _, markdown = report_0440t
+    # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare. The file is synthetic, so by default
+    # none of them is in the body at all; with --include-synthetic they are inline and must still never pool.
+    for amount in ("$1,780.00", "$1,803.25", "$1,750.00", "$6,480.00"):
+        assert amount not in body(report_0440t[1])
+    markdown = report_0440t_with_synthetic
     commercial_part, _, apart = sections(markdown)["6. Commercial reimbursement"].partition("### Medicare Advantage")
     assert re.search(
         r"\| Cigna \| not stated in the file \| Hospital outpatient \| .* \| 1 \| \$6,480\.00 \| \$6,480\.00 \|",
@@ -323,7 +360,10 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
     )
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
     assert list(sections(markdown)) == SECTION_TITLES
-    assert "synthetic" not in markdown.lower()
+    # no synthetic file loaded: no row, no marker and no appendix claim; only the appendix heading and the sources
+    # table's column name say the word
+    assert "No synthetic file is loaded: everything in this report comes from real files." in markdown
+    assert "synthetic" not in body(markdown).replace("| Real or synthetic |", "").lower()
     assert (
         "Medicare Coverage Database code lists (CMS's export): data not available"
         in sections(markdown)["4. Payer coverage"]
@@ -368,12 +408,18 @@ def test_a_report_renders_as_of_a_date_before_the_asc_releases(
     assert list(sections(markdown)) == SECTION_TITLES
 
 
-def test_state_cell_counts_leave_out_the_national_cells(report_0440t: tuple[str, str]) -> None:
+def test_state_cell_counts_leave_out_the_national_cells(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/cms_partb_geo_service (synthetic): 0440T has one state row, Texas 2023 office; 56 geographies x 2 places x
-    # 3 years = 336 state cells, so 335 suppressed. The national cells (2 of 6 published) are not state cells.
-    _, markdown = report_0440t
-    utilization = sections(markdown)["7. Utilization"]
-    assert "State level: 1 year × state × place-of-service cells published, 335 not published by CMS" in utilization
+    # 3 years = 336 state cells, so 335 left out. The national cells (2 of 6 published) are not state cells.
+    assert "state × place-of-service" not in sections(report_0440t[1])["7. Utilization"]  # synthetic: not by default
+    utilization = sections(report_0440t_with_synthetic)["7. Utilization"]
+    assert (
+        "Synthetic sample, state level: 335 year × state × place-of-service cells left out of the sample file "
+        "(it imitates CMS's small-cell rule; not CMS data)"
+    ) in utilization
+    assert "not published by CMS" not in report_0440t_with_synthetic  # CMS suppressed nothing in a synthetic file
 
 
 def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> None:
@@ -386,8 +432,9 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
     assert "Data as of 2025-11-15" in head and f"Rendered on {dt.date.today().isoformat()}" in head
     summary = sections(markdown)["1. Summary"]
     # in effect on 2025-11-15: ASC Addenda AA/FF October 2025 (0442T APC 5432, ASC $4,626.66, OPPS rate $5,755.32)
-    assert "$5,755.32 (hospital outpatient, CMS OPPS 2025-Q4, national unadjusted)" in summary
-    assert "$4,626.66 (ASC, CMS ASC 2025-Q4, national unadjusted)" in summary
+    assert "$5,755.32 in a hospital outpatient department (CMS OPPS 2025-Q4, national unadjusted" in summary
+    assert "$4,626.66 in an ambulatory surgical center (CMS ASC 2025-Q4, national unadjusted" in summary
+    assert "latest loaded" not in summary  # the 2025-Q4 releases are the ones in effect on 2025-11-15
     assert "$7,754.67" not in markdown and "$6,353.37" not in markdown  # January 2026 releases: after the as-of date
     medicare = sections(markdown)["5. Medicare reimbursement"]
     assert re.search(
@@ -401,34 +448,31 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
         "Hospital price files — data not available: no file of this source dated on or before the as-of date"
         in commercial
     )
-    early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(
-        encoding="utf-8"
-    )
+    early = render_report(
+        warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path, include_synthetic=True
+    ).markdown.read_text(encoding="utf-8")  # the Part B files are synthetic: their years show with them inline
     years = re.findall(r"^\| (20\d\d) \|", sections(early)["7. Utilization"], flags=re.M)
     assert years == ["2021", "2022"]  # data year 2023 was released in 2025 (file name R25)
 
 
 # --- utilization totals -------------------------------------------------------------------------------------
 def test_a_total_with_a_suppressed_setting_reads_as_at_least(
-    report_0440t: tuple[str, str], warehouse: Settings, tmp_path: Path
+    report_0440t_with_synthetic: str, warehouse: Settings, tmp_path: Path
 ) -> None:
     # raw/cms_partb_geo_service/synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv: 0440T national office 13 beneficiaries,
-    # 21 services, $300.46 allowed; no national facility row (suppressed). 2021: neither setting published.
-    _, markdown = report_0440t
-    utilization = sections(markdown)["7. Utilization"]
-    assert (
-        "| 2022 | ≥ 21, partial | ≥ 13, partial | not published by CMS (fewer than 11 beneficiaries) | 21 | "
-        "$300.46, office only |"
-    ) in utilization
+    # 21 services, $300.46 allowed; no national facility row (left out, as CMS would suppress it). 2021: neither
+    # setting in the file. The files are synthetic, so the rows show with --include-synthetic, in the sample's words.
+    utilization = sections(report_0440t_with_synthetic)["7. Utilization"]
+    left_out = reason("synthetic_small_cell")
+    assert f"| 2022 | ≥ 21, partial | ≥ 13, partial | {left_out} | 21 | $300.46, office only |" in utilization
     assert "| 2022 | 21 |" not in utilization
-    suppressed = reason("not_published_small_cell")
-    assert f"| 2021 | {' | '.join([suppressed] * 5)} |" in utilization  # one reason, the same in every column
+    assert f"| 2021 | {' | '.join([left_out] * 5)} |" in utilization  # one reason, the same in every column
     assert "a beneficiary treated in both counts twice" in utilization
-    assert "≥ n, partial (2022, 2023): the facility cell is not published by CMS" in utilization
-    # 0441T 2022: both settings published, so the total is exact
-    both = sections(render_report(warehouse, "0441T", out_dir=tmp_path).markdown.read_text(encoding="utf-8"))[
-        "7. Utilization"
-    ]
+    assert f"≥ n, partial (2022, 2023): the facility cell is {left_out}" in utilization
+    # 0441T 2022: both settings in the file, so the total is exact
+    both = sections(
+        render_report(warehouse, "0441T", out_dir=tmp_path, include_synthetic=True).markdown.read_text(encoding="utf-8")
+    )["7. Utilization"]
     assert re.search(r"^\| 2022 \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \$[\d,.]+ \|$", both, flags=re.M)
 
 
@@ -491,7 +535,8 @@ def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
 
     data = ReportData(warehouse, "0440T")
     try:
-        ctx = ReportContext.load(data)
+        # the hospital-outpatient rows with a Medicare tick are the synthetic file's: shown with --include-synthetic
+        ctx = ReportContext.load(data, include_synthetic=True)
     finally:
         data.close()
     figure = commercial_figure(ctx)
@@ -509,11 +554,15 @@ def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     )
 
 
-def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[str, str]) -> None:
+def test_rates_given_only_as_a_formula_are_listed_as_text(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv line 9: UnitedHealthcare Choice Plus, 0440T outpatient, no
     # dollar amount or percentage, algorithm "110% of the Medicare OPPS payment rate for APC 5431 ..."
-    _, markdown = report_0440t
-    commercial = sections(markdown)["6. Commercial reimbursement"]
+    formula = '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service"'
+    assert formula not in body(report_0440t[1])  # a synthetic file's: by default in the appendix only
+    assert f"formula: {formula}" in sections(report_0440t[1])["Appendix: Demonstration data (synthetic)"]
+    commercial = sections(report_0440t_with_synthetic)["6. Commercial reimbursement"]
     assert (
         "- UnitedHealthcare (not stated in the file), Hospital outpatient, Hospital price files — **synthetic sample**: "
         '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service" '
@@ -541,31 +590,32 @@ def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_04
     assert "- Medicare: coverage is decided case by case" not in billing
 
 
-def test_data_availability_lists_dates_beneficiaries_and_averages(report_0440t: tuple[str, str]) -> None:
+def test_data_availability_lists_dates_beneficiaries_and_averages(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     _, markdown = report_0440t
     availability = sections(markdown)["9. Data availability"]
-    assert "Every empty value" not in availability
     # payer_policies_0440T-0442T.csv: Aetna CPB 0297 has no effective date
     assert (
-        "| coverage_matrix | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
+        "| Payer coverage | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
         "effective date |"
     ) in availability
-    suppressed = reason("not_published_small_cell")
+    assert "| Medicare Part B volume |" not in availability  # the Part B files are synthetic: not by default
+    inline = sections(report_0440t_with_synthetic)["9. Data availability"]
+    left_out = reason("synthetic_small_cell")
     for measure in (
         "national beneficiaries",
         "national average allowed amount",
         "national services",
         "office services",
     ):
-        assert f"| medicare_utilization_trend | 2021 | {measure} | {suppressed} |" in availability
-    assert "| medicare_utilization_trend | 2022 | national services and beneficiaries: lower bounds" in availability
+        assert f"| Medicare Part B volume | 2021 | {measure} | {left_out} |" in inline
+    assert "| Medicare Part B volume | 2022 | national services and beneficiaries: lower bounds" in inline
+    assert reason("not_published_small_cell") not in inline  # CMS suppressed nothing in a synthetic file
     # benchmark cells name their plan type, so no two lines read the same
-    lines = [
-        line
-        for line in availability.splitlines()
-        if line.startswith("| reimbursement_benchmark | ") and line.count("|") == 5
-    ]
-    assert lines and len(lines) == len(set(lines))
+    lines = [line for line in availability.splitlines() if line.startswith("| Negotiated rates | ")]
+    cells = [line for line in lines if line.count("|") == 5]
+    assert cells and len(cells) == len(set(cells))
 
 
 def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_listed(
@@ -606,8 +656,11 @@ def test_the_summary_dates_the_negotiated_rate_range(report_0440t: tuple[str, st
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
     # uhc-ny_TEST_FILE_excerpt.json.gz: last_updated_on 2022-09-01
-    assert "commercial negotiated rates run $596.75–$702.83 (TiC file of 2022-09-01)" in summary
-    assert "UnitedHealthcare Insurance Company of New York, TiC file dated 2022-09-01" in summary
+    assert "commercial negotiated rates run" not in summary  # one unqualified range, as if it were every payer's
+    assert (
+        "$596.75–$702.83 (3 negotiated prices from 1 payer (UnitedHealthcare Insurance Company of New York), TiC file "
+        "dated 2022-09-01)"
+    ) in summary
 
 
 # --- the payers parameter -----------------------------------------------------------------------------------

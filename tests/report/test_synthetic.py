@@ -135,3 +135,5 @@ def test_include_synthetic_keeps_every_row_inline_but_still_rewords_the_samples_
     assert list(frames["commercial_rates"]["rate_usd"]) == [100.0, 300.0, 900.0]
     assert frames["benchmark"].iloc[0]["max_usd"] == 900.0
     assert frames["utilization_trend"]["availability_reason"].tolist() == ["synthetic_small_cell"]
+    # section 9 lists the same cell: the sample's reason there too, never "not published by CMS"
+    assert frames["data_availability"]["reason"].tolist() == ["synthetic_small_cell"]
