@@ -1084,9 +1084,13 @@ def section_billing(ctx: ReportContext) -> str:
                 "(documentation and medical-necessity review)."
             )
     if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
+        # two files, two answers: the ASC facility payment is discounted, the physician fee may not be (section 3)
+        pfs_51 = modifier_51_note(ctx)
         bullets.append(
-            f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
-            f"({text(latest.loc['asc', 'release_period'])}): with other procedures the same day it is paid at a reduced rate."
+            f"In an ASC the code is subject to Medicare's multiple-procedure discounting (ASC Addendum AA, "
+            f"{text(latest.loc['asc', 'release_period'])}): with other procedures the same day the ASC's payment is "
+            "reduced. That is the facility payment"
+            + (f"; for the physician's fee the PFS file decides: {pfs_51}." if pfs_51 else ".")
         )
     imaging = ctx.fact("imaging")
     if imaging:

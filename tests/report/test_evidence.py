@@ -62,6 +62,11 @@ def test_modifier_51_says_what_the_loaded_pfs_file_says(reports: dict[str, str])
         in row
     )
     assert "global days YYY (the Medicare contractor decides" in row
+    # section 8's ASC discounting (Addendum AA) is the facility payment's: it says so, and what the PFS file says
+    billing = sections(reports["0440T"])["8. Billing considerations"]
+    asc = next(line for line in billing.splitlines() if "multiple-procedure discounting" in line)
+    assert "That is the facility payment; for the physician's fee the PFS file decides: Medicare PFS 2025-Q4" in asc
+    assert "multiple-procedure indicator 0 (no multiple-procedure payment reduction applies)" in asc
 
 
 def test_modifiers_show_the_definitions_and_the_use_with_the_code_apart(reports: dict[str, str]) -> None:
