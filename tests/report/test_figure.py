@@ -55,7 +55,7 @@ def test_the_image_is_drawn_at_twice_the_size_it_is_shown_and_described(context_
     open_before = len(plt.get_fignums())
     image = figure.commercial_figure_image(context_0440t)
     assert len(plt.get_fignums()) == open_before  # closed: not shown a second time by the inline backend
-    data, metadata = image._repr_png_()
+    data, metadata = image.data, image._repr_png_()[1]
     width, height = struct.unpack(">II", data[16:24])
     assert metadata["width"] * 2 == width and metadata["height"] * 2 == height
     assert metadata["width"] >= 800  # about 9 inches at 96 CSS px per inch
