@@ -117,9 +117,16 @@ def test_printed_a_row_and_a_heading_stay_with_what_they_belong_to(browser: Chro
             "({row: getComputedStyle(document.querySelector('tbody tr')).breakInside,"
             " head: getComputedStyle(document.querySelector('thead')).display,"
             " heading: getComputedStyle(document.querySelector('h2')).breakAfter,"
-            " box: getComputedStyle(document.querySelector('.table-scroll')).overflowX})"
+            " box: getComputedStyle(document.querySelector('.table-scroll')).overflowX,"
+            " anchor: getComputedStyle(document.querySelector('.anchor-link')).display})"
         )
-        assert styles == {"row": "avoid", "head": "table-header-group", "heading": "avoid", "box": "visible"}, styles
+        assert styles == {
+            "row": "avoid",
+            "head": "table-header-group",
+            "heading": "avoid",
+            "box": "visible",
+            "anchor": "none",
+        }, styles
         browser.pdf(screenshots_dir() / "0440T_print.pdf")
     finally:
         browser.media("")

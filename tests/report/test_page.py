@@ -75,6 +75,7 @@ def test_print_css_keeps_a_row_its_header_and_a_heading_with_their_content() -> 
     assert re.search(r"\bthead\s*\{[^}]*display:\s*table-header-group", printed)  # repeated on each page
     assert re.search(r"\bh2\b[^{]*\{[^}]*break-after:\s*avoid", printed)
     assert re.search(r"\.table-scroll\s*\{[^}]*overflow:\s*visible", printed)  # paper does not scroll: all of it
+    assert re.search(r"\.anchor-link\s*\{[^}]*display:\s*none", printed)  # no "¶" after each printed heading
     screen = css[: css.index("@media print")]
     assert re.search(r"\.table-scroll\s*\{[^}]*overflow-x:\s*auto", screen)
 
