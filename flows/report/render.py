@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.report.data import ReportContext, ReportData, report_codes
+from flows.report.page import CONTENT_SECURITY_POLICY, MARKDOWN_TEMPLATE, page  # noqa: F401 (policy re-exported)
 from flows.settings import Settings, from_env
 from flows.steps.store import write_file_atomic
 from schemas.fields import BILLING_CODE_RE
@@ -106,8 +106,10 @@ def render_report(
     )
     body, _ = html_exporter.from_notebook_node(nb)
     html_path = out_dir / f"{code}_benchmark.html"
-    write_file_atomic(html_path, _page(code, body))  # each output renamed into place: never seen half-written
-    md_exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    write_file_atomic(html_path, page(code, body))  # each output renamed into place: never seen half-written
+    md_exporter = MarkdownExporter(
+        **MARKDOWN_TEMPLATE, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     files_dir = f"{code}_benchmark_files"
     markdown, resources = md_exporter.from_notebook_node(nb, resources={"output_files_dir": files_dir})
     md_path = out_dir / f"{code}_benchmark.md"
@@ -251,33 +253,3 @@ def render_reports(settings: Settings | None = None, codes: list[str] | None = N
     """One report per code (default: every target code)."""
     settings = settings or from_env()
     return [render_report(settings, code) for code in (codes or report_codes(settings))]
-
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1.5em; color: #1f2328; line-height: 1.5; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; } h2 { border-bottom: 1px solid #d0d7de; margin-top: 2em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; } th, td { border: 1px solid #d0d7de; padding: 4px 8px;
-        vertical-align: top; } th { background: #f6f8fa; } td { text-align: left; }
-img { max-width: 100%; } code { background: #f6f8fa; padding: 0 .3em; } blockquote { color: #57606a; border-left: 4px solid #d0d7de;
-        margin-left: 0; padding-left: 1em; }
-.jp-OutputArea-output pre { white-space: pre-wrap; }
-"""
-
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-)
-"""What the page may load: its inline CSS and its embedded (data: URI) figures, nothing else; no script of any kind
-runs, even one a value from data might carry past the escaping in flows/report/text.py."""
-
-
-def _page(code: str, body: str) -> str:
-    """A self-contained HTML page: inline CSS, figures already embedded as data URIs, scripts forbidden by its
-    Content-Security-Policy. Every value from data in `body` is already text (escaped by flows.report.text.text)."""
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-        f"<title>{html.escape(code)} reimbursement benchmark</title>"
-        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
-    )

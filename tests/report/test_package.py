@@ -19,6 +19,7 @@ ORDER = [
     "sections",
     "figure",
     "execute",
+    "page",
     "render",
     "flow",
 ]

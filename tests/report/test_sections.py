@@ -100,7 +100,7 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
         commercial,
     )
     assert "$65.00" not in markdown and "$65.0" not in markdown
-    assert "![png](0440T_benchmark_files/" in commercial  # the figure
+    assert "![0440T: strip chart of commercial negotiated dollar rates" in commercial  # the figure, in words
 
 
 def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:

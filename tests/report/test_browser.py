@@ -1,0 +1,132 @@
+"""The HTML report in a real browser (headless Chromium over CDP, tests/report/chromium.py), as a reader opens it
+on a laptop (1280 px) and on a phone (390 px), and printed.
+
+Each check is one a reader would notice: the page never scrolls sideways (a wide table scrolls in its own box),
+every figure loads, the summary (the "At a glance" table, else the Summary heading) is on the first screen, and
+on paper a table row and a heading stay with what they belong to. Screenshots and a PDF are saved under
+reports/screenshots/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.report.render import render_report
+from flows.settings import Settings, from_env
+from tests.report.chromium import Chromium, find_browser
+
+pytestmark = pytest.mark.slow  # a pipeline run (the session's), three renders and a browser
+
+CODES = ("0440T", "0441T", "0442T")
+SCREENS = {"1280px": (1280, 800, False), "390px": (390, 844, True)}  # a laptop; a phone (iPhone 12-15's CSS size)
+
+# the first thing after the title a reader needs: the at-a-glance table if the report has one, else the Summary
+SUMMARY_TOP = """(() => {
+  const heads = [...document.querySelectorAll('h2, h3')];
+  const glance = heads.find(h => /at a glance/i.test(h.textContent));
+  let target = glance;
+  if (glance) {
+    let el = glance.nextElementSibling;
+    while (el && !(el.matches('table, .table-scroll') || el.querySelector('table'))) el = el.nextElementSibling;
+    target = el || glance;
+  } else {
+    target = heads.find(h => /summary/i.test(h.textContent));
+  }
+  return target ? {what: target.tagName + ' ' + target.textContent.slice(0, 40), top: target.getBoundingClientRect().top}
+                : null;
+})()"""
+
+IMAGES = "[...document.images].map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))"
+
+
+def screenshots_dir() -> Path:
+    """reports/screenshots/ (or under $PAYERBENCH_REPORTS_DIR): build output, gitignored with reports/."""
+    return from_env().reports_dir / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Chromium:
+    binary = find_browser()
+    if binary is None:
+        pytest.skip(
+            "no Chromium on this machine (install Debian's `chromium` package: `apt-get install -y chromium`, as "
+            ".ci/run does, or set PAYERBENCH_CHROMIUM to a Chromium/Chrome binary)"
+        )
+    chromium = Chromium(binary)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def pages(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("browser_reports")
+    return {code: render_report(bundled_warehouse, code, out_dir=out).html for code in CODES}
+
+
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_report_fits_the_screen_loads_its_figures_and_opens_on_the_summary(
+    browser: Chromium, pages: dict[str, Path], code: str, screen: str
+) -> None:
+    width, height, mobile = SCREENS[screen]
+    browser.media("")
+    browser.viewport(width, height, mobile=mobile)
+    browser.open(pages[code])
+    shots = screenshots_dir()
+    browser.screenshot(shots / f"{code}_{screen}.png")
+    browser.screenshot(shots / f"{code}_{screen}_full.png", full_page=True)
+    # laid out at the screen's own width (a phone without the viewport meta tag lays out at 980 px and shrinks)
+    assert browser.evaluate("window.innerWidth") == width
+    page_width = browser.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= width, f"{code} at {screen}: the page is {page_width} px wide (scrolls sideways)"
+    images = browser.evaluate(IMAGES)
+    assert images and all(i["ok"] for i in images), images
+    assert all(len(i["alt"]) > 40 for i in images), images  # said in words, not "png"
+    summary = browser.evaluate(SUMMARY_TOP)
+    assert summary is not None, f"{code}: neither an 'At a glance' table nor a Summary heading"
+    assert summary["top"] < height, f"{code} at {screen}: {summary['what']} starts at {summary['top']} px"
+
+
+def test_a_wide_table_scrolls_in_its_own_box_with_money_right_aligned(
+    browser: Chromium, pages: dict[str, Path]
+) -> None:
+    browser.media("")
+    browser.viewport(*SCREENS["390px"][:2], mobile=True)
+    browser.open(pages["0440T"])
+    boxes = browser.evaluate(
+        "[...document.querySelectorAll('table')].map(t => ({box: t.parentElement.className,"
+        " scrolls: getComputedStyle(t.parentElement).overflowX, wide: t.scrollWidth > t.parentElement.clientWidth}))"
+    )
+    assert boxes and all(b["box"] == "table-scroll" and b["scrolls"] == "auto" for b in boxes), boxes
+    assert any(b["wide"] for b in boxes)  # the phone is narrower than some table: that one scrolls in its box
+    money = browser.evaluate(
+        "[...document.querySelectorAll('td')].filter(td => /^\\$[0-9,]+\\.[0-9]{2}$/.test(td.textContent.trim()))"
+        ".map(td => getComputedStyle(td).textAlign)"
+    )
+    assert money and money.count("right") / len(money) > 0.5, money  # a money column is right-aligned
+
+
+def test_printed_a_row_and_a_heading_stay_with_what_they_belong_to(browser: Chromium, pages: dict[str, Path]) -> None:
+    browser.viewport(*SCREENS["1280px"][:2], mobile=False)
+    browser.open(pages["0440T"])
+    browser.media("print")
+    try:
+        styles = browser.evaluate(
+            "({row: getComputedStyle(document.querySelector('tbody tr')).breakInside,"
+            " head: getComputedStyle(document.querySelector('thead')).display,"
+            " heading: getComputedStyle(document.querySelector('h2')).breakAfter,"
+            " box: getComputedStyle(document.querySelector('.table-scroll')).overflowX,"
+            " anchor: getComputedStyle(document.querySelector('.anchor-link')).display})"
+        )
+        assert styles == {
+            "row": "avoid",
+            "head": "table-header-group",
+            "heading": "avoid",
+            "box": "visible",
+            "anchor": "none",
+        }, styles
+        browser.pdf(screenshots_dir() / "0440T_print.pdf")
+    finally:
+        browser.media("")
