@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_medicare_load.py
 	$(BIN)/python benchmarks/bench_partb_utilization.py
 	$(BIN)/python benchmarks/bench_tic.py --sizes 1024
+	$(BIN)/python benchmarks/bench_tic_ingest.py --size-mb 1024 --repeat 3
 	$(BIN)/python benchmarks/bench_tic_network.py --size-mb 1024 --repeat 3
 	$(BIN)/python benchmarks/bench_hospital.py --gb 1 --repeat 1
 

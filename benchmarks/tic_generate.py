@@ -1,7 +1,7 @@
 """Generate a SYNTHETIC, schema-faithful TiC in-network file for benchmarking (never real data).
 
     python benchmarks/tic_generate.py OUT.json --size-mb 1024 [--seed 7] [--pr-position before|after]
-        [--big-item-mb 30] [--gzip]
+        [--big-item-mb 30] [--gzip] [--dense 1.0]
 
 What it holds (CMS in-network schema v1.x/v2.x shapes):
   - thousands of distinct billing codes (CPT, HCPCS, MS-DRG, revenue codes), heavy-tailed item
@@ -14,6 +14,9 @@ What it holds (CMS in-network schema v1.x/v2.x shapes):
   - decoys that must NOT be extracted: a target code in another item's description (with escaped
     quotes), 0442T inside another item's bundled_codes, and strings with \\", \\\\, brackets,
     braces and \\uXXXX escapes.
+  - `--dense MB`: besides those, one target item (0440T/0441T/0442T, 5-40 rates) about every MB
+    of output, so a 1 GB file holds tens of thousands of matching rates spread through the whole
+    file (the shape the end-to-end ingest benchmark needs: rows built and written, not just found).
 A sidecar OUT.truth.json lists the target items' rate and price counts for checking.
 """
 
@@ -170,7 +173,9 @@ def provider_references(rng: random.Random, n: int) -> str:
     return "[" + ",\n".join(entries) + "]"
 
 
-def generate(out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb: float) -> dict:
+def generate(
+    out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb: float, dense_every_mb: float | None = None
+) -> dict:
     rng = random.Random(seed)
     target_bytes = int(size_mb * 1e6)
     code_list = codes(rng, 4000)
@@ -186,6 +191,8 @@ def generate(out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb
     pending = sorted(TARGETS, key=lambda t: t[1])
     decoys_due = [0.20, 0.45, 0.80]
     big_due = 0.70
+    dense_step = int(dense_every_mb * 1e6) if dense_every_mb else None
+    dense_due = dense_step  # of bytes written (the provider_references before in_network count)
     written = 0
     first = True
     with out.open("w", encoding="utf-8") as handle:
@@ -225,6 +232,15 @@ def generate(out: Path, size_mb: float, seed: int, pr_position: str, big_item_mb
                 c, ct = rng.choice(code_list)
                 put(item(c, ct, rng.sample(pool, 5), bundled=["27447", "0442T"]))
                 continue
+            if dense_due is not None and written >= dense_due:
+                dense_due = written + dense_step  # type: ignore[operator]
+                code = rng.choice(sorted(TARGET_CODES))
+                n_rates = rng.randint(5, 40)
+                put(item(code, "CPT", [rng.choice(pool) for _ in range(n_rates)]))
+                t = truth.setdefault(code, {"items": 0, "rates": 0})
+                t["items"] += 1
+                t["rates"] += n_rates
+                continue
             if big_due is not None and share >= big_due:
                 big_due = None
                 c, ct = rng.choice(code_list)
@@ -261,9 +277,16 @@ def main() -> None:
     parser.add_argument("--pr-position", choices=["before", "after"], default="before")
     parser.add_argument("--big-item-mb", type=float, default=30)
     parser.add_argument("--gzip", action="store_true")
+    parser.add_argument(
+        "--dense",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="also put one target-code item (5-40 rates) about every MB of output (e.g. 1.0)",
+    )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    truth = generate(args.out, args.size_mb, args.seed, args.pr_position, args.big_item_mb)
+    truth = generate(args.out, args.size_mb, args.seed, args.pr_position, args.big_item_mb, args.dense)
     print(json.dumps({"file": str(args.out), "bytes": args.out.stat().st_size, "truth": truth}))
     if args.gzip:
         print(gzip_copy(args.out))

@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import datetime as dt
 import decimal
+import gc
 import io
 import json
 import os
@@ -308,6 +309,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # The report imports about a million objects that live to the end (pandas, matplotlib, nbconvert, IPython):
+    # with the default thresholds the collector walks them again at every third full pass (0.2 s); a short
+    # command can leave its garbage for the next, rarer pass.
+    gc.set_threshold(10_000, 50, 100)
     from flows.report.flow import render_benchmark_reports
 
     settings = _settings(args)

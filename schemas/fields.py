@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import decimal
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
-from pandera.engines import pandas_engine
 
 # --- billing codes ------------------------------------------------------------------------------
 # CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
@@ -106,18 +105,32 @@ MIN_PUBLISHED_BENEFICIARIES = 11
 """CMS suppresses geography-and-service cells with fewer beneficiaries than this."""
 
 # --- typed columns ------------------------------------------------------------------------------
-IsoDate = Annotated[pandas_engine.Date, {"format": "%Y-%m-%d"}]
-"""A calendar date. Adapters normalise source formats to ISO text; anything else is quarantined."""
+# Pandera's types, made when a schema first asks for them (`__getattr__`): importing pandera takes about 0.4 s,
+# which what reads only the enumerations above (the report, the CLI) does not pay.
+#   IsoDate    a calendar date. Adapters normalise source formats to ISO text; anything else is quarantined.
+#   UsdAmount  US dollars, exact to 1/100 of a cent (hospital files quote cash prices such as 3068.7565).
+MONEY_PRECISION, MONEY_SCALE = 18, 4
 
 
 def decimal_type(precision: int, scale: int) -> type:
     """A fixed-point decimal column type; written to Parquet as decimal128(precision, scale)."""
+    from pandera.engines import pandas_engine
+
     return Annotated[pandas_engine.Decimal, precision, scale, decimal.ROUND_HALF_EVEN]  # type: ignore[return-value]
 
 
-MONEY_PRECISION, MONEY_SCALE = 18, 4
-UsdAmount = decimal_type(MONEY_PRECISION, MONEY_SCALE)
-"""US dollars, exact to 1/100 of a cent (hospital files quote cash prices such as 3068.7565)."""
+def __getattr__(name: str) -> Any:
+    """`IsoDate` and `UsdAmount` (importing pandera), kept once made."""
+    if name == "IsoDate":
+        from pandera.engines import pandas_engine
+
+        made: Any = Annotated[pandas_engine.Date, {"format": "%Y-%m-%d"}]
+    elif name == "UsdAmount":
+        made = decimal_type(MONEY_PRECISION, MONEY_SCALE)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = made
+    return made
 
 
 # --- text normalisation helpers used by adapters -------------------------------------------------

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from itertools import chain
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+import pyarrow.compute as pc
 from pandera.typing import Series
 
 from schemas.fields import ALL_PAYER_GROUPS, BILLING_CODE_PATTERN, IsoDate, UsdAmount, decimal_type
@@ -35,8 +38,38 @@ PercentValue = decimal_type(12, 4)
 
 def _each_matches(values: pd.Series, pattern: str) -> pd.Series:
     """True where every element of a list cell matches `pattern` (null cells pass)."""
-    compiled = re.compile(pattern)
-    return values.map(lambda v: not isinstance(v, list) or all(compiled.match(str(x)) for x in v)).astype(bool)
+    # rows of one provider group or one price share their list object: each distinct object is read
+    # once (rows grouped by object id, in C; the series holds every list while this runs, so no id is
+    # reused), and its outcome spread back to its rows
+    cells = values.to_numpy(dtype=object)
+    codes, _ = pd.factorize(np.fromiter(map(id, cells), dtype=np.uint64, count=len(cells)))
+    _, first = np.unique(codes, return_index=True)
+    outcome = _all_match(cells[first], pattern)
+    return pd.Series(outcome[codes] if len(cells) else outcome, index=values.index, name=values.name)
+
+
+def _all_match(cells: np.ndarray, pattern: str) -> np.ndarray:
+    """For each cell: not a list, or a list whose every element's whole text matches `pattern` (`re.fullmatch`:
+    "1234567893\n" is not an NPI, though `re.match` with a pattern ending in `$` would let it through)."""
+    lists = [v for v in cells if isinstance(v, list)]
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = list(chain.from_iterable(lists))
+    try:  # every element text without a newline: RE2 over Arrow, where `^(?:p)` means what re.fullmatch(p) does
+        texts = pyarrow.array(flat, type=pyarrow.string())
+        if pc.any(pc.match_substring(texts, "\n")).as_py():
+            raise ValueError("a newline: RE2's `$` and Python's differ around a final newline")
+        if texts.null_count:
+            raise ValueError("a null element: read as its text ('None'), as before")
+        ok = pc.match_substring_regex(texts, f"^(?:{pattern})").to_numpy(zero_copy_only=False)
+    except (pyarrow.ArrowException, ValueError, TypeError):
+        compiled = re.compile(pattern)
+        ok = np.fromiter((compiled.fullmatch(str(x)) is not None for x in flat), dtype=bool, count=len(flat))
+    bad_so_far = np.concatenate([[0], np.cumsum(~ok)])
+    ends = np.cumsum(lengths)
+    list_ok = bad_so_far[ends] == bad_so_far[ends - lengths]
+    out = np.ones(len(cells), dtype=bool)
+    out[np.fromiter((isinstance(v, list) for v in cells), dtype=bool, count=len(cells))] = list_ok
+    return out
 
 
 class InNetworkRate(pa.DataFrameModel):

@@ -8,12 +8,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from flows import cli
 from flows.settings import Settings
 from tests.conftest import fixture
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(settings: Settings, *args: str) -> int:
@@ -231,3 +234,24 @@ def test_downloads_show_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.Mo
         listener("https://www.cms.gov/files/zip/rvu26a.zip", 10, 100)
         listener("https://www.cms.gov/files/zip/rvu26a.zip", 100, 100)
     assert PROGRESS.get() is None
+
+
+def test_report_imports_only_what_rendering_needs(built: Settings, tmp_path: Path) -> None:
+    """`payerbench report` with no Prefect API renders without Prefect, the catalog (every adapter and schema),
+    pandera, dask or papermill: about two seconds of imports it does not use."""
+    heavy = ("prefect", "flows.catalog", "pandera", "dask", "papermill")
+    code = (
+        "import sys\nfrom flows.cli import main\n"
+        f"code = main(['report', '--code', '0440T', '--warehouse', {str(built.warehouse_dir)!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}])\n"
+        f"print(code, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+    from flows import catalog
+
+    markdown = (tmp_path / "out" / "0440T_benchmark.md").read_text(encoding="utf-8")
+    assert f"| {catalog.SOURCES['tic'].description} |" in markdown  # the catalog's words, read without importing it

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from flows.settings import Settings
 from flows.steps import leftovers
 from flows.steps.lake import LakePath, lake_root
-from flows.steps.load_log import COMMITTED, LoadRecord
+from flows.steps.load_log import COMMITTED, LoadRecord, new_run_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from flows.steps.land import Landing
@@ -91,8 +91,6 @@ def tracking(flow: str, settings: Settings, run_id: str | None = None) -> Iterat
     if outer is not None:
         yield outer
         return
-    from flows.steps.load import new_run_id
-
     tracker = RunTracker(flow, run_id or new_run_id(), settings)
     token = _current.set(tracker)
     try:

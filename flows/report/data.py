@@ -74,16 +74,19 @@ class ReportData:
         return cls(settings, billing_code, dt.date.fromisoformat(as_of) if as_of else None)
 
     def _snapshot_marts(self) -> None:
-        """Compute each mart the report's queries read once for this session, as a temporary table of the same
-        name (temporary objects come first in DuckDB's search path), so the queries that share a mart share its
-        rows instead of expanding its view stack again: about 3 s -> 0.6 s for a report's queries. The rows are
-        the view's own at this session's as-of date; nothing is written to the warehouse."""
-        marts = {name for (name,) in self.con.execute("select name from catalog where kind = 'mart'").fetchall()}
+        """Read each mart the report's queries read at this session's as-of date. The build materialises every
+        mart as of its day (flows/steps/warehouse.py: the table `<mart>`, its date in `mart_as_of`): when that is
+        this session's date the queries read those tables, lookups. Otherwise (an earlier --as-of, or tables
+        built on an earlier day) each mart is computed once from its view `live.<mart>`, as a temporary table
+        of the plain name (temporary objects come first in DuckDB's search path), so the queries that share a
+        mart share its rows. Nothing is written to the warehouse."""
         read = set()
         for path in sorted(self.sql_dir.glob("*.sql")):
             read |= set(re.findall(r"\b[a-z_][a-z0-9_]*\b", path.read_text(encoding="utf-8").lower()))
-        for mart in sorted(marts & read):
-            self.con.execute(f'create temp table "{mart}" as select * from main."{mart}"')
+        built = dict(self.con.execute("select mart, as_of_date from mart_as_of").fetchall())
+        self.computed = sorted(mart for mart in built.keys() & read if built[mart] != self.as_of)
+        for mart in self.computed:
+            self.con.execute(f'create temp table "{mart}" as select * from live."{mart}"')
 
     def q(self, name: str, **params: object) -> pd.DataFrame:
         """Rows of one report query, with $code and $as_of bound (and any extra named parameters)."""

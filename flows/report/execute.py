@@ -20,6 +20,7 @@ A failing cell raises `NotebookCellError` naming the notebook, the cell and the 
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,83 @@ def _run_in_kernel(notebook: Path, parameters: dict[str, Any], kernel: str, cwd:
 
 
 # --- in process ---------------------------------------------------------------------------------------------
+def parameterized_notebook(notebook: Path, parameters: dict[str, Any]) -> nbformat.NotebookNode:
+    """The notebook with papermill's parameters cell injected: what papermill's `load_notebook_node` and
+    `parameterize_notebook(nb, parameters, kernel_name="python3", language="python")` give (its metadata and the
+    cell's source alike; tests/report/test_execute.py compares), made without importing papermill (0.2 s: it
+    imports its cloud storage clients)."""
+    import nbformat
+
+    nb = nbformat.reads(notebook.read_text(encoding="utf-8"), as_version=4)
+    nb = nbformat.v4.upgrade(nb) or nb
+    if not hasattr(nb.metadata, "papermill"):
+        nb.metadata["papermill"] = {
+            "default_parameters": {},
+            "parameters": {},
+            "environment_variables": {},
+            "version": _papermill_version(),
+        }
+    for cell in nb.cells:
+        if not hasattr(cell.metadata, "tags"):
+            cell.metadata["tags"] = []
+        if not hasattr(cell.metadata, "papermill"):
+            cell.metadata["papermill"] = {}
+    nb = nbformat.v4.upgrade(nb)
+    injected = nbformat.v4.new_code_cell(source=_python_parameters(parameters))
+    injected.metadata["tags"] = ["injected-parameters"]
+    tagged = {
+        tag: [i for i, cell in enumerate(nb.cells) if tag in cell.metadata.tags]
+        for tag in ("parameters", "injected-parameters")
+    }
+    if tagged["injected-parameters"]:  # replaced
+        at = tagged["injected-parameters"][0]
+        before, after = nb.cells[:at], nb.cells[at + 1 :]
+    elif tagged["parameters"]:  # after the parameters cell
+        at = tagged["parameters"][0]
+        before, after = nb.cells[: at + 1], nb.cells[at + 1 :]
+    else:  # first
+        before, after = [], nb.cells
+    nb.cells = before + [injected] + after
+    nb.metadata.papermill["parameters"] = parameters
+    return nb
+
+
+def _papermill_version() -> str | None:
+    """papermill's version, as its metadata records it (read from the installed package's metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("papermill")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _python_parameters(parameters: dict[str, Any]) -> str:
+    """The injected cell's source, as papermill's PythonTranslator writes it (Black not installed: unformatted)."""
+    return "# Parameters\n" + "".join(f"{name} = {_python_value(value)}\n" for name, value in parameters.items())
+
+
+def _python_value(value: Any) -> str:
+    """A value as papermill's PythonTranslator writes it."""
+    if value is None or isinstance(value, bool | int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return str(value)
+        return "float('nan')" if math.isnan(value) else "float('-inf')" if value < 0 else "float('inf')"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quoted(k)}: {_python_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_value(v) for v in value) + "]"
+    return _quoted(value)  # a string, or anything else papermill writes as its quoted text
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.encode("unicode_escape").decode("utf-8").replace('"', r"\"")
+    return f'"{value}"'
+
+
 class _ReportShell:  # replaced by the IPython subclass on first use (IPython is imported only then)
     pass
 
@@ -114,6 +192,15 @@ def _shell() -> Any:
             def write_format_data(self, format_dict: dict[str, Any], md_dict: dict[str, Any] | None = None) -> None:
                 self.shown = (format_dict, md_dict or {})
 
+            def flush(self) -> None:
+                """What `reset` asks of IPython's hook, but for the full garbage collection IPython's ends with
+                (0.05-0.1 s, twice a notebook): `reset` clears the namespaces next, and the notebook's cycles go
+                at the collector's next pass."""
+                self._, self.__, self.___ = "", "", ""  # type: ignore[assignment]
+                output_history = self.shell.user_ns.get("_oh")
+                if output_history is not None:
+                    output_history.clear()
+
         class ReportShell(InteractiveShell):
             displayhook_class = Type(RecordingHook)
 
@@ -137,10 +224,8 @@ def _shell() -> Any:
 def _run_in_process(notebook: Path, parameters: dict[str, Any]) -> nbformat.NotebookNode:
     import nbformat
     from IPython.utils.capture import capture_output
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
 
-    nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters, kernel_name="python3", language="python")
+    nb = parameterized_notebook(notebook, parameters)
     with _SHELL_LOCK:
         shell = _shell()
         shell.reset(new_session=False)  # a fresh namespace: nothing left from the previous notebook

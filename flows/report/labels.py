@@ -8,6 +8,12 @@ settings and reasons, the benchmark sources and Medicare file kinds) is listed h
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
 from schemas import fields
 
 NA = "data not available"
@@ -100,7 +106,39 @@ FILE_KINDS = {
 def source_description(source: str) -> str:
     """Who publishes a source, as the "Files loaded" table names it (the source's own name when it is not declared).
 
-    The one place the report reads the source declarations."""
-    from flows import catalog  # imports every adapter: only when the sources section is written
+    The one place the report reads the source declarations: from the catalog when it is loaded (a pipeline run),
+    else from flows/catalog.py's text (`declared_descriptions`), since importing the catalog imports every adapter
+    and schema (about a second) for these few words."""
+    if "flows.catalog" in sys.modules:
+        descriptions = {name: s.description for name, s in sys.modules["flows.catalog"].SOURCES.items()}
+    else:
+        spec = importlib.util.find_spec("flows.catalog")
+        descriptions = declared_descriptions(Path(spec.origin)) if spec and spec.origin else None
+        if descriptions is None:  # an entry written in a way the text does not tell: ask the catalog itself
+            from flows import catalog
 
-    return catalog.SOURCES[source].description if source in catalog.SOURCES else source
+            descriptions = {name: s.description for name, s in catalog.SOURCES.items()}
+    return descriptions.get(source, source)
+
+
+@functools.cache
+def declared_descriptions(catalog_file: Path) -> dict[str, str] | None:
+    """Each source's description as the catalog declares it, read from the file's syntax tree: every
+    `Source("name", "description", ...)` (or `name=`, `description=`) with both written as string literals.
+    None when any `Source(...)` call is written otherwise (a name or description computed): then only importing
+    the catalog can tell."""
+    try:
+        tree = ast.parse(catalog_file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Source"):
+            continue
+        given = dict(zip(("name", "description"), node.args))
+        given |= {k.arg: k.value for k in node.keywords if k.arg in ("name", "description")}
+        values = [given.get("name"), given.get("description")]
+        if not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values):
+            return None
+        found[values[0].value] = values[1].value  # type: ignore[union-attr]
+    return found

@@ -22,6 +22,7 @@ are kept only for the rates kept. Extraction: see flows/engines/tic_scan.py.
 from __future__ import annotations
 
 import decimal
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,7 +91,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         # remote provider references are resolved from local copies next to a local file; a file read from
         # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
         folder = path.parent if isinstance(path, Path) else None
-        yield from _batches(RATE, in_network_rows(result, folder, Limits.of(ctx.settings)), rows)
+        for frame in in_network_frames(result, folder, Limits.of(ctx.settings), rows):
+            yield Batch(RATE, frame)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -290,33 +292,39 @@ def _groups_of(
         yield f".provider_groups[{g}]", _group_cols(group, "inline", None, None, None)
     for r, ref in enumerate(rate.get("provider_references") or []):
         any_group = True
-        key = id_text(ref)
-        entries = ex.provider_refs.get(key) or []
         suffix = f".provider_references[{r}]"
-        if not entries:
-            yield suffix, _group_cols(None, "unknown_reference", key, None, None)
-            continue
-        if len(entries) > 1:
-            yield suffix, _group_cols(None, "duplicate_reference_id", key, None, None)
-            continue
-        entry = entries[0]
-        networks = entry.get("network_name")
-        location = _text(entry.get("location"))
-        groups = entry.get("provider_groups")
-        status = "resolved"
-        if groups is None and location:
-            groups = _remote_groups(location, folder, remote, limits)
-            status = "remote_resolved"
-            if groups is None:
-                yield suffix, _group_cols(None, "remote_unresolved", key, location, networks)
-                continue
-        if not groups:
-            yield suffix, _group_cols(None, "empty_reference", key, location, networks)
-            continue
-        for g, group in enumerate(groups):
-            yield f"{suffix}.provider_groups[{g}]", _group_cols(group, status, key, location, networks)
+        for tail, cols in _reference_groups(id_text(ref), ex, folder, remote, limits):
+            yield suffix + tail, cols
     if not any_group:
         yield "", _group_cols(None, "no_provider_group", None, None, None)
+
+
+def _reference_groups(
+    key: str, ex: Extract, folder: Path | None, remote: dict[str, list[dict] | None], limits: Limits | None
+) -> list[tuple[str, dict]]:
+    """(locator tail after `.provider_references[r]`, provider-group columns) for one reference id: the same
+    for every rate naming it (a remote reference's file is read once, see `_remote_groups`)."""
+    entries = ex.provider_refs.get(key) or []
+    if not entries:
+        return [("", _group_cols(None, "unknown_reference", key, None, None))]
+    if len(entries) > 1:
+        return [("", _group_cols(None, "duplicate_reference_id", key, None, None))]
+    entry = entries[0]
+    networks = entry.get("network_name")
+    location = _text(entry.get("location"))
+    groups = entry.get("provider_groups")
+    status = "resolved"
+    if groups is None and location:
+        groups = _remote_groups(location, folder, remote, limits)
+        status = "remote_resolved"
+        if groups is None:
+            return [("", _group_cols(None, "remote_unresolved", key, location, networks))]
+    if not groups:
+        return [("", _group_cols(None, "empty_reference", key, location, networks))]
+    return [
+        (f".provider_groups[{g}]", _group_cols(group, status, key, location, networks))
+        for g, group in enumerate(groups)
+    ]
 
 
 def _remote_groups(
@@ -338,6 +346,165 @@ def _remote_groups(
             break
     cache[location] = groups
     return groups
+
+
+# --- in-network, as columns ---------------------------------------------------------------------------
+HEADER_COLUMNS = [*HEADER_FIELDS, "payer_name", "schema_version"]
+ITEM_COLUMNS = [
+    "billing_code_type",
+    "billing_code_type_version",
+    "billing_code",
+    "item_name",
+    "negotiation_arrangement",
+    "bundled_codes",
+    "covered_services",
+]
+PRICE_COLUMNS = list(_price({}))
+GROUP_COLUMNS = list(_group_cols(None, "inline", None, None, None))
+RATE_COLUMNS = [*HEADER_COLUMNS, *ITEM_COLUMNS, *PRICE_COLUMNS, *GROUP_COLUMNS, "source_record"]
+"""The in-network frame's columns, in the order `in_network_rows` builds a row's keys."""
+
+
+class _Level:
+    """The distinct values of one level of the file (items, prices or provider groups), one tuple each; a
+    row refers to one entry of each level by its index, and a frame's column is a numpy `take`."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.entries: list[tuple] = []
+        self._arrays: list | None = None
+        self._converted = 0
+
+    def add(self, values: dict[str, object]) -> int:
+        self.entries.append(tuple(values.values()))
+        return len(self.entries) - 1
+
+    def arrays(self) -> list:
+        """One object array per column over every entry so far (converted once, extended as entries come)."""
+        import numpy as np
+
+        fresh = self.entries[self._converted :]
+        if fresh or self._arrays is None:
+            columns = [np.fromiter(c, dtype=object, count=len(fresh)) for c in zip(*fresh)] if fresh else []
+            if not columns:
+                columns = [np.empty(0, dtype=object) for _ in self.names]
+            self._arrays = (
+                columns
+                if self._arrays is None
+                else [np.concatenate([old, new]) for old, new in zip(self._arrays, columns)]
+            )
+            self._converted = len(self.entries)
+        return self._arrays
+
+
+def in_network_frames(
+    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000
+) -> Iterator[pd.DataFrame]:
+    """The rows of `in_network_rows` (same values, same order, same columns), as frames of at most `size`
+    rows built column by column: no dict per row. Each item, price and provider group is read once; a
+    provider reference is resolved once per file, whichever rates name it; a row is three indices and its
+    locator, and each column of a frame is one `take` over the level it belongs to.
+
+    The cyclic garbage collector is off while a frame is built (it would walk the whole extract again and
+    again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it."""
+    collecting = gc.isenabled()
+    frames = _in_network_frames(ex, folder, limits, size)
+    try:
+        while True:
+            gc.disable()
+            try:
+                frame = next(frames, None)
+            finally:
+                if collecting:
+                    gc.enable()
+            if frame is None:
+                return
+            yield frame
+    finally:
+        frames.close()
+
+
+def _in_network_frames(ex: Extract, folder: Path | None, limits: Limits | None, size: int) -> Iterator[pd.DataFrame]:
+    import numpy as np
+    import pandas as pd
+
+    header = _header(ex)
+    items, prices, groups = _Level(ITEM_COLUMNS), _Level(PRICE_COLUMNS), _Level(GROUP_COLUMNS)
+    at_item: list[int] = []
+    at_price: list[int] = []
+    at_group: list[int] = []
+    records: list[str] = []
+    remote: dict[str, list[dict] | None] = {}
+    references: dict[str, list[tuple[str, int]]] = {}
+    nobody: list[tuple[str, int]] = []
+
+    def frame(count: int) -> pd.DataFrame:
+        data: dict[str, object] = {name: np.full(count, header[name], dtype=object) for name in HEADER_COLUMNS}
+        for level, at in ((items, at_item), (prices, at_price), (groups, at_group)):
+            where = np.fromiter(at[:count], dtype=np.intp, count=count)
+            del at[:count]
+            data.update(zip(level.names, (column.take(where) for column in level.arrays())))
+        data["source_record"] = np.fromiter(records[:count], dtype=object, count=count)
+        del records[:count]
+        counts = data["npi_count"]
+        if any(v is None for v in counts.tolist()) and any(v is not None for v in counts.tolist()):
+            # as the row path's frame held it (pandas read ints with a gap as floats): a quarantined row's
+            # raw_record says "npi_count": "2.0" there, and is kept the same
+            data["npi_count"] = np.array(
+                [float("nan") if v is None else float(v) for v in counts.tolist()], dtype=object
+            )
+        return pd.DataFrame(data, dtype=object, copy=False)
+
+    for locator, item in ex.items:
+        i = items.add(
+            {
+                **_code_columns(item),
+                "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
+                "bundled_codes": _texts(
+                    [c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)]
+                )
+                or None,
+                "covered_services": _texts(
+                    [c.get("billing_code") for c in item.get("covered_services") or [] if isinstance(c, dict)]
+                )
+                or None,
+            }
+        )
+        for j, rate in enumerate(item.get("negotiated_rates") or []):
+            if not isinstance(rate, dict):
+                continue
+            targets: list[tuple[str, int]] = []
+            for g, group in enumerate(rate.get("provider_groups") or []):
+                targets.append((f".provider_groups[{g}]", groups.add(_group_cols(group, "inline", None, None, None))))
+            for r, ref in enumerate(rate.get("provider_references") or []):
+                key = id_text(ref)
+                found = references.get(key)
+                if found is None:
+                    found = references[key] = [
+                        (tail, groups.add(cols)) for tail, cols in _reference_groups(key, ex, folder, remote, limits)
+                    ]
+                suffix = f".provider_references[{r}]"
+                targets.extend((suffix + tail, index) for tail, index in found)
+            if not targets:
+                if not nobody:
+                    nobody.append(("", groups.add(_group_cols(None, "no_provider_group", None, None, None))))
+                targets = nobody
+            tails = [tail for tail, _ in targets]
+            indices = [index for _, index in targets]
+            n = len(targets)
+            for k, price in enumerate(rate.get("negotiated_prices") or []):
+                if not isinstance(price, dict):
+                    continue
+                p = prices.add(_price(price))
+                prefix = f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]"
+                records.extend([prefix + tail for tail in tails])
+                at_group.extend(indices)
+                at_price.extend([p] * n)
+                at_item.extend([i] * n)
+                while len(records) >= size:
+                    yield frame(size)
+    if records:
+        yield frame(len(records))
 
 
 # --- allowed amounts --------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from flows.settings import Settings
 from flows.sources.base import RECORD_COLUMN, Batch, FileRejected, ReadContext, Source
 from flows.steps import load_log
 from flows.steps.lake import LakePath, lake_root
-from flows.steps.load_log import LoadRecord, now_utc
+from flows.steps.load_log import LoadRecord, new_run_id, now_utc  # noqa: F401 - new_run_id: callers' name for it
 from flows.steps.names import safe_name
 from flows.steps.payer_directory import PayerDirectory
 from flows.steps.progress import FileProgress
@@ -67,11 +67,6 @@ FINDING_SCHEMA = pa_arrow.schema(
 """Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
-
-
-def new_run_id() -> str:
-    """Sortable, unique id for one pipeline or ingest run."""
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 FileIdentity = tuple[int, int]
@@ -500,9 +495,10 @@ def _findings(
     state: _FileState, dataset: str, frame: pd.DataFrame, failures: pd.DataFrame, raw: pd.DataFrame | None
 ) -> pd.DataFrame:
     """Quarantine/advisory rows: values and records as the file held them when the adapter says so."""
-    source = (raw if raw is not None else frame).drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
     rows = failures["row"].tolist()
-    raw_records = source.loc[rows].astype(object).to_dict(orient="records")
+    source = (raw if raw is not None else frame).loc[rows]  # the failing rows only, then their columns
+    source = source.drop(columns=[RECORD_COLUMN, "payer_group"], errors="ignore")
+    raw_records = source.astype(object).to_dict(orient="records")
     values = []
     for _row, column, value, record in zip(rows, failures["column"], failures["failure_value"], raw_records):
         as_written = record.get(column) if isinstance(column, str) and column in record else value

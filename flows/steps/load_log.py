@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,11 @@ class LoadRecord:
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def new_run_id() -> str:
+    """Sortable, unique id for one pipeline or ingest run."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 COMPACT_AT = 64

@@ -130,18 +130,18 @@ class DatasetValidator:
         coerced, parse_failures = self._coerce(data)
         failures.append(parse_failures)
         bad_rows = set(parse_failures["row"])
-        candidates = coerced.drop(index=list(bad_rows))
+        candidates = coerced.drop(index=list(bad_rows)) if bad_rows else coerced
 
         if len(candidates):
-            try:
-                self.blocking.validate(candidates, lazy=True)
-            except SchemaErrors as exc:
-                failures.append(self._row_failures(exc.failure_cases, path, self.blocking))
+            cases = _failure_cases(self.blocking, candidates)
+            if cases is not None:
+                failures.append(self._row_failures(cases, path, self.blocking))
 
         checked = (
             pd.concat([f for f in failures if len(f)], ignore_index=True) if any(len(f) for f in failures) else _empty()
         )
-        good = candidates.drop(index=list(set(checked["row"])), errors="ignore")
+        failed_rows = set(checked["row"])
+        good = candidates.drop(index=list(failed_rows), errors="ignore") if failed_rows else candidates
 
         key_failures = self._key_failures(good, frame.get(RECORD_COLUMN, None))
         if len(key_failures):
@@ -150,10 +150,9 @@ class DatasetValidator:
 
         advisories = _empty()
         if self.advisory is not None and len(good):
-            try:
-                self.advisory.validate(good, lazy=True)
-            except SchemaErrors as exc:
-                advisories = self._row_failures(exc.failure_cases, path, self.advisory)
+            cases = _failure_cases(self.advisory, good)
+            if cases is not None:
+                advisories = self._row_failures(cases, path, self.advisory)
         return Checked(valid=good, failures=checked, advisories=advisories)
 
     def _coerce(self, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -170,7 +169,8 @@ class DatasetValidator:
             elif isinstance(dtype, pandas_engine.Date):
                 coerced, bad = _text_to_date(values, dtype.to_datetime_kwargs.get("format", "%Y-%m-%d"))
             else:
-                coerced, bad = _try_coerce(dtype, values)
+                fast = _decimals(dtype, values) if isinstance(dtype, pandas_engine.Decimal) else None
+                coerced, bad = (fast, []) if fast is not None else _try_coerce(dtype, values)
             out[name] = coerced
             found += [
                 {
@@ -261,11 +261,116 @@ _PHRASES = {
 }
 
 
+def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Pandera's failure cases for `frame` (lazy validation), or None when every row passes.
+
+    Pandera's lazy validation costs about 5 us a row even when nothing fails (each rule builds its
+    failure frames, and nulls are found column by column). So each rule is first run once on the
+    whole batch, through Pandera's own `Check` call (the same function, the same handling of nulls),
+    only to learn which rows fail; Pandera then validates just those rows, and its failure cases are
+    what gets reported: the same rules, wording and order as validating the whole batch, because
+    every rule here is row-wise (a row's outcome does not depend on the other rows). When a rule's
+    outcome cannot be placed on rows (a rule that raises, or returns one bool), Pandera validates the
+    whole batch as before.
+    """
+    rows = _failing_rows(schema, frame)
+    if rows is not None and not rows.any():
+        return None
+    try:
+        schema.validate(frame if rows is None else frame[rows], lazy=True)
+    except SchemaErrors as exc:
+        return exc.failure_cases
+    return None
+
+
+def _failing_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> np.ndarray | None:
+    """A mask of the rows failing some rule of `schema`; None when that cannot be told row by row."""
+    if not _row_wise(schema) or not frame.index.is_unique:
+        return None
+    failing = np.zeros(len(frame), dtype=bool)
+    for name, column in schema.columns.items():
+        if name not in frame.columns:
+            if column.required:
+                return None  # Pandera reports the missing column (a file-level failure)
+            continue
+        values = frame[name]
+        if not column.nullable and values.hasnans:  # as Pandera's check_nullable
+            failing |= values.isna().to_numpy(dtype=bool)
+        for check in column.checks:
+            if not _mark(check, values, frame.index, failing):
+                return None
+    for check in schema.checks:
+        if not _mark(check, frame, frame.index, failing):
+            return None
+    return failing
+
+
+def _row_wise(schema: pa.DataFrameSchema) -> bool:
+    """True when the schema holds only what `_failing_rows` knows how to place on rows: column
+    nullability and checks, and frame checks (no index, uniqueness, parsers, defaults or dtypes)."""
+    if schema.index is not None or schema.unique or schema.dtype is not None or getattr(schema, "parsers", None):
+        return False
+    if getattr(schema, "drop_invalid_rows", False) or schema.strict not in (False, None):
+        return False
+    for column in schema.columns.values():
+        if column.unique or column.regex or column.dtype is not None or column.default is not None:
+            return False
+        if getattr(column, "parsers", None) or getattr(column, "drop_invalid_rows", False):
+            return False
+    return all(check.groupby is None and not check.raise_warning for check in _all_checks(schema))
+
+
+def _all_checks(schema: pa.DataFrameSchema) -> list[pa.Check]:
+    return list(schema.checks) + [check for column in schema.columns.values() for check in column.checks]
+
+
+def _mark(check: pa.Check, data: pd.Series | pd.DataFrame, index: pd.Index, failing: np.ndarray) -> bool:
+    """Set `failing` where `check` fails on `data`; False when its outcome cannot be placed on rows.
+
+    The check's own function runs as Pandera runs it (nulls dropped from a column first when the
+    check ignores them). A frame check here flags a row whose columns are all null too, which
+    Pandera passes: flagging more rows than fail is safe (Pandera decides on the rows flagged),
+    and it saves a null scan of the whole frame.
+    """
+    try:
+        if check.element_wise or check.groupby is not None:
+            output = check(data).check_output
+        else:
+            if isinstance(data, pd.Series) and check.ignore_na and data.hasnans:
+                data = data.dropna()
+            output = _check_fn(check, data)(data, **check._check_kwargs)
+        if isinstance(output, (bool, np.bool_)) and output:
+            return True
+        if not isinstance(output, pd.Series) or not output.index.equals(data.index):
+            return False  # as Pandera: failures it cannot place on rows
+        failed = ~output.astype(bool).to_numpy(dtype=bool)
+        if not failed.any():
+            return True
+        positions = index.get_indexer(output.index[failed])
+    except Exception:  # noqa: BLE001 - Pandera validates the whole batch and reports the error itself
+        return False
+    if (positions < 0).any():
+        return False
+    failing[positions] = True
+    return True
+
+
+def _check_fn(check: pa.Check, data: pd.Series | pd.DataFrame) -> object:
+    """The function `check` runs on `data`, fetched as `Check.__call__` fetches it: a built-in rule
+    (isin, ge, str_matches) holds a dispatcher by type, and the schema's deep copy (see __init__) holds
+    a copy made before Pandera registered its pandas functions; until the current one is fetched
+    (after registering, which `get_backend` does), each built-in rule raised KeyError here, and the
+    first batch of every file was validated whole."""
+    check.get_backend(data)
+    name = getattr(check._check_fn, "__name__", None)
+    return check.get_builtin_check_fn(name) if name is not None and check.is_builtin_check(name) else check._check_fn
+
+
 def _describe(check: str) -> str:
     """'greater_than_or_equal_to(0)' -> '>= 0': a built-in Pandera check in words."""
     name, _, args = check.partition("(")
     phrase = _PHRASES.get(name)
-    return phrase.format(args.rstrip(")")) if phrase else check
+    return phrase.format(args.removesuffix(")")) if phrase else check  # only the call's own ")": isin((...))
 
 
 def _find_check(schema: pa.DataFrameSchema, context: str, column: object, number: object) -> pa.Check | None:
@@ -303,6 +408,33 @@ def _try_coerce(dtype: object, values: pd.Series) -> tuple[pd.Series, list[objec
     return coerced.reindex(values.index), bad
 
 
+def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | None:
+    """`dtype.try_coerce(values)` when every value coerces, each distinct value coerced once (prices
+    repeat across a file's provider groups); None when one does not (the caller then asks Pandera).
+
+    Values are told apart by type and text, not by `==`: True == 1 == Decimal(1) == 1.0, and
+    -0.0 == 0.0, yet each coerces to its own result (or fails) on its own.
+    """
+    cells = values.to_numpy(dtype=object)
+    missing = values.isna().to_numpy(dtype=bool)
+    seen: dict[tuple[type, object], object] = {}
+    out = np.empty(len(cells), dtype=object)
+    try:
+        for position, value in enumerate(cells):
+            if missing[position]:
+                out[position] = pd.NA  # as Pandera's Decimal.coerce_value
+                continue
+            kind = type(value)
+            key = (kind, value if kind is str or kind is int else repr(value))
+            found = seen.get(key)
+            if found is None:
+                found = seen[key] = dtype.coerce_value(value)
+            out[position] = found
+    except Exception:  # noqa: BLE001 - a value that does not coerce: Pandera finds and reports it
+        return None
+    return pd.Series(out, index=values.index, name=values.name, dtype=object)
+
+
 def _coerces(dtype: object, value: object) -> bool:
     try:
         dtype.try_coerce(pd.Series([value], dtype=object))  # type: ignore[attr-defined]
@@ -325,14 +457,23 @@ def _text_to_date(values: pd.Series, fmt: str) -> tuple[pd.Series, list[object]]
         except ValueError:
             return ValueError
 
-    present = values[values.notna()]
+    present_mask = values.notna().to_numpy(dtype=bool)
+    if values.index.is_unique:  # each distinct value parsed once, spread back by its code (in C)
+        codes, distinct = pd.factorize(values.to_numpy(dtype=object)[present_mask])
+        parsed_distinct = np.empty(len(distinct), dtype=object)
+        parsed_distinct[:] = [parse(v) for v in distinct]
+        if not any(v is ValueError for v in parsed_distinct):
+            out = np.full(len(values), None, dtype=object)
+            out[present_mask] = parsed_distinct[codes]
+            return pd.Series(out, index=values.index, dtype=object), []
+    present = values[present_mask]
     mapping = {v: parse(v) for v in present.unique()}
-    parsed = present.map(mapping)
-    bad = list(parsed.index[parsed.map(lambda v: v is ValueError)])
-    out = pd.Series(None, index=values.index, dtype=object)
-    good = parsed.drop(index=bad)
-    out.loc[good.index] = good.astype(object)
-    return out, bad
+    parsed = present.map(mapping).to_numpy(dtype=object)
+    failed = np.fromiter((v is ValueError for v in parsed), dtype=bool, count=len(parsed))
+    # placed by position, not label: an index with repeated labels (which skips the path above) works too
+    out = np.full(len(values), None, dtype=object)
+    out[np.flatnonzero(present_mask)[~failed]] = parsed[~failed]
+    return pd.Series(out, index=values.index, dtype=object), list(present.index[failed])
 
 
 def _text_to_bool(values: pd.Series) -> tuple[pd.Series, list[object]]:

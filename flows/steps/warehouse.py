@@ -32,10 +32,23 @@ and remote access off on purpose. The copy is cheap to keep current: a part neve
 load committed (its name carries the load id), so each one is downloaded once, by the first build
 that lists it. The `load_log` view then shows the log as of the build (locally it reads the
 current generation by glob, so attempts after the build show at once).
+
+Marts are ready when read. Each warehouse/sql/marts/<mart>.sql is built twice: as the view
+`live.<mart>` (schema `live`: computed when read, as of the session's `as_of` variable, see
+macros/as_of_date.sql) and as the table `<mart>` (schema main, what an unqualified name reads),
+materialised as of the current date (`current_as_of()`, the report's default `--as-of`), which the
+table `mart_as_of` records per mart. A report as of today, or an analyst's `select ... from
+benchmark_rate`, reads stored rows; a report as of an earlier date reads the `live` views. Inside
+`live`, a mart's view reads the other marts' views (DuckDB resolves a view's unqualified names in
+its own schema first), so a `live` view never mixes in the tables' date. A build recomputes the
+tables whose inputs changed (`affected_views`) and copies the others from the previous file; the
+date is part of the build's state, so the first build on a later day (a nothing-new run included)
+recomputes the marts that read the as-of date, and only those.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import inspect
 import json
@@ -71,6 +84,23 @@ SYSTEM_VIEWS = {
 
 
 STATE_NAME = ".build_state.json"
+
+LIVE_SCHEMA = "live"
+"""The schema of the marts' views: `live.<mart>` computes a mart when read, as of the session's `as_of`."""
+MART_AS_OF = "mart_as_of"
+"""The table recording, per materialised mart, the as-of date its rows answer for."""
+MART_AS_OF_DOC = (
+    "One row per mart: the as-of date its table holds rows for (the build's date). "
+    f"{LIVE_SCHEMA}.<mart> computes the mart when read, as of the session's as_of variable."
+)
+DATE_MOVED = "current date"
+"""In `BuildPlan.changed` when the date moved since the last build: the marts that read as_of_date() are recomputed."""
+AS_OF_MACRO = "as_of_date"
+
+
+def current_as_of() -> dt.date:
+    """The date the marts' tables are materialised as of: today, the report's default `--as-of`."""
+    return dt.date.today()
 
 
 @dataclass
@@ -411,7 +441,13 @@ def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, t
         Path(__file__).read_bytes(),
         str(lake_root(settings)),
     )
-    return {"schema": schema, "load_log": bool(len(log)), "log_generation": log_generation, "inputs": inputs}
+    return {
+        "schema": schema,
+        "load_log": bool(len(log)),
+        "log_generation": log_generation,
+        "inputs": inputs,
+        "as_of": current_as_of().isoformat(),  # the marts' tables answer as of it: a new day recomputes them
+    }
 
 
 def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
@@ -436,13 +472,17 @@ def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
         changed.add("load_log")
     if before.get("log_generation") != state["log_generation"]:  # the view's glob moves to the new generation
         changed.add(LOG_GENERATION)
+    if before.get("as_of") != state["as_of"]:  # a new day: the marts' tables answer as of yesterday
+        changed.add(DATE_MOVED)
     if not changed and set(old) != set(inputs):
         changed = {"catalog"}  # a SQL file was removed: its view must go
     if not changed:
-        return BuildPlan(False, "up to date: no new loads, SQL or schema changes", set(), state)
+        return BuildPlan(False, "up to date: no new loads, SQL or schema changes, same date", set(), state)
     loaded = sorted(c for c in changed if c in schemas)
     sql = sorted(c for c in changed if f"sql:{c}" in inputs or f"sql:{c}" in old)
     reasons = [f"new loads of {', '.join(loaded)}" if loaded else "", f"SQL changed: {', '.join(sql)}" if sql else ""]
+    if DATE_MOVED in changed:
+        reasons.append(f"the date moved to {state['as_of']}: the marts' tables answer as of it")
     if not any(reasons):
         reasons = [
             "new loads (quarantined rows only)"
@@ -467,6 +507,8 @@ def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) ->
     `changed`, plus those whose own SQL changed (a change of the load log reaches direct readers only)."""
     affected: list[str] = []
     passing = set(changed) - {PER_FILE_LOOKUP}  # what passes a change on to its readers
+    if DATE_MOVED in changed:  # a new date reaches what reads the as-of date
+        passing.add(AS_OF_MACRO)
     for view in sql_views(sql_dir, datasets):
         if view.name in changed or view.reads & passing:
             affected.append(view.name)
@@ -545,14 +587,24 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
                 con.execute(sql)
             except duckdb.Error as exc:
                 raise SqlBuildError(f"warehouse/sql/{MACRO_DIR}/{name}.sql does not build: {exc}") from None
-        for view in sql_views(settings.sql_dir, schemas):
+        con.execute(f"CREATE SCHEMA {LIVE_SCHEMA}")
+        ordered = sql_views(settings.sql_dir, schemas)
+        for view in ordered:
+            # a mart's view lives in `live` (its table takes the plain name, below); its reads of other marts
+            # resolve to their `live` views, the rest to main
+            qualified = f"{LIVE_SCHEMA}.{view.name}" if view.layer == "marts" else view.name
             try:
-                con.execute(f"CREATE VIEW {view.name} AS\n{view.sql.rstrip().rstrip(';')}")
+                con.execute(f"CREATE VIEW {qualified} AS\n{view.sql.rstrip().rstrip(';')}")
             except duckdb.Error as exc:
                 raise SqlBuildError(f"warehouse/sql/{view.layer}/{view.name}.sql does not build: {exc}") from None
-            con.execute(f"COMMENT ON VIEW {view.name} IS {_quote(view.doc)}")
+            con.execute(f"COMMENT ON VIEW {qualified} IS {_quote(view.doc)}")
+        marts = [view for view in ordered if view.layer == "marts"]
+        _materialise(con, settings, marts, current, schemas)
+        for view in ordered:
             catalog.append((view.name, LAYERS[view.layer], view.doc))
             views.append(view.name)
+        catalog.append((MART_AS_OF, "system", MART_AS_OF_DOC))
+        views.append(MART_AS_OF)
 
         con.execute("CREATE TABLE catalog (name VARCHAR, kind VARCHAR, description VARCHAR)")
         con.executemany("INSERT INTO catalog VALUES (?, ?, ?)", catalog)
@@ -580,6 +632,57 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         marts_rebuilt=affected_views(settings.sql_dir, current.changed, schemas),
         reason=current.reason,
     )
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    marts: list[SqlView],
+    current: BuildPlan,
+    schemas: Mapping[str, type],
+) -> None:
+    """The table `<mart>` of each mart as of `current.state["as_of"]`, in dependency order (a mart's SQL, run in
+    main, reads the tables of the marts before it), and the row recording that date in `mart_as_of`. A mart whose
+    inputs did not change (`affected_views`) is copied from the previous file when that one holds it as of the
+    same date; the others are computed."""
+    as_of = dt.date.fromisoformat(str(current.state["as_of"]))
+    affected = set(affected_views(settings.sql_dir, current.changed, schemas))
+    previous = _previous_marts(con, settings, as_of)
+    con.execute("SET VARIABLE as_of = ?", [as_of])
+    try:
+        for mart in marts:
+            if mart.name in (previous or ()) and mart.name not in affected:
+                source = f"SELECT * FROM previous.main.{mart.name}"
+            else:
+                source = mart.sql.rstrip().rstrip(";")
+            try:
+                con.execute(f"CREATE TABLE main.{mart.name} AS\n{source}")
+            except duckdb.Error as exc:
+                raise SqlBuildError(f"warehouse/sql/marts/{mart.name}.sql does not materialise: {exc}") from None
+            con.execute(f"COMMENT ON TABLE main.{mart.name} IS {_quote(mart.doc)}")
+    finally:
+        con.execute("RESET VARIABLE as_of")
+        if previous is not None:
+            con.execute("DETACH previous")
+    con.execute(f"CREATE TABLE {MART_AS_OF} (mart VARCHAR, as_of_date DATE)")
+    con.executemany(f"INSERT INTO {MART_AS_OF} VALUES (?, ?)", [(mart.name, as_of) for mart in marts])
+    con.execute(f"COMMENT ON TABLE {MART_AS_OF} IS {_quote(MART_AS_OF_DOC)}")
+
+
+def _previous_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> set[str] | None:
+    """The marts the current DuckDB file holds as tables as of `as_of`, attached as `previous` (None: none to
+    reuse: no file, one from before marts were materialised, or one that cannot be opened)."""
+    if not settings.duckdb_path.exists():
+        return None
+    try:
+        con.execute(f"ATTACH {_quote(str(settings.duckdb_path))} AS previous (READ_ONLY)")
+    except duckdb.Error:
+        return None
+    try:
+        rows = con.execute(f"SELECT mart FROM previous.main.{MART_AS_OF} WHERE as_of_date = ?", [as_of]).fetchall()
+    except duckdb.Error:
+        rows = []
+    return {mart for (mart,) in rows}
 
 
 def _recorded_state(settings: Settings) -> dict[str, object]:

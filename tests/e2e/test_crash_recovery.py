@@ -111,7 +111,12 @@ with local_server.dies_with_this_process():
 
 @pytest.mark.slow
 def test_the_temporary_prefect_server_dies_with_a_killed_process(tmp_path: Path) -> None:
-    env = {**cli_env(), "PREFECT_HOME": str(tmp_path / "prefect")}
+    # Prefect waits 20 s for its temporary server by default; a loaded 2-core machine took longer
+    env = {
+        **cli_env(),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-c", WITH_A_PREFECT_SERVER], env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
     )

@@ -134,9 +134,10 @@ def test_an_item_past_the_item_limit_is_refused_and_many_small_ones_are_not() ->
 
 
 def test_a_string_past_16_mib_is_refused_in_about_a_second_whatever_the_item_limit() -> None:
-    """yajl re-reads a string that spans its buffers (256 MB: ~160 s), so strings stop at 16 MiB."""
+    """yajl re-reads a string that spans its buffers (256 MB: ~160 s), so strings stop at 16 MiB. Timed in CPU
+    seconds of this process (the parse runs in it): a wall clock on a loaded 2-core machine measured 6.7 s."""
     data = b'{"a": [{"ok": "' + b"x" * (15 * MB) + b'"}, {"x": "' + b"a" * (17 * MB) + b'"}]}'
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(
         FileRejected,
         match=r"^t.json \(byte offset [\d,]+\): a JSON string from byte 15,728,665 is "
@@ -144,7 +145,7 @@ def test_a_string_past_16_mib_is_refused_in_about_a_second_whatever_the_item_lim
         r"file \(no text field that long\)$",
     ):
         list(json_guard.items(guarded(data), "a.item"))
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 def test_a_file_past_the_size_limit_is_refused() -> None:

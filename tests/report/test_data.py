@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from flows import catalog
 from flows.errors import NoWarehouse
-from flows.report.data import ReportData, keep_payers, report_codes
+from flows.report.data import QUERIES, ReportData, keep_payers, report_codes
 from flows.settings import Settings
+from flows.steps import warehouse
+from flows.steps.sandbox import connect_read_only
 from schemas.fields import PAYER_GROUPS
 
 
@@ -47,43 +51,82 @@ def test_coverage_rows_follow_the_payer_groups_order(bundled_warehouse: Settings
         data.close()
 
 
-@pytest.mark.parametrize(("code", "as_of"), [("0440T", None), ("0442T", "2025-06-01")])
-def test_the_marts_snapshot_answers_every_query_as_the_views_do(
-    bundled_warehouse: Settings, code: str, as_of: str | None
+def _on_the_fly(settings: Settings, code: str, as_of: dt.date) -> ReportData:
+    """A report session that reads every mart from its view (`live.<mart>`, computed as of `as_of`), never from
+    a materialised table nor a snapshot: what the queries return when nothing is stored."""
+    plain = ReportData.__new__(ReportData)
+    plain.settings, plain.billing_code, plain.as_of = settings, code, as_of
+    plain.sql_dir = settings.sql_dir / "report"
+    plain.con = connect_read_only(settings)
+    plain.con.execute("SET VARIABLE as_of = ?", [as_of])
+    for (mart,) in plain.con.execute("select mart from mart_as_of").fetchall():
+        plain.con.execute(f'create temp view "{mart}" as select * from live."{mart}"')
+    return plain
+
+
+def _same_rows(data: ReportData, plain: ReportData) -> None:
+    rows = 0
+    for name in QUERIES:
+        stored, views = data.q(name), plain.q(name)
+        pd.testing.assert_frame_equal(stored, views, check_exact=True, obj=name)
+        rows += len(views)
+    assert rows > 50  # the queries returned rows: an empty warehouse would compare equal too
+
+
+def _temporary(data: ReportData) -> set[str]:
+    return {name for (name,) in data.con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+
+
+def test_a_report_as_of_today_reads_the_materialised_marts_and_they_answer_as_the_views_do(
+    bundled_warehouse: Settings,
 ) -> None:
-    """A report's session computes each mart it reads once (a temporary table shadowing the view); every
-    query must return exactly what it returns from the views themselves, at the session's as-of date."""
-    import datetime as dt
-
-    from flows.report.data import QUERIES
-
-    day = dt.date.fromisoformat(as_of) if as_of else None
-    data = ReportData(bundled_warehouse, code, day)
-    plain = ReportData.__new__(ReportData)  # the same session without the snapshot: the views answer
-    plain.settings, plain.billing_code, plain.as_of, plain.sql_dir = (
-        data.settings,
-        data.billing_code,
-        data.as_of,
-        data.sql_dir,
-    )
-    from flows.steps.sandbox import connect_read_only
-
-    plain.con = connect_read_only(bundled_warehouse)
-    plain.con.execute("SET VARIABLE as_of = ?", [plain.as_of])
+    """The build materialised the marts as of today: a report at the default as-of reads those tables (nothing
+    computed per report), and every query returns exactly what the marts' views compute as of today."""
+    data = ReportData(bundled_warehouse, "0440T")
+    plain = _on_the_fly(bundled_warehouse, "0440T", dt.date.today())
     try:
-        shadowed = {
-            name for (name,) in data.con.execute("select table_name from duckdb_tables() where temporary").fetchall()
-        }
-        assert {"medicare_rate", "reimbursement_benchmark", "coverage_matrix"} <= shadowed
-        assert not {
-            name for (name,) in plain.con.execute("select table_name from duckdb_tables() where temporary").fetchall()
-        }
-        rows = 0
-        for name in QUERIES:
-            snapshot, views = data.q(name), plain.q(name)
-            pd.testing.assert_frame_equal(snapshot, views, check_exact=True, obj=name)
-            rows += len(views)
-        assert rows > 50  # the queries returned rows: an empty warehouse would compare equal too
+        built = data.con.execute("select distinct as_of_date from mart_as_of").fetchall()
+        assert built == [(dt.date.today(),)]
+        assert data.computed == [] and not _temporary(data)  # lookups: no mart computed for this report
+        _same_rows(data, plain)
+    finally:
+        data.close()
+        plain.close()
+
+
+def test_a_report_as_of_an_earlier_date_computes_the_marts_it_reads(bundled_warehouse: Settings) -> None:
+    """Each mart the queries read is computed once, from its view as of the session's date, as a temporary
+    table shadowing the materialised one; every query returns what the views return at that date."""
+    day = dt.date(2025, 6, 1)
+    data = ReportData(bundled_warehouse, "0442T", day)
+    plain = _on_the_fly(bundled_warehouse, "0442T", day)
+    try:
+        assert {"medicare_rate", "reimbursement_benchmark", "coverage_matrix"} <= set(data.computed)
+        assert set(data.computed) == _temporary(data)
+        _same_rows(data, plain)
+        # today's materialised rows differ from that date's: reading them would have been wrong
+        (database,) = data.con.execute("select current_database()").fetchone()  # `main.` alone finds temp's main
+        differ = f"select count(*) from (from {database}.main.reimbursement_benchmark except all from reimbursement_benchmark)"
+        assert data.con.execute(differ).fetchone()[0] > 0
+    finally:
+        data.close()
+        plain.close()
+
+
+def test_marts_materialised_on_an_earlier_day_are_not_read_as_todays(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse last built yesterday (no run since): its tables answer as of yesterday, so a report as of
+    today computes the marts from their views instead of reading them as current."""
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    monkeypatch.setattr(warehouse, "current_as_of", lambda: yesterday)
+    assert warehouse.build(warehouse_copy, catalog.SCHEMAS).rebuilt
+    data = ReportData(warehouse_copy, "0440T")
+    plain = _on_the_fly(warehouse_copy, "0440T", dt.date.today())
+    try:
+        assert data.con.execute("select distinct as_of_date from mart_as_of").fetchall() == [(yesterday,)]
+        assert {"medicare_rate", "reimbursement_benchmark", "benchmark_rate"} <= set(data.computed)
+        _same_rows(data, plain)
     finally:
         data.close()
         plain.close()

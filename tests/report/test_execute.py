@@ -119,3 +119,44 @@ def test_the_callers_interpreter_is_left_as_it_was(tmp_path: Path) -> None:
         run_notebook(notebook(tmp_path / "n.ipynb", "x = 2", "1/0"), {"x": 1})
     run_notebook(notebook(tmp_path / "m.ipynb", "x"), {"x": 1})
     assert (sys.modules["__main__"], list(sys.path), sys.displayhook, sys.excepthook, sys.stdout) == before
+
+
+PARAMETER_VALUES = {
+    "text": 'a "quoted"\nline, é and \\ backslash',
+    "none": None,
+    "yes": True,
+    "count": 3,
+    "ratio": 0.25,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "minus_inf": float("-inf"),
+    "groups": ["aetna", None, 2, [1.5]],
+    "mapping": {"k": "v", 7: False},
+    "other": Path("/x/y"),
+}
+
+
+@pytest.mark.parametrize("cells", ["parameters cell", "injected already", "no parameters cell"])
+def test_the_injected_parameters_cell_is_papermills(cells: str, tmp_path: Path) -> None:
+    """`parameterized_notebook` (no papermill import) gives what papermill's own functions give."""
+    iorw = pytest.importorskip("papermill.iorw")
+    from papermill.parameterize import parameterize_notebook
+
+    path = notebook(tmp_path / "n.ipynb", "print(x)")
+    if cells != "parameters cell":
+        nb = nbformat.read(path, as_version=4)
+        if cells == "injected already":
+            nb.cells.insert(1, nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]}))
+        else:
+            nb.cells[0].metadata = {}
+        nbformat.write(nb, path)
+    ours = execute.parameterized_notebook(path, PARAMETER_VALUES)
+    theirs = parameterize_notebook(
+        iorw.load_notebook_node(str(path)), PARAMETER_VALUES, kernel_name="python3", language="python"
+    )
+    for nb in (ours, theirs):  # both give the new cell a random id
+        for cell in nb.cells:
+            if "injected-parameters" in cell.metadata.tags:
+                cell.id = "injected-parameters"
+    assert ours == theirs  # cells (the injected source included) and metadata (papermill's version, the parameters)
+    assert sum("injected-parameters" in c.metadata.tags for c in ours.cells) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flows.report import labels
@@ -49,3 +51,23 @@ def test_a_source_is_described_by_its_declaration_or_named_as_it_is() -> None:
     name, source = next(iter(catalog.SOURCES.items()))
     assert labels.source_description(name) == source.description != name
     assert labels.source_description("no_such_source") == "no_such_source"
+
+
+def test_the_catalogs_text_gives_every_source_its_declared_description() -> None:
+    """What `source_description` reads without importing the catalog is what the catalog declares."""
+    from flows import catalog
+
+    declared = labels.declared_descriptions(Path(catalog.__file__))
+    assert declared == {name: source.description for name, source in catalog.SOURCES.items()}
+
+
+def test_a_catalog_whose_descriptions_are_not_written_out_is_not_guessed(tmp_path: Path) -> None:
+    written = tmp_path / "written.py"
+    written.write_text('S = [Source("a", "A " "publisher", read), Source(name="b", description="B", read=r)]\n')
+    assert labels.declared_descriptions(written) == {"a": "A publisher", "b": "B"}
+    computed = tmp_path / "computed.py"
+    computed.write_text('S = [Source("a", "A", read), Source("b", WORDS["b"], read)]\n')
+    assert labels.declared_descriptions(computed) is None  # then the catalog itself is asked
+    broken = tmp_path / "broken.py"
+    broken.write_text("S = [Source(\n")
+    assert labels.declared_descriptions(broken) is None

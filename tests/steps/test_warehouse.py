@@ -293,3 +293,44 @@ def test_another_model_for_a_dataset_or_a_stray_sql_file_is_a_change(settings: S
     (project / "warehouse" / "sql" / "loose.sql").write_text("-- Loose.\nselect 1 as x", encoding="utf-8")
     with pytest.raises(SqlBuildError, match=r"warehouse/sql/loose.sql is in no layer folder"):
         warehouse.build_if_changed(edited, catalog.SCHEMAS)
+
+
+def test_a_build_on_a_later_day_recomputes_the_marts_that_read_the_date_and_copies_the_others(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing new but the date: the plan notices (a build the day before answers as of that day), the marts
+    reading as_of_date() are recomputed as of today, a mart that does not read it is copied; the next plan the
+    same day needs nothing. The tables are the views' rows as of the build's date."""
+    import datetime as dt
+
+    sql = tmp_path / "project" / "warehouse" / "sql"
+    _sql(sql, "macros", "as_of_date", "create macro as_of_date() as getvariable('as_of')")
+    _sql(sql, "staging", "stg_policy", "-- S.\nselect * from payer__policy")
+    _sql(sql, "marts", "dated_mart", "-- A.\nselect as_of_date() as as_of, count(*) as n from stg_policy")
+    _sql(sql, "marts", "reads_dated", "-- B.\nselect as_of, n + 1 as n from dated_mart")
+    _sql(sql, "marts", "undated_mart", "-- C.\nselect count(*) as n from stg_policy")
+    settings = settings.replace(project_dir=tmp_path / "project")
+    schemas = {"payer__policy": catalog.SCHEMAS["payer__policy"]}
+    monkeypatch.setattr(warehouse, "current_as_of", lambda: dt.date(2026, 3, 1))
+    warehouse.build(settings, schemas)
+    monkeypatch.setattr(warehouse, "current_as_of", lambda: dt.date(2026, 3, 2))
+    again = warehouse.build_if_changed(settings, schemas)
+    assert again.rebuilt and "the date moved to 2026-03-02" in again.reason
+    assert again.marts_rebuilt == ["dated_mart", "reads_dated"]
+    assert not warehouse.build_if_changed(settings, schemas).rebuilt
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        assert con.execute("select * from reads_dated").fetchall() == [(dt.date(2026, 3, 2), 1)]
+        assert con.execute("select * from undated_mart").fetchall() == [(0,)]
+        assert set(con.execute("select * from mart_as_of").fetchall()) == {
+            (m, dt.date(2026, 3, 2)) for m in ("dated_mart", "reads_dated", "undated_mart")
+        }
+        con.execute("SET VARIABLE as_of = DATE '2020-01-01'")  # the views answer as of the session's date
+        assert con.execute("select * from live.reads_dated").fetchall() == [(dt.date(2020, 1, 1), 1)]
+        assert con.execute("select * from reads_dated").fetchall() == [(dt.date(2026, 3, 2), 1)]
+        kinds = dict(con.execute("select name, kind from catalog").fetchall())
+        assert kinds["dated_mart"] == "mart" and kinds["mart_as_of"] == "system"
+        tables = con.execute("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()
+        assert ("undated_mart",) in tables
+    finally:
+        con.close()

@@ -101,15 +101,18 @@ def test_an_indicator_missing_from_the_lookup_gives_a_reason_not_a_silent_null(
     shutil.copy(bundled_warehouse.duckdb_path, copy)
     con = duckdb.connect(str(copy))
     try:
-        lookup = con.execute("select sql from duckdb_views() where view_name = 'medicare_indicator'").fetchone()[0]
+        # the marts' views (schema live: the tables of the same names hold the build's rows)
+        lookup = con.execute(
+            "select sql from duckdb_views() where schema_name = 'live' and view_name = 'medicare_indicator'"
+        ).fetchone()[0]
         body = lookup.split(" AS\n", 1)[1] if " AS\n" in lookup else lookup.split(" AS ", 1)[1]
-        con.execute(f"create or replace view medicare_indicator_full as {body.rstrip().rstrip(';')}")
-        con.execute("""create or replace view medicare_indicator as select * from medicare_indicator_full
+        con.execute(f"create or replace view live.medicare_indicator_full as {body.rstrip().rstrip(';')}")
+        con.execute("""create or replace view live.medicare_indicator as select * from medicare_indicator_full
                        where (payment_system, indicator) not in (('asc', 'J8'), ('opps', 'J1'), ('pfs', 'C'))""")
         rows = {
             r[0]: r[1:]
             for r in con.execute("""
-            select setting, payment_usd, availability_reason, availability_note from medicare_rate
+            select setting, payment_usd, availability_reason, availability_note from live.medicare_rate
             where billing_code = '0440T' and locality_id = 'national'
               and (setting, release_period) in (('asc', '2026-Q1'), ('hopd_opps', '2023-Q1'), ('physician_nonfacility', '2025-Q4'))
             """).fetchall()
@@ -371,16 +374,17 @@ def test_benchmark_rows_are_per_plan_type(bundled_warehouse: Settings) -> None:
 
 # --- as of a date --------------------------------------------------------------------------------------------
 def test_the_marts_answer_as_of_the_session_date(bundled_warehouse: Settings) -> None:
+    """The marts' views (live.<mart>) answer as of the session's as_of; the tables hold the build's date's rows."""
     con = duckdb.connect(str(bundled_warehouse.duckdb_path), read_only=True)
     try:
         latest = con.execute("select as_of_date::varchar from stg_as_of").fetchone()
         con.execute("SET VARIABLE as_of = DATE '2025-11-15'")
         reference = con.execute("""
-            select medicare_rate_usd, medicare_release_period from reimbursement_benchmark
+            select medicare_rate_usd, medicare_release_period from live.reimbursement_benchmark
             where billing_code = '0442T' and payer_group = 'medicare' and setting = 'hospital_outpatient'
               and source = 'medicare_fee_schedule'""").fetchall()
-        hospital = con.execute("select count(*) from benchmark_rate where source = 'hospital_mrf'").fetchone()
-        reason = con.execute("""select distinct availability_reason from reimbursement_benchmark
+        hospital = con.execute("select count(*) from live.benchmark_rate where source = 'hospital_mrf'").fetchone()
+        reason = con.execute("""select distinct availability_reason from live.reimbursement_benchmark
                                 where source = 'hospital_mrf' and availability_reason <> 'not_applicable'""").fetchall()
         con.execute("SET VARIABLE as_of = DATE '2022-12-31'")
         tic = con.execute("select distinct source_file from stg_tic_in_network_rate order by 1").fetchall()

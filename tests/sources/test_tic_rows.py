@@ -1,0 +1,139 @@
+"""TiC in-network rows built as columns (`in_network_frames`) are the rows of `in_network_rows`, exactly:
+same values, order, columns and chunks, and through the loader the same Parquet and quarantine rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from flows import catalog
+from flows.engines.tic_scan import extract
+from flows.lookups import payer_directory
+from flows.settings import Settings
+from flows.sources import tic
+from flows.steps.load import load_file
+from tests.conftest import BUNDLED_RAW, FIXTURES
+
+CODES = frozenset(
+    {"0440T", "0441T", "0442T", "64640", "64624", "64450", "27447", "99214", "97110", "0200", "81.54", "0000"}
+    | {"1111", "2222", "0440"}
+)
+
+
+def fixtures() -> list[Path]:
+    found = sorted(
+        p
+        for folder in FIXTURES.glob("tic*")
+        for p in folder.rglob("*.json*")
+        if "truncated" not in p.name and "html" not in p.name
+    )
+    return found + sorted((BUNDLED_RAW / "tic").glob("*.json.gz"))
+
+
+def in_network_fixtures() -> list[Path]:
+    return [p for p in fixtures() if extract(p, CODES).kind == "in_network"]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    # the row path's frames hold NaN for a missing text where a chunk's other rows hold text (pandas infers
+    # a string column there); every step after treats NaN and None alike (null), the columns say None
+    return [
+        {k: None if isinstance(v, str | float) and v != v else v for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+@pytest.mark.parametrize("size", [1, 3, 20_000])
+@pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
+def test_columns_are_the_rows(path: Path, size: int) -> None:
+    ex = extract(path, CODES)
+    frames = list(tic.in_network_frames(ex, path.parent, size=size))
+    batches = [b.frame for b in tic._batches(tic.RATE, tic.in_network_rows(ex, path.parent), size)]
+    assert [len(f) for f in frames] == [len(b) for b in batches]  # the same chunks: size rows each, the rest last
+    for built, expected in zip(frames, batches):
+        assert list(built.columns) == list(expected.columns) == tic.RATE_COLUMNS
+        assert {str(dtype) for dtype in built.dtypes} == {"object"}
+        assert [str(v) for v in built["npi_count"]] == [str(v) for v in expected["npi_count"]]
+        assert _records(built) == _records(expected)
+
+
+def test_a_reference_named_by_many_rates_is_resolved_once_and_rows_stay_apart(tmp_path: Path) -> None:
+    """A shared reference's group values are shared between rows (one level entry), yet each row keeps
+    its own locator; an unknown id and a rate naming nobody get their status."""
+    doc = {
+        "reporting_entity_name": "Synthetic Plan",
+        "provider_references": [
+            {"provider_group_id": 7, "provider_groups": [{"npi": [1234567890], "tin": {"type": "ein", "value": "1"}}]}
+        ],
+        "in_network": [
+            {
+                "billing_code": "0440T",
+                "negotiated_rates": [
+                    {
+                        "provider_references": [7, 8],
+                        "negotiated_prices": [{"negotiated_type": "negotiated", "negotiated_rate": 10}],
+                    },
+                    {"provider_references": [7], "negotiated_prices": [{"negotiated_type": "negotiated"}]},
+                    {"negotiated_prices": [{"negotiated_rate": 1}]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "synthetic_shared_reference.json"
+    path.write_text(json.dumps(doc))
+    (frame,) = tic.in_network_frames(extract(path, frozenset({"0440T"})), tmp_path)
+    assert frame["source_record"].str.replace(r"^.*?\.negotiated_rates", "", regex=True).tolist() == [
+        "[0].negotiated_prices[0].provider_references[0].provider_groups[0]",
+        "[0].negotiated_prices[0].provider_references[1]",
+        "[1].negotiated_prices[0].provider_references[0].provider_groups[0]",
+        "[2].negotiated_prices[0]",
+    ]
+    assert frame["provider_group_status"].tolist() == ["resolved", "unknown_reference", "resolved", "no_provider_group"]
+    assert frame["npis"].tolist() == [["1234567890"], None, ["1234567890"], None]
+    assert frame["negotiated_rate_usd"].tolist()[:2] == [10, 10]
+
+
+def _lake(settings: Settings) -> dict[str, list[str]]:
+    volatile = {"load_id", "run_id", "loaded_at", "found_at", "extraction_seconds"}
+    found: dict[str, list[str]] = {}
+    for part in sorted((settings.lake_dir).rglob("*.parquet")):
+        dataset = part.relative_to(settings.lake_dir).parts[0]
+        if dataset.startswith("_load_log"):
+            continue
+        for row in pq.read_table(part).to_pylist():
+            found.setdefault(dataset, []).append(
+                json.dumps({k: v for k, v in row.items() if k not in volatile}, default=str, sort_keys=True)
+            )
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def _row_frames(ex, folder, limits=None, size=20_000):  # type: ignore[no-untyped-def]
+    """The in-network frames as they were built before the columns: one dict per row, a frame per batch."""
+    return (b.frame for b in tic._batches(tic.RATE, tic.in_network_rows(ex, folder, limits), size))
+
+
+@pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
+def test_the_loader_writes_the_same_rows_and_quarantine(path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    lakes = []
+    for label, frames in (("rows", _row_frames), ("columns", tic.in_network_frames)):
+        monkeypatch.setattr(tic, "in_network_frames", frames)
+        settings = Settings(
+            raw_dir=BUNDLED_RAW,
+            warehouse_dir=tmp_path / label / "warehouse",
+            reports_dir=tmp_path / label / "reports",
+            inbox_dir=tmp_path / label / "inbox",
+            chunk_rows=2,
+            render_reports=False,
+        )
+        record = load_file(
+            catalog.get("tic"), path, settings, "run-x", payers=payer_directory(settings.payer_alias_file), codes=CODES
+        )
+        assert record.status in {"loaded", "loaded_with_quarantine"}, record.error
+        lakes.append(
+            (record.rows_read, record.rows_loaded, record.rows_quarantined, record.advisories, _lake(settings))
+        )
+    assert lakes[0] == lakes[1]
