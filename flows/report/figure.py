@@ -173,4 +173,21 @@ def commercial_figure_image(ctx: ReportContext) -> Any:  # IPython.display.Image
     finally:
         plt.close(fig)  # shown once, as this image (the inline backend would show an open figure again)
     # retina: shown at half its pixel width and height, i.e. at its size in inches at DOTS_PER_INCH
-    return Image(data=buffer.getvalue(), format="png", retina=True, alt=commercial_figure_alt(ctx))
+    return Image(data=_whole_css_pixels(buffer.getvalue()), format="png", retina=True, alt=commercial_figure_alt(ctx))
+
+
+def _whole_css_pixels(png: bytes) -> bytes:
+    """The PNG padded with background to a multiple of `PIXEL_DENSITY` pixels each way. A tight bounding box can
+    give an odd size (1719 px), which a page shows at 859 CSS px: not quite the density it was drawn at."""
+    from PIL import Image as Picture
+
+    picture = Picture.open(io.BytesIO(png))
+    width, height = picture.size
+    padded_size = (-(-width // PIXEL_DENSITY) * PIXEL_DENSITY, -(-height // PIXEL_DENSITY) * PIXEL_DENSITY)
+    if padded_size == picture.size:
+        return png
+    padded = Picture.new(picture.mode, padded_size, picture.getpixel((0, 0)))  # the figure's own background
+    padded.paste(picture, (0, 0))
+    out = io.BytesIO()
+    padded.save(out, format="png")
+    return out.getvalue()

@@ -18,6 +18,9 @@ from flows.report.labels import GROUPS, LINES, NA, STANCES
 from flows.report.medicare import as_of_quarter, in_effect_note, latest_medicare, medicare_contractors, short_release
 from flows.report.text import Md, confidence, date, flag, missing, money, named, number, percent, reason, table, text
 
+GLANCE_TITLE = "At a glance"
+"""The first screen's heading: a heading (not bold text) so a reader can jump to it, print keeps it with its table,
+and page.css lays its table out for a phone."""
 PROFESSIONAL = ("professional_office", "professional_facility")
 FACILITY = ("hospital_outpatient", "asc")
 SETTING_FEE = {
@@ -180,7 +183,7 @@ def at_a_glance(ctx: ReportContext) -> Md:
     answer, basis = volume(ctx)
     rows.append([Md("Medicare Part B volume"), answer, basis])
     return Md(
-        "**At a glance** (real data only; details in the sections below)\n\n"
+        f"## {GLANCE_TITLE}\n\nReal data only; the detail is in the sections below.\n\n"
         + table(rows, ["Question", "Answer", "Basis (policy, release or file)"])
     )
 

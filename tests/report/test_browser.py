@@ -2,7 +2,7 @@
 on a laptop (1280 px) and on a phone (390 px), and printed.
 
 Each check is one a reader would notice: the page never scrolls sideways (a wide table scrolls in its own box),
-every figure loads, the summary (the "At a glance" table, else the Summary heading) is on the first screen, and
+every figure loads, the "At a glance" table's first answer is on the first screen (not off its right edge), and
 on paper a table row and a heading stay with what they belong to. Screenshots and a PDF are saved under
 reports/screenshots/ (gitignored) for a person to look at.
 """
@@ -22,20 +22,18 @@ pytestmark = pytest.mark.slow  # a pipeline run (the session's), three renders a
 CODES = ("0440T", "0441T", "0442T")
 SCREENS = {"1280px": (1280, 800, False), "390px": (390, 844, True)}  # a laptop; a phone (iPhone 12-15's CSS size)
 
-# the first thing after the title a reader needs: the at-a-glance table if the report has one, else the Summary
-SUMMARY_TOP = """(() => {
-  const heads = [...document.querySelectorAll('h2, h3')];
-  const glance = heads.find(h => /at a glance/i.test(h.textContent));
-  let target = glance;
-  if (glance) {
-    let el = glance.nextElementSibling;
-    while (el && !(el.matches('table, .table-scroll') || el.querySelector('table'))) el = el.nextElementSibling;
-    target = el || glance;
-  } else {
-    target = heads.find(h => /summary/i.test(h.textContent));
-  }
-  return target ? {what: target.tagName + ' ' + target.textContent.slice(0, 40), top: target.getBoundingClientRect().top}
-                : null;
+# the first thing after the title a reader needs: the "At a glance" heading, its table and the first row's answer
+GLANCE = """(() => {
+  const heading = [...document.querySelectorAll('h2')].find(h => /^at a glance/i.test(h.textContent.trim()));
+  if (!heading) return null;
+  let box = heading.nextElementSibling;
+  while (box && !(box.matches('table, .table-scroll') || box.querySelector('table'))) box = box.nextElementSibling;
+  const table = box && (box.matches('table') ? box : box.querySelector('table'));
+  const cells = table ? [...table.querySelectorAll('tbody tr')].map(tr => [...tr.cells]) : [];
+  const rect = el => { const r = el.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  return {heading: rect(heading), rows: cells.length,
+          question: cells.length ? cells[0][0].textContent.trim() : null,
+          answer: cells.length ? {text: cells[0][1].textContent.trim(), ...rect(cells[0][1])} : null};
 })()"""
 
 IMAGES = "[...document.images].map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))"
@@ -67,7 +65,7 @@ def pages(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.mark.parametrize("code", CODES)
 @pytest.mark.parametrize("screen", SCREENS)
-def test_the_report_fits_the_screen_loads_its_figures_and_opens_on_the_summary(
+def test_the_report_fits_the_screen_loads_its_figures_and_opens_on_the_answer_at_a_glance(
     browser: Chromium, pages: dict[str, Path], code: str, screen: str
 ) -> None:
     width, height, mobile = SCREENS[screen]
@@ -84,9 +82,15 @@ def test_the_report_fits_the_screen_loads_its_figures_and_opens_on_the_summary(
     images = browser.evaluate(IMAGES)
     assert images and all(i["ok"] for i in images), images
     assert all(len(i["alt"]) > 40 for i in images), images  # said in words, not "png"
-    summary = browser.evaluate(SUMMARY_TOP)
-    assert summary is not None, f"{code}: neither an 'At a glance' table nor a Summary heading"
-    assert summary["top"] < height, f"{code} at {screen}: {summary['what']} starts at {summary['top']} px"
+    glance = browser.evaluate(GLANCE)
+    assert glance is not None, f"{code}: no 'At a glance' heading"
+    assert glance["rows"] >= 5, glance  # coverage, Medicare per setting, commercial evidence, volume: not empty
+    assert glance["question"].startswith("Coverage:") and glance["answer"]["text"], glance
+    # the first row's answer is read on the first screen, without scrolling down or sideways
+    answer = glance["answer"]
+    assert answer["bottom"] <= height and answer["left"] >= 0 and answer["right"] <= width, (
+        f"{code} at {screen}: the first answer ({answer['text']!r}) is at {answer}, outside the {width}x{height} screen"
+    )
 
 
 def test_a_wide_table_scrolls_in_its_own_box_with_money_right_aligned(

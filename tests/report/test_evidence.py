@@ -128,7 +128,7 @@ def test_0442t_apc_and_amount_changes_are_called_out(reports: dict[str, str]) ->
 
 def test_a_called_out_change_reaches_the_first_screen_and_the_summary(reports: dict[str, str]) -> None:
     markdown = reports["0442T"]
-    first = markdown[markdown.index("**At a glance**") : markdown.index("## 1. Summary")]
+    first = markdown[markdown.index("## At a glance") : markdown.index("## 1. Summary")]
     asc = next(line for line in first.splitlines() if "ambulatory surgical center (ASC)" in line)
     assert "| $6,353.37 |" in asc and "up 37% from $4,626.66 in 2025-Q4, OPPS APC (Addendum FF) 5432 → 5433" in asc
     opps = next(line for line in first.splitlines() if "hospital outpatient (OPPS)" in line)

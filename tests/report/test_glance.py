@@ -50,8 +50,8 @@ def test_the_first_screen_answers_coverage_medicare_commercial_and_volume_before
     rendered: tuple[str, str, Path],
 ) -> None:
     html, markdown, _ = rendered
-    first = part(markdown, "**At a glance**", "## 1. Summary")
-    assert markdown.index("**At a glance**") < markdown.index("## 1. Summary")
+    first = part(markdown, "## At a glance", "## 1. Summary")
+    assert markdown.index("## At a glance") < markdown.index("## 1. Summary")
     # each policy with the plan that publishes it (MP 2.376 is Capital Blue Cross's, not every Blue plan's)
     assert "| Coverage: Aetna (commercial plans) | experimental / investigational | Aetna CPB 0297, verified |" in first
     assert "| experimental / investigational | Capital Blue Cross MP 2.376, verified |" in first
@@ -151,7 +151,7 @@ def test_include_synthetic_shows_the_rows_inline_marked(bundled_warehouse: Setti
     assert re.search(
         r"\| Aetna \| not stated in the file \| Hospital outpatient \| Hospital price files — \*\*synthetic", commercial
     )
-    first = part(markdown, "**At a glance**", "## 2.")  # the first screen and the summary state facts: real only
+    first = part(markdown, "## At a glance", "## 2.")  # the first screen and the summary state facts: real only
     for number in SYNTHETIC_NUMBERS:
         assert number not in first
 

@@ -10,6 +10,7 @@ import pytest
 
 from flows import cli
 from flows.report.data import report_codes
+from flows.report.glance import GLANCE_TITLE
 from flows.report.labels import NA
 from flows.report.render import render_report
 from flows.report.sections import SECTION_TITLES
@@ -17,6 +18,9 @@ from flows.report.text import money, percent, reason
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from tests.conftest import BUNDLED_RAW
+
+HEADINGS = [GLANCE_TITLE, *SECTION_TITLES]
+"""Every `## ` heading of a report, in order: the at-a-glance table's, then the numbered sections'."""
 
 
 @pytest.fixture
@@ -61,8 +65,8 @@ def sections(markdown: str) -> dict[str, str]:
 
 def test_every_section_heading_is_present_in_order(report_0440t: tuple[str, str]) -> None:
     html, markdown = report_0440t
-    assert list(sections(markdown)) == SECTION_TITLES
-    positions = [html.index(f">{title}<") for title in SECTION_TITLES]
+    assert list(sections(markdown)) == HEADINGS
+    positions = [html.index(f">{title}<") for title in HEADINGS]
     assert positions == sorted(positions)
 
 
@@ -129,7 +133,7 @@ def test_a_code_without_data_renders_and_says_not_available(warehouse: Settings,
     result = render_report(warehouse, "0999T", out_dir=tmp_path)
     markdown = result.markdown.read_text(encoding="utf-8")
     found = sections(markdown)
-    assert list(found) == SECTION_TITLES
+    assert list(found) == HEADINGS
     for title in SECTION_TITLES[:8]:
         assert NA in found[title] or "No data is available" in found[title], title
     assert "$" not in "".join(found[t] for t in SECTION_TITLES[:8])
@@ -359,7 +363,7 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
         f"{code}_benchmark.{ext}" for code in ("0440T", "0441T", "0442T") for ext in ("html", "md")
     )
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
-    assert list(sections(markdown)) == SECTION_TITLES
+    assert list(sections(markdown)) == HEADINGS
     # no synthetic file loaded: no row, no marker and no appendix claim; only the appendix heading and the sources
     # table's column name say the word
     assert "No synthetic file is loaded: everything in this report comes from real files." in markdown
@@ -405,7 +409,7 @@ def test_a_report_renders_as_of_a_date_before_the_asc_releases(
     )
     assert code == 0, capsys.readouterr().err
     markdown = (tmp_path / "0440T_benchmark.md").read_text(encoding="utf-8")
-    assert list(sections(markdown)) == SECTION_TITLES
+    assert list(sections(markdown)) == HEADINGS
 
 
 def test_state_cell_counts_leave_out_the_national_cells(
@@ -530,6 +534,8 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     warehouse: Settings, report_0440t: tuple[str, str]
 ) -> None:
+    import matplotlib.pyplot as plt
+
     from flows.report.data import ReportContext, ReportData
     from flows.report.figure import commercial_figure
 
@@ -540,13 +546,16 @@ def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     finally:
         data.close()
     figure = commercial_figure(ctx)
-    ax = figure.axes[0]
-    rows = [t.get_text() for t in ax.get_yticklabels()]
-    office = rows.index("UnitedHealthcare\nProfessional, office")
-    # the dashed Medicare ticks: none on the professional (office) row, whose PFS amount is contractor-priced
-    ticks = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
-    assert ticks and all(abs((seg[0][1] + seg[1][1]) / 2 - office) > 0.5 for seg in ticks)
-    assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
+    try:
+        ax = figure.axes[0]
+        rows = [t.get_text() for t in ax.get_yticklabels()]
+        office = rows.index("UnitedHealthcare\nProfessional, office")
+        # the dashed Medicare ticks: none on the professional (office) row, whose PFS amount is contractor-priced
+        ticks = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+        assert ticks and all(abs((seg[0][1] + seg[1][1]) / 2 - office) > 0.5 for seg in ticks)
+        assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
+    finally:
+        plt.close(figure)
     _, markdown = report_0440t
     caption = sections(markdown)["6. Commercial reimbursement"]
     assert (
