@@ -139,17 +139,12 @@ def mcd_documents(ctx: ReportContext) -> list[str]:
     return out
 
 
-def listed_documents(ctx: ReportContext) -> Md:
-    """The real Coverage-database documents that bear on the code, per contractor ("Noridian Healthcare Solutions,
-    LLC A59752, A59753; WPS Insurance Corporation A56902, L35490"), '' when none is in the loaded listing."""
+def listed_document_rows(ctx: ReportContext) -> pd.DataFrame:
+    """The real Coverage-database documents that bear on the code and are in the loaded listing (section 4's rows)."""
     docs = ctx.frames.get("mcd_documents", pd.DataFrame())
     if docs.empty or "in_listing" not in docs:
-        return Md("")
-    listed = docs[[flag(v) for v in docs["in_listing"]]]
-    per_contractor: dict[str, list[str]] = {}
-    for r in listed.itertuples():
-        per_contractor.setdefault(str(text(r.contractor)), []).append(str(text(r.document_id)))
-    return Md("; ".join(f"{who} {', '.join(ids)}" for who, ids in per_contractor.items()))
+        return docs.iloc[0:0]
+    return docs[[flag(v) for v in docs["in_listing"]]]
 
 
 def mcd_code_lists(m: pd.Series) -> Md:

@@ -115,9 +115,10 @@ def short_release(row: pd.Series) -> Md:
     return Md(release_name(row).split(": ")[0])
 
 
-def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> Md:
+def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ", short: bool = False) -> Md:
     """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
-    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
+    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's.
+    `short`: the contractor's first word, its jurisdictions and the confidence ("CGS (J15, verified)")."""
     policies = ctx["policy_sources"]
     if policies.empty or "coverage_status" not in policies:
         return Md("")
@@ -131,6 +132,12 @@ def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and
     for _, r in rows.drop_duplicates("payer_name").iterrows():
         jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
         where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
+        if short:
+            name = text(str(r["payer_name"]).split()[0].rstrip(","))
+            contractors.append(
+                f"{name} ({jurisdictions + ', ' if jurisdictions else ''}{confidence(r['source_confidence'])})"
+            )
+            continue
         contractors.append(
             f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})"
         )

@@ -90,10 +90,25 @@ SECTION_TITLES = [
 
 # --- sections ------------------------------------------------------------------------------------
 def title(ctx: ReportContext) -> Md:
+    """The heading and a one-line intro (descriptor, as-of date, real data or not), so the at-a-glance table follows
+    on the first screen; what "as of" means is said under the table (`as_of_note`)."""
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
+    data = (
+        "real data, with synthetic demonstration rows inline, marked *synthetic sample*"
+        if ctx.include_synthetic and synthetic_loaded(ctx)
+        else "real data only"
+    )
     return Md(
         f"# {ctx.code} reimbursement benchmark\n\n"
-        f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
+        f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'} · "
+        f"data as of {ctx.as_of.isoformat()} · {data}"
+    )
+
+
+def as_of_note(ctx: ReportContext) -> Md:
+    """Under the at-a-glance table: what "as of" means for each kind of file, when the report was rendered, and where
+    synthetic demonstration files are."""
+    return Md(
         f"Data as of {ctx.as_of.isoformat()}: the latest loaded Medicare release of each payment system dated on or "
         "before it (each amount names its release, and says so where the release in effect on that date is not "
         "loaded), payer and hospital files dated on or before it, Part B data years CMS had released by then. "

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow  # a pipeline run (the session's), three renders a
 CODES = ("0440T", "0441T", "0442T")
 SCREENS = {"1280px": (1280, 800, False), "390px": (390, 844, True)}  # a laptop; a phone (iPhone 12-15's CSS size)
 
-# the first thing after the title a reader needs: the "At a glance" heading, its table and the first row's answer
+# the first thing after the title a reader needs: the "At a glance" heading, its table, and each row's question with
+# where the row and its answer sit on the screen
 GLANCE = """(() => {
   const heading = [...document.querySelectorAll('h2')].find(h => /^at a glance/i.test(h.textContent.trim()));
   if (!heading) return null;
@@ -31,10 +32,19 @@ GLANCE = """(() => {
   const table = box && (box.matches('table') ? box : box.querySelector('table'));
   const cells = table ? [...table.querySelectorAll('tbody tr')].map(tr => [...tr.cells]) : [];
   const rect = el => { const r = el.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
-  return {heading: rect(heading), rows: cells.length,
+  return {heading: rect(heading), table: table && rect(table), rows: cells.length,
           question: cells.length ? cells[0][0].textContent.trim() : null,
-          answer: cells.length ? {text: cells[0][1].textContent.trim(), ...rect(cells[0][1])} : null};
+          answer: cells.length ? {text: cells[0][1].textContent.trim(), ...rect(cells[0][1])} : null,
+          all: cells.map(row => ({question: row[0].textContent.trim(), answer: row[1].textContent.trim(),
+                                  ...rect(row[0].parentElement)}))};
 })()"""
+ANSWERS = {
+    "coverage": lambda q: q.startswith("Coverage:"),
+    "Medicare payment": lambda q: q.startswith("Medicare, "),
+    "commercial evidence": lambda q: q.startswith("Commercial"),
+    "volume": lambda q: q == "Medicare Part B volume",
+}
+"""The four questions the first screen answers, each by the rows whose question it is."""
 
 IMAGES = "[...document.images].map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))"
 
@@ -91,6 +101,16 @@ def test_the_report_fits_the_screen_loads_its_figures_and_opens_on_the_answer_at
     assert answer["bottom"] <= height and answer["left"] >= 0 and answer["right"] <= width, (
         f"{code} at {screen}: the first answer ({answer['text']!r}) is at {answer}, outside the {width}x{height} screen"
     )
+    # the table begins on the first screen (on a phone, with as many of its cards as fit)
+    assert glance["table"]["top"] < height, f"{code} at {screen}: the table starts at {glance['table']['top']} px"
+    if screen == "1280px":
+        # on a laptop every row answering coverage, Medicare payment, commercial evidence and volume is on the
+        # first screen whole, without scrolling
+        for question, asks in ANSWERS.items():
+            rows = [r for r in glance["all"] if asks(r["question"])]
+            assert rows and all(r["answer"] for r in rows), f"{code}: no {question} row with an answer: {glance['all']}"
+            below = [(r["question"], round(r["bottom"])) for r in rows if r["bottom"] > height]
+            assert not below, f"{code} at {screen}: {question} rows end below the {height} px screen: {below}"
 
 
 def test_a_wide_table_scrolls_in_its_own_box_with_money_right_aligned(

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from flows import cli
-from flows.report import figure
+from flows.report import figure, glance
 from flows.report.data import ReportContext, ReportData
 from flows.report.medicare import in_effect_note
 from flows.report.render import render_report
@@ -50,35 +50,120 @@ def test_the_first_screen_answers_coverage_medicare_commercial_and_volume_before
     rendered: tuple[str, str, Path],
 ) -> None:
     html, markdown, _ = rendered
-    first = part(markdown, "## At a glance", "## 1. Summary")
     assert markdown.index("## At a glance") < markdown.index("## 1. Summary")
+    # a one-line intro: descriptor, as-of date, real data only; what "as of" means is said under the table
+    intro = part(markdown, "# 0440T reimbursement benchmark", "## At a glance").split("\n\n")[1].strip()
+    assert intro == (
+        "Percutaneous cryoablation, upper extremity distal/peripheral nerve, imaging guidance included · "
+        "data as of 2026-12-05 · real data only"
+    )
+    glance = part(markdown, "## At a glance", "## 1. Summary")
+    first, below = glance.split("\n\nData as of 2026-12-05: the latest loaded Medicare release of each payment system")
+    assert "Rendered on" in below and "synthetic demonstration files are set apart in the appendix" in below
+    rows = [line for line in first.splitlines() if line.startswith("| ") and not line.startswith("| Question")]
+    # compact: one row for commercial coverage, one for Medicare's, one per Medicare payment system (the PFS's office
+    # and facility answers are the same: one row), the commercial evidence, the volume
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| Coverage: commercial plans",
+        "| Coverage: traditional Medicare",
+        "| Medicare, if covered: facility fee, hospital outpatient (OPPS)",
+        "| Medicare, if covered: facility fee, ambulatory surgical center (ASC)",
+        "| Medicare, if covered: professional fee, office or in a facility (PFS)",
+        "| Commercial negotiated rate: professional fee, office",
+        "| Commercial, percentage of billed charges: professional fee, office or in a facility",
+        "| Medicare Part B volume",
+    ]
     # each policy with the plan that publishes it (MP 2.376 is Capital Blue Cross's, not every Blue plan's)
-    assert "| Coverage: Aetna (commercial plans) | experimental / investigational | Aetna CPB 0297, verified |" in first
-    assert "| experimental / investigational | Capital Blue Cross MP 2.376, verified |" in first
-    assert re.search(r"\| Coverage: Medicare \(traditional Medicare\) \| case by case \| CGS", first)
-    # the real Coverage-database documents, not a conclusion from the synthetic code lists
-    medicare_row = next(line for line in first.splitlines() if line.startswith("| Coverage: Medicare"))
-    assert (
-        "Coverage-database documents that bear on the code: Noridian Healthcare Solutions, LLC A59752, A59753; "
-        "WPS Insurance Corporation A56902, L35490 (their code lists are not loaded; section 4)"
-    ) in medicare_row
-    assert re.search(
-        r"\| Medicare, if covered: facility fee, hospital outpatient \(OPPS\) \| \$1,765\.76 \| CMS OPPS 2026-Q1", first
+    assert rows[0] == (
+        "| Coverage: commercial plans | not covered (experimental / investigational): 3 of 4 payer groups; "
+        "UnitedHealthcare: no policy found | Aetna CPB 0297, verified; Capital Blue Cross MP 2.376, verified; "
+        "Cigna 0525, inferred |"
+    )
+    # the contractors in short, and the real Coverage-database documents by count (not a conclusion from the
+    # synthetic code lists): section 4 names each
+    assert rows[1] == (
+        "| Coverage: traditional Medicare | case by case | CGS (J15, verified), Noridian (JF, inferred) instructions, "
+        "not a national policy; 4 Coverage-database documents bear on the code (code lists not loaded; section 4) |"
     )
     assert re.search(
-        r"\| Medicare, if covered: facility fee, ambulatory surgical center \(ASC\) \| \$1,475\.61 \|", first
+        r"\| Medicare, if covered: facility fee, hospital outpatient \(OPPS\) \| \$1,765\.76 \| CMS OPPS 2026-Q1, national unadjusted \(latest loaded; 2026-Q4 not loaded\) \|",
+        rows[2],
     )
-    assert re.search(
-        r"\| Medicare, if covered: professional fee, office \(PFS non-facility\) \| contractor-priced", first
+    assert "| $1,475.61 | CMS ASC 2026-Q1, national unadjusted (latest loaded; 2026-Q4 not loaded) |" in rows[3]
+    assert rows[4].endswith(
+        "| contractor-priced: no national amount | CMS PFS 2025-Q4, national (latest loaded; 2026-Q4 not loaded) |"
     )
-    assert (
+    assert rows[5] == (
         "| Commercial negotiated rate: professional fee, office | $596.75–$702.83 | 3 negotiated prices from 1 payer "
         "(UnitedHealthcare Insurance Company of New York), TiC file dated 2022-09-01 |"
-    ) in first
-    assert "| Medicare Part B volume | data not available: no real Medicare Part B file" in first
+    )
+    assert rows[6].endswith("| 65.0% of charges | 1 payer (HealthSCOPE Benefits, Inc.), TiC file dated 2023-02-01 |")
+    assert rows[7] == (
+        "| Medicare Part B volume | data not available: no real Medicare Part B file covering 0440T is loaded | "
+        "only synthetic demonstration files are loaded (see the appendix) |"
+    )
     for number in SYNTHETIC_NUMBERS:
-        assert number not in first
+        assert number not in glance
     assert html.index("At a glance") < html.index(">1. Summary<")
+    # the detail the first screen leaves out is in the sections: each payer group's stance and policy, the contractors'
+    # documents by id, the full words of a contractor-priced fee and of a release not loaded
+    coverage = part(markdown, "## 4. Payer coverage", "## 5.")
+    for group, policy in (("Aetna", "Aetna CPB 0297"), ("Blue Cross Blue Shield plans", "Capital Blue Cross MP 2.376")):
+        assert re.search(rf"^\| {group} \| commercial plans \| \[{policy}\]", coverage, flags=re.M), group
+    assert re.search(r"^\| UnitedHealthcare \| commercial plans \| .* \| no policy found \|", coverage, flags=re.M)
+    assert "CGS Administrators, LLC (MAC, J15; cope24853, verified)" in coverage
+    assert "Noridian Healthcare Solutions (MAC, JF; A55681, inferred)" in coverage
+    for document in ("A59752", "A59753", "A56902", "L35490"):
+        assert f"| [{document}](" in coverage, document
+    assert "**Their code lists are not loaded**" in coverage
+    medicare = part(markdown, "## 5. Medicare reimbursement", "## 6.")
+    assert "contractor-priced: no national amount (each Medicare contractor sets the payment)" in medicare
+    assert "the 2026-Q4 release in effect on 2026-12-05 is not loaded" in medicare
+
+
+def coverage_ctx(rows: list[tuple[str, str, object, object, str, object]]) -> ReportContext:
+    """Coverage rows (payer group, line of business, stance, policy id, confidence, reason) with the plan behind each
+    policy; no Medicare contractor policy and no Coverage-database document."""
+    columns = ["payer_group", "line_of_business", "coverage_status", "policy_id", "source_confidence"]
+    coverage = pd.DataFrame(rows, columns=[*columns, "availability_reason"])
+    policies = pd.DataFrame(
+        [("aetna", "CPB 0297", "Aetna"), ("bcbs", "MP 2.376", "Capital Blue Cross"), ("cigna", "0525", "Cigna")],
+        columns=["payer_group", "policy_id", "payer_name"],
+    )
+    frames = {"coverage": coverage, "coverage_policies": policies, "policy_sources": pd.DataFrame()}
+    return ReportContext(code="0440T", as_of=AS_OF, payers=[], frames=frames)
+
+
+def test_commercial_coverage_is_one_row_that_keeps_every_stance_apart_with_its_policies() -> None:
+    ctx = coverage_ctx(
+        [
+            ("aetna", "commercial", "experimental_investigational", "CPB 0297", "verified", None),
+            ("bcbs", "commercial", "covered_with_criteria", "MP 2.376", "verified", None),
+            ("cigna", "commercial", "experimental_investigational", "0525", "inferred", None),
+            ("unitedhealthcare", "commercial", None, None, None, "not_loaded"),
+            ("medicare", "medicare_ffs", "case_by_case", "A55681", "inferred", None),
+        ]
+    )
+    rows = glance.coverage_rows(ctx)
+    assert [str(r[0]) for r in rows] == ["Coverage: commercial plans", "Coverage: traditional Medicare"]
+    answer, basis = str(rows[0][1]), str(rows[0][2])
+    # the stated stances first, then the group whose stance is not loaded, with its reason
+    assert answer == (
+        "not covered (experimental / investigational): 2 of 4 payer groups; covered with criteria: 1 of 4 payer groups; "
+        "UnitedHealthcare: data not available: no file of this source is loaded for the period"
+    )
+    assert basis == "Aetna CPB 0297, verified; Cigna 0525, inferred; Capital Blue Cross MP 2.376, verified"
+    # no contractor policy and no document listed: Medicare's row names its policy (the id alone: no plan behind it)
+    assert str(rows[1][1]) == "case by case" and str(rows[1][2]) == "A55681, inferred"
+
+
+def test_settings_sharing_one_answer_are_named_with_their_kind_of_fee_once() -> None:
+    assert glance.fee_words(["professional_office", "professional_facility"]) == (
+        "professional fee, office or in a facility"
+    )
+    assert glance.fee_words(["professional_office", "asc"]) == (
+        "professional fee, office; facility fee, ambulatory surgical center"
+    )
 
 
 def test_the_headline_qualifies_the_commercial_range_and_reads_medicare_as_if_covered(
@@ -152,6 +237,8 @@ def test_include_synthetic_shows_the_rows_inline_marked(bundled_warehouse: Setti
         r"\| Aetna \| not stated in the file \| Hospital outpatient \| Hospital price files — \*\*synthetic", commercial
     )
     first = part(markdown, "## At a glance", "## 2.")  # the first screen and the summary state facts: real only
+    assert "· data as of 2026-12-05 · real data, with synthetic demonstration rows inline, marked" in markdown
+    assert "## At a glance\n\nReal data only (the sections below show synthetic rows inline, marked)." in first
     for number in SYNTHETIC_NUMBERS:
         assert number not in first
 
