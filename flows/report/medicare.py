@@ -115,6 +115,31 @@ def short_release(row: pd.Series) -> Md:
     return Md(release_name(row).split(": ")[0])
 
 
+_CORPORATE_WORDS = {
+    "administrators",
+    "healthcare",
+    "solutions",
+    "insurance",
+    "corporation",
+    "services",
+    "service",
+    "options",
+    "llc",
+    "inc",
+    "inc.",
+}
+"""Words a contractor's short name drops from its end: "CGS Administrators, LLC" is CGS, "First Coast Service
+Options, Inc." First Coast, "National Government Services, Inc." National Government."""
+
+
+def short_contractor(name: object) -> str:
+    """A Medicare contractor's name without its corporate tail ("Noridian Healthcare Solutions, LLC" -> "Noridian")."""
+    words = str(name).replace(",", " ").split()
+    while len(words) > 1 and words[-1].lower() in _CORPORATE_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
 def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ", short: bool = False) -> Md:
     """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
     ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's.
@@ -133,7 +158,7 @@ def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and
         jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
         where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
         if short:
-            name = text(str(r["payer_name"]).split()[0].rstrip(","))
+            name = text(short_contractor(r["payer_name"]))
             contractors.append(
                 f"{name} ({jurisdictions + ', ' if jurisdictions else ''}{confidence(r['source_confidence'])})"
             )

@@ -166,6 +166,17 @@ def test_settings_sharing_one_answer_are_named_with_their_kind_of_fee_once() -> 
     )
 
 
+def test_a_contractor_is_named_short_without_its_corporate_tail() -> None:
+    from flows.report.medicare import short_contractor
+
+    assert short_contractor("CGS Administrators, LLC") == "CGS"
+    assert short_contractor("Noridian Healthcare Solutions, LLC") == "Noridian"
+    assert short_contractor("WPS Insurance Corporation") == "WPS"
+    assert short_contractor("First Coast Service Options, Inc.") == "First Coast"  # not "First"
+    assert short_contractor("National Government Services, Inc.") == "National Government"
+    assert short_contractor("Palmetto GBA") == "Palmetto GBA"
+
+
 def test_the_headline_qualifies_the_commercial_range_and_reads_medicare_as_if_covered(
     rendered: tuple[str, str, Path],
 ) -> None:
