@@ -184,12 +184,15 @@ ENTRIES: tuple[Source, ...] = (
             "ref__code_fact": "code facts",
             "ref__code_modifier": "code modifiers",
             "ref__code_diagnosis": "code diagnoses",
+            "ref__code_clinical_context": "code clinical context",
+            "ref__medicare_document": "Medicare contractor documents per code",
             "ref__hospital": "hospitals watched for cms-hpt.txt",
             "ref__payer_index": "TiC payer indexes",
         },
         formats="project CSVs ([list](raw/reference/README.md))",
         grain="one row per payer alias; per code of interest; per state or territory; per code × fact topic; "
-        "per modifier; per code × ICD-10-CM code; per hospital web root watched; per payer TiC index",
+        "per modifier; per code × ICD-10-CM code; per code × clinical-context item; per code × Medicare document; "
+        "per hospital web root watched; per payer TiC index",
     ),
     Source(
         "payer_policy",

@@ -341,7 +341,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if bad:  # a code names the report's files: `../x` or `a/b` would write outside the reports folder
         print(f"payerbench report: {', '.join(bad)} is not a CPT/HCPCS code (e.g. 0440T)", file=sys.stderr)
         return EXIT_USAGE
-    results = render_benchmark_reports(settings, codes, as_of, payers=payers)
+    results = render_benchmark_reports(settings, codes, as_of, payers=payers, include_synthetic=args.include_synthetic)
     failed = [r for r in results if isinstance(r, str)]
     for result in results:
         if isinstance(result, str):
@@ -828,6 +828,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out", metavar="DIR", help="where to write the reports (default ./reports or $PAYERBENCH_REPORTS_DIR)"
+    )
+    p.add_argument(
+        "--include-synthetic",
+        action="store_true",
+        help="show rows from synthetic demonstration files inline, marked (default: real data only; synthetic rows "
+        "only in the report's demonstration-data appendix)",
     )
     p.set_defaults(func=cmd_report)
 

@@ -121,7 +121,9 @@ class CodeModifier(pa.DataFrameModel):
         str_matches=r"^(?:\d{4}[0-9FTUM]|[A-V]\d{4})(?: (?:\d{4}[0-9FTUM]|[A-V]\d{4}))*$"
     )
     source: Series[str]
-    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)  # the modifier's definition
+    # its use with the code (blank: not stated); a definition read in CMS's file does not make its use verified
+    use_confidence: Series[str] | None = pa.Field(nullable=True, isin=SOURCE_CONFIDENCE)
     notes: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
@@ -145,6 +147,65 @@ class CodeDiagnosis(pa.DataFrameModel):
         name = "ref__code_diagnosis"
         coerce = True
         unique = ["billing_code", "icd10_code"]
+
+
+CLINICAL_PARTS = {
+    "vignette": "a patient story showing what the code is for (illustrative unless a source tells it)",
+    "indications": "what the code treats and how payers read those indications",
+    "coding": "code-specific coding instructions (contractor, device maker)",
+    "documentation": "what a payer will ask for: the documentation workflow",
+}
+"""Parts of `ref__code_clinical_context`, in the order the report prints them."""
+
+
+class CodeClinicalContext(pa.DataFrameModel):
+    """One row per billing code, part and item of the clinical context the report prints (vignette, indications,
+    coding, documentation workflow), each with its source URL and confidence; `illustrative` marks a row that
+    illustrates (a made-up patient, a checklist item no source states) rather than states a fact."""
+
+    billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
+    part: Series[str] = pa.Field(isin=list(CLINICAL_PARTS))
+    item_order: Series[int] = pa.Field(ge=1)
+    text: Series[str] = pa.Field(str_length={"min_value": 10})
+    source_url: Series[str] = pa.Field(str_matches=r"^https?://\S+$")
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    illustrative: Series[str] = pa.Field(isin=["yes", "no"])
+    notes: Series[str] | None = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__code_clinical_context"
+        coerce = True
+        unique = ["billing_code", "part", "item_order"]
+
+    @pa.dataframe_check(name="illustration_is_not_verified", error="an illustrative row cannot be verified")
+    def illustration_is_not_verified(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["illustrative"] == "no") | ~df["source_confidence"].isin(["verified", "verified_third_party"])
+
+
+MCD_DOCUMENT_ID = r"^(?:L|A)\d{5}$"
+"""A Coverage-database document id as CMS displays it: L (LCD) or A (article) and five digits."""
+
+
+class MedicareDocument(pa.DataFrameModel):
+    """One row per billing code and Medicare contractor document (LCD or article) that bears on it: how it bears
+    on the code (its title names the service, or it is a Category III codes document and the code is Category III),
+    the contractor's jurisdictions where the document's own text gives them, and how sure we are. The report joins
+    it with the loaded Coverage-database listing for title, version, effective date and link; it never says the
+    document lists the code (the code lists are not loaded)."""
+
+    billing_code: Series[str] = pa.Field(str_matches=BILLING_CODE_PATTERN)
+    document_id: Series[str] = pa.Field(str_matches=MCD_DOCUMENT_ID)
+    contractor: Series[str] = pa.Field(str_length={"min_value": 3})
+    jurisdictions: Series[str] = pa.Field(nullable=True, str_matches=r"^J(?:\d{1,2}|[A-Z])(?: J(?:\d{1,2}|[A-Z]))*$")
+    bears_on: Series[str] = pa.Field(str_length={"min_value": 10})
+    source_url: Series[str] = pa.Field(str_matches=r"^https?://\S+$")
+    source_confidence: Series[str] = pa.Field(isin=SOURCE_CONFIDENCE)
+    notes: Series[str] | None = pa.Field(nullable=True)
+
+    class Config:
+        name = "ref__medicare_document"
+        coerce = True
+        unique = ["billing_code", "document_id"]
 
 
 WEB_ROOT_PATTERN = r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
@@ -217,6 +278,17 @@ class PayerIndex(pa.DataFrameModel):
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     model.Config.name: model
-    for model in (PayerAlias, BillingCode, Geography, CodeFact, CodeModifier, CodeDiagnosis, Hospital, PayerIndex)
+    for model in (
+        PayerAlias,
+        BillingCode,
+        Geography,
+        CodeFact,
+        CodeModifier,
+        CodeDiagnosis,
+        CodeClinicalContext,
+        MedicareDocument,
+        Hospital,
+        PayerIndex,
+    )
 }
 """Dataset -> schema of every reference table (the catalog's reference entry; read strictly by steps)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flows.report.labels import GROUPS
+from flows.report.synthetic import wall_off
 from flows.report.text import text
 from flows.settings import Settings, from_env
 from flows.steps.sandbox import connect_read_only
@@ -37,6 +38,11 @@ QUERIES = (
     "policy_pages",
     "policy_page_changes",
     "medicare_file_listings",
+    "mcd_documents",
+    "pfs_indicators",
+    "asc_device_offsets",
+    "clinical_context",
+    "coverage_policies",
 )
 """The queries (warehouse/sql/report/<name>.sql) behind a report, each run once per report."""
 
@@ -129,18 +135,25 @@ class ReportContext:
     payers: list[str]
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     rendered_on: dt.date = field(default_factory=dt.date.today)
+    include_synthetic: bool = False
 
     @classmethod
-    def load(cls, data: ReportData, payers: list[str] | None = None) -> ReportContext:
+    def load(cls, data: ReportData, payers: list[str] | None = None, include_synthetic: bool = False) -> ReportContext:
         """Every report query's result; `payers` (payer groups) limits the coverage and negotiated-rate
-        rows to those groups (None: every group). Medicare's own rates stay: they are the reference."""
+        rows to those groups (None: every group). Medicare's own rates stay: they are the reference.
+        Synthetic rows are set apart for the appendix unless `include_synthetic` (flows/report/synthetic.py)."""
         check_payers(payers)
         # the code is a parameter (the CLI's --code), printed in most sections: text like any value from outside
         ctx = cls(
-            code=text(data.billing_code), as_of=data.as_of, payers=list(payers or GROUPS), rendered_on=data.rendered_on
+            code=text(data.billing_code),
+            as_of=data.as_of,
+            payers=list(payers or GROUPS),
+            rendered_on=data.rendered_on,
+            include_synthetic=include_synthetic,
         )
         for name in QUERIES:
             ctx.frames[name] = keep_payers(data.q(name), payers)
+        ctx.frames = wall_off(ctx.frames, include_synthetic)
         return ctx
 
     def __getitem__(self, name: str) -> pd.DataFrame:

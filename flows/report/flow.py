@@ -19,15 +19,20 @@ def render_report_task(
     as_of: dt.date | None = None,
     only_changed: bool = False,
     payers: list[str] | None = None,
+    include_synthetic: bool = False,
 ) -> render.ReportResult:
     """Execute the notebook for one code (a failure is a bug or a broken warehouse: no retries).
 
     `only_changed` keeps a report whose data and code have not changed since it was last rendered.
     """
     if only_changed:
-        result = render.render_report_if_changed(settings, billing_code, as_of=as_of, payers=payers)
+        result = render.render_report_if_changed(
+            settings, billing_code, as_of=as_of, payers=payers, include_synthetic=include_synthetic
+        )
     else:
-        result = render.render_report(settings, billing_code, as_of=as_of, payers=payers)
+        result = render.render_report(
+            settings, billing_code, as_of=as_of, payers=payers, include_synthetic=include_synthetic
+        )
     if result.rendered:
         run_logger().info("rendered %s in %.1f s: %s", billing_code, result.seconds, result.html)
     else:
@@ -42,6 +47,7 @@ def render_benchmark_reports(
     as_of: dt.date | None = None,
     only_changed: bool = False,
     payers: list[str] | None = None,
+    include_synthetic: bool = False,
 ) -> list[render.ReportResult | str]:
     """One report per code (default: every target code); an error is returned as text, not raised.
     `payers` limits coverage and negotiated rates to those payer groups (default: every group)."""
@@ -50,7 +56,7 @@ def render_benchmark_reports(
     with run_summary.tracking("render_benchmark_reports", settings) as run:
         for code in codes or report_codes(settings):
             try:
-                result = render_report_task(settings, code, as_of, only_changed, payers)
+                result = render_report_task(settings, code, as_of, only_changed, payers, include_synthetic)
                 results.append(result)
                 (run.reports_rendered if result.rendered else run.reports_unchanged).append(code)
             except NoWarehouse:  # the same for every code: the flow fails on it, as it always has

@@ -49,6 +49,10 @@ REASONS = {
     "partial_small_cell": "partly published (one place of service suppressed by CMS)",
     "partially_loaded": "data not available: only part of the coverage database is loaded",
     "listed": "listed in a current LCD or coverage article",
+    # synthetic demonstration files (flows/report/synthetic.py): never worded as CMS's or a payer's doing
+    "synthetic_small_cell": "left out of the synthetic sample file (a demonstration of CMS's small-cell rule, not CMS data)",
+    "synthetic_partial_small_cell": "partly left out of the synthetic sample file (one place of service; not CMS data)",
+    "only_synthetic_loaded": "data not available: only a synthetic demonstration file of this source is loaded",
 }
 """Why a value is what it is (the marts' `availability_reason` and its kin), in words. Every value of
 `fields.MCD_AVAILABILITY`, `fields.UTILIZATION_AVAILABILITY` and `fields.TREND_AVAILABILITY` has its words here."""

@@ -42,6 +42,22 @@ def newest_medicare_release(ctx: ReportContext) -> tuple[int, int] | None:
     return int(newest["release_year"]), int(newest["release_quarter"])
 
 
+def as_of_quarter(ctx: ReportContext) -> tuple[int, int]:
+    """(year, quarter) of the as-of date: the quarterly release of each payment system in effect then."""
+    return ctx.as_of.year, (ctx.as_of.month - 1) // 3 + 1
+
+
+def in_effect_note(ctx: ReportContext, row: pd.Series) -> Md:
+    """'latest loaded; the 2026-Q4 release in effect on 2026-12-05 is not loaded' when the row's release is not the one
+    in effect on the as-of date (CMS updates each payment system quarterly), '' when it is."""
+    if missing(row.get("release_year")) or missing(row.get("release_quarter")):
+        return Md("")
+    year, quarter = as_of_quarter(ctx)
+    if (int(row["release_year"]), int(row["release_quarter"])) >= (year, quarter):
+        return Md("")
+    return Md(f"latest loaded; the {year}-Q{quarter} release in effect on {ctx.as_of.isoformat()} is not loaded")
+
+
 def release_name(row: pd.Series) -> Md:
     """The release in words, e.g. "CMS OPPS 2026-Q1, national unadjusted" (the file in brackets when it matters)."""
     label = row.get("rate_label")
@@ -78,15 +94,18 @@ def medicare_phrase(ctx: ReportContext, row: pd.Series, setting: str) -> Md:
                 else f"payment indicator {text(row['status_indicator'])}"
             )
         if not missing(row.get("apc")) and "APC" not in release_name(row):
-            extra.append(f"APC {text(row['apc'])}")
+            # ASC payment uses no APC: the one Addendum FF lists is OPPS's
+            extra.append(f"{'OPPS APC (Addendum FF)' if setting == 'asc' else 'APC'} {text(row['apc'])}")
+        note = in_effect_note(ctx, row)
         return Md(
             f"{money(row['payment_usd'])} in {where} ({release_name(row)}"
-            f"{'; ' + ', '.join(extra) if extra else ''}{older_release_note(ctx, row)})"
+            f"{'; ' + ', '.join(extra) if extra else ''}{'; ' + note if note else ''}{older_release_note(ctx, row)})"
         )
     if row["availability_reason"] == "contractor_priced":
+        note = in_effect_note(ctx, row)
         return Md(
             f"the physician fee is contractor-priced, with no national amount (PFS status "
-            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])})"
+            f"{text(row['status_indicator'])}, CMS PFS {text(row['release_period'])}{'; ' + note if note else ''})"
         )
     return Md(f"nothing in {where}: {reason(row['availability_reason'])} ({text(row['release_period'])})")
 
@@ -96,9 +115,35 @@ def short_release(row: pd.Series) -> Md:
     return Md(release_name(row).split(": ")[0])
 
 
-def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ") -> Md:
+_CORPORATE_WORDS = {
+    "administrators",
+    "healthcare",
+    "solutions",
+    "insurance",
+    "corporation",
+    "services",
+    "service",
+    "options",
+    "llc",
+    "inc",
+    "inc.",
+}
+"""Words a contractor's short name drops from its end: "CGS Administrators, LLC" is CGS, "First Coast Service
+Options, Inc." First Coast, "National Government Services, Inc." National Government."""
+
+
+def short_contractor(name: object) -> str:
+    """A Medicare contractor's name without its corporate tail ("Noridian Healthcare Solutions, LLC" -> "Noridian")."""
+    words = str(name).replace(",", " ").split()
+    while len(words) > 1 and words[-1].lower() in _CORPORATE_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and ", short: bool = False) -> Md:
     """Who states a traditional-Medicare stance: the contractors (MACs) whose policies give it, with their jurisdictions
-    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's."""
+    ("CGS Administrators, LLC (MAC, J15; verified)"), so one contractor's instruction never reads as all of Medicare's.
+    `short`: the contractor's first word, its jurisdictions and the confidence ("CGS (J15, verified)")."""
     policies = ctx["policy_sources"]
     if policies.empty or "coverage_status" not in policies:
         return Md("")
@@ -112,6 +157,12 @@ def medicare_contractors(ctx: ReportContext, status: object, joiner: str = " and
     for _, r in rows.drop_duplicates("payer_name").iterrows():
         jurisdictions = listing(r.get("mac_jurisdictions"), empty="")
         where = f"MAC, {jurisdictions.replace(', ', '/')}; " if jurisdictions else ""
+        if short:
+            name = text(short_contractor(r["payer_name"]))
+            contractors.append(
+                f"{name} ({jurisdictions + ', ' if jurisdictions else ''}{confidence(r['source_confidence'])})"
+            )
+            continue
         contractors.append(
             f"{text(r['payer_name'])} ({where}{text(r['policy_id'])}, {confidence(r['source_confidence'])})"
         )

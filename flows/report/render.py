@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import html
 import json
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.report.data import ReportContext, ReportData, report_codes
+from flows.report.page import CONTENT_SECURITY_POLICY, MARKDOWN_TEMPLATE, page  # noqa: F401 (policy re-exported)
 from flows.settings import Settings, from_env
 from flows.steps.store import write_file_atomic
 from schemas.fields import BILLING_CODE_RE
@@ -72,8 +72,10 @@ def render_report(
     as_of: dt.date | None = None,
     payers: list[str] | None = None,
     out_dir: Path | None = None,
+    include_synthetic: bool = False,
 ) -> ReportResult:
-    """Execute the report notebook for one code and write its HTML and Markdown."""
+    """Execute the report notebook for one code and write its HTML and Markdown (and the data-availability CSV);
+    `include_synthetic` shows synthetic demonstration rows inline, marked, instead of only in the appendix."""
     from flows.report import execute
 
     started = time.perf_counter()
@@ -92,6 +94,8 @@ def render_report(
             "payers": payers,
             "warehouse_dir": str(settings.warehouse_dir),
             "project_dir": str(settings.project_dir),
+            "include_synthetic": include_synthetic,
+            "reports_dir": str(out_dir),
         },
         kernel=settings.report_kernel,
         cwd=settings.project_dir,
@@ -100,7 +104,7 @@ def render_report(
     html_exporter, md_exporter = _exporters()
     body, _ = html_exporter.from_notebook_node(nb)
     html_path = out_dir / f"{code}_benchmark.html"
-    write_file_atomic(html_path, _page(code, body))  # each output renamed into place: never seen half-written
+    write_file_atomic(html_path, page(code, body))  # each output renamed into place: never seen half-written
     files_dir = f"{code}_benchmark_files"
     markdown, resources = md_exporter.from_notebook_node(nb, resources={"output_files_dir": files_dir})
     md_path = out_dir / f"{code}_benchmark.md"
@@ -119,7 +123,7 @@ def _exporters() -> tuple[HTMLExporter, MarkdownExporter]:
 
     options = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
     options["optimistic_validation"] = True
-    return HTMLExporter(template_name="basic", **options), MarkdownExporter(**options)
+    return HTMLExporter(template_name="basic", **options), MarkdownExporter(**MARKDOWN_TEMPLATE, **options)
 
 
 def fingerprint(
@@ -179,6 +183,7 @@ def render_report_if_changed(
     as_of: dt.date | None = None,
     payers: list[str] | None = None,
     out_dir: Path | None = None,
+    include_synthetic: bool = False,
 ) -> ReportResult:
     """Render the report unless its data and code are what they were at its last rendering
     (a missing HTML or Markdown file is always rendered)."""
@@ -194,14 +199,16 @@ def render_report_if_changed(
     except (OSError, ValueError):
         before = {}
     present = html_path.exists() and md_path.exists()
-    key = inputs_key(settings, code, as_of=as_of, payers=payers)
+    key = inputs_key(settings, code, as_of=as_of, payers=payers) + ("+synthetic" if include_synthetic else "")
     if present and before.get("inputs") == key:  # same warehouse build, code, parameters and day: nothing to ask
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
-    now = fingerprint(settings, code, as_of=as_of, payers=payers)
+    now = fingerprint(settings, code, as_of=as_of, payers=payers) + ("+synthetic" if include_synthetic else "")
     if present and before.get("fingerprint") == now:
         write_file_atomic(stored, json.dumps({**before, "inputs": key}))
         return ReportResult(code, html_path, md_path, time.perf_counter() - started, rendered=False)
-    result = render_report(settings, code, as_of=as_of, payers=payers, out_dir=out_dir)
+    result = render_report(
+        settings, code, as_of=as_of, payers=payers, out_dir=out_dir, include_synthetic=include_synthetic
+    )
     write_file_atomic(
         stored,
         json.dumps(
@@ -253,33 +260,3 @@ def render_reports(settings: Settings | None = None, codes: list[str] | None = N
     """One report per code (default: every target code)."""
     settings = settings or from_env()
     return [render_report(settings, code) for code in (codes or report_codes(settings))]
-
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1.5em; color: #1f2328; line-height: 1.5; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; } h2 { border-bottom: 1px solid #d0d7de; margin-top: 2em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; } th, td { border: 1px solid #d0d7de; padding: 4px 8px;
-        vertical-align: top; } th { background: #f6f8fa; } td { text-align: left; }
-img { max-width: 100%; } code { background: #f6f8fa; padding: 0 .3em; } blockquote { color: #57606a; border-left: 4px solid #d0d7de;
-        margin-left: 0; padding-left: 1em; }
-.jp-OutputArea-output pre { white-space: pre-wrap; }
-"""
-
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-)
-"""What the page may load: its inline CSS and its embedded (data: URI) figures, nothing else; no script of any kind
-runs, even one a value from data might carry past the escaping in flows/report/text.py."""
-
-
-def _page(code: str, body: str) -> str:
-    """A self-contained HTML page: inline CSS, figures already embedded as data URIs, scripts forbidden by its
-    Content-Security-Policy. Every value from data in `body` is already text (escaped by flows.report.text.text)."""
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-        f"<title>{html.escape(code)} reimbursement benchmark</title>"
-        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
-    )

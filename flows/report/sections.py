@@ -7,9 +7,31 @@ missing value is printed as "data not available" with the reason the marts give 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from flows.report.data import ReportContext
+from flows.report.evidence import (
+    RECORDED_NOTE,
+    clinical_context,
+    device_offsets,
+    group_and_policy,
+    latest_change,
+    mcd_code_lists,
+    mcd_documents,
+    modifier_51_note,
+    policies_behind,
+    policy_owner,
+    release_changes,
+)
+from flows.report.glance import (
+    SETTING_FEE,
+    commercial_ranges,
+    headline,
+    medicare_condition,
+    real_commercial,
+)
 from flows.report.labels import (
     COMMERCIAL_PLAN_TYPES,
     CONFIDENCE,
@@ -25,12 +47,14 @@ from flows.report.labels import (
     source_description,
 )
 from flows.report.medicare import (
+    in_effect_note,
     latest_medicare,
     medicare_contractors,
     medicare_phrase,
     older_release_note,
     short_release,
 )
+from flows.report.synthetic import DEMO_RATES, DEMO_UTILIZATION
 from flows.report.text import (
     Md,
     confidence,
@@ -60,19 +84,58 @@ SECTION_TITLES = [
     "8. Billing considerations",
     "9. Data availability",
     "10. Sources",
+    "Appendix: Demonstration data (synthetic)",
 ]
 
 
 # --- sections ------------------------------------------------------------------------------------
 def title(ctx: ReportContext) -> Md:
+    """The heading and a one-line intro (descriptor, as-of date, real data or not), so the at-a-glance table follows
+    on the first screen; what "as of" means is said under the table (`as_of_note`)."""
     label = ctx["code_profile"]["label"].iloc[0] if not ctx["code_profile"].empty else None
+    data = (
+        "real data, with synthetic demonstration rows inline, marked *synthetic sample*"
+        if ctx.include_synthetic and synthetic_loaded(ctx)
+        else "real data only"
+    )
     return Md(
         f"# {ctx.code} reimbursement benchmark\n\n"
-        f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'}. "
-        f"Data as of {ctx.as_of.isoformat()}: Medicare releases in effect on that date, payer and hospital files "
-        f"dated on or before it, Part B data years CMS had released by then. Rendered on "
-        f"{ctx.rendered_on.isoformat()} from the payerbench warehouse."
+        f"{text(label) if label else 'A code not configured in raw/reference/billing_codes.csv'} · "
+        f"data as of {ctx.as_of.isoformat()} · {data}"
     )
+
+
+def as_of_note(ctx: ReportContext) -> Md:
+    """Under the at-a-glance table: what "as of" means for each kind of file, when the report was rendered, and where
+    synthetic demonstration files are."""
+    return Md(
+        f"Data as of {ctx.as_of.isoformat()}: the latest loaded Medicare release of each payment system dated on or "
+        "before it (each amount names its release, and says so where the release in effect on that date is not "
+        "loaded), payer and hospital files dated on or before it, Part B data years CMS had released by then. "
+        f"Rendered on {ctx.rendered_on.isoformat()} from the payerbench warehouse."
+        + (
+            ""
+            if not synthetic_loaded(ctx)
+            else " Rows from synthetic demonstration files are shown inline, marked *synthetic sample*; they state no "
+            "fact."
+            if ctx.include_synthetic
+            else " Real data only: synthetic demonstration files are set apart in the appendix."
+        )
+    )
+
+
+def synthetic_loaded(ctx: ReportContext, source: str | None = None) -> bool:
+    """Whether a synthetic demonstration file (of one load-log source, or of any) is loaded."""
+    files = ctx["source_files"]
+    if files.empty or "is_synthetic" not in files:
+        return False
+    fake = files[files["is_synthetic"].astype(bool)]
+    return bool(len(fake if source is None else fake[fake["source"] == source]))
+
+
+def real_word(ctx: ReportContext, source: str | None = None) -> str:
+    """ "real " where synthetic files of the source are loaded but walled off, so "no loaded file" is not said of them."""
+    return "real " if not ctx.include_synthetic and synthetic_loaded(ctx, source) else ""
 
 
 def section_summary(ctx: ReportContext) -> str:
@@ -112,7 +175,7 @@ def section_summary(ctx: ReportContext) -> str:
     not_covered = stated[stated["coverage_position"] == "not_covered"]
     unstated = commercial[commercial["coverage_position"].isna()]
     evidence = "; ".join(
-        f"{named(GROUPS, r.payer_group)} {text(r.policy_id)}: {confidence(r.source_confidence)}"
+        f"{group_and_policy(ctx, r.payer_group, r.policy_id)}: {confidence(r.source_confidence)}"
         for r in stated.itertuples()
     )
     if len(stated) and len(not_covered) == len(stated):
@@ -185,50 +248,33 @@ def section_summary(ctx: ReportContext) -> str:
             lead.append(f"Medicare coverage: {reason(m['availability_reason'])}")
 
     latest = latest_medicare(ctx)
-    phrases = [
-        medicare_phrase(ctx, latest.loc[s], s)
-        for s in ("asc", "hopd_opps", "physician_nonfacility")
-        if s in latest.index
-    ]
-    if phrases:
-        lead.append("Medicare pays " + "; ".join(phrases))
-        paid = latest[latest["payment_usd"].notna()]
-        if len(paid):
-            headline_bits.append(
-                "Medicare pays "
-                + " and ".join(
-                    f"{money(r['payment_usd'])} ({'ASC' if s == 'asc' else 'hospital outpatient' if s == 'hopd_opps' else named(SETTINGS, s)}, "
-                    f"{short_release(r)})"
-                    for s, r in paid.iterrows()
-                )
+    phrases = []
+    for s in ("asc", "hopd_opps", "physician_nonfacility"):
+        if s in latest.index:
+            phrase, change = (
+                medicare_phrase(ctx, latest.loc[s], s),
+                latest_change(ctx, s, latest.loc[s, "release_period"]),
             )
-        if (
-            "physician_nonfacility" in latest.index
-            and latest.loc["physician_nonfacility", "availability_reason"] == "contractor_priced"
-        ):
-            headline_bits.append("the physician fee is contractor-priced")
+            # a called-out release-to-release change goes inside the phrase's parenthesis, beside its release
+            phrases.append(Md(f"{phrase[:-1]}; {change})") if change and phrase.endswith(")") else phrase)
+    if phrases:
+        condition = medicare_condition(ctx)
+        lead.append(f"{'If covered, ' if condition else ''}Medicare pays " + "; ".join(phrases))
     else:
         lead.append("Medicare rates: data not available (no Medicare fee-schedule file holds the code)")
 
     rates = ctx["commercial_rates"]
     is_synthetic = rates["is_synthetic"].fillna(False).astype(bool)
-    real, synthetic = rates[~is_synthetic], rates[is_synthetic]
+    real, synthetic = rates[~is_synthetic], ctx.frames.get(DEMO_RATES, rates[is_synthetic])
     # summary claims count commercial plans only: never Medicare Advantage, Medicaid or traditional Medicare
-    commercial = real[(real["plan_type"] == "commercial") & (real["payer_group"] != "medicare")]
-    dollars = commercial[commercial["rate_kind"] == "dollars"]
-    pct = commercial[commercial["rate_kind"] == "percentage"]
+    dollars = real_commercial(ctx)
+    pct = real_commercial(ctx, "percentage")
     if len(dollars):
-        payers = sorted(set(dollars["payer_name"]))
-        lead.append(
-            f"Commercial negotiated dollar rates in the loaded payer and hospital files range from "
-            f"{money(dollars['rate_usd'].min())} to {money(dollars['rate_usd'].max())} ({number(len(dollars))} "
-            f"negotiated prices from {len(payers)} payer{'s' if len(payers) != 1 else ''}: "
-            f"{', '.join(files_dated(dollars))})"
-        )
-        headline_bits.append(
-            f"commercial negotiated rates run {money(dollars['rate_usd'].min())}–{money(dollars['rate_usd'].max())} "
-            f"({'; '.join(files_dated(dollars, short=True))})"
-        )
+        # one range per setting: a professional fee is never in one range with a facility amount
+        lead += [
+            f"Commercial negotiated {SETTING_FEE[setting]} rates: {span} ({qualifier})"
+            for setting, span, qualifier in commercial_ranges(ctx)
+        ]
     else:
         lead.append(
             "No commercial negotiated dollar rate for the code is in the loaded (real) payer or hospital files "
@@ -254,13 +300,11 @@ def section_summary(ctx: ReportContext) -> str:
             "apart (sections 5 and 6), never in the commercial figures"
         )
     if len(synthetic):
-        files = [text(f) for f in sorted(set(synthetic["source_file"]))]
         lead.append(
-            f"{number(len(synthetic))} further rates come from files labelled synthetic ({', '.join(files)}): sample "
-            "data that shows how the report reads such files, not facts, and left out of this summary"
+            "Synthetic demonstration files are loaded too; they state no fact and are left out of this summary "
+            + ("(marked *synthetic sample* where shown)" if ctx.include_synthetic else "(see the appendix)")
         )
-    head = f"**{ctx.code}: " + "; ".join(headline_bits) + ".**" if headline_bits else f"**{ctx.code}**"
-    out.append(head)
+    out.append(headline(ctx, headline_bits[0] if headline_bits else None))
     out.append(". ".join(lead) + ".")
     if history:
         out.append("History: " + " ".join(text(h).rstrip(".") + "." for h in history) + " (inferred; see section 2).")
@@ -336,7 +380,7 @@ def section_code_overview(ctx: ReportContext) -> str:
 
 
 def section_clinical(ctx: ReportContext) -> str:
-    out = [f"## {SECTION_TITLES[2]}", "### Indications (ICD-10-CM)"]
+    out = [f"## {SECTION_TITLES[2]}", *clinical_context(ctx), "### Indications (ICD-10-CM)"]
     dx = ctx["diagnoses"]
     if dx.empty:
         out.append(f"Diagnosis codes: {NA} (none recorded for {ctx.code} in raw/reference/code_diagnoses.csv).")
@@ -357,14 +401,31 @@ def section_clinical(ctx: ReportContext) -> str:
     if mods.empty:
         out.append(f"Modifiers: {NA}.")
     else:
+        pfs_51 = modifier_51_note(ctx)
         out.append(
             table(
                 [
-                    [r.modifier, r.description, r.when_to_use, named(CONFIDENCE, r.source_confidence)]
+                    [
+                        r.modifier,
+                        r.description,
+                        Md(text(r.when_to_use) + (f" {pfs_51}." if r.modifier == "51" and pfs_51 else "")),
+                        named(CONFIDENCE, r.source_confidence),
+                        named(CONFIDENCE, r.use_confidence) if not missing(r.use_confidence) else "not stated",
+                    ]
                     for r in mods.itertuples()
                 ],
-                ["Modifier", "Description", "When to use", "Confidence"],
+                [
+                    "Modifier",
+                    "Description",
+                    "When to use",
+                    "Definition: confidence",
+                    f"Use with {ctx.code}: confidence",
+                ],
             )
+        )
+        out.append(
+            "Two confidences: the modifier's definition (verified where it was read in CMS's HCPCS file) and its use "
+            f"with {ctx.code} (inferred: no {ctx.code}-specific modifier guidance was found)."
         )
     out.append("### Imaging")
     imaging = ctx.fact("imaging")
@@ -417,13 +478,13 @@ def section_coverage(ctx: ReportContext) -> str:
             [
                 named(GROUPS, r.payer_group),
                 named(LINES, r.line_of_business),
-                link(r.policy_id, r.source_url) if not missing(r.policy_id) else NA,
+                link(policy_owner(ctx, r.payer_group, r.policy_id), r.source_url) if not missing(r.policy_id) else NA,
                 r.policy_title,
                 stance,
                 date(r.effective_date) if not missing(r.effective_date) else NA,
                 confidence(r.source_confidence),
                 ma,
-                r.coverage_detail,
+                in_words(policies_behind(ctx, r.payer_group)),
             ]
         )
     out.append(
@@ -444,17 +505,13 @@ def section_coverage(ctx: ReportContext) -> str:
     )
     medicare = coverage[coverage["payer_group"] == "medicare"]
     if not medicare.empty and "mcd_availability" in medicare.columns:
-        m = medicare.iloc[0]
-        detail = f"Medicare Coverage Database: {reason(m['mcd_availability'])}"
-        if not missing(m.get("mcd_detail")):
-            detail += f" — {text(m['mcd_detail'])}"
-        if flag(m.get("mcd_is_synthetic")):
-            detail += " (**the loaded coverage-database files are synthetic sample data, not CMS's**)"
-        out.append(detail + ".")
+        code_lists = mcd_code_lists(medicare.iloc[0])
+        if code_lists:
+            out.append(code_lists)
     retrieved = pd.to_datetime(coverage["retrieved_date"], errors="coerce").dropna()
     if len(retrieved) and retrieved.max().date() > ctx.as_of:
         out.append(
-            f"Policies as retrieved on {date(retrieved.max())}, after the as-of date {ctx.as_of.isoformat()}: the "
+            f"Policies as recorded in the extract on {date(retrieved.max())} (section 10), after the as-of date {ctx.as_of.isoformat()}: the "
             "report shows the loaded policy versions and does not reconstruct earlier ones."
         )
     out.append(
@@ -463,8 +520,18 @@ def section_coverage(ctx: ReportContext) -> str:
         "Advantage policy is shown in its own column and never sets a commercial stance. `not found` means a search "
         "that found no policy."
     )
+    out += mcd_documents(ctx)
     out += policy_pages(ctx)
     return "\n\n".join(out)
+
+
+_WORDS = {**PLAN_TYPES, **STANCES, **CONFIDENCE, **SETTINGS, **SOURCES}
+_SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def in_words(value: Md) -> Md:
+    """A mart's summary text with its enumeration values (`experimental_investigational`) in words."""
+    return Md(_SNAKE.sub(lambda m: _WORDS.get(m[0], m[0].replace("_", " ")), value))
 
 
 def page_stance(value: object) -> Md:
@@ -597,12 +664,17 @@ def section_medicare(ctx: ReportContext) -> str:
                     r.release_period,
                     amount,
                     r.status_indicator if not missing(r.status_indicator) else NA,
-                    r.apc if not missing(r.apc) else "",
+                    ("" if missing(r.apc) else f"OPPS APC {r.apc} (Addendum FF)" if r.setting == "asc" else r.apc),
                     r.availability_note if not missing(r.availability_note) else "",
                 ]
             )
         out.append("National unadjusted amounts by setting and release (the trend across loaded releases):")
         out.append(table(rows, ["Setting", "Release", "Payment", "Status / indicator", "APC", "Note"]))
+        out.append(
+            "ASC payment does not use APCs: an ASC row's APC is the OPPS APC CMS lists for the code in ASC Addendum FF."
+        )
+        out += release_changes(ctx)
+        out += device_offsets(ctx)
         loc = ctx["medicare_localities"]
         for r in loc.itertuples():
             if r.localities_with_amount:
@@ -645,7 +717,7 @@ def section_medicare(ctx: ReportContext) -> str:
                     r["billing_code"],
                     r["label"],
                     named(SETTINGS, r["setting"]) if not missing(r["setting"]) else NA,
-                    Md(text(release) + older_release_note(ctx, r)),
+                    Md(text(release) + _in_effect(ctx, r) + older_release_note(ctx, r)),
                     money(r["payment_usd"]) if not missing(r["payment_usd"]) else reason(r["availability_reason"]),
                 ]
             )
@@ -656,12 +728,17 @@ def section_medicare(ctx: ReportContext) -> str:
                     "Code",
                     "Description",
                     "Setting",
-                    "Release (latest in effect on the as-of date)",
+                    "Release (latest loaded up to the as-of date)",
                     "Medicare national payment",
                 ],
             )
         )
     return "\n\n".join(out)
+
+
+def _in_effect(ctx: ReportContext, row: pd.Series) -> Md:
+    note = in_effect_note(ctx, row)
+    return Md(f" ({note})" if note else "")
 
 
 def _source_cell(r) -> Md:  # type: ignore[no-untyped-def]
@@ -729,8 +806,8 @@ def section_commercial(ctx: ReportContext) -> str:
     dollars = commercial[commercial["rate_count"] > 0]
     if dollars.empty:
         out.append(
-            f"Negotiated dollar rates: {NA} — no loaded payer TiC or hospital file holds a commercial dollar rate "
-            f"for {ctx.code}."
+            f"Negotiated dollar rates: {NA} — no loaded {real_word(ctx)}payer TiC or hospital file holds a commercial "
+            f"dollar rate for {ctx.code}."
         )
     else:
         out.append(
@@ -807,8 +884,8 @@ def section_commercial(ctx: ReportContext) -> str:
     out.append("### Medicare Advantage and Medicaid managed care (not commercial; shown apart)")
     if apart.empty:
         out.append(
-            f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded hospital file lists one for "
-            f"{ctx.code} (Transparency-in-Coverage files do not cover these plans)."
+            f"Medicare Advantage and Medicaid managed care rates: {NA} — no loaded {real_word(ctx, 'hospital_mrf')}"
+            f"hospital file lists one for {ctx.code} (Transparency-in-Coverage files do not cover these plans)."
         )
     else:
         apart_dollars = apart[apart["rate_count"] > 0]
@@ -874,7 +951,11 @@ def section_utilization(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[6]}"]
     trend = ctx["utilization_trend"]
     if trend.empty:
-        out.append(f"Medicare utilization: {NA} — no Part B geography-and-service file covering {ctx.code} is loaded.")
+        demo = ctx.frames.get(DEMO_UTILIZATION, pd.DataFrame())
+        out.append(
+            f"Medicare utilization: {NA} — no real Part B geography-and-service file covering {ctx.code} is loaded"
+            + (" (the loaded ones are synthetic demonstrations: see the appendix)." if len(demo) else ".")
+        )
         return "\n\n".join(out)
     if trend["source_is_synthetic"].fillna(False).any():
         out.append(
@@ -956,10 +1037,17 @@ def section_utilization(ctx: ReportContext) -> str:
         states = cells[cells["geo_level"] == "state"]  # medicare_utilization.geo_level: 'national' or 'state'
         published = int(states.loc[states["availability_reason"] == "reported", "cells"].sum())
         hidden = int(states.loc[states["availability_reason"] == "not_published_small_cell", "cells"].sum())
-        out.append(
-            f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} not "
-            "published by CMS (cells with fewer than 11 beneficiaries are suppressed)."
-        )
+        left_out = int(states.loc[states["availability_reason"] == "synthetic_small_cell", "cells"].sum())
+        if hidden or not left_out:
+            out.append(
+                f"State level: {number(published)} year × state × place-of-service cells published, {number(hidden)} "
+                "not published by CMS (cells with fewer than 11 beneficiaries are suppressed)."
+            )
+        if left_out:
+            out.append(
+                f"Synthetic sample, state level: {number(left_out)} year × state × place-of-service cells left out of "
+                "the sample file (it imitates CMS's small-cell rule; not CMS data)."
+            )
     return "\n\n".join(out)
 
 
@@ -1011,9 +1099,13 @@ def section_billing(ctx: ReportContext) -> str:
                 "(documentation and medical-necessity review)."
             )
     if "asc" in latest.index and flag(latest.loc["asc", "asc_multiple_procedure_discounting"]):
+        # two files, two answers: the ASC facility payment is discounted, the physician fee may not be (section 3)
+        pfs_51 = modifier_51_note(ctx)
         bullets.append(
-            f"In an ASC the code is subject to Medicare's multiple-procedure discounting "
-            f"({text(latest.loc['asc', 'release_period'])}): with other procedures the same day it is paid at a reduced rate."
+            f"In an ASC the code is subject to Medicare's multiple-procedure discounting (ASC Addendum AA, "
+            f"{text(latest.loc['asc', 'release_period'])}): with other procedures the same day the ASC's payment is "
+            "reduced. That is the facility payment"
+            + (f"; for the physician's fee the PFS file decides: {pfs_51}." if pfs_51 else ".")
         )
     imaging = ctx.fact("imaging")
     if imaging:
@@ -1035,6 +1127,60 @@ def section_billing(ctx: ReportContext) -> str:
     return "\n\n".join(out)
 
 
+AREAS = {
+    "coverage_matrix": "Payer coverage",
+    "medicare_rate": "Medicare payment",
+    "reimbursement_benchmark": "Negotiated rates",
+    "medicare_utilization_trend": "Medicare Part B volume",
+}
+"""Where an empty value sits, in a reader's words (data_availability.sql's `mart` column)."""
+
+
+def _where(area: str, subject: object) -> Md:
+    """The query's subject in words: "UnitedHealthcare, Medicare Advantage, Hospital outpatient, Hospital price files"."""
+    if missing(subject):
+        return Md(NA)
+    if area == "reimbursement_benchmark":
+        parts = str(subject).split(" / ")
+        if len(parts) == 4:
+            return Md(
+                ", ".join(named(w, v) for w, v in zip((GROUPS, PLAN_TYPES, SETTINGS, SOURCES), parts, strict=True))
+            )
+    if area == "medicare_rate" and " " in str(subject):
+        setting, release = str(subject).rsplit(" ", 1)
+        return Md(f"{named(SETTINGS, setting)}, {text(release)}")
+    return text(subject)
+
+
+def availability_rows(ctx: ReportContext) -> list[list[Md]]:
+    """Every empty value behind the report in words: [area, where, value, reason]."""
+    na = ctx["data_availability"]
+    return [
+        [named(AREAS, r.mart), _where(r.mart, r.subject), text(r.measure), reason(r.reason)] for r in na.itertuples()
+    ]
+
+
+AVAILABILITY_HEADER = ["Area", "Where", "Value", "Reason"]
+
+
+def availability_csv_name(code: str) -> str:
+    return f"{code}_data_availability.csv"
+
+
+def write_availability_csv(ctx: ReportContext, out_dir: str | None) -> None:
+    """The cell-level list of section 9 as CSV beside the report (`<code>_data_availability.csv`), in words."""
+    if not out_dir:
+        return
+    import html
+    from pathlib import Path
+
+    from flows.steps.store import write_file_atomic
+
+    rows = [[html.unescape(str(v)).replace("\\", "") for v in row] for row in availability_rows(ctx)]
+    frame = pd.DataFrame(rows, columns=AVAILABILITY_HEADER)
+    write_file_atomic(Path(out_dir) / availability_csv_name(str(ctx.code)), frame.to_csv(index=False))
+
+
 def section_availability(ctx: ReportContext) -> str:
     out = [f"## {SECTION_TITLES[8]}"]
     na = ctx["data_availability"]
@@ -1042,31 +1188,29 @@ def section_availability(ctx: ReportContext) -> str:
         out.append(
             "Every value behind this report is available."
             if ctx.known
-            else f"Nothing is available for {ctx.code}: no mart holds a row for it."
+            else f"Nothing is available for {ctx.code}: no loaded file holds a value for it."
         )
         return "\n\n".join(out)
+    rows = availability_rows(ctx)
     out.append(
-        "The empty values behind this report, with the reason the marts give: coverage stances, policy effective "
-        "dates and Medicare Advantage stances (coverage_matrix); Medicare national payments for the code "
-        "(medicare_rate); dollar rates per payer group, plan type, setting and source (reimbursement_benchmark); "
-        "national services, beneficiaries, average allowed amounts and each setting's services "
-        "(medicare_utilization_trend), and the totals there that are lower bounds because a setting is missing. A "
-        "value empty for the same reason as its row (e.g. a status indicator or APC beside a payment not loaded) is "
-        "not listed again."
+        "The values this report could not fill, counted by reason: coverage stances, policy effective dates and "
+        "Medicare Advantage stances; Medicare's national payments; negotiated dollar rates per payer group, plan, "
+        "setting and source; Medicare Part B services, beneficiaries and average allowed amounts (and totals that "
+        "are lower bounds because a setting is missing). A value empty for the same reason as its row is not "
+        "counted again."
     )
-    summary = na.groupby(["mart", "reason"]).size().reset_index(name="n")
+    counts: dict[tuple[str, str], int] = {}
+    for area, _, _, why in rows:
+        counts[(area, why)] = counts.get((area, why), 0) + 1
     out.append(
-        table(
-            [[r.mart, reason(r.reason), number(r.n)] for r in summary.itertuples()],
-            ["Mart", "Reason", "Empty or partial values"],
-        )
+        table([[a, w, number(n)] for (a, w), n in counts.items()], ["Area", "Reason", "Empty or partial values"])
     )
     out.append(
-        table(
-            [[r.mart, r.subject, r.measure, reason(r.reason)] for r in na.itertuples()],
-            ["Mart", "Where", "Value", "Reason"],
-        )
+        f"<details><summary>Every empty value, one row each ({number(len(rows))})</summary>\n\n"
+        + table(rows, AVAILABILITY_HEADER)
+        + "\n\n</details>"
     )
+    out.append(f"The same list as a spreadsheet: {availability_csv_name(str(ctx.code))}, beside this report.")
     return "\n\n".join(out)
 
 
@@ -1085,10 +1229,11 @@ def section_sources(ctx: ReportContext) -> str:
                         r.sha256_prefix,
                         date(r.loaded_on),
                         number(r.rows_loaded),
+                        "synthetic (demonstration)" if flag(getattr(r, "is_synthetic", False)) else "real",
                     ]
                     for r in files.itertuples()
                 ],
-                ["Publisher / source", "File", "sha256", "Loaded", "Rows"],
+                ["Publisher / source", "File", "sha256", "Loaded", "Rows", "Real or synthetic"],
             )
         )
     out.append("### Policy documents")
@@ -1100,15 +1245,83 @@ def section_sources(ctx: ReportContext) -> str:
             "\n".join(
                 f"- {named(GROUPS, r.payer_group)} — {text(r.payer_name)} {text(r.policy_id)}: "
                 f"{link(r.policy_title if not missing(r.policy_title) else r.policy_url, r.policy_url)} "
-                f"({named(CONFIDENCE, r.source_confidence)}, retrieved {date(r.retrieved_date)})"
+                f"({named(CONFIDENCE, r.source_confidence)}, recorded {date(r.retrieved_date)})"
                 for r in policies.itertuples()
             )
         )
+        out.append(RECORDED_NOTE)
     facts = ctx["code_facts"]
     urls = sorted(set(facts["source_url"].dropna()))
     if urls:
         out.append("### Code reference sources")
         out.append("\n".join(f"- {link(u, u)}" for u in urls))
+    return "\n\n".join(out)
+
+
+def section_demonstration(ctx: ReportContext) -> str:
+    """The one place synthetic rows appear by default: clearly apart, stating no fact."""
+    out = [f"## {SECTION_TITLES[10]}"]
+    files = ctx["source_files"]
+    fake = files[files["is_synthetic"]] if "is_synthetic" in files else files.iloc[0:0]
+    rates = ctx.frames.get(DEMO_RATES, pd.DataFrame())
+    trend = ctx.frames.get(DEMO_UTILIZATION, pd.DataFrame())
+    if fake.empty and rates.empty and trend.empty:
+        out.append("No synthetic file is loaded: everything in this report comes from real files.")
+        return "\n\n".join(out)
+    where = (
+        "They are shown inline above too, marked *synthetic sample* (`--include-synthetic`)."
+        if ctx.include_synthetic
+        else "Nothing above uses them: not the summary, the figure, the percent-of-Medicare figures or the tables."
+    )
+    out.append(
+        "> **Demonstration data, not facts.** The files below are labelled synthetic: sample data bundled to show how "
+        f"payerbench reads that kind of file. Their numbers are made up and say nothing about {ctx.code}. {where}"
+    )
+    if len(fake):
+        out.append("Synthetic files loaded: " + ", ".join(text(f) for f in fake["source_file"]) + ".")
+    if len(rates):
+        rows = []
+        for _, r in rates.iterrows():
+            amount = (
+                money(r["rate_usd"])
+                if r["rate_kind"] == "dollars"
+                else percent(r["rate_pct_of_charges"]) + " of charges"
+                if r["rate_kind"] == "percentage"
+                else Md(f'formula: "{text(r["rate_formula"])}"')
+                if r["rate_kind"] == "formula"
+                else text(r["rate_kind"])
+            )
+            rows.append(
+                [
+                    named(GROUPS, r["payer_group"]),
+                    named(PLAN_TYPES, r["plan_type"]),
+                    named(SETTINGS, r["setting"]),
+                    Md(amount),
+                    text(r["source_file"]),
+                    date(r["as_of_date"]),
+                ]
+            )
+        out.append("Sample negotiated rates:")
+        out.append(table(rows, ["Payer group", "Plans", "Setting", "Sample amount", "File", "Dated"]))
+    if len(trend):
+        out.append("Sample Medicare Part B volume (made in CMS's layout; not CMS's figures):")
+        out.append(
+            table(
+                [
+                    [
+                        int(r["data_year"]),
+                        number(r["service_count"])
+                        if not missing(r["service_count"])
+                        else reason(r["availability_reason"]),
+                        number(r["beneficiary_count"])
+                        if not missing(r["beneficiary_count"])
+                        else reason(r["availability_reason"]),
+                    ]
+                    for _, r in trend.iterrows()
+                ],
+                ["Year", "Sample services", "Sample beneficiaries"],
+            )
+        )
     return "\n\n".join(out)
 
 
@@ -1123,4 +1336,5 @@ SECTIONS = [
     section_billing,
     section_availability,
     section_sources,
+    section_demonstration,
 ]

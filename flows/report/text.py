@@ -146,10 +146,24 @@ def cell(value: object) -> Md:
     return Md(value.replace("\n", " ")) if isinstance(value, Md) else text(value)
 
 
+# a cell that is an amount, a count or a percentage as `money`, `number` and `percent` write them ($1,475.61, 1,234,
+# 65.0%); a 5-digit code (64450) is a label, not a quantity
+_QUANTITY = re.compile(r"-?\$?\d{1,3}(,\d{3})*(\.\d+)?%?")
+
+
+def _quantities(cells: list[str]) -> bool:
+    """True when every filled cell of a column is a quantity (and at least one is): it is right-aligned."""
+    filled = [c.strip() for c in cells if c.strip() not in ("", NA)]
+    return bool(filled) and all(_QUANTITY.fullmatch(c) for c in filled)
+
+
 def table(rows: list[list[object]], header: list[str]) -> Md:
-    """A Markdown table (every cell that is not already `Md` escaped as text)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    """A Markdown table (every cell that is not already `Md` escaped as text); a column of amounts, counts or
+    percentages is right-aligned (`---:`), so digits line up in the HTML page and on GitHub alike."""
+    cells = [[cell(v) for v in row] for row in rows]
+    align = ["---:" if _quantities([r[i] for r in cells if i < len(r)]) else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return Md("\n".join(lines))
 
 

@@ -36,6 +36,14 @@ TABLES: dict[str, tuple[set[str], list[str]]] = {
         {"icd10_code", "diagnosis_group"},
         ["billing_code", "icd10_code", "description", "diagnosis_group", "source", "source_confidence"],
     ),
+    "ref__code_clinical_context": (
+        {"part", "item_order"},
+        ["billing_code", "part", "item_order", "text", "source_url", "source_confidence", "illustrative"],
+    ),
+    "ref__medicare_document": (
+        {"document_id", "bears_on"},
+        ["billing_code", "document_id", "contractor", "jurisdictions", "bears_on", "source_url", "source_confidence"],
+    ),
     "ref__hospital": (
         {"hospital_name", "web_root"},
         ["hospital_name", "state_abbrev", "web_root", "source", "source_confidence"],

@@ -31,7 +31,12 @@ def test_in_process_and_kernel_renders_are_byte_identical(bundled_warehouse: Set
     in_process = render_report(bundled_warehouse, "0440T", out_dir=tmp_path / "in_process")
     render_report(bundled_warehouse.replace(report_kernel="python3"), "0440T", out_dir=tmp_path / "kernel")
     files = sorted(p.relative_to(tmp_path / "in_process") for p in (tmp_path / "in_process").rglob("*") if p.is_file())
-    assert {p.suffix for p in files} == {".html", ".md", ".png"}  # the page, the text and the figure
+    assert {p.suffix for p in files} == {
+        ".html",
+        ".md",
+        ".png",
+        ".csv",
+    }  # the page, the text, the figure, section 9 as CSV
     for name in files:
         assert (tmp_path / "in_process" / name).read_bytes() == (tmp_path / "kernel" / name).read_bytes(), name
     assert in_process.markdown.read_text(encoding="utf-8").startswith("# 0440T")

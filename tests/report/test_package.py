@@ -8,7 +8,21 @@ from pathlib import Path
 import flows.report
 
 PACKAGE = Path(flows.report.__file__).parent
-ORDER = ["labels", "text", "data", "medicare", "sections", "figure", "execute", "render", "flow"]
+ORDER = [
+    "labels",
+    "text",
+    "synthetic",
+    "data",
+    "medicare",
+    "evidence",
+    "glance",
+    "sections",
+    "figure",
+    "execute",
+    "page",
+    "render",
+    "flow",
+]
 """Each module may import only modules before it (sections and figure do not import each other)."""
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from flows import cli
 from flows.report.data import report_codes
+from flows.report.glance import GLANCE_TITLE
 from flows.report.labels import NA
 from flows.report.render import render_report
 from flows.report.sections import SECTION_TITLES
@@ -17,6 +18,9 @@ from flows.report.text import money, percent, reason
 from flows.run_pipeline import run_pipeline
 from flows.settings import Settings
 from tests.conftest import BUNDLED_RAW
+
+HEADINGS = [GLANCE_TITLE, *SECTION_TITLES]
+"""Every `## ` heading of a report, in order: the at-a-glance table's, then the numbered sections'."""
 
 
 @pytest.fixture
@@ -36,6 +40,19 @@ def report_0440t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="module")
+def report_0440t_with_synthetic(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`--include-synthetic`: the bundled synthetic rows inline, marked (what the report showed by default before)."""
+    out = tmp_path_factory.mktemp("reports_0440t_synthetic")
+    result = render_report(bundled_warehouse, "0440T", out_dir=out, include_synthetic=True)
+    return result.markdown.read_text(encoding="utf-8")
+
+
+def body(markdown: str) -> str:
+    """The report without its demonstration-data appendix: what states facts."""
+    return markdown.split("## Appendix: Demonstration data (synthetic)")[0]
+
+
+@pytest.fixture(scope="module")
 def report_0442t(bundled_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("reports_0442t")
     return render_report(bundled_warehouse, "0442T", out_dir=out).markdown.read_text(encoding="utf-8")
@@ -48,8 +65,8 @@ def sections(markdown: str) -> dict[str, str]:
 
 def test_every_section_heading_is_present_in_order(report_0440t: tuple[str, str]) -> None:
     html, markdown = report_0440t
-    assert list(sections(markdown)) == SECTION_TITLES
-    positions = [html.index(f">{title}<") for title in SECTION_TITLES]
+    assert list(sections(markdown)) == HEADINGS
+    positions = [html.index(f">{title}<") for title in HEADINGS]
     assert positions == sorted(positions)
 
 
@@ -57,7 +74,9 @@ def test_medicare_values_from_the_cms_files(report_0440t: tuple[str, str]) -> No
     html, markdown = report_0440t
     medicare = sections(markdown)["5. Medicare reimbursement"]
     # ASC Addendum AA, January 2026: 0440T J8 $1,475.61; Addendum B January 2023: J1, APC 5431, $1,797.52
-    assert re.search(r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| 5431 \|", medicare)
+    assert re.search(
+        r"\| Ambulatory surgical center \| 2026-Q1 \| \$1,475\.61 \| J8 \| OPPS APC 5431 \(Addendum FF\) \|", medicare
+    )
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$1,797\.52 \| J1 \| 5431 \|", medicare)
     # PFS status C: contractor-priced, never $0.00
     assert re.search(
@@ -85,7 +104,7 @@ def test_commercial_values_from_the_payer_files(report_0440t: tuple[str, str]) -
         commercial,
     )
     assert "$65.00" not in markdown and "$65.0" not in markdown
-    assert "![png](0440T_benchmark_files/" in commercial  # the figure
+    assert "![0440T: strip chart of commercial negotiated dollar rates" in commercial  # the figure, in words
 
 
 def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:
@@ -101,7 +120,7 @@ def test_html_is_one_self_contained_file(report_0440t: tuple[str, str]) -> None:
 def test_coverage_and_code_facts_come_from_the_data(report_0440t: tuple[str, str]) -> None:
     _, markdown = report_0440t
     coverage = sections(markdown)["4. Payer coverage"]
-    assert "[CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html)" in coverage
+    assert "[Aetna CPB 0297](http://es.aetna.com/cpb/medical/data/200_299/0297.html)" in coverage  # the plan named
     assert "case by case" in coverage
     overview = sections(markdown)["2. Billing code overview"]
     assert "upper extremity distal/peripheral nerve" in overview and "Category III" in overview
@@ -114,7 +133,7 @@ def test_a_code_without_data_renders_and_says_not_available(warehouse: Settings,
     result = render_report(warehouse, "0999T", out_dir=tmp_path)
     markdown = result.markdown.read_text(encoding="utf-8")
     found = sections(markdown)
-    assert list(found) == SECTION_TITLES
+    assert list(found) == HEADINGS
     for title in SECTION_TITLES[:8]:
         assert NA in found[title] or "No data is available" in found[title], title
     assert "$" not in "".join(found[t] for t in SECTION_TITLES[:8])
@@ -150,23 +169,41 @@ def test_formatting_never_turns_missing_into_zero() -> None:
     assert reason(None) == NA
 
 
-def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(report_0440t: tuple[str, str]) -> None:
+def test_rates_from_synthetic_files_are_labelled_and_kept_out_of_the_summary(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
+    # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv: Cigna Open Access Plus $6,480.00 for 0440T outpatient
     _, markdown = report_0440t
     commercial = sections(markdown)["6. Commercial reimbursement"]
-    assert "Hospital price files — **synthetic sample**" in commercial  # the bundled synthetic hospital file
+    assert "synthetic sample" not in commercial and "$6,480.00" not in commercial  # by default: the appendix only
+    assert "$6,480.00" in sections(markdown)["Appendix: Demonstration data (synthetic)"]
     summary = sections(markdown)["1. Summary"]
-    assert "labelled synthetic" in summary and "synthetic_v3_tall_0440T-0442T.csv" in summary
-    assert "$596.75–$702.83" in summary  # the real (UHC) range only
+    assert (
+        "Synthetic demonstration files are loaded too; they state no fact and are left out of this summary" in summary
+    )
+    assert "$596.75–$702.83" in summary and "$6,480.00" not in summary  # the real (UHC) range only
+    # --include-synthetic: inline and marked, still never in the summary
+    inline = sections(report_0440t_with_synthetic)
+    assert "Hospital price files — **synthetic sample**" in inline["6. Commercial reimbursement"]
+    assert "$6,480.00" in inline["6. Commercial reimbursement"] and "$6,480.00" not in inline["1. Summary"]
+    assert "(marked *synthetic sample* where shown)" in inline["1. Summary"]
 
 
-def test_hospital_outpatient_reference_is_the_current_release_named(report_0442t: str) -> None:
+def test_hospital_outpatient_reference_is_the_current_release_named(
+    report_0442t: str, bundled_warehouse: Settings, tmp_path: Path
+) -> None:
     """No Addendum B for 2026-Q1: ASC Addendum FF January 2026 lists 0442T in APC 5433, OPPS rate $7,754.67."""
     summary = sections(report_0442t)["1. Summary"]
-    assert "Medicare pays $7,754.67 (hospital outpatient, CMS OPPS 2026-Q1, national unadjusted)" in summary
-    assert "APC 5433 rate as printed in ASC Addendum FF" in summary
+    assert (
+        "$7,754.67 in a hospital outpatient department (CMS OPPS 2026-Q1, national unadjusted: APC 5433 rate as "
+        "printed in ASC Addendum FF"
+    ) in summary
+    assert "a facility fee of $7,754.67 (OPPS 2026-Q1) in a hospital outpatient department" in summary  # headline
     assert "$6,178.65" not in summary  # Addendum B 2023-Q1 (APC 5432): history in section 5, not what Medicare pays now
-    assert "$6,353.37 (ASC, CMS ASC 2026-Q1, national unadjusted)" in summary
-    commercial = sections(report_0442t)["6. Commercial reimbursement"]
+    assert "$6,353.37 in an ambulatory surgical center (CMS ASC 2026-Q1, national unadjusted" in summary
+    # the percent of Medicare of a hospital-outpatient rate (only the synthetic hospital file has one) uses it too
+    inline = render_report(bundled_warehouse, "0442T", out_dir=tmp_path, include_synthetic=True)
+    commercial = sections(inline.markdown.read_text(encoding="utf-8"))["6. Commercial reimbursement"]
     assert "of $7,754.67 (CMS OPPS 2026-Q1, national unadjusted)" in commercial
     medicare = sections(report_0442t)["5. Medicare reimbursement"]
     assert re.search(r"\| Hospital outpatient \(OPPS\) \| 2023-Q1 \| \$6,178\.65 \| J1 \| 5432 \|", medicare)
@@ -248,7 +285,8 @@ def test_an_old_medicare_release_is_flagged_in_words() -> None:
     summary = section_summary(ctx)
     assert (
         "$6,178.65 in a hospital outpatient department (CMS OPPS 2023-Q1, national unadjusted: Addendum B; status J1, "
-        "APC 5432; an older release, 12 quarters before the newest loaded Medicare release (2026-Q1)"
+        "APC 5432; latest loaded; the 2026-Q1 release in effect on 2026-03-01 is not loaded; an older release, 12 "
+        "quarters before the newest loaded Medicare release (2026-Q1)"
     ) in summary
     assert "an older release" not in summary.split("$6,353.37")[1].split(";")[0]
 
@@ -280,11 +318,16 @@ def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(re
     )
 
 
-def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(report_0440t: tuple[str, str]) -> None:
+def test_medicare_advantage_and_traditional_medicare_never_pool_into_commercial(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv, 0440T outpatient: Cigna Open Access Plus $6,480.00 and
     # Cigna-HealthSpring "Cigna Preferred Medicare (HMO)" $1,780.00; UHC's only dollar row is "AARP Medicare Advantage
-    # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare.
-    _, markdown = report_0440t
+    # Choice PPO" $1,803.25; "Medicare Part B" $1,750.00 is traditional Medicare. The file is synthetic, so by default
+    # none of them is in the body at all; with --include-synthetic they are inline and must still never pool.
+    for amount in ("$1,780.00", "$1,803.25", "$1,750.00", "$6,480.00"):
+        assert amount not in body(report_0440t[1])
+    markdown = report_0440t_with_synthetic
     commercial_part, _, apart = sections(markdown)["6. Commercial reimbursement"].partition("### Medicare Advantage")
     assert re.search(
         r"\| Cigna \| not stated in the file \| Hospital outpatient \| .* \| 1 \| \$6,480\.00 \| \$6,480\.00 \|",
@@ -320,9 +363,15 @@ def test_every_report_renders_without_the_synthetic_files(tmp_path: Path) -> Non
         f"{code}_benchmark.{ext}" for code in ("0440T", "0441T", "0442T") for ext in ("html", "md")
     )
     markdown = (settings.reports_dir / "0440T_benchmark.md").read_text(encoding="utf-8")
-    assert list(sections(markdown)) == SECTION_TITLES
-    assert "synthetic" not in markdown.lower()
-    assert "Medicare Coverage Database: data not available" in sections(markdown)["4. Payer coverage"]
+    assert list(sections(markdown)) == HEADINGS
+    # no synthetic file loaded: no row, no marker and no appendix claim; only the appendix heading and the sources
+    # table's column name say the word
+    assert "No synthetic file is loaded: everything in this report comes from real files." in markdown
+    assert "synthetic" not in body(markdown).replace("| Real or synthetic |", "").lower()
+    assert (
+        "Medicare Coverage Database code lists (CMS's export): data not available"
+        in sections(markdown)["4. Payer coverage"]
+    )
     assert "Medicare utilization: data not available" in sections(markdown)["7. Utilization"]
 
 
@@ -360,15 +409,21 @@ def test_a_report_renders_as_of_a_date_before_the_asc_releases(
     )
     assert code == 0, capsys.readouterr().err
     markdown = (tmp_path / "0440T_benchmark.md").read_text(encoding="utf-8")
-    assert list(sections(markdown)) == SECTION_TITLES
+    assert list(sections(markdown)) == HEADINGS
 
 
-def test_state_cell_counts_leave_out_the_national_cells(report_0440t: tuple[str, str]) -> None:
+def test_state_cell_counts_leave_out_the_national_cells(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/cms_partb_geo_service (synthetic): 0440T has one state row, Texas 2023 office; 56 geographies x 2 places x
-    # 3 years = 336 state cells, so 335 suppressed. The national cells (2 of 6 published) are not state cells.
-    _, markdown = report_0440t
-    utilization = sections(markdown)["7. Utilization"]
-    assert "State level: 1 year × state × place-of-service cells published, 335 not published by CMS" in utilization
+    # 3 years = 336 state cells, so 335 left out. The national cells (2 of 6 published) are not state cells.
+    assert "state × place-of-service" not in sections(report_0440t[1])["7. Utilization"]  # synthetic: not by default
+    utilization = sections(report_0440t_with_synthetic)["7. Utilization"]
+    assert (
+        "Synthetic sample, state level: 335 year × state × place-of-service cells left out of the sample file "
+        "(it imitates CMS's small-cell rule; not CMS data)"
+    ) in utilization
+    assert "not published by CMS" not in report_0440t_with_synthetic  # CMS suppressed nothing in a synthetic file
 
 
 def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> None:
@@ -381,8 +436,9 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
     assert "Data as of 2025-11-15" in head and f"Rendered on {dt.date.today().isoformat()}" in head
     summary = sections(markdown)["1. Summary"]
     # in effect on 2025-11-15: ASC Addenda AA/FF October 2025 (0442T APC 5432, ASC $4,626.66, OPPS rate $5,755.32)
-    assert "$5,755.32 (hospital outpatient, CMS OPPS 2025-Q4, national unadjusted)" in summary
-    assert "$4,626.66 (ASC, CMS ASC 2025-Q4, national unadjusted)" in summary
+    assert "$5,755.32 in a hospital outpatient department (CMS OPPS 2025-Q4, national unadjusted" in summary
+    assert "$4,626.66 in an ambulatory surgical center (CMS ASC 2025-Q4, national unadjusted" in summary
+    assert "latest loaded" not in summary  # the 2025-Q4 releases are the ones in effect on 2025-11-15
     assert "$7,754.67" not in markdown and "$6,353.37" not in markdown  # January 2026 releases: after the as-of date
     medicare = sections(markdown)["5. Medicare reimbursement"]
     assert re.search(
@@ -396,34 +452,31 @@ def test_as_of_applies_to_every_section(warehouse: Settings, tmp_path: Path) -> 
         "Hospital price files — data not available: no file of this source dated on or before the as-of date"
         in commercial
     )
-    early = render_report(warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path).markdown.read_text(
-        encoding="utf-8"
-    )
+    early = render_report(
+        warehouse, "0440T", as_of=dt.date(2024, 6, 1), out_dir=tmp_path, include_synthetic=True
+    ).markdown.read_text(encoding="utf-8")  # the Part B files are synthetic: their years show with them inline
     years = re.findall(r"^\| (20\d\d) \|", sections(early)["7. Utilization"], flags=re.M)
     assert years == ["2021", "2022"]  # data year 2023 was released in 2025 (file name R25)
 
 
 # --- utilization totals -------------------------------------------------------------------------------------
 def test_a_total_with_a_suppressed_setting_reads_as_at_least(
-    report_0440t: tuple[str, str], warehouse: Settings, tmp_path: Path
+    report_0440t_with_synthetic: str, warehouse: Settings, tmp_path: Path
 ) -> None:
     # raw/cms_partb_geo_service/synthetic_MUP_PHY_R24_P05_V10_D22_Geo.csv: 0440T national office 13 beneficiaries,
-    # 21 services, $300.46 allowed; no national facility row (suppressed). 2021: neither setting published.
-    _, markdown = report_0440t
-    utilization = sections(markdown)["7. Utilization"]
-    assert (
-        "| 2022 | ≥ 21, partial | ≥ 13, partial | not published by CMS (fewer than 11 beneficiaries) | 21 | "
-        "$300.46, office only |"
-    ) in utilization
+    # 21 services, $300.46 allowed; no national facility row (left out, as CMS would suppress it). 2021: neither
+    # setting in the file. The files are synthetic, so the rows show with --include-synthetic, in the sample's words.
+    utilization = sections(report_0440t_with_synthetic)["7. Utilization"]
+    left_out = reason("synthetic_small_cell")
+    assert f"| 2022 | ≥ 21, partial | ≥ 13, partial | {left_out} | 21 | $300.46, office only |" in utilization
     assert "| 2022 | 21 |" not in utilization
-    suppressed = reason("not_published_small_cell")
-    assert f"| 2021 | {' | '.join([suppressed] * 5)} |" in utilization  # one reason, the same in every column
+    assert f"| 2021 | {' | '.join([left_out] * 5)} |" in utilization  # one reason, the same in every column
     assert "a beneficiary treated in both counts twice" in utilization
-    assert "≥ n, partial (2022, 2023): the facility cell is not published by CMS" in utilization
-    # 0441T 2022: both settings published, so the total is exact
-    both = sections(render_report(warehouse, "0441T", out_dir=tmp_path).markdown.read_text(encoding="utf-8"))[
-        "7. Utilization"
-    ]
+    assert f"≥ n, partial (2022, 2023): the facility cell is {left_out}" in utilization
+    # 0441T 2022: both settings in the file, so the total is exact
+    both = sections(
+        render_report(warehouse, "0441T", out_dir=tmp_path, include_synthetic=True).markdown.read_text(encoding="utf-8")
+    )["7. Utilization"]
     assert re.search(r"^\| 2022 \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \d[\d,]* \| \$[\d,.]+ \|$", both, flags=re.M)
 
 
@@ -481,22 +534,28 @@ def test_a_total_with_a_setting_not_loaded_reads_as_at_least_and_names_why() -> 
 def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     warehouse: Settings, report_0440t: tuple[str, str]
 ) -> None:
+    import matplotlib.pyplot as plt
+
     from flows.report.data import ReportContext, ReportData
     from flows.report.figure import commercial_figure
 
     data = ReportData(warehouse, "0440T")
     try:
-        ctx = ReportContext.load(data)
+        # the hospital-outpatient rows with a Medicare tick are the synthetic file's: shown with --include-synthetic
+        ctx = ReportContext.load(data, include_synthetic=True)
     finally:
         data.close()
     figure = commercial_figure(ctx)
-    ax = figure.axes[0]
-    rows = [t.get_text() for t in ax.get_yticklabels()]
-    office = rows.index("UnitedHealthcare\nProfessional, office")
-    # the dashed Medicare ticks: none on the professional (office) row, whose PFS amount is contractor-priced
-    ticks = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
-    assert ticks and all(abs((seg[0][1] + seg[1][1]) / 2 - office) > 0.5 for seg in ticks)
-    assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
+    try:
+        ax = figure.axes[0]
+        rows = [t.get_text() for t in ax.get_yticklabels()]
+        office = rows.index("UnitedHealthcare\nProfessional, office")
+        # the dashed Medicare ticks: none on the professional (office) row, whose PFS amount is contractor-priced
+        ticks = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+        assert ticks and all(abs((seg[0][1] + seg[1][1]) / 2 - office) > 0.5 for seg in ticks)
+        assert any("physician, office (non-facility): contractor-priced" in t.get_text() for t in ax.texts)
+    finally:
+        plt.close(figure)
     _, markdown = report_0440t
     caption = sections(markdown)["6. Commercial reimbursement"]
     assert (
@@ -504,11 +563,15 @@ def test_the_figure_compares_each_row_with_its_own_setting_and_says_so(
     )
 
 
-def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[str, str]) -> None:
+def test_rates_given_only_as_a_formula_are_listed_as_text(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     # raw/hospital_mrf/synthetic_v3_tall_0440T-0442T.csv line 9: UnitedHealthcare Choice Plus, 0440T outpatient, no
     # dollar amount or percentage, algorithm "110% of the Medicare OPPS payment rate for APC 5431 ..."
-    _, markdown = report_0440t
-    commercial = sections(markdown)["6. Commercial reimbursement"]
+    formula = '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service"'
+    assert formula not in body(report_0440t[1])  # a synthetic file's: by default in the appendix only
+    assert f"formula: {formula}" in sections(report_0440t[1])["Appendix: Demonstration data (synthetic)"]
+    commercial = sections(report_0440t_with_synthetic)["6. Commercial reimbursement"]
     assert (
         "- UnitedHealthcare (not stated in the file), Hospital outpatient, Hospital price files — **synthetic sample**: "
         '"110% of the Medicare OPPS payment rate for APC 5431 in effect on the date of service" '
@@ -518,12 +581,12 @@ def test_rates_given_only_as_a_formula_are_listed_as_text(report_0440t: tuple[st
 
 def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_0440t: tuple[str, str]) -> None:
     # raw/payer_policy: CGS Administrators (cope24853, verified) and Noridian (A55681, inferred) say case by case;
-    # raw/reference/payer_aliases.csv notes CGS as the MAC for J15, Noridian for JE and JF
+    # raw/reference/payer_aliases.csv notes CGS as the MAC for J15; medicare_documents.csv A55681 as Noridian's JF article
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
     assert (
         "Traditional Medicare: case by case according to CGS Administrators, LLC (MAC, J15; cope24853, verified) and "
-        "Noridian Healthcare Solutions (MAC, JE/JF; A55681, inferred): Medicare contractors' instructions for their own "
+        "Noridian Healthcare Solutions (MAC, JF; A55681, inferred): Medicare contractors' instructions for their own "
         "jurisdictions, not a national Medicare policy"
     ) in summary
     assert not re.search(r"(?<!Traditional )Medicare: case by case", summary)  # never all of Medicare
@@ -536,31 +599,32 @@ def test_medicare_case_by_case_names_the_contractors_and_jurisdictions(report_04
     assert "- Medicare: coverage is decided case by case" not in billing
 
 
-def test_data_availability_lists_dates_beneficiaries_and_averages(report_0440t: tuple[str, str]) -> None:
+def test_data_availability_lists_dates_beneficiaries_and_averages(
+    report_0440t: tuple[str, str], report_0440t_with_synthetic: str
+) -> None:
     _, markdown = report_0440t
     availability = sections(markdown)["9. Data availability"]
-    assert "Every empty value" not in availability
     # payer_policies_0440T-0442T.csv: Aetna CPB 0297 has no effective date
     assert (
-        "| coverage_matrix | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
+        "| Payer coverage | Aetna CPB 0297 | policy effective date | data not available: the policy extract gives no "
         "effective date |"
     ) in availability
-    suppressed = reason("not_published_small_cell")
+    assert "| Medicare Part B volume |" not in availability  # the Part B files are synthetic: not by default
+    inline = sections(report_0440t_with_synthetic)["9. Data availability"]
+    left_out = reason("synthetic_small_cell")
     for measure in (
         "national beneficiaries",
         "national average allowed amount",
         "national services",
         "office services",
     ):
-        assert f"| medicare_utilization_trend | 2021 | {measure} | {suppressed} |" in availability
-    assert "| medicare_utilization_trend | 2022 | national services and beneficiaries: lower bounds" in availability
+        assert f"| Medicare Part B volume | 2021 | {measure} | {left_out} |" in inline
+    assert "| Medicare Part B volume | 2022 | national services and beneficiaries: lower bounds" in inline
+    assert reason("not_published_small_cell") not in inline  # CMS suppressed nothing in a synthetic file
     # benchmark cells name their plan type, so no two lines read the same
-    lines = [
-        line
-        for line in availability.splitlines()
-        if line.startswith("| reimbursement_benchmark | ") and line.count("|") == 5
-    ]
-    assert lines and len(lines) == len(set(lines))
+    lines = [line for line in availability.splitlines() if line.startswith("| Negotiated rates | ")]
+    cells = [line for line in lines if line.count("|") == 5]
+    assert cells and len(cells) == len(set(cells))
 
 
 def test_a_code_the_medicare_files_list_but_not_configured_says_where_it_is_listed(
@@ -601,8 +665,11 @@ def test_the_summary_dates_the_negotiated_rate_range(report_0440t: tuple[str, st
     _, markdown = report_0440t
     summary = sections(markdown)["1. Summary"]
     # uhc-ny_TEST_FILE_excerpt.json.gz: last_updated_on 2022-09-01
-    assert "commercial negotiated rates run $596.75–$702.83 (TiC file of 2022-09-01)" in summary
-    assert "UnitedHealthcare Insurance Company of New York, TiC file dated 2022-09-01" in summary
+    assert "commercial negotiated rates run" not in summary  # one unqualified range, as if it were every payer's
+    assert (
+        "$596.75–$702.83 (3 negotiated prices from 1 payer (UnitedHealthcare Insurance Company of New York), TiC file "
+        "dated 2022-09-01)"
+    ) in summary
 
 
 # --- the payers parameter -----------------------------------------------------------------------------------
@@ -776,7 +843,7 @@ def test_coverage_shows_the_policy_page_as_of_the_report_date_and_flags_a_stance
         in newer
     )
     # the coverage table itself still shows the reviewed extract
-    assert "| Aetna | commercial plans | [CPB 0297]" in newer and "| experimental / investigational |" in newer
+    assert "| Aetna | commercial plans | [Aetna CPB 0297]" in newer and "| experimental / investigational |" in newer
 
     # 0442T is checked on the page but not in its code list
     unlisted = coverage_as_of(watched_pages, "2026-12-20", tmp_path / "unlisted", code="0442T")

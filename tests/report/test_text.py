@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from flows.report import figure, sections
+from flows.report import figure, glance, sections
 from flows.report import text as rt
 from flows.report.data import ReportContext, ReportData
 from flows.report.render import CONTENT_SECURITY_POLICY, render_report
@@ -244,7 +244,13 @@ def is_enumeration(values: pd.Series) -> bool:
 
 def render_all(ctx: ReportContext) -> str:
     markdown = "\n\n".join(
-        [sections.title(ctx), *(section(ctx) for section in sections.SECTIONS), figure.commercial_figure_caption(ctx)]
+        [
+            sections.title(ctx),
+            glance.at_a_glance(ctx),
+            sections.as_of_note(ctx),
+            *(section(ctx) for section in sections.SECTIONS),
+            figure.commercial_figure_caption(ctx),
+        ]
     )
     return markdown
 

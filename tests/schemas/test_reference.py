@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 
 from flows.steps.validate import DatasetValidator
-from schemas.reference import BillingCode, Geography, Hospital, PayerAlias, PayerIndex
+from schemas.reference import (
+    BillingCode,
+    CodeClinicalContext,
+    CodeModifier,
+    Geography,
+    Hospital,
+    MedicareDocument,
+    PayerAlias,
+    PayerIndex,
+)
 
 ALIAS = {"alias": "Aetna", "match_type": "prefix", "payer_group": "aetna", "notes": None, "source_record": "line 2"}
 CODE = {
@@ -155,3 +164,103 @@ def test_the_bundled_payer_index_table_is_valid_and_names_the_five_payers() -> N
         "cigna": "signed_url_required",
     }
     assert result.valid["max_files"].notna().all()  # a default crawl is small
+
+
+# --- clinical context, Medicare documents and the modifiers' second confidence (issue 17) -------------------------
+CONTEXT = {
+    "billing_code": "0440T",
+    "part": "vignette",
+    "item_order": 1,
+    "text": "An adult with CRPS II after a wrist fracture is treated.",
+    "source_url": "https://www.cgsmedicare.com/parta/pubs/news/2022/01/cope24853.html",
+    "source_confidence": "inferred",
+    "illustrative": "yes",
+    "notes": None,
+    "source_record": "line 2",
+}
+DOCUMENT = {
+    "billing_code": "0440T",
+    "document_id": "A55681",
+    "contractor": "Noridian Healthcare Solutions",
+    "jurisdictions": "JF",
+    "bears_on": "A Category III codes article; the code is Category III.",
+    "source_url": "https://healthdocbox.com/x.html",
+    "source_confidence": "verified",
+    "notes": None,
+    "source_record": "line 2",
+}
+MODIFIER = {
+    "modifier": "T1",
+    "description": "Left foot, second digit",
+    "when_to_use": "A digital nerve of the foot.",
+    "applies_to": "0441T",
+    "source": "CMS HCPCS file",
+    "source_confidence": "verified",
+    "use_confidence": "inferred",
+    "notes": None,
+    "source_record": "line 2",
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "base", "changes", "column", "check_prefix"),
+    [
+        (CodeClinicalContext, CONTEXT, {"part": "anecdote"}, "part", "isin"),
+        (CodeClinicalContext, CONTEXT, {"source_url": None}, "source_url", "not_nullable"),
+        (CodeClinicalContext, CONTEXT, {"source_url": "cgs page"}, "source_url", "str_matches"),
+        (CodeClinicalContext, CONTEXT, {"illustrative": "maybe"}, "illustrative", "isin"),
+        (CodeClinicalContext, CONTEXT, {"item_order": 0}, "item_order", "greater_than_or_equal_to"),
+        (CodeClinicalContext, CONTEXT, {"source_confidence": "verified"}, None, "illustration_is_not_verified"),
+        (MedicareDocument, DOCUMENT, {"jurisdictions": "JE/JF"}, "jurisdictions", "str_matches"),
+        (MedicareDocument, DOCUMENT, {"document_id": "55681"}, "document_id", "str_matches"),
+        (MedicareDocument, DOCUMENT, {"source_confidence": "likely"}, "source_confidence", "isin"),
+        (MedicareDocument, DOCUMENT, {"bears_on": None}, "bears_on", "not_nullable"),
+        (CodeModifier, MODIFIER, {"use_confidence": "sure"}, "use_confidence", "isin"),
+    ],
+)
+def test_issue17_reference_rule_fails(model, base, changes, column, check_prefix) -> None:  # type: ignore[no-untyped-def]
+    result = run(model, dict(base, **changes))
+    assert result.valid.empty
+    if column is not None:
+        assert result.failures.iloc[0]["column"] == column
+    assert check_prefix in str(result.failures.iloc[0]["check"])
+
+
+@pytest.mark.parametrize(
+    ("model", "row"),
+    [
+        (CodeClinicalContext, CONTEXT),
+        (CodeClinicalContext, dict(CONTEXT, illustrative="no", source_confidence="verified")),
+        (MedicareDocument, DOCUMENT),
+        (MedicareDocument, dict(DOCUMENT, jurisdictions=None, document_id="L35490")),
+        (MedicareDocument, dict(DOCUMENT, jurisdictions="JE JF")),
+        (CodeModifier, MODIFIER),
+        (CodeModifier, dict(MODIFIER, use_confidence=None)),
+    ],
+)
+def test_issue17_reference_rule_passes(model, row) -> None:  # type: ignore[no-untyped-def]
+    assert len(run(model, row).valid) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("raw/reference/code_clinical_context.csv", CodeClinicalContext),
+        ("raw/reference/medicare_documents.csv", MedicareDocument),
+        ("raw/reference/code_modifiers.csv", CodeModifier),
+    ],
+)
+def test_the_bundled_issue17_tables_are_valid(path, model) -> None:  # type: ignore[no-untyped-def]
+    from flows.sources.reference import read_file
+
+    (batch,) = read_file(Path(path), 1000)
+    assert batch.dataset == model.Config.name
+    result = DatasetValidator(model).check(batch.frame.assign(source_record="x"), Path(path))
+    assert result.failures.empty, result.failures.head()
+    if model is CodeClinicalContext:  # every target code has its own vignette and documentation workflow
+        for code in ("0440T", "0441T", "0442T"):
+            parts = set(result.valid.loc[result.valid["billing_code"] == code, "part"])
+            assert {"vignette", "indications", "documentation"} <= parts
+    if model is MedicareDocument:  # Noridian's A55681 is a jurisdiction JF article, not JE/JF
+        a55681 = result.valid[result.valid["document_id"] == "A55681"]
+        assert set(a55681["jurisdictions"]) == {"JF"}
