@@ -186,7 +186,7 @@ def test_incremental_run_loads_one_new_file_and_rebuilds_only_what_it_feeds(
 ) -> None:
     rendered: list[str] = []
 
-    def fake_render(settings: Settings, code: str, *, as_of=None, payers=None, out_dir=None):  # type: ignore[no-untyped-def]
+    def fake_render(settings: Settings, code: str, *, as_of=None, payers=None, out_dir=None, include_synthetic=False):  # type: ignore[no-untyped-def]
         """Stands in for the notebook (slow): which reports get rendered is the point here."""
         folder = Path(out_dir or settings.reports_dir)
         folder.mkdir(parents=True, exist_ok=True)
