@@ -136,3 +136,27 @@ def test_stg_hospital_hpt_entry_keeps_each_web_roots_latest_load_and_its_finding
         ("alpha.example", 2, "alpha_gone", None, True),
     ]
     assert ask(settings, sql, as_of="2026-01-04") == []
+
+
+def test_stg_tic_in_network_rate_keeps_each_plans_newest_file_from_its_latest_load() -> None:
+    # synthetic rows: the view's rankings run over the distinct keys and a semi-join keeps the wide rows
+    sql = Path("warehouse/sql")
+    con = duckdb.connect()
+    for name in ("as_of_date", "is_latest_load"):
+        con.execute((sql / "macros" / f"{name}.sql").read_text())
+    con.execute("""create table tic__in_network_rate as select * from (values
+        ('a.json', 1, 'load-1', 'P', 'id1', null, '0440T', date '2025-01-01', 'a old load'),
+        ('a.json', 2, 'load-2', 'P', 'id1', null, '0440T', date '2025-01-01', 'a re-download'),
+        ('b.json', 1, 'load-3', 'P', 'id1', null, '0440T', date '2024-06-01', 'b older month'),
+        ('c.json', 1, 'load-4', 'P', null, 'Gold', '0440T', null, 'c undated'),
+        ('d.json', 1, 'load-5', 'P', null, 'Gold', '0440T', date '2025-02-01', 'd dated'),
+        ('e.json', 1, 'load-6', 'P', null, null, '0441T', null, 'e no plan, undated'),
+        ('f.json', 1, 'load-7', 'P', 'id1', null, '0440T', date '2099-01-01', 'f after the as-of date')
+    ) t(source_file, loaded_at, load_id, payer_name, plan_id, plan_name, billing_code, last_updated_on, note)""")
+    view = (sql / "staging" / "stg_tic_in_network_rate.sql").read_text()
+    con.execute("SET VARIABLE as_of = DATE '2026-01-01'")
+    kept = sorted(row[0] for row in con.execute(f"select note from ({view})").fetchall())
+    assert kept == ["a re-download", "d dated", "e no plan, undated"]
+    con.execute("RESET VARIABLE as_of")
+    kept = sorted(row[0] for row in con.execute(f"select note from ({view})").fetchall())
+    assert kept == ["d dated", "e no plan, undated", "f after the as-of date"]
