@@ -182,7 +182,10 @@ def section_summary(ctx: ReportContext) -> str:
         statuses = sorted({named(STANCES, s) for s in stated["coverage_status"]})
         by_level: dict[str, list[str]] = {}
         for r in stated.sort_values("source_confidence", key=lambda c: c.map(CONFIDENCE_ORDER)).itertuples():
-            by_level.setdefault(confidence(r.source_confidence), []).append(named(GROUPS, r.payer_group))
+            # the plan behind each policy ("Capital Blue Cross MP 2.376"), not the payer group alone
+            by_level.setdefault(confidence(r.source_confidence), []).append(
+                group_and_policy(ctx, r.payer_group, r.policy_id)
+            )
         headline_bits.append(
             f"{len(stated)} of {len(commercial)} commercial payer groups' commercial policies treat it as not "
             f"covered ({'; '.join(f'{level}: ' + ', '.join(g) for level, g in by_level.items())})"

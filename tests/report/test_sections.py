@@ -297,7 +297,8 @@ def test_commercial_claim_counts_commercial_plans_only_and_names_the_evidence(re
     summary = sections(markdown)["1. Summary"]
     assert (
         "3 of 4 commercial payer groups' commercial policies treat it as not covered "
-        "(verified: Aetna, Blue Cross Blue Shield plans; inferred: Cigna); UnitedHealthcare: no policy found for "
+        "(verified: Aetna CPB 0297, Capital Blue Cross MP 2.376; inferred: Cigna 0525); UnitedHealthcare: no policy "
+        "found for "
         "commercial plans"
     ) in summary
     assert "4 of 4" not in summary
