@@ -21,10 +21,13 @@
 -- group's and the medicare group has no other plan type), or Medicare's own reason
 -- (contractor_priced, not_payable, packaged, not_in_release, not_loaded). `includes_synthetic`
 -- flags a row resting on files labelled synthetic (stg_source_file).
-with codes as (
+with rates as (  -- benchmark_rate named once: bound once, computed once (it is read five times below)
+    select * from benchmark_rate
+),
+codes as (
     select billing_code from stg_billing_code
     union
-    select billing_code from benchmark_rate
+    select billing_code from rates
 ),
 settings(setting, setting_order, medicare_setting, setting_label) as (
     values ('professional_office', 1, 'physician_nonfacility', 'Professional, office (non-facility)'),
@@ -87,7 +90,7 @@ dollars as (
            max(as_of_date) as latest_as_of,
            list(distinct source_file order by source_file) as source_files,
            bool_or(is_synthetic) as synthetic
-    from benchmark_rate
+    from rates
     where rate_kind = 'dollars'
     group by all
 ),
@@ -100,7 +103,7 @@ percentages as (
            max(as_of_date) as pct_latest_as_of,
            list(distinct source_file order by source_file) as pct_source_files,
            bool_or(is_synthetic) as pct_synthetic
-    from benchmark_rate
+    from rates
     where rate_kind = 'percentage'
     group by all
 ),
@@ -111,13 +114,13 @@ formulas as (  -- rates given only as a formula: counted and listed as written, 
            max(as_of_date) as formula_latest_as_of,
            list(distinct source_file order by source_file) as formula_source_files,
            bool_or(is_synthetic) as formula_synthetic
-    from benchmark_rate
+    from rates
     where rate_kind = 'formula'
     group by all
 ),
 per_diem as (  -- per-day rates: counted, never in a per-service dollar figure
     select billing_code, payer_group, plan_type, setting, source, count(*) as per_diem_rate_count
-    from benchmark_rate
+    from rates
     where rate_kind = 'per_diem'
     group by all
 )
