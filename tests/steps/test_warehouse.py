@@ -358,3 +358,14 @@ def test_a_build_with_the_same_schemas_lists_the_empty_files_without_building_a_
     (indexes[0].parent / listed["payer__policy"]).unlink()  # a file gone: the index is not trusted
     with pytest.raises(AssertionError, match="a schema was built"):
         warehouse.build(settings, catalog.SCHEMAS)
+
+
+def test_a_new_day_recomputes_every_mart_that_depends_on_the_date_including_coverage_documents(
+    settings: Settings,
+) -> None:
+    """A document whose end date passes overnight must leave coverage_matrix: the views deciding what is current
+    read the as-of date, so a new day reaches them (a copied table would keep the ended document)."""
+    moved = set(warehouse.affected_views(settings.sql_dir, {warehouse.DATE_MOVED}, catalog.SCHEMAS))
+    assert {"stg_mcd_code_listing", "coverage_matrix", "benchmark_rate", "reimbursement_benchmark"} <= moved
+    for view in warehouse.sql_views(settings.sql_dir, catalog.SCHEMAS):  # no view reads the clock unseen
+        assert "current_date" not in view.sql.replace("least(as_of_date(), current_date)", ""), view.name

@@ -2,7 +2,8 @@
 -- group x contractor (MAC) that issued it: how the document's code group lists the code
 -- (listing_class covered / non_covered / other, read from the group's paragraph, which is kept as
 -- evidence). Current = the highest version of each document in the latest loaded article (LCD)
--- table, not retired and not ended. A document with no contractor row keeps its row with NULL
+-- table, not retired and not ended by the as-of date (today when it is later or unset: the table
+-- says what is current, not what will be). A document with no contractor row keeps its row with NULL
 -- contractor columns. is_synthetic is true when any file behind the row is synthetic (stg_source_file).
 with article_snapshot as (
     select *, max(article_version) over (partition by article_id) as newest_version
@@ -19,7 +20,7 @@ documents as (
     from article_snapshot
     where article_version = newest_version
       and date_retired is null
-      and (article_end_date is null or article_end_date > current_date)
+      and (article_end_date is null or article_end_date > least(as_of_date(), current_date))
     qualify row_number() over (partition by article_id order by loaded_at desc, source_record) = 1
     union all
     select 'lcd', lcd_id, lcd_version,
@@ -28,8 +29,8 @@ documents as (
     from lcd_snapshot
     where lcd_version = newest_version
       and date_retired is null
-      and (rev_end_date is null or rev_end_date > current_date)
-      and (ent_det_end_date is null or ent_det_end_date > current_date)
+      and (rev_end_date is null or rev_end_date > least(as_of_date(), current_date))
+      and (ent_det_end_date is null or ent_det_end_date > least(as_of_date(), current_date))
     qualify row_number() over (partition by lcd_id order by loaded_at desc, source_record) = 1
 ),
 codes as (
