@@ -32,8 +32,9 @@ class _PanderaDaskWithoutDask(importlib.abc.MetaPathFinder):
             sys.modules["dask"] = None  # type: ignore[assignment]
             try:
                 run(module)
-            finally:
-                del sys.modules["dask"]
+            finally:  # only our mark: a dask another thread finished importing meanwhile stays
+                if "dask" in sys.modules and sys.modules["dask"] is None:
+                    del sys.modules["dask"]
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
