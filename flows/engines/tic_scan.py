@@ -40,7 +40,7 @@ import msgspec
 
 from flows.engines import json_guard
 from flows.engines.json_guard import GuardedJson, build_value, decompressed, skip_container, top_level
-from flows.engines.tic_stream import CHUNK, Limits, Window, _sz, open_window, size_text
+from flows.engines.tic_stream import CHUNK, Limits, Window, _sz, open_window, size_text, uses_process
 from flows.sources.base import FileRejected
 
 ITEM_SECTIONS = ("in_network", "out_of_network")
@@ -279,10 +279,11 @@ class FastScanner:
         max_expansion: float | None = None,
         spill_dir: Path | None = None,
         limits: Limits | None = None,
+        process: bool = False,
     ) -> None:
         self.path = path
         self.codes = codes
-        self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion, limits=limits)
+        self.win: Window = open_window(path, chunk=chunk, max_expansion=max_expansion, limits=limits, process=process)
         self.limits = self.win.limits
         self.at = 0  # start of the value or item being read (for messages)
         self.spill_dir = spill_dir
@@ -1415,7 +1416,16 @@ def _norm_code(code: object) -> str:
 
 
 def fast_extract(path: Path, codes: frozenset[str], **options: object) -> Extract:
-    """Extract with the byte-level fast path (raises Anomaly when it cannot be sure)."""
+    """Extract with the byte-level fast path (raises Anomaly when it cannot be sure).
+
+    A big local .gz is first inflated in a child process (tic_stream.ProcessGzipStream: the scan and
+    the inflate then run on two cores); on ANY error that run is thrown away and the file is read again
+    the usual way, so every error, offset and fallback is exactly what the in-process path gives."""
+    if uses_process(path):
+        try:
+            return FastScanner(path, codes, process=True, **options).run()  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001, S110 - re-read below: its outcome (or error) is the answer
+            pass
     return FastScanner(path, codes, **options).run()  # type: ignore[arg-type]
 
 

@@ -1,12 +1,16 @@
 """Decompressed byte window over a Transparency-in-Coverage file (.json, .json.gz, .zip).
 
 Gzip is inflated in-process with python-isal (about 3x stdlib zlib on this machine; the bound
-for a .gz file, which cannot be split) in a background thread (`GzipStream`; isal_zlib lets go
-of the GIL while it inflates, so the thread runs on the second core beside the scanner), which hands out
+for a .gz file, which cannot be split) in a background thread (`GzipStream`), which hands out
 1 MiB pieces together with the compressed offset each piece ends at, so every limit is judged
 against the bytes actually read and a truncated stream is reported where its data ended. Bytes
 land in one reusable bytearray filled with `readinto`; consumed bytes are dropped by moving the
 tail to the front, never by building new `bytes` objects.
+
+isal_zlib keeps the GIL while it inflates, so that thread and the scanner take turns on one core. For
+the fast scanner, a big local .gz (PROCESS_MIN_BYTES) is inflated by a child process instead
+(`ProcessGzipStream`, through a shared-memory ring): two cores, ~1.0 s -> ~0.7 s for the 1 GB
+benchmark file. Any error there makes tic_scan.fast_extract read the file again with `GzipStream`.
 
 Limits (`Limits`, from Settings) bound time and memory whatever the bytes: the uncompressed size
 of a file (PAYERBENCH_MAX_UNCOMPRESSED_BYTES), the size of one value the scanner must hold and
@@ -19,9 +23,17 @@ offsets reached and the setting to raise.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
+import os
 import queue
 import re
+import select
+import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable
@@ -47,6 +59,10 @@ CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_EXPANSION = Settings.tic_max_expansion  # PAYERBENCH_TIC_MAX_EXPANSION overrides it
 """Stop when the uncompressed bytes pass this multiple of the compressed bytes read so far (a gzip
 bomb guard). Real TiC files inflate 8-30x; a ratio of 500 only trips on pathological input."""
+PROCESS_INFLATE = True
+"""Inflate a big local .gz for the fast scanner in a child process (`ProcessGzipStream`); False: always a thread."""
+PROCESS_MIN_BYTES = 32 * 1024 * 1024
+"""Compressed size from which that pays for starting the child (~25 ms); smaller files keep `GzipStream`."""
 RATIO_FLOOR = 64 * 1024 * 1024  # the ratio is judged from here on: never judge tiny files by ratio alone
 BLANK = b" \t\r\n"
 _BLANK_TEXT = " \t\r\n"
@@ -238,6 +254,189 @@ class GzipStream(io.RawIOBase):
         super().close()
 
 
+# The child of `ProcessGzipStream`: GzipStream._inflate's rules (members, zero padding between them,
+# nothing else after the last); each piece goes into a slot of a shared ring and a 16-byte message
+# (slot, length, compressed offset) to stdout; a byte on stdin frees a slot. Deviations exit non-zero.
+_CHILD = r"""
+import mmap, os, struct, sys
+from isal import isal_zlib
+path, ring_fd, slots, slot = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ring = mmap.mmap(ring_fd, slots * slot)
+state = [slots, 0]
+def put(out, at):
+    if state[0] == 0:
+        got = os.read(0, 4096)
+        if not got:
+            sys.exit(5)
+        state[0] += len(got)
+    state[0] -= 1
+    i = state[1]
+    ring[i * slot : i * slot + len(out)] = out
+    os.write(1, struct.pack("<IIQ", i, len(out), at))
+    state[1] = (i + 1) % slots
+f = open(path, "rb", buffering=0)
+read = f.read
+pending, d, at = b"", None, 0
+while True:
+    if not pending:
+        pending = read(1 << 18)
+        if not pending:
+            if d is not None:
+                sys.exit(3)
+            os.write(1, struct.pack("<IIQ", 0, 0, at))
+            sys.exit(0)
+    if d is None:
+        stripped = pending.lstrip(b"\0")
+        at += len(pending) - len(stripped)
+        pending = stripped
+        if not pending:
+            continue
+        if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
+            sys.exit(4)
+        d = isal_zlib.decompressobj(31)
+    out = d.decompress(pending, slot)
+    if d.eof:
+        rest = d.unused_data
+        at += len(pending) - len(rest)
+        pending, d = rest, None
+    else:
+        tail = d.unconsumed_tail
+        at += len(pending) - len(tail)
+        if not out and len(tail) == len(pending):
+            more = read(1 << 18)
+            if not more:
+                sys.exit(3)
+            tail = tail + more
+        pending = tail
+    if out:
+        put(out, at)
+"""
+
+
+class ProcessGzipStream(io.RawIOBase):
+    """A local .gz file inflated by a second PROCESS (isal), for the fast scanner on big files.
+
+    isal_zlib holds the GIL while it inflates, so `GzipStream`'s thread and the scanner take turns on
+    one core; a child process overlaps them on two. The child reads the file itself and puts each
+    inflated piece (1 MiB at most) in a slot of a shared-memory ring (a pipe costs ~1 s/GB of kernel
+    copies here; the ring, ~0.1 s), announcing it on its stdout with the compressed offset behind it
+    (`compressed_pos`, as GzipStream's); the reader frees a slot with one byte on the child's stdin.
+    Anything unusual - the child exits non-zero, its end-of-data offset is not the file size - is a
+    `StreamError`; the caller (tic_scan.fast_extract) then re-reads the file with `GzipStream`, so
+    messages, offsets and partial results are exactly the thread path's. `close` kills the child.
+    """
+
+    SLOTS = 8
+    SLOT = 1024 * 1024
+    _MSG = struct.Struct("<IIQ")
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.size = path.stat().st_size
+        self.compressed_pos = 0
+        self.pos = 0
+        self._piece = memoryview(b"")
+        self._msgs = b""
+        self._end: int | None = None  # the child's final compressed offset
+        shm = Path("/dev/shm")
+        self._ring_file = tempfile.TemporaryFile(dir=shm if shm.is_dir() else None)  # noqa: SIM115 - closed by close()
+        try:
+            self._ring_file.truncate(self.SLOTS * self.SLOT)
+            self._ring = mmap.mmap(self._ring_file.fileno(), self.SLOTS * self.SLOT)
+            fd = self._ring_file.fileno()
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                [sys.executable, "-I", "-c", _CHILD, str(path), str(fd), str(self.SLOTS), str(self.SLOT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+                pass_fds=(fd,),
+            )
+        except BaseException:
+            self._ring_file.close()
+            raise
+        self._ring_view = memoryview(self._ring)
+        self._out = self._proc.stdout.fileno()  # type: ignore[union-attr]
+        self._credit = self._proc.stdin.fileno()  # type: ignore[union-attr]
+
+    def readable(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        """Would `readinto` return at once?"""
+        return bool(self._piece) or len(self._msgs) >= 16 or bool(select.select([self._out], [], [], 0)[0])
+
+    def _message(self, wait: bool) -> tuple[int, int, int] | None:
+        while len(self._msgs) < 16:
+            if not wait and not select.select([self._out], [], [], 0)[0]:
+                return None
+            got = os.read(self._out, 16 * 64)
+            if not got:
+                return (0, 0, -1)  # the child ended without its end message
+            self._msgs += got
+        msg, self._msgs = self._MSG.unpack(self._msgs[:16]), self._msgs[16:]
+        return msg  # type: ignore[return-value]
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        """Copy inflated bytes into `b`: waits for the first piece, then takes what is ready."""
+        target = memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b
+        want, filled = len(target), 0
+        while filled < want:
+            if not self._piece:
+                if self._end is not None:
+                    break
+                msg = self._message(wait=filled == 0)
+                if msg is None:
+                    break
+                slot, n, at = msg
+                if n == 0:
+                    self._end = at
+                    break
+                self._piece = self._ring_view[slot * self.SLOT : slot * self.SLOT + n]
+                self.compressed_pos = at
+            k = min(len(self._piece), want - filled)
+            target[filled : filled + k] = self._piece[:k]
+            self._piece = self._piece[k:]
+            filled += k
+            if not self._piece:
+                self._free_slot()
+        self.pos += filled
+        if filled == 0:
+            self._finish()
+        return filled
+
+    def _free_slot(self) -> None:
+        with contextlib.suppress(BrokenPipeError):  # the child has finished (or died: judged by _finish)
+            os.write(self._credit, b"\x01")
+
+    def _finish(self) -> None:
+        """The child's output ended: it must have read all of the file and exited 0."""
+        code = self._proc.wait()
+        if code != 0 or self._end != self.size:
+            raise StreamError(
+                f"unreadable (the inflating process exited with {code} at compressed byte {self._end})",
+                self.compressed_pos,
+                self.size,
+            )
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc.stdin.close()  # type: ignore[union-attr]
+            self._proc.stdout.close()  # type: ignore[union-attr]
+            self._piece = memoryview(b"")
+            self._ring_view.release()
+            self._ring.close()
+            self._ring_file.close()
+        super().close()
+
+
 class _ZipStream(io.RawIOBase):
     """The one JSON member of a zip; `compressed_pos` is how far into the member's compressed data."""
 
@@ -268,8 +467,11 @@ class _ZipStream(io.RawIOBase):
         super().close()
 
 
-def open_raw(path: Path | RemoteFile) -> tuple[BinaryIO, str, int]:
+def open_raw(path: Path | RemoteFile, *, process: bool = False) -> tuple[BinaryIO, str, int]:
     """Open a TiC file for reading decompressed bytes: (stream, container kind, compressed size).
+
+    `process`: a local .gz of at least PROCESS_MIN_BYTES is inflated by a child process
+    (`ProcessGzipStream`; the caller must be ready to re-read the file without it on any error).
 
     A `RemoteFile` (flows/engines/remote.py) is read as its body streams: gzip and plain JSON; a zip
     cannot be (its index is at its end)."""
@@ -283,10 +485,25 @@ def open_raw(path: Path | RemoteFile) -> tuple[BinaryIO, str, int]:
     with path.open("rb") as probe:
         magic = probe.read(4)
     if magic[:2] == b"\x1f\x8b":
+        if process and uses_process(path):
+            return ProcessGzipStream(path), "gzip", size  # type: ignore[return-value]
         return GzipStream(path), "gzip", size  # type: ignore[return-value]
     if magic == b"PK\x03\x04":
         return _open_zip(path), "zip", size
     return path.open("rb"), "json", size
+
+
+def uses_process(path: Path | RemoteFile) -> bool:
+    """Would `open_raw(path, process=True)` inflate in a child process (a local .gz, big enough)?"""
+    if not PROCESS_INFLATE or isinstance(path, RemoteFile) or sys.platform == "win32":
+        return False
+    try:
+        if path.stat().st_size < PROCESS_MIN_BYTES:
+            return False
+        with path.open("rb") as probe:
+            return probe.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _open_remote(remote: RemoteFile) -> tuple[BinaryIO, str, int]:
@@ -629,8 +846,13 @@ class Window:
 
 
 def open_window(
-    path: Path, *, chunk: int = CHUNK, max_expansion: float | None = None, limits: Limits | None = None
+    path: Path,
+    *,
+    chunk: int = CHUNK,
+    max_expansion: float | None = None,
+    limits: Limits | None = None,
+    process: bool = False,
 ) -> Window:
-    """A Window over the decompressed content of `path`."""
-    raw, kind, size = open_raw(path)
+    """A Window over the decompressed content of `path` (`process`: see open_raw)."""
+    raw, kind, size = open_raw(path, process=process)
     return Window(path, raw, size, kind, chunk=chunk, max_expansion=max_expansion, limits=limits)

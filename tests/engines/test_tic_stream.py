@@ -5,6 +5,7 @@ tested in tests/sources/test_tic.py and tests/sources/test_bad_files.py."""
 from __future__ import annotations
 
 import gc
+import os
 import random
 import zlib
 from decimal import Decimal
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.engines import tic_scan
-from flows.engines.tic_stream import GzipStream, StreamError
+from flows.engines import tic_scan, tic_stream
+from flows.engines.tic_stream import GzipStream, ProcessGzipStream, StreamError
+from flows.sources.base import FileRejected
 
 
 def _gzip(data: bytes) -> bytes:
@@ -129,3 +131,145 @@ def test_the_fast_path_keeps_target_items_as_json_bytes(tmp_path: Path) -> None:
     assert [type(kept) for _, kept in ex.items._kept] == [bytes, bytes]
     assert [item["billing_code"] for _, item in ex.items] == ["0440T", "0442T"]
     assert next(iter(ex.items))[1]["negotiated_rates"][0]["negotiated_prices"][0]["negotiated_rate"] == Decimal("1.10")
+
+
+# -- the child-process inflate (ProcessGzipStream, used by fast_extract for a big local .gz) ------------
+def _synthetic_tic(n_items: int) -> bytes:
+    """A SYNTHETIC in-network document: many filler items, a target one every 50, referenced groups."""
+
+    def code(i: int) -> str:
+        return "0441T" if i % 50 == 0 else f"{i:05d}"
+
+    items = [
+        f'{{"negotiation_arrangement":"ffs","name":"SYN {i}","billing_code_type":"CPT",'
+        f'"billing_code_type_version":"2024","billing_code":"{code(i)}","description":"Synthetic",'
+        f'"negotiated_rates":[{{"provider_references":[{i % 7}],"negotiated_prices":[{{"negotiated_type":'
+        f'"negotiated","negotiated_rate":{i}.25,"expiration_date":"9999-12-31","billing_class":"professional"}}]}}]}}'
+        for i in range(n_items)
+    ]
+    refs = [f'{{"provider_group_id":{k},"provider_groups":[{{"npi":[1234567893]}}]}}' for k in range(7)]
+    return (
+        '{"reporting_entity_name":"Synthetic (test)","version":"1.0.0","provider_references":['
+        + ",".join(refs)
+        + '],"in_network":[\n'
+        + ",\n".join(items)
+        + "]}"
+    ).encode()
+
+
+def _two_member_tic(tmp_path: Path) -> Path:
+    data = _synthetic_tic(40_000)
+    cut = data.index(b"\n", len(data) // 2)  # a member boundary inside the in_network array
+    path = tmp_path / "synthetic_two_members_zero_padded.json.gz"
+    path.write_bytes(_gzip(data[:cut]) + b"\0" * 64 + _gzip(data[cut:]))
+    return path
+
+
+@pytest.fixture
+def spied(monkeypatch: pytest.MonkeyPatch) -> list[ProcessGzipStream]:
+    """Lower the threshold so small test files take the child-process path; record each such stream."""
+    monkeypatch.setattr(tic_stream, "PROCESS_MIN_BYTES", 1)
+    made: list[ProcessGzipStream] = []
+    real = tic_stream.ProcessGzipStream
+
+    def spy(path: Path) -> ProcessGzipStream:
+        made.append(real(path))
+        return made[-1]
+
+    monkeypatch.setattr(tic_stream, "ProcessGzipStream", spy)
+    return made
+
+
+def _gone(stream: ProcessGzipStream) -> bool:
+    if stream._proc.returncode is None:
+        return False
+    try:
+        os.kill(stream._proc.pid, 0)  # reaped: the pid no longer exists (no zombie)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_child_process_hands_out_the_same_bytes_as_the_thread(tmp_path: Path, spied) -> None:  # type: ignore[no-untyped-def]
+    path = _two_member_tic(tmp_path)
+    stream = tic_stream.ProcessGzipStream(path)
+    try:
+        got = _read_all(stream, 1024 * 1024)
+        assert stream.compressed_pos <= path.stat().st_size == stream._end
+    finally:
+        stream.close()
+    thread = GzipStream(path)
+    try:
+        assert got == _read_all(thread)
+    finally:
+        thread.close()
+    assert _gone(stream)
+
+
+def test_fast_extract_through_the_child_gives_the_thread_paths_items(tmp_path: Path, spied, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = _two_member_tic(tmp_path)
+    codes = frozenset({"0441T"})
+    via_child = tic_scan.fast_extract(path, codes)
+    assert len(spied) == 1 and spied[0]._end == path.stat().st_size  # the child read it all: no re-read
+    monkeypatch.setattr(tic_stream, "PROCESS_INFLATE", False)
+    via_thread = tic_scan.fast_extract(path, codes)
+    assert len(spied) == 1
+    assert len(via_child.items) == 800
+    assert [(where, bytes(raw)) for where, raw in via_child.items._kept] == [
+        (where, bytes(raw)) for where, raw in via_thread.items._kept
+    ]
+    assert via_child.provider_refs == via_thread.provider_refs
+    assert via_child.uncompressed_bytes == via_thread.uncompressed_bytes
+    assert all(_gone(s) for s in spied)
+
+
+@pytest.mark.parametrize("defect", ["truncated", "corrupt", "trailing_garbage"])
+def test_a_broken_gz_through_the_child_gives_exactly_the_thread_paths_error(
+    tmp_path: Path, spied, monkeypatch, defect: str
+) -> None:  # type: ignore[no-untyped-def]
+    whole = _gzip(_synthetic_tic(40_000))
+    path = tmp_path / f"synthetic_{defect}.json.gz"
+    if defect == "truncated":
+        path.write_bytes(whole[: len(whole) * 2 // 3])
+    elif defect == "corrupt":
+        path.write_bytes(whole[: len(whole) // 2] + bytes(b ^ 0x5A for b in whole[len(whole) // 2 :]))
+    else:
+        path.write_bytes(whole + b"garbage")
+    codes = frozenset({"0441T"})
+    with pytest.raises(FileRejected) as via_child:
+        tic_scan.extract(path, codes)
+    assert spied and all(_gone(s) for s in spied)  # the child ran, failed, was reaped; the thread re-read
+    monkeypatch.setattr(tic_stream, "PROCESS_INFLATE", False)
+    made = len(spied)
+    with pytest.raises(FileRejected) as via_thread:
+        tic_scan.extract(path, codes)
+    assert len(spied) == made
+    assert str(via_child.value) == str(via_thread.value)
+    assert (via_child.value.problem, via_child.value.where) == (via_thread.value.problem, via_thread.value.where)
+
+
+def test_the_child_is_gone_after_close_mid_stream_and_after_an_error(tmp_path: Path, spied) -> None:  # type: ignore[no-untyped-def]
+    path = _two_member_tic(tmp_path)
+    stream = tic_stream.ProcessGzipStream(path)
+    assert stream.readinto(bytearray(4096)) > 0
+    stream.close()  # the child is still inflating: it is killed and reaped
+    assert _gone(stream)
+    whole = _gzip(_synthetic_tic(40_000))
+    cut = tmp_path / "synthetic_truncated.json.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    stream = tic_stream.ProcessGzipStream(cut)
+    try:
+        with pytest.raises(StreamError):
+            _read_all(stream, 1024 * 1024)
+    finally:
+        stream.close()
+    assert _gone(stream)
+
+
+def test_small_or_remote_or_plain_files_keep_the_thread(tmp_path: Path) -> None:
+    small = tmp_path / "synthetic_small.json.gz"
+    small.write_bytes(_gzip(b"{}"))
+    plain = tmp_path / "synthetic_plain.json"
+    plain.write_bytes(b"{}" * 100)
+    assert not tic_stream.uses_process(small)  # below PROCESS_MIN_BYTES
+    assert not tic_stream.uses_process(plain)
