@@ -41,7 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from flows.engines.remote import RemoteFile
+from flows.engines import gzip_members
+from flows.engines.gzip_members import Inflater, NotGzip, Truncated
+from flows.engines.remote import RemoteFile, put_unless_stopped
 from flows.settings import Settings
 from flows.sources.base import FileRejected
 
@@ -50,10 +52,6 @@ try:  # SIMD substring search (StringZilla): ~12 GB/s here against ~1.7 GB/s for
 except ImportError:  # pragma: no cover - declared dependency; bytearray.find still works
     _sz = None
 
-try:
-    from isal import isal_zlib as _zlib
-except ImportError:  # pragma: no cover - isal is a declared dependency
-    import zlib as _zlib  # type: ignore[no-redef]
 
 CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_EXPANSION = Settings.tic_max_expansion  # PAYERBENCH_TIC_MAX_EXPANSION overrides it
@@ -111,8 +109,8 @@ class GzipStream(io.RawIOBase):
     # Measured in the thread on the 1 GB benchmark file (benchmarks/bench_tic_ingest.py): 256 KiB in / 1 MiB
     # out inflates 1 GB in ~0.5 s of the thread's CPU (about 2 GB/s) and costs the reader ~0.07 s to copy out;
     # 64 KiB / 256 KiB pieces were no faster in the thread (0.54-0.57 s) and cost the reader twice as much.
-    IN_BLOCK = 256 * 1024
-    OUT_BLOCK = 1024 * 1024
+    IN_BLOCK = gzip_members.IN_BLOCK
+    OUT_BLOCK = gzip_members.OUT_BLOCK
     QUEUE = 8
 
     def __init__(self, path: Path | RemoteFile, handle: BinaryIO | None = None, size: int | None = None) -> None:
@@ -127,80 +125,39 @@ class GzipStream(io.RawIOBase):
         self._stop = threading.Event()
         self._error: StreamError | None = None
         self._done = False
-        self._at = 0  # compressed bytes consumed by the inflating thread
-        self._block_end = 0  # compressed offset just past the bytes being decompressed
         self._handle = handle if handle is not None else path.open("rb")  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._run, name=f"gunzip {path.name}", daemon=True)
         self._thread.start()
 
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                pass
-        return False
+        return put_unless_stopped(self._queue, self._stop, item)
 
     def _run(self) -> None:
+        inflater = Inflater(self._handle.read, self.OUT_BLOCK, self.IN_BLOCK)
         try:
-            self._inflate()
-        except _zlib.error as exc:  # type: ignore[misc]
+            for out in inflater.pieces(self._stop.is_set):
+                if not self._put((out, inflater.at)):
+                    return
+        except Truncated:
+            self._put(StreamError("truncated: it ends before the gzip end-of-stream marker", inflater.at, self.size))
+        except NotGzip:
             self._put(
                 StreamError(
-                    f"corrupt ({exc}) in the compressed bytes up to offset {self._block_end:,}", self._at, self.size
+                    "followed by data that is not gzip after the end of its gzip stream", inflater.at, self.size
                 )
             )
-        except StreamError as exc:
-            self._put(exc)
+        except gzip_members.zlib.error as exc:  # type: ignore[misc]
+            self._put(
+                StreamError(
+                    f"corrupt ({exc}) in the compressed bytes up to offset {inflater.block_end:,}",
+                    inflater.at,
+                    self.size,
+                )
+            )
         except BaseException as exc:  # noqa: BLE001 - the reader must always get a last item
-            self._put(StreamError(f"unreadable ({type(exc).__name__}: {exc})", self._at, self.size))
+            self._put(StreamError(f"unreadable ({type(exc).__name__}: {exc})", inflater.at, self.size))
         else:
             self._put(None)
-
-    def _inflate(self) -> None:
-        read, out_block = self._handle.read, self.OUT_BLOCK
-        pending = b""
-        d = None  # the current member's decompressor; None between members
-        while not self._stop.is_set():
-            if not pending:
-                pending = read(self.IN_BLOCK)
-                if not pending:
-                    if d is not None:
-                        raise StreamError(
-                            "truncated: it ends before the gzip end-of-stream marker", self._at, self.size
-                        )
-                    return
-            if d is None:  # between members: zero padding is allowed, anything else must be a member
-                stripped = pending.lstrip(b"\0")
-                self._at += len(pending) - len(stripped)
-                pending = stripped
-                if not pending:
-                    continue
-                if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
-                    raise StreamError(
-                        "followed by data that is not gzip after the end of its gzip stream", self._at, self.size
-                    )
-                d = _zlib.decompressobj(31)
-            self._block_end = self._at + len(pending)
-            out = d.decompress(pending, out_block)
-            if d.eof:
-                rest = d.unused_data
-                self._at += len(pending) - len(rest)
-                pending, d = rest, None
-            else:
-                tail = d.unconsumed_tail
-                self._at += len(pending) - len(tail)
-                if not out and len(tail) == len(pending):  # no progress: the decompressor wants more input
-                    more = read(self.IN_BLOCK)
-                    if not more:
-                        raise StreamError(
-                            "truncated: it ends before the gzip end-of-stream marker", self._at, self.size
-                        )
-                    tail = tail + more
-                pending = tail
-            if out and not self._put((out, self._at)):
-                return
 
     def readable(self) -> bool:
         return True
@@ -254,70 +211,12 @@ class GzipStream(io.RawIOBase):
         super().close()
 
 
-# The child of `ProcessGzipStream`: GzipStream._inflate's rules (members, zero padding between them,
-# nothing else after the last); each piece goes into a slot of a shared ring and a 16-byte message
-# (slot, length, compressed offset) to stdout; a byte on stdin frees a slot. Deviations exit non-zero.
-_CHILD = r"""
-import mmap, os, struct, sys
-from isal import isal_zlib
-path, ring_fd, slots, slot = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ring = mmap.mmap(ring_fd, slots * slot)
-state = [slots, 0]
-def put(out, at):
-    if state[0] == 0:
-        got = os.read(0, 4096)
-        if not got:
-            sys.exit(5)
-        state[0] += len(got)
-    state[0] -= 1
-    i = state[1]
-    ring[i * slot : i * slot + len(out)] = out
-    os.write(1, struct.pack("<IIQ", i, len(out), at))
-    state[1] = (i + 1) % slots
-f = open(path, "rb", buffering=0)
-read = f.read
-pending, d, at = b"", None, 0
-while True:
-    if not pending:
-        pending = read(1 << 18)
-        if not pending:
-            if d is not None:
-                sys.exit(3)
-            os.write(1, struct.pack("<IIQ", 0, 0, at))
-            sys.exit(0)
-    if d is None:
-        stripped = pending.lstrip(b"\0")
-        at += len(pending) - len(stripped)
-        pending = stripped
-        if not pending:
-            continue
-        if pending[:1] != b"\x1f" or (len(pending) > 1 and pending[1:2] != b"\x8b"):
-            sys.exit(4)
-        d = isal_zlib.decompressobj(31)
-    out = d.decompress(pending, slot)
-    if d.eof:
-        rest = d.unused_data
-        at += len(pending) - len(rest)
-        pending, d = rest, None
-    else:
-        tail = d.unconsumed_tail
-        at += len(pending) - len(tail)
-        if not out and len(tail) == len(pending):
-            more = read(1 << 18)
-            if not more:
-                sys.exit(3)
-            tail = tail + more
-        pending = tail
-    if out:
-        put(out, at)
-"""
-
-
 class ProcessGzipStream(io.RawIOBase):
     """A local .gz file inflated by a second PROCESS (isal), for the fast scanner on big files.
 
     isal_zlib holds the GIL while it inflates, so `GzipStream`'s thread and the scanner take turns on
-    one core; a child process overlaps them on two. The child reads the file itself and puts each
+    one core; a child process overlaps them on two. The child (flows/engines/gzip_members.py run as a
+    script: the same inflating loop as the thread's) reads the file itself and puts each
     inflated piece (1 MiB at most) in a slot of a shared-memory ring (a pipe costs ~1 s/GB of kernel
     copies here; the ring, ~0.1 s), announcing it on its stdout with the compressed offset behind it
     (`compressed_pos`, as GzipStream's); the reader frees a slot with one byte on the child's stdin.
@@ -346,7 +245,7 @@ class ProcessGzipStream(io.RawIOBase):
             self._ring = mmap.mmap(self._ring_file.fileno(), self.SLOTS * self.SLOT)
             fd = self._ring_file.fileno()
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                [sys.executable, "-I", "-c", _CHILD, str(path), str(fd), str(self.SLOTS), str(self.SLOT)],
+                [sys.executable, "-I", gzip_members.__file__, str(path), str(fd), str(self.SLOTS), str(self.SLOT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
