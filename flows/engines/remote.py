@@ -77,6 +77,18 @@ def url_name(url: str) -> str:
     return PurePosixPath(unquote(urlsplit(url).path)).name or urlsplit(url).netloc
 
 
+def put_unless_stopped(to: queue.Queue, stop: threading.Event, item: object) -> bool:
+    """Put `item` on a bounded queue from a producing thread, giving up (False) once `stop` is set: a reader
+    that closed early never leaves the producer blocked on a full queue."""
+    while not stop.is_set():
+        try:
+            to.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            pass
+    return False
+
+
 class RemoteFile:
     """An HTTP(S) file read as it streams (see the module docstring); stands where a local `Path` would.
 
@@ -248,13 +260,7 @@ class RemoteStream(io.RawIOBase):
             self._put(exc)
 
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                pass
-        return False
+        return put_unless_stopped(self._queue, self._stop, item)
 
     def _pull(self) -> bytes:
         """The next received piece (b"" at the end); a failure of the receiving thread is raised here."""

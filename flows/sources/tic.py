@@ -213,25 +213,27 @@ def _code_columns(item: dict) -> dict[str, object]:
 
 
 # --- in-network ---------------------------------------------------------------------------------------
+def _item_columns(item: dict) -> dict[str, object]:
+    """The columns an in-network item gives each of its rows: its code, arrangement, bundled codes and
+    covered services."""
+    return {
+        **_code_columns(item),
+        "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
+        "bundled_codes": _texts([c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)])
+        or None,
+        "covered_services": _texts(
+            [c.get("billing_code") for c in item.get("covered_services") or [] if isinstance(c, dict)]
+        )
+        or None,
+    }
+
+
 def in_network_rows(ex: Extract, folder: Path | None, limits: Limits | None = None) -> Iterator[dict]:
     """One row per billing code x negotiated price x provider group (NPI list and TIN)."""
     header = _header(ex)
     remote: dict[str, list[dict] | None] = {}
     for locator, item in ex.items:
-        base = {**header, **_code_columns(item)}
-        base.update(
-            {
-                "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
-                "bundled_codes": _texts(
-                    [c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)]
-                )
-                or None,
-                "covered_services": _texts(
-                    [c.get("billing_code") for c in item.get("covered_services") or [] if isinstance(c, dict)]
-                )
-                or None,
-            }
-        )
+        base = {**header, **_item_columns(item)}
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
@@ -491,22 +493,9 @@ def _in_network_frames(
         return pd.DataFrame(data, dtype=object, copy=False)
 
     for locator, item in ex.items:
-        code_columns = _code_columns(item)
-        codes.add(code_columns["billing_code"] or "")
-        i = items.add(
-            {
-                **code_columns,
-                "negotiation_arrangement": _text(item.get("negotiation_arrangement")),
-                "bundled_codes": _texts(
-                    [c.get("billing_code") for c in item.get("bundled_codes") or [] if isinstance(c, dict)]
-                )
-                or None,
-                "covered_services": _texts(
-                    [c.get("billing_code") for c in item.get("covered_services") or [] if isinstance(c, dict)]
-                )
-                or None,
-            }
-        )
+        item_columns = _item_columns(item)
+        codes.add(item_columns["billing_code"] or "")
+        i = items.add(item_columns)
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
