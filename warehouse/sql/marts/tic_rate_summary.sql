@@ -9,15 +9,18 @@
 -- derived, fee schedule), *_per_diem_usd (dollars per day), *_pct_of_charges (percent of billed
 -- charges: 65.0 = 65 %). A per-diem or percentage rate never enters a per-service dollar figure.
 -- is_synthetic: a file behind the row is labelled synthetic (stg_source_file).
-with rates as (
+-- `rates` is read three times: not materialized, each reader streams the staging view for its own columns
+-- (materialised, it held every row's NPI lists and price ids: 1 GB TiC file, +130 MB to build the mart).
+with rates as not materialized (
     select
         *,
         case negotiated_type when 'percentage' then 'percentage' when 'per diem' then 'per_diem' else 'dollars' end
             as rate_kind,
         coalesce(negotiated_rate_usd, negotiated_percentage) as rate_value,  -- unit by rate_kind; split below
         coalesce(setting, 'unspecified') as setting_key,
-        -- the price's own path: the source record without its provider-group suffix
-        source_file || ' ' || coalesce(nullif(regexp_extract(source_record, '^(.*\.negotiated_prices\[\d+\])', 1), ''),
+        -- the price's own path: the source record without its provider-group suffix (no capture group: the same
+        -- match, found by RE2's DFA, 3-4x faster)
+        source_file || ' ' || coalesce(nullif(regexp_extract(source_record, '^.*\.negotiated_prices\[\d+\]'), ''),
                                        source_record) as price_id
     from stg_tic_in_network_rate
 ),
@@ -37,7 +40,9 @@ price_stats as (
 ),
 npis as (
     select billing_code, payer_group, billing_class, setting_key, rate_kind, count(distinct npi) as provider_npis
-    from rates, unnest(coalesce(npis, [])) as t(npi)
+    -- each distinct list once (rows share their provider group's list), unnested in the select list (no lateral join)
+    from (select billing_code, payer_group, billing_class, setting_key, rate_kind, unnest(npis) as npi
+          from (select distinct billing_code, payer_group, billing_class, setting_key, rate_kind, npis from rates))
     group by all
 ),
 row_stats as (
