@@ -83,6 +83,14 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "max_uncompressed_bytes",
         "most bytes one TiC file may decompress to, or a hospital/policy JSON hold (default 500GB; accepts 500GB, 64MB or a byte count)",
     ),
+    "PAYERBENCH_BUILD_MEMORY_LIMIT": (
+        "build_memory_limit",
+        "most memory DuckDB may hold while it builds the warehouse file before it spills to a temporary folder in the warehouse folder (default 256MB; accepts 256MB, 1GiB or a byte count; 0: no limit). A build that still runs out of memory is retried once without the limit",
+    ),
+    "PAYERBENCH_BUILD_THREADS": (
+        "build_threads",
+        "threads DuckDB uses to build the warehouse file (default 1: the marts' hash tables are held once, not per thread; 0: one per core)",
+    ),
     "PAYERBENCH_MAX_ITEM_BYTES": (
         "max_item_bytes",
         "largest single JSON value (an item kept, a header value, a run of blank space) a TiC, hospital or policy JSON file may hold (default 256MiB)",
@@ -120,6 +128,11 @@ class Settings:
     # item is at most tens of MB (the largest seen ~30 MB).
     max_uncompressed_bytes: int = 500 * 1000**3
     max_item_bytes: int = 256 * 1024**2
+    # flows/steps/warehouse.py: DuckDB's memory_limit (bytes; 0: DuckDB's default, 80 % of RAM) and threads (0: one per
+    # core) for the build. The build runs at the end of every ingest, whose peak it sets: the marts over a 1 GB TiC
+    # file held ~200 MB of hash tables per thread; within the limit DuckDB spills to disk instead.
+    build_memory_limit: int = 256 * 1000**2
+    build_threads: int = 1
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -211,6 +224,9 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if field in ("max_uncompressed_bytes", "max_item_bytes"):
             changes[field] = parse_bytes(var, value)
             continue
+        if field == "build_memory_limit":
+            changes[field] = 0 if value.strip() == "0" else parse_bytes(var, value)
+            continue
         if field in (
             "chunk_rows",
             "lock_timeout",
@@ -219,8 +235,10 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             "fetch_interval",
             "policy_fetch_interval",
             "fetch_years",
+            "build_threads",
         ):
             example = {
+                "build_threads": "1 (threads; 0: one per core)",
                 "fetch_years": "2 (calendar years)",
                 "fetch_interval": "1 (seconds)",
                 "policy_fetch_interval": "5 (seconds)",
@@ -230,15 +248,17 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
                 "log_grace_seconds": "3600 (seconds)",
             }[field]
             try:
-                number = int(value) if field in ("chunk_rows", "fetch_years") else float(value)
+                number = int(value) if field in ("chunk_rows", "fetch_years", "build_threads") else float(value)
             except ValueError:
                 raise ConfigurationError(f"{var}={value!r} is not a number; set it to e.g. {example}") from None
             if not (
-                number >= 0 if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval") else number > 0
+                number >= 0
+                if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval", "build_threads")
+                else number > 0
             ):
                 least = (
                     "0 or more"
-                    if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval")
+                    if field in ("log_grace_seconds", "fetch_interval", "policy_fetch_interval", "build_threads")
                     else "greater than 0"
                 )
                 raise ConfigurationError(f"{var}={value!r} must be {least}; set it to e.g. {example}")

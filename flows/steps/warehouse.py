@@ -54,8 +54,10 @@ import datetime as dt
 import hashlib
 import inspect
 import json
+import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +79,8 @@ from flows.steps.lock import warehouse_lock
 from flows.steps.sandbox import connect_read_only  # noqa: F401  (the analysts' connection lives there)
 from flows.steps.store import ADVISORY, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_VIEWS = {
     "load_log": "One row per attempt to load one file: counts read / loaded / quarantined, status, error.",
@@ -557,12 +561,66 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         )
     target = settings.duckdb_path
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    limited = bool(settings.build_memory_limit)
+    try:
+        views, files = _write_database(settings, current, schemas, committed, tmp, limited)
+    except duckdb.OutOfMemoryException as exc:
+        if not limited:
+            raise
+        logger.warning(
+            "the warehouse build ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (%d bytes) and could not "
+            "spill (%s); building again without the limit. Raise the limit, or give the warehouse folder room to "
+            "spill, to keep the build's memory bounded",
+            settings.build_memory_limit,
+            str(exc).splitlines()[0],
+        )
+        views, files = _write_database(settings, current, schemas, committed, tmp, False)
+    before = _recorded_state(settings)
+    os.replace(tmp, target)
+    # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
+    generation = current.state["log_generation"]
+    since = before.get("log_generation_since") if before.get("log_generation") == generation else None
+    state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
+    # written last: a crash before it means "rebuild"
+    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
+    return BuildResult(
+        path=target,
+        views=views,
+        files=files,
+        rebuilt=True,
+        marts_rebuilt=affected_views(settings.sql_dir, current.changed, schemas),
+        reason=current.reason,
+    )
+
+
+def _connect_for_build(settings: Settings, path: Path, limited: bool) -> duckdb.DuckDBPyConnection:
+    """The build's connection: `settings.build_threads` threads and, when `limited`, `settings.build_memory_limit`,
+    spilling to a folder beside the file being built (in the warehouse folder, removed with the connection)."""
+    config: dict[str, object] = {"temp_directory": str(path) + ".spill"}
+    if settings.build_threads:
+        config["threads"] = settings.build_threads
+    if limited and settings.build_memory_limit:
+        config["memory_limit"] = f"{settings.build_memory_limit}B"
+    return duckdb.connect(str(path), config=config)
+
+
+def _write_database(
+    settings: Settings,
+    current: BuildPlan,
+    schemas: Mapping[str, type],
+    committed: list[str],
+    tmp: Path,
+    limited: bool,
+) -> tuple[list[str], int]:
+    """Build the DuckDB file at `tmp` (views, enumerations, marts, catalog); returns its relations and the number of
+    Parquet files they list. On any error the partial file is removed and the previous database stays in place."""
+    lake = lake_root(settings)
     tmp.unlink(missing_ok=True)
     views: list[str] = []
     files = 0
     catalog: list[tuple[str, str, str]] = []
     _give_back_free_memory()
-    con = duckdb.connect(str(tmp))
+    con = _connect_for_build(settings, tmp, limited)
     try:
         # each view binds every view it reads, down to read_parquet, so a mart reading benchmark_rate five
         # times read the Parquet footers of every TiC part five times over: with the cache, once (1 GB TiC
@@ -641,23 +699,9 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         con.close()
         tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
         raise
-    before = _recorded_state(settings)
-    os.replace(tmp, target)
-    # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
-    generation = current.state["log_generation"]
-    since = before.get("log_generation_since") if before.get("log_generation") == generation else None
-    state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
-    # written last: a crash before it means "rebuild"
-    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
-    return BuildResult(
-        path=target,
-        views=views,
-        files=files,
-        rebuilt=True,
-        marts_rebuilt=affected_views(settings.sql_dir, current.changed, schemas),
-        reason=current.reason,
-    )
+    return views, files
 
 
 def _materialise(
@@ -683,6 +727,8 @@ def _materialise(
                 source = mart.sql.rstrip().rstrip(";")
             try:
                 con.execute(f"CREATE TABLE main.{mart.name} AS\n{source}")
+            except duckdb.OutOfMemoryException:
+                raise  # not the SQL's fault: `_build` retries without the memory limit
             except duckdb.Error as exc:
                 raise SqlBuildError(f"warehouse/sql/marts/{mart.name}.sql does not materialise: {exc}") from None
             con.execute(f"COMMENT ON TABLE main.{mart.name} IS {_quote(mart.doc)}")

@@ -191,6 +191,67 @@ def test_a_failed_build_keeps_the_previous_database(settings: Settings, tmp_path
     con.close()
 
 
+def _settings_mart(settings: Settings, project: Path) -> Settings:
+    """`settings` over the project SQL plus a mart recording the build connection's memory limit and threads."""
+    shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
+    _sql(
+        project / "warehouse" / "sql",
+        "marts",
+        "zz_build_settings",
+        "-- One row: the build's DuckDB settings.\n"
+        "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads",
+    )
+    return settings.replace(project_dir=project)
+
+
+def test_the_build_connection_takes_its_memory_limit_and_threads_from_the_settings(
+    settings: Settings, tmp_path: Path
+) -> None:
+    limited = _settings_mart(settings, tmp_path / "project").replace(build_memory_limit=300 * 1024**2, build_threads=1)
+    warehouse.build(limited, catalog.SCHEMAS)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute("select memory_limit, threads from zz_build_settings").fetchall() == [("300.0 MiB", 1)]
+    con.close()
+    assert not list(settings.warehouse_dir.glob("*.spill"))  # the spill folder goes with the connection
+
+
+def test_a_build_out_of_memory_within_the_limit_is_retried_without_it(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 1 MB cannot hold the build (and what runs out of memory cannot always spill): the retry has no limit
+    tiny = _settings_mart(settings, tmp_path / "project").replace(build_memory_limit=1_000_000)
+    with caplog.at_level("WARNING", logger="flows.steps.warehouse"):
+        result = warehouse.build(tiny, catalog.SCHEMAS)
+    assert result.rebuilt
+    assert "ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (1000000 bytes)" in caplog.text
+    assert "building again without the limit" in caplog.text
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    limit = con.execute("select memory_limit from zz_build_settings").fetchone()[0]
+    assert limit != "976.5 KiB" and limit.endswith("GiB")  # DuckDB's default: a share of the machine's memory
+    assert con.execute("select count(*) from coverage_matrix").fetchone() == (0,)
+    con.close()
+    assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
+
+
+def test_a_build_out_of_memory_without_a_limit_is_not_retried(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def out_of_memory(*args: object) -> tuple[list[str], int]:
+        calls.append(args[-1])
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
+
+    monkeypatch.setattr(warehouse, "_write_database", out_of_memory)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        warehouse.build(settings.replace(build_memory_limit=0), catalog.SCHEMAS)
+    assert calls == [False]
+    calls.clear()
+    with pytest.raises(duckdb.OutOfMemoryException):
+        warehouse.build(settings, catalog.SCHEMAS)  # limited, then once without the limit, then the error
+    assert calls == [True, False]
+
+
 def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
     import shutil
 

@@ -38,8 +38,10 @@ tic as (  -- one row per negotiated price as the file publishes it, not one per 
         case when any_value(negotiated_type) = 'per diem' then any_value(negotiated_rate_usd) end as per_diem_usd,
         any_value(negotiated_percentage) as rate_pct_of_charges,
         null::varchar as rate_formula,
-        list_sort(list(distinct coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null))
-            as provider_keys,  -- sorted: the same rates give the same rows, run after run
+        -- sorted: the same rates give the same rows, run after run; list_distinct of the list, not list(distinct):
+        -- DuckDB's distinct aggregate hashes every row again with its group's long key (1 GB TiC file: +35 MB, +0.06 s)
+        list_sort(list_distinct(list(coalesce(tin_value, provider_group_id)) filter (where coalesce(tin_value, provider_group_id) is not null)))
+            as provider_keys,
         max(last_updated_on) as as_of_date,
         source_file,
         any_value(load_id) as load_id,
