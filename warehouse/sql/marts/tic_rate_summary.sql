@@ -24,14 +24,22 @@ with rates as not materialized (
                                        source_record) as price_id
     from stg_tic_in_network_rate
 ),
+keys as materialized (  -- each group once, numbered: the aggregates below hash one integer instead of five strings
+    select *, row_number() over () as key_id
+    from (select distinct billing_code, payer_group, billing_class, setting_key, rate_kind from rates)
+),
+keyed as not materialized (
+    select k.key_id, r.*
+    from rates r
+    join keys k using (billing_code, payer_group, billing_class, setting_key, rate_kind)
+),
 prices as (  -- one row per negotiated price
-    select billing_code, payer_group, billing_class, setting_key, rate_kind, price_id,
-           any_value(rate_value) as rate_value
-    from rates
+    select key_id, price_id, any_value(rate_value) as rate_value
+    from keyed
     group by all
 ),
 price_stats as (
-    select billing_code, payer_group, billing_class, setting_key, rate_kind,
+    select key_id,
            count(*) as rate_count,
            count(distinct rate_value) as distinct_rates,
            rate_distribution(rate_value) as dist
@@ -39,19 +47,13 @@ price_stats as (
     group by all
 ),
 npis as (
-    select billing_code, payer_group, billing_class, setting_key, rate_kind, count(distinct npi) as provider_npis
-    -- each distinct list once (rows share their provider group's list), unnested in the select list (no lateral join)
-    from (select billing_code, payer_group, billing_class, setting_key, rate_kind, unnest(npis) as npi
-          from (select distinct billing_code, payer_group, billing_class, setting_key, rate_kind, npis from rates))
+    select key_id, count(distinct npi) as provider_npis
+    from (select key_id, unnest(npis) as npi from keyed)
     group by all
 ),
 row_stats as (
     select
-        r.billing_code,
-        r.payer_group,
-        r.billing_class,
-        r.setting_key,
-        r.rate_kind,
+        r.key_id,
         count(*) as rate_rows,
         count(distinct r.payer_name) as payers,
         count(distinct (r.source_file, r.provider_group_id)) filter (where r.provider_group_id is not null) as provider_groups,
@@ -60,7 +62,7 @@ row_stats as (
         max(r.last_updated_on) as latest_last_updated_on,
         list(distinct r.source_file order by r.source_file) as source_files,
         bool_or(coalesce(sf.is_synthetic, false)) as is_synthetic
-    from rates r
+    from keyed r
     left join stg_source_file sf on sf.load_id = r.load_id
     group by all
 )
@@ -71,11 +73,11 @@ select
     s.setting_key as setting,
     s.rate_kind,
     p.rate_count,
-    s.rate_rows,
+    rate_rows,
     p.distinct_rates,
-    s.payers,
-    s.provider_groups,
-    s.provider_tins,
+    payers,
+    provider_groups,
+    provider_tins,
     coalesce(n.provider_npis, 0) as provider_npis,
     case when s.rate_kind = 'dollars' then p.dist.min end as min_rate_usd,
     case when s.rate_kind = 'dollars' then p.dist.p25 end as p25_rate_usd,
@@ -90,11 +92,12 @@ select
     case when s.rate_kind = 'percentage' then p.dist.median end as median_pct_of_charges,
     case when s.rate_kind = 'percentage' then p.dist.p75 end as p75_pct_of_charges,
     case when s.rate_kind = 'percentage' then p.dist.max end as max_pct_of_charges,
-    s.payer_names,
-    s.latest_last_updated_on,
-    s.source_files,
-    s.is_synthetic
-from row_stats s
-join price_stats p using (billing_code, payer_group, billing_class, setting_key, rate_kind)
-left join npis n using (billing_code, payer_group, billing_class, setting_key, rate_kind)
+    payer_names,
+    latest_last_updated_on,
+    source_files,
+    is_synthetic
+from keys s
+join row_stats using (key_id)
+join price_stats p using (key_id)
+left join npis n using (key_id)
 order by s.billing_code, s.payer_group, s.billing_class, setting, s.rate_kind
