@@ -85,11 +85,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "PAYERBENCH_BUILD_MEMORY_LIMIT": (
         "build_memory_limit",
-        "most memory DuckDB may hold while it builds the warehouse file before it spills to a temporary folder in the warehouse folder (default 128MB; accepts 128MB, 1GiB or a byte count; 0: no limit). A build that still runs out of memory is retried once without the limit",
+        "most memory DuckDB may hold while it builds the warehouse file before it spills to a temporary folder in the warehouse folder (default 160MB; accepts 160MB, 1GiB or a byte count; 0: no limit). A build that still runs out of memory is retried once without the limit",
     ),
     "PAYERBENCH_BUILD_THREADS": (
         "build_threads",
-        "threads DuckDB uses to build the warehouse file (default 0: one per core; 1 holds the marts' hash tables once, not per thread)",
+        "threads DuckDB uses to build the warehouse file (default 1: the marts' hash tables are held once, not once per thread; 0: one per core)",
     ),
     "PAYERBENCH_MAX_ITEM_BYTES": (
         "max_item_bytes",
@@ -130,9 +130,10 @@ class Settings:
     max_item_bytes: int = 256 * 1024**2
     # flows/steps/warehouse.py: DuckDB's memory_limit (bytes; 0: DuckDB's default, 80 % of RAM) and threads (0: one per
     # core) for the build. The build runs at the end of every ingest, whose peak it sets: without a limit the marts
-    # over a 1 GB TiC file took DuckDB ~+250 MB; within it, it spills to disk instead (that file builds within 96 MB).
-    build_memory_limit: int = 128 * 1000**2
-    build_threads: int = 0
+    # over a 1 GB TiC file took DuckDB ~+250 MB; within it, it spills to disk instead. With one thread that file builds
+    # within 96 MB (not 64); with two, 128 MB was not always enough (each thread holds its own hash tables).
+    build_memory_limit: int = 160 * 1000**2
+    build_threads: int = 1
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -238,7 +239,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             "build_threads",
         ):
             example = {
-                "build_threads": "2 (threads; 0: one per core)",
+                "build_threads": "1 (threads; 0: one per core)",
                 "fetch_years": "2 (calendar years)",
                 "fetch_interval": "1 (seconds)",
                 "policy_fetch_interval": "5 (seconds)",

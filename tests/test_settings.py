@@ -65,11 +65,11 @@ def test_every_environment_variable_is_in_the_readme() -> None:
 
 
 def test_the_build_memory_limit_and_threads_come_from_the_environment() -> None:
-    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (128 * 1000**2, 0)
+    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (160 * 1000**2, 1)
     s = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "1GiB", "PAYERBENCH_BUILD_THREADS": "4"})
     assert (s.build_memory_limit, s.build_threads) == (1024**3, 4)
-    unlimited = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "0", "PAYERBENCH_BUILD_THREADS": "1"})
-    assert (unlimited.build_memory_limit, unlimited.build_threads) == (0, 1)  # 0: DuckDB's default
+    unlimited = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "0", "PAYERBENCH_BUILD_THREADS": "0"})
+    assert (unlimited.build_memory_limit, unlimited.build_threads) == (0, 0)  # DuckDB's defaults
     with pytest.raises(ConfigurationError, match="PAYERBENCH_BUILD_MEMORY_LIMIT='some' is not a size"):
         from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "some"})
     with pytest.raises(ConfigurationError, match="PAYERBENCH_BUILD_THREADS='-1' must be 0 or more"):
