@@ -9,7 +9,7 @@
 -- derived, fee schedule), *_per_diem_usd (dollars per day), *_pct_of_charges (percent of billed
 -- charges: 65.0 = 65 %). A per-diem or percentage rate never enters a per-service dollar figure.
 -- is_synthetic: a file behind the row is labelled synthetic (stg_source_file).
--- `rates` is read three times: not materialized, each reader streams the staging view for its own columns
+-- `rates` is read four times: not materialized, each reader streams the staging view for its own columns
 -- (materialised, it held every row's NPI lists and price ids: 1 GB TiC file, +130 MB to build the mart).
 with rates as not materialized (
     select
@@ -28,7 +28,7 @@ keys as materialized (  -- each group once, numbered: the aggregates below hash 
     select *, row_number() over () as key_id
     from (select distinct billing_code, payer_group, billing_class, setting_key, rate_kind from rates)
 ),
-keyed as not materialized (
+keyed as not materialized (  -- a group with a NULL key part drops out here, as it did from the joins at the end
     select k.key_id, r.*
     from rates r
     join keys k using (billing_code, payer_group, billing_class, setting_key, rate_kind)
@@ -47,7 +47,7 @@ price_stats as (
     group by all
 ),
 npis as (
-    select key_id, count(distinct npi) as provider_npis
+    select key_id, count(distinct npi) as provider_npis  -- unnested in the select list: no lateral join
     from (select key_id, unnest(npis) as npi from keyed)
     group by all
 ),
