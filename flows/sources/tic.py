@@ -33,7 +33,7 @@ from flows.engines.json_guard import decompressed
 from flows.engines.json_guard import items as json_items
 from flows.engines.tic_scan import Extract, extract, id_text
 from flows.engines.tic_stream import Limits, open_raw
-from flows.sources.base import Batch, FileRejected, ReadContext
+from flows.sources.base import Batch, FileRejected, Level, Levels, ReadContext
 
 RATE = "tic__in_network_rate"
 ALLOWED = "tic__allowed_amount"
@@ -93,8 +93,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
         folder = path.parent if isinstance(path, Path) else None
         codes = set()
-        for frame in in_network_frames(result, folder, Limits.of(ctx.settings), rows, codes=codes):
-            yield Batch(RATE, frame)
+        for levels in in_network_levels(result, folder, Limits.of(ctx.settings), rows, codes=codes):
+            yield Batch(RATE, None, levels=levels)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -373,48 +373,44 @@ RATE_COLUMNS = [*HEADER_COLUMNS, *ITEM_COLUMNS, *PRICE_COLUMNS, *GROUP_COLUMNS, 
 
 class _Level:
     """The distinct values of one level of the file (items, prices or provider groups), one tuple each; a
-    row refers to one entry of each level by its index, and a frame's column is a numpy `take`.
+    row refers to one entry of each level by its index, and a batch carries, per level, the entries its
+    rows name and each row's entry (`Level`).
 
     A `window` level (items, prices: each one's rows come together, in order) keeps only the entries the
-    rows not yet in a frame may still name (`release_before`), so its memory is one frame's worth, not
+    rows not yet in a batch may still name (`release_before`), so its memory is one batch's worth, not
     the file's. Other levels (provider groups: a reference id names the same entries all through the file)
-    keep every entry, converted to columns once and extended as entries come."""
+    keep every entry, and a batch carries the ones its rows name."""
 
     def __init__(self, names: list[str], *, window: bool = False) -> None:
         self.names = names
         self.window = window
         self.entries: list[tuple] = []
         self.base = 0  # index of entries[0]
-        self._arrays: list | None = None
 
     def add(self, values: dict[str, object]) -> int:
         self.entries.append(tuple(values.values()))
         return self.base + len(self.entries) - 1
 
-    def _columns(self, entries: list[tuple]) -> list:
+    def _frame(self, entries: list[tuple]) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        count = len(entries)
+        columns = zip(*entries) if entries else ((),) * len(self.names)
+        data = {name: np.fromiter(c, dtype=object, count=count) for name, c in zip(self.names, columns)}
+        return pd.DataFrame(data, dtype=object, copy=False)
+
+    def level(self, where) -> Level:  # type: ignore[no-untyped-def]
+        """The entries at `where` (indices of entries, one per row) as a `Level`."""
         import numpy as np
 
-        if not entries:
-            return [np.empty(0, dtype=object) for _ in self.names]
-        return [np.fromiter(c, dtype=object, count=len(entries)) for c in zip(*entries)]
-
-    def take(self, where) -> list:  # type: ignore[no-untyped-def]
-        """Each column's values at `where` (indices of entries)."""
         if self.window:
             lo = int(where.min()) if len(where) else self.base
             hi = int(where.max()) + 1 if len(where) else self.base
-            columns = self._columns(self.entries[lo - self.base : hi - self.base])
-            return [column.take(where - lo) for column in columns]
-        if self.entries or self._arrays is None:  # convert the new entries once, then let their tuples go
-            import numpy as np
-
-            fresh = self._columns(self.entries)
-            self._arrays = (
-                fresh if self._arrays is None else [np.concatenate([old, new]) for old, new in zip(self._arrays, fresh)]
-            )
-            self.base += len(self.entries)
-            self.entries = []
-        return [column.take(where) for column in self._arrays]
+            return Level(self._frame(self.entries[lo - self.base : hi - self.base]), where - lo)
+        named, at = np.unique(where, return_inverse=True)
+        entries = self.entries
+        return Level(self._frame([entries[i] for i in named.tolist()]), at.astype(np.intp, copy=False))
 
     def release_before(self, index: int) -> None:
         """A window level forgets its entries below `index` (no row left to build names them)."""
@@ -427,38 +423,47 @@ def in_network_frames(
     ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
 ) -> Iterator[pd.DataFrame]:
     """The rows of `in_network_rows` (same values, same order, same columns), as frames of at most `size`
-    rows built column by column: no dict per row. Each item, price and provider group is read once; a
-    provider reference is resolved once per file, whichever rates name it; a row is three indices and its
-    locator, and each column of a frame is one `take` over the level it belongs to.
+    rows: the frames of `in_network_levels`."""
+    for levels in in_network_levels(ex, folder, limits, size, codes):
+        yield levels.frame()
 
-    The cyclic garbage collector is off while a frame is built (it would walk the whole extract again and
+
+def in_network_levels(
+    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
+) -> Iterator[Levels]:
+    """The rows of `in_network_rows` (same values, same order), in batches of at most `size` rows held as
+    levels (header, items, prices, provider groups: `Levels`), no dict per row. Each item, price and provider
+    group is read once; a provider reference is resolved once per file, whichever rates name it; a row is
+    three indices and its locator.
+
+    The cyclic garbage collector is off while a batch is built (it would walk the whole extract again and
     again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it.
 
     `codes`, when given, receives each item's billing code text (as `file_row` lists them) as it is read."""
     collecting = gc.isenabled()
-    frames = _in_network_frames(ex, folder, limits, size, set() if codes is None else codes)
+    batches = _in_network_levels(ex, folder, limits, size, set() if codes is None else codes)
     try:
         while True:
             gc.disable()
             try:
-                frame = next(frames, None)
+                batch = next(batches, None)
             finally:
                 if collecting:
                     gc.enable()
-            if frame is None:
+            if batch is None:
                 return
-            yield frame
+            yield batch
     finally:
-        frames.close()
+        batches.close()
 
 
-def _in_network_frames(
+def _in_network_levels(
     ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str]
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[Levels]:
     import numpy as np
-    import pandas as pd
 
-    header = _header(ex)
+    header = _Level(HEADER_COLUMNS)
+    header.add(_header(ex))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
     groups = _Level(GROUP_COLUMNS)
     at_item: list[int] = []
@@ -469,28 +474,22 @@ def _in_network_frames(
     references: dict[str, list[tuple[str, int]]] = {}
     nobody: list[tuple[str, int]] = []
 
-    def frame(count: int) -> pd.DataFrame:
-        data: dict[str, object] = {}
-        for name in HEADER_COLUMNS:  # one reference to the header's value per row (np.full would copy a str per row)
-            data[name] = column = np.empty(count, dtype=object)
-            column.fill(header[name])
+    def batch(count: int) -> Levels:
+        levels = [header.level(np.zeros(count, dtype=np.intp))]
         for level, at in ((items, at_item), (prices, at_price), (groups, at_group)):
             where = np.fromiter(at[:count], dtype=np.intp, count=count)
             del at[:count]
-            data.update(zip(level.names, level.take(where)))
+            levels.append(level.level(where))
             # the rows still to come name the next row's entry or later, or the newest entry (its item or
             # price may have more rows)
             level.release_before(at[0] if at else level.base + len(level.entries) - 1)
-        data["source_record"] = np.fromiter(records[:count], dtype=object, count=count)
+        kept = np.fromiter(records[:count], dtype=object, count=count)
         del records[:count]
-        counts = data["npi_count"]
-        if any(v is None for v in counts.tolist()) and any(v is not None for v in counts.tolist()):
-            # as the row path's frame held it (pandas read ints with a gap as floats): a quarantined row's
-            # raw_record says "npi_count": "2.0" there, and is kept the same
-            data["npi_count"] = np.array(
-                [float("nan") if v is None else float(v) for v in counts.tolist()], dtype=object
-            )
-        return pd.DataFrame(data, dtype=object, copy=False)
+        # every provider-group entry of a batch is named by one of its rows: as the row path's frame held
+        # npi_count (pandas read ints with a gap as floats), a quarantined row's raw_record says "2.0" there
+        counts = levels[-1].entries["npi_count"].tolist()
+        gap = None in counts and any(c is not None for c in counts)
+        return Levels(levels, kept, frozenset({"npi_count"}) if gap else frozenset())
 
     for locator, item in ex.items:
         item_columns = _item_columns(item)
@@ -528,9 +527,9 @@ def _in_network_frames(
                 at_price.extend([p] * n)
                 at_item.extend([i] * n)
                 while len(records) >= size:
-                    yield frame(size)
+                    yield batch(size)
     if records:
-        yield frame(len(records))
+        yield batch(len(records))
 
 
 # --- allowed amounts --------------------------------------------------------------------------------

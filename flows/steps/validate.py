@@ -28,7 +28,7 @@ from pandera.api.pandas.model import DataFrameModel
 from pandera.engines import pandas_engine
 from pandera.errors import ParserError, SchemaErrors
 
-from flows.sources.base import RECORD_COLUMN, FileRejected
+from flows.sources.base import RECORD_COLUMN, FileRejected, Levels
 
 FAILURE_COLUMNS = ["row", "column", "check", "failure_value", "reason"]
 TRUE_TEXT = {"true", "t", "yes", "y", "1"}
@@ -42,6 +42,16 @@ class Checked:
     valid: pd.DataFrame  # typed rows that passed every blocking check (original index kept)
     failures: pd.DataFrame  # one row per (row, rule) failure: FAILURE_COLUMNS, row = index label
     advisories: pd.DataFrame  # advisory findings on rows that did load: FAILURE_COLUMNS
+
+
+@dataclass
+class LevelsChecked:
+    """Outcome of validating one batch held as levels (`DatasetValidator.check_levels`)."""
+
+    valid: np.ndarray  # positions of the rows that passed every blocking check, in order
+    failures: pd.DataFrame  # as Checked.failures, row = position in the batch
+    advisories: pd.DataFrame  # as Checked.advisories
+    typed: dict[str, tuple[pa_arrow.Array, np.ndarray]]  # column -> (its level's entries, typed; each row's entry)
 
 
 def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.Check]]:
@@ -154,6 +164,84 @@ class DatasetValidator:
             if cases is not None:
                 advisories = self._row_failures(cases, path, self.advisory)
         return Checked(valid=good, failures=checked, advisories=advisories)
+
+    def check_levels(self, rows: Levels, path: Path) -> LevelsChecked:
+        """`check` for a batch held as levels: the same failures, advisories and valid rows, found by coercing
+        and checking each level's distinct entries once (a row fails a column's rule when its entry does)
+        and validating only the rows so flagged the way `check` does; the valid rows' typed values are each
+        level's entries converted once (`typed`), taken by row."""
+        columns = rows.columns
+        missing = [n for n in self.required if n not in columns]
+        if missing:
+            raise FileRejected(
+                path,
+                f"missing required column(s) {', '.join(map(repr, missing))}",
+                f"columns {', '.join(self.required)}",
+            )
+        levels = [*rows.levels, *rows.tail]
+        coerced, parse_bad = [], []
+        for level in levels:
+            data = level.entries[[c for c in level.entries.columns if c in self.columns]]
+            if rows.floats & set(data.columns):  # as the row frame holds them (see Levels)
+                data = data.assign(**{c: _as_floats(data[c]) for c in rows.floats & set(data.columns)})
+            typed, failed = self._coerce(data)
+            bad = np.zeros(len(data), dtype=bool)
+            bad[np.asarray(failed["row"].tolist(), dtype=np.intp)] = True
+            coerced.append(typed)
+            parse_bad.append(bad)
+        blocking = _level_masks(self.blocking, coerced) if not self.key else None
+        advisory = _level_masks(self.advisory, coerced) if self.advisory is not None else []
+        if blocking is None or advisory is None:  # rules that cannot be told entry by entry: the whole batch
+            return self._checked_whole(rows, path)
+
+        flagged = np.zeros(len(rows), dtype=bool)
+        for level, mask, bad in zip(levels, blocking, parse_bad):
+            flagged |= (mask | bad)[level.at]
+        valid = ~flagged
+        failures = _empty()
+        suspects = np.flatnonzero(flagged)
+        if len(suspects):
+            checked = self.check(rows.frame(suspects), path)  # the rows' own failures, as `check` words them
+            failures = checked.failures
+            valid[np.asarray(checked.valid.index, dtype=np.intp)] = True
+
+        advisories = _empty()
+        if self.advisory is not None:
+            noted = np.zeros(len(rows), dtype=bool)
+            for level, mask in zip(levels, advisory):
+                noted |= mask[level.at]
+            noted &= valid
+            if noted.any():
+                subset = rows.frame(np.flatnonzero(noted)).drop(columns=[RECORD_COLUMN])
+                typed, _ = self._coerce(subset[[c for c in subset.columns if c in self.columns]])
+                cases = _failure_cases(self.advisory, typed)
+                if cases is not None:
+                    advisories = self._row_failures(cases, path, self.advisory)
+
+        from flows.steps.store import frame_to_table  # the same conversion the frame path writes with
+
+        fields = {f.name: f for f in self.arrow_fields}
+        converted: dict[str, tuple[pa_arrow.Array, np.ndarray]] = {}
+        for level, typed in zip(levels, coerced):
+            table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
+            for name, column in zip(table.column_names, table.columns):
+                converted[name] = (column.combine_chunks(), level.at)
+        return LevelsChecked(np.flatnonzero(valid), failures, advisories, converted)
+
+    def _checked_whole(self, rows: Levels, path: Path) -> LevelsChecked:
+        """`check_levels` by way of the whole batch's frame (`check`)."""
+        from flows.steps.store import frame_to_table
+
+        checked = self.check(rows.frame(), path)
+        valid = np.asarray(checked.valid.index, dtype=np.intp)
+        fields = {f.name: f for f in self.arrow_fields}
+        typed = checked.valid.reset_index(drop=True)
+        table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
+        at = np.arange(len(valid), dtype=np.intp)
+        where = np.full(len(rows), -1, dtype=np.intp)
+        where[valid] = at
+        converted = {n: (c.combine_chunks(), where) for n, c in zip(table.column_names, table.columns)}
+        return LevelsChecked(valid, checked.failures, checked.advisories, converted)
 
     def _coerce(self, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         out = {}
@@ -303,6 +391,53 @@ def _failing_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> np.ndarray
         if not _mark(check, frame, frame.index, failing):
             return None
     return failing
+
+
+def _as_floats(values: pd.Series) -> pd.Series:
+    return pd.Series(
+        [float("nan") if v is None else float(v) for v in values.tolist()], index=values.index, dtype=object
+    )
+
+
+def _level_masks(schema: pa.DataFrameSchema, frames: list[pd.DataFrame]) -> list[np.ndarray] | None:
+    """For each level's coerced entries (`frames`), a mask of the entries failing some rule of `schema`: a
+    column's rules on the level holding the column, a frame rule on the one level whose columns it reads.
+    None when that cannot be told entry by entry (a rule that is not row-wise, a frame rule reading the
+    columns of more than one level, or one whose outcome cannot be placed)."""
+    if not _row_wise(schema) or schema.index is not None:
+        return None
+    masks = [np.zeros(len(frame), dtype=bool) for frame in frames]
+    for frame, failing in zip(frames, masks):
+        for name in frame.columns:
+            column = schema.columns.get(name)
+            if column is None:
+                continue
+            values = frame[name]
+            if not column.nullable and values.hasnans:
+                failing |= values.isna().to_numpy(dtype=bool)
+            for check in column.checks:
+                if not _mark(check, values, frame.index, failing):
+                    return None
+    for check in schema.checks:
+        placed = [i for i, frame in enumerate(frames) if _reads_only(check, frame)]
+        if len(placed) != 1:
+            return None
+        frame = frames[placed[0]]
+        if not _mark(check, frame, frame.index, masks[placed[0]]):
+            return None
+    return masks
+
+
+def _reads_only(check: pa.Check, frame: pd.DataFrame) -> bool:
+    """True when a frame rule runs on `frame` (its columns are there); False when it asks for a column the
+    frame lacks (KeyError). A rule that raises anything else is not placed (None from `_level_masks`)."""
+    try:
+        _check_fn(check, frame)(frame.head(0), **check._check_kwargs)
+    except KeyError:
+        return False
+    except Exception:  # noqa: BLE001 - judged on the whole batch instead
+        return False
+    return True
 
 
 def _row_wise(schema: pa.DataFrameSchema) -> bool:
