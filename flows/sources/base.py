@@ -18,6 +18,7 @@ from flows.sources.cadence import Cadence, Group
 if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only scan bytes
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from flows.settings import Settings
 
@@ -49,10 +50,44 @@ class FileRejected(PayerbenchError):
 @dataclass
 class Level:
     """One level of a file's rows (its header, its items, its prices...): the distinct entries, one row of
-    `entries` each (raw values, object columns), and for each row of the batch the entry it takes."""
+    `entries` each (raw values: a frame of object columns, or an Arrow table whose values as Python objects
+    are the raw values), and for each row of the batch the entry it takes."""
 
-    entries: pd.DataFrame  # index 0..len-1
+    entries: pd.DataFrame | pa.Table  # rows 0..len-1
     at: np.ndarray  # intp, one per row of the batch: the row's entry
+    # A level whose entries last the whole file (provider groups) names itself: its `entries` then only grow
+    # from batch to batch (the same entries first, new ones after), and the loader reads each entry once.
+    key: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        entries = self.entries
+        return list(entries.column_names) if hasattr(entries, "column_names") else list(entries.columns)
+
+    def values(self, name: str, at: np.ndarray) -> np.ndarray:
+        """The raw values of column `name` at entries `at`, as an object array."""
+        import numpy as np
+
+        if hasattr(self.entries, "column_names"):
+            import pyarrow as pa
+
+            taken = self.entries.column(name).take(pa.array(at, type=pa.int64())).to_pylist()
+            return np.fromiter(taken, dtype=object, count=len(taken))
+        return self.entries[name].to_numpy(dtype=object).take(at)
+
+    def entries_frame(self, start: int = 0) -> pd.DataFrame:
+        """The entries from `start` on as a frame of raw values (object columns, index from 0)."""
+        import numpy as np
+        import pandas as pd
+
+        if hasattr(self.entries, "column_names"):
+            table = self.entries.slice(start)
+            data = {}
+            for name in table.column_names:
+                values = table.column(name).to_pylist()
+                data[name] = np.fromiter(values, dtype=object, count=len(values))
+            return pd.DataFrame(data, dtype=object, copy=False)
+        return self.entries.iloc[start:].reset_index(drop=True) if start else self.entries
 
 
 @dataclass
@@ -74,9 +109,9 @@ class Levels:
     @property
     def columns(self) -> list[str]:
         return [
-            *(name for level in self.levels for name in level.entries.columns),
+            *(name for level in self.levels for name in level.names),
             RECORD_COLUMN,
-            *(name for level in self.tail for name in level.entries.columns),
+            *(name for level in self.tail for name in level.names),
         ]
 
     def frame(self, positions: np.ndarray | None = None) -> pd.DataFrame:
@@ -90,8 +125,8 @@ class Levels:
         def add(levels: list[Level]) -> None:
             for level in levels:
                 at = level.at if positions is None else level.at[positions]
-                for name in level.entries.columns:
-                    values = level.entries[name].to_numpy(dtype=object).take(at)
+                for name in level.names:
+                    values = level.values(name, at)
                     if name in self.floats:
                         values = np.array(
                             [float("nan") if v is None else float(v) for v in values.tolist()], dtype=object

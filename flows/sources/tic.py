@@ -43,6 +43,7 @@ DATASETS = (RATE, ALLOWED, FILE, TOC)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
 
 HEADER_FIELDS = [
     "reporting_entity_name",
@@ -379,13 +380,19 @@ class _Level:
     A `window` level (items, prices: each one's rows come together, in order) keeps only the entries the
     rows not yet in a batch may still name (`release_before`), so its memory is one batch's worth, not
     the file's. Other levels (provider groups: a reference id names the same entries all through the file)
-    keep every entry, and a batch carries the ones its rows name."""
+    keep every entry, in a frame that grows batch by batch (its tuples are let go once in it), and name
+    themselves (`key`) so the loader reads each entry once."""
 
-    def __init__(self, names: list[str], *, window: bool = False) -> None:
+    def __init__(
+        self, names: list[str], *, window: bool = False, key: str | None = None, types: dict | None = None
+    ) -> None:
         self.names = names
         self.window = window
+        self.key = key
+        self.types = types  # a lasting level's Arrow types: its entries are kept as Arrow, not Python objects
         self.entries: list[tuple] = []
         self.base = 0  # index of entries[0]
+        self._frame_so_far: pd.DataFrame | pa.Table | None = None
 
     def add(self, values: dict[str, object]) -> int:
         self.entries.append(tuple(values.values()))
@@ -400,23 +407,59 @@ class _Level:
         data = {name: np.fromiter(c, dtype=object, count=count) for name, c in zip(self.names, columns)}
         return pd.DataFrame(data, dtype=object, copy=False)
 
+    def _table(self, entries: list[tuple]) -> pa.Table | None:
+        """The entries as an Arrow table of `types`; None when a value does not convert (e.g. text that is
+        not UTF-8), and the level keeps Python values instead."""
+        import pyarrow as pa
+
+        count = len(entries)
+        columns = zip(*entries) if entries else ((),) * len(self.names)
+        try:
+            return pa.table({n: pa.array(c, type=self.types[n], size=count) for n, c in zip(self.names, columns)})
+        except (pa.ArrowException, UnicodeError):
+            return None
+
     def level(self, where) -> Level:  # type: ignore[no-untyped-def]
         """The entries at `where` (indices of entries, one per row) as a `Level`."""
-        import numpy as np
-
         if self.window:
             lo = int(where.min()) if len(where) else self.base
             hi = int(where.max()) + 1 if len(where) else self.base
             return Level(self._frame(self.entries[lo - self.base : hi - self.base]), where - lo)
-        named, at = np.unique(where, return_inverse=True)
-        entries = self.entries
-        return Level(self._frame([entries[i] for i in named.tolist()]), at.astype(np.intp, copy=False))
+        if self.entries or self._frame_so_far is None:  # the new entries join the frame, their tuples go
+            import pandas as pd
+
+            so_far = self._frame_so_far
+            fresh = self._table(self.entries) if self.types is not None else None
+            if fresh is not None:
+                import pyarrow as pa
+
+                self._frame_so_far = fresh if so_far is None else pa.concat_tables([so_far, fresh])
+            else:
+                if so_far is not None and not isinstance(so_far, pd.DataFrame):  # kept as Python values from now on
+                    so_far = Level(so_far, None).entries_frame()  # type: ignore[arg-type]
+                self.types = None
+                fresh = self._frame(self.entries)
+                self._frame_so_far = fresh if so_far is None else pd.concat([so_far, fresh], ignore_index=True)
+            self.base += len(self.entries)
+            self.entries = []
+        return Level(self._frame_so_far, where, key=self.key)
 
     def release_before(self, index: int) -> None:
         """A window level forgets its entries below `index` (no row left to build names them)."""
         if self.window and index > self.base:
             del self.entries[: index - self.base]
             self.base = index
+
+
+def _group_types() -> dict:
+    """The Arrow types of the provider-group columns (`_group_cols` makes text, lists of text and a count)."""
+    import pyarrow as pa
+
+    lists = {"network_names", "npis"}
+    return {
+        name: pa.list_(pa.string()) if name in lists else pa.int64() if name == "npi_count" else pa.string()
+        for name in GROUP_COLUMNS
+    }
 
 
 def in_network_frames(
@@ -465,7 +508,7 @@ def _in_network_levels(
     header = _Level(HEADER_COLUMNS)
     header.add(_header(ex))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
-    groups = _Level(GROUP_COLUMNS)
+    groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
     at_item: list[int] = []
     at_price: list[int] = []
     at_group: list[int] = []
@@ -485,10 +528,15 @@ def _in_network_levels(
             level.release_before(at[0] if at else level.base + len(level.entries) - 1)
         kept = np.fromiter(records[:count], dtype=object, count=count)
         del records[:count]
-        # every provider-group entry of a batch is named by one of its rows: as the row path's frame held
-        # npi_count (pandas read ints with a gap as floats), a quarantined row's raw_record says "2.0" there
-        counts = levels[-1].entries["npi_count"].tolist()
-        gap = None in counts and any(c is not None for c in counts)
+        # as the row path's frame held npi_count (pandas read ints with a gap as floats): a quarantined
+        # row's raw_record says "2.0" there
+        named = levels[-1]
+        entries = named.entries
+        if hasattr(entries, "column_names"):  # kept as Arrow
+            missing = entries.column("npi_count").is_null().to_numpy(zero_copy_only=False)[named.at]
+        else:
+            missing = entries["npi_count"].isna().to_numpy(dtype=bool)[named.at]
+        gap = bool(missing.any()) and not missing.all()
         return Levels(levels, kept, frozenset({"npi_count"}) if gap else frozenset())
 
     for locator, item in ex.items:

@@ -498,14 +498,14 @@ def _load_levels(
     assert rows is not None and not batch.describes_file
     source = state.source
     if source.payer_column and payers is not None:
-        holder = next((lv for lv in rows.levels if source.payer_column in lv.entries.columns), None)
+        holder = next((lv for lv in rows.levels if source.payer_column in lv.names), None)
         if holder is not None:
-            names = holder.entries[source.payer_column]
+            names = holder.entries_frame()[source.payer_column]
             groups = payers.resolve(names)
             if source.unknown_payer == OTHER_PAYER_GROUP:
                 groups = groups.where(groups.notna() | names.isna(), OTHER_PAYER_GROUP)
             entries = pd.DataFrame({"payer_group": groups.to_numpy(dtype=object)}, dtype=object)
-            rows.tail = [lv for lv in rows.tail if "payer_group" not in lv.entries.columns]
+            rows.tail = [lv for lv in rows.tail if "payer_group" not in lv.names]
             rows.tail.append(Level(entries, holder.at))
 
     checked = validator.check_levels(rows, state.path)

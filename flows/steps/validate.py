@@ -54,6 +54,22 @@ class LevelsChecked:
     typed: dict[str, tuple[pa_arrow.Array, np.ndarray]]  # column -> (its level's entries, typed; each row's entry)
 
 
+@dataclass
+class _Kept:
+    """The entries of a level lasting the file (`Level.key`) read so far: how many, their typed columns (Arrow
+    chunks), and which fail a blocking rule or raise an advisory one."""
+
+    count: int = 0
+    chunks: dict = None  # type: ignore[assignment]
+    mask: np.ndarray = None  # type: ignore[assignment]
+    note: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.chunks = {}
+        self.mask = np.zeros(0, dtype=bool)
+        self.note = np.zeros(0, dtype=bool)
+
+
 def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.Check]]:
     blocking, advisory = [], []
     for check in checks:
@@ -122,6 +138,7 @@ class DatasetValidator:
             else None
         )
         self._first_seen: dict[int, str] = {}
+        self._kept: dict[str, _Kept] = {}  # check_levels: what is known of the entries of levels lasting the file
 
     # ------------------------------------------------------------------------------------------
     def check(self, frame: pd.DataFrame, path: Path) -> Checked:
@@ -179,11 +196,12 @@ class DatasetValidator:
                 f"columns {', '.join(self.required)}",
             )
         levels = [*rows.levels, *rows.tail]
+        fields = {f.name: f for f in self.arrow_fields}
+        done = [self._kept.get(level.key) if level.key else None for level in levels]
         coerced, parse_bad = [], []
-        for level in levels:
-            data = level.entries[[c for c in level.entries.columns if c in self.columns]]
-            if rows.floats & set(data.columns):  # as the row frame holds them (see Levels)
-                data = data.assign(**{c: _as_floats(data[c]) for c in rows.floats & set(data.columns)})
+        for level, kept in zip(levels, done):
+            data = level.entries_frame(kept.count if kept is not None else 0)  # a lasting level: its new entries
+            data = data[[c for c in data.columns if c in self.columns]]
             typed, failed = self._coerce(data)
             bad = np.zeros(len(data), dtype=bool)
             bad[np.asarray(failed["row"].tolist(), dtype=np.intp)] = True
@@ -194,9 +212,32 @@ class DatasetValidator:
         if blocking is None or advisory is None:  # rules that cannot be told entry by entry: the whole batch
             return self._checked_whole(rows, path)
 
+        from flows.steps.store import frame_to_table  # the same conversion the frame path writes with
+
+        converted: dict[str, tuple[pa_arrow.Array | pa_arrow.ChunkedArray, np.ndarray]] = {}
+        masks, notes = [], []
+        for i, (level, typed) in enumerate(zip(levels, coerced)):
+            table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
+            chunks = {name: column.chunks for name, column in zip(table.column_names, table.columns)}
+            mask, note = blocking[i] | parse_bad[i], advisory[i] if self.advisory is not None else None
+            if level.key:
+                kept = done[i] or _Kept()
+                kept.count += len(typed)
+                for name, more in chunks.items():
+                    kept.chunks.setdefault(name, []).extend(more)
+                chunks = kept.chunks
+                kept.mask = mask = np.concatenate([kept.mask, mask])
+                if note is not None:
+                    kept.note = note = np.concatenate([kept.note, note])
+                self._kept[level.key] = kept
+            masks.append(mask)
+            notes.append(note)
+            for name, parts in chunks.items():
+                converted[name] = (pa_arrow.chunked_array(parts, type=fields[name].type), level.at)
+
         flagged = np.zeros(len(rows), dtype=bool)
-        for level, mask, bad in zip(levels, blocking, parse_bad):
-            flagged |= (mask | bad)[level.at]
+        for level, mask in zip(levels, masks):
+            flagged |= mask[level.at]
         valid = ~flagged
         failures = _empty()
         suspects = np.flatnonzero(flagged)
@@ -208,8 +249,8 @@ class DatasetValidator:
         advisories = _empty()
         if self.advisory is not None:
             noted = np.zeros(len(rows), dtype=bool)
-            for level, mask in zip(levels, advisory):
-                noted |= mask[level.at]
+            for level, note in zip(levels, notes):
+                noted |= note[level.at]
             noted &= valid
             if noted.any():
                 subset = rows.frame(np.flatnonzero(noted)).drop(columns=[RECORD_COLUMN])
@@ -218,14 +259,6 @@ class DatasetValidator:
                 if cases is not None:
                     advisories = self._row_failures(cases, path, self.advisory)
 
-        from flows.steps.store import frame_to_table  # the same conversion the frame path writes with
-
-        fields = {f.name: f for f in self.arrow_fields}
-        converted: dict[str, tuple[pa_arrow.Array, np.ndarray]] = {}
-        for level, typed in zip(levels, coerced):
-            table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
-            for name, column in zip(table.column_names, table.columns):
-                converted[name] = (column.combine_chunks(), level.at)
         return LevelsChecked(np.flatnonzero(valid), failures, advisories, converted)
 
     def _checked_whole(self, rows: Levels, path: Path) -> LevelsChecked:
