@@ -155,7 +155,9 @@ def _places_of_service(values: object) -> list[str] | None:
         values = [values]
     out = []
     for v in values:
-        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
+        if type(v) is str:  # nearly every code: as `_text` reads it, then the leading zero
+            out.append(f"0{v}" if len(v) == 1 and v.isdigit() else v)
+        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
             out.append(f"{v:02d}")
         else:
             text = _text(v)
@@ -252,21 +254,24 @@ def in_network_rows(ex: Extract, folder: Path | None, limits: Limits | None = No
 
 
 def _price(price: dict) -> dict[str, object]:
-    kind = _text(price.get("negotiated_type"))
-    value, json_type = _number(price.get("negotiated_rate"))
+    # text values (nearly all) are taken as they are, without a call each: `_text` for anything else
+    get = price.get
+    kind = v if type(v := get("negotiated_type")) is str else _text(v)
+    rate = get("negotiated_rate")
+    value, json_type = _number(rate)
     is_percentage = kind == "percentage"
     return {
         "negotiated_type": kind,
         "negotiated_rate_usd": None if is_percentage else value,
         "negotiated_percentage": value if is_percentage else None,
-        "negotiated_rate_text": _text(price.get("negotiated_rate")),
+        "negotiated_rate_text": _text(rate),
         "negotiated_rate_json_type": json_type,
-        "billing_class": _text(price.get("billing_class")),
-        "setting": _text(price.get("setting")),
-        "service_codes": _places_of_service(price.get("service_code")),
-        "billing_code_modifiers": _texts(price.get("billing_code_modifier")),
-        "expiration_date": _text(price.get("expiration_date")),
-        "additional_information": _text(price.get("additional_information")) or None,
+        "billing_class": v if type(v := get("billing_class")) is str else _text(v),
+        "setting": v if type(v := get("setting")) is str else _text(v),
+        "service_codes": _places_of_service(get("service_code")),
+        "billing_code_modifiers": None if (v := get("billing_code_modifier")) is None else _texts(v),
+        "expiration_date": v if type(v := get("expiration_date")) is str else _text(v),
+        "additional_information": (v if type(v := get("additional_information")) is str else _text(v)) or None,
     }
 
 
@@ -276,16 +281,17 @@ def _group_cols(
     tin = (group or {}).get("tin") if isinstance(group, dict) else None
     tin = tin if isinstance(tin, dict) else {}
     npis = _npis(group.get("npi")) if isinstance(group, dict) else None
+    get = tin.get
     return {
         "provider_group_status": status,
         "provider_group_id": group_id,
         "provider_reference_location": location,
-        "network_names": _texts(networks),
+        "network_names": None if networks is None else _texts(networks),
         "npis": npis,
         "npi_count": len(npis) if npis is not None else None,
-        "tin_type": _text(tin.get("type")),
-        "tin_value": _text(tin.get("value")),
-        "tin_business_name": _text(tin.get("business_name")),
+        "tin_type": v if type(v := get("type")) is str else _text(v),
+        "tin_value": v if type(v := get("value")) is str else _text(v),
+        "tin_business_name": v if type(v := get("business_name")) is str else _text(v),
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import decimal
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -198,15 +199,20 @@ class DatasetValidator:
         levels = [*rows.levels, *rows.tail]
         fields = {f.name: f for f in self.arrow_fields}
         done = [self._kept.get(level.key) if level.key else None for level in levels]
-        coerced, parse_bad = [], []
+        coerced, parse_bad, ready = [], [], []
         for level, kept in zip(levels, done):
-            data = level.entries_frame(kept.count if kept is not None else 0)  # a lasting level: its new entries
-            data = data[[c for c in data.columns if c in self.columns]]
-            typed, failed = self._coerce(data)
-            bad = np.zeros(len(data), dtype=bool)
+            start = kept.count if kept is not None else 0  # a lasting level: its new entries only
+            if isinstance(level.entries, pa_arrow.Table):
+                typed, failed, arrow = self._coerce_arrow(level.entries.slice(start), fields)
+            else:
+                data = level.entries_frame(start)
+                typed, failed = self._coerce(data[[c for c in data.columns if c in self.columns]])
+                arrow = {}
+            bad = np.zeros(len(typed), dtype=bool)
             bad[np.asarray(failed["row"].tolist(), dtype=np.intp)] = True
             coerced.append(typed)
             parse_bad.append(bad)
+            ready.append(arrow)
         blocking = _level_masks(self.blocking, coerced) if not self.key else None
         advisory = _level_masks(self.advisory, coerced) if self.advisory is not None else []
         if blocking is None or advisory is None:  # rules that cannot be told entry by entry: the whole batch
@@ -217,8 +223,10 @@ class DatasetValidator:
         converted: dict[str, tuple[pa_arrow.Array | pa_arrow.ChunkedArray, np.ndarray]] = {}
         masks, notes = [], []
         for i, (level, typed) in enumerate(zip(levels, coerced)):
-            table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
+            rest = [c for c in typed.columns if c not in ready[i]]
+            table = frame_to_table(typed[rest], pa_arrow.schema([fields[c] for c in rest]))
             chunks = {name: column.chunks for name, column in zip(table.column_names, table.columns)}
+            chunks = {name: ready[i][name] if name in ready[i] else chunks[name] for name in typed.columns}
             mask, note = blocking[i] | parse_bad[i], advisory[i] if self.advisory is not None else None
             if level.key:
                 kept = done[i] or _Kept()
@@ -260,6 +268,45 @@ class DatasetValidator:
                     advisories = self._row_failures(cases, path, self.advisory)
 
         return LevelsChecked(np.flatnonzero(valid), failures, advisories, converted)
+
+    def _coerce_arrow(
+        self, table: pa_arrow.Table, fields: dict[str, pa_arrow.Field]
+    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list]]:
+        """`_coerce` for entries held as Arrow (their values as Python objects are the raw values): a column
+        already of its Parquet type is its own typed column (its Arrow chunks, returned by name) and
+        becomes, as pandas, what `_coerce` makes of it (text, Int64, lists of text); any other column is
+        coerced from its Python values as `_coerce` does."""
+        out: dict[str, object] = {}
+        ready: dict[str, list] = {}
+        other: list[str] = []
+        for name in table.column_names:
+            if name not in self.columns:
+                continue
+            column, dtype = table.column(name), self.columns[name].dtype
+            pandas_type = getattr(dtype, "type", None)
+            if column.type != fields[name].type or dtype is None:
+                other.append(name)
+            elif (pa_arrow.types.is_string(column.type) and isinstance(pandas_type, pd.StringDtype)) or (
+                pa_arrow.types.is_int64(column.type) and isinstance(pandas_type, pd.Int64Dtype)
+            ):
+                out[name] = column.to_pandas(types_mapper={column.type: pandas_type}.get)
+            elif pa_arrow.types.is_list(column.type) and pandas_type == np.dtype(object):
+                values = column.to_pylist()
+                out[name] = pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object)
+            else:
+                other.append(name)
+                continue
+            ready[name] = column.chunks
+        failures = _empty()
+        if other:
+            data = {}
+            for name in other:
+                values = table.column(name).to_pylist()
+                data[name] = np.fromiter(values, dtype=object, count=len(values))
+            typed, failures = self._coerce(pd.DataFrame(data, dtype=object))
+            out.update(typed.items())
+        frame = pd.DataFrame({n: out[n] for n in table.column_names if n in out}, index=pd.RangeIndex(table.num_rows))
+        return frame, failures, ready
 
     def _checked_whole(self, rows: Levels, path: Path) -> LevelsChecked:
         """`check_levels` by way of the whole batch's frame (`check`)."""
@@ -586,6 +633,7 @@ def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | No
     cells = values.to_numpy(dtype=object)
     missing = values.isna().to_numpy(dtype=bool)
     seen: dict[tuple[type, object], object] = {}
+    exp, context = dtype._exp, dtype._ctx
     out = np.empty(len(cells), dtype=object)
     try:
         for position, value in enumerate(cells):
@@ -596,7 +644,15 @@ def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | No
             key = (kind, value if kind is str or kind is int else repr(value))
             found = seen.get(key)
             if found is None:
-                found = seen[key] = dtype.coerce_value(value)
+                # as coerce_value, `Decimal(str(value)).quantize(...)`, without the text round trip where it
+                # is exact (a finite Decimal, an int)
+                if kind is decimal.Decimal and value.is_finite():
+                    found = value.quantize(exp, context=context)
+                elif kind is int:
+                    found = decimal.Decimal(value).quantize(exp, context=context)
+                else:
+                    found = dtype.coerce_value(value)
+                seen[key] = found
             out[position] = found
     except Exception:  # noqa: BLE001 - a value that does not coerce: Pandera finds and reports it
         return None
