@@ -511,7 +511,7 @@ def _in_network_levels(
 ) -> Iterator[Levels]:
     import numpy as np
 
-    header = _Level(HEADER_COLUMNS)
+    header = _Level(HEADER_COLUMNS, key="header")
     header.add(_header(ex))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
     groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())

@@ -506,7 +506,8 @@ def _load_levels(
                 groups = groups.where(groups.notna() | names.isna(), OTHER_PAYER_GROUP)
             entries = pd.DataFrame({"payer_group": groups.to_numpy(dtype=object)}, dtype=object)
             rows.tail = [lv for lv in rows.tail if "payer_group" not in lv.names]
-            rows.tail.append(Level(entries, holder.at))
+            # resolved from the holder's entries: lasting as long as they do
+            rows.tail.append(Level(entries, holder.at, key=f"{holder.key}.payer_group" if holder.key else None))
 
     checked = validator.check_levels(rows, state.path)
     bad_rows = set(checked.failures["row"])

@@ -61,6 +61,7 @@ class _Kept:
     chunks), and which fail a blocking rule or raise an advisory one."""
 
     count: int = 0
+    empty: pd.DataFrame | None = None  # the level's coerced columns, no rows (a batch naming no new entry)
     chunks: dict = None  # type: ignore[assignment]
     mask: np.ndarray = None  # type: ignore[assignment]
     note: np.ndarray = None  # type: ignore[assignment]
@@ -140,6 +141,7 @@ class DatasetValidator:
         )
         self._first_seen: dict[int, str] = {}
         self._kept: dict[str, _Kept] = {}  # check_levels: what is known of the entries of levels lasting the file
+        self._placed: dict[tuple, int | None] = {}  # check_levels: the level a frame rule reads, by levels' columns
 
     # ------------------------------------------------------------------------------------------
     def check(self, frame: pd.DataFrame, path: Path) -> Checked:
@@ -202,7 +204,9 @@ class DatasetValidator:
         coerced, parse_bad, ready = [], [], []
         for level, kept in zip(levels, done):
             start = kept.count if kept is not None else 0  # a lasting level: its new entries only
-            if isinstance(level.entries, pa_arrow.Table):
+            if kept is not None and kept.empty is not None and start == len(level.entries):  # nothing new
+                typed, failed, arrow = kept.empty, _empty(), {}
+            elif isinstance(level.entries, pa_arrow.Table):
                 typed, failed, arrow = self._coerce_arrow(level.entries.slice(start), fields)
             else:
                 data = level.entries_frame(start)
@@ -213,8 +217,8 @@ class DatasetValidator:
             coerced.append(typed)
             parse_bad.append(bad)
             ready.append(arrow)
-        blocking = _level_masks(self.blocking, coerced) if not self.key else None
-        advisory = _level_masks(self.advisory, coerced) if self.advisory is not None else []
+        blocking = _level_masks(self.blocking, coerced, self._placed) if not self.key else None
+        advisory = _level_masks(self.advisory, coerced, self._placed) if self.advisory is not None else []
         if blocking is None or advisory is None:  # rules that cannot be told entry by entry: the whole batch
             return self._checked_whole(rows, path)
 
@@ -224,12 +228,16 @@ class DatasetValidator:
         masks, notes = [], []
         for i, (level, typed) in enumerate(zip(levels, coerced)):
             rest = [c for c in typed.columns if c not in ready[i]]
-            table = frame_to_table(typed[rest], pa_arrow.schema([fields[c] for c in rest]))
-            chunks = {name: column.chunks for name, column in zip(table.column_names, table.columns)}
-            chunks = {name: ready[i][name] if name in ready[i] else chunks[name] for name in typed.columns}
+            chunks = {}
+            if len(typed):
+                table = frame_to_table(typed[rest], pa_arrow.schema([fields[c] for c in rest]))
+                chunks = {name: column.chunks for name, column in zip(table.column_names, table.columns)}
+            chunks = {name: ready[i][name] if name in ready[i] else chunks.get(name, []) for name in typed.columns}
             mask, note = blocking[i] | parse_bad[i], advisory[i] if self.advisory is not None else None
             if level.key:
                 kept = done[i] or _Kept()
+                if kept.empty is None:
+                    kept.empty = typed.head(0)
                 kept.count += len(typed)
                 for name, more in chunks.items():
                     kept.chunks.setdefault(name, []).extend(more)
@@ -479,7 +487,9 @@ def _as_floats(values: pd.Series) -> pd.Series:
     )
 
 
-def _level_masks(schema: pa.DataFrameSchema, frames: list[pd.DataFrame]) -> list[np.ndarray] | None:
+def _level_masks(
+    schema: pa.DataFrameSchema, frames: list[pd.DataFrame], placed: dict[tuple, int | None]
+) -> list[np.ndarray] | None:
     """For each level's coerced entries (`frames`), a mask of the entries failing some rule of `schema`: a
     column's rules on the level holding the column, a frame rule on the one level whose columns it reads.
     None when that cannot be told entry by entry (a rule that is not row-wise, a frame rule reading the
@@ -488,6 +498,8 @@ def _level_masks(schema: pa.DataFrameSchema, frames: list[pd.DataFrame]) -> list
         return None
     masks = [np.zeros(len(frame), dtype=bool) for frame in frames]
     for frame, failing in zip(frames, masks):
+        if not len(frame):  # no entry to flag (a lasting level with no new entries)
+            continue
         for name in frame.columns:
             column = schema.columns.get(name)
             if column is None:
@@ -498,12 +510,17 @@ def _level_masks(schema: pa.DataFrameSchema, frames: list[pd.DataFrame]) -> list
             for check in column.checks:
                 if not _mark(check, values, frame.index, failing):
                     return None
-    for check in schema.checks:
-        placed = [i for i, frame in enumerate(frames) if _reads_only(check, frame)]
-        if len(placed) != 1:
+    layout = tuple(tuple(frame.columns) for frame in frames)
+    for number, check in enumerate(schema.checks):
+        key = (id(schema), number, layout)  # where a rule reads depends only on the levels' columns
+        if key not in placed:
+            found = [i for i, frame in enumerate(frames) if _reads_only(check, frame)]
+            placed[key] = found[0] if len(found) == 1 else None
+        where = placed[key]
+        if where is None:
             return None
-        frame = frames[placed[0]]
-        if not _mark(check, frame, frame.index, masks[placed[0]]):
+        frame = frames[where]
+        if len(frame) and not _mark(check, frame, frame.index, masks[where]):
             return None
     return masks
 
