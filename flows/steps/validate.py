@@ -9,6 +9,12 @@ later ones are quarantined naming the first), which a per-chunk Pandera check ca
 Pandera coerces a column all or nothing: one bad date leaves the whole column untyped and every
 row failing. So coercion runs first, column by column, and only the values that cannot be
 coerced are failures; the rest of the frame is then validated with the schema's checks.
+
+A batch held as levels (flows/sources/base.py `Levels`: TiC in-network rows, where 210,000 rows name
+about 40,000 prices and 60,000 provider groups) is checked level by level (`check_levels`): each distinct
+entry is coerced, checked and converted to Arrow once (entries lasting the file once per file), a row is
+flagged when one of its entries fails, and only the flagged rows are validated as a frame, by `check`
+itself, so the failures, their wording and order are the frame path's.
 """
 
 from __future__ import annotations
