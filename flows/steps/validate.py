@@ -288,8 +288,9 @@ class DatasetValidator:
     ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list]]:
         """`_coerce` for entries held as Arrow (their values as Python objects are the raw values): a column
         already of its Parquet type is its own typed column (its Arrow chunks, returned by name) and
-        becomes, as pandas, what `_coerce` makes of it (text, Int64, lists of text); any other column is
-        coerced from its Python values as `_coerce` does."""
+        becomes, as pandas, what `_coerce` makes of it (text, Int64; lists of text stay Arrow-backed, so a
+        rule on them must read those as it reads lists); any other column is coerced from its Python values
+        as `_coerce` does."""
         out: dict[str, object] = {}
         ready: dict[str, list] = {}
         other: list[str] = []
@@ -305,8 +306,8 @@ class DatasetValidator:
             ):
                 out[name] = column.to_pandas(types_mapper={column.type: pandas_type}.get)
             elif pa_arrow.types.is_list(column.type) and pandas_type == np.dtype(object):
-                values = column.to_pylist()
-                out[name] = pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object)
+                # kept as Arrow for the rules (schemas/tic.py `_each_matches` reads Arrow lists as they are)
+                out[name] = pd.Series(pd.arrays.ArrowExtensionArray(column))
             else:
                 other.append(name)
                 continue
