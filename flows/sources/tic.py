@@ -253,46 +253,89 @@ def in_network_rows(ex: Extract, folder: Path | None, limits: Limits | None = No
                     yield row
 
 
+PRICE_COLUMNS = [
+    "negotiated_type",
+    "negotiated_rate_usd",
+    "negotiated_percentage",
+    "negotiated_rate_text",
+    "negotiated_rate_json_type",
+    "billing_class",
+    "setting",
+    "service_codes",
+    "billing_code_modifiers",
+    "expiration_date",
+    "additional_information",
+]
+GROUP_COLUMNS = [
+    "provider_group_status",
+    "provider_group_id",
+    "provider_reference_location",
+    "network_names",
+    "npis",
+    "npi_count",
+    "tin_type",
+    "tin_value",
+    "tin_business_name",
+]
+
+
 def _price(price: dict) -> dict[str, object]:
+    return dict(zip(PRICE_COLUMNS, _price_values(price)))
+
+
+def _price_values(price: dict) -> tuple:
+    """A negotiated price's columns (PRICE_COLUMNS), in order."""
     # text values (nearly all) are taken as they are, without a call each: `_text` for anything else
     get = price.get
     kind = v if type(v := get("negotiated_type")) is str else _text(v)
     rate = get("negotiated_rate")
     value, json_type = _number(rate)
     is_percentage = kind == "percentage"
-    return {
-        "negotiated_type": kind,
-        "negotiated_rate_usd": None if is_percentage else value,
-        "negotiated_percentage": value if is_percentage else None,
-        "negotiated_rate_text": _text(rate),
-        "negotiated_rate_json_type": json_type,
-        "billing_class": v if type(v := get("billing_class")) is str else _text(v),
-        "setting": v if type(v := get("setting")) is str else _text(v),
-        "service_codes": _places_of_service(get("service_code")),
-        "billing_code_modifiers": None if (v := get("billing_code_modifier")) is None else _texts(v),
-        "expiration_date": v if type(v := get("expiration_date")) is str else _text(v),
-        "additional_information": (v if type(v := get("additional_information")) is str else _text(v)) or None,
-    }
+    return (
+        kind,
+        None if is_percentage else value,
+        value if is_percentage else None,
+        _text(rate),
+        json_type,
+        v if type(v := get("billing_class")) is str else _text(v),
+        v if type(v := get("setting")) is str else _text(v),
+        _places_of_service(get("service_code")),
+        None if (v := get("billing_code_modifier")) is None else _texts(v),
+        v if type(v := get("expiration_date")) is str else _text(v),
+        (v if type(v := get("additional_information")) is str else _text(v)) or None,
+    )
 
 
 def _group_cols(
     group: dict | None, status: str, group_id: str | None, location: str | None, networks: object
 ) -> dict[str, object]:
+    return dict(zip(GROUP_COLUMNS, _group_values(group, status, group_id, location, _names(networks))))
+
+
+def _names(networks: object) -> list[str] | None:
+    """A reference's network names as text (once per reference, shared by its groups' rows)."""
+    return None if networks is None else _texts(networks)
+
+
+def _group_values(
+    group: dict | None, status: str, group_id: str | None, location: str | None, names: list[str] | None
+) -> tuple:
+    """A provider group's columns (GROUP_COLUMNS), in order; `names`: the network names as `_names` reads them."""
     tin = (group or {}).get("tin") if isinstance(group, dict) else None
     tin = tin if isinstance(tin, dict) else {}
     npis = _npis(group.get("npi")) if isinstance(group, dict) else None
     get = tin.get
-    return {
-        "provider_group_status": status,
-        "provider_group_id": group_id,
-        "provider_reference_location": location,
-        "network_names": None if networks is None else _texts(networks),
-        "npis": npis,
-        "npi_count": len(npis) if npis is not None else None,
-        "tin_type": v if type(v := get("type")) is str else _text(v),
-        "tin_value": v if type(v := get("value")) is str else _text(v),
-        "tin_business_name": v if type(v := get("business_name")) is str else _text(v),
-    }
+    return (
+        status,
+        group_id,
+        location,
+        names,
+        npis,
+        len(npis) if npis is not None else None,
+        v if type(v := get("type")) is str else _text(v),
+        v if type(v := get("value")) is str else _text(v),
+        v if type(v := get("business_name")) is str else _text(v),
+    )
 
 
 def _groups_of(
@@ -306,24 +349,25 @@ def _groups_of(
     for r, ref in enumerate(rate.get("provider_references") or []):
         any_group = True
         suffix = f".provider_references[{r}]"
-        for tail, cols in _reference_groups(id_text(ref), ex, folder, remote, limits):
-            yield suffix + tail, cols
+        for tail, values in _reference_groups(id_text(ref), ex, folder, remote, limits):
+            yield suffix + tail, dict(zip(GROUP_COLUMNS, values))
     if not any_group:
         yield "", _group_cols(None, "no_provider_group", None, None, None)
 
 
 def _reference_groups(
     key: str, ex: Extract, folder: Path | None, remote: dict[str, list[dict] | None], limits: Limits | None
-) -> list[tuple[str, dict]]:
-    """(locator tail after `.provider_references[r]`, provider-group columns) for one reference id: the same
-    for every rate naming it (a remote reference's file is read once, see `_remote_groups`)."""
+) -> list[tuple[str, tuple]]:
+    """(locator tail after `.provider_references[r]`, provider-group columns as `_group_values`) for one
+    reference id: the same for every rate naming it (a remote reference's file is read once, see
+    `_remote_groups`)."""
     entries = ex.provider_refs.get(key) or []
     if not entries:
-        return [("", _group_cols(None, "unknown_reference", key, None, None))]
+        return [("", _group_values(None, "unknown_reference", key, None, None))]
     if len(entries) > 1:
-        return [("", _group_cols(None, "duplicate_reference_id", key, None, None))]
+        return [("", _group_values(None, "duplicate_reference_id", key, None, None))]
     entry = entries[0]
-    networks = entry.get("network_name")
+    names = _names(entry.get("network_name"))
     location = _text(entry.get("location"))
     groups = entry.get("provider_groups")
     status = "resolved"
@@ -331,13 +375,19 @@ def _reference_groups(
         groups = _remote_groups(location, folder, remote, limits)
         status = "remote_resolved"
         if groups is None:
-            return [("", _group_cols(None, "remote_unresolved", key, location, networks))]
+            return [("", _group_values(None, "remote_unresolved", key, location, names))]
     if not groups:
-        return [("", _group_cols(None, "empty_reference", key, location, networks))]
+        return [("", _group_values(None, "empty_reference", key, location, names))]
     return [
-        (f".provider_groups[{g}]", _group_cols(group, status, key, location, networks))
+        (
+            _GROUP_TAILS[g] if g < len(_GROUP_TAILS) else f".provider_groups[{g}]",
+            _group_values(group, status, key, location, names),
+        )
         for g, group in enumerate(groups)
     ]
+
+
+_GROUP_TAILS = [f".provider_groups[{g}]" for g in range(64)]
 
 
 def _remote_groups(
@@ -372,8 +422,6 @@ ITEM_COLUMNS = [
     "bundled_codes",
     "covered_services",
 ]
-PRICE_COLUMNS = list(_price({}))
-GROUP_COLUMNS = list(_group_cols(None, "inline", None, None, None))
 RATE_COLUMNS = [*HEADER_COLUMNS, *ITEM_COLUMNS, *PRICE_COLUMNS, *GROUP_COLUMNS, "source_record"]
 """The in-network frame's columns, in the order `in_network_rows` builds a row's keys."""
 
@@ -400,8 +448,9 @@ class _Level:
         self.base = 0  # index of entries[0]
         self._frame_so_far: pd.DataFrame | pa.Table | None = None
 
-    def add(self, values: dict[str, object]) -> int:
-        self.entries.append(tuple(values.values()))
+    def add(self, values: tuple) -> int:
+        """Keep one entry (its columns' values in `names` order); its index."""
+        self.entries.append(values)
         return self.base + len(self.entries) - 1
 
     def _frame(self, entries: list[tuple]) -> pd.DataFrame:
@@ -512,7 +561,7 @@ def _in_network_levels(
     import numpy as np
 
     header = _Level(HEADER_COLUMNS, key="header")
-    header.add(_header(ex))
+    header.add(tuple(_header(ex)[name] for name in HEADER_COLUMNS))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
     groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
     at_item: list[int] = []
@@ -548,25 +597,26 @@ def _in_network_levels(
     for locator, item in ex.items:
         item_columns = _item_columns(item)
         codes.add(item_columns["billing_code"] or "")
-        i = items.add(item_columns)
+        i = items.add(tuple(item_columns[name] for name in ITEM_COLUMNS))
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
             targets: list[tuple[str, int]] = []
             for g, group in enumerate(rate.get("provider_groups") or []):
-                targets.append((f".provider_groups[{g}]", groups.add(_group_cols(group, "inline", None, None, None))))
+                targets.append((f".provider_groups[{g}]", groups.add(_group_values(group, "inline", None, None, None))))
             for r, ref in enumerate(rate.get("provider_references") or []):
                 key = id_text(ref)
                 found = references.get(key)
                 if found is None:
                     found = references[key] = [
-                        (tail, groups.add(cols)) for tail, cols in _reference_groups(key, ex, folder, remote, limits)
+                        (tail, groups.add(values))
+                        for tail, values in _reference_groups(key, ex, folder, remote, limits)
                     ]
                 suffix = f".provider_references[{r}]"
                 targets.extend((suffix + tail, index) for tail, index in found)
             if not targets:
                 if not nobody:
-                    nobody.append(("", groups.add(_group_cols(None, "no_provider_group", None, None, None))))
+                    nobody.append(("", groups.add(_group_values(None, "no_provider_group", None, None, None))))
                 targets = nobody
             tails = [tail for tail, _ in targets]
             indices = [index for _, index in targets]
@@ -574,7 +624,7 @@ def _in_network_levels(
             for k, price in enumerate(rate.get("negotiated_prices") or []):
                 if not isinstance(price, dict):
                     continue
-                p = prices.add(_price(price))
+                p = prices.add(_price_values(price))
                 prefix = f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]"
                 records.extend([prefix + tail for tail in tails])
                 at_group.extend(indices)
