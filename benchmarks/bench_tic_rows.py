@@ -154,6 +154,8 @@ if hasattr(validate.DatasetValidator, "check_levels"):  # rows as levels: valida
     validate.DatasetValidator.check_levels = timed("validate", validate.DatasetValidator.check_levels)
 load.frame_to_table = timed("write", load.frame_to_table)
 store.LoadWriter.write = timed("write", store.LoadWriter.write)
+if hasattr(store.LoadWriter, "write_slices"):  # rows as levels: taken and written a slice at a time
+    store.LoadWriter.write_slices = timed("write", store.LoadWriter.write_slices)
 
 peak = [0.0]
 sampling = [True]

@@ -67,6 +67,8 @@ FINDING_SCHEMA = pa_arrow.schema(
 """Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
+LEVEL_SLICE_ROWS = 5_000
+"""Rows of a batch held as levels taken and written at a time (`_load_levels`)."""
 
 
 FileIdentity = tuple[int, int]
@@ -516,9 +518,7 @@ def _load_levels(
     record.rows_quarantined += len(bad_rows)
     record.advisories += len(checked.advisories)
 
-    valid = checked.valid
-    if len(valid):
-        n = len(valid)
+    if len(checked.valid):
         schema = pa_arrow.schema(validator.arrow_fields + LINEAGE_FIELDS)
         constants = {
             "source_file": state.path.name,
@@ -527,18 +527,26 @@ def _load_levels(
             "run_id": state.run_id,
             "loaded_at": state.loaded_at,
         }
-        arrays = []
-        for field in schema:
-            if field.name in checked.typed:
-                values, at = checked.typed[field.name]
-                arrays.append(values.take(pa_arrow.array(at[valid])))
-            elif field.name == RECORD_COLUMN:
-                arrays.append(pa_arrow.array(rows.records[valid], type=field.type))
-            elif field.name in constants:
-                arrays.append(pa_arrow.repeat(pa_arrow.scalar(constants[field.name], type=field.type), n))
-            else:
-                arrays.append(pa_arrow.nulls(n, type=field.type))
-        writer.write(batch.dataset, pa_arrow.Table.from_arrays(arrays, schema=schema))
+
+        def table(valid: np.ndarray) -> pa_arrow.Table:
+            n, arrays = len(valid), []
+            for field in schema:
+                if field.name in checked.typed:
+                    values, at = checked.typed[field.name]
+                    arrays.append(values.take(pa_arrow.array(at[valid])))
+                elif field.name == RECORD_COLUMN:
+                    arrays.append(pa_arrow.array(rows.records[valid], type=field.type))
+                elif field.name in constants:
+                    arrays.append(pa_arrow.repeat(pa_arrow.scalar(constants[field.name], type=field.type), n))
+                else:
+                    arrays.append(pa_arrow.nulls(n, type=field.type))
+            return pa_arrow.Table.from_arrays(arrays, schema=schema)
+
+        # the rows' columns are taken and written a slice at a time (row groups of one part): a batch's whole
+        # table (18 MB for 20,000 TiC rows) is never held at once
+        valid = checked.valid
+        slices = (table(valid[i : i + LEVEL_SLICE_ROWS]) for i in range(0, len(valid), LEVEL_SLICE_ROWS))
+        writer.write_slices(batch.dataset, schema, slices)
     noted = [f for f in (checked.failures, checked.advisories) if len(f)]
     if noted:
         frame = rows.frame(np.unique(np.concatenate([f["row"].to_numpy(dtype=np.intp) for f in noted])))

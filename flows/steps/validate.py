@@ -246,7 +246,10 @@ class DatasetValidator:
                     kept.empty = typed.head(0)
                 kept.count += len(typed)
                 for name, more in chunks.items():
-                    kept.chunks.setdefault(name, []).extend(more)
+                    parts = kept.chunks.setdefault(name, [])
+                    parts.extend(more)
+                    if len(parts) > 1:  # one array: a take over many chunks would join them at every take
+                        parts[:] = [pa_arrow.concat_arrays(parts)]
                 chunks = kept.chunks
                 kept.mask = mask = np.concatenate([kept.mask, mask])
                 if note is not None:
