@@ -24,7 +24,7 @@ import datetime as dt
 import decimal
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +68,9 @@ class _Kept:
 
     count: int = 0
     empty: pd.DataFrame | None = None  # the level's coerced columns, no rows (a batch naming no new entry)
-    chunks: dict = None  # type: ignore[assignment]
-    mask: np.ndarray = None  # type: ignore[assignment]
-    note: np.ndarray = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.chunks = {}
-        self.mask = np.zeros(0, dtype=bool)
-        self.note = np.zeros(0, dtype=bool)
+    chunks: dict[str, list] = field(default_factory=dict)  # column -> its Arrow chunks (one after each batch)
+    mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    note: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.Check]]:
