@@ -67,7 +67,7 @@ FINDING_SCHEMA = pa_arrow.schema(
 """Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
-LEVEL_SLICE_ROWS = 5_000
+LEVEL_SLICE_ROWS = 10_000
 """Rows of a batch held as levels taken and written at a time (`_load_levels`)."""
 
 
@@ -542,8 +542,9 @@ def _load_levels(
                     arrays.append(pa_arrow.nulls(n, type=field.type))
             return pa_arrow.Table.from_arrays(arrays, schema=schema)
 
-        # the rows' columns are taken and written a slice at a time (row groups of one part): a batch's whole
-        # table (18 MB for 20,000 TiC rows) is never held at once
+        # the rows' columns are taken and written a slice at a time (row groups of one part), so a batch's
+        # whole table (18 MB for 20,000 TiC rows) is not held at once; smaller slices hold less and write slower
+
         valid = checked.valid
         slices = (table(valid[i : i + LEVEL_SLICE_ROWS]) for i in range(0, len(valid), LEVEL_SLICE_ROWS))
         writer.write_slices(batch.dataset, schema, slices)

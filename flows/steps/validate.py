@@ -243,8 +243,6 @@ class DatasetValidator:
                 for name, more in chunks.items():
                     parts = kept.chunks.setdefault(name, [])
                     parts.extend(more)
-                    if len(parts) > 1:  # one array: a take over many chunks would join them at every take
-                        parts[:] = [pa_arrow.concat_arrays(parts)]
                 chunks = kept.chunks
                 kept.mask = mask = np.concatenate([kept.mask, mask])
                 if note is not None:
