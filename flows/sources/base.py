@@ -162,7 +162,8 @@ class Batch:
     # The rows as levels (see `Levels`) instead of `frame`: no per-row frame unless a row needs one.
     levels: Levels | None = None
 
-    def __len__(self) -> int:
+    def row_count(self) -> int:
+        """How many rows the batch holds (not `__len__`: a batch of no rows is still a batch)."""
         return len(self.frame) if self.frame is not None else len(self.levels or ())
 
     def rows(self) -> pd.DataFrame:

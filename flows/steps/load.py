@@ -252,7 +252,7 @@ def _read_batches(
             validator = validators[batch.dataset] = _validator(source, batch.dataset, payers)
         _load_batch(state, batch, validator, writer, record, payers)
         if progress is not None:
-            progress.add_rows(len(batch))
+            progress.add_rows(batch.row_count())
 
 
 RESTARTS = 3
