@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_tic_rows.py [--rows 50000] [--filler-mb 20] [--before /work/main]
         [--repeat 1] [--profile]
+    .venv/bin/python benchmarks/bench_tic_rows.py --phases [FILE] [--before DIR] [--repeat 3]
 
 Builds (once, into benchmarks/data/, gitignored) a SYNTHETIC dense in-network file: the header of a
 synthetic plan, 5,000 provider references, about `--filler-mb` MB of non-target items, and target-code
@@ -18,6 +19,13 @@ and prints seconds of the load (extract -> Parquet, imports excluded; wall and C
 seconds are the steadier figure), the seconds of the extract alone, rows/s (rows read / load seconds),
 rows/s of the part after the extract, peak RSS, and whether the two wrote the same Parquet rows and
 quarantine rows (lineage ids and timestamps aside). `--repeat N` keeps each side's fastest run.
+
+`--phases [FILE]` (default: the 1 GB synthetic `.gz` of bench_tic_ingest.py) measures the load phase alone: in a
+child per side and run, the file is extracted once, then its batches go through the loader's `_read_batches`
+(build frames -> validate -> Parquet parts) with the extract handed over ready. It prints the CPU and wall
+seconds of the phase and of its parts (frames = the rest; validate = `DatasetValidator.check` or `check_levels`,
+which converts each level's entries to Arrow too; write = Arrow conversion + Parquet), and its working memory: the peak RSS sampled every 2 ms during the phase, less
+the RSS after the imports and less the RSS after the extract.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +101,126 @@ for n, path in enumerate(paths):
                           status=record.status, error=record.error, advisories=record.advisories, rss_mb=rss,
                           lake=str(settings.lake_dir), path=str(path))))
 """
+
+
+PHASES = r"""
+import gc, json, re, sys, threading, time
+from pathlib import Path
+root, path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+sys.path.insert(0, root)
+from flows import catalog
+from flows.lookups import payer_directory
+from flows.settings import Settings
+from flows.sources.base import ReadContext
+from flows.steps import load, store
+from flows.steps.load_log import LoadRecord, now_utc
+import flows.sources.tic as tic_source
+import flows.steps.validate as validate
+import pandas, pandera, pyarrow, pyarrow.parquet  # imports are not the phase's cost
+from schemas import tic as _schemas
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6
+
+codes = frozenset(["0440T", "0441T", "0442T", "64640", "64624", "64450"])
+raw = out / "raw"
+import shutil
+shutil.copytree(Path(root) / "raw" / "reference", raw / "reference")
+settings = Settings(raw_dir=raw, warehouse_dir=out / "warehouse", reports_dir=out / "reports", render_reports=False,
+                    inbox_dir=out / "inbox")
+settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+payers = payer_directory(settings.payer_alias_file)
+source = catalog.get("tic")
+validator_of = load._validator(source, tic_source.RATE, payers)  # built before the clock (schemas compile once)
+gc.collect()
+rss_imports = rss()
+result = tic_source.extract(path, codes, spill_dir=settings.warehouse_dir)
+gc.collect()
+rss_extract = rss()
+tic_source.extract = lambda *a, **k: result  # the loader's read gets the extract ready
+
+spent = {"validate": [0.0, 0.0], "write": [0.0, 0.0]}
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            spent[name][0] += time.perf_counter() - t
+            spent[name][1] += time.process_time() - c
+    return wrapper
+validate.DatasetValidator.check = timed("validate", validate.DatasetValidator.check)
+if hasattr(validate.DatasetValidator, "check_levels"):  # rows as levels: validation and their typed columns
+    validate.DatasetValidator.check_levels = timed("validate", validate.DatasetValidator.check_levels)
+load.frame_to_table = timed("write", load.frame_to_table)
+store.LoadWriter.write = timed("write", store.LoadWriter.write)
+if hasattr(store.LoadWriter, "write_slices"):  # rows as levels: taken and written a slice at a time
+    store.LoadWriter.write_slices = timed("write", store.LoadWriter.write_slices)
+
+peak = [0.0]
+sampling = [True]
+def sample():
+    while sampling[0]:
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
+record = LoadRecord(load_id="bench", run_id="bench", source="tic", source_file=path.name, source_path=str(path),
+                    source_sha256="0" * 64, file_bytes=0, started_at=now_utc())
+state = load._FileState(path, source, "bench", "bench", "0" * 64, now_utc())
+writer = store.LoadWriter(settings.lake_dir, "bench")
+context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options={})
+t0, c0 = time.perf_counter(), time.process_time()
+load._read_batches(source, path, context, state, writer, record, payers, None)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+sampling[0] = False
+sampler.join()
+print(json.dumps(dict(wall=wall, cpu=cpu, validate=spent["validate"], write=spent["write"], rows=record.rows_read,
+                      loaded=record.rows_loaded, quarantined=record.rows_quarantined, advisories=record.advisories,
+                      rss_imports=rss_imports, rss_extract=rss_extract, peak=peak[0],
+                      staging=str(writer.staging))))
+"""
+
+
+def phases(before: Path, path: Path, repeat: int) -> None:
+    """The load phase alone (see the module docstring), before and after, alternating runs in the same minutes."""
+    import statistics
+    import tempfile
+
+    print(f"{path.name}: the load phase (extract done), {repeat} run(s) each, alternating; medians")
+    found: dict[str, list[dict]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            for label, root in (("before", before), ("after", ROOT)):
+                out = Path(tmp) / f"{label}{i}"
+                child = subprocess.run(
+                    [sys.executable, "-c", PHASES, str(root), str(path), str(out)],
+                    capture_output=True,
+                    text=True,
+                    cwd=root,
+                    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(out)},
+                )
+                if child.returncode != 0:
+                    raise SystemExit(f"benchmark child failed ({root}):\n{child.stderr[-4000:]}")
+                found[label].append(json.loads(child.stdout.strip().splitlines()[-1]))
+                if i == 0:
+                    found[label][-1]["rows_json"] = lake_rows(Path(found[label][-1]["staging"]))
+                shutil.rmtree(out, ignore_errors=True)
+    for label, runs in found.items():
+        med = lambda f, runs=runs: statistics.median(f(r) for r in runs)  # noqa: E731
+        cpu, v, w = med(lambda r: r["cpu"]), med(lambda r: r["validate"][1]), med(lambda r: r["write"][1])
+        r = runs[0]
+        print(
+            f"  {label:<7} {med(lambda r: r['wall']):5.2f} s wall  {cpu:5.2f} s CPU (frames {cpu - v - w:4.2f}, validate"
+            f" {v:4.2f}, write {w:4.2f})  working memory {med(lambda r: r['peak'] - r['rss_imports']):4.0f} MB over the"
+            f" imports ({med(lambda r: r['rss_imports']):.0f} MB), {med(lambda r: r['peak'] - r['rss_extract']):4.0f} MB"
+            f" over the extract ({med(lambda r: r['rss_extract']):.0f} MB)  rows {r['rows']:,} loaded {r['loaded']:,}"
+            f" quarantined {r['quarantined']:,} advisories {r['advisories']:,}"
+        )
+    same = found["before"][0]["rows_json"] == found["after"][0]["rows_json"]
+    print(f"  same Parquet, quarantine and advisory rows: {same}")
+    if not same:
+        raise SystemExit(1)
 
 
 def dense(path: Path, rows: int, filler_mb: float, seed: int = 16) -> Path:
@@ -221,9 +350,19 @@ def main() -> None:
         help="instead: load every TiC test fixture (tests/fixtures/tic*, raw/tic) in 3-row chunks with both "
         "checkouts and compare their Parquet and quarantine rows",
     )
+    parser.add_argument(
+        "--phases",
+        nargs="?",
+        type=Path,
+        const=DATA / "tic_dense_synthetic_1024mb.json.gz",
+        help="instead: time the load phase alone (after the extract) for FILE, before and after",
+    )
     args = parser.parse_args()
     import tempfile
 
+    if args.phases:
+        phases(args.before, args.phases, args.repeat)
+        return
     if args.fixtures:
         raise SystemExit(compare_fixtures(args.before))
 

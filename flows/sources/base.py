@@ -16,7 +16,9 @@ from flows.errors import ConfigurationError, PayerbenchError
 from flows.sources.cadence import Cadence, Group
 
 if TYPE_CHECKING:  # pragma: no cover - pandas stays out of processes that only scan bytes
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from flows.settings import Settings
 
@@ -46,11 +48,104 @@ class FileRejected(PayerbenchError):
 
 
 @dataclass
+class Level:
+    """One level of a file's rows (its header, its items, its prices...): the distinct entries, one row of
+    `entries` each (raw values: a frame of object columns, or an Arrow table whose values as Python objects
+    are the raw values), and for each row of the batch the entry it takes."""
+
+    entries: pd.DataFrame | pa.Table  # rows 0..len-1
+    at: np.ndarray  # intp, one per row of the batch: the row's entry
+    # A level whose entries last the whole file (provider groups) names itself: its `entries` then only grow
+    # from batch to batch (the same entries first, new ones after), and the loader reads each entry once.
+    key: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        entries = self.entries
+        return list(entries.column_names) if hasattr(entries, "column_names") else list(entries.columns)
+
+    def values(self, name: str, at: np.ndarray) -> np.ndarray:
+        """The raw values of column `name` at entries `at`, as an object array."""
+        import numpy as np
+
+        if hasattr(self.entries, "column_names"):
+            import pyarrow as pa
+
+            taken = self.entries.column(name).take(pa.array(at, type=pa.int64())).to_pylist()
+            return np.fromiter(taken, dtype=object, count=len(taken))
+        return self.entries[name].to_numpy(dtype=object).take(at)
+
+    def entries_frame(self, start: int = 0) -> pd.DataFrame:
+        """The entries from `start` on as a frame of raw values (object columns, index from 0)."""
+        import numpy as np
+        import pandas as pd
+
+        if hasattr(self.entries, "column_names"):
+            table = self.entries.slice(start)
+            data = {}
+            for name in table.column_names:
+                values = table.column(name).to_pylist()
+                data[name] = np.fromiter(values, dtype=object, count=len(values))
+            return pd.DataFrame(data, dtype=object, copy=False)
+        return self.entries.iloc[start:].reset_index(drop=True) if start else self.entries
+
+
+@dataclass
+class Levels:
+    """A batch's rows held as levels (`Level`): each row is one entry of every level plus its locator, so
+    the loader validates and converts each distinct entry once (flows/steps/validate.py `check_levels`)
+    and builds a frame only for the rows that need one (`frame`). Columns not named in `floats` are the
+    entries' values as they are; those in `floats` are shown as floats (NaN for None), as pandas held a
+    column of ints with a gap."""
+
+    levels: list[Level]
+    records: np.ndarray  # object: each row's source_record
+    floats: frozenset[str] = frozenset()
+    tail: list[Level] = field(default_factory=list)  # levels whose columns come after source_record (payer_group)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def columns(self) -> list[str]:
+        return [
+            *(name for level in self.levels for name in level.names),
+            RECORD_COLUMN,
+            *(name for level in self.tail for name in level.names),
+        ]
+
+    def frame(self, positions: np.ndarray | None = None) -> pd.DataFrame:
+        """The rows (all, or those at `positions`, which become the index) as one frame of object columns,
+        the columns in level order then source_record."""
+        import numpy as np
+        import pandas as pd
+
+        data: dict[str, object] = {}
+
+        def add(levels: list[Level]) -> None:
+            for level in levels:
+                at = level.at if positions is None else level.at[positions]
+                for name in level.names:
+                    values = level.values(name, at)
+                    if name in self.floats:
+                        values = np.array(
+                            [float("nan") if v is None else float(v) for v in values.tolist()], dtype=object
+                        )
+                    data[name] = values
+
+        add(self.levels)
+        data[RECORD_COLUMN] = self.records if positions is None else self.records[positions]
+        add(self.tail)
+        index = None if positions is None else pd.Index(positions)
+        return pd.DataFrame(data, index=index, dtype=object, copy=False)
+
+
+@dataclass
 class Batch:
     """A chunk of rows for one dataset, as parsed (not yet validated)."""
 
     dataset: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None when the rows come as `levels`
     # Rows the adapter already knows are broken (e.g. a CSV row with too many fields). Columns:
     # source_record, column, check, failure_value, reason, raw_record. Quarantined as they are.
     rejects: pd.DataFrame | None = None
@@ -64,6 +159,18 @@ class Batch:
     # Advisory findings the adapter makes itself, e.g. about the whole file (same columns as
     # `rejects`): written to the advisory table and counted in the load's advisories; rows still load.
     advisories: pd.DataFrame | None = None
+    # The rows as levels (see `Levels`) instead of `frame`: no per-row frame unless a row needs one.
+    levels: Levels | None = None
+
+    def row_count(self) -> int:
+        """How many rows the batch holds (not `__len__`: a batch of no rows is still a batch)."""
+        return len(self.frame) if self.frame is not None else len(self.levels or ())
+
+    def rows(self) -> pd.DataFrame:
+        """The batch's rows as one frame (`frame`, or the frame of its `levels`)."""
+        if self.frame is not None or self.levels is None:
+            return self.frame
+        return self.levels.frame()
 
 
 class PayerLookup(Protocol):

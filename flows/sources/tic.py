@@ -33,7 +33,7 @@ from flows.engines.json_guard import decompressed
 from flows.engines.json_guard import items as json_items
 from flows.engines.tic_scan import Extract, extract, id_text
 from flows.engines.tic_stream import Limits, open_raw
-from flows.sources.base import Batch, FileRejected, ReadContext
+from flows.sources.base import Batch, FileRejected, Level, Levels, ReadContext
 
 RATE = "tic__in_network_rate"
 ALLOWED = "tic__allowed_amount"
@@ -43,6 +43,7 @@ DATASETS = (RATE, ALLOWED, FILE, TOC)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
 
 HEADER_FIELDS = [
     "reporting_entity_name",
@@ -93,8 +94,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
         folder = path.parent if isinstance(path, Path) else None
         codes = set()
-        for frame in in_network_frames(result, folder, Limits.of(ctx.settings), rows, codes=codes):
-            yield Batch(RATE, frame)
+        for levels in in_network_levels(result, folder, Limits.of(ctx.settings), rows, codes=codes):
+            yield Batch(RATE, None, levels=levels)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -154,7 +155,9 @@ def _places_of_service(values: object) -> list[str] | None:
         values = [values]
     out = []
     for v in values:
-        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
+        if type(v) is str:  # nearly every code: as `_text` reads it, then the leading zero
+            out.append(f"0{v}" if len(v) == 1 and v.isdigit() else v)
+        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100:
             out.append(f"{v:02d}")
         else:
             text = _text(v)
@@ -250,42 +253,89 @@ def in_network_rows(ex: Extract, folder: Path | None, limits: Limits | None = No
                     yield row
 
 
+PRICE_COLUMNS = [
+    "negotiated_type",
+    "negotiated_rate_usd",
+    "negotiated_percentage",
+    "negotiated_rate_text",
+    "negotiated_rate_json_type",
+    "billing_class",
+    "setting",
+    "service_codes",
+    "billing_code_modifiers",
+    "expiration_date",
+    "additional_information",
+]
+GROUP_COLUMNS = [
+    "provider_group_status",
+    "provider_group_id",
+    "provider_reference_location",
+    "network_names",
+    "npis",
+    "npi_count",
+    "tin_type",
+    "tin_value",
+    "tin_business_name",
+]
+
+
 def _price(price: dict) -> dict[str, object]:
-    kind = _text(price.get("negotiated_type"))
-    value, json_type = _number(price.get("negotiated_rate"))
+    return dict(zip(PRICE_COLUMNS, _price_values(price)))
+
+
+def _price_values(price: dict) -> tuple:
+    """A negotiated price's columns (PRICE_COLUMNS), in order."""
+    # text values (nearly all) are taken as they are, without a call each: `_text` for anything else
+    get = price.get
+    kind = v if type(v := get("negotiated_type")) is str else _text(v)
+    rate = get("negotiated_rate")
+    value, json_type = _number(rate)
     is_percentage = kind == "percentage"
-    return {
-        "negotiated_type": kind,
-        "negotiated_rate_usd": None if is_percentage else value,
-        "negotiated_percentage": value if is_percentage else None,
-        "negotiated_rate_text": _text(price.get("negotiated_rate")),
-        "negotiated_rate_json_type": json_type,
-        "billing_class": _text(price.get("billing_class")),
-        "setting": _text(price.get("setting")),
-        "service_codes": _places_of_service(price.get("service_code")),
-        "billing_code_modifiers": _texts(price.get("billing_code_modifier")),
-        "expiration_date": _text(price.get("expiration_date")),
-        "additional_information": _text(price.get("additional_information")) or None,
-    }
+    return (
+        kind,
+        None if is_percentage else value,
+        value if is_percentage else None,
+        _text(rate),
+        json_type,
+        v if type(v := get("billing_class")) is str else _text(v),
+        v if type(v := get("setting")) is str else _text(v),
+        _places_of_service(get("service_code")),
+        None if (v := get("billing_code_modifier")) is None else _texts(v),
+        v if type(v := get("expiration_date")) is str else _text(v),
+        (v if type(v := get("additional_information")) is str else _text(v)) or None,
+    )
 
 
 def _group_cols(
     group: dict | None, status: str, group_id: str | None, location: str | None, networks: object
 ) -> dict[str, object]:
+    return dict(zip(GROUP_COLUMNS, _group_values(group, status, group_id, location, _names(networks))))
+
+
+def _names(networks: object) -> list[str] | None:
+    """A reference's network names as text (once per reference, shared by its groups' rows)."""
+    return None if networks is None else _texts(networks)
+
+
+def _group_values(
+    group: dict | None, status: str, group_id: str | None, location: str | None, names: list[str] | None
+) -> tuple:
+    """A provider group's columns (GROUP_COLUMNS), in order; `names`: the network names as `_names` reads them."""
     tin = (group or {}).get("tin") if isinstance(group, dict) else None
     tin = tin if isinstance(tin, dict) else {}
     npis = _npis(group.get("npi")) if isinstance(group, dict) else None
-    return {
-        "provider_group_status": status,
-        "provider_group_id": group_id,
-        "provider_reference_location": location,
-        "network_names": _texts(networks),
-        "npis": npis,
-        "npi_count": len(npis) if npis is not None else None,
-        "tin_type": _text(tin.get("type")),
-        "tin_value": _text(tin.get("value")),
-        "tin_business_name": _text(tin.get("business_name")),
-    }
+    get = tin.get
+    return (
+        status,
+        group_id,
+        location,
+        names,
+        npis,
+        len(npis) if npis is not None else None,
+        v if type(v := get("type")) is str else _text(v),
+        v if type(v := get("value")) is str else _text(v),
+        v if type(v := get("business_name")) is str else _text(v),
+    )
 
 
 def _groups_of(
@@ -299,24 +349,25 @@ def _groups_of(
     for r, ref in enumerate(rate.get("provider_references") or []):
         any_group = True
         suffix = f".provider_references[{r}]"
-        for tail, cols in _reference_groups(id_text(ref), ex, folder, remote, limits):
-            yield suffix + tail, cols
+        for tail, values in _reference_groups(id_text(ref), ex, folder, remote, limits):
+            yield suffix + tail, dict(zip(GROUP_COLUMNS, values))
     if not any_group:
         yield "", _group_cols(None, "no_provider_group", None, None, None)
 
 
 def _reference_groups(
     key: str, ex: Extract, folder: Path | None, remote: dict[str, list[dict] | None], limits: Limits | None
-) -> list[tuple[str, dict]]:
-    """(locator tail after `.provider_references[r]`, provider-group columns) for one reference id: the same
-    for every rate naming it (a remote reference's file is read once, see `_remote_groups`)."""
+) -> list[tuple[str, tuple]]:
+    """(locator tail after `.provider_references[r]`, provider-group columns as `_group_values`) for one
+    reference id: the same for every rate naming it (a remote reference's file is read once, see
+    `_remote_groups`)."""
     entries = ex.provider_refs.get(key) or []
     if not entries:
-        return [("", _group_cols(None, "unknown_reference", key, None, None))]
+        return [("", _group_values(None, "unknown_reference", key, None, None))]
     if len(entries) > 1:
-        return [("", _group_cols(None, "duplicate_reference_id", key, None, None))]
+        return [("", _group_values(None, "duplicate_reference_id", key, None, None))]
     entry = entries[0]
-    networks = entry.get("network_name")
+    names = _names(entry.get("network_name"))
     location = _text(entry.get("location"))
     groups = entry.get("provider_groups")
     status = "resolved"
@@ -324,13 +375,19 @@ def _reference_groups(
         groups = _remote_groups(location, folder, remote, limits)
         status = "remote_resolved"
         if groups is None:
-            return [("", _group_cols(None, "remote_unresolved", key, location, networks))]
+            return [("", _group_values(None, "remote_unresolved", key, location, names))]
     if not groups:
-        return [("", _group_cols(None, "empty_reference", key, location, networks))]
+        return [("", _group_values(None, "empty_reference", key, location, names))]
     return [
-        (f".provider_groups[{g}]", _group_cols(group, status, key, location, networks))
+        (
+            _GROUP_TAILS[g] if g < len(_GROUP_TAILS) else f".provider_groups[{g}]",
+            _group_values(group, status, key, location, names),
+        )
         for g, group in enumerate(groups)
     ]
+
+
+_GROUP_TAILS = [f".provider_groups[{g}]" for g in range(64)]
 
 
 def _remote_groups(
@@ -365,56 +422,82 @@ ITEM_COLUMNS = [
     "bundled_codes",
     "covered_services",
 ]
-PRICE_COLUMNS = list(_price({}))
-GROUP_COLUMNS = list(_group_cols(None, "inline", None, None, None))
 RATE_COLUMNS = [*HEADER_COLUMNS, *ITEM_COLUMNS, *PRICE_COLUMNS, *GROUP_COLUMNS, "source_record"]
 """The in-network frame's columns, in the order `in_network_rows` builds a row's keys."""
 
 
 class _Level:
     """The distinct values of one level of the file (items, prices or provider groups), one tuple each; a
-    row refers to one entry of each level by its index, and a frame's column is a numpy `take`.
+    row refers to one entry of each level by its index, and a batch carries, per level, the entries its
+    rows name and each row's entry (`Level`).
 
     A `window` level (items, prices: each one's rows come together, in order) keeps only the entries the
-    rows not yet in a frame may still name (`release_before`), so its memory is one frame's worth, not
+    rows not yet in a batch may still name (`release_before`), so its memory is one batch's worth, not
     the file's. Other levels (provider groups: a reference id names the same entries all through the file)
-    keep every entry, converted to columns once and extended as entries come."""
+    keep every entry, in a frame that grows batch by batch (its tuples are let go once in it), and name
+    themselves (`key`) so the loader reads each entry once."""
 
-    def __init__(self, names: list[str], *, window: bool = False) -> None:
+    def __init__(
+        self, names: list[str], *, window: bool = False, key: str | None = None, types: dict | None = None
+    ) -> None:
         self.names = names
         self.window = window
+        self.key = key
+        self.types = types  # a lasting level's Arrow types: its entries are kept as Arrow, not Python objects
         self.entries: list[tuple] = []
         self.base = 0  # index of entries[0]
-        self._arrays: list | None = None
+        self._frame_so_far: pd.DataFrame | pa.Table | None = None
 
-    def add(self, values: dict[str, object]) -> int:
-        self.entries.append(tuple(values.values()))
+    def add(self, values: tuple) -> int:
+        """Keep one entry (its columns' values in `names` order); its index."""
+        self.entries.append(values)
         return self.base + len(self.entries) - 1
 
-    def _columns(self, entries: list[tuple]) -> list:
+    def _frame(self, entries: list[tuple]) -> pd.DataFrame:
         import numpy as np
+        import pandas as pd
 
-        if not entries:
-            return [np.empty(0, dtype=object) for _ in self.names]
-        return [np.fromiter(c, dtype=object, count=len(entries)) for c in zip(*entries)]
+        count = len(entries)
+        columns = zip(*entries) if entries else ((),) * len(self.names)
+        data = {name: np.fromiter(c, dtype=object, count=count) for name, c in zip(self.names, columns)}
+        return pd.DataFrame(data, dtype=object, copy=False)
 
-    def take(self, where) -> list:  # type: ignore[no-untyped-def]
-        """Each column's values at `where` (indices of entries)."""
+    def _table(self, entries: list[tuple]) -> pa.Table | None:
+        """The entries as an Arrow table of `types`; None when a value does not convert (e.g. text that is
+        not UTF-8), and the level keeps Python values instead."""
+        import pyarrow as pa
+
+        count = len(entries)
+        columns = zip(*entries) if entries else ((),) * len(self.names)
+        try:
+            return pa.table({n: pa.array(c, type=self.types[n], size=count) for n, c in zip(self.names, columns)})
+        except (pa.ArrowException, UnicodeError):
+            return None
+
+    def level(self, where) -> Level:  # type: ignore[no-untyped-def]
+        """The entries at `where` (indices of entries, one per row) as a `Level`."""
         if self.window:
             lo = int(where.min()) if len(where) else self.base
             hi = int(where.max()) + 1 if len(where) else self.base
-            columns = self._columns(self.entries[lo - self.base : hi - self.base])
-            return [column.take(where - lo) for column in columns]
-        if self.entries or self._arrays is None:  # convert the new entries once, then let their tuples go
-            import numpy as np
+            return Level(self._frame(self.entries[lo - self.base : hi - self.base]), where - lo)
+        if self.entries or self._frame_so_far is None:  # the new entries join the frame, their tuples go
+            import pandas as pd
 
-            fresh = self._columns(self.entries)
-            self._arrays = (
-                fresh if self._arrays is None else [np.concatenate([old, new]) for old, new in zip(self._arrays, fresh)]
-            )
+            so_far = self._frame_so_far
+            fresh = self._table(self.entries) if self.types is not None else None
+            if fresh is not None:
+                import pyarrow as pa
+
+                self._frame_so_far = fresh if so_far is None else pa.concat_tables([so_far, fresh])
+            else:
+                if so_far is not None and not isinstance(so_far, pd.DataFrame):  # kept as Python values from now on
+                    so_far = Level(so_far, None).entries_frame()  # type: ignore[arg-type]
+                self.types = None
+                fresh = self._frame(self.entries)
+                self._frame_so_far = fresh if so_far is None else pd.concat([so_far, fresh], ignore_index=True)
             self.base += len(self.entries)
             self.entries = []
-        return [column.take(where) for column in self._arrays]
+        return Level(self._frame_so_far, where, key=self.key)
 
     def release_before(self, index: int) -> None:
         """A window level forgets its entries below `index` (no row left to build names them)."""
@@ -423,44 +506,64 @@ class _Level:
             self.base = index
 
 
+def _group_types() -> dict:
+    """The Arrow types of the provider-group columns (`_group_cols` makes text, lists of text and a count)."""
+    import pyarrow as pa
+
+    lists = {"network_names", "npis"}
+    return {
+        name: pa.list_(pa.string()) if name in lists else pa.int64() if name == "npi_count" else pa.string()
+        for name in GROUP_COLUMNS
+    }
+
+
 def in_network_frames(
     ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
 ) -> Iterator[pd.DataFrame]:
     """The rows of `in_network_rows` (same values, same order, same columns), as frames of at most `size`
-    rows built column by column: no dict per row. Each item, price and provider group is read once; a
-    provider reference is resolved once per file, whichever rates name it; a row is three indices and its
-    locator, and each column of a frame is one `take` over the level it belongs to.
+    rows: the frames of `in_network_levels`."""
+    for levels in in_network_levels(ex, folder, limits, size, codes):
+        yield levels.frame()
 
-    The cyclic garbage collector is off while a frame is built (it would walk the whole extract again and
+
+def in_network_levels(
+    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
+) -> Iterator[Levels]:
+    """The rows of `in_network_rows` (same values, same order), in batches of at most `size` rows held as
+    levels (header, items, prices, provider groups: `Levels`), no dict per row. Each item, price and provider
+    group is read once; a provider reference is resolved once per file, whichever rates name it; a row is
+    three indices and its locator.
+
+    The cyclic garbage collector is off while a batch is built (it would walk the whole extract again and
     again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it.
 
     `codes`, when given, receives each item's billing code text (as `file_row` lists them) as it is read."""
     collecting = gc.isenabled()
-    frames = _in_network_frames(ex, folder, limits, size, set() if codes is None else codes)
+    batches = _in_network_levels(ex, folder, limits, size, set() if codes is None else codes)
     try:
         while True:
             gc.disable()
             try:
-                frame = next(frames, None)
+                batch = next(batches, None)
             finally:
                 if collecting:
                     gc.enable()
-            if frame is None:
+            if batch is None:
                 return
-            yield frame
+            yield batch
     finally:
-        frames.close()
+        batches.close()
 
 
-def _in_network_frames(
+def _in_network_levels(
     ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str]
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[Levels]:
     import numpy as np
-    import pandas as pd
 
-    header = _header(ex)
+    header = _Level(HEADER_COLUMNS, key="header")
+    header.add(tuple(_header(ex)[name] for name in HEADER_COLUMNS))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
-    groups = _Level(GROUP_COLUMNS)
+    groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
     at_item: list[int] = []
     at_price: list[int] = []
     at_group: list[int] = []
@@ -469,51 +572,51 @@ def _in_network_frames(
     references: dict[str, list[tuple[str, int]]] = {}
     nobody: list[tuple[str, int]] = []
 
-    def frame(count: int) -> pd.DataFrame:
-        data: dict[str, object] = {}
-        for name in HEADER_COLUMNS:  # one reference to the header's value per row (np.full would copy a str per row)
-            data[name] = column = np.empty(count, dtype=object)
-            column.fill(header[name])
+    def batch(count: int) -> Levels:
+        levels = [header.level(np.zeros(count, dtype=np.intp))]
         for level, at in ((items, at_item), (prices, at_price), (groups, at_group)):
             where = np.fromiter(at[:count], dtype=np.intp, count=count)
             del at[:count]
-            data.update(zip(level.names, level.take(where)))
+            levels.append(level.level(where))
             # the rows still to come name the next row's entry or later, or the newest entry (its item or
             # price may have more rows)
             level.release_before(at[0] if at else level.base + len(level.entries) - 1)
-        data["source_record"] = np.fromiter(records[:count], dtype=object, count=count)
+        kept = np.fromiter(records[:count], dtype=object, count=count)
         del records[:count]
-        counts = data["npi_count"]
-        if any(v is None for v in counts.tolist()) and any(v is not None for v in counts.tolist()):
-            # as the row path's frame held it (pandas read ints with a gap as floats): a quarantined row's
-            # raw_record says "npi_count": "2.0" there, and is kept the same
-            data["npi_count"] = np.array(
-                [float("nan") if v is None else float(v) for v in counts.tolist()], dtype=object
-            )
-        return pd.DataFrame(data, dtype=object, copy=False)
+        # as the row path's frame held npi_count (pandas read ints with a gap as floats): a quarantined
+        # row's raw_record says "2.0" there
+        named = levels[-1]
+        entries = named.entries
+        if hasattr(entries, "column_names"):  # kept as Arrow
+            missing = entries.column("npi_count").is_null().to_numpy(zero_copy_only=False)[named.at]
+        else:
+            missing = entries["npi_count"].isna().to_numpy(dtype=bool)[named.at]
+        gap = bool(missing.any()) and not missing.all()
+        return Levels(levels, kept, frozenset({"npi_count"}) if gap else frozenset())
 
     for locator, item in ex.items:
         item_columns = _item_columns(item)
         codes.add(item_columns["billing_code"] or "")
-        i = items.add(item_columns)
+        i = items.add(tuple(item_columns[name] for name in ITEM_COLUMNS))
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
             targets: list[tuple[str, int]] = []
             for g, group in enumerate(rate.get("provider_groups") or []):
-                targets.append((f".provider_groups[{g}]", groups.add(_group_cols(group, "inline", None, None, None))))
+                targets.append((f".provider_groups[{g}]", groups.add(_group_values(group, "inline", None, None, None))))
             for r, ref in enumerate(rate.get("provider_references") or []):
                 key = id_text(ref)
                 found = references.get(key)
                 if found is None:
                     found = references[key] = [
-                        (tail, groups.add(cols)) for tail, cols in _reference_groups(key, ex, folder, remote, limits)
+                        (tail, groups.add(values))
+                        for tail, values in _reference_groups(key, ex, folder, remote, limits)
                     ]
                 suffix = f".provider_references[{r}]"
                 targets.extend((suffix + tail, index) for tail, index in found)
             if not targets:
                 if not nobody:
-                    nobody.append(("", groups.add(_group_cols(None, "no_provider_group", None, None, None))))
+                    nobody.append(("", groups.add(_group_values(None, "no_provider_group", None, None, None))))
                 targets = nobody
             tails = [tail for tail, _ in targets]
             indices = [index for _, index in targets]
@@ -521,16 +624,16 @@ def _in_network_frames(
             for k, price in enumerate(rate.get("negotiated_prices") or []):
                 if not isinstance(price, dict):
                     continue
-                p = prices.add(_price(price))
+                p = prices.add(_price_values(price))
                 prefix = f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]"
                 records.extend([prefix + tail for tail in tails])
                 at_group.extend(indices)
                 at_price.extend([p] * n)
                 at_item.extend([i] * n)
                 while len(records) >= size:
-                    yield frame(size)
+                    yield batch(size)
     if records:
-        yield frame(len(records))
+        yield batch(len(records))
 
 
 # --- allowed amounts --------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ FINDING_SCHEMA = pa_arrow.schema(
 """Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
+LEVEL_SLICE_ROWS = 10_000
+"""Rows of a batch held as levels taken and written at a time (`_load_levels`)."""
 
 
 FileIdentity = tuple[int, int]
@@ -250,7 +252,7 @@ def _read_batches(
             validator = validators[batch.dataset] = _validator(source, batch.dataset, payers)
         _load_batch(state, batch, validator, writer, record, payers)
         if progress is not None:
-            progress.add_rows(len(batch.frame))
+            progress.add_rows(batch.row_count())
 
 
 RESTARTS = 3
@@ -426,6 +428,9 @@ def _load_batch(
     record: LoadRecord,
     payers: PayerDirectory | None,
 ) -> None:
+    if batch.levels is not None:
+        _load_levels(state, batch, validator, writer, record, payers)
+        return
     frame = batch.frame.reset_index(drop=True)
     raw = batch.raw.reset_index(drop=True) if batch.raw is not None else None
     source = state.source
@@ -474,6 +479,84 @@ def _load_batch(
         advisories.append(_reject_findings(state, batch.dataset, notes))
     if advisories:
         writer.write(ADVISORY, frame_to_table(pd.concat(advisories, ignore_index=True), FINDING_SCHEMA))
+
+
+def _load_levels(
+    state: _FileState,
+    batch: Batch,
+    validator: DatasetValidator,
+    writer: LoadWriter,
+    record: LoadRecord,
+    payers: PayerDirectory | None,
+) -> None:
+    """`_load_batch` for a batch held as levels (flows/sources/base.py `Levels`): the same rows, quarantine
+    and advisories, with each level's entries validated and converted once and the rows' columns taken
+    from them in Arrow; a frame is built only for the rows quarantined or noted."""
+    import numpy as np
+
+    from flows.sources.base import Level
+
+    rows = batch.levels
+    assert rows is not None and not batch.describes_file
+    source = state.source
+    if source.payer_column and payers is not None:
+        holder = next((lv for lv in rows.levels if source.payer_column in lv.names), None)
+        if holder is not None:
+            names = holder.entries_frame()[source.payer_column]
+            groups = payers.resolve(names)
+            if source.unknown_payer == OTHER_PAYER_GROUP:
+                groups = groups.where(groups.notna() | names.isna(), OTHER_PAYER_GROUP)
+            entries = pd.DataFrame({"payer_group": groups.to_numpy(dtype=object)}, dtype=object)
+            rows.tail = [lv for lv in rows.tail if "payer_group" not in lv.names]
+            # resolved from the holder's entries: lasting as long as they do
+            rows.tail.append(Level(entries, holder.at, key=f"{holder.key}.payer_group" if holder.key else None))
+
+    checked = validator.check_levels(rows, state.path)
+    bad_rows = set(checked.failures["row"])
+    record.rows_read += len(rows)
+    record.rows_loaded += len(checked.valid)
+    record.rows_quarantined += len(bad_rows)
+    record.advisories += len(checked.advisories)
+
+    if len(checked.valid):
+        schema = pa_arrow.schema(validator.arrow_fields + LINEAGE_FIELDS)
+        constants = {
+            "source_file": state.path.name,
+            "source_sha256": state.sha256,
+            "load_id": state.load_id,
+            "run_id": state.run_id,
+            "loaded_at": state.loaded_at,
+        }
+
+        def table(valid: np.ndarray) -> pa_arrow.Table:
+            n, arrays = len(valid), []
+            for field in schema:
+                if field.name in checked.typed:
+                    values, at = checked.typed[field.name]
+                    arrays.append(values.take(pa_arrow.array(at[valid])))
+                elif field.name == RECORD_COLUMN:
+                    arrays.append(pa_arrow.array(rows.records[valid], type=field.type))
+                elif field.name in constants:
+                    arrays.append(pa_arrow.repeat(pa_arrow.scalar(constants[field.name], type=field.type), n))
+                else:
+                    arrays.append(pa_arrow.nulls(n, type=field.type))
+            return pa_arrow.Table.from_arrays(arrays, schema=schema)
+
+        # the rows' columns are taken and written a slice at a time (row groups of one part), so a batch's
+        # whole table (18 MB for 20,000 TiC rows) is not held at once; smaller slices hold less and write slower
+
+        valid = checked.valid
+        slices = (table(valid[i : i + LEVEL_SLICE_ROWS]) for i in range(0, len(valid), LEVEL_SLICE_ROWS))
+        writer.write_slices(batch.dataset, schema, slices)
+    noted = [f for f in (checked.failures, checked.advisories) if len(f)]
+    if noted:
+        frame = rows.frame(np.unique(np.concatenate([f["row"].to_numpy(dtype=np.intp) for f in noted])))
+        if len(checked.failures):
+            findings = _findings(state, batch.dataset, frame, checked.failures, None)
+            writer.write(QUARANTINE, frame_to_table(findings, FINDING_SCHEMA))
+        if len(checked.advisories):
+            findings = _findings(state, batch.dataset, frame, checked.advisories, None)
+            writer.write(ADVISORY, frame_to_table(findings, FINDING_SCHEMA))
 
 
 def _text(value: object) -> str | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +51,26 @@ def write_table_atomic(table: pa.Table, dest: LakePath) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, **PARQUET_OPTIONS)
     os.replace(tmp, dest)
+
+
+def write_tables_atomic(schema: pa.Schema, tables: Iterable[pa.Table], dest: LakePath) -> None:
+    """`write_table_atomic` for a table given in slices, each written as it comes (row groups of one file), so
+    the whole table is never held at once."""
+    if isinstance(dest, ObjectPath):
+        with pq.ParquetWriter(dest.path, schema, filesystem=dest.fs, **PARQUET_OPTIONS) as writer:
+            for table in tables:
+                writer.write_table(table)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+            for table in tables:
+                writer.write_table(table)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
@@ -125,6 +146,13 @@ class LoadWriter:
         number = self._parts.get(folder, 0)
         self._parts[folder] = number + 1
         write_table_atomic(table, self._folder(folder) / f"part-{number:05d}.parquet")
+
+    def write_slices(self, folder: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+        """Stage one part of `folder` from `tables` (slices of its rows, in order, at least one row in all),
+        written one after another as row groups of the part."""
+        number = self._parts.get(folder, 0)
+        self._parts[folder] = number + 1
+        write_tables_atomic(schema, tables, self._folder(folder) / f"part-{number:05d}.parquet")
 
     @property
     def folders(self) -> list[str]:

@@ -9,15 +9,22 @@ later ones are quarantined naming the first), which a per-chunk Pandera check ca
 Pandera coerces a column all or nothing: one bad date leaves the whole column untyped and every
 row failing. So coercion runs first, column by column, and only the values that cannot be
 coerced are failures; the rest of the frame is then validated with the schema's checks.
+
+A batch held as levels (flows/sources/base.py `Levels`: TiC in-network rows, where 210,000 rows name
+about 40,000 prices and 60,000 provider groups) is checked level by level (`check_levels`): each distinct
+entry is coerced, checked and converted to Arrow once (entries lasting the file once per file), a row is
+flagged when one of its entries fails, and only the flagged rows are validated as a frame, by `check`
+itself, so the failures, their wording and order are the frame path's.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import decimal
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,7 @@ from pandera.api.pandas.model import DataFrameModel
 from pandera.engines import pandas_engine
 from pandera.errors import ParserError, SchemaErrors
 
-from flows.sources.base import RECORD_COLUMN, FileRejected
+from flows.sources.base import RECORD_COLUMN, FileRejected, Levels
 
 FAILURE_COLUMNS = ["row", "column", "check", "failure_value", "reason"]
 TRUE_TEXT = {"true", "t", "yes", "y", "1"}
@@ -42,6 +49,28 @@ class Checked:
     valid: pd.DataFrame  # typed rows that passed every blocking check (original index kept)
     failures: pd.DataFrame  # one row per (row, rule) failure: FAILURE_COLUMNS, row = index label
     advisories: pd.DataFrame  # advisory findings on rows that did load: FAILURE_COLUMNS
+
+
+@dataclass
+class LevelsChecked:
+    """Outcome of validating one batch held as levels (`DatasetValidator.check_levels`)."""
+
+    valid: np.ndarray  # positions of the rows that passed every blocking check, in order
+    failures: pd.DataFrame  # as Checked.failures, row = position in the batch
+    advisories: pd.DataFrame  # as Checked.advisories
+    typed: dict[str, tuple[pa_arrow.Array, np.ndarray]]  # column -> (its level's entries, typed; each row's entry)
+
+
+@dataclass
+class _Kept:
+    """The entries of a level lasting the file (`Level.key`) read so far: how many, their typed columns (Arrow
+    chunks), and which fail a blocking rule or raise an advisory one."""
+
+    count: int = 0
+    empty: pd.DataFrame | None = None  # the level's coerced columns, no rows (a batch naming no new entry)
+    chunks: dict[str, list] = field(default_factory=dict)  # column -> its Arrow chunks (one after each batch)
+    mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    note: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _split_checks(checks: Iterable[pa.Check]) -> tuple[list[pa.Check], list[pa.Check]]:
@@ -112,6 +141,8 @@ class DatasetValidator:
             else None
         )
         self._first_seen: dict[int, str] = {}
+        self._kept: dict[str, _Kept] = {}  # check_levels: what is known of the entries of levels lasting the file
+        self._placed: dict[tuple, int | None] = {}  # check_levels: the level a frame rule reads, by levels' columns
 
     # ------------------------------------------------------------------------------------------
     def check(self, frame: pd.DataFrame, path: Path) -> Checked:
@@ -154,6 +185,154 @@ class DatasetValidator:
             if cases is not None:
                 advisories = self._row_failures(cases, path, self.advisory)
         return Checked(valid=good, failures=checked, advisories=advisories)
+
+    def check_levels(self, rows: Levels, path: Path) -> LevelsChecked:
+        """`check` for a batch held as levels: the same failures, advisories and valid rows, found by coercing
+        and checking each level's distinct entries once (a row fails a column's rule when its entry does)
+        and validating only the rows so flagged the way `check` does; the valid rows' typed values are each
+        level's entries converted once (`typed`), taken by row."""
+        columns = rows.columns
+        missing = [n for n in self.required if n not in columns]
+        if missing:
+            raise FileRejected(
+                path,
+                f"missing required column(s) {', '.join(map(repr, missing))}",
+                f"columns {', '.join(self.required)}",
+            )
+        levels = [*rows.levels, *rows.tail]
+        fields = {f.name: f for f in self.arrow_fields}
+        done = [self._kept.get(level.key) if level.key else None for level in levels]
+        coerced, parse_bad, ready = [], [], []
+        for level, kept in zip(levels, done):
+            start = kept.count if kept is not None else 0  # a lasting level: its new entries only
+            if kept is not None and kept.empty is not None and start == len(level.entries):  # nothing new
+                typed, failed, arrow = kept.empty, _empty(), {}
+            elif isinstance(level.entries, pa_arrow.Table):
+                typed, failed, arrow = self._coerce_arrow(level.entries.slice(start), fields)
+            else:
+                data = level.entries_frame(start)
+                typed, failed = self._coerce(data[[c for c in data.columns if c in self.columns]])
+                arrow = {}
+            bad = np.zeros(len(typed), dtype=bool)
+            bad[np.asarray(failed["row"].tolist(), dtype=np.intp)] = True
+            coerced.append(typed)
+            parse_bad.append(bad)
+            ready.append(arrow)
+        blocking = _level_masks(self.blocking, coerced, self._placed) if not self.key else None
+        advisory = _level_masks(self.advisory, coerced, self._placed) if self.advisory is not None else []
+        if blocking is None or advisory is None:  # rules that cannot be told entry by entry: the whole batch
+            return self._checked_whole(rows, path)
+
+        from flows.steps.store import frame_to_table  # the same conversion the frame path writes with
+
+        converted: dict[str, tuple[pa_arrow.Array | pa_arrow.ChunkedArray, np.ndarray]] = {}
+        masks, notes = [], []
+        for i, (level, typed) in enumerate(zip(levels, coerced)):
+            rest = [c for c in typed.columns if c not in ready[i]]
+            chunks = {}
+            if len(typed):
+                table = frame_to_table(typed[rest], pa_arrow.schema([fields[c] for c in rest]))
+                chunks = {name: column.chunks for name, column in zip(table.column_names, table.columns)}
+            chunks = {name: ready[i][name] if name in ready[i] else chunks.get(name, []) for name in typed.columns}
+            mask, note = blocking[i] | parse_bad[i], advisory[i] if self.advisory is not None else None
+            if level.key:
+                kept = done[i] or _Kept()
+                if kept.empty is None:
+                    kept.empty = typed.head(0)
+                kept.count += len(typed)
+                for name, more in chunks.items():
+                    parts = kept.chunks.setdefault(name, [])
+                    parts.extend(more)
+                chunks = kept.chunks
+                kept.mask = mask = np.concatenate([kept.mask, mask])
+                if note is not None:
+                    kept.note = note = np.concatenate([kept.note, note])
+                self._kept[level.key] = kept
+            masks.append(mask)
+            notes.append(note)
+            for name, parts in chunks.items():
+                converted[name] = (pa_arrow.chunked_array(parts, type=fields[name].type), level.at)
+
+        flagged = np.zeros(len(rows), dtype=bool)
+        for level, mask in zip(levels, masks):
+            flagged |= mask[level.at]
+        valid = ~flagged
+        failures = _empty()
+        suspects = np.flatnonzero(flagged)
+        if len(suspects):
+            checked = self.check(rows.frame(suspects), path)  # the rows' own failures, as `check` words them
+            failures = checked.failures
+            valid[np.asarray(checked.valid.index, dtype=np.intp)] = True
+
+        advisories = _empty()
+        if self.advisory is not None:
+            noted = np.zeros(len(rows), dtype=bool)
+            for level, note in zip(levels, notes):
+                noted |= note[level.at]
+            noted &= valid
+            if noted.any():
+                subset = rows.frame(np.flatnonzero(noted)).drop(columns=[RECORD_COLUMN])
+                typed, _ = self._coerce(subset[[c for c in subset.columns if c in self.columns]])
+                cases = _failure_cases(self.advisory, typed)
+                if cases is not None:
+                    advisories = self._row_failures(cases, path, self.advisory)
+
+        return LevelsChecked(np.flatnonzero(valid), failures, advisories, converted)
+
+    def _coerce_arrow(
+        self, table: pa_arrow.Table, fields: dict[str, pa_arrow.Field]
+    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list]]:
+        """`_coerce` for entries held as Arrow (their values as Python objects are the raw values): a column
+        already of its Parquet type is its own typed column (its Arrow chunks, returned by name) and
+        becomes, as pandas, what `_coerce` makes of it (text, Int64; lists of text stay Arrow-backed, so a
+        rule on them must read those as it reads lists); any other column is coerced from its Python values
+        as `_coerce` does."""
+        out: dict[str, object] = {}
+        ready: dict[str, list] = {}
+        other: list[str] = []
+        for name in table.column_names:
+            if name not in self.columns:
+                continue
+            column, dtype = table.column(name), self.columns[name].dtype
+            pandas_type = getattr(dtype, "type", None)
+            if column.type != fields[name].type or dtype is None:
+                other.append(name)
+            elif (pa_arrow.types.is_string(column.type) and isinstance(pandas_type, pd.StringDtype)) or (
+                pa_arrow.types.is_int64(column.type) and isinstance(pandas_type, pd.Int64Dtype)
+            ):
+                out[name] = column.to_pandas(types_mapper={column.type: pandas_type}.get)
+            elif pa_arrow.types.is_list(column.type) and pandas_type == np.dtype(object):
+                # kept as Arrow for the rules (schemas/tic.py `_each_matches` reads Arrow lists as they are)
+                out[name] = pd.Series(pd.arrays.ArrowExtensionArray(column))
+            else:
+                other.append(name)
+                continue
+            ready[name] = column.chunks
+        failures = _empty()
+        if other:
+            data = {}
+            for name in other:
+                values = table.column(name).to_pylist()
+                data[name] = np.fromiter(values, dtype=object, count=len(values))
+            typed, failures = self._coerce(pd.DataFrame(data, dtype=object))
+            out.update(typed.items())
+        frame = pd.DataFrame({n: out[n] for n in table.column_names if n in out}, index=pd.RangeIndex(table.num_rows))
+        return frame, failures, ready
+
+    def _checked_whole(self, rows: Levels, path: Path) -> LevelsChecked:
+        """`check_levels` by way of the whole batch's frame (`check`)."""
+        from flows.steps.store import frame_to_table
+
+        checked = self.check(rows.frame(), path)
+        valid = np.asarray(checked.valid.index, dtype=np.intp)
+        fields = {f.name: f for f in self.arrow_fields}
+        typed = checked.valid.reset_index(drop=True)
+        table = frame_to_table(typed, pa_arrow.schema([fields[c] for c in typed.columns]))
+        at = np.arange(len(valid), dtype=np.intp)
+        where = np.full(len(rows), -1, dtype=np.intp)
+        where[valid] = at
+        converted = {n: (c.combine_chunks(), where) for n, c in zip(table.column_names, table.columns)}
+        return LevelsChecked(valid, checked.failures, checked.advisories, converted)
 
     def _coerce(self, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         out = {}
@@ -305,6 +484,62 @@ def _failing_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> np.ndarray
     return failing
 
 
+def _as_floats(values: pd.Series) -> pd.Series:
+    return pd.Series(
+        [float("nan") if v is None else float(v) for v in values.tolist()], index=values.index, dtype=object
+    )
+
+
+def _level_masks(
+    schema: pa.DataFrameSchema, frames: list[pd.DataFrame], placed: dict[tuple, int | None]
+) -> list[np.ndarray] | None:
+    """For each level's coerced entries (`frames`), a mask of the entries failing some rule of `schema`: a
+    column's rules on the level holding the column, a frame rule on the one level whose columns it reads.
+    None when that cannot be told entry by entry (a rule that is not row-wise, a frame rule reading the
+    columns of more than one level, or one whose outcome cannot be placed)."""
+    if not _row_wise(schema) or schema.index is not None:
+        return None
+    masks = [np.zeros(len(frame), dtype=bool) for frame in frames]
+    for frame, failing in zip(frames, masks):
+        if not len(frame):  # no entry to flag (a lasting level with no new entries)
+            continue
+        for name in frame.columns:
+            column = schema.columns.get(name)
+            if column is None:
+                continue
+            values = frame[name]
+            if not column.nullable and values.hasnans:
+                failing |= values.isna().to_numpy(dtype=bool)
+            for check in column.checks:
+                if not _mark(check, values, frame.index, failing):
+                    return None
+    layout = tuple(tuple(frame.columns) for frame in frames)
+    for number, check in enumerate(schema.checks):
+        key = (id(schema), number, layout)  # where a rule reads depends only on the levels' columns
+        if key not in placed:
+            found = [i for i, frame in enumerate(frames) if _reads_only(check, frame)]
+            placed[key] = found[0] if len(found) == 1 else None
+        where = placed[key]
+        if where is None:
+            return None
+        frame = frames[where]
+        if len(frame) and not _mark(check, frame, frame.index, masks[where]):
+            return None
+    return masks
+
+
+def _reads_only(check: pa.Check, frame: pd.DataFrame) -> bool:
+    """True when a frame rule runs on `frame` (its columns are there); False when it asks for a column the
+    frame lacks (KeyError). A rule that raises anything else is not placed (None from `_level_masks`)."""
+    try:
+        _check_fn(check, frame)(frame.head(0), **check._check_kwargs)
+    except KeyError:
+        return False
+    except Exception:  # noqa: BLE001 - judged on the whole batch instead
+        return False
+    return True
+
+
 def _row_wise(schema: pa.DataFrameSchema) -> bool:
     """True when the schema holds only what `_failing_rows` knows how to place on rows: column
     nullability and checks, and frame checks (no index, uniqueness, parsers, defaults or dtypes)."""
@@ -418,6 +653,7 @@ def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | No
     cells = values.to_numpy(dtype=object)
     missing = values.isna().to_numpy(dtype=bool)
     seen: dict[tuple[type, object], object] = {}
+    exp, context = dtype._exp, dtype._ctx
     out = np.empty(len(cells), dtype=object)
     try:
         for position, value in enumerate(cells):
@@ -428,7 +664,15 @@ def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | No
             key = (kind, value if kind is str or kind is int else repr(value))
             found = seen.get(key)
             if found is None:
-                found = seen[key] = dtype.coerce_value(value)
+                # as coerce_value, `Decimal(str(value)).quantize(...)`, without the text round trip where it
+                # is exact (a finite Decimal, an int)
+                if kind is decimal.Decimal and value.is_finite():
+                    found = value.quantize(exp, context=context)
+                elif kind is int:
+                    found = decimal.Decimal(value).quantize(exp, context=context)
+                else:
+                    found = dtype.coerce_value(value)
+                seen[key] = found
             out[position] = found
     except Exception:  # noqa: BLE001 - a value that does not coerce: Pandera finds and reports it
         return None

@@ -195,3 +195,19 @@ def test_quarantine_reasons_name_each_rule() -> None:
     assert values[(2, "npis")] == [GOOD, "123"] and values[(8, "negotiated_rate_usd")] == Decimal("-1.0000")
     advisories = sorted((row, check) for row, _, check, _, _ in result.advisories.itertuples(index=False))
     assert advisories == [(11, "zero_rate"), (12, "place_of_service_codes"), (13, "provider_unresolved")]
+
+
+@pytest.mark.parametrize("pattern", [NPI_PATTERN, POS_PATTERN])
+def test_list_rules_read_arrow_lists_as_they_read_python_lists(pattern: str) -> None:
+    """The loader hands provider-group lists to `_each_matches` Arrow-backed: same outcome per cell, the
+    newline case included (which the Arrow path leaves to Python's `fullmatch`)."""
+    import pyarrow
+
+    cells = [["1234567893"], None, [], ["12", "1234567893"], ["0"], ["01"], ["1234567893\n"], ["1", "CSTM-00"]]
+    for cut in (len(cells), 6):  # with and without the newline
+        part = cells[:cut]
+        as_lists = pd.Series(np.fromiter(part, dtype=object, count=len(part)))
+        as_arrow = pd.Series(pd.arrays.ArrowExtensionArray(pyarrow.array(part, pyarrow.list_(pyarrow.string()))))
+        expected = _each_matches(as_lists, pattern).tolist()
+        assert _each_matches(as_arrow, pattern).tolist() == expected
+        assert not all(expected) and any(expected)

@@ -64,7 +64,7 @@ def test_fast_path_finds_what_the_cms_examples_hold() -> None:
 def read_rows(path: Path, settings: Settings, codes: frozenset[str] = CODES) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {}
     for batch in tic.read(path, ReadContext(settings=settings, codes_of_interest=codes)):
-        rows.setdefault(batch.dataset, []).extend(batch.frame.to_dict(orient="records"))
+        rows.setdefault(batch.dataset, []).extend(batch.rows().to_dict(orient="records"))
     return rows
 
 

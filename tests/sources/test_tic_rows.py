@@ -1,8 +1,10 @@
 """TiC in-network rows built as columns (`in_network_frames`) are the rows of `in_network_rows`, exactly:
-same values, order, columns and chunks, and through the loader the same Parquet and quarantine rows."""
+same values, order, columns and chunks, and through the loader (which reads them as levels, `in_network_levels`)
+the same Parquet, quarantine and advisory rows as the row-per-dict frames through the frame path."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,9 +14,11 @@ import pytest
 
 from flows import catalog
 from flows.engines.tic_scan import extract
+from flows.engines.tic_stream import Limits
 from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.sources import tic
+from flows.sources.base import Batch, ReadContext
 from flows.steps.load import load_file
 from tests.conftest import BUNDLED_RAW, FIXTURES
 
@@ -117,24 +121,113 @@ def _row_frames(ex, folder, limits=None, size=20_000, codes=None):  # type: igno
     return (b.frame for b in tic._batches(tic.RATE, tic.in_network_rows(ex, folder, limits), size))
 
 
-@pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
-def test_the_loader_writes_the_same_rows_and_quarantine(path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _rows_read(path: Path, ctx: ReadContext):  # type: ignore[no-untyped-def]
+    """`tic.read` as it was before the levels: frames of one dict per row, which the loader's frame path
+    validates whole (`DatasetValidator.check`) and converts with `frame_to_table`."""
+    result = tic.extract(path, ctx.codes_of_interest, limits=Limits.of(ctx.settings))
+    assert result.kind == "in_network"
+    for frame in _row_frames(result, path.parent, Limits.of(ctx.settings), ctx.settings.chunk_rows):
+        yield Batch(tic.RATE, frame)
+    yield Batch(tic.FILE, tic._frame([{**tic.file_row(result, path), "source_record": "$"}]), describes_file=True)
+
+
+def _load_both(path: Path, tmp_path: Path, chunk_rows: int) -> list[tuple]:
     lakes = []
-    for label, frames in (("rows", _row_frames), ("columns", tic.in_network_frames)):
-        monkeypatch.setattr(tic, "in_network_frames", frames)
+    for label, source in (
+        ("rows", dataclasses.replace(catalog.get("tic"), read=_rows_read)),
+        ("levels", catalog.get("tic")),
+    ):
         settings = Settings(
             raw_dir=BUNDLED_RAW,
             warehouse_dir=tmp_path / label / "warehouse",
             reports_dir=tmp_path / label / "reports",
             inbox_dir=tmp_path / label / "inbox",
-            chunk_rows=2,
+            chunk_rows=chunk_rows,
             render_reports=False,
         )
         record = load_file(
-            catalog.get("tic"), path, settings, "run-x", payers=payer_directory(settings.payer_alias_file), codes=CODES
+            source, path, settings, "run-x", payers=payer_directory(settings.payer_alias_file), codes=CODES
         )
         assert record.status in {"loaded", "loaded_with_quarantine"}, record.error
         lakes.append(
             (record.rows_read, record.rows_loaded, record.rows_quarantined, record.advisories, _lake(settings))
         )
+    return lakes
+
+
+@pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
+def test_the_loader_writes_the_same_rows_and_quarantine(path: Path, tmp_path: Path) -> None:
+    lakes = _load_both(path, tmp_path, 2)
     assert lakes[0] == lakes[1]
+
+
+def _group(npis: object, tin: object = "12-3456789") -> dict:
+    return {"npi": npis, "tin": {"type": "ein", "value": tin}}
+
+
+DEFECTS = {
+    "reporting_entity_name": "Defect Health",
+    "reporting_entity_type": "health insurance issuer",
+    "last_updated_on": "2025-01-01",
+    "version": "1.0.0",
+    "provider_references": [
+        {"provider_group_id": 1, "provider_groups": [_group([1234567893]), _group(["12", 1234567893], 77)]},
+        {"provider_group_id": 2, "provider_groups": [{"tin": {"type": "npi", "value": "1234567893"}}]},
+        {"provider_group_id": 3, "network_name": ["A", "B"], "provider_groups": [_group([0])]},
+    ],
+    "in_network": [
+        {
+            "negotiation_arrangement": arrangement,
+            "name": "x",
+            "billing_code_type": "CPT",
+            "billing_code_type_version": "2025",
+            "billing_code": "0440T",
+            "negotiated_rates": [
+                {
+                    "provider_references": refs,
+                    "negotiated_prices": [
+                        {
+                            "negotiated_type": kind,
+                            "negotiated_rate": rate,
+                            "expiration_date": expires,
+                            "service_code": places,
+                            "billing_class": billing_class,
+                        }
+                        for kind, rate, expires, places, billing_class in prices
+                    ],
+                }
+                for refs, prices in rates
+            ],
+        }
+        for arrangement, rates in (
+            (
+                "ffs",
+                [
+                    ([1, 2], [("negotiated", 10.5, "9999-12-31", ["11"], "professional")]),
+                    ([2, 9], [("negotiated", 0, "2025-13-45", ["1", "XX"], "professional")]),
+                    ([9, 3], [("negotiated", 0, "2026-01-01", ["1", "XX"], "professional")]),
+                    ([3], [("percentage", 55.5, "2026-01-01", None, "institutional")]),
+                    ([1], [("negotiated", 1e20, "2026-01-01", ["11"], "professional")]),
+                    ([3, 1], [("weird", -1, None, ["11"], None), ("fee schedule", "12.00", "2026-01-01", [], "both")]),
+                ],
+            ),
+            ("nonsense", [([2], [("negotiated", 7, "2026-01-01", ["11"], "professional")])]),
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 20_000])
+def test_the_levels_quarantine_and_note_what_the_frame_path_does(tmp_path: Path, chunk_rows: int) -> None:
+    """A file with a defect of every kind the schema knows (a rate that is a string, negative, too large for
+    its decimal or a dollar amount and a percentage at once, a date that is not one, a value outside its list,
+    a missing billing class, NPIs that are not 10 digits, an NPI count with a gap, unresolved references,
+    places of service to note, zero rates) loads the same through the levels as through whole frames."""
+    path = tmp_path / "defects.json"
+    path.write_text(json.dumps(DEFECTS))
+    rows, levels = _load_both(path, tmp_path, chunk_rows)
+    assert rows == levels
+    assert rows[2] > 5 and rows[3] > 3  # rows quarantined and advisories: the defects were seen
+    checks = {json.loads(r)["check_name"] for r in rows[4]["_quarantine"]}
+    assert {"npis_are_10_digit", "negotiated_rate_is_a_number", "not_nullable", "isin"} <= checks
+    assert any(c.startswith("coerce_dtype") for c in checks)

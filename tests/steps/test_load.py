@@ -422,3 +422,24 @@ def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(setting
     log = load_log.read(settings.lake_dir)
     assert sorted(log.loc[log["status"] == "rejected", "source_file"]) == links
     assert not any(str(outside) in path for path in log["source_path"])
+
+
+def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing_on_error(tmp_path: Path) -> None:
+    """`LoadWriter.write_slices` (TiC rows are written a slice at a time): the part reads back as the whole
+    table written at once; a slice that fails midway leaves no part and no temporary file behind."""
+    import pyarrow as pa_arrow
+
+    schema = pa_arrow.schema([("code", pa_arrow.string()), ("n", pa_arrow.int64())])
+    whole = pa_arrow.table({"code": [f"c{i}" for i in range(7)], "n": list(range(7))}, schema=schema)
+    writer = store.LoadWriter(tmp_path / "lake", "load-1")
+    writer.write_slices("ds", schema, (whole.slice(i, 3) for i in range(0, 7, 3)))
+    (part,) = (tmp_path / "lake" / ".staging" / "load-1" / "ds").iterdir()
+    assert pq.read_table(part).equals(whole) and pq.ParquetFile(part).num_row_groups == 3
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield whole.slice(0, 3)
+        raise RuntimeError("a slice failed")
+
+    with pytest.raises(RuntimeError):
+        writer.write_slices("other", schema, broken())
+    assert list((tmp_path / "lake" / ".staging" / "load-1" / "other").iterdir()) == []

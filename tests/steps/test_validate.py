@@ -7,6 +7,7 @@ import decimal
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -270,3 +271,76 @@ def test_dates_under_a_repeating_index_are_placed_by_position(bad: str | None) -
     assert list(repeated) == list(unique) == [dt.date(2024, 1, 2), None, None, dt.date(2024, 3, 4)]
     _, bad_labels = validate._text_to_date(pd.Series(texts, index=[5, 5, 6, 6], dtype=object), "%Y-%m-%d")
     assert bad_labels == ([] if bad is None else [5])
+
+
+class Leveled(pa.DataFrameModel):
+    """One row per code and price: a test model whose rules read one level each, or two (`priced_code`)."""
+
+    billing_code: Series[str] = pa.Field(str_matches=r"^[0-9]{4}[0-9A-Z]$")
+    code_count: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    payment_usd: Series[UsdAmount] = pa.Field(ge=0, nullable=True)
+    paid_on: Series[IsoDate] = pa.Field(nullable=True)
+    note: Series[str] = pa.Field(nullable=True, isin=["ok"], raise_warning=True)
+
+    class Config:
+        name = "test__leveled"
+        coerce = True
+
+    @pa.dataframe_check(name="free_only_for_0440T", error="a free price is for 0440T only")
+    def free(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["payment_usd"].isna() | (df["payment_usd"].astype(object) != 0)
+
+
+def _leveled():  # type: ignore[no-untyped-def]
+    from flows.sources.base import Level, Levels
+
+    codes = pa_arrow.table(
+        {"billing_code": pa_arrow.array(["0440T", "BAD", None]), "code_count": pa_arrow.array([1, None, -2])}
+    )
+    prices = pd.DataFrame(
+        {
+            "payment_usd": [Decimal("1.5"), Decimal("-1"), "x", 0, None],
+            "paid_on": ["2025-01-01", "2025-13-01", None, "2025-02-02", "2025-02-03"],
+            "note": ["ok", "hmm", None, "ok", "no"],
+        },
+        dtype=object,
+    )
+    at_code = np.array([0, 0, 1, 2, 0, 0, 1, 0, 2, 0], dtype=np.intp)
+    at_price = np.array([0, 1, 2, 3, 4, 3, 0, 0, 4, 2], dtype=np.intp)
+    records = np.array([f"$[{i}]" for i in range(10)], dtype=object)
+    return Levels([Level(codes, at_code, key="codes"), Level(prices, at_price)], records)
+
+
+def test_check_levels_finds_what_check_finds_on_the_rows() -> None:
+    """The level path (each entry coerced and checked once, the flagged rows validated as `check` does)
+    gives `check`'s failures, advisories and valid rows, and the valid rows' typed values."""
+    model = Leveled
+    rows = _leveled()
+    whole = DatasetValidator(model).check(rows.frame(), Path("f.json"))
+    by_levels = DatasetValidator(model).check_levels(rows, Path("f.json"))
+    assert {"str_matches", "not_nullable", "greater_than_or_equal_to", "free_only_for_0440T"} <= set(
+        whole.failures["check"]
+    )
+    assert any(c.startswith("coerce_dtype") for c in whole.failures["check"]) and len(whole.advisories)
+    pd.testing.assert_frame_equal(by_levels.failures, whole.failures, check_dtype=False)
+    pd.testing.assert_frame_equal(by_levels.advisories, whole.advisories, check_dtype=False)
+    assert by_levels.valid.tolist() == whole.valid.index.tolist() and len(by_levels.valid)
+    fields = pa_arrow.schema(DatasetValidator(model).arrow_fields)
+    expected = frame_to_table(whole.valid, fields)
+    for name in fields.names:
+        values, at = by_levels.typed[name]
+        assert values.take(pa_arrow.array(at[by_levels.valid])).to_pylist() == expected.column(name).to_pylist()
+
+
+def test_check_levels_takes_the_whole_batch_when_a_rule_reads_two_levels() -> None:
+    class Across(Leveled):
+        @pa.dataframe_check(name="code_priced", error="0440T needs a price")
+        def code_priced(cls, df: pd.DataFrame) -> Series[bool]:
+            return (df["billing_code"] != "0440T") | df["payment_usd"].notna()
+
+    rows = _leveled()
+    whole = DatasetValidator(Across).check(rows.frame(), Path("f.json"))
+    by_levels = DatasetValidator(Across).check_levels(rows, Path("f.json"))
+    pd.testing.assert_frame_equal(by_levels.failures, whole.failures, check_dtype=False)
+    assert "code_priced" in set(whole.failures["check"])
+    assert by_levels.valid.tolist() == whole.valid.index.tolist()
