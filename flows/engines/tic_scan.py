@@ -1407,8 +1407,19 @@ class _SpillPieces:
             return []
         lens, sep = piece.lens, piece.sep
         starts = list(accumulate(lens, initial=0))
-        data = os.pread(self.handle.fileno(), starts[-1] + sep * (len(lens) - 1), piece.at)
+        data = self._read_at(piece.at, starts[-1] + sep * (len(lens) - 1))
         return [(data[starts[i] + sep * i : starts[i + 1] + sep * i], ids[i]) for i in wanted]
+
+    def _read_at(self, at: int, size: int) -> bytes:
+        """`size` bytes of the spill from offset `at` (`step` reads on from where it was)."""
+        if hasattr(os, "pread"):  # one call, and the buffered reader keeps its place
+            return os.pread(self.handle.fileno(), size, at)
+        was = self.handle.tell()  # Windows has no pread
+        self.handle.seek(at)
+        try:
+            return self.handle.read(size)
+        finally:
+            self.handle.seek(was)
 
     def close(self) -> None:
         self.handle.close()

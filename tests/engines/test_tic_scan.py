@@ -229,3 +229,12 @@ def test_a_big_non_target_item_is_let_go_as_it_streams(tmp_path: Path, monkeypat
     )
     assert max(sizes) <= tic_scan.TAIL_KEEP + 2 * tic_scan.SCAN_CHUNK
     assert sorted(result.provider_refs) == ["1", "2"]
+
+
+def test_wanted_entries_are_read_back_without_pread_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where os.pread is missing (Windows), the spill is read back by seeking, and the pieces still read on."""
+    monkeypatch.delattr(tic_scan.os, "pread")
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", 256)
+    references = [entry(i, 1000000000 + i) for i in range(50)]
+    result = same(write(tmp_path / "no_pread.json", references, [item("0440T", refs=(3, 20, 49))]))
+    assert sorted(result.provider_refs) == ["20", "3", "49"]
