@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,37 @@ def test_wanted_entries_are_read_back_without_pread_too(tmp_path: Path, monkeypa
     references = [entry(i, 1000000000 + i) for i in range(50)]
     result = same(write(tmp_path / "no_pread.json", references, [item("0440T", refs=(3, 20, 49))]))
     assert sorted(result.provider_refs) == ["20", "3", "49"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_spilled_pieces_agree_with_the_exact_path_whatever_the_blank_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Random separators (one per file, or mixed), blank space around the array, entry sizes and block sizes:
+    the entries read back by their lengths are exactly the exact path's."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", rng.choice([64, 200, 512, 4096]))
+    joiners = [",", ", ", ",\n", " ,", "\n,\n  ", ",\t"]
+    one = rng.choice(joiners)
+    n = rng.randrange(1, 60)
+    ids: list[object] = [i if rng.random() < 0.8 else f"{i:03d}" for i in range(n)]
+    references = [entry(ident, 1000000000 + rng.randrange(10**8)) for ident in ids]
+    references = [r.replace("]}]}", ",1234567893" * rng.randrange(0, 40) + "]}]}") for r in references]
+    seps = [one if seed % 2 else rng.choice(joiners) for _ in range(n - 1)]
+    text = rng.choice(["", " ", "\n  "]) + references[0] + "".join(s + r for s, r in zip(seps, references[1:]))
+    text += rng.choice(["", "\n", " \n "])
+    refs = tuple(rng.sample(ids, min(len(ids), 5)))
+    path = tmp_path / f"random_{seed}.json"
+    path.write_bytes(
+        (
+            '{"reporting_entity_name":"Synthetic (test)","version":"1.0.0","provider_references":['
+            + text
+            + '],"in_network":['
+            + item("0440T", refs=refs)
+            + ","
+            + item("99213")
+            + "]}"
+        ).encode()
+    )
+    result = same(path)
+    assert sorted(result.provider_refs) == sorted(str(r) for r in refs)
