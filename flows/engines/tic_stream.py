@@ -231,9 +231,10 @@ class ProcessGzipStream(io.RawIOBase):
     messages, offsets and partial results are exactly the thread path's. `close` kills the child.
     """
 
-    # 4 x 512 KiB: the ring is counted twice in the process tree's RSS (both processes map it); 8 x 1 MiB scanned
-    # no faster on the 1 GB benchmark file and cost 12 MB more; 256 KiB slots cost the reader more messages
-    SLOTS = 4
+    # 8 x 512 KiB: the ring is counted twice in the process tree's RSS (both processes map it). On the 1 GB benchmark
+    # file (2 MiB reads), 8 x 1 MiB cost 8 MB more and scanned slower (0.95 against 1.5 GB/s), 4 x 512 KiB left the child
+    # too little slack (best ~1.5 GB/s against ~1.6); 256 KiB slots cost the reader more messages
+    SLOTS = 8
     SLOT = 512 * 1024
     _MSG = struct.Struct("<IIQ")
     # the child starts without `site` (-S: 2.4 MB smaller, 10 ms sooner) and finds isal where this process did;
