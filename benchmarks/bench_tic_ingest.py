@@ -96,9 +96,12 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "items": kept, "backend"
 
 
 def tree_rss_kb(root: int) -> int:
-    """Sum of VmRSS over `root` and its descendants (from /proc; processes may vanish meanwhile)."""
+    """Sum of VmRSS over `root` and its descendants (from /proc; processes may vanish meanwhile).
+
+    A child that still shares its parent's memory (spawned by vfork, before its exec: ~1 ms; its statm reads as
+    its parent's) is that memory once, not twice: sampled there, the ingest's inflating child doubled the sum."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    statm: dict[int, tuple[int, ...]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -106,17 +109,18 @@ def tree_rss_kb(root: int) -> int:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read()
             with open(f"/proc/{entry}/statm", "rb") as f:
-                resident = int(f.read().split()[1])
+                statm[int(entry)] = tuple(int(x) for x in f.read().split()[:3])  # size, resident, shared
         except OSError:
             continue
         fields = stat[stat.rindex(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = resident * PAGE_KB
-    total, todo = 0, [root]
+    total, todo = 0, [(root, None)]
     while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
+        pid, parent = todo.pop()
+        own = statm.get(pid)
+        if own is not None and own != statm.get(parent):  # type: ignore[arg-type]
+            total += own[1] * PAGE_KB
+        todo.extend((child, pid) for child in children.get(pid, []))
     return total
 
 

@@ -20,7 +20,7 @@ from flows.ops import run_summary
 from flows.orchestration import NO_CACHE, flow, plain_call, run_logger, task
 from flows.settings import Settings, from_env, with_folders
 from flows.sources.base import FileRejected, Source
-from flows.steps import load_log, warehouse
+from flows.steps import load_log
 from flows.steps.lake import lake_root
 from flows.steps.land import PARTIAL_SUFFIXES
 from flows.steps.load import load_file, reject_file
@@ -127,6 +127,8 @@ def ingest_source(
     with run_summary.tracking("ingest_source", settings, run_id) as run:
         files = [Path(p) for p in paths] if paths else discover(settings, source)
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            from flows.steps import warehouse  # duckdb (13 MB): only the commands that compact or build import it
+
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
             records = _ingest(source, files, settings, run_id or run.run_id, force, options or {}, parallel)
             run.records += records
@@ -232,6 +234,8 @@ def ingest_urls(
         )
     with run_summary.tracking("ingest_urls", settings, run_id) as run:
         with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
+            from flows.steps import warehouse
+
             warehouse.compact_load_log(settings, catalog.SCHEMAS)
             records = load_urls(
                 source, urls, settings, run_id or run.run_id, keep=keep, force=force, options=options,

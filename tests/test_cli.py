@@ -236,6 +236,23 @@ def test_downloads_show_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.Mo
     assert PROGRESS.get() is None
 
 
+def test_the_ingest_modules_import_neither_httpx_nor_duckdb(tmp_path: Path) -> None:
+    """`payerbench ingest` loads its files without httpx (which imports rich, click and pygments: ~7 MB) or
+    DuckDB (13 MB): the first comes with a request (flows/fetch/http.py), the second with a compaction or a build."""
+    heavy = ("httpx", "rich", "pygments", "click", "duckdb", "prefect")
+    code = (
+        "import sys\nimport flows.cli, flows.catalog, flows.ingest, flows.fetch.http\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    from flows.fetch import mirror  # the folder mirror's transport needs httpx: it imports it
+
+    assert "httpx" in sys.modules and mirror.FolderMirror.__mro__[1].__module__.startswith("httpx")
+
+
 def test_report_imports_only_what_rendering_needs(built: Settings, tmp_path: Path) -> None:
     """`payerbench report` with no Prefect API renders without Prefect, the catalog (every adapter and schema),
     pandera, dask or papermill: about two seconds of imports it does not use."""

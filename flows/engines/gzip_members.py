@@ -3,8 +3,9 @@ child process of its ProcessGzipStream both run it).
 
 Rules: one or more gzip members, zero padding between them, nothing else after the last; every piece that
 decodes is handed out before the problem that follows it is raised. Run as a script
-(`python -I gzip_members.py PATH RING_FD SLOTS SLOT`) it is ProcessGzipStream's child: it imports nothing
-from the project (the child starts in ~25 ms), puts each piece in a slot of the shared-memory ring and
+(`python -I gzip_members.py PATH RING_FD SLOTS SLOT`, or `_child` from ProcessGzipStream's `python -I -S`
+bootstrap) it is ProcessGzipStream's child: it imports nothing from the project (the child starts in
+~15 ms), puts each piece in a slot of the shared-memory ring and
 announces it on stdout as (slot, length, compressed offset); exit 0 after the end message, 3 truncated,
 4 not gzip after a member, 5 its reader went away, 1 anything else (e.g. corrupt data).
 """

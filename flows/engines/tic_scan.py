@@ -25,15 +25,19 @@ the top level. A section's closing bracket is confirmed by decoding what follows
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import decimal
 import gc
 import json
+import os
 import re
 import tempfile
 import time
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 import msgspec
@@ -47,8 +51,14 @@ ITEM_SECTIONS = ("in_network", "out_of_network")
 PR_SECTION = "provider_references"
 TOC_SECTION = "reporting_structure"
 HEAD = 8192  # bytes of an item judged from its head
-CARRY_CAP = 16 * 1024 * 1024  # a non-target item bigger than this is dropped while it streams
 TAIL_KEEP = 4 * 1024 * 1024  # bytes kept behind the scan point to confirm a section's end
+# a non-target item bigger than this is dropped while it streams (TAIL_KEEP is kept anyway): at 16 MiB, the 1 GB
+# benchmark file's one 17 MB item grew the read buffer to 32 MiB (+17 MB RSS) for nothing
+CARRY_CAP = TAIL_KEEP
+PROBE_FROM = 16 * 1024 * 1024  # span of a target item from which to look for its end (then at each doubling)
+# bytes read at a time: the read buffer is two of them, more only while a kept item needs it (8 MiB: a 16 MiB
+# buffer that grew to 32 MiB; 2 MiB scanned as fast)
+SCAN_CHUNK = 2 * 1024 * 1024
 
 DECODE = msgspec.json.Decoder(float_hook=decimal.Decimal)  # numbers exact: int or Decimal("596.75")
 SKIP = msgspec.json.Decoder(type=msgspec.Raw)
@@ -241,7 +251,7 @@ def id_text(value: object) -> str:
 PROMOTE_ABOVE = 100_000  # objects left tracked by a scan above which they go to the oldest generation
 
 
-@contextmanager
+@contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     """Cyclic GC off while decoding (it dominates object-heavy decode loops, see tic-performance.md).
 
@@ -264,6 +274,14 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _give_back_free_memory() -> None:
+    """Hand the pages the scan freed (read buffers, decoded pieces: 10-40 MB for the 1 GB benchmark file)
+    back to the system: glibc's malloc keeps them in its heap for the rows that follow, which need less
+    (`malloc_trim`, ~1 ms; a no-op without glibc)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fast path
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +293,7 @@ class FastScanner:
         path: Path,
         codes: frozenset[str],
         *,
-        chunk: int = CHUNK,
+        chunk: int = SCAN_CHUNK,
         max_expansion: float | None = None,
         spill_dir: Path | None = None,
         limits: Limits | None = None,
@@ -405,6 +423,7 @@ class FastScanner:
         try:
             with _no_gc():
                 self._document()
+                self.win.close()  # all read: the read buffer (and a child's ring) go before the references are read
                 if self.spill is not None and (self.wanted_refs or self.ref_values):
                     self._read_spilled_references()
         except Anomaly as exc:
@@ -431,6 +450,7 @@ class FastScanner:
                 self.spill.close()
         self.extract.uncompressed_bytes = self.win.total
         self.extract.seconds = time.perf_counter() - started
+        _give_back_free_memory()
         return self.extract
 
     def _document(self) -> None:
@@ -548,7 +568,7 @@ class FastScanner:
         verdict: str | None = None  # None (undecided) | "target" | "other"
         search = pos + 1
         dropped = False  # bytes of the current (non-target) item were let go
-        probe_at = CARRY_CAP  # span of the current target item at which to look for its end
+        probe_at = PROBE_FROM  # span of the current target item at which to look for its end
         signal_from = pos
         counted_to, seen = pos, 0  # occurrences of the required key counted in [cur, counted_to)
 
@@ -571,7 +591,7 @@ class FastScanner:
                 skipped_to, skipped = self._sweep(anchor, required, cur, search)
                 if skipped:
                     self.extract.items_seen += skipped
-                    cur, probe_at = skipped_to, CARRY_CAP
+                    cur, probe_at = skipped_to, PROBE_FROM
                     counted_to, seen = cur, 0
                     search = cur + 1
                     signal_from = max(signal_from, cur)
@@ -594,7 +614,7 @@ class FastScanner:
                 else:
                     check_item(nxt)
                 self.extract.items_seen += 1
-                cur, verdict, dropped, probe_at = nxt, None, False, CARRY_CAP
+                cur, verdict, dropped, probe_at = nxt, None, False, PROBE_FROM
                 counted_to, seen = nxt, 0
                 search = nxt + 1
                 signal_from = max(signal_from, cur)
@@ -1173,8 +1193,8 @@ class FastScanner:
                     if pieces.held > self.limits.max_item_bytes:
                         raise self._big_reference()
                     return False
-                for raws, ids in pieces.take():
-                    hits = [(bytes(raw), ident) for raw, ident in zip(raws, ids) if ident in keys]
+                for piece in pieces.take():
+                    hits = pieces.hits(piece, keys)
                     if hits:
                         joined = b"[" + b",".join([raw for raw, _ in hits]) + b"]"
                         if not joined.isascii():  # the skipping decode checked the syntax, not the UTF-8
@@ -1255,26 +1275,64 @@ class FastScanner:
             self.win.drop_before(pos)
 
 
-SPILL_READ_AHEAD = 64 * 1024 * 1024  # spills up to this size are decoded while the scan waits (memory: ~1x)
+# spills up to this size are decoded while the scan waits (memory: 16 bytes an entry, ~5% of the 1 GB benchmark
+# file's spill; up to 1x for entries not joined by one separator, see _Piece)
+SPILL_READ_AHEAD = 64 * 1024 * 1024
+
+
+class _Piece:
+    """The entries of one piece of the spill: their ids, and where each one's bytes are in the spill file.
+
+    Written by a program, entries are joined by one separator (`,` or `,\n  `...): then only their
+    lengths are held (8 bytes an entry; the 1 GB benchmark file's 28 MB spill used to be held whole, as
+    `msgspec.Raw` objects, until the end of the scan) and the wanted ones are read back from the file.
+    Entries joined any other way are held as they are."""
+
+    __slots__ = ("at", "ids", "lens", "raws", "sep")
+
+    def __init__(self, buf: bytearray, start: int, end: int, at: int, raws: list, ids: list) -> None:
+        """`raws`, `ids`: the entries in buf[start:end] (which is spill-file offset `at`) as decoded in place."""
+        self.at, self.sep, self.raws = at, 0, None
+        self.lens = array("q", map(len, raws))
+        try:  # ids that are all ints: 8 bytes each (int | str | None as decoded, see _PrHead)
+            self.ids: Sequence[object] = array("q", ids)
+        except (TypeError, OverflowError):
+            self.ids = ids
+        n, gaps = len(raws), end - start - sum(self.lens)  # gaps: the bytes between entries
+        joined = None
+        if n == 1 and gaps == 0:
+            joined = raws[0]
+        elif n > 1 and gaps > 0 and gaps % (n - 1) == 0:
+            first = start + self.lens[0]
+            self.sep = gaps // (n - 1)
+            joined = bytes(buf[first : first + self.sep]).join(raws)  # one C pass: ~0.1 ms per MB
+        if joined is None or len(joined) != end - start or not buf.startswith(joined, start):  # memcmp
+            # the Raws point into buf, which is reused: hold copies
+            self.raws = PR_RAWS.decode(b"[" + bytes(buf[start:end]) + b"]")
 
 
 class _SpillPieces:
     """The spilled provider_references entries, decoded a block at a time: for each piece (whole entries,
-    cut where the next entry's first key starts), the entries as `msgspec.Raw` and their ids.
+    cut where the next entry's first key starts), where the entries are and their ids (`_Piece`).
 
     `step` is the unit of work: the Window calls it while the inflating thread has no data ready
     (`Window.idle`), so a spill that comes before the items is decoded in time the scan would
     otherwise spend waiting, and the end pass only picks the wanted entries. `failed` when the
-    entries do not fit (see `_scan_spill_typed`); `held` says how much one unfinished entry holds."""
+    entries do not fit (see `_scan_spill_typed`); `held` says how much one unfinished entry holds.
+    Each piece is decoded where it lies in the one read buffer (no copies: a fresh 1 MiB copy per block
+    cost page faults worth ~0.05 s per 30 MB of spill)."""
 
     BLOCK = 1024 * 1024
 
     def __init__(self, name: str, max_item_bytes: int) -> None:
         self.max_item_bytes = max_item_bytes
         self.handle = open(name, "rb")  # noqa: SIM115 - closed by close(), from the scanner's finally
-        self.buf = bytearray()
+        # buf[0] is room for the '[' a piece is decoded with (a ',' between pieces: what precedes an entry);
+        # the spill's bytes from `offset` on follow it
+        self.buf = bytearray(b",")
+        self.offset = 0
         self.anchor: bytes | None = None
-        self.pieces: list[tuple[list, list]] = []
+        self.pieces: list[_Piece] = []
         self.at_end = False
         self.failed = False
         self.held = 0
@@ -1288,7 +1346,7 @@ class _SpillPieces:
         buf = self.buf
         buf += block
         if self.anchor is None:
-            m = FIRST_KEY_RE.match(buf)
+            m = FIRST_KEY_RE.match(buf, 1)
             if m is None:
                 return not self.at_end
             self.anchor = m.group(1)
@@ -1298,30 +1356,72 @@ class _SpillPieces:
             finder = _finder(buf)
             last = _prev_pr_start(buf, self.anchor, len(buf), finder)
             del finder
-        if last is None or last <= 0:
-            self.held = len(buf)
+        if last is None or last <= 1:
+            self.held = len(buf) - 1
             if self.held > self.max_item_bytes + CHUNK:
                 self.failed = True
             return not self.at_end
-        piece = bytes(buf[:last]).rstrip(WS)
-        del buf[:last]
-        if piece.endswith(b","):
-            piece = piece[:-1]
-        if piece:
-            doc = b"[" + piece + b"]"
+        start, end = 1, last  # the piece, less blank space around it and one trailing ','
+        while start < end and buf[start] in WS:
+            start += 1
+        while end > start and buf[end - 1] in WS:
+            end -= 1
+        if end > start and buf[end - 1] == 0x2C:
+            end -= 1
+            while end > start and buf[end - 1] in WS:
+                end -= 1
+        if end > start:
+            if end == len(buf):
+                buf.append(0x20)
+            before, after = buf[start - 1], buf[end]
+            buf[start - 1], buf[end] = 0x5B, 0x5D  # '[' ... ']' around the piece, put back below
+            whole = memoryview(buf)
+            doc = whole[start - 1 : end + 1]
+            raws: list | None = None
             try:
                 raws = PR_RAWS.decode(doc)
                 ids = [head.provider_group_id for head in PR_HEADS.decode(doc)]
+                self.pieces.append(_Piece(buf, start, end, self.offset + start - 1, raws, ids))
             except (msgspec.DecodeError, msgspec.ValidationError):
                 self.failed = True
                 self.pieces.clear()
                 return False
-            self.pieces.append((raws, ids))
+            finally:
+                raws = None  # the Raws hold `doc`: gone before it is released and buf is resized
+                doc.release()
+                whole.release()
+                buf[start - 1], buf[end] = before, after
+        del buf[1:last]
+        self.offset += last - 1
         return not self.at_end
 
-    def take(self) -> list[tuple[list, list]]:
+    def take(self) -> list[_Piece]:
         pieces, self.pieces = self.pieces, []
         return pieces
+
+    def hits(self, piece: _Piece, keys: set[object]) -> list[tuple[bytes, object]]:
+        """(JSON bytes, id) of the piece's entries whose id is in `keys`."""
+        if piece.raws is not None:
+            return [(bytes(raw), ident) for raw, ident in zip(piece.raws, piece.ids) if ident in keys]
+        ids = piece.ids
+        wanted = [i for i, ident in enumerate(ids) if ident in keys]
+        if not wanted:
+            return []
+        lens, sep = piece.lens, piece.sep
+        starts = list(accumulate(lens, initial=0))
+        data = self._read_at(piece.at, starts[-1] + sep * (len(lens) - 1))
+        return [(data[starts[i] + sep * i : starts[i + 1] + sep * i], ids[i]) for i in wanted]
+
+    def _read_at(self, at: int, size: int) -> bytes:
+        """`size` bytes of the spill from offset `at` (`step` reads on from where it was)."""
+        if hasattr(os, "pread"):  # one call, and the buffered reader keeps its place
+            return os.pread(self.handle.fileno(), size, at)
+        was = self.handle.tell()  # Windows has no pread
+        self.handle.seek(at)
+        try:
+            return self.handle.read(size)
+        finally:
+            self.handle.seek(was)
 
     def close(self) -> None:
         self.handle.close()
@@ -1499,7 +1599,7 @@ def reference_extract(path: Path, codes: frozenset[str], limits: Limits | None =
     return extract
 
 
-@contextmanager
+@contextlib.contextmanager
 def _reader(path: Path, limits: Limits | None = None) -> Iterator[GuardedJson]:
     """The decompressed stream, each held value bounded by the item limit (depth is counted by events)."""
     handle = decompressed(path, limits, "a real TiC file", scan_depth=False)
@@ -1540,7 +1640,7 @@ def extract(
     *,
     max_expansion: float | None = None,
     spill_dir: Path | None = None,
-    chunk: int = CHUNK,
+    chunk: int = SCAN_CHUNK,
     limits: Limits | None = None,
 ) -> Extract:
     """Fast path, falling back to the exact path (and saying why) on any anomaly."""

@@ -211,13 +211,19 @@ class GzipStream(io.RawIOBase):
         super().close()
 
 
+def _isal_file() -> str:
+    import isal
+
+    return isal.__file__  # type: ignore[return-value]
+
+
 class ProcessGzipStream(io.RawIOBase):
     """A local .gz file inflated by a second PROCESS (isal), for the fast scanner on big files.
 
     isal_zlib holds the GIL while it inflates, so `GzipStream`'s thread and the scanner take turns on
-    one core; a child process overlaps them on two. The child (flows/engines/gzip_members.py run as a
-    script: the same inflating loop as the thread's) reads the file itself and puts each
-    inflated piece (1 MiB at most) in a slot of a shared-memory ring (a pipe costs ~1 s/GB of kernel
+    one core; a child process overlaps them on two. The child (flows/engines/gzip_members.py `_child`, run by
+    `_BOOT`: the same inflating loop as the thread's) reads the file itself and puts each
+    inflated piece (SLOT bytes at most) in a slot of a shared-memory ring (a pipe costs ~1 s/GB of kernel
     copies here; the ring, ~0.1 s), announcing it on its stdout with the compressed offset behind it
     (`compressed_pos`, as GzipStream's); the reader frees a slot with one byte on the child's stdin.
     Anything unusual - the child exits non-zero, its end-of-data offset is not the file size - is a
@@ -225,9 +231,18 @@ class ProcessGzipStream(io.RawIOBase):
     messages, offsets and partial results are exactly the thread path's. `close` kills the child.
     """
 
+    # 8 x 512 KiB: the ring is counted twice in the process tree's RSS (both processes map it). On the 1 GB benchmark
+    # file (2 MiB reads), 8 x 1 MiB cost 8 MB more and scanned slower (0.95 against 1.5 GB/s), 4 x 512 KiB left the child
+    # too little slack (best ~1.5 GB/s against ~1.6); 256 KiB slots cost the reader more messages
     SLOTS = 8
-    SLOT = 1024 * 1024
+    SLOT = 512 * 1024
     _MSG = struct.Struct("<IIQ")
+    # the child starts without `site` (-S: 2.4 MB smaller, 10 ms sooner) and finds isal where this process did;
+    # importing isal first, it fails loudly (exit 1: the thread path re-reads) rather than inflate with zlib
+    _BOOT = (
+        "import sys; sys.path[:0] = sys.argv[1:3]; from isal import isal_zlib; import gzip_members; "
+        "sys.exit(gzip_members._child(sys.argv[3], *map(int, sys.argv[4:7])))"
+    )
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -244,8 +259,20 @@ class ProcessGzipStream(io.RawIOBase):
             self._ring_file.truncate(self.SLOTS * self.SLOT)
             self._ring = mmap.mmap(self._ring_file.fileno(), self.SLOTS * self.SLOT)
             fd = self._ring_file.fileno()
-            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                [sys.executable, "-I", gzip_members.__file__, str(path), str(fd), str(self.SLOTS), str(self.SLOT)],
+            where = [os.path.dirname(gzip_members.__file__), os.path.dirname(os.path.dirname(_isal_file()))]
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    "-c",
+                    self._BOOT,
+                    *where,
+                    str(path),
+                    str(fd),
+                    str(self.SLOTS),
+                    str(self.SLOT),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -740,8 +767,10 @@ class Window:
             del self.buf[2 * self.chunk :]  # shrink after a big item has gone
 
     def close(self) -> None:
+        """Close the stream (a child process ends, its ring is unmapped) and let the buffer go."""
         self._resizing()
         self.raw.close()
+        self.buf, self.n = bytearray(), 0
 
 
 def open_window(

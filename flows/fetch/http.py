@@ -41,6 +41,7 @@
   that folder's `index.html`. A missing file is a 404; a path with `..` is refused (400), so nothing
   outside the folder is ever read. Files carry an ETag and Last-Modified from their size and mtime, and
   `If-None-Match` / `If-Modified-Since` get a 304, so a second fetch from a folder mirror downloads nothing.
+  (That transport is flows/fetch/mirror.py: this module imports httpx only when a request is made.)
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ import datetime as dt
 import email.utils
 import hashlib
 import io
-import mimetypes
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -59,11 +59,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from flows.errors import PayerbenchError
 
 if TYPE_CHECKING:
+    import httpx
+
     from flows.settings import Settings
 
 PAGE_LIMIT = 20 * 1000**2  # a landing page, a release page, data.json, an API page
@@ -73,7 +73,7 @@ ATTEMPTS = 5  # per request, the first one included
 RETRY_TIMEOUT = 300.0  # seconds: no new attempt is started after this long
 RETRY_AFTER_CAP = 120.0  # seconds: a longer Retry-After is waited this long
 MAX_REDIRECTS = 10
-TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+TIMEOUT = (60.0, 15.0)  # seconds: httpx.Timeout(read/write/pool, connect=...)
 T = TypeVar("T")
 MAGIC = {"zip": (b"PK\x03\x04",), "gzip": (b"\x1f\x8b",), "json": (b"{", b"["), "csv": ()}
 
@@ -303,6 +303,8 @@ class HttpFetcher:
         self._transport = transport
         self._folder = _mirror_folder(settings.mirror)
         if self._folder is not None and transport is None:
+            from flows.fetch.mirror import FolderMirror
+
             self._transport = FolderMirror(self._folder)
         interval = 0.0 if self._folder is not None else settings.fetch_interval  # no server to be polite to
         self._gate = _HostGate(interval, clock, sleep)
@@ -369,6 +371,8 @@ class HttpFetcher:
         conditional: Conditional | None = None,
     ) -> Iterator[ByteStream]:
         """The body of `url` as a file-like stream of its bytes as sent (see the module docstring)."""
+        import httpx
+
         if expect is not None and expect not in MAGIC:
             raise ValueError(f"expect={expect!r}: use one of {sorted(MAGIC)}")
         headers = {"Accept-Encoding": "identity"} | self._conditional(conditional)
@@ -573,6 +577,8 @@ class HttpFetcher:
     @contextmanager
     def _stream(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
         """One request after the host's interval; transport failures and 429/5xx become `_Transient`."""
+        import httpx
+
         target = self._request_url(url)
         host = urlsplit(target).netloc
         self._gate.wait(host)
@@ -606,6 +612,8 @@ class HttpFetcher:
         if host not in self._clients:
             from importlib.metadata import PackageNotFoundError, version
 
+            import httpx
+
             try:
                 ours = version("payerbench")
             except PackageNotFoundError:  # pragma: no cover - run from a checkout without install
@@ -616,7 +624,7 @@ class HttpFetcher:
                 transport=self._transport,
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
-                timeout=TIMEOUT,
+                timeout=httpx.Timeout(TIMEOUT[0], connect=TIMEOUT[1]),
                 headers={"User-Agent": f"payerbench/{ours} ({contact})"},
             )
         return self._clients[host]
@@ -732,68 +740,3 @@ def _mirror_folder(mirror: str | None) -> Path | None:
     if mirror.startswith("file://"):
         return Path(unquote(urlsplit(mirror).path)).resolve()
     return Path(mirror).expanduser().resolve()
-
-
-class FolderMirror(httpx.BaseTransport):
-    """An httpx transport answering `https://HOST/PATH?QUERY` from `<root>/HOST/PATH?QUERY` (layout: see top)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        found = self.find(request.url)
-        if isinstance(found, httpx.Response):
-            return found
-        stat = found.stat()
-        etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
-        modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
-        headers = {"ETag": etag, "Last-Modified": modified}
-        if request.headers.get("if-none-match") == etag or _not_modified_since(
-            request.headers.get("if-modified-since"), stat.st_mtime
-        ):
-            return httpx.Response(304, headers=headers, request=request)
-        kind = "text/html" if found.name == "index.html" else mimetypes.guess_type(found.name.split("?")[0])[0]
-        headers |= {"Content-Length": str(stat.st_size), "Content-Type": kind or "application/octet-stream"}
-        return httpx.Response(200, headers=headers, stream=_FileStream(found), request=request)
-
-    def find(self, url: httpx.URL) -> Path | httpx.Response:
-        """The file answering `url`, or the 400/404 response saying why there is none."""
-        raw = url.raw_path.decode("ascii")
-        path, _, query = raw.partition("?")
-        candidates = []
-        for p, q in ((path, query), (unquote(path), query), (unquote(path), unquote(query))):
-            name = p + (f"?{q}" if q else "")
-            if name not in candidates:
-                candidates.append(name)
-        for name in candidates:
-            segments = [url.host, *name.lstrip("/").split("/")]
-            if any(s in ("..", ".") or "\\" in s or "\x00" in s for s in segments) or url.host in ("", ".", ".."):
-                return httpx.Response(400, text=f"refused: {name} leaves the mirror folder")
-            target = self.root.joinpath(*[s for s in segments if s])
-            if target.is_dir():
-                target = target / "index.html"
-            resolved = target.resolve()
-            if not resolved.is_relative_to(self.root):
-                return httpx.Response(400, text=f"refused: {name} leads outside the mirror folder")
-            if resolved.is_file():
-                return resolved
-        return httpx.Response(404, text=f"not in the mirror: {self.root / url.host}{candidates[0]}")
-
-
-class _FileStream(httpx.SyncByteStream):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __iter__(self) -> Iterator[bytes]:
-        with self.path.open("rb") as f:
-            yield from iter(lambda: f.read(CHUNK), b"")
-
-
-def _not_modified_since(value: str | None, mtime: float) -> bool:
-    if not value:
-        return False
-    try:
-        since = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return False
-    return int(mtime) <= since.timestamp()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,99 @@ def test_an_item_the_typed_read_does_not_fit_is_decoded_in_full(tmp_path: Path) 
     result = same(write(tmp_path / "odd_rates.json", [entry(1), entry(2)], items))
     assert [i["negotiated_rates"][:2] for _, i in result.items][0] == [None, "x"]
     assert sorted(result.provider_refs) == ["1", "2"]
+
+
+@pytest.mark.parametrize("joiner", [",", ",\n", " ,\n  ", "mixed"])
+def test_spilled_entries_joined_by_one_separator_are_held_as_lengths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, joiner: str
+) -> None:
+    """A piece of the spill whose entries one separator joins keeps only their ids and lengths (its bytes are
+    read back for the wanted ones); any other piece keeps its entries. Either way: the exact path's result."""
+    pieces: list[tic_scan._Piece] = []
+    real = tic_scan._Piece.__init__
+
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        real(self, *args)
+        pieces.append(self)
+
+    monkeypatch.setattr(tic_scan._Piece, "__init__", spy)
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", 512)  # pieces of one to a few entries
+    ids: list[object] = [i if i % 9 else f"{i:04d}" for i in range(80)]  # some text ids: not an int array
+    references = [entry(ident, 1000000000 + i) for i, ident in enumerate(ids)]
+    references[40] = references[40].replace("]}]}", "," + ",".join(["1234567893"] * 60) + "]}]}")  # > BLOCK
+    seps = [joiner] * 79 if joiner != "mixed" else [",", ",\n", ", "] * 26 + [","]
+    text = references[0] + "".join(sep + ref for sep, ref in zip(seps, references[1:]))
+    items = [item("0440T", refs=(1, 2, "0009", 40, 79)), item("0441T", refs=(0, "0027", 33, 300))]
+    path = tmp_path / "joined.json"
+    write(path, [], items)
+    path.write_bytes(
+        path.read_bytes().replace(b'"provider_references":[\n', b'"provider_references":[\n' + text.encode())
+    )
+    result = same(path)
+    assert sorted(result.provider_refs) == ["0009", "0027", "1", "2", "33", "40", "79"]  # 0: entry "0000"
+    assert len(pieces) > 5
+    held = [p.raws is not None for p in pieces]
+    assert not any(held) if joiner != "mixed" else any(held)
+
+
+def test_a_big_non_target_item_is_let_go_as_it_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-target item bigger than CARRY_CAP (here 6 MB) does not grow the read buffer past two chunks
+    and TAIL_KEEP: its bytes are let go as they stream past (16 MiB once, for a 16 MB carry)."""
+    sizes: list[int] = []
+    real = tic_stream.Window.fill
+
+    def fill(self):  # type: ignore[no-untyped-def]
+        got = real(self)
+        sizes.append(len(self.buf))
+        return got
+
+    monkeypatch.setattr(tic_stream.Window, "fill", fill)
+    big = item("99213", name="x" * (6 * 1024 * 1024))
+    result = same(
+        write(tmp_path / "big_other.json", [entry(1), entry(2)], [item("0440T"), big, item("0441T", refs=(2,))])
+    )
+    assert max(sizes) <= tic_scan.TAIL_KEEP + 2 * tic_scan.SCAN_CHUNK
+    assert sorted(result.provider_refs) == ["1", "2"]
+
+
+def test_wanted_entries_are_read_back_without_pread_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where os.pread is missing (Windows), the spill is read back by seeking, and the pieces still read on."""
+    monkeypatch.delattr(tic_scan.os, "pread")
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", 256)
+    references = [entry(i, 1000000000 + i) for i in range(50)]
+    result = same(write(tmp_path / "no_pread.json", references, [item("0440T", refs=(3, 20, 49))]))
+    assert sorted(result.provider_refs) == ["20", "3", "49"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_spilled_pieces_agree_with_the_exact_path_whatever_the_blank_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Random separators (one per file, or mixed), blank space around the array, entry sizes and block sizes:
+    the entries read back by their lengths are exactly the exact path's."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", rng.choice([64, 200, 512, 4096]))
+    joiners = [",", ", ", ",\n", " ,", "\n,\n  ", ",\t"]
+    one = rng.choice(joiners)
+    n = rng.randrange(1, 60)
+    ids: list[object] = [i if rng.random() < 0.8 else f"{i:03d}" for i in range(n)]
+    references = [entry(ident, 1000000000 + rng.randrange(10**8)) for ident in ids]
+    references = [r.replace("]}]}", ",1234567893" * rng.randrange(0, 40) + "]}]}") for r in references]
+    seps = [one if seed % 2 else rng.choice(joiners) for _ in range(n - 1)]
+    text = rng.choice(["", " ", "\n  "]) + references[0] + "".join(s + r for s, r in zip(seps, references[1:]))
+    text += rng.choice(["", "\n", " \n "])
+    refs = tuple(rng.sample(ids, min(len(ids), 5)))
+    path = tmp_path / f"random_{seed}.json"
+    path.write_bytes(
+        (
+            '{"reporting_entity_name":"Synthetic (test)","version":"1.0.0","provider_references":['
+            + text
+            + '],"in_network":['
+            + item("0440T", refs=refs)
+            + ","
+            + item("99213")
+            + "]}"
+        ).encode()
+    )
+    result = same(path)
+    assert sorted(result.provider_refs) == sorted(str(r) for r in refs)

@@ -273,3 +273,39 @@ def test_small_or_remote_or_plain_files_keep_the_thread(tmp_path: Path) -> None:
     plain.write_bytes(b"{}" * 100)
     assert not tic_stream.uses_process(small)  # below PROCESS_MIN_BYTES
     assert not tic_stream.uses_process(plain)
+
+
+def test_the_child_inflates_with_isal_or_not_at_all(tmp_path: Path, spied, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The child starts without `site` (-S) and is told where isal is; told wrong, it fails (no silent zlib)
+    and fast_extract re-reads the file with the thread, with the same result."""
+    path = _two_member_tic(tmp_path)
+    codes = frozenset({"0441T"})
+    good = tic_scan.fast_extract(path, codes)
+    assert "-S" in spied[0]._proc.args and spied[0]._end == path.stat().st_size
+    monkeypatch.setattr(tic_stream, "_isal_file", lambda: str(tmp_path / "nowhere" / "isal" / "__init__.py"))
+    stream = tic_stream.ProcessGzipStream(path)
+    try:
+        with pytest.raises(StreamError, match="exited with 1"):
+            _read_all(stream, 1024 * 1024)
+    finally:
+        stream.close()
+    again = tic_scan.fast_extract(path, codes)
+    assert spied[-1]._end == -1  # its child ended without its end message: the thread read the file
+    assert [bytes(raw) for _, raw in again.items._kept] == [bytes(raw) for _, raw in good.items._kept]
+    assert again.provider_refs == good.provider_refs
+
+
+def test_the_read_buffer_and_the_child_are_let_go_before_the_references_are_read(
+    tmp_path: Path, spied, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    seen: list[tuple[int, bool]] = []
+    real = tic_scan.FastScanner._read_spilled_references
+
+    def spy(self):  # type: ignore[no-untyped-def]
+        seen.append((len(self.win.buf), _gone(spied[-1])))
+        return real(self)
+
+    monkeypatch.setattr(tic_scan.FastScanner, "_read_spilled_references", spy)
+    result = tic_scan.fast_extract(_two_member_tic(tmp_path), frozenset({"0441T"}))
+    assert seen == [(0, True)]
+    assert sorted(result.provider_refs) == [str(k) for k in range(7)]
