@@ -85,7 +85,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "PAYERBENCH_BUILD_MEMORY_LIMIT": (
         "build_memory_limit",
-        "most memory DuckDB may hold while it builds the warehouse file before it spills to a temporary folder in the warehouse folder (default 160MB; accepts 160MB, 1GiB or a byte count; 0: no limit). A build that still runs out of memory is retried once without the limit",
+        "most memory DuckDB may hold while it builds the warehouse file before it spills to a temporary folder in the warehouse folder (default 112MB; accepts 112MB, 1GiB or a byte count; 0: no limit). A mart that still runs out of memory is computed once more without the limit (the build, when something else does)",
     ),
     "PAYERBENCH_BUILD_THREADS": (
         "build_threads",
@@ -130,9 +130,11 @@ class Settings:
     max_item_bytes: int = 256 * 1024**2
     # flows/steps/warehouse.py: DuckDB's memory_limit (bytes; 0: DuckDB's default, 80 % of RAM) and threads (0: one per
     # core) for the build. The build runs at the end of every ingest, whose peak it sets: without a limit the marts
-    # over a 1 GB TiC file took DuckDB ~+250 MB; within it, it spills to disk instead. With one thread that file builds
-    # within 96 MB (not 64); with two, 128 MB was not always enough (each thread holds its own hash tables).
-    build_memory_limit: int = 160 * 1000**2
+    # over a 1 GB TiC file took DuckDB ~+250 MB; within it, it spills to disk instead, and the build's rise follows the
+    # limit (that ingest's peak: 420 MB at 160MB, 362-370 at 112MB, 345 at 96MB). With one thread that file's marts fit
+    # 112 MB every time; 96 MB not always (tic_rate_summary then ran out and was computed again without the limit),
+    # 80 MB never. With two threads, 128 MB was not always enough (each thread holds its own hash tables).
+    build_memory_limit: int = 112 * 1000**2
     build_threads: int = 1
 
     # --- derived locations -------------------------------------------------------------------

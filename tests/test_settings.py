@@ -65,7 +65,7 @@ def test_every_environment_variable_is_in_the_readme() -> None:
 
 
 def test_the_build_memory_limit_and_threads_come_from_the_environment() -> None:
-    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (160 * 1000**2, 1)
+    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (112 * 1000**2, 1)
     s = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "1GiB", "PAYERBENCH_BUILD_THREADS": "4"})
     assert (s.build_memory_limit, s.build_threads) == (1024**3, 4)
     unlimited = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "0", "PAYERBENCH_BUILD_THREADS": "0"})

@@ -49,7 +49,8 @@ Memory: the build runs at the end of every `ingest` and `run`, and sets their pe
 `settings.build_threads` threads and a DuckDB `memory_limit` of `settings.build_memory_limit`, so the marts' hash
 tables spill to a folder beside the file being built (in the warehouse folder) instead of growing; DuckDB removes
 it with the connection. What cannot spill (e.g. a list aggregate's lists) can still run out of memory within the
-limit: the build is then done once more without it, and the log says so (`_build`).
+limit: a mart that does is computed once more without it, the marts after it keep it (`_create_table`); anything
+else that does makes the whole build run once more without it (`_build`); the log says so either way.
 """
 
 from __future__ import annotations
@@ -689,7 +690,7 @@ def _write_database(
                 raise SqlBuildError(f"warehouse/sql/{view.layer}/{view.name}.sql does not build: {exc}") from None
             con.execute(f"COMMENT ON VIEW {qualified} IS {_quote(view.doc)}")
         marts = [view for view in ordered if view.layer == "marts"]
-        _materialise(con, settings, marts, current, schemas)
+        _materialise(con, settings, marts, current, schemas, settings.build_memory_limit if limited else 0)
         for view in ordered:
             catalog.append((view.name, LAYERS[view.layer], view.doc))
             views.append(view.name)
@@ -716,6 +717,7 @@ def _materialise(
     marts: list[SqlView],
     current: BuildPlan,
     schemas: Mapping[str, type],
+    limit: int = 0,
 ) -> None:
     """The table `<mart>` of each mart as of `current.state["as_of"]`, in dependency order (a mart's SQL, run in
     main, reads the tables of the marts before it), and the row recording that date in `mart_as_of`. A mart whose
@@ -732,7 +734,7 @@ def _materialise(
             else:
                 source = mart.sql.rstrip().rstrip(";")
             try:
-                con.execute(f"CREATE TABLE main.{mart.name} AS\n{source}")
+                _create_table(con, mart.name, source, limit)
             except duckdb.OutOfMemoryException:
                 raise  # not the SQL's fault: `_build` retries without the memory limit
             except duckdb.Error as exc:
@@ -745,6 +747,31 @@ def _materialise(
     con.execute(f"CREATE TABLE {MART_AS_OF} (mart VARCHAR, as_of_date DATE)")
     con.executemany(f"INSERT INTO {MART_AS_OF} VALUES (?, ?)", [(mart.name, as_of) for mart in marts])
     con.execute(f"COMMENT ON TABLE {MART_AS_OF} IS {_quote(MART_AS_OF_DOC)}")
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, name: str, source: str, limit: int) -> None:
+    """`CREATE TABLE main.<name> AS <source>`. Within the build's memory limit, a mart that runs out of memory (what
+    it holds cannot all spill: e.g. a list aggregate's lists) is computed once more without the limit, which then
+    applies again to the marts after it, and the log says so; the rest of the build is not redone."""
+    create = f"CREATE TABLE main.{name} AS\n{source}"
+    if not limit:  # no limit of ours to lift
+        con.execute(create)
+        return
+    try:
+        con.execute(create)
+    except duckdb.OutOfMemoryException as exc:
+        logger.warning(
+            "the mart %s ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (%d bytes) and could not spill (%s); "
+            "computing it again without the limit. Raise the limit to keep the build's memory bounded",
+            name,
+            limit,
+            str(exc).splitlines()[0],
+        )
+        con.execute("RESET memory_limit")
+        try:
+            con.execute(create)
+        finally:
+            con.execute(f"SET memory_limit = '{limit}B'")
 
 
 def _previous_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> set[str] | None:

@@ -215,19 +215,55 @@ def test_the_build_connection_takes_its_memory_limit_and_threads_from_the_settin
     assert not list(settings.warehouse_dir.glob("*.spill"))  # the spill folder goes with the connection
 
 
-def test_a_build_out_of_memory_within_the_limit_is_retried_without_it(
+def test_a_mart_out_of_memory_within_the_limit_is_computed_again_without_it(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 1 MB cannot hold the build (and what runs out of memory cannot always spill): the retry has no limit
-    tiny = _settings_mart(settings, tmp_path / "project").replace(build_memory_limit=1_000_000)
+    # one list of 8 million integers (a list aggregate cannot spill) does not fit 32 MB; the rest of the build does
+    project = tmp_path / "project"
+    limited = _settings_mart(settings, project).replace(build_memory_limit=32_000_000)
+    _sql(
+        project / "warehouse" / "sql",
+        "marts",
+        "zy_big_list",
+        "-- One row: a list too long for the build's memory limit.\n"
+        "select len(list(i)) as items, current_setting('memory_limit') as memory_limit from range(8000000) t(i)",
+    )
     with caplog.at_level("WARNING", logger="flows.steps.warehouse"):
-        result = warehouse.build(tiny, catalog.SCHEMAS)
+        result = warehouse.build(limited, catalog.SCHEMAS)
     assert result.rebuilt
-    assert "ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (1000000 bytes)" in caplog.text
+    assert "the mart zy_big_list ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (32000000 bytes)" in caplog.text
+    assert "computing it again without the limit" in caplog.text
+    assert "building again without the limit" not in caplog.text  # the marts before it are not computed again
+    assert caplog.text.count("ran out of memory") == 1
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    items, limit = con.execute("select items, memory_limit from zy_big_list").fetchone()
+    assert items == 8_000_000 and limit.endswith("GiB")  # DuckDB's default: a share of the machine's memory
+    # the mart after it has the limit again
+    assert con.execute("select memory_limit from zz_build_settings").fetchone() == ("30.5 MiB",)
+    assert con.execute("select count(*) from coverage_matrix").fetchone() == (0,)
+    con.close()
+    assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
+
+
+def test_a_build_out_of_memory_within_the_limit_outside_a_mart_is_retried_without_it(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limited = _settings_mart(settings, tmp_path / "project").replace(build_memory_limit=300 * 1024**2)
+    enum_tables = warehouse._enum_tables
+
+    def out_of_memory_when_limited(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+        if con.execute("select current_setting('memory_limit')").fetchone()[0] == "300.0 MiB":
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+        return enum_tables(con)
+
+    monkeypatch.setattr(warehouse, "_enum_tables", out_of_memory_when_limited)
+    with caplog.at_level("WARNING", logger="flows.steps.warehouse"):
+        result = warehouse.build(limited, catalog.SCHEMAS)
+    assert result.rebuilt
+    assert f"ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT ({300 * 1024**2} bytes)" in caplog.text
     assert "building again without the limit" in caplog.text
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    limit = con.execute("select memory_limit from zz_build_settings").fetchone()[0]
-    assert limit != "976.5 KiB" and limit.endswith("GiB")  # DuckDB's default: a share of the machine's memory
+    assert con.execute("select memory_limit from zz_build_settings").fetchone()[0].endswith("GiB")
     assert con.execute("select count(*) from coverage_matrix").fetchone() == (0,)
     con.close()
     assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))

@@ -53,19 +53,23 @@ tic as (  -- one row per negotiated price as the file publishes it, not one per 
     group by billing_code, payer_group, source_file, price_record
 ),
 tic_settings as (
-    select *, 'professional_office' as setting from tic
-    where billing_class in ('professional', 'both') and (len(service_codes) = 0 or list_contains(service_codes, '11'))
-    union all
-    select *, 'professional_facility' as setting from tic
-    where billing_class in ('professional', 'both')
-      and list_has_any(service_codes, ['19', '21', '22', '23', '24', '26', '31', '34', '41', '42', '51', '52', '53', '56', '61'])
-    union all
-    select *, 'hospital_outpatient' as setting from tic
-    where billing_class in ('institutional', 'both') and coalesce(tic_setting, 'outpatient') in ('outpatient', 'both')
-      and not list_contains(service_codes, '24')
-    union all
-    select *, 'asc' as setting from tic
-    where billing_class in ('institutional', 'both') and list_contains(service_codes, '24')
+    -- each rate once per benchmark setting it counts in, in one pass over `tic`: a union of four filters over it
+    -- stored `tic` whole first (1 GB TiC file: +13 MB to build the mart)
+    select * from (
+        select *, unnest([
+            case when billing_class in ('professional', 'both') and (len(service_codes) = 0 or list_contains(service_codes, '11'))
+                then 'professional_office' end,
+            case when billing_class in ('professional', 'both')
+                and list_has_any(service_codes, ['19', '21', '22', '23', '24', '26', '31', '34', '41', '42', '51', '52', '53', '56', '61'])
+                then 'professional_facility' end,
+            case when billing_class in ('institutional', 'both') and coalesce(tic_setting, 'outpatient') in ('outpatient', 'both')
+                and not list_contains(service_codes, '24')
+                then 'hospital_outpatient' end,
+            case when billing_class in ('institutional', 'both') and list_contains(service_codes, '24') then 'asc' end
+        ]) as setting
+        from tic
+    )
+    where setting is not null
 ),
 hospital as (
     select billing_code, payer_group, payer_name, coalesce(plan_type, 'not_stated') as plan_type,

@@ -19,9 +19,9 @@ with rates as not materialized (
         coalesce(negotiated_rate_usd, negotiated_percentage) as rate_value,  -- unit by rate_kind; split below
         coalesce(setting, 'unspecified') as setting_key,
         -- the price's own path: the source record without its provider-group suffix (no capture group: the same
-        -- match, found by RE2's DFA, 3-4x faster)
-        source_file || ' ' || coalesce(nullif(regexp_extract(source_record, '^.*\.negotiated_prices\[\d+\]'), ''),
-                                       source_record) as price_id
+        -- match, found by RE2's DFA, 3-4x faster); a price is its file and this path, grouped as two columns (one
+        -- string joined per row cost 0.07 s over a 1 GB TiC file)
+        coalesce(nullif(regexp_extract(source_record, '^.*\.negotiated_prices\[\d+\]'), ''), source_record) as price_record
     from stg_tic_in_network_rate
 ),
 keys as materialized (  -- each group once, numbered: the aggregates below hash one integer instead of five strings
@@ -34,7 +34,7 @@ keyed as not materialized (  -- a group with a NULL key part drops out here, as 
     join keys k using (billing_code, payer_group, billing_class, setting_key, rate_kind)
 ),
 prices as (  -- one row per negotiated price
-    select key_id, price_id, any_value(rate_value) as rate_value
+    select key_id, source_file, price_record, any_value(rate_value) as rate_value
     from keyed
     group by all
 ),
