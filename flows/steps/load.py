@@ -253,6 +253,7 @@ def _read_batches(
         _load_batch(state, batch, validator, writer, record, payers)
         if progress is not None:
             progress.add_rows(batch.row_count())
+    writer.flush()  # every part written (Parquet parts given in slices are written by a thread)
 
 
 RESTARTS = 3
