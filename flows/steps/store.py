@@ -132,7 +132,7 @@ def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 class LoadWriter:
     """Accumulates the Parquet parts of one file load in its staging folder.
 
-    A part given in slices (`write_slices`) is encoded and compressed by a writer thread while the loader
+    With `threaded`, a part given in slices (`write_slices`) is encoded and compressed by a writer thread while the loader
     builds the next slice (pyarrow's Parquet writer releases the GIL): at most `AHEAD` slices wait for it,
     so memory stays one or two slices. A failure there (a full disk) is raised in the loader, as it was
     raised, at its next write or at `flush` (which `commit` calls); `discard` stops the thread first."""
@@ -140,8 +140,9 @@ class LoadWriter:
     AHEAD = 1
     """Slices that may wait for the writer thread, beside the one it is writing."""
 
-    def __init__(self, lake_dir: LakePath, load_id: str) -> None:
+    def __init__(self, lake_dir: LakePath, load_id: str, threaded: bool = False) -> None:
         self.lake_dir = lake_dir
+        self.threaded = threaded  # parts given in slices written by a writer thread (settings.load_writer_thread)
         self.load_id = load_id
         self.direct = isinstance(lake_dir, ObjectPath)  # no rename there: parts go to their final place
         self.staging = lake_dir / ".staging" / load_id
@@ -168,6 +169,9 @@ class LoadWriter:
         self._raise_failure()
         number = self._parts.get(folder, 0)
         self._parts[folder] = number + 1
+        if not self.threaded:
+            write_tables_atomic(schema, tables, self._folder(folder) / f"part-{number:05d}.parquet")
+            return
         jobs = self._start()
         jobs.put((self._folder(folder) / f"part-{number:05d}.parquet", schema))
         try:
