@@ -91,6 +91,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "build_threads",
         "threads DuckDB uses to build the warehouse file (default 1: the marts' hash tables are held once, not once per thread; 0: one per core)",
     ),
+    "PAYERBENCH_LOAD_WRITER_THREAD": (
+        "load_writer_thread",
+        "1: a loader thread writes (encodes, compresses) the Parquet parts of a file's rows while the next batch is built (default 0: on a machine whose second core is busy it gained no time and held ~7 MB more)",
+    ),
     "PAYERBENCH_MAX_ITEM_BYTES": (
         "max_item_bytes",
         "largest single JSON value (an item kept, a header value, a run of blank space) a TiC, hospital or policy JSON file may hold (default 256MiB)",
@@ -136,6 +140,7 @@ class Settings:
     # 80 MB never. With two threads, 128 MB was not always enough (each thread holds its own hash tables).
     build_memory_limit: int = 112 * 1000**2
     build_threads: int = 1
+    load_writer_thread: bool = False  # flows/steps/store.py LoadWriter: Parquet parts written by a thread
 
     # --- derived locations -------------------------------------------------------------------
     @property
@@ -217,7 +222,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         if var == "PAYERBENCH_HOME" or not env.get(var):
             continue
         value = env[var]
-        if field in ("render_reports", "accept_cms_license"):
+        if field in ("render_reports", "accept_cms_license", "load_writer_thread"):
             if value.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
                 raise ConfigurationError(
                     f"{var}={value!r}: use {'yes or no' if field == 'accept_cms_license' else '1 or 0'}"

@@ -64,6 +64,13 @@ def test_every_environment_variable_is_in_the_readme() -> None:
     assert missing == []
 
 
+def test_the_load_writer_thread_is_off_unless_the_environment_turns_it_on() -> None:
+    assert from_env({}).load_writer_thread is False
+    assert from_env({"PAYERBENCH_LOAD_WRITER_THREAD": "1"}).load_writer_thread is True
+    with pytest.raises(ConfigurationError, match="PAYERBENCH_LOAD_WRITER_THREAD='maybe': use 1 or 0"):
+        from_env({"PAYERBENCH_LOAD_WRITER_THREAD": "maybe"})
+
+
 def test_the_build_memory_limit_and_threads_come_from_the_environment() -> None:
     assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (112 * 1000**2, 1)
     s = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "1GiB", "PAYERBENCH_BUILD_THREADS": "4"})

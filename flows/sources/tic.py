@@ -94,7 +94,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         # its URL (a RemoteFile) has no folder, so they stay `remote_unresolved`
         folder = path.parent if isinstance(path, Path) else None
         codes = set()
-        for levels in in_network_levels(result, folder, Limits.of(ctx.settings), rows, codes=codes):
+        levels_of = in_network_levels(result, folder, Limits.of(ctx.settings), rows, codes=codes, release=True)
+        for levels in levels_of:
             yield Batch(RATE, None, levels=levels)
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
@@ -527,7 +528,12 @@ def in_network_frames(
 
 
 def in_network_levels(
-    ex: Extract, folder: Path | None, limits: Limits | None = None, size: int = 20_000, codes: set[str] | None = None
+    ex: Extract,
+    folder: Path | None,
+    limits: Limits | None = None,
+    size: int = 20_000,
+    codes: set[str] | None = None,
+    release: bool = False,
 ) -> Iterator[Levels]:
     """The rows of `in_network_rows` (same values, same order), in batches of at most `size` rows held as
     levels (header, items, prices, provider groups: `Levels`), no dict per row. Each item, price and provider
@@ -537,9 +543,13 @@ def in_network_levels(
     The cyclic garbage collector is off while a batch is built (it would walk the whole extract again and
     again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it.
 
-    `codes`, when given, receives each item's billing code text (as `file_row` lists them) as it is read."""
+    `codes`, when given, receives each item's billing code text (as `file_row` lists them) as it is read.
+
+    `release`: the extract is read once (the loader's case), and each item's and provider reference's kept
+    JSON is let go once read (13 + 9 MB for the 1 GB benchmark file), so the extract shrinks as the rows
+    grow; `ex.items` and `ex.provider_refs` keep their lengths (what `file_row` counts), not their contents."""
     collecting = gc.isenabled()
-    batches = _in_network_levels(ex, folder, limits, size, set() if codes is None else codes)
+    batches = _in_network_levels(ex, folder, limits, size, set() if codes is None else codes, release)
     try:
         while True:
             gc.disable()
@@ -555,8 +565,22 @@ def in_network_levels(
         batches.close()
 
 
+def _kept_items(ex: Extract, release: bool) -> Iterator[tuple[str, dict]]:
+    """The extract's items, decoded one at a time; with `release`, each one's kept form is let go once read
+    (its place stays, as None: `len(ex.items)` holds)."""
+    if not release:
+        yield from ex.items
+        return
+    kept = ex.items._kept  # noqa: SLF001 - the adapter of this extract reads it once and lets it go
+    read = ex.items._read  # noqa: SLF001
+    for index in range(len(kept)):
+        pair = kept[index]
+        kept[index] = None  # type: ignore[call-overload]
+        yield read(pair)
+
+
 def _in_network_levels(
-    ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str]
+    ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str], release: bool = False
 ) -> Iterator[Levels]:
     import numpy as np
 
@@ -594,7 +618,8 @@ def _in_network_levels(
         gap = bool(missing.any()) and not missing.all()
         return Levels(levels, kept, frozenset({"npi_count"}) if gap else frozenset())
 
-    for locator, item in ex.items:
+    refs = ex.provider_refs
+    for locator, item in _kept_items(ex, release):
         item_columns = _item_columns(item)
         codes.add(item_columns["billing_code"] or "")
         i = items.add(tuple(item_columns[name] for name in ITEM_COLUMNS))
@@ -612,6 +637,8 @@ def _in_network_levels(
                         (tail, groups.add(values))
                         for tail, values in _reference_groups(key, ex, folder, remote, limits)
                     ]
+                    if release and key in refs:  # read once: its entries' JSON goes, the id stays counted
+                        refs[key] = ()
                 suffix = f".provider_references[{r}]"
                 targets.extend((suffix + tail, index) for tail, index in found)
             if not targets:

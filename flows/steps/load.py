@@ -208,7 +208,7 @@ def _load_file(
         return _finish(lake, record, "unchanged", None)
 
     state = _FileState(path, source, record.load_id, run_id, sha, now_utc())
-    writer = LoadWriter(lake, record.load_id)
+    writer = LoadWriter(lake, record.load_id, threaded=settings.load_writer_thread)
     context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options=dict(options or {}))
     progress.stage("loading")
     try:
@@ -253,6 +253,7 @@ def _read_batches(
         _load_batch(state, batch, validator, writer, record, payers)
         if progress is not None:
             progress.add_rows(batch.row_count())
+    writer.flush()  # every part written (Parquet parts given in slices are written by a thread)
 
 
 RESTARTS = 3
@@ -315,7 +316,7 @@ def load_remote(
                 record.source_sha256 = earlier
                 return _finish(lake, record, "unchanged", None)
         state = _FileState(Path(remote.name), source, record.load_id, run_id, "", now_utc())
-        writer = LoadWriter(lake, record.load_id)
+        writer = LoadWriter(lake, record.load_id, threaded=settings.load_writer_thread)
         context = ReadContext(settings=settings, codes_of_interest=codes, payers=payers, options=dict(options or {}))
 
         def stamp(state: _FileState = state, record: LoadRecord = record) -> None:

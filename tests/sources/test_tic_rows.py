@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import catalog
-from flows.engines.tic_scan import extract
+from flows.engines.tic_scan import extract, id_text
 from flows.engines.tic_stream import Limits
 from flows.lookups import payer_directory
 from flows.settings import Settings
@@ -231,3 +231,32 @@ def test_the_levels_quarantine_and_note_what_the_frame_path_does(tmp_path: Path,
     checks = {json.loads(r)["check_name"] for r in rows[4]["_quarantine"]}
     assert {"npis_are_10_digit", "negotiated_rate_is_a_number", "not_nullable", "isin"} <= checks
     assert any(c.startswith("coerce_dtype") for c in checks)
+
+
+@pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
+def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(path: Path) -> None:
+    """`in_network_levels(release=True)` (the loader's read) gives the same batches as reading the extract
+    and keeping it; the extract's items and provider references are let go as read, their counts kept (the
+    file row's `target_items`, `provider_references_resolved`)."""
+    kept = extract(path, CODES)
+    expected = [levels.frame() for levels in tic.in_network_levels(kept, path.parent, size=3)]
+    ex = extract(path, CODES)
+    items, references = len(ex.items), len(ex.provider_refs)
+    codes: set[str] = set()
+    got = [levels.frame() for levels in tic.in_network_levels(ex, path.parent, size=3, codes=codes, release=True)]
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        pd.testing.assert_frame_equal(a, b)
+    assert (len(ex.items), len(ex.provider_refs)) == (items, references)
+    assert all(pair is None for pair in ex.items._kept)
+    named = {
+        id_text(ref)
+        for _, item in kept.items
+        for rate in item.get("negotiated_rates") or []
+        if isinstance(rate, dict)
+        for ref in rate.get("provider_references") or []
+    }
+    assert all(not ex.provider_refs[key] for key in named if key in ex.provider_refs)
+    row, row_kept = tic.file_row(ex, path, codes), tic.file_row(kept, path, codes)
+    row.pop("extraction_seconds"), row_kept.pop("extraction_seconds")  # two extracts: their own timings
+    assert row == row_kept

@@ -424,15 +424,19 @@ def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(setting
     assert not any(str(outside) in path for path in log["source_path"])
 
 
-def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing_on_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing_on_error(
+    tmp_path: Path, threaded: bool
+) -> None:
     """`LoadWriter.write_slices` (TiC rows are written a slice at a time): the part reads back as the whole
     table written at once; a slice that fails midway leaves no part and no temporary file behind."""
     import pyarrow as pa_arrow
 
     schema = pa_arrow.schema([("code", pa_arrow.string()), ("n", pa_arrow.int64())])
     whole = pa_arrow.table({"code": [f"c{i}" for i in range(7)], "n": list(range(7))}, schema=schema)
-    writer = store.LoadWriter(tmp_path / "lake", "load-1")
+    writer = store.LoadWriter(tmp_path / "lake", "load-1", threaded=threaded)
     writer.write_slices("ds", schema, (whole.slice(i, 3) for i in range(0, 7, 3)))
+    writer.flush()  # written by the writer thread
     (part,) = (tmp_path / "lake" / ".staging" / "load-1" / "ds").iterdir()
     assert pq.read_table(part).equals(whole) and pq.ParquetFile(part).num_row_groups == 3
 
@@ -442,4 +446,56 @@ def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing
 
     with pytest.raises(RuntimeError):
         writer.write_slices("other", schema, broken())
+    writer.flush()  # the cut-short part was not a failure of the writer thread
     assert list((tmp_path / "lake" / ".staging" / "load-1" / "other").iterdir()) == []
+
+
+def test_a_failure_of_the_parquet_writer_thread_is_raised_in_the_loader_and_discard_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """A slice the writer thread cannot write (here: not of the part's schema) raises, in the loader, the
+    error the write raised, at its next write or at `flush`; later parts are not written; `discard` stops the
+    thread and removes everything staged."""
+    import pyarrow as pa_arrow
+
+    schema = pa_arrow.schema([("code", pa_arrow.string())])
+    wrong = pa_arrow.table({"code": pa_arrow.array([1, 2], pa_arrow.int64())})
+    writer = store.LoadWriter(tmp_path / "lake", "load-1", threaded=True)
+    writer.write_slices("ds", schema, iter([wrong]))
+    with pytest.raises(ValueError, match="schema does not match"):
+        writer.flush()
+    with pytest.raises(ValueError, match="schema does not match"):  # and at every write after it
+        writer.write_slices("ds", schema, iter([pa_arrow.table({"code": ["a"]})]))
+    staged = tmp_path / "lake" / ".staging" / "load-1"
+    assert not [p for p in staged.rglob("*") if p.is_file()]
+    writer.discard()
+    assert not staged.exists()
+
+
+def test_a_load_whose_parquet_writer_thread_fails_is_failed_with_the_write_error(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails in the writer thread fails the load as a write in the loader did: status failed,
+    the error named, nothing staged left, nothing in the lake."""
+
+    def full_disk(schema, tables, dest):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_tables_atomic", full_disk)
+    settings = dataclasses.replace(settings, load_writer_thread=True)
+    path = fixture("tic__in_network_rate", "valid_minimal.json")
+    payers = payer_directory(settings.payer_alias_file)
+    record = load_file(
+        catalog.get("tic"),
+        path,
+        settings,
+        "20260101T000000Z-test01",
+        payers=payers,
+        codes=frozenset({"0440T", "0441T", "0442T"}),
+    )
+    assert record.status == "failed" and "No space left on device" in (record.error or ""), record.error
+    assert record.rows_loaded == 0
+    assert not list(settings.lake_dir.glob("**/*.parquet")) or not list(
+        settings.lake_dir.glob("tic__in_network_rate/**/*.parquet")
+    )
+    assert not (settings.lake_dir / ".staging").exists() or not any((settings.lake_dir / ".staging").iterdir())
