@@ -176,8 +176,20 @@ class KeptItems(Sequence):
     def __len__(self) -> int:
         return len(self._kept)
 
+    def read_once(self) -> Iterator[tuple[str, dict]]:
+        """Each item decoded, in order, its kept form let go as soon as it is read: the loader reads an extract
+        once, so a dense file's kept JSON is freed as its rows are built. The length holds (the file row counts
+        the items); reading an item again raises `ValueError`."""
+        kept = self._kept
+        for index in range(len(kept)):
+            pair = kept[index]
+            kept[index] = None  # type: ignore[call-overload]
+            yield self._read(pair)
+
     @staticmethod
     def _read(pair: tuple[str, dict | bytes]) -> tuple[str, dict]:
+        if pair is None:
+            raise ValueError("this TiC item was already read once (KeptItems.read_once) and let go")
         locator, item = pair
         return (locator, DECODE.decode(item)) if isinstance(item, bytes) else (locator, item)  # type: ignore[return-value]
 

@@ -567,16 +567,8 @@ def in_network_levels(
 
 def _kept_items(ex: Extract, release: bool) -> Iterator[tuple[str, dict]]:
     """The extract's items, decoded one at a time; with `release`, each one's kept form is let go once read
-    (its place stays, as None: `len(ex.items)` holds)."""
-    if not release:
-        yield from ex.items
-        return
-    kept = ex.items._kept  # noqa: SLF001 - the adapter of this extract reads it once and lets it go
-    read = ex.items._read  # noqa: SLF001
-    for index in range(len(kept)):
-        pair = kept[index]
-        kept[index] = None  # type: ignore[call-overload]
-        yield read(pair)
+    (`KeptItems.read_once`: `len(ex.items)` holds)."""
+    return ex.items.read_once() if release else iter(ex.items)
 
 
 def _in_network_levels(

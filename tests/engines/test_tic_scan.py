@@ -273,3 +273,16 @@ def test_spilled_pieces_agree_with_the_exact_path_whatever_the_blank_space(
     )
     result = same(path)
     assert sorted(result.provider_refs) == sorted(str(r) for r in refs)
+
+
+def test_kept_items_read_once_gives_each_item_and_lets_its_json_go() -> None:
+    """`KeptItems.read_once` (the loader's read) decodes each kept item as reading the list does, keeps the
+    count for the file row, and an item read once cannot be read again (no silent None)."""
+    items = tic_scan.KeptItems()
+    items.keep_json("$.in_network[0]", b'{"billing_code": "0440T", "negotiated_rates": []}')
+    items.append(("$.in_network[1]", {"billing_code": "0441T"}))
+    expected = list(items)
+    assert list(items.read_once()) == expected
+    assert len(items) == 2
+    with pytest.raises(ValueError, match="already read once"):
+        items[0]
