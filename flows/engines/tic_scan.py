@@ -290,7 +290,7 @@ def _give_back_free_memory() -> None:
     """Hand the pages the scan freed (read buffers, decoded pieces: 10-40 MB for the 1 GB benchmark file)
     back to the system: glibc's malloc keeps them in its heap for the rows that follow, which need less
     (`malloc_trim`, ~1 ms; a no-op without glibc)."""
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # TypeError: Windows' CDLL(None)
         ctypes.CDLL(None).malloc_trim(0)
 
 

@@ -794,7 +794,7 @@ def _give_back_free_memory() -> None:
     """Hand the C allocator's free pages back to the system before DuckDB allocates its own: the loads of
     this process freed their rows, but malloc keeps the pages (glibc's `malloc_trim`; a no-op elsewhere).
     A 1 GB TiC ingest starts its build ~70 MB lower, and the build is that command's peak."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc (TypeError: Windows' CDLL(None)): nothing to do
         ctypes.CDLL(None).malloc_trim(0)
 
 
