@@ -6,6 +6,7 @@ nesting guards in tests/engines/test_json_guard.py."""
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import json
 import random
@@ -286,3 +287,49 @@ def test_kept_items_read_once_gives_each_item_and_lets_its_json_go() -> None:
     assert len(items) == 2
     with pytest.raises(ValueError, match="already read once"):
         items[0]
+
+
+@pytest.mark.parametrize("read_ahead", [tic_scan.SPILL_READ_AHEAD, 0])
+def test_wanted_entries_read_back_by_seeking_while_pieces_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_ahead: int
+) -> None:
+    """Without os.pread, a piece read back by seeking mid-spill leaves the reader where it was; with no read
+    ahead, the end pass interleaves steps and read backs."""
+    monkeypatch.delattr(tic_scan.os, "pread")
+    monkeypatch.setattr(tic_scan, "SPILL_READ_AHEAD", read_ahead)
+    monkeypatch.setattr(tic_scan._SpillPieces, "BLOCK", 256)
+    calls = []
+    hits = tic_scan._SpillPieces.hits
+
+    def spy(self, piece, keys):  # type: ignore[no-untyped-def]
+        got = hits(self, piece, keys)
+        calls.append((bool(got), self.at_end))
+        return got
+
+    monkeypatch.setattr(tic_scan._SpillPieces, "hits", spy)
+    typed = []
+    scan_typed = tic_scan.FastScanner._scan_spill_typed
+
+    def typed_spy(self, wanted, keys):  # type: ignore[no-untyped-def]
+        typed.append(scan_typed(self, wanted, keys))
+        return typed[-1]
+
+    monkeypatch.setattr(tic_scan.FastScanner, "_scan_spill_typed", typed_spy)
+    references = [entry(i, 1000000000 + i) for i in range(50)]
+    result = same(write(tmp_path / "no_pread.json", references, [item("0440T", refs=(3, 20, 49))]))
+    assert sorted(result.provider_refs) == ["20", "3", "49"]
+    assert typed == [True]  # read back by lengths, not by the exact pass after a failed typed one
+    assert any(hit and not at_end for hit, at_end in calls), calls  # a read back before the spill was all read
+
+
+def test_giving_back_free_memory_is_a_no_op_where_ctypes_cannot_open_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Windows `ctypes.CDLL(None)` raises TypeError (CPython 3.11's nt branch evaluates `'/' in name`
+    with name None); the scan calls this after every fast-path extract, so it must stay a no-op there."""
+
+    def windows_cdll(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return "/" in name  # what ctypes.CDLL.__init__ does first on os.name == "nt"
+
+    monkeypatch.setattr(ctypes, "CDLL", windows_cdll)
+    tic_scan._give_back_free_memory()
