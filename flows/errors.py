@@ -46,5 +46,9 @@ class SqlBuildError(PayerbenchError):
     """A warehouse/sql file does not build, or the SQL files reference each other in a circle (exit 1)."""
 
 
+class BuildOutOfMemory(PayerbenchError):
+    """The warehouse build ran out of memory with no memory limit of payerbench's in force (exit 1)."""
+
+
 class SandboxError(PayerbenchError, RuntimeError):
     """The process already holds the DuckDB file open with a configuration that is not the sandbox (exit 1)."""

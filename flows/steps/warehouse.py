@@ -76,7 +76,7 @@ import pandera
 import pyarrow as pa_lib
 import pyarrow.parquet as pq
 
-from flows.errors import SqlBuildError, WarehouseCorrupt
+from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
 from flows.steps.lake import ObjectPath, lake_root
@@ -573,7 +573,7 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         views, files = _write_database(settings, current, schemas, committed, tmp, limited)
     except duckdb.OutOfMemoryException as exc:
         if not limited:
-            raise
+            raise _out_of_memory("the warehouse build", exc) from None
         logger.warning(
             "the warehouse build ran out of memory within PAYERBENCH_BUILD_MEMORY_LIMIT (%d bytes) and could not "
             "spill (%s); building again without the limit. Raise the limit, or give the warehouse folder room to "
@@ -581,7 +581,10 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
             settings.build_memory_limit,
             str(exc).splitlines()[0],
         )
-        views, files = _write_database(settings, current, schemas, committed, tmp, False)
+        try:
+            views, files = _write_database(settings, current, schemas, committed, tmp, False)
+        except duckdb.OutOfMemoryException as again:
+            raise _out_of_memory("the warehouse build", again) from None
     before = _recorded_state(settings)
     os.replace(tmp, target)
     # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
@@ -770,8 +773,18 @@ def _create_table(con: duckdb.DuckDBPyConnection, name: str, source: str, limit:
         con.execute("RESET memory_limit")
         try:
             con.execute(create)
+        except duckdb.OutOfMemoryException as again:  # not worth a whole build without the limit: that fails too
+            raise _out_of_memory(f"the mart {name}", again) from None
         finally:
             con.execute(f"SET memory_limit = '{limit}B'")
+
+
+def _out_of_memory(what: str, exc: duckdb.OutOfMemoryException) -> BuildOutOfMemory:
+    """The error a build that ran out of memory without our limit ends with: nothing left to lift."""
+    return BuildOutOfMemory(
+        f"{what} ran out of memory with no PAYERBENCH_BUILD_MEMORY_LIMIT in force ({str(exc).splitlines()[0]}); "
+        "the previous payerbench.duckdb is unchanged. Free memory, or run `payerbench build` on a machine with more"
+    )
 
 
 def _previous_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> set[str] | None:
@@ -794,7 +807,9 @@ def _give_back_free_memory() -> None:
     """Hand the C allocator's free pages back to the system before DuckDB allocates its own: the loads of
     this process freed their rows, but malloc keeps the pages (glibc's `malloc_trim`; a no-op elsewhere).
     A 1 GB TiC ingest starts its build ~70 MB lower, and the build is that command's peak."""
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc (TypeError: Windows' CDLL(None)): nothing to do
+    with contextlib.suppress(
+        OSError, AttributeError, TypeError
+    ):  # not glibc (TypeError: Windows' CDLL(None)): nothing to do
         ctypes.CDLL(None).malloc_trim(0)
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from flows import catalog
-from flows.errors import SqlBuildError, WarehouseCorrupt
+from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.lookups import payer_directory
 from flows.settings import Settings
 from flows.steps import warehouse
@@ -279,13 +279,44 @@ def test_a_build_out_of_memory_without_a_limit_is_not_retried(
         raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
 
     monkeypatch.setattr(warehouse, "_write_database", out_of_memory)
-    with pytest.raises(duckdb.OutOfMemoryException):
+    with pytest.raises(BuildOutOfMemory, match="ran out of memory with no PAYERBENCH_BUILD_MEMORY_LIMIT in force"):
         warehouse.build(settings.replace(build_memory_limit=0), catalog.SCHEMAS)
     assert calls == [False]
     calls.clear()
-    with pytest.raises(duckdb.OutOfMemoryException):
+    with pytest.raises(BuildOutOfMemory, match="previous payerbench.duckdb is unchanged"):
         warehouse.build(settings, catalog.SCHEMAS)  # limited, then once without the limit, then the error
     assert calls == [True, False]
+
+
+def test_a_mart_out_of_memory_without_the_limit_too_ends_the_build_without_building_it_all_again(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mart that runs out of memory on its retry without the limit would do so again in a whole build without
+    it: the build stops with BuildOutOfMemory (exit 1), naming the mart; the previous file stays."""
+    limited = _settings_mart(settings, tmp_path / "project").replace(build_memory_limit=300 * 1024**2)
+    warehouse.build(limited, catalog.SCHEMAS)
+    before = settings.duckdb_path.read_bytes()
+
+    class AlwaysOut:
+        def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+            self.con = con
+
+        def execute(self, sql: str, *args: object):  # type: ignore[no-untyped-def]
+            if sql.startswith("CREATE TABLE main.coverage_matrix"):
+                raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+            return self.con.execute(sql, *args)
+
+    create_table = warehouse._create_table
+    monkeypatch.setattr(warehouse, "_create_table", lambda con, *a: create_table(AlwaysOut(con), *a))
+    with (
+        caplog.at_level("WARNING", logger="flows.steps.warehouse"),
+        pytest.raises(BuildOutOfMemory, match="the mart coverage_matrix ran out of memory with no"),
+    ):
+        warehouse.build(limited, catalog.SCHEMAS)
+    assert "computing it again without the limit" in caplog.text
+    assert "building again without the limit" not in caplog.text
+    assert settings.duckdb_path.read_bytes() == before
+    assert not list(settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*"))
 
 
 def test_build_refuses_a_lake_with_missing_parts(settings: Settings) -> None:
@@ -466,3 +497,17 @@ def test_a_new_day_recomputes_every_mart_that_depends_on_the_date_including_cove
     assert {"stg_mcd_code_listing", "coverage_matrix", "benchmark_rate", "reimbursement_benchmark"} <= moved
     for view in warehouse.sql_views(settings.sql_dir, catalog.SCHEMAS):  # no view reads the clock unseen
         assert "current_date" not in view.sql.replace("least(as_of_date(), current_date)", ""), view.name
+
+
+def test_giving_back_free_memory_before_a_build_is_a_no_op_where_ctypes_cannot_open_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Windows `ctypes.CDLL(None)` raises TypeError (CPython 3.11's nt branch evaluates `'/' in name`);
+    every build calls this first, so it must stay a no-op there."""
+    import ctypes
+
+    def windows_cdll(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return "/" in name
+
+    monkeypatch.setattr(ctypes, "CDLL", windows_cdll)
+    warehouse._give_back_free_memory()
