@@ -162,6 +162,13 @@ class Batch:
     # The rows as levels (see `Levels`) instead of `frame`: no per-row frame unless a row needs one.
     levels: Levels | None = None
 
+    def __post_init__(self) -> None:
+        # the loader's level path (flows/steps/load.py `_load_levels`) writes rows only: anything else given with
+        # levels would be lost there, so it is refused here, where the adapter made the batch
+        given = [name for name in ("frame", "rejects", "raw", "advisories") if getattr(self, name) is not None]
+        if self.levels is not None and (given or self.describes_file):
+            raise ValueError(f"a {self.dataset} batch of levels carries rows only, not {given or 'describes_file'}")
+
     def row_count(self) -> int:
         """How many rows the batch holds (not `__len__`: a batch of no rows is still a batch)."""
         return len(self.frame) if self.frame is not None else len(self.levels or ())

@@ -261,3 +261,23 @@ def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(p
     row, row_kept = tic.file_row(ex, path, codes), tic.file_row(kept, path, codes)
     row.pop("extraction_seconds"), row_kept.pop("extraction_seconds")  # two extracts: their own timings
     assert row == row_kept
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"rejects": pd.DataFrame({"reason": ["x"]})},
+        {"raw": pd.DataFrame({"a": [1]})},
+        {"advisories": pd.DataFrame({"reason": ["x"]})},
+        {"describes_file": True},
+    ],
+    ids=["rejects", "raw", "advisories", "describes_file"],
+)
+def test_a_batch_of_levels_refuses_what_the_level_loader_would_lose(extra: dict) -> None:
+    """The loader's level path writes a batch's rows only: rejects, raw rows, advisories or a file fact given with
+    levels would be lost there without a trace, so the batch refuses them where the adapter makes it."""
+    path = in_network_fixtures()[0]
+    levels = next(iter(tic.in_network_levels(extract(path, CODES), path.parent, size=3)))
+    assert Batch(tic.RATE, None, levels=levels).row_count() == len(levels)
+    with pytest.raises(ValueError, match="batch of levels carries rows only"):
+        Batch(tic.RATE, None, levels=levels, **extra)
