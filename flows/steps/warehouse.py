@@ -21,6 +21,8 @@ Incremental: `plan` compares what the file was built from (the committed loads o
 the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
 beside it) with what is there now. `build_if_changed` rebuilds only when something differs and
 reports the SQL views whose inputs changed (`marts_rebuilt`), following the SQL files' references.
+When only loads changed or the date moved (no SQL, macro or schema change), the build starts from a copy
+of the current file and replaces only what changed (`_write_incremental`); any doubt builds from nothing.
 
 A lake in an object store (PAYERBENCH_LAKE_URL, flows/steps/lake.py): the build copies the Parquet
 files its views list (the committed parts, the load log's current generation) into a local folder,
