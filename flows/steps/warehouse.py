@@ -21,6 +21,8 @@ Incremental: `plan` compares what the file was built from (the committed loads o
 the text of each SQL file, the dataset schemas, the lake's location; kept in `.build_state.json`
 beside it) with what is there now. `build_if_changed` rebuilds only when something differs and
 reports the SQL views whose inputs changed (`marts_rebuilt`), following the SQL files' references.
+When only loads changed or the date moved (no SQL, macro or schema change), the build starts from a copy
+of the current file and replaces only what changed (`_write_incremental`); any doubt builds from nothing.
 
 A lake in an object store (PAYERBENCH_LAKE_URL, flows/steps/lake.py): the build copies the Parquet
 files its views list (the committed parts, the load log's current generation) into a local folder,
@@ -125,6 +127,7 @@ class BuildResult:
     # SQL views (staging and marts, dependency order) whose inputs changed since the last build
     marts_rebuilt: list[str] = field(default_factory=list)
     reason: str = ""
+    incremental: bool = False  # built from a copy of the previous file (`_write_incremental`), not from nothing
 
 
 @dataclass
@@ -220,9 +223,10 @@ _PARSED: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 parsing every file each time is most of a plan's cost."""
 
 
-def _parse(con: duckdb.DuckDBPyConnection, label: str, sql: str) -> tuple[set[str], set[str]]:
+def _parse(con: duckdb.DuckDBPyConnection | None, label: str, sql: str) -> tuple[set[str], set[str]]:
     """(tables, functions) one SELECT names, parsed by DuckDB itself (json_serialize_sql); remembered per text."""
     if sql not in _PARSED:
+        assert con is not None, "a connection is needed for text not parsed before"
         _PARSED[sql] = tuple(frozenset(found) for found in _parse_now(con, label, sql))  # type: ignore[assignment]
     tables, functions = _PARSED[sql]
     return set(tables), set(functions)
@@ -289,18 +293,23 @@ def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
             if path.stem in paths or path.stem in datasets | BUILTIN_RELATIONS | macros:
                 raise SqlBuildError(f"warehouse/sql/{folder}/{path.name}: the name {path.stem} is taken twice")
             paths[path.stem] = (folder, path)
-    con = duckdb.connect()
+    # a connection only to parse text not parsed before in this process (opening one costs ~50 ms, and a build
+    # lists the views several times: plan, build, affected_views)
+    texts = {path: path.read_text(encoding="utf-8") for _, path in paths.values()}
+    texts |= {path: path.read_text(encoding="utf-8") for path in sorted((sql_dir / REPORT_DIR).glob("*.sql"))}
+    con = duckdb.connect() if any(text not in _PARSED for text in texts.values()) else None
     views: dict[str, SqlView] = {}
     try:
         for name, (folder, path) in paths.items():
-            sql = path.read_text(encoding="utf-8")
+            sql = texts[path]
             tables, functions = _parse(con, f"{folder}/{path.name}", sql)
             views[name] = SqlView(name, sql, _leading_comment(sql), folder, frozenset(tables | (functions & macros)))
         for path in sorted((sql_dir / REPORT_DIR).glob("*.sql")):
-            tables, _ = _parse(con, f"{REPORT_DIR}/{path.name}", path.read_text(encoding="utf-8"))
+            tables, _ = _parse(con, f"{REPORT_DIR}/{path.name}", texts[path])
             _check_reads(f"{REPORT_DIR}/{path.name}", REPORT_DIR, tables, views, datasets)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     for view in views.values():
         _check_reads(f"{view.layer}/{view.name}.sql", view.layer, view.reads - macros, views, datasets)
 
@@ -569,8 +578,22 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
     target = settings.duckdb_path
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     limited = bool(settings.build_memory_limit)
+    before = _recorded_state(settings)
+    built = None
+    refusal = _incremental_refusal(settings, current, schemas, before)
+    if not refusal:
+        try:
+            built = _write_incremental(settings, current, schemas, committed, tmp, limited)
+        except _NotIncremental as exc:
+            refusal = str(exc)
+        except Exception as exc:  # any doubt: today's full build, from nothing
+            refusal = f"it failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    if refusal:
+        logger.info("warehouse: a full build, not an incremental one: %s", refusal)
     try:
-        views, files = _write_database(settings, current, schemas, committed, tmp, limited)
+        views, files = (
+            built if built is not None else _write_database(settings, current, schemas, committed, tmp, limited)
+        )
     except duckdb.OutOfMemoryException as exc:
         if not limited:
             raise _out_of_memory("the warehouse build", exc) from None
@@ -585,12 +608,17 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
             views, files = _write_database(settings, current, schemas, committed, tmp, False)
         except duckdb.OutOfMemoryException as again:
             raise _out_of_memory("the warehouse build", again) from None
-    before = _recorded_state(settings)
     os.replace(tmp, target)
     # since when a build has read this log generation: the builds on older ones were replaced then (load_log.prune)
     generation = current.state["log_generation"]
     since = before.get("log_generation_since") if before.get("log_generation") == generation else None
-    state = {**current.state, "log_generation_since": since if isinstance(since, (int, float)) else time.time()}
+    state = {
+        **current.state,
+        "log_generation_since": since if isinstance(since, (int, float)) else time.time(),
+        # which file this state describes, and which DuckDB wrote it: the next build may start from a copy of it
+        DUCKDB_FILE: _file_identity(target),
+        DUCKDB_VERSION: duckdb.__version__,
+    }
     # written last: a crash before it means "rebuild"
     write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(
@@ -600,6 +628,7 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         rebuilt=True,
         marts_rebuilt=affected_views(settings.sql_dir, current.changed, schemas),
         reason=current.reason,
+        incremental=built is not None,
     )
 
 
@@ -624,7 +653,6 @@ def _write_database(
 ) -> tuple[list[str], int]:
     """Build the DuckDB file at `tmp` (views, enumerations, marts, catalog); returns its relations and the number of
     Parquet files they list. On any error the partial file is removed and the previous database stays in place."""
-    lake = lake_root(settings)
     tmp.unlink(missing_ok=True)
     views: list[str] = []
     files = 0
@@ -641,34 +669,12 @@ def _write_database(
             parts = [empty[dataset]]
             parts += _committed_parts(settings, dataset, committed)
             files += len(parts) - 1
-            # By column name: a part written before a column was added to the schema reads it as NULL
-            # (the empty file, first, keeps the current schema's column order and types).
-            con.execute(
-                f"CREATE VIEW {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)"
-            )
-            doc = _model_doc(model)
-            con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
+            doc = _dataset_view(con, dataset, model, parts, "CREATE VIEW")
             catalog.append((dataset, "dataset", doc))
             views.append(dataset)
 
-        log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
-        if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
-            # this generation only: its files stay while this build is current (load_log.prune)
-            generation = load_log.generation_dir(lake, current.state["log_generation"])
-            if isinstance(generation, ObjectPath):  # its files as of now, copied (see the module's docstring)
-                copied = _local_files(settings, generation, generation.path.removeprefix(lake.path + "/"))
-                generation = copied[0].parent if copied else generation
-            log_parts.append(generation / "*.parquet")
-        # one row per attempt (a generation never holds a row twice; this only guards the view)
-        con.execute(
-            f"CREATE VIEW load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
-            "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at"
-        )
-        for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
-            parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
+        _system_views(con, settings, current, committed, "CREATE VIEW")
         for name, doc in SYSTEM_VIEWS.items():
-            con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
             catalog.append((name, "system", doc))
             views.append(name)
 
@@ -703,6 +709,166 @@ def _write_database(
         con.execute("CREATE TABLE catalog (name VARCHAR, kind VARCHAR, description VARCHAR)")
         con.executemany("INSERT INTO catalog VALUES (?, ?, ?)", catalog)
         con.execute("COMMENT ON TABLE catalog IS 'Every table and view an analyst can query, with its grain.'")
+        con.execute("CHECKPOINT")
+        con.close()
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
+        raise
+    return views, files
+
+
+def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, model: type, parts: list[Path], verb: str) -> str:
+    """The view of one dataset over `parts` (its empty file first) and its comment; returns the comment."""
+    # By column name: a part written before a column was added to the schema reads it as NULL
+    # (the empty file, first, keeps the current schema's column order and types).
+    con.execute(f"{verb} {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)")
+    doc = _model_doc(model)
+    con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
+    return doc
+
+
+def _system_views(
+    con: duckdb.DuckDBPyConnection, settings: Settings, current: BuildPlan, committed: list[str], verb: str
+) -> None:
+    """The views `load_log`, `quarantine` and `advisory` (SYSTEM_VIEWS) and their comments."""
+    lake = lake_root(settings)
+    log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
+    if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
+        # this generation only: its files stay while this build is current (load_log.prune)
+        generation = load_log.generation_dir(lake, current.state["log_generation"])
+        if isinstance(generation, ObjectPath):  # its files as of now, copied (see the module's docstring)
+            copied = _local_files(settings, generation, generation.path.removeprefix(lake.path + "/"))
+            generation = copied[0].parent if copied else generation
+        log_parts.append(generation / "*.parquet")
+    # one row per attempt (a generation never holds a row twice; this only guards the view)
+    con.execute(
+        f"{verb} load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
+        "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at"
+    )
+    for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
+        parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
+        con.execute(f"{verb} {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
+    for name, doc in SYSTEM_VIEWS.items():
+        con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
+
+
+# Incremental builds. When only loads changed (a dataset's committed loads, the quarantine, the advisories, the
+# load log or its generation) or the date moved, and nothing the file's definitions are made from (SQL, macros,
+# schemas, this module, the lake's location), the build starts from a copy of the current file: it replaces the
+# changed datasets' views and the system views, recomputes the marts those changes reach (`affected_views`) and
+# leaves the rest (views, enumerations, other marts, catalog, comments) as they are. The previous file is never
+# opened for writing: the copy is built at the temporary path and renamed over it, as a full build is.
+INCREMENTAL_CHANGES = frozenset({"quarantine", "advisory", "load_log", LOG_GENERATION, DATE_MOVED})
+"""Besides datasets, what `BuildPlan.changed` may hold for an incremental build."""
+DUCKDB_FILE = "duckdb_file"
+"""In the build state: (size, mtime_ns) of the DuckDB file it describes (a crash between the rename and the state's
+write leaves a state that describes an older file: then the next build is a full one)."""
+DUCKDB_VERSION = "duckdb_version"
+"""In the build state: the DuckDB that wrote the file (another one may write another storage version)."""
+MAX_FREE_SHARE = 0.5
+"""An incremental build starts from a copy only while at most this share of its blocks is free. Dropping a mart
+frees its blocks, which DuckDB reuses but does not give back, so a file rebuilt in place many times can carry
+free space a fresh build would not (the used blocks are what a fresh build holds). Above half, a full build
+writes a compact file: the file stays under about twice its content, and the rule needs no counter."""
+
+
+class _NotIncremental(Exception):
+    """The copy of the previous file is no base for an incremental build (the message says why)."""
+
+
+def _file_identity(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _incremental_refusal(
+    settings: Settings, current: BuildPlan, schemas: Mapping[str, type], before: Mapping[str, object]
+) -> str:
+    """'' when the build may start from a copy of the current file, else why not."""
+    target = settings.duckdb_path
+    if not target.exists() or not before:
+        return "no previous file or no state recorded for it"
+    if not current.changed or not current.changed <= set(schemas) | INCREMENTAL_CHANGES:
+        return "more than loads or the date changed"
+    old = before.get("inputs")
+    new = current.state["inputs"]
+    if before.get("schema") != current.state["schema"] or not isinstance(old, dict) or old.keys() != new.keys():
+        return "the schemas, the build code or the SQL files changed"
+    if any(old[key] != new[key] for key in new if key.startswith("sql:")):  # type: ignore[attr-defined]
+        return "a SQL file or macro changed"
+    if before.get(DUCKDB_VERSION) != duckdb.__version__:
+        return "the previous file was written by another DuckDB"
+    if before.get(DUCKDB_FILE) != _file_identity(target):
+        return "the recorded state does not describe the current file"
+    if target.with_name(target.name + ".wal").exists():
+        return "the previous file has a write-ahead log"
+    return ""
+
+
+def _write_incremental(
+    settings: Settings,
+    current: BuildPlan,
+    schemas: Mapping[str, type],
+    committed: list[str],
+    tmp: Path,
+    limited: bool,
+) -> tuple[list[str], int]:
+    """Build the DuckDB file at `tmp` from a copy of the current one (see INCREMENTAL_CHANGES); returns what
+    `_write_database` returns. Raises `_NotIncremental` when the copy is no base for it; on any error the copy is
+    removed and the previous file stays as it was (the caller then builds from nothing)."""
+    tmp.unlink(missing_ok=True)
+    shutil.copyfile(settings.duckdb_path, tmp)
+    _give_back_free_memory()
+    try:
+        con = _connect_for_build(settings, tmp, limited)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
+        if total and free > MAX_FREE_SHARE * total:
+            raise _NotIncremental(f"{free} of the previous file's {total} blocks are free (more than {MAX_FREE_SHARE})")
+        ordered = sql_views(settings.sql_dir, schemas)
+        marts = [view for view in ordered if view.layer == "marts"]
+        try:
+            recorded = [mart for (mart,) in con.execute(f"SELECT mart FROM main.{MART_AS_OF}").fetchall()]
+            tables = {
+                name
+                for (name,) in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                    "AND database_name = current_database()"
+                ).fetchall()
+            }
+            views = [name for (name,) in con.execute("SELECT name FROM main.catalog ORDER BY rowid").fetchall()]
+        except duckdb.Error as exc:
+            raise _NotIncremental(f"the previous file lacks a table of the build ({exc})") from None
+        names = [mart.name for mart in marts]
+        if sorted(recorded) != sorted(names) or not {*names, MART_AS_OF, "catalog"} <= tables:
+            raise _NotIncremental("the previous file's marts are not the marts of warehouse/sql")
+        con.execute("SET parquet_metadata_cache = true")
+        empty = _empty_files(settings, schemas, str(current.state["schema"]))
+        files = 0
+        for dataset, model in schemas.items():
+            parts = _committed_parts(settings, dataset, committed)
+            files += len(parts)
+            if dataset in current.changed:
+                _dataset_view(con, dataset, model, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
+        _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW")
+        affected = set(affected_views(settings.sql_dir, current.changed, schemas))
+        as_of = dt.date.fromisoformat(str(current.state["as_of"]))
+        limit = settings.build_memory_limit if limited else 0
+        con.execute("SET VARIABLE as_of = ?", [as_of])
+        for mart in marts:  # dependency order: a mart reads the tables of the marts before it, already recomputed
+            if mart.name not in affected:
+                continue
+            con.execute(f"DROP TABLE main.{mart.name}")
+            _create_table(con, mart.name, mart.sql.rstrip().rstrip(";"), limit)
+            con.execute(f"COMMENT ON TABLE main.{mart.name} IS {_quote(mart.doc)}")
+        con.execute("RESET VARIABLE as_of")
+        con.execute(f"UPDATE {MART_AS_OF} SET as_of_date = ?", [as_of])
         con.execute("CHECKPOINT")
         con.close()
     except BaseException:

@@ -511,3 +511,130 @@ def test_giving_back_free_memory_before_a_build_is_a_no_op_where_ctypes_cannot_o
 
     monkeypatch.setattr(ctypes, "CDLL", windows_cdll)
     warehouse._give_back_free_memory()
+
+
+def _snapshot(path: Path) -> dict[str, object]:
+    """Every relation of a DuckDB file (main and live): its columns, comment and rows (sorted), as of a fixed date."""
+    import datetime as dt
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SET VARIABLE as_of = ?", [dt.date(2026, 1, 15)])
+        relations = con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() where not internal "
+            "union all select schema_name, view_name, comment from duckdb_views() where not internal"
+        ).fetchall()
+        found: dict[str, object] = {}
+        for schema, name, comment in relations:
+            result = con.execute(f"select * from {schema}.{name}")
+            columns = [(d[0], str(d[1])) for d in result.description]
+            found[f"{schema}.{name}"] = (comment, columns, sorted(map(repr, result.fetchall())))
+        return found
+    finally:
+        con.close()
+
+
+def _full_build_of_the_same_lake(settings: Settings, schemas: dict[str, type]) -> dict[str, object]:
+    """What a build from nothing makes of the lake as it is (the state removed: nothing to start from)."""
+    (settings.warehouse_dir / warehouse.STATE_NAME).unlink()
+    full = warehouse.build(settings, schemas)
+    assert not full.incremental
+    return _snapshot(settings.duckdb_path)
+
+
+def test_an_incremental_build_makes_what_a_full_build_makes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load of one dataset, then a new day: each build starts from a copy of the previous file, replaces what
+    changed, and holds the same relations, comments and rows as a build from nothing."""
+    import datetime as dt
+
+    monkeypatch.setattr(warehouse, "current_as_of", lambda: dt.date(2026, 3, 1))
+    payers = payer_directory(settings.payer_alias_file)
+    first = warehouse.build(settings, catalog.SCHEMAS)
+    assert not first.incremental  # nothing to start from
+    load_file(catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r1", payers=payers)
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
+    assert result.rebuilt and result.incremental and "coverage_matrix" in result.marts_rebuilt
+    incremental = _snapshot(settings.duckdb_path)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute("select count(*) from payer__policy").fetchone()[0] > 0  # the replaced view reads the load
+    con.close()
+    assert _full_build_of_the_same_lake(settings, catalog.SCHEMAS) == incremental
+
+    monkeypatch.setattr(warehouse, "current_as_of", lambda: dt.date(2026, 3, 2))
+    moved = warehouse.build_if_changed(settings, catalog.SCHEMAS)
+    assert moved.incremental and "the date moved" in moved.reason
+    incremental = _snapshot(settings.duckdb_path)
+    as_of_rows = incremental["main.mart_as_of"][2]  # type: ignore[index]
+    assert as_of_rows and all("datetime.date(2026, 3, 2)" in row for row in as_of_rows)
+    assert _full_build_of_the_same_lake(settings, catalog.SCHEMAS) == incremental
+
+
+def test_a_sql_change_builds_from_nothing(settings: Settings, tmp_path: Path) -> None:
+    warehouse.build(settings, catalog.SCHEMAS)
+    project = tmp_path / "project"
+    shutil.copytree(settings.sql_dir, project / "warehouse" / "sql")
+    mart = project / "warehouse" / "sql" / "marts" / "coverage_matrix.sql"
+    mart.write_text(mart.read_text(encoding="utf-8") + "\n-- a trailing comment\n", encoding="utf-8")
+    changed = settings.replace(project_dir=project)
+    result = warehouse.build_if_changed(changed, catalog.SCHEMAS)
+    assert result.rebuilt and "SQL changed: coverage_matrix" in result.reason and not result.incremental
+
+
+def test_an_unreadable_previous_file_builds_from_nothing(settings: Settings) -> None:
+    import os
+
+    payers = payer_directory(settings.payer_alias_file)
+    warehouse.build(settings, catalog.SCHEMAS)
+    target = settings.duckdb_path
+    stat = target.stat()
+    target.write_bytes(b"\0garbage" * (stat.st_size // 8) + b"\0" * (stat.st_size % 8))  # same size and time:
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the recorded state still names it
+    load_file(catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r1", payers=payers)
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
+    assert result.rebuilt and not result.incremental
+    con = duckdb.connect(str(target), read_only=True)
+    assert con.execute("select count(*) from payer__policy").fetchone()[0] > 0
+    con.close()
+
+
+def test_an_incremental_build_failing_midway_leaves_the_previous_file_untouched(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    payers = payer_directory(settings.payer_alias_file)
+    warehouse.build(settings, catalog.SCHEMAS)
+    before = hashlib.sha256(settings.duckdb_path.read_bytes()).hexdigest(), settings.duckdb_path.stat().st_mtime_ns
+    load_file(catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r1", payers=payers)
+    calls: list[str] = []
+
+    def fail(con: duckdb.DuckDBPyConnection, name: str, source: str, limit: int) -> None:
+        calls.append(name)
+        raise duckdb.IOException("no space left on device")
+
+    monkeypatch.setattr(warehouse, "_create_table", fail)
+    with pytest.raises(SqlBuildError, match="does not materialise"):  # the full build it falls back to fails too
+        warehouse.build_if_changed(settings, catalog.SCHEMAS)
+    assert len(calls) == 2  # the incremental build's first mart, then the full build's
+    after = hashlib.sha256(settings.duckdb_path.read_bytes()).hexdigest(), settings.duckdb_path.stat().st_mtime_ns
+    assert after == before
+    assert sorted(p.name for p in settings.warehouse_dir.glob(".payerbench.duckdb.tmp-*")) == []
+
+    monkeypatch.undo()
+    result = warehouse.build_if_changed(settings, catalog.SCHEMAS)  # the state still describes the file: incremental
+    assert result.incremental
+
+
+def test_a_file_with_much_free_space_is_built_from_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    payers = payer_directory(settings.payer_alias_file)
+    warehouse.build(settings, catalog.SCHEMAS)
+    load_file(catalog.get("payer_policy"), fixture("payer__policy", "valid_minimal.csv"), settings, "r1", payers=payers)
+    monkeypatch.setattr(warehouse, "MAX_FREE_SHARE", -1.0)  # any file has more free blocks than that
+    with caplog.at_level("INFO", logger=warehouse.__name__):
+        result = warehouse.build_if_changed(settings, catalog.SCHEMAS)
+    assert result.rebuilt and not result.incremental
+    assert "blocks are free" in caplog.text
