@@ -713,11 +713,17 @@ def _write_database(
         con.close()
     except BaseException:
         con.close()
-        tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-        shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
+        _remove_partial(tmp)
         raise
     return views, files
+
+
+def _remove_partial(tmp: Path) -> None:
+    """A build's unfinished file, its write-ahead log and its spill folder, removed; the previous database stays in
+    place, untouched."""
+    tmp.unlink(missing_ok=True)
+    tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 
 
 def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, model: type, parts: list[Path], verb: str) -> str:
@@ -825,7 +831,7 @@ def _write_incremental(
     try:
         con = _connect_for_build(settings, tmp, limited)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_partial(tmp)
         raise
     try:
         total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
@@ -873,9 +879,7 @@ def _write_incremental(
         con.close()
     except BaseException:
         con.close()
-        tmp.unlink(missing_ok=True)  # the previous database stays in place, untouched
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-        shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
+        _remove_partial(tmp)
         raise
     return views, files
 
