@@ -193,15 +193,7 @@ def phases(before: Path, path: Path, repeat: int) -> None:
         for i in range(repeat):
             for label, root in (("before", before), ("after", ROOT)):
                 out = Path(tmp) / f"{label}{i}"
-                child = subprocess.run(
-                    [sys.executable, "-c", PHASES, str(root), str(path), str(out)],
-                    capture_output=True,
-                    text=True,
-                    cwd=root,
-                    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(out)},
-                )
-                if child.returncode != 0:
-                    raise SystemExit(f"benchmark child failed ({root}):\n{child.stderr[-4000:]}")
+                child = _child(root, out, PHASES, str(path), str(out))
                 found[label].append(json.loads(child.stdout.strip().splitlines()[-1]))
                 if i == 0:
                     found[label][-1]["rows_json"] = lake_rows(Path(found[label][-1]["staging"]))
@@ -277,12 +269,10 @@ def dense(path: Path, rows: int, filler_mb: float, seed: int = 16) -> Path:
     return path
 
 
-def run(root: Path, path: Path | list[Path], out: Path, profile: bool) -> list[dict]:
-    """Load `path` (or each of a list of paths, into a warehouse each) with the code at `root`, in a child."""
-    if isinstance(path, list):
-        path = os.pathsep.join(map(str, path))
+def _child(root: Path, out: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """`script` run in its own interpreter with the code at `root` first on the path (HOME: `out`); exits on failure."""
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), str(path), str(out), "1" if profile else "0"],
+        [sys.executable, "-c", script, str(root), *args],
         capture_output=True,
         text=True,
         cwd=root,
@@ -290,6 +280,14 @@ def run(root: Path, path: Path | list[Path], out: Path, profile: bool) -> list[d
     )
     if child.returncode != 0:
         raise SystemExit(f"benchmark child failed ({root}):\n{child.stderr[-4000:]}")
+    return child
+
+
+def run(root: Path, path: Path | list[Path], out: Path, profile: bool) -> list[dict]:
+    """Load `path` (or each of a list of paths, into a warehouse each) with the code at `root`, in a child."""
+    if isinstance(path, list):
+        path = os.pathsep.join(map(str, path))
+    child = _child(root, out, CHILD, str(path), str(out), "1" if profile else "0")
     if profile:
         print(child.stderr)
     return [json.loads(line) for line in child.stdout.strip().splitlines() if line.startswith("{")]
