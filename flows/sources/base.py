@@ -99,7 +99,7 @@ class Levels:
     column of ints with a gap."""
 
     levels: list[Level]
-    records: np.ndarray  # object: each row's source_record
+    records: np.ndarray | pa.Array  # each row's source_record (an object array, or Arrow text)
     floats: frozenset[str] = frozenset()
     tail: list[Level] = field(default_factory=list)  # levels whose columns come after source_record (payer_group)
 
@@ -113,6 +113,25 @@ class Levels:
             RECORD_COLUMN,
             *(name for level in self.tail for name in level.names),
         ]
+
+    def record_array(self, positions: np.ndarray) -> pa.Array:
+        """The source_record of the rows at `positions`, as Arrow text."""
+        import pyarrow as pa
+
+        if isinstance(self.records, pa.Array):
+            return self.records.take(pa.array(positions, type=pa.int64()))
+        return pa.array(self.records[positions], type=pa.string())
+
+    def _record_values(self, positions: np.ndarray | None) -> np.ndarray:
+        """The source_record of all rows (or those at `positions`) as an object array."""
+        import numpy as np
+        import pyarrow as pa
+
+        if isinstance(self.records, pa.Array):
+            taken = self.records if positions is None else self.records.take(pa.array(positions, type=pa.int64()))
+            values = taken.to_pylist()
+            return np.fromiter(values, dtype=object, count=len(values))
+        return self.records if positions is None else self.records[positions]
 
     def frame(self, positions: np.ndarray | None = None) -> pd.DataFrame:
         """The rows (all, or those at `positions`, which become the index) as one frame of object columns,
@@ -134,7 +153,7 @@ class Levels:
                     data[name] = values
 
         add(self.levels)
-        data[RECORD_COLUMN] = self.records if positions is None else self.records[positions]
+        data[RECORD_COLUMN] = self._record_values(positions)
         add(self.tail)
         index = None if positions is None else pd.Index(positions)
         return pd.DataFrame(data, index=index, dtype=object, copy=False)

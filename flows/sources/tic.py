@@ -575,30 +575,73 @@ def _in_network_levels(
     ex: Extract, folder: Path | None, limits: Limits | None, size: int, codes: set[str], release: bool = False
 ) -> Iterator[Levels]:
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     header = _Level(HEADER_COLUMNS, key="header")
     header.add(tuple(_header(ex)[name] for name in HEADER_COLUMNS))
     items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
     groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
-    at_item: list[int] = []
-    at_price: list[int] = []
-    at_group: list[int] = []
-    records: list[str] = []
+    # the rows not yet in a batch are kept a price at a time, not a row at a time: each price's item, its entry,
+    # its locator (up to the price) and where its rate's targets (provider group, locator tail) start and how
+    # many there are; `_rows` spreads them into rows with numpy and Arrow when a batch is due
+    price_item: list[int] = []
+    price_at: list[int] = []
+    price_prefix: list[str] = []
+    price_start: list[int] = []
+    price_count: list[int] = []
+    target_groups: list[int] = []
+    target_tails: list[int] = []  # index into `tails`
+    tail_ids: dict[str, int] = {}
+    tails: list[str] = []
+    carry: tuple | None = None  # rows spread but not yet in a batch: (item, price, group, record) arrays
+    pending = 0  # rows kept, spread or not
     remote: dict[str, list[dict] | None] = {}
-    references: dict[str, list[tuple[str, int]]] = {}
-    nobody: list[tuple[str, int]] = []
+    # reference id -> its provider groups (entries of `groups`) and its shape: the locator tails of its groups, which
+    # few references differ in (`shapes`, numbered), so a rate's tails are found by (position in the rate, shape)
+    references: dict[str, tuple[list[int], int]] = {}
+    shapes: dict[tuple[str, ...], int] = {}
+    shape_tails: list[tuple[str, ...]] = []
+    named: dict[tuple[int, int], list[int]] = {}
+    nobody: list[int] = []
 
-    def batch(count: int) -> Levels:
+    def tail_id(tail: str) -> int:
+        found = tail_ids.get(tail)
+        if found is None:
+            found = tail_ids[tail] = len(tails)
+            tails.append(tail)
+        return found
+
+    def spread() -> tuple:
+        """The kept prices' rows, after the carried ones: each row's item, price, group and source_record."""
+        counts = np.array(price_count, dtype=np.intp)
+        rows = int(counts.sum())
+        owner = np.repeat(np.arange(len(counts), dtype=np.intp), counts)  # each row's price
+        # each row's target: its price's first one plus its rank among the price's rows
+        offset = np.array(price_start, dtype=np.intp) - (np.cumsum(counts) - counts)
+        target = np.arange(rows, dtype=np.intp) + offset[owner]
+        at_group = np.array(target_groups, dtype=np.intp)[target]
+        tail_of = np.array(target_tails, dtype=np.intp)[target]
+        prefixes = pa.array(price_prefix, type=pa.string()).take(owner)
+        record = pc.binary_join_element_wise(prefixes, pa.array(tails, type=pa.string()).take(tail_of), "")
+        spread_rows = (np.array(price_item, dtype=np.intp)[owner], np.array(price_at, dtype=np.intp)[owner], at_group)
+        for kept in (price_item, price_at, price_prefix, price_start, price_count, target_groups, target_tails):
+            kept.clear()
+        if carry is None:
+            return (*spread_rows, record)
+        return (
+            *(np.concatenate([old, new]) for old, new in zip(carry[:3], spread_rows)),
+            pa.concat_arrays([carry[3], record]),
+        )
+
+    def batch(rows: tuple, count: int) -> Levels:
+        at_item, at_price, at_group, record = rows
         levels = [header.level(np.zeros(count, dtype=np.intp))]
         for level, at in ((items, at_item), (prices, at_price), (groups, at_group)):
-            where = np.fromiter(at[:count], dtype=np.intp, count=count)
-            del at[:count]
-            levels.append(level.level(where))
+            levels.append(level.level(at[:count]))
             # the rows still to come name the next row's entry or later, or the newest entry (its item or
             # price may have more rows)
-            level.release_before(at[0] if at else level.base + len(level.entries) - 1)
-        kept = np.fromiter(records[:count], dtype=object, count=count)
-        del records[:count]
+            level.release_before(int(at[count]) if len(at) > count else level.base + len(level.entries) - 1)
         # as the row path's frame held npi_count (pandas read ints with a gap as floats): a quarantined
         # row's raw_record says "2.0" there
         named = levels[-1]
@@ -608,7 +651,7 @@ def _in_network_levels(
         else:
             missing = entries["npi_count"].isna().to_numpy(dtype=bool)[named.at]
         gap = bool(missing.any()) and not missing.all()
-        return Levels(levels, kept, frozenset({"npi_count"}) if gap else frozenset())
+        return Levels(levels, record.slice(0, count), frozenset({"npi_count"}) if gap else frozenset())
 
     refs = ex.provider_refs
     for locator, item in _kept_items(ex, release):
@@ -618,41 +661,60 @@ def _in_network_levels(
         for j, rate in enumerate(item.get("negotiated_rates") or []):
             if not isinstance(rate, dict):
                 continue
-            targets: list[tuple[str, int]] = []
+            rate_groups: list[int] = []  # the rate's targets: each one's provider group and locator tail
+            rate_tails: list[int] = []
             for g, group in enumerate(rate.get("provider_groups") or []):
-                targets.append((f".provider_groups[{g}]", groups.add(_group_values(group, "inline", None, None, None))))
+                rate_groups.append(groups.add(_group_values(group, "inline", None, None, None)))
+                rate_tails.append(tail_id(f".provider_groups[{g}]"))
             for r, ref in enumerate(rate.get("provider_references") or []):
                 key = id_text(ref)
                 found = references.get(key)
                 if found is None:
-                    found = references[key] = [
-                        (tail, groups.add(values))
-                        for tail, values in _reference_groups(key, ex, folder, remote, limits)
-                    ]
+                    resolved = _reference_groups(key, ex, folder, remote, limits)
+                    shape = tuple(tail for tail, _ in resolved)
+                    found = references[key] = (
+                        [groups.add(values) for _, values in resolved],
+                        shapes.setdefault(shape, len(shapes)),
+                    )
                     if release and key in refs:  # read once: its entries' JSON goes, the id stays counted
                         refs[key] = ()
-                suffix = f".provider_references[{r}]"
-                targets.extend((suffix + tail, index) for tail, index in found)
-            if not targets:
+                    if len(shape_tails) < len(shapes):
+                        shape_tails.append(shape)
+                rate_groups.extend(found[0])
+                ids = named.get((r, found[1]))
+                if ids is None:
+                    suffix = f".provider_references[{r}]"
+                    ids = named[(r, found[1])] = [tail_id(suffix + tail) for tail in shape_tails[found[1]]]
+                rate_tails.extend(ids)
+            if not rate_groups:
                 if not nobody:
-                    nobody.append(("", groups.add(_group_values(None, "no_provider_group", None, None, None))))
-                targets = nobody
-            tails = [tail for tail, _ in targets]
-            indices = [index for _, index in targets]
-            n = len(targets)
+                    nobody.append(groups.add(_group_values(None, "no_provider_group", None, None, None)))
+                rate_groups, rate_tails = nobody, [tail_id("")]
+            n = len(rate_groups)
+            start = -1  # where the rate's targets start in `target_groups`, once one of its prices is kept
             for k, price in enumerate(rate.get("negotiated_prices") or []):
                 if not isinstance(price, dict):
                     continue
-                p = prices.add(_price_values(price))
-                prefix = f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]"
-                records.extend([prefix + tail for tail in tails])
-                at_group.extend(indices)
-                at_price.extend([p] * n)
-                at_item.extend([i] * n)
-                while len(records) >= size:
-                    yield batch(size)
-    if records:
-        yield batch(len(records))
+                price_at.append(prices.add(_price_values(price)))
+                if start < 0:
+                    start = len(target_groups)
+                    target_groups.extend(rate_groups)
+                    target_tails.extend(rate_tails)
+                price_item.append(i)
+                price_prefix.append(f"{locator}.negotiated_rates[{j}].negotiated_prices[{k}]")
+                price_start.append(start)
+                price_count.append(n)
+                pending += n
+                if pending >= size:
+                    carry = spread()
+                    start = -1  # the rate's targets were let go with the kept prices
+                    while pending >= size:
+                        yield batch(carry, size)
+                        carry = tuple(part[size:] for part in carry[:3]) + (carry[3].slice(size),)
+                        pending -= size
+    if pending:
+        carry = spread()
+        yield batch(carry, pending)
 
 
 # --- allowed amounts --------------------------------------------------------------------------------

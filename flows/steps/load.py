@@ -536,7 +536,7 @@ def _load_levels(
                     values, at = checked.typed[field.name]
                     arrays.append(values.take(pa_arrow.array(at[valid])))
                 elif field.name == RECORD_COLUMN:
-                    arrays.append(pa_arrow.array(rows.records[valid], type=field.type))
+                    arrays.append(rows.record_array(valid))
                 elif field.name in constants:
                     arrays.append(pa_arrow.repeat(pa_arrow.scalar(constants[field.name], type=field.type), n))
                 else:
