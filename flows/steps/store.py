@@ -42,17 +42,30 @@ LOAD_LOG = "_load_log"
 SYSTEM_FOLDERS = (QUARANTINE, ADVISORY, LOAD_LOG, ".staging")
 
 PARQUET_OPTIONS = {"compression": "zstd"}
+# Columns written without a dictionary and without min/max statistics: a value per row that rarely repeats
+# within a row group (a TiC row's locator and NPI list, a quarantined row's JSON), where a dictionary is built
+# only to be given up and statistics filter nothing. Only the encoding changes: every value reads back the same.
+PLAIN_COLUMNS = frozenset({"source_record", "npis", "raw_record"})
+
+
+def parquet_options(schema: pa.Schema) -> dict:
+    """The write options for a table of `schema`: PARQUET_OPTIONS, with PLAIN_COLUMNS plain and unstated."""
+    names = [field.name for field in schema]
+    if not PLAIN_COLUMNS.intersection(names):
+        return PARQUET_OPTIONS
+    rest = [name for name in names if name not in PLAIN_COLUMNS]
+    return {**PARQUET_OPTIONS, "use_dictionary": rest, "write_statistics": rest}
 
 
 def write_table_atomic(table: pa.Table, dest: LakePath) -> None:
     """Write a Parquet file under a temporary name and rename it into place (in an object store:
     write the object, which appears whole when its upload completes)."""
     if isinstance(dest, ObjectPath):
-        pq.write_table(table, dest.path, filesystem=dest.fs, **PARQUET_OPTIONS)
+        pq.write_table(table, dest.path, filesystem=dest.fs, **parquet_options(table.schema))
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    pq.write_table(table, tmp, **parquet_options(table.schema))
     os.replace(tmp, dest)
 
 
@@ -60,14 +73,14 @@ def write_tables_atomic(schema: pa.Schema, tables: Iterable[pa.Table], dest: Lak
     """`write_table_atomic` for a table given in slices, each written as it comes (row groups of one file), so
     the whole table is never held at once."""
     if isinstance(dest, ObjectPath):
-        with pq.ParquetWriter(dest.path, schema, filesystem=dest.fs, **PARQUET_OPTIONS) as writer:
+        with pq.ParquetWriter(dest.path, schema, filesystem=dest.fs, **parquet_options(schema)) as writer:
             for table in tables:
                 writer.write_table(table)
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+        with pq.ParquetWriter(tmp, schema, **parquet_options(schema)) as writer:
             for table in tables:
                 writer.write_table(table)
         os.replace(tmp, dest)

@@ -424,6 +424,36 @@ def test_a_link_under_raw_is_rejected_in_the_load_log_never_read_through(setting
     assert not any(str(outside) in path for path in log["source_path"])
 
 
+@pytest.mark.parametrize("sliced", [False, True])
+def test_per_row_text_columns_are_written_plain_and_read_back_the_same(tmp_path: Path, sliced: bool) -> None:
+    """`store.PLAIN_COLUMNS` (a row's locator, its NPI list) are written without a dictionary or statistics,
+    the other columns as before; every value reads back as written, whole or in slices."""
+    import pyarrow as pa_arrow
+
+    schema = pa_arrow.schema(
+        [("code", pa_arrow.string()), ("npis", pa_arrow.list_(pa_arrow.string())), ("source_record", pa_arrow.string())]
+    )
+    whole = pa_arrow.table(
+        {
+            "code": ["0440T"] * 5,
+            "npis": [["1234567893"], None, [], ["1234567893", "0"], ["1992999999"]],
+            "source_record": [f"$.in_network[{i}]" for i in range(4)] + [None],
+        },
+        schema=schema,
+    )
+    part = tmp_path / "part.parquet"
+    if sliced:
+        store.write_tables_atomic(schema, (whole.slice(i, 2) for i in range(0, 5, 2)), part)
+    else:
+        store.write_table_atomic(whole, part)
+    assert pq.read_table(part).equals(whole)
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    chunks = {group.column(i).path_in_schema.split(".")[0]: group.column(i) for i in range(group.num_columns)}
+    assert chunks["code"].has_dictionary_page and chunks["code"].is_stats_set
+    for name in ("npis", "source_record"):
+        assert not chunks[name].has_dictionary_page and not chunks[name].is_stats_set, name
+
+
 @pytest.mark.parametrize("threaded", [False, True])
 def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing_on_error(
     tmp_path: Path, threaded: bool
