@@ -58,9 +58,16 @@ class Level:
     # A level whose entries last the whole file (provider groups) names itself: its `entries` then only grow
     # from batch to batch (the same entries first, new ones after), and the loader reads each entry once.
     key: str | None = None
+    # Entries held as Arrow may keep some columns as Python objects beside the table (exact decimals, which no
+    # one Arrow type holds as they were written): a frame of object columns, same rows; `order` then gives
+    # the level's columns in order, those of both.
+    objects: pd.DataFrame | None = None
+    order: list[str] | None = None
 
     @property
     def names(self) -> list[str]:
+        if self.order is not None:
+            return list(self.order)
         entries = self.entries
         return list(entries.column_names) if hasattr(entries, "column_names") else list(entries.columns)
 
@@ -68,6 +75,8 @@ class Level:
         """The raw values of column `name` at entries `at`, as an object array."""
         import numpy as np
 
+        if self.objects is not None and name in self.objects.columns:
+            return self.objects[name].to_numpy(dtype=object).take(at)
         if hasattr(self.entries, "column_names"):
             import pyarrow as pa
 
@@ -86,7 +95,10 @@ class Level:
             for name in table.column_names:
                 values = table.column(name).to_pylist()
                 data[name] = np.fromiter(values, dtype=object, count=len(values))
-            return pd.DataFrame(data, dtype=object, copy=False)
+            if self.objects is not None:
+                for name in self.objects.columns:
+                    data[name] = self.objects[name].to_numpy(dtype=object)[start:]
+            return pd.DataFrame({name: data[name] for name in self.names}, dtype=object, copy=False)
         return self.entries.iloc[start:].reset_index(drop=True) if start else self.entries
 
 

@@ -444,7 +444,9 @@ class _Level:
         self.names = names
         self.window = window
         self.key = key
-        self.types = types  # a lasting level's Arrow types: its entries are kept as Arrow, not Python objects
+        # the Arrow types of the level's columns: its entries are handed over (a window level) or kept (a lasting
+        # one) as Arrow, not Python objects; a window level's columns without a type stay Python objects beside
+        self.types = types
         self.entries: list[tuple] = []
         self.base = 0  # index of entries[0]
         self._frame_so_far: pd.DataFrame | pa.Table | None = None
@@ -454,24 +456,32 @@ class _Level:
         self.entries.append(values)
         return self.base + len(self.entries) - 1
 
-    def _frame(self, entries: list[tuple]) -> pd.DataFrame:
+    def _frame(self, entries: list[tuple], only: frozenset[str] | None = None) -> pd.DataFrame:
+        """The entries as a frame of object columns (those in `only`, when given)."""
         import numpy as np
         import pandas as pd
 
         count = len(entries)
         columns = zip(*entries) if entries else ((),) * len(self.names)
-        data = {name: np.fromiter(c, dtype=object, count=count) for name, c in zip(self.names, columns)}
+        data = {
+            name: np.fromiter(c, dtype=object, count=count)
+            for name, c in zip(self.names, columns)
+            if only is None or name in only
+        }
         return pd.DataFrame(data, dtype=object, copy=False)
 
     def _table(self, entries: list[tuple]) -> pa.Table | None:
-        """The entries as an Arrow table of `types`; None when a value does not convert (e.g. text that is
-        not UTF-8), and the level keeps Python values instead."""
+        """The entries' columns that have a type in `types` as an Arrow table; None when a value does not
+        convert (e.g. text that is not UTF-8), and the level keeps Python values instead."""
         import pyarrow as pa
 
         count = len(entries)
         columns = zip(*entries) if entries else ((),) * len(self.names)
+        types = self.types
         try:
-            return pa.table({n: pa.array(c, type=self.types[n], size=count) for n, c in zip(self.names, columns)})
+            return pa.table(
+                {n: pa.array(c, type=types[n], size=count) for n, c in zip(self.names, columns) if n in types}
+            )
         except (pa.ArrowException, UnicodeError):
             return None
 
@@ -480,7 +490,13 @@ class _Level:
         if self.window:
             lo = int(where.min()) if len(where) else self.base
             hi = int(where.max()) + 1 if len(where) else self.base
-            return Level(self._frame(self.entries[lo - self.base : hi - self.base]), where - lo)
+            entries = self.entries[lo - self.base : hi - self.base]
+            table = self._table(entries) if self.types is not None else None
+            if table is not None:
+                rest = frozenset(self.names).difference(table.column_names)
+                objects = self._frame(entries, rest) if rest else None
+                return Level(table, where - lo, objects=objects, order=list(self.names))
+            return Level(self._frame(entries), where - lo)
         if self.entries or self._frame_so_far is None:  # the new entries join the frame, their tuples go
             import pandas as pd
 
@@ -505,6 +521,19 @@ class _Level:
         if self.window and index > self.base:
             del self.entries[: index - self.base]
             self.base = index
+
+
+def _price_types() -> dict:
+    """The Arrow types of the price columns a window of prices is handed over in: text and lists of text as
+    `_price_values` makes them (the expiration date too: its text, as written); the amounts stay exact Python
+    decimals beside the table."""
+    import pyarrow as pa
+
+    lists = {"service_codes", "billing_code_modifiers"}
+    amounts = {"negotiated_rate_usd", "negotiated_percentage"}
+    return {
+        name: pa.list_(pa.string()) if name in lists else pa.string() for name in PRICE_COLUMNS if name not in amounts
+    }
 
 
 def _group_types() -> dict:
@@ -580,7 +609,7 @@ def _in_network_levels(
 
     header = _Level(HEADER_COLUMNS, key="header")
     header.add(tuple(_header(ex)[name] for name in HEADER_COLUMNS))
-    items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True)
+    items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True, types=_price_types())
     groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
     # the rows not yet in a batch are kept a price at a time, not a row at a time: each price's item, its entry,
     # its locator (up to the price) and where its rate's targets (provider group, locator tail) start and how

@@ -209,6 +209,12 @@ class DatasetValidator:
                 typed, failed, arrow = kept.empty, _empty(), {}
             elif isinstance(level.entries, pa_arrow.Table):
                 typed, failed, arrow = self._coerce_arrow(level.entries.slice(start), fields)
+                if level.objects is not None:  # the columns kept as Python objects beside the table
+                    data = level.objects.iloc[start:].reset_index(drop=True)
+                    more, more_failed = self._coerce(data[[c for c in data.columns if c in self.columns]])
+                    both = {**dict(typed.items()), **dict(more.items())}
+                    typed = pd.DataFrame({n: both[n] for n in level.names if n in both}, index=typed.index)
+                    failed = pd.concat([f for f in (failed, more_failed) if len(f)] or [_empty()], ignore_index=True)
             else:
                 data = level.entries_frame(start)
                 typed, failed = self._coerce(data[[c for c in data.columns if c in self.columns]])
@@ -295,9 +301,10 @@ class DatasetValidator:
                 continue
             column, dtype = table.column(name), self.columns[name].dtype
             pandas_type = getattr(dtype, "type", None)
-            if column.type != fields[name].type or dtype is None:
+            if column.type != fields[name].type or dtype is None:  # e.g. a date held as its text
                 other.append(name)
-            elif (pa_arrow.types.is_string(column.type) and isinstance(pandas_type, pd.StringDtype)) or (
+                continue
+            if (pa_arrow.types.is_string(column.type) and isinstance(pandas_type, pd.StringDtype)) or (
                 pa_arrow.types.is_int64(column.type) and isinstance(pandas_type, pd.Int64Dtype)
             ):
                 out[name] = column.to_pandas(types_mapper={column.type: pandas_type}.get)

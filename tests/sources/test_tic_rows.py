@@ -20,6 +20,7 @@ from flows.settings import Settings
 from flows.sources import tic
 from flows.sources.base import Batch, ReadContext
 from flows.steps.load import load_file
+from flows.steps.validate import DatasetValidator
 from tests.conftest import BUNDLED_RAW, FIXTURES
 
 CODES = frozenset(
@@ -281,3 +282,66 @@ def test_a_batch_of_levels_refuses_what_the_level_loader_would_lose(extra: dict)
     assert Batch(tic.RATE, None, levels=levels).row_count() == len(levels)
     with pytest.raises(ValueError, match="batch of levels carries rows only"):
         Batch(tic.RATE, None, levels=levels, **extra)
+
+
+def _price_defects(setting: object) -> dict:
+    """DEFECTS with two more prices: one with `setting` as written, a scalar modifier and a list as its
+    information; one with a date written as a number."""
+    data = json.loads(json.dumps(DEFECTS))
+    more = {
+        "negotiated_type": "negotiated",
+        "negotiated_rate": 12.5,
+        "expiration_date": "2026-01-01",
+        "service_code": ["11", 3],
+        "billing_class": "professional",
+        "setting": setting,
+        "billing_code_modifier": "26",
+        "additional_information": ["a", 1],
+    }
+    data["in_network"][0]["negotiated_rates"][0]["negotiated_prices"] += [more, {**more, "expiration_date": 20260101}]
+    return data
+
+
+def test_prices_are_handed_over_as_arrow_and_quarantined_as_whole_frames_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of prices is handed to the loader as Arrow (text and lists of text) with its exact amounts as
+    Python decimals beside it (`Level.objects`), so the validator reads those columns without a Python object
+    each, entry by entry (never falling back to the whole batch); a bad price (a date written as a number, a
+    setting outside its list, a rate that is a string, a negative one) is still quarantined and noted as
+    whole-frame validation does it."""
+
+    def whole(*args: object) -> None:
+        raise AssertionError("the levels were validated as a whole batch")
+
+    monkeypatch.setattr(DatasetValidator, "_checked_whole", whole)
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(_price_defects("home")))
+    (levels,) = tic.in_network_levels(extract(path, CODES), None)
+    prices = levels.levels[2]
+    assert prices.names == tic.PRICE_COLUMNS and hasattr(prices.entries, "column_names")
+    assert list(prices.objects.columns) == ["negotiated_rate_usd", "negotiated_percentage"]
+    frame = levels.frame()
+    for name in ("negotiated_rate_usd", "service_codes", "expiration_date", "additional_information"):
+        assert prices.values(name, prices.at).tolist() == frame[name].tolist()
+    for chunk_rows in (2, 20_000):
+        rows, arrow = _load_both(path, tmp_path / str(chunk_rows), chunk_rows)
+        assert rows == arrow
+        quarantined = [json.loads(r) for r in rows[4]["_quarantine"]]
+        assert {"expiration_date", "setting", "negotiated_rate_json_type"} <= {q["column_name"] for q in quarantined}
+
+
+def test_prices_arrow_cannot_hold_stay_python_values() -> None:
+    """Text Arrow cannot hold (a lone surrogate, which the ijson fallback can hand over) leaves the window of
+    prices as Python values, as before."""
+    prices = tic._Level(tic.PRICE_COLUMNS, window=True, types=tic._price_types())
+    good = tic._price_values({"negotiated_type": "negotiated", "negotiated_rate": 1, "setting": "outpatient"})
+    bad = tic._price_values({"negotiated_type": "negotiated", "negotiated_rate": 1, "setting": "in\ud800patient"})
+    for entry in (good, bad):
+        prices.add(entry)
+    import numpy as np
+
+    assert hasattr(prices.level(np.array([0])).entries, "column_names")
+    level = prices.level(np.array([0, 1]))
+    assert isinstance(level.entries, pd.DataFrame) and level.objects is None
+    assert level.values("setting", level.at).tolist() == ["outpatient", "in\ud800patient"]
