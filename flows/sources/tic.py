@@ -523,17 +523,20 @@ class _Level:
             self.base = index
 
 
+def _text_types(names: list[str], lists: set[str]) -> dict:
+    """Arrow types for columns of text (`_text`) and, those in `lists`, lists of text (`_texts`)."""
+    import pyarrow as pa
+
+    return {name: pa.list_(pa.string()) if name in lists else pa.string() for name in names}
+
+
 def _price_types() -> dict:
     """The Arrow types of the price columns a window of prices is handed over in: text and lists of text as
     `_price_values` makes them (the expiration date too: its text, as written); the amounts stay exact Python
     decimals beside the table."""
-    import pyarrow as pa
-
-    lists = {"service_codes", "billing_code_modifiers"}
     amounts = {"negotiated_rate_usd", "negotiated_percentage"}
-    return {
-        name: pa.list_(pa.string()) if name in lists else pa.string() for name in PRICE_COLUMNS if name not in amounts
-    }
+    texts = [name for name in PRICE_COLUMNS if name not in amounts]
+    return _text_types(texts, {"service_codes", "billing_code_modifiers"})
 
 
 def _group_types() -> dict:
@@ -609,7 +612,8 @@ def _in_network_levels(
 
     header = _Level(HEADER_COLUMNS, key="header")
     header.add(tuple(_header(ex)[name] for name in HEADER_COLUMNS))
-    items, prices = _Level(ITEM_COLUMNS, window=True), _Level(PRICE_COLUMNS, window=True, types=_price_types())
+    items = _Level(ITEM_COLUMNS, window=True, types=_text_types(ITEM_COLUMNS, {"bundled_codes", "covered_services"}))
+    prices = _Level(PRICE_COLUMNS, window=True, types=_price_types())
     groups = _Level(GROUP_COLUMNS, key="provider_groups", types=_group_types())
     # the rows not yet in a batch are kept a price at a time, not a row at a time: each price's item, its entry,
     # its locator (up to the price) and where its rate's targets (provider group, locator tail) start and how

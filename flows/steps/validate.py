@@ -658,16 +658,17 @@ def _decimals(dtype: pandas_engine.Decimal, values: pd.Series) -> pd.Series | No
     -0.0 == 0.0, yet each coerces to its own result (or fails) on its own.
     """
     cells = values.to_numpy(dtype=object)
-    missing = values.isna().to_numpy(dtype=bool)
+    present = np.flatnonzero(~values.isna().to_numpy(dtype=bool))
     seen: dict[tuple[type, object], object] = {}
     exp, context = dtype._exp, dtype._ctx
-    out = np.empty(len(cells), dtype=object)
+    out = np.full(len(cells), pd.NA, dtype=object)  # a missing value: NA, as Pandera's Decimal.coerce_value
+    Decimal = decimal.Decimal
     try:
-        for position, value in enumerate(cells):
-            if missing[position]:
-                out[position] = pd.NA  # as Pandera's Decimal.coerce_value
-                continue
+        for position, value in zip(present.tolist(), cells[present].tolist()):
             kind = type(value)
+            if kind is Decimal and value.is_finite():  # the common case, quantized as below without a lookup
+                out[position] = value.quantize(exp, context=context)
+                continue
             key = (kind, value if kind is str or kind is int else repr(value))
             found = seen.get(key)
             if found is None:

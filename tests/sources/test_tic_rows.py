@@ -320,6 +320,7 @@ def test_prices_are_handed_over_as_arrow_and_quarantined_as_whole_frames_do(
     (levels,) = tic.in_network_levels(extract(path, CODES), None)
     prices = levels.levels[2]
     assert prices.names == tic.PRICE_COLUMNS and hasattr(prices.entries, "column_names")
+    assert hasattr(levels.levels[1].entries, "column_names") and levels.levels[1].objects is None  # the items
     assert list(prices.objects.columns) == ["negotiated_rate_usd", "negotiated_percentage"]
     frame = levels.frame()
     for name in ("negotiated_rate_usd", "service_codes", "expiration_date", "additional_information"):

@@ -13,7 +13,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pytest
 from pandera.api.function_dispatch import Dispatcher
-from pandera.errors import SchemaErrors
+from pandera.errors import ParserError, SchemaErrors
 from pandera.typing import Series
 
 from flows.sources.base import FileRejected
@@ -226,6 +226,10 @@ def test_decimals_fast_values_are_those_of_try_coerce() -> None:
     coerced, bad = validate._try_coerce(dtype, values)
     assert bad == [] and [repr(v) for v in fast] == [repr(v) for v in coerced]
     assert validate._decimals(dtype, pd.Series([1, True], dtype=object)) is None  # True: Pandera decides
+    # a Decimal too large for its precision does not coerce: Pandera decides (and words the failure)
+    assert validate._decimals(dtype, pd.Series([Decimal("2.5"), Decimal("1E+20")], dtype=object)) is None
+    with pytest.raises(ParserError):
+        dtype.try_coerce(pd.Series([Decimal("1E+20")], dtype=object))
 
 
 class Dated(pa.DataFrameModel):
