@@ -569,8 +569,11 @@ def in_network_levels(
 ) -> Iterator[Levels]:
     """The rows of `in_network_rows` (same values, same order), in batches of at most `size` rows held as
     levels (header, items, prices, provider groups: `Levels`), no dict per row. Each item, price and provider
-    group is read once; a provider reference is resolved once per file, whichever rates name it; a row is
-    three indices and its locator.
+    group is read once; a provider reference is resolved once per file, whichever rates name it. Rows are kept
+    a price at a time (its item, its entry, its locator, its rate's provider groups and their locator tails)
+    and spread into a batch's rows with numpy; each row's source_record is joined in Arrow from its price's
+    locator and its tail, so no Python object is made per row. Items and prices are handed over as Arrow
+    (amounts as exact Python decimals beside them), provider groups are kept as Arrow.
 
     The cyclic garbage collector is off while a batch is built (it would walk the whole extract again and
     again as the levels grow; nothing here makes a cycle), and on while the loader validates and writes it.
