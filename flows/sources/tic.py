@@ -480,9 +480,13 @@ class _Level:
         types = self.types
         try:
             return pa.table(
-                {n: pa.array(c, type=types[n], size=count) for n, c in zip(self.names, columns) if n in types}
+                {
+                    n: _repeated_lists(c, types[n]) if n in _REPEATED_LISTS else pa.array(c, type=types[n], size=count)
+                    for n, c in zip(self.names, columns)
+                    if n in types
+                }
             )
-        except (pa.ArrowException, UnicodeError):
+        except (pa.ArrowException, UnicodeError, TypeError):
             return None
 
     def level(self, where) -> Level:  # type: ignore[no-untyped-def]
@@ -521,6 +525,27 @@ class _Level:
         if self.window and index > self.base:
             del self.entries[: index - self.base]
             self.base = index
+
+
+_REPEATED_LISTS = frozenset({"service_codes", "billing_code_modifiers"})
+"""Lists of text that few distinct values fill (a price's places of service): converted once each."""
+
+
+def _repeated_lists(values: tuple, kind: pa.DataType) -> pa.Array:
+    """`pa.array(values, kind)` for lists of text that repeat: each distinct list converted once, then taken."""
+    import pyarrow as pa
+
+    seen: dict[tuple | None, int] = {}
+    distinct: list[list[str] | None] = []
+    at = []
+    for value in values:
+        key = None if value is None else tuple(value)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = len(distinct)
+            distinct.append(value)
+        at.append(found)
+    return pa.array(distinct, type=kind).take(pa.array(at, type=pa.int32()))
 
 
 def _text_types(names: list[str], lists: set[str]) -> dict:

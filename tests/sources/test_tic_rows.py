@@ -346,3 +346,12 @@ def test_prices_arrow_cannot_hold_stay_python_values() -> None:
     level = prices.level(np.array([0, 1]))
     assert isinstance(level.entries, pd.DataFrame) and level.objects is None
     assert level.values("setting", level.at).tolist() == ["outpatient", "in\ud800patient"]
+
+
+def test_repeated_lists_convert_as_arrow_does() -> None:
+    """Places of service and modifiers are converted once per distinct list: the same Arrow array."""
+    import pyarrow as pa
+
+    values = (["11", "22"], None, ["11", "22"], [], ["0"], [], ["22", "11"], None)
+    kind = pa.list_(pa.string())
+    assert tic._repeated_lists(values, kind).equals(pa.array(values, type=kind))
