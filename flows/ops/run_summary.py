@@ -92,11 +92,20 @@ def tracking(flow: str, settings: Settings, run_id: str | None = None) -> Iterat
         yield outer
         return
     tracker = RunTracker(flow, run_id or new_run_id(), settings)
-    token = _current.set(tracker)
     try:
         write_started(tracker)
     except Exception:  # noqa: BLE001 - as below: the record is for operators, the run goes on
         log.exception("could not write the start record of %s %s", flow, tracker.run_id)
+    with resumed(tracker) as resumed_tracker:
+        yield resumed_tracker
+
+
+@contextlib.contextmanager
+def resumed(tracker: RunTracker) -> Iterator[RunTracker]:
+    """Go on tracking a run that `tracking` started (its start record written): the outermost run for the block,
+    published when it ends. flows/lean_build.py resumes an ingest's run after the exec into its build."""
+    flow, settings = tracker.flow, tracker.settings
+    token = _current.set(tracker)
     try:
         yield tracker
     except BaseException as exc:

@@ -37,12 +37,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from flows.steps.lake import LakePath, ObjectPath
-from flows.steps.store import LOAD_LOG, read_table, remove_tree, write_file_atomic, write_table_atomic
+from flows.steps.store import LOAD_LOG, parquet_source, remove_tree, write_file_atomic, write_table_atomic
+
+if TYPE_CHECKING:  # `read` makes a frame (Arrow imports pandas then); `read_rows` does not, for the warehouse build
+    import pandas as pd
 
 STATUSES = ("loaded", "loaded_with_quarantine", "rejected", "unchanged", "failed")
 """loaded: every row loaded. loaded_with_quarantine: good rows loaded, bad rows quarantined.
@@ -213,28 +216,71 @@ def _part(path: LakePath) -> pa.Table:
     place, its name unique to its attempt) and never changed, so one whose size, mtime and inode are
     those it was read at holds the same rows (a run reads the log once per source: 18 reads of ~70 files)."""
     if isinstance(path, ObjectPath):
-        return read_table(path, schema=LOG_SCHEMA)
+        return _read_part(path)
     info = os.stat(path)
     stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
     known = _PARTS.get(path)
     if known is not None and known[0] == stamp:
         return known[1]
-    table = read_table(path, schema=LOG_SCHEMA)
+    table = _read_part(path)
     _PARTS[path] = (stamp, table)
     return table
+
+
+def _read_part(path: LakePath) -> pa.Table:
+    """One file of the log in LOG_SCHEMA (a column it lacks null, one it has beyond dropped), as
+    `pq.read_table(path, schema=LOG_SCHEMA)` reads it, but through `ParquetFile`: `read_table` imports
+    pyarrow.dataset, which imports pandas, and the warehouse build reads the log without it."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(parquet_source(path)).read()
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in LOG_SCHEMA
+    ]
+    return pa.Table.from_arrays(columns, schema=LOG_SCHEMA)
 
 
 def _frame(files: list[LakePath]) -> pd.DataFrame:
     if not files:
         return LOG_SCHEMA.empty_table().to_pandas()
-    tables = [_part(p) for p in files]
-    for gone in set(_PARTS) - {p for p in files if not isinstance(p, ObjectPath)}:  # merged or pruned
-        del _PARTS[gone]
-    frame = pa.concat_tables(tables).to_pandas()
+    frame = _tables(files).to_pandas()
     # a generation never holds a row twice, but a lake from before generations can (a merge of the old
     # kind cut short between writing its merged file and removing the parts)
     frame = frame.drop_duplicates("load_id", keep="first")
     return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
+
+
+def _tables(files: list[LakePath]) -> pa.Table:
+    tables = [_part(p) for p in files]
+    for gone in set(_PARTS) - {p for p in files if not isinstance(p, ObjectPath)}:  # merged or pruned
+        del _PARTS[gone]
+    return pa.concat_tables(tables) if tables else LOG_SCHEMA.empty_table()
+
+
+def read_rows(lake_dir: LakePath, columns: tuple[str, ...]) -> tuple[int, list[dict[str, object]]]:
+    """`read_generation` without pandas: the current generation and its rows as dicts of `columns`, in the same
+    order and with the same duplicates dropped (for the warehouse build, which runs in a process without pandas)."""
+    for attempt in range(3):
+        generation = current_generation(lake_dir)
+        try:
+            table = _tables(generation_files(lake_dir, generation))
+            break
+        except FileNotFoundError:  # as in `read_generation`
+            if attempt == 2:
+                raise
+    # the time as microseconds: a zoned timestamp's `to_pylist` imports pandas (for its time zone)
+    wanted = table.select([c for c in dict.fromkeys(("load_id", *columns)) if c != "started_at"])
+    wanted = wanted.append_column("_started_us", table.column("started_at").cast(pa.int64()))
+    seen: set[object] = set()
+    rows = []
+    for row in wanted.to_pylist():
+        if row["load_id"] not in seen:  # `_frame`'s drop_duplicates("load_id", keep="first")
+            seen.add(row["load_id"])
+            rows.append(row)
+    # `_frame`'s stable sort by (started_at, load_id), a missing time last (pandas' na_position)
+    rows.sort(key=lambda r: (r["_started_us"] is None, r["_started_us"] or 0, r["load_id"] or ""))
+    return generation, [{c: r[c] for c in columns} for r in rows]
 
 
 def read_generation(lake_dir: LakePath) -> tuple[int, pd.DataFrame]:

@@ -61,33 +61,43 @@ import contextlib
 import ctypes
 import datetime as dt
 import hashlib
-import inspect
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import duckdb
-import pandera
-import pyarrow as pa_lib
 import pyarrow.parquet as pq
 
 from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
 from flows.steps.lake import ObjectPath, lake_root
-from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
 from flows.steps.load_log import COMMITTED, LOG_SCHEMA
 from flows.steps.lock import warehouse_lock
-from flows.steps.sandbox import connect_read_only  # noqa: F401  (the analysts' connection lives there)
-from flows.steps.store import ADVISORY, QUARANTINE, write_file_atomic, write_table_atomic
+from flows.steps.store import ADVISORY, FINDING_SCHEMA, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
+
+# Lean on purpose: this module imports neither pandas nor pandera (nor the loader or the sources), and DuckDB only
+# in the functions that connect, so `flows/lean_build.py` builds in a process that never mapped them and the load
+# process (which calls `compact_load_log`) maps DuckDB only when it really builds. What the build needs of the
+# datasets' Pandera schemas comes in as `Datasets`, made by the caller that has them (flows/steps/warehouse_datasets.py).
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+
+def __getattr__(name: str) -> Any:
+    if name == "connect_read_only":  # the analysts' connection lives in flows/steps/sandbox.py (imports DuckDB)
+        from flows.steps.sandbox import connect_read_only
+
+        return connect_read_only
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +126,43 @@ AS_OF_MACRO = "as_of_date"
 def current_as_of() -> dt.date:
     """The date the marts' tables are materialised as of: today, the report's default `--as-of`."""
     return dt.date.today()
+
+
+class Datasets(Mapping[str, str]):
+    """What the build needs of the datasets' schema models, without them: each dataset's name (in the catalog's
+    order) and its view's comment, the fingerprint of what their Parquet schemas are made from (`plan`'s state),
+    and `empty_files(settings, key)`: the empty Parquet file of each dataset, which gives a view over no loads its
+    columns (making those needs the Pandera schemas: the caller's function does it). Every function here that takes
+    `schemas` takes either this or the mapping of dataset -> schema model, which it turns into this
+    (flows/steps/warehouse_datasets.py, which imports pandera)."""
+
+    def __init__(
+        self, docs: Mapping[str, str], fingerprint: str, empty_files: Callable[[Settings, str], Mapping[str, Path]]
+    ) -> None:
+        self.docs = dict(docs)
+        self.fingerprint = fingerprint
+        self._empty_files = empty_files
+
+    def __getitem__(self, dataset: str) -> str:
+        return self.docs[dataset]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.docs)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def empty_files(self, settings: Settings, key: str) -> dict[str, Path]:
+        return dict(self._empty_files(settings, key))
+
+
+def datasets_of(schemas: Mapping[str, Any]) -> Datasets:
+    """`schemas` as `Datasets`: itself, or made from the dataset -> schema model mapping (imports pandera)."""
+    if isinstance(schemas, Datasets):
+        return schemas
+    from flows.steps.warehouse_datasets import datasets
+
+    return datasets(schemas)
 
 
 @dataclass
@@ -155,24 +202,6 @@ def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[
     if not path.exists() or pq.read_schema(path) != schema:
         write_table_atomic(schema.empty_table(), path)
     return path
-
-
-def _empty_files(settings: Settings, schemas: Mapping[str, type], fingerprint: str) -> dict[str, Path]:
-    """Each dataset's empty file (`_empty_file`). Making them needs every dataset's Parquet schema, which builds
-    its Pandera schema (39 of them: ~0.3 s of a build); `fingerprint` (`_schema_fingerprint`: what those
-    schemas are made from) names an index of the files made for it, so a build with the same schemas lists
-    them without building one."""
-    index = settings.lake_read_dir / "_empty" / f"index-{fingerprint[:24]}.json"
-    try:
-        names = json.loads(index.read_text(encoding="utf-8"))
-        files = {dataset: index.with_name(names[dataset]) for dataset in schemas}
-        if all(f.exists() for f in files.values()):
-            return files
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    files = {dataset: _empty_file(settings, dataset, dataset_arrow_schema(model)) for dataset, model in schemas.items()}
-    write_file_atomic(index, json.dumps({dataset: f.name for dataset, f in files.items()}, sort_keys=True))
-    return files
 
 
 def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> list[Path]:
@@ -297,7 +326,7 @@ def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
     # lists the views several times: plan, build, affected_views)
     texts = {path: path.read_text(encoding="utf-8") for _, path in paths.values()}
     texts |= {path: path.read_text(encoding="utf-8") for path in sorted((sql_dir / REPORT_DIR).glob("*.sql"))}
-    con = duckdb.connect() if any(text not in _PARSED for text in texts.values()) else None
+    con = _connect() if any(text not in _PARSED for text in texts.values()) else None
     views: dict[str, SqlView] = {}
     try:
         for name, (folder, path) in paths.items():
@@ -364,11 +393,6 @@ def _leading_comment(sql: str) -> str:
     return " ".join(lines).strip()
 
 
-def _model_doc(model: type) -> str:
-    doc = (model.__doc__ or "").strip()
-    return " ".join(doc.split("\n\n")[0].split())
-
-
 def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Tables of the enumerations defined once in schemas/fields.py (so SQL never retypes them)."""
     tables = {
@@ -398,16 +422,19 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return [(name, doc) for name, (doc, _, _) in tables.items()]
 
 
-def build(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
+def build(settings: Settings, schemas: Mapping[str, Any]) -> BuildResult:
     """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically.
 
-    `schemas` maps every dataset to its schema model (the caller's catalog: steps never look it up)."""
+    `schemas` maps every dataset to its schema model (the caller's catalog: steps never look it up), or is the
+    `Datasets` made from them."""
+    schemas = datasets_of(schemas)
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         return _build(settings, plan(settings, schemas), schemas)
 
 
-def build_if_changed(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
+def build_if_changed(settings: Settings, schemas: Mapping[str, Any]) -> BuildResult:
     """Rebuild only when a load committed, a SQL file or a schema changed, or the file is missing."""
+    schemas = datasets_of(schemas)
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         current = plan(settings, schemas)
         if not current.needed:
@@ -438,39 +465,29 @@ def _sql_texts(sql_dir: Path) -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def _schema_fingerprint(schemas: Mapping[str, type]) -> str:
-    """What the datasets' Parquet schemas (`dataset_arrow_schema`) are made from, without building them (40
-    Pandera schemas cost ~0.4 s, on every nothing-new run): each dataset's model by name, the text of every
-    module its models live in and of their packages' other modules (shared field types), the code that turns
-    a model into Arrow types and lineage columns (validate.py, load.py), and Pandera's and Arrow's versions."""
-    loader = Path(inspect.getfile(dataset_arrow_schema))
-    files: set[Path] = {loader, loader.with_name("validate.py")}
-    for model in schemas.values():
-        module = Path(inspect.getfile(model))
-        files |= set(module.parent.glob("*.py")) if module.parent.joinpath("__init__.py").exists() else {module}
-    return _digest(
-        *(f"{d}={model.__module__}.{model.__qualname__}" for d, model in schemas.items()),
-        *(f"{f.name}:{hashlib.sha256(f.read_bytes()).hexdigest()}" for f in sorted(files)),
-        pandera.__version__,
-        pa_lib.__version__,
-    )
+LOG_COLUMNS = ("load_id", "status", "datasets", "rows_loaded", "rows_quarantined", "advisories")
+"""The load log's columns the build reads (`load_log.read_rows`: no pandas)."""
 
 
-def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, type]) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """What the DuckDB file is built from: per input a digest (see `plan`)."""
-    done = log[log["status"].isin(COMMITTED)]
+def _committed(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in log if row["status"] in COMMITTED]
+
+
+def _state(settings: Settings, log: list[dict[str, Any]], log_generation: int, schemas: Datasets) -> dict[str, object]:
+    """What the DuckDB file is built from: per input a digest (see `plan`). `log`: `load_log.read_rows`."""
+    done = _committed(log)
     loads: dict[str, list[str]] = {dataset: [] for dataset in schemas}
-    for load_id, datasets in zip(done["load_id"], done["datasets"]):
-        for dataset in datasets if datasets is not None else ():
-            loads.setdefault(dataset, []).append(load_id)
+    for row in done:
+        for dataset in row["datasets"] if row["datasets"] is not None else ():
+            loads.setdefault(dataset, []).append(row["load_id"])
     inputs = {dataset: _digest(*sorted(ids)) for dataset, ids in loads.items() if dataset in schemas}
-    inputs["quarantine"] = _digest(*sorted(done.loc[done["rows_quarantined"] > 0, "load_id"]))
-    inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
-    inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
+    inputs["quarantine"] = _digest(*sorted(row["load_id"] for row in done if row["rows_quarantined"] > 0))
+    inputs["advisory"] = _digest(*sorted(row["load_id"] for row in done if row["advisories"] > 0))
+    inputs["load_log"] = _digest(*sorted(row["load_id"] for row in done))  # SQL reads it for committed loads only
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in sql_macros(settings.sql_dir)})
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in _sql_texts(settings.sql_dir)})
     schema = _digest(
-        _schema_fingerprint(schemas),
+        schemas.fingerprint,
         FINDING_SCHEMA,
         LOG_SCHEMA,
         fields.ALL_PAYER_GROUPS,
@@ -490,9 +507,10 @@ def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, t
     }
 
 
-def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
+def plan(settings: Settings, schemas: Mapping[str, Any]) -> BuildPlan:
     """Compare the inputs now with those the current DuckDB file was built from."""
-    generation, log = load_log.read_generation(lake_root(settings))
+    schemas = datasets_of(schemas)
+    generation, log = load_log.read_rows(lake_root(settings), LOG_COLUMNS)
     state = _state(settings, log, generation, schemas)
     inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
     everything = {k.removeprefix("sql:") for k in inputs}
@@ -558,16 +576,17 @@ def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) ->
     return affected
 
 
-def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) -> BuildResult:
+def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildResult:
+    import duckdb
+
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     lake = lake_root(settings)
-    log = load_log.read(lake)
-    done = log[log["status"].isin(COMMITTED)]
-    committed = list(done["load_id"])
+    done = _committed(load_log.read_rows(lake, LOG_COLUMNS)[1])
+    committed = [row["load_id"] for row in done]
     lost = [
-        r.load_id
-        for r in done.itertuples()
-        if r.rows_loaded > 0 and not any((lake / d / r.load_id).is_dir() for d in r.datasets)
+        row["load_id"]
+        for row in done
+        if row["rows_loaded"] > 0 and not any((lake / d / row["load_id"]).is_dir() for d in row["datasets"] or ())
     ]
     if lost:
         raise WarehouseCorrupt(
@@ -632,6 +651,13 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
     )
 
 
+def _connect(path: str = ":memory:", config: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection: DuckDB is imported here, by the functions that connect (see the imports above)."""
+    import duckdb
+
+    return duckdb.connect(path, config=config or {})
+
+
 def _connect_for_build(settings: Settings, path: Path, limited: bool) -> duckdb.DuckDBPyConnection:
     """The build's connection: `settings.build_threads` threads and, when `limited`, `settings.build_memory_limit`,
     spilling to a folder beside the file being built (in the warehouse folder, removed with the connection)."""
@@ -640,19 +666,21 @@ def _connect_for_build(settings: Settings, path: Path, limited: bool) -> duckdb.
         config["threads"] = settings.build_threads
     if limited and settings.build_memory_limit:
         config["memory_limit"] = f"{settings.build_memory_limit}B"
-    return duckdb.connect(str(path), config=config)
+    return _connect(str(path), config)
 
 
 def _write_database(
     settings: Settings,
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     committed: list[str],
     tmp: Path,
     limited: bool,
 ) -> tuple[list[str], int]:
     """Build the DuckDB file at `tmp` (views, enumerations, marts, catalog); returns its relations and the number of
     Parquet files they list. On any error the partial file is removed and the previous database stays in place."""
+    import duckdb
+
     tmp.unlink(missing_ok=True)
     views: list[str] = []
     files = 0
@@ -664,12 +692,12 @@ def _write_database(
         # times read the Parquet footers of every TiC part five times over: with the cache, once (1 GB TiC
         # ingest: the build's peak RSS +38 MB instead of +120 MB, 0.8 s instead of 1.4 s for that mart)
         con.execute("SET parquet_metadata_cache = true")
-        empty = _empty_files(settings, schemas, str(current.state["schema"]))
-        for dataset, model in schemas.items():
+        empty = schemas.empty_files(settings, str(current.state["schema"]))
+        for dataset, doc in schemas.items():
             parts = [empty[dataset]]
             parts += _committed_parts(settings, dataset, committed)
             files += len(parts) - 1
-            doc = _dataset_view(con, dataset, model, parts, "CREATE VIEW")
+            _dataset_view(con, dataset, doc, parts, "CREATE VIEW")
             catalog.append((dataset, "dataset", doc))
             views.append(dataset)
 
@@ -726,14 +754,12 @@ def _remove_partial(tmp: Path) -> None:
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 
 
-def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, model: type, parts: list[Path], verb: str) -> str:
-    """The view of one dataset over `parts` (its empty file first) and its comment; returns the comment."""
+def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, doc: str, parts: list[Path], verb: str) -> None:
+    """The view of one dataset over `parts` (its empty file first) and its comment `doc`."""
     # By column name: a part written before a column was added to the schema reads it as NULL
     # (the empty file, first, keeps the current schema's column order and types).
     con.execute(f"{verb} {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)")
-    doc = _model_doc(model)
     con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
-    return doc
 
 
 def _system_views(
@@ -791,9 +817,11 @@ def _file_identity(path: Path) -> list[int]:
 
 
 def _incremental_refusal(
-    settings: Settings, current: BuildPlan, schemas: Mapping[str, type], before: Mapping[str, object]
+    settings: Settings, current: BuildPlan, schemas: Datasets, before: Mapping[str, object]
 ) -> str:
     """'' when the build may start from a copy of the current file, else why not."""
+    import duckdb
+
     target = settings.duckdb_path
     if not target.exists() or not before:
         return "no previous file or no state recorded for it"
@@ -817,7 +845,7 @@ def _incremental_refusal(
 def _write_incremental(
     settings: Settings,
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     committed: list[str],
     tmp: Path,
     limited: bool,
@@ -825,6 +853,8 @@ def _write_incremental(
     """Build the DuckDB file at `tmp` from a copy of the current one (see INCREMENTAL_CHANGES); returns what
     `_write_database` returns. Raises `_NotIncremental` when the copy is no base for it; on any error the copy is
     removed and the previous file stays as it was (the caller then builds from nothing)."""
+    import duckdb
+
     tmp.unlink(missing_ok=True)
     shutil.copyfile(settings.duckdb_path, tmp)
     _give_back_free_memory()
@@ -855,13 +885,13 @@ def _write_incremental(
         if sorted(recorded) != sorted(names) or not {*names, MART_AS_OF, "catalog"} <= tables:
             raise _NotIncremental("the previous file's marts are not the marts of warehouse/sql")
         con.execute("SET parquet_metadata_cache = true")
-        empty = _empty_files(settings, schemas, str(current.state["schema"]))
+        empty = schemas.empty_files(settings, str(current.state["schema"]))
         files = 0
-        for dataset, model in schemas.items():
+        for dataset, doc in schemas.items():
             parts = _committed_parts(settings, dataset, committed)
             files += len(parts)
             if dataset in current.changed:
-                _dataset_view(con, dataset, model, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
+                _dataset_view(con, dataset, doc, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
         _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW")
         affected = set(affected_views(settings.sql_dir, current.changed, schemas))
         as_of = dt.date.fromisoformat(str(current.state["as_of"]))
@@ -889,13 +919,15 @@ def _materialise(
     settings: Settings,
     marts: list[SqlView],
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     limit: int = 0,
 ) -> None:
     """The table `<mart>` of each mart as of `current.state["as_of"]`, in dependency order (a mart's SQL, run in
     main, reads the tables of the marts before it), and the row recording that date in `mart_as_of`. A mart whose
     inputs did not change (`affected_views`) is copied from the previous file when that one holds it as of the
     same date; the others are computed."""
+    import duckdb
+
     as_of = dt.date.fromisoformat(str(current.state["as_of"]))
     affected = set(affected_views(settings.sql_dir, current.changed, schemas))
     previous = _previous_marts(con, settings, as_of)
@@ -926,6 +958,8 @@ def _create_table(con: duckdb.DuckDBPyConnection, name: str, source: str, limit:
     """`CREATE TABLE main.<name> AS <source>`. Within the build's memory limit, a mart that runs out of memory (what
     it holds cannot all spill: e.g. a list aggregate's lists) is computed once more without the limit, which then
     applies again to the marts after it, and the log says so; the rest of the build is not redone."""
+    import duckdb
+
     create = f"CREATE TABLE main.{name} AS\n{source}"
     if not limit:  # no limit of ours to lift
         con.execute(create)
@@ -960,6 +994,8 @@ def _out_of_memory(what: str, exc: duckdb.OutOfMemoryException) -> BuildOutOfMem
 def _previous_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> set[str] | None:
     """The marts the current DuckDB file holds as tables as of `as_of`, attached as `previous` (None: none to
     reuse: no file, one from before marts were materialised, or one that cannot be opened)."""
+    import duckdb
+
     if not settings.duckdb_path.exists():
         return None
     try:
@@ -1007,7 +1043,7 @@ def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
     return generation, float(since)
 
 
-def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = load_log.COMPACT_AT) -> int:
+def compact_load_log(settings: Settings, schemas: Mapping[str, Any], at: int = load_log.COMPACT_AT) -> int:
     """Merge the load log into a new generation once `at` parts pile up, move the DuckDB `load_log`
     view onto it, and remove generations that no build reads and that were superseded longer than
     `settings.log_grace_seconds` ago. Held under the writer lock (re-entered by `run` and `ingest`).
@@ -1018,6 +1054,7 @@ def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = 
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         merged = load_log.compact(lake_root(settings), at)
         if merged and settings.duckdb_path.exists():
+            schemas = datasets_of(schemas)
             current = plan(settings, schemas)
             if current.changed == {LOG_GENERATION}:
                 _build(settings, current, schemas)
