@@ -173,3 +173,14 @@ def test_datasets_made_from_the_catalog_are_what_the_build_reads(settings: Setti
     assert made.fingerprint == warehouse.datasets_of(catalog.SCHEMAS).fingerprint
     files = made.empty_files(settings, "k" * 40)
     assert set(files) == set(catalog.SCHEMAS) and all(f.exists() for f in files.values())
+
+
+def test_a_handover_left_by_a_killed_process_is_removed_by_the_next_writer(settings: Settings) -> None:
+    from flows.steps import leftovers
+
+    settings.warehouse_dir.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = settings.warehouse_dir / f"{lean_build.HANDOVER_PREFIX}{int(dead.stdout)}"
+    left.write_text("{}", encoding="utf-8")
+    leftovers.recover(settings.warehouse_dir)
+    assert not left.exists()
