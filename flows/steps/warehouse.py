@@ -47,7 +47,8 @@ tables whose inputs changed (`affected_views`) and copies the others from the pr
 date is part of the build's state, so the first build on a later day (a nothing-new run included)
 recomputes the marts that read the as-of date, and only those.
 
-Memory: the build runs at the end of every `ingest` and `run`, and sets their peak. Its connection gets
+Memory: the build runs at the end of every `ingest` and `run`, and sets their peak (`payerbench ingest` run as a
+command builds in its own process re-executed without the loader's libraries: flows/lean_build.py). Its connection gets
 `settings.build_threads` threads and a DuckDB `memory_limit` of `settings.build_memory_limit`, so the marts' hash
 tables spill to a folder beside the file being built (in the warehouse folder) instead of growing; DuckDB removes
 it with the connection. What cannot spill (e.g. a list aggregate's lists) can still run out of memory within the
