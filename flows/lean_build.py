@@ -92,20 +92,28 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
     if not may_exec() or run.landings or not sys.executable:  # (no interpreter to exec: an embedding program)
         return
     from flows import catalog
-    from flows.steps import lock, warehouse
+    from flows.ops import run_summary
+    from flows.steps import load_log, lock, warehouse
+    from flows.steps.lake import lake_root
 
     datasets = warehouse.datasets_of(catalog.SCHEMAS)
     current = warehouse.plan(settings, datasets)
     if not current.needed:  # nothing to build: the in-process `build_if_changed` says so at once
         return
     assert _command is not None
+    generation, log = load_log.read_rows(lake_root(settings), warehouse.LOG_COLUMNS)
+    rows, reasons = run_summary.dataset_rows(lake_root(settings), run.records)
     handover = {
         "settings": _settings_to_json(settings),
         "datasets": {
             "docs": dict(datasets),
             "fingerprint": datasets.fingerprint,
             "empty": {k: str(v) for k, v in datasets.empty_files(settings, str(current.state["schema"])).items()},
+            "system_schemas": list(datasets.system_schemas),
         },
+        # what the new image would read with Arrow: the load log (unchanged while the lock is held), the run's rows
+        "log": {"generation": generation, "rows": log},
+        "rows": [[dataclasses.asdict(r) for r in rows], [dataclasses.asdict(r) for r in reasons]],
         "run": _tracker_to_json(run),
         "records": [_record_to_json(r) for r in records],
         "command": _command,
@@ -207,15 +215,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     path.unlink(missing_ok=True)
     from flows.errors import PayerbenchError
     from flows.ops import run_summary
-    from flows.steps import lock, warehouse
+    from flows.steps import load_log, lock, warehouse
+    from flows.steps.lake import lake_root
     from flows.steps.names import safe_name
 
     settings = _settings_from_json(handover["settings"])
     given = handover["datasets"]
     empty = {k: Path(v) for k, v in given["empty"].items()}
-    datasets = warehouse.Datasets(given["docs"], given["fingerprint"], lambda _settings, _key: empty)
+    datasets = warehouse.Datasets(
+        given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
+    )
+    load_log.seed_rows(
+        lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
+    )
     records = [_record_from_json(r) for r in handover["records"]]
     tracker = _tracker_from_json(handover["run"], settings)
+    rows, reasons = handover["rows"]
+    tracker.rows = (
+        [run_summary.DatasetRows(**r) for r in rows],
+        [run_summary.QuarantineReason(**r) for r in reasons],
+    )
     command = handover["command"]
     try:
         with run_summary.resumed(tracker), lock.adopted(settings.warehouse_dir, handover["lock_fd"]):
@@ -262,7 +281,7 @@ def _tracker_from_json(data: dict[str, Any], settings: Settings) -> RunTracker:
 
 
 def _mark(path: Path) -> None:
-    heavy = sorted(m for m in ("pandas", "pandera", "flows.catalog", "flows.steps.load") if m in sys.modules)
+    heavy = sorted(m for m in ("pandas", "pandera", "pyarrow", "flows.catalog", "flows.steps.load") if m in sys.modules)
     path.write_text(json.dumps({"pid": os.getpid(), "heavy": heavy}), encoding="utf-8")
 
 

@@ -30,6 +30,9 @@ def test_the_warehouse_build_module_imports_without_pandas_pandera_duckdb_or_the
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT)
     assert json.loads(out.stdout) == []
+    arrow = script.replace("('pandas', 'pandera', 'duckdb')", "('pyarrow', 'numpy')")
+    out = subprocess.run([sys.executable, "-c", arrow], capture_output=True, text=True, check=True, cwd=PROJECT)
+    assert json.loads(out.stdout) == []  # not even Arrow: ~40 MB of the build's peak
 
 
 def test_the_build_may_leave_the_process_only_when_the_cli_allows_it_on_posix_without_prefect(
@@ -98,7 +101,7 @@ def _relations(settings: Settings) -> dict[str, int]:
 def _run_record(settings: Settings) -> dict[str, object]:
     newest = max(settings.runs_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
     record = json.loads(newest.read_text(encoding="utf-8"))
-    return {k: record[k] for k in ("flow", "status", "error", "files", "warehouse", "problems")}
+    return {k: record[k] for k in ("flow", "status", "error", "files", "warehouse", "problems", "datasets")}
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
@@ -172,7 +175,16 @@ def test_datasets_made_from_the_catalog_are_what_the_build_reads(settings: Setti
     assert list(made) == list(catalog.SCHEMAS) and warehouse.datasets_of(made) is made
     assert made.fingerprint == warehouse.datasets_of(catalog.SCHEMAS).fingerprint
     files = made.empty_files(settings, "k" * 40)
-    assert set(files) == set(catalog.SCHEMAS) and all(f.exists() for f in files.values())
+    assert set(files) == {*catalog.SCHEMAS, "load_log", "quarantine", "advisory"}
+    assert all(f.exists() for f in files.values())
+
+
+def test_the_names_the_lean_modules_spell_are_the_stores() -> None:
+    """flows/steps/warehouse.py and load_log.py name the lake's folders without importing store.py (Arrow)."""
+    from flows.steps import load_log, store
+
+    assert warehouse.FINDINGS == {"quarantine": store.QUARANTINE, "advisory": store.ADVISORY}
+    assert load_log.LOAD_LOG == store.LOAD_LOG
 
 
 def test_a_handover_left_by_a_killed_process_is_removed_by_the_next_writer(settings: Settings) -> None:

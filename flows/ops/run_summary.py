@@ -66,6 +66,8 @@ class RunTracker:
     error: str | None = None
     process: dict[str, object] = field(default_factory=leftovers.this_process)  # pid, host: judged if it dies
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+    # `dataset_rows` of the records, read before the run went on in a process without Arrow (flows/lean_build.py)
+    rows: tuple[list[DatasetRows], list[QuarantineReason]] | None = None
 
     def add_build(self, result: BuildResult) -> None:
         """Record a warehouse build (a run may build more than once: the marts of all are kept)."""
@@ -210,7 +212,7 @@ def collect(tracker: RunTracker) -> RunSummary:
         report.warehouse_rebuilt = tracker.build.rebuilt
         report.warehouse_reason = tracker.build.reason
         report.marts_rebuilt = list(tracker.build.marts_rebuilt)
-    report.datasets, report.top_reasons = dataset_rows(lake_root(tracker.settings), tracker.records)
+    report.datasets, report.top_reasons = tracker.rows or dataset_rows(lake_root(tracker.settings), tracker.records)
     return report
 
 

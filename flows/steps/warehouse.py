@@ -73,21 +73,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pyarrow.parquet as pq
-
 from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
 from flows.steps.lake import ObjectPath, lake_root
-from flows.steps.load_log import COMMITTED, LOG_SCHEMA
+from flows.steps.load_log import COMMITTED
 from flows.steps.lock import warehouse_lock
-from flows.steps.store import ADVISORY, FINDING_SCHEMA, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
 
-# Lean on purpose: this module imports neither pandas nor pandera (nor the loader or the sources), and DuckDB only
-# in the functions that connect, so `flows/lean_build.py` builds in a process that never mapped them and the load
-# process (which calls `compact_load_log`) maps DuckDB only when it really builds. What the build needs of the
-# datasets' Pandera schemas comes in as `Datasets`, made by the caller that has them (flows/steps/warehouse_datasets.py).
+# Lean on purpose: this module imports neither pandas nor pandera (nor the loader or the sources), nor Arrow (nor
+# flows/steps/store.py, which imports it) but where a function needs it, and DuckDB only in the functions that
+# connect, so `flows/lean_build.py` builds in a process that never mapped them (pyarrow alone is ~40 MB of a build's
+# peak) and the load process (which calls `compact_load_log`) maps DuckDB only when it really builds. What the
+# build needs of the datasets' Pandera schemas and of the Arrow layouts comes in as `Datasets`, made by the caller
+# that has them (flows/steps/warehouse_datasets.py).
+FINDINGS = {"quarantine": "_quarantine", "advisory": "_advisory"}
+"""The findings views and their folders in the lake (flows/steps/store.py QUARANTINE, ADVISORY: spelled here too)."""
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
@@ -132,17 +133,23 @@ def current_as_of() -> dt.date:
 class Datasets(Mapping[str, str]):
     """What the build needs of the datasets' schema models, without them: each dataset's name (in the catalog's
     order) and its view's comment, the fingerprint of what their Parquet schemas are made from (`plan`'s state),
-    and `empty_files(settings, key)`: the empty Parquet file of each dataset, which gives a view over no loads its
-    columns (making those needs the Pandera schemas: the caller's function does it). Every function here that takes
-    `schemas` takes either this or the mapping of dataset -> schema model, which it turns into this
-    (flows/steps/warehouse_datasets.py, which imports pandera)."""
+    the text of the load log's and the findings' Arrow layouts (`system_schemas`, also in the state), and
+    `empty_files(settings, key)`: the empty Parquet file of each dataset and of `load_log`, `quarantine` and
+    `advisory`, which gives a view over no loads its columns (making those needs the Pandera schemas and Arrow: the
+    caller's function does it). Every function here that takes `schemas` takes either this or the mapping of
+    dataset -> schema model, which it turns into this (flows/steps/warehouse_datasets.py, which imports pandera)."""
 
     def __init__(
-        self, docs: Mapping[str, str], fingerprint: str, empty_files: Callable[[Settings, str], Mapping[str, Path]]
+        self,
+        docs: Mapping[str, str],
+        fingerprint: str,
+        empty_files: Callable[[Settings, str], Mapping[str, Path]],
+        system_schemas: tuple[str, str],
     ) -> None:
         self.docs = dict(docs)
         self.fingerprint = fingerprint
         self._empty_files = empty_files
+        self.system_schemas = system_schemas
 
     def __getitem__(self, dataset: str) -> str:
         return self.docs[dataset]
@@ -198,6 +205,10 @@ def _parquet_list(paths: list[Path]) -> str:
 
 def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
     """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
+    import pyarrow.parquet as pq
+
+    from flows.steps.store import write_table_atomic
+
     # named by its schema, never rewritten: a session on an older build keeps reading the file it lists
     path = settings.lake_read_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
     if not path.exists() or pq.read_schema(path) != schema:
@@ -223,6 +234,8 @@ def _local_files(settings: Settings, where: Path | ObjectPath, relative: str) ->
     for remote in sorted(where.glob("*.parquet")):
         target = settings.lake_read_dir / relative / remote.name
         if not target.exists():
+            from flows.steps.store import write_file_atomic
+
             write_file_atomic(target, remote.read_bytes())
         local.append(target)
     return local
@@ -491,8 +504,7 @@ def _state(settings: Settings, log: list[dict[str, Any]], log_generation: int, s
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in _sql_texts(settings.sql_dir)})
     schema = _digest(
         schemas.fingerprint,
-        FINDING_SCHEMA,
-        LOG_SCHEMA,
+        *schemas.system_schemas,  # the findings' and the load log's Arrow layouts
         fields.ALL_PAYER_GROUPS,
         fields.PAYER_GROUP_NAMES,
         fields.COVERAGE_STATUSES,
@@ -642,7 +654,7 @@ def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildRe
         DUCKDB_VERSION: duckdb.__version__,
     }
     # written last: a crash before it means "rebuild"
-    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
+    _write_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(
         path=target,
         views=views,
@@ -652,6 +664,18 @@ def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildRe
         reason=current.reason,
         incremental=built is not None,
     )
+
+
+def _write_atomic(dest: Path, text: str) -> None:
+    """`dest` (in the warehouse folder, always local) written whole under a temporary name, then renamed into place
+    (flows/steps/store.py `write_file_atomic`, without its imports)."""
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _connect(path: str = ":memory:", config: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:
@@ -704,7 +728,7 @@ def _write_database(
             catalog.append((dataset, "dataset", doc))
             views.append(dataset)
 
-        _system_views(con, settings, current, committed, "CREATE VIEW")
+        _system_views(con, settings, current, committed, "CREATE VIEW", empty)
         for name, doc in SYSTEM_VIEWS.items():
             catalog.append((name, "system", doc))
             views.append(name)
@@ -766,11 +790,17 @@ def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, doc: str, parts:
 
 
 def _system_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings, current: BuildPlan, committed: list[str], verb: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    current: BuildPlan,
+    committed: list[str],
+    verb: str,
+    empty: Mapping[str, Path],
 ) -> None:
-    """The views `load_log`, `quarantine` and `advisory` (SYSTEM_VIEWS) and their comments."""
+    """The views `load_log`, `quarantine` and `advisory` (SYSTEM_VIEWS) and their comments. `empty`: their empty files
+    (`Datasets.empty_files`)."""
     lake = lake_root(settings)
-    log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
+    log_parts = [empty["load_log"]]
     if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
         # this generation only: its files stay while this build is current (load_log.prune)
         generation = load_log.generation_dir(lake, current.state["log_generation"])
@@ -783,8 +813,8 @@ def _system_views(
         f"{verb} load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
         "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at"
     )
-    for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
-        parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
+    for name, folder in FINDINGS.items():
+        parts = [empty[name]] + _committed_parts(settings, folder, committed)
         con.execute(f"{verb} {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
     for name, doc in SYSTEM_VIEWS.items():
         con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
@@ -895,7 +925,7 @@ def _write_incremental(
             files += len(parts)
             if dataset in current.changed:
                 _dataset_view(con, dataset, doc, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
-        _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW")
+        _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW", empty)
         affected = set(affected_views(settings.sql_dir, current.changed, schemas))
         as_of = dt.date.fromisoformat(str(current.state["as_of"]))
         limit = settings.build_memory_limit if limited else 0

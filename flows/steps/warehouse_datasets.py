@@ -21,10 +21,14 @@ from flows.steps.store import write_file_atomic
 
 def datasets(schemas: Mapping[str, type]) -> warehouse.Datasets:
     """`warehouse.Datasets` of the dataset -> schema model mapping (the caller's catalog)."""
+    from flows.steps.load_log import LOG_SCHEMA
+    from flows.steps.store import FINDING_SCHEMA
+
     return warehouse.Datasets(
         {dataset: model_doc(model) for dataset, model in schemas.items()},
         schema_fingerprint(schemas),
         partial(empty_files, schemas=dict(schemas)),
+        (str(FINDING_SCHEMA), str(LOG_SCHEMA)),
     )
 
 
@@ -58,16 +62,24 @@ def schema_fingerprint(schemas: Mapping[str, type]) -> str:
 
 
 def empty_files(settings: Settings, fingerprint: str, *, schemas: Mapping[str, type]) -> dict[str, Path]:
-    """Each dataset's empty file (`warehouse._empty_file`). Making them needs every dataset's Parquet schema, which
+    """Each dataset's empty file (`warehouse._empty_file`), then those of the system views (`load_log`, `quarantine`,
+    `advisory`: fixed Arrow layouts, checked each time as before). Making them needs every dataset's Parquet schema, which
     builds its Pandera schema (39 of them: ~0.3 s of a build); `fingerprint` (the build state's `schema`: what those
     schemas are made from) names an index of the files made for it, so a build with the same schemas lists them
     without building one."""
+    from flows.steps.load_log import LOG_SCHEMA
+    from flows.steps.store import FINDING_SCHEMA
+
+    system = {
+        "load_log": warehouse._empty_file(settings, "load_log", LOG_SCHEMA),
+        **{name: warehouse._empty_file(settings, name, FINDING_SCHEMA) for name in warehouse.FINDINGS},
+    }
     index = settings.lake_read_dir / "_empty" / f"index-{fingerprint[:24]}.json"
     try:
         names = json.loads(index.read_text(encoding="utf-8"))
         files = {dataset: index.with_name(names[dataset]) for dataset in schemas}
         if all(f.exists() for f in files.values()):
-            return files
+            return files | system
     except (OSError, ValueError, KeyError, TypeError):
         pass
     from flows.steps.load import dataset_arrow_schema
@@ -77,4 +89,4 @@ def empty_files(settings: Settings, fingerprint: str, *, schemas: Mapping[str, t
         for dataset, model in schemas.items()
     }
     write_file_atomic(index, json.dumps({dataset: f.name for dataset, f in files.items()}, sort_keys=True))
-    return files
+    return files | system

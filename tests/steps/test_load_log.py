@@ -17,7 +17,7 @@ import pytest
 from flows import catalog
 from flows.errors import ConfigurationError
 from flows.settings import Settings, from_env
-from flows.steps import load_log, warehouse
+from flows.steps import load_log, store, warehouse
 from flows.steps.store import LOAD_LOG, write_table_atomic
 
 
@@ -194,12 +194,12 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(
     def killed_swapping(lake_dir: Path, generation: int) -> None:  # the merged file is complete, CURRENT unchanged
         raise KeyboardInterrupt("killed swapping CURRENT")
 
-    target, killed = (
-        ("write_table_atomic", killed_writing)
+    where, target, killed = (
+        (store, "write_table_atomic", killed_writing)  # load_log imports it when it writes
         if killed_at == "writing the merged file"
-        else ("_point_to", killed_swapping)
+        else (load_log, "_point_to", killed_swapping)
     )
-    monkeypatch.setattr(load_log, target, killed)
+    monkeypatch.setattr(where, target, killed)
     with pytest.raises(KeyboardInterrupt):
         warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2)
     monkeypatch.undo()
