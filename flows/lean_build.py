@@ -9,14 +9,16 @@ the ingest flow ends its load phase here instead (`exec_build`): the process rep
 `bench_tic_ingest.py` see one process); the pandas image is gone, and the build starts near 60 MB.
 
 The handover is a small JSON file in the warehouse folder (removed by the new image as soon as it is read). It
-carries what the build needs of the catalog's Pandera schemas (`warehouse.Datasets`: the view comments, the schema
-fingerprint, the empty files, made before the exec), the settings, the run being tracked (flows/ops/run_summary.py:
-its records, start, command; the new image resumes and publishes it, so runs/<run_id>.json is the one an in-process
-build writes), what the command prints after it (the load table) and the writer lock's descriptor (flows/steps/lock.py
-`inheritable`: handed across the exec, not released and taken again). The new image then does what the rest of the
-command would have: the build (`build_warehouse.build_with`), the run record, the load table, the exit status (1 when
-a file was rejected or failed, even after a good build; a build that fails prints the message `main` prints and
-exits with its error's code).
+carries what the build needs of the catalog's Pandera schemas and of the Arrow layouts (`warehouse.Datasets`: the
+view comments, the schema fingerprint, the empty files), what the new image would otherwise read with Arrow (the load
+log's rows, read under the writer lock that is still held, so they cannot change; the run's rows per dataset and
+quarantine reasons), the settings, the run being tracked (flows/ops/run_summary.py: its records, start, command; the
+new image resumes and publishes it, so runs/<run_id>.json is the one an in-process build writes), what the command
+prints after it (the load table) and the writer lock's descriptor (flows/steps/lock.py `inheritable`: handed across
+the exec, not released and taken again). The new image imports neither pandas nor pandera nor Arrow, only DuckDB and
+rich. It then does what the rest of the command would have: the build (`build_warehouse.build_with`), the run
+record, the load table, the exit status (1 when a file was rejected or failed, even after a good build; a build
+that fails prints the message `main` prints and exits with its error's code).
 
 Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.main([...])` called by a program or
 a test, `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
