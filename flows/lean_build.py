@@ -24,13 +24,14 @@ Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.
 a test, `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
 ingest whose plan finds nothing to build.
 
-The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 1, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB). Measured
-over the 1 GB TiC ingest (bench data, a warehouse built by `run`): the lean image starts at ~50 MB, is at ~115 MB once
-pyarrow, DuckDB and the connection are there, and peaks at 227-246 MB with one thread and 96-112MB; DuckDB's memory
-above its start is larger than on top of the loader, whose freed pages it reused. Two threads peaked at 288-316 MB
-(96-112MB) and were no faster on the shared 2-core machine (8.4-9.7 s against 8.5-10.0 s); a lower limit ran out of memory within it in `tic_rate_summary`
-(96MB and 104MB: 1 run in 2, then recomputed without the limit, ~8 s more). So the headroom is spent on the peak,
-not on threads.
+The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 1, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB), the
+environment's when set. Measured on the 1 GB TiC ingest's build (the same captured handover, configurations
+alternating; an incremental build over a warehouse built by `run`): one thread within 112MB took 2.7-3.3 s and peaked
+at 172-187 MB (the image is ~35 MB before DuckDB connects); one thread within 160MB 2.9 s, 174-214 MB; two threads
+ran out of memory within 96MB and 112MB in every run (`tic_rate_summary`, recomputed without the limit: 233-257 MB,
+2.5-4.0 s), and within 160MB or 192MB they fitted but took 3.0-3.5 s at 217-255 MB. A second thread bought no time
+(the marts' hash aggregates gain little from it, and the machine's second core is rarely idle), so the headroom goes
+to the peak: the whole 1 GB ingest's peak is now its load phase.
 """
 
 from __future__ import annotations
