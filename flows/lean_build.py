@@ -104,7 +104,7 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
     if not current.needed:  # nothing to build: the in-process `build_if_changed` says so at once
         return
     assert _command is not None
-    generation, log = load_log.read_rows(lake_root(settings), warehouse.LOG_COLUMNS)
+    generation, log_rows = load_log.read_rows(lake_root(settings), warehouse.LOG_COLUMNS)
     rows, reasons = run_summary.dataset_rows(lake_root(settings), run.records)
     handover = {
         "settings": _settings_to_json(settings),
@@ -115,7 +115,7 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
             "system_schemas": list(datasets.system_schemas),
         },
         # what the new image would read with Arrow: the load log (unchanged while the lock is held), the run's rows
-        "log": {"generation": generation, "rows": log},
+        "log": {"generation": generation, "rows": log_rows},
         "rows": [[dataclasses.asdict(r) for r in rows], [dataclasses.asdict(r) for r in reasons]],
         "run": _tracker_to_json(run),
         "records": [_record_to_json(r) for r in records],

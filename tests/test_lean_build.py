@@ -65,6 +65,29 @@ def test_main_called_in_process_builds_in_process(warehouse_copy: Settings, monk
     assert not list(warehouse_copy.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
 
 
+def test_an_exec_that_fails_leaves_the_build_to_this_process(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flows.ingest import ingest
+
+    monkeypatch.setattr(orchestration, "plain_call", lambda: True)
+    monkeypatch.setattr(orchestration, "prefect_imported", lambda: False)
+    tried: list[str] = []
+
+    def failing(executable: str, args: list[str], env: dict[str, str]) -> None:
+        tried.append(args[-1])
+        assert Path(args[-1]).is_file()
+        raise OSError("no exec here")
+
+    monkeypatch.setattr(os, "execve", failing)
+    with lean_build.allowed("ingest", "payerbench ingest tic"):
+        records = ingest("tic", [TINY], warehouse_copy, build=True, force=True)
+    assert tried and [r.status for r in records] == ["loaded"]
+    assert "could not hand the warehouse build to a new process image" in caplog.text
+    assert not Path(tried[0]).exists()  # the handover removed
+    assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
 def _ingest(settings: Settings, *files: str, lean: bool, mark: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`ingest tic <files> --force` in a process of its own: `python -m flows` (the lean build) or `main([...])`."""
     start = ["-m", "flows"] if lean else ["-c", IN_PROCESS]
