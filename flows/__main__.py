@@ -2,4 +2,4 @@
 
 from flows.cli import main
 
-raise SystemExit(main())
+raise SystemExit(main(exec_build=True))

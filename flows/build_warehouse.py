@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flows import catalog
 from flows.ops import run_summary
 from flows.orchestration import flow, run_logger
 from flows.settings import Settings, from_env
@@ -16,13 +15,15 @@ def build_warehouse(settings: Settings | None = None, if_changed: bool = False) 
     `if_changed` skips the rebuild when no load committed and no SQL or schema changed since the
     file was built (an incremental run); the result then says `rebuilt=False`.
     """
-    settings = settings or from_env()
+    from flows import catalog  # pandera and the sources: flows/lean_build.py calls `build_with` without them
+
+    return build_with(settings or from_env(), warehouse.datasets_of(catalog.SCHEMAS), if_changed)
+
+
+def build_with(settings: Settings, datasets: warehouse.Datasets, if_changed: bool) -> warehouse.BuildResult:
+    """`build_warehouse`'s body, given what the build needs of the catalog's schemas (`warehouse.Datasets`)."""
     with run_summary.tracking("build_warehouse", settings) as run:
-        result = (
-            warehouse.build_if_changed(settings, catalog.SCHEMAS)
-            if if_changed
-            else warehouse.build(settings, catalog.SCHEMAS)
-        )
+        result = warehouse.build_if_changed(settings, datasets) if if_changed else warehouse.build(settings, datasets)
         run.add_build(result)
     logger = run_logger()
     if result.rebuilt:

@@ -293,18 +293,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if refusal := catalog.refused_flags(source, flags):
         print(f"payerbench ingest: {refusal}", file=sys.stderr)
         return EXIT_USAGE
-    records = ingest(
-        args.source,
-        [Path(p) for p in args.paths] or None,
-        settings,
-        build=not args.no_build,
-        force=args.force,
-        options=options,
-        toc=Path(args.toc) if args.toc else None,
-        download=args.download,
-        dask_address=args.dask_address,
-    )
-    print_load_table(records, f"payerbench ingest {args.source}")
+    from flows import lean_build
+
+    title = f"payerbench ingest {args.source}"
+    # the build may leave this process (flows/lean_build.py: it prints the table and exits as below)
+    with lean_build.allowed("ingest", title) if args.exec_build else contextlib.nullcontext():
+        records = ingest(
+            args.source,
+            [Path(p) for p in args.paths] or None,
+            settings,
+            build=not args.no_build,
+            force=args.force,
+            options=options,
+            toc=Path(args.toc) if args.toc else None,
+            download=args.download,
+            dask_address=args.dask_address,
+        )
+    print_load_table(records, title)
     return _exit_for(records)
 
 
@@ -921,8 +926,14 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
 FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report, cmd_fetch}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `payerbench` console script."""
+def main(argv: Sequence[str] | None = None, *, exec_build: bool | None = None) -> int:
+    """Entry point of the `payerbench` console script and `python -m flows`.
+
+    `exec_build`: whether `ingest` may end in its build re-executed without pandas (flows/lean_build.py). Default:
+    only when the command line is this process's own (`argv` None: the console script, `python -m flows`); a
+    program or test calling `main([...])` keeps its process as it is and builds in it."""
+    if exec_build is None:
+        exec_build = argv is None
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("warehouse", "raw_dir", "verbose"):
@@ -930,6 +941,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, None)
     if args.verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    args.exec_build = exec_build
     try:
         with _local_prefect(args.func in FLOW_COMMANDS):
             return args.func(args)

@@ -201,7 +201,10 @@ def ingest(
                             dask_address=dask_address,
                         )  # fmt: skip
             if build:
-                from flows.build_warehouse import build_warehouse
+                from flows import lean_build
+
+                lean_build.exec_build(settings, run, records)  # the command's build, in a lean image: no return
+                from flows.build_warehouse import build_warehouse  # (otherwise, or when nothing is to build)
 
                 build_warehouse(settings, if_changed=True)
         return records

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import decimal
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the functions that take frames: the enumerations here are read
+    import pandas as pd  # by processes that never import it (the lean warehouse build, flows/steps/warehouse.py)
 
 # --- billing codes ------------------------------------------------------------------------------
 # CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
@@ -140,11 +141,13 @@ def normalize_dates(values: pd.Series, formats: tuple[str, ...] = ("%Y-%m-%d", "
     Untouched text then fails the schema's date coercion and is quarantined with its raw value,
     which is the point: a date we cannot read for certain is never guessed.
     """
+    import pandas
+
     text = values.astype("str").str.strip()
     out = text.copy()
     pending = text.notna() & (text != "")
     for fmt in formats:
-        parsed = pd.to_datetime(text.where(pending), format=fmt, errors="coerce")
+        parsed = pandas.to_datetime(text.where(pending), format=fmt, errors="coerce")
         hit = pending & parsed.notna()
         out = out.mask(hit, parsed.dt.strftime("%Y-%m-%d"))
         pending &= ~hit
@@ -174,10 +177,12 @@ def column_names(model: type) -> list[str]:
 
 def blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     """Strip surrounding whitespace and turn empty strings into nulls (text columns only)."""
+    import pandas
+
     out = frame.copy()
     for name in out.columns:
         col = out[name]
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        if col.dtype == object or pandas.api.types.is_string_dtype(col.dtype):
             stripped = col.astype("str").str.strip()
             out[name] = stripped.where(stripped != "")
     return out

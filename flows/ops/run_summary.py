@@ -66,6 +66,8 @@ class RunTracker:
     error: str | None = None
     process: dict[str, object] = field(default_factory=leftovers.this_process)  # pid, host: judged if it dies
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+    # `dataset_rows` of the records, read before the run went on in a process without Arrow (flows/lean_build.py)
+    rows: tuple[list[DatasetRows], list[QuarantineReason]] | None = None
 
     def add_build(self, result: BuildResult) -> None:
         """Record a warehouse build (a run may build more than once: the marts of all are kept)."""
@@ -92,11 +94,20 @@ def tracking(flow: str, settings: Settings, run_id: str | None = None) -> Iterat
         yield outer
         return
     tracker = RunTracker(flow, run_id or new_run_id(), settings)
-    token = _current.set(tracker)
     try:
         write_started(tracker)
     except Exception:  # noqa: BLE001 - as below: the record is for operators, the run goes on
         log.exception("could not write the start record of %s %s", flow, tracker.run_id)
+    with resumed(tracker) as resumed_tracker:
+        yield resumed_tracker
+
+
+@contextlib.contextmanager
+def resumed(tracker: RunTracker) -> Iterator[RunTracker]:
+    """Go on tracking a run that `tracking` started (its start record written): the outermost run for the block,
+    published when it ends. flows/lean_build.py resumes an ingest's run after the exec into its build."""
+    flow, settings = tracker.flow, tracker.settings
+    token = _current.set(tracker)
     try:
         yield tracker
     except BaseException as exc:
@@ -201,7 +212,7 @@ def collect(tracker: RunTracker) -> RunSummary:
         report.warehouse_rebuilt = tracker.build.rebuilt
         report.warehouse_reason = tracker.build.reason
         report.marts_rebuilt = list(tracker.build.marts_rebuilt)
-    report.datasets, report.top_reasons = dataset_rows(lake_root(tracker.settings), tracker.records)
+    report.datasets, report.top_reasons = tracker.rows or dataset_rows(lake_root(tracker.settings), tracker.records)
     return report
 
 

@@ -31,12 +31,26 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import pyarrow.fs as pafs
 
 from flows.errors import ConfigurationError
 from flows.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow.fs as pafs
+else:
+
+    class _ArrowFs:
+        """`pyarrow.fs`, imported on first use: a local lake never needs it, and flows/lean_build.py's process
+        never maps Arrow."""
+
+        def __getattr__(self, name: str) -> Any:
+            import pyarrow.fs
+
+            return getattr(pyarrow.fs, name)
+
+    pafs = _ArrowFs()
 
 
 def _filesystem(url: str) -> tuple[pafs.FileSystem, str]:

@@ -31,7 +31,7 @@ from flows.steps.load_log import LoadRecord, new_run_id, now_utc  # noqa: F401 -
 from flows.steps.names import safe_name
 from flows.steps.payer_directory import PayerDirectory
 from flows.steps.progress import FileProgress
-from flows.steps.store import ADVISORY, QUARANTINE, LoadWriter, frame_to_table
+from flows.steps.store import ADVISORY, FINDING_SCHEMA, QUARANTINE, LoadWriter, frame_to_table
 from flows.steps.validate import DatasetValidator
 from schemas.fields import OTHER_PAYER_GROUP
 
@@ -47,24 +47,6 @@ LINEAGE_FIELDS = [
 ]
 """Lineage carried by every loaded row: which file (name and sha256), where in it, which run."""
 
-FINDING_SCHEMA = pa_arrow.schema(
-    [
-        ("load_id", pa_arrow.string()),
-        ("run_id", pa_arrow.string()),
-        ("source", pa_arrow.string()),
-        ("dataset", pa_arrow.string()),
-        ("source_file", pa_arrow.string()),
-        ("source_sha256", pa_arrow.string()),
-        ("source_record", pa_arrow.string()),
-        ("column_name", pa_arrow.string()),
-        ("check_name", pa_arrow.string()),
-        ("failure_value", pa_arrow.string()),
-        ("reason", pa_arrow.string()),
-        ("raw_record", pa_arrow.string()),
-        ("found_at", pa_arrow.timestamp("us", tz="UTC")),
-    ]
-)
-"""Layout of the quarantine and advisory tables: one row per (row, failed rule)."""
 
 HASH_CHUNK = 4 * 1024 * 1024
 LEVEL_SLICE_ROWS = 10_000

@@ -37,12 +37,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from flows.steps.lake import LakePath, ObjectPath
-from flows.steps.store import LOAD_LOG, read_table, remove_tree, write_file_atomic, write_table_atomic
+
+if TYPE_CHECKING:  # `read` makes a frame (Arrow imports pandas then); `read_rows` does not, for the warehouse build
+    import pandas as pd
+    import pyarrow as pa
+
+# pyarrow (and flows/steps/store.py, which imports it) are imported by the functions that read or write parts, and
+# LOG_SCHEMA is made on first use: flows/lean_build.py's process, which is handed the log's rows (`seed_rows`),
+# never maps Arrow (~40 MB of the build's peak).
+LOAD_LOG = "_load_log"
+"""The log's folder in the lake (flows/steps/store.py LOAD_LOG, spelled here too so reading it needs no store)."""
 
 STATUSES = ("loaded", "loaded_with_quarantine", "rejected", "unchanged", "failed")
 """loaded: every row loaded. loaded_with_quarantine: good rows loaded, bad rows quarantined.
@@ -50,26 +57,43 @@ rejected: a file-level defect, nothing loaded. unchanged: same sha256 already lo
 source, skipped. failed: an internal error (a bug, not the file's fault), nothing loaded."""
 COMMITTED = ("loaded", "loaded_with_quarantine")
 
-LOG_SCHEMA = pa.schema(
-    [
-        ("load_id", pa.string()),
-        ("run_id", pa.string()),
-        ("source", pa.string()),
-        ("source_file", pa.string()),
-        ("source_path", pa.string()),
-        ("source_sha256", pa.string()),
-        ("file_bytes", pa.int64()),
-        ("rows_read", pa.int64()),
-        ("rows_loaded", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("advisories", pa.int64()),
-        ("datasets", pa.list_(pa.string())),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("started_at", pa.timestamp("us", tz="UTC")),
-        ("ended_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+_SCHEMA: list[Any] = []
+
+
+def _log_schema() -> pa.Schema:
+    """LOG_SCHEMA, made once (`__getattr__`)."""
+    if not _SCHEMA:
+        import pyarrow as pa
+
+        _SCHEMA.append(
+            pa.schema(
+                [
+                    ("load_id", pa.string()),
+                    ("run_id", pa.string()),
+                    ("source", pa.string()),
+                    ("source_file", pa.string()),
+                    ("source_path", pa.string()),
+                    ("source_sha256", pa.string()),
+                    ("file_bytes", pa.int64()),
+                    ("rows_read", pa.int64()),
+                    ("rows_loaded", pa.int64()),
+                    ("rows_quarantined", pa.int64()),
+                    ("advisories", pa.int64()),
+                    ("datasets", pa.list_(pa.string())),
+                    ("status", pa.string()),
+                    ("error", pa.string()),
+                    ("started_at", pa.timestamp("us", tz="UTC")),
+                    ("ended_at", pa.timestamp("us", tz="UTC")),
+                ]
+            )
+        )
+    return _SCHEMA[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LOG_SCHEMA":  # the log's Parquet layout
+        return _log_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -95,8 +119,10 @@ class LoadRecord:
 
     def to_table(self) -> pa.Table:
         """One-row Arrow table in the load-log layout."""
+        import pyarrow as pa
+
         row = asdict(self)
-        return pa.Table.from_pylist([row], schema=LOG_SCHEMA)
+        return pa.Table.from_pylist([row], schema=_log_schema())
 
     @property
     def reconciled(self) -> bool:
@@ -175,6 +201,8 @@ def append(lake_dir: LakePath, record: LoadRecord) -> None:
     if record.status == "unchanged" and waiting is not None and waiting[0] == lake_dir:
         waiting[1].append(record)
         return
+    from flows.steps.store import write_table_atomic
+
     write_table_atomic(record.to_table(), part_path(lake_dir, record.load_id))
 
 
@@ -200,6 +228,10 @@ def gathered(lake_dir: LakePath) -> Iterator[None]:
         _, records = _GATHERED.get() or (lake_dir, [])
         _GATHERED.reset(token)
         if records:
+            import pyarrow as pa
+
+            from flows.steps.store import write_table_atomic
+
             table = pa.concat_tables([r.to_table() for r in records])
             write_table_atomic(table, part_path(lake_dir, records[0].load_id))
 
@@ -213,28 +245,90 @@ def _part(path: LakePath) -> pa.Table:
     place, its name unique to its attempt) and never changed, so one whose size, mtime and inode are
     those it was read at holds the same rows (a run reads the log once per source: 18 reads of ~70 files)."""
     if isinstance(path, ObjectPath):
-        return read_table(path, schema=LOG_SCHEMA)
+        return _read_part(path)
     info = os.stat(path)
     stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
     known = _PARTS.get(path)
     if known is not None and known[0] == stamp:
         return known[1]
-    table = read_table(path, schema=LOG_SCHEMA)
+    table = _read_part(path)
     _PARTS[path] = (stamp, table)
     return table
 
 
+def _read_part(path: LakePath) -> pa.Table:
+    """One file of the log in LOG_SCHEMA (a column it lacks null, one it has beyond dropped), as
+    `pq.read_table(path, schema=LOG_SCHEMA)` reads it, but through `ParquetFile`: `read_table` imports
+    pyarrow.dataset, which imports pandas, and the warehouse build reads the log without it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flows.steps.store import parquet_source
+
+    table = pq.ParquetFile(parquet_source(path)).read()
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in _log_schema()
+    ]
+    return pa.Table.from_arrays(columns, schema=_log_schema())
+
+
 def _frame(files: list[LakePath]) -> pd.DataFrame:
     if not files:
-        return LOG_SCHEMA.empty_table().to_pandas()
-    tables = [_part(p) for p in files]
-    for gone in set(_PARTS) - {p for p in files if not isinstance(p, ObjectPath)}:  # merged or pruned
-        del _PARTS[gone]
-    frame = pa.concat_tables(tables).to_pandas()
+        return _log_schema().empty_table().to_pandas()
+    frame = _tables(files).to_pandas()
     # a generation never holds a row twice, but a lake from before generations can (a merge of the old
     # kind cut short between writing its merged file and removing the parts)
     frame = frame.drop_duplicates("load_id", keep="first")
     return frame.sort_values(["started_at", "load_id"], kind="stable").reset_index(drop=True)
+
+
+def _tables(files: list[LakePath]) -> pa.Table:
+    import pyarrow as pa
+
+    tables = [_part(p) for p in files]
+    for gone in set(_PARTS) - {p for p in files if not isinstance(p, ObjectPath)}:  # merged or pruned
+        del _PARTS[gone]
+    return pa.concat_tables(tables) if tables else _log_schema().empty_table()
+
+
+def read_rows(lake_dir: LakePath, columns: tuple[str, ...]) -> tuple[int, list[dict[str, object]]]:
+    """`read_generation` without pandas: the current generation and its rows as dicts of `columns`, in the same
+    order and with the same duplicates dropped (for the warehouse build, which runs in a process without pandas).
+    Rows `seed_rows` gave for this lake and columns are returned as they are, without reading (or importing Arrow)."""
+    if _SEEDED and _SEEDED[0][:2] == (lake_dir, columns):
+        return _SEEDED[0][2], [dict(row) for row in _SEEDED[0][3]]
+    import pyarrow as pa
+
+    for attempt in range(3):
+        generation = current_generation(lake_dir)
+        try:
+            table = _tables(generation_files(lake_dir, generation))
+            break
+        except FileNotFoundError:  # as in `read_generation`
+            if attempt == 2:
+                raise
+    # the time as microseconds: a zoned timestamp's `to_pylist` imports pandas (for its time zone)
+    wanted = table.select([c for c in dict.fromkeys(("load_id", *columns)) if c != "started_at"])
+    wanted = wanted.append_column("_started_us", table.column("started_at").cast(pa.int64()))
+    seen: set[object] = set()
+    rows = []
+    for row in wanted.to_pylist():
+        if row["load_id"] not in seen:  # `_frame`'s drop_duplicates("load_id", keep="first")
+            seen.add(row["load_id"])
+            rows.append(row)
+    # `_frame`'s stable sort by (started_at, load_id), a missing time last (pandas' na_position)
+    rows.sort(key=lambda r: (r["_started_us"] is None, r["_started_us"] or 0, r["load_id"] or ""))
+    return generation, [{c: r[c] for c in columns} for r in rows]
+
+
+_SEEDED: list[tuple[LakePath, tuple[str, ...], int, list[dict[str, object]]]] = []
+
+
+def seed_rows(lake_dir: LakePath, columns: tuple[str, ...], generation: int, rows: list[dict[str, object]]) -> None:
+    """What `read_rows(lake_dir, columns)` returns in this process from now on: the rows another image of it read
+    under the writer lock it still holds (flows/lean_build.py), so the log cannot have changed since."""
+    _SEEDED[:] = [(lake_dir, tuple(columns), generation, rows)]
 
 
 def read_generation(lake_dir: LakePath) -> tuple[int, pd.DataFrame]:
@@ -257,6 +351,8 @@ def read(lake_dir: LakePath) -> pd.DataFrame:
 def _point_to(lake_dir: LakePath, generation: int) -> None:
     pointer = lake_dir / LOAD_LOG / POINTER
     if isinstance(pointer, ObjectPath):  # one PUT of a small object: the flip is atomic
+        from flows.steps.store import write_file_atomic
+
         write_file_atomic(pointer, f"g{generation:06d}\n")
         return
     partial = pointer.with_name(f".{POINTER}.tmp-{os.getpid()}")
@@ -279,8 +375,12 @@ def compact(lake_dir: LakePath, at: int = COMPACT_AT) -> int:
     rows = _frame(files)
     # above every folder on disk: one left by a compaction cut short before its swap is never reused
     following = max([current, *generations(lake_dir)]) + 1
+    import pyarrow as pa
+
+    from flows.steps.store import write_table_atomic
+
     write_table_atomic(
-        pa.Table.from_pandas(rows, schema=LOG_SCHEMA, preserve_index=False),
+        pa.Table.from_pandas(rows, schema=_log_schema(), preserve_index=False),
         generation_dir(lake_dir, following) / COMPACTED,
     )
     _point_to(lake_dir, following)
@@ -318,6 +418,8 @@ def prune(
             for path in generation_files(lake_dir, 0):
                 path.unlink(missing_ok=True)
         else:
+            from flows.steps.store import remove_tree
+
             remove_tree(generation_dir(lake_dir, generation))
         removed.append(generation)
     return removed

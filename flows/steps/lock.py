@@ -28,6 +28,7 @@ from flows.errors import WarehouseBusy  # noqa: F401 - raised here; also importa
 LOCK_NAME = ".payerbench.lock"
 log = logging.getLogger(__name__)
 _held: dict[str, int] = {}  # lock path -> depth, so nested flows in one process re-enter
+_handles: dict[str, int] = {}  # lock path -> the descriptor holding it (`inheritable`)
 _guard = threading.Lock()
 
 
@@ -93,12 +94,14 @@ def warehouse_lock(warehouse_dir: Path, timeout: float = 600.0, poll: float = 0.
         handle.flush()
         with _guard:
             _held[key] = 1
+            _handles[key] = handle.fileno()
         try:
             _recover(warehouse_dir)
             yield
         finally:
             with _guard:
                 _held[key] = 0
+                _handles.pop(key, None)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
@@ -121,3 +124,41 @@ def _holder(path: Path) -> str:
         return f"pid {info['pid']} on {info['host']} since {info['since']}"
     except (OSError, ValueError, KeyError):
         return "holder unknown"
+
+
+# Handing the lock across `os.execv` (flows/lean_build.py: an ingest's build runs in the same process, re-executed
+# without pandas). The lock is kept, not released and taken again: an flock belongs to the open file description, which
+# an inheritable descriptor carries across exec, so the new image holds it from the first instruction. Released and
+# taken again, another writer could get in between the load and its build (its own load then built by ours, or our
+# build waiting behind its whole run), and the ingest would no longer be one writer's step. If the new image dies, the
+# kernel releases the lock as it would for any holder.
+def inheritable(warehouse_dir: Path) -> int:
+    """The descriptor holding this process's lock on `warehouse_dir`, made inheritable across exec (it must be held)."""
+    key = str(lock_path(warehouse_dir))
+    with _guard:
+        if not _held.get(key) or key not in _handles:
+            raise RuntimeError(f"the writer lock of {warehouse_dir} is not held by this process")
+        fd = _handles[key]
+    os.set_inheritable(fd, True)
+    return fd
+
+
+@contextlib.contextmanager
+def adopted(warehouse_dir: Path, fd: int) -> Iterator[None]:
+    """Hold the lock an exec'd-from image of this process held on descriptor `fd` (`inheritable`) for the block,
+    as `warehouse_lock` would (re-entered inside); release it and close the descriptor after."""
+    key = str(lock_path(warehouse_dir))
+    os.set_inheritable(fd, False)
+    with _guard:
+        _held[key] = 1
+        _handles[key] = fd
+    try:
+        yield
+    finally:
+        with _guard:
+            _held[key] = 0
+            _handles.pop(key, None)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

@@ -29,16 +29,38 @@ import shutil
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.steps.lake import LakePath, ObjectPath
 
+if TYPE_CHECKING:  # frames come from the callers: the warehouse build imports this module without pandas
+    import pandas as pd
+
 QUARANTINE = "_quarantine"
 ADVISORY = "_advisory"
 LOAD_LOG = "_load_log"
+FINDING_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.string()),
+        ("run_id", pa.string()),
+        ("source", pa.string()),
+        ("dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("source_sha256", pa.string()),
+        ("source_record", pa.string()),
+        ("column_name", pa.string()),
+        ("check_name", pa.string()),
+        ("failure_value", pa.string()),
+        ("reason", pa.string()),
+        ("raw_record", pa.string()),
+        ("found_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+"""Layout of the quarantine and advisory tables (QUARANTINE, ADVISORY): one row per (row, failed rule). Here, not
+in load.py (which writes them), so the warehouse build reads it without importing the loader."""
 SYSTEM_FOLDERS = (QUARANTINE, ADVISORY, LOAD_LOG, ".staging")
 
 PARQUET_OPTIONS = {"compression": "zstd"}

@@ -47,7 +47,8 @@ tables whose inputs changed (`affected_views`) and copies the others from the pr
 date is part of the build's state, so the first build on a later day (a nothing-new run included)
 recomputes the marts that read the as-of date, and only those.
 
-Memory: the build runs at the end of every `ingest` and `run`, and sets their peak. Its connection gets
+Memory: the build runs at the end of every `ingest` and `run`, and sets their peak (`payerbench ingest` run as a
+command builds in its own process re-executed without the loader's libraries: flows/lean_build.py). Its connection gets
 `settings.build_threads` threads and a DuckDB `memory_limit` of `settings.build_memory_limit`, so the marts' hash
 tables spill to a folder beside the file being built (in the warehouse folder) instead of growing; DuckDB removes
 it with the connection. What cannot spill (e.g. a list aggregate's lists) can still run out of memory within the
@@ -61,33 +62,44 @@ import contextlib
 import ctypes
 import datetime as dt
 import hashlib
-import inspect
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
-
-import duckdb
-import pandera
-import pyarrow as pa_lib
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
 from flows.steps.lake import ObjectPath, lake_root
-from flows.steps.load import FINDING_SCHEMA, dataset_arrow_schema
-from flows.steps.load_log import COMMITTED, LOG_SCHEMA
+from flows.steps.load_log import COMMITTED
 from flows.steps.lock import warehouse_lock
-from flows.steps.sandbox import connect_read_only  # noqa: F401  (the analysts' connection lives there)
-from flows.steps.store import ADVISORY, QUARANTINE, write_file_atomic, write_table_atomic
 from schemas import fields
+
+# Lean on purpose: this module imports neither pandas nor pandera (nor the loader or the sources), nor Arrow (nor
+# flows/steps/store.py, which imports it) but where a function needs it, and DuckDB only in the functions that
+# connect, so `flows/lean_build.py` builds in a process that never mapped them (pyarrow alone is ~40 MB of a build's
+# peak) and the load process (which calls `compact_load_log`) maps DuckDB only when it really builds. What the
+# build needs of the datasets' Pandera schemas and of the Arrow layouts comes in as `Datasets`, made by the caller
+# that has them (flows/steps/warehouse_datasets.py).
+FINDINGS = {"quarantine": "_quarantine", "advisory": "_advisory"}
+"""The findings views and their folders in the lake (flows/steps/store.py QUARANTINE, ADVISORY: spelled here too)."""
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+
+def __getattr__(name: str) -> Any:
+    if name == "connect_read_only":  # the analysts' connection lives in flows/steps/sandbox.py (imports DuckDB)
+        from flows.steps.sandbox import connect_read_only
+
+        return connect_read_only
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +128,49 @@ AS_OF_MACRO = "as_of_date"
 def current_as_of() -> dt.date:
     """The date the marts' tables are materialised as of: today, the report's default `--as-of`."""
     return dt.date.today()
+
+
+class Datasets(Mapping[str, str]):
+    """What the build needs of the datasets' schema models, without them: each dataset's name (in the catalog's
+    order) and its view's comment, the fingerprint of what their Parquet schemas are made from (`plan`'s state),
+    the text of the load log's and the findings' Arrow layouts (`system_schemas`, also in the state), and
+    `empty_files(settings, key)`: the empty Parquet file of each dataset and of `load_log`, `quarantine` and
+    `advisory`, which gives a view over no loads its columns (making those needs the Pandera schemas and Arrow: the
+    caller's function does it). Every function here that takes `schemas` takes either this or the mapping of
+    dataset -> schema model, which it turns into this (flows/steps/warehouse_datasets.py, which imports pandera)."""
+
+    def __init__(
+        self,
+        docs: Mapping[str, str],
+        fingerprint: str,
+        empty_files: Callable[[Settings, str], Mapping[str, Path]],
+        system_schemas: tuple[str, str],
+    ) -> None:
+        self.docs = dict(docs)
+        self.fingerprint = fingerprint
+        self._empty_files = empty_files
+        self.system_schemas = system_schemas
+
+    def __getitem__(self, dataset: str) -> str:
+        return self.docs[dataset]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.docs)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def empty_files(self, settings: Settings, key: str) -> dict[str, Path]:
+        return dict(self._empty_files(settings, key))
+
+
+def datasets_of(schemas: Mapping[str, Any]) -> Datasets:
+    """`schemas` as `Datasets`: itself, or made from the dataset -> schema model mapping (imports pandera)."""
+    if isinstance(schemas, Datasets):
+        return schemas
+    from flows.steps.warehouse_datasets import datasets
+
+    return datasets(schemas)
 
 
 @dataclass
@@ -150,29 +205,15 @@ def _parquet_list(paths: list[Path]) -> str:
 
 def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
     """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
+    import pyarrow.parquet as pq
+
+    from flows.steps.store import write_table_atomic
+
     # named by its schema, never rewritten: a session on an older build keeps reading the file it lists
     path = settings.lake_read_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
     if not path.exists() or pq.read_schema(path) != schema:
         write_table_atomic(schema.empty_table(), path)
     return path
-
-
-def _empty_files(settings: Settings, schemas: Mapping[str, type], fingerprint: str) -> dict[str, Path]:
-    """Each dataset's empty file (`_empty_file`). Making them needs every dataset's Parquet schema, which builds
-    its Pandera schema (39 of them: ~0.3 s of a build); `fingerprint` (`_schema_fingerprint`: what those
-    schemas are made from) names an index of the files made for it, so a build with the same schemas lists
-    them without building one."""
-    index = settings.lake_read_dir / "_empty" / f"index-{fingerprint[:24]}.json"
-    try:
-        names = json.loads(index.read_text(encoding="utf-8"))
-        files = {dataset: index.with_name(names[dataset]) for dataset in schemas}
-        if all(f.exists() for f in files.values()):
-            return files
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    files = {dataset: _empty_file(settings, dataset, dataset_arrow_schema(model)) for dataset, model in schemas.items()}
-    write_file_atomic(index, json.dumps({dataset: f.name for dataset, f in files.items()}, sort_keys=True))
-    return files
 
 
 def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> list[Path]:
@@ -193,6 +234,8 @@ def _local_files(settings: Settings, where: Path | ObjectPath, relative: str) ->
     for remote in sorted(where.glob("*.parquet")):
         target = settings.lake_read_dir / relative / remote.name
         if not target.exists():
+            from flows.steps.store import write_file_atomic
+
             write_file_atomic(target, remote.read_bytes())
         local.append(target)
     return local
@@ -269,12 +312,13 @@ def sql_macros(sql_dir: Path) -> list[tuple[str, str]]:
     return macros
 
 
-def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
+def sql_views(sql_dir: Path, datasets: Iterable[str], con: duckdb.DuckDBPyConnection | None = None) -> list[SqlView]:
     """The views of warehouse/sql/{staging,intermediate,marts}/*.sql in dependency order, taken from
     the relations each file's SQL reads (parsed, not guessed from names). Raises `SqlBuildError`,
     naming the file, on SQL that does not parse, a relation that is neither a dataset, a built-in
     relation nor another SQL file, a layer reading a later one or a dataset outside staging, and a cycle.
-    `datasets`: the names of the dataset views (from the caller's schemas)."""
+    `datasets`: the names of the dataset views (from the caller's schemas). `con`: a connection to parse with (the
+    build's: a DuckDB instance opened only to parse keeps ~8 MB of the build's peak after it is closed)."""
     datasets = frozenset(datasets)
     macros = {name for name, _ in sql_macros(sql_dir)}
     stray = sorted(
@@ -297,7 +341,8 @@ def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
     # lists the views several times: plan, build, affected_views)
     texts = {path: path.read_text(encoding="utf-8") for _, path in paths.values()}
     texts |= {path: path.read_text(encoding="utf-8") for path in sorted((sql_dir / REPORT_DIR).glob("*.sql"))}
-    con = duckdb.connect() if any(text not in _PARSED for text in texts.values()) else None
+    own = con is None and any(text not in _PARSED for text in texts.values())
+    con = _connect() if own else con
     views: dict[str, SqlView] = {}
     try:
         for name, (folder, path) in paths.items():
@@ -308,7 +353,7 @@ def sql_views(sql_dir: Path, datasets: Iterable[str]) -> list[SqlView]:
             tables, _ = _parse(con, f"{REPORT_DIR}/{path.name}", texts[path])
             _check_reads(f"{REPORT_DIR}/{path.name}", REPORT_DIR, tables, views, datasets)
     finally:
-        if con is not None:
+        if own and con is not None:
             con.close()
     for view in views.values():
         _check_reads(f"{view.layer}/{view.name}.sql", view.layer, view.reads - macros, views, datasets)
@@ -364,11 +409,6 @@ def _leading_comment(sql: str) -> str:
     return " ".join(lines).strip()
 
 
-def _model_doc(model: type) -> str:
-    doc = (model.__doc__ or "").strip()
-    return " ".join(doc.split("\n\n")[0].split())
-
-
 def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Tables of the enumerations defined once in schemas/fields.py (so SQL never retypes them)."""
     tables = {
@@ -398,16 +438,19 @@ def _enum_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return [(name, doc) for name, (doc, _, _) in tables.items()]
 
 
-def build(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
+def build(settings: Settings, schemas: Mapping[str, Any]) -> BuildResult:
     """Rebuild the DuckDB file from the load log and warehouse/sql; swap it in atomically.
 
-    `schemas` maps every dataset to its schema model (the caller's catalog: steps never look it up)."""
+    `schemas` maps every dataset to its schema model (the caller's catalog: steps never look it up), or is the
+    `Datasets` made from them."""
+    schemas = datasets_of(schemas)
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         return _build(settings, plan(settings, schemas), schemas)
 
 
-def build_if_changed(settings: Settings, schemas: Mapping[str, type]) -> BuildResult:
+def build_if_changed(settings: Settings, schemas: Mapping[str, Any]) -> BuildResult:
     """Rebuild only when a load committed, a SQL file or a schema changed, or the file is missing."""
+    schemas = datasets_of(schemas)
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         current = plan(settings, schemas)
         if not current.needed:
@@ -438,41 +481,30 @@ def _sql_texts(sql_dir: Path) -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def _schema_fingerprint(schemas: Mapping[str, type]) -> str:
-    """What the datasets' Parquet schemas (`dataset_arrow_schema`) are made from, without building them (40
-    Pandera schemas cost ~0.4 s, on every nothing-new run): each dataset's model by name, the text of every
-    module its models live in and of their packages' other modules (shared field types), the code that turns
-    a model into Arrow types and lineage columns (validate.py, load.py), and Pandera's and Arrow's versions."""
-    loader = Path(inspect.getfile(dataset_arrow_schema))
-    files: set[Path] = {loader, loader.with_name("validate.py")}
-    for model in schemas.values():
-        module = Path(inspect.getfile(model))
-        files |= set(module.parent.glob("*.py")) if module.parent.joinpath("__init__.py").exists() else {module}
-    return _digest(
-        *(f"{d}={model.__module__}.{model.__qualname__}" for d, model in schemas.items()),
-        *(f"{f.name}:{hashlib.sha256(f.read_bytes()).hexdigest()}" for f in sorted(files)),
-        pandera.__version__,
-        pa_lib.__version__,
-    )
+LOG_COLUMNS = ("load_id", "status", "datasets", "rows_loaded", "rows_quarantined", "advisories")
+"""The load log's columns the build reads (`load_log.read_rows`: no pandas)."""
 
 
-def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, type]) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """What the DuckDB file is built from: per input a digest (see `plan`)."""
-    done = log[log["status"].isin(COMMITTED)]
+def _committed(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in log if row["status"] in COMMITTED]
+
+
+def _state(settings: Settings, log: list[dict[str, Any]], log_generation: int, schemas: Datasets) -> dict[str, object]:
+    """What the DuckDB file is built from: per input a digest (see `plan`). `log`: `load_log.read_rows`."""
+    done = _committed(log)
     loads: dict[str, list[str]] = {dataset: [] for dataset in schemas}
-    for load_id, datasets in zip(done["load_id"], done["datasets"]):
-        for dataset in datasets if datasets is not None else ():
-            loads.setdefault(dataset, []).append(load_id)
+    for row in done:
+        for dataset in row["datasets"] if row["datasets"] is not None else ():
+            loads.setdefault(dataset, []).append(row["load_id"])
     inputs = {dataset: _digest(*sorted(ids)) for dataset, ids in loads.items() if dataset in schemas}
-    inputs["quarantine"] = _digest(*sorted(done.loc[done["rows_quarantined"] > 0, "load_id"]))
-    inputs["advisory"] = _digest(*sorted(done.loc[done["advisories"] > 0, "load_id"]))
-    inputs["load_log"] = _digest(*sorted(done["load_id"]))  # SQL reads it for committed loads only
+    inputs["quarantine"] = _digest(*sorted(row["load_id"] for row in done if row["rows_quarantined"] > 0))
+    inputs["advisory"] = _digest(*sorted(row["load_id"] for row in done if row["advisories"] > 0))
+    inputs["load_log"] = _digest(*sorted(row["load_id"] for row in done))  # SQL reads it for committed loads only
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in sql_macros(settings.sql_dir)})
     inputs.update({f"sql:{name}": _digest(sql) for name, sql in _sql_texts(settings.sql_dir)})
     schema = _digest(
-        _schema_fingerprint(schemas),
-        FINDING_SCHEMA,
-        LOG_SCHEMA,
+        schemas.fingerprint,
+        *schemas.system_schemas,  # the findings' and the load log's Arrow layouts
         fields.ALL_PAYER_GROUPS,
         fields.PAYER_GROUP_NAMES,
         fields.COVERAGE_STATUSES,
@@ -490,9 +522,10 @@ def _state(settings: Settings, log, log_generation: int, schemas: Mapping[str, t
     }
 
 
-def plan(settings: Settings, schemas: Mapping[str, type]) -> BuildPlan:
+def plan(settings: Settings, schemas: Mapping[str, Any]) -> BuildPlan:
     """Compare the inputs now with those the current DuckDB file was built from."""
-    generation, log = load_log.read_generation(lake_root(settings))
+    schemas = datasets_of(schemas)
+    generation, log = load_log.read_rows(lake_root(settings), LOG_COLUMNS)
     state = _state(settings, log, generation, schemas)
     inputs: dict[str, str] = state["inputs"]  # type: ignore[assignment]
     everything = {k.removeprefix("sql:") for k in inputs}
@@ -558,16 +591,17 @@ def affected_views(sql_dir: Path, changed: set[str], datasets: Iterable[str]) ->
     return affected
 
 
-def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) -> BuildResult:
+def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildResult:
+    import duckdb
+
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     lake = lake_root(settings)
-    log = load_log.read(lake)
-    done = log[log["status"].isin(COMMITTED)]
-    committed = list(done["load_id"])
+    done = _committed(load_log.read_rows(lake, LOG_COLUMNS)[1])
+    committed = [row["load_id"] for row in done]
     lost = [
-        r.load_id
-        for r in done.itertuples()
-        if r.rows_loaded > 0 and not any((lake / d / r.load_id).is_dir() for d in r.datasets)
+        row["load_id"]
+        for row in done
+        if row["rows_loaded"] > 0 and not any((lake / d / row["load_id"]).is_dir() for d in row["datasets"] or ())
     ]
     if lost:
         raise WarehouseCorrupt(
@@ -620,7 +654,7 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
         DUCKDB_VERSION: duckdb.__version__,
     }
     # written last: a crash before it means "rebuild"
-    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
+    _write_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(
         path=target,
         views=views,
@@ -632,6 +666,25 @@ def _build(settings: Settings, current: BuildPlan, schemas: Mapping[str, type]) 
     )
 
 
+def _write_atomic(dest: Path, text: str) -> None:
+    """`dest` (in the warehouse folder, always local) written whole under a temporary name, then renamed into place
+    (flows/steps/store.py `write_file_atomic`, without its imports)."""
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _connect(path: str = ":memory:", config: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection: DuckDB is imported here, by the functions that connect (see the imports above)."""
+    import duckdb
+
+    return duckdb.connect(path, config=config or {})
+
+
 def _connect_for_build(settings: Settings, path: Path, limited: bool) -> duckdb.DuckDBPyConnection:
     """The build's connection: `settings.build_threads` threads and, when `limited`, `settings.build_memory_limit`,
     spilling to a folder beside the file being built (in the warehouse folder, removed with the connection)."""
@@ -640,19 +693,21 @@ def _connect_for_build(settings: Settings, path: Path, limited: bool) -> duckdb.
         config["threads"] = settings.build_threads
     if limited and settings.build_memory_limit:
         config["memory_limit"] = f"{settings.build_memory_limit}B"
-    return duckdb.connect(str(path), config=config)
+    return _connect(str(path), config)
 
 
 def _write_database(
     settings: Settings,
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     committed: list[str],
     tmp: Path,
     limited: bool,
 ) -> tuple[list[str], int]:
     """Build the DuckDB file at `tmp` (views, enumerations, marts, catalog); returns its relations and the number of
     Parquet files they list. On any error the partial file is removed and the previous database stays in place."""
+    import duckdb
+
     tmp.unlink(missing_ok=True)
     views: list[str] = []
     files = 0
@@ -664,16 +719,16 @@ def _write_database(
         # times read the Parquet footers of every TiC part five times over: with the cache, once (1 GB TiC
         # ingest: the build's peak RSS +38 MB instead of +120 MB, 0.8 s instead of 1.4 s for that mart)
         con.execute("SET parquet_metadata_cache = true")
-        empty = _empty_files(settings, schemas, str(current.state["schema"]))
-        for dataset, model in schemas.items():
+        empty = schemas.empty_files(settings, str(current.state["schema"]))
+        for dataset, doc in schemas.items():
             parts = [empty[dataset]]
             parts += _committed_parts(settings, dataset, committed)
             files += len(parts) - 1
-            doc = _dataset_view(con, dataset, model, parts, "CREATE VIEW")
+            _dataset_view(con, dataset, doc, parts, "CREATE VIEW")
             catalog.append((dataset, "dataset", doc))
             views.append(dataset)
 
-        _system_views(con, settings, current, committed, "CREATE VIEW")
+        _system_views(con, settings, current, committed, "CREATE VIEW", empty)
         for name, doc in SYSTEM_VIEWS.items():
             catalog.append((name, "system", doc))
             views.append(name)
@@ -688,7 +743,7 @@ def _write_database(
             except duckdb.Error as exc:
                 raise SqlBuildError(f"warehouse/sql/{MACRO_DIR}/{name}.sql does not build: {exc}") from None
         con.execute(f"CREATE SCHEMA {LIVE_SCHEMA}")
-        ordered = sql_views(settings.sql_dir, schemas)
+        ordered = sql_views(settings.sql_dir, schemas, con)
         for view in ordered:
             # a mart's view lives in `live` (its table takes the plain name, below); its reads of other marts
             # resolve to their `live` views, the rest to main
@@ -726,22 +781,26 @@ def _remove_partial(tmp: Path) -> None:
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 
 
-def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, model: type, parts: list[Path], verb: str) -> str:
-    """The view of one dataset over `parts` (its empty file first) and its comment; returns the comment."""
+def _dataset_view(con: duckdb.DuckDBPyConnection, dataset: str, doc: str, parts: list[Path], verb: str) -> None:
+    """The view of one dataset over `parts` (its empty file first) and its comment `doc`."""
     # By column name: a part written before a column was added to the schema reads it as NULL
     # (the empty file, first, keeps the current schema's column order and types).
     con.execute(f"{verb} {dataset} AS SELECT * FROM read_parquet({_parquet_list(parts)}, union_by_name = true)")
-    doc = _model_doc(model)
     con.execute(f"COMMENT ON VIEW {dataset} IS {_quote(doc)}")
-    return doc
 
 
 def _system_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings, current: BuildPlan, committed: list[str], verb: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    current: BuildPlan,
+    committed: list[str],
+    verb: str,
+    empty: Mapping[str, Path],
 ) -> None:
-    """The views `load_log`, `quarantine` and `advisory` (SYSTEM_VIEWS) and their comments."""
+    """The views `load_log`, `quarantine` and `advisory` (SYSTEM_VIEWS) and their comments. `empty`: their empty files
+    (`Datasets.empty_files`)."""
     lake = lake_root(settings)
-    log_parts = [_empty_file(settings, "load_log", LOG_SCHEMA)]
+    log_parts = [empty["load_log"]]
     if current.state["load_log"]:  # a glob that matches nothing fails, so only once a row exists
         # this generation only: its files stay while this build is current (load_log.prune)
         generation = load_log.generation_dir(lake, current.state["log_generation"])
@@ -754,8 +813,8 @@ def _system_views(
         f"{verb} load_log AS SELECT * FROM read_parquet({_parquet_list(log_parts)}) "
         "QUALIFY row_number() OVER (PARTITION BY load_id ORDER BY started_at) = 1 ORDER BY started_at"
     )
-    for name, folder in (("quarantine", QUARANTINE), ("advisory", ADVISORY)):
-        parts = [_empty_file(settings, name, FINDING_SCHEMA)] + _committed_parts(settings, folder, committed)
+    for name, folder in FINDINGS.items():
+        parts = [empty[name]] + _committed_parts(settings, folder, committed)
         con.execute(f"{verb} {name} AS SELECT * FROM read_parquet({_parquet_list(parts)})")
     for name, doc in SYSTEM_VIEWS.items():
         con.execute(f"COMMENT ON VIEW {name} IS {_quote(doc)}")
@@ -791,9 +850,11 @@ def _file_identity(path: Path) -> list[int]:
 
 
 def _incremental_refusal(
-    settings: Settings, current: BuildPlan, schemas: Mapping[str, type], before: Mapping[str, object]
+    settings: Settings, current: BuildPlan, schemas: Datasets, before: Mapping[str, object]
 ) -> str:
     """'' when the build may start from a copy of the current file, else why not."""
+    import duckdb
+
     target = settings.duckdb_path
     if not target.exists() or not before:
         return "no previous file or no state recorded for it"
@@ -817,7 +878,7 @@ def _incremental_refusal(
 def _write_incremental(
     settings: Settings,
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     committed: list[str],
     tmp: Path,
     limited: bool,
@@ -825,6 +886,8 @@ def _write_incremental(
     """Build the DuckDB file at `tmp` from a copy of the current one (see INCREMENTAL_CHANGES); returns what
     `_write_database` returns. Raises `_NotIncremental` when the copy is no base for it; on any error the copy is
     removed and the previous file stays as it was (the caller then builds from nothing)."""
+    import duckdb
+
     tmp.unlink(missing_ok=True)
     shutil.copyfile(settings.duckdb_path, tmp)
     _give_back_free_memory()
@@ -837,7 +900,7 @@ def _write_incremental(
         total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
         if total and free > MAX_FREE_SHARE * total:
             raise _NotIncremental(f"{free} of the previous file's {total} blocks are free (more than {MAX_FREE_SHARE})")
-        ordered = sql_views(settings.sql_dir, schemas)
+        ordered = sql_views(settings.sql_dir, schemas, con)
         marts = [view for view in ordered if view.layer == "marts"]
         try:
             recorded = [mart for (mart,) in con.execute(f"SELECT mart FROM main.{MART_AS_OF}").fetchall()]
@@ -855,14 +918,14 @@ def _write_incremental(
         if sorted(recorded) != sorted(names) or not {*names, MART_AS_OF, "catalog"} <= tables:
             raise _NotIncremental("the previous file's marts are not the marts of warehouse/sql")
         con.execute("SET parquet_metadata_cache = true")
-        empty = _empty_files(settings, schemas, str(current.state["schema"]))
+        empty = schemas.empty_files(settings, str(current.state["schema"]))
         files = 0
-        for dataset, model in schemas.items():
+        for dataset, doc in schemas.items():
             parts = _committed_parts(settings, dataset, committed)
             files += len(parts)
             if dataset in current.changed:
-                _dataset_view(con, dataset, model, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
-        _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW")
+                _dataset_view(con, dataset, doc, [empty[dataset], *parts], "CREATE OR REPLACE VIEW")
+        _system_views(con, settings, current, committed, "CREATE OR REPLACE VIEW", empty)
         affected = set(affected_views(settings.sql_dir, current.changed, schemas))
         as_of = dt.date.fromisoformat(str(current.state["as_of"]))
         limit = settings.build_memory_limit if limited else 0
@@ -889,13 +952,15 @@ def _materialise(
     settings: Settings,
     marts: list[SqlView],
     current: BuildPlan,
-    schemas: Mapping[str, type],
+    schemas: Datasets,
     limit: int = 0,
 ) -> None:
     """The table `<mart>` of each mart as of `current.state["as_of"]`, in dependency order (a mart's SQL, run in
     main, reads the tables of the marts before it), and the row recording that date in `mart_as_of`. A mart whose
     inputs did not change (`affected_views`) is copied from the previous file when that one holds it as of the
     same date; the others are computed."""
+    import duckdb
+
     as_of = dt.date.fromisoformat(str(current.state["as_of"]))
     affected = set(affected_views(settings.sql_dir, current.changed, schemas))
     previous = _previous_marts(con, settings, as_of)
@@ -926,6 +991,8 @@ def _create_table(con: duckdb.DuckDBPyConnection, name: str, source: str, limit:
     """`CREATE TABLE main.<name> AS <source>`. Within the build's memory limit, a mart that runs out of memory (what
     it holds cannot all spill: e.g. a list aggregate's lists) is computed once more without the limit, which then
     applies again to the marts after it, and the log says so; the rest of the build is not redone."""
+    import duckdb
+
     create = f"CREATE TABLE main.{name} AS\n{source}"
     if not limit:  # no limit of ours to lift
         con.execute(create)
@@ -960,6 +1027,8 @@ def _out_of_memory(what: str, exc: duckdb.OutOfMemoryException) -> BuildOutOfMem
 def _previous_marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> set[str] | None:
     """The marts the current DuckDB file holds as tables as of `as_of`, attached as `previous` (None: none to
     reuse: no file, one from before marts were materialised, or one that cannot be opened)."""
+    import duckdb
+
     if not settings.duckdb_path.exists():
         return None
     try:
@@ -1007,7 +1076,7 @@ def log_generation_in_use(settings: Settings) -> tuple[int, float] | None:
     return generation, float(since)
 
 
-def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = load_log.COMPACT_AT) -> int:
+def compact_load_log(settings: Settings, schemas: Mapping[str, Any], at: int = load_log.COMPACT_AT) -> int:
     """Merge the load log into a new generation once `at` parts pile up, move the DuckDB `load_log`
     view onto it, and remove generations that no build reads and that were superseded longer than
     `settings.log_grace_seconds` ago. Held under the writer lock (re-entered by `run` and `ingest`).
@@ -1018,6 +1087,7 @@ def compact_load_log(settings: Settings, schemas: Mapping[str, type], at: int = 
     with warehouse_lock(settings.warehouse_dir, settings.lock_timeout):
         merged = load_log.compact(lake_root(settings), at)
         if merged and settings.duckdb_path.exists():
+            schemas = datasets_of(schemas)
             current = plan(settings, schemas)
             if current.changed == {LOG_GENERATION}:
                 _build(settings, current, schemas)

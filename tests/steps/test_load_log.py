@@ -4,7 +4,9 @@ into a new generation), and no merge removes a file a reader may still be readin
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from flows import catalog
 from flows.errors import ConfigurationError
 from flows.settings import Settings, from_env
-from flows.steps import load_log, warehouse
+from flows.steps import load_log, store, warehouse
 from flows.steps.store import LOAD_LOG, write_table_atomic
 
 
@@ -192,12 +194,12 @@ def test_a_compaction_killed_halfway_leaves_readers_consistent(
     def killed_swapping(lake_dir: Path, generation: int) -> None:  # the merged file is complete, CURRENT unchanged
         raise KeyboardInterrupt("killed swapping CURRENT")
 
-    target, killed = (
-        ("write_table_atomic", killed_writing)
+    where, target, killed = (
+        (store, "write_table_atomic", killed_writing)  # load_log imports it when it writes
         if killed_at == "writing the merged file"
-        else ("_point_to", killed_swapping)
+        else (load_log, "_point_to", killed_swapping)
     )
-    monkeypatch.setattr(load_log, target, killed)
+    monkeypatch.setattr(where, target, killed)
     with pytest.raises(KeyboardInterrupt):
         warehouse.compact_load_log(settings, catalog.SCHEMAS, at=2)
     monkeypatch.undo()
@@ -226,8 +228,8 @@ def test_a_part_is_read_once_per_process_unless_it_changed_on_disk(
     for number in range(3):
         attempt(tmp_path, number)
     reads: list[Path] = []
-    real = load_log.read_table
-    monkeypatch.setattr(load_log, "read_table", lambda path, schema=None: reads.append(path) or real(path, schema))
+    real = load_log._read_part
+    monkeypatch.setattr(load_log, "_read_part", lambda path: reads.append(path) or real(path))
     assert list(load_log.read(tmp_path)["load_id"]) == ids(range(3))
     assert len(reads) == 3
     attempt(tmp_path, 3)
@@ -239,6 +241,32 @@ def test_a_part_is_read_once_per_process_unless_it_changed_on_disk(
     assert changed.exists() and record.status == "failed"
     assert list(load_log.read(tmp_path)["status"]) == ["unchanged", "failed", "unchanged", "unchanged"]
     assert len(reads) == 5
+
+
+def test_read_rows_gives_reads_rows_in_its_order_without_importing_pandas(tmp_path: Path) -> None:
+    """The warehouse build reads the log with `read_rows` in a process without pandas: the same rows, order and
+    columns as `read`, the duplicates of a pre-generation lake dropped the same way."""
+    import subprocess
+    import sys
+
+    for number in (3, 1, 2, 0):
+        attempt(tmp_path, number, status="loaded" if number % 2 else "rejected")
+    first = load_log.generation_files(tmp_path, 0)[0]
+    shutil.copy(first, first.with_name("zz-duplicate.parquet"))  # a row twice: kept once, the first
+    columns = ("load_id", "status", "rows_loaded", "datasets")
+    frame = load_log.read(tmp_path)
+    expected = [{c: (list(v) if c == "datasets" else v) for c, v in zip(columns, row, strict=True)}
+                for row in frame[list(columns)].itertuples(index=False)]  # fmt: skip
+    assert len(expected) == 4
+    assert load_log.read_rows(tmp_path, columns) == (0, expected)
+    script = (
+        "import sys, json; from pathlib import Path; from flows.steps import load_log; "
+        f"rows = load_log.read_rows(Path({str(tmp_path)!r}), {columns!r}); "
+        "print(json.dumps([len(rows[1]), 'pandas' in sys.modules]))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert json.loads(out) == [4, False]
 
 
 def test_unchanged_attempts_inside_gathered_are_written_as_one_part_when_it_ends(tmp_path: Path) -> None:
