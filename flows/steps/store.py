@@ -56,24 +56,39 @@ def write_table_atomic(table: pa.Table, dest: LakePath) -> None:
     os.replace(tmp, dest)
 
 
-def write_tables_atomic(schema: pa.Schema, tables: Iterable[pa.Table], dest: LakePath) -> None:
+def write_tables_atomic(
+    schema: pa.Schema, tables: Iterable[pa.Table], dest: LakePath, distinct: Iterable[str] = ()
+) -> None:
     """`write_table_atomic` for a table given in slices, each written as it comes (row groups of one file), so
-    the whole table is never held at once."""
+    the whole table is never held at once. Columns named in `distinct` hold (nearly) a different value in every
+    row and are written without a dictionary (see `_options`)."""
+    options = _options(schema, distinct)
     if isinstance(dest, ObjectPath):
-        with pq.ParquetWriter(dest.path, schema, filesystem=dest.fs, **PARQUET_OPTIONS) as writer:
+        with pq.ParquetWriter(dest.path, schema, filesystem=dest.fs, **options) as writer:
             for table in tables:
                 writer.write_table(table)
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+        with pq.ParquetWriter(tmp, schema, **options) as writer:
             for table in tables:
                 writer.write_table(table)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _options(schema: pa.Schema, distinct: Iterable[str]) -> dict:
+    """PARQUET_OPTIONS, with the columns named in `distinct` left out of dictionary encoding: the writer would
+    build each row group's dictionary of them (a hash table of every value) only to find it too large and
+    write the values plainly (TiC's source_record: 20 % of a row group's write CPU, and its memory). The values
+    read back are the same."""
+    plain = set(distinct) & set(schema.names)
+    if not plain or "use_dictionary" in PARQUET_OPTIONS:
+        return PARQUET_OPTIONS
+    return {**PARQUET_OPTIONS, "use_dictionary": [name for name in schema.names if name not in plain]}
 
 
 def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
@@ -94,10 +109,23 @@ def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
 
 
 def read_table(path: LakePath, schema: pa.Schema | None = None) -> pa.Table:
-    """One Parquet file of the lake, local or in an object store."""
+    """One Parquet file of the lake, local or in an object store; with `schema`, its columns in that order
+    and of those types (a column the file lacks is null), as `pq.read_table(path, schema=schema)` reads it.
+
+    A local file is read by `pq.ParquetFile`: `pq.read_table` imports pyarrow's dataset layer (and maps
+    Arrow's dataset, Acero and Substrait libraries: +6.6 MB RSS) for every command reading the load log."""
     if isinstance(path, ObjectPath):
         return pq.read_table(path.path, filesystem=path.fs, schema=schema)
-    return pq.read_table(path, schema=schema)
+    with pq.ParquetFile(path) as handle:
+        if schema is None:
+            return handle.read()
+        names = set(handle.schema_arrow.names)
+        table = handle.read(columns=[field.name for field in schema if field.name in names])
+    columns = [
+        table.column(field.name).cast(field.type) if field.name in names else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def parquet_source(path: LakePath) -> Path | pa.NativeFile:
@@ -163,17 +191,21 @@ class LoadWriter:
         self._parts[folder] = number + 1
         write_table_atomic(table, self._folder(folder) / f"part-{number:05d}.parquet")
 
-    def write_slices(self, folder: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+    def write_slices(
+        self, folder: str, schema: pa.Schema, tables: Iterable[pa.Table], distinct: Iterable[str] = ()
+    ) -> None:
         """Stage one part of `folder` from `tables` (slices of its rows, in order, at least one row in all),
-        written one after another as row groups of the part, by the writer thread (see the class)."""
+        written one after another as row groups of the part, by the writer thread (see the class); `distinct`:
+        columns written without a dictionary (`write_tables_atomic`)."""
         self._raise_failure()
         number = self._parts.get(folder, 0)
         self._parts[folder] = number + 1
+        distinct = tuple(distinct)
         if not self.threaded:
-            write_tables_atomic(schema, tables, self._folder(folder) / f"part-{number:05d}.parquet")
+            write_tables_atomic(schema, tables, self._folder(folder) / f"part-{number:05d}.parquet", distinct)
             return
         jobs = self._start()
-        jobs.put((self._folder(folder) / f"part-{number:05d}.parquet", schema))
+        jobs.put((self._folder(folder) / f"part-{number:05d}.parquet", schema, distinct))
         try:
             for table in tables:
                 self._put(jobs, table)
@@ -194,7 +226,7 @@ class LoadWriter:
         jobs.put(item)
 
     def _run(self) -> None:
-        """The writer thread: parts one after another, each (path, schema), its slices, then None."""
+        """The writer thread: parts one after another, each (path, schema, distinct), its slices, then None."""
         jobs = self._jobs
         assert jobs is not None
         while True:
@@ -203,7 +235,7 @@ class LoadWriter:
                 # the pages Arrow's allocator keeps for this thread go back (~30 MB after the 1 GB TiC file)
                 pa.default_memory_pool().release_unused()
                 return
-            dest, schema = job
+            dest, schema, distinct = job
 
             ended = [False]
 
@@ -218,7 +250,7 @@ class LoadWriter:
             try:
                 if self._failure is not None:
                     raise self._failure
-                write_tables_atomic(schema, slices(), dest)
+                write_tables_atomic(schema, slices(), dest, distinct)
             except _Aborted:
                 pass
             except BaseException as exc:  # noqa: BLE001 - handed to the loader (`_raise_failure`)

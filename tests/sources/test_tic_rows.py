@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import catalog
+from flows.engines import tic_scan
 from flows.engines.tic_scan import extract, id_text
 from flows.engines.tic_stream import Limits
 from flows.lookups import payer_directory
@@ -233,11 +234,17 @@ def test_the_levels_quarantine_and_note_what_the_frame_path_does(tmp_path: Path,
     assert any(c.startswith("coerce_dtype") for c in checks)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["", "lazy_rates"])
 @pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
-def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(path: Path) -> None:
+def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(
+    path: Path, lazy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`in_network_levels(release=True)` (the loader's read) gives the same batches as reading the extract
     and keeping it; the extract's items and provider references are let go as read, their counts kept (the
-    file row's `target_items`, `provider_references_resolved`)."""
+    file row's `target_items`, `provider_references_resolved`). `lazy`: every item is read with its rates
+    decoded one at a time (flows/engines/tic_scan.py `LazyRates`, for items of 64 KB or more)."""
+    if lazy:
+        monkeypatch.setattr(tic_scan, "LAZY_RATES_BYTES", 0)
     kept = extract(path, CODES)
     expected = [levels.frame() for levels in tic.in_network_levels(kept, path.parent, size=3)]
     ex = extract(path, CODES)

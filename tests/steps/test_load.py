@@ -450,6 +450,93 @@ def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing
     assert list((tmp_path / "lake" / ".staging" / "load-1" / "other").iterdir()) == []
 
 
+@pytest.mark.parametrize("threaded", [False, True])
+def test_columns_named_distinct_are_written_without_a_dictionary_and_read_back_the_same(
+    tmp_path: Path, threaded: bool
+) -> None:
+    """`write_slices(..., distinct=...)` (the TiC loader's source_record: a different value in every row) writes
+    those columns plainly, the others with a dictionary as before; the values read back are the same."""
+    import pyarrow as pa_arrow
+
+    schema = pa_arrow.schema([("record", pa_arrow.string()), ("code", pa_arrow.string())])
+    whole = pa_arrow.table({"record": [f"$[{i}]" for i in range(9)], "code": ["0440T"] * 9}, schema=schema)
+    writer = store.LoadWriter(tmp_path / "lake", "load-1", threaded=threaded)
+    writer.write_slices("ds", schema, (whole.slice(i, 4) for i in range(0, 9, 4)), distinct=("record", "absent"))
+    writer.flush()
+    (part,) = (tmp_path / "lake" / ".staging" / "load-1" / "ds").iterdir()
+    assert pq.read_table(part).equals(whole)
+    meta = pq.ParquetFile(part).metadata
+    for group in range(meta.num_row_groups):
+        record, code = (meta.row_group(group).column(c) for c in range(2))
+        assert not record.has_dictionary_page and "RLE_DICTIONARY" not in record.encodings
+        assert code.has_dictionary_page
+    assert store._options(schema, ()) is store.PARQUET_OPTIONS  # nothing named: the options as they are
+
+
+def test_read_table_reads_a_local_file_as_the_dataset_reader_does_without_importing_it(tmp_path: Path) -> None:
+    """`store.read_table(path, schema)` gives what `pq.read_table(path, schema=...)` gives (the schema's order and
+    types, a column the file lacks as nulls, one it has beyond the schema left out), without importing
+    pyarrow.dataset, which maps Arrow's dataset libraries into every command reading the load log."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa_arrow
+
+    path = tmp_path / "part.parquet"
+    pq.write_table(
+        pa_arrow.table({"b": pa_arrow.array([1, None], pa_arrow.int32()), "a": ["x", "y"], "z": [1, 2]}), path
+    )
+    schema = pa_arrow.schema(
+        [("a", pa_arrow.string()), ("b", pa_arrow.int64()), ("c", pa_arrow.list_(pa_arrow.string()))]
+    )
+    got = store.read_table(path, schema=schema)
+    assert got.equals(pq.read_table(path, schema=schema)) and got.schema == schema
+    assert store.read_table(path).equals(pq.read_table(path))
+    script = (
+        "import sys; from pathlib import Path; import pyarrow as pa; from flows.steps import store; "
+        f"store.read_table(Path({str(path)!r}), schema=pa.schema([('a', pa.string())])); "
+        "print('pyarrow.dataset' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_mmap_threshold_stays_fixed_once_a_load_sets_it() -> None:
+    """`fix_mmap_threshold` (called by every load) keeps glibc's mmap threshold at 128 KiB: after a freed 4 MB
+    block would have raised it, a 512 KiB block is still mapped on its own (and unmapped when freed). In a
+    fresh interpreter, so the allocator starts as a command's does; glibc only."""
+    import ctypes
+    import subprocess
+    import sys
+
+    try:
+        ctypes.CDLL(None).mallinfo2  # noqa: B018 - glibc 2.33 or later
+    except (AttributeError, OSError, TypeError):
+        pytest.skip("glibc's mallinfo2 is needed to see where a block comes from")
+    script = """
+import ctypes, sys
+from flows.steps import load
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "1":
+    assert load.fix_mmap_threshold() and load.fix_mmap_threshold()
+libc.free(libc.malloc(4 << 20))  # mapped, then freed: glibc raises its threshold to 4 MB unless it is fixed
+before = libc.mallinfo2().hblks
+block = libc.malloc(512 << 10)
+print(libc.mallinfo2().hblks - before)
+libc.free(block)
+"""
+    mapped = [
+        subprocess.run([sys.executable, "-c", script, fixed], capture_output=True, text=True, check=True).stdout.strip()
+        for fixed in ("0", "1")
+    ]
+    assert mapped == ["0", "1"]  # from the heap as glibc would have it; mapped on its own once fixed
+
+
 def test_a_failure_of_the_parquet_writer_thread_is_raised_in_the_loader_and_discard_leaves_nothing(
     tmp_path: Path,
 ) -> None:
@@ -478,7 +565,7 @@ def test_a_load_whose_parquet_writer_thread_fails_is_failed_with_the_write_error
     """A write that fails in the writer thread fails the load as a write in the loader did: status failed,
     the error named, nothing staged left, nothing in the lake."""
 
-    def full_disk(schema, tables, dest):  # type: ignore[no-untyped-def]
+    def full_disk(schema, tables, dest, distinct=()):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "write_tables_atomic", full_disk)
