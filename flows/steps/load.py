@@ -6,8 +6,6 @@ adapter yields batches for datasets whose schemas are registered.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime as dt
 import errno
 import hashlib
@@ -73,26 +71,6 @@ LEVEL_SLICE_ROWS = 5_000
 """Rows of a batch held as levels taken and written at a time (`_load_levels`): a slice's table and the Parquet
 writer's buffers for it are the load's largest transient (10,000 rows: ~8 MB of table, ~17 MB of malloc in all
 while written); 5,000 took 11 MB off the 1 GB TiC load's peak RSS at the same CPU, 2,500 nothing more."""
-
-
-MMAP_THRESHOLD = 128 * 1024
-"""Bytes from which glibc's malloc gives a block its own mapping, returned to the system when freed (`fix_mmap_threshold`)."""
-_MMAP_THRESHOLD_SET = False
-
-
-def fix_mmap_threshold() -> bool:
-    """Keep glibc's mmap threshold at `MMAP_THRESHOLD` (its starting value) for the rest of the process; True when set.
-
-    glibc raises the threshold to the size of each mapped block freed (up to 32 MB), so after the scan's read
-    buffers and the first batches, a load's large temporaries (Arrow buffers, numpy arrays, the Parquet writer's
-    pages: all from malloc, see flows/__init__.py) come from the heap, whose freed pages stay in the process
-    between batches: 14-17 MB of the 1 GB TiC load's heap was free at its peak. Fixed, they are mapped and
-    unmapped (about 6 MB off that peak, at the same CPU). A no-op without glibc (`mallopt`), once per process."""
-    global _MMAP_THRESHOLD_SET
-    if not _MMAP_THRESHOLD_SET:
-        with contextlib.suppress(OSError, AttributeError, TypeError):  # TypeError: Windows' CDLL(None)
-            _MMAP_THRESHOLD_SET = ctypes.CDLL(None).mallopt(-3, MMAP_THRESHOLD) == 1  # -3: M_MMAP_THRESHOLD
-    return _MMAP_THRESHOLD_SET
 
 
 FileIdentity = tuple[int, int]
@@ -265,7 +243,6 @@ def _read_batches(
     before_batch: Callable[[], None] | None = None,
 ) -> None:
     """The adapter's batches, validated and written as staged Parquet parts (visible only on commit)."""
-    fix_mmap_threshold()
     validators: dict[str, DatasetValidator] = {}
     for batch in source.read(target, context):  # type: ignore[arg-type]
         if before_batch is not None:

@@ -501,42 +501,6 @@ def test_read_table_reads_a_local_file_as_the_dataset_reader_does_without_import
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_the_mmap_threshold_stays_fixed_once_a_load_sets_it() -> None:
-    """`fix_mmap_threshold` (called by every load) keeps glibc's mmap threshold at 128 KiB: after a freed 4 MB
-    block would have raised it, a 512 KiB block is still mapped on its own (and unmapped when freed). In a
-    fresh interpreter, so the allocator starts as a command's does; glibc only."""
-    import ctypes
-    import subprocess
-    import sys
-
-    try:
-        ctypes.CDLL(None).mallinfo2  # noqa: B018 - glibc 2.33 or later
-    except (AttributeError, OSError, TypeError):
-        pytest.skip("glibc's mallinfo2 is needed to see where a block comes from")
-    script = """
-import ctypes, sys
-from flows.steps import load
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = Info
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-if sys.argv[1] == "1":
-    assert load.fix_mmap_threshold() and load.fix_mmap_threshold()
-libc.free(libc.malloc(4 << 20))  # mapped, then freed: glibc raises its threshold to 4 MB unless it is fixed
-before = libc.mallinfo2().hblks
-block = libc.malloc(512 << 10)
-print(libc.mallinfo2().hblks - before)
-libc.free(block)
-"""
-    mapped = [
-        subprocess.run([sys.executable, "-c", script, fixed], capture_output=True, text=True, check=True).stdout.strip()
-        for fixed in ("0", "1")
-    ]
-    assert mapped == ["0", "1"]  # from the heap as glibc would have it; mapped on its own once fixed
-
-
 def test_a_failure_of_the_parquet_writer_thread_is_raised_in_the_loader_and_discard_leaves_nothing(
     tmp_path: Path,
 ) -> None:
