@@ -255,6 +255,7 @@ def _read_batches(
         _load_batch(state, batch, validator, writer, record, payers)
         if progress is not None:
             progress.add_rows(batch.row_count())
+        del batch  # a loaded batch is not held while the adapter builds the next one
     writer.flush()  # every part written (Parquet parts given in slices are written by a thread)
 
 
