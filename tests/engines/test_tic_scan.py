@@ -10,6 +10,7 @@ import ctypes
 import decimal
 import gzip
 import json
+import os
 import random
 from pathlib import Path
 
@@ -345,6 +346,7 @@ def test_spilled_references_are_kept_packed_and_read_as_the_exact_path_reads_the
     fast, exact = same(path), reference_extract(path, CODES)
     refs = fast.provider_refs
     assert isinstance(refs, tic_scan.PackedEntries)
+    assert refs._file is not None and not refs._blob  # read back from its temporary file, not held
     assert list(refs) == list(exact.provider_refs) == ["1", "3", "2"]
     assert [e["provider_groups"][0]["npi"] for e in refs["3"]] == [[1111111111], [2222222222]]
     assert refs.get("4") is None and "4" not in refs
@@ -392,3 +394,30 @@ def test_a_big_item_read_once_has_its_rates_decoded_one_at_a_time(monkeypatch: p
     assert first["negotiated_rates"][1:] == [{"b": [2]}] and len(first["negotiated_rates"]) == 2
     assert type(got[1][1]["negotiated_rates"]) is list  # not ASCII: decoded whole
     assert got[2][1]["negotiated_rates"] == {"not": "an array"}
+
+
+@pytest.mark.parametrize("pread", [True, False], ids=["pread", "seek"])
+def test_packed_entries_read_the_same_from_their_file_or_from_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pread: bool
+) -> None:
+    """`PackedEntries.to_disk` moves the packed JSON to an anonymous file in the folder given, read back by
+    offset (by seeking where os.pread is missing: Windows); a folder it cannot write to keeps it in memory."""
+    if not pread:
+        monkeypatch.delattr(tic_scan.os, "pread")
+
+    def packed() -> tic_scan.PackedEntries:
+        refs = tic_scan.PackedEntries()
+        for n in range(5):
+            refs.keep_json(str(n % 3), entry(n, 1000000000 + n).encode())
+        return refs
+
+    expected = dict(packed())
+    on_disk = packed()
+    assert on_disk.to_disk(tmp_path) and on_disk.to_disk(tmp_path)  # once; again is a no-op
+    assert not on_disk._blob
+    assert os.name == "nt" or list(tmp_path.iterdir()) == []  # the file has no name (Windows: deleted on close)
+    assert dict(on_disk) == expected and [e["provider_group_id"] for e in on_disk["1"]] == [1, 4]
+    kept = packed()
+    assert not kept.to_disk(tmp_path / "missing") and kept._blob and dict(kept) == expected
+    on_disk.clear()
+    assert len(on_disk) == 0 and on_disk._file is None
