@@ -298,7 +298,9 @@ class PackedEntries(MutableMapping):
     `KeptEntries`), their JSON packed end to end in one buffer instead of a bytes object and a `KeptEntries`
     per id: 30,437 ids of the 1 GB benchmark file were ~15 MB of small Python objects made during the scan,
     whose space the allocator kept (and the row builder's objects then fragmented) after the loader let each
-    one go; packed, they are one 8.6 MB buffer and an index, freed with the extract.
+    one go; packed, they are one 8.6 MB buffer and an index, and the buffer moves to an anonymous temporary
+    file once the scan has kept every entry (`to_disk`), so the load reads each id's entries back from the
+    page cache instead of holding them.
 
     An id's entries are rebuilt as a `KeptEntries` each time it is read (the same bytes, decoded by the same
     decoder). Assigning a value stores it as it is, an empty one (the loader's `refs[key] = ()` once it has
