@@ -35,10 +35,11 @@ import re
 import tempfile
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -139,7 +140,7 @@ class _PrHead(msgspec.Struct, gc=False):
     provider_group_id: int | str | None = None
 
 
-PR_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+PR_RAWS = RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 PR_HEADS = msgspec.json.Decoder(list[_PrHead])
 
 
@@ -184,7 +185,10 @@ class KeptItems(Sequence):
         for index in range(len(kept)):
             pair = kept[index]
             kept[index] = None  # type: ignore[call-overload]
-            yield self._read(pair)
+            if pair is not None and isinstance(pair[1], bytes) and len(pair[1]) >= LAZY_RATES_BYTES:
+                yield pair[0], _lazy_rates(pair[1])
+            else:
+                yield self._read(pair)
 
     @staticmethod
     def _read(pair: tuple[str, dict | bytes]) -> tuple[str, dict]:
@@ -213,6 +217,64 @@ class KeptItems(Sequence):
         return f"KeptItems({len(self._kept)} items)"
 
 
+LAZY_RATES_BYTES = 64 * 1024
+"""An item read once (`KeptItems.read_once`) at least this long has its negotiated_rates decoded one at a time."""
+
+ITEM_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+class LazyRates(Sequence):
+    """An item's negotiated_rates, each kept as its JSON (`msgspec.Raw`, a view of the item's bytes) and decoded
+    by `DECODE` when read: the same values as decoding the whole item, without holding every rate as Python
+    objects at once (the 1 GB benchmark file's largest item, 1 MB of JSON and 3,000 rates, is ~10 MB decoded)."""
+
+    __slots__ = ("_raws",)
+
+    def __init__(self, raws: list[msgspec.Raw]) -> None:
+        self._raws = raws
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        if isinstance(index, slice):
+            return [DECODE.decode(raw) for raw in self._raws[index]]
+        return DECODE.decode(self._raws[index])
+
+    def __iter__(self) -> Iterator[dict]:
+        for raw in self._raws:
+            yield DECODE.decode(raw)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyRates, list)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyRates({len(self._raws)} rates)"
+
+
+def _lazy_rates(raw: bytes) -> dict:
+    """`DECODE.decode(raw)` for an item (a JSON object), its negotiated_rates, when an array, as `LazyRates`.
+    Text that is not all ASCII is decoded whole, as before: its UTF-8 is checked when the item is read, not
+    part way through its rates (the scan checked the JSON's syntax, not its UTF-8)."""
+    if not raw.isascii():
+        return DECODE.decode(raw)
+    try:
+        fields = ITEM_FIELDS.decode(raw)
+    except msgspec.ValidationError:  # not an object: as it is
+        return DECODE.decode(raw)
+    item: dict[str, object] = {}
+    for key, value in fields.items():
+        if key == "negotiated_rates" and bytes(memoryview(value)[:1]) == b"[":  # no blank space: a Raw is trimmed
+            item[key] = LazyRates(RAWS.decode(value))
+        else:
+            item[key] = DECODE.decode(value)
+    return item
+
+
 class KeptEntries(KeptItems):
     """The provider_references entries with one id, read like a list of dicts: the fast path keeps
     each as its JSON bytes (9 MB for the 1 GB benchmark file's 30,437 referenced entries, against
@@ -229,6 +291,111 @@ class KeptEntries(KeptItems):
 
     def __repr__(self) -> str:
         return f"KeptEntries({len(self._kept)} entries)"
+
+
+class PackedEntries(MutableMapping):
+    """The spilled provider_references entries a file's rates name (id text -> its entries, read like
+    `KeptEntries`), their JSON packed end to end in one buffer instead of a bytes object and a `KeptEntries`
+    per id: 30,437 ids of the 1 GB benchmark file were ~15 MB of small Python objects made during the scan,
+    whose space the allocator kept (and the row builder's objects then fragmented) after the loader let each
+    one go; packed, they are one 8.6 MB buffer and an index, and the buffer moves to an anonymous temporary
+    file once the scan has kept every entry (`to_disk`), so the load reads each id's entries back from the
+    page cache instead of holding them.
+
+    An id's entries are rebuilt as a `KeptEntries` each time it is read (the same bytes, decoded by the same
+    decoder). Assigning a value stores it as it is, an empty one (the loader's `refs[key] = ()` once it has
+    read an id) without keeping anything; ids keep the order they were first added in."""
+
+    __slots__ = ("_at", "_blob", "_ends", "_file", "_given")
+
+    def __init__(self) -> None:
+        self._at: dict[str, int | list[int]] = {}  # id -> its entry number, or numbers (an id written twice)
+        self._blob = bytearray()  # every entry's JSON, end to end
+        self._ends = array("q")  # entry number -> where its JSON ends in _blob
+        self._given: dict[str, Sequence[dict]] = {}  # ids assigned a value (`__setitem__`)
+        self._file: Any = None  # once `to_disk`: the file holding _blob, which is then empty
+
+    def to_disk(self, folder: Path | None) -> bool:
+        """Move the packed JSON to an anonymous temporary file in `folder` (the system's when None), read back
+        an entry at a time: the 1 GB benchmark file's 8.6 MB then stay in the page cache, out of the load's
+        memory. The file has no name once created (deleted when closed, with this mapping); True when moved,
+        False (kept in memory) when it cannot be written."""
+        if self._file is not None or not self._blob:
+            return self._file is not None
+        try:
+            handle = tempfile.TemporaryFile(prefix="tic-provider-refs-", dir=folder)  # noqa: SIM115 - kept open
+        except OSError:
+            return False
+        try:
+            handle.write(self._blob)
+            handle.flush()
+        except OSError:
+            handle.close()
+            return False
+        self._file, self._blob = handle, bytearray()
+        return True
+
+    def _bytes(self, start: int, end: int) -> bytes:
+        if self._file is None:
+            return bytes(self._blob[start:end])
+        if hasattr(os, "pread"):
+            return os.pread(self._file.fileno(), end - start, start)
+        self._file.seek(start)  # Windows has no pread
+        return self._file.read(end - start)
+
+    def keep_json(self, ident: str, raw: bytes) -> None:
+        """Keep one entry of id `ident` as its JSON text (after any entries the id already has)."""
+        self._blob += raw
+        number = len(self._ends)
+        self._ends.append(len(self._blob))
+        at = self._at.get(ident)
+        if at is None:
+            self._at[ident] = number
+        elif isinstance(at, int):
+            self._at[ident] = [at, number]
+        else:
+            at.append(number)
+
+    def __getitem__(self, ident: str) -> Sequence[dict]:
+        at = self._at.get(ident)
+        if at is None:
+            return self._given[ident]
+        if isinstance(at, int) and at < 0:  # let go (an empty value assigned)
+            return ()
+        entries = KeptEntries()
+        ends = self._ends
+        for number in [at] if isinstance(at, int) else at:
+            entries.keep_json(self._bytes(ends[number - 1] if number else 0, ends[number]))
+        return entries
+
+    def __setitem__(self, ident: str, value: Sequence[dict]) -> None:
+        if ident in self._at and not len(value):
+            self._at[ident] = -1  # the id stays (counted), its entries are no longer read
+            return
+        self._at.pop(ident, None)
+        self._given[ident] = value
+
+    def __delitem__(self, ident: str) -> None:
+        if self._at.pop(ident, None) is None:
+            del self._given[ident]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._at
+        yield from (ident for ident in self._given if ident not in self._at)
+
+    def __len__(self) -> int:
+        return len(self._at) + len(self._given)
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._at or ident in self._given
+
+    def clear(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._at, self._blob, self._ends, self._given, self._file = {}, bytearray(), array("q"), {}, None
+
+    def __repr__(self) -> str:
+        return f"PackedEntries({len(self)} ids, {len(self._blob):,} bytes)"
 
 
 @dataclass
@@ -1197,6 +1364,8 @@ class FastScanner:
         assert self.spill is not None
         pieces = self.spill_pieces or _SpillPieces(self.spill.name, self.limits.max_item_bytes)
         self.spill_pieces, self.win.idle = None, None
+        # packed (`PackedEntries`) when nothing is kept yet, which is every fast-path scan
+        packed = PackedEntries() if not self.extract.provider_refs else None
         found: dict[str, KeptEntries] = {}
         try:
             while True:
@@ -1211,12 +1380,19 @@ class FastScanner:
                         joined = b"[" + b",".join([raw for raw, _ in hits]) + b"]"
                         if not joined.isascii():  # the skipping decode checked the syntax, not the UTF-8
                             DECODE.decode(joined)
-                        for raw, ident in hits:  # kept as bytes (KeptEntries); the id as decoded: its text
-                            found.setdefault(ident if type(ident) is str else str(ident), KeptEntries()).keep_json(raw)
+                        for raw, ident in hits:  # kept as bytes; the id as decoded: its text
+                            text = ident if type(ident) is str else str(ident)
+                            if packed is None:
+                                found.setdefault(text, KeptEntries()).keep_json(raw)
+                            elif text in wanted:
+                                packed.keep_json(text, raw)
                 if not more:
                     break
         finally:
             pieces.close()
+        if packed is not None:
+            packed.to_disk(self.spill_dir)
+            self.extract.provider_refs = packed  # type: ignore[assignment]
         for ident, entries in found.items():
             if ident in wanted:
                 self.extract.provider_refs[ident] = entries

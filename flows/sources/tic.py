@@ -97,6 +97,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[Batch]:
         levels_of = in_network_levels(result, folder, Limits.of(ctx.settings), rows, codes=codes, release=True)
         for levels in levels_of:
             yield Batch(RATE, None, levels=levels)
+            del levels  # not held while the next batch is built
     elif result.kind == "allowed_amount":
         yield from _batches(ALLOWED, allowed_amount_rows(result), rows)
     elif result.kind == "table_of_contents":
@@ -621,6 +622,7 @@ def in_network_levels(
             if batch is None:
                 return
             yield batch
+            del batch  # not held while the next batch is built
     finally:
         batches.close()
 

@@ -7,8 +7,10 @@ nesting guards in tests/engines/test_json_guard.py."""
 from __future__ import annotations
 
 import ctypes
+import decimal
 import gzip
 import json
+import os
 import random
 from pathlib import Path
 
@@ -333,3 +335,89 @@ def test_giving_back_free_memory_is_a_no_op_where_ctypes_cannot_open_the_process
 
     monkeypatch.setattr(ctypes, "CDLL", windows_cdll)
     tic_scan._give_back_free_memory()
+
+
+def test_spilled_references_are_kept_packed_and_read_as_the_exact_path_reads_them(tmp_path: Path) -> None:
+    """The fast path keeps the wanted spilled entries packed in one buffer (`PackedEntries`): the same ids, in
+    the same order, and the same entries (an id written twice keeps both) as the exact path's dict; an id
+    given an empty value (the loader, once it has read it) stays counted and reads as empty."""
+    references = [entry(1), entry(3, 1111111111), entry(2), entry(3, 2222222222), entry(4)]
+    path = write(tmp_path / "packed.json", references, [item("0440T", refs=(3, 1, 2))])
+    fast, exact = same(path), reference_extract(path, CODES)
+    refs = fast.provider_refs
+    assert isinstance(refs, tic_scan.PackedEntries)
+    assert refs._file is not None and not refs._blob  # read back from its temporary file, not held
+    assert list(refs) == list(exact.provider_refs) == ["1", "3", "2"]
+    assert [e["provider_groups"][0]["npi"] for e in refs["3"]] == [[1111111111], [2222222222]]
+    assert refs.get("4") is None and "4" not in refs
+    refs["3"] = ()
+    assert len(refs) == 3 and "3" in refs and not refs["3"] and list(refs) == ["1", "3", "2"]
+    assert refs["1"] == exact.provider_refs["1"]  # the others still read
+
+
+def test_packed_entries_take_assigned_values_and_deletions_like_a_dict() -> None:
+    refs = tic_scan.PackedEntries()
+    refs.keep_json("a", b'{"provider_group_id":1}')
+    refs.keep_json("b", b'{"provider_group_id":2}')
+    refs["c"] = [{"provider_group_id": 3}]
+    refs["a"] = [{"x": 1}]  # a value replaces the packed entries
+    assert dict(refs) == {"b": [{"provider_group_id": 2}], "a": [{"x": 1}], "c": [{"provider_group_id": 3}]}
+    del refs["b"], refs["c"]
+    assert list(refs) == ["a"] and len(refs) == 1
+    with pytest.raises(KeyError):
+        refs["b"]
+    refs.clear()
+    assert len(refs) == 0 and list(refs) == []
+
+
+def test_a_big_item_read_once_has_its_rates_decoded_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`KeptItems.read_once` reads an item of `LAZY_RATES_BYTES` or more with its negotiated_rates as `LazyRates`
+    (each rate decoded when read): equal to decoding the whole item, its other keys decoded, in order; text
+    that is not ASCII, rates that are not an array and JSON that is not an object are decoded whole."""
+    monkeypatch.setattr(tic_scan, "LAZY_RATES_BYTES", 10)
+    texts = [
+        '{"billing_code":"0440T","negotiated_rates":[ {"negotiated_prices":[{"negotiated_rate":12.50}]} ,"odd",3],'
+        '"name":"x","negotiated_rates":[{"a":1.0},{"b":[2]}],"covered_services":null}',  # a repeated key: the last
+        '{"billing_code":"0441T","name":"caf\u00e9 é","negotiated_rates":[{"a":1}]}',
+        '{"billing_code":"0442T","negotiated_rates":{"not":"an array"}}',
+        "[1,2]",
+    ]
+    items = tic_scan.KeptItems()
+    for n, text in enumerate(texts):
+        items.keep_json(f"$.in_network[{n}]", text.encode())
+    got = list(items.read_once())
+    expected = [tic_scan.DECODE.decode(text.encode()) for text in texts]
+    assert [item for _, item in got] == expected
+    first = got[0][1]
+    assert isinstance(first["negotiated_rates"], tic_scan.LazyRates) and list(first) == list(expected[0])
+    assert list(first["negotiated_rates"]) == [{"a": decimal.Decimal("1.0")}, {"b": [2]}]
+    assert first["negotiated_rates"][1:] == [{"b": [2]}] and len(first["negotiated_rates"]) == 2
+    assert type(got[1][1]["negotiated_rates"]) is list  # not ASCII: decoded whole
+    assert got[2][1]["negotiated_rates"] == {"not": "an array"}
+
+
+@pytest.mark.parametrize("pread", [True, False], ids=["pread", "seek"])
+def test_packed_entries_read_the_same_from_their_file_or_from_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pread: bool
+) -> None:
+    """`PackedEntries.to_disk` moves the packed JSON to an anonymous file in the folder given, read back by
+    offset (by seeking where os.pread is missing: Windows); a folder it cannot write to keeps it in memory."""
+    if not pread:
+        monkeypatch.delattr(tic_scan.os, "pread")
+
+    def packed() -> tic_scan.PackedEntries:
+        refs = tic_scan.PackedEntries()
+        for n in range(5):
+            refs.keep_json(str(n % 3), entry(n, 1000000000 + n).encode())
+        return refs
+
+    expected = dict(packed())
+    on_disk = packed()
+    assert on_disk.to_disk(tmp_path) and on_disk.to_disk(tmp_path)  # once; again is a no-op
+    assert not on_disk._blob
+    assert os.name == "nt" or list(tmp_path.iterdir()) == []  # the file has no name (Windows: deleted on close)
+    assert dict(on_disk) == expected and [e["provider_group_id"] for e in on_disk["1"]] == [1, 4]
+    kept = packed()
+    assert not kept.to_disk(tmp_path / "missing") and kept._blob and dict(kept) == expected
+    on_disk.clear()
+    assert len(on_disk) == 0 and on_disk._file is None

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import catalog
+from flows.engines import tic_scan
 from flows.engines.tic_scan import extract, id_text
 from flows.engines.tic_stream import Limits
 from flows.lookups import payer_directory
@@ -234,11 +235,17 @@ def test_the_levels_quarantine_and_note_what_the_frame_path_does(tmp_path: Path,
     assert any(c.startswith("coerce_dtype") for c in checks)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["", "lazy_rates"])
 @pytest.mark.parametrize("path", in_network_fixtures(), ids=lambda p: p.name)
-def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(path: Path) -> None:
+def test_levels_that_release_the_extract_are_the_same_and_let_its_kept_json_go(
+    path: Path, lazy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`in_network_levels(release=True)` (the loader's read) gives the same batches as reading the extract
     and keeping it; the extract's items and provider references are let go as read, their counts kept (the
-    file row's `target_items`, `provider_references_resolved`)."""
+    file row's `target_items`, `provider_references_resolved`). `lazy`: every item is read with its rates
+    decoded one at a time (flows/engines/tic_scan.py `LazyRates`, for items of 64 KB or more)."""
+    if lazy:
+        monkeypatch.setattr(tic_scan, "LAZY_RATES_BYTES", 0)
     kept = extract(path, CODES)
     expected = [levels.frame() for levels in tic.in_network_levels(kept, path.parent, size=3)]
     ex = extract(path, CODES)
@@ -355,3 +362,41 @@ def test_repeated_lists_convert_as_arrow_does() -> None:
     values = (["11", "22"], None, ["11", "22"], [], ["0"], [], ["22", "11"], None)
     kind = pa.list_(pa.string())
     assert tic._repeated_lists(values, kind).equals(pa.array(values, type=kind))
+
+
+def test_a_loaded_batch_is_let_go_before_the_next_one_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing on the way from the row builder to the loader (`in_network_levels`, `tic.read`, the loader's
+    `_read_batches`) holds a batch once it is loaded: when the next batch is built, the last one's levels (a
+    batch's row locators, items and prices: 5-8 MB of the 1 GB benchmark load's peak) are gone."""
+    import weakref
+
+    made: list[weakref.ref] = []
+    alive_when_building: list[int] = []
+    build = tic._in_network_levels
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        batches = build(*args, **kwargs)
+        while True:
+            alive_when_building.append(sum(ref() is not None for ref in made))
+            levels = next(batches, None)
+            if levels is None:
+                return
+            made.append(weakref.ref(levels))
+            yield levels
+            del levels
+
+    monkeypatch.setattr(tic, "_in_network_levels", spy)
+    settings = Settings(
+        raw_dir=BUNDLED_RAW,
+        warehouse_dir=tmp_path / "warehouse",
+        reports_dir=tmp_path / "reports",
+        inbox_dir=tmp_path / "inbox",
+        chunk_rows=2,
+        render_reports=False,
+    )
+    path = max(in_network_fixtures(), key=lambda p: p.stat().st_size)
+    record = load_file(
+        catalog.get("tic"), path, settings, "run-x", payers=payer_directory(settings.payer_alias_file), codes=CODES
+    )
+    assert record.status in {"loaded", "loaded_with_quarantine"}, record.error
+    assert len(made) >= 3 and alive_when_building == [0] * len(alive_when_building), alive_when_building

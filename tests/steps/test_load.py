@@ -480,6 +480,56 @@ def test_a_part_written_in_slices_holds_the_rows_of_one_write_and_leaves_nothing
     assert list((tmp_path / "lake" / ".staging" / "load-1" / "other").iterdir()) == []
 
 
+@pytest.mark.parametrize("threaded", [False, True])
+def test_plain_columns_are_written_without_a_dictionary_by_the_slice_writer_threaded_or_not(
+    tmp_path: Path, threaded: bool
+) -> None:
+    """`write_slices` (the TiC loader's parts) writes store.PLAIN_COLUMNS (source_record: a different value in
+    every row) plainly, the others with a dictionary as before; the values read back are the same."""
+    import pyarrow as pa_arrow
+
+    schema = pa_arrow.schema([("source_record", pa_arrow.string()), ("code", pa_arrow.string())])
+    whole = pa_arrow.table({"source_record": [f"$[{i}]" for i in range(9)], "code": ["0440T"] * 9}, schema=schema)
+    writer = store.LoadWriter(tmp_path / "lake", "load-1", threaded=threaded)
+    writer.write_slices("ds", schema, (whole.slice(i, 4) for i in range(0, 9, 4)))
+    writer.flush()
+    (part,) = (tmp_path / "lake" / ".staging" / "load-1" / "ds").iterdir()
+    assert pq.read_table(part).equals(whole)
+    meta = pq.ParquetFile(part).metadata
+    for group in range(meta.num_row_groups):
+        record, code = (meta.row_group(group).column(c) for c in range(2))
+        assert not record.has_dictionary_page and "RLE_DICTIONARY" not in record.encodings
+        assert code.has_dictionary_page
+
+
+def test_read_table_reads_a_local_file_as_the_dataset_reader_does_without_importing_it(tmp_path: Path) -> None:
+    """`store.read_table(path, schema)` gives what `pq.read_table(path, schema=...)` gives (the schema's order and
+    types, a column the file lacks as nulls, one it has beyond the schema left out), without importing
+    pyarrow.dataset, which maps Arrow's dataset libraries into every command reading the load log."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa_arrow
+
+    path = tmp_path / "part.parquet"
+    pq.write_table(
+        pa_arrow.table({"b": pa_arrow.array([1, None], pa_arrow.int32()), "a": ["x", "y"], "z": [1, 2]}), path
+    )
+    schema = pa_arrow.schema(
+        [("a", pa_arrow.string()), ("b", pa_arrow.int64()), ("c", pa_arrow.list_(pa_arrow.string()))]
+    )
+    got = store.read_table(path, schema=schema)
+    assert got.equals(pq.read_table(path, schema=schema)) and got.schema == schema
+    assert store.read_table(path).equals(pq.read_table(path))
+    script = (
+        "import sys; from pathlib import Path; import pyarrow as pa; from flows.steps import store; "
+        f"store.read_table(Path({str(path)!r}), schema=pa.schema([('a', pa.string())])); "
+        "print('pyarrow.dataset' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_a_failure_of_the_parquet_writer_thread_is_raised_in_the_loader_and_discard_leaves_nothing(
     tmp_path: Path,
 ) -> None:
