@@ -52,7 +52,7 @@ def child(warehouse_dir: str, changed: list[str]) -> None:
     current = warehouse.plan(settings, catalog.SCHEMAS)
     current.changed = set(changed)
     current.needed = True
-    result = warehouse._build(settings, current, catalog.SCHEMAS)
+    result = warehouse._build(settings, current, warehouse.datasets_of(catalog.SCHEMAS))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     done.set()
     sampler.join()
