@@ -61,14 +61,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -79,6 +78,8 @@ from flows.steps import load_log
 from flows.steps.lake import ObjectPath, lake_root
 from flows.steps.load_log import COMMITTED
 from flows.steps.lock import warehouse_lock
+from flows.steps.warehouse_datasets import FINDINGS, Datasets, datasets
+from flows.steps.warehouse_datasets import digest as _digest
 from schemas import fields
 
 # Lean on purpose: this module imports neither pandas nor pandera (nor the loader or the sources), nor Arrow (nor
@@ -87,8 +88,6 @@ from schemas import fields
 # peak) and the load process (which calls `compact_load_log`) maps DuckDB only when it really builds. What the
 # build needs of the datasets' Pandera schemas and of the Arrow layouts comes in as `Datasets`, made by the caller
 # that has them (flows/steps/warehouse_datasets.py).
-FINDINGS = {"quarantine": "_quarantine", "advisory": "_advisory"}
-"""The findings views and their folders in the lake (flows/steps/store.py QUARANTINE, ADVISORY: spelled here too)."""
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
@@ -130,46 +129,10 @@ def current_as_of() -> dt.date:
     return dt.date.today()
 
 
-class Datasets(Mapping[str, str]):
-    """What the build needs of the datasets' schema models, without them: each dataset's name (in the catalog's
-    order) and its view's comment, the fingerprint of what their Parquet schemas are made from (`plan`'s state),
-    the text of the load log's and the findings' Arrow layouts (`system_schemas`, also in the state), and
-    `empty_files(settings, key)`: the empty Parquet file of each dataset and of `load_log`, `quarantine` and
-    `advisory`, which gives a view over no loads its columns (making those needs the Pandera schemas and Arrow: the
-    caller's function does it). Every function here that takes `schemas` takes either this or the mapping of
-    dataset -> schema model, which it turns into this (flows/steps/warehouse_datasets.py, which imports pandera)."""
-
-    def __init__(
-        self,
-        docs: Mapping[str, str],
-        fingerprint: str,
-        empty_files: Callable[[Settings, str], Mapping[str, Path]],
-        system_schemas: tuple[str, str],
-    ) -> None:
-        self.docs = dict(docs)
-        self.fingerprint = fingerprint
-        self._empty_files = empty_files
-        self.system_schemas = system_schemas
-
-    def __getitem__(self, dataset: str) -> str:
-        return self.docs[dataset]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.docs)
-
-    def __len__(self) -> int:
-        return len(self.docs)
-
-    def empty_files(self, settings: Settings, key: str) -> dict[str, Path]:
-        return dict(self._empty_files(settings, key))
-
-
 def datasets_of(schemas: Mapping[str, Any]) -> Datasets:
     """`schemas` as `Datasets`: itself, or made from the dataset -> schema model mapping (imports pandera)."""
     if isinstance(schemas, Datasets):
         return schemas
-    from flows.steps.warehouse_datasets import datasets
-
     return datasets(schemas)
 
 
@@ -201,19 +164,6 @@ def _quote(text: str) -> str:
 
 def _parquet_list(paths: list[Path]) -> str:
     return "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
-
-
-def _empty_file(settings: Settings, name: str, schema) -> Path:  # type: ignore[no-untyped-def]
-    """An empty Parquet file with the exact schema, so a view over no loads still has its columns."""
-    import pyarrow.parquet as pq
-
-    from flows.steps.store import write_table_atomic
-
-    # named by its schema, never rewritten: a session on an older build keeps reading the file it lists
-    path = settings.lake_read_dir / "_empty" / f"{name}-{_digest(schema)[:12]}.parquet"
-    if not path.exists() or pq.read_schema(path) != schema:
-        write_table_atomic(schema.empty_table(), path)
-    return path
 
 
 def _committed_parts(settings: Settings, folder: str, load_ids: list[str]) -> list[Path]:
@@ -456,10 +406,6 @@ def build_if_changed(settings: Settings, schemas: Mapping[str, Any]) -> BuildRes
         if not current.needed:
             return BuildResult(path=settings.duckdb_path, views=[], files=0, rebuilt=False, reason=current.reason)
         return _build(settings, current, schemas)
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
 LOG_GENERATION = "load_log generation"

@@ -474,14 +474,16 @@ def test_a_build_with_the_same_schemas_lists_the_empty_files_without_building_a_
     listed = json.loads(indexes[0].read_text(encoding="utf-8"))
     assert set(listed) == set(catalog.SCHEMAS) and all((indexes[0].parent / n).exists() for n in listed.values())
 
-    made = warehouse._empty_file
+    from flows.steps import warehouse_datasets
+
+    made = warehouse_datasets.empty_file
 
     def refuse(settings: Settings, name: str, schema: object) -> Path:
         if name in catalog.SCHEMAS:
             raise AssertionError(f"a schema was built for {name}")
         return made(settings, name, schema)  # the load log's, the quarantine's: fixed Arrow schemas
 
-    monkeypatch.setattr(warehouse, "_empty_file", refuse)
+    monkeypatch.setattr(warehouse_datasets, "empty_file", refuse)
     warehouse.build(settings, catalog.SCHEMAS)  # the index names every file: no schema is built
     (indexes[0].parent / listed["payer__policy"]).unlink()  # a file gone: the index is not trusted
     with pytest.raises(AssertionError, match="a schema was built"):
