@@ -1,11 +1,11 @@
-"""An ingest's warehouse build, in the same process re-executed without pandas (`python -m flows.lean_build`).
+"""An ingest's warehouse build, in the same process re-executed without pandas (`python -c BOOT ...`).
 
 `payerbench ingest` loads with pandas, pandera and pyarrow imported (~170 MB before the first row, ~270 MB at the
 end of a 1 GB TiC load, much of which the allocator keeps), then builds DuckDB, whose +100 MB landed on top of that.
 Run as the command (the console script, `python -m flows`: flows/cli.py `main(exec_build=True)`), on POSIX, with
 no Prefect API configured (under one the flow keeps its in-process build, so its flow and task runs are recorded),
 the ingest flow ends its load phase here instead (`exec_build`): the process replaces itself with
-`os.execv(sys.executable, [..., "-m", "flows.lean_build", <handover>])`. The pid stays (shells, supervisors and
+`os.execve(sys.executable, [..., "-c", BOOT, <sys.path>, <handover>])` (this image's sys.path and interpreter flags). The pid stays (shells, supervisors and
 `bench_tic_ingest.py` see one process); the pandas image is gone, and the build starts near 60 MB.
 
 The handover is a small JSON file in the warehouse folder (removed by the new image as soon as it is read). It
@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -55,10 +56,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from flows.steps.load_log import LoadRecord
 
 log = logging.getLogger(__name__)
-MODULE = "flows.lean_build"
 HANDOVER_PREFIX = ".payerbench-build.json.tmp-"
 """The handover file: `<warehouse>/.payerbench-build.json.tmp-<pid>`, a name flows/steps/leftovers.py removes once its
 process is gone (killed between writing it and the new image reading it)."""
+BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from flows.lean_build import main; raise SystemExit(main(sys.argv[2:]))"
+"""What the new image runs (`python -c BOOT <sys.path as JSON> <handover>`): this image's sys.path, then `main`."""
 PANDAS_FREE_MARK = "PAYERBENCH_LEAN_BUILD_MARK"
 """Tests only: a file the lean image writes, saying which heavy modules it had imported when its build ended."""
 
@@ -128,10 +130,12 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
         with open(name, "w", encoding="utf-8") as handle:
             json.dump(handover, handle)
         _flush()
-        root = str(Path(__file__).resolve().parent.parent)  # where this `flows` was imported from
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-        os.execve(sys.executable, [sys.executable, "-m", MODULE, name], env)
+        # the new image imports from this one's sys.path, not from where it starts: `-m` would put the working
+        # folder first, and a folder holding a `flows` package of its own (a Prefect project's, another checkout)
+        # would be imported instead of this one (the console script never looks there); the interpreter's flags
+        # (-X, -W, -O, -I ...) go along as multiprocessing passes them, the environment as it is
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+        os.execve(sys.executable, [sys.executable, *flags, "-c", BOOT, json.dumps(sys.path), name], dict(os.environ))
     except OSError:  # no exec after all: the build runs here, as it would have
         log.warning("could not hand the warehouse build to a new process image; building in this one", exc_info=True)
         os.set_inheritable(handover["lock_fd"], False)

@@ -219,3 +219,36 @@ def test_a_handover_left_by_a_killed_process_is_removed_by_the_next_writer(setti
     left.write_text("{}", encoding="utf-8")
     leftovers.recover(settings.warehouse_dir)
     assert not left.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
+def test_the_lean_image_imports_this_flows_not_one_in_the_working_folder(
+    warehouse_copy: Settings, tmp_path: Path
+) -> None:
+    """The console script never looks in the working folder; `-m` in the new image would put it first, and a project's
+    own `flows` package there (a Prefect project's) would be imported instead: no flows.lean_build, no build."""
+    elsewhere = tmp_path / "project"
+    (elsewhere / "flows").mkdir(parents=True)
+    (elsewhere / "flows" / "__init__.py").write_text('raise ImportError("a project of its own")\n')
+    script = tmp_path / "payerbench"  # as the console script: its folder first on sys.path, then where flows is
+    script.write_text(
+        f"import sys; sys.path.insert(1, {str(PROJECT)!r}); from flows.cli import main; sys.exit(main())\n"
+    )
+    mark = tmp_path / "mark.json"
+    env = {**os.environ, "COLUMNS": "200", lean_build.PANDAS_FREE_MARK: str(mark)}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PYTHONPATH", None)
+    settings = warehouse_copy
+    args = ["ingest", "tic", str(TINY), "--force", "--warehouse", str(settings.warehouse_dir), "--raw-dir"]
+    done = subprocess.run(
+        [sys.executable, str(script), *args, str(settings.raw_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=elsewhere,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(mark.read_text(encoding="utf-8"))["heavy"] == []  # built in the lean image
+    assert not list(settings.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
+    assert _run_record(settings)["warehouse"]["rebuilt"] is True  # type: ignore[index]
