@@ -65,6 +65,24 @@ def test_main_called_in_process_builds_in_process(warehouse_copy: Settings, monk
     assert not list(warehouse_copy.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
 
 
+def test_main_without_argv_in_a_process_that_is_not_the_command_builds_in_process(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test or program that sets sys.argv and calls `main()` (as the console script does) keeps its process."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("main() under a test runner must not exec")
+
+    monkeypatch.setattr(os, "execve", refuse)
+    monkeypatch.setattr(os, "execv", refuse)
+    monkeypatch.setattr(orchestration, "plain_call", lambda: True)
+    monkeypatch.setattr(orchestration, "prefect_imported", lambda: False)
+    args = ["ingest", "tic", str(TINY), "--force", "--warehouse", str(warehouse_copy.warehouse_dir)]
+    monkeypatch.setattr(sys, "argv", [sys.argv[0], *args])
+    assert cli.main() == 0
+    assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
 def test_an_exec_that_fails_leaves_the_build_to_this_process(
     warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
