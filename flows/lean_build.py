@@ -138,8 +138,16 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
         os.execve(sys.executable, [sys.executable, *flags, "-c", BOOT, json.dumps(sys.path), name], dict(os.environ))
     except OSError:  # no exec after all: the build runs here, as it would have
         log.warning("could not hand the warehouse build to a new process image; building in this one", exc_info=True)
-        os.set_inheritable(handover["lock_fd"], False)
-        Path(name).unlink(missing_ok=True)
+        _take_back(handover["lock_fd"], name)
+    except BaseException:  # an interrupt, or a value the handover cannot hold: the run ends here as it would have,
+        _take_back(handover["lock_fd"], name)  # leaving no handover (and no inheritable lock) behind
+        raise
+
+
+def _take_back(lock_fd: int, name: str) -> None:
+    """Undo a handover that did not happen: the lock's descriptor no longer inheritable, the file gone."""
+    os.set_inheritable(lock_fd, False)
+    Path(name).unlink(missing_ok=True)
 
 
 def _flush() -> None:

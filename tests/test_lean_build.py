@@ -106,6 +106,32 @@ def test_an_exec_that_fails_leaves_the_build_to_this_process(
     assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
 
 
+def test_an_interrupt_while_handing_over_leaves_no_handover_and_releases_the_lock(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import ingest
+    from flows.steps import lock
+
+    monkeypatch.setattr(orchestration, "plain_call", lambda: True)
+    monkeypatch.setattr(orchestration, "prefect_imported", lambda: False)
+    held: list[bool] = []
+
+    def interrupted(executable: str, args: list[str], env: dict[str, str]) -> None:
+        held.append(os.get_inheritable(lock._handles[str(lock.lock_path(warehouse_copy.warehouse_dir))]))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "execve", interrupted)
+    with lean_build.allowed("ingest", "payerbench ingest tic"), pytest.raises(KeyboardInterrupt):
+        ingest("tic", [TINY], warehouse_copy, build=True, force=True)
+    assert held == [True]
+    assert not list(warehouse_copy.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
+    with lock.warehouse_lock(warehouse_copy.warehouse_dir, timeout=0.5):  # released: the next writer gets it
+        pass
+    assert json.loads(max(warehouse_copy.runs_dir.glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())[
+        "error"
+    ].startswith("KeyboardInterrupt")
+
+
 def _ingest(settings: Settings, *files: str, lean: bool, mark: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`ingest tic <files> --force` in a process of its own: `python -m flows` (the lean build) or `main([...])`."""
     start = ["-m", "flows"] if lean else ["-c", IN_PROCESS]
