@@ -195,14 +195,20 @@ def test_python_m_flows_ingest_builds_in_a_lean_image_of_the_same_process_as_an_
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
-def test_a_rejected_file_still_exits_1_after_the_lean_build(warehouse_copy: Settings, tmp_path: Path) -> None:
-    mark = tmp_path / "mark.json"
+def test_a_rejected_file_still_exits_1_after_the_lean_build(bundled_warehouse: Settings, tmp_path: Path) -> None:
     bad = fixture("tic__in_network_rate", "html_error_page.json.gz")
-    done = _ingest(warehouse_copy, str(TINY), str(bad), lean=True, mark=mark)
-    assert done.returncode == 1, done.stderr
-    assert mark.exists()  # the build ran, in the lean image
-    assert "rejected" in done.stdout and "loaded" in done.stdout
-    assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+    seen = []
+    for name, lean in (("lean", True), ("plain", False)):
+        settings = copy_warehouse(bundled_warehouse, tmp_path / name)
+        mark = tmp_path / f"{name}.json"
+        done = _ingest(settings, str(TINY), str(bad), lean=lean, mark=mark)
+        assert done.returncode == 1, done.stderr
+        assert mark.exists() == lean  # the build ran, in the lean image (or in-process)
+        assert "rejected" in done.stdout and "loaded" in done.stdout
+        assert _run_record(settings)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+        record = _run_record(settings)
+        seen.append((done.stdout, done.stderr, {**record, "files": len(record["files"])}))  # type: ignore[arg-type]
+    assert seen[0] == seen[1]  # the same table, messages and run record as an in-process build
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
