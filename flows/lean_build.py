@@ -135,11 +135,15 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
         # would be imported instead of this one (the console script never looks there); the interpreter's flags
         # (-X, -W, -O, -I ...) go along as multiprocessing passes them, the environment as it is
         flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
-        os.execve(sys.executable, [sys.executable, *flags, "-c", BOOT, json.dumps(sys.path), name], dict(os.environ))
-    except OSError:  # no exec after all: the build runs here, as it would have
+        os.execve(
+            sys.executable,
+            [sys.executable, *flags, "-c", BOOT, json.dumps([p for p in sys.path if isinstance(p, str)]), name],
+            dict(os.environ),
+        )
+    except Exception:  # no exec after all (it failed, or the handover could not be written): the build runs here
         log.warning("could not hand the warehouse build to a new process image; building in this one", exc_info=True)
         _take_back(handover["lock_fd"], name)
-    except BaseException:  # an interrupt, or a value the handover cannot hold: the run ends here as it would have,
+    except BaseException:  # an interrupt: the run ends here as it would have,
         _take_back(handover["lock_fd"], name)  # leaving no handover (and no inheritable lock) behind
         raise
 

@@ -98,6 +98,7 @@ def test_an_exec_that_fails_leaves_the_build_to_this_process(
         raise OSError("no exec here")
 
     monkeypatch.setattr(os, "execve", failing)
+    monkeypatch.setattr(sys, "path", [*sys.path, PROJECT / "not-text"])  # an entry JSON cannot hold: left out
     with lean_build.allowed("ingest", "payerbench ingest tic"):
         records = ingest("tic", [TINY], warehouse_copy, build=True, force=True)
     assert tried and [r.status for r in records] == ["loaded"]
