@@ -2,10 +2,12 @@
 
 `payerbench ingest` loads with pandas, pandera and pyarrow imported (~170 MB before the first row, ~270 MB at the
 end of a 1 GB TiC load, much of which the allocator keeps), then builds DuckDB, whose +100 MB landed on top of that.
-Run as the command (the console script, `python -m flows`: flows/cli.py `main(exec_build=True)`), on POSIX, with
+Run as the command (the console script, whose `sys.argv[0]` is `payerbench`, and `python -m flows`: flows/cli.py
+`main`), on POSIX, with
 no Prefect API configured (under one the flow keeps its in-process build, so its flow and task runs are recorded),
 the ingest flow ends its load phase here instead (`exec_build`): the process replaces itself with
-`os.execve(sys.executable, [..., "-c", BOOT, <sys.path>, <handover>])` (this image's sys.path and interpreter flags). The pid stays (shells, supervisors and
+`os.execve(sys.executable, [..., "-c", BOOT, <sys.path>, <handover>])` (this image's sys.path and interpreter
+flags; the environment unchanged). The pid stays (shells, supervisors and
 `bench_tic_ingest.py` see one process); the pandas image is gone, and the build starts near 60 MB.
 
 The handover is a small JSON file in the warehouse folder (removed by the new image as soon as it is read). It
@@ -20,8 +22,8 @@ rich. It then does what the rest of the command would have: the build (`build_wa
 record, the load table, the exit status (1 when a file was rejected or failed, even after a good build; a build
 that fails prints the message `main` prints and exits with its error's code).
 
-Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.main([...])` called by a program or
-a test, `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
+Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.main(...)` called by a program or
+a test (`main([...])`, or `main()` in a process that is not the console script), `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
 ingest whose plan finds nothing to build.
 
 The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 1, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB), the
