@@ -230,34 +230,38 @@ def _build_to_json(result: Any) -> dict[str, Any]:
 
 # --- the lean image ----------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m flows.lean_build <handover.json>`: the rest of the command `exec_build` was called from."""
+    """`python -c BOOT <sys.path> <handover.json>` (or `python -m flows.lean_build <handover.json>`): the rest of the
+    command `exec_build` was called from."""
     path = Path((sys.argv[1:] if argv is None else argv)[0])
-    handover = json.loads(path.read_text(encoding="utf-8"))
-    path.unlink(missing_ok=True)
+    try:
+        handover = json.loads(path.read_text(encoding="utf-8"))
+    finally:
+        path.unlink(missing_ok=True)
+    command = handover["command"]
     from flows.errors import PayerbenchError
-    from flows.ops import run_summary
-    from flows.steps import load_log, lock, warehouse
-    from flows.steps.lake import lake_root
     from flows.steps.names import safe_name
 
-    settings = _settings_from_json(handover["settings"])
-    given = handover["datasets"]
-    empty = {k: Path(v) for k, v in given["empty"].items()}
-    datasets = warehouse.Datasets(
-        given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
-    )
-    load_log.seed_rows(
-        lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
-    )
-    records = [_record_from_json(r) for r in handover["records"]]
-    tracker = _tracker_from_json(handover["run"], settings)
-    rows, reasons = handover["rows"]
-    tracker.rows = (
-        [run_summary.DatasetRows(**r) for r in rows],
-        [run_summary.QuarantineReason(**r) for r in reasons],
-    )
-    command = handover["command"]
-    try:
+    try:  # an interrupt from here on exits 130, as the command's own `main` would
+        from flows.ops import run_summary
+        from flows.steps import load_log, lock, warehouse
+        from flows.steps.lake import lake_root
+
+        settings = _settings_from_json(handover["settings"])
+        given = handover["datasets"]
+        empty = {k: Path(v) for k, v in given["empty"].items()}
+        datasets = warehouse.Datasets(
+            given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
+        )
+        load_log.seed_rows(
+            lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
+        )
+        records = [_record_from_json(r) for r in handover["records"]]
+        tracker = _tracker_from_json(handover["run"], settings)
+        rows, reasons = handover["rows"]
+        tracker.rows = (
+            [run_summary.DatasetRows(**r) for r in rows],
+            [run_summary.QuarantineReason(**r) for r in reasons],
+        )
         with run_summary.resumed(tracker), lock.adopted(settings.warehouse_dir, handover["lock_fd"]):
             from flows.build_warehouse import build_with
 

@@ -303,3 +303,20 @@ def test_the_lean_image_imports_this_flows_not_one_in_the_working_folder(
     assert json.loads(mark.read_text(encoding="utf-8"))["heavy"] == []  # built in the lean image
     assert not list(settings.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
     assert _run_record(settings)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
+def test_an_interrupt_before_the_lean_build_starts_exits_130_and_removes_the_handover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(data: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lean_build, "_settings_from_json", interrupted)
+    handover = tmp_path / f"{lean_build.HANDOVER_PREFIX}1"
+    handover.write_text(json.dumps({"command": {"command": "ingest", "title": "t"}, "settings": {}}))
+    try:
+        code = lean_build.main([str(handover)])
+    except KeyboardInterrupt:  # (not let through to pytest, which would stop the session)
+        pytest.fail("the interrupt escaped the lean image's main: a traceback and exit 1, not 130")
+    assert code == 130
+    assert not handover.exists()
