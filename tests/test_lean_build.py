@@ -320,3 +320,33 @@ def test_an_interrupt_before_the_lean_build_starts_exits_130_and_removes_the_han
         pytest.fail("the interrupt escaped the lean image's main: a traceback and exit 1, not 130")
     assert code == 130
     assert not handover.exists()
+
+
+def test_what_the_loading_image_wrote_reaches_its_destination_before_the_exec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exec_build` flushes stdout, stderr and the log handlers: an exec discards whatever a buffer still holds."""
+    import io
+    import logging
+    import logging.handlers
+
+    files = {name: tmp_path / name for name in ("out", "err", "log")}
+    streams = {name: io.TextIOWrapper(open(path, "wb"), encoding="utf-8") for name, path in files.items()}  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", streams["out"])
+    monkeypatch.setattr(sys, "stderr", streams["err"])
+    handler = logging.handlers.MemoryHandler(100, logging.CRITICAL, logging.StreamHandler(streams["log"]))  # buffers
+    logger = logging.getLogger("payerbench.test_lean_build")
+    logger.addHandler(handler)
+    try:
+        print("a line", file=sys.stdout, end="")
+        print("a message", file=sys.stderr, end="")
+        logger.warning("a warning")
+        assert all(path.read_bytes() == b"" for path in files.values())  # still buffered
+        lean_build._flush()
+        assert [files[n].read_text() for n in ("out", "err")] == ["a line", "a message"]
+        assert files["log"].read_text() == "a warning\n"
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        for stream in streams.values():
+            stream.close()
