@@ -923,6 +923,9 @@ def _local_prefect(runs_flows: bool) -> Iterator[None]:
         yield
 
 
+CONSOLE_SCRIPT = "payerbench"
+"""The console script's name (pyproject.toml [project.scripts]): `main()` run as it may exec its ingest's build."""
+
 FLOW_COMMANDS = {cmd_run, cmd_ingest, cmd_land, cmd_build, cmd_report, cmd_fetch}
 
 
@@ -930,10 +933,11 @@ def main(argv: Sequence[str] | None = None, *, exec_build: bool | None = None) -
     """Entry point of the `payerbench` console script and `python -m flows`.
 
     `exec_build`: whether `ingest` may end in its build re-executed without pandas (flows/lean_build.py). Default:
-    only when the command line is this process's own (`argv` None: the console script, `python -m flows`); a
-    program or test calling `main([...])` keeps its process as it is and builds in it."""
+    only when this process is the command (`python -m flows` passes True; the console script calls `main()`: its
+    `sys.argv[0]` is the `payerbench` script); a program or test calling `main([...])`, or `main()` with a
+    sys.argv of its own (a test runner's, `python -c`), keeps its process as it is and builds in it."""
     if exec_build is None:
-        exec_build = argv is None
+        exec_build = argv is None and Path(sys.argv[0]).name == CONSOLE_SCRIPT
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("warehouse", "raw_dir", "verbose"):

@@ -1,11 +1,13 @@
-"""An ingest's warehouse build, in the same process re-executed without pandas (`python -m flows.lean_build`).
+"""An ingest's warehouse build, in the same process re-executed without pandas (`python -c BOOT ...`).
 
 `payerbench ingest` loads with pandas, pandera and pyarrow imported (~170 MB before the first row, ~270 MB at the
 end of a 1 GB TiC load, much of which the allocator keeps), then builds DuckDB, whose +100 MB landed on top of that.
-Run as the command (the console script, `python -m flows`: flows/cli.py `main(exec_build=True)`), on POSIX, with
+Run as the command (the console script, whose `sys.argv[0]` is `payerbench`, and `python -m flows`: flows/cli.py
+`main`), on POSIX, with
 no Prefect API configured (under one the flow keeps its in-process build, so its flow and task runs are recorded),
 the ingest flow ends its load phase here instead (`exec_build`): the process replaces itself with
-`os.execv(sys.executable, [..., "-m", "flows.lean_build", <handover>])`. The pid stays (shells, supervisors and
+`os.execve(sys.executable, [..., "-c", BOOT, <sys.path>, <handover>])` (this image's sys.path and interpreter
+flags; the environment unchanged). The pid stays (shells, supervisors and
 `bench_tic_ingest.py` see one process); the pandas image is gone, and the build starts near 60 MB.
 
 The handover is a small JSON file in the warehouse folder (removed by the new image as soon as it is read). It
@@ -20,8 +22,8 @@ rich. It then does what the rest of the command would have: the build (`build_wa
 record, the load table, the exit status (1 when a file was rejected or failed, even after a good build; a build
 that fails prints the message `main` prints and exits with its error's code).
 
-Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.main([...])` called by a program or
-a test, `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
+Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.main(...)` called by a program or
+a test (`main([...])`, or `main()` in a process that is not the console script), `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
 ingest whose plan finds nothing to build.
 
 The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 1, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB), the
@@ -42,6 +44,7 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -55,10 +58,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from flows.steps.load_log import LoadRecord
 
 log = logging.getLogger(__name__)
-MODULE = "flows.lean_build"
 HANDOVER_PREFIX = ".payerbench-build.json.tmp-"
 """The handover file: `<warehouse>/.payerbench-build.json.tmp-<pid>`, a name flows/steps/leftovers.py removes once its
 process is gone (killed between writing it and the new image reading it)."""
+BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from flows.lean_build import main; raise SystemExit(main(sys.argv[2:]))"
+"""What the new image runs (`python -c BOOT <sys.path as JSON> <handover>`): this image's sys.path, then `main`."""
 PANDAS_FREE_MARK = "PAYERBENCH_LEAN_BUILD_MARK"
 """Tests only: a file the lean image writes, saying which heavy modules it had imported when its build ended."""
 
@@ -128,14 +132,28 @@ def exec_build(settings: Settings, run: RunTracker, records: Sequence[LoadRecord
         with open(name, "w", encoding="utf-8") as handle:
             json.dump(handover, handle)
         _flush()
-        root = str(Path(__file__).resolve().parent.parent)  # where this `flows` was imported from
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-        os.execve(sys.executable, [sys.executable, "-m", MODULE, name], env)
-    except OSError:  # no exec after all: the build runs here, as it would have
+        # the new image imports from this one's sys.path, not from where it starts: `-m` would put the working
+        # folder first, and a folder holding a `flows` package of its own (a Prefect project's, another checkout)
+        # would be imported instead of this one (the console script never looks there); the interpreter's flags
+        # (-X, -W, -O, -I ...) go along as multiprocessing passes them, the environment as it is
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+        os.execve(
+            sys.executable,
+            [sys.executable, *flags, "-c", BOOT, json.dumps([p for p in sys.path if isinstance(p, str)]), name],
+            dict(os.environ),
+        )
+    except Exception:  # no exec after all (it failed, or the handover could not be written): the build runs here
         log.warning("could not hand the warehouse build to a new process image; building in this one", exc_info=True)
-        os.set_inheritable(handover["lock_fd"], False)
-        Path(name).unlink(missing_ok=True)
+        _take_back(handover["lock_fd"], name)
+    except BaseException:  # an interrupt: the run ends here as it would have,
+        _take_back(handover["lock_fd"], name)  # leaving no handover (and no inheritable lock) behind
+        raise
+
+
+def _take_back(lock_fd: int, name: str) -> None:
+    """Undo a handover that did not happen: the lock's descriptor no longer inheritable, the file gone."""
+    os.set_inheritable(lock_fd, False)
+    Path(name).unlink(missing_ok=True)
 
 
 def _flush() -> None:
@@ -212,34 +230,38 @@ def _build_to_json(result: Any) -> dict[str, Any]:
 
 # --- the lean image ----------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m flows.lean_build <handover.json>`: the rest of the command `exec_build` was called from."""
+    """`python -c BOOT <sys.path> <handover.json>` (or `python -m flows.lean_build <handover.json>`): the rest of the
+    command `exec_build` was called from."""
     path = Path((sys.argv[1:] if argv is None else argv)[0])
-    handover = json.loads(path.read_text(encoding="utf-8"))
-    path.unlink(missing_ok=True)
+    try:
+        handover = json.loads(path.read_text(encoding="utf-8"))
+    finally:
+        path.unlink(missing_ok=True)
+    command = handover["command"]
     from flows.errors import PayerbenchError
-    from flows.ops import run_summary
-    from flows.steps import load_log, lock, warehouse
-    from flows.steps.lake import lake_root
     from flows.steps.names import safe_name
 
-    settings = _settings_from_json(handover["settings"])
-    given = handover["datasets"]
-    empty = {k: Path(v) for k, v in given["empty"].items()}
-    datasets = warehouse.Datasets(
-        given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
-    )
-    load_log.seed_rows(
-        lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
-    )
-    records = [_record_from_json(r) for r in handover["records"]]
-    tracker = _tracker_from_json(handover["run"], settings)
-    rows, reasons = handover["rows"]
-    tracker.rows = (
-        [run_summary.DatasetRows(**r) for r in rows],
-        [run_summary.QuarantineReason(**r) for r in reasons],
-    )
-    command = handover["command"]
-    try:
+    try:  # an interrupt from here on exits 130, as the command's own `main` would
+        from flows.ops import run_summary
+        from flows.steps import load_log, lock, warehouse
+        from flows.steps.lake import lake_root
+
+        settings = _settings_from_json(handover["settings"])
+        given = handover["datasets"]
+        empty = {k: Path(v) for k, v in given["empty"].items()}
+        datasets = warehouse.Datasets(
+            given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
+        )
+        load_log.seed_rows(
+            lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
+        )
+        records = [_record_from_json(r) for r in handover["records"]]
+        tracker = _tracker_from_json(handover["run"], settings)
+        rows, reasons = handover["rows"]
+        tracker.rows = (
+            [run_summary.DatasetRows(**r) for r in rows],
+            [run_summary.QuarantineReason(**r) for r in reasons],
+        )
         with run_summary.resumed(tracker), lock.adopted(settings.warehouse_dir, handover["lock_fd"]):
             from flows.build_warehouse import build_with
 

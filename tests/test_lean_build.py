@@ -65,6 +65,24 @@ def test_main_called_in_process_builds_in_process(warehouse_copy: Settings, monk
     assert not list(warehouse_copy.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
 
 
+def test_main_without_argv_in_a_process_that_is_not_the_command_builds_in_process(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test or program that sets sys.argv and calls `main()` (as the console script does) keeps its process."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("main() under a test runner must not exec")
+
+    monkeypatch.setattr(os, "execve", refuse)
+    monkeypatch.setattr(os, "execv", refuse)
+    monkeypatch.setattr(orchestration, "plain_call", lambda: True)
+    monkeypatch.setattr(orchestration, "prefect_imported", lambda: False)
+    args = ["ingest", "tic", str(TINY), "--force", "--warehouse", str(warehouse_copy.warehouse_dir)]
+    monkeypatch.setattr(sys, "argv", [sys.argv[0], *args])
+    assert cli.main() == 0
+    assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
 def test_an_exec_that_fails_leaves_the_build_to_this_process(
     warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -80,12 +98,39 @@ def test_an_exec_that_fails_leaves_the_build_to_this_process(
         raise OSError("no exec here")
 
     monkeypatch.setattr(os, "execve", failing)
+    monkeypatch.setattr(sys, "path", [*sys.path, PROJECT / "not-text"])  # an entry JSON cannot hold: left out
     with lean_build.allowed("ingest", "payerbench ingest tic"):
         records = ingest("tic", [TINY], warehouse_copy, build=True, force=True)
     assert tried and [r.status for r in records] == ["loaded"]
     assert "could not hand the warehouse build to a new process image" in caplog.text
     assert not Path(tried[0]).exists()  # the handover removed
     assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
+def test_an_interrupt_while_handing_over_leaves_no_handover_and_releases_the_lock(
+    warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import ingest
+    from flows.steps import lock
+
+    monkeypatch.setattr(orchestration, "plain_call", lambda: True)
+    monkeypatch.setattr(orchestration, "prefect_imported", lambda: False)
+    held: list[bool] = []
+
+    def interrupted(executable: str, args: list[str], env: dict[str, str]) -> None:
+        held.append(os.get_inheritable(lock._handles[str(lock.lock_path(warehouse_copy.warehouse_dir))]))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "execve", interrupted)
+    with lean_build.allowed("ingest", "payerbench ingest tic"), pytest.raises(KeyboardInterrupt):
+        ingest("tic", [TINY], warehouse_copy, build=True, force=True)
+    assert held == [True]
+    assert not list(warehouse_copy.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
+    with lock.warehouse_lock(warehouse_copy.warehouse_dir, timeout=0.5):  # released: the next writer gets it
+        pass
+    assert json.loads(max(warehouse_copy.runs_dir.glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())[
+        "error"
+    ].startswith("KeyboardInterrupt")
 
 
 def _ingest(settings: Settings, *files: str, lean: bool, mark: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -151,14 +196,20 @@ def test_python_m_flows_ingest_builds_in_a_lean_image_of_the_same_process_as_an_
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
-def test_a_rejected_file_still_exits_1_after_the_lean_build(warehouse_copy: Settings, tmp_path: Path) -> None:
-    mark = tmp_path / "mark.json"
+def test_a_rejected_file_still_exits_1_after_the_lean_build(bundled_warehouse: Settings, tmp_path: Path) -> None:
     bad = fixture("tic__in_network_rate", "html_error_page.json.gz")
-    done = _ingest(warehouse_copy, str(TINY), str(bad), lean=True, mark=mark)
-    assert done.returncode == 1, done.stderr
-    assert mark.exists()  # the build ran, in the lean image
-    assert "rejected" in done.stdout and "loaded" in done.stdout
-    assert _run_record(warehouse_copy)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+    seen = []
+    for name, lean in (("lean", True), ("plain", False)):
+        settings = copy_warehouse(bundled_warehouse, tmp_path / name)
+        mark = tmp_path / f"{name}.json"
+        done = _ingest(settings, str(TINY), str(bad), lean=lean, mark=mark)
+        assert done.returncode == 1, done.stderr
+        assert mark.exists() == lean  # the build ran, in the lean image (or in-process)
+        assert "rejected" in done.stdout and "loaded" in done.stdout
+        assert _run_record(settings)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+        record = _run_record(settings)
+        seen.append((done.stdout, done.stderr, {**record, "files": len(record["files"])}))  # type: ignore[arg-type]
+    assert seen[0] == seen[1]  # the same table, messages and run record as an in-process build
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
@@ -219,3 +270,83 @@ def test_a_handover_left_by_a_killed_process_is_removed_by_the_next_writer(setti
     left.write_text("{}", encoding="utf-8")
     leftovers.recover(settings.warehouse_dir)
     assert not left.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the build is exec'd on POSIX only")
+def test_the_lean_image_imports_this_flows_not_one_in_the_working_folder(
+    warehouse_copy: Settings, tmp_path: Path
+) -> None:
+    """The console script never looks in the working folder; `-m` in the new image would put it first, and a project's
+    own `flows` package there (a Prefect project's) would be imported instead: no flows.lean_build, no build."""
+    elsewhere = tmp_path / "project"
+    (elsewhere / "flows").mkdir(parents=True)
+    (elsewhere / "flows" / "__init__.py").write_text('raise ImportError("a project of its own")\n')
+    script = tmp_path / "payerbench"  # as the console script: its folder first on sys.path, then where flows is
+    script.write_text(
+        f"import sys; sys.path.insert(1, {str(PROJECT)!r}); from flows.cli import main; sys.exit(main())\n"
+    )
+    mark = tmp_path / "mark.json"
+    env = {**os.environ, "COLUMNS": "200", lean_build.PANDAS_FREE_MARK: str(mark)}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PYTHONPATH", None)
+    settings = warehouse_copy
+    args = ["ingest", "tic", str(TINY), "--force", "--warehouse", str(settings.warehouse_dir), "--raw-dir"]
+    done = subprocess.run(
+        [sys.executable, str(script), *args, str(settings.raw_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=elsewhere,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(mark.read_text(encoding="utf-8"))["heavy"] == []  # built in the lean image
+    assert not list(settings.warehouse_dir.glob(f"{lean_build.HANDOVER_PREFIX}*"))
+    assert _run_record(settings)["warehouse"]["rebuilt"] is True  # type: ignore[index]
+
+
+def test_an_interrupt_before_the_lean_build_starts_exits_130_and_removes_the_handover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(data: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lean_build, "_settings_from_json", interrupted)
+    handover = tmp_path / f"{lean_build.HANDOVER_PREFIX}1"
+    handover.write_text(json.dumps({"command": {"command": "ingest", "title": "t"}, "settings": {}}))
+    try:
+        code = lean_build.main([str(handover)])
+    except KeyboardInterrupt:  # (not let through to pytest, which would stop the session)
+        pytest.fail("the interrupt escaped the lean image's main: a traceback and exit 1, not 130")
+    assert code == 130
+    assert not handover.exists()
+
+
+def test_what_the_loading_image_wrote_reaches_its_destination_before_the_exec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exec_build` flushes stdout, stderr and the log handlers: an exec discards whatever a buffer still holds."""
+    import io
+    import logging
+    import logging.handlers
+
+    files = {name: tmp_path / name for name in ("out", "err", "log")}
+    streams = {name: io.TextIOWrapper(open(path, "wb"), encoding="utf-8") for name, path in files.items()}  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", streams["out"])
+    monkeypatch.setattr(sys, "stderr", streams["err"])
+    handler = logging.handlers.MemoryHandler(100, logging.CRITICAL, logging.StreamHandler(streams["log"]))  # buffers
+    logger = logging.getLogger("payerbench.test_lean_build")
+    logger.addHandler(handler)
+    try:
+        print("a line", file=sys.stdout, end="")
+        print("a message", file=sys.stderr, end="")
+        logger.warning("a warning")
+        assert all(path.read_bytes() == b"" for path in files.values())  # still buffered
+        lean_build._flush()
+        assert [files[n].read_text() for n in ("out", "err")] == ["a line", "a message"]
+        assert files["log"].read_text() == "a warning\n"
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        for stream in streams.values():
+            stream.close()

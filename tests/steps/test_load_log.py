@@ -251,13 +251,17 @@ def test_read_rows_gives_reads_rows_in_its_order_without_importing_pandas(tmp_pa
 
     for number in (3, 1, 2, 0):
         attempt(tmp_path, number, status="loaded" if number % 2 else "rejected")
+    early = dt.datetime(2025, 12, 31, tzinfo=dt.UTC)  # named last, started first: `read` sorts it first
+    for load_id in ("load-9999", "load-9998"):  # (and two at one time: by load_id)
+        record = load_log.LoadRecord(load_id, "run-9", "payer_policy", "f.csv", "raw/payer_policy", None, 1, early)
+        load_log.append(tmp_path, record)
     first = load_log.generation_files(tmp_path, 0)[0]
     shutil.copy(first, first.with_name("zz-duplicate.parquet"))  # a row twice: kept once, the first
     columns = ("load_id", "status", "rows_loaded", "datasets")
     frame = load_log.read(tmp_path)
     expected = [{c: (list(v) if c == "datasets" else v) for c, v in zip(columns, row, strict=True)}
                 for row in frame[list(columns)].itertuples(index=False)]  # fmt: skip
-    assert len(expected) == 4
+    assert len(expected) == 6 and [row["load_id"] for row in expected[:2]] == ["load-9998", "load-9999"]
     assert load_log.read_rows(tmp_path, columns) == (0, expected)
     script = (
         "import sys, json; from pathlib import Path; from flows.steps import load_log; "
@@ -266,7 +270,7 @@ def test_read_rows_gives_reads_rows_in_its_order_without_importing_pandas(tmp_pa
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root).stdout
-    assert json.loads(out) == [4, False]
+    assert json.loads(out) == [6, False]
 
 
 def test_unchanged_attempts_inside_gathered_are_written_as_one_part_when_it_ends(tmp_path: Path) -> None:
