@@ -30,6 +30,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 # the exit codes (0, 1, 2, 3) are the errors' own: flows/errors.py; EXIT_BUSY is here for callers of `main`
 from flows.errors import EXIT_BUSY, EXIT_DATA, EXIT_OK, EXIT_USAGE, PayerbenchError  # noqa: E402, F401
+from flows.ops.console import console as _console  # noqa: E402
+from flows.ops.console import exit_for as _exit_for  # noqa: E402
+from flows.ops.console import print_load_table  # noqa: E402
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
 from flows.steps.names import safe_name  # noqa: E402
 
@@ -81,19 +84,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def _console():  # type: ignore[no-untyped-def]
-    """Rich console: terminal width on a terminal; wide (cells never folded) when piped or in CI."""
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # rich would exit 1; `main` treats a reader that stopped early as success
-            raise BrokenPipeError
-
-    if sys.stdout.isatty():
-        return _Console()
-    return _Console(width=400, soft_wrap=False, color_system=None)
-
-
 def _iso_date(text: str) -> dt.date:
     """An argparse type: a calendar date written YYYY-MM-DD (argparse turns the error into a usage message)."""
     try:
@@ -111,50 +101,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-# --- summaries ------------------------------------------------------------------------------------
-def print_load_table(records: Sequence[object], title: str) -> None:
-    """Per file: source, file, status, rows read / loaded / quarantined, advisories; then errors."""
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for name, justify in [
-        ("source", "left"),
-        ("file", "left"),
-        ("status", "left"),
-        ("read", "right"),
-        ("loaded", "right"),
-        ("quarantined", "right"),
-        ("advisories", "right"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    from rich.text import Text
-
-    styles = {
-        "loaded": "green",
-        "loaded_with_quarantine": "yellow",
-        "unchanged": "dim",
-        "rejected": "red",
-        "failed": "red",
-    }
-    for r in records:
-        table.add_row(
-            Text(r.source),
-            Text(safe_name(r.source_file)),
-            Text(r.status, style=styles.get(r.status, "")),
-            f"{r.rows_read:,}",
-            f"{r.rows_loaded:,}",
-            f"{r.rows_quarantined:,}",
-            f"{r.advisories:,}",
-        )
-    console = _console()
-    console.print(table)
-    for r in records:
-        if r.error:  # plain Text: file names and JSON paths hold [brackets] that are not markup
-            console.print(Text.assemble((r.status, "red"), " ", safe_name(r.error)), highlight=False, soft_wrap=True)
-
-
-def _exit_for(records: Sequence[object]) -> int:
-    return EXIT_DATA if any(r.status in ("rejected", "failed") for r in records) else EXIT_OK
+# --- summaries: flows/ops/console.py (the build image, flows/lean_build.py, prints them too) ---------------
 
 
 # --- commands ---------------------------------------------------------------------------------------

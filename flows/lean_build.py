@@ -268,10 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_with(settings, datasets, if_changed=True)
             if handover.get("mark"):
                 _mark(Path(handover["mark"]))
-        from flows.cli import _exit_for, print_load_table
+        from flows.ops.console import exit_for, print_load_table
 
         print_load_table(records, command["title"])
-        return _exit_for(records)
+        return exit_for(records)
     except PayerbenchError as exc:  # as flows/cli.py `main` prints it
         message = "\n".join(safe_name(line) for line in str(exc).splitlines())
         print(f"payerbench {command['command']}: {message}", file=sys.stderr)

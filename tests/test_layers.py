@@ -74,6 +74,7 @@ LAYERS: tuple[Layer, ...] = (
             "flows.fetch_sources",
             "flows.run_pipeline",
             "flows.build_warehouse",
+            "flows.lean_build",
             "flows.land_inbox",
             "flows.lookups",
             "flows.report",
