@@ -31,8 +31,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # the exit codes (0, 1, 2, 3) are the errors' own: flows/errors.py; EXIT_BUSY is here for callers of `main`
 from flows.errors import EXIT_BUSY, EXIT_DATA, EXIT_OK, EXIT_USAGE, PayerbenchError  # noqa: E402, F401
 from flows.ops.console import console as _console  # noqa: E402
+from flows.ops.console import exit_code, print_load_table  # noqa: E402
 from flows.ops.console import exit_for as _exit_for  # noqa: E402
-from flows.ops.console import print_load_table  # noqa: E402
 from flows.settings import ENV_VARS, Settings, from_env  # noqa: E402
 from flows.steps.names import safe_name  # noqa: E402
 
@@ -99,9 +99,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "mirror", None):
         settings = settings.replace(mirror=args.mirror)
     return settings
-
-
-# --- summaries: flows/ops/console.py (the build image, flows/lean_build.py, prints them too) ---------------
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -893,17 +890,9 @@ def main(argv: Sequence[str] | None = None, *, exec_build: bool | None = None) -
     if args.verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
     args.exec_build = exec_build
-    try:
+
+    def body() -> int:
         with _local_prefect(args.func in FLOW_COMMANDS):
             return args.func(args)
-    except PayerbenchError as exc:  # library code raises; here, and only here, an error becomes an exit code
-        # a message may quote a file name or a value: terminal controls shown escaped, its line breaks kept
-        message = "\n".join(safe_name(line) for line in str(exc).splitlines())
-        print(f"payerbench {args.command}: {message}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # the reader stopped early (`payerbench query ... | head`): not an error; no traceback at exit either
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+
+    return exit_code(args.command, body)  # library code raises; here an error becomes an exit code

@@ -238,49 +238,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         path.unlink(missing_ok=True)
     command = handover["command"]
-    from flows.errors import PayerbenchError
-    from flows.steps.names import safe_name
+    from flows.ops.console import exit_code
 
-    try:  # an interrupt from here on exits 130, as the command's own `main` would
-        from flows.ops import run_summary
-        from flows.steps import load_log, lock, warehouse
-        from flows.steps.lake import lake_root
+    return exit_code(command["command"], lambda: _finish(handover))  # an interrupt from here on exits 130
 
-        settings = _settings_from_json(handover["settings"])
-        given = handover["datasets"]
-        empty = {k: Path(v) for k, v in given["empty"].items()}
-        datasets = warehouse.Datasets(
-            given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
-        )
-        load_log.seed_rows(
-            lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
-        )
-        records = [_record_from_json(r) for r in handover["records"]]
-        tracker = _tracker_from_json(handover["run"], settings)
-        rows, reasons = handover["rows"]
-        tracker.rows = (
-            [run_summary.DatasetRows(**r) for r in rows],
-            [run_summary.QuarantineReason(**r) for r in reasons],
-        )
-        with run_summary.resumed(tracker), lock.adopted(settings.warehouse_dir, handover["lock_fd"]):
-            from flows.build_warehouse import build_with
 
-            build_with(settings, datasets, if_changed=True)
-            if handover.get("mark"):
-                _mark(Path(handover["mark"]))
-        from flows.ops.console import exit_for, print_load_table
+def _finish(handover: dict[str, Any]) -> int:
+    """The build, the run record, the load table and the exit status of the command `exec_build` left."""
+    from flows.build_warehouse import build_with
+    from flows.ops import run_summary
+    from flows.ops.console import exit_for, print_load_table
+    from flows.steps import load_log, lock, warehouse
+    from flows.steps.lake import lake_root
 
-        print_load_table(records, command["title"])
-        return exit_for(records)
-    except PayerbenchError as exc:  # as flows/cli.py `main` prints it
-        message = "\n".join(safe_name(line) for line in str(exc).splitlines())
-        print(f"payerbench {command['command']}: {message}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    settings = _settings_from_json(handover["settings"])
+    given = handover["datasets"]
+    empty = {k: Path(v) for k, v in given["empty"].items()}
+    datasets = warehouse.Datasets(
+        given["docs"], given["fingerprint"], lambda _settings, _key: empty, tuple(given["system_schemas"])
+    )
+    load_log.seed_rows(
+        lake_root(settings), warehouse.LOG_COLUMNS, handover["log"]["generation"], handover["log"]["rows"]
+    )
+    records = [_record_from_json(r) for r in handover["records"]]
+    tracker = _tracker_from_json(handover["run"], settings)
+    rows, reasons = handover["rows"]
+    tracker.rows = (
+        [run_summary.DatasetRows(**r) for r in rows],
+        [run_summary.QuarantineReason(**r) for r in reasons],
+    )
+    with run_summary.resumed(tracker), lock.adopted(settings.warehouse_dir, handover["lock_fd"]):
+        build_with(settings, datasets, if_changed=True)
+        if handover.get("mark"):
+            _mark(Path(handover["mark"]))
+    print_load_table(records, handover["command"]["title"])
+    return exit_for(records)
 
 
 def _tracker_from_json(data: dict[str, Any], settings: Settings) -> RunTracker:

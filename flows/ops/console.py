@@ -1,4 +1,5 @@
-"""What the load commands print: the rich console and the per-file load table, and the exit code those records give.
+"""What the commands print: the rich console, the per-file load table, the exit code those records give, and how an
+error ends a command (`exit_code`).
 
 Shared by the command line (flows/cli.py) and the build image an ingest re-executes into (flows/lean_build.py), which
 prints the table the command would have printed. rich is imported when something is printed.
@@ -6,10 +7,11 @@ prints the table the command would have printed. rich is imported when something
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from flows.errors import EXIT_DATA, EXIT_OK
+from flows.errors import EXIT_DATA, EXIT_OK, PayerbenchError
 from flows.steps.names import safe_name
 
 
@@ -70,3 +72,21 @@ def print_load_table(records: Sequence[object], title: str) -> None:
 def exit_for(records: Sequence[object]) -> int:
     """The exit code of a command that loaded `records`: 1 when a file was rejected or failed, else 0."""
     return EXIT_DATA if any(r.status in ("rejected", "failed") for r in records) else EXIT_OK
+
+
+def exit_code(command: str, body: Callable[[], int]) -> int:
+    """Run a command's `body` and return its exit code; library code raises, and here (flows/cli.py `main`, and the
+    build image an ingest re-executes into) an error becomes its message on stderr and its own exit code."""
+    try:
+        return body()
+    except PayerbenchError as exc:
+        # a message may quote a file name or a value: terminal controls shown escaped, its line breaks kept
+        message = "\n".join(safe_name(line) for line in str(exc).splitlines())
+        print(f"payerbench {command}: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader stopped early (`payerbench query ... | head`): not an error; no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -257,20 +257,11 @@ def _part(path: LakePath) -> pa.Table:
 
 
 def _read_part(path: LakePath) -> pa.Table:
-    """One file of the log in LOG_SCHEMA (a column it lacks null, one it has beyond dropped), as
-    `pq.read_table(path, schema=LOG_SCHEMA)` reads it, but through `ParquetFile`: `read_table` imports
-    pyarrow.dataset, which imports pandas, and the warehouse build reads the log without it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """One file of the log in LOG_SCHEMA (a column it lacks null, one it has beyond dropped): `store.read_table`,
+    which reads without importing pandas (the warehouse build reads the log without it)."""
+    from flows.steps.store import read_table
 
-    from flows.steps.store import parquet_source
-
-    table = pq.ParquetFile(parquet_source(path)).read()
-    columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-        for f in _log_schema()
-    ]
-    return pa.Table.from_arrays(columns, schema=_log_schema())
+    return read_table(path, _log_schema())
 
 
 def _frame(files: list[LakePath]) -> pd.DataFrame:

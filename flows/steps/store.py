@@ -132,11 +132,17 @@ def read_table(path: LakePath, schema: pa.Schema | None = None) -> pa.Table:
     """One Parquet file of the lake, local or in an object store; with `schema`, its columns in that order
     and of those types (a column the file lacks is null), as `pq.read_table(path, schema=schema)` reads it.
 
-    A local file is read by `pq.ParquetFile`: `pq.read_table` imports pyarrow's dataset layer (and maps
-    Arrow's dataset, Acero and Substrait libraries: +6.6 MB RSS) for every command reading the load log."""
+    Read by `pq.ParquetFile`: `pq.read_table` imports pyarrow's dataset layer (which imports pandas, and maps
+    Arrow's dataset, Acero and Substrait libraries: +6.6 MB RSS) for every command reading the load log, and the
+    warehouse build reads the log in a process without pandas (flows/lean_build.py)."""
     if isinstance(path, ObjectPath):
-        return pq.read_table(path.path, filesystem=path.fs, schema=schema)
-    with pq.ParquetFile(path) as handle:
+        with path.fs.open_input_file(path.path) as source:
+            return _read_file(source, schema)
+    return _read_file(path, schema)
+
+
+def _read_file(source: Path | pa.NativeFile, schema: pa.Schema | None) -> pa.Table:
+    with pq.ParquetFile(source) as handle:
         if schema is None:
             return handle.read()
         names = set(handle.schema_arrow.names)
