@@ -26,14 +26,11 @@ Everything else builds in-process as before: Windows, a Prefect API, `flows.cli.
 a test (`main([...])`, or `main()` in a process that is not the console script), `payerbench build`, `run` (it renders reports after its build, with the libraries this avoids), and an
 ingest whose plan finds nothing to build.
 
-The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 1, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB), the
-environment's when set. Measured on the 1 GB TiC ingest's build (the same captured handover, configurations
-alternating; an incremental build over a warehouse built by `run`): one thread within 112MB took 2.7-3.3 s and peaked
-at 172-187 MB (the image is ~35 MB before DuckDB connects); one thread within 160MB 2.9 s, 174-214 MB; two threads
-ran out of memory within 96MB and 112MB in every run (`tic_rate_summary`, recomputed without the limit: 233-257 MB,
-2.5-4.0 s), and within 160MB or 192MB they fitted but took 3.0-3.5 s at 217-255 MB. A second thread bought no time
-(the marts' hash aggregates gain little from it, and the machine's second core is rarely idle), so the headroom goes
-to the peak: the whole 1 GB ingest's peak is now its load phase.
+The lean build keeps the build's settings (PAYERBENCH_BUILD_THREADS 2, PAYERBENCH_BUILD_MEMORY_LIMIT 112MB), the
+environment's when set. On the 1 GB TiC ingest (idle 2-core machine, alternating) the build took 0.5 s less with two
+threads than with one and peaked at about 190 MB, against 184 MB: below the load phase's 213-223 MB, which stays the
+ingest's peak. (Measured while the machine's other core was busy, an earlier round had found two threads no faster
+and out of memory within 112MB; since tic_rate_summary reads the TiC rows once fewer they fit.)
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_the_load_writer_thread_is_off_unless_the_environment_turns_it_on() -> N
 
 
 def test_the_build_memory_limit_and_threads_come_from_the_environment() -> None:
-    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (112 * 1000**2, 1)
+    assert (from_env({}).build_memory_limit, from_env({}).build_threads) == (112 * 1000**2, 2)
     s = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "1GiB", "PAYERBENCH_BUILD_THREADS": "4"})
     assert (s.build_memory_limit, s.build_threads) == (1024**3, 4)
     unlimited = from_env({"PAYERBENCH_BUILD_MEMORY_LIMIT": "0", "PAYERBENCH_BUILD_THREADS": "0"})
