@@ -78,12 +78,17 @@ def _temporary(data: ReportData) -> set[str]:
 
 
 def test_a_report_as_of_today_reads_the_materialised_marts_and_they_answer_as_the_views_do(
-    bundled_warehouse: Settings,
+    bundled_warehouse: Settings, request: pytest.FixtureRequest
 ) -> None:
     """The build materialised the marts as of today: a report at the default as-of reads those tables (nothing
     computed per report), and every query returns exactly what the marts' views compute as of today."""
-    data = ReportData(bundled_warehouse, "0440T")
-    plain = _on_the_fly(bundled_warehouse, "0440T", dt.date.today())
+    settings = bundled_warehouse
+    with connect_read_only(settings) as con:
+        dates = con.execute("select distinct as_of_date from mart_as_of").fetchall()
+    if dates != [(dt.date.today(),)]:  # the session's run was built before midnight: a copy is rebuilt as of today
+        settings = request.getfixturevalue("warehouse_copy")
+    data = ReportData(settings, "0440T")
+    plain = _on_the_fly(settings, "0440T", dt.date.today())
     try:
         built = data.con.execute("select distinct as_of_date from mart_as_of").fetchall()
         assert built == [(dt.date.today(),)]
