@@ -198,6 +198,29 @@ class ObjectPath:
 LakePath = Path | ObjectPath
 """A place in the lake: a local path, or one in an object store."""
 
+QUARANTINE = "_quarantine"
+ADVISORY = "_advisory"
+LOAD_LOG = "_load_log"
+"""The lake's system folders: quarantined rows, advisories, the load log (here, where nothing imports Arrow, so
+the warehouse build and the load log name them without flows/steps/store.py)."""
+
+
+def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
+    """Write a file (a report, a state file) under a temporary name beside it and rename it into
+    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old.
+    (In an object store: one PUT, which has the same property.)"""
+    if isinstance(dest, ObjectPath):
+        dest.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
 
 def lake_root(settings: Settings) -> LakePath:
     """The lake the loader writes and the build reads: `settings.lake_dir`, or `settings.lake_url`."""

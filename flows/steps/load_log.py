@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.steps.lake import LakePath, ObjectPath
+from flows.steps.lake import LOAD_LOG, LakePath, ObjectPath, write_file_atomic
 
 if TYPE_CHECKING:  # `read` makes a frame (Arrow imports pandas then); `read_rows` does not, for the warehouse build
     import pandas as pd
@@ -48,8 +48,6 @@ if TYPE_CHECKING:  # `read` makes a frame (Arrow imports pandas then); `read_row
 # pyarrow (and flows/steps/store.py, which imports it) are imported by the functions that read or write parts, and
 # LOG_SCHEMA is made on first use: flows/lean_build.py's process, which is handed the log's rows (`seed_rows`),
 # never maps Arrow (~40 MB of the build's peak).
-LOAD_LOG = "_load_log"
-"""The log's folder in the lake (flows/steps/store.py LOAD_LOG, spelled here too so reading it needs no store)."""
 
 STATUSES = ("loaded", "loaded_with_quarantine", "rejected", "unchanged", "failed")
 """loaded: every row loaded. loaded_with_quarantine: good rows loaded, bad rows quarantined.
@@ -342,8 +340,6 @@ def read(lake_dir: LakePath) -> pd.DataFrame:
 def _point_to(lake_dir: LakePath, generation: int) -> None:
     pointer = lake_dir / LOAD_LOG / POINTER
     if isinstance(pointer, ObjectPath):  # one PUT of a small object: the flip is atomic
-        from flows.steps.store import write_file_atomic
-
         write_file_atomic(pointer, f"g{generation:06d}\n")
         return
     partial = pointer.with_name(f".{POINTER}.tmp-{os.getpid()}")

@@ -34,14 +34,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.steps.lake import LakePath, ObjectPath
+from flows.steps.lake import ADVISORY, LOAD_LOG, QUARANTINE, LakePath, ObjectPath, write_file_atomic  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # frames come from the callers: the warehouse build imports this module without pandas
     import pandas as pd
 
-QUARANTINE = "_quarantine"
-ADVISORY = "_advisory"
-LOAD_LOG = "_load_log"
 FINDING_SCHEMA = pa.schema(
     [
         ("load_id", pa.string()),
@@ -105,23 +102,6 @@ def write_tables_atomic(schema: pa.Schema, tables: Iterable[pa.Table], dest: Lak
         with pq.ParquetWriter(tmp, schema, **parquet_options(schema)) as writer:
             for table in tables:
                 writer.write_table(table)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_file_atomic(dest: LakePath, data: str | bytes) -> None:
-    """Write a file (a report, a state file) under a temporary name beside it and rename it into
-    place: a reader sees the old file or the new one, never part of one, and a crash leaves the old.
-    (In an object store: one PUT, which has the same property.)"""
-    if isinstance(dest, ObjectPath):
-        dest.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flows.errors import BuildOutOfMemory, SqlBuildError, WarehouseCorrupt
 from flows.settings import Settings
 from flows.steps import load_log
-from flows.steps.lake import ObjectPath, lake_root
+from flows.steps.lake import ObjectPath, lake_root, write_file_atomic
 from flows.steps.load_log import COMMITTED
 from flows.steps.lock import warehouse_lock
 from flows.steps.warehouse_datasets import FINDINGS, Datasets, datasets
@@ -184,8 +184,6 @@ def _local_files(settings: Settings, where: Path | ObjectPath, relative: str) ->
     for remote in sorted(where.glob("*.parquet")):
         target = settings.lake_read_dir / relative / remote.name
         if not target.exists():
-            from flows.steps.store import write_file_atomic
-
             write_file_atomic(target, remote.read_bytes())
         local.append(target)
     return local
@@ -600,7 +598,7 @@ def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildRe
         DUCKDB_VERSION: duckdb.__version__,
     }
     # written last: a crash before it means "rebuild"
-    _write_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
+    write_file_atomic(settings.warehouse_dir / STATE_NAME, json.dumps(state, indent=1, sort_keys=True))
     return BuildResult(
         path=target,
         views=views,
@@ -610,18 +608,6 @@ def _build(settings: Settings, current: BuildPlan, schemas: Datasets) -> BuildRe
         reason=current.reason,
         incremental=built is not None,
     )
-
-
-def _write_atomic(dest: Path, text: str) -> None:
-    """`dest` (in the warehouse folder, always local) written whole under a temporary name, then renamed into place
-    (flows/steps/store.py `write_file_atomic`, without its imports)."""
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _connect(path: str = ":memory:", config: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:

@@ -16,9 +16,10 @@ from functools import partial
 from pathlib import Path
 
 from flows.settings import Settings
+from flows.steps.lake import ADVISORY, QUARANTINE, write_file_atomic
 
-FINDINGS = {"quarantine": "_quarantine", "advisory": "_advisory"}
-"""The findings views and their folders in the lake (flows/steps/store.py QUARANTINE, ADVISORY: spelled here too)."""
+FINDINGS = {"quarantine": QUARANTINE, "advisory": ADVISORY}
+"""The findings views and their folders in the lake."""
 
 
 class Datasets(Mapping[str, str]):
@@ -115,7 +116,7 @@ def schema_fingerprint(schemas: Mapping[str, type]) -> str:
 
 
 def empty_files(settings: Settings, fingerprint: str, *, schemas: Mapping[str, type]) -> dict[str, Path]:
-    """Each dataset's empty file (`warehouse._empty_file`), then those of the system views (`load_log`, `quarantine`,
+    """Each dataset's empty file (`empty_file`), then those of the system views (`load_log`, `quarantine`,
     `advisory`: fixed Arrow layouts, checked each time as before). Making them needs every dataset's Parquet schema, which
     builds its Pandera schema (39 of them: ~0.3 s of a build); `fingerprint` (the build state's `schema`: what those
     schemas are made from) names an index of the files made for it, so a build with the same schemas lists them
@@ -138,7 +139,5 @@ def empty_files(settings: Settings, fingerprint: str, *, schemas: Mapping[str, t
     from flows.steps.load import dataset_arrow_schema
 
     files = {dataset: empty_file(settings, dataset, dataset_arrow_schema(model)) for dataset, model in schemas.items()}
-    from flows.steps.store import write_file_atomic
-
     write_file_atomic(index, json.dumps({dataset: f.name for dataset, f in files.items()}, sort_keys=True))
     return files | system
